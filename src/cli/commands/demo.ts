@@ -1,0 +1,174 @@
+/**
+ * `erab demo`: the whole ERAB system on this machine in one command (see
+ * src/roles/demo/scenario.ts), with a live view on a terminal and a JSON summary for CI.
+ *
+ *   erab demo [--dir ./erab-demo] [--sites 20] [--speed 60] [--headless] [--json <file>] [--keep]
+ *             [--net 77] [--tso-port 0] [--sites-per-host 250] [--timeout <s>]
+ *
+ * Exit code 0 when every event was delivered within tolerance, every security refusal happened
+ * and every audit log verifies; 1 otherwise (or when it cannot run); 2 on bad arguments.
+ *
+ * Internal sub-commands the demo starts as its participants' processes:
+ *   erab demo host --config <file> [--name N]                       many sites' devices or gateways
+ *   erab demo participant tso|retailer|aggregator --config <file>   a role on the shared clock
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { clockFromEnv } from '../../core/clock.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
+import { supervisorStatus } from './aggregator-run.js';
+import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
+import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
+import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
+import { runDemo } from '../../roles/demo/scenario.js';
+import type { HostConfig } from '../../roles/demo/setup.js';
+import { readConfigFile } from '../../core/config.js';
+import type { DispatchInput } from '../../roles/tso/tso.js';
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function numArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+interface DemoFlags {
+  dir: string;
+  sites: number;
+  speed: number;
+  headless?: boolean;
+  json?: string;
+  keep?: boolean;
+  net: number;
+  tsoPort: number;
+  sitesPerHost: number;
+  timeout?: number;
+}
+
+/** Runs until the supervisor (or a signal) stops it; `stop` closes what was started. */
+function superviseUntilStopped(stop: () => Promise<void>, onCommand?: (c: string, a: Record<string, unknown>) => Promise<unknown> | unknown): Promise<void> {
+  return new Promise<void>((done) => {
+    runUntilStopped(async () => {
+      await stop();
+      done();
+    }, onCommand);
+  });
+}
+
+export function register(program: Command): void {
+  const demo = program.command('demo')
+    .description('run the whole ERAB system on this machine: TSO, retailer, aggregators, gateways and devices over real TLS and UDP, with a scenario and a verdict')
+    .option('--dir <folder>', 'work folder for certificates, configurations, databases and audit logs', './erab-demo')
+    .option('--sites <n>', 'number of homes (each a gateway with a battery, PV, an EV charger, a water heater and a smart meter)', intArg('--sites', 2, 5000), 20)
+    .option('--speed <x>', 'simulated time runs x times faster (60: a 30-minute block plays in 30 s)', numArg('--speed', 1, 600), 60)
+    .option('--headless', 'plain log lines instead of the live view (CI)')
+    .option('--json <file>', 'write the summary as JSON to this file')
+    .option('--keep', 'keep the work folder afterwards (default: removed once the audit logs are verified)')
+    .option('--net <n>', 'ECHONET Lite nodes bind UDP 3610 on 127.<n>.x.y', intArg('--net', 1, 254), 77)
+    .option('--tso-port <port>', 'TCP port of the TSO\'s VTN (0: any free port)', intArg('--tso-port', 0, 65535), 0)
+    .option('--sites-per-host <n>', 'sites per device-host and gateway-host process', intArg('--sites-per-host', 1, 5000), DEFAULT_SITES_PER_HOST)
+    .option('--timeout <s>', 'give up after this many seconds', numArg('--timeout', 10, 86_400))
+    .action(async (o: DemoFlags) => {
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const summary = await runDemo({
+          dir: o.dir, sites: o.sites, speed: o.speed, net: o.net, tsoPort: o.tsoPort, sitesPerHost: o.sitesPerHost,
+          headless: Boolean(o.headless), keep: Boolean(o.keep), signal: controller.signal,
+          ...(o.timeout !== undefined ? { timeoutS: o.timeout } : {}),
+        });
+        if (o.json) {
+          const file = resolve(o.json);
+          try {
+            mkdirSync(dirname(file), { recursive: true });
+            writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+          } catch (err) {
+            throw new InvalidInputError(`cannot write the summary to ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+          }
+        }
+        process.exitCode = summary.ok ? 0 : 1;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  demo.command('host')
+    .description('(started by erab demo) run many sites\' device nodes or gateways in one process')
+    .requiredOption('--config <file>', 'host configuration written by erab demo')
+    .option('--name <name>', 'participant name reported to the supervisor')
+    .action(async (o: { config: string; name?: string }) => {
+      const cfg = readConfigFile(o.config) as HostConfig;
+      if (cfg.kind !== 'devices' && cfg.kind !== 'gateways') throw new InvalidInputError(`${o.config}: kind must be devices or gateways`);
+      const name = o.name ?? cfg.name;
+      const clock = clockFromEnv();
+      const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock);
+      reportReady(name, { running: host.status().running });
+      const timer = setInterval(() => reportStatus(name, host.status() as unknown as Record<string, unknown>), 500);
+      timer.unref();
+      await superviseUntilStopped(async () => {
+        clearInterval(timer);
+        await host.close();
+      }, (command, args) => (command === 'status' ? host.status() : host.command(command, args)));
+    });
+
+  demo.command('participant')
+    .description('(started by erab demo) run the TSO, the retailer or an aggregator on the demo\'s shared clock')
+    .argument('<kind>', 'tso | retailer | aggregator')
+    .requiredOption('--config <file>', 'configuration file written by erab demo')
+    .requiredOption('--name <name>', 'participant name reported to the supervisor')
+    .action(async (kind: string, o: { config: string; name: string }) => {
+      const clock = clockFromEnv();
+      const logger = createLogger(o.name);
+      if (kind === 'tso' || kind === 'retailer') {
+        const tso = await startVtnParticipant(o.config, clock);
+        if (tso.config.kind !== kind) {
+          await tso.stop();
+          throw new InvalidInputError(`${o.config} configures a ${tso.config.kind}, not a ${kind}`);
+        }
+        const st = tso.status();
+        reportReady(o.name, { id: tso.config.id, url: st.url, apiUrl: st.apiUrl, port: tso.vtn.port });
+        const timer = setInterval(() => reportStatus(o.name, tso.status() as unknown as Record<string, unknown>), tso.config.statusIntervalMs);
+        timer.unref();
+        await superviseUntilStopped(async () => {
+          clearInterval(timer);
+          await tso.stop();
+          logger.flush();
+        }, async (command, args) => {
+          if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
+          if (command === 'status') return tso.status();
+          if (command === 'cancel') return tso.cancel(String(args.eventId));
+          throw new InvalidInputError(`unknown command ${command}`);
+        });
+      } else if (kind === 'aggregator') {
+        const agg = await startAggregatorParticipant(o.config, clock, (msg, fields) => logger.info(fields ?? {}, msg));
+        reportReady(o.name, { id: agg.id, downstreamPort: agg.downstreamPort });
+        const timer = setInterval(() => reportStatus(o.name, supervisorStatus(agg)), 500);
+        timer.unref();
+        await superviseUntilStopped(async () => {
+          clearInterval(timer);
+          await agg.stop();
+          logger.flush();
+        }, (command) => {
+          if (command === 'status') return supervisorStatus(agg);
+          throw new InvalidInputError(`unknown command ${command}`);
+        });
+      } else {
+        throw new InvalidInputError(`participant kind "${kind}" must be tso, retailer or aggregator`);
+      }
+    });
+}

@@ -1,0 +1,108 @@
+/**
+ * `erab gateway ...`: the EMS gateway (HEMS/BEMS controller) between an aggregator (R4,
+ * OpenADR 2.0b VEN in pull mode) and the site's ECHONET Lite devices (R5).
+ *
+ *   erab gateway run     --config <file> [--name N] [--speed X]   run until SIGINT/SIGTERM
+ *   erab gateway check   --config <file>                          validate and print the configuration
+ *   erab gateway devices --config <file> [--json]                 the device allow-list and its states
+ *
+ * The configuration is one JSON file (src/roles/gateway/gateway.ts, gatewayConfigSchema);
+ * ERAB_* environment variables override it (e.g. ERAB_ECHONET__POLL_MS=5000). An invalid file
+ * stops with a message naming the field and the rule (exit 1). `--speed` accelerates time for
+ * demonstrations only.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { InvalidInputError } from '../../core/errors.js';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
+import { SqlAdmissionStore, gatewayMigrations } from '../../roles/gateway/persistence.js';
+import { Gateway, acceleratedClock, gatewayConfigSchema, type GatewayConfig } from '../../roles/gateway/gateway.js';
+import { openStore } from '../../store/store.js';
+
+function speedOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('speed must be a number from 1 to 10000');
+  return n;
+}
+
+function intervalOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 200 || n > 3_600_000) throw new InvalidArgumentError('interval must be a whole number of ms from 200 to 3600000');
+  return n;
+}
+
+function load(file: string): GatewayConfig {
+  return loadConfig(gatewayConfigSchema, { file });
+}
+
+export function register(program: Command): void {
+  const gw = program.command('gateway').description('EMS gateway: OpenADR VEN upstream (R4), ECHONET Lite controller downstream (R5), safe local control');
+
+  gw.command('run')
+    .description('run the gateway until SIGINT/SIGTERM: register with the aggregator, control admitted devices, report telemetry')
+    .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
+    .option('--name <name>', 'participant name reported to a supervisor', 'gateway')
+    .option('--speed <x>', 'run time X times faster (demonstrations only)', speedOption, 1)
+    .option('--status-interval <ms>', 'status report interval to a supervisor', intervalOption, 2000)
+    .action(async (opts: { config: string; name: string; speed: number; statusInterval: number }) => {
+      const cfg = load(opts.config);
+      const logger = createLogger('gateway');
+      const gateway = await Gateway.start(cfg, { clock: acceleratedClock(opts.speed), logger });
+      const status = await gateway.status();
+      logger.info({ gatewayId: cfg.gatewayId, devices: status.devices.length, vtn: cfg.aggregator.vtnUrl }, 'gateway running');
+      reportReady(opts.name, { gatewayId: cfg.gatewayId, devices: status.devices.length });
+      const timer = setInterval(() => {
+        void gateway.status().then((s) => reportStatus(opts.name, s as unknown as Record<string, unknown>)).catch(() => {});
+      }, opts.statusInterval);
+      timer.unref();
+      await new Promise<void>((resolve) => {
+        runUntilStopped(async () => {
+          clearInterval(timer);
+          await gateway.close();
+          logger.flush();
+          resolve();
+        }, async (command) => {
+          if (command === 'status') return gateway.status();
+          throw new Error(`unknown command ${command}`);
+        });
+      });
+    });
+
+  gw.command('check')
+    .description('validate the configuration and print it with every default filled in')
+    .requiredOption('--config <file>', 'JSON configuration file')
+    .action((opts: { config: string }) => {
+      process.stdout.write(`${JSON.stringify(load(opts.config), null, 2)}\n`);
+    });
+
+  gw.command('devices')
+    .description('list the devices the gateway knows, with their admission state (from its database)')
+    .requiredOption('--config <file>', 'JSON configuration file')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const cfg = load(opts.config);
+      if (!/^postgres(ql)?:\/\//.test(cfg.database) && !existsSync(cfg.database)) {
+        throw new InvalidInputError(`no gateway database at ${cfg.database} (database in ${opts.config}); run the gateway first`);
+      }
+      const store = await openStore({ url: cfg.database, migrations: gatewayMigrations, ignoreUnknownMigrations: true });
+      try {
+        const records = (await SqlAdmissionStore.open(store)).load();
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+          return;
+        }
+        if (records.length === 0) {
+          process.stdout.write('no devices known yet\n');
+          return;
+        }
+        for (const r of records) {
+          const id = r.identity;
+          process.stdout.write(`${r.deviceId}  ${r.class.padEnd(12)} ${r.state.padEnd(11)} rev ${r.revision}  ${r.address}  maker ${id.makerCode} product ${id.productCode ?? '-'} serial ${id.serialNumber ?? '-'}${r.reason ? `  (${r.reason})` : ''}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}

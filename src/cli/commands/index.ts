@@ -1,0 +1,15 @@
+/** Every `erab <group>` registers here; each group is one module with one `register` function. */
+import type { Command } from 'commander';
+import { register as pki } from './pki.js';
+import { register as aggregator } from './aggregator.js';
+import { register as aggregatorRun } from './aggregator-run.js';
+import { register as audit } from './audit.js';
+import { register as device } from './device.js';
+import { register as tso } from './tso.js';
+import { register as gateway } from './gateway.js';
+import { register as demo } from './demo.js';
+import { register as openadr } from './openadr.js';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr];

@@ -1,0 +1,185 @@
+/**
+ * `erab pki ...`: the certificate authority of an erab deployment (ERAB cybersecurity
+ * guideline §3.3: certificates for mutual authentication on R1–R4).
+ *
+ *   erab pki init    [--dir D] [--passphrase-file F] [--algorithm ec|rsa]
+ *   erab pki issue   --role R --id I [--algorithm ec|rsa] [--days N] [--dns name...] [--ip addr...]
+ *   erab pki revoke  --serial S | --role R --id I [--reason R]
+ *   erab pki crl     [--days N]
+ *   erab pki list    [--json]
+ *   erab pki rotate  --role R --id I [--days N]
+ *
+ * The CA passphrase comes from --passphrase-file or ERAB_CA_PASSPHRASE, never from the command
+ * line (it would end up in shell history and `ps`). Private keys are never printed.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { InvalidInputError } from '../../core/errors.js';
+import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
+import { DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
+import { UsageError } from '../usage.js';
+
+interface CommonOpts {
+  dir: string;
+  passphraseFile?: string;
+}
+
+function positiveInt(name: string, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
+    return n;
+  };
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** Reads the CA passphrase: --passphrase-file wins, then ERAB_CA_PASSPHRASE, else none. */
+function passphrase(opts: CommonOpts): string | undefined {
+  if (opts.passphraseFile) {
+    let text: string;
+    try {
+      text = readFileSync(opts.passphraseFile, 'utf8');
+    } catch (err) {
+      throw new InvalidInputError(`passphrase file ${opts.passphraseFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    const p = text.replace(/\r?\n$/, '');
+    if (p.length === 0) throw new InvalidInputError(`passphrase file ${opts.passphraseFile} is empty`);
+    return p;
+  }
+  const env = process.env.ERAB_CA_PASSPHRASE;
+  return env !== undefined && env !== '' ? env : undefined;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--dir <dir>', 'PKI folder', DEFAULT_PKI_DIR)
+    .option('--passphrase-file <file>', 'file holding the CA key passphrase (else $ERAB_CA_PASSPHRASE)');
+}
+
+function participantArgs(o: { role?: string; id?: string }): { role: string; id: string } {
+  if (!o.role || !o.id) throw new UsageError('--role and --id are both required');
+  try {
+    return parseParticipant(o.role, o.id);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function printIssued(c: StoredCertificate, verb: string): void {
+  process.stdout.write(
+    `${verb} ${c.role} ${c.id}\n` +
+      `  serial       ${c.serial}\n` +
+      `  fingerprint  ${c.identity.fingerprint}\n` +
+      `  algorithm    ${c.algorithm === 'ec' ? 'ECDSA P-256' : 'RSA 2048'}\n` +
+      `  not after    ${c.notAfter.toISOString()}\n` +
+      `  certificate  ${c.files.certFile}\n` +
+      `  key (0600)   ${c.files.keyFile}\n` +
+      `  chain        ${c.files.chainFile}\n` +
+      `  CA           ${c.files.caFile}\n` +
+      `  CRL          ${c.files.crlFile}\n`,
+  );
+}
+
+const algorithmOption = (): Option => new Option('--algorithm <alg>', 'key type: ec = ECDSA P-256, rsa = RSA 2048').choices(['ec', 'rsa']).default('ec');
+const roleOption = (): Option => new Option('--role <role>', 'participant role').choices([...PARTICIPANT_ROLES]);
+
+/** Registers `erab pki`. */
+export function register(program: Command): void {
+  const pki = program.command('pki').description('certificate authority: issue, revoke and rotate participant certificates, publish the CRL');
+
+  common(pki.command('init'))
+    .description('create a new CA (ECDSA P-256 by default) and an empty CRL')
+    .addOption(algorithmOption())
+    .option('--common-name <cn>', 'CA common name')
+    .option('--days <n>', 'CA validity in days', positiveInt('--days', 36500), 3650)
+    .action(async (o: CommonOpts & { algorithm: KeyAlgorithm; commonName?: string; days: number }) => {
+      const pass = passphrase(o);
+      const store = await initCa({
+        dir: o.dir,
+        algorithm: o.algorithm,
+        days: o.days,
+        ...(o.commonName ? { commonName: o.commonName } : {}),
+        ...(pass !== undefined ? { passphrase: pass } : {}),
+      });
+      process.stdout.write(
+        `created CA in ${store.dir}\n  certificate  ${store.caCertFile}\n  key (0600)   ${store.caKeyFile}${pass !== undefined ? ' (encrypted)' : ' (NOT encrypted: set --passphrase-file or ERAB_CA_PASSPHRASE to protect it)'}\n  CRL          ${store.crlFile}\n`,
+      );
+    });
+
+  common(pki.command('issue'))
+    .description('issue a key pair and certificate for a participant (SAN URI urn:erab:<role>:<id>)')
+    .addOption(roleOption().makeOptionMandatory())
+    .requiredOption('--id <id>', 'participant id (letters, digits, . _ -; up to 64)')
+    .addOption(algorithmOption())
+    .option('--days <n>', 'validity in days', positiveInt('--days', 3650), 365)
+    .option('--dns <name>', 'DNS name for servers (repeatable; default localhost)', collect)
+    .option('--ip <addr>', 'IP address for servers (repeatable; default 127.0.0.1 and ::1)', collect)
+    .action(async (o: CommonOpts & { role: string; id: string; algorithm: KeyAlgorithm; days: number; dns?: string[]; ip?: string[] }) => {
+      const who = participantArgs(o);
+      const store = await openPki({ dir: o.dir, ...passOpt(o) });
+      const c = await store.issue({ ...who, algorithm: o.algorithm, days: o.days, ...(o.dns ? { dns: o.dns } : {}), ...(o.ip ? { ip: o.ip } : {}) });
+      printIssued(c, 'issued');
+    });
+
+  common(pki.command('revoke'))
+    .description('revoke a certificate (by serial, or the current one of a participant) and rewrite the CRL')
+    .option('--serial <hex>', 'serial number')
+    .addOption(roleOption())
+    .option('--id <id>', 'participant id')
+    .addOption(new Option('--reason <reason>', 'RFC 5280 reason').choices([...REVOCATION_REASONS]).default('unspecified'))
+    .action(async (o: CommonOpts & { serial?: string; role?: string; id?: string; reason: RevocationReason }) => {
+      if (o.serial && (o.role || o.id)) throw new UsageError('give either --serial or --role with --id, not both');
+      if (!o.serial && !o.role && !o.id) throw new UsageError('give --serial, or --role with --id');
+      const target = o.serial ? { serial: o.serial } : participantArgs(o);
+      const store = await openPki({ dir: o.dir, ...passOpt(o) });
+      const serials = await store.revoke(target, o.reason);
+      for (const s of serials) process.stdout.write(`revoked ${s} (${o.reason})\n`);
+      process.stdout.write(`CRL rewritten: ${store.crlFile}\n`);
+    });
+
+  common(pki.command('crl'))
+    .description('sign and write a fresh CRL of every revoked certificate')
+    .option('--days <n>', 'days until nextUpdate', positiveInt('--days', 365), 30)
+    .action(async (o: CommonOpts & { days: number }) => {
+      const store = await openPki({ dir: o.dir, ...passOpt(o) });
+      const r = await store.writeCrl({ days: o.days });
+      process.stdout.write(`CRL #${r.crlNumber} with ${r.revoked} revoked certificate(s): ${r.file}\n`);
+    });
+
+  common(pki.command('list'))
+    .description('list issued certificates: serial, role, id, fingerprint, notAfter, status')
+    .option('--json', 'one JSON array on stdout')
+    .action(async (o: CommonOpts & { json?: boolean }) => {
+      const store = await openPki({ dir: o.dir });
+      const rows = store.list();
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(rows.map((r) => ({ serial: r.serial, role: r.role, id: r.id, algorithm: r.algorithm, fingerprint: r.fingerprint, notAfter: r.notAfter, status: r.status, ...(r.reason ? { reason: r.reason, revokedAt: r.revokedAt } : {}) })), null, 2)}\n`);
+        return;
+      }
+      const head = ['SERIAL', 'ROLE', 'ID', 'ALG', 'FINGERPRINT', 'NOT AFTER', 'STATUS'];
+      const table = rows.map((r) => [r.serial, r.role, r.id, r.algorithm, r.fingerprint, r.notAfter.slice(0, 19) + 'Z', r.status + (r.reason ? ` (${r.reason})` : '')]);
+      const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+      for (const row of [head, ...table]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+    });
+
+  common(pki.command('rotate'))
+    .description('issue a new key and certificate for a participant, then revoke the old one (superseded)')
+    .addOption(roleOption().makeOptionMandatory())
+    .requiredOption('--id <id>', 'participant id')
+    .option('--days <n>', 'validity in days', positiveInt('--days', 3650))
+    .action(async (o: CommonOpts & { role: string; id: string; days?: number }) => {
+      const who = participantArgs(o);
+      const store = await openPki({ dir: o.dir, ...passOpt(o) });
+      const c = await store.rotate({ ...who, ...(o.days ? { days: o.days } : {}) });
+      printIssued(c, 'rotated');
+      process.stdout.write(`  revoked      ${c.replaced} (superseded)\n`);
+    });
+}
+
+function passOpt(o: CommonOpts): { passphrase?: string } {
+  const p = passphrase(o);
+  return p !== undefined ? { passphrase: p } : {};
+}

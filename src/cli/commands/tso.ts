@@ -1,0 +1,136 @@
+/**
+ * `erab tso ...` and `erab retailer ...`: the TSO simple dispatch system and the retailer's DR
+ * system (the same VTN code). `run` starts the VTN and its operator API; `dispatch`, `status` and
+ * `cancel` talk to a running one's API with an operator certificate.
+ */
+import type { Command } from 'commander';
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { clockFromEnv } from '../../core/clock.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
+import { loadTsoConfig } from '../../roles/tso/config.js';
+import { startTso, type DispatchInput } from '../../roles/tso/tso.js';
+import { UsageError } from '../usage.js';
+
+interface ApiOpts { api: string; cert: string; key: string; ca: string }
+
+function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidInputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** One JSON request to the operator API over mutual TLS. */
+function callApi(o: ApiOpts, method: string, path: string, body?: unknown): Promise<unknown> {
+  const url = new URL(path, o.api);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method,
+      cert: readFile(o.cert, 'operator certificate'),
+      key: readFile(o.key, 'operator key'),
+      ca: readFile(o.ca, 'CA certificate'),
+      headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+      timeout: 30_000,
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => {
+        let json: unknown;
+        try { json = JSON.parse(text); } catch { json = { error: text }; }
+        if ((res.statusCode ?? 500) >= 400) reject(new InvalidInputError(`${method} ${url.pathname}: ${res.statusCode} ${(json as { error?: string }).error ?? ''}`));
+        else resolve(json);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${o.api} within 30 s`)));
+    req.on('error', (err) => reject(new InvalidInputError(`cannot reach ${o.api}: ${err.message}`)));
+    req.end(payload);
+  });
+}
+
+function apiOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--api <url>', 'operator API base URL, e.g. https://127.0.0.1:9443')
+    .requiredOption('--cert <file>', 'operator certificate (erab pki issue --role operator)')
+    .requiredOption('--key <file>', 'operator private key')
+    .requiredOption('--ca <file>', 'CA certificate');
+}
+
+function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
+  const title = kind === 'tso' ? 'TSO simple dispatch system (簡易指令システム)' : 'retailer demand-response system';
+  const group = program.command(kind).description(`the ${title}: an OpenADR 2.0b VTN for contracted aggregators`);
+
+  group.command('run')
+    .description(`run the ${title} until SIGINT/SIGTERM`)
+    .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
+    .option('--name <name>', 'participant name reported to a supervisor', kind)
+    .action(async (opts: { config: string; name: string }) => {
+      const cfg = loadTsoConfig(opts.config);
+      if (cfg.kind !== kind) throw new UsageError(`${opts.config} configures a ${cfg.kind}; run it with erab ${cfg.kind} run`);
+      const logger = createLogger(kind);
+      const tso = await startTso(cfg, { clock: clockFromEnv() });
+      const status = tso.status();
+      logger.info({ url: status.url, api: status.apiUrl, contracted: cfg.contractedAggregators.map((a) => a.id) }, `${kind} running`);
+      reportReady(opts.name, { id: cfg.id, url: status.url, apiUrl: status.apiUrl, port: tso.vtn.port });
+      const timer = setInterval(() => reportStatus(opts.name, tso.status() as unknown as Record<string, unknown>), cfg.statusIntervalMs);
+      timer.unref();
+      await new Promise<void>((resolve) => {
+        runUntilStopped(async () => {
+          clearInterval(timer);
+          await tso.stop();
+          logger.flush();
+          resolve();
+        }, async (command, args) => {
+          if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
+          if (command === 'status') return tso.status();
+          if (command === 'cancel') return tso.cancel(String(args.eventId));
+          throw new InvalidInputError(`unknown command ${command}`);
+        });
+      });
+    });
+
+  apiOptions(group.command('dispatch'))
+    .description(kind === 'tso' ? 'issue a dispatch for a balancing product (30-minute blocks)' : 'issue a demand-response request (下げDR or 上げDR)')
+    .requiredOption('--product <id>', kind === 'tso' ? 'secondary2 | tertiary1 | tertiary2' : 'dr')
+    .requiredOption('--direction <dir>', 'reduce | increase')
+    .requiredOption('--kw <kW...>', 'quantity in kW: one value, or one per block')
+    .requiredOption('--start <iso>', 'first block start, ISO 8601 (on :00 or :30)')
+    .option('--periods <n>', 'number of 30-minute blocks', '1')
+    .option('--to <id...>', 'aggregator participant ids (default: every registered contracted aggregator)')
+    .action(async (o: ApiOpts & { product: string; direction: string; kw: string[]; start: string; periods: string; to?: string[] }) => {
+      const kws = o.kw.map((k) => {
+        const n = Number(k);
+        if (!Number.isFinite(n)) throw new UsageError(`--kw: "${k}" is not a number`);
+        return n;
+      });
+      const periods = Number(o.periods);
+      if (!Number.isInteger(periods)) throw new UsageError(`--periods: "${o.periods}" is not an integer`);
+      const result = await callApi(o, 'POST', '/api/dispatches', {
+        product: o.product, direction: o.direction, quantityKw: kws.length === 1 ? kws[0] : kws, start: o.start, periods, ...(o.to ? { to: o.to } : {}),
+      });
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  apiOptions(group.command('status'))
+    .description('show registered aggregators, dispatches (requested vs delivered) and refusals')
+    .action(async (o: ApiOpts) => {
+      process.stdout.write(`${JSON.stringify(await callApi(o, 'GET', '/api/status'), null, 2)}\n`);
+    });
+
+  apiOptions(group.command('cancel'))
+    .description('cancel a dispatch')
+    .argument('<eventId>', 'the dispatch (OpenADR event id)')
+    .action(async (eventId: string, o: ApiOpts) => {
+      process.stdout.write(`${JSON.stringify(await callApi(o, 'DELETE', `/api/dispatches/${encodeURIComponent(eventId)}`), null, 2)}\n`);
+    });
+}
+
+export function register(program: Command): void {
+  registerVtnRole(program, 'tso');
+  registerVtnRole(program, 'retailer');
+}

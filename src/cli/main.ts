@@ -1,0 +1,56 @@
+/**
+ * The `erab` command. Exit codes: 0 ok, 1 failure, 2 usage error.
+ * Each command group lives in its own module under ./commands and registers itself.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ErabError, describeError } from '../core/errors.js';
+import { commandGroups } from './commands/index.js';
+import { UsageError } from './usage.js';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('erab')
+    .description('Secure-by-design platform for Japan\'s Energy Resource Aggregation Business (VPP)')
+    .version(packageVersion())
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ showGlobalOptions: true });
+  for (const register of commandGroups) register(program);
+  // Every sub-command turns usage problems into exit code 2 instead of commander's process.exit.
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) override(sub);
+  };
+  override(program);
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`erab: ${err.message}\n`);
+      return 2;
+    }
+    const prefix = err instanceof ErabError ? '' : 'unexpected error: ';
+    process.stderr.write(`erab: ${prefix}${describeError(err)}\n`);
+    if (!(err instanceof ErabError) && process.env.ERAB_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Loading one typed, validated configuration object per role: defaults < file < environment.
+ *
+ * - File: JSON. Unknown keys are refused (a typo must not silently fall back to a default).
+ * - Environment: `ERAB_<PATH>` where nested keys are joined by `__`, e.g.
+ *   `ERAB_TLS__CA_FILE=/etc/erab/ca.pem` sets `tls.caFile` (camelCase from SNAKE_CASE).
+ *   Values are parsed as JSON when they look like JSON (numbers, booleans, arrays), else strings.
+ *   Only variables whose first segment names a top-level field of the schema are taken: the others
+ *   (ERAB_LOG_LEVEL, ERAB_SIM_*, ERAB_CA_PASSPHRASE, ERAB_TEST_*...) belong to other readers and must
+ *   not be refused as unknown keys by a strict schema.
+ * - A failure names the source (file path or variable), the field and the rule it broke.
+ */
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export interface LoadConfigOptions {
+  /** Path of a JSON configuration file; omitted = defaults + environment only. */
+  file?: string | undefined;
+  /** Environment to read, default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Variable prefix, default `ERAB_`. */
+  envPrefix?: string;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function snakeToCamel(s: string): string {
+  return s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function parseEnvValue(raw: string): Json {
+  const t = raw.trim();
+  if (/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(t) || t.startsWith('[') || t.startsWith('{')) {
+    try {
+      return JSON.parse(t) as Json;
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** Collects `ERAB_A__B_C=v` into `{ a: { bC: v } }`. */
+export function configFromEnv(env: NodeJS.ProcessEnv, prefix = 'ERAB_'): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(prefix) || value === undefined) continue;
+    const path = key.slice(prefix.length).split('__').filter(Boolean).map(snakeToCamel);
+    if (path.length === 0) continue;
+    let node: Record<string, Json> = out;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined || typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
+      node = node[part] as Record<string, Json>;
+    }
+    node[path[path.length - 1]!] = parseEnvValue(value);
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge where `over` wins; arrays are replaced, not concatenated. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+/** Formats zod issues as `field.path: rule` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => `  - ${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+    .join('\n');
+}
+
+/** Reads a JSON config file, with an error naming the file when it is missing or not JSON. */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ConfigError(`configuration file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Validates defaults < file < environment against `schema` and returns the typed result.
+ * @example
+ *   const cfg = loadConfig(gatewayConfigSchema, { file: 'gateway.json' });
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptions = {}): z.output<S> {
+  const fromFile = opts.file ? readConfigFile(opts.file) : {};
+  const fromEnv = configFromEnv(opts.env ?? process.env, opts.envPrefix ?? 'ERAB_');
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+  if (shape && typeof shape === 'object') {
+    for (const key of Object.keys(fromEnv)) if (!(key in shape)) delete fromEnv[key];
+  }
+  const merged = deepMerge(fromFile, fromEnv);
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const source = opts.file ? `configuration file ${opts.file}` : 'configuration';
+    throw new ConfigError(`${source} is invalid:\n${formatIssues(result.error.issues)}`);
+  }
+  return result.data;
+}

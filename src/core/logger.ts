@@ -1,0 +1,22 @@
+/**
+ * Structured logs (pino), one JSON event per line on stderr. Keys that can carry secrets are
+ * redacted here, once, so no call site can leak a private key or passphrase by accident.
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export const REDACTED_KEYS = [
+  'privateKey', 'key', 'passphrase', 'password', 'secret', 'token', 'authorization',
+  '*.privateKey', '*.key', '*.passphrase', '*.password', '*.secret', '*.token', '*.authorization',
+];
+
+export function createLogger(name: string, level = process.env.ERAB_LOG_LEVEL ?? 'info'): Logger {
+  return pino(
+    { name, level, redact: { paths: REDACTED_KEYS, censor: '[redacted]' }, base: { role: name } },
+    pino.destination({ fd: 2, sync: false }),
+  );
+}
+
+/** A logger that discards everything (tests, libraries used without a logger). */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,297 @@
+/**
+ * The running aggregator (`erab aggregator run`): composes the downstream VTN (gateways and
+ * sub-aggregators), one upstream VEN per party, the dispatch engine with its closed loop, the
+ * portfolio (resource ratings and owner constraints from the store) and the two-person rule for
+ * operator commands, and exposes status and the target-vs-delivered series.
+ *
+ * @example
+ *   const agg = await startAggregator(loadAggregatorConfig('aggregator.json'));
+ *   agg.status().events[0]?.deliveredW;
+ *   agg.eventSeries('tso/E1');
+ *   await agg.stop();
+ */
+import { readFileSync } from 'node:fs';
+import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
+import { describeError } from '../../../core/errors.js';
+import type { SigningKey } from '../../../protocols/openadr/signature.js';
+import { AuditLog } from '../../../security/audit/log.js';
+import type { AuditSink } from '../../../security/audit/types.js';
+import { TlsMaterial } from '../../../security/tls.js';
+import type { Kysely } from 'kysely';
+import { composeMigrations } from '../../../store/migrations.js';
+import { openStore } from '../../../store/store.js';
+import { openadrStoreMigrations, StoreVenOutbox, StoreVenState, StoreVtnStore } from '../../openadr/store.js';
+import { Portfolio } from '../portfolio/portfolio.js';
+import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
+import { readPortfolioSpecs, specFromPortfolio } from './portfolio-source.js';
+import { startConsole } from './console.js';
+import { ApprovalBook, type CommandRecord, type ManualCommand, type OperatorIdentity } from './approvals.js';
+import type { AggregatorConfig } from './config.js';
+import { DownstreamVtn } from './downstream.js';
+import { DispatchEngine, type RefusalNote } from './engine.js';
+import { Fleet, type ResourceSpec } from './fleet.js';
+import type { SeriesSample } from './series.js';
+import { UpstreamParty, type UpstreamStatus } from './upstream.js';
+
+/** Things a caller may inject (tests, the demo): time, the audit sink, a log function, portfolio specs. */
+export interface AggregatorDeps {
+  clock?: Clock;
+  audit?: AuditSink;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Resource specs to use instead of reading the portfolio from the store (tests). */
+  portfolio?: readonly ResourceSpec[];
+  /** The operator console page served at `/` of the operator endpoint (src/web/console-page.ts). */
+  consolePage?: { html: string; csp: string };
+}
+
+/** One event in the status object. */
+export interface EventStatusView {
+  key: string;
+  party: string;
+  eventId: string;
+  modificationNumber: number;
+  state: string;
+  direction: 'reduce' | 'increase';
+  start: number;
+  end: number;
+  targetW: number;
+  instructedW: number;
+  deliveredW: number | null;
+  nonResponding: string[];
+  uncoveredW: number;
+  resources: number;
+  gateways: number;
+}
+
+/** Everything the operator's live view and the demo need, JSON-serialisable. */
+export interface AggregatorStatus {
+  id: string;
+  time: number;
+  downstreamPort: number;
+  gateways: { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[];
+  resources: { total: number; online: number };
+  upstream: UpstreamStatus[];
+  events: EventStatusView[];
+  refusals: RefusalNote[];
+  pendingApprovals: number;
+}
+
+export interface RunningAggregator {
+  readonly id: string;
+  readonly downstreamPort: number;
+  /** Port of the operator endpoint (console.ts), when configured. */
+  readonly consolePort: number | undefined;
+  readonly engine: DispatchEngine;
+  readonly fleet: Fleet;
+  readonly downstream: DownstreamVtn;
+  readonly upstream: readonly UpstreamParty[];
+  readonly approvals: ApprovalBook;
+  status(): AggregatorStatus;
+  /** Target vs delivered samples of one event (`<party>/<eventID>`). */
+  eventSeries(key: string): SeriesSample[];
+  /** Runs one closed-loop pass now (tests and the demo's accelerated time). */
+  tick(): Promise<void>;
+  /**
+   * Submits an operator command: small ones run at once; large or fleet-wide ones are held
+   * for a second operator (see approvals.ts).
+   */
+  submitCommand(op: OperatorIdentity, command: ManualCommand): Promise<{ record: CommandRecord; result?: { key: string; allocatedW: number; shortfallW: number } }>;
+  /** A second operator approves a held command; it runs at once. */
+  approveCommand(id: string, op: OperatorIdentity): Promise<{ record: CommandRecord; result: { key: string; allocatedW: number; shortfallW: number } }>;
+  rejectCommand(id: string, op: OperatorIdentity, reason: string): CommandRecord;
+  commands(): CommandRecord[];
+  stop(): Promise<void>;
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Starts every part of the aggregator and resolves once the downstream VTN listens and the
+ * upstream VENs have started (registration continues in the background with back-off).
+ */
+export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDeps = {}): Promise<RunningAggregator> {
+  const clock = deps.clock ?? systemClock;
+  const ownLog = deps.audit ? undefined : AuditLog.open({ dir: cfg.audit.dir, origin: cfg.audit.origin ?? `erab/aggregator-${cfg.id}/audit`, clock });
+  const audit: AuditSink = deps.audit ?? ownLog!;
+  const log = deps.log;
+  const closers: (() => Promise<void> | void)[] = [];
+  try {
+    const material = await TlsMaterial.fromFiles({ certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) });
+    const signingKey: SigningKey = { privateKeyPem: readText(cfg.tls.keyFile, 'key file'), certificatePem: readText(cfg.tls.certFile, 'certificate file') };
+    // One store for everything that must survive a restart: the downstream VTN's registrations,
+    // events and poll queues, each upstream VEN's registration and report outbox, the portfolio.
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+    closers.push(() => store.close());
+    const portfolioDb = new Portfolio(store, { clock, audit });
+    const fleet = new Fleet();
+    const specs = deps.portfolio ?? await readPortfolioSpecs(store.db as Kysely<PortfolioTables>);
+    const portfolio = new Map(specs.map((s) => [s.id, s]));
+    for (const s of portfolio.values()) fleet.upsert(s);
+    const downstream = new DownstreamVtn({
+      aggregatorId: cfg.id, material, signingKey, host: cfg.downstream.host, port: cfg.downstream.port,
+      allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
+      fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store: new StoreVtnStore(store, `${cfg.id}-vtn`),
+      subAggregators: cfg.downstream.aggregators,
+      // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
+      // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
+      // there (and audited) but its telemetry still counts for live delivery.
+      onResources: (venId, declared) => {
+        void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async () => {
+          for (const d of declared) {
+            const r = await portfolioDb.getResource(d.resourceId);
+            const spec = r ? specFromPortfolio(r, venId) : undefined;
+            if (spec) {
+              portfolio.set(spec.id, spec);
+              fleet.upsert(spec);
+            }
+          }
+        }).catch((e: unknown) => log?.('inventory not accepted into the portfolio', { venId, error: describeError(e) }));
+      },
+      ...(log ? { log } : {}),
+    });
+    const parties = new Map(cfg.upstream.map((p) => [p.name, p]));
+    // Operator commands may use every resource; a party only its pools and classes.
+    const eligible = (party: string, spec: ResourceSpec): boolean => {
+      const p = parties.get(party);
+      if (!p) return true;
+      if (p.pools.length > 0 && (spec.pool === undefined || !p.pools.includes(spec.pool))) return false;
+      return p.resourceClasses.length === 0 || (p.resourceClasses as readonly string[]).includes(spec.resourceClass);
+    };
+    const engine = new DispatchEngine({
+      aggregatorId: cfg.id, fleet, clock, audit, downstream, closedLoop: cfg.closedLoop, headroom: cfg.headroom,
+      eligible, ...(log ? { log } : {}),
+    });
+    const port = await downstream.start();
+    closers.push(() => downstream.stop());
+
+    const upstream: UpstreamParty[] = [];
+    for (const party of cfg.upstream) {
+      const partyMaterial = party.tls
+        ? await TlsMaterial.fromFiles({ certFile: party.tls.certFile, keyFile: party.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) })
+        : material;
+      const key: SigningKey = party.tls
+        ? { privateKeyPem: readText(party.tls.keyFile, 'key file'), certificatePem: readText(party.tls.certFile, 'certificate file') }
+        : signingKey;
+      const up = new UpstreamParty({
+        party, aggregatorId: cfg.id, material: partyMaterial, engine, clock, audit, reportMinPeriodMs: party.reportMinPeriodMs, signingKey: key,
+        outbox: new StoreVenOutbox(store, `openadr-ven:${cfg.id}:${party.name}`), state: new StoreVenState(store, `${cfg.id}:${party.name}`),
+        ...(log ? { log } : {}),
+      });
+      upstream.push(up);
+      closers.push(() => up.stop());
+    }
+    for (const up of upstream) await up.start();
+
+    // The closed loop: at least once per interval, never overlapping itself.
+    let timer: TimerHandle | undefined;
+    let stopped = false;
+    let running: Promise<void> = Promise.resolve();
+    const loop = (): void => {
+      if (stopped) return;
+      running = engine.tick().catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) })).finally(() => {
+        if (!stopped) timer = clock.setTimeout(loop, cfg.closedLoop.intervalMs);
+      });
+    };
+    timer = clock.setTimeout(loop, cfg.closedLoop.intervalMs);
+    closers.push(async () => {
+      stopped = true;
+      timer?.cancel();
+      await running;
+    });
+
+    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size);
+    audit.append({ actor: { kind: 'system', id: cfg.id }, action: 'aggregator.start', outcome: 'success', details: { downstreamPort: port, upstream: cfg.upstream.map((p) => p.name) } });
+
+    const status = (): AggregatorStatus => {
+      const now = clock.now();
+      let online = 0;
+      for (const s of fleet.all()) if (fleet.freshPower(s.id, now, cfg.closedLoop.telemetryMaxAgeMs) !== undefined) online++;
+      return {
+        id: cfg.id,
+        time: now,
+        downstreamPort: port,
+        gateways: downstream.gateways(),
+        resources: { total: fleet.size, online },
+        upstream: upstream.map((u) => u.status()),
+        events: engine.list().map((ev) => {
+          const last = engine.series.latest(ev.plan.key);
+          const k = ev.plan.intervals.findIndex((iv) => iv.start <= now && now < iv.end);
+          return {
+            key: ev.plan.key,
+            party: ev.plan.party,
+            eventId: ev.plan.eventId,
+            modificationNumber: ev.plan.modificationNumber,
+            state: ev.state,
+            direction: ev.plan.direction,
+            start: ev.plan.start,
+            end: ev.plan.end,
+            targetW: DispatchEngine.targetAt(ev, now),
+            instructedW: k >= 0 ? ev.allocation.allocatedW[k]! : 0,
+            deliveredW: ev.state === 'active' ? engine.deliveredNow(ev, now) : (last?.deliveredW ?? null),
+            nonResponding: [...ev.nonResponding],
+            uncoveredW: ev.uncoveredW,
+            resources: ev.participants.size,
+            gateways: ev.vens.size,
+          };
+        }),
+        refusals: engine.recentRefusals().slice(-20),
+        pendingApprovals: approvals.list().filter((c) => c.state === 'held').length,
+      };
+    };
+
+    const run = async (rec: CommandRecord) => {
+      const result = await engine.executeManual(rec);
+      approvals.markExecuted(rec.id);
+      audit.append({ actor: { kind: 'operator', id: rec.submittedBy.id, fingerprint: rec.submittedBy.fingerprint }, action: 'operator.command.execute', target: rec.id, outcome: 'success', details: { ...result, approvedBy: rec.approvedBy?.id } });
+      return result;
+    };
+
+    const agg: RunningAggregator = {
+      id: cfg.id,
+      downstreamPort: port,
+      get consolePort() { return consolePort; },
+      engine,
+      fleet,
+      downstream,
+      upstream,
+      approvals,
+      status,
+      eventSeries: (key) => engine.series.get(key),
+      tick: () => engine.tick(),
+      async submitCommand(op, command) {
+        const out = approvals.submit(op, command);
+        if (out.state === 'held') return { record: out.record };
+        return { record: out.record, result: await run(out.record) };
+      },
+      async approveCommand(id, op) {
+        const record = approvals.approve(id, op);
+        return { record, result: await run(record) };
+      },
+      rejectCommand: (id, op, reason) => approvals.reject(id, op, reason),
+      commands: () => approvals.list(),
+      async stop() {
+        for (const c of closers.reverse()) await c();
+        closers.length = 0;
+        audit.append({ actor: { kind: 'system', id: cfg.id }, action: 'aggregator.stop', outcome: 'success' });
+        ownLog?.close();
+      },
+    };
+    let consolePort: number | undefined;
+    if (cfg.console) {
+      const c = await startConsole(agg, { material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, ...(deps.consolePage ? { page: deps.consolePage } : {}) });
+      consolePort = c.port;
+      closers.push(() => c.close());
+    }
+    return agg;
+  } catch (err) {
+    for (const c of closers.reverse()) await Promise.resolve().then(c).catch(() => {});
+    ownLog?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * The aggregator's downstream VTN (R4 to gateways, R3 to resource aggregators below it):
+ * registers allow-listed VENs (venID = the participant id in their certificate), learns their
+ * resources from the METADATA reports they register (resourceID per data point; the class from
+ * the erab asset URN in reportDataSource/endDeviceAsset, see src/roles/gateway/inventory.ts),
+ * asks for TELEMETRY_USAGE / TELEMETRY_STATUS at our reporting interval, keeps the latest value
+ * per resource in the Fleet, and queues the engine's per-gateway events for the gateways'
+ * polls — signed with our aggregator certificate (OpenADR XML signature) for every VEN that
+ * registered with oadrXmlSignature, which erab gateways require.
+ *
+ * Data points understood (rIDs as the erab gateway names them, any others ignored):
+ *   <id>/power   usage, powerReal W (× siScaleCode), consumption-positive
+ *   <id>/soc     storedEnergy, % state of charge
+ *   <id>/stored  storedEnergy, energyReal Wh
+ *   <id>/status  x-resourceStatus: online, manual override, loadControlState.setPoint min/max
+ *                (−rated discharge / +rated charge, used when the portfolio has no rating)
+ */
+import type { Clock } from '../../../core/clock.js';
+import { epochMillis, millis } from '../../../core/units.js';
+import type { OadrEvent } from '../../../protocols/openadr/event.js';
+import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
+import type { SigningKey } from '../../../protocols/openadr/signature.js';
+import { Vtn } from '../../../protocols/openadr/vtn.js';
+import { MemoryVtnStore, type VtnStore } from '../../../protocols/openadr/vtn-store.js';
+import type { AllowListConfig } from '../../../security/allow-list.js';
+import type { AuditSink } from '../../../security/audit/types.js';
+import type { TlsMaterial } from '../../../security/tls.js';
+import type { ResourceClass } from '../allocation/types.js';
+import type { DownstreamSink } from './engine.js';
+import type { Fleet, ResourceSpec } from './fleet.js';
+import { startOadrServer, type OadrServer } from './oadr-https.js';
+
+export interface DownstreamOptions {
+  aggregatorId: string;
+  material: TlsMaterial;
+  signingKey: SigningKey;
+  host: string;
+  port: number;
+  allowList: AllowListConfig;
+  pollIntervalMs: number;
+  reportIntervalMs: number;
+  fleet: Fleet;
+  clock: Clock;
+  audit: AuditSink;
+  store?: VtnStore;
+  /** Resource specs from the portfolio win over what telemetry suggests. */
+  portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
+  /** Resource aggregators below us (R3) with their contracted capacity. */
+  subAggregators?: readonly { id: string; reduceW: number; increaseW: number; costPerKWh: number }[];
+  /** Called when a VEN declares resources (e.g. to upsert the portfolio inventory). */
+  onResources?: (venId: string, resources: DeclaredResource[]) => void;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A resource a gateway declared in its METADATA reports. */
+export interface DeclaredResource {
+  resourceId: string;
+  resourceClass: ResourceClass;
+  /** Asset URN (power:endDeviceAsset mrid), when given. */
+  asset?: string | undefined;
+}
+
+type PointKind = 'power' | 'soc' | 'stored' | 'status' | 'delta';
+interface Point {
+  resourceId: string;
+  kind: PointKind;
+  factor: number;
+}
+
+const SCALE_EXP: Record<string, number> = { p: -12, n: -9, micro: -6, m: -3, c: -2, d: -1, none: 0, k: 3, M: 6, G: 9, T: 12 };
+/** Bound on data points per VEN (a hostile METADATA report cannot exhaust memory). */
+const MAX_POINTS_PER_VEN = 50_000;
+
+const CLASS_OF_ASSET: Record<string, ResourceClass> = { battery: 'battery', ev: 'ev', pv: 'pv', water_heater: 'water_heater', aircon: 'load', meter: 'other' };
+
+/** The class named in an erab asset URN (`urn:erab:asset:<EOJ>;class=battery;...`). */
+export function classFromAsset(urn: string | undefined): ResourceClass | undefined {
+  if (!urn || !urn.startsWith('urn:erab:asset:') || urn.length > 2000) return undefined;
+  for (const part of urn.split(';')) {
+    if (part.startsWith('class=')) return CLASS_OF_ASSET[part.slice(6)];
+  }
+  return undefined;
+}
+
+/** The kind of data point from its rID suffix and report type. */
+function kindOf(rID: string, reportType: string): PointKind | undefined {
+  if (rID.endsWith('/power') && reportType === 'usage') return 'power';
+  if (rID.endsWith('/soc')) return 'soc';
+  if (rID.endsWith('/stored')) return 'stored';
+  if (rID.endsWith('/status') || reportType === 'x-resourceStatus') return 'status';
+  return undefined;
+}
+
+/**
+ * @example
+ *   const down = new DownstreamVtn({ aggregatorId: 'AGG1', material, signingKey, host: '127.0.0.1', port: 0, allowList: { roles: ['gateway'] }, ... });
+ *   await down.start();            // down.port
+ *   engine = new DispatchEngine({ ..., downstream: down });
+ */
+export class DownstreamVtn implements DownstreamSink {
+  readonly vtn: Vtn;
+  private server: OadrServer | undefined;
+  private readonly points = new Map<string, Map<string, Point>>();
+  private readonly lastSeen = new Map<string, number>();
+
+  private readonly store: VtnStore;
+
+  constructor(private readonly o: DownstreamOptions) {
+    this.store = o.store ?? new MemoryVtnStore();
+    this.vtn = new Vtn({
+      vtnID: `${o.aggregatorId}-vtn`,
+      store: this.store,
+      clock: o.clock,
+      audit: o.audit,
+      pollFreqMs: o.pollIntervalMs,
+      signingKey: o.signingKey,
+      // Only the certificate's own participant id is a valid venID (binding, ERAB §3.3).
+      admit: (peer) => {
+        if (peer.role !== 'gateway' && peer.role !== 'aggregator') return { allowed: false, reason: `role ${peer.role ?? 'none'} may not register downstream` };
+        return peer.id ? { allowed: true, venID: peer.id } : { allowed: false, reason: 'certificate carries no participant id' };
+      },
+      reportRequestsFor: (venId, reports) => this.reportRequests(venId, reports),
+      hooks: {
+        onRegistered: (reg) => {
+          this.lastSeen.set(reg.venID, o.clock.now());
+          o.log?.('gateway registered', { venId: reg.venID, signed: reg.xmlSignature });
+        },
+        onReportRegistered: (venId, reports) => this.learn(venId, reports),
+        onReport: (venId, report) => this.ingest(venId, report),
+        onEventOpt: (opt) => {
+          if (opt.optType === 'optOut') {
+            o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
+            o.log?.('gateway opted out', { venId: opt.venID, eventId: opt.eventID });
+          }
+        },
+      },
+    });
+  }
+
+  async start(): Promise<number> {
+    await this.vtn.start();
+    // After a restart the gateways do not register their reports again: relearn their data
+    // points from the store, or their telemetry would be ignored until they re-register.
+    for (const reg of this.vtn.registrations()) {
+      const reports = await this.store.listReportRegistrations(reg.venID);
+      if (reports.length > 0) this.learn(reg.venID, reports);
+    }
+    this.server = await startOadrServer(this.vtn.handle, {
+      material: this.o.material, profile: 'R4', allowList: this.o.allowList, audit: this.o.audit,
+      host: this.o.host, port: this.o.port, listener: `aggregator:${this.o.aggregatorId}:R4`,
+    });
+    return this.server.port;
+  }
+
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+
+  /** Re-reads TLS files (certificate rotation, new CRL). */
+  async reload(): Promise<void> {
+    await this.server?.reload();
+  }
+
+  /** Registered gateways with their declared resource count and last report time. */
+  gateways(): { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[] {
+    return this.vtn.registrations().map((r) => ({
+      venId: r.venID,
+      resources: new Set([...(this.points.get(r.venID)?.values() ?? [])].map((p) => p.resourceId)).size,
+      lastReportAt: this.lastSeen.get(r.venID),
+      signed: r.xmlSignature,
+    }));
+  }
+
+  /** DownstreamSink: creates, modifies or cancels the gateway's copy of an event. */
+  async publish(venId: string, event: OadrEvent): Promise<void> {
+    const id = `${event.descriptor.eventID}.${venId}`.slice(0, 250);
+    const cancelled = event.descriptor.eventStatus === 'cancelled';
+    // The VTN's store (persistent) knows whether this gateway already has a copy.
+    const current = this.vtn.event(id);
+    if (!current) {
+      if (cancelled) return;
+      if (!this.vtn.registration(venId)) {
+        this.o.log?.('instruction for an unregistered gateway dropped', { venId, eventId: event.descriptor.eventID });
+        return;
+      }
+      await this.vtn.createEvent({
+        eventID: id,
+        marketContext: event.descriptor.marketContext,
+        activePeriod: event.activePeriod,
+        signals: event.signals,
+        target: event.target,
+        venIDs: [venId],
+        responseRequired: event.responseRequired,
+        ...(event.descriptor.testEvent !== undefined ? { testEvent: event.descriptor.testEvent } : {}),
+      });
+      return;
+    }
+    if (current.cancelled) return;
+    if (cancelled) await this.vtn.cancelEvent(id, 'released by the aggregator');
+    else await this.vtn.modifyEvent(id, { activePeriod: event.activePeriod, signals: event.signals, modificationReason: 'closed-loop re-dispatch' });
+  }
+
+  /** Our report requests: every TELEMETRY report at the configured interval (granularity = report back). */
+  private reportRequests(venId: string, reports: OadrReport[]): ReportRequest[] {
+    const out: ReportRequest[] = [];
+    for (const rep of reports) {
+      if (rep.reportName !== 'METADATA_TELEMETRY_USAGE' && rep.reportName !== 'METADATA_TELEMETRY_STATUS') continue;
+      const descs = (rep.descriptions ?? []).filter((d) => this.points.get(venId)?.has(d.rID));
+      if (descs.length === 0) continue;
+      // Never faster than the gateway offers (METADATA samplingRate minPeriod, OpenADR 2.0b §8.3).
+      const interval = Math.max(this.o.reportIntervalMs, ...descs.map((d) => d.samplingRate?.minPeriod ?? 0));
+      out.push({
+        reportRequestID: `${venId}.${rep.reportSpecifierID}`.slice(0, 200),
+        reportSpecifier: {
+          reportSpecifierID: rep.reportSpecifierID,
+          granularity: millis(interval),
+          reportBackDuration: millis(interval),
+          specifierPayloads: descs.map((d) => ({ rID: d.rID, readingType: d.readingType, ...(d.itemBase ? { itemBase: d.itemBase } : {}) })),
+        },
+      });
+    }
+    return out;
+  }
+
+  /** Learns a VEN's resources and data points from its METADATA reports. */
+  private learn(venId: string, reports: OadrReport[]): void {
+    const sub = this.o.subAggregators?.find((a) => a.id === venId);
+    if (sub) {
+      this.learnAggregator(venId, sub, reports);
+      return;
+    }
+    const pts = new Map<string, Point>();
+    const declared = new Map<string, DeclaredResource>();
+    for (const rep of reports) {
+      for (const d of rep.descriptions ?? []) {
+        if (pts.size >= MAX_POINTS_PER_VEN) break;
+        const resourceId = d.reportDataSource?.resourceID?.[0] ?? d.rID.split('/')[0];
+        if (!resourceId) continue;
+        const kind = kindOf(d.rID, d.reportType);
+        if (!kind) continue;
+        pts.set(d.rID, { resourceId, kind, factor: 10 ** (SCALE_EXP[d.itemBase?.siScaleCode ?? 'none'] ?? 0) });
+        const asset = d.reportDataSource?.endDeviceAsset?.[0];
+        const prev = declared.get(resourceId);
+        const cls = classFromAsset(asset) ?? prev?.resourceClass ?? (kind === 'soc' || kind === 'stored' ? 'battery' : 'other');
+        declared.set(resourceId, { resourceId, resourceClass: cls, asset: asset ?? prev?.asset });
+      }
+    }
+    this.points.set(venId, pts);
+    for (const r of declared.values()) {
+      const fromPortfolio = this.o.portfolioSpec?.(r.resourceId);
+      const existing = this.o.fleet.spec(r.resourceId);
+      if (fromPortfolio) this.o.fleet.upsert({ ...fromPortfolio, venId });
+      else if (!existing || existing.venId !== venId) {
+        this.o.fleet.upsert({ id: r.resourceId, venId, resourceClass: r.resourceClass, ratedReduceW: 0, ratedIncreaseW: 0, costPerKWh: defaultCost(r.resourceClass) });
+      }
+    }
+    this.o.onResources?.(venId, [...declared.values()]);
+    this.o.log?.('gateway resources learned', { venId, resources: declared.size, points: pts.size });
+  }
+
+  /**
+   * A resource aggregator below us: one resource (its participant id) with the contracted
+   * capacity; its TELEMETRY_USAGE "delivered" (deltaUsage, signed like the delta we send) is
+   * recorded as the resource's power, so baseline 0 and delivered = −power for a reduction.
+   */
+  private learnAggregator(venId: string, sub: { reduceW: number; increaseW: number; costPerKWh: number }, reports: OadrReport[]): void {
+    const pts = new Map<string, Point>();
+    for (const rep of reports) {
+      for (const d of rep.descriptions ?? []) {
+        if (d.rID === 'delivered' && d.reportType === 'deltaUsage') {
+          pts.set(d.rID, { resourceId: venId, kind: 'delta', factor: 10 ** (SCALE_EXP[d.itemBase?.siScaleCode ?? 'none'] ?? 0) });
+        }
+      }
+    }
+    this.points.set(venId, pts);
+    this.o.fleet.upsert({ id: venId, venId, resourceClass: 'other', aggregate: true, ratedReduceW: sub.reduceW, ratedIncreaseW: sub.increaseW, costPerKWh: sub.costPerKWh });
+    this.o.log?.('sub-aggregator learned', { venId, reduceW: sub.reduceW, increaseW: sub.increaseW, reports: pts.size });
+  }
+
+  /** Stores the values of one oadrUpdateReport in the fleet. */
+  private ingest(venId: string, report: OadrReport): void {
+    const pts = this.points.get(venId);
+    if (!pts) return;
+    const now = this.o.clock.now();
+    this.lastSeen.set(venId, now);
+    for (const iv of report.intervals ?? []) {
+      // A sample time in the future (clock skew) is clamped to now, so it cannot shadow later readings.
+      const t = epochMillis(Math.min(now, iv.dtstart ?? report.dtstart ?? now));
+      for (const p of iv.payloads) {
+        const pt = pts.get(p.rID);
+        if (!pt) continue;
+        const spec = this.o.fleet.spec(pt.resourceId);
+        if (!spec || spec.venId !== venId) continue; // a VEN reports only its own resources
+        if (pt.kind === 'status') {
+          if (typeof p.value === 'number') continue;
+          this.status(pt.resourceId, p.value, t);
+          continue;
+        }
+        if (typeof p.value !== 'number' || !Number.isFinite(p.value)) continue;
+        const v = p.value * pt.factor;
+        if (pt.kind === 'power' || pt.kind === 'delta') this.o.fleet.recordPower(pt.resourceId, v, t);
+        else if (pt.kind === 'soc') this.o.fleet.recordStatus(pt.resourceId, { socPercent: v }, t);
+        else {
+          this.o.fleet.recordStatus(pt.resourceId, { storedWh: v }, t);
+          this.deriveCapacity(pt.resourceId);
+        }
+      }
+    }
+  }
+
+  private status(resourceId: string, s: ResourceStatus, t: ReturnType<typeof epochMillis>): void {
+    this.o.fleet.recordStatus(resourceId, { online: s.online, manualOverride: s.manualOverride }, t);
+    const sp = s.loadControlState?.setPoint;
+    if (!sp || this.o.portfolioSpec?.(resourceId)) return;
+    const spec = this.o.fleet.spec(resourceId)!;
+    const reduce = sp.min !== undefined && sp.min < 0 ? -sp.min : spec.ratedReduceW;
+    const increase = sp.max !== undefined && sp.max > 0 ? sp.max : spec.ratedIncreaseW;
+    if (reduce !== spec.ratedReduceW || increase !== spec.ratedIncreaseW) this.o.fleet.upsert({ ...spec, ratedReduceW: reduce, ratedIncreaseW: increase });
+  }
+
+  /** Capacity = stored energy / state of charge, when the portfolio does not give it. */
+  private deriveCapacity(resourceId: string): void {
+    if (this.o.portfolioSpec?.(resourceId)) return;
+    const spec = this.o.fleet.spec(resourceId);
+    const live = this.o.fleet.state(resourceId);
+    if (!spec || !live || live.storedWh === undefined || !live.socPercent) return;
+    const cap = Math.round(live.storedWh / (live.socPercent / 100));
+    if (Number.isFinite(cap) && cap > 0 && cap !== spec.capacityWh) this.o.fleet.upsert({ ...spec, capacityWh: cap });
+  }
+}
+
+/** Default merit-order cost when the portfolio gives none: batteries before EVs (owner impact). */
+function defaultCost(c: ResourceClass): number {
+  return c === 'battery' ? 10 : c === 'ev' ? 20 : 50;
+}

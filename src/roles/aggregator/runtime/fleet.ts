@@ -1,0 +1,206 @@
+/**
+ * The aggregator's live view of its resources: what each one is (class, rated powers,
+ * capacity, owner reserve — from the portfolio or, failing that, from what its gateway reports)
+ * and its latest telemetry (net power, state of charge, online, manual override), kept per
+ * resource as gateways report it (R4, OpenADR TELEMETRY_USAGE / TELEMETRY_STATUS).
+ *
+ * Sign convention of this file: `powerW` is the device's NET power as OpenADR usage reports
+ * it, consumption-positive (+ draw from the site, − feed into it: battery discharge, PV).
+ * `toAllocatable` turns that into the allocation module's non-negative magnitudes relative to
+ * the device's own baseline.
+ */
+import type { EpochMillis } from '../../../core/units.js';
+import { wattHours, watts } from '../../../core/units.js';
+import type { AllocatableResource, DispatchDirection, ResourceClass } from '../allocation/types.js';
+
+/** What a resource is: from the portfolio, or derived from telemetry metadata. */
+export interface ResourceSpec {
+  id: string;
+  /** The venID of the gateway (or sub-aggregator) the resource sits behind. */
+  venId: string;
+  resourceClass: ResourceClass;
+  /** Rated discharge (battery, EV with V2H) or sheddable consumption (load), W ≥ 0. */
+  ratedReduceW: number;
+  /** Rated charge or absorbable consumption, W ≥ 0. */
+  ratedIncreaseW: number;
+  /** Usable storage capacity, Wh (battery, EV). */
+  capacityWh?: number | undefined;
+  /** Owner reserve, % of capacity (backup reserve, EV departure charge). */
+  reservePercent?: number | undefined;
+  /** Merit-order cost per kWh (wear, owner impact). */
+  costPerKWh: number;
+  /** Pool / TSO area this resource belongs to (upstream party's pool). */
+  pool?: string | undefined;
+  /**
+   * A resource aggregator below us (R3): one resource with contracted capacity, instructed by a
+   * LOAD_DISPATCH delta; its "power" is the delivered delta it reports (0 outside events).
+   */
+  aggregate?: boolean | undefined;
+}
+
+/** Latest telemetry of one resource. */
+export interface ResourceLive {
+  /** Net power, consumption-positive, W. */
+  powerW?: number | undefined;
+  powerAt?: EpochMillis | undefined;
+  socPercent?: number | undefined;
+  storedWh?: number | undefined;
+  online: boolean;
+  manualOverride: boolean;
+  statusAt?: EpochMillis | undefined;
+}
+
+/** Classes the aggregator can steer with a net-power set point (LOAD_DISPATCH/setpoint at the gateway). */
+export const SETPOINT_CLASSES: ReadonlySet<ResourceClass> = new Set(['battery', 'ev']);
+
+/**
+ * The fleet: specs and live state per resource, and which resources each gateway (venID)
+ * reported. Bounded by what gateways declare; unknown rIDs are ignored by the caller.
+ */
+export class Fleet {
+  private readonly specs = new Map<string, ResourceSpec>();
+  private readonly live = new Map<string, ResourceLive>();
+
+  /** Adds or replaces a resource's spec (portfolio import or gateway inventory). */
+  upsert(spec: ResourceSpec): void {
+    this.specs.set(spec.id, { ...spec });
+    if (!this.live.has(spec.id)) this.live.set(spec.id, { online: false, manualOverride: false });
+  }
+
+  remove(id: string): void {
+    this.specs.delete(id);
+    this.live.delete(id);
+  }
+
+  spec(id: string): ResourceSpec | undefined {
+    return this.specs.get(id);
+  }
+
+  state(id: string): ResourceLive | undefined {
+    return this.live.get(id);
+  }
+
+  get size(): number {
+    return this.specs.size;
+  }
+
+  /** Every spec, sorted by id (deterministic iteration for allocation). */
+  all(): ResourceSpec[] {
+    return [...this.specs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Resources behind one gateway. */
+  ofVen(venId: string): ResourceSpec[] {
+    return this.all().filter((s) => s.venId === venId);
+  }
+
+  /** Records a net power reading (consumption-positive W). */
+  recordPower(id: string, powerW: number, at: EpochMillis): void {
+    const l = this.live.get(id);
+    if (!l || !Number.isFinite(powerW)) return;
+    if (l.powerAt !== undefined && at < l.powerAt) return; // late, out-of-order report
+    l.powerW = powerW;
+    l.powerAt = at;
+    l.online = true;
+  }
+
+  /** Records a status reading (online, manual override, state of charge). */
+  recordStatus(id: string, s: { online?: boolean; manualOverride?: boolean; socPercent?: number; storedWh?: number }, at: EpochMillis): void {
+    const l = this.live.get(id);
+    if (!l) return;
+    if (s.online !== undefined) l.online = s.online;
+    if (s.manualOverride !== undefined) l.manualOverride = s.manualOverride;
+    if (s.socPercent !== undefined && Number.isFinite(s.socPercent) && s.socPercent >= 0 && s.socPercent <= 100) l.socPercent = s.socPercent;
+    if (s.storedWh !== undefined && Number.isFinite(s.storedWh) && s.storedWh >= 0) l.storedWh = s.storedWh;
+    l.statusAt = at;
+  }
+
+  /** Latest power when it is no older than `maxAgeMs` at `now`; else undefined. */
+  freshPower(id: string, now: number, maxAgeMs: number): number | undefined {
+    const l = this.live.get(id);
+    if (!l || l.powerW === undefined || l.powerAt === undefined) return undefined;
+    return now - l.powerAt <= maxAgeMs ? l.powerW : undefined;
+  }
+}
+
+/**
+ * Maps one resource to allocation's input for an event in `direction`, relative to
+ * `baselineW` (its pre-event net power). Returns undefined when it cannot take part: offline,
+ * under manual override, no fresh baseline, or a class the aggregator cannot steer by set point.
+ *
+ * Set point limits: the gateway holds the device's net power at `baseline − instructed`
+ * (reduce) or `baseline + instructed` (increase), within −ratedReduce..+ratedIncrease, so the
+ * largest instruction is `baseline + ratedReduce` (a charging battery can first stop charging)
+ * or `ratedIncrease − baseline`.
+ *
+ * @example
+ *   toAllocatable({ id: 'b1', venId: 'gw1', resourceClass: 'battery', ratedReduceW: 3000, ratedIncreaseW: 3000, capacityWh: 10000, costPerKWh: 10 },
+ *     { online: true, manualOverride: false, socPercent: 80 }, 0, 'reduce')
+ *   // { id: 'b1', maxReduceW: 3000, storage: { socWh: 8000, capacityWh: 10000, ... }, ... }
+ */
+export function toAllocatable(
+  spec: ResourceSpec,
+  live: ResourceLive | undefined,
+  baselineW: number | undefined,
+  direction: DispatchDirection,
+  extra: { reliability?: number | undefined; alreadyCommittedW?: number | undefined } = {},
+): AllocatableResource | undefined {
+  if (!live || !live.online || live.manualOverride || baselineW === undefined) return undefined;
+  const committed = Math.max(0, extra.alreadyCommittedW ?? 0);
+  if (spec.aggregate) {
+    return {
+      id: spec.id,
+      resourceClass: 'other',
+      maxReduceW: watts(Math.max(0, spec.ratedReduceW - (direction === 'reduce' ? committed : 0))),
+      maxIncreaseW: watts(Math.max(0, spec.ratedIncreaseW - (direction === 'increase' ? committed : 0))),
+      costPerKWh: spec.costPerKWh,
+      ...(extra.reliability !== undefined ? { reliability: extra.reliability } : {}),
+    };
+  }
+  if (!SETPOINT_CLASSES.has(spec.resourceClass)) return undefined;
+  const maxReduce = Math.max(0, Math.min(spec.ratedReduceW + spec.ratedIncreaseW, baselineW + spec.ratedReduceW) - (direction === 'reduce' ? committed : 0));
+  const maxIncrease = Math.max(0, Math.min(spec.ratedReduceW + spec.ratedIncreaseW, spec.ratedIncreaseW - baselineW) - (direction === 'increase' ? committed : 0));
+  const r: { -readonly [K in keyof AllocatableResource]: AllocatableResource[K] } = {
+    id: spec.id,
+    resourceClass: spec.resourceClass,
+    maxReduceW: watts(maxReduce),
+    maxIncreaseW: watts(maxIncrease),
+    costPerKWh: spec.costPerKWh,
+  };
+  if (extra.reliability !== undefined) r.reliability = extra.reliability;
+  if (spec.capacityWh !== undefined && spec.capacityWh > 0) {
+    const soc = live.storedWh ?? (live.socPercent !== undefined ? (live.socPercent / 100) * spec.capacityWh : undefined);
+    // Without a state of charge a storage resource cannot be trusted with an energy budget.
+    if (soc === undefined) return undefined;
+    r.storage = {
+      socWh: wattHours(Math.min(spec.capacityWh, Math.max(0, soc))),
+      capacityWh: wattHours(spec.capacityWh),
+      ...(spec.reservePercent !== undefined ? { reservePercent: spec.reservePercent } : {}),
+    };
+  }
+  return r;
+}
+
+/**
+ * Why `toAllocatable` leaves a resource out, in a few words for the operator (undefined when it
+ * would take part). Same rules, in the same order.
+ */
+export function whyNotUsable(spec: ResourceSpec, live: ResourceLive | undefined, baselineW: number | undefined): string | undefined {
+  if (!live || !live.online) return 'offline';
+  if (live.manualOverride) return 'under manual override';
+  if (baselineW === undefined) return 'no fresh telemetry';
+  if (spec.aggregate) return undefined;
+  if (!SETPOINT_CLASSES.has(spec.resourceClass)) return `${spec.resourceClass} not steerable by set point`;
+  if (spec.capacityWh !== undefined && spec.capacityWh > 0 && live.storedWh === undefined && live.socPercent === undefined) return 'state of charge unknown';
+  return undefined;
+}
+
+/** The device set point (net W, consumption-positive) that delivers `instructedW` in `direction` from `baselineW`. */
+export function setpointFor(direction: DispatchDirection, baselineW: number, instructedW: number): number {
+  return Math.round(direction === 'reduce' ? baselineW - instructedW : baselineW + instructedW);
+}
+
+/** What a resource delivers in `direction`: baseline − actual (reduce) or actual − baseline (increase). */
+export function deliveredBy(direction: DispatchDirection, baselineW: number, actualW: number): number {
+  return direction === 'reduce' ? baselineW - actualW : actualW - baselineW;
+}

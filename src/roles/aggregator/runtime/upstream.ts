@@ -1,0 +1,245 @@
+/**
+ * One upstream relationship (R1 TSO simple dispatch system, R2 retailer, R3 aggregation
+ * coordinator): an OpenADR 2.0b VEN with its own client certificate that registers with the
+ * party's VTN, answers its events through intake + the dispatch engine, reports delivered
+ * power as TELEMETRY_USAGE at the interval the party's report request asks, and sends its
+ * availability as an opt schedule (oadrCreateOpt with vavailability) after registering.
+ *
+ * TELEMETRY_USAGE data points we offer (itemBase powerReal, W):
+ *   delivered  reportType deltaUsage, readingType Net: change of the participating resources'
+ *              net consumption against their pre-event baseline, signed like the event's
+ *              LOAD_DISPATCH delta (a 60 kW reduction delivered is −60000)
+ *   usage      reportType usage, readingType Summed: their actual net consumption
+ *   baseline   reportType baseline, readingType Summed: their baseline (pre-event measurement)
+ * Outside events all three are 0.
+ */
+import type { Clock } from '../../../core/clock.js';
+import { epochMillis, millis } from '../../../core/units.js';
+import type { OadrTransport } from '../../../protocols/openadr/http.js';
+import { decodePayload, encodePayload } from '../../../protocols/openadr/payload.js';
+import type { ServiceName } from '../../../protocols/openadr/register-party.js';
+import type { ReportDescription } from '../../../protocols/openadr/report.js';
+import { signXml, type SigningKey } from '../../../protocols/openadr/signature.js';
+import { Ven, type VenEventInfo, type VenOutbox, type VenStateStore } from '../../../protocols/openadr/ven.js';
+import type { AuditSink } from '../../../security/audit/types.js';
+import type { TlsMaterial } from '../../../security/tls.js';
+import type { UpstreamPartyConfig } from './config.js';
+import type { DispatchEngine } from './engine.js';
+import { EventLedger, planFromEvent } from './intake.js';
+import { upstreamTransport } from './oadr-https.js';
+
+const PROFILE = { tso: 'R1', retailer: 'R2', coordinator: 'R3' } as const;
+
+/** Our answer to one event modification, to write into oadrCreatedEvent. */
+interface Decision {
+  code: number;
+  reason?: string | undefined;
+}
+
+export interface UpstreamOptions {
+  party: UpstreamPartyConfig;
+  aggregatorId: string;
+  material: TlsMaterial;
+  engine: DispatchEngine;
+  clock: Clock;
+  audit: AuditSink;
+  /** Smallest reporting period we offer, ms (the party asks its own in the report request). */
+  reportMinPeriodMs: number;
+  signingKey?: SigningKey;
+  /** Durable outbox for reports (survives restarts) and the persisted registration. */
+  outbox?: VenOutbox;
+  state?: VenStateStore;
+  /** Tests: a transport instead of HTTPS to `party.vtnUrl`. */
+  transport?: OadrTransport;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The VEN engine answers every event with responseCode 200 and only an optType. OpenADR 2.0b
+ * lets a VEN answer an event with an error code and a description (eventResponse/responseCode,
+ * responseDescription), which the Bad-input rules need (454, 460, 462 with the reason). Until
+ * the VEN's onEvent can return them, this transport wrapper writes our decision into the
+ * outgoing oadrCreatedEvent (re-signing it when it was signed).
+ */
+export function answeringTransport(inner: OadrTransport, decisions: Map<string, Decision>, clock: Clock, signingKey?: SigningKey): OadrTransport {
+  return {
+    async post(service: ServiceName, xml: string): Promise<string> {
+      if (service === 'EiEvent' && xml.includes('oadrCreatedEvent')) {
+        try {
+          const d = decodePayload(xml);
+          if (d.message.type === 'oadrCreatedEvent' && d.message.eventResponses) {
+            let changed = false;
+            for (const r of d.message.eventResponses) {
+              const dec = decisions.get(`${r.qualifiedEventID.eventID}#${r.qualifiedEventID.modificationNumber}`);
+              if (!dec || r.responseCode !== 200) continue;
+              r.responseCode = dec.code;
+              if (dec.reason) r.responseDescription = dec.reason.slice(0, 250);
+              changed = true;
+            }
+            if (changed) {
+              const unsigned = encodePayload(d.message);
+              xml = d.hasSignature && signingKey ? signXml(unsigned, signingKey, { clock }) : unsigned;
+            }
+          }
+        } catch {
+          // Our own payload always decodes; if not, send it unchanged rather than lose the answer.
+        }
+      }
+      return inner.post(service, xml);
+    },
+    close: () => inner.close(),
+  };
+}
+
+/** Status of one upstream party for the operator's view. */
+export interface UpstreamStatus {
+  name: string;
+  kind: string;
+  registered: boolean;
+  venId?: string | undefined;
+  vtnId?: string | undefined;
+  activeReports: number;
+  events: { eventId: string; modificationNumber: number; optType: string }[];
+}
+
+/**
+ * @example
+ *   const up = new UpstreamParty({ party, aggregatorId: 'AGG1', material, engine, clock, audit, reportMinPeriodMs: 60_000 });
+ *   await up.start();
+ */
+export class UpstreamParty {
+  readonly ven: Ven;
+  private readonly decisions = new Map<string, Decision>();
+  private readonly ledger = new EventLedger();
+  private readonly transport: OadrTransport;
+
+  constructor(private readonly o: UpstreamOptions) {
+    const p = o.party;
+    const base = o.transport ?? upstreamTransport(p.vtnUrl, o.material, PROFILE[p.kind], p.expect, o.audit);
+    this.transport = answeringTransport(base, this.decisions, o.clock, o.signingKey);
+    const period = { minPeriod: millis(o.reportMinPeriodMs), maxPeriod: millis(3_600_000), onChange: false };
+    const item = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
+    const descriptions: ReportDescription[] = [
+      { rID: 'delivered', reportType: 'deltaUsage', readingType: 'Net', itemBase: item, samplingRate: period },
+      { rID: 'usage', reportType: 'usage', readingType: 'Summed', itemBase: item, samplingRate: period },
+      { rID: 'baseline', reportType: 'baseline', readingType: 'Summed', itemBase: item, samplingRate: period },
+    ];
+    this.ven = new Ven({
+      venName: p.venName ?? o.aggregatorId,
+      transport: this.transport,
+      clock: o.clock,
+      audit: o.audit,
+      ...(o.outbox ? { outbox: o.outbox } : {}),
+      ...(o.state ? { state: o.state } : {}),
+      ...(o.signingKey ? { signingKey: o.signingKey } : {}),
+      reports: [{
+        reportSpecifierID: `${o.aggregatorId}-${p.name}-telemetry`,
+        reportName: 'TELEMETRY_USAGE',
+        descriptions,
+        read: (rID, now) => this.read(rID, now),
+      }],
+      onEvent: (info) => this.onEvent(info),
+      onEventCancelled: (eventID) => {
+        void o.engine.cancel(`${p.name}/${eventID}`).catch(() => {});
+      },
+      onRegistered: (s) => {
+        o.log?.('registered upstream', { party: p.name, venId: s.venID, vtnId: s.vtnID });
+        o.audit.append({ actor: { kind: 'system', id: o.aggregatorId }, action: 'aggregator.upstream.register', target: `${p.name}:${s.vtnID}`, outcome: 'success', details: { venID: s.venID } });
+        // Availability after registration (opt schedule): available from now for the next 24 h.
+        o.clock.setTimeout(() => { void this.publishAvailability(24 * 3_600_000).catch((e: unknown) => o.log?.('availability not sent', { party: p.name, error: String(e) })); }, 0);
+      },
+      backoff: { initialMs: Math.min(1000, p.pollIntervalMs), maxMs: 60_000 },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.ven.start();
+    // Restarted with a persisted registration: ask for the current events (OpenADR 2.0b §8.1
+    // oadrRequestEvent) instead of waiting for the VTN to change one.
+    if (this.ven.registration) {
+      void this.ven.requestEvents().catch((e: unknown) => this.o.log?.('oadrRequestEvent after restart failed', { party: this.o.party.name, error: String(e) }));
+    }
+  }
+
+  stop(): void {
+    this.ven.stop();
+    this.transport.close();
+  }
+
+  /** Sends an availability schedule (optIn, participating) from now for `durationMs`. */
+  async publishAvailability(durationMs: number): Promise<string> {
+    const now = this.o.clock.now();
+    return this.ven.createOptSchedule('optIn', 'participating', [{ dtstart: epochMillis(Math.floor(now / 1000) * 1000), duration: millis(durationMs) }]);
+  }
+
+  status(): UpstreamStatus {
+    const reg = this.ven.registration;
+    return {
+      name: this.o.party.name,
+      kind: this.o.party.kind,
+      registered: reg !== undefined,
+      venId: reg?.venID,
+      vtnId: reg?.vtnID,
+      activeReports: this.ven.activeReports().length,
+      events: this.ven.events().map((e) => ({ eventId: e.event.descriptor.eventID, modificationNumber: e.event.descriptor.modificationNumber, optType: e.optType })),
+    };
+  }
+
+  /** Validates and offers one new or modified event; remembers the code and reason for the reply. */
+  private async onEvent(info: VenEventInfo): Promise<'optIn' | 'optOut'> {
+    const p = this.o.party;
+    const d = info.event.descriptor;
+    const key = `${p.name}/${d.eventID}`;
+    const dkey = `${d.eventID}#${d.modificationNumber}`;
+    const now = this.o.clock.now();
+    this.ledger.prune(now);
+    const seq = this.ledger.classify(key, d.modificationNumber);
+    if (seq.kind === 'redelivery') return seq.previous.optType;
+    if (seq.kind === 'stale') {
+      const a = this.o.engine.refuse(p.name, d.eventID, { code: 450, reason: `modification number ${d.modificationNumber} is older than ${seq.previous.modificationNumber}` });
+      this.decisions.set(dkey, { code: a.code, reason: a.reason });
+      return 'optOut';
+    }
+    const plan = planFromEvent(info.event, { party: p.name, venId: this.ven.registration?.venID ?? '', marketContexts: p.marketContexts, now });
+    let answer;
+    if (!plan.ok) answer = this.o.engine.refuse(p.name, d.eventID, plan.refusal);
+    else {
+      try {
+        answer = await this.o.engine.offer(plan.plan);
+      } catch (e) {
+        // Never a crash and never a silent acceptance: an internal failure is an opt out with 469.
+        answer = this.o.engine.refuse(p.name, d.eventID, { code: 469, reason: `internal error: ${(e as Error).message}` });
+      }
+    }
+    this.decisions.set(dkey, { code: answer.code, reason: answer.reason });
+    if (this.decisions.size > 10_000) this.decisions.delete(this.decisions.keys().next().value as string);
+    const end = info.event.activePeriod.dtstart + info.event.activePeriod.duration;
+    this.ledger.record({ key, modificationNumber: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason, forgetAfter: Math.max(end, now) + 86_400_000 });
+    this.o.log?.('upstream event answered', { party: p.name, eventId: d.eventID, mod: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason });
+    return answer.optType;
+  }
+
+  /** Current value of one of our TELEMETRY_USAGE data points (W), over this party's running events. */
+  private read(rID: string, now: number): number | undefined {
+    let delivered = 0;
+    let usage = 0;
+    let baseline = 0;
+    for (const ev of this.o.engine.list()) {
+      if (ev.plan.party !== this.o.party.name || ev.state !== 'active') continue;
+      const sign = ev.plan.direction === 'reduce' ? -1 : 1;
+      const d = this.o.engine.deliveredNow(ev, now);
+      if (d !== null) delivered += sign * d;
+      for (const id of ev.participants) {
+        const b = ev.baselines.get(id);
+        const a = this.o.engine.freshPower(id, now);
+        if (b === undefined || a === undefined) continue;
+        baseline += b;
+        usage += a;
+      }
+    }
+    if (rID === 'delivered') return Math.round(delivered);
+    if (rID === 'usage') return Math.round(usage);
+    if (rID === 'baseline') return Math.round(baseline);
+    return undefined;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The demo's verdict: requested vs delivered per event against a stated tolerance, the security
+ * refusals, audit-log verification of every participant, the time from the TSO's event to the
+ * last gateway holding its command, and the machine it ran on. `evaluate` is pure (tested).
+ */
+import { cpus, totalmem, loadavg, platform, release } from 'node:os';
+
+/** Delivered counts as within tolerance when its mean is at least this share of the request. */
+export const TOLERANCE_FRACTION = 0.9;
+
+export interface DeliverySample {
+  /** Simulated time, epoch ms. */
+  t: number;
+  requestedW: number;
+  deliveredW: number | null;
+}
+
+export interface EventResult {
+  id: string;
+  issuer: 'tso' | 'retailer';
+  product: string;
+  direction: 'reduce' | 'increase';
+  /** OpenADR event ids, one per aggregator. */
+  dispatches: { eventId: string; aggregator: string; requestedKw: number; deliveredKw: number | null; percent: number | null; periods: { start: string; requestedKw: number; deliveredKw: number | null }[] }[];
+  start: string;
+  end: string;
+  requestedKw: number;
+  /** Mean delivered power over the evaluated window, summed over aggregators. */
+  deliveredKw: number | null;
+  percent: number | null;
+  withinTolerance: boolean;
+  /** Samples used (the evaluated window). */
+  samples: number;
+  /**
+   * Real ms from the TSO/retailer issuing the event to the last gateway of the initial allocation
+   * holding its command (gateways that held it before the event started).
+   */
+  issueToLastGatewayMs: number | null;
+  /** Most gateways the aggregators instructed at once (closed-loop re-dispatch included). */
+  gatewaysInstructed: number;
+  /** Gateways that held the event at some point. */
+  gatewaysWithCommand: number;
+  /** Gateways that held it before the event started (the initial allocation). */
+  gatewaysBeforeStart: number;
+}
+
+export interface AuditResult {
+  participant: string;
+  dir: string;
+  ok: boolean;
+  records: number;
+  problems: string[];
+}
+
+export interface DemoSummary {
+  ok: boolean;
+  startedAt: string;
+  durationS: number;
+  sites: number;
+  speed: number;
+  workFolder: string;
+  /** Who talked to whom, as run. */
+  topology: string[];
+  tolerance: string;
+  events: EventResult[];
+  security: {
+    rogueAggregatorRefused: boolean;
+    rogueRefusal?: string | undefined;
+    forgedCommandRefused: boolean;
+    forgedRefusal?: string | undefined;
+    unknownDevicePending: boolean;
+    unknownDevice?: string | undefined;
+  };
+  audit: { ok: boolean; participants: number; verified: number; failures: AuditResult[]; byParticipant: AuditResult[] };
+  /** The TSO event's figure (see EventResult.issueToLastGatewayMs). */
+  tsoEventToLastGatewayMs: number | null;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; node: string; loadAverage: number[] };
+  failures: string[];
+}
+
+/**
+ * Mean requested and delivered over the samples at or after `from` (simulated ms) and before
+ * `to`. Missing delivered samples count as zero delivered: a silent aggregator delivers nothing.
+ */
+export function meanDelivery(samples: readonly DeliverySample[], from: number, to: number): { requestedW: number; deliveredW: number | null; count: number } {
+  const window = samples.filter((s) => s.t >= from && s.t < to && s.requestedW > 0);
+  if (window.length === 0) return { requestedW: 0, deliveredW: null, count: 0 };
+  const req = window.reduce((a, s) => a + s.requestedW, 0) / window.length;
+  const del = window.reduce((a, s) => a + (s.deliveredW ?? 0), 0) / window.length;
+  return { requestedW: req, deliveredW: del, count: window.length };
+}
+
+/** True when delivered reaches the tolerance share of requested. */
+export function withinTolerance(requestedW: number, deliveredW: number | null): boolean {
+  return requestedW > 0 && deliveredW !== null && deliveredW >= TOLERANCE_FRACTION * requestedW;
+}
+
+export function machine(): DemoSummary['machine'] {
+  const c = cpus();
+  return {
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? 'unknown',
+    memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${platform()} ${release()}`,
+    node: process.version,
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+const pct = (p: number | null): string => (p === null ? '-' : `${p.toFixed(1)} %`);
+const kw = (k: number | null): string => (k === null ? '-' : `${k.toFixed(1)} kW`);
+
+/** The summary as text for the terminal. */
+export function formatSummary(s: DemoSummary): string {
+  const lines: string[] = [];
+  lines.push(`erab demo: ${s.ok ? 'PASSED' : 'FAILED'} — ${s.sites} sites, x${s.speed}, ${s.durationS.toFixed(0)} s`);
+  for (const t of s.topology) lines.push(`topology: ${t}`);
+  lines.push(`tolerance: ${s.tolerance}`);
+  for (const e of s.events) {
+    lines.push(`  ${e.withinTolerance ? '✓' : '✗'} ${e.issuer} ${e.id} (${e.product}, ${e.direction}) ${e.start} → ${e.end}: requested ${kw(e.requestedKw)}, delivered ${kw(e.deliveredKw)} (${pct(e.percent)})`);
+    for (const d of e.dispatches) lines.push(`      ${d.aggregator}: requested ${kw(d.requestedKw)}, delivered ${kw(d.deliveredKw)} (${pct(d.percent)})  [${d.eventId}]`);
+    lines.push(`      command held by ${e.gatewaysBeforeStart} gateways before the start (${e.gatewaysWithCommand} in all, closed-loop re-dispatch included); issue → last of them ${e.issueToLastGatewayMs === null ? '-' : `${(e.issueToLastGatewayMs / 1000).toFixed(2)} s`}`);
+  }
+  const sec = s.security;
+  lines.push(`  ${sec.rogueAggregatorRefused ? '✓' : '✗'} rogue aggregator refused by the TSO${sec.rogueRefusal ? `: ${sec.rogueRefusal}` : ''}`);
+  lines.push(`  ${sec.forgedCommandRefused ? '✓' : '✗'} forged command refused by the gateway${sec.forgedRefusal ? `: ${sec.forgedRefusal}` : ''}`);
+  lines.push(`  ${sec.unknownDevicePending ? '✓' : '✗'} unknown device held pending${sec.unknownDevice ? `: ${sec.unknownDevice}` : ''}`);
+  lines.push(`  ${s.audit.ok ? '✓' : '✗'} audit logs verified: ${s.audit.verified}/${s.audit.participants}`);
+  for (const f of s.audit.failures.slice(0, 5)) lines.push(`      ${f.participant}: ${f.problems.slice(0, 2).join('; ')}`);
+  lines.push(`  TSO event → last gateway holding its command: ${s.tsoEventToLastGatewayMs === null ? '-' : `${(s.tsoEventToLastGatewayMs / 1000).toFixed(2)} s`}`);
+  lines.push(`  machine: ${s.machine.cpus} × ${s.machine.cpuModel}, ${s.machine.memoryGb} GB, ${s.machine.platform}, node ${s.machine.node}`);
+  for (const f of s.failures) lines.push(`  ✗ ${f}`);
+  lines.push(`  work folder: ${s.workFolder}`);
+  return lines.join('\n');
+}

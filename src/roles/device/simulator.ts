@@ -1,0 +1,45 @@
+/** What every device simulator shares: identity, the step contract, superclass values. */
+import type { EchonetObject } from '../../protocols/echonet/object.js';
+import type { EpochMillis, Watts } from '../../core/units.js';
+
+/** Maker, product and serial of one simulated device (configurable so admission logic can be tested). */
+export interface DeviceIdentity {
+  /** 3-byte maker code; the default 0xFFFFFE is not assigned to any real maker. */
+  makerCode: number;
+  productCode: string;
+  productionNumber: string;
+}
+
+export interface StepContext {
+  /** Simulated instant at the end of the step. */
+  t: EpochMillis;
+  /** Simulated step length in ms. */
+  dtMs: number;
+  /** The site's power so far this step without this device (W, + = import from the grid). */
+  netLoadW: number;
+}
+
+export type DeviceKind = 'battery' | 'pv' | 'ev' | 'waterHeater' | 'aircon' | 'meter';
+
+export interface DeviceSimulator {
+  readonly kind: DeviceKind;
+  readonly object: EchonetObject;
+  /** Advances the physics; returns the AC power at the meter (W): + consumption/charging, − generation/discharging. */
+  step(ctx: StepContext): Watts;
+}
+
+/** Superclass values (APPENDIX, device object super class) for a simulated device. */
+export function superValues(id: DeviceIdentity, on = true) {
+  return {
+    operationStatus: (on ? 'on' : 'off') as 'on' | 'off',
+    installationLocation: Uint8Array.of(0x00),
+    standardVersion: { release: 'R', revision: 0 },
+    faultStatus: 'noFault' as const,
+    makerCode: id.makerCode,
+    productCode: id.productCode,
+    productionNumber: id.productionNumber,
+  };
+}
+
+export const hours = (ms: number): number => ms / 3_600_000;
+export const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));

@@ -1,0 +1,261 @@
+/**
+ * A simulated home: the devices of one site hosted by one ECHONET Lite node on its own address,
+ * with a smart meter that measures the sum of them plus a base load. Time runs either in real
+ * time times a speed factor (timers on the injected clock) or only when a test calls `advance`.
+ */
+import { z } from 'zod';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { ConfigError } from '../../core/errors.js';
+import type { AuditSink } from '../../security/audit/types.js';
+import { EchonetNode } from '../../protocols/echonet/node.js';
+import type { EchonetObject } from '../../protocols/echonet/object.js';
+import { AirconSimulator } from './aircon.js';
+import { BatterySimulator } from './battery.js';
+import { EvSimulator } from './ev.js';
+import { PvSimulator } from './pv.js';
+import { seededRandom, SimulationTime } from './sim-time.js';
+import type { DeviceIdentity, DeviceKind, DeviceSimulator } from './simulator.js';
+import { SmartMeterSimulator } from './smart-meter.js';
+import { WaterHeaterSimulator } from './water-heater.js';
+
+const identityOverride = z.object({
+  makerCode: z.number().int().min(0).max(0xffffff).optional(),
+  productCode: z.string().max(12).optional(),
+  productionNumber: z.string().max(12).optional(),
+}).strict();
+
+/** The site configuration, validated (zod) with realistic Japanese residential defaults. */
+export const SiteConfigSchema = z.object({
+  address: z.ipv4(),
+  port: z.number().int().min(0).max(65535).default(3610),
+  replyPort: z.union([z.number().int().min(1).max(65535), z.literal('source')]).optional(),
+  /** Simulated ms per real ms. */
+  speed: z.number().positive().max(100_000).default(1),
+  /** Real ms between physics steps in real-time mode. */
+  tickMs: z.number().int().min(10).max(60_000).default(1000),
+  /** Simulated start instant (epoch ms); default now. */
+  startTime: z.number().int().optional(),
+  seed: z.number().int().default(1),
+  makerCode: z.number().int().min(0).max(0xffffff).default(0xfffffe),
+  /** Prefix of production numbers; default derived from the address. */
+  serialPrefix: z.string().regex(/^[\x20-\x7e]{1,8}$/).optional(),
+  peers: z.array(z.object({ address: z.ipv4(), port: z.number().int().min(1).max(65535).optional() }).strict()).default([]),
+  multicast: z.union([z.boolean(), z.object({ group: z.ipv4().optional(), interfaceAddress: z.ipv4().optional() }).strict()]).default(false),
+  reuseAddr: z.boolean().default(false),
+  battery: z.object({
+    capacityWh: z.number().min(1000).max(100_000).default(9800),
+    maxChargeW: z.number().min(100).max(50_000).default(3000),
+    maxDischargeW: z.number().min(100).max(50_000).default(3000),
+    initialSocPercent: z.number().min(0).max(100).default(50),
+    minSocPercent: z.number().min(0).max(100).default(10),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
+  pv: z.object({
+    ratedW: z.number().min(100).max(65_533).default(4500),
+    noise: z.number().min(0).max(1).default(0),
+    latitudeDeg: z.number().min(20).max(46).default(35),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
+  ev: z.object({
+    vehicleCapacityWh: z.number().min(5000).max(200_000).default(40_000),
+    maxChargeW: z.number().min(1000).max(20_000).default(6000),
+    maxDischargeW: z.number().min(1000).max(20_000).default(6000),
+    initialSocPercent: z.number().min(0).max(100).default(60),
+    pluggedIn: z.boolean().default(true),
+    /** Commuter schedule [from, to] in JST hours (e.g. [18, 8]); absent = always as pluggedIn. */
+    pluggedHours: z.tuple([z.number().min(0).max(24), z.number().min(0).max(24)]).optional(),
+    driveWh: z.number().min(0).max(100_000).default(6000),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
+  waterHeater: z.object({
+    tankLitres: z.number().min(100).max(1000).default(460),
+    heaterW: z.number().min(300).max(5000).default(1200),
+    initialFillPercent: z.number().min(0).max(100).default(70),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
+  aircon: z.object({
+    ratedW: z.number().min(300).max(10_000).default(2000),
+    setC: z.number().int().min(16).max(32).default(26),
+    on: z.boolean().default(false),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
+  meter: z.object({
+    baseLoadMinW: z.number().min(0).max(20_000).default(250),
+    baseLoadMaxW: z.number().min(0).max(20_000).default(900),
+    noise: z.number().min(0).max(1).default(0),
+    identity: identityOverride.optional(),
+  }).strict().default({ baseLoadMinW: 250, baseLoadMaxW: 900, noise: 0 }),
+}).strict();
+
+export type SiteConfigInput = z.input<typeof SiteConfigSchema>;
+export type SiteConfig = z.output<typeof SiteConfigSchema>;
+
+/** Validates a site configuration; the error names the field and the rule. */
+export function parseSiteConfig(input: unknown, source = 'site config'): SiteConfig {
+  const r = SiteConfigSchema.safeParse(input);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new ConfigError(`${source}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export interface SiteRuntimeOptions {
+  /** Base clock (default the system clock); simulated time runs `speed` times faster. */
+  clock?: Clock;
+  /** Run physics on timers (true, default) or only on `advance` (tests, benchmarks). */
+  realtime?: boolean;
+  audit?: AuditSink;
+}
+
+/** Longest physics step; longer advances are split so integration stays accurate. */
+const MAX_STEP_MS = 60_000;
+
+/**
+ * A running simulated site.
+ *
+ * @example
+ * const site = await DeviceSite.start({ address: '127.0.0.2', battery: {}, pv: {}, speed: 60 });
+ * site.battery?.socPercent();
+ * await site.close();
+ */
+export class DeviceSite {
+  readonly config: SiteConfig;
+  readonly node: EchonetNode;
+  readonly battery: BatterySimulator | undefined;
+  readonly pv: PvSimulator | undefined;
+  readonly ev: EvSimulator | undefined;
+  readonly waterHeater: WaterHeaterSimulator | undefined;
+  readonly aircon: AirconSimulator | undefined;
+  readonly meter: SmartMeterSimulator;
+  private readonly time: SimulationTime;
+  private simNow: number;
+  private timer: TimerHandle | undefined;
+  private closed = false;
+
+  private constructor(config: SiteConfig, node: EchonetNode, devs: ReturnType<typeof buildDevices>, time: SimulationTime, private readonly clock: Clock) {
+    this.config = config;
+    this.node = node;
+    this.battery = devs.battery;
+    this.pv = devs.pv;
+    this.ev = devs.ev;
+    this.waterHeater = devs.waterHeater;
+    this.aircon = devs.aircon;
+    this.meter = devs.meter;
+    this.time = time;
+    this.simNow = time.now();
+  }
+
+  /** Builds the devices, starts the node (which announces its instance list), starts the clock. */
+  static async start(input: SiteConfigInput | SiteConfig, runtime: SiteRuntimeOptions = {}): Promise<DeviceSite> {
+    const config = parseSiteConfig(input);
+    const clock = runtime.clock ?? systemClock;
+    const time = new SimulationTime(clock, config.startTime ?? clock.now(), config.speed);
+    const devs = buildDevices(config);
+    const objects: EchonetObject[] = devs.list.map((d) => d.object);
+    const node = await EchonetNode.start({
+      address: config.address,
+      port: config.port,
+      ...(config.replyPort !== undefined ? { replyPort: config.replyPort } : {}),
+      objects,
+      identity: { makerCode: config.makerCode, productCode: 'ERAB-SITE', productionNumber: serialPrefix(config) },
+      peers: config.peers,
+      multicast: config.multicast === true ? {} : config.multicast === false ? false : config.multicast,
+      reuseAddr: config.reuseAddr,
+      clock,
+      ...(runtime.audit ? { audit: runtime.audit } : {}),
+    });
+    const site = new DeviceSite(config, node, devs, time, clock);
+    site.stepTo(site.simNow, true);
+    if (runtime.realtime ?? true) site.schedule();
+    return site;
+  }
+
+  /** The simulated instant of the last physics step. */
+  now(): number {
+    return this.simNow;
+  }
+
+  devices(): DeviceSimulator[] {
+    return [this.pv, this.waterHeater, this.aircon, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  }
+
+  device(kind: DeviceKind): DeviceSimulator | undefined {
+    return this.devices().find((d) => d.kind === kind);
+  }
+
+  /** Advances simulated time by `ms` now (deterministic; for tests and non-realtime runs). */
+  advance(ms: number): void {
+    this.stepTo(this.simNow + ms);
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = this.clock.setTimeout(() => {
+      try {
+        this.stepTo(this.time.now());
+      } finally {
+        this.schedule();
+      }
+    }, this.config.tickMs);
+  }
+
+  private stepTo(target: number, initial = false): void {
+    if (initial) {
+      this.stepOnce(this.simNow, 0);
+      return;
+    }
+    while (this.simNow < target) {
+      const dt = Math.min(MAX_STEP_MS, target - this.simNow);
+      this.simNow += dt;
+      this.stepOnce(this.simNow, dt);
+    }
+  }
+
+  /** One physics step: generation and loads first, the battery (automatic mode sees them), then the meter. */
+  private stepOnce(t: number, dtMs: number): void {
+    let net = 0;
+    for (const d of [this.pv, this.waterHeater, this.aircon, this.ev]) if (d) net += d.step({ t: t as never, dtMs, netLoadW: net });
+    const base = this.meter.baseLoad(t);
+    if (this.battery) net += this.battery.step({ t: t as never, dtMs, netLoadW: net + base });
+    this.meter.step({ t: t as never, dtMs, netLoadW: net });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.timer?.cancel();
+    await this.node.close();
+  }
+}
+
+function serialPrefix(config: SiteConfig): string {
+  if (config.serialPrefix) return config.serialPrefix;
+  const [, , c, d] = config.address.split('.').map(Number);
+  return `S${(c ?? 0).toString(16).padStart(2, '0')}${(d ?? 0).toString(16).padStart(2, '0')}`.toUpperCase();
+}
+
+function buildDevices(config: SiteConfig) {
+  const random = seededRandom(config.seed);
+  const prefix = serialPrefix(config);
+  const id = (kind: string, o?: { makerCode?: number | undefined; productCode?: string | undefined; productionNumber?: string | undefined }): DeviceIdentity => ({
+    makerCode: o?.makerCode ?? config.makerCode,
+    productCode: o?.productCode ?? `ERAB-${kind}`,
+    productionNumber: o?.productionNumber ?? `${prefix}-${kind}`.slice(0, 12),
+  });
+  const b = config.battery;
+  const battery = b ? new BatterySimulator({ capacityWh: b.capacityWh, maxChargeW: b.maxChargeW, maxDischargeW: b.maxDischargeW, initialSocPercent: b.initialSocPercent, minSocPercent: b.minSocPercent }, id('BAT', b.identity)) : undefined;
+  const p = config.pv;
+  const pv = p ? new PvSimulator({ ratedW: p.ratedW, noise: p.noise, latitudeDeg: p.latitudeDeg, random }, id('PV', p.identity)) : undefined;
+  const e = config.ev;
+  const ev = e ? new EvSimulator({ vehicleCapacityWh: e.vehicleCapacityWh, maxChargeW: e.maxChargeW, maxDischargeW: e.maxDischargeW, initialSocPercent: e.initialSocPercent, pluggedIn: e.pluggedIn, driveWh: e.driveWh, ...(e.pluggedHours ? { pluggedHours: e.pluggedHours } : {}) }, id('V2H', e.identity)) : undefined;
+  const w = config.waterHeater;
+  const waterHeater = w ? new WaterHeaterSimulator({ tankLitres: w.tankLitres, heaterW: w.heaterW, initialFillPercent: w.initialFillPercent }, id('HPWH', w.identity)) : undefined;
+  const a = config.aircon;
+  const aircon = a ? new AirconSimulator({ ratedW: a.ratedW, setC: a.setC, on: a.on }, id('AC', a.identity)) : undefined;
+  const m = config.meter;
+  const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
+  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  return { battery, pv, ev, waterHeater, aircon, meter, list };
+}

@@ -1,0 +1,99 @@
+/**
+ * Low-voltage smart meter simulator (class 0x0288): measures the whole site, i.e. the sum of
+ * the simulated devices plus a household base load; 0xE7 is the instantaneous power (+ import,
+ * − export), 0xE0/0xE3 the cumulative imported/exported energy in the unit of 0xE1 (0.1 kWh)
+ * with coefficient 0xD3 = 1 and 6 effective digits (0xD7), wrapping like a real register.
+ */
+import { EchonetObject } from '../../protocols/echonet/object.js';
+import { LowVoltageSmartMeter, wattHoursToMeterReading } from '../../protocols/echonet/objects/smart-meter.js';
+import { watts, wattHours, type Watts } from '../../core/units.js';
+import { baseLoadWatts } from './profiles.js';
+import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+
+export interface MeterConfig {
+  baseLoadMinW?: number;
+  baseLoadMaxW?: number;
+  /** ± fraction of noise on the base load (default 0). */
+  noise?: number;
+  random?: () => number;
+}
+
+const UNIT = 'kWh0_1' as const;
+const DIGITS = 6;
+const HALF_HOUR = 30 * 60_000;
+
+export class SmartMeterSimulator implements DeviceSimulator {
+  readonly kind = 'meter' as const;
+  readonly object: EchonetObject<typeof LowVoltageSmartMeter.props>;
+  private importWh = 0;
+  private exportWh = 0;
+  private powerW = 0;
+
+  constructor(private readonly cfg: MeterConfig, identity: DeviceIdentity, instance = 1) {
+    this.object = new EchonetObject(LowVoltageSmartMeter, {
+      instance,
+      values: {
+        ...superValues(identity),
+        coefficient: 1,
+        effectiveDigits: DIGITS,
+        energyUnit: UNIT,
+        cumulativeNormal: 0,
+        cumulativeReverse: 0,
+        instantaneousPower: watts(0),
+        instantaneousCurrents: Uint8Array.of(0, 0, 0, 0),
+        fixedTimeNormal: { at: 0, reading: 0 },
+        fixedTimeReverse: { at: 0, reading: 0 },
+      },
+    });
+  }
+
+  /** Base load at instant t (W). */
+  baseLoad(t: number): number {
+    let w = baseLoadWatts(t, this.cfg.baseLoadMinW, this.cfg.baseLoadMaxW);
+    if (this.cfg.noise) w *= 1 + this.cfg.noise * (2 * (this.cfg.random ?? Math.random)() - 1);
+    return Math.max(0, w);
+  }
+
+  /** Imported and exported energy so far (Wh). */
+  totals(): { importWh: number; exportWh: number } {
+    return { importWh: this.importWh, exportWh: this.exportWh };
+  }
+  power(): Watts {
+    return watts(this.powerW);
+  }
+
+  /** `ctx.netLoadW` is the sum of all other devices at the site; the base load is added here. */
+  step(ctx: StepContext): Watts {
+    const base = this.baseLoad(ctx.t);
+    const before = ctx.t - ctx.dtMs;
+    const importBefore = this.importWh;
+    const exportBefore = this.exportWh;
+    this.powerW = Math.round(ctx.netLoadW + base);
+    const h = hours(ctx.dtMs);
+    if (this.powerW > 0) this.importWh += this.powerW * h;
+    else this.exportWh -= this.powerW * h;
+    const o = this.object;
+    const P = LowVoltageSmartMeter.props;
+    o.set(P.instantaneousPower, watts(this.powerW));
+    o.set(P.cumulativeNormal, wattHoursToMeterReading(wattHours(this.importWh), UNIT, 1, DIGITS));
+    o.set(P.cumulativeReverse, wattHoursToMeterReading(wattHours(this.exportWh), UNIT, 1, DIGITS));
+    // R and T phase currents at 100 V each, in 0.1 A (signed shorts).
+    const amps = clamp(Math.round(this.powerW / 200 * 10), -32767, 32765);
+    const cur = Buffer.alloc(4);
+    cur.writeInt16BE(amps, 0);
+    cur.writeInt16BE(amps, 2);
+    o.set(P.instantaneousCurrents, Uint8Array.from(cur));
+    // At each 30-minute boundary (a settlement period, コマ) the meter records and announces
+    // the fixed-time readings 0xEA/0xEB, as B-route smart meters do.
+    const boundary = Math.floor(ctx.t / HALF_HOUR) * HALF_HOUR;
+    if (ctx.dtMs > 0 && boundary > before) {
+      // The step may overshoot the boundary: take the registers as they were at the boundary.
+      const f = (boundary - before) / ctx.dtMs;
+      const imp = importBefore + (this.importWh - importBefore) * f;
+      const exp = exportBefore + (this.exportWh - exportBefore) * f;
+      o.set(P.fixedTimeNormal, { at: boundary, reading: wattHoursToMeterReading(wattHours(imp), UNIT, 1, DIGITS) });
+      o.set(P.fixedTimeReverse, { at: boundary, reading: wattHoursToMeterReading(wattHours(exp), UNIT, 1, DIGITS) });
+    }
+    return watts(base);
+  }
+}

@@ -1,0 +1,586 @@
+/**
+ * The event engine: turns accepted OpenADR events into device commands over time, and makes
+ * sure every forced mode ends.
+ *
+ * It sits after the command guard (only authentic, fresh, own events reach it) and before the
+ * devices (every command passes the safety policy first). Time comes from the injected clock:
+ * one timer per interval boundary, a periodic tick for the fail-safe and the state-of-charge
+ * watch, nothing else — so the whole lifecycle runs deterministically under a ManualClock.
+ *
+ * Lifecycle of one event:
+ * 1. `accept`: signals validated (460 / 454 otherwise), targeted resources resolved; devices
+ *    not admitted are skipped and audited; the answer is the oadrCreatedEvent response
+ *    (optIn 200, or optOut with the refusal code).
+ * 2. At start and at each interval boundary: the signals in force are translated per device,
+ *    checked by the policy, and executed (ramp steps on timers). The owner's normal mode is
+ *    recorded before the first forced command to a device.
+ * 3. At the end, on cancellation, on a newer modification that no longer targets a device, or
+ *    when the fail-safe says so: each device goes back to the owner's normal mode (`auto`).
+ */
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { EpochMillis } from '../../core/units.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import type { AuditSink } from '../../security/audit/types.js';
+import type { GuardTarget } from './command-guard.js';
+import { RANGE_RULES, type FailSafe, type SafetyPolicy } from './policy.js';
+import { DEFAULT_TRANSLATION, translateSignals, validateSignals, type DeviceProfile, type TranslationConfig } from './translate.js';
+import {
+  OADR_CODE, describeCommand,
+  type DeviceCommand, type DeviceReading, type EventSignal, type OwnerNormal, type SignalUnit,
+} from './types.js';
+
+/** One interval of a signal, relative to the event start. `durationMs` 0 = until the event ends. */
+export interface ScheduledInterval {
+  startOffsetMs: number;
+  durationMs: number;
+  value: number;
+}
+
+export interface ScheduledSignal {
+  name: string;
+  type: string;
+  unit?: SignalUnit | undefined;
+  intervals: ScheduledInterval[];
+  target?: GuardTarget | undefined;
+}
+
+/** An accepted event as the engine schedules it (converted from oadrEvent by the upstream adapter). */
+export interface GatewayEvent {
+  eventID: string;
+  modificationNumber: number;
+  status: 'none' | 'far' | 'near' | 'active' | 'completed' | 'cancelled';
+  start: EpochMillis;
+  /** 0 = open-ended. */
+  durationMs: number;
+  target: GuardTarget;
+  signals: ScheduledSignal[];
+}
+
+/** The answer for oadrCreatedEvent. */
+export interface EventAnswer {
+  code: number;
+  optType: 'optIn' | 'optOut';
+  description?: string | undefined;
+}
+
+/** Sends commands to devices (the ECHONET Lite side). Resolves when the device accepted the Set. */
+export interface DevicePort {
+  execute(cmd: DeviceCommand, normal: OwnerNormal | undefined): Promise<void>;
+}
+
+/** What the engine needs to know about the site's devices. */
+export interface DeviceDirectory {
+  /** Every resource id of this gateway (admitted or not). */
+  resources(): ReadonlySet<string>;
+  isControllable(deviceId: string): boolean;
+  profile(deviceId: string): DeviceProfile | undefined;
+  reading(deviceId: string): DeviceReading | undefined;
+}
+
+export interface EngineOptions {
+  clock: Clock;
+  policy: SafetyPolicy;
+  failSafe: FailSafe;
+  devices: DeviceDirectory;
+  port: DevicePort;
+  audit: AuditSink;
+  translation?: TranslationConfig | undefined;
+  /** Period of the fail-safe / state-of-charge tick, ms (default 5 s). */
+  tickMs?: number | undefined;
+  logger?: Logger | undefined;
+}
+
+interface DeviceControl {
+  eventID: string;
+  normal: OwnerNormal | undefined;
+  /** Net power before the first forced command: the base a LOAD_DISPATCH delta applies to. */
+  baselinePowerW: number | undefined;
+  /** The last command translated from the signals (what the event asks). */
+  asked: DeviceCommand | undefined;
+  /** The last command sent (may differ: clamped, ramping, stopped by the SoC watch). */
+  active: DeviceCommand | undefined;
+  /** When the device acknowledged `active` (its Set_Res). */
+  confirmedAt?: number | undefined;
+  /** The owner changed the device by hand during the event: the gateway leaves it alone. */
+  overridden?: boolean | undefined;
+  pending: TimerHandle[];
+}
+
+/** What a device reports when it follows a command (ECHONET Lite 0xDA / 0xB0 / 0xB3 / 0xA0 values). */
+const EXPECTED_MODE: Partial<Record<string, string>> = {
+  charge: 'charging', discharge: 'discharging', standby: 'standby',
+  ev_charge: 'charging', ev_discharge: 'discharging', ev_stop: 'standby',
+  boil: 'manualHeating', stop_boil: 'manualStop',
+};
+
+/**
+ * True when a reading taken after the device acknowledged `cmd` shows another state: someone
+ * changed it at the device (OpenADR oadrManualOverride).
+ */
+export function contradicts(cmd: DeviceCommand, r: DeviceReading): boolean {
+  if (cmd.action === 'aircon_setpoint') return r.temperatureC !== undefined && r.temperatureC !== cmd.temperatureC;
+  if (cmd.action === 'pv_limit') return r.pvLimitPercent !== undefined && r.pvLimitPercent !== cmd.percent;
+  const expected = EXPECTED_MODE[cmd.action];
+  return expected !== undefined && r.mode !== undefined && r.mode !== expected;
+}
+
+interface EventState {
+  ev: GatewayEvent;
+  end: EpochMillis | undefined;
+  timers: TimerHandle[];
+  devices: string[];
+  /** The last command each device was asked for by this event (allowed or refused), so a
+   *  refusal is audited once per change, not on every tick. */
+  asked: Map<string, DeviceCommand>;
+  phase: 'scheduled' | 'held' | 'active' | 'done';
+}
+
+/**
+ * True when a signal applies to a device: no signal-level target, a target without resources
+ * (e.g. the VEN), or a target naming the device (OpenADR 2.0b: ei:eiEventSignal/ei:eiTarget).
+ */
+export function signalAppliesTo(s: ScheduledSignal, deviceId: string): boolean {
+  const res = s.target?.resourceID ?? [];
+  return res.length === 0 || res.includes(deviceId);
+}
+
+/** Every resource an event names, at event or signal level. */
+export function namedResources(ev: GatewayEvent): string[] {
+  const out = new Set(ev.target.resourceID ?? []);
+  for (const s of ev.signals) for (const r of s.target?.resourceID ?? []) out.add(r);
+  return [...out];
+}
+
+/**
+ * In-force value of each signal at `now` (only those that apply to `deviceId` when given), or
+ * none when no interval covers it.
+ */
+export function signalsAt(ev: GatewayEvent, now: number, deviceId?: string): EventSignal[] {
+  const out: EventSignal[] = [];
+  const end = ev.durationMs > 0 ? ev.start + ev.durationMs : Number.POSITIVE_INFINITY;
+  if (now < ev.start || now >= end) return out;
+  for (const s of ev.signals) {
+    if (deviceId !== undefined && !signalAppliesTo(s, deviceId)) continue;
+    for (const [i, iv] of s.intervals.entries()) {
+      const from = ev.start + iv.startOffsetMs;
+      const last = i === s.intervals.length - 1;
+      // A last interval without a duration lasts until the event ends (OpenADR: duration PT0S).
+      const to = iv.durationMs > 0 ? from + iv.durationMs : last ? end : from;
+      if (now >= from && now < to) {
+        out.push({ name: s.name, type: s.type, value: iv.value, unit: s.unit });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Every instant at which the signals in force may change (interval starts and the end). */
+function boundaries(ev: GatewayEvent): number[] {
+  const set = new Set<number>([ev.start]);
+  for (const s of ev.signals) for (const iv of s.intervals) {
+    set.add(ev.start + iv.startOffsetMs);
+    if (iv.durationMs > 0) set.add(ev.start + iv.startOffsetMs + iv.durationMs);
+  }
+  if (ev.durationMs > 0) set.add(ev.start + ev.durationMs);
+  return [...set].sort((a, b) => a - b);
+}
+
+function sameCommand(a: DeviceCommand | undefined, b: DeviceCommand | undefined): boolean {
+  return a !== undefined && b !== undefined && a.action === b.action && a.powerW === b.powerW && a.percent === b.percent && a.temperatureC === b.temperatureC;
+}
+
+/** Signals of the whole event (every interval's value), for up-front validation. */
+function allSignalValues(ev: GatewayEvent): EventSignal[] {
+  return ev.signals.flatMap((s) => s.intervals.map((iv) => ({ name: s.name, type: s.type, value: iv.value, unit: s.unit })));
+}
+
+/**
+ * The event engine of one gateway.
+ * @example
+ *   const engine = new EventEngine({ clock, policy, failSafe, devices, port, audit });
+ *   const answer = engine.accept(gatewayEvent); // → { code: 200, optType: 'optIn' }
+ */
+export class EventEngine {
+  private readonly events = new Map<string, EventState>();
+  private readonly control = new Map<string, DeviceControl>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly cfg: TranslationConfig;
+  private readonly log: Logger;
+  private tickTimer: TimerHandle | undefined;
+  private closed = false;
+  private stopping = false;
+  /** Ramp steps of restores under way, per device (cancelled if a new event takes the device). */
+  private readonly restoring = new Map<string, TimerHandle[]>();
+  /**
+   * The owner's mode as recorded by the last event that released a device, and when: a reading
+   * taken before that release still shows the forced state and must not become "normal".
+   */
+  private readonly released = new Map<string, { normal: OwnerNormal | undefined; baselinePowerW: number | undefined; at: number }>();
+
+  constructor(private readonly o: EngineOptions) {
+    this.cfg = o.translation ?? DEFAULT_TRANSLATION;
+    this.log = o.logger ?? silentLogger;
+    this.armTick();
+  }
+
+  /** Accepts a new event or a newer modification; returns the oadrCreatedEvent answer. */
+  accept(ev: GatewayEvent): EventAnswer {
+    const previous = this.events.get(ev.eventID);
+    if (ev.status === 'cancelled') {
+      if (previous) this.finish(previous, 'event cancelled');
+      return { code: OADR_CODE.OK, optType: 'optIn', description: 'cancellation applied' };
+    }
+    const invalid = validateSignals(allSignalValues(ev));
+    if (invalid) return this.refuseEvent(ev, invalid.code, invalid.reason);
+
+    const own = this.o.devices.resources();
+    // Commands already refused (and audited) during the up-front check, per device.
+    const state0Refused = new Map<string, DeviceCommand>();
+    // Resources named at event level narrow the event; signal-level targets pick per signal.
+    const eventNamed = ev.target.resourceID ?? [];
+    const named = namedResources(ev);
+    const targeted = (eventNamed.length > 0 ? eventNamed.filter((r) => own.has(r)) : [...own])
+      .filter((id) => ev.signals.some((s) => signalAppliesTo(s, id)));
+    const controllable: string[] = [];
+    for (const id of targeted) {
+      if (this.o.devices.isControllable(id)) controllable.push(id);
+      else if (named.includes(id)) this.auditDevice(ev, id, 'refused', 'device not admitted: pending, quarantined or rejected devices are never controlled');
+    }
+    if (controllable.length === 0) {
+      return this.refuseEvent(ev, OADR_CODE.NOT_ALLOWED, named.length > 0 ? `no targeted resource is admitted (${named.join(', ')})` : 'this gateway has no admitted resource');
+    }
+    // Per-class applicability, checked against the first interval's values.
+    const firstFor = (id: string): EventSignal[] => ev.signals.filter((s) => signalAppliesTo(s, id))
+      .map((s) => ({ name: s.name, type: s.type, value: s.intervals[0]?.value ?? 0, unit: s.unit }));
+    const applicable: string[] = [];
+    let firstFailure: { code: number; reason: string } | undefined;
+    let policyAccepts = 0;
+    for (const id of controllable) {
+      const profile = this.o.devices.profile(id);
+      if (!profile) continue;
+      const reading = this.o.devices.reading(id);
+      const t = translateSignals(firstFor(id), profile, { reading }, this.cfg);
+      if (!t.ok && t.code === OADR_CODE.SIGNAL_NOT_SUPPORTED) {
+        firstFailure ??= t;
+        if (named.includes(id)) this.auditDevice(ev, id, 'refused', t.reason, { code: t.code });
+        continue;
+      }
+      applicable.push(id);
+      // Dry run of the policy on the first interval: an event every device would refuse is
+      // answered with optOut now rather than accepted and silently not followed.
+      if (!t.ok || !t.command) {
+        policyAccepts++;
+        continue;
+      }
+      const d = this.o.policy.decide(t.command, reading, { dryRun: true });
+      if (d.verdict !== 'refuse') policyAccepts++;
+      else {
+        const rule = d.reasons[0]!.rule;
+        firstFailure ??= { code: RANGE_RULES.includes(rule) ? OADR_CODE.INVALID_DATA : OADR_CODE.NOT_ALLOWED, reason: `${rule}: ${d.reasons[0]!.message}` };
+        this.auditDevice(ev, id, 'refused', `${rule}: ${d.reasons[0]!.message}`, { command: describeCommand(t.command), rules: d.reasons.map((r) => r.rule) });
+        state0Refused.set(id, t.command);
+      }
+    }
+    if (applicable.length === 0) return this.refuseEvent(ev, firstFailure?.code ?? OADR_CODE.SIGNAL_NOT_SUPPORTED, firstFailure?.reason ?? 'no resource can follow this event');
+    if (policyAccepts === 0) return this.refuseEvent(ev, firstFailure?.code ?? OADR_CODE.NOT_ALLOWED, firstFailure?.reason ?? 'the local policy refuses this event');
+
+    if (previous) {
+      for (const t of previous.timers) t.cancel();
+      // Devices the new modification no longer targets go back to normal now.
+      for (const id of previous.devices) if (!applicable.includes(id)) this.release(id, previous.ev.eventID, 'no longer targeted by the modified event');
+      this.events.delete(ev.eventID);
+    }
+    const state: EventState = {
+      ev,
+      end: ev.durationMs > 0 ? ((ev.start + ev.durationMs) as EpochMillis) : undefined,
+      timers: [],
+      devices: applicable,
+      asked: state0Refused,
+      phase: 'scheduled',
+    };
+    this.events.set(ev.eventID, state);
+    const now = this.o.clock.now();
+    for (const at of boundaries(ev)) {
+      if (at <= now) continue;
+      state.timers.push(this.o.clock.setTimeout(() => this.apply(state), at - now));
+    }
+    this.apply(state);
+    return { code: OADR_CODE.OK, optType: 'optIn' };
+  }
+
+  /**
+   * Ends an event the aggregator no longer lists (OpenADR 2.0b §8.1: an event missing from a
+   * complete oadrDistributeEvent is implicitly cancelled). Returns false when it was unknown.
+   */
+  cancelEvent(eventID: string, reason: string): boolean {
+    const state = this.events.get(eventID);
+    if (!state) return false;
+    this.finish(state, reason);
+    return true;
+  }
+
+  /** Ids of the events the engine is running or waiting for. */
+  eventIds(): string[] {
+    return [...this.events.keys()];
+  }
+
+  /** The command currently in force on a device, if an event controls it. */
+  activeCommand(deviceId: string): DeviceCommand | undefined {
+    return this.control.get(deviceId)?.active;
+  }
+
+  /** True while the owner has taken a device over by hand during the event controlling it. */
+  manualOverride(deviceId: string): boolean {
+    return this.control.get(deviceId)?.overridden === true;
+  }
+
+  /** The owner's normal mode recorded before the first forced command, while an event controls it. */
+  normalOf(deviceId: string): OwnerNormal | undefined {
+    return this.control.get(deviceId)?.normal;
+  }
+
+  /** Event ids with their phase, for status and tests. */
+  eventPhases(): Record<string, EventState['phase']> {
+    return Object.fromEntries([...this.events].map(([k, v]) => [k, v.phase]));
+  }
+
+  /** Resolves when every command queued so far has been sent. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()]);
+  }
+
+  /** Periodic checks: fail-safe verdicts, held events, the state-of-charge watch. */
+  tick(): void {
+    for (const state of [...this.events.values()]) this.apply(state);
+    for (const [id, c] of this.control) {
+      if (!c.active || c.overridden) continue;
+      const reading = this.o.devices.reading(id);
+      if (!reading) continue;
+      if (c.confirmedAt !== undefined && reading.at > c.confirmedAt && c.pending.length === 0 && contradicts(c.active, reading)) {
+        // The owner wins: no further command for this device during this event, and no restore
+        // at its end (that would undo the owner's own choice).
+        c.overridden = true;
+        this.o.audit.append({
+          actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.device.manual_override', target: id, outcome: 'success',
+          reason: `device reports ${reading.mode ?? reading.temperatureC ?? reading.pvLimitPercent} after ${describeCommand(c.active)} was acknowledged; control released to the owner`,
+          details: { eventID: c.eventID },
+        });
+        continue;
+      }
+      const stop = this.o.policy.watch(c.active, reading);
+      if (stop) {
+        this.o.audit.append({
+          actor: { kind: 'system', id: 'gateway.policy' }, action: 'gateway.command', target: id, outcome: 'success',
+          reason: stop.reason.message, details: { rule: stop.reason.rule, command: describeCommand(stop.command), eventID: c.eventID },
+        });
+        this.send(id, stop.command, c.normal, c);
+        c.active = stop.command;
+      }
+    }
+  }
+
+  /** Returns every controlled device to normal and stops all timers. */
+  close(): void {
+    if (this.closed) return;
+    // Shutting down: restore at once, without ramp steps that would fire after the sockets close.
+    this.stopping = true;
+    for (const state of [...this.events.values()]) this.finish(state, 'gateway stopping');
+    for (const [id, timers] of this.restoring) {
+      for (const t of timers) t.cancel();
+      this.restoring.delete(id);
+    }
+    this.tickTimer?.cancel();
+    this.closed = true;
+  }
+
+  private armTick(): void {
+    this.tickTimer = this.o.clock.setTimeout(() => {
+      if (this.closed) return;
+      try {
+        this.tick();
+      } catch (err) {
+        this.log.error({ err }, 'engine tick failed');
+      }
+      this.armTick();
+    }, this.o.tickMs ?? 5000);
+  }
+
+  private apply(state: EventState): void {
+    if (state.phase === 'done' || this.closed) return;
+    const now = this.o.clock.now();
+    const window = { start: state.ev.start, end: state.end };
+    if (now < state.ev.start) {
+      return;
+    }
+    const verdict = this.o.failSafe.evaluate(window);
+    if (verdict.action === 'revert') {
+      this.finish(state, verdict.reason);
+      return;
+    }
+    if (verdict.action === 'hold' || (state.phase !== 'active' && this.o.failSafe.unreachable())) {
+      // The event was due to start while the aggregator could not be heard: do not start it.
+      if (state.phase !== 'held') {
+        this.o.audit.append({
+          actor: { kind: 'system', id: 'gateway.failsafe' }, action: 'gateway.event.held', target: state.ev.eventID, outcome: 'refused',
+          reason: verdict.action === 'hold' ? verdict.reason : 'aggregator unreachable at the event start',
+        });
+      }
+      state.phase = 'held';
+      return;
+    }
+    state.phase = 'active';
+    for (const id of state.devices) this.applyDevice(state, id, signalsAt(state.ev, now, id));
+  }
+
+  private applyDevice(state: EventState, id: string, signals: EventSignal[]): void {
+    const ev = state.ev;
+    if (!this.o.devices.isControllable(id)) {
+      const c = this.control.get(id);
+      if (c && c.eventID === ev.eventID) {
+        this.control.delete(id);
+        this.auditDevice(ev, id, 'refused', 'device is no longer admitted (quarantined or rejected); control released without further commands');
+      }
+      return;
+    }
+    const profile = this.o.devices.profile(id);
+    if (!profile || signals.length === 0) return;
+    const reading = this.o.devices.reading(id);
+    let c = this.control.get(id);
+    if (c?.overridden && c.eventID === ev.eventID) return;
+    if (c && c.eventID !== ev.eventID) {
+      // A newer event takes over the device; the owner's normal mode stays the one recorded first.
+      for (const t of c.pending) t.cancel();
+      c = { ...c, eventID: ev.eventID, asked: undefined, pending: [], overridden: false };
+      this.control.set(id, c);
+    }
+    // A delta applies to the power before the event, not to the power it already caused.
+    const prev = this.released.get(id);
+    const stale = !c && prev !== undefined && (!reading || reading.at <= prev.at);
+    const basePower = c ? c.baselinePowerW : stale ? prev.baselinePowerW : reading?.powerW;
+    const base = reading ? { ...reading, powerW: (basePower ?? reading.powerW) as DeviceReading['powerW'] } : reading;
+    const t = translateSignals(signals, profile, { reading: base, normal: c?.normal ?? (stale ? prev.normal : undefined) }, this.cfg);
+    if (!t.ok) {
+      this.auditDevice(ev, id, 'refused', t.reason, { code: t.code });
+      return;
+    }
+    const cmd = t.command;
+    if (!cmd || sameCommand(cmd, state.asked.get(id))) return;
+    state.asked.set(id, cmd);
+    if (cmd.action === 'auto' && !c) return; // nothing forced, nothing to restore
+    const decision = this.o.policy.decide(cmd, reading);
+    if (decision.verdict === 'refuse') {
+      this.auditDevice(ev, id, 'refused', decision.reasons.map((r) => `${r.rule}: ${r.message}`).join('; '), {
+        command: describeCommand(cmd), rules: decision.reasons.map((r) => r.rule),
+      });
+      return;
+    }
+    if (!c) {
+      // A restore still ramping down from an earlier event stops here; the new event takes over.
+      for (const t of this.restoring.get(id) ?? []) t.cancel();
+      this.restoring.delete(id);
+      c = {
+        eventID: ev.eventID,
+        normal: stale ? prev!.normal : normalFrom(reading),
+        baselinePowerW: stale ? prev!.baselinePowerW : reading?.powerW,
+        asked: undefined, active: undefined, pending: [],
+      };
+      this.control.set(id, c);
+    }
+    c.asked = cmd;
+    for (const p of c.pending) p.cancel();
+    c.pending = [];
+    this.auditDevice(ev, id, 'success', decision.verdict === 'clamp' ? decision.reasons.map((r) => `${r.rule}: ${r.message}`).join('; ') : undefined, {
+      command: describeCommand(decision.command), verdict: decision.verdict, signal: `${t.signal.name}/${t.signal.type}=${t.signal.value}`,
+      steps: decision.steps.length,
+    });
+    this.runSteps(id, c, decision.steps);
+  }
+
+  private runSteps(id: string, c: DeviceControl, steps: { afterMs: number; command: DeviceCommand }[]): void {
+    for (const step of steps) {
+      if (step.afterMs <= 0) {
+        this.send(id, step.command, c.normal, c);
+        c.active = step.command;
+      } else {
+        const handle = this.o.clock.setTimeout(() => {
+          c.pending = c.pending.filter((p) => p !== handle);
+          this.send(id, step.command, c.normal, c);
+          c.active = step.command;
+        }, step.afterMs);
+        c.pending.push(handle);
+      }
+    }
+  }
+
+  /** Ends an event: every device it controls returns to the owner's normal mode. */
+  private finish(state: EventState, reason: string): void {
+    if (state.phase === 'done') return;
+    state.phase = 'done';
+    for (const t of state.timers) t.cancel();
+    for (const id of state.devices) this.release(id, state.ev.eventID, reason);
+    this.events.delete(state.ev.eventID);
+    this.o.audit.append({
+      actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.event.end', target: state.ev.eventID, outcome: 'success', reason,
+    });
+  }
+
+  private release(id: string, eventID: string, reason: string): void {
+    const c = this.control.get(id);
+    if (!c || c.eventID !== eventID) return;
+    for (const p of c.pending) p.cancel();
+    this.control.delete(id);
+    this.released.set(id, { normal: c.normal, baselinePowerW: c.baselinePowerW, at: this.o.clock.now() });
+    if (!this.o.devices.isControllable(id) || c.overridden) return;
+    const auto: DeviceCommand = { deviceId: id, class: this.o.devices.profile(id)?.class ?? 'battery', action: 'auto' };
+    const decision = this.o.policy.decide(auto, this.o.devices.reading(id));
+    this.o.audit.append({
+      actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.command', target: id, outcome: 'success', reason,
+      details: { command: describeCommand(auto), eventID, steps: decision.steps.length, normal: c.normal },
+    });
+    // `auto` is never refused by the policy (class-action aside); a restore always goes out.
+    const steps = decision.steps.length > 0 && !this.stopping ? decision.steps : [{ afterMs: 0, command: auto }];
+    const restore: DeviceControl = { ...c, pending: [] };
+    this.runSteps(id, restore, steps);
+    if (restore.pending.length > 0) this.restoring.set(id, restore.pending);
+  }
+
+  private send(id: string, cmd: DeviceCommand, normal: OwnerNormal | undefined, c?: DeviceControl): void {
+    const prev = this.queues.get(id) ?? Promise.resolve();
+    const next = prev.then(() => this.o.port.execute(cmd, normal)).then(() => {
+      if (c && c.active === cmd) c.confirmedAt = this.o.clock.now();
+    }).catch((err: unknown) => {
+      this.log.warn({ device: id, command: describeCommand(cmd), err: (err as Error).message }, 'device command failed');
+      this.o.audit.append({
+        actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.device.set', target: id, outcome: 'failure',
+        reason: (err as Error).message, details: { command: describeCommand(cmd) },
+      });
+    });
+    this.queues.set(id, next);
+  }
+
+  private refuseEvent(ev: GatewayEvent, code: number, reason: string): EventAnswer {
+    // A refused modification of a running event: we no longer know what is wanted, so stop it.
+    const previous = this.events.get(ev.eventID);
+    if (previous) this.finish(previous, `modification ${ev.modificationNumber} refused: ${reason}`);
+    this.o.audit.append({
+      actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.command', target: ev.eventID, outcome: 'refused', reason,
+      details: { code, modificationNumber: ev.modificationNumber },
+    });
+    return { code, optType: 'optOut', description: reason };
+  }
+
+  private auditDevice(ev: GatewayEvent, id: string, outcome: 'success' | 'refused', reason: string | undefined, details: Record<string, unknown> = {}): void {
+    this.o.audit.append({
+      actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.command', target: id, outcome, reason,
+      details: { eventID: ev.eventID, modificationNumber: ev.modificationNumber, ...details },
+    });
+  }
+}
+
+/** The owner's normal mode of a device, from its reading before the first forced command. */
+export function normalFrom(r: DeviceReading | undefined): OwnerNormal | undefined {
+  if (!r) return undefined;
+  return { mode: r.mode, temperatureC: r.temperatureC, percent: r.pvLimitPercent };
+}

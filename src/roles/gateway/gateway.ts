@@ -1,0 +1,563 @@
+/**
+ * The running EMS gateway (HEMS/BEMS controller, ERAB guideline §2.2): OpenADR 2.0b VEN in pull
+ * mode towards its aggregator (R4, mutual TLS with the gateway's certificate), ECHONET Lite
+ * controller towards the site's devices (R5), and in between the command guard, the safety
+ * policy, the translation and the event engine.
+ *
+ * Data flow of a command: VTN poll reply → UpstreamTransport → CommandGuard (aggregator's XML
+ * signature, replay, targets) → EventEngine (translation, policy, schedule) → EchonetSite (Set)
+ * → device; the oadrCreatedEvent goes back with one code per event. Telemetry: EchonetSite
+ * polls the devices; the VEN samples them through GatewayReportSources at the granularity the
+ * VTN asked for; reports are kept in the durable outbox until the VTN has them.
+ *
+ * Restarts: admission, replay state and unsent reports live in the gateway's database; at
+ * start the gateway registers again (so the VTN's report requests are served), and an event
+ * the VTN re-delivers with a modification already verified is resumed once — its devices were
+ * returned to normal when the gateway stopped.
+ *
+ * Configuration: one zod schema (`gatewayConfigSchema`), loaded with loadConfig (file < env;
+ * `loadConfig` takes only the ERAB_* variables that name its fields).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { ConfigError, describeError } from '../../core/errors.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { EchonetController } from '../../protocols/echonet/controller.js';
+import type { OadrDistributeEvent, OadrEvent } from '../../protocols/openadr/event.js';
+import { httpsTransport, type OadrTransport } from '../../protocols/openadr/http.js';
+import type { SigningKey } from '../../protocols/openadr/signature.js';
+import { Ven } from '../../protocols/openadr/ven.js';
+import { AuditLog } from '../../security/audit/log.js';
+import type { AuditSink } from '../../security/audit/types.js';
+import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
+import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
+import { composeMigrations } from '../../store/migrations.js';
+import { openStore, type Store } from '../../store/store.js';
+import { openadrStoreMigrations, StoreVenOutbox } from '../openadr/store.js';
+import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
+import { CommandGuard, type EventVerdict } from './command-guard.js';
+import { EchonetSite } from './echonet-site.js';
+import { EventEngine } from './engine.js';
+import {
+  InventoryTracker, assetUrn, buildInventory, describeDataPoints, type DeviceDetails, type InventoryDocument,
+} from './inventory.js';
+import { createdEventOf, descriptionsOf, gatewayEventOf, guardPayloadOf, type EventReply } from './oadr-adapter.js';
+import { gatewayMigrations, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
+import { FailSafe, SafetyPolicy, sitePolicySchema } from './policy.js';
+import { GatewayReportSources } from './telemetry.js';
+import { translationConfigSchema } from './translate.js';
+import { OADR_CODE, describeCommand } from './types.js';
+import { UpstreamTransport, aggregatorSignatureVerifier } from './upstream.js';
+
+const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
+const allowListEntry = z.object({
+  identificationNumber: z.string().regex(/^[0-9A-Fa-f]{2,34}$/).optional(),
+  makerCode: z.string().regex(/^[0-9A-Fa-f]{6}$/).optional(),
+  productCode: z.string().max(12).optional(),
+  serialNumber: z.string().max(12).optional(),
+  eoj: z.string().regex(/^[0-9A-Fa-f]{6}$/).optional(),
+}).strict();
+
+/** The gateway's configuration. Safe defaults: signatures required, refusing out-of-range values. */
+export const gatewayConfigSchema = z.object({
+  /** Participant id of the gateway (its certificate's `urn:erab:gateway:<id>`); also its venID. */
+  gatewayId: participantId,
+  venName: z.string().min(1).max(128).optional(),
+  /** The gateway's database: an SQLite file (default) or a postgres:// URL. */
+  database: z.string().min(1).default('gateway.db'),
+  /** Tamper-evident audit log directory. */
+  audit: z.object({ dir: z.string().min(1).default('audit'), origin: z.string().optional() }).strict().prefault({}),
+  tls: z.object({
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+    caFile: z.string().min(1),
+    crlFile: z.string().min(1).optional(),
+  }).strict(),
+  aggregator: z.object({
+    /** Participant id of the aggregator (its certificate's `urn:erab:aggregator:<id>`). */
+    id: participantId,
+    /** Base URL of the aggregator's VTN, https only. */
+    vtnUrl: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }),
+    /** The aggregator's certificate (PEM), whose key signs every command. */
+    certificateFile: z.string().min(1),
+    /** Pin the signing certificate's OpenADR fingerprint (optional, recommended). */
+    fingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:){9}[0-9A-Fa-f]{2}$/, 'must be an OpenADR fingerprint (10 colon-separated bytes)').optional(),
+    /** The VTN's vtnID, if it must be checked. */
+    vtnId: z.string().min(1).optional(),
+  }).strict(),
+  /** OpenADR groups this gateway belongs to (event targets by groupID). */
+  groups: z.array(z.string().min(1)).default([]),
+  echonet: z.object({
+    /** Address the controller binds (the LAN side of the gateway). */
+    address: z.ipv4().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(3610),
+    /** Device node addresses to discover by unicast. */
+    devices: z.array(z.ipv4()).default([]),
+    multicast: z.boolean().default(false),
+    pollMs: z.number().int().min(200).max(3_600_000).default(10_000),
+    rediscoverMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+    timeoutMs: z.number().int().min(100).max(20_000).default(5000),
+    retries: z.number().int().min(0).max(5).default(2),
+    /** Maker code (6 hex digits) → maker-specific EPC (0xF0–0xFF) holding the firmware version. */
+    firmwareEpcs: z.record(z.string().regex(/^[0-9A-Fa-f]{6}$/, 'must be a maker code of 6 hex digits'), z.number().int().min(0xf0).max(0xff)).default({}),
+  }).strict().prefault({}),
+  policy: sitePolicySchema.prefault({}),
+  translation: translationConfigSchema.prefault({}),
+  telemetry: z.object({
+    powerScale: z.enum(['none', 'k']).default('none'),
+    energyScale: z.enum(['none', 'k']).default('none'),
+    /** Fastest sampling we offer in METADATA (the VTN requests at most this often). */
+    minPeriodMs: z.number().int().min(1000).default(60_000),
+    maxPeriodMs: z.number().int().min(1000).default(3_600_000),
+    /** Grid of the site (east Japan 50 Hz, west 60 Hz) and voltage, for powerReal attributes. */
+    gridHz: z.union([z.literal(50), z.literal(60)]).default(50),
+    voltage: z.union([z.literal(100), z.literal(200)]).default(100),
+  }).strict().prefault({}),
+  admission: z.object({ allowList: z.array(allowListEntry).default([]) }).strict().prefault({}),
+  security: z.object({
+    /** Largest difference between a command's signature timestamp and our clock. */
+    maxClockSkewMs: z.number().int().min(1000).max(3_600_000).default(300_000),
+  }).strict().prefault({}),
+  engine: z.object({ tickMs: z.number().int().min(100).max(60_000).default(5000) }).strict().prefault({}),
+}).strict();
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+
+/** What `Gateway.status()` reports. */
+export interface GatewayStatus {
+  gatewayId: string;
+  registered: boolean;
+  aggregatorReachable: boolean;
+  lastContact: number;
+  devices: {
+    deviceId: string; class: string; address: string; eoj: string; admission: string;
+    online: boolean; mode?: string | undefined; powerW?: number | undefined; socPercent?: number | undefined; command?: string | undefined;
+  }[];
+  events: Record<string, string>;
+  pendingReports: number;
+  inventoryDigest?: string | undefined;
+}
+
+/**
+ * A clock running `speed` times faster than real time (timers scaled down), for demos that
+ * play a 30-minute event in a minute. Production runs at speed 1 (the system clock).
+ */
+export function acceleratedClock(speed: number): Clock {
+  if (!(speed >= 1) || speed > 10_000) throw new ConfigError(`speed ${speed} must be between 1 and 10000`);
+  if (speed === 1) return systemClock;
+  const realStart = Date.now();
+  return {
+    now: () => (realStart + (Date.now() - realStart) * speed) as ReturnType<Clock['now']>,
+    setTimeout(fn, ms) {
+      const t = setTimeout(fn, Math.max(0, ms / speed));
+      t.unref();
+      return { cancel: () => clearTimeout(t) };
+    },
+  };
+}
+
+/** What a caller (CLI, tests, the demo) may inject. */
+export interface GatewayDeps {
+  clock?: Clock | undefined;
+  /** Default: the tamper-evident AuditLog in `config.audit.dir`. */
+  audit?: AuditSink | undefined;
+  logger?: Logger | undefined;
+  /** Wraps the HTTPS transport to the VTN (tests: observe or tamper with the wire). */
+  wrapTransport?: ((t: OadrTransport) => OadrTransport) | undefined;
+  random?: (() => number) | undefined;
+}
+
+/** The parts a gateway is assembled from (see Gateway.start). */
+interface GatewayParts {
+  config: GatewayConfig;
+  clock: Clock;
+  audit: AuditSink;
+  ownAudit: AuditLog | undefined;
+  log: Logger;
+  store: Store;
+  admission: AdmissionRegistry;
+  admissionStore: SqlAdmissionStore;
+  replayStore: SqlReplayStore;
+  controller: EchonetController;
+  site: EchonetSite;
+  policy: SafetyPolicy;
+  failSafe: FailSafe;
+  engine: EventEngine;
+  guard: CommandGuard;
+  sources: GatewayReportSources;
+  outbox: StoreVenOutbox;
+  signingKey: SigningKey;
+}
+
+/**
+ * A running gateway. Start with `Gateway.start(config)`; stop with `close()`, which returns
+ * every device an event controls to its owner's normal mode first.
+ */
+export class Gateway {
+  private readonly timers: TimerHandle[] = [];
+  private readonly tracker = new InventoryTracker();
+  /** Events accepted and running, for implicit cancellation (OpenADR §8.1). */
+  private readonly accepted = new Map<string, number>();
+  /** The modification of each event decided in this run (accepted or refused). */
+  private readonly decided = new Map<string, number>();
+  private closed = false;
+  private inventoryBusy = false;
+
+  readonly config: GatewayConfig;
+  readonly audit: AuditSink;
+  readonly admission: AdmissionRegistry;
+  readonly site: EchonetSite;
+  readonly policy: SafetyPolicy;
+  readonly failSafe: FailSafe;
+  readonly engine: EventEngine;
+  readonly guard: CommandGuard;
+  private readonly clock: Clock;
+  private readonly ownAudit: AuditLog | undefined;
+  private readonly log: Logger;
+  private readonly store: Store;
+  private readonly admissionStore: SqlAdmissionStore;
+  private readonly replayStore: SqlReplayStore;
+  private readonly controller: EchonetController;
+  private readonly sources: GatewayReportSources;
+  private readonly outbox: StoreVenOutbox;
+  private readonly signingKey: SigningKey;
+  private upstream: UpstreamTransport | undefined;
+  private venRef: Ven | undefined;
+
+  private constructor(p: GatewayParts) {
+    this.config = p.config;
+    this.audit = p.audit;
+    this.admission = p.admission;
+    this.site = p.site;
+    this.policy = p.policy;
+    this.failSafe = p.failSafe;
+    this.engine = p.engine;
+    this.guard = p.guard;
+    this.clock = p.clock;
+    this.ownAudit = p.ownAudit;
+    this.log = p.log;
+    this.store = p.store;
+    this.admissionStore = p.admissionStore;
+    this.replayStore = p.replayStore;
+    this.controller = p.controller;
+    this.sources = p.sources;
+    this.outbox = p.outbox;
+    this.signingKey = p.signingKey;
+  }
+
+  /** The OpenADR VEN (registration, polling, reports). */
+  get ven(): Ven {
+    return this.venRef!;
+  }
+
+  /**
+   * Starts the gateway: opens its database and audit log, discovers the devices, registers with
+   * the aggregator's VTN and starts polling.
+   * @example
+   *   const gw = await Gateway.start(loadConfig(gatewayConfigSchema, { file: 'gateway.json' }));
+   */
+  static async start(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
+    const clock = deps.clock ?? systemClock;
+    const log = deps.logger ?? silentLogger;
+    const material = await loadTlsMaterial(config.tls);
+    const me = material.credentials[0]!.identity;
+    if (me.role !== 'gateway' || me.id !== config.gatewayId) {
+      throw new ConfigError(`tls.certFile ${config.tls.certFile} is issued to ${me.role}:${me.id}, not gateway:${config.gatewayId}`);
+    }
+    let aggPem: string;
+    try {
+      aggPem = readFileSync(config.aggregator.certificateFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`aggregator.certificateFile ${config.aggregator.certificateFile} cannot be read: ${describeError(err)}`);
+    }
+    const agg = identityFromCertificate(aggPem);
+    if (agg.role !== 'aggregator' || agg.id !== config.aggregator.id) {
+      throw new ConfigError(`aggregator.certificateFile is issued to ${agg.role}:${agg.id}, not aggregator:${config.aggregator.id}`);
+    }
+    const ownAudit = deps.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: config.audit.origin ?? `erab/gateway-${config.gatewayId}/audit`, clock });
+    const audit = deps.audit ?? ownAudit!;
+    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations) });
+    const cleanup: (() => Promise<void> | void)[] = [() => store.close(), () => ownAudit?.close()];
+    try {
+      const admissionStore = await SqlAdmissionStore.open(store, () => clock.now());
+      const admission = new AdmissionRegistry(admissionStore, clock, audit, { allowList: config.admission.allowList });
+      const replayStore = await SqlReplayStore.open(store, clock.now());
+      const controller = await EchonetController.start({
+        address: config.echonet.address, port: config.echonet.port, multicast: config.echonet.multicast ? {} : false,
+        clock, audit, timeoutMs: config.echonet.timeoutMs, retries: config.echonet.retries,
+      });
+      cleanup.unshift(() => controller.close());
+      const site = new EchonetSite({ controller, admission, clock, addresses: config.echonet.devices, firmwareEpcs: config.echonet.firmwareEpcs, logger: log });
+      const policy = new SafetyPolicy(config.policy, clock);
+      const failSafe = new FailSafe(config.policy.failSafe, clock);
+      const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, logger: log });
+      cleanup.unshift(() => engine.close());
+      const guard = new CommandGuard(
+        {
+          venId: config.gatewayId,
+          aggregator: { id: config.aggregator.id, fingerprint: config.aggregator.fingerprint, vtnId: config.aggregator.vtnId },
+          groupIds: config.groups,
+          maxClockSkewMs: config.security.maxClockSkewMs,
+        },
+        aggregatorSignatureVerifier(aggPem, clock), replayStore, clock, audit,
+      );
+      const cred = material.credentials[0]!;
+      const signingKey: SigningKey = { privateKeyPem: cred.keyPem, certificatePem: cred.certPem };
+      const sources = new GatewayReportSources({
+        reading: (id) => {
+          const r = admission.isControllable(id) ? site.reading(id) : undefined;
+          return r ? { ...r, manualOverride: engine.manualOverride(id) } : undefined;
+        },
+        activeCommand: (id) => engine.activeCommand(id),
+        normalOf: (id) => engine.normalOf(id),
+      }, { powerScale: config.telemetry.powerScale, energyScale: config.telemetry.energyScale });
+      const outbox = new StoreVenOutbox(store, `openadr-ven:${config.gatewayId}`);
+      const gw = new Gateway({
+        config, clock, audit, ownAudit, log, store, admission, admissionStore, replayStore, controller, site, policy, failSafe, engine, guard, sources, outbox, signingKey,
+      });
+
+      await site.discover();
+      await site.poll();
+      gw.refreshDescriptions();
+
+      const tls = clientTlsOptions(material, 'R4', { audit, expect: { role: 'aggregator', id: config.aggregator.id } });
+      const https = httpsTransport(config.aggregator.vtnUrl, { tls, maxSockets: 2, timeoutMs: 20_000 });
+      const inner = deps.wrapTransport ? deps.wrapTransport(https) : https;
+      const upstream = new UpstreamTransport(inner, (raw, m) => gw.onDistribute(raw, m), () => failSafe.contact(), () => gw.venRef?.registration?.venID);
+      gw.upstream = upstream;
+      cleanup.unshift(() => upstream.close());
+      const ven = new Ven({
+        venName: config.venName ?? config.gatewayId,
+        venID: config.gatewayId,
+        transport: upstream,
+        clock,
+        ...(deps.random ? { random: deps.random } : {}),
+        audit,
+        outbox,
+        // No persisted registration: the gateway registers (and registers its reports) at every
+        // start, so the VTN's report requests are served again after a restart.
+        xmlSignature: true,
+        signingKey,
+        vtnCertificatePem: aggPem,
+        // Events are verified by the command guard (signature required); other payloads are
+        // verified when signed.
+        signatureMode: 'optional',
+        reports: sources.list(),
+        backoff: { initialMs: Math.min(5000, config.echonet.pollMs), maxMs: 60_000 },
+        onRegistered: () => {
+          gw.tracker.acknowledge(gw.inventory());
+          audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.registered', target: config.aggregator.vtnUrl, outcome: 'success' });
+        },
+      });
+      gw.venRef = ven;
+      cleanup.unshift(() => ven.stop());
+      gw.every(config.echonet.pollMs, () => gw.pollDevices());
+      gw.every(config.echonet.rediscoverMs, () => gw.rediscover());
+      await ven.start();
+      audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
+      return gw;
+    } catch (err) {
+      for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The current inventory document (every known device, admitted or not). */
+  inventory(): InventoryDocument {
+    const details = new Map<string, DeviceDetails>();
+    for (const r of this.admission.list()) details.set(r.deviceId, this.site.details(r.deviceId) ?? {});
+    return buildInventory({ gatewayId: this.config.gatewayId, venId: this.config.gatewayId }, this.admission.list(), details, this.clock.now());
+  }
+
+  /** A snapshot for operators and supervisors: registration, devices, events, buffered reports. */
+  async status(): Promise<GatewayStatus> {
+    return {
+      gatewayId: this.config.gatewayId,
+      registered: this.venRef?.registration !== undefined,
+      aggregatorReachable: !this.failSafe.unreachable(),
+      lastContact: this.failSafe.lastContactAt(),
+      devices: this.admission.list().map((r) => {
+        const reading = this.site.reading(r.deviceId);
+        const active = this.engine.activeCommand(r.deviceId);
+        return {
+          deviceId: r.deviceId, class: r.class, address: r.address, eoj: r.eoj, admission: r.state,
+          online: reading?.online ?? false, mode: reading?.mode, powerW: reading?.powerW, socPercent: reading?.socPercent,
+          command: active ? describeCommand(active) : undefined,
+        };
+      }),
+      events: this.engine.eventPhases(),
+      pendingReports: await this.outbox.size(),
+      inventoryDigest: this.tracker.acknowledgedDigest(),
+    };
+  }
+
+  /** Reports waiting on disk for the aggregator (the VEN's durable outbox). */
+  pendingReports(): Promise<number> {
+    return this.outbox.size();
+  }
+
+  /** Stops: every controlled device back to normal, VEN stopped, sockets and files closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) t.cancel();
+    this.engine.close();
+    await this.engine.idle();
+    this.venRef?.stop();
+    this.upstream?.close();
+    await this.admissionStore.flush().catch(() => {});
+    await this.replayStore.flush().catch(() => {});
+    await this.controller.close();
+    this.audit.append({ actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.stop', outcome: 'success' });
+    await this.store.close();
+    this.ownAudit?.close();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** Runs `fn` every `ms` (after the previous run finished); one live timer per task. */
+  private every(ms: number, fn: () => Promise<void>): void {
+    const slot = this.timers.length;
+    const run = (): void => {
+      if (this.closed) return;
+      fn().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'gateway task failed')).finally(() => {
+        if (!this.closed) this.timers[slot] = this.clock.setTimeout(run, ms);
+      });
+    };
+    this.timers.push(this.clock.setTimeout(run, ms));
+  }
+
+  private async pollDevices(): Promise<void> {
+    await this.site.poll();
+    await this.syncInventory();
+  }
+
+  private async rediscover(): Promise<void> {
+    await this.site.discover();
+    await this.syncInventory();
+  }
+
+  /** Sets the METADATA descriptions from the current inventory; returns the document. */
+  private refreshDescriptions(): InventoryDocument {
+    const doc = this.inventory();
+    const assets = new Map(doc.devices.map((d) => [d.resourceId, assetUrn(d)]));
+    const t = this.config.telemetry;
+    this.sources.setDescriptions(descriptionsOf(
+      describeDataPoints(this.admission.list().map((r) => ({ deviceId: r.deviceId, class: r.class }))),
+      assets,
+      { hertz: t.gridHz, voltage: t.voltage, ac: true },
+      { min: t.minPeriodMs, max: t.maxPeriodMs },
+      { power: t.powerScale, energy: t.energyScale },
+    ));
+    return doc;
+  }
+
+  /**
+   * Keeps the aggregator's copy of the inventory current: when the inventory changed (a device
+   * appeared, was admitted, quarantined...), the METADATA reports are registered again.
+   */
+  private async syncInventory(): Promise<void> {
+    await this.admissionStore.flush();
+    const ven = this.venRef;
+    if (this.inventoryBusy || !ven?.registration) return;
+    const current = this.inventory();
+    if (!this.tracker.needsUpload(current)) return;
+    this.inventoryBusy = true;
+    try {
+      const doc = this.refreshDescriptions();
+      await ven.register();
+      this.tracker.acknowledge(doc);
+      this.audit.append({
+        actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.inventory.upload', target: this.config.aggregator.id,
+        outcome: 'success', details: { digest: doc.digest, devices: doc.devices.length },
+      });
+    } finally {
+      this.inventoryBusy = false;
+    }
+  }
+
+  /** An oadrDistributeEvent from the VTN: guard, then engine, then oadrCreatedEvent. */
+  private async onDistribute(raw: string, m: OadrDistributeEvent): Promise<void> {
+    const own = this.site.resources();
+    const result = await this.guard.check(guardPayloadOf(raw, m), own);
+    await this.replayStore.flush();
+    const replies: EventReply[] = [];
+    m.events.forEach((ev, i) => {
+      const verdict = result.events[i] as EventVerdict;
+      const reply = this.decide(ev, verdict, result.ok ? result.signer.id : undefined);
+      if (reply && ev.responseRequired === 'always') replies.push(reply);
+    });
+    if (result.ok) {
+      // OpenADR 2.0b §8.1: a complete distribute that no longer lists an event cancels it.
+      const listed = new Set(m.events.map((e) => e.descriptor.eventID));
+      for (const id of [...this.accepted.keys()]) {
+        if (!listed.has(id)) {
+          this.accepted.delete(id);
+          this.engine.cancelEvent(id, 'no longer listed by the aggregator (implicit cancellation)');
+        }
+      }
+    }
+    if (replies.length === 0) return;
+    const venID = this.venRef?.registration?.venID ?? this.config.gatewayId;
+    try {
+      const r = await this.upstream!.send(createdEventOf(venID, m.requestID, replies), 'EiEvent', this.signingKey, this.clock);
+      const code = 'eiResponse' in r && r.eiResponse ? r.eiResponse.responseCode : 200;
+      if (code !== 200) this.log.info({ code, description: 'eiResponse' in r ? r.eiResponse?.responseDescription : undefined }, 'VTN answered oadrCreatedEvent with an error');
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'oadrCreatedEvent not delivered');
+    }
+  }
+
+  /** The answer to one event of a distribute, or undefined when none is due (re-delivery). */
+  private decide(ev: OadrEvent, verdict: EventVerdict, signerId: string | undefined): EventReply | undefined {
+    const base = { eventID: ev.descriptor.eventID, modificationNumber: ev.descriptor.modificationNumber };
+    if (verdict.verdict === 'refuse') return { ...base, code: verdict.code, optType: 'optOut', description: verdict.reason };
+    if (verdict.verdict === 'duplicate') {
+      // A modification verified before. Decided in this run already: nothing to do. Not yet
+      // (the gateway restarted, its devices were restored at shutdown): resume it, once.
+      if (this.decided.get(base.eventID) === base.modificationNumber || ev.descriptor.eventStatus === 'cancelled') return undefined;
+      if (ev.signals.some((s) => s.signalName === ADMISSION_SIGNAL_NAME)) return undefined;
+      this.decided.set(base.eventID, base.modificationNumber);
+      const resumed = this.engine.accept(gatewayEventOf(ev));
+      if (resumed.optType === 'optIn') this.accepted.set(base.eventID, base.modificationNumber);
+      this.audit.append({
+        actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.event.resumed', target: base.eventID,
+        outcome: resumed.optType === 'optIn' ? 'success' : 'refused', reason: resumed.description,
+        details: { modificationNumber: base.modificationNumber },
+      });
+      return undefined;
+    }
+    this.decided.set(base.eventID, base.modificationNumber);
+    if (ev.signals.some((s) => s.signalName === ADMISSION_SIGNAL_NAME)) return { ...base, ...this.admissionDecision(ev, signerId) };
+    const answer = this.engine.accept(gatewayEventOf(ev));
+    if (answer.optType === 'optIn' && ev.descriptor.eventStatus !== 'cancelled') this.accepted.set(base.eventID, base.modificationNumber);
+    else this.accepted.delete(base.eventID);
+    return { ...base, ...answer };
+  }
+
+  /** An operator's admission decision carried by a signed event (see admission.ts). */
+  private admissionDecision(ev: OadrEvent, signerId: string | undefined): Omit<EventReply, 'eventID' | 'modificationNumber'> {
+    if (ev.signals.some((s) => s.signalName !== ADMISSION_SIGNAL_NAME)) {
+      return { code: OADR_CODE.INVALID_DATA, optType: 'optOut', description: 'an admission decision cannot be mixed with other signals' };
+    }
+    const by = `aggregator:${signerId ?? this.config.aggregator.id}`;
+    const problems: string[] = [];
+    for (const s of ev.signals) {
+      const ids = s.target?.resourceID ?? ev.target.resourceID ?? [];
+      const value = s.intervals[0]?.value;
+      if (ids.length === 0 || value === undefined || !Number.isInteger(value) || value < 0) {
+        problems.push('admission needs a resourceID target and a non-negative integer revision');
+        continue;
+      }
+      for (const id of ids) {
+        const r = value === 0 ? this.admission.reject(id, by) : this.admission.admit(id, value, by);
+        if (!r.ok) problems.push(`${id}: ${r.reason}`);
+      }
+    }
+    void this.syncInventory().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'inventory upload failed'));
+    return problems.length === 0
+      ? { code: OADR_CODE.OK, optType: 'optIn', description: 'admission decision applied' }
+      : { code: OADR_CODE.INVALID_ID, optType: 'optOut', description: problems.join('; ') };
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * OpenADR state on the data layer (SQLite or PostgreSQL through Kysely): the VTN's VtnStore and
+ * the VEN's registration state and durable outbox. Objects are kept as JSON documents keyed by
+ * their protocol ids; one database can hold several VTNs (column vtn_id) and several VENs.
+ */
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { EpochMillis } from '../../core/units.js';
+import type { OadrCreateOpt } from '../../protocols/openadr/opt.js';
+import type { OadrReport } from '../../protocols/openadr/report.js';
+import type { VenOutbox, VenOutboxItem, VenPersistedState, VenStateStore } from '../../protocols/openadr/ven.js';
+import type { EventOpt, PendingEntry, StoredEvent, StoredReportRequest, VenRegistration, VtnStore } from '../../protocols/openadr/vtn-store.js';
+import { Outbox } from '../../store/outbox.js';
+import { outboxMigrations } from '../../store/outbox.js';
+import { composeMigrations, type Migration } from '../../store/migrations.js';
+import { addIdColumn, columnType, fromJsonText, toJsonText, toNumber } from '../../store/schema.js';
+import type { Store } from '../../store/store.js';
+
+/** Migrations of the OpenADR tables. */
+export const openadrMigrations: readonly Migration[] = [
+  {
+    name: '0001_openadr_vtn',
+    async up(db, ctx) {
+      const doc = (name: string, keys: string[]) =>
+        keys.reduce((t, k) => t.addColumn(k, 'text', (c) => c.notNull()), db.schema.createTable(name).addColumn('vtn_id', 'text', (c) => c.notNull()))
+          .addColumn('data', columnType.json, (c) => c.notNull())
+          .addPrimaryKeyConstraint(`${name}_pk`, ['vtn_id', ...keys] as never);
+      await doc('openadr_vtn_registration', ['ven_id']).addColumn('fingerprint', 'text', (c) => c.notNull()).execute();
+      await db.schema.createIndex('openadr_vtn_registration_fp').on('openadr_vtn_registration').columns(['vtn_id', 'fingerprint']).unique().execute();
+      await doc('openadr_vtn_event', ['event_id']).execute();
+      await doc('openadr_vtn_event_opt', ['event_id', 'ven_id']).execute();
+      await doc('openadr_vtn_report_registration', ['ven_id']).execute();
+      await doc('openadr_vtn_report_request', ['ven_id', 'report_request_id']).execute();
+      await doc('openadr_vtn_opt', ['ven_id', 'opt_id']).execute();
+      await db.schema.createTable('openadr_vtn_report')
+        .$call((t) => addIdColumn(t, 'id', ctx.dialect))
+        .addColumn('vtn_id', 'text', (c) => c.notNull())
+        .addColumn('ven_id', 'text', (c) => c.notNull())
+        .addColumn('report_request_id', 'text', (c) => c.notNull())
+        .addColumn('received_at', columnType.epochMillis, (c) => c.notNull())
+        .addColumn('data', columnType.json, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('openadr_vtn_report_ven').on('openadr_vtn_report').columns(['vtn_id', 'ven_id', 'report_request_id']).execute();
+      await db.schema.createTable('openadr_vtn_pending')
+        .$call((t) => addIdColumn(t, 'seq', ctx.dialect))
+        .addColumn('vtn_id', 'text', (c) => c.notNull())
+        .addColumn('ven_id', 'text', (c) => c.notNull())
+        .addColumn('data', columnType.json, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('openadr_vtn_pending_ven').on('openadr_vtn_pending').columns(['vtn_id', 'ven_id', 'seq']).execute();
+    },
+  },
+  {
+    name: '0002_openadr_ven',
+    async up(db) {
+      await db.schema.createTable('openadr_ven_state')
+        .addColumn('ven_key', 'text', (c) => c.primaryKey())
+        .addColumn('data', columnType.json, (c) => c.notNull())
+        .execute();
+    },
+  },
+];
+
+/** Everything an OpenADR role needs in its database (OpenADR tables + the store's outbox). */
+export const openadrStoreMigrations: Migration[] = composeMigrations(outboxMigrations, openadrMigrations);
+
+// The documents are our own serializations; the schema check guards against foreign or tampered rows.
+const docSchema = z.record(z.string(), z.unknown());
+const read = <T>(text: unknown, what: string): T => fromJsonText(text, docSchema, what) as unknown as T;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+/** VtnStore on SQLite or PostgreSQL. */
+export class StoreVtnStore implements VtnStore {
+  private readonly db: AnyDb;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor(store: Store<any>, private readonly vtnID: string) {
+    this.db = store.db as AnyDb;
+  }
+
+  private async upsert(table: string, keys: Record<string, string>, data: unknown, extra: Record<string, string> = {}): Promise<void> {
+    const row = { vtn_id: this.vtnID, ...keys, ...extra, data: toJsonText(data) };
+    await this.db.insertInto(table).values(row)
+      .onConflict((oc) => oc.columns(['vtn_id', ...Object.keys(keys)] as never).doUpdateSet({ data: row.data, ...extra } as never))
+      .execute();
+  }
+
+  private async docs<T>(table: string, where: Record<string, string> = {}): Promise<T[]> {
+    let q = this.db.selectFrom(table).select('data').where('vtn_id', '=', this.vtnID);
+    for (const [k, v] of Object.entries(where)) q = q.where(k, '=', v);
+    const rows = await q.execute();
+    return rows.map((r) => read<T>((r as { data: unknown }).data, table));
+  }
+
+  listRegistrations(): Promise<VenRegistration[]> { return this.docs('openadr_vtn_registration'); }
+  async putRegistration(r: VenRegistration): Promise<void> {
+    await this.upsert('openadr_vtn_registration', { ven_id: r.venID }, r, { fingerprint: r.fingerprint });
+  }
+  async deleteRegistration(venID: string): Promise<void> {
+    await this.db.deleteFrom('openadr_vtn_registration').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).execute();
+  }
+  listEvents(): Promise<StoredEvent[]> { return this.docs('openadr_vtn_event'); }
+  async putEvent(e: StoredEvent): Promise<void> { await this.upsert('openadr_vtn_event', { event_id: e.event.descriptor.eventID }, e); }
+  async putEventOpt(o: EventOpt): Promise<void> { await this.upsert('openadr_vtn_event_opt', { event_id: o.eventID, ven_id: o.venID }, o); }
+  listEventOpts(eventID: string): Promise<EventOpt[]> { return this.docs('openadr_vtn_event_opt', { event_id: eventID }); }
+  async putReportRegistration(venID: string, reports: OadrReport[]): Promise<void> {
+    await this.upsert('openadr_vtn_report_registration', { ven_id: venID }, { reports });
+  }
+  async listReportRegistrations(venID: string): Promise<OadrReport[]> {
+    return (await this.docs<{ reports: OadrReport[] }>('openadr_vtn_report_registration', { ven_id: venID }))[0]?.reports ?? [];
+  }
+  async putReportRequest(r: StoredReportRequest): Promise<void> {
+    await this.upsert('openadr_vtn_report_request', { ven_id: r.venID, report_request_id: r.request.reportRequestID }, r);
+  }
+  listReportRequests(venID: string): Promise<StoredReportRequest[]> { return this.docs('openadr_vtn_report_request', { ven_id: venID }); }
+  async appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<void> {
+    await this.db.insertInto('openadr_vtn_report').values({ vtn_id: this.vtnID, ven_id: venID, report_request_id: report.reportRequestID, received_at: receivedAt, data: toJsonText(report) }).execute();
+  }
+  async listReports(venID: string, reportRequestID?: string): Promise<OadrReport[]> {
+    let q = this.db.selectFrom('openadr_vtn_report').select('data').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID);
+    if (reportRequestID !== undefined) q = q.where('report_request_id', '=', reportRequestID);
+    const rows = await q.orderBy('id').execute();
+    return rows.map((r) => read<OadrReport>((r as { data: unknown }).data, 'openadr_vtn_report'));
+  }
+  async putOpt(opt: OadrCreateOpt): Promise<void> { await this.upsert('openadr_vtn_opt', { ven_id: opt.venID, opt_id: opt.optID }, opt); }
+  async deleteOpt(venID: string, optID: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('openadr_vtn_opt').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('opt_id', '=', optID).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+  listOpts(venID: string): Promise<OadrCreateOpt[]> { return this.docs('openadr_vtn_opt', { ven_id: venID }); }
+  async enqueue(venID: string, entry: PendingEntry): Promise<number> {
+    const r = await this.db.insertInto('openadr_vtn_pending').values({ vtn_id: this.vtnID, ven_id: venID, data: toJsonText(entry) }).returning('seq').executeTakeFirstOrThrow();
+    return toNumber((r as { seq: unknown }).seq, 'openadr_vtn_pending.seq');
+  }
+  async ack(venID: string, seqs: number[]): Promise<void> {
+    if (!seqs.length) return;
+    await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('seq', 'in', seqs).execute();
+  }
+  async listPending(): Promise<{ venID: string; seq: number; entry: PendingEntry }[]> {
+    const rows = await this.db.selectFrom('openadr_vtn_pending').select(['ven_id', 'seq', 'data']).where('vtn_id', '=', this.vtnID).orderBy('seq').execute();
+    return rows.map((r) => {
+      const row = r as { ven_id: string; seq: unknown; data: unknown };
+      return { venID: row.ven_id, seq: toNumber(row.seq, 'seq'), entry: read<PendingEntry>(row.data, 'openadr_vtn_pending') };
+    });
+  }
+}
+
+/** A VEN's registration (venID, registrationID, VTN, poll frequency) in the store. */
+export class StoreVenState implements VenStateStore {
+  private readonly db: AnyDb;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor(store: Store<any>, private readonly key: string) {
+    this.db = store.db as AnyDb;
+  }
+  async load(): Promise<VenPersistedState | undefined> {
+    const row = await this.db.selectFrom('openadr_ven_state').select('data').where('ven_key', '=', this.key).executeTakeFirst();
+    return row ? read<VenPersistedState>((row as { data: unknown }).data, 'openadr_ven_state') : undefined;
+  }
+  async save(s: VenPersistedState): Promise<void> {
+    const data = toJsonText(s);
+    await this.db.insertInto('openadr_ven_state').values({ ven_key: this.key, data }).onConflict((oc) => oc.column('ven_key').doUpdateSet({ data })).execute();
+  }
+  async clear(): Promise<void> {
+    await this.db.deleteFrom('openadr_ven_state').where('ven_key', '=', this.key).execute();
+  }
+}
+
+/** The VEN outbox on the store's durable Outbox (one topic per VEN): reports survive restarts. */
+export class StoreVenOutbox implements VenOutbox {
+  private readonly outbox: Outbox<VenOutboxItem>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor(store: Store<any>, private readonly topic: string, capacity = 100_000) {
+    this.outbox = new Outbox<VenOutboxItem>(store, { capacity, overflow: 'drop-oldest' });
+  }
+  async add(item: VenOutboxItem): Promise<void> {
+    await this.outbox.enqueue(this.topic, item);
+  }
+  async peek(limit: number): Promise<{ seq: number; item: VenOutboxItem }[]> {
+    return (await this.outbox.peek(this.topic, limit)).map((e) => ({ seq: e.seq, item: e.payload }));
+  }
+  async ack(seqs: number[]): Promise<void> {
+    await this.outbox.ack(this.topic, seqs);
+  }
+  size(): Promise<number> {
+    return this.outbox.size(this.topic);
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The TSO simple dispatch system (送配電事業者 簡易指令システム) — and, with kind 'retailer', the
+ * retailer's DR system: an OpenADR 2.0b VTN on mutual TLS that admits only contracted
+ * aggregators (ERAB §3.3.1), issues dispatches for balancing products as LOAD_DISPATCH delta
+ * events in 30-minute blocks, receives the aggregators' TELEMETRY_USAGE reports and keeps a
+ * requested-vs-delivered view per dispatch.
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { epochMillis, millis } from '../../core/units.js';
+import type { OadrReport } from '../../protocols/openadr/report.js';
+import { powerRealItem } from '../../protocols/openadr/units.js';
+import { AuditLog } from '../../security/audit/log.js';
+import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js';
+import { loadTlsMaterial } from '../../security/tls.js';
+import { composeMigrations } from '../../store/migrations.js';
+import { openStore, type Store } from '../../store/store.js';
+import { openadrStoreMigrations } from '../openadr/store.js';
+import { startOpenadrVtn, type RunningVtn } from '../openadr/vtn-server.js';
+import { startTsoApi, type RunningApi } from './api.js';
+import type { TsoConfig } from './config.js';
+import { loadSchedule } from './schedule.js';
+import { DeliveryLedger, tsoMigrations, type DispatchView, type IssuedDispatch, type TsoTables } from './delivery.js';
+import { PRODUCTS_OF, planDispatch, type DispatchRequest, type ProductId } from './products.js';
+
+export interface DispatchInput extends Omit<DispatchRequest, 'issuedAt'> {
+  /** Aggregators to dispatch (participant ids); default: every contracted aggregator that is registered. */
+  to?: string[];
+  eventId?: string;
+}
+
+export interface TsoStatus {
+  id: string;
+  kind: 'tso' | 'retailer';
+  url: string;
+  apiUrl?: string;
+  registered: string[];
+  dispatches: (DispatchView & { deliveredNowW: number | null; requestedNowW: number })[];
+  refusals: { time: number; who: string; action: string; reason: string }[];
+}
+
+export interface RunningTso {
+  config: TsoConfig;
+  vtn: RunningVtn;
+  ledger: DeliveryLedger;
+  clock: Clock;
+  dispatch(input: DispatchInput): Promise<IssuedDispatch>;
+  cancel(eventId: string): Promise<void>;
+  view(eventId: string): DispatchView | undefined;
+  status(): TsoStatus;
+  stop(): Promise<void>;
+}
+
+/** The market context (program URI) of a product at this VTN, e.g. urn:erab:tso:TSO1:tertiary2. */
+export const marketContextOf = (kind: string, id: string, product: string): string => `urn:erab:${kind}:${id}:${product}`;
+
+/** Keeps the last refusals in memory for the live view while forwarding everything to the audit log. */
+class RefusalTap implements AuditSink {
+  readonly refusals: TsoStatus['refusals'] = [];
+  constructor(private readonly inner: AuditSink, private readonly clock: Clock) {}
+  append(r: AuditRecordInput): void {
+    this.inner.append(r);
+    if (r.outcome === 'refused') {
+      this.refusals.push({ time: this.clock.now(), who: r.actor.id || r.actor.fingerprint || r.actor.address || '?', action: r.action, reason: r.reason ?? '' });
+      if (this.refusals.length > 100) this.refusals.shift();
+    }
+  }
+}
+
+/**
+ * Starts the TSO (or retailer) VTN.
+ * @example const tso = await startTso(loadTsoConfig('tso.json')); await tso.dispatch({ product: 'tertiary2', direction: 'reduce', quantityKw: 60, start, periods: 1, to: ['AGG1'] });
+ */
+export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?: AuditSink } = {}): Promise<RunningTso> {
+  const clock = opts.clock ?? systemClock;
+  const material = await loadTlsMaterial(config.tls);
+  const ownLog = opts.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: `erab/${config.kind}/${config.id}/audit`, clock });
+  const audit = new RefusalTap(opts.audit ?? ownLog!, clock);
+  let store: Store<TsoTables> | undefined;
+  let vtn: RunningVtn | undefined;
+  try {
+    store = await openStore<TsoTables>({ url: config.store.url, migrations: composeMigrations(openadrStoreMigrations, tsoMigrations) });
+    const ledger = new DeliveryLedger(store.db, config.id);
+    await ledger.load();
+    const contracted = new Set(config.contractedAggregators.map((a) => a.id));
+    const running = await startOpenadrVtn({
+      vtnID: config.id,
+      material,
+      profile: config.kind === 'tso' ? 'R1' : 'R2',
+      allowList: {
+        participants: config.contractedAggregators.filter((a) => !a.fingerprint).map((a) => `aggregator:${a.id}`),
+        fingerprints: config.contractedAggregators.flatMap((a) => (a.fingerprint ? [a.fingerprint] : [])),
+        roles: ['aggregator'],
+      },
+      audit,
+      store,
+      host: config.listen.host,
+      port: config.listen.port,
+      clock,
+      vtn: {
+        pollFreqMs: config.pollIntervalMs,
+        reportBackMs: config.reportIntervalMs,
+        admit: (peer) => (peer.id && contracted.has(peer.id)
+          ? { allowed: true }
+          : { allowed: false, reason: `${peer.id ?? peer.fingerprint} is not a contracted aggregator of ${config.id}` }),
+        hooks: {
+          onReport: (venID: string, report: OadrReport) => {
+            for (const interval of report.intervals ?? []) {
+              const t = interval.dtstart ?? report.dtstart ?? report.createdDateTime;
+              for (const p of interval.payloads) {
+                if (p.rID === 'delivered' && typeof p.value === 'number') void ledger.recordDelivered(venID, t, p.value);
+              }
+            }
+          },
+          onEventOpt: (opt) => { void ledger.recordOpt(opt.eventID, opt.venID, opt.optType); },
+        },
+      },
+    });
+    vtn = running;
+    const dispatch = async (input: DispatchInput): Promise<IssuedDispatch> => {
+      if (!PRODUCTS_OF[config.kind].includes(input.product as ProductId)) {
+        throw new InvalidInputError(`product: ${input.product} is not offered by a ${config.kind} (offered: ${PRODUCTS_OF[config.kind].join(', ')})`);
+      }
+      const plan = planDispatch({ ...input, issuedAt: clock.now() });
+      const registered = new Set(running.vtn.registrations().map((r) => r.venID));
+      const to = input.to ?? [...contracted].filter((id) => registered.has(id));
+      if (to.length === 0) throw new InvalidInputError('to: no contracted aggregator is registered to receive the dispatch');
+      for (const id of to) {
+        if (!contracted.has(id)) throw new InvalidInputError(`to: ${id} is not a contracted aggregator`);
+        if (!registered.has(id)) throw new InvalidInputError(`to: ${id} has not registered with ${config.id}`);
+      }
+      const sign = plan.direction === 'reduce' ? -1 : 1;
+      const first = plan.periods[0]!.start;
+      const duration = plan.periods.length * 30 * 60_000;
+      const marketContext = marketContextOf(config.kind, config.id, plan.product.id);
+      const event = await running.vtn.createEvent({
+        eventID: input.eventId ?? `${config.id}-${randomUUID().slice(0, 8)}`,
+        marketContext,
+        venIDs: to,
+        responseRequired: 'always',
+        activePeriod: { dtstart: epochMillis(first), duration: millis(duration) },
+        signals: [{
+          signalName: 'LOAD_DISPATCH', signalType: 'delta', signalID: 'S0',
+          itemBase: powerRealItem('k'),
+          intervals: plan.periods.map((p, i) => ({ duration: millis(30 * 60_000), uid: String(i), value: (sign * p.quantityW) / 1000 })),
+        }],
+      });
+      const issued: IssuedDispatch = { eventId: event.descriptor.eventID, plan, venIDs: to, marketContext, issuedAt: clock.now(), state: 'issued', opts: {} };
+      await ledger.recordDispatch(issued);
+      audit.append({ actor: { kind: 'system', id: config.id, role: config.kind }, action: `${config.kind}.dispatch`, target: issued.eventId, outcome: 'success',
+        details: { product: plan.product.id, direction: plan.direction, to, periods: plan.periods.map((p) => ({ start: new Date(p.start).toISOString(), kW: p.quantityW / 1000 })) } });
+      return issued;
+    };
+    let api: RunningApi | undefined;
+    const timers: TimerHandle[] = [];
+    const tso: RunningTso = {
+      config,
+      vtn: running,
+      ledger,
+      clock,
+      dispatch,
+      async cancel(eventId) {
+        await running.vtn.cancelEvent(eventId, 'cancelled by operator');
+        await ledger.markCancelled(eventId);
+      },
+      view: (eventId) => ledger.view(eventId),
+      status() {
+        const now = clock.now();
+        return {
+          id: config.id,
+          kind: config.kind,
+          url: running.url,
+          ...(api ? { apiUrl: api.url } : {}),
+          registered: running.vtn.registrations().map((r) => r.venID),
+          dispatches: ledger.list().map((d) => {
+            const v = ledger.view(d.eventId)!;
+            const current = d.plan.periods.find((p) => now >= p.start && now < p.start + 30 * 60_000);
+            return { ...v, deliveredNowW: current ? ledger.deliveredAt(d.eventId, now) : null, requestedNowW: current?.quantityW ?? 0 };
+          }),
+          refusals: [...audit.refusals],
+        };
+      },
+      async stop() {
+        for (const t of timers) t.cancel();
+        await api?.close();
+        await running.close();
+        await store!.close();
+        ownLog?.close();
+      },
+    };
+    api = await startTsoApi(tso, { material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators });
+    if (config.scheduleFile) {
+      for (const entry of loadSchedule(config.scheduleFile, clock.now())) {
+        timers.push(clock.setTimeout(() => {
+          tso.dispatch(entry.input).catch((err: unknown) => {
+            audit.append({ actor: { kind: 'system', id: config.id }, action: `${config.kind}.schedule`, outcome: 'failure', reason: (err as Error).message });
+          });
+        }, entry.issueAt - clock.now()));
+      }
+    }
+    return tso;
+  } catch (err) {
+    await vtn?.close();
+    await store?.close();
+    ownLog?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Mutual-TLS listeners: TLS options for node:tls / node:https servers, and a ready server
+ * whose request handlers only ever see authenticated, allow-listed peers.
+ */
+import { createHash } from 'node:crypto';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidInputError } from '../../core/errors.js';
+import { tlsProfile, type TlsProfile, type TlsProfileName } from './profiles.js';
+import { TlsMaterial } from './material.js';
+import { PeerAuthenticator, type PeerPolicy } from './authenticator.js';
+
+/** Options of {@link serverTlsOptions}. */
+export interface ServerTlsSettings {
+  /**
+   * Session ticket keys (48 bytes). Give every worker of one listener the same keys so a peer
+   * resumes on any of them; default: random per process (node's default).
+   */
+  ticketKeys?: Buffer;
+  /** How long a session can be resumed, seconds; default 300 (node's default). */
+  sessionTimeout?: number;
+  /** Abort handshakes not finished within this many ms (audited); default 10 000. */
+  handshakeTimeout?: number;
+}
+
+/**
+ * TLS server options for an interface profile: our certificate(s), the CA(s) peers must chain
+ * to, client certificates requested, TLS 1.2+ and the profile's suites in server order.
+ *
+ * `rejectUnauthorized` is false on purpose: the chain is still verified by OpenSSL, but the
+ * decision is taken by {@link PeerAuthenticator} after the handshake so that refusals are
+ * audited with the presented certificate. Use these options only through
+ * {@link createMutualTlsServer}, or call `authenticator.authenticate(socket)` yourself on every
+ * 'secureConnection' before reading from the socket.
+ */
+export function serverTlsOptions(material: TlsMaterial, profile: TlsProfileName | TlsProfile, settings: ServerTlsSettings = {}): tls.TlsOptions {
+  const p = tlsProfile(profile);
+  return {
+    cert: material.credentials.map((c) => c.certPem),
+    key: material.credentials.map((c) => c.keyPem),
+    ca: material.caPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: p.minVersion,
+    maxVersion: p.maxVersion,
+    ciphers: p.ciphers,
+    honorCipherOrder: true,
+    ecdhCurve: 'X25519:P-256:P-384',
+    // Sessions resumed on another listener or profile must not skip its client checks.
+    sessionIdContext: createHash('sha256').update(`erab:${p.name}:${material.caPem}`).digest('hex').slice(0, 32),
+    // A peer that opens connections and never completes the handshake holds resources; node's
+    // default is 120 s. Timeouts surface as 'tlsClientError' and are audited.
+    handshakeTimeout: settings.handshakeTimeout ?? 10_000,
+    ...(settings.ticketKeys ? { ticketKeys: settings.ticketKeys } : {}),
+    ...(settings.sessionTimeout !== undefined ? { sessionTimeout: settings.sessionTimeout } : {}),
+  };
+}
+
+/** Options of {@link createMutualTlsServer}. */
+export interface MutualTlsServerOptions extends PeerPolicy, ServerTlsSettings {
+  material: TlsMaterial;
+  profile: TlsProfileName | TlsProfile;
+  /**
+   * `https` (default): an https.Server; pass `handler` as its request listener.
+   * `tls`: a tls.Server; `onConnection` receives each authenticated socket.
+   */
+  kind?: 'https' | 'tls';
+  /** Extra options for https.createServer / tls.createServer (timeouts, keep-alive...). */
+  serverOptions?: https.ServerOptions;
+}
+
+/** What {@link createMutualTlsServer} returns. */
+export interface MutualTlsServer<S extends tls.Server = tls.Server> {
+  server: S;
+  authenticator: PeerAuthenticator;
+  /**
+   * Re-reads the material's files (certificate, key, CA, CRL) and installs them for new
+   * connections, e.g. after `erab pki rotate` or `erab pki crl`. Throws (keeping the old
+   * settings) on a bad file.
+   */
+  reload(): Promise<void>;
+}
+
+/**
+ * Wraps the server's 'secureConnection' listeners so they only see authenticated sockets:
+ * each accepted socket is checked by `authenticator`, refused ones are destroyed (and
+ * audited) before the HTTP parser or the application sees a byte. Also audits handshake
+ * failures. Call once, after the server's own listeners are installed.
+ */
+export function guardServer(server: tls.Server, authenticator: PeerAuthenticator): void {
+  const inner = server.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
+  server.removeAllListeners('secureConnection');
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    let res;
+    try {
+      res = authenticator.authenticate(socket);
+    } catch (err) {
+      // The audit sink failed: never serve a peer we could not record; fail closed, loudly.
+      socket.destroy();
+      throw err;
+    }
+    if (!res.ok) {
+      socket.destroy();
+      return;
+    }
+    for (const l of inner) l.call(server, socket);
+  });
+  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+    try {
+      authenticator.handshakeFailed(err, socket);
+    } finally {
+      socket.destroy(); // node usually has already; make sure a half-open handshake holds nothing
+    }
+  });
+}
+
+/**
+ * Creates an https (default) or tls server that requires a client certificate from the
+ * configured CA(s), not revoked, and on the allow-list; everything else is refused at the
+ * handshake or right after it and audited as "tls.refused". Handlers read the peer with
+ * `peerOf(req)` (O(1)).
+ * @example
+ * const { server } = createMutualTlsServer({ material, profile: 'R1', audit,
+ *   allowList: { participants: ['aggregator:AGG1'] } }, (req, res) => {
+ *   const peer = peerOf(req)!; // { role: 'aggregator', id: 'AGG1', fingerprint: 'AB:..' }
+ *   res.end(`hello ${peer.id}`);
+ * });
+ * server.listen(0, '127.0.0.1');
+ */
+export function createMutualTlsServer(
+  opts: MutualTlsServerOptions & { kind?: 'https' },
+  handler?: (req: IncomingMessage, res: ServerResponse) => void,
+): MutualTlsServer<https.Server>;
+export function createMutualTlsServer(
+  opts: MutualTlsServerOptions & { kind: 'tls' },
+  onConnection?: (socket: tls.TLSSocket) => void,
+): MutualTlsServer<tls.Server>;
+export function createMutualTlsServer(
+  opts: MutualTlsServerOptions,
+  listener?: ((req: IncomingMessage, res: ServerResponse) => void) | ((socket: tls.TLSSocket) => void),
+): MutualTlsServer {
+  const profile = tlsProfile(opts.profile);
+  const settings: ServerTlsSettings = {
+    ...(opts.ticketKeys ? { ticketKeys: opts.ticketKeys } : {}),
+    ...(opts.sessionTimeout !== undefined ? { sessionTimeout: opts.sessionTimeout } : {}),
+    ...(opts.handshakeTimeout !== undefined ? { handshakeTimeout: opts.handshakeTimeout } : {}),
+  };
+  const tlsOpts = { ...opts.serverOptions, ...serverTlsOptions(opts.material, profile, settings) };
+  const server: tls.Server = opts.kind === 'tls'
+    ? tls.createServer(tlsOpts, listener as ((s: tls.TLSSocket) => void) | undefined)
+    : https.createServer(tlsOpts, listener as ((req: IncomingMessage, res: ServerResponse) => void) | undefined);
+  const authenticator = new PeerAuthenticator(opts.material, { ...opts, profile: profile.name });
+  guardServer(server, authenticator);
+  const material = opts.material;
+  return {
+    server,
+    authenticator,
+    async reload() {
+      if (!material.files) throw new InvalidInputError('this TLS material was not loaded from files; nothing to reload');
+      const fresh = await TlsMaterial.fromFiles(material.files);
+      server.setSecureContext({ ...opts.serverOptions, ...serverTlsOptions(fresh, profile, settings) });
+      // The authenticator keeps using `material`; only its revocation list changes at run time.
+      material.setRevocation(fresh.revocation);
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The aggregator operator console: one self-contained HTML page (no external assets, no build
+ * step) served by the aggregator's operator endpoint behind mutual TLS. It polls `/status` and
+ * `/events/<key>/series` and draws, per event, the target vs delivered curve as SVG — the picture
+ * an operator watches during a dispatch — with the refusals and pending approvals beside it.
+ *
+ * The script is inline and pinned by its SHA-256 in the Content-Security-Policy, so the page
+ * runs nothing else (no eval, no third-party origin, no inline handlers).
+ */
+import { createHash } from 'node:crypto';
+
+const SCRIPT = String.raw`
+'use strict';
+const $ = (sel) => document.querySelector(sel);
+const NS = 'http://www.w3.org/2000/svg';
+const jst = (t) => new Date(t + 9 * 3600e3).toISOString().slice(11, 19);
+const kw = (w) => (w === null || w === undefined ? '–' : (w / 1000).toFixed(1) + ' kW');
+
+function el(tag, attrs, text) {
+  const e = tag.startsWith('svg:') ? document.createElementNS(NS, tag.slice(4)) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** Target (dashed), instructed (dotted) and delivered (solid) power of one event, kW over JST time. */
+function chart(samples) {
+  const W = 640, H = 220, L = 56, R = 12, T = 12, B = 28;
+  const svg = el('svg:svg', { viewBox: '0 0 ' + W + ' ' + H, width: '100%', role: 'img', 'aria-label': 'target vs delivered', class: 'chart' });
+  if (samples.length === 0) { svg.appendChild(el('svg:text', { x: L, y: H / 2 }, 'waiting for telemetry…')); return svg; }
+  const t0 = samples[0].t, t1 = Math.max(samples[samples.length - 1].t, t0 + 1);
+  // Axis ticks at 1, 2 or 5 × 10^k kW so that the labels are exact.
+  const peak = Math.max(1, ...samples.map((s) => Math.max(s.targetW, s.instructedW || 0, s.deliveredW || 0))) * 1.05;
+  const raw = peak / 4, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw);
+  const max = step * 4;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (w) => T + (1 - w / max) * (H - T - B);
+  for (let i = 0; i <= 4; i++) {
+    const w = (max * i) / 4;
+    svg.appendChild(el('svg:line', { x1: L, x2: W - R, y1: y(w), y2: y(w), class: 'grid' }));
+    svg.appendChild(el('svg:text', { x: L - 6, y: y(w) + 4, 'text-anchor': 'end', class: 'axis' }, String(+(w / 1000).toFixed(3))));
+  }
+  svg.appendChild(el('svg:text', { x: 4, y: T + 8, class: 'axis' }, 'kW'));
+  svg.appendChild(el('svg:text', { x: L, y: H - 8, class: 'axis' }, jst(t0)));
+  svg.appendChild(el('svg:text', { x: W - R, y: H - 8, 'text-anchor': 'end', class: 'axis' }, jst(t1)));
+  const line = (key, cls) => {
+    const pts = samples.filter((s) => s[key] !== null && s[key] !== undefined).map((s) => x(s.t).toFixed(1) + ',' + y(s[key]).toFixed(1));
+    if (pts.length) svg.appendChild(el('svg:polyline', { points: pts.join(' '), class: cls, 'data-series': key }));
+  };
+  line('targetW', 'target'); line('instructedW', 'instructed'); line('deliveredW', 'delivered');
+  return svg;
+}
+
+async function getJson(path) {
+  const res = await fetch(path, { cache: 'no-store' });
+  if (!res.ok) throw new Error(path + ': ' + res.status);
+  return res.json();
+}
+
+async function refresh() {
+  try {
+    const s = await getJson('status');
+    $('#who').textContent = s.id;
+    $('#clock').textContent = jst(s.time) + ' JST';
+    $('#fleet').textContent = s.resources.online + ' / ' + s.resources.total + ' resources online · ' + s.gateways.length + ' gateways · ' + s.pendingApprovals + ' awaiting approval';
+    const events = $('#events');
+    events.replaceChildren();
+    if (s.events.length === 0) events.appendChild(el('p', { class: 'muted' }, 'No dispatch yet.'));
+    for (const e of s.events) {
+      const series = await getJson('events/' + encodeURIComponent(e.key) + '/series');
+      const pct = e.deliveredW !== null && e.targetW > 0 ? Math.round((e.deliveredW / e.targetW) * 100) + '%' : '–';
+      const card = el('section', { class: 'event', 'data-key': e.key });
+      card.appendChild(el('h2', {}, e.party + ' · ' + e.eventId + ' · ' + (e.direction === 'reduce' ? 'reduce (下げ)' : 'increase (上げ)') + ' ' + kw(e.targetW)));
+      card.appendChild(el('p', { class: 'state ' + e.state }, e.state + ' · delivered ' + kw(e.deliveredW) + ' (' + pct + ') · ' + e.resources + ' resources on ' + e.gateways + ' gateways' + (e.nonResponding.length ? ' · non-responding: ' + e.nonResponding.length : '')));
+      card.appendChild(chart(series));
+      events.appendChild(card);
+    }
+    const tbody = $('#refusals tbody');
+    tbody.replaceChildren();
+    for (const r of s.refusals.slice(-20).reverse()) {
+      const tr = el('tr');
+      for (const v of [jst(r.time), r.by, r.what, r.reason]) tr.appendChild(el('td', {}, v));
+      tbody.appendChild(tr);
+    }
+    $('#error').textContent = '';
+  } catch (err) {
+    $('#error').textContent = 'cannot refresh: ' + err.message;
+  }
+}
+refresh();
+setInterval(refresh, 2000);
+`;
+
+const STYLE = `
+body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f6f7f9; }
+header { display: flex; gap: 1.5rem; align-items: baseline; flex-wrap: wrap; }
+h1 { font-size: 1.3rem; margin: 0; } h2 { font-size: 1rem; margin: 0 0 .3rem; }
+.muted, #fleet { color: #5a6270; } #error { color: #b00020; }
+.event { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; padding: .8rem 1rem; margin: 1rem 0; }
+.state { margin: 0 0 .5rem; } .state.active { color: #0a6b2d; } .state.refused, .state.cancelled { color: #b00020; }
+svg.chart { max-width: 960px; display: block; } svg .grid { stroke: #e4e7ec; } svg .axis { font-size: 11px; fill: #5a6270; }
+svg polyline { fill: none; stroke-width: 2; }
+svg .target { stroke: #1d2330; stroke-dasharray: 6 4; } svg .instructed { stroke: #8a94a6; stroke-dasharray: 2 3; }
+svg .delivered { stroke: #0b7a75; stroke-width: 2.5; }
+table { border-collapse: collapse; background: #fff; } td, th { border: 1px solid #dde1e7; padding: .25rem .5rem; text-align: left; }
+.legend span { margin-right: 1rem; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
+`;
+
+const scriptHash = createHash('sha256').update(SCRIPT).digest('base64');
+
+/** The Content-Security-Policy the page must be served with. */
+export const CONSOLE_CSP = `default-src 'none'; script-src 'sha256-${scriptHash}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** The console HTML for the aggregator `title`; serve with `CONSOLE_CSP`. */
+export function consolePage(title: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · erab console</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
+<body>
+<header><h1>erab · <span id="who">${escapeHtml(title)}</span></h1><span id="clock"></span><span id="fleet"></span><span id="error"></span></header>
+<p class="legend"><span class="t">target</span><span class="i">instructed</span><span class="d">delivered</span></p>
+<div id="events"><p class="muted">Loading…</p></div>
+<h2>Refusals</h2>
+<table id="refusals"><thead><tr><th>time (JST)</th><th>by</th><th>what</th><th>reason</th></tr></thead><tbody></tbody></table>
+<script>${SCRIPT}</script>
+</body></html>`;
+}

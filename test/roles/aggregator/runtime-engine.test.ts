@@ -1,0 +1,267 @@
+/**
+ * The dispatch engine with a ManualClock and in-memory gateways that apply the set points they
+ * receive (one resource is broken and ignores them): acceptance, impossible and overlapping
+ * events, closed-loop re-dispatch, delivered power and the series, cancellation, operator
+ * commands. The network path is covered by the end-to-end test.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../../src/core/clock.js';
+import { epochMillis, watts } from '../../../src/core/units.js';
+import type { OadrEvent } from '../../../src/protocols/openadr/event.js';
+import { MemoryAuditSink } from '../../../src/security/audit/types.js';
+import { ApprovalBook } from '../../../src/roles/aggregator/runtime/approvals.js';
+import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { DispatchEngine } from '../../../src/roles/aggregator/runtime/engine.js';
+import { Fleet } from '../../../src/roles/aggregator/runtime/fleet.js';
+import type { DispatchPlan } from '../../../src/roles/aggregator/runtime/intake.js';
+
+const T0 = Date.UTC(2026, 10, 24, 5, 0);
+const cfg = parseAggregatorConfig({
+  id: 'AGG1', tls: { certFile: 'c', keyFile: 'k', caFile: 'ca' },
+  closedLoop: { intervalMs: 15_000, graceMs: 30_000, missesToMark: 2, telemetryMaxAgeMs: 60_000 },
+});
+
+/** Gateways that hold the latest event copy per VEN and drive each device to its set point. */
+class FakeGateways {
+  readonly events = new Map<string, OadrEvent>();
+  readonly published: { venId: string; event: OadrEvent }[] = [];
+  readonly broken = new Set<string>();
+  /** Resources that only follow from this instant on (slow to respond). */
+  readonly slowUntil = new Map<string, number>();
+  publish(venId: string, event: OadrEvent): void {
+    this.published.push({ venId, event });
+    this.events.set(venId, event);
+  }
+  /** Net power each device holds at `now` (0 = idle outside events). */
+  powers(now: number, devices: readonly string[]): Map<string, number> {
+    const out = new Map(devices.map((d) => [d, 0]));
+    for (const e of this.events.values()) {
+      if (e.descriptor.eventStatus === 'cancelled') continue;
+      let t = e.activePeriod.dtstart as number;
+      for (const s of e.signals) {
+        const id = s.target?.resourceID?.[0];
+        if (!id || this.broken.has(id) || now < (this.slowUntil.get(id) ?? 0)) continue;
+        t = e.activePeriod.dtstart;
+        for (const iv of s.intervals) {
+          if (t <= now && now < t + iv.duration!) out.set(id, iv.value);
+          t += iv.duration!;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+function setup() {
+  const clock = new ManualClock(T0 - 120_000);
+  const audit = new MemoryAuditSink();
+  const fleet = new Fleet();
+  const devices = ['b1', 'b2', 'b3', 'b4'];
+  devices.forEach((id, i) => {
+    fleet.upsert({ id, venId: i < 2 ? 'gw1' : 'gw2', resourceClass: 'battery', ratedReduceW: 3000, ratedIncreaseW: 3000, capacityWh: 10_000, reservePercent: 20, costPerKWh: i + 1 });
+  });
+  const gws = new FakeGateways();
+  const engine = new DispatchEngine({ aggregatorId: 'AGG1', fleet, clock, audit, downstream: gws, closedLoop: cfg.closedLoop, headroom: cfg.headroom });
+  /** Telemetry: every device reports its power and SoC now. */
+  const report = () => {
+    const now = clock.now();
+    for (const [id, p] of gws.powers(now, devices)) {
+      fleet.recordPower(id, p, epochMillis(now));
+      fleet.recordStatus(id, { online: true, manualOverride: false, socPercent: 80 }, epochMillis(now));
+    }
+  };
+  report();
+  return { clock, audit, fleet, gws, engine, report, devices };
+}
+
+function plan(o: Partial<DispatchPlan> & { targetW?: number; startIn?: number; minutes?: number } = {}): DispatchPlan {
+  const start = T0 + (o.startIn ?? 0);
+  const end = start + (o.minutes ?? 30) * 60_000;
+  return {
+    key: 'tso/E1', party: 'tso', eventId: 'E1', modificationNumber: 0, marketContext: 'urn:tso', direction: 'reduce',
+    intervals: [{ start: epochMillis(start), end: epochMillis(end), targetW: watts(o.targetW ?? 6000) }],
+    start: epochMillis(start), end: epochMillis(end), responseRequired: true, testEvent: false, ...o,
+  };
+}
+
+test('engine: an event the pool can meet is accepted, split into per-gateway set points, and delivered', async () => {
+  const { clock, engine, gws, report } = setup();
+  const answer = await engine.offer(plan());
+  assert.deepEqual(answer, { optType: 'optIn', code: 200 });
+  // Merit order: b1 (cost 1) and b2 (cost 2) at 3 kW each, both behind gw1; standby on b3.
+  assert.deepEqual([...gws.events.keys()], ['gw1']);
+  const e = gws.events.get('gw1')!;
+  assert.deepEqual(e.signals.map((s) => [s.target?.resourceID?.[0], s.signalName, s.signalType, s.intervals[0]!.value]), [
+    ['b1', 'LOAD_DISPATCH', 'setpoint', -3000],
+    ['b2', 'LOAD_DISPATCH', 'setpoint', -3000],
+  ]);
+  assert.equal(e.descriptor.eventStatus, 'far');
+  assert.deepEqual(e.target.venID, ['gw1']);
+  const ev = engine.get('tso/E1')!;
+  for (let i = 0; i < 12; i++) {
+    clock.advance(15_000);
+    report();
+    await engine.tick();
+  }
+  assert.equal(ev.state, 'active');
+  const s = engine.series.get('tso/E1');
+  assert.ok(s.length >= 3);
+  const last = s[s.length - 1]!;
+  assert.equal(last.targetW, 6000);
+  assert.equal(last.deliveredW, 6000);
+  assert.equal(last.nonResponding, 0);
+});
+
+test('engine: a resource that ignores its set point is marked non-responding and its power re-dispatched', async () => {
+  const { clock, engine, gws, report, audit } = setup();
+  gws.broken.add('b1');
+  assert.equal((await engine.offer(plan())).optType, 'optIn');
+  const published = gws.published.length;
+  for (let i = 0; i < 12; i++) {
+    clock.advance(15_000);
+    report();
+    await engine.tick();
+  }
+  const ev = engine.get('tso/E1')!;
+  assert.deepEqual(ev.nonResponding, ['b1']);
+  assert.ok(gws.published.length > published, 'a modification went out');
+  // b3 (behind gw2) took over b1's share; gw1 no longer instructs b1.
+  const gw1 = gws.events.get('gw1')!;
+  // b1 is released explicitly (SIMPLE level 0: back to its owner's mode), b2 keeps its set point.
+  assert.deepEqual(gw1.signals.map((s) => `${s.signalID} ${s.signalName}/${s.signalType} ${s.intervals[0]!.value}`), ['b2 LOAD_DISPATCH/setpoint -3000', 'b1/release SIMPLE/level 0']);
+  assert.ok(gws.events.get('gw2')!.signals.some((s) => s.signalID === 'b3'));
+  assert.ok(gw1.descriptor.modificationNumber > 0);
+  const last = engine.series.latest('tso/E1')!;
+  assert.equal(last.deliveredW, 6000);
+  assert.ok(audit.records.some((r) => r.action === 'aggregator.resource.non_responding' && r.target === 'b1'));
+});
+
+test('engine: an impossible event is opted out with the figures, and nothing is sent', async () => {
+  const { engine, gws } = setup();
+  const a = await engine.offer(plan({ targetW: 20_000 }));
+  assert.equal(a.optType, 'optOut');
+  assert.equal(a.code, 200);
+  assert.match(a.reason!, /impossible: the pool can deliver 12\.0 kW of the requested 20\.0 kW/);
+  assert.equal(gws.published.length, 0);
+  assert.equal(engine.recentRefusals().length, 1);
+});
+
+test('engine: an overlapping event of the same party is opted out; a modification replaces the allocation', async () => {
+  const { engine, gws } = setup();
+  assert.equal((await engine.offer(plan())).optType, 'optIn');
+  const other = await engine.offer(plan({ key: 'tso/E2', eventId: 'E2', startIn: 10 * 60_000 }));
+  assert.equal(other.optType, 'optOut');
+  assert.match(other.reason!, /overlaps accepted event E1/);
+  // Modification: 9 kW now → b1, b2, b3; gw2 gets a copy; modification numbers rise.
+  const mod = await engine.offer(plan({ modificationNumber: 1, targetW: 9000 }));
+  assert.equal(mod.optType, 'optIn');
+  assert.ok(gws.events.get('gw2')!.signals.some((s) => s.signalID === 'b3'));
+  assert.equal(gws.events.get('gw1')!.descriptor.modificationNumber, 1);
+  // Cancel: every gateway gets a cancelled copy.
+  assert.equal(await engine.cancel('tso/E1'), true);
+  assert.equal(gws.events.get('gw1')!.descriptor.eventStatus, 'cancelled');
+  assert.equal(gws.events.get('gw2')!.descriptor.eventStatus, 'cancelled');
+});
+
+test('engine: an approved fleet-wide operator command runs as an operator event; release cancels it', async () => {
+  const { clock, engine, gws, fleet } = setup();
+  const audit = new MemoryAuditSink();
+  const book = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size);
+  const out = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 100_000, resources: 'fleet', durationMs: 600_000, reason: 'drill' });
+  assert.equal(out.state, 'held');
+  await assert.rejects(engine.executeManual(out.record), /held; only approved/);
+  const rec = book.approve(out.record.id, { id: 'bob', role: 'operator' });
+  const r = await engine.executeManual(rec);
+  // Partial is allowed for operators: everything the fleet has, with the shortfall stated.
+  assert.equal(r.allocatedW, 12_000);
+  assert.equal(r.shortfallW, 88_000);
+  assert.equal(gws.events.get('gw2')!.descriptor.eventStatus, 'active');
+  const rel = book.submit({ id: 'alice', role: 'operator' }, { action: 'release', powerW: 0, resources: ['b1'], durationMs: 0, reason: 'end drill' });
+  await engine.executeManual(rel.record);
+  assert.equal(gws.events.get('gw2')!.descriptor.eventStatus, 'cancelled');
+});
+
+test('engine: a slow resource\'s gap is re-dispatched, and the surplus is given back once it catches up', async () => {
+  const { clock, engine, gws, report } = setup();
+  assert.equal((await engine.offer(plan())).optType, 'optIn');
+  // b1 only follows 50 s into the event: after the 30 s grace its gap goes to b3, and b1 catches
+  // up before its second miss (missesToMark 2) would mark it.
+  gws.slowUntil.set('b1', T0 + 50_000);
+  const seen: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    clock.advance(15_000);
+    report();
+    await engine.tick();
+    seen.push(engine.series.latest('tso/E1')?.deliveredW ?? 0);
+  }
+  const ev = engine.get('tso/E1')!;
+  assert.deepEqual(ev.nonResponding, [], 'slow is not dead: b1 was never marked');
+  assert.ok(seen.some((d) => d > 6000), 'b1 caught up while b3 still delivered: over-delivery happened');
+  assert.equal(engine.series.latest('tso/E1')!.deliveredW, 6000, 'surplus trimmed back to the target');
+  assert.equal(ev.allocation.allocatedW[0], 6000);
+});
+
+test('engine: right after an event ends, its resources keep their pre-event baseline (recovery time)', async () => {
+  const { clock, engine, report } = setup();
+  assert.equal((await engine.offer(plan({ minutes: 2 }))).optType, 'optIn');
+  // Telemetry until the last sample inside the event; the event then ends.
+  while (clock.now() < T0 + 120_000) {
+    clock.advance(15_000);
+    if (clock.now() < T0 + 120_000) report();
+    await engine.tick();
+  }
+  assert.equal(engine.get('tso/E1')!.state, 'completed');
+  // Readings still show the discharge (the gateways have not restored yet): a new event must not
+  // take −3000 W as b1/b2's baseline, which would leave them no room.
+  const next = await engine.offer(plan({ key: 'tso/E2', eventId: 'E2', startIn: 10 * 60_000, targetW: 12_000 }));
+  assert.equal(next.optType, 'optIn', next.reason);
+});
+
+test('engine: events of different parties share the pool without double-booking; a party only sees its pools', async () => {
+  const { clock, audit, fleet, gws } = setup();
+  // b1, b2 in pool "tokyo-t2" (the TSO's), b3, b4 in "tokyo-dr" (the retailer's).
+  for (const s of fleet.all()) fleet.upsert({ ...s, pool: s.id === 'b1' || s.id === 'b2' ? 'tokyo-t2' : 'tokyo-dr' });
+  const pools: Record<string, string[]> = { tso: ['tokyo-t2', 'tokyo-dr'], retailer: ['tokyo-dr'], coordinator: ['tokyo-t2', 'tokyo-dr'] };
+  const engine = new DispatchEngine({
+    aggregatorId: 'AGG1', fleet, clock, audit, downstream: gws, closedLoop: cfg.closedLoop, headroom: { mode: 'standby', fraction: 0 },
+    eligible: (party, spec) => (pools[party] ?? []).includes(spec.pool ?? ''),
+  });
+  // The TSO takes 6 kW: cheapest first, b1 and b2.
+  assert.equal((await engine.offer(plan())).optType, 'optIn');
+  // The retailer (its pool only: b3, b4) can still have 6 kW at the same time…
+  const r1 = await engine.offer(plan({ key: 'retailer/R1', party: 'retailer', eventId: 'R1', targetW: 6000 }));
+  assert.equal(r1.optType, 'optIn', r1.reason);
+  assert.deepEqual(engine.get('retailer/R1')!.allocation.instructions.map((i) => i.resourceId).sort(), ['b3', 'b4']);
+  // …but a third party in the window finds nothing left: every battery is committed.
+  const c1 = await engine.offer(plan({ key: 'coordinator/C1', party: 'coordinator', eventId: 'C1', targetW: 1000, startIn: 60_000, minutes: 10 }));
+  assert.equal(c1.optType, 'optOut');
+  assert.match(c1.reason!, /can deliver 0\.0 kW of the requested 1\.0 kW/);
+  // A second event of the same party in its own window is refused as an overlap (modify instead).
+  const r2 = await engine.offer(plan({ key: 'retailer/R2', party: 'retailer', eventId: 'R2', targetW: 1000, startIn: 60_000, minutes: 10 }));
+  assert.match(r2.reason!, /overlaps accepted event R1/);
+  // After the window the pool is free again; a party without pools sees no resource at all.
+  assert.equal((await engine.offer(plan({ key: 'coordinator/C2', party: 'coordinator', eventId: 'C2', targetW: 12_000, startIn: 31 * 60_000 }))).optType, 'optIn');
+  const x = await engine.offer(plan({ key: 'nobody/X1', party: 'nobody', eventId: 'X1', targetW: 1000, startIn: 31 * 60_000 }));
+  assert.match(x.reason!, /\(0 usable resources of 4\)/);
+});
+
+test('engine: when instructions cannot be sent, the event is opted out and what was sent is withdrawn', async () => {
+  const { clock, audit, fleet, report } = setup();
+  report();
+  const sent: { venId: string; status: string }[] = [];
+  const engine = new DispatchEngine({
+    aggregatorId: 'AGG1', fleet, clock, audit, closedLoop: cfg.closedLoop, headroom: { mode: 'standby', fraction: 0 },
+    downstream: {
+      publish(venId, e) {
+        if (venId === 'gw2' && e.descriptor.eventStatus !== 'cancelled') throw new Error('store unavailable');
+        sent.push({ venId, status: e.descriptor.eventStatus });
+      },
+    },
+  });
+  const a = await engine.offer(plan({ targetW: 9000 }));
+  assert.equal(a.optType, 'optOut');
+  assert.match(a.reason!, /could not be sent to the gateways: store unavailable/);
+  assert.equal(engine.get('tso/E1')!.state, 'cancelled');
+  assert.deepEqual(sent, [{ venId: 'gw1', status: 'far' }, { venId: 'gw1', status: 'cancelled' }]);
+});

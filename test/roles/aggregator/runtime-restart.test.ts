@@ -1,0 +1,88 @@
+/**
+ * The aggregator restarts on its store: the gateway's registration, its declared data points and
+ * the poll queue survive, so the gateway (the real gateway role, ECHONET Lite over UDP) carries
+ * on without registering again and its telemetry is understood at once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../../../src/core/clock.js';
+import { MemoryAuditSink } from '../../../src/security/audit/types.js';
+import { CertificateAuthority } from '../../../src/security/pki/index.js';
+import { DeviceSite } from '../../../src/roles/device/site.js';
+import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
+import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('restart: registrations and data points come back from the store; the gateway does not register again', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'erab-agg-restart-'));
+  const ca = await CertificateAuthority.create();
+  const agg = await ca.issue({ role: 'aggregator', id: 'AGG1' });
+  const gw = await ca.issue({ role: 'gateway', id: 'GW1' });
+  for (const [name, text] of [['ca.pem', ca.certPem], ['agg.pem', agg.certPem], ['agg.key', agg.keyPem], ['gw.pem', gw.certPem], ['gw.key', gw.keyPem]] as const) {
+    writeFileSync(join(dir, name), text, { mode: 0o600 });
+  }
+  const net = `${64 + Math.floor(Math.random() * 190)}.${1 + Math.floor(Math.random() * 250)}`;
+  const port = await freePort();
+  const cfg = parseAggregatorConfig({
+    id: 'AGG1',
+    tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },
+    store: { url: join(dir, 'aggregator.db') },
+    downstream: { port, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 200, reportIntervalMs: 1000 },
+    closedLoop: { intervalMs: 500, telemetryMaxAgeMs: 5000 },
+  });
+  const audit = new MemoryAuditSink();
+  const site = await DeviceSite.start({ address: `127.${net}.2`, speed: 1, tickMs: 200, serialPrefix: 'R1', battery: { initialSocPercent: 60 } });
+  let a: RunningAggregator | undefined = await startAggregator(cfg, { audit, clock: systemClock });
+  let g: Gateway | undefined;
+  try {
+    g = await Gateway.start(gatewayConfigSchema.parse({
+      gatewayId: 'GW1',
+      database: join(dir, 'gw.db'),
+      tls: { certFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw.key'), caFile: join(dir, 'ca.pem') },
+      aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${port}`, certificateFile: join(dir, 'agg.pem') },
+      echonet: { address: `127.${net}.1`, devices: [`127.${net}.2`], pollMs: 500, timeoutMs: 2000, retries: 1 },
+      telemetry: { minPeriodMs: 1000 },
+      admission: { allowList: [{ serialNumber: 'R1' }] },
+      engine: { tickMs: 500 },
+    }), { clock: systemClock, audit });
+    const battery = () => a!.fleet.all().find((r) => r.resourceClass === 'battery');
+    const first = await until('battery telemetry before the restart', () => { const b = battery(); return b && a!.engine.freshPower(b.id) !== undefined ? b : undefined; });
+    const registrationID = g.ven.registration!.registrationID;
+
+    await a.stop();
+    a = undefined;
+    await new Promise((r) => setTimeout(r, 1500));
+    a = await startAggregator(cfg, { audit, clock: systemClock });
+    assert.deepEqual(a.downstream.gateways().map((x) => x.venId), ['GW1'], 'the registration came back from the store');
+    assert.ok(a.fleet.spec(first.id), 'the data points were relearned from the stored METADATA');
+    await until('battery telemetry after the restart', () => { const b = battery(); return b && a!.engine.freshPower(b.id) !== undefined ? b : undefined; }, 60_000);
+    assert.equal(g.ven.registration!.registrationID, registrationID, 'the gateway did not register again');
+  } finally {
+    await g?.close();
+    await a?.stop();
+    await site.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,85 @@
+/**
+ * `erab gateway run --config <file>` as a real process: it starts, says it is ready, registers
+ * with the aggregator's VTN over mutual TLS, and on SIGTERM stops cleanly (exit 0) with its
+ * tamper-evident audit log closed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MemoryAuditSink } from '../../../src/security/audit/types.js';
+import { TlsMaterial } from '../../../src/security/tls.js';
+import { openStore } from '../../../src/store/store.js';
+import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
+import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
+import { DeviceSite } from '../../../src/roles/device/site.js';
+import { main } from '../../../src/cli/main.js';
+import { makePki, waitFor } from './helpers.js';
+
+const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+
+test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM', { timeout: 120_000 }, async () => {
+  const pki = await makePki('erab-gw-run-');
+  const agg = await pki.issue('aggregator', 'AGG1');
+  const gw = await pki.issue('gateway', 'GW1');
+  const store = await openStore({ url: join(pki.dir, 'vtn.db'), migrations: openadrStoreMigrations });
+  const vtn = await startOpenadrVtn({
+    vtnID: 'vtn-AGG1', profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(), store,
+    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.ca.certPem }),
+    vtn: { pollFreqMs: 500 },
+  });
+  const site = await DeviceSite.start({ address: `${NET}.2`, serialPrefix: 'RUNA', battery: {} });
+  const config = join(pki.dir, 'gateway.json');
+  writeFileSync(config, JSON.stringify({
+    gatewayId: 'GW1',
+    database: join(pki.dir, 'gateway.db'),
+    audit: { dir: join(pki.dir, 'audit') },
+    tls: { certFile: gw.certFile, keyFile: gw.keyFile, caFile: pki.caFile },
+    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.certFile },
+    echonet: { address: `${NET}.1`, devices: [`${NET}.2`], pollMs: 1000 },
+    admission: { allowList: [{ serialNumber: 'RUNA' }] },
+  }));
+  const mainJs = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    `import(${JSON.stringify(mainJs)}).then(async (m) => { process.exitCode = await m.main(['node', 'erab', 'gateway', 'run', '--config', ${JSON.stringify(config)}]); })`,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ERAB_LOG_LEVEL: 'warn' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const ready = await waitFor('ready line', () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${err}`);
+      return out.split('\n').find((l) => l.startsWith('{"ready"'));
+    }, 60_000).catch((e: Error) => { throw new Error(`${e.message}; stdout: ${out.slice(0, 500)}; stderr: ${err.slice(0, 1500)}`); });
+    assert.deepEqual(JSON.parse(ready), { ready: 'gateway', gatewayId: 'GW1', devices: 2 });
+    await waitFor('registration at the VTN', () => vtn.vtn.registration('GW1'), 60_000);
+    assert.equal(vtn.vtn.registration('GW1')?.xmlSignature, true);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+    // The audit log it wrote verifies.
+    let verifyOut = '';
+    const write = process.stdout.write.bind(process.stdout);
+    const writeErr = process.stderr.write.bind(process.stderr);
+    const capture = ((c: string | Uint8Array) => { verifyOut += String(c); return true; }) as typeof process.stdout.write;
+    process.stdout.write = capture;
+    process.stderr.write = capture;
+    let code: number;
+    try {
+      code = await main(['node', 'erab', 'audit', 'verify', '--dir', join(pki.dir, 'audit')]);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+    }
+    assert.equal(code, 0, verifyOut);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await vtn.close();
+    await site.close();
+    await store.close();
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
