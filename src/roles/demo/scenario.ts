@@ -57,9 +57,7 @@ export interface DemoRunOptions extends DemoOptions {
 const KOMA = 30 * 60_000;
 /**
  * Requested power per site, kW: reduction (三次②) and upward DR. The 上げDR falls in the early
- * afternoon, when PV has already filled much of the batteries: at 2 kW per site the fleet accepted
- * but delivered only 88–92 % on a loaded machine (the aggregator's estimate of what charging can
- * absorb is optimistic; noted as an open item), so the retailer asks 1.5 kW per site.
+ * afternoon, when PV has already filled part of the batteries, so it asks less per site.
  */
 const REDUCE_KW_PER_SITE = 2.5;
 const INCREASE_KW_PER_SITE = 1.5;

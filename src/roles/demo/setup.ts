@@ -224,6 +224,9 @@ export function closedLoopFor(layout: DemoLayout) {
     missesToMark: 20,
     toleranceFraction: 0.1,
     toleranceW: 100,
+    // Devices start early by the telemetry path's length (gateway read + report, aggregator
+    // report), so the TSO/retailer sees the requested level from the start of the block.
+    rampUpMs: Math.min(3_600_000, 2 * t.gatewayReportMs + t.upstreamReportMs),
   };
 }
 

@@ -12,7 +12,10 @@
  *    not admitted are skipped and audited; the answer is the oadrCreatedEvent response
  *    (optIn 200, or optOut with the refusal code).
  * 2. At start and at each interval boundary: the signals in force are translated per device,
- *    checked by the policy, and executed (ramp steps on timers). The owner's normal mode is
+ *    checked by the policy, and executed (ramp steps on timers). An event with a ramp-up period
+ *    (OpenADR x-eiRampUp: begin changing this long before dtstart so that the requested level
+ *    is reached at dtstart) applies its first interval's signals from dtstart − rampUp; the
+ *    ramp-up honoured is capped by `maxRampUpMs`. The owner's normal mode is
  *    recorded before the first forced command to a device.
  * 3. At the end, on cancellation, on a newer modification that no longer targets a device, or
  *    when the fail-safe says so: each device goes back to the owner's normal mode (`auto`).
@@ -53,6 +56,8 @@ export interface GatewayEvent {
   start: EpochMillis;
   /** 0 = open-ended. */
   durationMs: number;
+  /** x-eiRampUp: begin this long before `start` (0 or absent: at `start`). */
+  rampUpMs?: number | undefined;
   target: GuardTarget;
   signals: ScheduledSignal[];
 }
@@ -88,6 +93,8 @@ export interface EngineOptions {
   translation?: TranslationConfig | undefined;
   /** Period of the fail-safe / state-of-charge tick, ms (default 5 s). */
   tickMs?: number | undefined;
+  /** Longest ramp-up honoured before an event's start, ms (default 15 min); longer ones are capped. */
+  maxRampUpMs?: number | undefined;
   logger?: Logger | undefined;
 }
 
@@ -177,8 +184,8 @@ export function signalsAt(ev: GatewayEvent, now: number, deviceId?: string): Eve
 }
 
 /** Every instant at which the signals in force may change (interval starts and the end). */
-function boundaries(ev: GatewayEvent): number[] {
-  const set = new Set<number>([ev.start]);
+function boundaries(ev: GatewayEvent, rampUpMs: number): number[] {
+  const set = new Set<number>([ev.start - rampUpMs, ev.start]);
   for (const s of ev.signals) for (const iv of s.intervals) {
     set.add(ev.start + iv.startOffsetMs);
     if (iv.durationMs > 0) set.add(ev.start + iv.startOffsetMs + iv.durationMs);
@@ -302,7 +309,7 @@ export class EventEngine {
     };
     this.events.set(ev.eventID, state);
     const now = this.o.clock.now();
-    for (const at of boundaries(ev)) {
+    for (const at of boundaries(ev, this.rampUpOf(ev))) {
       if (at <= now) continue;
       state.timers.push(this.o.clock.setTimeout(() => this.apply(state), at - now));
     }
@@ -410,8 +417,10 @@ export class EventEngine {
   private apply(state: EventState): void {
     if (state.phase === 'done' || this.closed) return;
     const now = this.o.clock.now();
-    const window = { start: state.ev.start, end: state.end };
-    if (now < state.ev.start) {
+    // During the ramp-up the first interval's signals apply, so the level is reached at dtstart.
+    const begin = state.ev.start - this.rampUpOf(state.ev);
+    const window = { start: begin as EpochMillis, end: state.end };
+    if (now < begin) {
       return;
     }
     const verdict = this.o.failSafe.evaluate(window);
@@ -431,7 +440,14 @@ export class EventEngine {
       return;
     }
     state.phase = 'active';
-    for (const id of state.devices) this.applyDevice(state, id, signalsAt(state.ev, now, id));
+    for (const id of state.devices) this.applyDevice(state, id, signalsAt(state.ev, Math.max(now, state.ev.start), id));
+  }
+
+  /** The ramp-up this engine honours for `ev`: the event's own, capped by `maxRampUpMs`. */
+  private rampUpOf(ev: GatewayEvent): number {
+    const asked = ev.rampUpMs ?? 0;
+    if (!(asked > 0)) return 0;
+    return Math.min(asked, this.o.maxRampUpMs ?? 15 * 60_000);
   }
 
   private applyDevice(state: EventState, id: string, signals: EventSignal[]): void {

@@ -119,7 +119,11 @@ export const gatewayConfigSchema = z.object({
     /** Largest difference between a command's signature timestamp and our clock. */
     maxClockSkewMs: z.number().int().min(1000).max(3_600_000).default(300_000),
   }).strict().prefault({}),
-  engine: z.object({ tickMs: z.number().int().min(100).max(60_000).default(5000) }).strict().prefault({}),
+  engine: z.object({
+    tickMs: z.number().int().min(100).max(60_000).default(5000),
+    /** Longest x-eiRampUp honoured (devices start this long before an event at most), ms. */
+    maxRampUpMs: z.number().int().min(0).max(3_600_000).default(900_000),
+  }).strict().prefault({}),
 }).strict();
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
@@ -291,7 +295,7 @@ export class Gateway {
       const site = new EchonetSite({ controller, admission, clock, addresses: config.echonet.devices, firmwareEpcs: config.echonet.firmwareEpcs, logger: log });
       const policy = new SafetyPolicy(config.policy, clock);
       const failSafe = new FailSafe(config.policy.failSafe, clock);
-      const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, logger: log });
+      const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, maxRampUpMs: config.engine.maxRampUpMs, logger: log });
       cleanup.unshift(() => engine.close());
       const guard = new CommandGuard(
         {

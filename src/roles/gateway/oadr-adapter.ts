@@ -60,6 +60,7 @@ export function gatewayEventOf(e: OadrEvent): GatewayEvent {
     status: e.descriptor.eventStatus,
     start: e.activePeriod.dtstart,
     durationMs: e.activePeriod.duration,
+    rampUpMs: e.activePeriod.rampUp,
     target: guardTargetOf(e.target),
     signals: scheduledSignals(e),
   };

@@ -98,6 +98,9 @@ test('engine: an event the pool can meet is accepted, split into per-gateway set
   ]);
   assert.equal(e.descriptor.eventStatus, 'far');
   assert.deepEqual(e.target.venID, ['gw1']);
+  // Devices are asked to begin a minute early (x-eiRampUp) so the level holds from the block's start.
+  assert.equal(e.activePeriod.rampUp, cfg.closedLoop.rampUpMs);
+  assert.equal(cfg.closedLoop.rampUpMs, 60_000);
   const ev = engine.get('tso/E1')!;
   for (let i = 0; i < 12; i++) {
     clock.advance(15_000);

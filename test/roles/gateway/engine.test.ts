@@ -95,6 +95,38 @@ test('an event moves the battery at its start, follows its intervals, and restor
   engine.close();
 });
 
+test('ramp-up (x-eiRampUp): the first interval applies from start − rampUp, capped by maxRampUpMs', async () => {
+  const { clock, site, engine } = setup();
+  // Start at T0 + 60 s, ramp-up 40 s: nothing before T0 + 20 s, the first level from then on.
+  engine.accept(simpleEvent({ rampUpMs: 40_000 }, [1, 3]));
+  await engine.idle();
+  clock.advance(19_000);
+  await engine.idle();
+  assert.deepEqual(site.cmds(), []);
+  clock.advance(1000);
+  await engine.idle();
+  assert.deepEqual(site.sent.map((x) => [x.at, x.cmd]), [[20_000, 'bat1 discharge 1000W']]);
+  clock.advance(40_000 + 10 * 60_000);
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 1000W', 'bat1 discharge 3000W']);
+  engine.close();
+
+  // A hostile ramp-up of a day is capped: with maxRampUpMs 30 s the device starts at start − 30 s.
+  const clock2 = new ManualClock(T0);
+  const site2 = new Site(clock2);
+  const cfg = sitePolicySchema.parse({ classes: { battery: { rampWPerSecond: 100_000 } }, failSafe: { aggregatorTimeoutMs: 3_600_000, maxForcedWhileUnreachableMs: 7_200_000 } });
+  const engine2 = new EventEngine({ clock: clock2, policy: new SafetyPolicy(cfg, clock2), failSafe: new FailSafe(cfg.failSafe, clock2), devices: site2, port: site2, audit: new MemoryAuditSink(), maxRampUpMs: 30_000 });
+  site2.add({ deviceId: 'bat1', class: 'battery', ratedChargeW: 3000, ratedDischargeW: 3000 }, { powerW: watts(0), socPercent: 80, mode: 'auto' });
+  engine2.accept(simpleEvent({ rampUpMs: 86_400_000 }, [2]));
+  clock2.advance(29_000);
+  await engine2.idle();
+  assert.deepEqual(site2.cmds(), []);
+  clock2.advance(1000);
+  await engine2.idle();
+  assert.deepEqual(site2.sent.map((x) => [x.at, x.cmd]), [[30_000, 'bat1 discharge 2000W']]);
+  engine2.close();
+});
+
 test('a cancellation returns devices to normal at once', async () => {
   const { clock, site, engine } = setup();
   engine.accept(simpleEvent({ start: epochMillis(T0) }));

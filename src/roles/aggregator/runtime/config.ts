@@ -94,6 +94,11 @@ export const closedLoopSchema = z.object({
   telemetryMaxAgeMs: z.number().int().min(100).default(120_000),
   /** No misses are counted this long after the event start, ms (devices ramp). */
   graceMs: z.number().int().min(0).default(60_000),
+  /**
+   * Ramp-up asked of gateways (OpenADR x-eiRampUp), ms: devices begin this long before the start
+   * so the requested level is reached at the start of the block, not one telemetry round later.
+   */
+  rampUpMs: z.number().int().min(0).max(3_600_000).default(60_000),
 }).strict();
 export type ClosedLoopConfig = z.output<typeof closedLoopSchema>;
 

@@ -651,7 +651,10 @@ export class DispatchEngine {
         eventStatus: now < ev.plan.start ? 'far' : now < ev.plan.end ? 'active' : 'completed',
         ...(ev.plan.testEvent ? { testEvent: 'true' } : {}),
       },
-      activePeriod: { dtstart: ev.plan.start, duration: millis(ev.plan.end - ev.plan.start) },
+      activePeriod: {
+        dtstart: ev.plan.start, duration: millis(ev.plan.end - ev.plan.start),
+        ...(this.o.closedLoop.rampUpMs > 0 ? { rampUp: millis(this.o.closedLoop.rampUpMs) } : {}),
+      },
       signals,
       target: { venID: [venId] },
       responseRequired: 'always',
