@@ -235,6 +235,10 @@ test('e2e: the TSO\'s reduction is accepted, allocated over two gateways, delive
     // ---- a 7.5 kW reduction (三次② style, accelerated): starts in 3 s, lasts 30 s
     const start = Math.ceil((Date.now() + 3000) / 1000) * 1000;
     const targetW = 7500;
+    // Sampled before the event goes out: with the aggregator's ramp-up (x-eiRampUp, 60 s) the
+    // gateways begin as soon as they hold the event.
+    const before = w.sites.map((site) => site.battery!.power() as number);
+    const ownerModes = w.sites.map((site) => site.battery!.object.get(StorageBattery.props.operationMode));
     await reduction(w, 'EVT-1', start, 30_000, targetW / 1000);
     const opt = await until('opt for EVT-1', async () => (await tsoVtn.eventOpts('EVT-1'))[0]);
     assert.equal(opt.optType, 'optIn');
@@ -249,8 +253,6 @@ test('e2e: the TSO\'s reduction is accepted, allocated over two gateways, delive
       return opts.length === 2 ? opts : undefined;
     });
     assert.deepEqual(gwOpts.map((o) => o.optType), ['optIn', 'optIn']);
-    const before = w.sites.map((site) => site.battery!.power() as number);
-    const ownerModes = w.sites.map((site) => site.battery!.object.get(StorageBattery.props.operationMode));
 
     // ---- after the first reporting interval: delivered within 5 % of the target
     await until('event start + one reporting interval', () => Date.now() >= start + REPORT_MS || undefined, 30_000);
