@@ -15,7 +15,8 @@
  * - DDL is transactional: SQLite rolls back CREATE/ALTER/DROP like any other change (Kysely's
  *   adapter says otherwise, which would leave a half-applied migration run behind).
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import {
   CompiledQuery, SqliteAdapter, SqliteDialect, SqliteDriver,
   type DatabaseConnection, type DialectAdapter, type Driver, type SqliteDialectConfig,
@@ -29,6 +30,38 @@ export interface SqliteOpenOptions {
   synchronous?: 'full' | 'normal';
   /** Open read-only (inspection tools). Default false. */
   readonly?: boolean;
+}
+
+/**
+ * The driver for this Node.js: better-sqlite3 13 (Node-API, installed as the optional dependency
+ * `better-sqlite3-13`, which npm skips on Node < 22) where it is installed, else better-sqlite3 12,
+ * the last line that supports Node 20. 12 is not used on Node >= 22 when 13 is there: from
+ * Node 24.19 on it aborts the process when V8 collects a prepared statement outside a JS context.
+ */
+export type SqliteDriverName = 'better-sqlite3-13' | 'better-sqlite3';
+let driver: { name: SqliteDriverName; Database: typeof Database } | undefined;
+
+export function sqliteDriver(): { name: SqliteDriverName; Database: typeof Database } {
+  if (driver) return driver;
+  const require = createRequire(import.meta.url);
+  const major = Number(process.versions.node.split('.')[0]);
+  let installed13: string | undefined;
+  try {
+    installed13 = major >= 22 ? require.resolve('better-sqlite3-13') : undefined;
+  } catch {
+    // Not installed (npm ci ran under Node 20, or without optional dependencies): use 12.
+  }
+  if (installed13 !== undefined) {
+    try {
+      driver = { name: 'better-sqlite3-13', Database: require(installed13) as typeof Database };
+      return driver;
+    } catch (err) {
+      // Installed but not built for this Node.js: falling back to 12 would abort later, so say so.
+      throw new StoreUnavailableError(`cannot load better-sqlite3-13 on Node.js ${process.version}: ${(err as Error).message.split('\n')[0]}; run \`npm rebuild better-sqlite3-13\``, { cause: err });
+    }
+  }
+  driver = { name: 'better-sqlite3', Database: require('better-sqlite3') as typeof Database };
+  return driver;
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
@@ -61,7 +94,8 @@ class ErabSqliteDialect extends SqliteDialect {
 export function openSqlite(path: string, options: SqliteOpenOptions = {}): { dialect: SqliteDialect; database: Database.Database } {
   let database: Database.Database;
   try {
-    database = new Database(path, {
+    const { Database: Driver } = sqliteDriver();
+    database = new Driver(path, {
       timeout: options.busyTimeoutMs ?? 10_000,
       readonly: options.readonly ?? false,
     });
