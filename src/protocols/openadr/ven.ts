@@ -90,6 +90,8 @@ export interface VenOptions {
   vtnCertificatePem?: string;
   /** Policy for incoming signatures (default 'optional'). */
   signatureMode?: SignatureMode;
+  /** Accepted skew of the VTN's ReplayProtect timestamps, either side, ms (default 5 minutes). */
+  signatureWindowMs?: number;
   reports?: VenReportSource[];
   /** Decide on a new or modified event; return the opt (default optIn). */
   onEvent?: (info: VenEventInfo) => OptType | void | Promise<OptType | void>;
@@ -135,7 +137,8 @@ export class Ven {
   private readonly audit: OadrAuditSink;
   private readonly outbox: VenOutbox;
   private readonly limits: XmlLimits;
-  private readonly nonces = new NonceCache(300_000);
+  // Nonces are remembered for as long as their timestamps can pass the window.
+  private readonly nonces: NonceCache;
   private reg: VenPersistedState | undefined;
   private readonly known = new Map<string, KnownEvent>();
   private readonly active = new Map<string, ActiveReport>();
@@ -149,6 +152,7 @@ export class Ven {
   private reportSendQueued = false;
 
   constructor(opts: VenOptions) {
+    this.nonces = new NonceCache(opts.signatureWindowMs ?? 300_000);
     this.o = opts;
     this.clock = opts.clock;
     this.random = opts.random ?? Math.random;
@@ -623,7 +627,7 @@ export class Ven {
     if (mode !== 'off') {
       if (d.hasSignature) {
         if (!this.o.vtnCertificatePem) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'signed payload but no VTN certificate configured');
-        verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits });
+        verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits, ...(this.o.signatureWindowMs !== undefined ? { windowMs: this.o.signatureWindowMs } : {}) });
       } else if (mode === 'required') throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'XML signature required from the VTN');
     }
     if ('venID' in d.message && d.message.venID !== undefined && this.reg && d.message.venID !== this.reg.venID) {

@@ -199,6 +199,8 @@ export function writeAggregatorConfig(layout: DemoLayout, certs: DemoCertificate
       allowList: { participants: gateways },
       pollIntervalMs: t.gatewayPollMs,
       reportIntervalMs: t.gatewayReportMs,
+      // ReplayProtect timestamps count in simulated time: one real minute of slack, as the gateways allow.
+      signatureWindowMs: t.maxClockSkewMs,
     },
     upstream: [
       { name: 'tso', kind: 'tso', vtnUrl: urls.tso, expect: { role: 'tso', id: IDS.tso }, pollIntervalMs: t.upstreamPollMs },

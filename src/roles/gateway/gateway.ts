@@ -347,6 +347,7 @@ export class Gateway {
         // Events are verified by the command guard (signature required); other payloads are
         // verified when signed.
         signatureMode: 'optional',
+        signatureWindowMs: config.security.maxClockSkewMs,
         reports: sources.list(),
         backoff: { initialMs: Math.min(5000, config.echonet.pollMs), maxMs: 60_000 },
         onRegistered: () => {

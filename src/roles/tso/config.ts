@@ -46,6 +46,8 @@ export const tsoConfigSchema = z.object({
   pollIntervalMs: z.number().int().min(50).max(3_600_000).default(10_000),
   /** Telemetry interval asked of aggregators (TELEMETRY_USAGE), ms; 1 minute for simple dispatch. */
   reportIntervalMs: z.number().int().min(50).max(3_600_000).default(60_000),
+  /** Accepted clock skew of signed payloads' ReplayProtect timestamps, either side, ms. */
+  signatureWindowMs: z.number().int().min(1000).max(86_400_000).default(300_000),
   /** A JSON schedule of dispatches to issue automatically (see schedule.ts). */
   scheduleFile: file.optional(),
   /** Status pushed to a supervising process (`erab demo`) this often, ms. */

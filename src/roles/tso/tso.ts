@@ -101,6 +101,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
       vtn: {
         pollFreqMs: config.pollIntervalMs,
         reportBackMs: config.reportIntervalMs,
+        signatureWindowMs: config.signatureWindowMs,
         admit: (peer) => (peer.id && contracted.has(peer.id)
           ? { allowed: true }
           : { allowed: false, reason: `${peer.id ?? peer.fingerprint} is not a contracted aggregator of ${config.id}` }),

@@ -141,3 +141,44 @@ test('our fast canonicalisation equals xml-crypto\'s exclusive c14n for every pa
   const signed = signXml(foreign, key(rsaVtn), { clock });
   assert.equal(verifyPayload(signed, { signerCertificatePem: rsaVtn.certPem, clock, nonces: new NonceCache(300_000) }).message.type, 'oadrPoll');
 });
+
+test('fast verification of our own format computes exactly what xml-crypto computes, and refuses what it refuses', async () => {
+  const { signatureChecks, signXml } = await import('../../../src/protocols/openadr/signature.js');
+  const { encodePayload } = await import('../../../src/protocols/openadr/payload.js');
+  const { createPublicKey } = await import('node:crypto');
+  const clock = new ManualClock();
+  for (const cert of [ecVtn, rsaVtn]) {
+    const pub = createPublicKey(cert.certPem);
+    for (const m of Object.values(samples)) {
+      const xml = signPayload(m, key(cert), { clock });
+      const fast = signatureChecks.verifyOwn(xml, pub);
+      assert.ok(fast, `${m.type}: our own format takes the fast path`);
+      assert.deepEqual(fast, signatureChecks.verifyGeneric(xml, pub), m.type);
+    }
+  }
+  const pub = createPublicKey(ecVtn.certPem);
+  const xml = signPayload(samples.oadrDistributeEvent, key(ecVtn), { clock });
+  // Another signer's key, the other key type, a changed object, a changed ReplayProtect, a changed
+  // SignedInfo (digest recomputed by the attacker) and a changed signature value: each refused.
+  const refusedBoth = (doc: string, pattern: RegExp, k = pub): void => {
+    refused(() => signatureChecks.verifyOwn(doc, k), pattern);
+    assert.throws(() => signatureChecks.verifyGeneric(doc, k), (e: unknown) => e instanceof OadrError);
+  };
+  refusedBoth(xml, /signature value .* is incorrect/, createPublicKey(other.certPem));
+  refused(() => signatureChecks.verifyOwn(xml, createPublicKey(rsaVtn.certPem)), /does not fit/);
+  refusedBoth(xml.replace('<ei:value>120</ei:value>', '<ei:value>9999</ei:value>'), /digest/);
+  refusedBoth(xml.replace(/<dsp:nonce>[0-9a-f]+<\/dsp:nonce>/, '<dsp:nonce>00</dsp:nonce>'), /digest/);
+  const { createHash } = await import('node:crypto');
+  const forged = xml.replace('<ei:value>120</ei:value>', '<ei:value>9999</ei:value>');
+  const objStart = forged.indexOf('<oadr:oadrSignedObject');
+  const { c14nOwn } = await import('../../../src/protocols/openadr/signature.js');
+  const digest = createHash('sha256').update(c14nOwn(forged.slice(objStart, forged.length - '</oadr:oadrPayload>'.length))!).digest('base64');
+  const withDigest = forged.replace(/(<ds:Reference URI="#oadrSignedObject">[^]*?<ds:DigestValue>)[^<]+/, `$1${digest}`);
+  refusedBoth(withDigest, /signature value .* is incorrect/);
+  refusedBoth(xml.replace(/<ds:SignatureValue>(.)/, (_m, c: string) => `<ds:SignatureValue>${c === 'A' ? 'B' : 'A'}`), /signature value .* is incorrect/);
+  // Anything not in our exact format is left to xml-crypto (undefined), never half-checked.
+  const foreign = signXml(encodePayload(samples.oadrPoll).replace('<oadr:oadrSignedObject', '\n  <oadr:oadrSignedObject'), key(ecVtn), { clock });
+  assert.equal(signatureChecks.verifyOwn(foreign, pub), undefined);
+  assert.equal(signatureChecks.verifyGeneric(foreign, pub).length, 2);
+  assert.equal(signatureChecks.verifyOwn(xml.replace('<dsp:nonce>', '<dsp:nonce>&amp;'), pub), undefined);
+});

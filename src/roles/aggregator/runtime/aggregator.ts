@@ -136,6 +136,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const downstream = new DownstreamVtn({
       aggregatorId: cfg.id, material, signingKey, host: cfg.downstream.host, port: cfg.downstream.port,
       allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
+      signatureWindowMs: cfg.downstream.signatureWindowMs,
       fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store: new StoreVtnStore(store, `${cfg.id}-vtn`),
       subAggregators: cfg.downstream.aggregators,
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the

@@ -125,6 +125,8 @@ export const aggregatorConfigSchema = z.object({
     pollIntervalMs: z.number().int().min(50).max(3_600_000).default(10_000),
     /** Telemetry report interval we ask gateways for, ms. */
     reportIntervalMs: z.number().int().min(50).max(3_600_000).default(10_000),
+    /** Accepted clock skew of signed payloads' ReplayProtect timestamps, either side, ms. */
+    signatureWindowMs: z.number().int().min(1000).max(86_400_000).default(300_000),
     /**
      * Resource aggregators below us (R3, we act as aggregation coordinator): each is dispatched
      * as one resource with its contracted capacity, by a LOAD_DISPATCH delta, and reports its
@@ -138,7 +140,7 @@ export const aggregatorConfigSchema = z.object({
       increaseW: z.number().min(0).default(0),
       costPerKWh: z.number().min(0).default(30),
     }).strict()).default([]),
-  }).strict().default({ host: '127.0.0.1', port: 8444, allowList: {}, pollIntervalMs: 10_000, reportIntervalMs: 10_000, aggregators: [] }),
+  }).strict().default({ host: '127.0.0.1', port: 8444, allowList: {}, pollIntervalMs: 10_000, reportIntervalMs: 10_000, signatureWindowMs: 300_000, aggregators: [] }),
   upstream: z.array(upstreamPartySchema).default([]),
   closedLoop: closedLoopSchema.default(closedLoopSchema.parse({})),
   approvals: approvalsSchema.default(approvalsSchema.parse({})),

@@ -39,6 +39,8 @@ export interface DownstreamOptions {
   allowList: AllowListConfig;
   pollIntervalMs: number;
   reportIntervalMs: number;
+  /** Accepted skew of signed payloads' ReplayProtect timestamps, ms (default 5 minutes). */
+  signatureWindowMs?: number;
   fleet: Fleet;
   clock: Clock;
   audit: AuditSink;
@@ -114,6 +116,7 @@ export class DownstreamVtn implements DownstreamSink {
       audit: o.audit,
       pollFreqMs: o.pollIntervalMs,
       signingKey: o.signingKey,
+      ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),
       // Only the certificate's own participant id is a valid venID (binding, ERAB §3.3).
       admit: (peer) => {
         if (peer.role !== 'gateway' && peer.role !== 'aggregator') return { allowed: false, reason: `role ${peer.role ?? 'none'} may not register downstream` };
