@@ -161,12 +161,12 @@ test('bad input: a participant that fails to start is named with its cause; ever
   const tmp = mkdtempSync(join(tmpdir(), 'erab-demo-bad-'));
   const dir = join(tmp, 'work');
   try {
-    // The TSO's and retailer's store (ERAB_STORE__URL overrides their configuration files) points at a
-    // PostgreSQL port where nothing listens: they cannot start.
+    // Every participant's store (ERAB_STORE__URL overrides their configuration files) points at a
+    // PostgreSQL port where nothing listens: none can start, and whichever fails first is named.
     const run = await erab(['demo', '--headless', '--sites', '2', '--dir', dir, '--net', String(randomNet())], 200_000, { ERAB_STORE__URL: 'postgres://postgres@127.0.0.1:1/none' });
     assert.equal(run.timedOut, false);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /participant (tso|retailer) failed to start/);
+    assert.match(run.stderr, /participant (tso|retailer|COORD|AGG-A|AGG-B|ROGUE-AGG) failed to start/);
     assert.match(run.stderr, /ECONNREFUSED|127\.0\.0\.1:1|connect/);
     assert.deepEqual(await noneLeft(dir), [], 'every started participant was stopped');
   } finally {
