@@ -627,7 +627,7 @@ export class Ven {
     if (mode !== 'off') {
       if (d.hasSignature) {
         if (!this.o.vtnCertificatePem) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'signed payload but no VTN certificate configured');
-        verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits, ...(this.o.signatureWindowMs !== undefined ? { windowMs: this.o.signatureWindowMs } : {}) });
+        verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits, decoded: d, ...(this.o.signatureWindowMs !== undefined ? { windowMs: this.o.signatureWindowMs } : {}) });
       } else if (mode === 'required') throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'XML signature required from the VTN');
     }
     if ('venID' in d.message && d.message.venID !== undefined && this.reg && d.message.venID !== this.reg.venID) {

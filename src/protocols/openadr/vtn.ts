@@ -18,7 +18,7 @@ import type { EventSignal, OadrCreatedEvent, OadrEvent, ResponseRequired } from 
 import { eventEnd, eventStatusAt } from './event-lifecycle.js';
 import { type OadrPeer, SERVICE_PREFIX, isOversize } from './http.js';
 import type { OadrCancelOpt, OadrCreateOpt } from './opt.js';
-import { type OadrMessage, type OadrMessageType, SERVICE_OF, decodePayload, encodePayload, requestIdOf, venIdOf } from './payload.js';
+import { type DecodedPayload, type OadrMessage, type OadrMessageType, SERVICE_OF, decodePayload, encodePayload, requestIdOf, venIdOf } from './payload.js';
 import type { OadrCreatePartyRegistration, ServiceName } from './register-party.js';
 import { METADATA_REPORT_REQUEST_ID, type OadrReport, type ReportRequest } from './report.js';
 import { oadrResponse } from './response.js';
@@ -314,7 +314,7 @@ export class Vtn {
           throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `venID ${claimed.slice(0, 64)} does not belong to the presenting certificate`);
         }
       }
-      this.checkSignature(decoded.hasSignature, body, st?.reg.venID ?? claimed, peer);
+      this.checkSignature(decoded, body, st?.reg.venID ?? claimed, peer);
       if (message.type === 'oadrPoll' && st) return this.poll(st);
       const reply = await this.dispatch(message, peer, st);
       return this.serialize(st?.reg ?? this.byFingerprint.get(peer.fingerprint)?.reg, reply, service, signedRequest);
@@ -365,7 +365,8 @@ export class Vtn {
     return typeof m === 'function' ? m(venID) : m;
   }
 
-  private checkSignature(hasSignature: boolean, body: Buffer | string, venID: string | undefined, peer: OadrPeer): void {
+  private checkSignature(decoded: DecodedPayload, body: Buffer | string, venID: string | undefined, peer: OadrPeer): void {
+    const hasSignature = decoded.hasSignature;
     const mode = this.modeFor(venID);
     if (mode === 'off') return;
     if (!hasSignature) {
@@ -375,7 +376,7 @@ export class Vtn {
     const pem = peer.certificatePem?.();
     if (!pem) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'signed payload but no peer certificate to verify it with');
     verifyPayload(typeof body === 'string' ? body : body.toString('utf8'), {
-      signerCertificatePem: pem, clock: this.clock, nonces: this.nonces, limits: this.limits,
+      signerCertificatePem: pem, clock: this.clock, nonces: this.nonces, limits: this.limits, decoded,
       ...(this.opts.signatureWindowMs !== undefined ? { windowMs: this.opts.signatureWindowMs } : {}),
     });
   }
