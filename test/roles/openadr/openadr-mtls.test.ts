@@ -236,3 +236,24 @@ describeEachEngine('OpenADR VEN outbox', (fx) => {
     await running.close();
   });
 });
+
+describeEachEngine('OpenADR VTN report store', (fx) => {
+  test('group commit: reports appended together are each committed, in order, and a failed batch fails each of its callers', async () => {
+    const { StoreVtnStore } = await import('../../../src/roles/openadr/store.js');
+    const loc = await fx.location();
+    const store = await loc.open(openadrStoreMigrations);
+    const vtnStore = new StoreVtnStore(store, 'TSO1');
+    const report = (i: number) => ({ reportSpecifierID: 'spec', reportRequestID: `req-${i % 3}`, createdDateTime: (1_700_000_000_000 + i) as EpochMillis, reportName: 'TELEMETRY_USAGE' as const, intervals: [] });
+    // 1200 concurrent appends: more than one bounded statement per flush.
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => vtnStore.appendReport(`VEN${i % 2}`, report(i) as never, (1_700_000_000_000 + i) as EpochMillis)));
+    const ven0 = await vtnStore.listReports('VEN0');
+    assert.equal(ven0.length, 600);
+    assert.deepEqual(ven0.slice(0, 3).map((r) => r.createdDateTime), [1_700_000_000_000, 1_700_000_000_002, 1_700_000_000_004]);
+    assert.equal((await vtnStore.listReports('VEN1', 'req-1')).length, 200);
+    // The table gone (a broken database): every caller of the batch sees the error, none hangs.
+    await store.db.schema.dropTable('openadr_vtn_report').execute();
+    const results = await Promise.allSettled([1, 2, 3].map((i) => vtnStore.appendReport('VEN0', report(i) as never, 0 as EpochMillis)));
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+    await store.close();
+  });
+});
