@@ -66,6 +66,13 @@ export const gatewayConfigSchema = z.object({
   venName: z.string().min(1).max(128).optional(),
   /** The gateway's database: an SQLite file (default) or a postgres:// URL. */
   database: z.string().min(1).default('gateway.db'),
+  /**
+   * SQLite durability: 'full' (default) syncs every commit to disk, so a queued report survives a
+   * power cut; 'normal' (WAL) survives a crash of the process but may lose the last commits to a
+   * power cut. `erab demo` uses 'normal' for large simulated fleets, where hundreds of gateways
+   * share one disk that real gateways would not.
+   */
+  databaseSync: z.enum(['full', 'normal']).default('full'),
   /** Tamper-evident audit log directory. */
   audit: z.object({ dir: z.string().min(1).default('audit'), origin: z.string().optional() }).strict().prefault({}),
   tls: z.object({
@@ -281,7 +288,7 @@ export class Gateway {
     }
     const ownAudit = deps.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: config.audit.origin ?? `erab/gateway-${config.gatewayId}/audit`, clock });
     const audit = deps.audit ?? ownAudit!;
-    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations) });
+    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations), sqlite: { synchronous: config.databaseSync } });
     const cleanup: (() => Promise<void> | void)[] = [() => store.close(), () => ownAudit?.close()];
     try {
       const admissionStore = await SqlAdmissionStore.open(store, () => clock.now());
