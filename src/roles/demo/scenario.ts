@@ -492,7 +492,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
       workFolder: dir,
       topology: [
         `${IDS.tso} (TSO) and ${IDS.retailer} (retailer) → ${IDS.aggregators.join(', ')} (R1, R2: OpenADR 2.0b over mutual TLS); each aggregator contracted directly`,
-        `${IDS.coordinator} (aggregation coordinator) ← ${IDS.aggregators.join(', ')} registered over R3; dispatch does not pass through it (the aggregator runtime does not forward events to aggregators below it yet)`,
+        `${IDS.coordinator} (aggregation coordinator) ← ${IDS.aggregators.join(', ')} registered over R3; the demo's dispatch does not pass through it (the TSO and the retailer contract the resource aggregators directly)`,
         `${IDS.aggregators.join(', ')} → ${opts.sites} gateways, half each (R4: OpenADR pull, mutual TLS, signed events) → one device node per site (R5: ECHONET Lite over UDP 3610)`,
         `processes: TSO, retailer, coordinator, 2 aggregators, rogue aggregator, ${layout.hosts.filter((h) => h.kind === 'devices').length} device host(s), ${layout.hosts.filter((h) => h.kind === 'gateways').length} gateway host(s)`,
       ],

@@ -158,11 +158,11 @@ export interface UpstreamUrls {
 }
 
 /**
- * The aggregation coordinator: a VTN (R3) for the two resource aggregators. It has no upstream
- * party and no gateways: the aggregator runtime does not yet forward events to aggregators below
- * it (their VENs declare no resources), so the TSO and the retailer contract the resource
- * aggregators directly and the coordinator shows the R3 relationship (mutual TLS registration,
- * telemetry), not dispatch.
+ * The aggregation coordinator: a VTN (R3) for the two resource aggregators. In the demo it has no
+ * upstream party and no contracted capacity below it: the TSO and the retailer contract the resource
+ * aggregators directly, and the coordinator shows the R3 relationship (mutual TLS registration,
+ * telemetry), not dispatch. Dispatch through a coordinator (`downstream.aggregators`) is tested on
+ * its own in test/roles/aggregator/runtime-coordinator.test.ts.
  */
 export function writeCoordinatorConfig(layout: DemoLayout, certs: DemoCertificates): string {
   const t = layout.timings;
