@@ -134,6 +134,31 @@ describe('mutual TLS listener (R1 profile, certificates from erab PKI)', () => {
     assert.equal(recs[0]!.details?.code, 'no_certificate');
   });
 
+  it('a flood of refusals from one address is audited up to the limit, then counted into the next record', async () => {
+    const { ManualClock } = await import('../../src/core/clock.js');
+    const clock = new ManualClock(Date.now());
+    const floodAudit = new MemoryAuditSink();
+    const flood = await startEchoServer({
+      material: vtnMaterial, profile: 'R1', audit: floodAudit, listener: 'tso:R1-flood', clock,
+      allowList: { participants: ['aggregator:AGG1'] }, refusalAudit: { perAddress: 3, windowMs: 60_000 },
+    });
+    try {
+      for (let i = 0; i < 7; i++) assert.equal((await request(flood.port, { ca: vtnMaterial.caPem })).status, undefined);
+      const refused = () => floodAudit.records.filter((r) => r.action === 'tls.refused');
+      assert.equal(refused().length, 3, 'three records in the window, four refusals only counted');
+      assert.ok(refused().every((r) => r.details?.suppressed === undefined));
+      // Still refused, never served, while not recorded:
+      assert.equal(flood.seen, 0);
+      clock.advance(60_000);
+      await request(flood.port, { ca: vtnMaterial.caPem });
+      assert.equal(refused().length, 4);
+      assert.equal(refused()[3]!.details?.suppressed, 4, 'the next window\'s first record says how many were left out');
+      assert.equal(refused()[3]!.details?.code, 'no_certificate');
+    } finally {
+      await flood.close();
+    }
+  });
+
   it('refuses TLS 1.1 at the handshake and audits it', async () => {
     const n = audit.records.length;
     const out = await request(srv.port, clientTlsOptions(materials.agg1!, 'R1', {

@@ -67,6 +67,12 @@ export interface PeerPolicy {
   auditAccepted?: boolean;
   /** Accept peers while the CRL is past its nextUpdate. Default false (fail closed). */
   allowStaleCrl?: boolean;
+  /**
+   * Refusal records per source IP address and window (default 60 per minute). Past the limit a
+   * flood of bad handshakes cannot fill the audit log: refusals are counted, and the next record
+   * from that address carries how many were left out (`details.suppressed`).
+   */
+  refusalAudit?: { perAddress: number; windowMs: number };
   clock?: Clock;
 }
 
@@ -165,7 +171,26 @@ export class PeerAuthenticator {
     return refusal;
   }
 
+  /** Refusal records per source IP in the current window (bounded: cleared when it grows large). */
+  private readonly refusalsByIp = new Map<string, { start: number; count: number; suppressed: number }>();
+
   private record(r: Refusal): void {
+    const limit = this.policy.refusalAudit ?? { perAddress: 60, windowMs: 60_000 };
+    const ip = r.address.replace(/:\d+$/, '');
+    const now = this.clock.now();
+    let w = this.refusalsByIp.get(ip);
+    if (!w || now - w.start >= limit.windowMs) {
+      if (this.refusalsByIp.size >= 10_000) this.refusalsByIp.clear();
+      w = { start: now, count: 0, suppressed: w?.suppressed ?? 0 };
+      this.refusalsByIp.set(ip, w);
+    }
+    if (w.count >= limit.perAddress) {
+      w.suppressed++;
+      return;
+    }
+    w.count++;
+    const suppressed = w.suppressed;
+    w.suppressed = 0;
     this.policy.audit.append({
       actor: { kind: 'peer', id: r.id ?? 'unknown', role: r.role, fingerprint: r.fingerprint, address: r.address },
       action: 'tls.refused',
@@ -178,6 +203,7 @@ export class PeerAuthenticator {
         ...(r.serial ? { serial: r.serial } : {}),
         ...(r.subject ? { subject: r.subject } : {}),
         ...(r.claimed ? { claimed: r.claimed } : {}),
+        ...(suppressed > 0 ? { suppressed } : {}),
       },
     });
   }
