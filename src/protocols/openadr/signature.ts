@@ -209,6 +209,20 @@ export function c14nOwn(xml: string): string | undefined {
 
 const sha256b64 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('base64');
 
+// The pieces of our own signed format, shared by signOwn (which writes them) and verifyOwn (which
+// recognises them and recomputes their canonical forms).
+const ownReference = (uri: string, digest: string): string =>
+  `<ds:Reference URI="${uri}"><ds:Transforms><ds:Transform Algorithm="${EXC_C14N}"></ds:Transform></ds:Transforms>` +
+  `<ds:DigestMethod Algorithm="${SHA256}"></ds:DigestMethod><ds:DigestValue>${digest}</ds:DigestValue></ds:Reference>`;
+/** Exclusive c14n of the ReplayProtect property: ds declared on it, attributes Id < Target. */
+const canonSignatureProperty = (sigId: string, replayInner: string): string =>
+  `<ds:SignatureProperty xmlns:ds="${NS.ds}" Id="${sigId}-replay" Target="#${sigId}">${replayInner}</ds:SignatureProperty>`;
+/** Exclusive c14n of SignedInfo: ds declared on it, its children in our format unchanged. */
+const canonSignedInfo = (body: string): string => `<ds:SignedInfo xmlns:ds="${NS.ds}">${body}</ds:SignedInfo>`;
+/** Node's key options for ECDSA values as r||s (XML Signature 1.1 §6.4.3); RSA keys as they are. */
+const signatureKey = (key: KeyObject): KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' } =>
+  key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'ieee-p1363' } : key;
+
 /** Fast path for our own serializations; undefined when the document is not in that format. */
 function signOwn(xml: string, privateKey: KeyObject, kind: 'rsa' | 'ec', certificatePem: string, opts: SignOptions): string | undefined {
   if (!xml.startsWith(OWN_HEAD) || !xml.endsWith(OWN_TAIL)) return undefined;
@@ -221,15 +235,11 @@ function signOwn(xml: string, privateKey: KeyObject, kind: 'rsa' | 'ec', certifi
   const sigId = `sig-${randomBytes(6).toString('hex')}`;
   const propId = `${sigId}-replay`;
   const replayInner = `<dsp:ReplayProtect xmlns:dsp="${NS.dsp}"><dsp:timestamp>${formatDateTime(opts.clock.now())}</dsp:timestamp><dsp:nonce>${escapeText(nonce)}</dsp:nonce></dsp:ReplayProtect>`;
-  const canonProp = `<ds:SignatureProperty xmlns:ds="${NS.ds}" Id="${propId}" Target="#${sigId}">${replayInner}</ds:SignatureProperty>`;
+  const canonProp = canonSignatureProperty(sigId, replayInner);
   const alg = kind === 'ec' ? ECDSA_SHA256 : RSA_SHA256;
-  const ref = (uri: string, digest: string): string =>
-    `<ds:Reference URI="${uri}"><ds:Transforms><ds:Transform Algorithm="${EXC_C14N}"></ds:Transform></ds:Transforms>` +
-    `<ds:DigestMethod Algorithm="${SHA256}"></ds:DigestMethod><ds:DigestValue>${digest}</ds:DigestValue></ds:Reference>`;
   const signedInfoBody = `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="${alg}"></ds:SignatureMethod>` +
-    ref(`#${SIGNED_OBJECT_ID}`, sha256b64(canonObject)) + ref(`#${propId}`, sha256b64(canonProp));
-  const canonSignedInfo = `<ds:SignedInfo xmlns:ds="${NS.ds}">${signedInfoBody}</ds:SignedInfo>`;
-  const value = cryptoSign('sha256', Buffer.from(canonSignedInfo, 'utf8'), kind === 'ec' ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey).toString('base64');
+    ownReference(`#${SIGNED_OBJECT_ID}`, sha256b64(canonObject)) + ownReference(`#${propId}`, sha256b64(canonProp));
+  const value = cryptoSign('sha256', Buffer.from(canonSignedInfo(signedInfoBody), 'utf8'), signatureKey(privateKey)).toString('base64');
   const der = certInfo(certificatePem).der;
   const signature = `<ds:Signature xmlns:ds="${NS.ds}" Id="${sigId}"><ds:SignedInfo>${signedInfoBody}</ds:SignedInfo><ds:SignatureValue>${value}</ds:SignatureValue>` +
     `<ds:KeyInfo><ds:X509Data><ds:X509Certificate>${der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>` +
@@ -335,9 +345,9 @@ function verifyGeneric(xml: string, publicKey: KeyObject): string[] {
 }
 
 const reEsc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const OWN_REF = (uri: string): string =>
-  `<ds:Reference URI="${uri}"><ds:Transforms><ds:Transform Algorithm="${reEsc(EXC_C14N)}"></ds:Transform></ds:Transforms>` +
-  `<ds:DigestMethod Algorithm="${reEsc(SHA256)}"></ds:DigestMethod><ds:DigestValue>([A-Za-z0-9+/]{43}=)</ds:DigestValue></ds:Reference>`;
+/** ownReference as a pattern: the URI given (already a pattern), the digest captured. */
+const OWN_REF = (uriPattern: string): string =>
+  reEsc(ownReference('\u0000', '\u0001')).replace('\u0000', uriPattern).replace('\u0001', '([A-Za-z0-9+/]{43}=)');
 /**
  * The ds:Signature exactly as signOwn writes it. Timestamp and nonce are limited to characters
  * that exclusive c14n leaves as they are, so the canonical form below is the text itself.
@@ -374,14 +384,12 @@ function verifyOwn(xml: string, publicKey: KeyObject): string[] | undefined {
   const [, sigId, signedInfoBody, alg, objectDigest, propDigest, value, replayInner] = m as unknown as string[];
   const canonObject = c14nOwn(xml.slice(after, xml.length - '</oadr:oadrPayload>'.length));
   if (canonObject === undefined) return undefined;
-  const canonProp = `<ds:SignatureProperty xmlns:ds="${NS.ds}" Id="${sigId}-replay" Target="#${sigId}">${replayInner}</ds:SignatureProperty>`;
+  const canonProp = canonSignatureProperty(sigId as string, replayInner as string);
   if (sha256b64(canonObject) !== objectDigest || sha256b64(canonProp) !== propDigest) {
     throw refuse('invalid signature: a reference digest does not match its element');
   }
-  const canonSignedInfo = `<ds:SignedInfo xmlns:ds="${NS.ds}">${signedInfoBody}</ds:SignedInfo>`;
-  const ec = alg === ECDSA_SHA256;
-  if ((publicKey.asymmetricKeyType === 'ec') !== ec) throw refuse(`signature method ${alg as string} does not fit the signer's ${publicKey.asymmetricKeyType ?? 'unknown'} key`);
-  const ok = cryptoVerify('sha256', Buffer.from(canonSignedInfo, 'utf8'), ec ? { key: publicKey, dsaEncoding: 'ieee-p1363' } : publicKey, Buffer.from(value as string, 'base64'));
+  if ((publicKey.asymmetricKeyType === 'ec') !== (alg === ECDSA_SHA256)) throw refuse(`signature method ${alg as string} does not fit the signer's ${publicKey.asymmetricKeyType ?? 'unknown'} key`);
+  const ok = cryptoVerify('sha256', Buffer.from(canonSignedInfo(signedInfoBody as string), 'utf8'), signatureKey(publicKey), Buffer.from(value as string, 'base64'));
   if (!ok) throw refuse(`invalid signature: the signature value ${(value as string).slice(0, 100)} is incorrect`);
   return [canonObject, canonProp];
 }

@@ -33,13 +33,13 @@ class Site implements DeviceDirectory, DevicePort {
 }
 
 /** Default: instant ramps and a patient fail-safe, so each test exercises one thing. */
-function setup(policy: SitePolicyInput = {}, failSafeCfg = { aggregatorTimeoutMs: 3_600_000, maxForcedWhileUnreachableMs: 7_200_000 }) {
+function setup(policy: SitePolicyInput = {}, failSafeCfg = { aggregatorTimeoutMs: 3_600_000, maxForcedWhileUnreachableMs: 7_200_000 }, engineOpts: { maxRampUpMs?: number } = {}) {
   const clock = new ManualClock(T0);
   const site = new Site(clock);
   const audit = new MemoryAuditSink();
   const cfg = sitePolicySchema.parse({ classes: { battery: { rampWPerSecond: 100_000 } }, ...policy, failSafe: failSafeCfg });
   const failSafe = new FailSafe(cfg.failSafe, clock);
-  const engine = new EventEngine({ clock, policy: new SafetyPolicy(cfg, clock), failSafe, devices: site, port: site, audit, tickMs: 5000 });
+  const engine = new EventEngine({ clock, policy: new SafetyPolicy(cfg, clock), failSafe, devices: site, port: site, audit, tickMs: 5000, ...engineOpts });
   site.add({ deviceId: 'bat1', class: 'battery', ratedChargeW: 3000, ratedDischargeW: 3000 }, { powerW: watts(0), socPercent: 80, mode: 'auto' });
   return { clock, site, audit, failSafe, engine };
 }
@@ -112,11 +112,7 @@ test('ramp-up (x-eiRampUp): the first interval applies from start − rampUp, ca
   engine.close();
 
   // A hostile ramp-up of a day is capped: with maxRampUpMs 30 s the device starts at start − 30 s.
-  const clock2 = new ManualClock(T0);
-  const site2 = new Site(clock2);
-  const cfg = sitePolicySchema.parse({ classes: { battery: { rampWPerSecond: 100_000 } }, failSafe: { aggregatorTimeoutMs: 3_600_000, maxForcedWhileUnreachableMs: 7_200_000 } });
-  const engine2 = new EventEngine({ clock: clock2, policy: new SafetyPolicy(cfg, clock2), failSafe: new FailSafe(cfg.failSafe, clock2), devices: site2, port: site2, audit: new MemoryAuditSink(), maxRampUpMs: 30_000 });
-  site2.add({ deviceId: 'bat1', class: 'battery', ratedChargeW: 3000, ratedDischargeW: 3000 }, { powerW: watts(0), socPercent: 80, mode: 'auto' });
+  const { clock: clock2, site: site2, engine: engine2 } = setup({}, undefined, { maxRampUpMs: 30_000 });
   engine2.accept(simpleEvent({ rampUpMs: 86_400_000 }, [2]));
   clock2.advance(29_000);
   await engine2.idle();
