@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- vtn [--vens N (2000)] [--concurrency C] [--seconds S] [--warmup S] [--keep-idle] [--no-baseline]`
+ * `npm run bench -- vtn [--vens N (2000)] [--concurrency C] [--seconds S] [--warmup S] [--keep-idle] [--no-baseline] [--untuned]`
  *
  * The VTN under load as the issue specifies it: the VTN process pinned to core 0
  * (`taskset -c 0`), the load generator in a separate process pinned to core 1, N VENs with real
@@ -8,6 +8,9 @@
  * through the full path: TLS, HTTP, hardened parse, certificate-fingerprint → venID check,
  * queue lookup, reply. Prints polls/s, p50/p99/max latency, and the server's memory per
  * registered idle VEN (state only, and with one idle TLS connection held per VEN).
+ *
+ * Both processes run with the V8 flags `erab` itself uses when it has one CPU (src/cli/launch.ts),
+ * since each is pinned to one core; `--untuned` runs them on Node's defaults for comparison.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { ONE_CPU_V8_FLAGS } from '../src/cli/launch.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -274,7 +278,7 @@ async function load(): Promise<void> {
 function child(core: number, childRole: string, extra: string[]): ChildProcess {
   // ERAB_BENCH_NODE_ARGS: extra node flags for the children, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extraNode = (process.env.ERAB_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...(childRole === 'server' ? extraNode : []), self, '--role', childRole, '--dir', dir || mainDir, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...oneCpuFlags, ...(childRole === 'server' ? extraNode : []), self, '--role', childRole, '--dir', dir || mainDir, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** Sends `msg` (if any) and resolves with the first reply carrying `key` (the whole message). */
@@ -296,6 +300,8 @@ function ask(p: ChildProcess, msg: object, key: string): Promise<Record<string, 
 }
 
 let mainDir = '';
+/** Each child is pinned to one core, so it runs as `erab` runs on one CPU. */
+const oneCpuFlags: readonly string[] = args.includes('--untuned') ? [] : ONE_CPU_V8_FLAGS;
 
 interface Mem { rss: number; heapUsed: number; external: number; registered: number; refusals: number; cpuUs: number }
 const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MB`;
@@ -323,6 +329,7 @@ async function main(): Promise<void> {
     writeFileSync(join(mainDir, 'creds.json'), JSON.stringify({ caPem: ca.certPem, server: { certPem: serverCert.certPem, keyPem: serverCert.keyPem }, vens: list } satisfies Creds));
     console.log(`issued ${vens} VEN certificates (ECDSA P-256) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+    console.log(`VTN and load generator each pinned to one core, Node ${process.version} with ${oneCpuFlags.length ? oneCpuFlags.join(' ') : 'default V8 flags (--untuned)'}`);
     srv = child(0, 'server', []);
     const port = Number((await ask(srv, {}, 'ready')).port);
     gen = child(1, 'load', ['--port', String(port)]);

@@ -3,6 +3,8 @@
  * keep-alive timer holds the process meanwhile: services whose own timers are unref'd (a pull
  * VEN between polls) would otherwise let Node end the process at its first idle moment.
  */
+import { onStopSignal } from '../core/stop-signals.js';
+
 export function untilStopped(opts: { afterMs?: number | undefined } = {}): Promise<void> {
   return new Promise((resolve) => {
     const keepAlive = setInterval(() => {}, 1 << 30);
@@ -10,11 +12,9 @@ export function untilStopped(opts: { afterMs?: number | undefined } = {}): Promi
     const stop = (): void => {
       clearInterval(keepAlive);
       clearTimeout(deadline);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stopListening();
       resolve();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    const stopListening = onStopSignal(stop);
   });
 }

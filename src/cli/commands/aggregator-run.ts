@@ -46,10 +46,9 @@ export function register(program: Command): void {
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
-      reportReady(opts.name, { id: cfg.id, downstreamPort: agg.downstreamPort, ...(agg.consolePort !== undefined ? { consolePort: agg.consolePort } : {}) });
       const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(agg)), cfg.statusIntervalMs);
       timer.unref();
-      await new Promise<void>((resolve) => {
+      const stopped = new Promise<void>((resolve) => {
         runUntilStopped(async () => {
           clearInterval(timer);
           await agg.stop();
@@ -57,5 +56,7 @@ export function register(program: Command): void {
           resolve();
         });
       });
+      reportReady(opts.name, { id: cfg.id, downstreamPort: agg.downstreamPort, ...(agg.consolePort !== undefined ? { consolePort: agg.consolePort } : {}) });
+      await stopped;
     });
 }

@@ -34,6 +34,7 @@ import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
 import { sendSyslogOverTls } from '../../security/audit/syslog-tls.js';
 import { createProgress } from '../progress.js';
 import { UsageError } from '../usage.js';
+import { onStopSignal } from '../../core/stop-signals.js';
 
 function nonNegativeInt(name: string) {
   return (v: string): number => {
@@ -200,12 +201,10 @@ function follow(dir: string, lastIndex: number | undefined, intervalMs: number):
     const timer = setInterval(poll, intervalMs);
     const stop = (): void => {
       clearInterval(timer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stopListening();
       resolve();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    const stopListening = onStopSignal(stop);
     poll();
   });
 }

@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { clockFromEnv } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
+import { onStopSignal } from '../../core/stop-signals.js';
 import { createLogger } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { supervisorStatus } from './aggregator-run.js';
@@ -82,9 +83,7 @@ export function register(program: Command): void {
     .option('--timeout <s>', 'give up after this many seconds', numArg('--timeout', 10, 86_400))
     .action(async (o: DemoFlags) => {
       const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const stopListening = onStopSignal(() => controller.abort());
       try {
         const summary = await runDemo({
           dir: o.dir, sites: o.sites, speed: o.speed, net: o.net, tsoPort: o.tsoPort, sitesPerHost: o.sitesPerHost,
@@ -102,8 +101,7 @@ export function register(program: Command): void {
         }
         process.exitCode = summary.ok ? 0 : 1;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stopListening();
       }
     });
 
@@ -117,13 +115,14 @@ export function register(program: Command): void {
       const name = o.name ?? cfg.name;
       const clock = clockFromEnv();
       const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock);
-      reportReady(name, { running: host.status().running });
       const timer = setInterval(() => reportStatus(name, host.status() as unknown as Record<string, unknown>), 500);
       timer.unref();
-      await superviseUntilStopped(async () => {
+      const stopped = superviseUntilStopped(async () => {
         clearInterval(timer);
         await host.close();
       }, (command, args) => (command === 'status' ? host.status() : host.command(command, args)));
+      reportReady(name, { running: host.status().running });
+      await stopped;
     });
 
   demo.command('participant')
@@ -141,10 +140,9 @@ export function register(program: Command): void {
           throw new InvalidInputError(`${o.config} configures a ${tso.config.kind}, not a ${kind}`);
         }
         const st = tso.status();
-        reportReady(o.name, { id: tso.config.id, url: st.url, apiUrl: st.apiUrl, port: tso.vtn.port });
         const timer = setInterval(() => reportStatus(o.name, tso.status() as unknown as Record<string, unknown>), tso.config.statusIntervalMs);
         timer.unref();
-        await superviseUntilStopped(async () => {
+        const stopped = superviseUntilStopped(async () => {
           clearInterval(timer);
           await tso.stop();
           logger.flush();
@@ -154,12 +152,13 @@ export function register(program: Command): void {
           if (command === 'cancel') return tso.cancel(String(args.eventId));
           throw new InvalidInputError(`unknown command ${command}`);
         });
+        reportReady(o.name, { id: tso.config.id, url: st.url, apiUrl: st.apiUrl, port: tso.vtn.port });
+        await stopped;
       } else if (kind === 'aggregator') {
         const agg = await startAggregatorParticipant(o.config, clock, (msg, fields) => logger.info(fields ?? {}, msg));
-        reportReady(o.name, { id: agg.id, downstreamPort: agg.downstreamPort });
         const timer = setInterval(() => reportStatus(o.name, supervisorStatus(agg)), 500);
         timer.unref();
-        await superviseUntilStopped(async () => {
+        const stopped = superviseUntilStopped(async () => {
           clearInterval(timer);
           await agg.stop();
           logger.flush();
@@ -167,6 +166,8 @@ export function register(program: Command): void {
           if (command === 'status') return supervisorStatus(agg);
           throw new InvalidInputError(`unknown command ${command}`);
         });
+        reportReady(o.name, { id: agg.id, downstreamPort: agg.downstreamPort });
+        await stopped;
       } else {
         throw new InvalidInputError(`participant kind "${kind}" must be tso, retailer or aggregator`);
       }

@@ -153,8 +153,9 @@ export function register(program: Command): void {
     .action(async (opts: DeviceFlags & { address: string }) => {
       const config = parseSiteConfig({ ...templateFrom(opts), address: opts.address }, opts.config ?? 'command line');
       const site = await DeviceSite.start(config);
+      const stopped = untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
       process.stdout.write(`${siteLine(site)}\n`);
-      await untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
+      await stopped;
       await site.close();
     });
 
@@ -165,8 +166,9 @@ export function register(program: Command): void {
       const template = templateFrom(opts);
       parseSiteConfig({ ...template, address: opts.baseAddress }, opts.config ?? 'command line');
       const sites = await startSites({ count: opts.count, baseAddress: opts.baseAddress, template });
+      const stopped = untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
       for (const s of sites) process.stdout.write(`${siteLine(s)}\n`);
-      await untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
+      await stopped;
       await Promise.all(sites.map((s) => s.close()));
     });
 

@@ -52,12 +52,11 @@ export function register(program: Command): void {
       const gateway = await Gateway.start(cfg, { clock: acceleratedClock(opts.speed), logger });
       const status = await gateway.status();
       logger.info({ gatewayId: cfg.gatewayId, devices: status.devices.length, vtn: cfg.aggregator.vtnUrl }, 'gateway running');
-      reportReady(opts.name, { gatewayId: cfg.gatewayId, devices: status.devices.length });
       const timer = setInterval(() => {
         void gateway.status().then((s) => reportStatus(opts.name, s as unknown as Record<string, unknown>)).catch(() => {});
       }, opts.statusInterval);
       timer.unref();
-      await new Promise<void>((resolve) => {
+      const stopped = new Promise<void>((resolve) => {
         runUntilStopped(async () => {
           clearInterval(timer);
           await gateway.close();
@@ -68,6 +67,8 @@ export function register(program: Command): void {
           throw new Error(`unknown command ${command}`);
         });
       });
+      reportReady(opts.name, { gatewayId: cfg.gatewayId, devices: status.devices.length });
+      await stopped;
     });
 
   gw.command('check')

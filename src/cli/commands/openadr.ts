@@ -127,8 +127,9 @@ export function register(program: Command): void {
           },
         },
       });
+      const stopped = untilStopped();
       process.stdout.write(`VTN ${o.vtnId} listening on ${running.url} (mutual TLS, profile ${o.profile}, store ${store.displayUrl})\n`);
-      await untilStopped();
+      await stopped;
       await running.close();
       await store.close();
     });
@@ -191,8 +192,9 @@ export function register(program: Command): void {
           } : {}),
         },
       });
+      const stopped = untilStopped();
       process.stdout.write(`VEN ${o.venName} → ${o.vtnUrl}${running.pushUrl ? ` (push endpoint ${running.pushUrl})` : ' (pull)'}\n`);
-      await untilStopped();
+      await stopped;
       await running.close();
       await store.close();
     });

@@ -5,6 +5,8 @@
  * failed demo never leaves processes running.
  */
 
+import { onStopSignal } from '../../core/stop-signals.js';
+
 export type ChildMessage =
   | { type: 'ready'; name: string; info?: Record<string, unknown> }
   | { type: 'status'; name: string; status: Record<string, unknown> }
@@ -55,8 +57,7 @@ export function runUntilStopped(stop: () => Promise<void> | void, onCommand?: Co
       .catch((err: unknown) => { process.stderr.write(`shutdown error: ${String(err)}\n`); })
       .finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => shutdown(0));
-  process.once('SIGTERM', () => shutdown(0));
+  onStopSignal(() => shutdown(0));
   if (underSupervisor()) {
     process.once('disconnect', () => shutdown(0));
     process.on('message', (msg: ParentMessage) => {

@@ -1,0 +1,46 @@
+/**
+ * One place where a long-running command learns that it should stop (SIGINT, SIGTERM).
+ *
+ * The same request can arrive twice: when `erab` relaunched itself with V8 flags for one CPU
+ * (cli/launch.ts), the terminal's Ctrl-C or a service manager's SIGTERM reaches the whole
+ * process group or cgroup, and the launcher forwards it as well. A repeat within
+ * {@link DUPLICATE_WINDOW_MS} of the first signal is therefore the same request and is ignored.
+ * A signal after that window is a person asking again: Node's default action applies and
+ * the process ends at once, as it always did on a second Ctrl-C.
+ *
+ * Start listening before announcing readiness (a ready line, a message to a supervisor): whoever
+ * waits for that announcement may stop the process the moment it sees it, and a signal that
+ * finds no listener ends the process at once, without closing what it opened.
+ */
+
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** How long after the first stop signal a repeat counts as the same request. */
+export const DUPLICATE_WINDOW_MS = 1000;
+
+/**
+ * Calls `onStop` once, at the first SIGINT or SIGTERM. Returns a function that stops listening;
+ * after a signal was seen, listening continues until the duplicate window has passed, so a
+ * forwarded copy arriving during shutdown cannot kill the process half way.
+ */
+export function onStopSignal(onStop: (signal: StopSignal) => void): () => void {
+  let seen = false;
+  let disposed = false;
+  const remove = (): void => {
+    for (const s of STOP_SIGNALS) process.off(s, listener);
+  };
+  function listener(signal: StopSignal): void {
+    if (seen) return;
+    seen = true;
+    // unref: waiting out the window must not keep an otherwise finished process alive.
+    setTimeout(remove, DUPLICATE_WINDOW_MS).unref();
+    onStop(signal);
+  }
+  for (const s of STOP_SIGNALS) process.on(s, listener);
+  return () => {
+    if (disposed) return;
+    disposed = true;
+    if (!seen) remove();
+  };
+}
