@@ -70,6 +70,19 @@ export interface VenEventInfo {
   modified: boolean;
 }
 
+/**
+ * A VEN's answer to one event, as its eiEvent eventResponse carries it (OpenADR 2.0b §8.1):
+ * the opt and, for a refusal, the response code (460 signal not supported, 462 target mismatch,
+ * 454 invalid data...) with the reason, so the VTN learns why and not only that.
+ */
+export interface VenEventAnswer {
+  optType: OptType;
+  /** Default 200. */
+  responseCode?: number;
+  /** Sent to the VTN; cut to 250 characters. */
+  responseDescription?: string;
+}
+
 export interface VenOptions {
   venName: string;
   /** Pre-provisioned venID, if the VTN operator gave one. */
@@ -93,8 +106,12 @@ export interface VenOptions {
   /** Accepted skew of the VTN's ReplayProtect timestamps, either side, ms (default 5 minutes). */
   signatureWindowMs?: number;
   reports?: VenReportSource[];
-  /** Decide on a new or modified event; return the opt (default optIn). */
-  onEvent?: (info: VenEventInfo) => OptType | void | Promise<OptType | void>;
+  /**
+   * Decide on a new or modified event: return the opt (default optIn), or a {@link VenEventAnswer}
+   * to refuse with a response code. Throwing an OadrError answers optOut with its code and
+   * message; any other error answers optOut with 469 and no detail (it is ours, not the VTN's).
+   */
+  onEvent?: (info: VenEventInfo) => OptType | VenEventAnswer | void | Promise<OptType | VenEventAnswer | void>;
   onEventCancelled?: (eventID: string, explicit: boolean) => void;
   onRegistered?: (s: VenPersistedState) => void;
   /** Back-off after failures: initial and maximum delay (default 1 s, 5 min). */
@@ -445,19 +462,31 @@ export class Ven {
         k.event = ev; // status may have moved on; content has not
         continue;
       }
-      let optType: OptType = k?.optType ?? 'optIn';
+      let answer: VenEventAnswer = { optType: k?.optType ?? 'optIn' };
       const effectiveStart = randomizedStart(ev, this.random);
       if (ev.descriptor.eventStatus === 'cancelled') this.o.onEventCancelled?.(id, true);
       else {
         try {
-          optType = (await this.o.onEvent?.({ event: ev, status: ev.descriptor.eventStatus, effectiveStart, modified: !!k })) ?? 'optIn';
+          const a = await this.o.onEvent?.({ event: ev, status: ev.descriptor.eventStatus, effectiveStart, modified: !!k });
+          answer = typeof a === 'string' ? { optType: a } : (a ?? { optType: 'optIn' });
+          const code = answer.responseCode ?? 200;
+          if (!Number.isInteger(code) || code < 200 || code > 499) throw new Error(`onEvent answered responseCode ${code}; OpenADR codes are 200 or 4xx`);
         } catch (e) {
           this.refused('event-callback', e);
-          optType = 'optOut';
+          answer = e instanceof OadrError
+            ? { optType: 'optOut', responseCode: e.responseCode, responseDescription: e.message }
+            : { optType: 'optOut', responseCode: OadrResponseCode.OTHER, responseDescription: 'the VEN could not process this event' };
         }
       }
+      const { optType } = answer;
       this.known.set(id, { event: ev, optType, effectiveStart });
-      if (ev.responseRequired === 'always') responses.push({ responseCode: 200, requestID: m.requestID, qualifiedEventID: qualified, optType });
+      if (ev.responseRequired === 'always') {
+        responses.push({
+          responseCode: answer.responseCode ?? 200,
+          ...(answer.responseDescription ? { responseDescription: answer.responseDescription.slice(0, 250) } : {}),
+          requestID: m.requestID, qualifiedEventID: qualified, optType,
+        });
+      }
     }
     // §8.1: an event the VTN no longer lists is implicitly cancelled.
     for (const id of [...this.known.keys()]) {

@@ -10,21 +10,24 @@ import type { EpochMillis, Millis } from '../../../src/core/units.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
-import { MemoryVenOutbox, Ven, type VenEventInfo, type VenReportSource } from '../../../src/protocols/openadr/ven.js';
+import { MemoryVenOutbox, Ven, type VenEventInfo, type VenOptions, type VenReportSource } from '../../../src/protocols/openadr/ven.js';
 import type { OadrPeer, OadrTransport } from '../../../src/protocols/openadr/http.js';
 import { decodePayload, encodePayload } from '../../../src/protocols/openadr/payload.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 import type { ServiceName } from '../../../src/protocols/openadr/register-party.js';
+import { OadrError, OadrResponseCode } from '../../../src/protocols/openadr/errors.js';
 
 const min = (n: number): Millis => (n * 60_000) as Millis;
 
-function link(vtn: Vtn, peer: OadrPeer): OadrTransport & { up: boolean; sent: string[] } {
+function link(vtn: Vtn, peer: OadrPeer): OadrTransport & { up: boolean; sent: string[]; payloads: string[] } {
   const t = {
     up: true,
     sent: [] as string[],
+    payloads: [] as string[],
     async post(service: ServiceName, xml: string): Promise<string> {
       if (!t.up) throw new Error('connection refused');
       t.sent.push(decodePayload(xml).message.type);
+      t.payloads.push(xml);
       return vtn.handle(service, Buffer.from(xml), peer);
     },
     close() {},
@@ -45,7 +48,7 @@ const status: VenReportSource = {
   read: () => ({ online: true, manualOverride: false, loadControlState: { setPoint: { current: 1.5 } } }),
 };
 
-async function setup() {
+async function setup(opts: { onEvent?: VenOptions['onEvent'] } = {}) {
   const clock = new ManualClock(Date.UTC(2026, 0, 15, 8, 0));
   const audit = new MemoryAuditSink();
   const store = new MemoryVtnStore();
@@ -60,7 +63,7 @@ async function setup() {
   const ven = new Ven({
     venName: 'agg-1', transport, clock, audit, outbox, random: () => 0.5,
     reports: [telemetry(() => w), status],
-    onEvent: (info) => { seen.push(info); return info.event.descriptor.eventID.startsWith('no-') ? 'optOut' : 'optIn'; },
+    onEvent: opts.onEvent ?? ((info) => { seen.push(info); return info.event.descriptor.eventID.startsWith('no-') ? 'optOut' : 'optIn'; }),
   });
   return { clock, audit, store, vtn, ven, peer, transport, seen, outbox, reports, setWatts: (x: number) => { w = x; } };
 }
@@ -210,6 +213,43 @@ test('VEN refuses a stale modification number with 450 and treats missing events
   const reply = await s.ven.handlePush('EiEvent', encodePayload({ type: 'oadrDistributeEvent', requestID: 'd', vtnID: 'OTHER', events: [] }));
   const m = decodePayload(reply).message;
   assert.equal(m.type === 'oadrResponse' ? m.eiResponse.responseCode : 0, 452);
+  s.ven.stop();
+});
+
+test('the VEN answers an event it refuses with the response code and reason onEvent gives (460, 462, 469 for its own failure)', async () => {
+  const s = await setup({
+    onEvent: (info) => {
+      const id = info.event.descriptor.eventID;
+      if (id === 'price') return { optType: 'optOut', responseCode: OadrResponseCode.SIGNAL_NOT_SUPPORTED, responseDescription: 'signal ELECTRICITY_PRICE is not supported' };
+      if (id === 'elsewhere') throw new OadrError(OadrResponseCode.TARGET_MISMATCH, 'target resource-9 is not ours');
+      if (id === 'bug') throw new Error('secret internal detail');
+      if (id === 'bad-code') return { optType: 'optIn', responseCode: 999 };
+      return 'optIn';
+    },
+  });
+  await s.ven.register();
+  await s.ven.runOnce();
+  for (const eventID of ['ok', 'price', 'elsewhere', 'bug', 'bad-code']) {
+    await s.vtn.createEvent({ eventID, marketContext: 'm', activePeriod: { dtstart: s.clock.now(), duration: min(30) }, signals: [{ signalName: 'simple', signalType: 'level', signalID: 's', intervals: [{ duration: min(30), value: 1 }] }] });
+  }
+  await s.ven.runOnce();
+  const answers = new Map<string, { code: number; description?: string | undefined; opt: string }>();
+  for (const xml of s.transport.payloads) {
+    const m = decodePayload(xml).message;
+    if (m.type !== 'oadrCreatedEvent') continue;
+    assert.equal(m.eiResponse.responseCode, 200, 'the payload itself was processed');
+    for (const r of m.eventResponses ?? []) answers.set(r.qualifiedEventID.eventID, { code: r.responseCode, description: r.responseDescription, opt: r.optType });
+  }
+  assert.deepEqual(answers.get('ok'), { code: 200, description: undefined, opt: 'optIn' });
+  assert.deepEqual(answers.get('price'), { code: 460, description: 'signal ELECTRICITY_PRICE is not supported', opt: 'optOut' });
+  assert.deepEqual(answers.get('elsewhere'), { code: 462, description: 'target resource-9 is not ours', opt: 'optOut' });
+  // Our own failures never reach the VTN in detail; they are in our audit log.
+  assert.deepEqual(answers.get('bug'), { code: 469, description: 'the VEN could not process this event', opt: 'optOut' });
+  assert.equal(answers.get('bad-code')?.code, 469);
+  assert.ok(s.audit.records.some((r) => r.target === 'event-callback' && r.reason?.includes('secret internal detail')));
+  assert.ok(s.audit.records.some((r) => r.target === 'event-callback' && r.reason?.includes('responseCode 999')));
+  assert.deepEqual(Object.fromEntries((await Promise.all(['ok', 'price', 'elsewhere', 'bug'].map(async (id) => [id, (await s.vtn.eventOpts(id))[0]?.optType] as const)))),
+    { ok: 'optIn', price: 'optOut', elsewhere: 'optOut', bug: 'optOut' });
   s.ven.stop();
 });
 

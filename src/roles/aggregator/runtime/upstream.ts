@@ -16,11 +16,9 @@
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
 import type { OadrTransport } from '../../../protocols/openadr/http.js';
-import { decodePayload, encodePayload } from '../../../protocols/openadr/payload.js';
-import type { ServiceName } from '../../../protocols/openadr/register-party.js';
 import type { ReportDescription } from '../../../protocols/openadr/report.js';
-import { signXml, type SigningKey } from '../../../protocols/openadr/signature.js';
-import { Ven, type VenEventInfo, type VenOutbox, type VenStateStore } from '../../../protocols/openadr/ven.js';
+import type { SigningKey } from '../../../protocols/openadr/signature.js';
+import { Ven, type VenEventAnswer, type VenEventInfo, type VenOutbox, type VenStateStore } from '../../../protocols/openadr/ven.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { TlsMaterial } from '../../../security/tls.js';
 import type { UpstreamPartyConfig } from './config.js';
@@ -29,12 +27,6 @@ import { EventLedger, planFromEvent } from './intake.js';
 import { upstreamTransport } from './oadr-https.js';
 
 const PROFILE = { tso: 'R1', retailer: 'R2', coordinator: 'R3' } as const;
-
-/** Our answer to one event modification, to write into oadrCreatedEvent. */
-interface Decision {
-  code: number;
-  reason?: string | undefined;
-}
 
 export interface UpstreamOptions {
   party: UpstreamPartyConfig;
@@ -52,43 +44,6 @@ export interface UpstreamOptions {
   /** Tests: a transport instead of HTTPS to `party.vtnUrl`. */
   transport?: OadrTransport;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
-}
-
-/**
- * The VEN engine answers every event with responseCode 200 and only an optType. OpenADR 2.0b
- * lets a VEN answer an event with an error code and a description (eventResponse/responseCode,
- * responseDescription), which the Bad-input rules need (454, 460, 462 with the reason). Until
- * the VEN's onEvent can return them, this transport wrapper writes our decision into the
- * outgoing oadrCreatedEvent (re-signing it when it was signed).
- */
-export function answeringTransport(inner: OadrTransport, decisions: Map<string, Decision>, clock: Clock, signingKey?: SigningKey): OadrTransport {
-  return {
-    async post(service: ServiceName, xml: string): Promise<string> {
-      if (service === 'EiEvent' && xml.includes('oadrCreatedEvent')) {
-        try {
-          const d = decodePayload(xml);
-          if (d.message.type === 'oadrCreatedEvent' && d.message.eventResponses) {
-            let changed = false;
-            for (const r of d.message.eventResponses) {
-              const dec = decisions.get(`${r.qualifiedEventID.eventID}#${r.qualifiedEventID.modificationNumber}`);
-              if (!dec || r.responseCode !== 200) continue;
-              r.responseCode = dec.code;
-              if (dec.reason) r.responseDescription = dec.reason.slice(0, 250);
-              changed = true;
-            }
-            if (changed) {
-              const unsigned = encodePayload(d.message);
-              xml = d.hasSignature && signingKey ? signXml(unsigned, signingKey, { clock }) : unsigned;
-            }
-          }
-        } catch {
-          // Our own payload always decodes; if not, send it unchanged rather than lose the answer.
-        }
-      }
-      return inner.post(service, xml);
-    },
-    close: () => inner.close(),
-  };
 }
 
 /** Status of one upstream party for the operator's view. */
@@ -109,14 +64,12 @@ export interface UpstreamStatus {
  */
 export class UpstreamParty {
   readonly ven: Ven;
-  private readonly decisions = new Map<string, Decision>();
   private readonly ledger = new EventLedger();
   private readonly transport: OadrTransport;
 
   constructor(private readonly o: UpstreamOptions) {
     const p = o.party;
-    const base = o.transport ?? upstreamTransport(p.vtnUrl, o.material, PROFILE[p.kind], p.expect, o.audit);
-    this.transport = answeringTransport(base, this.decisions, o.clock, o.signingKey);
+    this.transport = o.transport ?? upstreamTransport(p.vtnUrl, o.material, PROFILE[p.kind], p.expect, o.audit);
     const period = { minPeriod: millis(o.reportMinPeriodMs), maxPeriod: millis(3_600_000), onChange: false };
     const item = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
     const descriptions: ReportDescription[] = [
@@ -185,20 +138,18 @@ export class UpstreamParty {
     };
   }
 
-  /** Validates and offers one new or modified event; remembers the code and reason for the reply. */
-  private async onEvent(info: VenEventInfo): Promise<'optIn' | 'optOut'> {
+  /** Validates and offers one new or modified event; the answer carries our code and reason to the party. */
+  private async onEvent(info: VenEventInfo): Promise<VenEventAnswer> {
     const p = this.o.party;
     const d = info.event.descriptor;
     const key = `${p.name}/${d.eventID}`;
-    const dkey = `${d.eventID}#${d.modificationNumber}`;
     const now = this.o.clock.now();
     this.ledger.prune(now);
     const seq = this.ledger.classify(key, d.modificationNumber);
-    if (seq.kind === 'redelivery') return seq.previous.optType;
+    if (seq.kind === 'redelivery') return { optType: seq.previous.optType, responseCode: seq.previous.code, ...(seq.previous.reason ? { responseDescription: seq.previous.reason } : {}) };
     if (seq.kind === 'stale') {
       const a = this.o.engine.refuse(p.name, d.eventID, { code: 450, reason: `modification number ${d.modificationNumber} is older than ${seq.previous.modificationNumber}` });
-      this.decisions.set(dkey, { code: a.code, reason: a.reason });
-      return 'optOut';
+      return { optType: 'optOut', responseCode: a.code, ...(a.reason ? { responseDescription: a.reason } : {}) };
     }
     const plan = planFromEvent(info.event, { party: p.name, venId: this.ven.registration?.venID ?? '', marketContexts: p.marketContexts, now });
     let answer;
@@ -211,12 +162,10 @@ export class UpstreamParty {
         answer = this.o.engine.refuse(p.name, d.eventID, { code: 469, reason: `internal error: ${(e as Error).message}` });
       }
     }
-    this.decisions.set(dkey, { code: answer.code, reason: answer.reason });
-    if (this.decisions.size > 10_000) this.decisions.delete(this.decisions.keys().next().value as string);
     const end = info.event.activePeriod.dtstart + info.event.activePeriod.duration;
     this.ledger.record({ key, modificationNumber: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason, forgetAfter: Math.max(end, now) + 86_400_000 });
     this.o.log?.('upstream event answered', { party: p.name, eventId: d.eventID, mod: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason });
-    return answer.optType;
+    return { optType: answer.optType, responseCode: answer.code, ...(answer.reason ? { responseDescription: answer.reason } : {}) };
   }
 
   /** Current value of one of our TELEMETRY_USAGE data points (W), over this party's running events. */
