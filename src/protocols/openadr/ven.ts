@@ -333,10 +333,14 @@ export class Ven {
     if (code !== 200) throw err(code, `${type}: VTN answered ${code} ${'eiResponse' in r ? (r.eiResponse?.responseDescription ?? '') : ''}`);
   }
 
-  private async forget(): Promise<void> {
-    this.reg = undefined;
+  private stopReports(): void {
     for (const a of this.active.values()) a.timer?.cancel();
     this.active.clear();
+  }
+
+  private async forget(): Promise<void> {
+    this.reg = undefined;
+    this.stopReports();
     await this.o.state?.clear();
   }
 
@@ -521,6 +525,9 @@ export class Ven {
   /** §8.3.1: register our METADATA reports; start what the VTN requests in oadrRegisteredReport, confirm with oadrCreatedReport. */
   private async registerReports(): Promise<void> {
     const reg = this.need();
+    // A new registration replaces the old one: the VTN ends the requests it made of the old
+    // one and asks again, so reports started for them stop here.
+    this.stopReports();
     const r = await this.request({ type: 'oadrRegisterReport', requestID: this.ids(), reports: this.metadataReports(), venID: reg.venID });
     if (r.type !== 'oadrRegisteredReport') throw err(OadrResponseCode.OTHER, `oadrRegisterReport answered with ${r.type}`);
     if (r.eiResponse.responseCode !== 200) throw err(r.eiResponse.responseCode, `report registration refused: ${r.eiResponse.responseDescription ?? ''}`);

@@ -70,6 +70,7 @@ export interface VtnStore {
   listReportRegistrations(venID: string): Promise<OadrReport[]>;
   putReportRequest(r: StoredReportRequest): Promise<void>;
   listReportRequests(venID: string): Promise<StoredReportRequest[]>;
+  deleteReportRequests(venID: string, reportRequestIDs: string[]): Promise<void>;
   /** Persists one received report (oadrUpdateReport) with its reception time. */
   appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<void>;
   listReports(venID: string, reportRequestID?: string): Promise<OadrReport[]>;
@@ -113,6 +114,7 @@ export class MemoryVtnStore implements VtnStore {
   async listReportRegistrations(venID: string): Promise<OadrReport[]> { return structuredClone(this.reportRegs.get(venID) ?? []); }
   async putReportRequest(r: StoredReportRequest): Promise<void> { this.requests.set(`${r.venID}\u0000${r.request.reportRequestID}`, structuredClone(r)); }
   async listReportRequests(venID: string): Promise<StoredReportRequest[]> { return [...this.requests.values()].filter((r) => r.venID === venID); }
+  async deleteReportRequests(venID: string, ids: string[]): Promise<void> { for (const id of ids) this.requests.delete(`${venID}\u0000${id}`); }
   async appendReport(venID: string, report: OadrReport): Promise<void> { this.reports.push({ venID, report: structuredClone(report) }); }
   async listReports(venID: string, reportRequestID?: string): Promise<OadrReport[]> {
     return this.reports.filter((r) => r.venID === venID && (reportRequestID === undefined || r.report.reportRequestID === reportRequestID)).map((r) => r.report);

@@ -127,7 +127,8 @@ export class Vtn {
   private readonly byFingerprint = new Map<string, VenState>();
   private readonly byVen = new Map<string, VenState>();
   private readonly events = new Map<string, StoredEvent>();
-  private readonly requests = new Map<string, StoredReportRequest>();
+  /** Report requests by venID, then reportRequestID. */
+  private readonly requests = new Map<string, Map<string, StoredReportRequest>>();
   private started = false;
 
   constructor(opts: VtnOptions) {
@@ -147,7 +148,7 @@ export class Vtn {
     for (const reg of await this.store.listRegistrations()) this.index(reg);
     for (const e of await this.store.listEvents()) this.events.set(e.event.descriptor.eventID, e);
     for (const st of this.byVen.values()) {
-      for (const r of await this.store.listReportRequests(st.reg.venID)) this.requests.set(this.reqKey(r.venID, r.request.reportRequestID), r);
+      for (const r of await this.store.listReportRequests(st.reg.venID)) this.remember(r);
     }
     for (const p of await this.store.listPending()) this.byVen.get(p.venID)?.queue.push({ seq: p.seq, entry: p.entry });
     this.started = true;
@@ -242,7 +243,7 @@ export class Vtn {
   async requestReport(venID: string, request: ReportRequest): Promise<void> {
     this.ven(venID);
     const r: StoredReportRequest = { venID, request, state: 'requested', producer: 'ven' };
-    this.requests.set(this.reqKey(venID, request.reportRequestID), r);
+    this.remember(r);
     await this.store.putReportRequest(r);
     await this.queue(venID, { type: 'oadrCreateReport', requestID: this.ids(), reportRequests: [request], venID });
   }
@@ -251,7 +252,7 @@ export class Vtn {
   async cancelReport(venID: string, reportRequestIDs: string[], reportToFollow = false): Promise<void> {
     this.ven(venID);
     for (const id of reportRequestIDs) {
-      const r = this.requests.get(this.reqKey(venID, id));
+      const r = this.requests.get(venID)?.get(id);
       if (r) {
         r.state = 'cancelled';
         await this.store.putReportRequest(r);
@@ -275,7 +276,7 @@ export class Vtn {
 
   /** Report requests known for a VEN. */
   reportRequests(venID: string): StoredReportRequest[] {
-    return [...this.requests.values()].filter((r) => r.venID === venID);
+    return [...(this.requests.get(venID)?.values() ?? [])];
   }
 
   // ------------------------------------------------------------ protocol entry point
@@ -341,8 +342,10 @@ export class Vtn {
     return this.opts.nearWindowMs ?? 15 * 60_000;
   }
 
-  private reqKey(venID: string, id: string): string {
-    return `${venID}\u0000${id}`;
+  private remember(r: StoredReportRequest): void {
+    let byID = this.requests.get(r.venID);
+    if (!byID) this.requests.set(r.venID, (byID = new Map()));
+    byID.set(r.request.reportRequestID, r);
   }
 
   private ven(venID: string): VenState {
@@ -517,7 +520,7 @@ export class Vtn {
         const s = st as VenState;
         for (const request of m.reportRequests) {
           const r: StoredReportRequest = { venID: s.reg.venID, request, state: 'requested', producer: 'vtn' };
-          this.requests.set(this.reqKey(s.reg.venID, request.reportRequestID), r);
+          this.remember(r);
           await this.store.putReportRequest(r);
         }
         return oadrResponse(200, m.eiResponse.requestID, s.reg.venID);
@@ -595,6 +598,9 @@ export class Vtn {
   private async unregister(st: VenState): Promise<void> {
     await this.store.deleteRegistration(st.reg.venID);
     if (st.queue.length) await this.store.ack(st.reg.venID, st.queue.map((q) => q.seq));
+    const requestIDs = [...(this.requests.get(st.reg.venID)?.keys() ?? [])];
+    if (requestIDs.length) await this.store.deleteReportRequests(st.reg.venID, requestIDs);
+    this.requests.delete(st.reg.venID);
     this.byVen.delete(st.reg.venID);
     this.byFingerprint.delete(st.reg.fingerprint);
     this.audit.append({ actor: { kind: 'peer', id: st.reg.venID, fingerprint: st.reg.fingerprint }, action: 'openadr.unregister', target: this.vtnID, outcome: 'success' });
@@ -649,14 +655,38 @@ export class Vtn {
       if (!r.reportName?.startsWith('METADATA_') && !r.reportName?.startsWith('x-')) throw err(OadrResponseCode.REPORT_NOT_SUPPORTED, `oadrRegisterReport must carry METADATA reports, got ${r.reportName ?? 'no name'}`);
     }
     await this.store.putReportRegistration(venID, reports);
+    await this.endRequestsOfEarlierRegistration(venID);
     this.opts.hooks?.onReportRegistered?.(venID, reports);
     const requests = this.opts.reportRequestsFor ? this.opts.reportRequestsFor(venID, reports) : this.defaultReportRequests(reports);
     for (const request of requests) {
       const r: StoredReportRequest = { venID, request, state: 'requested', producer: 'ven' };
-      this.requests.set(this.reqKey(venID, request.reportRequestID), r);
+      this.remember(r);
       await this.store.putReportRequest(r);
     }
     return { type: 'oadrRegisteredReport', eiResponse: { responseCode: 200, requestID }, reportRequests: requests, venID };
+  }
+
+  /**
+   * A VEN's oadrRegisterReport describes everything it offers from now on, so the requests we
+   * made of its earlier registration end: a VEN that re-registers (after a restart, or when asked
+   * with oadrRequestReregistration) would otherwise leave them live forever, in memory and in the
+   * store. They stay known as cancelled until the next registration, so a report still in flight
+   * for one is answered with oadrCancelReport instead of 452.
+   */
+  private async endRequestsOfEarlierRegistration(venID: string): Promise<void> {
+    const byID = this.requests.get(venID);
+    if (!byID) return;
+    const earlier = [...byID.values()].filter((r) => r.producer === 'ven');
+    const forgotten = earlier.filter((r) => r.state === 'cancelled').map((r) => r.request.reportRequestID);
+    if (forgotten.length) {
+      await this.store.deleteReportRequests(venID, forgotten);
+      for (const id of forgotten) byID.delete(id);
+    }
+    for (const r of earlier) {
+      if (r.state === 'cancelled') continue;
+      r.state = 'cancelled';
+      await this.store.putReportRequest(r);
+    }
   }
 
   private async updateReport(requestID: string, reports: OadrReport[], st: VenState): Promise<OadrMessage> {
@@ -664,7 +694,7 @@ export class Vtn {
     const now = this.clock.now();
     const cancelled: string[] = [];
     for (const rep of reports) {
-      const req = this.requests.get(this.reqKey(venID, rep.reportRequestID));
+      const req = this.requests.get(venID)?.get(rep.reportRequestID);
       if (!req && rep.reportRequestID !== METADATA_REPORT_REQUEST_ID) throw err(OadrResponseCode.INVALID_ID, `reportRequestID ${rep.reportRequestID.slice(0, 64)} was never requested from this VEN`);
       if (req?.state === 'cancelled') cancelled.push(rep.reportRequestID);
       if (req && req.state === 'requested') {

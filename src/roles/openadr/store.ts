@@ -114,6 +114,10 @@ export class StoreVtnStore implements VtnStore {
     await this.upsert('openadr_vtn_report_request', { ven_id: r.venID, report_request_id: r.request.reportRequestID }, r);
   }
   listReportRequests(venID: string): Promise<StoredReportRequest[]> { return this.docs('openadr_vtn_report_request', { ven_id: venID }); }
+  async deleteReportRequests(venID: string, ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db.deleteFrom('openadr_vtn_report_request').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('report_request_id', 'in', ids).execute();
+  }
   /**
    * Group commit: reports that arrive in the same turn of the event loop are inserted by one
    * statement (one transaction, one sync to disk), and each caller resolves once its row is

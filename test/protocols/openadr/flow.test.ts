@@ -157,6 +157,42 @@ test('poll delivers any pending payload: report request, cancel report, re-regis
   s.ven.stop();
 });
 
+test('re-registering reports ends the requests of the earlier registration; a late report for one is told to stop', async () => {
+  const s = await setup();
+  await s.ven.register();
+  await s.ven.runOnce();
+  const first = s.vtn.reportRequests('AGG1').map((r) => r.request.reportRequestID);
+  assert.equal(first.length, 2);
+  const state = () => Object.fromEntries(s.vtn.reportRequests('AGG1').map((r) => [r.request.reportRequestID, r.state]));
+  // The VTN asks the VEN to register again; the VEN registers its reports again.
+  await s.vtn.requestReregistration('AGG1');
+  await s.ven.runOnce();
+  await s.ven.runOnce();
+  const second = s.vtn.reportRequests('AGG1').filter((r) => !first.includes(r.request.reportRequestID));
+  assert.equal(second.length, 2);
+  assert.deepEqual(first.map((id) => state()[id]), ['cancelled', 'cancelled']);
+  assert.ok(second.every((r) => r.state === 'active'), JSON.stringify(state()));
+  assert.deepEqual([...s.ven.activeReports()].sort(), second.map((r) => r.request.reportRequestID).sort());
+  // A report still in flight for an old request: stored, and the reply tells the VEN to cancel it.
+  const late = await s.vtn.handle('EiReport', Buffer.from(encodePayload({ type: 'oadrUpdateReport', requestID: 'late', venID: 'AGG1', reports: [{ eiReportID: 'x', reportRequestID: first[0]!, reportSpecifierID: 'telemetry-usage', reportName: 'TELEMETRY_USAGE', createdDateTime: s.clock.now(), intervals: [] }] })), s.peer);
+  const m = decodePayload(late).message;
+  assert.equal(m.type, 'oadrUpdatedReport');
+  assert.deepEqual(m.type === 'oadrUpdatedReport' ? m.cancelReport?.reportRequestIDs : undefined, [first[0]]);
+  // A third registration forgets the first generation entirely (memory and store stay bounded).
+  await s.vtn.requestReregistration('AGG1');
+  await s.ven.runOnce();
+  await s.ven.runOnce();
+  assert.equal(s.vtn.reportRequests('AGG1').length, 4);
+  assert.ok(first.every((id) => !(id in state())));
+  assert.equal((await s.store.listReportRequests('AGG1')).length, 4);
+  // Cancelling the registration drops them all.
+  await s.vtn.cancelRegistration('AGG1');
+  await s.ven.runOnce();
+  assert.equal(s.vtn.reportRequests('AGG1').length, 0);
+  assert.equal((await s.store.listReportRequests('AGG1')).length, 0);
+  s.ven.stop();
+});
+
 test('refusals: unregistered certificate, venID of another certificate, stale modification number, unknown ids → codes in eiResponse + audit', async () => {
   const s = await setup();
   await s.ven.register();

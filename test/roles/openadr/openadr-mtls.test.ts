@@ -238,6 +238,21 @@ describeEachEngine('OpenADR VEN outbox', (fx) => {
 });
 
 describeEachEngine('OpenADR VTN report store', (fx) => {
+  test('report requests: stored per VEN, deleted by id without touching another VEN\'s', async () => {
+    const { StoreVtnStore } = await import('../../../src/roles/openadr/store.js');
+    const store = await (await fx.location()).open(openadrStoreMigrations);
+    const vtnStore = new StoreVtnStore(store, 'TSO1');
+    const request = (id: string) => ({ reportRequestID: id, reportSpecifier: { reportSpecifierID: 'spec', granularity: 60_000 as Millis, reportBackDuration: 60_000 as Millis, specifierPayloads: [] } });
+    for (const venID of ['VEN0', 'VEN1']) {
+      for (const id of ['a', 'b', 'c']) await vtnStore.putReportRequest({ venID, request: request(id), state: 'active', producer: 'ven' });
+    }
+    await vtnStore.deleteReportRequests('VEN0', ['a', 'c', 'never-was']);
+    await vtnStore.deleteReportRequests('VEN0', []);
+    assert.deepEqual((await vtnStore.listReportRequests('VEN0')).map((r) => r.request.reportRequestID), ['b']);
+    assert.equal((await vtnStore.listReportRequests('VEN1')).length, 3);
+    await store.close();
+  });
+
   test('group commit: reports appended together are each committed, in order, and a failed batch fails each of its callers', async () => {
     const { StoreVtnStore } = await import('../../../src/roles/openadr/store.js');
     const loc = await fx.location();
