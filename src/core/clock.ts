@@ -12,6 +12,17 @@ export interface Clock {
   now(): EpochMillis;
   /** Run `fn` once after `ms`. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Simulated ms per real ms on a sped-up clock (`erab demo --speed`); absent means 1. */
+  readonly speed?: number;
+}
+
+/**
+ * The duration on `clock` that lasts `ms` of real time. Waiting for a peer on the network (a
+ * response timeout, pacing requests) is real time even when the simulated world runs faster:
+ * a device does not answer 60 times sooner because the demo plays at ×60.
+ */
+export function realMs(clock: Clock, ms: number): number {
+  return ms * (clock.speed ?? 1);
 }
 
 /** The real clock. Timers are unref'd so they never keep a finished process alive by themselves. */
@@ -71,6 +82,7 @@ export function scaledClock(opts: { speed: number; realAnchor: number; simAnchor
   if (!(speed > 0) || !Number.isFinite(speed)) throw new RangeError(`speed must be a positive number, got ${speed}`);
   if (speed === 1 && realAnchor === simAnchor) return systemClock;
   return {
+    speed,
     now: () => Math.round(simAnchor + (Date.now() - realAnchor) * speed) as EpochMillis,
     setTimeout(fn, ms) {
       const t = setTimeout(fn, Math.max(0, ms) / speed);

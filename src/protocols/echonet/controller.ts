@@ -8,14 +8,15 @@
  *  - a response is matched on TID and the sender's address, never on its source port (stacks
  *    commonly answer from a different port than 3610);
  *  - one outstanding request per node; a request waits `timeoutMs` (≤ 20 s), then is resent with
- *    the same TID up to `retries` times; timers come from the injected Clock;
+ *    the same TID up to `retries` times; timers come from the injected Clock, but the wait and the
+ *    pacing are real time on a sped-up clock (`realMs`): a device answers no faster at ×60;
  *  - properties the class tables do not know (including maker-specific 0xF0–0xFF) are carried as
  *    raw bytes, never interpreted;
  *  - a node whose identity (0x83, 0x8A, 0x8C, 0x8D) changes at the same address is reported.
  */
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import { systemClock } from '../../core/clock.js';
+import { realMs, systemClock } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { appendixRelease, ascii, identificationNumber, instanceList, liteVersion, propertyMap, unsigned } from './datatypes.js';
@@ -53,11 +54,11 @@ export interface ControllerOptions {
   reuseAddr?: boolean;
   clock?: Clock;
   audit?: AuditSink;
-  /** Wait per attempt (default 5,000 ms, at most 20,000). */
+  /** Wait per attempt, real time (default 5,000 ms, at most 20,000). */
   timeoutMs?: number;
   /** Resends after a timeout (default 2). */
   retries?: number;
-  /** Requests per second to one node at most (default 20). */
+  /** Requests per real second to one node at most (default 20). */
   perNodeRate?: number;
   /** Identify a node found passively through an INF (default true). */
   autoIdentify?: boolean;
@@ -379,7 +380,7 @@ export class EchonetController extends EventEmitter<ControllerEvents> {
   private pace(address: string): Promise<void> {
     const last = this.lastSent.get(address);
     const now = this.clock.now();
-    const wait = last === undefined ? 0 : last + this.minIntervalMs - now;
+    const wait = last === undefined ? 0 : last + realMs(this.clock, this.minIntervalMs) - now;
     const mark = (): void => {
       this.lastSent.set(address, this.clock.now());
       if (this.lastSent.size > 100_000) this.lastSent.delete(this.lastSent.keys().next().value!);
@@ -421,7 +422,7 @@ export class EchonetController extends EventEmitter<ControllerEvents> {
             this.pending.delete(tid);
             reject(new EchonetTimeoutError(`${esvName(esv)} to ${formatEoj(deoj)} at ${address}: no response after ${attempts} attempt(s) of ${this.timeoutMs} ms`));
           }
-        }, this.timeoutMs);
+        }, realMs(this.clock, this.timeoutMs));
       };
       attempt();
     });

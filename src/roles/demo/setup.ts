@@ -251,9 +251,14 @@ export function writeGatewayConfig(layout: DemoLayout, certs: DemoCertificates, 
       devices: [site.deviceAddress],
       pollMs: Math.max(200, t.gatewayReportMs),
       rediscoverMs: Math.max(1000, Math.min(86_400_000, 30 * t.gatewayReportMs)),
-      // In simulated ms like every gateway timer: at x60 the schema's ceiling is a third of a real second.
-      timeoutMs: 20_000,
+      // Real time (a device answers no faster at x60): simulated devices on loopback answer in
+      // milliseconds, so a lost datagram under load is resent after a second, not after 20 s
+      // (20 simulated minutes at x60).
+      timeoutMs: 1000,
       retries: 3,
+      // The simulator serves a whole home on one node and the gateway polls it 60 times as often
+      // in real terms at x60; a real home's devices keep the default of 20 per second.
+      perNodeRate: 1000,
     },
     telemetry: { minPeriodMs: t.gatewayReportMs },
     admission: { allowList: [{ makerCode: 'FFFFFE', serialNumber: site.serial }] },

@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { ConfigError, describeError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { EchonetController } from '../../protocols/echonet/controller.js';
@@ -104,8 +104,11 @@ export const gatewayConfigSchema = z.object({
     multicast: z.boolean().default(false),
     pollMs: z.number().int().min(200).max(3_600_000).default(10_000),
     rediscoverMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+    /** Wait for a device's response per attempt, real time (also under `--speed`). */
     timeoutMs: z.number().int().min(100).max(20_000).default(5000),
     retries: z.number().int().min(0).max(5).default(2),
+    /** Requests per real second to one device node at most. */
+    perNodeRate: z.number().int().min(1).max(1000).default(20),
     /** Maker code (6 hex digits) → maker-specific EPC (0xF0–0xFF) holding the firmware version. */
     firmwareEpcs: z.record(z.string().regex(/^[0-9A-Fa-f]{6}$/, 'must be a maker code of 6 hex digits'), z.number().int().min(0xf0).max(0xff)).default({}),
   }).strict().prefault({}),
@@ -156,16 +159,8 @@ export interface GatewayStatus {
  */
 export function acceleratedClock(speed: number): Clock {
   if (!(speed >= 1) || speed > 10_000) throw new ConfigError(`speed ${speed} must be between 1 and 10000`);
-  if (speed === 1) return systemClock;
   const realStart = Date.now();
-  return {
-    now: () => (realStart + (Date.now() - realStart) * speed) as ReturnType<Clock['now']>,
-    setTimeout(fn, ms) {
-      const t = setTimeout(fn, Math.max(0, ms / speed));
-      t.unref();
-      return { cancel: () => clearTimeout(t) };
-    },
-  };
+  return scaledClock({ speed, realAnchor: realStart, simAnchor: realStart });
 }
 
 /** What a caller (CLI, tests, the demo) may inject. */
@@ -296,7 +291,7 @@ export class Gateway {
       const replayStore = await SqlReplayStore.open(store, clock.now());
       const controller = await EchonetController.start({
         address: config.echonet.address, port: config.echonet.port, multicast: config.echonet.multicast ? {} : false,
-        clock, audit, timeoutMs: config.echonet.timeoutMs, retries: config.echonet.retries,
+        clock, audit, timeoutMs: config.echonet.timeoutMs, retries: config.echonet.retries, perNodeRate: config.echonet.perNodeRate,
       });
       cleanup.unshift(() => controller.close());
       const site = new EchonetSite({ controller, admission, clock, addresses: config.echonet.devices, firmwareEpcs: config.echonet.firmwareEpcs, logger: log });

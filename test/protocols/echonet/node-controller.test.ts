@@ -13,7 +13,7 @@ import { decodeFrame, encodeFrame } from '../../../src/protocols/echonet/frame.j
 import { StorageBattery } from '../../../src/protocols/echonet/objects/index.js';
 import { EchonetTimeoutError } from '../../../src/protocols/echonet/errors.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { ManualClock } from '../../../src/core/clock.js';
+import { ManualClock, scaledClock } from '../../../src/core/clock.js';
 import { RawPeer, settle, testBattery } from './fixtures.js';
 
 const CTRL = '127.3.1.1';
@@ -237,6 +237,31 @@ test('timeouts and retries run on the injected clock; one request per node at a 
   } finally {
     await c.close();
     await silent.close();
+  }
+});
+
+test('on a sped-up clock (×60) the response wait is still real time: a device answering after 300 ms is heard', async () => {
+  const now = Date.now();
+  const clock = scaledClock({ speed: 60, realAnchor: now, simAnchor: now });
+  // 1 s per attempt, 1 retry: at ×60 in simulated time that was 17 ms per attempt, 33 ms in all.
+  const c = await EchonetController.start({ address: '127.3.1.14', clock, timeoutMs: 1000, retries: 1 });
+  const slow = await RawPeer.open('127.3.1.15', 3610);
+  try {
+    const pending = c.getProperties('127.3.1.15', B1, [0xe4]);
+    await slow.waitFor(1);
+    await settle(300);
+    assert.equal(slow.received.length, 1, 'no resend within the real 1 s wait');
+    const req = decodeFrame(slow.received[0]!.msg);
+    await slow.send(encodeFrame({ tid: req.tid, seoj: B1, deoj: req.seoj, esv: Esv.Get_Res, properties: [{ epc: 0xe4, edt: Uint8Array.of(42) }] }), '127.3.1.14');
+    assert.equal((await pending)[0]!.edt[0], 42);
+    // A silent device still times out, after the real waits: 2 attempts of 1 s.
+    const t0 = Date.now();
+    const silentErr = await c.getProperties('127.3.1.15', B1, [0xd3]).catch((e: unknown) => e);
+    assert.ok(silentErr instanceof EchonetTimeoutError, String(silentErr));
+    assert.ok(Date.now() - t0 >= 1900, `gave up after ${Date.now() - t0} ms`);
+  } finally {
+    await c.close();
+    await slow.close();
   }
 });
 
