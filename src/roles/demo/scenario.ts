@@ -133,7 +133,9 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
  */
 export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
   const out = opts.out ?? process.stdout;
-  const layout = planDemo(opts);
+  // Absolute from here on: the participants run with the work folder as their working directory,
+  // and a relative path (the default ./erab-demo) would be resolved again inside it.
+  const layout = planDemo({ ...opts, dir: resolve(opts.dir) });
   const view = new LiveView(out, 250, !opts.headless && Boolean(out.isTTY));
   const startedAt = Date.now();
   const log = (line: string) => {
@@ -171,7 +173,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
   const deadline = startedAt + (opts.timeoutS ?? defaultTimeoutS) * 1000;
   const left = () => Math.max(1000, deadline - Date.now());
 
-  let dir = resolve(opts.dir);
+  let dir = layout.options.dir;
   let passed = false;
   try {
     // ---- 1. the work folder, free ports, certificates and configuration files

@@ -35,9 +35,9 @@ const DIST_READY = existsSync(join(ROOT, 'dist', 'src', 'cli', 'commands', 'demo
 interface Run { code: number | null; stdout: string; stderr: string; timedOut: boolean }
 
 /** Runs `erab <args>`; on timeout asks it to stop (SIGTERM: it stops its participants), then kills it. */
-function erab(args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+function erab(args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -84,7 +84,8 @@ test('erab demo --headless --sites 20 --speed 60: delivered within tolerance, re
   const dir = join(tmp, 'work');
   const json = join(tmp, 'summary.json');
   try {
-    const run = await erab(['demo', '--headless', '--sites', '20', '--speed', '60', '--json', json, '--dir', dir, '--net', String(randomNet()), '--timeout', '780'], 13 * 60_000);
+    // A relative --dir, run from its parent folder, as a user runs the default ./erab-demo.
+    const run = await erab(['demo', '--headless', '--sites', '20', '--speed', '60', '--json', json, '--dir', 'work', '--net', String(randomNet()), '--timeout', '780'], 13 * 60_000, {}, tmp);
     assert.equal(run.timedOut, false, `the demo did not finish in time:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}`);
     assert.ok(existsSync(json), `no JSON summary written (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}`);
     const s = JSON.parse(readFileSync(json, 'utf8')) as DemoSummary;
