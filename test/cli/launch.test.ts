@@ -9,24 +9,17 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ONE_CPU_V8_FLAGS, relaunchFlags } from '../../src/cli/launch.js';
 import { DUPLICATE_WINDOW_MS, onStopSignal } from '../../src/core/stop-signals.js';
+import { ERAB_BIN } from '../repo.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const BIN = join(repoRoot(), 'bin', 'erab.js');
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 interface Run { child: ChildProcess; out: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
 
 /** Starts `erab device site` on `address`, pinned to CPU 0 unless `pinned` is false; resolves once it printed its site line. */
 async function startSite(address: string, opts: { pinned?: boolean; env?: NodeJS.ProcessEnv; ownGroup?: boolean } = {}): Promise<Run> {
-  const args = [BIN, 'device', 'site', '--address', address, '--port', '0', '--battery'];
+  const args = [ERAB_BIN, 'device', 'site', '--address', address, '--port', '0', '--battery'];
   const child = opts.pinned === false
     ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, detached: opts.ownGroup ?? false })
     : spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, detached: opts.ownGroup ?? false });

@@ -13,31 +13,18 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { DemoSummary } from '../../../src/roles/demo/summary.js';
+import { ERAB_BIN, REPO_ROOT } from '../../repo.js';
 
-/** The repository root (holds package.json and bin/erab.js), found upwards from this compiled file. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'bin', 'erab.js')) || !existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root (bin/erab.js) not found');
-    dir = up;
-  }
-  return dir;
-}
-
-const ROOT = repoRoot();
-const BIN = join(ROOT, 'bin', 'erab.js');
-const DIST_READY = existsSync(join(ROOT, 'dist', 'src', 'cli', 'commands', 'demo.js'));
+const DIST_READY = existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'commands', 'demo.js'));
 
 interface Run { code: number | null; stdout: string; stderr: string; timedOut: boolean }
 
 /** Runs `erab <args>`; on timeout asks it to stop (SIGTERM: it stops its participants), then kills it. */
-function erab(args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<Run> {
+function erab(args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ERAB_BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
