@@ -48,13 +48,10 @@ export function register(program: Command): void {
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(agg)), cfg.statusIntervalMs);
       timer.unref();
-      const stopped = new Promise<void>((resolve) => {
-        runUntilStopped(async () => {
-          clearInterval(timer);
-          await agg.stop();
-          logger.flush();
-          resolve();
-        });
+      const stopped = runUntilStopped(async () => {
+        clearInterval(timer);
+        await agg.stop();
+        logger.flush();
       });
       reportReady(opts.name, { id: cfg.id, downstreamPort: agg.downstreamPort, ...(agg.consolePort !== undefined ? { consolePort: agg.consolePort } : {}) });
       await stopped;

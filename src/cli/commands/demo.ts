@@ -21,13 +21,13 @@ import { onStopSignal } from '../../core/stop-signals.js';
 import { createLogger } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { supervisorStatus } from './aggregator-run.js';
+import { superviseTso } from './tso.js';
 import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
 import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
 import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
 import { runDemo } from '../../roles/demo/scenario.js';
 import type { HostConfig } from '../../roles/demo/setup.js';
 import { readConfigFile } from '../../core/config.js';
-import type { DispatchInput } from '../../roles/tso/tso.js';
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -56,16 +56,6 @@ interface DemoFlags {
   tsoPort: number;
   sitesPerHost: number;
   timeout?: number;
-}
-
-/** Runs until the supervisor (or a signal) stops it; `stop` closes what was started. */
-function superviseUntilStopped(stop: () => Promise<void>, onCommand?: (c: string, a: Record<string, unknown>) => Promise<unknown> | unknown): Promise<void> {
-  return new Promise<void>((done) => {
-    runUntilStopped(async () => {
-      await stop();
-      done();
-    }, onCommand);
-  });
 }
 
 export function register(program: Command): void {
@@ -117,7 +107,7 @@ export function register(program: Command): void {
       const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock);
       const timer = setInterval(() => reportStatus(name, host.status() as unknown as Record<string, unknown>), 500);
       timer.unref();
-      const stopped = superviseUntilStopped(async () => {
+      const stopped = runUntilStopped(async () => {
         clearInterval(timer);
         await host.close();
       }, (command, args) => (command === 'status' ? host.status() : host.command(command, args)));
@@ -139,26 +129,12 @@ export function register(program: Command): void {
           await tso.stop();
           throw new InvalidInputError(`${o.config} configures a ${tso.config.kind}, not a ${kind}`);
         }
-        const st = tso.status();
-        const timer = setInterval(() => reportStatus(o.name, tso.status() as unknown as Record<string, unknown>), tso.config.statusIntervalMs);
-        timer.unref();
-        const stopped = superviseUntilStopped(async () => {
-          clearInterval(timer);
-          await tso.stop();
-          logger.flush();
-        }, async (command, args) => {
-          if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
-          if (command === 'status') return tso.status();
-          if (command === 'cancel') return tso.cancel(String(args.eventId));
-          throw new InvalidInputError(`unknown command ${command}`);
-        });
-        reportReady(o.name, { id: tso.config.id, url: st.url, apiUrl: st.apiUrl, port: tso.vtn.port });
-        await stopped;
+        await superviseTso(o.name, tso, logger);
       } else if (kind === 'aggregator') {
         const agg = await startAggregatorParticipant(o.config, clock, (msg, fields) => logger.info(fields ?? {}, msg));
         const timer = setInterval(() => reportStatus(o.name, supervisorStatus(agg)), 500);
         timer.unref();
-        const stopped = superviseUntilStopped(async () => {
+        const stopped = runUntilStopped(async () => {
           clearInterval(timer);
           await agg.stop();
           logger.flush();

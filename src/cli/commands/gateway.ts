@@ -56,16 +56,13 @@ export function register(program: Command): void {
         void gateway.status().then((s) => reportStatus(opts.name, s as unknown as Record<string, unknown>)).catch(() => {});
       }, opts.statusInterval);
       timer.unref();
-      const stopped = new Promise<void>((resolve) => {
-        runUntilStopped(async () => {
-          clearInterval(timer);
-          await gateway.close();
-          logger.flush();
-          resolve();
-        }, async (command) => {
-          if (command === 'status') return gateway.status();
-          throw new Error(`unknown command ${command}`);
-        });
+      const stopped = runUntilStopped(async () => {
+        clearInterval(timer);
+        await gateway.close();
+        logger.flush();
+      }, async (command) => {
+        if (command === 'status') return gateway.status();
+        throw new Error(`unknown command ${command}`);
       });
       reportReady(opts.name, { gatewayId: cfg.gatewayId, devices: status.devices.length });
       await stopped;

@@ -8,10 +8,10 @@ import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { clockFromEnv } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
+import { createLogger, type Logger } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { loadTsoConfig } from '../../roles/tso/config.js';
-import { startTso, type DispatchInput } from '../../roles/tso/tso.js';
+import { startTso, type DispatchInput, type RunningTso } from '../../roles/tso/tso.js';
 import { UsageError } from '../usage.js';
 
 interface ApiOpts { api: string; cert: string; key: string; ca: string }
@@ -76,22 +76,7 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
       const tso = await startTso(cfg, { clock: clockFromEnv() });
       const status = tso.status();
       logger.info({ url: status.url, api: status.apiUrl, contracted: cfg.contractedAggregators.map((a) => a.id) }, `${kind} running`);
-      reportReady(opts.name, { id: cfg.id, url: status.url, apiUrl: status.apiUrl, port: tso.vtn.port });
-      const timer = setInterval(() => reportStatus(opts.name, tso.status() as unknown as Record<string, unknown>), cfg.statusIntervalMs);
-      timer.unref();
-      await new Promise<void>((resolve) => {
-        runUntilStopped(async () => {
-          clearInterval(timer);
-          await tso.stop();
-          logger.flush();
-          resolve();
-        }, async (command, args) => {
-          if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
-          if (command === 'status') return tso.status();
-          if (command === 'cancel') return tso.cancel(String(args.eventId));
-          throw new InvalidInputError(`unknown command ${command}`);
-        });
-      });
+      await superviseTso(opts.name, tso, logger);
     });
 
   apiOptions(group.command('dispatch'))
@@ -128,6 +113,28 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
     .action(async (eventId: string, o: ApiOpts) => {
       process.stdout.write(`${JSON.stringify(await callApi(o, 'DELETE', `/api/dispatches/${encodeURIComponent(eventId)}`), null, 2)}\n`);
     });
+}
+
+/**
+ * Runs a started TSO or retailer until stopped: status to a supervisor, its commands (dispatch,
+ * status, cancel), and ready reported once it listens for the stop.
+ */
+export async function superviseTso(name: string, tso: RunningTso, logger: Logger): Promise<void> {
+  const timer = setInterval(() => reportStatus(name, tso.status() as unknown as Record<string, unknown>), tso.config.statusIntervalMs);
+  timer.unref();
+  const stopped = runUntilStopped(async () => {
+    clearInterval(timer);
+    await tso.stop();
+    logger.flush();
+  }, async (command, args) => {
+    if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
+    if (command === 'status') return tso.status();
+    if (command === 'cancel') return tso.cancel(String(args.eventId));
+    throw new InvalidInputError(`unknown command ${command}`);
+  });
+  const status = tso.status();
+  reportReady(name, { id: tso.config.id, url: status.url, apiUrl: status.apiUrl, port: tso.vtn.port });
+  await stopped;
 }
 
 export function register(program: Command): void {

@@ -43,10 +43,13 @@ export function reportFailed(name: string, error: string): void {
 /**
  * Registers `stop` to run once on SIGINT, SIGTERM, a 'stop' message or parent disconnect, then exits.
  * `onCommand` answers the parent's commands (e.g. the demo asking the TSO to dispatch); its result
- * or error goes back as a reply.
+ * or error goes back as a reply. Listens at once: call it before reporting ready. The returned
+ * promise resolves once `stop` has completed.
  */
-export function runUntilStopped(stop: () => Promise<void> | void, onCommand?: CommandHandler): void {
+export function runUntilStopped(stop: () => Promise<void> | void, onCommand?: CommandHandler): Promise<void> {
   let stopping = false;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => { stopped = resolve; });
   const shutdown = (code: number) => {
     if (stopping) return;
     stopping = true;
@@ -54,6 +57,7 @@ export function runUntilStopped(stop: () => Promise<void> | void, onCommand?: Co
     force.unref();
     Promise.resolve()
       .then(stop)
+      .then(() => stopped())
       .catch((err: unknown) => { process.stderr.write(`shutdown error: ${String(err)}\n`); })
       .finally(() => process.exit(code));
   };
@@ -77,4 +81,5 @@ export function runUntilStopped(stop: () => Promise<void> | void, onCommand?: Co
       }
     });
   }
+  return done;
 }
