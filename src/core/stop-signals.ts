@@ -26,7 +26,6 @@ export const DUPLICATE_WINDOW_MS = 1000;
  */
 export function onStopSignal(onStop: (signal: StopSignal) => void): () => void {
   let seen = false;
-  let disposed = false;
   const remove = (): void => {
     for (const s of STOP_SIGNALS) process.off(s, listener);
   };
@@ -38,9 +37,8 @@ export function onStopSignal(onStop: (signal: StopSignal) => void): () => void {
     onStop(signal);
   }
   for (const s of STOP_SIGNALS) process.on(s, listener);
+  // process.off is a no-op for a listener already removed, so disposing twice is harmless.
   return () => {
-    if (disposed) return;
-    disposed = true;
     if (!seen) remove();
   };
 }

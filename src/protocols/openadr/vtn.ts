@@ -676,16 +676,18 @@ export class Vtn {
   private async endRequestsOfEarlierRegistration(venID: string): Promise<void> {
     const byID = this.requests.get(venID);
     if (!byID) return;
-    const earlier = [...byID.values()].filter((r) => r.producer === 'ven');
-    const forgotten = earlier.filter((r) => r.state === 'cancelled').map((r) => r.request.reportRequestID);
+    const forgotten: string[] = [];
+    for (const [id, r] of byID) {
+      if (r.producer !== 'ven') continue;
+      if (r.state === 'cancelled') forgotten.push(id);
+      else {
+        r.state = 'cancelled';
+        await this.store.putReportRequest(r);
+      }
+    }
     if (forgotten.length) {
       await this.store.deleteReportRequests(venID, forgotten);
       for (const id of forgotten) byID.delete(id);
-    }
-    for (const r of earlier) {
-      if (r.state === 'cancelled') continue;
-      r.state = 'cancelled';
-      await this.store.putReportRequest(r);
     }
   }
 

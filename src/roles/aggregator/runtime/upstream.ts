@@ -15,6 +15,7 @@
  */
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
+import type { OptType } from '../../../protocols/openadr/event.js';
 import type { OadrTransport } from '../../../protocols/openadr/http.js';
 import type { ReportDescription } from '../../../protocols/openadr/report.js';
 import type { SigningKey } from '../../../protocols/openadr/signature.js';
@@ -44,6 +45,11 @@ export interface UpstreamOptions {
   /** Tests: a transport instead of HTTPS to `party.vtnUrl`. */
   transport?: OadrTransport;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Our decision on an event (engine answer or ledger entry) as the VEN sends it: opt, code, reason. */
+function eventAnswer(d: { optType: OptType; code: number; reason?: string | undefined }): VenEventAnswer {
+  return { optType: d.optType, responseCode: d.code, ...(d.reason ? { responseDescription: d.reason } : {}) };
 }
 
 /** Status of one upstream party for the operator's view. */
@@ -146,10 +152,10 @@ export class UpstreamParty {
     const now = this.o.clock.now();
     this.ledger.prune(now);
     const seq = this.ledger.classify(key, d.modificationNumber);
-    if (seq.kind === 'redelivery') return { optType: seq.previous.optType, responseCode: seq.previous.code, ...(seq.previous.reason ? { responseDescription: seq.previous.reason } : {}) };
+    if (seq.kind === 'redelivery') return eventAnswer(seq.previous);
     if (seq.kind === 'stale') {
       const a = this.o.engine.refuse(p.name, d.eventID, { code: 450, reason: `modification number ${d.modificationNumber} is older than ${seq.previous.modificationNumber}` });
-      return { optType: 'optOut', responseCode: a.code, ...(a.reason ? { responseDescription: a.reason } : {}) };
+      return eventAnswer({ ...a, optType: 'optOut' });
     }
     const plan = planFromEvent(info.event, { party: p.name, venId: this.ven.registration?.venID ?? '', marketContexts: p.marketContexts, now });
     let answer;
@@ -165,7 +171,7 @@ export class UpstreamParty {
     const end = info.event.activePeriod.dtstart + info.event.activePeriod.duration;
     this.ledger.record({ key, modificationNumber: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason, forgetAfter: Math.max(end, now) + 86_400_000 });
     this.o.log?.('upstream event answered', { party: p.name, eventId: d.eventID, mod: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason });
-    return { optType: answer.optType, responseCode: answer.code, ...(answer.reason ? { responseDescription: answer.reason } : {}) };
+    return eventAnswer(answer);
   }
 
   /** Current value of one of our TELEMETRY_USAGE data points (W), over this party's running events. */
