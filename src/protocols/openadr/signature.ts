@@ -22,6 +22,7 @@ import type { EpochMillis } from '../../core/units.js';
 import { formatDateTime, parseDateTime } from './durations.js';
 import { OadrError, OadrResponseCode } from './errors.js';
 import { NS, PAYLOAD_NS_DECLS } from './namespaces.js';
+import type { ReplayCache } from './replay-cache.js';
 import { type DecodedPayload, type OadrMessage, SIGNED_OBJECT_ID, decodeMessageElement, decodePayload, encodePayload, signedObjectIdOf } from './payload.js';
 import { DEFAULT_XML_LIMITS, type XmlElement, type XmlLimits, childOf, escapeText, parseXml } from './xml.js';
 
@@ -274,8 +275,11 @@ function signGeneric(unsignedPayload: string, privateKey: KeyObject, kind: 'rsa'
   return sx.getSignedXml();
 }
 
-/** Remembers nonces for the replay window; bounded so a flood cannot exhaust memory. */
-export class NonceCache {
+/**
+ * Remembers nonces for the replay window, in memory (a restart forgets them: roles with a store
+ * use the store-backed ReplayCache); bounded so a flood cannot exhaust memory.
+ */
+export class NonceCache implements ReplayCache {
   private readonly seen = new Map<string, number>();
   constructor(private readonly windowMs: number, private readonly maxEntries = 1_000_000) {}
   /** Records the nonce; false when it was already seen within the window. */
@@ -286,6 +290,10 @@ export class NonceCache {
     if (this.seen.size >= this.maxEntries) throw new OadrError(OadrResponseCode.OTHER, 'nonce cache full; refusing signed payloads until it drains');
     // A nonce must be remembered until its timestamp can no longer pass the window check.
     this.seen.set(nonce, now + 2 * this.windowMs);
+    return true;
+  }
+  /** Memory is all there is: a claim is settled when `check` grants it. */
+  confirm(): true {
     return true;
   }
   purge(now: number): void {
@@ -300,7 +308,8 @@ export interface VerifyOptions {
   /** The certificate the signer must hold (from the allow-list / registration), PEM. */
   signerCertificatePem: string;
   clock: Clock;
-  nonces: NonceCache;
+  /** Claims the ReplayProtect nonce; the caller then awaits `confirmNonce` before acting on the payload. */
+  nonces: ReplayCache;
   /** Accepted clock skew either side of now, ms (default 5 minutes). */
   windowMs?: number;
   limits?: XmlLimits;
@@ -468,7 +477,7 @@ export function verifyPayload(xml: string, opts: VerifyOptions): VerifiedPayload
   const now = opts.clock.now();
   if (Math.abs(now - timestamp) > windowMs) throw refuse(`ReplayProtect timestamp ${tsText} outside ±${windowMs / 1000} s of now`);
   if (nonce.length > 256) throw refuse('nonce too long');
-  if (!opts.nonces.check(nonce, now)) throw refuse('nonce already used (replay)');
+  if (!opts.nonces.check(nonce, now, timestamp)) throw refuse('nonce already used (replay)');
 
   return { message, signedObjectXml: objXml, signer: { fingerprint: signer.fingerprint, subject: signer.subject }, timestamp, nonce };
 }

@@ -23,6 +23,7 @@ import type { ServiceName } from './register-party.js';
 import type { OadrReport, ReportDescription, ReportInterval, ReportName, ReportPayload, ReportRequest, ResourceStatus } from './report.js';
 import { METADATA_REPORT_REQUEST_ID } from './report.js';
 import { oadrResponse } from './response.js';
+import { type ReplayCache, confirmNonce } from './replay-cache.js';
 import { NonceCache, type SignatureMode, type SigningKey, signXml, verifyPayload } from './signature.js';
 import { DEFAULT_XML_LIMITS, type XmlLimits } from './xml.js';
 
@@ -105,6 +106,8 @@ export interface VenOptions {
   signatureMode?: SignatureMode;
   /** Accepted skew of the VTN's ReplayProtect timestamps, either side, ms (default 5 minutes). */
   signatureWindowMs?: number;
+  /** Where the VTN's accepted nonces are remembered (default: memory; roles with a store pass the store-backed cache). */
+  nonces?: ReplayCache;
   reports?: VenReportSource[];
   /**
    * Decide on a new or modified event: return the opt (default optIn), or a {@link VenEventAnswer}
@@ -155,7 +158,7 @@ export class Ven {
   private readonly outbox: VenOutbox;
   private readonly limits: XmlLimits;
   // Nonces are remembered for as long as their timestamps can pass the window.
-  private readonly nonces: NonceCache;
+  private readonly nonces: ReplayCache;
   private reg: VenPersistedState | undefined;
   private readonly known = new Map<string, KnownEvent>();
   private readonly active = new Map<string, ActiveReport>();
@@ -169,7 +172,7 @@ export class Ven {
   private reportSendQueued = false;
 
   constructor(opts: VenOptions) {
-    this.nonces = new NonceCache(opts.signatureWindowMs ?? 300_000);
+    this.nonces = opts.nonces ?? new NonceCache(opts.signatureWindowMs ?? 300_000);
     this.o = opts;
     this.clock = opts.clock;
     this.random = opts.random ?? Math.random;
@@ -308,7 +311,7 @@ export class Ven {
   /** Handles a VTN push (our endpoint's service handler): processes and returns the reply document. */
   async handlePush(service: ServiceName, body: Buffer | string): Promise<string> {
     try {
-      const m = this.decodeFromVtn(body, service);
+      const m = await this.decodeFromVtn(body, service);
       const { reply, after } = await this.processVtnMessage(m, false);
       const out = this.serialize(reply ?? oadrResponse(200, '', this.reg?.venID), service);
       if (after) setImmediate(() => void this.serial(after).catch(() => {}));
@@ -655,7 +658,7 @@ export class Ven {
     return xml;
   }
 
-  private decodeFromVtn(body: Buffer | string, service: ServiceName): OadrMessage {
+  private async decodeFromVtn(body: Buffer | string, service: ServiceName): Promise<OadrMessage> {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     this.o.onXml?.('in', service, text);
     const d = decodePayload(text, this.limits, `reply from VTN ${service}`);
@@ -663,7 +666,8 @@ export class Ven {
     if (mode !== 'off') {
       if (d.hasSignature) {
         if (!this.o.vtnCertificatePem) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'signed payload but no VTN certificate configured');
-        verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits, decoded: d, ...(this.o.signatureWindowMs !== undefined ? { windowMs: this.o.signatureWindowMs } : {}) });
+        const v = verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits, decoded: d, ...(this.o.signatureWindowMs !== undefined ? { windowMs: this.o.signatureWindowMs } : {}) });
+        await confirmNonce(this.nonces, v.nonce);
       } else if (mode === 'required') throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'XML signature required from the VTN');
     }
     if ('venID' in d.message && d.message.venID !== undefined && this.reg && d.message.venID !== this.reg.venID) {

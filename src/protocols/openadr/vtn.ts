@@ -22,6 +22,7 @@ import { type DecodedPayload, type OadrMessage, type OadrMessageType, SERVICE_OF
 import type { OadrCreatePartyRegistration, ServiceName } from './register-party.js';
 import { METADATA_REPORT_REQUEST_ID, type OadrReport, type ReportRequest } from './report.js';
 import { oadrResponse } from './response.js';
+import { type ReplayCache, confirmNonce } from './replay-cache.js';
 import { NonceCache, type SignatureMode, type SigningKey, signXml, verifyPayload } from './signature.js';
 import type { EventOpt, PendingEntry, StoredEvent, StoredReportRequest, VenRegistration, VtnStore } from './vtn-store.js';
 import { DEFAULT_XML_LIMITS, type XmlLimits } from './xml.js';
@@ -64,6 +65,11 @@ export interface VtnOptions {
   signingKey?: SigningKey;
   /** Replay window for signed payloads (default 5 min). */
   signatureWindowMs?: number;
+  /**
+   * Where accepted ReplayProtect nonces are remembered (default: memory, forgotten on restart;
+   * roles with a store pass the store-backed cache, with the same window).
+   */
+  nonces?: ReplayCache;
   /** Report requests to send when a VEN registers METADATA reports (default: every TELEMETRY report, at its minimum period). */
   reportRequestsFor?: (venID: string, reports: OadrReport[]) => ReportRequest[];
   /** How often VENs report back telemetry by default (reportBackDuration; default = granularity). */
@@ -123,7 +129,7 @@ export class Vtn {
   private readonly opts: VtnOptions;
   private readonly limits: XmlLimits;
   private readonly ids: () => string;
-  private readonly nonces: NonceCache;
+  private readonly nonces: ReplayCache;
   private readonly byFingerprint = new Map<string, VenState>();
   private readonly byVen = new Map<string, VenState>();
   private readonly events = new Map<string, StoredEvent>();
@@ -139,7 +145,7 @@ export class Vtn {
     this.audit = opts.audit ?? nullAudit;
     this.limits = opts.limits ?? DEFAULT_XML_LIMITS;
     this.ids = opts.ids ?? randomUUID;
-    this.nonces = new NonceCache(opts.signatureWindowMs ?? 300_000);
+    this.nonces = opts.nonces ?? new NonceCache(opts.signatureWindowMs ?? 300_000);
     this.handle = this.handle.bind(this);
   }
 
@@ -315,7 +321,7 @@ export class Vtn {
           throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `venID ${claimed.slice(0, 64)} does not belong to the presenting certificate`);
         }
       }
-      this.checkSignature(decoded, body, st?.reg.venID ?? claimed, peer);
+      await this.checkSignature(decoded, body, st?.reg.venID ?? claimed, peer);
       if (message.type === 'oadrPoll' && st) return this.poll(st);
       const reply = await this.dispatch(message, peer, st);
       return this.serialize(st?.reg ?? this.byFingerprint.get(peer.fingerprint)?.reg, reply, service, signedRequest);
@@ -368,7 +374,8 @@ export class Vtn {
     return typeof m === 'function' ? m(venID) : m;
   }
 
-  private checkSignature(decoded: DecodedPayload, body: Buffer | string, venID: string | undefined, peer: OadrPeer): void {
+  /** Verifies a signed payload; resolves once its nonce is settled (durable, for a store-backed cache). */
+  private async checkSignature(decoded: DecodedPayload, body: Buffer | string, venID: string | undefined, peer: OadrPeer): Promise<void> {
     const hasSignature = decoded.hasSignature;
     const mode = this.modeFor(venID);
     if (mode === 'off') return;
@@ -378,10 +385,12 @@ export class Vtn {
     }
     const pem = peer.certificatePem?.();
     if (!pem) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'signed payload but no peer certificate to verify it with');
-    verifyPayload(typeof body === 'string' ? body : body.toString('utf8'), {
+    const verified = verifyPayload(typeof body === 'string' ? body : body.toString('utf8'), {
       signerCertificatePem: pem, clock: this.clock, nonces: this.nonces, limits: this.limits, decoded,
       ...(this.opts.signatureWindowMs !== undefined ? { windowMs: this.opts.signatureWindowMs } : {}),
     });
+    // Nothing acts on the payload, and no answer leaves, before its nonce is settled.
+    await confirmNonce(this.nonces, verified.nonce);
   }
 
   /** Signs when the VEN registered for signatures or signed its request (so a VEN that signs from its first query gets signed replies). */

@@ -15,6 +15,7 @@ import { outboxMigrations } from '../../store/outbox.js';
 import { composeMigrations, type Migration } from '../../store/migrations.js';
 import { addIdColumn, columnType, fromJsonText, toJsonText, toNumber } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
+import { nonceMigrations } from './nonce-store.js';
 
 /** Migrations of the OpenADR tables. */
 export const openadrMigrations: readonly Migration[] = [
@@ -61,8 +62,8 @@ export const openadrMigrations: readonly Migration[] = [
   },
 ];
 
-/** Everything an OpenADR role needs in its database (OpenADR tables + the store's outbox). */
-export const openadrStoreMigrations: Migration[] = composeMigrations(outboxMigrations, openadrMigrations);
+/** Everything an OpenADR role needs in its database (OpenADR tables, replay nonces, the store's outbox). */
+export const openadrStoreMigrations: Migration[] = composeMigrations(outboxMigrations, openadrMigrations, nonceMigrations);
 
 // The documents are our own serializations; the schema check guards against foreign or tampered rows.
 const docSchema = z.record(z.string(), z.unknown());

@@ -13,6 +13,7 @@ import type { AllowList, AllowListConfig } from '../../security/allow-list.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { clientTlsOptions, createMutualTlsServer, peerOf, type ExpectedPeer, type TlsMaterial, type TlsProfileName } from '../../security/tls.js';
 import type { Store } from '../../store/store.js';
+import { StoreNonceCache } from './nonce-store.js';
 import { StoreVenOutbox, StoreVenState } from './store.js';
 
 export interface OpenadrVenClientOptions {
@@ -89,8 +90,13 @@ export async function startOpenadrVen(opts: OpenadrVenClientOptions): Promise<Ru
     pushServer = server;
     pushUrl = `https://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`;
   }
+  // The VTN's accepted signature nonces live in our store: a replayed reply or push is refused after a restart too.
+  const windowMs = opts.ven?.signatureWindowMs ?? 300_000;
+  const nonces = opts.ven?.nonces ?? await StoreNonceCache.open(opts.store, { scope: `ven:${opts.venName}`, windowMs }, clock.now());
   const ven = new Ven({
     ...opts.ven,
+    nonces,
+    signatureWindowMs: windowMs,
     venName: opts.venName,
     transport,
     clock,
@@ -112,6 +118,7 @@ export async function startOpenadrVen(opts: OpenadrVenClientOptions): Promise<Ru
     close: async () => {
       ven.stop();
       transport.close();
+      if (nonces instanceof StoreNonceCache) await nonces.flush();
       if (pushServer) {
         const s = pushServer;
         await new Promise<void>((resolve) => {

@@ -16,6 +16,7 @@ import type { AllowList, AllowListConfig } from '../../security/allow-list.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { createMutualTlsServer, peerOf, clientTlsOptions, type TlsMaterial, type TlsProfileName } from '../../security/tls.js';
 import type { Store } from '../../store/store.js';
+import { StoreNonceCache } from './nonce-store.js';
 import { StoreVtnStore } from './store.js';
 
 export interface OpenadrVtnServerOptions {
@@ -102,8 +103,13 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
   const bindToCert = opts.venIdFromCertificate ?? true;
   const userAdmit = opts.vtn?.admit;
   const signingCred = opts.material.credentials[0];
+  // Accepted signature nonces live in the VTN's store, so a replay is refused after a restart too.
+  const windowMs = opts.vtn?.signatureWindowMs ?? 300_000;
+  const nonces = opts.vtn?.nonces ?? await StoreNonceCache.open(opts.store, { scope: `vtn:${opts.vtnID}`, windowMs }, clock.now());
   const vtn = new Vtn({
     ...opts.vtn,
+    nonces,
+    signatureWindowMs: windowMs,
     vtnID: opts.vtnID,
     store: new StoreVtnStore(opts.store, opts.vtnID),
     clock,
@@ -156,10 +162,13 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
     server,
     port,
     url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      push.close();
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        push.close();
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      });
+      if (nonces instanceof StoreNonceCache) await nonces.flush();
+    },
   };
 }
