@@ -34,6 +34,7 @@ import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/
 import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
 import { composeMigrations } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
+import { StoreNonceCache } from '../openadr/nonce-store.js';
 import { openadrStoreMigrations, StoreVenOutbox } from '../openadr/store.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
 import { CommandGuard, type EventVerdict } from './command-guard.js';
@@ -333,6 +334,10 @@ export class Gateway {
       const upstream = new UpstreamTransport(inner, (raw, m) => gw.onDistribute(raw, m), () => failSafe.contact(), () => gw.venRef?.registration?.venID);
       gw.upstream = upstream;
       cleanup.unshift(() => upstream.close());
+      // Signed replies from the VTN: their nonces in the gateway's store, refused when replayed after a restart.
+      // (Events go to the command guard, whose replay state is durable on its own: SqlReplayStore.)
+      const venNonces = await StoreNonceCache.open(store, { scope: `ven:${config.gatewayId}`, windowMs: config.security.maxClockSkewMs }, clock.now());
+      cleanup.unshift(() => venNonces.flush());
       const ven = new Ven({
         venName: config.venName ?? config.gatewayId,
         venID: config.gatewayId,
@@ -350,6 +355,7 @@ export class Gateway {
         // verified when signed.
         signatureMode: 'optional',
         signatureWindowMs: config.security.maxClockSkewMs,
+        nonces: venNonces,
         reports: sources.list(),
         backoff: { initialMs: Math.min(5000, config.echonet.pollMs), maxMs: 60_000 },
         onRegistered: () => {

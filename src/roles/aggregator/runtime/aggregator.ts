@@ -20,6 +20,7 @@ import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations } from '../../../store/migrations.js';
 import { openStore } from '../../../store/store.js';
+import { StoreNonceCache } from '../../openadr/nonce-store.js';
 import { openadrStoreMigrations, StoreVenOutbox, StoreVenState, StoreVtnStore } from '../../openadr/store.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
@@ -133,10 +134,14 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const specs = deps.portfolio ?? await readPortfolioSpecs(store.db as Kysely<PortfolioTables>);
     const portfolio = new Map(specs.map((s) => [s.id, s]));
     for (const s of portfolio.values()) fleet.upsert(s);
+    // Accepted signature nonces in the store: a payload replayed after a restart is refused.
+    const downstreamNonces = await StoreNonceCache.open(store, { scope: `vtn:${cfg.id}-vtn`, windowMs: cfg.downstream.signatureWindowMs }, clock.now());
+    closers.push(() => downstreamNonces.flush());
     const downstream = new DownstreamVtn({
       aggregatorId: cfg.id, material, signingKey, host: cfg.downstream.host, port: cfg.downstream.port,
       allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
       signatureWindowMs: cfg.downstream.signatureWindowMs,
+      nonces: downstreamNonces,
       fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store: new StoreVtnStore(store, `${cfg.id}-vtn`),
       subAggregators: cfg.downstream.aggregators,
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
@@ -179,9 +184,13 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       const key: SigningKey = party.tls
         ? { privateKeyPem: readText(party.tls.keyFile, 'key file'), certificatePem: readText(party.tls.certFile, 'certificate file') }
         : signingKey;
+      // The party's signed payloads are verified with the VEN's default window (5 min).
+      const upNonces = await StoreNonceCache.open(store, { scope: `ven:${cfg.id}:${party.name}`, windowMs: 300_000 }, clock.now());
+      closers.push(() => upNonces.flush());
       const up = new UpstreamParty({
         party, aggregatorId: cfg.id, material: partyMaterial, engine, clock, audit, reportMinPeriodMs: party.reportMinPeriodMs, signingKey: key,
         outbox: new StoreVenOutbox(store, `openadr-ven:${cfg.id}:${party.name}`), state: new StoreVenState(store, `${cfg.id}:${party.name}`),
+        nonces: upNonces,
         ...(log ? { log } : {}),
       });
       upstream.push(up);

@@ -19,6 +19,7 @@ import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
 import type { OadrEvent } from '../../../protocols/openadr/event.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
+import type { ReplayCache } from '../../../protocols/openadr/replay-cache.js';
 import type { SigningKey } from '../../../protocols/openadr/signature.js';
 import { Vtn } from '../../../protocols/openadr/vtn.js';
 import { MemoryVtnStore, type VtnStore } from '../../../protocols/openadr/vtn-store.js';
@@ -45,6 +46,8 @@ export interface DownstreamOptions {
   clock: Clock;
   audit: AuditSink;
   store?: VtnStore;
+  /** Accepted signature nonces (default memory; the aggregator passes the store-backed cache so replays are refused after a restart). */
+  nonces?: ReplayCache;
   /** Resource specs from the portfolio win over what telemetry suggests. */
   portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
   /** Resource aggregators below us (R3) with their contracted capacity. */
@@ -117,6 +120,7 @@ export class DownstreamVtn implements DownstreamSink {
       pollFreqMs: o.pollIntervalMs,
       signingKey: o.signingKey,
       ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),
+      ...(o.nonces ? { nonces: o.nonces } : {}),
       // Only the certificate's own participant id is a valid venID (binding, ERAB §3.3).
       admit: (peer) => {
         if (peer.role !== 'gateway' && peer.role !== 'aggregator') return { allowed: false, reason: `role ${peer.role ?? 'none'} may not register downstream` };

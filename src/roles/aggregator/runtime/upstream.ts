@@ -18,6 +18,7 @@ import { epochMillis, millis } from '../../../core/units.js';
 import type { OptType } from '../../../protocols/openadr/event.js';
 import type { OadrTransport } from '../../../protocols/openadr/http.js';
 import type { ReportDescription } from '../../../protocols/openadr/report.js';
+import type { ReplayCache } from '../../../protocols/openadr/replay-cache.js';
 import type { SigningKey } from '../../../protocols/openadr/signature.js';
 import { Ven, type VenEventAnswer, type VenEventInfo, type VenOutbox, type VenStateStore } from '../../../protocols/openadr/ven.js';
 import type { AuditSink } from '../../../security/audit/types.js';
@@ -42,6 +43,8 @@ export interface UpstreamOptions {
   /** Durable outbox for reports (survives restarts) and the persisted registration. */
   outbox?: VenOutbox;
   state?: VenStateStore;
+  /** The party's accepted signature nonces (default memory; the aggregator passes the store-backed cache). */
+  nonces?: ReplayCache;
   /** Tests: a transport instead of HTTPS to `party.vtnUrl`. */
   transport?: OadrTransport;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -90,6 +93,7 @@ export class UpstreamParty {
       audit: o.audit,
       ...(o.outbox ? { outbox: o.outbox } : {}),
       ...(o.state ? { state: o.state } : {}),
+      ...(o.nonces ? { nonces: o.nonces } : {}),
       ...(o.signingKey ? { signingKey: o.signingKey } : {}),
       reports: [{
         reportSpecifierID: `${o.aggregatorId}-${p.name}-telemetry`,
