@@ -164,3 +164,54 @@ test('a VTN failing one report stream with HTTP 500: that stream backs off withi
     });
   }
 });
+
+test('a VTN that cannot be reached at all charges no report budget: after the outage every sample arrives, none given up', async () => {
+  const audit = new MemoryAuditSink();
+  const samples: number[] = [];
+  const vtn = new Vtn({
+    vtnID: 'AGG1-vtn', store: new MemoryVtnStore(), clock: systemClock, audit: new MemoryAuditSink(), pollFreqMs: 2000,
+    hooks: { onReport: (_venID, r) => { if (r.reportSpecifierID === 'usage') for (const i of r.intervals ?? []) if (i.dtstart !== undefined) samples.push(i.dtstart); } },
+  });
+  await vtn.start();
+  const { server } = createMutualTlsServer(
+    { material: await material(vtnCert), profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(), listener: 'test:openadr' },
+    createOadrListener((service, body, peer) => vtn.handle(service, body, peer), {
+      peerOf: (req): OadrPeer | undefined => {
+        const p = peerOf(req);
+        return p ? { fingerprint: p.fingerprint, id: p.id, role: p.role } : undefined;
+      },
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const store = await openStore({ url: join(dir, 'ven-outage.db'), migrations: openadrStoreMigrations });
+  // An age budget shorter than the outage: it must not apply to reports the VTN never saw.
+  const venOptions = { reports: sources.slice(0, 1), random: () => 0.5, reportRetry: { initialMs: 400, maxMs: 3000, maxAttempts: 2, maxAgeMs: 1500 } };
+  const running = await startOpenadrVen({
+    venName: 'GW1', vtnUrl: `https://127.0.0.1:${port}`, material: await material(venCert), profile: 'R4', audit, store,
+    expectVtn: { role: 'aggregator', id: 'AGG1' }, ven: venOptions,
+  } satisfies OpenadrVenClientOptions);
+  const close = (): Promise<void> => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  try {
+    await waitFor('the first TELEMETRY_USAGE report', () => samples.length > 0);
+    await close();
+    const down = Date.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const up = Date.now();
+    await waitFor('the samples taken during the outage', () => samples.some((t) => t > up), 30_000);
+    const sorted = [...samples].sort((a, b) => a - b);
+    const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number));
+    console.log(`# outage ${up - down} ms; ${samples.length} samples, largest gap between sample times ${Math.max(...gaps)} ms`);
+    assert.ok(sorted.filter((t) => t > down && t < up).length >= Math.floor((up - down) / PERIOD_MS) - 1, `samples taken during the outage are missing: ${sorted.map((t) => t - down).join(', ')}`);
+    assert.ok(Math.max(...gaps) <= 1.8 * PERIOD_MS, `a sample was lost: gaps ${gaps.join(', ')} ms`);
+    assert.deepEqual(audit.records.filter((r) => r.action.startsWith('openadr.ven.report-')).map((r) => r.action), [], 'an unreachable VTN is not a report failure');
+  } finally {
+    await running.close();
+    await store.close();
+    if (server.listening) await close();
+  }
+});
