@@ -37,6 +37,19 @@ function intOption(name: string, min: number, max: number) {
   };
 }
 
+/**
+ * One `--peer address[:port]`, collected into a list (the option is repeatable). Commander's
+ * variadic form needed the placeholder to end in a word character before "...": the former
+ * `<address[:port]...>` was not variadic, so a single string reached `.map` and crashed.
+ */
+function collectPeer(v: string, prev: string[] | undefined): string[] {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(v);
+  if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) {
+    throw new InvalidArgumentError(`"${v}" is not an IPv4 address with an optional port 1–65535, e.g. 127.0.0.1:3610`);
+  }
+  return [...(prev ?? []), v];
+}
+
 /** "a:b" → [a, b] with both optional. */
 function pair(spec: string | true, name: string): [number | undefined, number | undefined] {
   if (spec === true) return [undefined, undefined];
@@ -126,7 +139,7 @@ function addDeviceOptions(cmd: Command): Command {
     .option('--tick-ms <ms>', 'real ms between physics steps (default 1000)', intOption('--tick-ms', 10, 60_000))
     .option('--port <n>', 'UDP port (default 3610)', intOption('--port', 0, 65535))
     .option('--reply-source', 'answer to the request\'s source port instead of 3610')
-    .option('--peer <address[:port]...>', 'unicast announcement targets (e.g. the gateway)')
+    .option('--peer <address[:port]>', 'unicast announcement target, e.g. the gateway (repeatable)', collectPeer)
     .option('--multicast', 'join and announce to 224.0.23.0 (needs a multicast route)')
     .option('--maker-code <code>', 'maker code (default 0xFFFFFE)', intOption('--maker-code', 0, 0xffffff))
     .option('--serial-prefix <s>', 'production number prefix (default from the address)')

@@ -16,6 +16,7 @@ import type { EiTarget, XcalProperties } from './common.js';
 import { OadrError, OadrResponseCode } from './errors.js';
 import type { EventResponse, EventStatus, OadrDistributeEvent, OadrEvent, OptType } from './event.js';
 import { randomizedStart } from './event-lifecycle.js';
+import { ReportDelivery, type ReportRetryPolicy } from './report-delivery.js';
 import type { OadrTransport } from './http.js';
 import type { OptReason } from './opt.js';
 import { type OadrMessage, SERVICE_OF, decodePayload, encodePayload } from './payload.js';
@@ -119,6 +120,8 @@ export interface VenOptions {
   onRegistered?: (s: VenPersistedState) => void;
   /** Back-off after failures: initial and maximum delay (default 1 s, 5 min). */
   backoff?: { initialMs: number; maxMs: number };
+  /** Per report stream: back-off after the VTN failed a report, and the budget per report (see report-delivery.ts). */
+  reportRetry?: Partial<ReportRetryPolicy>;
   limits?: XmlLimits;
   onXml?: (direction: 'in' | 'out', service: ServiceName, xml: string) => void;
 }
@@ -170,6 +173,11 @@ export class Ven {
   /** Reports whose period is over, waiting for the one report-sending task (see requestReportSend). */
   private readonly dueReports = new Set<ActiveReport>();
   private reportSendQueued = false;
+  /** Sends the outbox, each report stream backing off on its own. */
+  private readonly delivery: ReportDelivery;
+  /** Wakes the delivery when a backing-off report stream may try again. */
+  private reportRetryTimer: TimerHandle | undefined;
+  private halted = false;
 
   constructor(opts: VenOptions) {
     this.nonces = opts.nonces ?? new NonceCache(opts.signatureWindowMs ?? 300_000);
@@ -181,6 +189,18 @@ export class Ven {
     this.outbox = opts.outbox ?? new MemoryVenOutbox();
     this.limits = opts.limits ?? DEFAULT_XML_LIMITS;
     this.handlePush = this.handlePush.bind(this);
+    this.delivery = new ReportDelivery({
+      outbox: this.outbox, clock: this.clock, random: this.random, audit: this.audit,
+      actor: () => this.reg?.venID ?? this.o.venName,
+      ...(opts.reportRetry ? { policy: opts.reportRetry } : {}),
+      send: (m) => this.request(m),
+      onReply: (item, r) => {
+        if (r.type === 'oadrUpdatedReport' && r.cancelReport) for (const id of r.cancelReport.reportRequestIDs) this.stopReport(id);
+        const code = 'eiResponse' in r && r.eiResponse ? r.eiResponse.responseCode : 200;
+        // A refusal is final (retrying would be refused again).
+        if (code !== 200) this.refused(`outbox:${item.message.type}`, err(code, `VTN answered ${code}`));
+      },
+    });
   }
 
   /** Registration as the VTN confirmed it, if registered. */
@@ -202,6 +222,7 @@ export class Ven {
   async start(): Promise<void> {
     await this.restore();
     this.running = true;
+    this.halted = false;
     this.schedule(0);
   }
 
@@ -214,8 +235,11 @@ export class Ven {
   /** Stops timers; the outbox keeps what was not sent. */
   stop(): void {
     this.running = false;
+    this.halted = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.reportRetryTimer?.cancel();
+    this.reportRetryTimer = undefined;
     for (const a of this.active.values()) a.timer?.cancel();
   }
 
@@ -627,26 +651,31 @@ export class Ven {
     await this.outbox.add({ message: { type: 'oadrUpdateReport', requestID: this.ids(), reports: [report], venID: this.reg.venID } });
   }
 
-  /** Sends what the outbox holds, oldest first; stops at the first transport failure (kept for later). */
+  /**
+   * Sends what the outbox holds, each report stream in order and on its own: a report the VTN
+   * fails backs off its stream only (report-delivery.ts), and a timer brings it back when due.
+   * Rejects when the VTN cannot be reached (everything is kept for later).
+   */
   async flushOutbox(): Promise<void> {
     if (this.flushing || !this.reg) return;
     this.flushing = true;
     try {
-      for (;;) {
-        const batch = await this.outbox.peek(16);
-        if (!batch.length) return;
-        for (const { seq, item } of batch) {
-          const r = await this.request(item.message);
-          if (r.type === 'oadrUpdatedReport' && r.cancelReport) for (const id of r.cancelReport.reportRequestIDs) this.stopReport(id);
-          const code = 'eiResponse' in r && r.eiResponse ? r.eiResponse.responseCode : 200;
-          // A refusal is final (retrying would be refused again); only transport failures keep the item.
-          if (code !== 200) this.refused(`outbox:${item.message.type}`, err(code, `VTN answered ${code}`));
-          await this.outbox.ack([seq]);
-        }
-      }
+      await this.delivery.flush();
     } finally {
       this.flushing = false;
+      this.scheduleReportRetry();
     }
+  }
+
+  private scheduleReportRetry(): void {
+    this.reportRetryTimer?.cancel();
+    this.reportRetryTimer = undefined;
+    const at = this.delivery.nextRetryAt();
+    if (at === undefined || this.halted) return;
+    this.reportRetryTimer = this.clock.setTimeout(() => {
+      this.reportRetryTimer = undefined;
+      this.requestReportSend();
+    }, Math.max(0, at - this.clock.now()));
   }
 
   // ------------------------------------------------------------ wire

@@ -1,0 +1,326 @@
+/**
+ * Every repeatable option of every `erab` command, given once and twice to the real command.
+ *
+ * Found under attack (issue 11, item 9): `erab device site --peer X` crashed with
+ * "flags.peer.map is not a function" — the option was declared `<address[:port]...>`, which
+ * commander does not take as variadic (it wants a word character before "..."), so one string
+ * reached code that expected a list.
+ *
+ * The test walks the commander tree that `erab` builds, finds every option that is variadic or
+ * collects its values (repeatable), and requires that set to be exactly the set covered below: a
+ * new repeatable option without a case here fails. Each case runs the real command in a child
+ * process and checks an effect that only happens when every value reached the command as a list:
+ * announcements arriving at each --peer, SANs in an issued certificate, a second --checkpoint
+ * read, the operator API receiving both --kw and --to values, each allow-listed certificate
+ * getting through a real mutual-TLS listener. Long-running commands are started, probed once
+ * ready, and stopped with SIGTERM.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import * as dgram from 'node:dgram';
+import * as https from 'node:https';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { Command, Option } from 'commander';
+import { buildProgram } from '../../src/cli/main.js';
+import { AuditLog } from '../../src/security/audit/log.js';
+import { CertificateAuthority, type IssuedCertificate } from '../../src/security/pki/index.js';
+
+const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const runner = `import(${JSON.stringify(mainJs)}).then((m) => m.main(['node', 'erab', ...process.argv.slice(1)])).then((c) => { process.exitCode = c; });`;
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs `erab <args>` to completion in a child process. */
+function erab(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', runner, '--', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running `erab <args>`, resolves once stdout matches `ready`, with the match. */
+async function erabRunning(args: string[], ready: RegExp): Promise<{ match: RegExpExecArray; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', runner, '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString('utf8'); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const m = ready.exec(out);
+    if (m) {
+      return {
+        match: m,
+        stop: async () => {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }
+    if (child.exitCode !== null || Date.now() > end) {
+      child.kill('SIGKILL');
+      throw new Error(`erab ${args.join(' ')} did not print ${ready} (exit ${child.exitCode}): ${out}${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+// ------------------------------------------------------------------ the commander tree
+
+/** `<command path> <long flag>`, e.g. "device site --peer". */
+type OptionKey = string;
+
+/**
+ * True when the option takes several values: variadic, or its parser keeps the previous values
+ * (commander's "custom processing" collect idiom). The parser is probed with a marker list: a
+ * collector hands it back extended. A two-argument parser that is not a choices list counts too,
+ * so a collector that refuses every probe is still caught rather than missed.
+ */
+function isRepeatable(o: Option): boolean {
+  if (o.variadic) return true;
+  const parse = (o as unknown as { parseArg?: (v: string, prev: unknown) => unknown }).parseArg;
+  if (!parse) return false;
+  const marker = '\u0000previous';
+  const probes = [...(o.argChoices ?? []), 'x', '1', '127.0.0.1', '127.0.0.1:3610', 'aggregator:AGG1'];
+  for (const probe of probes) {
+    try {
+      const r = parse.call(o, probe, [marker]);
+      if (Array.isArray(r) && r.includes(marker)) return true;
+    } catch { /* a refused probe says nothing */ }
+  }
+  return parse.length >= 2 && !o.argChoices;
+}
+
+function repeatableOptions(): OptionKey[] {
+  const found: OptionKey[] = [];
+  const walk = (cmd: Command, path: string[]): void => {
+    for (const o of cmd.options) if (isRepeatable(o)) found.push([...path, o.long ?? o.flags].join(' '));
+    for (const sub of cmd.commands) walk(sub, [...path, sub.name()]);
+  };
+  walk(buildProgram(), []);
+  return found.sort();
+}
+
+// ------------------------------------------------------------------ fixtures
+
+let root: string;
+let ca: CertificateAuthority;
+const certs: Record<string, IssuedCertificate> = {};
+const files: Record<string, { cert: string; key: string }> = {};
+let caFile: string;
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), 'erab-repeatable-'));
+  ca = await CertificateAuthority.create();
+  caFile = join(root, 'ca.pem');
+  writeFileSync(caFile, ca.certPem);
+  for (const [role, id] of [['tso', 'TSO1'], ['tso', 'TSO2'], ['aggregator', 'AGG1'], ['aggregator', 'AGG2'], ['aggregator', 'AGG3'], ['operator', 'alice']] as const) {
+    const c = await ca.issue({ role, id });
+    certs[id] = c;
+    files[id] = { cert: join(root, `${id}.crt`), key: join(root, `${id}.key`) };
+    writeFileSync(files[id].cert, c.certPem);
+    writeFileSync(files[id].key, c.keyPem, { mode: 0o600 });
+  }
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const f = (id: string): { cert: string; key: string } => files[id] as { cert: string; key: string };
+
+/** UDP listeners on 127.0.0.1 that keep (source address, ESV, first EPC) of every ECHONET Lite frame. */
+async function udpListeners(n: number): Promise<{ port: number; frames: { from: string; esv: number; epc: number }[]; close(): void }[]> {
+  return Promise.all(Array.from({ length: n }, async () => {
+    const s = dgram.createSocket('udp4');
+    const frames: { from: string; esv: number; epc: number }[] = [];
+    s.on('message', (b, r) => {
+      if (b.length >= 13 && b[0] === 0x10 && b[1] === 0x81) frames.push({ from: r.address, esv: b[10] as number, epc: b[12] as number });
+    });
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    return { port: (s.address() as AddressInfo).port, frames, close: () => s.close() };
+  }));
+}
+
+/** An instance-list announcement: INF (0x73) of 0xD5 (ECHONET Lite Appendix / node profile). */
+const isAnnouncement = (x: { esv: number; epc: number }): boolean => x.esv === 0x73 && x.epc === 0xd5;
+
+/** Whether a client certificate gets an HTTP answer from a mutual-TLS listener (else: refused). */
+function reaches(url: string, id: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.request(`${url}/OpenADR2/Simple/2.0b/OadrPoll`, {
+      method: 'POST', cert: certs[id]?.certPem, key: certs[id]?.keyPem, ca: ca.certPem, agent: false,
+      checkServerIdentity: () => undefined, headers: { 'content-type': 'application/xml' }, timeout: 10_000,
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(true));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end('<x/>');
+  });
+}
+
+/** A mutual-TLS operator API that records the JSON bodies it receives. */
+async function fakeOperatorApi(): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
+  const server = certs.TSO1 as IssuedCertificate;
+  const bodies: unknown[] = [];
+  const s = https.createServer({ cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { text += c; });
+    req.on('end', () => {
+      bodies.push(JSON.parse(text));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    bodies,
+    close: () => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); }),
+  };
+}
+
+// ------------------------------------------------------------------ one case per command
+
+interface Case {
+  /** The options it proves, `<command path> <flag>`. */
+  covers: OptionKey[];
+  run(): Promise<void>;
+}
+
+async function deviceCase(command: 'site' | 'sites', base: string): Promise<void> {
+  const where = command === 'site' ? ['--address', base] : ['--count', '2', '--base-address', base];
+  const sources = command === 'site' ? [base] : [base, base.replace(/\d+$/, (d) => String(Number(d) + 1))];
+  for (const times of [1, 2]) {
+    const peers = await udpListeners(times);
+    try {
+      const r = await erab(['device', command, ...where, '--port', '0', '--battery', '--duration', '1.5', ...peers.flatMap((p) => ['--peer', `127.0.0.1:${p.port}`])]);
+      assert.equal(r.code, 0, `erab device ${command} with --peer given ${times}×: ${r.stderr}`);
+      for (const [i, p] of peers.entries()) {
+        for (const from of sources) {
+          assert.ok(p.frames.some((x) => x.from === from && isAnnouncement(x)), `device ${command}: no announcement from ${from} at --peer #${i + 1} of ${times} (got ${JSON.stringify(p.frames)})`);
+        }
+      }
+    } finally {
+      for (const p of peers) p.close();
+    }
+  }
+  const bad = await erab(['device', command, ...where, '--port', '0', '--duration', '0.1', '--peer', '127.0.0.1:3610', '--peer', 'gateway.local']);
+  assert.equal(bad.code, 2, 'a --peer that is not address[:port] is a usage error');
+  assert.match(bad.stderr, /"gateway\.local" is not an IPv4 address/);
+}
+
+async function vtnAllowCase(flag: '--allow' | '--allow-fingerprint'): Promise<void> {
+  const value = (id: string): string => (flag === '--allow' ? `aggregator:${id}` : (certs[id] as IssuedCertificate).identity.fingerprint);
+  for (const allowed of [['AGG1'], ['AGG1', 'AGG2']]) {
+    const vtn = await erabRunning([
+      'openadr', 'vtn', '--cert', f('TSO1').cert, '--key', f('TSO1').key, '--ca', caFile, '--listen', '127.0.0.1:0',
+      '--store', join(root, `vtn-${flag.slice(2)}-${allowed.length}.db`), ...allowed.flatMap((id) => [flag, value(id)]),
+    ], /listening on (https:\/\/127\.0\.0\.1:\d+)/);
+    try {
+      const url = vtn.match[1] as string;
+      for (const id of ['AGG1', 'AGG2', 'AGG3']) {
+        assert.equal(await reaches(url, id), allowed.includes(id), `openadr vtn ${allowed.map(value).join(' ')}: ${id} ${allowed.includes(id) ? 'refused' : 'let through'}`);
+      }
+    } finally {
+      await vtn.stop();
+    }
+  }
+}
+
+const cases: Case[] = [
+  { covers: ['device site --peer'], run: () => deviceCase('site', '127.3.9.2') },
+  { covers: ['device sites --peer'], run: () => deviceCase('sites', '127.3.9.10') },
+  {
+    covers: ['pki issue --dns', 'pki issue --ip'],
+    async run() {
+      const dir = join(root, 'pki');
+      assert.equal((await erab(['pki', 'init', '--dir', dir])).code, 0);
+      for (const [n, dns, ip] of [[1, ['a.example'], ['127.0.0.5']], [2, ['a.example', 'b.example'], ['127.0.0.5', '127.0.0.6']]] as const) {
+        const r = await erab(['pki', 'issue', '--dir', dir, '--role', 'tso', '--id', `T${n}`, ...dns.flatMap((d) => ['--dns', d]), ...ip.flatMap((a) => ['--ip', a])]);
+        assert.equal(r.code, 0, r.stderr);
+        const file = /certificate\s+(\S+)/.exec(r.stdout)?.[1] as string;
+        const san = new X509Certificate(readFileSync(file)).subjectAltName ?? '';
+        for (const d of dns) assert.match(san, new RegExp(`DNS:${d.replace('.', '\\.')}`), `--dns given ${n}×: ${san}`);
+        for (const a of ip) assert.ok(san.includes(`IP Address:${a}`), `--ip given ${n}×: ${san}`);
+        assert.doesNotMatch(san, /localhost/, 'the given names replace the default');
+      }
+    },
+  },
+  {
+    covers: ['audit verify --checkpoint'],
+    async run() {
+      const dir = join(root, 'audit');
+      const log = AuditLog.open({ dir, origin: 'erab.test/repeatable/audit', checkpointEvery: 4 });
+      for (let i = 0; i < 10; i++) log.append({ actor: { kind: 'system', id: 't' }, action: 'test.record', outcome: 'success', details: { i } });
+      const key = log.verifierKey;
+      log.close();
+      const kept = join(root, 'kept.note');
+      writeFileSync(kept, readFileSync(join(dir, 'checkpoints.txt')));
+      const once = await erab(['audit', 'verify', '--dir', dir, '--key', key, '--checkpoint', kept]);
+      assert.equal(once.code, 0, once.stderr);
+      // The second value is read too: a missing second file is named.
+      const missing = join(root, 'second-missing.note');
+      const twice = await erab(['audit', 'verify', '--dir', dir, '--key', key, '--checkpoint', kept, '--checkpoint', missing]);
+      assert.equal(twice.code, 1, twice.stdout);
+      assert.ok(twice.stderr.includes(`--checkpoint ${missing}: cannot read`), twice.stderr);
+    },
+  },
+  ...(['tso', 'retailer'] as const).map((kind): Case => ({
+    covers: [`${kind} dispatch --kw`, `${kind} dispatch --to`],
+    async run() {
+      const api = await fakeOperatorApi();
+      try {
+        const common = [kind, 'dispatch', '--api', api.url, '--cert', f('alice').cert, '--key', f('alice').key, '--ca', caFile,
+          '--product', kind === 'tso' ? 'tertiary2' : 'dr', '--direction', 'reduce', '--start', '2026-01-15T09:00:00Z'];
+        const once = await erab([...common, '--kw', '5', '--to', 'AGG1']);
+        assert.equal(once.code, 0, once.stderr);
+        const twice = await erab([...common, '--periods', '2', '--kw', '5', '--kw', '7', '--to', 'AGG1', '--to', 'AGG2']);
+        assert.equal(twice.code, 0, twice.stderr);
+        const [b1, b2] = api.bodies as { quantityKw: unknown; to: unknown }[];
+        assert.deepEqual([b1?.quantityKw, b1?.to], [5, ['AGG1']], 'one --kw is one quantity');
+        assert.deepEqual([b2?.quantityKw, b2?.to], [[5, 7], ['AGG1', 'AGG2']]);
+      } finally {
+        await api.close();
+      }
+    },
+  })),
+  { covers: ['openadr vtn --allow'], run: () => vtnAllowCase('--allow') },
+  { covers: ['openadr vtn --allow-fingerprint'], run: () => vtnAllowCase('--allow-fingerprint') },
+  {
+    covers: ['openadr ven --push-allow'],
+    async run() {
+      for (const allowed of [['TSO1'], ['TSO1', 'TSO2']]) {
+        // No VTN listens at --vtn-url: the VEN keeps retrying in the background; its push endpoint is up.
+        const ven = await erabRunning([
+          'openadr', 'ven', '--cert', f('AGG1').cert, '--key', f('AGG1').key, '--ca', caFile, '--vtn-url', 'https://127.0.0.1:9',
+          '--store', join(root, `ven-${allowed.length}.db`), '--push-listen', '127.0.0.1:0', ...allowed.flatMap((id) => ['--push-allow', `tso:${id}`]),
+        ], /push endpoint (https:\/\/127\.0\.0\.1:\d+)/);
+        try {
+          const url = ven.match[1] as string;
+          for (const id of ['TSO1', 'TSO2']) {
+            assert.equal(await reaches(url, id), allowed.includes(id), `openadr ven --push-allow ${allowed.join(',')}: ${id}`);
+          }
+        } finally {
+          await ven.stop();
+        }
+      }
+    },
+  },
+];
+
+test('the repeatable options found in the commander tree are exactly the ones covered here', () => {
+  const covered = cases.flatMap((c) => c.covers).sort();
+  assert.deepEqual(repeatableOptions(), covered, 'a repeatable option was added or removed: cover it with a case that runs the real command');
+});
+
+for (const c of cases) {
+  test(`${c.covers.join(', ')}: given once and twice, every value reaches the real command`, { timeout: 120_000 }, () => c.run());
+}
