@@ -44,7 +44,6 @@ export interface CheckpointWitnessingOptions {
 
 export type SubmitResult =
   | { outcome: 'cosigned'; size: number; cosignedAt: number }
-  | { outcome: 'unchanged'; size: number }
   | { outcome: 'refused'; status: number; reason: string }
   | { outcome: 'failed'; reason: string };
 
@@ -115,8 +114,9 @@ export class CheckpointWitnessing {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     const witnessKey = await this.witnessKey();
     if ('refused' in witnessKey) return witnessKey.refused;
+    // Submitted even when nothing changed: the witness refreshes its cosignature's time, and a log
+    // restored from an old copy (with its old witnessed/ files) is still shown to the witness.
     const prev = this.readCosigned(witnessKey.key);
-    if (prev && prev.size === latest.size && prev.rootHash === latest.rootHash) return { outcome: 'unchanged', size: latest.size };
     let oldSize = prev && prev.size <= latest.size ? prev.size : 0;
     for (let attempt = 0; attempt < 3; attempt++) {
       const body = formatAddCheckpointRequest({ oldSize, proof: this.proof(oldSize, latest.size), note: latest.note });
