@@ -9,8 +9,9 @@
  *   <audit dir>/witnessed/<witness>.witness.vkey the witness's cosigner key, learnt on first contact (pinned)
  *
  * Failures never block anything else: a submission that fails is retried at the next interval.
- * Refusals by the witness (not network errors, which would flood the log while a peer is down)
- * are audited.
+ * Refusals by the witness are audited once per distinct reason (an upstream peer that offers no
+ * witness, e.g. another vendor's VTN answering 404, gives one record, not one per interval);
+ * network errors are only logged, or a peer that is down would flood the log.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +62,7 @@ export class CheckpointWitnessing {
   private timer: TimerHandle | undefined;
   private inFlight: Promise<SubmitResult> | undefined;
   private stopped = false;
+  private lastRefusal: string | undefined;
   /** The last result (status views, tests). */
   last: SubmitResult | undefined;
 
@@ -127,6 +129,7 @@ export class CheckpointWitnessing {
         if (!check.ok) return this.refused(r.status, `the witness's reply is not a valid cosignature: ${check.reason}`);
         writeFileAtomic(join(this.dir, `${this.o.witness}.sent`), this.dir, body);
         writeFileAtomic(this.checkpointFile, this.dir, note);
+        this.lastRefusal = undefined;
         return { outcome: 'cosigned', size: latest.size, cosignedAt: check.timestamp };
       }
       if (r.status === 404 && attempt === 0) {
@@ -196,6 +199,9 @@ export class CheckpointWitnessing {
   }
 
   private refused(status: number, reason: string): SubmitResult {
+    const key = `${status} ${reason.replace(/\d+/g, '#')}`;
+    if (key === this.lastRefusal) return { outcome: 'refused', status, reason };
+    this.lastRefusal = key;
     this.audit.append({ actor: { kind: 'system', id: this.o.log.origin }, action: 'audit.witness.submit', target: this.o.witness, outcome: 'refused', reason, details: { status } });
     this.o.onLog?.('audit checkpoint refused by the witness', { witness: this.o.witness, status, reason });
     return { outcome: 'refused', status, reason };
