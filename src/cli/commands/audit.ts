@@ -2,7 +2,7 @@
  * `erab audit ...`: inspect, prove and maintain a tamper-evident audit log (自家用GL 8-1-4 logs
  * kept and reviewed; RFC 9162 Merkle tree with C2SP signed checkpoints).
  *
- *   erab audit verify     --dir D [--key K] [--include-archive] [--checkpoint FILE]... [--json]
+ *   erab audit verify     --dir D [--key K] [--include-archive] [--checkpoint FILE]... [--witness FILE [--witness-key K]...]... [--json]
  *   erab audit prove      --dir D --index N [--size S] [--key K]      inclusion proof (JSON)
  *   erab audit prove      --dir D --from M [--to N] [--key K]         consistency proof (JSON)
  *   erab audit tail       --dir D [-n 20] [--follow] [--interval ms]
@@ -15,6 +15,10 @@
  * --key is the verifier key (`<origin>+<id>+<base64>`) or a file holding it. Without it the key in
  * the log directory is trusted, which only proves the log is consistent with itself; an auditor
  * should pass the key they received out of band.
+ * --witness is a checkpoint cosigned by a witness (src/security/audit/witness.ts): the log must
+ * still extend it. --witness-key is the witness's key (`<name>+<id>+<base64(0x04 || key)>`, its
+ * `cosigner.vkey`) or a file holding it; without it the key stored beside the checkpoint file is
+ * used (again only self-consistency).
  * Exit codes: 0 intact / done, 1 tampered or failed, 2 usage error.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -28,6 +32,7 @@ import { readRecords, SYSLOG_FACILITIES, tailRecords, toSyslog, type SyslogFacil
 import { acquireLock, listSegments, readStoredVerifierKey, readStoreFile, resolveVerifierKey, VERIFIER_KEY_FILE } from '../../security/audit/store.js';
 import { verifyAuditLog, type VerifyResult } from '../../security/audit/verify.js';
 import { splitCheckpointsFile } from '../../security/audit/checkpoint.js';
+import { loadWitnessedCheckpoint, resolveWitnessKey, witnessFindings } from '../../security/audit/witnessed.js';
 import { formatVerifierKey, type NoteVerifier } from '../../security/audit/note.js';
 import type { AuditActor, AuditOutcome } from '../../security/audit/types.js';
 import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
@@ -81,10 +86,15 @@ function registerVerify(audit: Command): void {
     .option('--key <key-or-file>', 'trusted verifier key (<origin>+<id>+<base64>) or a file holding it')
     .option('--include-archive', 'also read the archived segments back and recompute the history from record 0')
     .option('--checkpoint <file>', 'a checkpoint note kept from earlier (repeatable): the log must still be consistent with it', collect)
+    .option('--witness <file>', 'a checkpoint cosigned by a witness (repeatable): the log must not be truncated or rewritten below it', collect)
+    .option('--witness-key <key-or-file>', 'a witness\'s cosigner key (repeatable); default: the key stored beside the --witness file', collect)
     .option('--json', 'print the full result as JSON on stdout')
-    .action((o: { dir: string; key?: string; json?: boolean; includeArchive?: boolean; checkpoint?: string[] }) => {
+    .action((o: { dir: string; key?: string; json?: boolean; includeArchive?: boolean; checkpoint?: string[]; witness?: string[]; witnessKey?: string[] }) => {
       requireLogDir(o.dir);
+      if (o.witnessKey && !o.witness) throw new UsageError('--witness-key belongs to --witness');
       const verifier = verifierFrom(o);
+      const witnessKeys = (o.witnessKey ?? []).map(resolveWitnessKey);
+      const witnessed = (o.witness ?? []).map((f) => loadWitnessedCheckpoint(f, witnessKeys));
       const trustedCheckpoints = (o.checkpoint ?? []).flatMap((f) => {
         let text: string;
         try {
@@ -100,18 +110,21 @@ function registerVerify(audit: Command): void {
       const r = verifyAuditLog(o.dir, {
         ...(verifier ? { verifier } : {}),
         ...(o.includeArchive ? { includeArchive: true } : {}),
-        ...(trustedCheckpoints.length ? { trustedCheckpoints } : {}),
+        ...(trustedCheckpoints.length || witnessed.length ? { trustedCheckpoints: [...trustedCheckpoints, ...witnessed.map((w) => w.note)] } : {}),
         onProgress: (done, total, file) => progress.update(done, total, file),
       });
       progress.done(r.ok ? 'intact' : 'FAILED');
-      if (o.json) printJson(r);
+      const findings = witnessFindings(r, witnessed);
+      if (o.json) printJson(witnessed.length ? { ...r, witnessed: witnessed.map(({ note: _n, ...w }) => w), witnessFindings: findings } : r);
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+      for (const w of witnessed) if (w.keySource !== 'given') process.stderr.write(`warning: ${w.file}: witness key read from beside the file; pass --witness-key from the witness's operator to rule out a replaced key\n`);
       if (r.ok) {
-        if (!o.json) process.stdout.write(`intact: ${summary(r)}\n`);
+        if (!o.json) process.stdout.write(`intact: ${summary(r)}${witnessed.length ? `; extends ${witnessed.map((w) => `size ${w.size} cosigned by ${w.witness}`).join(', ')}` : ''}\n`);
         return;
       }
       if (!o.json) for (const p of r.problems) process.stderr.write(`  ${p.kind}: ${p.message}\n`);
-      const head = r.firstTamper ? r.firstTamper.message : r.problems[0]!.message;
+      if (!o.json) for (const f of findings) process.stderr.write(`  witness: ${f}\n`);
+      const head = findings[0] ?? (r.firstTamper ? r.firstTamper.message : r.problems[0]!.message);
       throw new IntegrityError(`audit log ${o.dir} FAILED verification: ${head}`);
     });
 }

@@ -31,7 +31,15 @@ export interface OadrPeer {
 /** The protocol engine behind an endpoint: takes a service and body, returns the reply XML. */
 export type OadrServiceHandler = (service: ServiceName, body: Buffer, peer: OadrPeer) => Promise<string>;
 
+/**
+ * A non-OpenADR endpoint served on the same listener, behind the same mutual TLS and allow-list
+ * (e.g. the audit witness's add-checkpoint). POST only; the body is bounded like a payload's.
+ */
+export type ExtraRoute = (body: Buffer, peer: OadrPeer) => Promise<{ status: number; contentType: string; body: string }>;
+
 export interface ListenerOptions {
+  /** Extra POST endpoints by exact path (no query string), e.g. `/erab/witness/add-checkpoint`. */
+  routes?: ReadonlyMap<string, ExtraRoute>;
   /** Resolves the authenticated peer of a request; requests without one are refused (403). */
   peerOf: (req: IncomingMessage) => OadrPeer | undefined;
   /** Largest body buffered; larger bodies are drained and answered by the handler's 454 path. */
@@ -51,6 +59,11 @@ export function createOadrListener(handler: OadrServiceHandler, opts: ListenerOp
   const hard = opts.hardLimitBytes ?? 16 * max;
   return (req, res) => {
     const url = req.url ?? '';
+    const route = opts.routes?.get(url);
+    if (route) {
+      serveExtraRoute(route, req, res, opts, max);
+      return;
+    }
     const service = url.startsWith(SERVICE_PREFIX) ? url.slice(SERVICE_PREFIX.length).replace(/[?#].*$/, '').replace(/\/$/, '') : '';
     if (!SERVICES.has(service)) {
       req.resume();
@@ -93,6 +106,38 @@ export function createOadrListener(handler: OadrServiceHandler, opts: ListenerOp
     });
     req.on('error', () => res.destroy());
   };
+}
+
+/** One extra route on the node:https listener: POST only, authenticated peer, body up to `max` (413 beyond). */
+function serveExtraRoute(route: ExtraRoute, req: IncomingMessage, res: ServerResponse, opts: ListenerOptions, max: number): void {
+  if (req.method !== 'POST') {
+    req.resume();
+    res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('POST only\n');
+    return;
+  }
+  const peer = opts.peerOf(req);
+  if (!peer) {
+    req.resume();
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('client certificate required\n');
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > max) {
+      req.socket.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    route(Buffer.concat(chunks, size), peer).then(
+      (r) => res.writeHead(r.status, { 'content-type': r.contentType, 'content-length': Buffer.byteLength(r.body) }).end(r.body),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n'),
+    );
+  });
+  req.on('error', () => res.destroy());
 }
 
 /** Marker body for "larger than allowed": decodes as too large for any limit. */

@@ -11,7 +11,7 @@
  * chunk sizes, idle and slow-head timeouts. Anything else gets a 4xx/5xx and the connection closes.
  */
 import type { TLSSocket } from 'node:tls';
-import { type OadrPeer, type OadrServiceHandler, OVERSIZE, SERVICE_PREFIX } from './http.js';
+import { type ExtraRoute, type OadrPeer, type OadrServiceHandler, OVERSIZE, SERVICE_PREFIX } from './http.js';
 import { SERVICE_NAMES, type ServiceName } from './register-party.js';
 
 export interface Http1Options {
@@ -25,6 +25,8 @@ export interface Http1Options {
   idleTimeoutMs?: number;
   /** A request must arrive completely within this once started (ms). */
   requestTimeoutMs?: number;
+  /** Extra POST endpoints by exact path (see ExtraRoute in ./http.ts). */
+  routes?: ReadonlyMap<string, ExtraRoute>;
 }
 
 const SERVICES = new Set<string>(SERVICE_NAMES);
@@ -206,6 +208,17 @@ export function serveHttp1(socket: TLSSocket, handler: OadrServiceHandler, peer:
 
   const dispatch = (head: Head, body: Buffer): void => {
     const close = head.close;
+    const route = head.method === 'POST' && body !== OVERSIZE ? opts.routes?.get(head.path) : undefined;
+    if (route) {
+      busy = true;
+      route(body, peer).catch(() => ({ status: 500, contentType: 'text/plain', body: 'internal error\n' })).then((r) => {
+        busy = false;
+        if (socket.destroyed) return;
+        socket.write(response(r.status, r.status === 200 ? 'OK' : 'Error', r.body, r.contentType, close));
+        if (close) { closing = true; socket.end(); } else pump();
+      });
+      return;
+    }
     const service = head.path.startsWith(SERVICE_PREFIX) ? head.path.slice(SERVICE_PREFIX.length).replace(/[?#].*$/, '').replace(/\/$/, '') : '';
     if (!SERVICES.has(service)) {
       socket.write(response(404, 'Not Found', 'not an OpenADR 2.0b service\n', 'text/plain', close));

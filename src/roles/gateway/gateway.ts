@@ -50,6 +50,7 @@ import { GatewayReportSources } from './telemetry.js';
 import { translationConfigSchema } from './translate.js';
 import { OADR_CODE, describeCommand } from './types.js';
 import { UpstreamTransport, aggregatorSignatureVerifier } from './upstream.js';
+import { startUpstreamWitnessing } from '../common/witnessing.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
 const allowListEntry = z.object({
@@ -75,7 +76,15 @@ export const gatewayConfigSchema = z.object({
    */
   databaseSync: z.enum(['full', 'normal']).default('full'),
   /** Tamper-evident audit log directory. */
-  audit: z.object({ dir: z.string().min(1).default('audit'), origin: z.string().optional() }).strict().prefault({}),
+  audit: z.object({
+    dir: z.string().min(1).default('audit'),
+    origin: z.string().optional(),
+    /**
+     * How often the latest audit checkpoint is handed to the aggregator to be witnessed, ms; never
+     * more often than telemetry (telemetry.minPeriodMs). 0 = never.
+     */
+    witnessIntervalMs: z.number().int().min(0).max(86_400_000).default(300_000),
+  }).strict().prefault({}),
   tls: z.object({
     certFile: z.string().min(1),
     keyFile: z.string().min(1),
@@ -231,6 +240,7 @@ export class Gateway {
   private readonly signingKey: SigningKey;
   private upstream: UpstreamTransport | undefined;
   private venRef: Ven | undefined;
+  private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -251,6 +261,11 @@ export class Gateway {
     this.sources = p.sources;
     this.outbox = p.outbox;
     this.signingKey = p.signingKey;
+  }
+
+  /** Our audit checkpoints' witnessing by the aggregator (when the gateway keeps its own audit log). */
+  get witnessing(): ReturnType<typeof startUpstreamWitnessing>['witnessing'] | undefined {
+    return this.witnessingRef?.witnessing;
   }
 
   /** The OpenADR VEN (registration, polling, reports). */
@@ -368,6 +383,15 @@ export class Gateway {
       gw.every(config.echonet.pollMs, () => gw.pollDevices());
       gw.every(config.echonet.rediscoverMs, () => gw.rediscover());
       await ven.start();
+      const auditLog = ownAudit ?? (deps.audit instanceof AuditLog ? deps.audit : undefined);
+      if (auditLog && config.audit.witnessIntervalMs > 0) {
+        gw.witnessingRef = startUpstreamWitnessing({
+          log: auditLog, witness: `aggregator-${config.aggregator.id}`, baseUrl: config.aggregator.vtnUrl, tls,
+          intervalMs: Math.max(config.audit.witnessIntervalMs, config.telemetry.minPeriodMs), clock,
+          onLog: (msg, fields) => log.warn(fields ?? {}, msg),
+        });
+        cleanup.unshift(() => gw.witnessingRef?.stop());
+      }
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
     } catch (err) {
@@ -417,6 +441,7 @@ export class Gateway {
     for (const t of this.timers) t.cancel();
     this.engine.close();
     await this.engine.idle();
+    this.witnessingRef?.stop();
     this.venRef?.stop();
     this.upstream?.close();
     await this.admissionStore.flush().catch(() => {});

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { serveHttp1 } from '../../protocols/openadr/http1.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { type OadrPeer, createOadrListener, httpsPushClient } from '../../protocols/openadr/http.js';
+import { type ExtraRoute, type OadrPeer, createOadrListener, httpsPushClient } from '../../protocols/openadr/http.js';
 import { Vtn, type AdmitDecision, type VtnOptions } from '../../protocols/openadr/vtn.js';
 import type { AllowList, AllowListConfig } from '../../security/allow-list.js';
 import type { AuditSink } from '../../security/audit/types.js';
@@ -48,6 +48,8 @@ export interface OpenadrVtnServerOptions {
    * node:https.
    */
   http?: 'lean' | 'node';
+  /** Extra POST endpoints on the same listener (e.g. the audit witness, src/roles/common/witnessing.ts). */
+  routes?: ReadonlyMap<string, ExtraRoute>;
   /** Everything else the engine takes (hooks, poll frequency, signature policy, limits...). */
   vtn?: Partial<Omit<VtnOptions, 'vtnID' | 'store' | 'clock' | 'audit'>>;
 }
@@ -136,11 +138,11 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
         socket.destroy();
         return;
       }
-      serveHttp1(socket, vtn.handle, peer, { maxBodyBytes });
+      serveHttp1(socket, vtn.handle, peer, { maxBodyBytes, ...(opts.routes ? { routes: opts.routes } : {}) });
     }).server
     : createMutualTlsServer(
       { ...common, serverOptions: { keepAliveTimeout: 120_000, requestTimeout: 60_000 } },
-      createOadrListener(vtn.handle, { peerOf: oadrPeerOf, maxBodyBytes }),
+      createOadrListener(vtn.handle, { peerOf: oadrPeerOf, maxBodyBytes, ...(opts.routes ? { routes: opts.routes } : {}) }),
     ).server;
   // Track connections so close() ends keep-alive sockets too (tls.Server has no closeAllConnections).
   const sockets = new Set<import('node:net').Socket>();

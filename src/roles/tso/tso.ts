@@ -18,6 +18,7 @@ import { composeMigrations } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../openadr/store.js';
 import { startOpenadrVtn, type RunningVtn } from '../openadr/vtn-server.js';
+import { openRoleWitness, witnessRoutes } from '../common/witnessing.js';
 import { startTsoApi, type RunningApi } from './api.js';
 import type { TsoConfig } from './config.js';
 import { loadSchedule } from './schedule.js';
@@ -84,6 +85,9 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
     const ledger = new DeliveryLedger(store.db, config.id);
     await ledger.load();
     const contracted = new Set(config.contractedAggregators.map((a) => a.id));
+    // The contracted aggregators hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
+    const auditLog = ownLog ?? (opts.audit instanceof AuditLog ? opts.audit : undefined);
+    const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
     const running = await startOpenadrVtn({
       vtnID: config.id,
       material,
@@ -98,6 +102,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
       host: config.listen.host,
       port: config.listen.port,
       clock,
+      ...(witness ? { routes: witnessRoutes(witness) } : {}),
       vtn: {
         pollFreqMs: config.pollIntervalMs,
         reportBackMs: config.reportIntervalMs,

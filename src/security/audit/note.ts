@@ -15,6 +15,13 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { InvalidInputError, IntegrityError } from '../../core/errors.js';
 
 const ED25519_TYPE = 0x01;
+/**
+ * Signature type of an Ed25519 cosigner key (C2SP tlog-cosignature, cosignature/v1): the same
+ * Ed25519 key material, another key-id algorithm byte, so a cosigner key is never mistaken for a
+ * note signer key.
+ */
+export const COSIGNATURE_V1_TYPE = 0x04;
+export type KeyType = typeof ED25519_TYPE | typeof COSIGNATURE_V1_TYPE;
 /** DER prefixes of an Ed25519 PKCS#8 private key and SPKI public key (RFC 8410). */
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -28,18 +35,24 @@ export function checkKeyName(name: string): void {
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new InvalidInputError(`note key name "${name}" must not contain control characters`);
 }
 
-/** SHA-256(name || 0x0A || 0x01 || publicKey)[:4] as a big-endian uint32 (C2SP signed-note, Ed25519). */
-export function keyId(name: string, publicKey: Uint8Array): number {
-  const h = createHash('sha256').update(name, 'utf8').update(Buffer.from([0x0a, ED25519_TYPE])).update(publicKey).digest();
+/**
+ * SHA-256(name || 0x0A || type || publicKey)[:4] as a big-endian uint32 (C2SP signed-note, Ed25519
+ * type 0x01; C2SP tlog-cosignature, Ed25519 cosigner type 0x04).
+ */
+export function keyId(name: string, publicKey: Uint8Array, type: KeyType = ED25519_TYPE): number {
+  const h = createHash('sha256').update(name, 'utf8').update(Buffer.from([0x0a, type])).update(publicKey).digest();
   return h.readUInt32BE(0);
 }
 
-function hex8(n: number): string {
+/** A key id as 8 lowercase hex digits, as key strings spell it. */
+export function hex8(n: number): string {
   return n.toString(16).padStart(8, '0');
 }
 
 export interface NoteVerifier {
   name: string;
+  /** 0x01 for a note signer (the log), 0x04 for a cosigner (a witness); default 0x01. */
+  type?: KeyType;
   keyId: number;
   publicKey: Buffer;
   key: KeyObject;
@@ -54,30 +67,30 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
-function signerFromSeed(name: string, seed: Buffer): NoteSigner {
+function signerFromSeed(name: string, seed: Buffer, type: KeyType = ED25519_TYPE): NoteSigner {
   checkKeyName(name);
   if (seed.length !== 32) throw new InvalidInputError('Ed25519 seed must be 32 bytes');
   const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   const publicKey = Buffer.from(spki.subarray(spki.length - 32));
-  return { name, keyId: keyId(name, publicKey), publicKey, key: publicKeyObject(publicKey), privateKey, seed };
+  return { name, type, keyId: keyId(name, publicKey, type), publicKey, key: publicKeyObject(publicKey), privateKey, seed };
 }
 
-/** A fresh Ed25519 signer named `name`. */
-export function generateSigner(name: string): NoteSigner {
+/** A fresh Ed25519 signer named `name` (a cosigner with `type` 0x04). */
+export function generateSigner(name: string, type: KeyType = ED25519_TYPE): NoteSigner {
   const { privateKey } = generateKeyPairSync('ed25519');
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return signerFromSeed(name, Buffer.from(pkcs8.subarray(pkcs8.length - 32)));
+  return signerFromSeed(name, Buffer.from(pkcs8.subarray(pkcs8.length - 32)), type);
 }
 
 /** `PRIVATE+KEY+<name>+<id>+<base64(0x01 || seed)>`. Secret: write with mode 0600, never log. */
 export function formatSignerKey(s: NoteSigner): string {
-  return `PRIVATE+KEY+${s.name}+${hex8(s.keyId)}+${Buffer.concat([Buffer.from([ED25519_TYPE]), s.seed]).toString('base64')}`;
+  return `PRIVATE+KEY+${s.name}+${hex8(s.keyId)}+${Buffer.concat([Buffer.from([s.type ?? ED25519_TYPE]), s.seed]).toString('base64')}`;
 }
 
 /** `<name>+<id>+<base64(0x01 || public key)>`: give this to third parties who verify checkpoints. */
 export function formatVerifierKey(v: NoteVerifier): string {
-  return `${v.name}+${hex8(v.keyId)}+${Buffer.concat([Buffer.from([ED25519_TYPE]), v.publicKey]).toString('base64')}`;
+  return `${v.name}+${hex8(v.keyId)}+${Buffer.concat([Buffer.from([v.type ?? ED25519_TYPE]), v.publicKey]).toString('base64')}`;
 }
 
 function strictBase64(s: string, what: string): Buffer {
@@ -88,7 +101,7 @@ function strictBase64(s: string, what: string): Buffer {
 }
 
 /** Splits `<name>+<hex id>+<base64>`; the base64 part may itself contain '+'. */
-function splitKey(rest: string, what: string): { name: string; id: number; data: Buffer } {
+function splitKey(rest: string, what: string, type: KeyType): { name: string; id: number; data: Buffer } {
   const a = rest.indexOf('+');
   const b = a < 0 ? -1 : rest.indexOf('+', a + 1);
   if (a < 0 || b < 0) throw new InvalidInputError(`${what}: expected <name>+<key id>+<key data>`);
@@ -97,30 +110,32 @@ function splitKey(rest: string, what: string): { name: string; id: number; data:
   checkKeyName(name);
   if (!/^[0-9a-f]{8}$/.test(idHex)) throw new InvalidInputError(`${what}: key id "${idHex}" is not 8 lowercase hex digits`);
   const data = strictBase64(rest.slice(b + 1), what);
-  if (data.length !== 33 || data[0] !== ED25519_TYPE) throw new InvalidInputError(`${what}: only Ed25519 keys (type 0x01, 32 bytes) are supported`);
+  if (data.length !== 33 || data[0] !== type) {
+    throw new InvalidInputError(`${what}: expected an Ed25519 ${type === ED25519_TYPE ? 'note signer' : 'cosigner'} key (type 0x0${type}, 32 bytes)`);
+  }
   return { name, id: parseInt(idHex, 16), data: data.subarray(1) };
 }
 
 /** Parses a verifier key string and checks that its key id matches its name and public key. */
-export function parseVerifierKey(vkey: string): NoteVerifier {
-  const { name, id, data } = splitKey(vkey.trim(), 'verifier key');
+export function parseVerifierKey(vkey: string, type: KeyType = ED25519_TYPE): NoteVerifier {
+  const { name, id, data } = splitKey(vkey.trim(), 'verifier key', type);
   const publicKey = Buffer.from(data);
-  if (keyId(name, publicKey) !== id) throw new InvalidInputError(`verifier key: key id ${hex8(id)} does not match the name and public key`);
+  if (keyId(name, publicKey, type) !== id) throw new InvalidInputError(`verifier key: key id ${hex8(id)} does not match the name and public key`);
   let key: KeyObject;
   try {
     key = publicKeyObject(publicKey);
   } catch (err) {
     throw new InvalidInputError('verifier key: not a valid Ed25519 public key', { cause: err });
   }
-  return { name, keyId: id, publicKey, key };
+  return { name, type, keyId: id, publicKey, key };
 }
 
 /** Parses a signer key string (`PRIVATE+KEY+...`) and checks its key id. */
-export function parseSignerKey(skey: string): NoteSigner {
+export function parseSignerKey(skey: string, type: KeyType = ED25519_TYPE): NoteSigner {
   const t = skey.trim();
   if (!t.startsWith('PRIVATE+KEY+')) throw new InvalidInputError('signer key: expected PRIVATE+KEY+<name>+<key id>+<key data>');
-  const { name, id, data } = splitKey(t.slice('PRIVATE+KEY+'.length), 'signer key');
-  const s = signerFromSeed(name, Buffer.from(data));
+  const { name, id, data } = splitKey(t.slice('PRIVATE+KEY+'.length), 'signer key', type);
+  const s = signerFromSeed(name, Buffer.from(data), type);
   if (s.keyId !== id) throw new InvalidInputError(`signer key: key id ${hex8(id)} does not match the name and key`);
   return s;
 }
@@ -193,6 +208,8 @@ export function openNote(note: string, verifier: NoteVerifier): OpenNoteResult {
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
+  // A cosigner key signs another message (cosignature/v1): it never vouches for the note text itself.
+  if ((verifier.type ?? ED25519_TYPE) !== ED25519_TYPE) return { ok: false, reason: `${verifier.name} is a cosigner key; check its cosignatures with verifyCosignature`, text: parsed.text };
   let verified = 0;
   for (const s of parsed.signatures) {
     if (s.name !== verifier.name || s.keyId !== verifier.keyId) continue;

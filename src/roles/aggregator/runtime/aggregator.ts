@@ -16,6 +16,7 @@ import { describeError } from '../../../core/errors.js';
 import type { SigningKey } from '../../../protocols/openadr/signature.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
+import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations } from '../../../store/migrations.js';
@@ -120,6 +121,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
   const clock = deps.clock ?? systemClock;
   const ownLog = deps.audit ? undefined : AuditLog.open({ dir: cfg.audit.dir, origin: cfg.audit.origin ?? `erab/aggregator-${cfg.id}/audit`, clock });
   const audit: AuditSink = deps.audit ?? ownLog!;
+  // Witnessing needs a real tamper-evident log (ours, or one the caller opened for us).
+  const auditLog = ownLog ?? (deps.audit instanceof AuditLog ? deps.audit : undefined);
   const log = deps.log;
   const closers: (() => Promise<void> | void)[] = [];
   try {
@@ -130,6 +133,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
+    // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
+    const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
     const fleet = new Fleet();
     const specs = deps.portfolio ?? await readPortfolioSpecs(store.db as Kysely<PortfolioTables>);
     const portfolio = new Map(specs.map((s) => [s.id, s]));
@@ -144,6 +149,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       nonces: downstreamNonces,
       fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store: new StoreVtnStore(store, `${cfg.id}-vtn`),
       subAggregators: cfg.downstream.aggregators,
+      ...(witness ? { routes: witnessRoutes(witness) } : {}),
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.
@@ -191,6 +197,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         party, aggregatorId: cfg.id, material: partyMaterial, engine, clock, audit, reportMinPeriodMs: party.reportMinPeriodMs, signingKey: key,
         outbox: new StoreVenOutbox(store, `openadr-ven:${cfg.id}:${party.name}`), state: new StoreVenState(store, `${cfg.id}:${party.name}`),
         nonces: upNonces,
+        auditLog, witnessIntervalMs: cfg.audit.witnessIntervalMs,
         ...(log ? { log } : {}),
       });
       upstream.push(up);

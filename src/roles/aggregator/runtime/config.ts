@@ -114,7 +114,12 @@ export const aggregatorConfigSchema = z.object({
   audit: z.object({
     dir: z.string().min(1).default('aggregator-audit'),
     origin: z.string().regex(/^[^\s+]+$/, 'must contain no spaces or +').optional(),
-  }).strict().default({ dir: 'aggregator-audit' }),
+    /**
+     * How often our latest checkpoint is handed to each upstream party to be witnessed, ms; never
+     * more often than that party's reports (reportMinPeriodMs). 0 = never.
+     */
+    witnessIntervalMs: z.number().int().min(0).max(86_400_000).default(300_000),
+  }).strict().default({ dir: 'aggregator-audit', witnessIntervalMs: 300_000 }),
   /** The downstream VTN (R4 gateways, R3 resource aggregators below us). */
   downstream: z.object({
     host: z.string().min(1).default('127.0.0.1'),

@@ -18,6 +18,7 @@
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
 import type { OadrEvent } from '../../../protocols/openadr/event.js';
+import type { ExtraRoute } from '../../../protocols/openadr/http.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
 import type { ReplayCache } from '../../../protocols/openadr/replay-cache.js';
 import type { SigningKey } from '../../../protocols/openadr/signature.js';
@@ -54,6 +55,8 @@ export interface DownstreamOptions {
   subAggregators?: readonly { id: string; reduceW: number; increaseW: number; costPerKWh: number }[];
   /** Called when a VEN declares resources (e.g. to upsert the portfolio inventory). */
   onResources?: (venId: string, resources: DeclaredResource[]) => void;
+  /** Extra POST endpoints on the listener (the audit witness the gateways hand their checkpoints to). */
+  routes?: ReadonlyMap<string, ExtraRoute>;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -155,6 +158,7 @@ export class DownstreamVtn implements DownstreamSink {
     this.server = await startOadrServer(this.vtn.handle, {
       material: this.o.material, profile: 'R4', allowList: this.o.allowList, audit: this.o.audit,
       host: this.o.host, port: this.o.port, listener: `aggregator:${this.o.aggregatorId}:R4`,
+      ...(this.o.routes ? { routes: this.o.routes } : {}),
     });
     return this.server.port;
   }

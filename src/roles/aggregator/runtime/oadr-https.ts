@@ -10,7 +10,7 @@ import type * as https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { createOadrListener, httpsTransport, type OadrPeer, type OadrServiceHandler, type OadrTransport } from '../../../protocols/openadr/http.js';
+import { createOadrListener, httpsTransport, type ExtraRoute, type OadrPeer, type OadrServiceHandler, type OadrTransport } from '../../../protocols/openadr/http.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { ParticipantRole } from '../../../security/identity.js';
@@ -39,6 +39,8 @@ export interface OadrServerOptions {
   port: number;
   /** Name in audit records, e.g. "aggregator:R4". */
   listener: string;
+  /** Extra POST endpoints on the same listener (the audit witness). */
+  routes?: ReadonlyMap<string, ExtraRoute>;
 }
 
 /** A running OpenADR HTTPS listener. */
@@ -56,7 +58,7 @@ export interface OadrServer {
  * @example const s = await startOadrServer(vtn.handle, { material, profile: 'R4', allowList: { roles: ['gateway'] }, audit, host: '127.0.0.1', port: 0, listener: 'aggregator:R4' });
  */
 export async function startOadrServer(handler: OadrServiceHandler, o: OadrServerOptions): Promise<OadrServer> {
-  const listener = createOadrListener(handler, { peerOf: oadrPeerOf });
+  const listener = createOadrListener(handler, { peerOf: oadrPeerOf, ...(o.routes ? { routes: o.routes } : {}) });
   const { server, reload } = createMutualTlsServer(
     { material: o.material, profile: o.profile, allowList: o.allowList, audit: o.audit, listener: o.listener, serverOptions: { keepAliveTimeout: 65_000, requestTimeout: 30_000 } },
     listener,
@@ -92,9 +94,18 @@ export function upstreamTransport(
   expect: { role: ParticipantRole; id: string; fingerprint?: string | undefined },
   audit: AuditSink,
 ): OadrTransport {
-  const tls = clientTlsOptions(material, profile, {
+  return httpsTransport(vtnUrl, { tls: upstreamTlsOptions(material, profile, expect, audit), timeoutMs: 15_000 });
+}
+
+/** The TLS client options of an upstream connection: our certificate, and only `expect` as the server. */
+export function upstreamTlsOptions(
+  material: TlsMaterial,
+  profile: TlsProfileName,
+  expect: { role: ParticipantRole; id: string; fingerprint?: string | undefined },
+  audit: AuditSink,
+): ReturnType<typeof clientTlsOptions> {
+  return clientTlsOptions(material, profile, {
     expect: { role: expect.role, id: expect.id, ...(expect.fingerprint ? { fingerprint: expect.fingerprint } : {}) },
     audit,
   });
-  return httpsTransport(vtnUrl, { tls, timeoutMs: 15_000 });
 }

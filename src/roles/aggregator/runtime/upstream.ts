@@ -21,12 +21,14 @@ import type { ReportDescription } from '../../../protocols/openadr/report.js';
 import type { ReplayCache } from '../../../protocols/openadr/replay-cache.js';
 import type { SigningKey } from '../../../protocols/openadr/signature.js';
 import { Ven, type VenEventAnswer, type VenEventInfo, type VenOutbox, type VenStateStore } from '../../../protocols/openadr/ven.js';
+import type { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
+import { startUpstreamWitnessing } from '../../common/witnessing.js';
 import type { TlsMaterial } from '../../../security/tls.js';
 import type { UpstreamPartyConfig } from './config.js';
 import type { DispatchEngine } from './engine.js';
 import { EventLedger, planFromEvent } from './intake.js';
-import { upstreamTransport } from './oadr-https.js';
+import { upstreamTlsOptions, upstreamTransport } from './oadr-https.js';
 
 const PROFILE = { tso: 'R1', retailer: 'R2', coordinator: 'R3' } as const;
 
@@ -47,6 +49,12 @@ export interface UpstreamOptions {
   nonces?: ReplayCache;
   /** Tests: a transport instead of HTTPS to `party.vtnUrl`. */
   transport?: OadrTransport;
+  /**
+   * Our own audit log, whose checkpoints the party witnesses every `witnessIntervalMs` (never more
+   * often than `reportMinPeriodMs`); without it, or with 0, nothing is witnessed.
+   */
+  auditLog?: AuditLog | undefined;
+  witnessIntervalMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -75,6 +83,7 @@ export class UpstreamParty {
   readonly ven: Ven;
   private readonly ledger = new EventLedger();
   private readonly transport: OadrTransport;
+  private witnessing: ReturnType<typeof startUpstreamWitnessing> | undefined;
 
   constructor(private readonly o: UpstreamOptions) {
     const p = o.party;
@@ -117,6 +126,18 @@ export class UpstreamParty {
 
   async start(): Promise<void> {
     await this.ven.start();
+    const o = this.o;
+    if (o.auditLog && o.witnessIntervalMs && !o.transport) {
+      this.witnessing = startUpstreamWitnessing({
+        log: o.auditLog,
+        witness: `${o.party.expect.role}-${o.party.expect.id}`,
+        baseUrl: o.party.vtnUrl,
+        tls: upstreamTlsOptions(o.material, PROFILE[o.party.kind], o.party.expect, o.audit),
+        intervalMs: Math.max(o.witnessIntervalMs, o.reportMinPeriodMs),
+        clock: o.clock,
+        ...(o.log ? { onLog: o.log } : {}),
+      });
+    }
     // Restarted with a persisted registration: ask for the current events (OpenADR 2.0b §8.1
     // oadrRequestEvent) instead of waiting for the VTN to change one.
     if (this.ven.registration) {
@@ -124,7 +145,13 @@ export class UpstreamParty {
     }
   }
 
+  /** Our checkpoints' witnessing by this party, when running. */
+  get witnessed(): ReturnType<typeof startUpstreamWitnessing>['witnessing'] | undefined {
+    return this.witnessing?.witnessing;
+  }
+
   stop(): void {
+    this.witnessing?.stop();
     this.ven.stop();
     this.transport.close();
   }
