@@ -29,6 +29,8 @@ import type { AddressInfo } from 'node:net';
 import type { Command, Option } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
 import { AuditLog } from '../../src/security/audit/log.js';
+import { MemoryAuditSink } from '../../src/security/audit/types.js';
+import { AuditWitness, formatAddCheckpointRequest } from '../../src/security/audit/witness.js';
 import { CertificateAuthority, type IssuedCertificate } from '../../src/security/pki/index.js';
 
 const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -271,6 +273,36 @@ const cases: Case[] = [
       const twice = await erab(['audit', 'verify', '--dir', dir, '--key', key, '--checkpoint', kept, '--checkpoint', missing]);
       assert.equal(twice.code, 1, twice.stdout);
       assert.ok(twice.stderr.includes(`--checkpoint ${missing}: cannot read`), twice.stderr);
+    },
+  },
+  {
+    covers: ['audit verify --witness', 'audit verify --witness-key'],
+    async run() {
+      // One log, cosigned by two witnesses; each --witness is checked against its own --witness-key.
+      const dir = join(root, 'audit-witnessed');
+      const log = AuditLog.open({ dir, origin: 'erab.test/gateway-GW9/audit', checkpointEvery: 5, checkpointIntervalMs: 0 });
+      for (let i = 0; i < 5; i++) log.append({ actor: { kind: 'system', id: 't' }, action: 'test.record', outcome: 'success', details: { i } });
+      const note = log.latestCheckpoint!.note;
+      const vkey = log.verifierKey;
+      log.close();
+      const peer = { id: 'GW9', role: 'gateway', fingerprint: '00:11:22:33:44:55:66:77:88:99' };
+      const witnesses = ['W1', 'W2'].map((w) => {
+        const witness = AuditWitness.open({ dir: join(root, `witness-${w}`), name: `erab.test/${w}/witness`, audit: new MemoryAuditSink() });
+        assert.equal(witness.registerLogKey(peer, vkey).status, 200);
+        assert.equal(witness.addCheckpoint(peer, formatAddCheckpointRequest({ oldSize: 0, proof: [], note })).status, 200);
+        return { file: witness.checkpointFile('gateway-GW9'), key: witness.verifierKey };
+      });
+      const [w1, w2] = witnesses as [{ file: string; key: string }, { file: string; key: string }];
+      const once = await erab(['audit', 'verify', '--dir', dir, '--witness', w1.file, '--witness-key', w1.key]);
+      assert.equal(once.code, 0, once.stderr);
+      assert.match(once.stdout, /cosigned by erab\.test\/W1\/witness/);
+      const twice = await erab(['audit', 'verify', '--dir', dir, '--witness', w1.file, '--witness', w2.file, '--witness-key', w1.key, '--witness-key', w2.key]);
+      assert.equal(twice.code, 0, twice.stderr);
+      assert.match(twice.stdout, /cosigned by erab\.test\/W1\/witness/);
+      assert.match(twice.stdout, /cosigned by erab\.test\/W2\/witness/);
+      // The second key is used too: with only W1's key, W2's cosignature cannot be checked.
+      const wrongKeys = await erab(['audit', 'verify', '--dir', dir, '--witness', w2.file, '--witness-key', w1.key, '--witness-key', w1.key]);
+      assert.equal(wrongKeys.code, 1, wrongKeys.stdout);
     },
   },
   ...(['tso', 'retailer'] as const).map((kind): Case => ({
