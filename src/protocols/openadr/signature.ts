@@ -1,16 +1,27 @@
 /**
  * OpenADR 2.0b XML signatures (Profile Specification §10 Security, "XML Signature"): a ds:Signature
  * in oadrPayload, before oadrSignedObject, with two references — the oadrSignedObject (by its Id)
- * and a ds:SignatureProperty holding dsp:ReplayProtect (timestamp + nonce) — exclusive c14n,
- * SHA-256 digests, RSA-SHA256 or ECDSA-SHA256.
+ * and the dsp:ReplayProtect (timestamp + nonce) inside a ds:Object — SHA-256 digests, RSA-SHA256
+ * or ECDSA-SHA256.
+ *
+ * We sign in one format (exclusive c14n, the second reference designating the ds:SignatureProperty)
+ * and accept every form the profile and its real implementations use: exclusive or inclusive c14n
+ * 1.0, with or without comments, with an InclusiveNamespaces PrefixList; the second reference
+ * designating the ds:SignatureProperty, the ds:SignatureProperties or the ds:Object that holds them
+ * (signxml, hence openleadr-python, references the ds:Object). Inclusive c14n is not in the
+ * profile's list but is what openleadr-python 0.5.x signs with, so refusing it would refuse them.
  *
  * Verification is paranoid on purpose, because this is also the command-authenticity scheme from
  * aggregator to gateway:
  *  - the key is the peer's certificate we already know (allow-list / TLS), never the KeyInfo;
- *  - exactly one ds:Signature, a direct child of oadrPayload, with exactly those two references;
- *  - the Id referenced is carried by exactly one element in the whole document, and that element
- *    is the oadrSignedObject being processed (refuses the classic wrapping variants);
- *  - the message returned is decoded from the bytes that were signed, not from the document;
+ *  - exactly one ds:Signature, a direct child of oadrPayload, with exactly those two references,
+ *    and only the algorithms above (the signature method must fit the signer's key type);
+ *  - no Id value is carried by two elements; the one referenced as the signed object is the
+ *    oadrSignedObject being processed (refuses the classic wrapping variants);
+ *  - the ReplayProtect is the only one in the document and lies inside the element the second
+ *    reference designates, which lies in a ds:Object of the ds:Signature;
+ *  - the message returned is decoded from the bytes that were signed, and the ReplayProtect is
+ *    read from the bytes that were signed, not from the document;
  *  - ReplayProtect timestamp within a window and nonce never seen before (time injected).
  */
 import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
@@ -27,6 +38,10 @@ import { type DecodedPayload, type OadrMessage, SIGNED_OBJECT_ID, decodeMessageE
 import { DEFAULT_XML_LIMITS, type XmlElement, type XmlLimits, childOf, escapeText, parseXml } from './xml.js';
 
 const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+const EXC_C14N_COMMENTS = 'http://www.w3.org/2001/10/xml-exc-c14n#WithComments';
+const C14N = 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315';
+const C14N_COMMENTS = 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments';
+const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 const SHA256 = 'http://www.w3.org/2001/04/xmlenc#sha256';
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 const ECDSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256';
@@ -403,6 +418,128 @@ function verifyOwn(xml: string, publicKey: KeyObject): string[] | undefined {
   return [canonObject, canonProp];
 }
 
+// ------------------------------------------------------------ what a signature may look like
+
+/** Canonicalisations allowed for SignedInfo and as a reference's transform. */
+const CANONICALIZATIONS: ReadonlySet<string> = new Set([EXC_C14N, EXC_C14N_COMMENTS, C14N, C14N_COMMENTS]);
+const EXCLUSIVE: ReadonlySet<string> = new Set([EXC_C14N, EXC_C14N_COMMENTS]);
+/** The one signature method each key type may use (profile §10: RSA-SHA256, ECDSA-SHA256). */
+const METHOD_FOR_KEY: Readonly<Record<string, string>> = { rsa: RSA_SHA256, ec: ECDSA_SHA256 };
+const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['Id', 'ID', 'id']);
+
+const algorithmOf = (e: XmlElement): string => e.attrs.find((a) => a.name === 'Algorithm' && a.ns === '')?.value ?? '';
+const isDs = (e: XmlElement | undefined, name: string): e is XmlElement => e !== undefined && e.ns === NS.ds && e.name === name;
+const dsChildren = (e: XmlElement, name: string): XmlElement[] => e.children.filter((c) => isDs(c, name));
+
+/** A CanonicalizationMethod or c14n Transform: an allowed algorithm, holding at most an exclusive c14n InclusiveNamespaces. */
+function checkCanonicalization(el: XmlElement, where: string): void {
+  const alg = algorithmOf(el);
+  if (!CANONICALIZATIONS.has(alg)) throw refuse(`${where}: canonicalization "${alg.slice(0, 100)}" is not allowed (exclusive or inclusive c14n 1.0)`);
+  for (const c of el.children) {
+    if (!(EXCLUSIVE.has(alg) && c.ns === EXC_C14N && c.name === 'InclusiveNamespaces' && c.children.length === 0)) {
+      throw refuse(`${where}: unexpected ${c.name} inside the canonicalization`);
+    }
+  }
+}
+
+/**
+ * One ds:Reference: a same-document URI, transforms that are an optional enveloped-signature then
+ * one canonicalisation (no XPath or XSLT), SHA-256. Returns the URI.
+ */
+function checkReference(ref: XmlElement, n: number): string {
+  const where = `Reference ${n}`;
+  const uri = ref.attrs.find((a) => a.name === 'URI' && a.ns === '')?.value ?? '';
+  if (!/^#[^#]/.test(uri)) throw refuse(`${where}: URI "${uri.slice(0, 60)}" is not a same-document reference "#Id"`);
+  const [transforms, digestMethod, digestValue, ...rest] = ref.children;
+  if (!isDs(transforms, 'Transforms')) throw refuse(`${where}: must name its canonicalization in ds:Transforms`);
+  const steps = transforms.children;
+  const last = steps[steps.length - 1];
+  if (!last || steps.some((t) => !isDs(t, 'Transform'))) throw refuse(`${where}: ds:Transforms must hold ds:Transform elements`);
+  for (const t of steps.slice(0, -1)) {
+    if (algorithmOf(t) !== ENVELOPED || t.children.length) throw refuse(`${where}: transform "${algorithmOf(t).slice(0, 100)}" is not allowed before the canonicalization`);
+  }
+  checkCanonicalization(last, `${where} transform`);
+  if (!isDs(digestMethod, 'DigestMethod') || algorithmOf(digestMethod) !== SHA256) {
+    throw refuse(`${where}: digest method "${(digestMethod ? algorithmOf(digestMethod) : '').slice(0, 100)}" is not allowed (SHA-256)`);
+  }
+  if (!isDs(digestValue, 'DigestValue') || rest.length) throw refuse(`${where}: expected DigestMethod then DigestValue`);
+  return uri;
+}
+
+/** Where the ReplayProtect reference may point: a ds:Object of this signature, its ds:SignatureProperties, or one ds:SignatureProperty in them. */
+function isReplayHolder(el: XmlElement, sigEl: XmlElement): boolean {
+  for (const o of dsChildren(sigEl, 'Object')) {
+    if (o === el) return true;
+    for (const props of dsChildren(o, 'SignatureProperties')) {
+      if (props === el || dsChildren(props, 'SignatureProperty').includes(el)) return true;
+    }
+  }
+  return false;
+}
+
+/** Every dsp:ReplayProtect under `el`, with its parent. */
+function replayProtects(el: XmlElement, parent: XmlElement | undefined = undefined, out: { el: XmlElement; parent: XmlElement | undefined }[] = []): { el: XmlElement; parent: XmlElement | undefined }[] {
+  if (el.ns === NS.dsp && el.name === 'ReplayProtect') out.push({ el, parent });
+  for (const c of el.children) replayProtects(c, el, out);
+  return out;
+}
+
+/** The one dsp:ReplayProtect under `el`, which must sit in a ds:SignatureProperty. */
+function theReplayProtect(el: XmlElement, where: string): XmlElement {
+  const found = replayProtects(el);
+  if (found.length !== 1) throw refuse(`expected exactly one dsp:ReplayProtect in ${where}, found ${found.length}`);
+  const [{ el: rp, parent }] = found as [{ el: XmlElement; parent: XmlElement | undefined }];
+  if (!parent || !isDs(parent, 'SignatureProperty')) throw refuse(`dsp:ReplayProtect in ${where} is not inside a ds:SignatureProperty`);
+  return rp;
+}
+
+/**
+ * Checks the signature's shape on the hardened parse, before any cryptography: placement,
+ * algorithms, references, Id uniqueness and where the ReplayProtect is. Returns the element the
+ * ReplayProtect reference designates and the document's ReplayProtect.
+ */
+function checkShape(decoded: DecodedPayload, keyType: string): { holder: XmlElement; replay: XmlElement } {
+  const root = decoded.root;
+  // One Signature in the whole document, a direct child of oadrPayload, before the object.
+  let signatures = 0;
+  walk(root, (e) => { if (e.ns === NS.ds && e.name === 'Signature') signatures++; });
+  if (signatures !== 1) throw refuse(`expected exactly one ds:Signature, found ${signatures}`);
+  const sigEl = root.children[0];
+  if (!isDs(sigEl, 'Signature')) throw refuse('ds:Signature must precede oadrSignedObject');
+  const infos = dsChildren(sigEl, 'SignedInfo');
+  if (infos.length !== 1) throw refuse(`expected one ds:SignedInfo, found ${infos.length}`);
+  const [c14nMethod, signatureMethod, ...refs] = (infos[0] as XmlElement).children;
+  if (!isDs(c14nMethod, 'CanonicalizationMethod')) throw refuse('ds:SignedInfo must start with ds:CanonicalizationMethod');
+  checkCanonicalization(c14nMethod, 'CanonicalizationMethod');
+  if (!isDs(signatureMethod, 'SignatureMethod') || signatureMethod.children.length) throw refuse('ds:SignedInfo must name a ds:SignatureMethod');
+  const method = algorithmOf(signatureMethod);
+  if (method !== RSA_SHA256 && method !== ECDSA_SHA256) throw refuse(`signature method "${method.slice(0, 100)}" is not allowed (RSA-SHA256 or ECDSA-SHA256)`);
+  if (method !== METHOD_FOR_KEY[keyType]) throw refuse(`signature method ${method} does not fit the signer's ${keyType} key`);
+  if (refs.length !== 2 || refs.some((r) => !isDs(r, 'Reference'))) throw refuse(`expected 2 references (signed object and ReplayProtect), found ${refs.length}`);
+  const uris = refs.map((r, i) => checkReference(r, i + 1));
+
+  // No Id value carried twice, anywhere (xml-crypto and signxml resolve any of Id/ID/id).
+  const holders = new Map<string, XmlElement[]>();
+  walk(root, (e) => {
+    for (const a of e.attrs) if (ID_ATTRIBUTES.has(a.name)) holders.set(a.value, [...(holders.get(a.value) ?? []), e]);
+  });
+  for (const [id, els] of holders) if (els.length > 1) throw refuse(`Id "${id.slice(0, 40)}" is carried by ${els.length} elements`);
+
+  const objectId = signedObjectIdOf(decoded.signedObject);
+  if (!objectId) throw refuse('oadrSignedObject has no Id');
+  if (!uris.includes(`#${objectId}`)) throw refuse('no reference to the oadrSignedObject being processed');
+  if (holders.get(objectId)?.[0] !== decoded.signedObject) throw refuse(`Id "${objectId.slice(0, 40)}" is not unique to the processed oadrSignedObject`);
+  const propId = (uris.find((u) => u !== `#${objectId}`) ?? '').slice(1);
+  const holder = holders.get(propId)?.[0];
+  if (!holder || !isReplayHolder(holder, sigEl)) {
+    throw refuse('ReplayProtect reference does not designate a ds:Object of the ds:Signature, its ds:SignatureProperties or one ds:SignatureProperty in them');
+  }
+  // The document's only ReplayProtect is inside what the reference designates.
+  const replay = theReplayProtect(root, 'the payload');
+  if (replayProtects(holder).length !== 1) throw refuse('dsp:ReplayProtect is outside the element its reference designates');
+  return { holder, replay };
+}
+
 /**
  * Verifies a signed oadrPayload against the expected signer certificate and replay rules.
  * Throws OadrError(463) on any failure, naming the rule.
@@ -413,58 +550,34 @@ export function verifyPayload(xml: string, opts: VerifyOptions): VerifiedPayload
   // Hardened parse first: xmldom never sees a DTD, an entity trick or an oversize body.
   const decoded = opts.decoded ?? decodePayload(xml, limits, 'signed oadrPayload');
   if (!decoded.hasSignature) throw refuse('payload is not signed');
-  const root = decoded.root;
-
-  // Structure: one Signature in the whole document, a direct child of oadrPayload, before the object.
-  let signatures = 0;
-  walk(root, (e) => { if (e.ns === NS.ds && e.name === 'Signature') signatures++; });
-  if (signatures !== 1) throw refuse(`expected exactly one ds:Signature, found ${signatures}`);
-  if (root.children[0]?.name !== 'Signature') throw refuse('ds:Signature must precede oadrSignedObject');
-  const sigEl = root.children[0];
-  const signedInfo = childOf(sigEl, NS.ds, 'SignedInfo');
-  if (!signedInfo) throw refuse('no ds:SignedInfo');
-  const refs = signedInfo.children.filter((c) => c.ns === NS.ds && c.name === 'Reference').map((r) => r.attrs.find((a) => a.name === 'URI' && a.ns === '')?.value ?? '');
-  const objectId = signedObjectIdOf(decoded.signedObject);
-  if (!objectId) throw refuse('oadrSignedObject has no Id');
-  if (refs.length !== 2) throw refuse(`expected 2 references (signed object and ReplayProtect), found ${refs.length}`);
-  if (!refs.includes(`#${objectId}`)) throw refuse('no reference to the oadrSignedObject being processed');
-  const propRef = refs.find((r) => r !== `#${objectId}`) ?? '';
-  if (!propRef.startsWith('#')) throw refuse('ReplayProtect reference must be a same-document reference');
-
-  // Every referenced Id must be carried by exactly one element, and the right one.
-  const holders = new Map<string, XmlElement[]>();
-  walk(root, (e) => {
-    for (const a of e.attrs) if (a.name === 'Id' || a.name === 'ID' || a.name === 'id') holders.set(a.value, [...(holders.get(a.value) ?? []), e]);
-  });
-  const objHolders = holders.get(objectId) ?? [];
-  if (objHolders.length !== 1 || objHolders[0] !== decoded.signedObject) throw refuse(`Id "${objectId.slice(0, 40)}" is not unique to the processed oadrSignedObject`);
-  const propHolders = holders.get(propRef.slice(1)) ?? [];
-  const propEl = propHolders[0];
-  if (propHolders.length !== 1 || !propEl || propEl.ns !== NS.ds || propEl.name !== 'SignatureProperty') throw refuse('ReplayProtect reference does not designate one ds:SignatureProperty');
-  let inSignature = false;
-  walk(sigEl, (e) => { if (e === propEl) inSignature = true; });
-  if (!inSignature) throw refuse('ds:SignatureProperty must be inside the ds:Signature');
-
-  // Cryptographic check with the certificate we expect, never the one the message offers.
   const signer = certInfo(opts.signerCertificatePem);
+  const shape = checkShape(decoded, signer.publicKey.asymmetricKeyType ?? 'unknown');
+
+  // Cryptographic check with the certificate we expect, never the one the message offers. Our
+  // own format takes the fast path; every other form goes through xml-crypto.
   const signedRefs = verifyOwn(xml, signer.publicKey) ?? verifyGeneric(xml, signer.publicKey);
 
   // Decode what was signed, from the signed bytes.
   let objXml: string | undefined;
-  let propXml: string | undefined;
+  let propEl: XmlElement | undefined;
   for (const r of signedRefs) {
     const el = parseXml(r, limits, 'signed reference');
-    if (el.ns === NS.oadr && el.name === 'oadrSignedObject') objXml = r;
-    else if (el.ns === NS.ds && el.name === 'SignatureProperty') propXml = r;
+    if (el.ns === NS.oadr && el.name === 'oadrSignedObject' && objXml === undefined) objXml = r;
+    else if (el.ns === NS.ds && el.name === shape.holder.name && propEl === undefined) propEl = el;
+    else throw refuse(`signed reference to ${el.name} is not the oadrSignedObject or the ReplayProtect's ${shape.holder.name}`);
   }
-  if (!objXml || !propXml) throw refuse('signed references are not the oadrSignedObject and its ReplayProtect');
+  if (!objXml || !propEl) throw refuse('signed references are not the oadrSignedObject and its ReplayProtect');
   const objEl = parseXml(objXml, limits, 'signed oadrSignedObject');
   if (objEl.children.length !== 1) throw refuse('signed oadrSignedObject must hold one payload');
   const message = decodeMessageElement(objEl.children[0] as XmlElement);
   if (JSON.stringify(message) !== JSON.stringify(decoded.message)) throw refuse('processed payload differs from the signed payload');
 
-  const prop = parseXml(propXml, limits, 'signed ReplayProtect');
-  const rp = childOf(prop, NS.dsp, 'ReplayProtect');
+  // The ReplayProtect is read from the signed bytes, and must be the document's one.
+  const rp = theReplayProtect(propEl, `the signed ${shape.holder.name}`);
+  const textOf = (e: XmlElement | undefined, name: string): string | undefined => (e ? childOf(e, NS.dsp, name)?.text : undefined);
+  if (textOf(rp, 'timestamp') !== textOf(shape.replay, 'timestamp') || textOf(rp, 'nonce') !== textOf(shape.replay, 'nonce')) {
+    throw refuse('the document\'s ReplayProtect differs from the signed one');
+  }
   const tsText = rp ? childOf(rp, NS.dsp, 'timestamp')?.text : undefined;
   const nonce = rp ? childOf(rp, NS.dsp, 'nonce')?.text : undefined;
   if (!tsText || !nonce) throw refuse('missing dsp:ReplayProtect timestamp or nonce');

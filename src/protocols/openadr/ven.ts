@@ -100,6 +100,7 @@ export interface VenOptions {
   pushAddress?: string;
   /** Ask the VTN for XML signatures and sign ours (needs signingKey). */
   xmlSignature?: boolean;
+  /** Our key: signs our payloads when xmlSignature is set, and our replies to signed pushes always. */
   signingKey?: SigningKey;
   /** The VTN's certificate, to verify its signed payloads. */
   vtnCertificatePem?: string;
@@ -334,16 +335,19 @@ export class Ven {
 
   /** Handles a VTN push (our endpoint's service handler): processes and returns the reply document. */
   async handlePush(service: ServiceName, body: Buffer | string): Promise<string> {
+    // A signed push is answered signed (refusals too), whatever we registered with: a signing VTN
+    // drops an unsigned reply to its signed request.
+    const seen = { signed: false };
     try {
-      const m = await this.decodeFromVtn(body, service);
+      const m = await this.decodeFromVtn(body, service, seen);
       const { reply, after } = await this.processVtnMessage(m, false);
-      const out = this.serialize(reply ?? oadrResponse(200, '', this.reg?.venID), service);
+      const out = this.serialize(reply ?? oadrResponse(200, '', this.reg?.venID), service, seen.signed);
       if (after) setImmediate(() => void this.serial(after).catch(() => {}));
       return out;
     } catch (e) {
       const code = e instanceof OadrError ? e.responseCode : OadrResponseCode.OTHER;
       this.refused(`push:${service}`, e);
-      return this.serialize(oadrResponse(code, '', this.reg?.venID, (e as Error).message.slice(0, 200)), service);
+      return this.serialize(oadrResponse(code, '', this.reg?.venID, (e as Error).message.slice(0, 200)), service, seen.signed);
     }
   }
 
@@ -680,17 +684,20 @@ export class Ven {
 
   // ------------------------------------------------------------ wire
 
-  private serialize(m: OadrMessage, service: ServiceName): string {
+  /** Signs when we asked for signatures, or when answering a signed push (`signedRequest`). */
+  private serialize(m: OadrMessage, service: ServiceName, signedRequest = false): string {
     const unsigned = encodePayload(m);
-    const xml = this.o.xmlSignature && this.o.signingKey ? signXml(unsigned, this.o.signingKey, { clock: this.clock }) : unsigned;
+    const xml = (this.o.xmlSignature || signedRequest) && this.o.signingKey ? signXml(unsigned, this.o.signingKey, { clock: this.clock }) : unsigned;
     this.o.onXml?.('out', service, xml);
     return xml;
   }
 
-  private async decodeFromVtn(body: Buffer | string, service: ServiceName): Promise<OadrMessage> {
+  /** Decodes and checks a payload from the VTN; `seen.signed` tells, as soon as it is parsed, whether it carried a signature. */
+  private async decodeFromVtn(body: Buffer | string, service: ServiceName, seen?: { signed: boolean }): Promise<OadrMessage> {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     this.o.onXml?.('in', service, text);
     const d = decodePayload(text, this.limits, `reply from VTN ${service}`);
+    if (seen) seen.signed = d.hasSignature;
     const mode = this.o.signatureMode ?? 'optional';
     if (mode !== 'off') {
       if (d.hasSignature) {

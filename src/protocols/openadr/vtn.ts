@@ -322,7 +322,7 @@ export class Vtn {
         }
       }
       await this.checkSignature(decoded, body, st?.reg.venID ?? claimed, peer);
-      if (message.type === 'oadrPoll' && st) return this.poll(st);
+      if (message.type === 'oadrPoll' && st) return this.poll(st, signedRequest);
       const reply = await this.dispatch(message, peer, st);
       return this.serialize(st?.reg ?? this.byFingerprint.get(peer.fingerprint)?.reg, reply, service, signedRequest);
     } catch (e) {
@@ -393,7 +393,10 @@ export class Vtn {
     await confirmNonce(this.nonces, verified.nonce);
   }
 
-  /** Signs when the VEN registered for signatures or signed its request (so a VEN that signs from its first query gets signed replies). */
+  /**
+   * Signs when the VEN registered for signatures or signed its request: a signing peer drops an
+   * unsigned reply to its signed request, whatever it registered with (OpenADR 2.0b §10).
+   */
   private serialize(reg: VenRegistration | undefined, m: OadrMessage, service: ServiceName, signedRequest = false): string {
     const unsigned = encodePayload(m);
     const xml = (reg?.xmlSignature || signedRequest) && this.opts.signingKey ? signXml(unsigned, this.opts.signingKey, { clock: this.clock }) : unsigned;
@@ -401,16 +404,17 @@ export class Vtn {
     return xml;
   }
 
-  private async poll(st: VenState): Promise<string> {
+  /** Answers a poll; a signed poll is answered signed even when the VEN registered without signatures. */
+  private async poll(st: VenState, signedRequest = false): Promise<string> {
     const head = st.queue[0];
     if (!head) {
-      if (st.emptyReply && !this.opts.onXml) return st.emptyReply;
-      return this.serialize(st.reg, oadrResponse(200, '', st.reg.venID), 'OadrPoll');
+      if (st.emptyReply && !this.opts.onXml && !signedRequest) return st.emptyReply;
+      return this.serialize(st.reg, oadrResponse(200, '', st.reg.venID), 'OadrPoll', signedRequest);
     }
     st.queue.shift();
     await this.store.ack(st.reg.venID, [head.seq]);
     const m = head.entry.kind === 'distributeEvent' ? this.distributeFor(st.reg.venID, undefined) : head.entry.message;
-    return this.serialize(st.reg, m, 'OadrPoll');
+    return this.serialize(st.reg, m, 'OadrPoll', signedRequest);
   }
 
   /** All of a VEN's events that are not completed, with their current status (§8.1: the full list each time). */

@@ -104,7 +104,9 @@ export async function startOpenadrVen(opts: OpenadrVenClientOptions): Promise<Ru
     outbox,
     state: new StoreVenState(opts.store, opts.venName),
     ...(pushUrl ? { pushAddress: pushUrl } : {}),
-    ...(opts.xmlSignature && cred ? { xmlSignature: true, signingKey: { privateKeyPem: cred.keyPem, certificatePem: cred.certPem } } : {}),
+    // The key is given even without xmlSignature: a signed push is always answered signed.
+    ...(cred ? { signingKey: { privateKeyPem: cred.keyPem, certificatePem: cred.certPem } } : {}),
+    ...(opts.xmlSignature && cred ? { xmlSignature: true } : {}),
     ...(opts.vtnCertificatePem ? { vtnCertificatePem: opts.vtnCertificatePem } : {}),
   });
   handlePush = ven.handlePush;

@@ -2,14 +2,18 @@
  * Interop with an independent OpenADR 2.0b implementation, openleadr-python, run beside ours as an
  * external peer over real mutual TLS (certificates from our CA):
  *   1. openleadr's VEN against our VTN: registration, event + optIn, TELEMETRY_USAGE reports;
- *   2. our VEN against openleadr's VTN: registration, event + optIn, reports.
+ *   2. our VEN against openleadr's VTN: registration, event + optIn, reports;
+ * each run twice: unsigned, and signed both ways with the real signxml (every payload either side
+ * sends is signed, and each side verifies the other's and would drop what does not verify).
  * Runs only when ERAB_OPENLEADR_DIR points at an openleadr-python checkout (the folder holding
- * the `openleadr` package) and /usr/bin/python3 has aiohttp, lxml, jinja2, apscheduler, xmltodict
- * (Debian: python3-aiohttp python3-lxml python3-jinja2 python3-apscheduler python3-xmltodict).
- * signxml is not packaged by Debian, so ./interop/shim stands in for it and both peers run with
- * XML signatures off. See the README developer section.
+ * the `openleadr` package, tested at v0.5.34) and ERAB_PYTHON (default /usr/bin/python3) has
+ * aiohttp, lxml, jinja2, apscheduler, xmltodict (Debian: python3-aiohttp python3-lxml
+ * python3-jinja2 python3-apscheduler python3-xmltodict). The signed runs also need
+ * ERAB_SIGNXML_DIR: a signxml checkout (v3.2.1, the version openleadr 0.5.34 pins; Debian:
+ * python3-cryptography python3-openssl), put on PYTHONPATH; without it they skip and the unsigned
+ * runs use ./interop/shim in its place. See the README developer section for the commands.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -28,6 +32,7 @@ import type { EpochMillis, Millis } from '../../../src/core/units.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 
 const OPENLEADR = process.env.ERAB_OPENLEADR_DIR;
+const SIGNXML = process.env.ERAB_SIGNXML_DIR;
 const PYTHON = process.env.ERAB_PYTHON ?? '/usr/bin/python3';
 // Sources stay in test/ (tsc only compiles .ts); resolve them from the compiled file's location.
 const interopDir = (() => {
@@ -45,25 +50,51 @@ function skipReason(): string | undefined {
 }
 const skip = skipReason();
 
+function signedSkipReason(): string | undefined {
+  if (skip) return skip;
+  if (!SIGNXML) return 'set ERAB_SIGNXML_DIR to a signxml checkout (v3.2.1) to run the signed interop check';
+  const r = spawnSync(PYTHON, ['-c', 'import signxml.verifier'], { encoding: 'utf8', env: pythonEnv(true) });
+  if (r.status !== 0) return `${PYTHON} cannot import signxml from ${SIGNXML}: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
+  return undefined;
+}
+/** The Python environment: the real signxml on PYTHONPATH for signed runs only. */
+function pythonEnv(signed: boolean): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.PYTHONPATH;
+  if (signed && SIGNXML) env.PYTHONPATH = SIGNXML;
+  return env;
+}
+const signedSkip = signedSkipReason();
+
 let dir = '';
 let ca: CertificateAuthority;
+// Our side holds EC keys (we sign ECDSA-SHA256); openleadr's side RSA keys, because openleadr
+// 0.5.34 configures signxml for RSA-SHA256 only. So each algorithm is verified by the other side.
 let tso: IssuedCertificate;
 let agg: IssuedCertificate;
+let olVtn: IssuedCertificate;
+let olVen: IssuedCertificate;
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'erab-openleadr-'));
   ca = await CertificateAuthority.create();
   tso = await ca.issue({ role: 'tso', id: 'TSO1' });
   agg = await ca.issue({ role: 'aggregator', id: 'AGG1' });
+  olVtn = await ca.issue({ role: 'tso', id: 'TSO1', algorithm: 'rsa' });
+  olVen = await ca.issue({ role: 'aggregator', id: 'AGG1', algorithm: 'rsa' });
   writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  for (const [n, c] of [['vtn', tso], ['ven', agg]] as const) {
+  for (const [n, c] of [['vtn', tso], ['ven', agg], ['ol-vtn', olVtn], ['ol-ven', olVen]] as const) {
     writeFileSync(join(dir, `${n}.pem`), c.certPem);
     writeFileSync(join(dir, `${n}.key`), c.keyPem, { mode: 0o600 });
   }
 });
 
-function python(script: string, args: string[]): ChildProcess & { out: string } {
-  const p = spawn(PYTHON, [join(interopDir, script), OPENLEADR as string, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: string };
+/** The OpenADR fingerprint (last 10 bytes of SHA-256 over the DER), as openleadr computes it. */
+const fingerprintOf = (c: IssuedCertificate): string =>
+  [...createHash('sha256').update(new X509Certificate(c.certPem).raw).digest().subarray(22)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+
+function python(script: string, args: string[], signed: boolean): ChildProcess & { out: string } {
+  const p = spawn(PYTHON, [join(interopDir, script), OPENLEADR as string, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: pythonEnv(signed) }) as ChildProcess & { out: string };
   p.out = '';
   p.stdout?.on('data', (d: Buffer) => { p.out += d.toString(); });
   p.stderr?.on('data', (d: Buffer) => { p.out += d.toString(); });
@@ -78,19 +109,26 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, log: 
   }
 }
 
-test('openleadr-python VEN ↔ erab VTN over mutual TLS: registration, event optIn, reports', { skip, timeout: 180_000 }, async () => {
+/** Lines of the peer's output that start with `word`. */
+const lines = (out: string, word: string): string[] => out.split('\n').filter((l) => l.startsWith(`${word} `));
+/** openleadr's own complaints about what we sent (logged at WARNING or above). */
+const OPENLEADR_COMPLAINTS = /invalid signature|could not be parsed or validated|FingerprintMismatch|fingerprint was incorrect|did not match|Non-OK status|Traceback/i;
+
+async function openleadrVenAgainstOurVtn(signed: boolean): Promise<void> {
   const store = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const audit = new MemoryAuditSink();
   const reports: string[] = [];
+  const venCert = signed ? olVen : agg;
   const running = await startOpenadrVtn({
     vtnID: 'TSO1', material: await TlsMaterial.fromPem({ credentials: [{ certPem: tso.certPem, keyPem: tso.keyPem }], caPem: ca.certPem }),
     allowList: { participants: ['aggregator:AGG1'] }, audit, store,
-    vtn: { pollFreqMs: 1000, hooks: { onReport: (_v, r) => reports.push(r.reportName ?? '') } },
+    vtn: { pollFreqMs: 1000, hooks: { onReport: (_v, r) => reports.push(r.reportName ?? '') }, ...(signed ? { signatureMode: 'required' as const } : {}) },
   });
-  const ven = python('openleadr_ven.py', [`${running.url}/OpenADR2/Simple/2.0b`, join(dir, 'ven.pem'), join(dir, 'ven.key'), join(dir, 'ca.pem'), 'AGG1']);
+  const n = signed ? 'ol-ven' : 'ven';
+  const ven = python('openleadr_ven.py', [`${running.url}/OpenADR2/Simple/2.0b`, join(dir, `${n}.pem`), join(dir, `${n}.key`), join(dir, 'ca.pem'), 'AGG1', ...(signed ? [fingerprintOf(tso)] : [])], signed);
   try {
     await until('openleadr registered', () => running.vtn.registration('AGG1') !== undefined, () => ven.out);
-    assert.equal(running.vtn.registration('AGG1')?.fingerprint, agg.identity.fingerprint);
+    assert.equal(running.vtn.registration('AGG1')?.fingerprint, venCert.identity.fingerprint);
     await running.vtn.createEvent({
       eventID: 'erab-1', marketContext: 'http://tso1/tertiary2',
       activePeriod: { dtstart: (Date.now() + 120_000) as EpochMillis, duration: (1_800_000) as Millis },
@@ -101,18 +139,26 @@ test('openleadr-python VEN ↔ erab VTN over mutual TLS: registration, event opt
     await until('openleadr TELEMETRY_USAGE report', () => reports.includes('TELEMETRY_USAGE'), () => ven.out);
     const refusals = audit.records.filter((r) => r.outcome !== 'success');
     assert.deepEqual(refusals.map((r) => r.reason), [], 'openleadr payloads were all accepted');
+    if (signed) {
+      // openleadr signed everything (our VTN requires it), and verified every reply of ours it used.
+      assert.ok(!/signxml\/shim|interop\/shim/.test(lines(ven.out, 'SIGNXML').join('')), 'the real signxml, not the shim');
+      assert.deepEqual(lines(ven.out, 'SENT').filter((l) => l !== 'SENT signed'), [], 'openleadr sent only signed payloads');
+      const verified = lines(ven.out, 'VERIFIED').map((l) => l.split(' ')[1]);
+      for (const t of ['oadrCreatedPartyRegistration', 'oadrDistributeEvent', 'oadrResponse']) assert.ok(verified.includes(`oadr:${t}`) || verified.includes(t), `openleadr verified our ${t}: ${verified.join(', ')}`);
+    }
+    assert.doesNotMatch(ven.out, OPENLEADR_COMPLAINTS);
   } finally {
     ven.kill();
     await running.close();
     await store.close();
   }
-});
+}
 
-test('erab VEN ↔ openleadr-python VTN over mutual TLS: registration, event optIn, reports', { skip, timeout: 180_000 }, async () => {
-  const der = new X509Certificate(agg.certPem).raw;
-  const fp = [...createHash('sha256').update(der).digest().subarray(22)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+async function ourVenAgainstOpenleadrVtn(signed: boolean): Promise<void> {
+  const vtnCert = signed ? olVtn : tso;
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const vtn = python('openleadr_vtn.py', [String(port), join(dir, 'vtn.pem'), join(dir, 'vtn.key'), join(dir, 'ca.pem'), 'AGG1', fp]);
+  const n = signed ? 'ol-vtn' : 'vtn';
+  const vtn = python('openleadr_vtn.py', [String(port), join(dir, `${n}.pem`), join(dir, `${n}.key`), join(dir, 'ca.pem'), 'AGG1', fingerprintOf(agg), ...(signed ? ['signed'] : [])], signed);
   const store = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const audit = new MemoryAuditSink();
   try {
@@ -120,8 +166,10 @@ test('erab VEN ↔ openleadr-python VTN over mutual TLS: registration, event opt
     const ven = await startOpenadrVen({
       venName: 'AGG1', vtnUrl: `https://127.0.0.1:${port}`, material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: ca.certPem }),
       audit, store, expectVtn: { role: 'tso', id: 'TSO1' },
+      ...(signed ? { xmlSignature: true, vtnCertificatePem: vtnCert.certPem } : {}),
       ven: {
         backoff: { initialMs: 200, maxMs: 2000 },
+        ...(signed ? { signatureMode: 'required' as const } : {}),
         reports: [{
           reportSpecifierID: 'erab-power', reportName: 'TELEMETRY_USAGE',
           descriptions: [{ rID: 'power', reportDataSource: { resourceID: ['battery-1'] }, reportType: 'usage', readingType: 'Direct Read', itemBase: powerRealItem('none'), samplingRate: { minPeriod: (2000) as Millis, maxPeriod: (2000) as Millis, onChange: false } }],
@@ -134,12 +182,30 @@ test('erab VEN ↔ openleadr-python VTN over mutual TLS: registration, event opt
       assert.equal(ven.ven.registration?.vtnID, 'OL-VTN');
       await until('event opted in at openleadr', () => /OPT optIn/.test(vtn.out), () => vtn.out);
       await until('report at openleadr', () => /REPORT battery-1/.test(vtn.out), () => vtn.out);
+      const refusals = audit.records.filter((r) => r.outcome !== 'success' && r.action.startsWith('openadr'));
+      assert.deepEqual(refusals.map((r) => r.reason), [], 'openleadr payloads were all accepted');
+      if (signed) {
+        // Our VEN required and verified openleadr's signatures (any failure would be a refusal above);
+        // openleadr verified ours on every payload naming our venID, and signed all its replies.
+        assert.ok(!/shim/.test(lines(vtn.out, 'SIGNXML').join('')), 'the real signxml, not the shim');
+        assert.deepEqual(lines(vtn.out, 'RECEIVED').filter((l) => l !== 'RECEIVED signed'), [], 'we sent only signed payloads');
+        assert.deepEqual(lines(vtn.out, 'RESPONDED').filter((l) => l !== 'RESPONDED signed'), [], 'openleadr answered only signed');
+      }
+      assert.doesNotMatch(vtn.out, /Invalid Signature|incoming message had invalid signature|FingerprintMismatch|did not match|Traceback/i);
     } finally {
       await ven.close();
     }
   } finally {
     vtn.kill();
     await store.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('openleadr-python VEN ↔ erab VTN over mutual TLS: registration, event optIn, reports', { skip, timeout: 180_000 }, () => openleadrVenAgainstOurVtn(false));
+test('erab VEN ↔ openleadr-python VTN over mutual TLS: registration, event optIn, reports', { skip, timeout: 180_000 }, () => ourVenAgainstOpenleadrVtn(false));
+test('signed with the real signxml: openleadr-python VEN ↔ erab VTN, each verifying the other', { skip: signedSkip, timeout: 180_000 }, () => openleadrVenAgainstOurVtn(true));
+test('signed with the real signxml: erab VEN ↔ openleadr-python VTN, each verifying the other', { skip: signedSkip, timeout: 180_000 }, () => ourVenAgainstOpenleadrVtn(true));
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
