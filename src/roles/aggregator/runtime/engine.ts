@@ -11,7 +11,10 @@
  * ECHONET Lite command (see src/roles/gateway/translate.ts). Set point = pre-event measured
  * power − instruction (reduce) or + instruction (increase). Changes are sent as a new
  * modification of the same downstream event; a gateway that no longer has any instruction gets
- * the event cancelled.
+ * the event cancelled. Each copy carries the origin of the need as its OpenADR priority (1 TSO,
+ * 2 retailer, 3 coordinator, 4 operator; src/roles/common/event-priority.ts), by which gateways
+ * arbitrate overlapping events on one device. A gateway's opt out — of its whole copy, or of
+ * single resources with oadrCreateOpt — is a shortfall that `declined` re-dispatches at once.
  *
  * Delivered power = Σ over the event's participating resources of (baseline − actual) for
  * reduce, (actual − baseline) for increase, with device-level metering: baseline = the
