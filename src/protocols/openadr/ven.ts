@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { EpochMillis, Millis } from '../../core/units.js';
 import { type OadrAuditSink, nullAudit } from './audit.js';
-import type { EiTarget, XcalProperties } from './common.js';
+import type { EiTarget, QualifiedEventID, XcalProperties } from './common.js';
 import { OadrError, OadrResponseCode } from './errors.js';
 import type { EventResponse, EventStatus, OadrDistributeEvent, OadrEvent, OptType } from './event.js';
 import { randomizedStart } from './event-lifecycle.js';
@@ -314,6 +314,28 @@ export class Ven {
     });
     this.expectOk(r, 'oadrCreatedOpt');
     k.optType = optType;
+    return optID;
+  }
+
+  /**
+   * Sends one oadrCreateOpt as the caller states it and returns its optID — e.g. a gateway
+   * opting one resource out of an event it accepted for others (OpenADR 2.0b §8.5: EiOpt with
+   * ei:qualifiedEventID and an eiTarget naming the resource). Unlike `optEvent`, the event need
+   * not have reached this VEN's own event handling.
+   * @example
+   *   await ven.createOpt({ optType: 'optOut', optReason: 'x-max-discharge-power',
+   *     qualifiedEventID: { eventID: 'E1', modificationNumber: 0 }, target: { resourceID: ['bat1'] } });
+   */
+  async createOpt(opt: { optType: OptType; optReason: OptReason; target: EiTarget; qualifiedEventID?: QualifiedEventID; marketContext?: string }): Promise<string> {
+    const reg = this.need();
+    const optID = this.ids();
+    const r = await this.request({
+      type: 'oadrCreateOpt', optID, optType: opt.optType, optReason: opt.optReason, venID: reg.venID, createdDateTime: this.clock.now(),
+      requestID: this.ids(), target: opt.target,
+      ...(opt.qualifiedEventID ? { qualifiedEventID: opt.qualifiedEventID } : {}),
+      ...(opt.marketContext ? { marketContext: opt.marketContext } : {}),
+    });
+    this.expectOk(r, 'oadrCreatedOpt');
     return optID;
   }
 

@@ -733,9 +733,13 @@ export class Vtn {
       const ev = this.events.get(m.qualifiedEventID.eventID);
       if (!ev || !ev.venIDs.includes(venID)) throw err(OadrResponseCode.INVALID_ID, `event ${m.qualifiedEventID.eventID.slice(0, 64)} is unknown to this VEN`);
       if (m.qualifiedEventID.modificationNumber > ev.event.descriptor.modificationNumber) throw err(OadrResponseCode.OUT_OF_SEQUENCE, 'modificationNumber from the future');
-      const opt: EventOpt = { venID, eventID: m.qualifiedEventID.eventID, modificationNumber: m.qualifiedEventID.modificationNumber, optType: m.optType, at: this.clock.now() };
-      await this.store.putEventOpt(opt);
-      this.opts.hooks?.onEventOpt?.(opt);
+      // An opt naming resources concerns those resources only (e.g. one device a gateway's
+      // policy refuses): it is kept as an opt (onOpt), not as the VEN's answer to the whole event.
+      if ((m.target.resourceID ?? []).length === 0) {
+        const opt: EventOpt = { venID, eventID: m.qualifiedEventID.eventID, modificationNumber: m.qualifiedEventID.modificationNumber, optType: m.optType, at: this.clock.now() };
+        await this.store.putEventOpt(opt);
+        this.opts.hooks?.onEventOpt?.(opt);
+      }
     } else if (!m.vavailability || m.vavailability.length === 0) {
       throw err(OadrResponseCode.INVALID_DATA, 'oadrCreateOpt needs either a qualifiedEventID or an availability schedule');
     }

@@ -18,16 +18,29 @@
  *    ramp-up honoured is capped by `maxRampUpMs`. The owner's normal mode is
  *    recorded before the first forced command to a device.
  * 3. At the end, on cancellation, on a newer modification that no longer targets a device, or
- *    when the fail-safe says so: each device goes back to the owner's normal mode (`auto`).
+ *    when the fail-safe says so: each device the event commands goes to the next accepted event
+ *    that wants it, or, when none does, back to the owner's normal mode (`auto`).
+ *
+ * Answers are honest: optIn only when at least one controllable resource the event targets
+ * will follow it (a meter, or a device the event asks nothing of, never counts); every targeted
+ * resource refused (not admitted, signal not applicable, refused by the policy's dry run) is
+ * listed with its code and reason in `EventAnswer.refused` and is not controlled by the event.
+ *
+ * Per-device arbitration (arbitration.ts): when several running events want one device, only
+ * the leading one (OpenADR priority — TSO over retailer over operator as erab's aggregator
+ * sets it — then the earliest accepted) commands it. Ending or cancelling an event that does
+ * not lead a device never touches that device.
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { EpochMillis } from '../../core/units.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
+import type { OptReason } from '../../protocols/openadr/opt.js';
 import type { AuditSink } from '../../security/audit/types.js';
+import { leadingClaim } from './arbitration.js';
 import type { GuardTarget } from './command-guard.js';
 import { RANGE_RULES, type FailSafe, type SafetyPolicy } from './policy.js';
-import { DEFAULT_TRANSLATION, translateSignals, validateSignals, type DeviceProfile, type TranslationConfig } from './translate.js';
+import { DEFAULT_TRANSLATION, translateSignals, validateSignals, type DeviceProfile, type TranslationConfig, type TranslationResult } from './translate.js';
 import {
   OADR_CODE, describeCommand,
   type DeviceCommand, type DeviceReading, type EventSignal, type OwnerNormal, type SignalUnit,
@@ -60,13 +73,33 @@ export interface GatewayEvent {
   rampUpMs?: number | undefined;
   target: GuardTarget;
   signals: ScheduledSignal[];
+  /**
+   * OpenADR ei:priority (lower non-zero first; 0 or absent = no priority): decides which of two
+   * overlapping events commands a device (arbitration.ts).
+   */
+  priority?: number | undefined;
 }
 
-/** The answer for oadrCreatedEvent. */
+/** A targeted resource the gateway will not control for an event, and why. */
+export interface ResourceRefusal {
+  resourceID: string;
+  /** The OpenADR response code the refusal corresponds to (e.g. 454 beyond the policy's range). */
+  code: number;
+  reason: string;
+  /** EiOpt optReason for the per-resource oadrCreateOpt: an OpenADR reason or `x-<policy rule>`. */
+  optReason: OptReason;
+}
+
+/**
+ * The answer for oadrCreatedEvent: optIn only when at least one controllable resource the
+ * event targets will follow it. `refused` lists the targeted resources that will not (each is
+ * opted out on its own with an oadrCreateOpt when the event as a whole is accepted).
+ */
 export interface EventAnswer {
   code: number;
   optType: 'optIn' | 'optOut';
   description?: string | undefined;
+  refused?: ResourceRefusal[] | undefined;
 }
 
 /** Sends commands to devices (the ECHONET Lite side). Resolves when the device accepted the Set. */
@@ -141,6 +174,8 @@ interface EventState {
    *  refusal is audited once per change, not on every tick. */
   asked: Map<string, DeviceCommand>;
   phase: 'scheduled' | 'held' | 'active' | 'done';
+  /** Acceptance order at this gateway, kept across modifications (arbitration: earliest accepted). */
+  acceptedSeq: number;
 }
 
 /**
@@ -216,6 +251,8 @@ export class EventEngine {
   private readonly cfg: TranslationConfig;
   private readonly log: Logger;
   private tickTimer: TimerHandle | undefined;
+  /** Events accepted so far (acceptance order for arbitration). */
+  private acceptedCount = 0;
   private closed = false;
   private stopping = false;
   /** Ramp steps of restores under way, per device (cancelled if a new event takes the device). */
@@ -243,59 +280,76 @@ export class EventEngine {
     if (invalid) return this.refuseEvent(ev, invalid.code, invalid.reason);
 
     const own = this.o.devices.resources();
-    // Commands already refused (and audited) during the up-front check, per device.
-    const state0Refused = new Map<string, DeviceCommand>();
     // Resources named at event level narrow the event; signal-level targets pick per signal.
     const eventNamed = ev.target.resourceID ?? [];
     const named = namedResources(ev);
     const targeted = (eventNamed.length > 0 ? eventNamed.filter((r) => own.has(r)) : [...own])
       .filter((id) => ev.signals.some((s) => signalAppliesTo(s, id)));
-    const controllable: string[] = [];
-    for (const id of targeted) {
-      if (this.o.devices.isControllable(id)) controllable.push(id);
-      else if (named.includes(id)) this.auditDevice(ev, id, 'refused', 'device not admitted: pending, quarantined or rejected devices are never controlled');
-    }
-    if (controllable.length === 0) {
-      return this.refuseEvent(ev, OADR_CODE.NOT_ALLOWED, named.length > 0 ? `no targeted resource is admitted (${named.join(', ')})` : 'this gateway has no admitted resource');
-    }
-    // Per-class applicability, checked against the first interval's values.
+    // Per-resource decision, checked against the first interval's values: a resource counts as
+    // accepted only when the gateway will command it (the translation yields a command and the
+    // policy does not refuse it). A meter, or a device the event asks nothing of, never counts.
     const firstFor = (id: string): EventSignal[] => ev.signals.filter((s) => signalAppliesTo(s, id))
       .map((s) => ({ name: s.name, type: s.type, value: s.intervals[0]?.value ?? 0, unit: s.unit }));
-    const applicable: string[] = [];
-    let firstFailure: { code: number; reason: string } | undefined;
-    let policyAccepts = 0;
-    for (const id of controllable) {
+    const accepted: string[] = [];
+    const refused: ResourceRefusal[] = [];
+    const refuse = (id: string, code: number, reason: string, optReason: OptReason, details: Record<string, unknown> = {}): void => {
+      refused.push({ resourceID: id, code, reason, optReason });
+      this.auditDevice(ev, id, 'refused', reason, { code, ...details });
+    };
+    // Why nothing applied, for the answer when no resource is concerned at all.
+    let notConcerned: { code: number; reason: string } | undefined;
+    let admitted = 0;
+    for (const id of targeted) {
+      if (!this.o.devices.isControllable(id)) {
+        if (named.includes(id)) refuse(id, OADR_CODE.NOT_ALLOWED, 'device not admitted: pending, quarantined or rejected devices are never controlled', 'x-not-admitted');
+        continue;
+      }
+      admitted++;
       const profile = this.o.devices.profile(id);
       if (!profile) continue;
       const reading = this.o.devices.reading(id);
       const t = translateSignals(firstFor(id), profile, { reading }, this.cfg);
-      if (!t.ok && t.code === OADR_CODE.SIGNAL_NOT_SUPPORTED) {
-        firstFailure ??= t;
-        if (named.includes(id)) this.auditDevice(ev, id, 'refused', t.reason, { code: t.code });
+      if (!t.ok) {
+        // 460 for a device the event did not name: the event is simply not for this class.
+        if (t.code === OADR_CODE.SIGNAL_NOT_SUPPORTED && !named.includes(id)) notConcerned ??= t;
+        else refuse(id, t.code, t.reason, optReasonOfCode(t.code));
         continue;
       }
-      applicable.push(id);
-      // Dry run of the policy on the first interval: an event every device would refuse is
-      // answered with optOut now rather than accepted and silently not followed.
-      if (!t.ok || !t.command) {
-        policyAccepts++;
+      if (!t.command) {
+        const why = t.note ?? `the event asks nothing of a ${profile.class}`;
+        if (named.includes(id)) refuse(id, OADR_CODE.SIGNAL_NOT_SUPPORTED, why, 'x-nothing-to-control');
+        else notConcerned ??= { code: OADR_CODE.SIGNAL_NOT_SUPPORTED, reason: why };
         continue;
       }
-      const d = this.o.policy.decide(t.command, reading, { dryRun: true });
-      if (d.verdict !== 'refuse') policyAccepts++;
-      else {
-        const rule = d.reasons[0]!.rule;
-        firstFailure ??= { code: RANGE_RULES.includes(rule) ? OADR_CODE.INVALID_DATA : OADR_CODE.NOT_ALLOWED, reason: `${rule}: ${d.reasons[0]!.message}` };
-        this.auditDevice(ev, id, 'refused', `${rule}: ${d.reasons[0]!.message}`, { command: describeCommand(t.command), rules: d.reasons.map((r) => r.rule) });
-        state0Refused.set(id, t.command);
+      if (t.command.action !== 'auto') {
+        // Dry run of the policy: a command it would refuse is answered now rather than accepted
+        // and silently not followed.
+        const d = this.o.policy.decide(t.command, reading, { dryRun: true });
+        if (d.verdict === 'refuse') {
+          const r = d.reasons[0]!;
+          refuse(id, RANGE_RULES.includes(r.rule) ? OADR_CODE.INVALID_DATA : OADR_CODE.NOT_ALLOWED, `${r.rule}: ${r.message}`, optReasonOfRule(r.rule), {
+            command: describeCommand(t.command), rules: d.reasons.map((x) => x.rule),
+          });
+          continue;
+        }
       }
+      accepted.push(id);
     }
-    if (applicable.length === 0) return this.refuseEvent(ev, firstFailure?.code ?? OADR_CODE.SIGNAL_NOT_SUPPORTED, firstFailure?.reason ?? 'no resource can follow this event');
-    if (policyAccepts === 0) return this.refuseEvent(ev, firstFailure?.code ?? OADR_CODE.NOT_ALLOWED, firstFailure?.reason ?? 'the local policy refuses this event');
+    if (admitted === 0) {
+      return this.refuseEvent(ev, OADR_CODE.NOT_ALLOWED, named.length > 0 ? `no targeted resource is admitted (${named.join(', ')})` : 'this gateway has no admitted resource', refused);
+    }
+    if (accepted.length === 0) {
+      const first = refused[0] ?? notConcerned;
+      const all = refused.length > 1 ? `; ${refused.map((r) => `${r.resourceID}: ${r.reason}`).join('; ')}` : '';
+      return this.refuseEvent(ev, first?.code ?? OADR_CODE.SIGNAL_NOT_SUPPORTED, `${first?.reason ?? 'no resource can follow this event'}${all}`, refused);
+    }
+    const applicable = accepted;
 
     if (previous) {
       for (const t of previous.timers) t.cancel();
-      // Devices the new modification no longer targets go back to normal now.
+      // The old copy claims nothing any more (arbitration); the new one takes its place below.
+      previous.phase = 'done';
+      // Devices the new modification no longer targets go to the next event's instruction, or back to normal.
       for (const id of previous.devices) if (!applicable.includes(id)) this.release(id, previous.ev.eventID, 'no longer targeted by the modified event');
       this.events.delete(ev.eventID);
     }
@@ -304,8 +358,9 @@ export class EventEngine {
       end: ev.durationMs > 0 ? ((ev.start + ev.durationMs) as EpochMillis) : undefined,
       timers: [],
       devices: applicable,
-      asked: state0Refused,
+      asked: new Map(),
       phase: 'scheduled',
+      acceptedSeq: previous?.acceptedSeq ?? ++this.acceptedCount,
     };
     this.events.set(ev.eventID, state);
     const now = this.o.clock.now();
@@ -314,7 +369,11 @@ export class EventEngine {
       state.timers.push(this.o.clock.setTimeout(() => this.apply(state), at - now));
     }
     this.apply(state);
-    return { code: OADR_CODE.OK, optType: 'optIn' };
+    if (refused.length === 0) return { code: OADR_CODE.OK, optType: 'optIn' };
+    return {
+      code: OADR_CODE.OK, optType: 'optIn', refused,
+      description: `accepted for ${applicable.join(', ')}; refused: ${refused.map((r) => `${r.resourceID}: ${r.reason}`).join('; ')}`,
+    };
   }
 
   /**
@@ -462,21 +521,23 @@ export class EventEngine {
     }
     const profile = this.o.devices.profile(id);
     if (!profile || signals.length === 0) return;
-    const reading = this.o.devices.reading(id);
     let c = this.control.get(id);
-    if (c?.overridden && c.eventID === ev.eventID) return;
-    if (c && c.eventID !== ev.eventID) {
-      // A newer event takes over the device; the owner's normal mode stays the one recorded first.
-      for (const t of c.pending) t.cancel();
-      c = { ...c, eventID: ev.eventID, asked: undefined, pending: [], overridden: false };
-      this.control.set(id, c);
+    // Arbitration: of the events that want this device now, only the leading one commands it.
+    const lead = this.leadFor(id);
+    if (lead && lead !== state) {
+      if (c?.eventID === ev.eventID) this.handOver(lead, id);
+      c = this.control.get(id);
+      // Still ours (the lead's command was refused) while we no longer want the device: go on,
+      // so that our own instruction (e.g. a release to normal) is carried out.
+      if (c?.eventID !== ev.eventID || this.wants(state, id)) return;
+    } else if (!lead && c && c.eventID !== ev.eventID) {
+      return; // nobody claims the device and another event holds it: that event decides
     }
-    // A delta applies to the power before the event, not to the power it already caused.
+    if (c?.overridden && c.eventID === ev.eventID) return;
+    const reading = this.o.devices.reading(id);
     const prev = this.released.get(id);
     const stale = !c && prev !== undefined && (!reading || reading.at <= prev.at);
-    const basePower = c ? c.baselinePowerW : stale ? prev.baselinePowerW : reading?.powerW;
-    const base = reading ? { ...reading, powerW: (basePower ?? reading.powerW) as DeviceReading['powerW'] } : reading;
-    const t = translateSignals(signals, profile, { reading: base, normal: c?.normal ?? (stale ? prev.normal : undefined) }, this.cfg);
+    const t = this.translateFor(id, profile, signals, c);
     if (!t.ok) {
       this.auditDevice(ev, id, 'refused', t.reason, { code: t.code });
       return;
@@ -503,6 +564,20 @@ export class EventEngine {
         asked: undefined, active: undefined, pending: [],
       };
       this.control.set(id, c);
+    } else if (c.eventID !== ev.eventID) {
+      // This event leads the device now; the owner's normal mode and the pre-event power stay
+      // the ones recorded before the first forced command.
+      const from = c.eventID;
+      for (const p of c.pending) p.cancel();
+      // The event giving the device up applies afresh when it leads again.
+      this.events.get(from)?.asked.delete(id);
+      c = { ...c, eventID: ev.eventID, asked: undefined, pending: [], overridden: false };
+      this.control.set(id, c);
+      this.o.audit.append({
+        actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.arbitration', target: id, outcome: 'success',
+        reason: `event ${ev.eventID} takes the device over from event ${from}`,
+        details: { from, to: ev.eventID, priority: ev.priority },
+      });
     }
     c.asked = cmd;
     for (const p of c.pending) p.cancel();
@@ -512,6 +587,50 @@ export class EventEngine {
       steps: decision.steps.length,
     });
     this.runSteps(id, c, decision.steps);
+  }
+
+  /** The signals' command for a device, relative to its pre-event power and owner's mode. */
+  private translateFor(id: string, profile: DeviceProfile, signals: EventSignal[], c: DeviceControl | undefined): TranslationResult {
+    const reading = this.o.devices.reading(id);
+    // A delta applies to the power before the event, not to the power it already caused.
+    const prev = this.released.get(id);
+    const stale = !c && prev !== undefined && (!reading || reading.at <= prev.at);
+    const basePower = c ? c.baselinePowerW : stale ? prev.baselinePowerW : reading?.powerW;
+    const base = reading ? { ...reading, powerW: (basePower ?? reading.powerW) as DeviceReading['powerW'] } : reading;
+    return translateSignals(signals, profile, { reading: base, normal: c?.normal ?? (stale ? prev.normal : undefined) }, this.cfg);
+  }
+
+  /**
+   * True when a running event wants to command a device now: it targets the device, a signal
+   * is in force for it, and that signal asks for something other than the owner's normal mode
+   * (a release — SIMPLE level 0 — claims nothing). An event whose device the owner took over by
+   * hand keeps its claim: the owner wins for the rest of that event.
+   */
+  private wants(state: EventState, id: string): boolean {
+    if (state.phase !== 'active' || !state.devices.includes(id)) return false;
+    const c = this.control.get(id);
+    if (c?.eventID === state.ev.eventID && c.overridden) return true;
+    const profile = this.o.devices.profile(id);
+    if (!profile) return false;
+    const signals = signalsAt(state.ev, Math.max(this.o.clock.now(), state.ev.start), id);
+    if (signals.length === 0) return false;
+    const t = this.translateFor(id, profile, signals, c);
+    return t.ok && t.command !== undefined && t.command.action !== 'auto';
+  }
+
+  /** The event that commands a device now by the stated precedence (arbitration.ts), if any wants it. */
+  private leadFor(id: string): EventState | undefined {
+    const claims: { eventID: string; priority: number | undefined; acceptedSeq: number; state: EventState }[] = [];
+    for (const state of this.events.values()) {
+      if (this.wants(state, id)) claims.push({ eventID: state.ev.eventID, priority: state.ev.priority, acceptedSeq: state.acceptedSeq, state });
+    }
+    return leadingClaim(claims)?.state;
+  }
+
+  /** Gives a device to `lead`: its instruction in force now is applied afresh. */
+  private handOver(lead: EventState, id: string): void {
+    lead.asked.delete(id);
+    this.applyDevice(lead, id, signalsAt(lead.ev, Math.max(this.o.clock.now(), lead.ev.start), id));
   }
 
   private runSteps(id: string, c: DeviceControl, steps: { afterMs: number; command: DeviceCommand }[]): void {
@@ -542,9 +661,20 @@ export class EventEngine {
     });
   }
 
+  /**
+   * The event `eventID` gives a device up (ended, cancelled, no longer targeting it). Only the
+   * event that commands the device may change it: the next accepted event that wants the device
+   * takes it over (arbitration.ts); when none does, it goes back to the owner's normal mode.
+   */
   private release(id: string, eventID: string, reason: string): void {
-    const c = this.control.get(id);
+    let c = this.control.get(id);
     if (!c || c.eventID !== eventID) return;
+    if (!this.stopping && !this.closed) {
+      const next = this.leadFor(id);
+      if (next) this.handOver(next, id);
+      c = this.control.get(id);
+      if (!c || c.eventID !== eventID) return;
+    }
     for (const p of c.pending) p.cancel();
     this.control.delete(id);
     this.released.set(id, { normal: c.normal, baselinePowerW: c.baselinePowerW, at: this.o.clock.now() });
@@ -576,7 +706,7 @@ export class EventEngine {
     this.queues.set(id, next);
   }
 
-  private refuseEvent(ev: GatewayEvent, code: number, reason: string): EventAnswer {
+  private refuseEvent(ev: GatewayEvent, code: number, reason: string, refused?: ResourceRefusal[]): EventAnswer {
     // A refused modification of a running event: we no longer know what is wanted, so stop it.
     const previous = this.events.get(ev.eventID);
     if (previous) this.finish(previous, `modification ${ev.modificationNumber} refused: ${reason}`);
@@ -584,7 +714,7 @@ export class EventEngine {
       actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.command', target: ev.eventID, outcome: 'refused', reason,
       details: { code, modificationNumber: ev.modificationNumber },
     });
-    return { code, optType: 'optOut', description: reason };
+    return { code, optType: 'optOut', description: reason, ...(refused && refused.length > 0 ? { refused } : {}) };
   }
 
   private auditDevice(ev: GatewayEvent, id: string, outcome: 'success' | 'refused', reason: string | undefined, details: Record<string, unknown> = {}): void {
@@ -593,6 +723,21 @@ export class EventEngine {
       details: { eventID: ev.eventID, modificationNumber: ev.modificationNumber, ...details },
     });
   }
+}
+
+/** EiOpt optReason for a translation failure of one resource. */
+function optReasonOfCode(code: number): OptReason {
+  switch (code) {
+    case OADR_CODE.SIGNAL_NOT_SUPPORTED: return 'x-signal-not-supported';
+    case OADR_CODE.INVALID_DATA: return 'x-invalid-data';
+    default: return 'x-cannot-follow';
+  }
+}
+
+/** EiOpt optReason for a policy refusal: the OpenADR reason where one fits, else `x-<rule>`. */
+function optReasonOfRule(rule: string): OptReason {
+  if (rule === 'device-offline') return 'outageRunStatus';
+  return `x-${rule}`;
 }
 
 /** The owner's normal mode of a device, from its reading before the first forced command. */

@@ -39,7 +39,7 @@ import { openadrStoreMigrations, StoreVenOutbox } from '../openadr/store.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
 import { CommandGuard, type EventVerdict } from './command-guard.js';
 import { EchonetSite } from './echonet-site.js';
-import { EventEngine } from './engine.js';
+import { EventEngine, type ResourceRefusal } from './engine.js';
 import {
   InventoryTracker, assetUrn, buildInventory, describeDataPoints, type DeviceDetails, type InventoryDocument,
 } from './inventory.js';
@@ -521,9 +521,12 @@ export class Gateway {
     const result = await this.guard.check(guardPayloadOf(raw, m), own);
     await this.replayStore.flush();
     const replies: EventReply[] = [];
+    // Events accepted for some resources and refused for others: each refused one is opted out.
+    const partial: { ev: OadrEvent; refused: ResourceRefusal[] }[] = [];
     m.events.forEach((ev, i) => {
       const verdict = result.events[i] as EventVerdict;
       const reply = this.decide(ev, verdict, result.ok ? result.signer.id : undefined);
+      if (reply?.optType === 'optIn' && reply.refused && reply.refused.length > 0) partial.push({ ev, refused: reply.refused });
       if (reply && ev.responseRequired === 'always') replies.push(reply);
     });
     if (result.ok) {
@@ -536,14 +539,45 @@ export class Gateway {
         }
       }
     }
-    if (replies.length === 0) return;
-    const venID = this.venRef?.registration?.venID ?? this.config.gatewayId;
-    try {
-      const r = await this.upstream!.send(createdEventOf(venID, m.requestID, replies), 'EiEvent', this.signingKey, this.clock);
-      const code = 'eiResponse' in r && r.eiResponse ? r.eiResponse.responseCode : 200;
-      if (code !== 200) this.log.info({ code, description: 'eiResponse' in r ? r.eiResponse?.responseDescription : undefined }, 'VTN answered oadrCreatedEvent with an error');
-    } catch (err) {
-      this.log.warn({ err: describeError(err) }, 'oadrCreatedEvent not delivered');
+    if (replies.length > 0) {
+      const venID = this.venRef?.registration?.venID ?? this.config.gatewayId;
+      try {
+        const r = await this.upstream!.send(createdEventOf(venID, m.requestID, replies), 'EiEvent', this.signingKey, this.clock);
+        const code = 'eiResponse' in r && r.eiResponse ? r.eiResponse.responseCode : 200;
+        if (code !== 200) this.log.info({ code, description: 'eiResponse' in r ? r.eiResponse?.responseDescription : undefined }, 'VTN answered oadrCreatedEvent with an error');
+      } catch (err) {
+        this.log.warn({ err: describeError(err) }, 'oadrCreatedEvent not delivered');
+      }
+    }
+    // After the oadrCreatedEvent, so the VTN already holds our answer to the event as a whole.
+    await this.optOutResources(partial);
+  }
+
+  /**
+   * Opts each refused resource of a partly accepted event out on its own (OpenADR 2.0b EiOpt:
+   * oadrCreateOpt with the event's qualifiedEventID, eiTarget/resourceID and the reason), so the
+   * aggregator counts its share as a shortfall and re-dispatches it.
+   */
+  private async optOutResources(partial: readonly { ev: OadrEvent; refused: readonly ResourceRefusal[] }[]): Promise<void> {
+    const ven = this.venRef;
+    if (!ven?.registration) return;
+    for (const { ev, refused } of partial) {
+      const qualifiedEventID = { eventID: ev.descriptor.eventID, modificationNumber: ev.descriptor.modificationNumber };
+      for (const r of refused) {
+        let outcome: 'success' | 'failure' = 'success';
+        let why = r.reason;
+        try {
+          await ven.createOpt({ optType: 'optOut', optReason: r.optReason, target: { resourceID: [r.resourceID] }, qualifiedEventID, marketContext: ev.descriptor.marketContext });
+        } catch (err) {
+          outcome = 'failure';
+          why = `oadrCreateOpt not delivered: ${describeError(err)}`;
+          this.log.warn({ err: describeError(err), eventID: qualifiedEventID.eventID, resource: r.resourceID }, 'per-resource opt out not delivered');
+        }
+        this.audit.append({
+          actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.opt_out', target: r.resourceID, outcome, reason: why,
+          details: { ...qualifiedEventID, optReason: r.optReason, code: r.code },
+        });
+      }
     }
   }
 

@@ -63,6 +63,8 @@ export function gatewayEventOf(e: OadrEvent): GatewayEvent {
     rampUpMs: e.activePeriod.rampUp,
     target: guardTargetOf(e.target),
     signals: scheduledSignals(e),
+    // The arbitration between overlapping events on one device (arbitration.ts) reads it.
+    ...(e.descriptor.priority !== undefined ? { priority: e.descriptor.priority } : {}),
   };
 }
 

@@ -172,3 +172,24 @@ test('property: after re-dispatch no resource exceeds its cap or its energy from
     { numRuns: 200 },
   );
 });
+
+test('an opt out is a shortfall at once: withdrawn and re-dispatched without misses, also before the event starts', () => {
+  const allocation = allocate(request, pool);
+  // Before the event: nothing to judge, so without an opt out nothing happens…
+  const idle = closedLoopStep({ request, allocation, resources: pool, readings: [], now: at(-5) });
+  assert.equal(idle.intervalIndex, -1);
+  assert.deepEqual(idle.changed, []);
+  // …but b's gateway refused its instruction: b's 1500 W go to c (standby first), then d.
+  const s = closedLoopStep({ request, allocation, resources: pool, readings: [], now: at(-5), optedOut: new Set(['b']) });
+  assert.deepEqual(s.newlyNonResponding, [], 'an opt out is not a miss');
+  assert.deepEqual(s.nonResponding, ['b']);
+  assert.ok(s.changed.includes('b') && s.changed.includes('c'), `changed: ${s.changed.join(', ')}`);
+  const by = new Map(s.allocation.instructions.map((i) => [i.resourceId, i.powerW]));
+  assert.deepEqual(by.get('b') ?? [0, 0], [0, 0]);
+  assert.deepEqual(s.allocation.allocatedW.map(Math.round), [3000, 3000], 'the whole target is instructed again');
+  assert.deepEqual(s.uncoveredW, [0, 0]);
+  // During the event: the same, at once (no 3 misses), and only from now.
+  const d = closedLoopStep({ request, allocation, resources: pool, readings: [reading('a', 2, 1500), reading('b', 2, 0)], now: at(2), optedOut: new Set(['b']) });
+  assert.deepEqual(d.nonResponding, ['b']);
+  assert.equal(Math.round(d.redispatchedW[0]!), 1500);
+});

@@ -376,3 +376,48 @@ test('e2e: a battery that ignores its instruction is marked non-responding and i
     await w?.close();
   }
 });
+
+test('e2e: a gateway whose policy refuses one battery\'s share opts it out alone (oadrCreateOpt); the aggregator re-dispatches at once, before any miss', { timeout: 240_000 }, async () => {
+  let w: World | undefined;
+  try {
+    w = await world();
+    const { agg, gateways } = w;
+    const gw2 = gateways[1]!;
+    const [limited, other] = gw2.admission.list().filter((r) => r.class === 'battery').map((r) => r.deviceId);
+    assert.ok(limited && other);
+    // The owner of one of GW2's homes allows at most 1 kW of discharge (a per-device policy
+    // override, read at each decision): any share the aggregator gives it is refused.
+    gw2.policy.config.devices[limited] = { maxDischargeW: 1000 };
+    const start = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+    // 10.5 kW of 12: every battery is instructed.
+    await reduction(w, 'EVT-OPT', start, 30_000, 10.5);
+    const opt = await until('opt for EVT-OPT', async () => (await w!.tsoVtn.eventOpts('EVT-OPT'))[0]);
+    assert.equal(opt.optType, 'optIn');
+    const ev = agg.engine.get('tso/EVT-OPT')!;
+    assert.equal(ev.plan.origin, 'tso');
+    const out = await until('the aggregator took the limited battery out', () => w!.audit.records.find((r) => r.action === 'aggregator.resource.opt_out' && r.target === limited), 15_000);
+    assert.ok(Date.now() < start, 'the opt out arrived and was handled before the event started');
+    assert.equal(out.actor.id, 'GW2');
+    // GW2 accepted the event (its other battery follows) and opted the limited one out alone.
+    const copyId = `${ev.downstreamId}.GW2`;
+    assert.ok(w.audit.records.some((r) => r.action === 'gateway.opt_out' && r.target === limited && r.outcome === 'success' && r.details?.optReason === 'x-max-discharge-power'));
+    assert.ok(w.audit.records.some((r) => r.action === 'aggregator.gateway.opt_out' && r.target === copyId && /x-max-discharge-power/.test(r.reason ?? '')));
+    assert.ok(!w.audit.records.some((r) => r.action === 'aggregator.resource.opt_out' && r.target === other), 'only the refused battery was taken out');
+    // The copy reached GW2 with the TSO's priority; the limited battery is released in a modification.
+    const copy = agg.downstream.vtn.event(copyId)!;
+    assert.equal(copy.descriptor.priority, 1);
+    assert.ok(ev.optedOut?.has(limited));
+    assert.ok(ev.allocation.instructions.every((i) => i.resourceId !== limited || i.powerW.every((p) => p === 0)), 'the refused battery holds no instruction');
+    assert.ok(ev.allocation.instructions.some((i) => i.resourceId === other && i.powerW[0]! > 0), 'GW2\'s other battery keeps its share');
+    await until('GW2 answered the modification', async () => (await agg.downstream.vtn.eventOpts(copyId))[0]?.modificationNumber === agg.downstream.vtn.event(copyId)!.descriptor.modificationNumber, 15_000);
+    assert.ok(agg.downstream.vtn.event(copyId)!.signals.filter((x) => x.target?.resourceID?.[0] === limited).every((x) => x.signalName === 'SIMPLE'), 'released with SIMPLE level 0');
+    // Through the event nobody is judged on misses for it: the refusal was known up front.
+    await until('event over', () => Date.now() > start + 31_000 || undefined, 60_000);
+    assert.ok(!w.audit.records.some((r) => r.action === 'aggregator.resource.non_responding' && r.target === limited));
+  } catch (e) {
+    await dump(w);
+    throw e;
+  } finally {
+    await w?.close();
+  }
+});

@@ -12,7 +12,7 @@ import type { OadrEvent } from '../../../src/protocols/openadr/event.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { ApprovalBook } from '../../../src/roles/aggregator/runtime/approvals.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
-import { DispatchEngine } from '../../../src/roles/aggregator/runtime/engine.js';
+import { DispatchEngine, gatewayCopyId } from '../../../src/roles/aggregator/runtime/engine.js';
 import { Fleet } from '../../../src/roles/aggregator/runtime/fleet.js';
 import type { DispatchPlan } from '../../../src/roles/aggregator/runtime/intake.js';
 
@@ -267,4 +267,58 @@ test('engine: when instructions cannot be sent, the event is opted out and what 
   assert.match(a.reason!, /could not be sent to the gateways: store unavailable/);
   assert.equal(engine.get('tso/E1')!.state, 'cancelled');
   assert.deepEqual(sent, [{ venId: 'gw1', status: 'far' }, { venId: 'gw1', status: 'cancelled' }]);
+});
+
+test('engine: a gateway\'s per-resource opt out is a shortfall: re-dispatched at once (before the start), the resource released, never marked non-responding', async () => {
+  const { clock, engine, gws, report, audit } = setup();
+  assert.equal((await engine.offer(plan({ origin: 'tso' }))).optType, 'optIn');
+  const gw1 = gws.events.get('gw1')!;
+  assert.equal(gw1.descriptor.priority, 1, 'a TSO event goes out with OpenADR priority 1');
+  assert.deepEqual([...gws.events.keys()], ['gw1']);
+  // gw1's policy refuses b1's 3 kW: it accepts the event and opts b1 out (oadrCreateOpt).
+  const copy = gatewayCopyId(gw1.descriptor.eventID, 'gw1');
+  assert.deepEqual(await engine.declined('gw1', copy, ['b1'], 'gateway opted out: x-max-discharge-power'), ['b1']);
+  assert.ok(clock.now() < T0, 'before the event starts');
+  const now1 = gws.events.get('gw1')!;
+  assert.deepEqual(now1.signals.map((s) => `${s.signalID} ${s.signalName}/${s.signalType} ${s.intervals[0]!.value}`), ['b2 LOAD_DISPATCH/setpoint -3000', 'b1/release SIMPLE/level 0']);
+  assert.ok(now1.descriptor.modificationNumber > gw1.descriptor.modificationNumber);
+  assert.ok(gws.events.get('gw2')!.signals.some((s) => s.signalID === 'b3' && s.intervals[0]!.value === -3000), 'b3 (gw2) takes b1\'s share');
+  assert.ok(audit.records.some((r) => r.action === 'aggregator.resource.opt_out' && r.target === 'b1'));
+  // The same opt out again, or one for an unknown copy, changes nothing.
+  assert.deepEqual(await engine.declined('gw1', copy, ['b1'], 'again'), []);
+  assert.deepEqual(await engine.declined('gw1', 'AGG1.unknown.gw1', ['b2'], 'x'), []);
+  gws.broken.add('b1'); // it really does not follow
+  for (let i = 0; i < 12; i++) {
+    clock.advance(15_000);
+    report();
+    await engine.tick();
+  }
+  assert.equal(engine.series.latest('tso/E1')!.deliveredW, 6000);
+  assert.ok(!audit.records.some((r) => r.action === 'aggregator.resource.non_responding'), 'the opt out was handled before any miss');
+});
+
+test('engine: a gateway\'s opt out of its whole copy moves every resource it held elsewhere; the copy is cancelled', async () => {
+  const { engine, gws } = setup();
+  assert.equal((await engine.offer(plan({ targetW: 3000 }))).optType, 'optIn');
+  const gw1 = gws.events.get('gw1')!;
+  const held = gw1.signals.map((s) => s.signalID);
+  assert.deepEqual(held, ['b1']);
+  assert.deepEqual(await engine.declined('gw1', gatewayCopyId(gw1.descriptor.eventID, 'gw1'), undefined, 'gateway opted out of the event'), ['b1']);
+  assert.equal(gws.events.get('gw1')!.descriptor.eventStatus, 'cancelled');
+  const gw2 = gws.events.get('gw2')!;
+  assert.deepEqual(gw2.signals.filter((s) => s.signalName === 'LOAD_DISPATCH').map((s) => s.intervals[0]!.value).reduce((a, b) => a + b, 0), -3000);
+});
+
+test('engine: the gateway events carry the origin as OpenADR priority: retailer 2, operator 4, none for an unknown origin', async () => {
+  const { engine, gws, fleet, clock } = setup();
+  await engine.offer(plan({ key: 'retailer/R1', party: 'retailer', origin: 'retailer', eventId: 'R1', targetW: 3000 }));
+  assert.equal(gws.events.get('gw1')!.descriptor.priority, 2);
+  await engine.cancel('retailer/R1');
+  await engine.offer(plan({ key: 'x/X1', party: 'x', eventId: 'X1', targetW: 3000 }));
+  assert.equal(gws.published.at(-1)!.event.descriptor.priority, undefined);
+  await engine.cancel('x/X1');
+  const book = new ApprovalBook(cfg.approvals, clock, new MemoryAuditSink(), () => fleet.size);
+  const held = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 1000, resources: ['b1'], durationMs: 600_000, reason: 'test' });
+  await engine.executeManual(held.state === 'approved' ? held.record : book.approve(held.record.id, { id: 'bob', role: 'operator' }));
+  assert.equal(gws.published.at(-1)!.event.descriptor.priority, 4);
 });

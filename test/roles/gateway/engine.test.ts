@@ -344,3 +344,95 @@ test('back-to-back events: a reading older than the last restore is not taken fo
   assert.equal(site.sent.at(-1)!.normal?.mode, 'auto');
   engine.close();
 });
+
+// ------------------------------------------------------------------ honest answers and arbitration (issue 11, item 3)
+
+/** One LOAD_DISPATCH set point (W, consumption-positive) for one device, for the whole event. */
+function setpointSignal(deviceId: string, watts: number) {
+  return { name: 'LOAD_DISPATCH', type: 'setpoint', unit: { itemBase: 'powerReal', units: 'W', siScaleCode: 'none' }, target: { resourceID: [deviceId] }, intervals: [{ startOffsetMs: 0, durationMs: 0, value: watts }] };
+}
+
+test('a smart meter never counts as accepting: a discharge beyond the policy on the only battery is optOut 454', async () => {
+  const { site, engine } = setup({ classes: { battery: { rampWPerSecond: 100_000, maxDischargeW: 1500 } } });
+  site.add({ deviceId: 'meter1', class: 'meter' }, { powerW: watts(400) });
+  // SIMPLE level 3 to the whole VEN: battery at full rated discharge (3000 W), the meter asked nothing.
+  const a = engine.accept(simpleEvent({ start: epochMillis(T0), target: { venID: ['GW1'] } }, [3]));
+  await engine.idle();
+  assert.deepEqual([a.code, a.optType], [454, 'optOut'], a.description);
+  assert.match(a.description!, /max-discharge-power/);
+  assert.deepEqual(a.refused?.map((r) => [r.resourceID, r.optReason]), [['bat1', 'x-max-discharge-power']]);
+  assert.deepEqual(site.cmds(), []);
+  assert.deepEqual(engine.eventIds(), []);
+  engine.close();
+});
+
+test('partial acceptance: optIn for the device that follows, the refused one listed with its reason and never commanded', async () => {
+  const { clock, site, engine } = setup({ classes: { battery: { rampWPerSecond: 100_000, maxDischargeW: 1500 } } });
+  site.add({ deviceId: 'bat2', class: 'battery', ratedChargeW: 3000, ratedDischargeW: 3000 }, { powerW: watts(0), socPercent: 80, mode: 'auto' });
+  const a = engine.accept(simpleEvent({ start: epochMillis(T0), target: { venID: ['GW1'] }, signals: [setpointSignal('bat1', -1000), setpointSignal('bat2', -3000)] }));
+  assert.deepEqual([a.code, a.optType], [200, 'optIn']);
+  assert.deepEqual(a.refused?.map((r) => [r.resourceID, r.code, r.optReason]), [['bat2', 454, 'x-max-discharge-power']]);
+  clock.advance(1000);
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 1000W']);
+  engine.close();
+});
+
+test('arbitration: an equal-priority event accepted later waits; cancelling it leaves the first event\'s command alone', async () => {
+  const { clock, site, engine } = setup();
+  engine.accept(simpleEvent({ eventID: 'A', start: epochMillis(T0), durationMs: 3_600_000, signals: [setpointSignal('bat1', -1000)] }));
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 1000W']);
+  const b = engine.accept(simpleEvent({ eventID: 'B', start: epochMillis(T0), durationMs: 3_600_000, signals: [setpointSignal('bat1', -1200)] }));
+  assert.equal(b.optType, 'optIn');
+  clock.advance(10_000);
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 1000W'], 'B (accepted later) does not take the device');
+  engine.cancelEvent('B', 'no longer listed');
+  clock.advance(10_000);
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 1000W'], 'ending B never resets the device A commands');
+  assert.equal(engine.activeCommand('bat1')?.powerW, 1000);
+  engine.cancelEvent('A', 'done');
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 1000W', 'bat1 auto']);
+  engine.close();
+});
+
+test('arbitration: a TSO event (priority 1) takes the device from a retailer event (priority 2); when it ends the retailer\'s resumes', async () => {
+  const { clock, site, engine, audit } = setup();
+  engine.accept(simpleEvent({ eventID: 'R', priority: 2, start: epochMillis(T0), durationMs: 30 * 60_000, signals: [setpointSignal('bat1', 1000)] }));
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 charge 1000W']);
+  engine.accept(simpleEvent({ eventID: 'T', priority: 1, start: epochMillis(T0 + 5 * 60_000), durationMs: 10 * 60_000, signals: [setpointSignal('bat1', -2000)] }));
+  clock.advance(5 * 60_000);
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 charge 1000W', 'bat1 discharge 2000W']);
+  assert.ok(audit.records.some((r) => r.action === 'gateway.arbitration' && r.details?.from === 'R' && r.details?.to === 'T'));
+  // A retailer modification while the TSO leads changes nothing on the device.
+  engine.accept(simpleEvent({ eventID: 'R', modificationNumber: 1, priority: 2, start: epochMillis(T0), durationMs: 30 * 60_000, signals: [setpointSignal('bat1', 1500)] }));
+  await engine.idle();
+  assert.equal(site.cmds().length, 2);
+  clock.advance(10 * 60_000); // TSO event over
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 charge 1000W', 'bat1 discharge 2000W', 'bat1 charge 1500W'], 'the retailer event resumes, not the owner\'s mode');
+  assert.deepEqual(engine.normalOf('bat1')?.mode, 'auto', 'the owner\'s mode is still the one from before the first event');
+  clock.advance(15 * 60_000); // retailer event over: nobody claims the battery
+  await engine.idle();
+  assert.equal(site.cmds().at(-1), 'bat1 auto');
+  engine.close();
+});
+
+test('arbitration: a lower-priority event arriving while the TSO event runs waits, then runs after it', async () => {
+  const { clock, site, engine } = setup();
+  engine.accept(simpleEvent({ eventID: 'T', priority: 1, start: epochMillis(T0), durationMs: 10 * 60_000, signals: [setpointSignal('bat1', -2000)] }));
+  engine.accept(simpleEvent({ eventID: 'O', priority: 4, start: epochMillis(T0), durationMs: 20 * 60_000, signals: [setpointSignal('bat1', 500)] }));
+  engine.accept(simpleEvent({ eventID: 'X', start: epochMillis(T0), durationMs: 20 * 60_000, signals: [setpointSignal('bat1', 800)] }));
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 discharge 2000W']);
+  clock.advance(10 * 60_000);
+  await engine.idle();
+  // The operator's event (priority 4) ranks before one without priority (0 = none, lowest).
+  assert.deepEqual(site.cmds(), ['bat1 discharge 2000W', 'bat1 charge 500W']);
+  engine.close();
+});

@@ -12,6 +12,8 @@
  * - After `missesToMark` consecutive misses (counted only after `graceMs` from the event start,
  *   to let devices ramp) it is NON-RESPONDING for the rest of the event: its instructions are
  *   withdrawn and its power is re-dispatched.
+ * - A resource whose gateway opted out of its instruction (`optedOut`) is treated as
+ *   non-responding at once: a refusal needs no telemetry to be known.
  * - Expected delivery of a resource for the rest of the event: its instruction if it follows or
  *   has not reported yet, instruction × delivered/instructed if it under-delivers but is not yet
  *   marked, 0 once non-responding. gap_j = max(0, target_j − Σ expected_ij) is re-dispatched.
@@ -71,6 +73,12 @@ export interface ClosedLoopInput {
   readonly readings: readonly DeliveryReading[];
   readonly now: EpochMillis;
   readonly tracking?: ResponseTracking;
+  /**
+   * Resources whose gateway declined their instruction (OpenADR optOut, whole event or per
+   * resource): withdrawn and re-dispatched at once like non-responding ones, without waiting
+   * for misses — also before the event starts (then the whole event is re-planned).
+   */
+  readonly optedOut?: ReadonlySet<string>;
   readonly config?: Partial<ClosedLoopConfig>;
 }
 
@@ -129,8 +137,11 @@ export function closedLoopStep(input: ClosedLoopInput): ClosedLoopStep {
   const prevNon = input.tracking?.nonResponding ?? new Set<string>();
   const zeros = new Array<number>(K).fill(0);
 
+  const optedOut = input.optedOut ?? new Set<string>();
   let k0 = -1;
   for (let k = 0; k < K; k++) if (intervals[k]!.start <= now && now < intervals[k]!.end) k0 = k;
+  // Before the event, only an opt out has anything to re-dispatch: from the first interval on.
+  if (k0 < 0 && K > 0 && now < intervals[0]!.start && allocation.instructions.some((i) => optedOut.has(i.resourceId) && !prevNon.has(i.resourceId))) k0 = 0;
   if (k0 < 0) {
     return {
       intervalIndex: -1, targetW: 0, instructedW: 0, deliveredW: 0, shortfallW: 0,
@@ -152,7 +163,8 @@ export function closedLoopStep(input: ClosedLoopInput): ClosedLoopStep {
 
   const inGrace = now < intervals[0]!.start + cfg.graceMs;
   const misses = new Map<string, number>();
-  const nonResponding = new Set(prevNon);
+  // A declined instruction is known not to come: no misses needed (not reported as newly non-responding).
+  const nonResponding = new Set([...prevNon, ...optedOut]);
   const newly: string[] = [];
   const ratio = new Map<string, number>(); // expected share of the instruction that arrives
   let instructedNow = 0;
@@ -200,7 +212,7 @@ export function closedLoopStep(input: ClosedLoopInput): ClosedLoopStep {
 
   // Re-dispatch over [now, end of the event), current interval trimmed to start at now.
   const sub: AllocationInterval[] = [];
-  for (let j = k0; j < K; j++) sub.push({ start: (j === k0 ? now : intervals[j]!.start) as EpochMillis, end: intervals[j]!.end, targetW: gap[j]! as Watts });
+  for (let j = k0; j < K; j++) sub.push({ start: (j === k0 ? Math.max(now, intervals[j]!.start) : intervals[j]!.start) as EpochMillis, end: intervals[j]!.end, targetW: gap[j]! as Watts });
   const Ks = sub.length;
   const byId = new Map(allocation.instructions.map((ins) => [ins.resourceId, ins]));
   const n = input.resources.length;

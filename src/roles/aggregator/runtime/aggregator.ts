@@ -165,6 +165,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
           }
         }).catch((e: unknown) => log?.('inventory not accepted into the portfolio', { venId, error: describeError(e) }));
       },
+      // A gateway's opt out (whole copy or per resource) is a shortfall: re-dispatched at once.
+      onOptOut: (venId, eventId, resourceIds, reason) => {
+        void engine.declined(venId, eventId, resourceIds, reason)
+          .catch((e: unknown) => log?.('re-dispatch after an opt out failed', { venId, eventId, error: describeError(e) }));
+      },
       ...(log ? { log } : {}),
     });
     const parties = new Map(cfg.upstream.map((p) => [p.name, p]));

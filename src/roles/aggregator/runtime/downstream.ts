@@ -28,7 +28,7 @@ import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { TlsMaterial } from '../../../security/tls.js';
 import type { ResourceClass } from '../allocation/types.js';
-import type { DownstreamSink } from './engine.js';
+import { gatewayCopyId, type DownstreamSink } from './engine.js';
 import type { Fleet, ResourceSpec } from './fleet.js';
 import { startOadrServer, type OadrServer } from './oadr-https.js';
 
@@ -53,6 +53,12 @@ export interface DownstreamOptions {
   portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
   /** Resource aggregators below us (R3) with their contracted capacity. */
   subAggregators?: readonly { id: string; reduceW: number; increaseW: number; costPerKWh: number }[];
+  /**
+   * Called when a VEN opts out of its copy of an event: as a whole (oadrCreatedEvent optOut,
+   * `resourceIds` undefined) or for some of its resources (oadrCreateOpt with the event's
+   * qualifiedEventID and eiTarget/resourceID). The dispatch engine re-dispatches their share.
+   */
+  onOptOut?: (venId: string, eventId: string, resourceIds: string[] | undefined, reason: string) => void;
   /** Called when a VEN declares resources (e.g. to upsert the portfolio inventory). */
   onResources?: (venId: string, resources: DeclaredResource[]) => void;
   /** Extra POST endpoints on the listener (the audit witness the gateways hand their checkpoints to). */
@@ -141,7 +147,20 @@ export class DownstreamVtn implements DownstreamSink {
           if (opt.optType === 'optOut') {
             o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
             o.log?.('gateway opted out', { venId: opt.venID, eventId: opt.eventID });
+            o.onOptOut?.(opt.venID, opt.eventID, undefined, 'gateway opted out of the event');
           }
+        },
+        // Opts of single resources (a gateway accepted the event but its policy refuses one
+        // device); whole-event opts arrive through onEventOpt above.
+        onOpt: (opt) => {
+          const ids = opt.target.resourceID ?? [];
+          if (opt.optType !== 'optOut' || !opt.qualifiedEventID || ids.length === 0) return;
+          o.audit.append({
+            actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.qualifiedEventID.eventID, outcome: 'refused',
+            reason: `gateway opted out for ${ids.join(', ').slice(0, 200)}: ${opt.optReason}`, details: { resources: ids.slice(0, 50), optReason: opt.optReason },
+          });
+          o.log?.('gateway opted resources out', { venId: opt.venID, eventId: opt.qualifiedEventID.eventID, resources: ids.length, optReason: opt.optReason });
+          o.onOptOut?.(opt.venID, opt.qualifiedEventID.eventID, ids, `gateway opted out: ${opt.optReason}`);
         },
       },
     });
@@ -189,7 +208,7 @@ export class DownstreamVtn implements DownstreamSink {
 
   /** DownstreamSink: creates, modifies or cancels the gateway's copy of an event. */
   async publish(venId: string, event: OadrEvent): Promise<void> {
-    const id = `${event.descriptor.eventID}.${venId}`.slice(0, 250);
+    const id = gatewayCopyId(event.descriptor.eventID, venId);
     const cancelled = event.descriptor.eventStatus === 'cancelled';
     // The VTN's store (persistent) knows whether this gateway already has a copy.
     const current = this.vtn.event(id);
@@ -202,6 +221,7 @@ export class DownstreamVtn implements DownstreamSink {
       await this.vtn.createEvent({
         eventID: id,
         marketContext: event.descriptor.marketContext,
+        ...(event.descriptor.priority !== undefined ? { priority: event.descriptor.priority } : {}),
         activePeriod: event.activePeriod,
         signals: event.signals,
         target: event.target,

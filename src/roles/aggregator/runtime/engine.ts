@@ -11,7 +11,10 @@
  * ECHONET Lite command (see src/roles/gateway/translate.ts). Set point = pre-event measured
  * power − instruction (reduce) or + instruction (increase). Changes are sent as a new
  * modification of the same downstream event; a gateway that no longer has any instruction gets
- * the event cancelled.
+ * the event cancelled. Each copy carries the origin of the need as its OpenADR priority (1 TSO,
+ * 2 retailer, 3 coordinator, 4 operator; src/roles/common/event-priority.ts), by which gateways
+ * arbitrate overlapping events on one device. A gateway's opt out — of its whole copy, or of
+ * single resources with oadrCreateOpt — is a shortfall that `declined` re-dispatches at once.
  *
  * Delivered power = Σ over the event's participating resources of (baseline − actual) for
  * reduce, (actual − baseline) for increase, with device-level metering: baseline = the
@@ -25,6 +28,7 @@ import type { OadrEvent } from '../../../protocols/openadr/event.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { allocate } from '../allocation/allocate.js';
 import type { AllocatableResource, AllocationRequest, AllocationResult, HeadroomPolicy, ResourceInstruction } from '../allocation/types.js';
+import { priorityOfOrigin } from '../../common/event-priority.js';
 import { closedLoopStep } from '../closed-loop/redispatch.js';
 import type { DeliveryReading, ResponseTracking } from '../closed-loop/redispatch.js';
 import type { CommandRecord } from './approvals.js';
@@ -66,6 +70,11 @@ export interface RunningEvent {
   /** Gateways that currently hold a (non-cancelled) copy. */
   vens: Set<string>;
   nonResponding: string[];
+  /**
+   * Resources whose gateway opted out of their instruction (oadrCreatedEvent optOut for the
+   * whole copy, or oadrCreateOpt per resource): a shortfall the closed loop re-dispatches at once.
+   */
+  optedOut?: Set<string> | undefined;
   /** Power the closed loop could not cover now, W. */
   uncoveredW: number;
   /** After a change of instructions the loop does not judge again before this instant (see closedLoop). */
@@ -193,6 +202,8 @@ export class DispatchEngine {
       downstreamMod: previous ? previous.downstreamMod + 1 : 0,
       vens: previous?.vens ?? new Set(),
       nonResponding: [],
+      // A modification is allocated afresh over the usable pool; a gateway that refuses again says so again.
+      optedOut: undefined,
       uncoveredW: 0,
       settleUntil: 0,
       instructedAt: new Map(allocation.instructions.map((i) => [i.resourceId, Math.max(now, plan.start)])),
@@ -270,7 +281,7 @@ export class DispatchEngine {
     const now = this.o.clock.now();
     const key = `operator/${rec.id}`;
     const plan: DispatchPlan = {
-      key, party: 'operator', eventId: rec.id, modificationNumber: 0, marketContext: 'urn:erab:operator',
+      key, party: 'operator', origin: 'operator', eventId: rec.id, modificationNumber: 0, marketContext: 'urn:erab:operator',
       direction: c.action, intervals: [{ start: epochMillis(now), end: epochMillis(now + c.durationMs), targetW: watts(c.powerW) }],
       start: epochMillis(now), end: epochMillis(now + c.durationMs), responseRequired: false, testEvent: false,
     };
@@ -280,6 +291,44 @@ export class DispatchEngine {
     if (answer.optType !== 'optIn') throw new PolicyRefusedError(`operator command ${rec.id} could not be allocated: ${answer.reason ?? ''}`);
     const ev = this.events.get(key)!;
     return { key, allocatedW: ev.allocation.allocatedW[0]!, shortfallW: ev.allocation.shortfallW[0]! };
+  }
+
+  /**
+   * A gateway opted out of its copy of an event: of all its instructed resources
+   * (`resourceIds` undefined: oadrCreatedEvent optOut) or of some (oadrCreateOpt per resource).
+   * Their share is a shortfall: they are withdrawn and the power is re-dispatched through the
+   * closed loop at once — before the event starts too — instead of waiting for telemetry to
+   * show the misses. Returns the resources newly taken out (empty when the copy is unknown,
+   * the event is over, or nothing instructed there is concerned).
+   * @example await engine.declined('gw1', 'AGG1.tso_E1.gw1', ['b1'], 'x-max-discharge-power');
+   */
+  async declined(venId: string, copyEventId: string, resourceIds: readonly string[] | undefined, reason: string): Promise<string[]> {
+    const ev = [...this.events.values()].find((e) => gatewayCopyId(e.downstreamId, venId) === copyEventId);
+    if (!ev || (ev.state !== 'accepted' && ev.state !== 'active')) return [];
+    const only = resourceIds ? new Set(resourceIds) : undefined;
+    const out: string[] = [];
+    for (const ins of ev.allocation.instructions) {
+      const id = ins.resourceId;
+      if (this.o.fleet.spec(id)?.venId !== venId || !ins.powerW.some((p) => p > 0)) continue;
+      if ((only && !only.has(id)) || ev.optedOut?.has(id) || ev.nonResponding.includes(id)) continue;
+      out.push(id);
+    }
+    if (out.length === 0) return [];
+    ev.optedOut ??= new Set();
+    // A gateway that declines the event as a whole gets none of it: its other resources are not
+    // candidates for the re-dispatch either.
+    if (!only) for (const spec of this.o.fleet.all()) if (spec.venId === venId) ev.optedOut.add(spec.id);
+    for (const id of out) {
+      ev.optedOut.add(id);
+      this.o.audit.append({
+        actor: { kind: 'peer', id: venId }, action: 'aggregator.resource.opt_out', target: id, outcome: 'refused', reason,
+        details: { event: ev.plan.key, copy: copyEventId },
+      });
+    }
+    this.noteRefusal(venId, `instruction of ${out.join(', ')} in event ${ev.plan.eventId}`, reason);
+    this.o.log?.('gateway opted out: re-dispatching', { key: ev.plan.key, venId, resources: out, reason });
+    await this.closedLoop(ev, this.o.clock.now(), true);
+    return out;
   }
 
   private readonly manualScope = new Map<string, Set<string> | undefined>();
@@ -337,11 +386,12 @@ export class DispatchEngine {
     return 0;
   }
 
-  private async closedLoop(ev: RunningEvent, now: number): Promise<void> {
+  private async closedLoop(ev: RunningEvent, now: number, force = false): Promise<void> {
     // A changed instruction needs a poll, a device command and a telemetry report before it can
     // show; judging earlier would count the resources that just received power as misses and
-    // cascade re-dispatches. So after every change the loop only measures for graceMs.
-    if (now < ev.settleUntil) {
+    // cascade re-dispatches. So after every change the loop only measures for graceMs — unless
+    // a gateway opted out (force): a refusal is known at once, no telemetry needs to show it.
+    if (now < ev.settleUntil && !force) {
       this.recordSample(ev, now);
       return;
     }
@@ -375,6 +425,7 @@ export class DispatchEngine {
         readings,
         now: epochMillis(now),
         ...(ev.tracking ? { tracking: ev.tracking } : {}),
+        ...(ev.optedOut ? { optedOut: ev.optedOut } : {}),
         config: { toleranceFraction: cl.toleranceFraction, toleranceW: cl.toleranceW, missesToMark: cl.missesToMark, telemetryMaxAgeMs: cl.telemetryMaxAgeMs, graceMs: cl.graceMs },
       });
     } catch (err) {
@@ -647,6 +698,9 @@ export class DispatchEngine {
         eventID: ev.downstreamId,
         modificationNumber: ev.downstreamMod,
         marketContext: `urn:erab:aggregator:${this.o.aggregatorId}`,
+        // Whose need it is, as the OpenADR priority (1 TSO, 2 retailer, 3 coordinator, 4 operator):
+        // the gateway arbitrates overlapping events on one device by it (src/roles/gateway/arbitration.ts).
+        ...(originOf(ev) !== undefined ? { priority: priorityOfOrigin(originOf(ev))! } : {}),
         createdDateTime: epochMillis(now),
         eventStatus: now < ev.plan.start ? 'far' : now < ev.plan.end ? 'active' : 'completed',
         ...(ev.plan.testEvent ? { testEvent: 'true' } : {}),
@@ -669,6 +723,16 @@ function cancelledCopy(e: OadrEvent, _agg: string, ev: RunningEvent, now: number
     intervals: [{ duration: millis(ev.plan.end - ev.plan.start), uid: '0', value: 0 }],
   }];
   return { ...e, descriptor: { ...e.descriptor, eventStatus: 'cancelled', createdDateTime: epochMillis(now) }, signals };
+}
+
+/** The origin of an event's need: the plan's, else the operator for an operator command. */
+function originOf(ev: RunningEvent): DispatchPlan['origin'] {
+  return ev.plan.origin ?? (ev.source === 'operator' ? 'operator' : undefined);
+}
+
+/** The id of one gateway's copy of a downstream event at the downstream VTN (see DownstreamVtn.publish). */
+export function gatewayCopyId(downstreamId: string, venId: string): string {
+  return `${downstreamId}.${venId}`.slice(0, 250);
 }
 
 /** Downstream event id: unique per aggregator and upstream event, safe in XML and URLs. */

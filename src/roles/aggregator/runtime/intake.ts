@@ -20,6 +20,7 @@
  *   window is already over
  * Every refusal is an optOut; the engine adds opt outs for impossible or overlapping events.
  */
+import type { EventOrigin } from '../../common/event-priority.js';
 import type { OadrEvent } from '../../../protocols/openadr/event.js';
 import type { EpochMillis } from '../../../core/units.js';
 import { epochMillis, watts } from '../../../core/units.js';
@@ -33,6 +34,12 @@ export interface DispatchPlan {
   /** `<party>/<eventID>`: unique across parties. */
   key: string;
   party: string;
+  /**
+   * Whose need this is (the party's kind, or the operator): sent to the gateways as the
+   * OpenADR event priority, by which they arbitrate overlapping events on one device
+   * (src/roles/common/event-priority.ts).
+   */
+  origin?: EventOrigin | undefined;
   eventId: string;
   modificationNumber: number;
   marketContext: string;
@@ -61,6 +68,8 @@ const SCALE_EXP: Record<string, number> = { p: -12, n: -9, micro: -6, m: -3, c: 
 /** What intake needs to know about who we are at this party. */
 export interface IntakeContext {
   party: string;
+  /** The party's kind (tso, retailer, coordinator), carried into the plan as its origin. */
+  origin?: EventOrigin | undefined;
   /** Our venID at this party (to check event targets). */
   venId: string;
   /** Market contexts we are enrolled in with this party; empty = any. */
@@ -129,6 +138,7 @@ export function planFromEvent(ev: OadrEvent, ctx: IntakeContext): PlanResult {
     plan: {
       key: `${ctx.party}/${d.eventID}`,
       party: ctx.party,
+      ...(ctx.origin !== undefined ? { origin: ctx.origin } : {}),
       eventId: d.eventID,
       modificationNumber: d.modificationNumber,
       marketContext: d.marketContext,

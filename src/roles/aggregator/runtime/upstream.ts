@@ -188,7 +188,7 @@ export class UpstreamParty {
       const a = this.o.engine.refuse(p.name, d.eventID, { code: 450, reason: `modification number ${d.modificationNumber} is older than ${seq.previous.modificationNumber}` });
       return eventAnswer({ ...a, optType: 'optOut' });
     }
-    const plan = planFromEvent(info.event, { party: p.name, venId: this.ven.registration?.venID ?? '', marketContexts: p.marketContexts, now });
+    const plan = planFromEvent(info.event, { party: p.name, origin: p.kind, venId: this.ven.registration?.venID ?? '', marketContexts: p.marketContexts, now });
     let answer;
     if (!plan.ok) answer = this.o.engine.refuse(p.name, d.eventID, plan.refusal);
     else {
