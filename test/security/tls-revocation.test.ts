@@ -8,13 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpsTransport } from '../../src/protocols/openadr/http.js';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
-import { initCa, type PkiStore, type StoredCertificate } from '../../src/security/pki/index.js';
-import { clientTlsOptions, createMutualTlsServer, loadTlsMaterial, type TlsMaterial } from '../../src/security/tls.js';
+import { CertificateAuthority, initCa, type PkiStore, type StoredCertificate } from '../../src/security/pki/index.js';
+import { clientTlsOptions, createMutualTlsServer, guardClientSocket, loadTlsMaterial, setTlsLogger, type TlsMaterial } from '../../src/security/tls.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { request, startEchoServer, type RunningServer } from './tls-helpers.js';
 
 /** Polls `cond` every 20 ms; throws naming `what` after `ms`. */
@@ -169,25 +172,88 @@ describe('live revocation (CRL file rewritten by the PKI while peers are connect
     }
   });
 
-  it('an https.Agent session resumed with a revoked server is still closed (resumption skips checkServerIdentity)', async () => {
+  it('client: resumed sessions (where node skips checkServerIdentity) are checked too: an open one is closed, a new one refused', async () => {
     // Issued after the earlier revocations so this test does not depend on their order.
     const srvCert = await pki.issue({ role: 'tso', id: 'TSO-RESUME' });
     const cliCert = await pki.issue({ role: 'aggregator', id: 'AGG-RESUME' });
     const srvMaterial = await loadTlsMaterial(srvCert.files);
-    const { server } = createMutualTlsServer({ material: srvMaterial, profile: 'R1', audit: new MemoryAuditSink(), allowList: { participants: ['aggregator:AGG-RESUME'] } }, (_req, res) => res.end('ok'));
+    let served = 0;
+    const { server } = createMutualTlsServer({ material: srvMaterial, profile: 'R1', audit: new MemoryAuditSink(), allowList: { participants: ['aggregator:AGG-RESUME'] } }, (_req, res) => { served++; res.end('{}'); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const material: TlsMaterial = await loadTlsMaterial(cliCert.files);
-    const transport = httpsTransport(`https://127.0.0.1:${port}`, { tls: clientTlsOptions(material, 'R1'), maxSockets: 1 });
+    const clientAudit = new MemoryAuditSink();
+    const opts = clientTlsOptions(material, 'R1', { audit: clientAudit, expect: { role: 'tso', id: 'TSO-RESUME' } });
+    /** A connection resuming `session`, guarded, that has made one keep-alive request (or failed). */
+    const resume = (session: Buffer) => new Promise<{ socket: tls.TLSSocket; reused: boolean; closed: Promise<string | undefined> }>((resolve) => {
+      let reused = false;
+      let error: string | undefined;
+      let answered = false;
+      const socket = tls.connect({ host: '127.0.0.1', port, ...opts, session }, () => {
+        reused = socket.isSessionReused();
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      guardClientSocket(opts, socket);
+      socket.on('error', (e) => { error = e.message; });
+      const closed = new Promise<string | undefined>((r) => socket.on('close', () => r(error)));
+      socket.on('data', () => { if (!answered) { answered = true; resolve({ socket, reused, closed }); } });
+      void closed.then(() => { if (!answered) resolve({ socket, reused, closed }); });
+    });
     try {
-      assert.equal(await transport.post('EiEvent', '<x/>'), 'ok');
+      const first = await request(port, opts);
+      assert.equal(first.status, 200);
+      assert.ok(first.session, 'a session ticket to resume');
+
+      const open = await resume(first.session!);
+      assert.equal(open.reused, true, 'the session was resumed, so checkServerIdentity did not run');
+      assert.equal(served, 2);
+      const revokedBefore = material.crlStatus.revoked;
       await pki.revoke({ role: 'tso', id: 'TSO-RESUME' });
-      await within(2000, 'the client refuses the revoked server', () => material.crlStatus.revoked >= 3);
-      await assert.rejects(transport.post('EiEvent', '<x/>'), /revoked|socket hang up|ECONNRESET/);
+      await within(2000, 'the client reloaded its CRL', () => material.crlStatus.revoked > revokedBefore);
+      assert.match((await open.closed) ?? '', /revoked/, 'the open resumed connection is closed');
+
+      const again = await resume(first.session!);
+      assert.match((await again.closed) ?? '', /revoked/, 'resuming a session with the revoked server is refused');
+      assert.equal(served, 2, 'nothing was answered after the revocation');
+      const closed = clientAudit.records.filter((r) => r.action === 'tls.connection_closed');
+      assert.equal(closed.length, 2);
+      assert.ok(closed.every((r) => r.actor.id === 'TSO-RESUME'));
     } finally {
-      transport.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('a CRL past its nextUpdate is visible on the material and logged at level error (50) at load and on reload', async () => {
+    const lines: { level: number; msg: string; stale?: boolean; crlNumber?: string }[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } });
+    setTlsLogger(pino({ level: 'info' }, sink));
+    try {
+      const ca = await CertificateAuthority.create();
+      const leaf = await ca.issue({ role: 'tso', id: 'TSO-STALE' });
+      const d = mkdtempSync(join(tmpdir(), 'erab-stale-'));
+      const f = { certFile: join(d, 'c.pem'), keyFile: join(d, 'k.pem'), caFile: join(d, 'ca.pem'), crlFile: join(d, 'crl.pem') };
+      writeFileSync(f.certFile, leaf.certPem);
+      writeFileSync(f.keyFile, leaf.keyPem, { mode: 0o600 });
+      writeFileSync(f.caFile, ca.certPem);
+      writeFileSync(f.crlFile, await ca.signCrl([], { crlNumber: 7, days: 1, thisUpdate: new Date(Date.now() - 2 * 86_400_000) }));
+      const m = await loadTlsMaterial(f);
+      assert.equal(m.crlStatus.stale, true);
+      assert.equal(m.crlStatus.crlNumber, '7');
+      assert.ok(m.crlStatus.ageMs! > 86_400_000);
+      await new Promise((r) => setImmediate(r));
+      const atLoad = lines.find((l) => l.crlNumber === '7');
+      assert.equal(atLoad?.level, 50, JSON.stringify(lines));
+      assert.match(atLoad!.msg, /past its nextUpdate/);
+
+      writeFileSync(f.crlFile, await ca.signCrl([], { crlNumber: 8, days: 1 }));
+      await m.reloadCrl(undefined, { trigger: 'api' });
+      assert.equal(m.crlStatus.stale, false);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(lines.find((l) => l.crlNumber === '8')?.level, 30);
+      rmSync(d, { recursive: true, force: true });
+    } finally {
+      setTlsLogger(silentLogger);
     }
   });
 });

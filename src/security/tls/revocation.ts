@@ -12,7 +12,8 @@
  *   {@link guardClientSocket} is checked when its handshake completes (also when a session was
  *   resumed, where node skips checkServerIdentity) and after every change.
  */
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { AuditSink } from '../audit/types.js';
 import { normalizeSerial, participantFromSubjectAltName } from '../identity.js';
 import type { RevocationInfo } from '../pki/crl.js';
@@ -116,14 +117,66 @@ export function enforceRevocationOnListener(
   };
 }
 
+/** The server certificate as a client sees it: serial, SAN, fingerprint. */
+interface ServerCert { serialNumber: string; subjectaltname?: string | undefined; fingerprint256: string }
+
 /**
- * The server certificate of a client socket once its handshake is done, else undefined. Not
- * getPeerX509Certificate(): on a client socket node (20) takes the leaf out of OpenSSL's peer
- * chain on the first call, so a second call returns undefined.
+ * The server certificate of a client socket once its handshake is done, else undefined.
+ *
+ * Two node quirks decide how: getPeerX509Certificate() on a client socket takes the leaf out of
+ * OpenSSL's peer chain on the first call (node 20), so a second call returns undefined; and on a
+ * resumed session OpenSSL has no peer chain at all, so getPeerCertificate() is empty. The
+ * session itself (SSL_SESSION, DER) still holds the certificate of the server it was made with,
+ * in its field `peer [3] Certificate` (OpenSSL ssl/ssl_asn1.c), and that is read instead.
  */
-function serverCertificate(socket: TLSSocket): PeerCertificate | undefined {
+function serverCertificate(socket: TLSSocket): ServerCert | undefined {
   const cert = socket.getPeerCertificate();
-  return cert && typeof cert.serialNumber === 'string' ? cert : undefined;
+  if (cert && typeof cert.serialNumber === 'string') return cert;
+  const session = socket.getSession();
+  if (!session) return undefined;
+  const der = sessionPeerCertificate(session);
+  if (!der) return undefined;
+  try {
+    const x = new X509Certificate(der);
+    return { serialNumber: x.serialNumber, subjectaltname: x.subjectAltName, fingerprint256: x.fingerprint256 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** DER elements directly inside [start, end) of `buf`: tag and content bounds. Throws on bad lengths. */
+function derChildren(buf: Buffer, start: number, end: number): { tag: number; start: number; end: number }[] {
+  const out: { tag: number; start: number; end: number }[] = [];
+  let i = start;
+  while (i < end) {
+    if (i + 2 > end) throw new Error('truncated DER');
+    const tag = buf[i]!;
+    let len = buf[i + 1]!;
+    let header = 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n < 1 || n > 4 || i + 2 + n > end) throw new Error('bad DER length');
+      len = 0;
+      for (let k = 0; k < n; k++) len = len * 256 + buf[i + 2 + k]!;
+      header = 2 + n;
+    }
+    if (i + header + len > end) throw new Error('DER element past its parent');
+    out.push({ tag, start: i + header, end: i + header + len });
+    i += header + len;
+  }
+  return out;
+}
+
+/** The `peer [3]` certificate (DER) of a serialized OpenSSL session, or undefined. */
+function sessionPeerCertificate(session: Buffer): Buffer | undefined {
+  try {
+    const top = derChildren(session, 0, session.length)[0];
+    if (!top || top.tag !== 0x30) return undefined;
+    const peer = derChildren(session, top.start, top.end).find((e) => e.tag === 0xa3);
+    return peer ? session.subarray(peer.start, peer.end) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Per clientTlsOptions() call: the sockets made with those options, checked on each CRL change. */
@@ -143,11 +196,13 @@ export class ClientRevocationGuard {
   track(socket: TLSSocket): void {
     if (this.open.has(socket) || this.pending.has(socket) || socket.destroyed) return;
     if (!serverCertificate(socket)) {
-      // Handshake not done yet (a new connection): check as soon as it is.
+      // Handshake not done yet (a new connection): check as soon as it is, once.
       this.pending.add(socket);
       socket.once('secureConnect', () => {
-        this.pending.delete(socket);
-        this.track(socket);
+        if (serverCertificate(socket)) {
+          this.pending.delete(socket);
+          this.track(socket);
+        }
       });
       return;
     }
@@ -187,9 +242,13 @@ export class ClientRevocationGuard {
       details: { code: 'revoked', serial, crlNumber: this.material.crlStatus.crlNumber },
     });
     const err = Object.assign(new Error(`${reason}; connection closed`), { code: 'ERR_ERAB_SERVER_REVOKED' });
-    // An error nobody listens for would crash the process; a plain close is enough then.
-    if (socket.listenerCount('error') > 0) socket.destroy(err);
-    else socket.destroy();
+    // Next tick: a socket checked right after tls.connect (its offered session names a revoked
+    // server) gets its 'error' listener from the caller just after guardClientSocket returns.
+    // Without any listener then, an error event would crash the process: close it plainly.
+    process.nextTick(() => {
+      if (socket.listenerCount('error') > 0) socket.destroy(err);
+      else socket.destroy();
+    });
     return true;
   }
 }
