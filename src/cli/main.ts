@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ErabError, describeError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { setTlsLogger } from '../security/tls/material.js';
 import { commandGroups } from './commands/index.js';
 import { UsageError } from './usage.js';
 
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
 
 /** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // CRL status and reloads of every TLS endpoint this command opens (created on first use).
+  setTlsLogger(() => createLogger('tls'));
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

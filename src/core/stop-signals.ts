@@ -11,7 +11,11 @@
  * Start listening before announcing readiness (a ready line, a message to a supervisor): whoever
  * waits for that announcement may stop the process the moment it sees it, and a signal that
  * finds no listener ends the process at once, without closing what it opened.
+ *
+ * While listening, SIGHUP is held too (core/reload-signal.ts): it asks for a reload, and a
+ * long-running command must never die of it.
  */
+import { holdReloadSignal } from './reload-signal.js';
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
@@ -26,8 +30,10 @@ export const DUPLICATE_WINDOW_MS = 1000;
  */
 export function onStopSignal(onStop: (signal: StopSignal) => void): () => void {
   let seen = false;
+  const releaseReload = holdReloadSignal();
   const remove = (): void => {
     for (const s of STOP_SIGNALS) process.off(s, listener);
+    releaseReload();
   };
   function listener(signal: StopSignal): void {
     if (seen) return;

@@ -353,7 +353,7 @@ describe('loadTlsMaterial errors name the file and the problem', () => {
   });
   it('malformed key', async () => {
     const bad = join(dir, 'badkey.pem');
-    writeFileSync(bad, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    writeFileSync(bad, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
     await assert.rejects(loadTlsMaterial({ ...c.files, keyFile: bad }), (e: Error) => e.message.includes(bad) && /not a valid private key/.test(e.message));
   });
   it('malformed CRL', async () => {

@@ -11,6 +11,7 @@
 import * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as tls from 'node:tls';
+import { guardClientSocket } from '../../security/tls/client.js';
 import { OadrError, OadrResponseCode } from './errors.js';
 import { SERVICE_NAMES, type ServiceName } from './register-party.js';
 
@@ -199,6 +200,8 @@ export function httpsTransport(baseUrl: string, opts: HttpsTransportOptions): Oa
           });
           res.on('error', reject);
         });
+        // Live revocation: a connection to a VTN whose certificate gets revoked is closed.
+        req.on('socket', (s) => guardClientSocket(opts.tls, s as tls.TLSSocket));
         req.on('timeout', () => req.destroy(new Error(`${service}: no reply within ${timeout} ms`)));
         req.on('error', reject);
         req.end(xml);

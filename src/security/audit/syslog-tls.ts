@@ -9,6 +9,7 @@
  */
 import * as tls from 'node:tls';
 import { ErabError, InvalidInputError } from '../../core/errors.js';
+import { guardClientSocket } from '../tls/client.js';
 
 /** One RFC 5425 frame. */
 export function octetCountingFrame(msg: string): Buffer {
@@ -59,6 +60,7 @@ export function sendSyslogOverTls(messages: Iterable<string>, target: SyslogTlsT
       reject(new ErabError('syslog_failed', `syslog over TLS to ${target.host}:${target.port}: ${err.message}`, { cause: err }));
     };
     const socket = tls.connect({ ...target.tls, host: target.host, port: target.port });
+    guardClientSocket(target.tls, socket); // closed if the collector's certificate gets revoked meanwhile
     socket.setTimeout(target.timeoutMs ?? 30_000, () => fail(new Error('timed out')));
     socket.once('error', fail);
     socket.once('secureConnect', () => {

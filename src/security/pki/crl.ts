@@ -29,6 +29,8 @@ export class RevocationList {
     readonly thisUpdate: Date,
     /** Where it came from (file name), for messages. */
     readonly source: string,
+    /** The highest cRLNumber (RFC 5280 §5.2.3) of the CRLs, decimal; undefined when none carries one. */
+    readonly crlNumber?: string,
   ) {}
 
   /** An empty list (no CRL configured). */
@@ -46,6 +48,7 @@ export class RevocationList {
     const revoked = new Map<string, RevocationInfo>();
     let nextUpdate: Date | undefined;
     let thisUpdate = new Date(0);
+    let crlNumber: bigint | undefined;
     for (const [i, crl] of crls.entries()) {
       let signed = false;
       for (const ca of cas) {
@@ -64,8 +67,10 @@ export class RevocationList {
       }
       if (crl.nextUpdate && (!nextUpdate || crl.nextUpdate < nextUpdate)) nextUpdate = crl.nextUpdate;
       if (crl.thisUpdate > thisUpdate) thisUpdate = crl.thisUpdate;
+      const n = crlNumberOf(crl);
+      if (n !== undefined && (crlNumber === undefined || n > crlNumber)) crlNumber = n;
     }
-    return new RevocationList(revoked, nextUpdate, thisUpdate, source);
+    return new RevocationList(revoked, nextUpdate, thisUpdate, source, crlNumber?.toString());
   }
 
   /** Reads and verifies a CRL file (see {@link fromPem}). */
@@ -87,4 +92,16 @@ export class RevocationList {
   isStale(now: number): boolean {
     return this.nextUpdate !== undefined && this.nextUpdate.getTime() < now;
   }
+}
+
+/** The cRLNumber extension (2.5.29.20, a DER INTEGER) of a CRL, or undefined when absent or malformed. */
+function crlNumberOf(crl: x509.X509Crl): bigint | undefined {
+  const ext = crl.getExtension('2.5.29.20');
+  if (!ext) return undefined;
+  const der = new Uint8Array(ext.value);
+  // INTEGER, short-form length, at most 20 octets (RFC 5280 §5.2.3).
+  if (der.length < 3 || der[0] !== 0x02 || der[1] !== der.length - 2 || der.length - 2 > 21) return undefined;
+  let n = 0n;
+  for (const b of der.subarray(2)) n = (n << 8n) | BigInt(b);
+  return n;
 }

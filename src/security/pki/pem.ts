@@ -4,7 +4,7 @@
  * operator mistake with a PKI. Nothing here ever prints key material.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { x509 } from './x509.js';
 
@@ -21,18 +21,83 @@ export interface PemBlock {
 
 /** Reads a text file, naming it in the error when it is missing, unreadable or too large. */
 export function readTextFile(file: string, what: string): string {
-  let buf: Buffer;
+  return readBoundedFile(file, what, undefined).toString('utf8');
+}
+
+/**
+ * The environment variable that lets erab load private key files group or others can access
+ * (`ERAB_ALLOW_INSECURE_KEY_MODE=1`), for every command that loads a key. The API equivalent is
+ * the `allowInsecureKeyMode` option of {@link readPrivateKeyText} and its callers.
+ */
+export const INSECURE_KEY_MODE_ENV = 'ERAB_ALLOW_INSECURE_KEY_MODE';
+
+/** Options of {@link readPrivateKeyText}. */
+export interface KeyFileOptions {
+  /**
+   * Load a key file that group or others can access anyway (warned, and audited by listeners).
+   * Default: whether ERAB_ALLOW_INSECURE_KEY_MODE=1 is set.
+   */
+  allowInsecureKeyMode?: boolean | undefined;
+}
+
+/** What {@link readPrivateKeyText} read. */
+export interface KeyFileText {
+  text: string;
+  /** The file's permission bits when group or others can access it and the override let it load. */
+  insecureMode?: number;
+}
+
+/**
+ * Reads a private key file, refusing it when group or others have any access to it (mode & 077),
+ * as ssh refuses such a key: another local user could copy it and impersonate us. The mode is
+ * taken from the open file (fstat), so what is checked is what is read. With the override
+ * (`allowInsecureKeyMode` or ERAB_ALLOW_INSECURE_KEY_MODE=1) the key loads and a process warning
+ * (code ERAB_INSECURE_KEY_MODE) names it. Not checked on Windows, which has no such modes.
+ * @example const { text } = readPrivateKeyText('issued/tso-TSO1/key.pem', 'private key');
+ */
+export function readPrivateKeyText(file: string, what: string, opts: KeyFileOptions = {}): KeyFileText {
+  let insecureMode: number | undefined;
+  const buf = readBoundedFile(file, what, (mode) => {
+    if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+    const octal = `0${(mode & 0o777).toString(8)}`;
+    const allow = opts.allowInsecureKeyMode ?? process.env[INSECURE_KEY_MODE_ENV] === '1';
+    if (!allow) {
+      throw new InvalidInputError(
+        `${what} file ${file} has mode ${octal}: group or others can read or change it, so it is refused (as ssh refuses such a key). `
+        + `Run "chmod 600 ${file}" (or set ${INSECURE_KEY_MODE_ENV}=1 to load it anyway)`,
+        { code: 'insecure_key_mode' },
+      );
+    }
+    insecureMode = mode & 0o777;
+    process.emitWarning(`${what} file ${file} has mode ${octal} (group or others can access it); loaded because ${INSECURE_KEY_MODE_ENV}/allowInsecureKeyMode is set. Run "chmod 600 ${file}"`, { code: 'ERAB_INSECURE_KEY_MODE' });
+  });
+  return { text: buf.toString('utf8'), ...(insecureMode !== undefined ? { insecureMode } : {}) };
+}
+
+/** Opens `file`, lets `check` see its mode (fstat of the open file), and reads at most MAX_PEM_BYTES. */
+function readBoundedFile(file: string, what: string, check: ((mode: number) => void) | undefined): Buffer {
+  let fd: number;
   try {
-    buf = readFileSync(file);
+    fd = openSync(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : (err as Error).message;
     throw new InvalidInputError(`${what} file ${file} ${why}`, { cause: err, code: 'file_unreadable' });
   }
-  if (buf.length > MAX_PEM_BYTES) {
-    throw new InvalidInputError(`${what} file ${file} is ${buf.length} bytes, more than the ${MAX_PEM_BYTES} allowed`);
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size > MAX_PEM_BYTES) {
+      throw new InvalidInputError(`${what} file ${file} is ${st.size} bytes, more than the ${MAX_PEM_BYTES} allowed`);
+    }
+    check?.(st.mode);
+    const buf = readFileSync(fd);
+    if (buf.length > MAX_PEM_BYTES) {
+      throw new InvalidInputError(`${what} file ${file} is ${buf.length} bytes, more than the ${MAX_PEM_BYTES} allowed`);
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
   }
-  return buf.toString('utf8');
 }
 
 /**
@@ -129,9 +194,9 @@ export function parsePrivateKey(text: string, source: string, passphrase?: strin
   }
 }
 
-/** Reads and parses a private key file. */
-export function readPrivateKeyFile(file: string, passphrase?: string, what = 'private key'): { pem: string; key: KeyObject } {
-  const pem = readTextFile(file, what);
+/** Reads and parses a private key file; refuses one group or others can access (see {@link readPrivateKeyText}). */
+export function readPrivateKeyFile(file: string, passphrase?: string, what = 'private key', opts: KeyFileOptions = {}): { pem: string; key: KeyObject } {
+  const { text: pem } = readPrivateKeyText(file, what, opts);
   return { pem, key: parsePrivateKey(pem, `${what} file ${file}`, passphrase) };
 }
 

@@ -33,7 +33,7 @@ import {
   type KeyAlgorithm,
   type RevocationReason,
 } from './authority.js';
-import { parseCertificates, readTextFile } from './pem.js';
+import { parseCertificates, readPrivateKeyText, readTextFile } from './pem.js';
 
 /** Default PKI folder, relative to the working directory. */
 export const DEFAULT_PKI_DIR = '.erab/pki';
@@ -126,11 +126,13 @@ export class PkiStore {
     /** Absolute path of the PKI folder. */
     readonly dir: string,
     private readonly passphrase: string | undefined,
+    /** Load a CA key file group or others can access (see readPrivateKeyText). */
+    private readonly allowInsecureKeyMode?: boolean,
   ) {}
 
   /** @internal used by initCa/openPki */
-  static async attach(dir: string, passphrase: string | undefined, ca?: CertificateAuthority): Promise<PkiStore> {
-    const store = new PkiStore(resolve(dir), passphrase);
+  static async attach(dir: string, passphrase: string | undefined, ca?: CertificateAuthority, allowInsecureKeyMode?: boolean): Promise<PkiStore> {
+    const store = new PkiStore(resolve(dir), passphrase, allowInsecureKeyMode);
     store.ca = ca;
     store.readIndex(); // fail early on a missing or broken folder
     return store;
@@ -257,7 +259,7 @@ export class PkiStore {
     if (!this.ca) {
       this.ca = await CertificateAuthority.fromPem(
         readTextFile(this.caCertFile, 'CA certificate'),
-        readTextFile(this.caKeyFile, 'CA private key'),
+        readPrivateKeyText(this.caKeyFile, 'CA private key', { allowInsecureKeyMode: this.allowInsecureKeyMode }).text,
         {
           ...(this.passphrase !== undefined ? { passphrase: this.passphrase } : {}),
           certSource: `CA certificate file ${this.caCertFile}`,
@@ -439,10 +441,10 @@ export async function initCa(opts: InitCaOptions = {}): Promise<PkiStore> {
  * Opens an existing PKI folder. The passphrase is only needed for operations that sign
  * (issue, revoke, rotate, crl) and is checked when the CA key is first used.
  */
-export async function openPki(opts: { dir?: string; passphrase?: string } = {}): Promise<PkiStore> {
+export async function openPki(opts: { dir?: string; passphrase?: string; allowInsecureKeyMode?: boolean } = {}): Promise<PkiStore> {
   const dir = resolve(opts.dir ?? DEFAULT_PKI_DIR);
   if (!existsSync(join(dir, 'index.json'))) {
     throw new InvalidInputError(`no PKI in ${dir} (missing index.json); run "erab pki init" first`, { code: 'not_found' });
   }
-  return PkiStore.attach(dir, opts.passphrase);
+  return PkiStore.attach(dir, opts.passphrase, undefined, opts.allowInsecureKeyMode);
 }

@@ -129,6 +129,11 @@ export class PeerAuthenticator {
     this.listener = policy.listener ?? policy.profile;
   }
 
+  /** Where this listener's security events are recorded (refusals, reloads, closed connections). */
+  get audit(): AuditSink {
+    return this.policy.audit;
+  }
+
   /** Replaces the allow-list (takes effect for the next connection). */
   setAllowList(list: AllowList | AllowListConfig): void {
     this.allowList = list instanceof AllowList ? list : new AllowList(list);

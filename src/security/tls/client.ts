@@ -9,6 +9,22 @@ import type { AuditSink } from '../audit/types.js';
 import { normalizeFingerprint, normalizeSerial, participantFromSubjectAltName, type ParticipantRole } from '../identity.js';
 import { tlsProfile, type TlsProfile, type TlsProfileName } from './profiles.js';
 import type { TlsMaterial } from './material.js';
+import { auditCrlReloads, ClientRevocationGuard } from './revocation.js';
+
+const GUARD = Symbol('erab.tls.clientRevocationGuard');
+
+/**
+ * Puts a client socket made with {@link clientTlsOptions} `options` under live revocation: it is
+ * closed (and audited, when the options have an audit sink) as soon as the server's certificate
+ * is found revoked, whether by a CRL reloaded while the connection is open or on a resumed
+ * session (node skips checkServerIdentity on resumption). Call it for every socket, new or
+ * reused (e.g. from a request's 'socket' event); it is cheap and idempotent. Options not made by
+ * clientTlsOptions are ignored.
+ * @example req.on('socket', (s) => guardClientSocket(opts, s as TLSSocket));
+ */
+export function guardClientSocket(options: tls.ConnectionOptions, socket: tls.TLSSocket): void {
+  (options as { [GUARD]?: ClientRevocationGuard })[GUARD]?.track(socket);
+}
 
 /** What the server must be; every given field must match. */
 export interface ExpectedPeer {
@@ -71,7 +87,9 @@ function clientContext(material: TlsMaterial, p: TlsProfile, s: ClientTlsSetting
  * TLS client options (for tls.connect, https.request / https.Agent, undici's `connect`):
  * a cached `secureContext` holding our certificate(s), the CA(s), the profile's versions and
  * suites, plus `checkServerIdentity`. The connection fails with an Error saying why when the server's certificate is not from
- * our CA(s), is revoked, has the wrong host name, or is not the expected participant.
+ * our CA(s), is revoked, has the wrong host name, or is not the expected participant. The CRL
+ * file, if any, is watched from now on; pass each socket to {@link guardClientSocket} so that an
+ * open connection to a server revoked later is closed too.
  * @example
  * const opts = clientTlsOptions(material, 'R1', { expect: { role: 'tso', id: 'TSO1' } });
  * https.get({ host: '127.0.0.1', port, path: '/OpenADR2/Simple/2.0b/EiEvent', ...opts });
@@ -116,7 +134,10 @@ export function clientTlsOptions(material: TlsMaterial, profile: TlsProfileName 
     return undefined;
   };
 
-  return {
+  // The CRL stays live for as long as the material is used by a client (see material.ts).
+  material.keepWatchingCrl();
+  if (settings.audit) auditCrlReloads(material, settings.audit);
+  const options: tls.ConnectionOptions = {
     secureContext: clientContext(material, p, settings),
     // Ignored by tls.connect when secureContext is given, but https.Agent names its socket
     // pools after `cert`: without it two identities sharing an agent could share a socket.
@@ -126,4 +147,7 @@ export function clientTlsOptions(material: TlsMaterial, profile: TlsProfileName 
     ...(settings.servername ? { servername: settings.servername } : {}),
     ...(settings.session ? { session: settings.session } : {}),
   };
+  // Not enumerable: copies made by spreading (agents, tls.connect) need not carry it.
+  Object.defineProperty(options, GUARD, { value: new ClientRevocationGuard(material, p.name, settings.audit), enumerable: false });
+  return options;
 }

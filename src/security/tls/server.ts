@@ -7,9 +7,11 @@ import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidInputError } from '../../core/errors.js';
+import { onReloadSignal } from '../../core/reload-signal.js';
 import { tlsProfile, type TlsProfile, type TlsProfileName } from './profiles.js';
-import { TlsMaterial } from './material.js';
+import { TlsMaterial, type CrlReloadTrigger } from './material.js';
 import { PeerAuthenticator, type PeerPolicy } from './authenticator.js';
+import { enforceRevocationOnListener } from './revocation.js';
 
 /** Options of {@link serverTlsOptions}. */
 export interface ServerTlsSettings {
@@ -76,10 +78,11 @@ export interface MutualTlsServer<S extends tls.Server = tls.Server> {
   authenticator: PeerAuthenticator;
   /**
    * Re-reads the material's files (certificate, key, CA, CRL) and installs them for new
-   * connections, e.g. after `erab pki rotate` or `erab pki crl`. Throws (keeping the old
-   * settings) on a bad file.
+   * connections, e.g. after `erab pki rotate` or `erab pki crl`; open connections whose peer the
+   * new CRL revokes are closed. Throws (keeping the old settings) on a bad file. Audited. SIGHUP
+   * does the same for every listener of the process.
    */
-  reload(): Promise<void>;
+  reload(trigger?: CrlReloadTrigger): Promise<void>;
 }
 
 /**
@@ -89,6 +92,9 @@ export interface MutualTlsServer<S extends tls.Server = tls.Server> {
  * failures. Call once, after the server's own listeners are installed.
  */
 export function guardServer(server: tls.Server, authenticator: PeerAuthenticator): void {
+  // Live revocation: the CRL is watched while the server listens, and authenticated sockets
+  // whose peer a new CRL revokes are closed (./revocation.ts).
+  const track = enforceRevocationOnListener(server, authenticator.material, authenticator.audit, authenticator.listener);
   const inner = server.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
   server.removeAllListeners('secureConnection');
   server.on('secureConnection', (socket: tls.TLSSocket) => {
@@ -104,6 +110,7 @@ export function guardServer(server: tls.Server, authenticator: PeerAuthenticator
       socket.destroy();
       return;
     }
+    track(socket);
     for (const l of inner) l.call(server, socket);
   });
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
@@ -153,15 +160,50 @@ export function createMutualTlsServer(
   const authenticator = new PeerAuthenticator(opts.material, { ...opts, profile: profile.name });
   guardServer(server, authenticator);
   const material = opts.material;
-  return {
-    server,
-    authenticator,
-    async reload() {
-      if (!material.files) throw new InvalidInputError('this TLS material was not loaded from files; nothing to reload');
-      const fresh = await TlsMaterial.fromFiles(material.files);
+  const audit = opts.audit;
+  const actor = { kind: 'system' as const, id: authenticator.listener };
+  if (material.insecureKeyFiles.length > 0) {
+    audit.append({
+      actor, action: 'tls.insecure_key_mode', target: authenticator.listener, outcome: 'success',
+      reason: 'private key file(s) readable by group or others loaded because ERAB_ALLOW_INSECURE_KEY_MODE / allowInsecureKeyMode is set',
+      details: { files: [...material.insecureKeyFiles] },
+    });
+  }
+
+  /** Certificate(s), key(s) and CA(s) from the files, into the context for new connections. */
+  const reloadCredentials = async (trigger: CrlReloadTrigger): Promise<void> => {
+    if (!material.files) throw new InvalidInputError('this TLS material was not loaded from files; nothing to reload');
+    const { crlFile: _crl, ...files } = material.files;
+    try {
+      const fresh = await TlsMaterial.fromFiles(files);
       server.setSecureContext({ ...opts.serverOptions, ...serverTlsOptions(fresh, profile, settings) });
-      // The authenticator keeps using `material`; only its revocation list changes at run time.
-      material.setRevocation(fresh.revocation);
-    },
+      audit.append({
+        actor, action: 'tls.credentials_reloaded', target: authenticator.listener, outcome: 'success',
+        details: { trigger, certificates: fresh.credentials.map((c) => ({ serial: c.identity.serial, fingerprint: c.identity.fingerprint })) },
+      });
+    } catch (err) {
+      audit.append({
+        actor, action: 'tls.credentials_reload_failed', target: authenticator.listener, outcome: 'failure',
+        reason: `${(err as Error).message.slice(0, 300)}; the previous certificate and key stay in use`, details: { trigger },
+      });
+      throw err;
+    }
   };
+  const reload = async (trigger: CrlReloadTrigger = 'api'): Promise<void> => {
+    await reloadCredentials(trigger);
+    // The authenticator keeps using `material`; only its revocation list changes at run time.
+    if (material.files?.crlFile) await material.reloadCrl(undefined, { trigger });
+  };
+
+  // SIGHUP reloads the certificate and key of every listening server (its CRL is reloaded by
+  // the material's own watcher, which registered for SIGHUP as well; see material.ts).
+  let offSignal: (() => void) | undefined;
+  server.on('listening', () => {
+    if (material.files && !offSignal) offSignal = onReloadSignal(() => reloadCredentials('signal').catch(() => { /* audited */ }));
+  });
+  server.on('close', () => {
+    offSignal?.();
+    offSignal = undefined;
+  });
+  return { server, authenticator, reload };
 }
