@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- vtn [--vens N (2000)] [--concurrency C] [--seconds S] [--warmup S] [--keep-idle] [--no-baseline] [--untuned]`
+ * `npm run bench -- vtn [--vens N (2000)] [--concurrency C] [--seconds S] [--warmup S] [--keep-idle] [--no-baseline] [--untuned]
+ *                     [--attack chunked] [--max-chunks N]`
  *
  * The VTN under load as the issue specifies it: the VTN process pinned to core 0
  * (`taskset -c 0`), the load generator in a separate process pinned to core 1, N VENs with real
@@ -8,6 +9,12 @@
  * through the full path: TLS, HTTP, hardened parse, certificate-fingerprint → venID check,
  * queue lookup, reply. Prints polls/s, p50/p99/max latency, and the server's memory per
  * registered idle VEN (state only, and with one idle TLS connection held per VEN).
+ *
+ * `--attack chunked` measures the poll load a second time while one allow-listed peer (a third
+ * process, on core 1 with the load generator) sends, over and over, a 256 KB body in 1-byte chunks
+ * and a 15 MB body in 16 KB chunks, and prints the victims' p99 with and without the attack
+ * (target: under 50 ms). `--max-chunks N` raises the VTN's chunk-count limit (default 4096, which
+ * refuses the 1-byte-chunk body with 413 early) to show the parser's own cost.
  *
  * Both processes run with the V8 flags `erab` itself uses when it has one CPU (src/cli/launch.ts),
  * since each is pinned to one core; `--untuned` runs them on Node's defaults for comparison.
@@ -98,10 +105,12 @@ async function server(): Promise<void> {
     process.send?.({ ready: true, port: (srv.address() as { port: number }).port });
     return;
   }
+  const maxChunks = arg('max-chunks', '');
   const running = await startOpenadrVtn({
     vtnID: 'BENCH-VTN', material, store, allowList: { roles: ['gateway'] },
     audit: { append: () => { refusals++; } },
     vtn: { pollFreqMs: 10_000, vtnReports: false },
+    ...(maxChunks ? { http1: { maxChunkCount: Number(maxChunks) } } : {}),
   });
   const mem = () => {
     (globalThis as { gc?: () => void }).gc?.();
@@ -273,12 +282,64 @@ async function load(): Promise<void> {
   process.send?.({ ready: true });
 }
 
+// ------------------------------------------------------------------ attacker (core 1)
+
+/** A chunked POST of `size` bytes in chunks of `chunk` bytes, as one buffer. */
+function chunkedPost(size: number, chunk: number): Buffer {
+  const parts: Buffer[] = [Buffer.from('POST /OpenADR2/Simple/2.0b/OadrPoll HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n')];
+  const full = Buffer.from(`${chunk.toString(16)}\r\n${'A'.repeat(chunk)}\r\n`);
+  for (let left = size; left > 0; left -= chunk) parts.push(left >= chunk ? full : Buffer.from(`${left.toString(16)}\r\n${'A'.repeat(left)}\r\n`));
+  parts.push(Buffer.from('0\r\n\r\n'));
+  return Buffer.concat(parts);
+}
+
+/** One allow-listed peer sending hostile chunked bodies back to back until told to stop. */
+async function attacker(): Promise<void> {
+  const creds = JSON.parse(readFileSync(join(dir, 'creds.json'), 'utf8')) as Creds;
+  const port = Number(arg('port', '0'));
+  const ven = creds.vens[creds.vens.length - 1] as Creds['vens'][number];
+  const bodies = [['256 KB in 1-byte chunks', chunkedPost(256 * 1024, 1)], ['15 MB in 16 KB chunks', chunkedPost(15 * 1024 * 1024, 16 * 1024)]] as const;
+  const answers: Record<string, Record<string, number>> = Object.fromEntries(bodies.map(([name]) => [name, {}]));
+  const send = (wire: Buffer): Promise<string> => new Promise((resolve) => {
+    let text = '';
+    const s = tls.connect({ host: '127.0.0.1', port, cert: ven.certPem, key: ven.keyPem, ca: creds.caPem, servername: 'localhost' }, () => s.write(wire));
+    const done = (what: string): void => {
+      s.destroy();
+      resolve(what);
+    };
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      text += d;
+      if (/^HTTP\/1\.1 \d{3}/.test(text)) done(text.slice(9, 12));
+    });
+    s.on('error', () => done(text ? text.slice(9, 12) : 'reset'));
+    s.on('close', () => done(text ? text.slice(9, 12) : 'closed'));
+  });
+  let stop = false;
+  let rounds = 0;
+  process.on('message', (msg: { cmd: string }) => {
+    if (msg.cmd === 'stop') stop = true;
+  });
+  process.send?.({ ready: true });
+  while (!stop) {
+    for (const [name, wire] of bodies) {
+      const status = await send(wire);
+      const a = answers[name] as Record<string, number>;
+      a[status] = (a[status] ?? 0) + 1;
+    }
+    rounds++;
+  }
+  process.send?.({ result: { rounds, answers } }, () => process.exit(0));
+}
+
 // ------------------------------------------------------------------ orchestrator
 
 function child(core: number, childRole: string, extra: string[]): ChildProcess {
   // ERAB_BENCH_NODE_ARGS: extra node flags for the children, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extraNode = (process.env.ERAB_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...oneCpuFlags, ...(childRole === 'server' ? extraNode : []), self, '--role', childRole, '--dir', dir || mainDir, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The server gets --max-chunks from our command line.
+  const serverArgs = childRole === 'server' && arg('max-chunks', '') ? ['--max-chunks', arg('max-chunks', '')] : [];
+  return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...oneCpuFlags, ...(childRole === 'server' ? extraNode : []), self, '--role', childRole, '--dir', dir || mainDir, ...serverArgs, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** Sends `msg` (if any) and resolves with the first reply carrying `key` (the whole message). */
@@ -312,7 +373,7 @@ async function main(): Promise<void> {
   const concurrency = Number(arg('concurrency', '64'));
   const seconds = Number(arg('seconds', '10'));
   const warmup = Number(arg('warmup', '3'));
-  if (vens < concurrency) throw new Error('--vens must be at least --concurrency');
+  if (vens < concurrency + (arg('attack', '') ? 1 : 0)) throw new Error('--vens must be at least --concurrency (plus one for the attacker)');
   mainDir = mkdtempSync(join(tmpdir(), 'erab-bench-vtn-'));
   let srv: ChildProcess | undefined;
   let gen: ChildProcess | undefined;
@@ -363,6 +424,19 @@ async function main(): Promise<void> {
     console.log(`  ${Math.round(r.perSecond ?? 0)} polls/s   p50 ${(r.p50 ?? 0).toFixed(2)} ms   p90 ${(r.p90 ?? 0).toFixed(2)} ms   p99 ${(r.p99 ?? 0).toFixed(2)} ms   max ${(r.max ?? 0).toFixed(1)} ms   errors ${r.errors}   load-generator CPU ${(r.loadCpuPct ?? 0).toFixed(0)}%`);
     console.log(`  server CPU per poll ≈ ${cpuPerPoll.toFixed(0)} µs → one free core would serve ≈ ${Math.round(1e6 / cpuPerPoll)} polls/s`);
     console.log(`  server RSS after load ${mb(m3.rss)}; audit records ${m3.refusals} (registrations + refusals)`);
+    if (arg('attack', '') === 'chunked') {
+      // The same poll load again while one allow-listed peer sends hostile chunked bodies.
+      const att = child(1, 'attack', ['--port', String(port)]);
+      await ask(att, {}, 'ready');
+      const ra = (await ask(gen, { cmd: 'poll', concurrency, warmup, seconds }, 'result')).result as Record<string, number>;
+      const sa = (await ask(att, { cmd: 'stop' }, 'result')).result as { rounds: number; answers: Record<string, Record<string, number>> };
+      const met = (ra.p99 ?? 99) < 50 && (ra.errors ?? 1) === 0;
+      console.log(`chunked-body attack from one allow-listed peer (256 KB in 1-byte chunks, then 15 MB in 16 KB chunks, back to back; VTN chunk limit ${arg('max-chunks', '4096 (default)')}):`);
+      console.log(`  victims' oadrPoll without attack: ${Math.round(r.perSecond ?? 0)} polls/s   p50 ${(r.p50 ?? 0).toFixed(2)} ms   p99 ${(r.p99 ?? 0).toFixed(2)} ms   max ${(r.max ?? 0).toFixed(1)} ms`);
+      console.log(`  victims' oadrPoll under attack:   ${Math.round(ra.perSecond ?? 0)} polls/s   p50 ${(ra.p50 ?? 0).toFixed(2)} ms   p99 ${(ra.p99 ?? 0).toFixed(2)} ms   max ${(ra.max ?? 0).toFixed(1)} ms   errors ${ra.errors}`);
+      console.log(`  attacker: ${sa.rounds} rounds; answers ${Object.entries(sa.answers).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}`);
+      console.log(`  target (victim p99 < 50 ms under attack): ${met ? 'met' : 'NOT met'} (machine load average ${(await import('node:os')).loadavg()[0]?.toFixed(1)})`);
+    }
     gen.send({ cmd: 'exit' });
     srv.send({ cmd: 'stop' });
     await new Promise((res) => srv?.once('exit', res));
@@ -406,4 +480,5 @@ async function main(): Promise<void> {
 
 if (role === 'server') await server();
 else if (role === 'load') await load();
+else if (role === 'attack') await attacker();
 else await main();

@@ -8,7 +8,7 @@ import type { Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { serveHttp1 } from '../../protocols/openadr/http1.js';
+import { serveHttp1, type Http1Limits } from '../../protocols/openadr/http1.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { type ExtraRoute, type OadrPeer, createOadrListener, httpsPushClient } from '../../protocols/openadr/http.js';
 import { Vtn, type AdmitDecision, type VtnOptions } from '../../protocols/openadr/vtn.js';
@@ -50,6 +50,12 @@ export interface OpenadrVtnServerOptions {
   http?: 'lean' | 'node';
   /** Extra POST endpoints on the same listener (e.g. the audit witness, src/roles/common/witnessing.ts). */
   routes?: ReadonlyMap<string, ExtraRoute>;
+  /**
+   * Limits of the lean HTTP layer (head bytes, header count, chunk count, hard body limit);
+   * the body limit itself is `vtn.limits.maxBytes`. Refused requests are audited as
+   * "http.refused", rate-limited per source address like TLS refusals.
+   */
+  http1?: Omit<Http1Limits, 'maxBodyBytes'>;
   /** Everything else the engine takes (hooks, poll frequency, signature policy, limits...). */
   vtn?: Partial<Omit<VtnOptions, 'vtnID' | 'store' | 'clock' | 'audit'>>;
 }
@@ -132,18 +138,31 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
   const maxBodyBytes = opts.vtn?.limits?.maxBytes ?? 1024 * 1024;
   const common = { material: opts.material, profile, allowList: opts.allowList, audit: opts.audit, listener: `${opts.vtnID}:openadr` };
   const server: Server = (opts.http ?? 'lean') === 'lean'
-    ? createMutualTlsServer({ ...common, kind: 'tls' }, (socket) => {
+    ? leanServer()
+    : createMutualTlsServer(
+      { ...common, serverOptions: { keepAliveTimeout: 120_000, requestTimeout: 60_000 } },
+      createOadrListener(vtn.handle, { peerOf: oadrPeerOf, maxBodyBytes, ...(opts.routes ? { routes: opts.routes } : {}) }),
+    ).server;
+  function leanServer(): Server {
+    const listener = createMutualTlsServer({ ...common, kind: 'tls' }, (socket) => {
       const peer = oadrPeerOfSocket(socket);
       if (!peer) {
         socket.destroy();
         return;
       }
-      serveHttp1(socket, vtn.handle, peer, { maxBodyBytes, ...(opts.routes ? { routes: opts.routes } : {}) });
-    }).server
-    : createMutualTlsServer(
-      { ...common, serverOptions: { keepAliveTimeout: 120_000, requestTimeout: 60_000 } },
-      createOadrListener(vtn.handle, { peerOf: oadrPeerOf, maxBodyBytes, ...(opts.routes ? { routes: opts.routes } : {}) }),
-    ).server;
+      serveHttp1(socket, vtn.handle, peer, {
+        ...opts.http1,
+        maxBodyBytes,
+        ...(opts.routes ? { routes: opts.routes } : {}),
+        // Audited through the listener's authenticator: one per-address limit for every refusal.
+        onRefusal: (r) => listener.authenticator.recordRefusal({
+          code: 'request_refused', reason: r.reason, address: peer.address ?? '?', fingerprint: peer.fingerprint,
+          ...(peer.role ? { role: peer.role } : {}), ...(peer.id ? { id: peer.id } : {}), details: { status: r.status },
+        }, 'http.refused'),
+      });
+    });
+    return listener.server;
+  }
   // Track connections so close() ends keep-alive sockets too (tls.Server has no closeAllConnections).
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (s: import('node:net').Socket) => {

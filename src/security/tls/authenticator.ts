@@ -31,7 +31,9 @@ export type RefusalCode =
   | 'crl_stale'
   | 'no_identity'
   | 'not_allow_listed'
-  | 'handshake_failed';
+  | 'handshake_failed'
+  /** An authenticated peer's request refused by the protocol served on the connection (e.g. HTTP framing). */
+  | 'request_refused';
 
 /** A refusal, as recorded in the audit log. */
 export interface Refusal {
@@ -50,6 +52,8 @@ export interface Refusal {
   claimed?: string;
   serial?: string;
   subject?: string;
+  /** Extra facts for the record, e.g. the HTTP status answered (no secrets). */
+  details?: Record<string, unknown>;
 }
 
 /** Outcome of {@link PeerAuthenticator.authenticate}. */
@@ -176,10 +180,20 @@ export class PeerAuthenticator {
     return refusal;
   }
 
+  /**
+   * Records a refusal decided after authentication by the protocol served on the connection
+   * (e.g. the HTTP/1 layer answering 413), as `action`, under the same per-address limit as TLS
+   * refusals: a peer cannot flood the audit log through either door.
+   * @example authenticator.recordRefusal({ code: 'request_refused', reason, address, details: { status: 413 } }, 'http.refused')
+   */
+  recordRefusal(r: Refusal, action: string): void {
+    this.record(r, action);
+  }
+
   /** Refusal records per source IP in the current window (bounded: cleared when it grows large). */
   private readonly refusalsByIp = new Map<string, { start: number; count: number; suppressed: number }>();
 
-  private record(r: Refusal): void {
+  private record(r: Refusal, action = 'tls.refused'): void {
     const limit = this.policy.refusalAudit ?? { perAddress: 60, windowMs: 60_000 };
     const ip = r.address.replace(/:\d+$/, '');
     const now = this.clock.now();
@@ -198,12 +212,13 @@ export class PeerAuthenticator {
     w.suppressed = 0;
     this.policy.audit.append({
       actor: { kind: 'peer', id: r.id ?? 'unknown', role: r.role, fingerprint: r.fingerprint, address: r.address },
-      action: 'tls.refused',
+      action,
       target: this.listener,
       outcome: 'refused',
       reason: r.reason,
       details: {
         code: r.code,
+        ...r.details,
         ...(r.sha256 ? { sha256: r.sha256 } : {}),
         ...(r.serial ? { serial: r.serial } : {}),
         ...(r.subject ? { subject: r.subject } : {}),
