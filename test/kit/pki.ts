@@ -115,10 +115,11 @@ export class PkiWorld<N extends string = string> {
   /** The CA with its signing key, for tests that sign something odd (a stale CRL...). */
   authority(): Promise<CertificateAuthority> { return this.store.authority(); }
 
-  /** A participant by name; throws naming the known ones. */
-  get(name: N | string): WorldParticipant {
-    const p = (this.certs as Record<string, WorldParticipant>)[name];
-    if (!p) throw new Error(`no participant "${name}" in this PKI world (have: ${Object.keys(this.certs).join(', ') || 'none'})`);
+  /** A participant by name (or the participant holding a certificate); throws naming the known ones. */
+  get(name: N | string | { serial: string }): WorldParticipant {
+    const all = Object.values(this.certs) as WorldParticipant[];
+    const p = typeof name === 'string' ? (this.certs as Record<string, WorldParticipant>)[name] : all.find((c) => c.serial === name.serial);
+    if (!p) throw new Error(`no participant ${typeof name === 'string' ? `"${name}"` : `with serial ${name.serial}`} in this PKI world (have: ${Object.keys(this.certs).join(', ') || 'none'})`);
     return p;
   }
 
@@ -170,9 +171,9 @@ export class PkiWorld<N extends string = string> {
    * CRL file; endpoints loaded with the CRL file pick it up.
    * @example await world.revoke('agg', 'keyCompromise');
    */
-  async revoke(name: N | string, reason: RevocationReason = 'unspecified'): Promise<void> {
+  async revoke(name: N | string | { serial: string }, reason: RevocationReason = 'unspecified'): Promise<void> {
     const p = this.get(name);
-    if (!p.indexed) throw new Error(`participant "${name}" is a second certificate outside the PKI index; issue it under its own role:id to revoke it`);
+    if (!p.indexed) throw new Error(`participant "${p.name}" is a second certificate outside the PKI index; issue it under its own role:id to revoke it`);
     await this.store.revoke({ serial: p.serial }, reason);
   }
 
@@ -181,7 +182,7 @@ export class PkiWorld<N extends string = string> {
    * otherwise), as a role process loads it.
    * @example const vtn = await world.material('tso', { extra: ['tsoRsa'] }); // ECDSA + RSA
    */
-  material(name: N | string, opts: MaterialOptions = {}): Promise<TlsMaterial> {
+  material(name: N | string | { serial: string }, opts: MaterialOptions = {}): Promise<TlsMaterial> {
     const p = this.get(name);
     return loadTlsMaterial({
       certFile: p.files.certFile,
@@ -197,7 +198,7 @@ export class PkiWorld<N extends string = string> {
    * The file names a role's configuration takes (`tls: world.tlsFiles('agg')`): certFile,
    * keyFile, caFile and crlFile.
    */
-  tlsFiles(name: N | string): { certFile: string; keyFile: string; caFile: string; crlFile: string } {
+  tlsFiles(name: N | string | { serial: string }): { certFile: string; keyFile: string; caFile: string; crlFile: string } {
     const p = this.get(name);
     return { certFile: p.files.certFile, keyFile: p.files.keyFile, caFile: this.caFile, crlFile: this.crlFile };
   }
