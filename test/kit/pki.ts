@@ -5,7 +5,7 @@
  * on request. Revocation goes through the store too, so the CRL file is the one `erab pki revoke`
  * would write. `close()` removes the folder.
  *
- * Layout: `<dir>/pki/` is the PKI folder (see src/security/pki/store.ts); `<dir>` itself is free
+ * Layout: `<dir>/world-pki/` is the PKI folder (see src/security/pki/store.ts); `<dir>` itself is free
  * for the test's own files (configs, databases), so one `close()` cleans up everything.
  *
  * @example
@@ -17,7 +17,7 @@
  * });
  * const server = createMutualTlsServer({ material: await world.material('tso'), profile: 'R1', audit }, handler);
  * const client = clientTlsOptions(await world.material('agg'), 'R1');
- * world.certs.agg.files.keyFile; // .../pki/issued/aggregator-AGG1/key.pem, mode 0600
+ * world.certs.agg.files.keyFile; // .../world-pki/issued/aggregator-AGG1/key.pem, mode 0600
  * after(() => world.close());
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -241,7 +241,7 @@ export async function pkiWorld<N extends string = never>(
   try {
     const ca = opts.ca ?? {};
     const store = await initCa({
-      dir: join(dir, 'pki'),
+      dir: join(dir, 'world-pki'),
       ...(ca.algorithm ? { algorithm: ca.algorithm } : {}),
       ...(ca.commonName ? { commonName: ca.commonName } : {}),
       ...(ca.days ? { days: ca.days } : {}),
