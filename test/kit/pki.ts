@@ -68,6 +68,12 @@ export interface WorldOptions {
   prefix?: string;
   /** The CA: key type (default ec), common name, validity in days, passphrase for its key file. */
   ca?: { algorithm?: KeyAlgorithm; commonName?: string; days?: number; passphrase?: string };
+  /**
+   * Also write `<dir>/ca.pem` and, per participant, `<dir>/<name>.pem` and `<dir>/<name>.key`
+   * (0600), for tests whose configurations or command lines name files by hand. Copies: the CRL
+   * is only at {@link PkiWorld.crlFile}.
+   */
+  flatFiles?: boolean;
 }
 
 /** Options of {@link PkiWorld.material}. */
@@ -99,7 +105,10 @@ export class PkiWorld<N extends string = string> {
     /** The PKI store, for tests of the store's own behaviour (rotate, list, writeCrl). */
     readonly store: PkiStore,
     readonly passphrase: string | undefined,
-  ) {}
+    private readonly flatFiles = false,
+  ) {
+    if (flatFiles) writeFileAtomic(join(dir, 'ca.pem'), store.caCertPem());
+  }
 
   /** The CA certificate, PEM. */
   get caPem(): string { return this.store.caCertPem(); }
@@ -158,6 +167,10 @@ export class PkiWorld<N extends string = string> {
       issued = { ...c, files };
     } else {
       issued = await this.store.issue(params);
+    }
+    if (this.flatFiles) {
+      writeFileAtomic(join(this.dir, `${name}.pem`), issued.certPem);
+      writeFileAtomic(join(this.dir, `${name}.key`), issued.keyPem, 0o600);
     }
     if (s.keyMode !== undefined) chmodSync(issued.files.keyFile, s.keyMode);
     const p: WorldParticipant = { ...issued, name, indexed };
@@ -247,7 +260,7 @@ export async function pkiWorld<N extends string = never>(
       ...(ca.days ? { days: ca.days } : {}),
       ...(ca.passphrase !== undefined ? { passphrase: ca.passphrase } : {}),
     });
-    const world = new PkiWorld<N>(dir, store, ca.passphrase);
+    const world = new PkiWorld<N>(dir, store, ca.passphrase, opts.flatFiles);
     for (const [name, spec] of Object.entries(participants) as [N, ParticipantSpec | `${ParticipantRole}:${string}`][]) {
       await world.issue(name, spec);
     }
