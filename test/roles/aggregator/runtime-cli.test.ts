@@ -25,7 +25,7 @@ test('cli: aggregator run reports ready and status, admits an allow-listed gatew
   const pki = await pkiWorld({ agg: 'aggregator:AGG1', gw: 'gateway:GW1' }, { prefix: 'erab-agg-cli-', flatFiles: true });
   const dir = pki.dir; // holds ca.pem, agg.pem, agg.key (flatFiles)
   const ca = { certPem: pki.caPem };
-  const { agg, gw } = pki.certs;
+  const { gw } = pki.certs;
   const config = join(dir, 'aggregator.json');
   writeFileSync(config, JSON.stringify({
     id: 'AGG1',

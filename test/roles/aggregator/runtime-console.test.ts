@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { epochMillis } from '../../../src/core/units.js';
@@ -57,7 +56,7 @@ test('console: operators only; fleet-wide command held for a second operator; at
   const pki = await pkiWorld({ agg: 'aggregator:AGG1', alice: 'operator:alice', bob: 'operator:bob', gw: 'gateway:GW1' }, { prefix: 'erab-agg-console-', flatFiles: true });
   const dir = pki.dir; // holds ca.pem, agg.pem, agg.key (flatFiles)
   const ca = { certPem: pki.caPem };
-  const { agg: aggCert, alice, bob, gw } = pki.certs;
+  const { alice, bob, gw } = pki.certs;
   const audit = new MemoryAuditSink();
   const cfg = parseAggregatorConfig({
     id: 'AGG1', tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },

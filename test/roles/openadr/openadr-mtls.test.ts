@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
-import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
+import { clientTlsOptions } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
