@@ -15,10 +15,10 @@ import type { AddressInfo } from 'node:net';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { readRecords } from '../../src/security/audit/export.js';
 import { parseOctetCountingFrames } from '../../src/security/audit/syslog-tls.js';
-import { initCa } from '../../src/security/pki/index.js';
 import { loadTlsMaterial, serverTlsOptions } from '../../src/security/tls.js';
 import type { AuditRecordInput } from '../../src/security/audit/types.js';
 import { naiveLeaf, rfcVerifyConsistency, rfcVerifyInclusion } from '../security/audit/rfc9162.js';
+import { pkiWorld } from '../kit/index.js';
 
 const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const runner = `import(${JSON.stringify(mainJs)}).then((m) => m.main(['node', 'erab', ...process.argv.slice(1)])).then((c) => { process.exitCode = c; });`;
@@ -252,9 +252,9 @@ describe('erab audit (CLI)', () => {
   });
 
   it('export --to sends every record to a syslog collector over mutual TLS (RFC 5425)', async () => {
-    const pki = await initCa({ dir: join(root, 'pki') });
-    const siem = await pki.issue({ role: 'operator', id: 'siem-1' });
-    const me = await pki.issue({ role: 'tso', id: 'TSO1' });
+    const world = await pkiWorld({ siem: 'operator:siem-1', me: 'tso:TSO1' }, { prefix: 'erab-cli-audit-pki-' });
+    after(() => world.close());
+    const { siem, me } = world.certs;
     const got: string[] = [];
     const server = tls.createServer(serverTlsOptions(await loadTlsMaterial(siem.files), 'syslog'), (socket) => {
       if (!socket.authorized) return socket.destroy();

@@ -7,13 +7,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { initCa, type PkiStore, type StoredCertificate } from '../../src/security/pki/index.js';
+import type { PkiStore, StoredCertificate } from '../../src/security/pki/index.js';
 import { clientTlsOptions, loadTlsMaterial } from '../../src/security/tls.js';
 import { request } from '../security/tls-helpers.js';
 import { ERAB_BIN } from '../repo.js';
+import { pkiWorld, waitFor, type PkiWorld } from '../kit/index.js';
 
 type Proc = ChildProcess & { out: string; err: string };
 
@@ -26,30 +24,26 @@ function erab(args: string[]): Proc {
   return p;
 }
 
-async function until(what: string, cond: () => boolean, p: Proc, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end || p.exitCode !== null || p.signalCode !== null) {
-      throw new Error(`${what}: not seen (exit ${p.exitCode} ${p.signalCode ?? ''})\n${(p.out + p.err).slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The kit's waitFor on process `p`: gives up when it exits, and shows the tail of its output. */
+const until = (what: string, cond: () => boolean, p: Proc, ms = 60_000): Promise<unknown> => waitFor(cond, {
+  what, timeoutMs: ms, intervalMs: 50,
+  failIf: () => (p.exitCode !== null || p.signalCode !== null) && `exit ${p.exitCode} ${p.signalCode ?? ''}`,
+  context: () => (p.out + p.err).slice(-4000),
+});
 
 const exited = (p: ChildProcess): Promise<number | null> => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
 
-let dir = '';
+let world: PkiWorld<'vtn' | 'agg'>;
 let pki: PkiStore;
 let vtn: StoredCertificate;
 let agg: StoredCertificate;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'erab-sighup-'));
-  pki = await initCa({ dir: join(dir, 'pki') });
-  vtn = await pki.issue({ role: 'tso', id: 'TSO1' });
-  agg = await pki.issue({ role: 'aggregator', id: 'AGG1' });
+  world = await pkiWorld({ vtn: 'tso:TSO1', agg: 'aggregator:AGG1' }, { prefix: 'erab-sighup-' });
+  pki = world.store;
+  ({ vtn, agg } = world.certs);
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => world?.close());
 
 test('SIGHUP to erab openadr vtn reloads (audited) instead of exiting; erab pki revoke takes effect without a restart', async () => {
   const f = vtn.files;

@@ -21,8 +21,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +30,8 @@ import { buildProgram } from '../../src/cli/main.js';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
 import { AuditWitness, formatAddCheckpointRequest } from '../../src/security/audit/witness.js';
-import { CertificateAuthority, type IssuedCertificate } from '../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../src/security/pki/index.js';
+import { pkiWorld, waitFor, type PkiWorld } from '../kit/index.js';
 
 const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const runner = `import(${JSON.stringify(mainJs)}).then((m) => m.main(['node', 'erab', ...process.argv.slice(1)])).then((c) => { process.exitCode = c; });`;
@@ -55,24 +55,17 @@ async function erabRunning(args: string[], ready: RegExp): Promise<{ match: RegE
   child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); });
   child.stderr?.on('data', (c: Buffer) => { err += c.toString('utf8'); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const m = ready.exec(out);
-    if (m) {
-      return {
-        match: m,
-        stop: async () => {
-          if (child.exitCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    if (child.exitCode !== null || Date.now() > end) {
-      child.kill('SIGKILL');
-      throw new Error(`erab ${args.join(' ')} did not print ${ready} (exit ${child.exitCode}): ${out}${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const m = await waitFor(() => ready.exec(out), {
+    what: `erab ${args.join(' ')} to print ${ready}`, timeoutMs: 30_000,
+    failIf: () => child.exitCode !== null && `exit ${child.exitCode}`, context: () => out + err,
+  }).catch((e: unknown) => { child.kill('SIGKILL'); throw e; });
+  return {
+    match: m,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 // ------------------------------------------------------------------ the commander tree
@@ -113,26 +106,22 @@ function repeatableOptions(): OptionKey[] {
 
 // ------------------------------------------------------------------ fixtures
 
+let world: PkiWorld;
 let root: string;
-let ca: CertificateAuthority;
-const certs: Record<string, IssuedCertificate> = {};
+let ca: { certPem: string };
+let certs: Record<string, IssuedCertificate> = {};
 const files: Record<string, { cert: string; key: string }> = {};
 let caFile: string;
 
 before(async () => {
-  root = mkdtempSync(join(tmpdir(), 'erab-repeatable-'));
-  ca = await CertificateAuthority.create();
-  caFile = join(root, 'ca.pem');
-  writeFileSync(caFile, ca.certPem);
-  for (const [role, id] of [['tso', 'TSO1'], ['tso', 'TSO2'], ['aggregator', 'AGG1'], ['aggregator', 'AGG2'], ['aggregator', 'AGG3'], ['operator', 'alice']] as const) {
-    const c = await ca.issue({ role, id });
-    certs[id] = c;
-    files[id] = { cert: join(root, `${id}.crt`), key: join(root, `${id}.key`) };
-    writeFileSync(files[id].cert, c.certPem);
-    writeFileSync(files[id].key, c.keyPem, { mode: 0o600 });
-  }
+  world = await pkiWorld({ TSO1: 'tso:TSO1', TSO2: 'tso:TSO2', AGG1: 'aggregator:AGG1', AGG2: 'aggregator:AGG2', AGG3: 'aggregator:AGG3', alice: 'operator:alice' }, { prefix: 'erab-repeatable-' });
+  root = world.dir;
+  ca = { certPem: world.caPem };
+  caFile = world.caFile;
+  certs = world.certs;
+  for (const [id, c] of Object.entries(world.certs)) files[id] = { cert: c.files.certFile, key: c.files.keyFile };
 });
-after(() => rmSync(root, { recursive: true, force: true }));
+after(() => world?.close());
 
 const f = (id: string): { cert: string; key: string } => files[id] as { cert: string; key: string };
 

@@ -1,7 +1,7 @@
 /**
  * Peer identity (OpenADR fingerprint, urn:erab SAN) and allow-list decisions.
  */
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { AllowList } from '../../src/security/allow-list.js';
@@ -14,15 +14,19 @@ import {
   parseParticipantUri,
   participantFromSubjectAltName,
 } from '../../src/security/identity.js';
-import { CertificateAuthority, type IssuedCertificate } from '../../src/security/pki/index.js';
+import type { CertificateAuthority, IssuedCertificate } from '../../src/security/pki/index.js';
+import { pkiWorld, type PkiWorld } from '../kit/index.js';
 
 describe('peer identity', () => {
+  let world: PkiWorld<'gw'>;
   let ca: CertificateAuthority;
   let cert: IssuedCertificate;
   before(async () => {
-    ca = await CertificateAuthority.create();
-    cert = await ca.issue({ role: 'gateway', id: 'GW-0001' });
+    world = await pkiWorld({ gw: 'gateway:GW-0001' }, { prefix: 'erab-identity-' });
+    ca = await world.authority();
+    cert = world.certs.gw;
   });
+  after(() => world?.close());
 
   it('the OpenADR fingerprint is the last 10 bytes of SHA-256 over the DER, upper-case, colon-separated', () => {
     const der = new X509Certificate(cert.certPem).raw;

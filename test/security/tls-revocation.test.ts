@@ -8,26 +8,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpsTransport } from '../../src/protocols/openadr/http.js';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
-import { CertificateAuthority, initCa, type PkiStore, type StoredCertificate } from '../../src/security/pki/index.js';
+import type { PkiStore, StoredCertificate } from '../../src/security/pki/index.js';
 import { clientTlsOptions, createMutualTlsServer, guardClientSocket, loadTlsMaterial, setTlsLogger, type TlsMaterial } from '../../src/security/tls.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { request, startEchoServer, type RunningServer } from './tls-helpers.js';
+import { pkiWorld, waitFor, type PkiWorld } from '../kit/index.js';
 
-/** Polls `cond` every 20 ms; throws naming `what` after `ms`. */
-async function within(ms: number, what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The kit's waitFor, budget first: polls `cond` every 20 ms; throws naming `what` after `ms`. */
+const within = (ms: number, what: string, cond: () => boolean): Promise<unknown> => waitFor(cond, { what, timeoutMs: ms, intervalMs: 20 });
 
 /** A keep-alive TLS connection that has made one HTTP request and stays open. */
 function openKeepAlive(port: number, options: tls.ConnectionOptions): Promise<{ socket: tls.TLSSocket; closed: () => boolean; firstReply: string }> {
@@ -47,20 +41,18 @@ function openKeepAlive(port: number, options: tls.ConnectionOptions): Promise<{ 
 }
 
 describe('live revocation (CRL file rewritten by the PKI while peers are connected)', () => {
-  let dir: string;
+  let world: PkiWorld;
   let pki: PkiStore;
-  const certs: Record<string, StoredCertificate> = {};
+  let certs: Record<string, StoredCertificate> = {};
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'erab-revocation-'));
-    pki = await initCa({ dir });
-    certs.vtn = await pki.issue({ role: 'tso', id: 'TSO1' });
-    certs.agg1 = await pki.issue({ role: 'aggregator', id: 'AGG1' });
-    certs.agg2 = await pki.issue({ role: 'aggregator', id: 'AGG2' });
-    certs.vtn2 = await pki.issue({ role: 'retailer', id: 'RET1' });
-    certs.agg3 = await pki.issue({ role: 'aggregator', id: 'AGG3' });
+    world = await pkiWorld({
+      vtn: 'tso:TSO1', agg1: 'aggregator:AGG1', agg2: 'aggregator:AGG2', vtn2: 'retailer:RET1', agg3: 'aggregator:AGG3',
+    }, { prefix: 'erab-revocation-' });
+    pki = world.store;
+    certs = world.certs;
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => world?.close());
 
   it('server: revoking a connected peer closes its connection and refuses its next handshake within 2 s, audited', async () => {
     const audit = new MemoryAuditSink();
@@ -229,13 +221,9 @@ describe('live revocation (CRL file rewritten by the PKI while peers are connect
     const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } });
     setTlsLogger(pino({ level: 'info' }, sink));
     try {
-      const ca = await CertificateAuthority.create();
-      const leaf = await ca.issue({ role: 'tso', id: 'TSO-STALE' });
-      const d = mkdtempSync(join(tmpdir(), 'erab-stale-'));
-      const f = { certFile: join(d, 'c.pem'), keyFile: join(d, 'k.pem'), caFile: join(d, 'ca.pem'), crlFile: join(d, 'crl.pem') };
-      writeFileSync(f.certFile, leaf.certPem);
-      writeFileSync(f.keyFile, leaf.keyPem, { mode: 0o600 });
-      writeFileSync(f.caFile, ca.certPem);
+      const w = await pkiWorld({ leaf: 'tso:TSO-STALE' }, { prefix: 'erab-stale-' });
+      const ca = await w.authority();
+      const f = { ...w.tlsFiles('leaf'), crlFile: join(w.dir, 'crl.pem') };
       writeFileSync(f.crlFile, await ca.signCrl([], { crlNumber: 7, days: 1, thisUpdate: new Date(Date.now() - 2 * 86_400_000) }));
       const m = await loadTlsMaterial(f);
       assert.equal(m.crlStatus.stale, true);
@@ -251,7 +239,7 @@ describe('live revocation (CRL file rewritten by the PKI while peers are connect
       assert.equal(m.crlStatus.stale, false);
       await new Promise((r) => setImmediate(r));
       assert.equal(lines.find((l) => l.crlNumber === '8')?.level, 30);
-      rmSync(d, { recursive: true, force: true });
+      w.close();
     } finally {
       setTlsLogger(silentLogger);
     }

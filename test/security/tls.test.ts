@@ -5,39 +5,38 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
-import { CertificateAuthority, initCa, type PkiStore, type StoredCertificate } from '../../src/security/pki/index.js';
+import type { PkiStore, StoredCertificate } from '../../src/security/pki/index.js';
 import { TlsMaterial, clientTlsOptions, loadTlsMaterial, OPENADR_SUITES } from '../../src/security/tls.js';
 import type { PeerIdentity } from '../../src/security/identity.js';
 import { request, startEchoServer, type RunningServer } from './tls-helpers.js';
+import { pkiWorld, type PkiWorld } from '../kit/index.js';
 
 const DAY = 86_400_000;
 
 describe('mutual TLS listener (R1 profile, certificates from erab PKI)', () => {
-  let dir: string;
+  let world: PkiWorld;
   let pki: PkiStore;
   let audit: MemoryAuditSink;
   let srv: RunningServer;
   let vtnMaterial: TlsMaterial;
-  const certs: Record<string, StoredCertificate> = {};
+  let certs: Record<string, StoredCertificate> = {};
   const materials: Record<string, TlsMaterial> = {};
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'erab-tls-'));
-    pki = await initCa({ dir });
-    certs.tso = await pki.issue({ role: 'tso', id: 'TSO1' });
-    certs.tsoRsa = await pki.issue({ role: 'tso', id: 'TSO1-RSA', algorithm: 'rsa' });
-    certs.agg1 = await pki.issue({ role: 'aggregator', id: 'AGG1' });
-    certs.aggRsa = await pki.issue({ role: 'aggregator', id: 'AGG-RSA', algorithm: 'rsa' });
-    certs.agg2 = await pki.issue({ role: 'aggregator', id: 'AGG2' });
-    certs.revoked = await pki.issue({ role: 'aggregator', id: 'AGG-REVOKED' });
-    certs.expired = await pki.issue({
-      role: 'aggregator', id: 'AGG-EXPIRED',
-      notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY),
-    });
+    world = await pkiWorld({
+      tso: 'tso:TSO1',
+      tsoRsa: { role: 'tso', id: 'TSO1-RSA', algorithm: 'rsa' },
+      agg1: 'aggregator:AGG1',
+      aggRsa: { role: 'aggregator', id: 'AGG-RSA', algorithm: 'rsa' },
+      agg2: 'aggregator:AGG2',
+      revoked: 'aggregator:AGG-REVOKED',
+      expired: { role: 'aggregator', id: 'AGG-EXPIRED', validity: 'expired' },
+    }, { prefix: 'erab-tls-' });
+    pki = world.store;
+    certs = world.certs;
     for (const [k, c] of Object.entries(certs)) materials[k] = await loadTlsMaterial(c.files);
 
     // The VTN holds an ECDSA and an RSA certificate, as an OpenADR VTN serving both kinds of VEN.
@@ -54,7 +53,7 @@ describe('mutual TLS listener (R1 profile, certificates from erab PKI)', () => {
 
   after(async () => {
     await srv?.close();
-    rmSync(dir, { recursive: true, force: true });
+    world?.close();
   });
 
   /** The refusal records for a fingerprint (undefined fingerprint = none presented). */
@@ -75,8 +74,9 @@ describe('mutual TLS listener (R1 profile, certificates from erab PKI)', () => {
   });
 
   it('refuses a certificate from an unrelated CA and audits its fingerprint', async () => {
-    const rogueCa = await CertificateAuthority.create({ commonName: 'rogue CA' });
-    const rogue = await rogueCa.issue({ role: 'aggregator', id: 'AGG1' }); // same claimed identity
+    const rogueCa = await pkiWorld({ rogue: 'aggregator:AGG1' }, { ca: { commonName: 'rogue CA' } }); // same claimed identity
+    after(() => rogueCa.close());
+    const rogue = rogueCa.certs.rogue;
     const before = srv.seen;
     const out = await request(srv.port, {
       cert: rogue.certPem, key: rogue.keyPem, ca: vtnMaterial.caPem, checkServerIdentity: () => undefined,
@@ -254,7 +254,7 @@ describe('mutual TLS listener (R1 profile, certificates from erab PKI)', () => {
 });
 
 describe('mutual TLS client: verifying the server', () => {
-  let dir: string;
+  let world: PkiWorld<'tso' | 'agg'>;
   let srv: RunningServer;
   let agg: TlsMaterial;
   let pki: PkiStore;
@@ -262,16 +262,15 @@ describe('mutual TLS client: verifying the server', () => {
   const audit = new MemoryAuditSink();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'erab-tlsc-'));
-    pki = await initCa({ dir });
-    tso = await pki.issue({ role: 'tso', id: 'TSO1' });
-    const a = await pki.issue({ role: 'aggregator', id: 'AGG1' });
-    agg = await loadTlsMaterial(a.files);
-    srv = await startEchoServer({ material: await loadTlsMaterial(tso.files), profile: 'R1', audit: new MemoryAuditSink(), allowList: { roles: ['aggregator'] } });
+    world = await pkiWorld({ tso: 'tso:TSO1', agg: 'aggregator:AGG1' }, { prefix: 'erab-tlsc-' });
+    pki = world.store;
+    tso = world.certs.tso;
+    agg = await world.material('agg');
+    srv = await startEchoServer({ material: await world.material('tso'), profile: 'R1', audit: new MemoryAuditSink(), allowList: { roles: ['aggregator'] } });
   });
   after(async () => {
     await srv?.close();
-    rmSync(dir, { recursive: true, force: true });
+    world?.close();
   });
 
   it('connects when the server is the expected participant (role, id, pinned fingerprint)', async () => {
@@ -309,9 +308,9 @@ describe('mutual TLS client: verifying the server', () => {
   });
 
   it('refuses a server certificate from an unrelated CA', async () => {
-    const rogueCa = await CertificateAuthority.create();
-    const rogue = await rogueCa.issue({ role: 'tso', id: 'TSO1' });
-    const mat = await TlsMaterial.fromPem({ credentials: [{ certPem: rogue.certPem, keyPem: rogue.keyPem }], caPem: rogueCa.certPem });
+    const rogueCa = await pkiWorld({ rogue: 'tso:TSO1' });
+    after(() => rogueCa.close());
+    const mat = await rogueCa.material('rogue');
     const fake = await startEchoServer({ material: mat, profile: 'R1', audit: new MemoryAuditSink(), allowList: { anyCertifiedPeer: true } });
     try {
       const out = await request(fake.port, clientTlsOptions(agg, 'R1', { expect: { role: 'tso', id: 'TSO1' } }));
@@ -324,15 +323,17 @@ describe('mutual TLS client: verifying the server', () => {
 });
 
 describe('loadTlsMaterial errors name the file and the problem', () => {
+  let world: PkiWorld<'gw'>;
   let dir: string;
   let pki: PkiStore;
   let c: StoredCertificate;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'erab-tlsm-'));
-    pki = await initCa({ dir: join(dir, 'pki') });
-    c = await pki.issue({ role: 'gateway', id: 'GW1' });
+    world = await pkiWorld({ gw: 'gateway:GW1' }, { prefix: 'erab-tlsm-' });
+    dir = world.dir;
+    pki = world.store;
+    c = world.certs.gw;
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => world?.close());
 
   it('missing file', async () => {
     await assert.rejects(loadTlsMaterial({ ...c.files, certFile: join(dir, 'nope.pem') }), /certificate file .*nope\.pem does not exist/);
@@ -362,7 +363,9 @@ describe('loadTlsMaterial errors name the file and the problem', () => {
     await assert.rejects(loadTlsMaterial({ ...c.files, crlFile: bad }), (e: Error) => e.message.includes(bad) && /not a valid X\.509 CRL/.test(e.message));
   });
   it('CRL signed by another CA', async () => {
-    const other = await CertificateAuthority.create();
+    const foreign = await pkiWorld();
+    after(() => foreign.close());
+    const other = await foreign.authority();
     const crl = join(dir, 'other.crl');
     writeFileSync(crl, await other.signCrl([], { crlNumber: 1 }));
     await assert.rejects(loadTlsMaterial({ ...c.files, crlFile: crl }), (e: Error) => e.message.includes(crl) && /not signed by any configured CA/.test(e.message));
@@ -375,15 +378,13 @@ describe('loadTlsMaterial errors name the file and the problem', () => {
 });
 
 describe('mutual TLS listener operations', () => {
-  let dir: string;
+  let world: PkiWorld;
   let pki: PkiStore;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'erab-tlsops-'));
-    pki = await initCa({ dir });
-    await pki.issue({ role: 'aggregator', id: 'AGG1' });
-    await pki.issue({ role: 'gateway', id: 'GW1' });
+    world = await pkiWorld({ agg: 'aggregator:AGG1', gw: 'gateway:GW1' }, { prefix: 'erab-tlsops-' });
+    pki = world.store;
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => world?.close());
 
   it('reload() picks up a rotated server certificate without a restart', async () => {
     const gw = await loadTlsMaterial(pki.files('gateway', 'GW1'));
@@ -455,12 +456,11 @@ describe('mutual TLS listener operations', () => {
 
 describe('mutual TLS through node:https with keep-alive agents', () => {
   it('two identities sharing one https.Agent never share a connection', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'erab-tlsagent-'));
-    const pki = await initCa({ dir });
+    const world = await pkiWorld({ agg: 'aggregator:AGG1', gw1: 'gateway:GW1', gw2: 'gateway:GW2' }, { prefix: 'erab-tlsagent-' });
+    const pki = world.store;
     const https = await import('node:https');
-    await pki.issue({ role: 'aggregator', id: 'AGG1' });
-    const gw1 = await loadTlsMaterial((await pki.issue({ role: 'gateway', id: 'GW1' })).files);
-    const gw2 = await loadTlsMaterial((await pki.issue({ role: 'gateway', id: 'GW2' })).files);
+    const gw1 = await world.material('gw1');
+    const gw2 = await world.material('gw2');
     const srv = await startEchoServer({ material: await loadTlsMaterial(pki.files('aggregator', 'AGG1')), profile: 'R4', audit: new MemoryAuditSink(), allowList: { roles: ['gateway'] } });
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     const get = (m: TlsMaterial): Promise<string> => new Promise((resolve, reject) => {
@@ -475,17 +475,16 @@ describe('mutual TLS through node:https with keep-alive agents', () => {
     } finally {
       agent.destroy();
       await srv.close();
-      rmSync(dir, { recursive: true, force: true });
+      world.close();
     }
   });
 });
 
 describe('session resumption across VTN workers', () => {
   it('a session from one worker resumes on another that shares the ticket keys, and not on one that does not', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'erab-tlsworkers-'));
-    const pki = await initCa({ dir });
-    const vtn = await loadTlsMaterial((await pki.issue({ role: 'tso', id: 'TSO1' })).files);
-    const ven = await loadTlsMaterial((await pki.issue({ role: 'aggregator', id: 'AGG1' })).files);
+    const world = await pkiWorld({ vtn: 'tso:TSO1', ven: 'aggregator:AGG1' }, { prefix: 'erab-tlsworkers-' });
+    const vtn = await world.material('vtn');
+    const ven = await world.material('ven');
     const { randomBytes } = await import('node:crypto');
     const ticketKeys = randomBytes(48);
     const common = { material: vtn, profile: 'R1' as const, audit: new MemoryAuditSink(), allowList: { roles: ['aggregator'] } };
@@ -503,7 +502,7 @@ describe('session resumption across VTN workers', () => {
       assert.equal(onC.status, 200);
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);
-      rmSync(dir, { recursive: true, force: true });
+      world.close();
     }
   });
 });

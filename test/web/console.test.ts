@@ -6,14 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { systemClock } from '../../src/core/clock.js';
 import { epochMillis } from '../../src/core/units.js';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
-import { CertificateAuthority } from '../../src/security/pki/index.js';
+import { pkiWorld } from '../kit/index.js';
 import { parseAggregatorConfig } from '../../src/roles/aggregator/runtime/config.js';
 import { startAggregator } from '../../src/roles/aggregator/runtime/aggregator.js';
 import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
@@ -22,13 +21,9 @@ const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 test('the console draws target vs delivered for a running event, for an operator certificate', { timeout: 120_000, skip: existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}` }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-console-'));
-  const ca = await CertificateAuthority.create();
-  const aggCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  const alice = await ca.issue({ role: 'operator', id: 'alice' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'agg.pem'), aggCert.certPem);
-  writeFileSync(join(dir, 'agg.key'), aggCert.keyPem, { mode: 0o600 });
+  const pki = await pkiWorld({ agg: 'aggregator:AGG1', alice: 'operator:alice' }, { prefix: 'erab-console-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem, agg.pem, agg.key (flatFiles)
+  const { alice } = pki.certs;
   const cfg = parseAggregatorConfig({
     id: 'AGG1', tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },
     downstream: { port: 0, allowList: { roles: ['gateway'] } },

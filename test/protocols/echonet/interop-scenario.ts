@@ -18,6 +18,7 @@ import Module, { createRequire } from 'node:module';
 import { EchonetController } from '../../../src/protocols/echonet/controller.js';
 import { eoj, formatEoj, type Eoj } from '../../../src/protocols/echonet/eoj.js';
 import { instanceList } from '../../../src/protocols/echonet/datatypes.js';
+import { sleep, waitFor } from '../../kit/wait.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/index.js';
 
@@ -47,7 +48,6 @@ const EL = require('echonet-lite') as ElLib;
 
 const results: Record<string, unknown> = {};
 const heard: { from: string; els: Els }[] = [];
-const waiters: (() => void)[] = [];
 
 // The device echonet-lite serves: a storage battery 027D01 (values set by this app, as the
 // library's README device demo does), plus the library's own node profile handling.
@@ -62,7 +62,6 @@ const VALID_MODES = new Set(['41', '42', '43', '44', '46']);
 function onEl(rinfo: { address: string; port: number }, els: Els, err?: unknown): void {
   if (err || !els) return;
   heard.push({ from: rinfo.address, els });
-  for (const w of waiters.splice(0)) w();
   if (els.DEOJ.toLowerCase() !== '027d01') return;
   switch (els.ESV) {
     case EL.GET:
@@ -83,22 +82,11 @@ function onEl(rinfo: { address: string; port: number }, els: Els, err?: unknown)
   }
 }
 
-async function heardFrom(pred: (h: { from: string; els: Els }) => boolean, ms = 5000): Promise<{ from: string; els: Els }> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const hit = heard.find(pred);
-    if (hit) return hit;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error('timed out waiting for a frame at echonet-lite');
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, left);
-      waiters.push(() => { clearTimeout(t); resolve(); });
-    });
-  }
-}
+/** The first frame echonet-lite heard that matches `pred` (the kit's waitFor, every 10 ms). */
+const heardFrom = (pred: (h: { from: string; els: Els }) => boolean, ms = 5000): Promise<{ from: string; els: Els }> =>
+  waitFor(() => heard.find(pred), { what: 'a frame at echonet-lite', timeoutMs: ms, intervalMs: 10 });
 
 const BAT = eoj(0x027d, 1);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   await EL.initialize(['05ff01', '027d01'], onEl, 4, { v4: '', ignoreMe: true, autoGetProperties: false, debugMode: false });

@@ -6,14 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
+import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
 
 const mainJs = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 let dir = '';
+let world: PkiWorld | undefined;
 
 function erab(args: string[]): ChildProcess & { out: string; err: string } {
   const p = spawn(process.execPath, ['--input-type=module', '-e', `import { main } from ${JSON.stringify(mainJs)}; process.exitCode = await main(['node', 'erab', ...process.argv.slice(1)]);`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: string; err: string };
@@ -24,28 +23,17 @@ function erab(args: string[]): ChildProcess & { out: string; err: string } {
   return p;
 }
 
-async function until(what: string, cond: () => boolean, procs: { out: string; err: string }[], ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${procs.map((p) => p.out + p.err).join('\n----\n').slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The kit's waitFor, showing the tail of the processes' output on timeout. */
+const until = (what: string, cond: () => boolean, procs: { out: string; err: string }[], ms = 120_000): Promise<unknown> =>
+  waiter({ timeoutMs: ms, intervalMs: 50, context: () => procs.map((p) => p.out + p.err).join('\n----\n').slice(-4000) })(what, cond);
 
 const exited = (p: ChildProcess): Promise<number | null> => new Promise((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'erab-openadr-cli-'));
-  const ca = await CertificateAuthority.create();
-  const vtn = await ca.issue({ role: 'tso', id: 'TSO1' });
-  const ven = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  for (const [n, c] of [['vtn', vtn], ['ven', ven]] as const) {
-    writeFileSync(join(dir, `${n}.pem`), c.certPem);
-    writeFileSync(join(dir, `${n}.key`), c.keyPem, { mode: 0o600 });
-  }
+  world = await pkiWorld({ vtn: 'tso:TSO1', ven: 'aggregator:AGG1' }, { prefix: 'erab-openadr-cli-', flatFiles: true });
+  dir = world.dir;
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => world?.close());
 
 test('erab openadr vtn + ven: registration, event, opt, reports, --log-xml redacted, clean stop', async () => {
   const vtn = erab(['openadr', 'vtn', '--cert', join(dir, 'vtn.pem'), '--key', join(dir, 'vtn.key'), '--ca', join(dir, 'ca.pem'),

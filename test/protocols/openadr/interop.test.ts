@@ -17,17 +17,17 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore } from '../../../src/store/store.js';
 import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
 import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
 import { startOpenadrVen } from '../../../src/roles/openadr/ven-client.js';
+import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 
@@ -67,7 +67,8 @@ function pythonEnv(signed: boolean): NodeJS.ProcessEnv {
 const signedSkip = signedSkipReason();
 
 let dir = '';
-let ca: CertificateAuthority;
+let world: PkiWorld<'vtn' | 'ven' | 'ol-vtn' | 'ol-ven'> | undefined;
+let ca: { certPem: string };
 // Our side holds EC keys (we sign ECDSA-SHA256); openleadr's side RSA keys, because openleadr
 // 0.5.34 configures signxml for RSA-SHA256 only. So each algorithm is verified by the other side.
 let tso: IssuedCertificate;
@@ -76,17 +77,13 @@ let olVtn: IssuedCertificate;
 let olVen: IssuedCertificate;
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'erab-openleadr-'));
-  ca = await CertificateAuthority.create();
-  tso = await ca.issue({ role: 'tso', id: 'TSO1' });
-  agg = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  olVtn = await ca.issue({ role: 'tso', id: 'TSO1', algorithm: 'rsa' });
-  olVen = await ca.issue({ role: 'aggregator', id: 'AGG1', algorithm: 'rsa' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  for (const [n, c] of [['vtn', tso], ['ven', agg], ['ol-vtn', olVtn], ['ol-ven', olVen]] as const) {
-    writeFileSync(join(dir, `${n}.pem`), c.certPem);
-    writeFileSync(join(dir, `${n}.key`), c.keyPem, { mode: 0o600 });
-  }
+  world = await pkiWorld({
+    vtn: 'tso:TSO1', ven: 'aggregator:AGG1',
+    'ol-vtn': { role: 'tso', id: 'TSO1', algorithm: 'rsa' }, 'ol-ven': { role: 'aggregator', id: 'AGG1', algorithm: 'rsa' },
+  }, { prefix: 'erab-openleadr-', flatFiles: true });
+  dir = world.dir;
+  ca = { certPem: world.caPem };
+  ({ vtn: tso, ven: agg, 'ol-vtn': olVtn, 'ol-ven': olVen } = world.certs);
 });
 
 /** The OpenADR fingerprint (last 10 bytes of SHA-256 over the DER), as openleadr computes it. */
@@ -101,13 +98,9 @@ function python(script: string, args: string[], signed: boolean): ChildProcess &
   return p;
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, log: () => string, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The kit's waitFor, showing the tail of the peer's output on timeout. */
+const until = (what: string, cond: () => boolean | Promise<boolean>, log: () => string, ms = 120_000): Promise<unknown> =>
+  waitFor(cond, { what, timeoutMs: ms, intervalMs: 100, context: () => log().slice(-3000) });
 
 /** Lines of the peer's output that start with `word`. */
 const lines = (out: string, word: string): string[] => out.split('\n').filter((l) => l.startsWith(`${word} `));
@@ -206,6 +199,4 @@ test('erab VEN ↔ openleadr-python VTN over mutual TLS: registration, event opt
 test('signed with the real signxml: openleadr-python VEN ↔ erab VTN, each verifying the other', { skip: signedSkip, timeout: 180_000 }, () => openleadrVenAgainstOurVtn(true));
 test('signed with the real signxml: erab VEN ↔ openleadr-python VTN, each verifying the other', { skip: signedSkip, timeout: 180_000 }, () => ourVenAgainstOpenleadrVtn(true));
 
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => world?.close());

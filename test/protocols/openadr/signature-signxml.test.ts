@@ -8,7 +8,7 @@
  *    ds:SignatureProperty, the ds:SignatureProperties or the ds:Object;
  * each accepted as it is and refused after every wrapping move we know for its form.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,11 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { ManualClock } from '../../../src/core/clock.js';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { OadrError } from '../../../src/protocols/openadr/errors.js';
 import { NonceCache, openadrFingerprint, verifyPayload } from '../../../src/protocols/openadr/signature.js';
 import { encodePayload } from '../../../src/protocols/openadr/payload.js';
 import { samples } from './fixtures.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
 // Fixtures stay in test/ (tsc only compiles .ts); resolve them from the compiled file's location.
 const fixtureDir = join(fileURLToPath(new URL('.', import.meta.url)).replace(/\/(?:dist|\.build\/[^/]+)\/test\//, '/test/'), 'signxml-fixtures');
@@ -129,11 +130,12 @@ test('signxml payloads: wrapping moves around the ds:Object and the signed objec
 
 let rsa: IssuedCertificate;
 let ec: IssuedCertificate;
+let world: PkiWorld<'rsa' | 'ec'> | undefined;
 before(async () => {
-  const ca = await CertificateAuthority.create();
-  rsa = await ca.issue({ role: 'aggregator', id: 'AGG1', algorithm: 'rsa' });
-  ec = await ca.issue({ role: 'aggregator', id: 'AGG2' });
+  world = await pkiWorld({ rsa: { role: 'aggregator', id: 'AGG1', algorithm: 'rsa' }, ec: 'aggregator:AGG2' }, { prefix: 'erab-signxml-' });
+  ({ rsa, ec } = world.certs);
 });
+after(() => world?.close());
 
 const ECDSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256';
 /** ECDSA-SHA256 signing for xml-crypto, value as r||s (XML Signature 1.1 §6.4.3). */

@@ -1,22 +1,23 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/core/clock.js';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { OadrError } from '../../../src/protocols/openadr/errors.js';
 import { NonceCache, openadrFingerprint, signPayload, verifyPayload } from '../../../src/protocols/openadr/signature.js';
 import { decodePayload } from '../../../src/protocols/openadr/payload.js';
 import { samples } from './fixtures.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
 let ecVtn: IssuedCertificate;
 let rsaVtn: IssuedCertificate;
 let other: IssuedCertificate;
 
+let world: PkiWorld<'ecVtn' | 'rsaVtn' | 'other'> | undefined;
 before(async () => {
-  const ca = await CertificateAuthority.create();
-  ecVtn = await ca.issue({ role: 'tso', id: 'TSO1' });
-  rsaVtn = await ca.issue({ role: 'aggregator', id: 'AGG1', algorithm: 'rsa' });
-  other = await ca.issue({ role: 'tso', id: 'EVIL' });
+  world = await pkiWorld({ ecVtn: 'tso:TSO1', rsaVtn: { role: 'aggregator', id: 'AGG1', algorithm: 'rsa' }, other: 'tso:EVIL' }, { prefix: 'erab-signature-' });
+  ({ ecVtn, rsaVtn, other } = world.certs);
 });
+after(() => world?.close());
 
 const key = (c: IssuedCertificate) => ({ privateKeyPem: c.keyPem, certificatePem: c.certPem });
 

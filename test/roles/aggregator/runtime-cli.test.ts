@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../../src/core/clock.js';
 import { Ven } from '../../../src/protocols/openadr/ven.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
+import { pkiWorld } from '../../kit/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { Supervisor } from '../../../src/roles/common/supervisor.js';
 import { upstreamTransport } from '../../../src/roles/aggregator/runtime/oadr-https.js';
@@ -22,13 +22,10 @@ import { upstreamTransport } from '../../../src/roles/aggregator/runtime/oadr-ht
 const launcher = fileURLToPath(new URL('./runtime-cli-child.js', import.meta.url));
 
 test('cli: aggregator run reports ready and status, admits an allow-listed gateway, stops cleanly', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-agg-cli-'));
-  const ca = await CertificateAuthority.create();
-  const agg = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  const gw = await ca.issue({ role: 'gateway', id: 'GW1' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'agg.pem'), agg.certPem);
-  writeFileSync(join(dir, 'agg.key'), agg.keyPem, { mode: 0o600 });
+  const pki = await pkiWorld({ agg: 'aggregator:AGG1', gw: 'gateway:GW1' }, { prefix: 'erab-agg-cli-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem, agg.pem, agg.key (flatFiles)
+  const ca = { certPem: pki.caPem };
+  const { gw } = pki.certs;
   const config = join(dir, 'aggregator.json');
   writeFileSync(config, JSON.stringify({
     id: 'AGG1',

@@ -6,13 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { epochMillis } from '../../../src/core/units.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { pkiWorld } from '../../kit/index.js';
 import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
@@ -53,15 +53,10 @@ async function call(port: number, who: IssuedCertificate, caPem: string, method:
 }
 
 test('console: operators only; fleet-wide command held for a second operator; attributed and audited', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-agg-console-'));
-  const ca = await CertificateAuthority.create();
-  const aggCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  const alice = await ca.issue({ role: 'operator', id: 'alice' });
-  const bob = await ca.issue({ role: 'operator', id: 'bob' });
-  const gw = await ca.issue({ role: 'gateway', id: 'GW1' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'agg.pem'), aggCert.certPem);
-  writeFileSync(join(dir, 'agg.key'), aggCert.keyPem, { mode: 0o600 });
+  const pki = await pkiWorld({ agg: 'aggregator:AGG1', alice: 'operator:alice', bob: 'operator:bob', gw: 'gateway:GW1' }, { prefix: 'erab-agg-console-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem, agg.pem, agg.key (flatFiles)
+  const ca = { certPem: pki.caPem };
+  const { alice, bob, gw } = pki.certs;
   const audit = new MemoryAuditSink();
   const cfg = parseAggregatorConfig({
     id: 'AGG1', tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },

@@ -10,8 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
@@ -19,22 +18,15 @@ import type { OadrReport } from '../../../src/protocols/openadr/report.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
 import { setpointFor } from '../../../src/roles/aggregator/runtime/fleet.js';
 import { startOadrServer } from '../../../src/roles/aggregator/runtime/oadr-https.js';
+import { pkiWorld, waiter } from '../../kit/index.js';
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The kit's waitFor with this file's budget. */
+const until = waiter({ timeoutMs: 30_000, intervalMs: 50 });
 
 /** Ideal devices: each battery holds the set point of the running event that instructs it, else 0 W. */
 function driveIdealDevices(agg: RunningAggregator): NodeJS.Timeout {
@@ -59,16 +51,11 @@ function driveIdealDevices(agg: RunningAggregator): NodeJS.Timeout {
 }
 
 test('R3: the coordinator dispatches a resource aggregator below it; delivery flows back up to the TSO', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-agg-r3-'));
+  const pki = await pkiWorld({ tso: 'tso:TSO1', COORD: 'aggregator:COORD', AGG1: 'aggregator:AGG1' }, { prefix: 'erab-agg-r3-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem, COORD.pem/.key, AGG1.pem/.key (flatFiles)
   const audit = new MemoryAuditSink();
-  const ca = await CertificateAuthority.create();
-  const tsoCert = await ca.issue({ role: 'tso', id: 'TSO1' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  for (const id of ['COORD', 'AGG1']) {
-    const c = await ca.issue({ role: 'aggregator', id });
-    writeFileSync(join(dir, `${id}.pem`), c.certPem);
-    writeFileSync(join(dir, `${id}.key`), c.keyPem, { mode: 0o600 });
-  }
+  const ca = { certPem: pki.caPem };
+  const tsoCert = pki.certs.tso;
   const tlsOf = (id: string) => ({ certFile: join(dir, `${id}.pem`), keyFile: join(dir, `${id}.key`), caFile: join(dir, 'ca.pem') });
 
   const received: OadrReport[] = [];

@@ -17,8 +17,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
@@ -26,7 +25,7 @@ import type { OadrReport } from '../../../src/protocols/openadr/report.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
+import type { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
@@ -40,22 +39,14 @@ import { portfolioMigrations } from '../../../src/roles/aggregator/portfolio/tab
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
 import { upstreamTransport } from '../../../src/roles/aggregator/runtime/oadr-https.js';
+import { pkiWorld, sleep, waiter } from '../../kit/index.js';
 
 const TOLERANCE = 0.05;
 /** The TSO's TELEMETRY_USAGE interval (an accelerated "1 minute"): delivery is judged from one interval after the start. */
 const REPORT_MS = 10_000;
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The kit's waitFor with this file's budget. */
+const until = waiter({ timeoutMs: 20_000, intervalMs: 50 });
 
 
 interface World {
@@ -79,15 +70,12 @@ interface World {
 async function world(): Promise<World> {
   // A random 127.a.b.0/24 per run: two runs of this file at once (several engineers test in parallel) do not collide on UDP 3610.
   const net = `${64 + Math.floor(Math.random() * 190)}.${1 + Math.floor(Math.random() * 250)}`;
-  const dir = mkdtempSync(join(tmpdir(), 'erab-agg-e2e-'));
+  const pki = await pkiWorld({ tso: 'tso:TSO1', agg: 'aggregator:AGG1', gw1: 'gateway:GW1', gw2: 'gateway:GW2' }, { prefix: 'erab-agg-e2e-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem, agg.pem, agg.key (flatFiles)
   const audit = new MemoryAuditSink();
-  const ca = await CertificateAuthority.create();
-  const tsoCert = await ca.issue({ role: 'tso', id: 'TSO1' });
-  const aggCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  const gwCerts = [await ca.issue({ role: 'gateway', id: 'GW1' }), await ca.issue({ role: 'gateway', id: 'GW2' })];
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'agg.pem'), aggCert.certPem);
-  writeFileSync(join(dir, 'agg.key'), aggCert.keyPem, { mode: 0o600 });
+  const ca: CertificateAuthority = await pki.authority();
+  const { tso: tsoCert, agg: aggCert } = pki.certs;
+  const gwCerts = [pki.certs.gw1, pki.certs.gw2];
 
   // ---- the TSO: OpenADR VTN engine behind mutual TLS (R1), admitting only AGG1
   const received: { t: number; report: OadrReport }[] = [];

@@ -5,17 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import { pkiWorld, waitFor as until } from '../../kit/index.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -25,24 +24,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('restart: registrations and data points come back from the store; the gateway does not register again', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-agg-restart-'));
-  const ca = await CertificateAuthority.create();
-  const agg = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  const gw = await ca.issue({ role: 'gateway', id: 'GW1' });
-  for (const [name, text] of [['ca.pem', ca.certPem], ['agg.pem', agg.certPem], ['agg.key', agg.keyPem], ['gw.pem', gw.certPem], ['gw.key', gw.keyPem]] as const) {
-    writeFileSync(join(dir, name), text, { mode: 0o600 });
-  }
+  const pki = await pkiWorld({ agg: 'aggregator:AGG1', gw: 'gateway:GW1' }, { prefix: 'erab-agg-restart-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem, agg.pem/.key, gw.pem/.key (flatFiles)
   const net = `${64 + Math.floor(Math.random() * 190)}.${1 + Math.floor(Math.random() * 250)}`;
   const port = await freePort();
   const cfg = parseAggregatorConfig({

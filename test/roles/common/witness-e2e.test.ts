@@ -9,11 +9,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
 import { startTso, type RunningTso } from '../../../src/roles/tso/tso.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
@@ -21,27 +19,15 @@ import { startAggregator, type RunningAggregator } from '../../../src/roles/aggr
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { main } from '../../../src/cli/main.js';
+import { pkiWorld, waiter } from '../../kit/index.js';
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The kit's waitFor with this file's budget. */
+const until = waiter({ timeoutMs: 60_000, intervalMs: 50 });
 
 test('gateway → aggregator → TSO: checkpoints are witnessed while the roles run, and verify against the cosigned copies', { timeout: 180_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-witness-e2e-'));
+  const pki = await pkiWorld({ TSO1: 'tso:TSO1', AGG1: 'aggregator:AGG1', GW1: 'gateway:GW1' }, { prefix: 'erab-witness-e2e-', flatFiles: true });
+  const dir = pki.dir; // holds ca.pem and <id>.pem/.key (flatFiles)
   const net = `127.${64 + Math.floor(Math.random() * 190)}.${1 + Math.floor(Math.random() * 250)}`;
-  const ca = await CertificateAuthority.create();
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  for (const [role, id] of [['tso', 'TSO1'], ['aggregator', 'AGG1'], ['gateway', 'GW1']] as const) {
-    const c = await ca.issue({ role, id });
-    writeFileSync(join(dir, `${id}.pem`), c.certPem);
-    writeFileSync(join(dir, `${id}.key`), c.keyPem, { mode: 0o600 });
-  }
   const tlsOf = (id: string) => ({ certFile: join(dir, `${id}.pem`), keyFile: join(dir, `${id}.key`), caFile: join(dir, 'ca.pem') });
   let tso: RunningTso | undefined;
   let agg: RunningAggregator | undefined;

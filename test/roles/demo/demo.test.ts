@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DemoSummary } from '../../../src/roles/demo/summary.js';
 import { ERAB_BIN, REPO_ROOT } from '../../repo.js';
+import { waitFor } from '../../kit/index.js';
 
 const DIST_READY = existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'commands', 'demo.js'));
 
@@ -53,15 +54,10 @@ function processesMentioning(marker: string): string[] {
   return found;
 }
 
-/** Waits up to `ms` for every process mentioning `marker` to be gone. */
-async function noneLeft(marker: string, ms = 20_000): Promise<string[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const left = processesMentioning(marker);
-    if (left.length === 0 || Date.now() > deadline) return left;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Waits up to `ms` for every process mentioning `marker` to be gone; returns those still there. */
+const noneLeft = (marker: string, ms = 20_000): Promise<string[]> =>
+  waitFor(() => processesMentioning(marker).length === 0, { what: `no process mentioning ${marker}`, timeoutMs: ms, intervalMs: 250 })
+    .then(() => [], () => processesMentioning(marker));
 
 /** A 127.<net>.x.y block nobody else on this machine is likely to use right now. */
 const randomNet = () => 100 + Math.floor(Math.random() * 150);

@@ -16,18 +16,18 @@ import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
 import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { main } from '../../../src/cli/main.js';
-import { makePki, waitFor } from './helpers.js';
+import { pkiWorld, waitFor } from '../../kit/index.js';
 
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 
 test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM', { timeout: 120_000 }, async () => {
-  const pki = await makePki('erab-gw-run-');
-  const agg = await pki.issue('aggregator', 'AGG1');
-  const gw = await pki.issue('gateway', 'GW1');
+  const pki = await pkiWorld({}, { prefix: 'erab-gw-run-' });
+  const agg = await pki.issue('agg', 'aggregator:AGG1');
+  const gw = await pki.issue('gw', 'gateway:GW1');
   const store = await openStore({ url: join(pki.dir, 'vtn.db'), migrations: openadrStoreMigrations });
   const vtn = await startOpenadrVtn({
     vtnID: 'vtn-AGG1', profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(), store,
-    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.ca.certPem }),
+    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
     vtn: { pollFreqMs: 500 },
   });
   const site = await DeviceSite.start({ address: `${NET}.2`, serialPrefix: 'RUNA', battery: {} });
@@ -36,8 +36,8 @@ test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM
     gatewayId: 'GW1',
     database: join(pki.dir, 'gateway.db'),
     audit: { dir: join(pki.dir, 'audit') },
-    tls: { certFile: gw.certFile, keyFile: gw.keyFile, caFile: pki.caFile },
-    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.certFile },
+    tls: { certFile: gw.files.certFile, keyFile: gw.files.keyFile, caFile: pki.caFile },
+    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.files.certFile },
     echonet: { address: `${NET}.1`, devices: [`${NET}.2`], pollMs: 1000 },
     admission: { allowList: [{ serialNumber: 'RUNA' }] },
   }));

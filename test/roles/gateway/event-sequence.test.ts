@@ -31,14 +31,14 @@ import { DeviceSite } from '../../../src/roles/device/site.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
-import { AcceleratedClock, makePki, waitFor } from './helpers.js';
+import { acceleratedClock, pkiWorld, waitFor } from '../../kit/index.js';
 
 const SPEED = 20;
 const POLL_MS = 10_000;
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 const CONTROLLER = `${NET}.1`;
 const NODE = `${NET}.2`;
-const clock = new AcceleratedClock(SPEED);
+const clock = acceleratedClock(SPEED);
 const W = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
 
 let vtn: RunningVtn;
@@ -91,14 +91,14 @@ function battery(): { mode: string; discharge: number; charge: number } {
 }
 
 before(async () => {
-  const pki = await makePki('erab-gw-seq-');
+  const pki = await pkiWorld({}, { prefix: 'erab-gw-seq-' });
   dir = pki.dir;
-  const agg = await pki.issue('aggregator', 'AGG1');
-  const gwCert = await pki.issue('gateway', 'GW1');
+  const agg = await pki.issue('agg', 'aggregator:AGG1');
+  const gwCert = await pki.issue('gwCert', 'gateway:GW1');
   vtnStore = await openStore({ url: join(dir, 'vtn.db'), migrations: openadrStoreMigrations });
   vtn = await startOpenadrVtn({
     vtnID: 'vtn-AGG1',
-    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.ca.certPem }),
+    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
     profile: 'R4',
     allowList: { participants: ['gateway:GW1'] },
     audit: new MemoryAuditSink(),
@@ -118,8 +118,8 @@ before(async () => {
   const config = gatewayConfigSchema.parse({
     gatewayId: 'GW1',
     database: join(dir, 'gateway.db'),
-    tls: { certFile: gwCert.certFile, keyFile: gwCert.keyFile, caFile: pki.caFile },
-    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.certFile, vtnId: 'vtn-AGG1' },
+    tls: { certFile: gwCert.files.certFile, keyFile: gwCert.files.keyFile, caFile: pki.caFile },
+    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.files.certFile, vtnId: 'vtn-AGG1' },
     echonet: { address: CONTROLLER, devices: [NODE], pollMs: 30_000, timeoutMs: 20_000, retries: 1 },
     telemetry: { minPeriodMs: 30_000 },
     admission: { allowList: [{ serialNumber: 'SEQ' }] },

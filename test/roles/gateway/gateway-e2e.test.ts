@@ -32,7 +32,7 @@ import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway
 import { parseAssetUrn } from '../../../src/roles/gateway/inventory.js';
 import { ADMISSION_SIGNAL_NAME } from '../../../src/roles/gateway/admission.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
-import { AcceleratedClock, makePki, waitFor } from './helpers.js';
+import { acceleratedClock, pkiWorld, waitFor } from '../../kit/index.js';
 
 const SPEED = 5;
 const POLL_MS = 2000;
@@ -46,7 +46,7 @@ const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.rand
 const CONTROLLER = `${NET}.1`;
 const NODE_A = `${NET}.2`;
 const NODE_B = `${NET}.3`;
-const clock = new AcceleratedClock(SPEED);
+const clock = acceleratedClock(SPEED);
 const W = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
 
 /** What the wire wrapper does to VTN replies carrying an oadrDistributeEvent. */
@@ -134,9 +134,9 @@ function wireWrapper(inner: OadrTransport): OadrTransport {
 }
 
 before(async () => {
-  const pki = await makePki('erab-gw-e2e-');
-  const agg = await pki.issue('aggregator', 'AGG1');
-  const gwCert = await pki.issue('gateway', 'GW1');
+  const pki = await pkiWorld({}, { prefix: 'erab-gw-e2e-' });
+  const agg = await pki.issue('agg', 'aggregator:AGG1');
+  const gwCert = await pki.issue('gwCert', 'gateway:GW1');
   const vtnStore = await openStore({ url: join(pki.dir, 'vtn.db'), migrations: openadrStoreMigrations });
   const vtnAudit = new MemoryAuditSink();
   const reports: OadrReport[] = [];
@@ -144,7 +144,7 @@ before(async () => {
   const created: OadrCreatedEvent[] = [];
   const vtnArgs: Parameters<typeof startOpenadrVtn>[0] = {
     vtnID: 'vtn-AGG1',
-    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.ca.certPem }),
+    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
     profile: 'R4',
     allowList: { participants: ['gateway:GW1'] },
     audit: vtnAudit,
@@ -171,8 +171,8 @@ before(async () => {
   const config = gatewayConfigSchema.parse({
     gatewayId: 'GW1',
     database: join(pki.dir, 'gateway.db'),
-    tls: { certFile: gwCert.certFile, keyFile: gwCert.keyFile, caFile: pki.caFile },
-    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.certFile, fingerprint: agg.identity.fingerprint, vtnId: 'vtn-AGG1' },
+    tls: { certFile: gwCert.files.certFile, keyFile: gwCert.files.keyFile, caFile: pki.caFile },
+    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.files.certFile, fingerprint: agg.identity.fingerprint, vtnId: 'vtn-AGG1' },
     echonet: { address: CONTROLLER, devices: [NODE_A, NODE_B], pollMs: 2500, timeoutMs: 20_000, retries: 1 },
     telemetry: { minPeriodMs: 5000 },
     admission: { allowList: [{ serialNumber: 'SITEA' }] },

@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore, type Store } from '../../../src/store/store.js';
@@ -14,7 +15,8 @@ import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
 import { startOpenadrVtn, type RunningVtn } from '../../../src/roles/openadr/vtn-server.js';
 import { encodePayload } from '../../../src/protocols/openadr/payload.js';
 
-let ca: CertificateAuthority;
+let world: PkiWorld;
+let ca: { certPem: string };
 let ven: IssuedCertificate;
 let running: RunningVtn;
 let store: Store;
@@ -25,11 +27,12 @@ let lenientStore: Store;
 let material: TlsMaterial;
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  const tso = await ca.issue({ role: 'tso', id: 'TSO1' });
-  ven = await ca.issue({ role: 'gateway', id: 'GW1' });
+  world = await pkiWorld({}, { prefix: 'erab-http1-' });
+  ca = { certPem: world.caPem };
+  const tso = await world.issue('tso', { role: 'tso', id: 'TSO1' });
+  ven = await world.issue('ven', { role: 'gateway', id: 'GW1' });
   store = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
-  material = await TlsMaterial.fromPem({ credentials: [{ certPem: tso.certPem, keyPem: tso.keyPem }], caPem: ca.certPem });
+  material = await world.material(tso);
   audit = new MemoryAuditSink();
   running = await startOpenadrVtn({ vtnID: 'TSO1', material, allowList: { roles: ['gateway'] }, audit, store, vtn: { vtnReports: false } });
   lenientStore = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
@@ -38,6 +41,7 @@ before(async () => {
     vtn: { vtnReports: false }, http1: { maxChunkCount: 1 << 20 },
   });
 });
+after(() => world?.close());
 after(async () => {
   await running.close();
   await store.close();

@@ -4,11 +4,12 @@
  * and push mode, XML signatures required both ways, venID/certificate mismatch → 463, hostile
  * bodies answered in eiResponse on a connection that stays usable, and persistence across restarts.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
-import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
+import { clientTlsOptions } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
@@ -20,30 +21,26 @@ import { decodePayload, encodePayload } from '../../../src/protocols/openadr/pay
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 import { describeEachEngine } from '../../store/harness.js';
 
-let ca: CertificateAuthority;
+let world: PkiWorld;
 let tso: IssuedCertificate;
 let agg1: IssuedCertificate;
 let agg2: IssuedCertificate;
 let agg3: IssuedCertificate;
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  tso = await ca.issue({ role: 'tso', id: 'TSO1' });
-  agg1 = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  agg2 = await ca.issue({ role: 'aggregator', id: 'AGG2' });
-  agg3 = await ca.issue({ role: 'aggregator', id: 'AGG3', algorithm: 'rsa' });
+  world = await pkiWorld({}, { prefix: 'erab-openadr-mtls-' });
+  tso = await world.issue('tso', { role: 'tso', id: 'TSO1' });
+  agg1 = await world.issue('agg1', { role: 'aggregator', id: 'AGG1' });
+  agg2 = await world.issue('agg2', { role: 'aggregator', id: 'AGG2' });
+  agg3 = await world.issue('agg3', { role: 'aggregator', id: 'AGG3', algorithm: 'rsa' });
 });
+after(() => world?.close());
 
-const material = (c: IssuedCertificate) => TlsMaterial.fromPem({ credentials: [{ certPem: c.certPem, keyPem: c.keyPem }], caPem: ca.certPem });
+const material = (c: IssuedCertificate) => world.material(c);
 const sec = (n: number): Millis => (n * 1000) as Millis;
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The kit's waitFor with this file's budget. */
+const waitFor = waiter({ timeoutMs: 90_000, intervalMs: 20 });
 
 const source = (): VenReportSource[] => [
   {

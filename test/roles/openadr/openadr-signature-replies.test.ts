@@ -7,11 +7,12 @@
  *    unsigned polls still get unsigned replies;
  *  - our VEN registered without signatures answers a VTN's signed push with a signed reply.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
-import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
+import { clientTlsOptions } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
@@ -22,16 +23,17 @@ import { startOpenadrVen } from '../../../src/roles/openadr/ven-client.js';
 import { decodePayload, encodePayload, type OadrMessage } from '../../../src/protocols/openadr/payload.js';
 import { NonceCache, signPayload, verifyPayload } from '../../../src/protocols/openadr/signature.js';
 
-let ca: CertificateAuthority;
+let world: PkiWorld;
 let tso: IssuedCertificate;
 let agg: IssuedCertificate;
 before(async () => {
-  ca = await CertificateAuthority.create();
-  tso = await ca.issue({ role: 'tso', id: 'TSO1' });
-  agg = await ca.issue({ role: 'aggregator', id: 'AGG1', algorithm: 'rsa' });
+  world = await pkiWorld({}, { prefix: 'erab-openadr-signature-replies-' });
+  tso = await world.issue('tso', { role: 'tso', id: 'TSO1' });
+  agg = await world.issue('agg', { role: 'aggregator', id: 'AGG1', algorithm: 'rsa' });
 });
+after(() => world?.close());
 
-const material = (c: IssuedCertificate) => TlsMaterial.fromPem({ credentials: [{ certPem: c.certPem, keyPem: c.keyPem }], caPem: ca.certPem });
+const material = (c: IssuedCertificate) => world.material(c);
 const signed = (m: OadrMessage, by: IssuedCertificate): string => signPayload(m, { privateKeyPem: by.keyPem, certificatePem: by.certPem }, { clock: systemClock });
 
 /** Raw POST with a client certificate; resolves to the reply body. */

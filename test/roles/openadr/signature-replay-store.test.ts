@@ -3,11 +3,12 @@
  * survive a restart, in the role's own store (SQLite and PostgreSQL), stay bounded by the
  * validity window, and two verifiers sharing one database cannot both accept one nonce.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
-import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
+import { clientTlsOptions } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import type { Kysely } from 'kysely';
 import { systemClock } from '../../../src/core/clock.js';
@@ -24,17 +25,18 @@ import { signPayload } from '../../../src/protocols/openadr/signature.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { describeEachEngine } from '../../store/harness.js';
 
-let ca: CertificateAuthority;
+let world: PkiWorld;
 let tso: IssuedCertificate;
 let agg1: IssuedCertificate;
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  tso = await ca.issue({ role: 'tso', id: 'TSO1' });
-  agg1 = await ca.issue({ role: 'aggregator', id: 'AGG1' });
+  world = await pkiWorld({}, { prefix: 'erab-signature-replay-store-' });
+  tso = await world.issue('tso', { role: 'tso', id: 'TSO1' });
+  agg1 = await world.issue('agg1', { role: 'aggregator', id: 'AGG1' });
 });
+after(() => world?.close());
 
-const material = (c: IssuedCertificate) => TlsMaterial.fromPem({ credentials: [{ certPem: c.certPem, keyPem: c.keyPem }], caPem: ca.certPem });
+const material = (c: IssuedCertificate) => world.material(c);
 
 /** POSTs over mutual TLS with the given agent; resolves to the eiResponse code and description. */
 function post(agent: https.Agent, port: number, service: string, body: string): Promise<{ code: number; description: string }> {

@@ -14,11 +14,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 import { TlsMaterial, createMutualTlsServer, peerOf } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
@@ -33,20 +32,20 @@ import { decodePayload } from '../../../src/protocols/openadr/payload.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 import type { VenReportSource } from '../../../src/protocols/openadr/ven.js';
 
-let ca: CertificateAuthority;
+let world: PkiWorld;
 let vtnCert: IssuedCertificate;
 let venCert: IssuedCertificate;
 let dir: string;
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  vtnCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  venCert = await ca.issue({ role: 'gateway', id: 'GW1' });
-  dir = mkdtempSync(join(tmpdir(), 'erab-report-delivery-'));
+  world = await pkiWorld({}, { prefix: 'erab-report-delivery-' });
+  vtnCert = await world.issue('vtnCert', { role: 'aggregator', id: 'AGG1' });
+  venCert = await world.issue('venCert', { role: 'gateway', id: 'GW1' });
+  dir = world.dir;
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => world?.close());
 
-const material = (c: IssuedCertificate): Promise<TlsMaterial> => TlsMaterial.fromPem({ credentials: [{ certPem: c.certPem, keyPem: c.keyPem }], caPem: ca.certPem });
+const material = (c: IssuedCertificate): Promise<TlsMaterial> => world.material(c);
 const PERIOD_MS = 1000;
 const period = PERIOD_MS as Millis;
 
@@ -62,14 +61,6 @@ const sources: VenReportSource[] = [
     read: () => ({ online: true, manualOverride: false }),
   },
 ];
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('a VTN failing one report stream with HTTP 500: that stream backs off within its budget, the other delivers every report on time', async () => {
   const audit = new MemoryAuditSink();

@@ -8,13 +8,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scaledClock } from '../../../src/core/clock.js';
 import type { VenEventInfo } from '../../../src/protocols/openadr/ven.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
+import type { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore } from '../../../src/store/store.js';
@@ -23,8 +22,10 @@ import { startOpenadrVen, type RunningVen } from '../../../src/roles/openadr/ven
 import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
 import { startTso, type RunningTso } from '../../../src/roles/tso/tso.js';
 import { KOMA_MS } from '../../../src/roles/tso/products.js';
+import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'erab-tso-'));
+let world: PkiWorld<'TSO1' | 'AGG1' | 'ROGUE'> | undefined;
+let dir = '';
 let ca: CertificateAuthority;
 const pem: Record<string, { certPem: string; keyPem: string }> = {};
 let tso: RunningTso;
@@ -35,22 +36,14 @@ const realAnchor = Date.now();
 const simAnchor = Math.ceil((realAnchor + 3 * 3600_000) / KOMA_MS) * KOMA_MS - 60_000;
 const clock = scaledClock({ speed: 60, realAnchor, simAnchor });
 
-async function waitFor<T>(what: string, get: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The kit's waitFor with this file's budget. */
+const waitFor = waiter({ timeoutMs: 20_000 });
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  for (const [role, id] of [['tso', 'TSO1'], ['aggregator', 'AGG1'], ['aggregator', 'ROGUE']] as const) {
-    const c = await ca.issue({ role, id });
-    pem[id] = { certPem: c.certPem, keyPem: c.keyPem };
-  }
+  world = await pkiWorld({ TSO1: 'tso:TSO1', AGG1: 'aggregator:AGG1', ROGUE: 'aggregator:ROGUE' }, { prefix: 'erab-tso-' });
+  dir = world.dir;
+  ca = await world.authority();
+  for (const [id, c] of Object.entries(world.certs)) pem[id] = { certPem: c.certPem, keyPem: c.keyPem };
   writeFileSync(join(dir, 'ca.pem'), ca.certPem);
   writeFileSync(join(dir, 'tso.pem'), pem.TSO1!.certPem);
   writeFileSync(join(dir, 'tso.key'), pem.TSO1!.keyPem, { mode: 0o600 });
@@ -70,7 +63,7 @@ before(async () => {
 
 after(async () => {
   for (const c of cleanups.reverse()) await c();
-  rmSync(dir, { recursive: true, force: true });
+  world?.close();
 });
 
 async function aggregatorVen(id: string, events: VenEventInfo[], deliveredW: () => number): Promise<RunningVen> {

@@ -6,17 +6,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initCa, type PkiStore } from '../../../src/security/pki/index.js';
-import { clientTlsOptions, loadTlsMaterial, serverTlsOptions, type TlsMaterial } from '../../../src/security/tls.js';
+import { clientTlsOptions, serverTlsOptions, type TlsMaterial } from '../../../src/security/tls.js';
 import { AuditLog } from '../../../src/security/audit/log.js';
 import { readRecords, toSyslog } from '../../../src/security/audit/export.js';
 import { octetCountingFrame, parseOctetCountingFrames, sendSyslogOverTls } from '../../../src/security/audit/syslog-tls.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
 describe('syslog over TLS (RFC 5425)', () => {
   let root: string;
+  let world: PkiWorld;
+  let otherWorld: PkiWorld;
   let collector: tls.Server;
   let port: number;
   const received: string[] = [];
@@ -26,15 +26,12 @@ describe('syslog over TLS (RFC 5425)', () => {
   let logDir: string;
 
   before(async () => {
-    root = mkdtempSync(join(tmpdir(), 'erab-audit-syslog-'));
-    const pki: PkiStore = await initCa({ dir: join(root, 'pki') });
-    const siem = await pki.issue({ role: 'operator', id: 'siem-1' });
-    const agg = await pki.issue({ role: 'aggregator', id: 'AGG1' });
-    const otherPki = await initCa({ dir: join(root, 'other-pki') });
-    const foreign = await otherPki.issue({ role: 'aggregator', id: 'AGG1' });
-    const serverMaterial = await loadTlsMaterial(siem.files);
-    client = await loadTlsMaterial(agg.files);
-    stranger = await loadTlsMaterial(foreign.files);
+    world = await pkiWorld({ siem: 'operator:siem-1', agg: 'aggregator:AGG1' }, { prefix: 'erab-audit-syslog-' });
+    root = world.dir;
+    otherWorld = await pkiWorld({ foreign: 'aggregator:AGG1' }, { prefix: 'erab-audit-syslog-other-' });
+    const serverMaterial = await world.material('siem');
+    client = await world.material('agg');
+    stranger = await otherWorld.material('foreign');
     // A minimal collector: only authenticated peers (chain verified by OpenSSL against our CA).
     collector = tls.createServer(serverTlsOptions(serverMaterial, 'syslog'), (socket) => {
       if (!socket.authorized) {
@@ -64,7 +61,8 @@ describe('syslog over TLS (RFC 5425)', () => {
 
   after(async () => {
     await new Promise<void>((resolve) => collector.close(() => resolve()));
-    rmSync(root, { recursive: true, force: true });
+    world?.close();
+    otherWorld?.close();
   });
 
   it('frames are MSG-LEN SP SYSLOG-MSG with the length in octets, and parse back across chunk boundaries', () => {

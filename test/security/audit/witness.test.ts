@@ -8,11 +8,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
-import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
+import type { IssuedCertificate } from '../../../src/security/pki/index.js';
+import { clientTlsOptions } from '../../../src/security/tls.js';
 import { AuditLog } from '../../../src/security/audit/log.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { AuditWitness, formatAddCheckpointRequest, parseAddCheckpointRequest, WITNESS_ADD_CHECKPOINT_PATH } from '../../../src/security/audit/witness.js';
@@ -22,26 +21,25 @@ import { openStore, type Store } from '../../../src/store/store.js';
 import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
 import { startOpenadrVtn, type RunningVtn } from '../../../src/roles/openadr/vtn-server.js';
 import { httpsWitnessPost, witnessRoutes } from '../../../src/roles/common/witnessing.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
 const WITNESS = 'erab.test/aggregator-AGG1/witness';
 const rec = (i: number, tag = 'r') => ({ actor: { kind: 'system' as const, id: 'gw' }, action: 'gateway.test', target: `${tag}-${i}`, outcome: 'success' as const });
 
-let ca: CertificateAuthority;
+let world: PkiWorld<'agg' | 'gw' | 'gw2'>;
 let aggCert: IssuedCertificate;
 let gwCert: IssuedCertificate;
 let gw2Cert: IssuedCertificate;
 let root: string;
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  aggCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  gwCert = await ca.issue({ role: 'gateway', id: 'GW1' });
-  gw2Cert = await ca.issue({ role: 'gateway', id: 'GW2' });
-  root = mkdtempSync(join(tmpdir(), 'erab-witness-'));
+  world = await pkiWorld({ agg: 'aggregator:AGG1', gw: 'gateway:GW1', gw2: 'gateway:GW2' }, { prefix: 'erab-witness-' });
+  ({ agg: aggCert, gw: gwCert, gw2: gw2Cert } = world.certs);
+  root = world.dir;
 });
-after(() => rmSync(root, { recursive: true, force: true }));
+after(() => world?.close());
 
-const material = (c: IssuedCertificate) => TlsMaterial.fromPem({ credentials: [{ certPem: c.certPem, keyPem: c.keyPem }], caPem: ca.certPem });
+const material = (c: IssuedCertificate) => world.material(c);
 
 describe('cosignature/v1 format (checked with node:crypto only)', () => {
   it('key id uses type 0x04, and the line is key id || u64 timestamp || Ed25519 over "cosignature/v1\\ntime T\\n" + checkpoint', () => {

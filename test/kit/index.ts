@@ -1,0 +1,12 @@
+/**
+ * The shared test kit: one PKI world builder, one waitFor, one set of clocks. Import from here.
+ *
+ * @example
+ * import { pkiWorld, waitFor, acceleratedClock } from '../kit/index.js';
+ * const world = await pkiWorld({ vtn: 'tso:TSO1', ven: 'aggregator:AGG1' });
+ * after(() => world.close());
+ * await waitFor(() => vtn.registration('AGG1'), { what: 'AGG1 registered' });
+ */
+export * from './pki.js';
+export * from './wait.js';
+export * from './clock.js';
