@@ -48,8 +48,8 @@ interface Creds {
 async function server(): Promise<void> {
   const { TlsMaterial } = await import('../src/security/tls.js');
   const { openStore } = await import('../src/store/store.js');
-  const { openadrStoreMigrations } = await import('../src/roles/openadr/store.js');
-  const { startOpenadrVtn } = await import('../src/roles/openadr/vtn-server.js');
+  const { openadrStoreMigrations } = await import('../src/endpoints/openadr/store.js');
+  const { startVtnEndpoint } = await import('../src/endpoints/openadr/vtn-endpoint.js');
   const creds = JSON.parse(readFileSync(join(dir, 'creds.json'), 'utf8')) as Creds;
   const material = await TlsMaterial.fromPem({ credentials: [creds.server], caPem: creds.caPem });
   const store = await openStore({ url: join(dir, 'vtn.db'), migrations: openadrStoreMigrations });
@@ -106,7 +106,7 @@ async function server(): Promise<void> {
     return;
   }
   const maxChunks = arg('max-chunks', '');
-  const running = await startOpenadrVtn({
+  const running = await startVtnEndpoint({
     vtnID: 'BENCH-VTN', material, store, allowList: { roles: ['gateway'] },
     audit: { append: () => { refusals++; } },
     vtn: { pollFreqMs: 10_000, vtnReports: false },

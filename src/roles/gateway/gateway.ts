@@ -34,8 +34,8 @@ import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/
 import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
 import { composeMigrations } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
-import { StoreNonceCache } from '../openadr/nonce-store.js';
-import { openadrStoreMigrations, StoreVenOutbox } from '../openadr/store.js';
+import { StoreNonceCache } from '../../endpoints/openadr/nonce-store.js';
+import { openadrStoreMigrations, StoreVenOutbox } from '../../endpoints/openadr/store.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
 import { CommandGuard, type EventVerdict } from './command-guard.js';
 import { EchonetSite } from './echonet-site.js';
