@@ -21,9 +21,9 @@ import type { OptType } from '../../protocols/openadr/event.js';
 import type { ServiceName } from '../../protocols/openadr/register-party.js';
 import type { SignatureMode } from '../../protocols/openadr/signature.js';
 import { powerRealItem } from '../../protocols/openadr/units.js';
-import { openadrStoreMigrations } from '../../roles/openadr/store.js';
-import { startOpenadrVen } from '../../roles/openadr/ven-client.js';
-import { startOpenadrVtn } from '../../roles/openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
+import { startVenEndpoint } from '../../endpoints/openadr/ven-endpoint.js';
+import { startVtnEndpoint } from '../../endpoints/openadr/vtn-endpoint.js';
 import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js';
 import { parseParticipant, type ParticipantRole } from '../../security/identity.js';
 import { loadTlsMaterial, type TlsProfileName } from '../../security/tls.js';
@@ -102,7 +102,7 @@ export function register(program: Command): void {
       }
       const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });
       let eventCreated = false;
-      const running = await startOpenadrVtn({
+      const running = await startVtnEndpoint({
         vtnID: o.vtnId, material: await material(o), profile: o.profile, store, audit: stderrAudit,
         allowList: { participants: allow, fingerprints: o.allowFingerprint ?? [] },
         host: o.listen.host, port: o.listen.port, venIdFromCertificate: !o.anyVenId,
@@ -169,7 +169,7 @@ export function register(program: Command): void {
       const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });
       const w = o.reportWatts;
       const period = (o.reportSeconds * 1000) as Millis;
-      const running = await startOpenadrVen({
+      const running = await startVenEndpoint({
         venName: o.venName, vtnUrl: o.vtnUrl, material: await material(o), profile: o.profile, audit: stderrAudit, store,
         checkHostname: o.checkHostname,
         ...(expect ? { expectVtn: expect } : {}),

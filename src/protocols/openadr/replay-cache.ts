@@ -10,7 +10,7 @@
  *  2. `confirm` settles the claim where other verifiers and the next start can see it (the
  *     store). The caller awaits it before it acts on the payload or answers it.
  * The memory cache (`NonceCache` in ./signature.ts) settles at once; the store-backed one lives
- * in the roles layer (src/roles/openadr/nonce-store.ts), because protocols never import the store.
+ * in the roles layer (src/endpoints/openadr/nonce-store.ts), because protocols never import the store.
  */
 import { OadrError, OadrResponseCode } from './errors.js';
 

@@ -70,6 +70,8 @@ export interface VenEventInfo {
   effectiveStart: EpochMillis;
   /** True when this is a modification of an event already seen. */
   modified: boolean;
+  /** True for a modification the caller's checkDistribute already verified in an earlier run (no answer is sent). */
+  redelivered?: boolean;
 }
 
 /**
@@ -83,6 +85,48 @@ export interface VenEventAnswer {
   responseCode?: number;
   /** Sent to the VTN; cut to 250 characters. */
   responseDescription?: string;
+  /**
+   * Runs after the oadrCreatedEvent carrying this answer reached the VTN (or, when none is due,
+   * after the distribute was processed) — e.g. a gateway opting single resources out of an event
+   * it accepted, once the VTN holds its answer to the event as a whole.
+   */
+  afterReply?: () => Promise<void>;
+}
+
+/**
+ * The XML signature of a received oadrDistributeEvent as the VEN verified it against the VTN's
+ * certificate (`vtnCertificatePem`). The nonce is NOT consumed: a caller that checks the
+ * distribute itself keeps its own replay state.
+ */
+export type VenSignatureCheck =
+  | { ok: true; fingerprint: string; nonce: string; timestamp: EpochMillis }
+  | { ok: false; kind: 'missing' | 'invalid'; reason: string };
+
+/** A received oadrDistributeEvent handed to {@link VenOptions.checkDistribute}. */
+export interface VenDistribute {
+  /** The payload exactly as received. */
+  rawXml: string;
+  message: OadrDistributeEvent;
+  signature: VenSignatureCheck;
+}
+
+/** The caller's verdict on one event of a distribute (in the distribute's order). */
+export type VenEventVerdict =
+  /** Goes on to the VEN's event handling (onEvent). */
+  | { verdict: 'accept' }
+  /**
+   * A modification the caller already verified (e.g. before a restart): not answered again; if
+   * this run of the VEN does not know it yet, onEvent sees it once with `redelivered: true`.
+   */
+  | { verdict: 'duplicate' }
+  /** Refused: answered optOut with this OpenADR code and reason; onEvent does not see it. */
+  | { verdict: 'refuse'; code: number; reason: string };
+
+/** The caller's verdict on a whole distribute. */
+export interface VenDistributeVerdict {
+  /** False when the payload as a whole is refused (signature, replay): no implicit cancellation then. */
+  ok: boolean;
+  events: VenEventVerdict[];
 }
 
 export interface VenOptions {
@@ -118,6 +162,14 @@ export interface VenOptions {
    */
   onEvent?: (info: VenEventInfo) => OptType | VenEventAnswer | void | Promise<OptType | VenEventAnswer | void>;
   onEventCancelled?: (eventID: string, explicit: boolean) => void;
+  /**
+   * Checks every oadrDistributeEvent before the VEN's event handling, with the raw XML as received
+   * and the signature verified against `vtnCertificatePem` — for a caller whose own guard decides
+   * (a gateway's command guard: authenticity, replay, targets, with its own refusal codes). When
+   * set, the VEN's own signature policy, replay cache and vtnID check do not apply to distributes:
+   * the caller's verdict does. Refused events are answered with the caller's code.
+   */
+  checkDistribute?: (d: VenDistribute) => Promise<VenDistributeVerdict>;
   onRegistered?: (s: VenPersistedState) => void;
   /** Back-off after failures: initial and maximum delay (default 1 s, 5 min). */
   backoff?: { initialMs: number; maxMs: number };
@@ -141,7 +193,7 @@ interface ActiveReport {
   ticks: number;
 }
 
-/** A VenOutbox in memory (tests; production uses the store-backed one in src/roles/openadr/). */
+/** A VenOutbox in memory (tests; production uses the store-backed one in src/endpoints/openadr/). */
 export class MemoryVenOutbox implements VenOutbox {
   private items: { seq: number; item: VenOutboxItem }[] = [];
   private seq = 0;
@@ -164,7 +216,12 @@ export class Ven {
   // Nonces are remembered for as long as their timestamps can pass the window.
   private readonly nonces: ReplayCache;
   private reg: VenPersistedState | undefined;
+  /** The events of the VTN as this VEN answered them: the one event ledger of every role. */
   private readonly known = new Map<string, KnownEvent>();
+  /** Raw XML and signature check of distributes decoded for checkDistribute (by message). */
+  /** Follow-ups of an oadrCreatedEvent sent after a push reply (the answers' afterReply). */
+  private readonly pushAfter = new WeakMap<OadrMessage, () => Promise<void>>();
+  private readonly distributes = new WeakMap<OadrMessage, { rawXml: string; signature: VenSignatureCheck }>();
   private readonly active = new Map<string, ActiveReport>();
   private timer: TimerHandle | undefined;
   private running = false;
@@ -212,6 +269,11 @@ export class Ven {
   /** Events currently known, with our opt. */
   events(): { event: OadrEvent; optType: OptType; effectiveStart: EpochMillis }[] {
     return [...this.known.values()];
+  }
+
+  /** One known event with our opt, if the VTN lists it. */
+  knownEvent(eventID: string): { event: OadrEvent; optType: OptType; effectiveStart: EpochMillis } | undefined {
+    return this.known.get(eventID);
   }
 
   /** Report request ids we are currently serving. */
@@ -462,7 +524,7 @@ export class Ven {
     switch (m.type) {
       case 'oadrDistributeEvent': {
         const created = await this.processDistribute(m, pull);
-        return pull ? {} : { ...(created ? { after: async () => { await this.sendChecked(created); } } : {}) };
+        return pull || !created ? {} : { after: async () => { await this.sendChecked(created); await this.pushAfter.get(created)?.(); } };
       }
       case 'oadrCreateReport': {
         for (const r of m.reportRequests) this.startReport(r);
@@ -499,17 +561,35 @@ export class Ven {
     }
   }
 
-  /** Handles oadrDistributeEvent (§8.1): new/modified events to the callback, stale ones refused (450), missing ones cancelled. */
+  /**
+   * Handles oadrDistributeEvent (§8.1): the caller's check first (checkDistribute), then new or
+   * modified events to the callback, stale ones refused (450), missing ones cancelled; answers
+   * with one oadrCreatedEvent, then runs the answers' afterReply.
+   */
   private async processDistribute(m: OadrDistributeEvent, sendNow: boolean): Promise<OadrMessage | undefined> {
     const reg = this.need();
-    if (m.vtnID !== reg.vtnID) throw err(OadrResponseCode.INVALID_ID, `oadrDistributeEvent from vtnID ${m.vtnID.slice(0, 64)}, registered with ${reg.vtnID}`);
+    let verdict: VenDistributeVerdict | undefined;
+    const check = this.o.checkDistribute;
+    if (check) {
+      const got = this.distributes.get(m);
+      if (!got) throw err(OadrResponseCode.OTHER, 'oadrDistributeEvent without its raw payload');
+      verdict = await check({ rawXml: got.rawXml, message: m, signature: got.signature });
+    } else if (m.vtnID !== reg.vtnID) throw err(OadrResponseCode.INVALID_ID, `oadrDistributeEvent from vtnID ${m.vtnID.slice(0, 64)}, registered with ${reg.vtnID}`);
     const responses: EventResponse[] = [];
+    const after: (() => Promise<void>)[] = [];
     const seen = new Set<string>();
-    for (const ev of m.events) {
+    for (const [i, ev] of m.events.entries()) {
       const id = ev.descriptor.eventID;
-      seen.add(id);
       const k = this.known.get(id);
       const qualified = { eventID: id, modificationNumber: ev.descriptor.modificationNumber };
+      const v = verdict?.events[i] ?? { verdict: verdict ? 'refuse' as const : 'accept' as const, code: OadrResponseCode.OTHER, reason: 'not checked' };
+      if (v.verdict === 'refuse') {
+        // Refused by the caller's guard: answered with its code; the event stays what it was.
+        if (k) seen.add(id);
+        if (ev.responseRequired === 'always') responses.push({ responseCode: v.code, responseDescription: v.reason.slice(0, 250), requestID: m.requestID, qualifiedEventID: qualified, optType: 'optOut' });
+        continue;
+      }
+      seen.add(id);
       if (k && ev.descriptor.modificationNumber < k.event.descriptor.modificationNumber) {
         this.refused('event', err(OadrResponseCode.OUT_OF_SEQUENCE, `event ${id} modificationNumber ${ev.descriptor.modificationNumber} older than ${k.event.descriptor.modificationNumber}`));
         if (ev.responseRequired === 'always') responses.push({ responseCode: OadrResponseCode.OUT_OF_SEQUENCE, responseDescription: 'stale modificationNumber', requestID: m.requestID, qualifiedEventID: qualified, optType: k.optType });
@@ -519,12 +599,14 @@ export class Ven {
         k.event = ev; // status may have moved on; content has not
         continue;
       }
+      const redelivered = v.verdict === 'duplicate';
       let answer: VenEventAnswer = { optType: k?.optType ?? 'optIn' };
       const effectiveStart = randomizedStart(ev, this.random);
-      if (ev.descriptor.eventStatus === 'cancelled') this.o.onEventCancelled?.(id, true);
-      else {
+      if (ev.descriptor.eventStatus === 'cancelled') {
+        if (!redelivered) this.o.onEventCancelled?.(id, true);
+      } else {
         try {
-          const a = await this.o.onEvent?.({ event: ev, status: ev.descriptor.eventStatus, effectiveStart, modified: !!k });
+          const a = await this.o.onEvent?.({ event: ev, status: ev.descriptor.eventStatus, effectiveStart, modified: !!k, ...(redelivered ? { redelivered } : {}) });
           answer = typeof a === 'string' ? { optType: a } : (a ?? { optType: 'optIn' });
           const code = answer.responseCode ?? 200;
           if (!Number.isInteger(code) || code < 200 || code > 499) throw new Error(`onEvent answered responseCode ${code}; OpenADR codes are 200 or 4xx`);
@@ -537,7 +619,8 @@ export class Ven {
       }
       const { optType } = answer;
       this.known.set(id, { event: ev, optType, effectiveStart });
-      if (ev.responseRequired === 'always') {
+      if (answer.afterReply) after.push(answer.afterReply);
+      if (ev.responseRequired === 'always' && !redelivered) {
         responses.push({
           responseCode: answer.responseCode ?? 200,
           ...(answer.responseDescription ? { responseDescription: answer.responseDescription.slice(0, 250) } : {}),
@@ -545,19 +628,29 @@ export class Ven {
         });
       }
     }
-    // §8.1: an event the VTN no longer lists is implicitly cancelled.
-    for (const id of [...this.known.keys()]) {
-      if (!seen.has(id)) {
-        this.known.delete(id);
-        this.o.onEventCancelled?.(id, false);
+    // §8.1: an event the VTN no longer lists is implicitly cancelled (not on a refused payload).
+    if (!verdict || verdict.ok) {
+      for (const id of [...this.known.keys()]) {
+        if (!seen.has(id)) {
+          this.known.delete(id);
+          this.o.onEventCancelled?.(id, false);
+        }
       }
     }
-    if (!responses.length) return undefined;
+    const runAfter = async (): Promise<void> => {
+      for (const a of after) await a().catch((e: unknown) => this.refused('event-after-reply', e));
+    };
+    if (!responses.length) {
+      await runAfter();
+      return undefined;
+    }
     const created: OadrMessage = { type: 'oadrCreatedEvent', eiResponse: { responseCode: 200, requestID: m.requestID }, eventResponses: responses, venID: reg.venID };
     if (sendNow) {
       await this.sendChecked(created);
+      await runAfter();
       return undefined;
     }
+    this.pushAfter.set(created, runAfter);
     return created;
   }
 
@@ -721,7 +814,10 @@ export class Ven {
     const d = decodePayload(text, this.limits, `reply from VTN ${service}`);
     if (seen) seen.signed = d.hasSignature;
     const mode = this.o.signatureMode ?? 'optional';
-    if (mode !== 'off') {
+    if (this.o.checkDistribute && d.message.type === 'oadrDistributeEvent') {
+      // The caller's guard decides (and keeps the replay state); it gets our verification.
+      this.distributes.set(d.message, { rawXml: text, signature: this.distributeSignature(text, d) });
+    } else if (mode !== 'off') {
       if (d.hasSignature) {
         if (!this.o.vtnCertificatePem) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'signed payload but no VTN certificate configured');
         const v = verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: this.nonces, limits: this.limits, decoded: d, ...(this.o.signatureWindowMs !== undefined ? { windowMs: this.o.signatureWindowMs } : {}) });
@@ -732,6 +828,18 @@ export class Ven {
       throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `payload for venID ${d.message.venID.slice(0, 64)}, we are ${this.reg.venID}`);
     }
     return d.message;
+  }
+
+  /** Verifies a distribute's signature against the VTN's certificate without consuming its nonce. */
+  private distributeSignature(text: string, d: ReturnType<typeof decodePayload>): VenSignatureCheck {
+    if (!d.hasSignature) return { ok: false, kind: 'missing', reason: 'no ds:Signature' };
+    if (!this.o.vtnCertificatePem) return { ok: false, kind: 'invalid', reason: 'signed payload but no VTN certificate configured' };
+    try {
+      const v = verifyPayload(text, { signerCertificatePem: this.o.vtnCertificatePem, clock: this.clock, nonces: new NonceCache(1), windowMs: Number.MAX_SAFE_INTEGER, limits: this.limits, decoded: d });
+      return { ok: true, fingerprint: v.signer.fingerprint, nonce: v.nonce, timestamp: v.timestamp };
+    } catch (e) {
+      return { ok: false, kind: 'invalid', reason: (e as Error).message };
+    }
   }
 
   /** POSTs a payload to its service and decodes the reply. */

@@ -2,7 +2,7 @@
  * What a VTN must remember, as an interface: registrations (venID bound to a certificate
  * fingerprint), events with their opt state, report registrations / requests / data, opt
  * schedules, and the per-VEN queue of payloads waiting for a poll. The protocol code depends on
- * this interface only; `src/roles/openadr/` implements it on the SQLite/PostgreSQL data layer and
+ * this interface only; `src/endpoints/openadr/` implements it on the SQLite/PostgreSQL data layer and
  * `MemoryVtnStore` serves tests and embedded use.
  */
 import type { EpochMillis } from '../../core/units.js';

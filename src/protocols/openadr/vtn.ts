@@ -2,7 +2,7 @@
  * The OpenADR 2.0b VTN (Virtual Top Node) protocol engine: registration bound to client
  * certificates, events with lifecycle and modification numbers, report registration / requests /
  * reception, opt schedules, and a poll queue that delivers ANY pending payload. Transport-neutral:
- * `handle(service, body, peer)` is wired to HTTPS with mutual TLS by src/roles/openadr/, state
+ * `handle(service, body, peer)` is wired to HTTPS with mutual TLS by src/endpoints/openadr/, state
  * lives behind VtnStore.
  *
  * Spec references are to the OpenADR 2.0b Profile Specification (§8.1 Event, §8.3 Report,

@@ -80,6 +80,11 @@ export interface GuardPayload {
   rawXml: string;
   vtnID: string;
   events: GuardEvent[];
+  /**
+   * The signature as the receiving VEN already verified it (against the configured aggregator
+   * certificate, the VEN's checkDistribute hook); when absent the guard's verifier checks rawXml.
+   */
+  signature?: SignatureVerdict | undefined;
 }
 
 export interface GuardConfig {
@@ -188,7 +193,7 @@ export class CommandGuard {
 
     let verdict: SignatureVerdict;
     try {
-      verdict = await this.verifier.verify(payload.rawXml);
+      verdict = payload.signature ?? await this.verifier.verify(payload.rawXml);
     } catch (err) {
       verdict = { ok: false, kind: 'invalid', reason: `signature check failed: ${(err as Error).message}` };
     }

@@ -4,9 +4,11 @@
  * controller towards the site's devices (R5), and in between the command guard, the safety
  * policy, the translation and the event engine.
  *
- * Data flow of a command: VTN poll reply → UpstreamTransport → CommandGuard (aggregator's XML
- * signature, replay, targets) → EventEngine (translation, policy, schedule) → EchonetSite (Set)
- * → device; the oadrCreatedEvent goes back with one code per event. Telemetry: EchonetSite
+ * Data flow of a command: VTN poll reply → the gateway's VEN (src/endpoints/openadr/ven-endpoint.ts;
+ * it verifies the aggregator's XML signature and hands the raw payload to its checkDistribute
+ * hook) → CommandGuard (signature verdict, replay, targets) → the VEN's event handling (one event
+ * record: the VEN's) → EventEngine (translation, policy, schedule) → EchonetSite (Set) → device;
+ * the VEN sends the oadrCreatedEvent with one code per event, signed with the gateway's key. Telemetry: EchonetSite
  * polls the devices; the VEN samples them through GatewayReportSources at the granularity the
  * VTN asked for; reports are kept in the durable outbox until the VTN has them.
  *
@@ -24,32 +26,30 @@ import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../co
 import { ConfigError, describeError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { EchonetController } from '../../protocols/echonet/controller.js';
-import type { OadrDistributeEvent, OadrEvent } from '../../protocols/openadr/event.js';
-import { httpsTransport, type OadrTransport } from '../../protocols/openadr/http.js';
-import type { SigningKey } from '../../protocols/openadr/signature.js';
-import { Ven } from '../../protocols/openadr/ven.js';
+import type { OadrEvent } from '../../protocols/openadr/event.js';
+import type { OadrTransport } from '../../protocols/openadr/http.js';
+import type { Ven, VenDistribute, VenDistributeVerdict, VenEventAnswer, VenEventInfo } from '../../protocols/openadr/ven.js';
 import { AuditLog } from '../../security/audit/log.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
-import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
+import { loadTlsMaterial } from '../../security/tls.js';
 import { composeMigrations } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
-import { StoreNonceCache } from '../openadr/nonce-store.js';
-import { openadrStoreMigrations, StoreVenOutbox } from '../openadr/store.js';
+import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
+import { startVenEndpoint, type RunningVen } from '../../endpoints/openadr/ven-endpoint.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
-import { CommandGuard, type EventVerdict } from './command-guard.js';
+import { CommandGuard, type SignatureVerdict, type SignerIdentity } from './command-guard.js';
 import { EchonetSite } from './echonet-site.js';
-import { EventEngine, type ResourceRefusal } from './engine.js';
+import { EventEngine, type EventAnswer, type ResourceRefusal } from './engine.js';
 import {
   InventoryTracker, assetUrn, buildInventory, describeDataPoints, type DeviceDetails, type InventoryDocument,
 } from './inventory.js';
-import { createdEventOf, descriptionsOf, gatewayEventOf, guardPayloadOf, type EventReply } from './oadr-adapter.js';
+import { descriptionsOf, gatewayEventOf, guardPayloadOf } from './oadr-adapter.js';
 import { gatewayMigrations, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
 import { FailSafe, SafetyPolicy, sitePolicySchema } from './policy.js';
 import { GatewayReportSources } from './telemetry.js';
 import { translationConfigSchema } from './translate.js';
 import { OADR_CODE, describeCommand } from './types.js';
-import { UpstreamTransport, aggregatorSignatureVerifier } from './upstream.js';
 import { startUpstreamWitnessing } from '../common/witnessing.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
@@ -202,8 +202,8 @@ interface GatewayParts {
   engine: EventEngine;
   guard: CommandGuard;
   sources: GatewayReportSources;
-  outbox: StoreVenOutbox;
-  signingKey: SigningKey;
+  /** The aggregator as its certificate names it (the signer every command must have). */
+  aggregator: { role: string; id: string };
 }
 
 /**
@@ -213,10 +213,8 @@ interface GatewayParts {
 export class Gateway {
   private readonly timers: TimerHandle[] = [];
   private readonly tracker = new InventoryTracker();
-  /** Events accepted and running, for implicit cancellation (OpenADR §8.1). */
-  private readonly accepted = new Map<string, number>();
-  /** The modification of each event decided in this run (accepted or refused). */
-  private readonly decided = new Map<string, number>();
+  /** Who signed the distribute whose events the VEN is handing us (set by checkDistribute). */
+  private signerId: string | undefined;
   private closed = false;
   private inventoryBusy = false;
 
@@ -236,10 +234,8 @@ export class Gateway {
   private readonly replayStore: SqlReplayStore;
   private readonly controller: EchonetController;
   private readonly sources: GatewayReportSources;
-  private readonly outbox: StoreVenOutbox;
-  private readonly signingKey: SigningKey;
-  private upstream: UpstreamTransport | undefined;
-  private venRef: Ven | undefined;
+  private readonly aggregator: { role: string; id: string };
+  private endpoint: RunningVen | undefined;
   private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
 
   private constructor(p: GatewayParts) {
@@ -259,8 +255,7 @@ export class Gateway {
     this.replayStore = p.replayStore;
     this.controller = p.controller;
     this.sources = p.sources;
-    this.outbox = p.outbox;
-    this.signingKey = p.signingKey;
+    this.aggregator = p.aggregator;
   }
 
   /** Our audit checkpoints' witnessing by the aggregator (when the gateway keeps its own audit log). */
@@ -270,7 +265,11 @@ export class Gateway {
 
   /** The OpenADR VEN (registration, polling, reports). */
   get ven(): Ven {
-    return this.venRef!;
+    return this.endpoint!.ven;
+  }
+
+  private get venRef(): Ven | undefined {
+    return this.endpoint?.ven;
   }
 
   /**
@@ -322,10 +321,10 @@ export class Gateway {
           groupIds: config.groups,
           maxClockSkewMs: config.security.maxClockSkewMs,
         },
-        aggregatorSignatureVerifier(aggPem, clock), replayStore, clock, audit,
+        // Every distribute comes through the VEN, which verifies its signature against aggPem and
+        // passes the verdict with the payload (GuardPayload.signature); nothing else reaches the guard.
+        { verify: () => ({ ok: false, kind: 'invalid', reason: 'payload did not come through the VEN' }) }, replayStore, clock, audit,
       );
-      const cred = material.credentials[0]!;
-      const signingKey: SigningKey = { privateKeyPem: cred.keyPem, certificatePem: cred.certPem };
       const sources = new GatewayReportSources({
         reading: (id) => {
           const r = admission.isControllable(id) ? site.reading(id) : undefined;
@@ -334,55 +333,52 @@ export class Gateway {
         activeCommand: (id) => engine.activeCommand(id),
         normalOf: (id) => engine.normalOf(id),
       }, { powerScale: config.telemetry.powerScale, energyScale: config.telemetry.energyScale });
-      const outbox = new StoreVenOutbox(store, `openadr-ven:${config.gatewayId}`);
       const gw = new Gateway({
-        config, clock, audit, ownAudit, log, store, admission, admissionStore, replayStore, controller, site, policy, failSafe, engine, guard, sources, outbox, signingKey,
+        config, clock, audit, ownAudit, log, store, admission, admissionStore, replayStore, controller, site, policy, failSafe, engine, guard, sources,
+        aggregator: { role: agg.role, id: agg.id },
       });
 
       await site.discover();
       await site.poll();
       gw.refreshDescriptions();
 
-      const tls = clientTlsOptions(material, 'R4', { audit, expect: { role: 'aggregator', id: config.aggregator.id } });
-      const https = httpsTransport(config.aggregator.vtnUrl, { tls, maxSockets: 2, timeoutMs: 20_000 });
-      const inner = deps.wrapTransport ? deps.wrapTransport(https) : https;
-      const upstream = new UpstreamTransport(inner, (raw, m) => gw.onDistribute(raw, m), () => failSafe.contact(), () => gw.venRef?.registration?.venID);
-      gw.upstream = upstream;
-      cleanup.unshift(() => upstream.close());
-      // Signed replies from the VTN: their nonces in the gateway's store, refused when replayed after a restart.
-      // (Events go to the command guard, whose replay state is durable on its own: SqlReplayStore.)
-      const venNonces = await StoreNonceCache.open(store, { scope: `ven:${config.gatewayId}`, windowMs: config.security.maxClockSkewMs }, clock.now());
-      cleanup.unshift(() => venNonces.flush());
-      const ven = new Ven({
+      // The VEN, assembled like every other (src/endpoints/openadr): registration at every start
+      // (so the VTN's report requests are served again after a restart), durable outbox and
+      // nonces in the gateway's store, every exchange feeding the fail-safe.
+      const endpoint = await startVenEndpoint({
         venName: config.venName ?? config.gatewayId,
-        venID: config.gatewayId,
-        transport: upstream,
-        clock,
-        ...(deps.random ? { random: deps.random } : {}),
-        audit,
-        outbox,
-        // No persisted registration: the gateway registers (and registers its reports) at every
-        // start, so the VTN's report requests are served again after a restart.
-        xmlSignature: true,
-        signingKey,
-        vtnCertificatePem: aggPem,
-        // Events are verified by the command guard (signature required); other payloads are
-        // verified when signed.
-        signatureMode: 'optional',
-        signatureWindowMs: config.security.maxClockSkewMs,
-        nonces: venNonces,
-        reports: sources.list(),
-        backoff: { initialMs: Math.min(5000, config.echonet.pollMs), maxMs: 60_000 },
-        onRegistered: () => {
-          gw.tracker.acknowledge(gw.inventory());
-          audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.registered', target: config.aggregator.vtnUrl, outcome: 'success' });
+        vtnUrl: config.aggregator.vtnUrl, material, profile: 'R4', expectVtn: { role: 'aggregator', id: config.aggregator.id },
+        audit, timeoutMs: 20_000, store, scope: config.gatewayId, persistRegistration: false, clock,
+        xmlSignature: true, vtnCertificatePem: aggPem,
+        ...(deps.wrapTransport ? { wrapTransport: deps.wrapTransport } : {}),
+        onContact: () => failSafe.contact(),
+        autoStart: false,
+        ven: {
+          venID: config.gatewayId,
+          ...(deps.random ? { random: deps.random } : {}),
+          // Events are checked by the command guard (signature required, through checkDistribute);
+          // other payloads are verified when signed.
+          signatureMode: 'optional',
+          signatureWindowMs: config.security.maxClockSkewMs,
+          reports: sources.list(),
+          backoff: { initialMs: Math.min(5000, config.echonet.pollMs), maxMs: 60_000 },
+          checkDistribute: (d) => gw.checkDistribute(d),
+          onEvent: (info) => gw.onEvent(info),
+          onEventCancelled: (eventID, explicit) => {
+            engine.cancelEvent(eventID, explicit ? 'event cancelled' : 'no longer listed by the aggregator (implicit cancellation)');
+          },
+          onRegistered: () => {
+            gw.tracker.acknowledge(gw.inventory());
+            audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.registered', target: config.aggregator.vtnUrl, outcome: 'success' });
+          },
         },
       });
-      gw.venRef = ven;
-      cleanup.unshift(() => ven.stop());
+      gw.endpoint = endpoint;
+      cleanup.unshift(() => endpoint.close());
       gw.every(config.echonet.pollMs, () => gw.pollDevices());
       gw.every(config.echonet.rediscoverMs, () => gw.rediscover());
-      await ven.start();
+      await endpoint.start();
+      const tls = endpoint.tls!;
       const auditLog = ownAudit ?? (deps.audit instanceof AuditLog ? deps.audit : undefined);
       if (auditLog && config.audit.witnessIntervalMs > 0) {
         gw.witnessingRef = startUpstreamWitnessing({
@@ -424,14 +420,14 @@ export class Gateway {
         };
       }),
       events: this.engine.eventPhases(),
-      pendingReports: await this.outbox.size(),
+      pendingReports: await this.endpoint!.outbox.size(),
       inventoryDigest: this.tracker.acknowledgedDigest(),
     };
   }
 
   /** Reports waiting on disk for the aggregator (the VEN's durable outbox). */
   pendingReports(): Promise<number> {
-    return this.outbox.size();
+    return this.endpoint!.outbox.size();
   }
 
   /** Stops: every controlled device back to normal, VEN stopped, sockets and files closed. */
@@ -442,8 +438,7 @@ export class Gateway {
     this.engine.close();
     await this.engine.idle();
     this.witnessingRef?.stop();
-    this.venRef?.stop();
-    this.upstream?.close();
+    await this.endpoint?.close();
     await this.admissionStore.flush().catch(() => {});
     await this.replayStore.flush().catch(() => {});
     await this.controller.close();
@@ -515,42 +510,49 @@ export class Gateway {
     }
   }
 
-  /** An oadrDistributeEvent from the VTN: guard, then engine, then oadrCreatedEvent. */
-  private async onDistribute(raw: string, m: OadrDistributeEvent): Promise<void> {
-    const own = this.site.resources();
-    const result = await this.guard.check(guardPayloadOf(raw, m), own);
+  /**
+   * The VEN's checkDistribute hook: the command guard decides on every oadrDistributeEvent
+   * (signature verdict from the VEN, replay, targets) before the VEN's event handling sees it.
+   */
+  private async checkDistribute(d: VenDistribute): Promise<VenDistributeVerdict> {
+    const signature: SignatureVerdict = d.signature.ok
+      ? { ok: true, signer: { fingerprint: d.signature.fingerprint, role: this.aggregator.role, id: this.aggregator.id } satisfies SignerIdentity, replayProtect: { nonce: d.signature.nonce, timestamp: d.signature.timestamp } }
+      : d.signature;
+    const result = await this.guard.check({ ...guardPayloadOf(d.rawXml, d.message), signature }, this.site.resources());
     await this.replayStore.flush();
-    const replies: EventReply[] = [];
-    // Events accepted for some resources and refused for others: each refused one is opted out.
-    const partial: { ev: OadrEvent; refused: ResourceRefusal[] }[] = [];
-    m.events.forEach((ev, i) => {
-      const verdict = result.events[i] as EventVerdict;
-      const reply = this.decide(ev, verdict, result.ok ? result.signer.id : undefined);
-      if (reply?.optType === 'optIn' && reply.refused && reply.refused.length > 0) partial.push({ ev, refused: reply.refused });
-      if (reply && ev.responseRequired === 'always') replies.push(reply);
-    });
-    if (result.ok) {
-      // OpenADR 2.0b §8.1: a complete distribute that no longer lists an event cancels it.
-      const listed = new Set(m.events.map((e) => e.descriptor.eventID));
-      for (const id of [...this.accepted.keys()]) {
-        if (!listed.has(id)) {
-          this.accepted.delete(id);
-          this.engine.cancelEvent(id, 'no longer listed by the aggregator (implicit cancellation)');
-        }
-      }
+    this.signerId = result.ok ? result.signer.id : undefined;
+    return {
+      ok: result.ok,
+      events: result.events.map((v) => (v.verdict === 'refuse' ? { verdict: 'refuse', code: v.code, reason: v.reason } : { verdict: v.verdict })),
+    };
+  }
+
+  /** The VEN's onEvent: an event the guard let through, new or modified (or verified before a restart). */
+  private async onEvent(info: VenEventInfo): Promise<VenEventAnswer> {
+    const ev = info.event;
+    const eventID = ev.descriptor.eventID;
+    const admission = ev.signals.some((s) => s.signalName === ADMISSION_SIGNAL_NAME);
+    if (info.redelivered) {
+      // A modification verified before the gateway restarted (its devices were restored at
+      // shutdown): resume it, once; no answer goes back.
+      if (admission) return { optType: 'optIn' };
+      const resumed = this.engine.accept(gatewayEventOf(ev));
+      this.audit.append({
+        actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.event.resumed', target: eventID,
+        outcome: resumed.optType === 'optIn' ? 'success' : 'refused', reason: resumed.description,
+        details: { modificationNumber: ev.descriptor.modificationNumber },
+      });
+      return { optType: resumed.optType };
     }
-    if (replies.length > 0) {
-      const venID = this.venRef?.registration?.venID ?? this.config.gatewayId;
-      try {
-        const r = await this.upstream!.send(createdEventOf(venID, m.requestID, replies), 'EiEvent', this.signingKey, this.clock);
-        const code = 'eiResponse' in r && r.eiResponse ? r.eiResponse.responseCode : 200;
-        if (code !== 200) this.log.info({ code, description: 'eiResponse' in r ? r.eiResponse?.responseDescription : undefined }, 'VTN answered oadrCreatedEvent with an error');
-      } catch (err) {
-        this.log.warn({ err: describeError(err) }, 'oadrCreatedEvent not delivered');
-      }
-    }
-    // After the oadrCreatedEvent, so the VTN already holds our answer to the event as a whole.
-    await this.optOutResources(partial);
+    const answer = admission ? this.admissionDecision(ev, this.signerId) : this.engine.accept(gatewayEventOf(ev));
+    const refused = answer.refused ?? [];
+    return {
+      optType: answer.optType,
+      responseCode: answer.code,
+      ...(answer.description !== undefined ? { responseDescription: answer.description } : {}),
+      // After the oadrCreatedEvent, so the VTN already holds our answer to the event as a whole.
+      ...(answer.optType === 'optIn' && refused.length > 0 ? { afterReply: () => this.optOutResources([{ ev, refused }]) } : {}),
+    };
   }
 
   /**
@@ -581,35 +583,8 @@ export class Gateway {
     }
   }
 
-  /** The answer to one event of a distribute, or undefined when none is due (re-delivery). */
-  private decide(ev: OadrEvent, verdict: EventVerdict, signerId: string | undefined): EventReply | undefined {
-    const base = { eventID: ev.descriptor.eventID, modificationNumber: ev.descriptor.modificationNumber };
-    if (verdict.verdict === 'refuse') return { ...base, code: verdict.code, optType: 'optOut', description: verdict.reason };
-    if (verdict.verdict === 'duplicate') {
-      // A modification verified before. Decided in this run already: nothing to do. Not yet
-      // (the gateway restarted, its devices were restored at shutdown): resume it, once.
-      if (this.decided.get(base.eventID) === base.modificationNumber || ev.descriptor.eventStatus === 'cancelled') return undefined;
-      if (ev.signals.some((s) => s.signalName === ADMISSION_SIGNAL_NAME)) return undefined;
-      this.decided.set(base.eventID, base.modificationNumber);
-      const resumed = this.engine.accept(gatewayEventOf(ev));
-      if (resumed.optType === 'optIn') this.accepted.set(base.eventID, base.modificationNumber);
-      this.audit.append({
-        actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.event.resumed', target: base.eventID,
-        outcome: resumed.optType === 'optIn' ? 'success' : 'refused', reason: resumed.description,
-        details: { modificationNumber: base.modificationNumber },
-      });
-      return undefined;
-    }
-    this.decided.set(base.eventID, base.modificationNumber);
-    if (ev.signals.some((s) => s.signalName === ADMISSION_SIGNAL_NAME)) return { ...base, ...this.admissionDecision(ev, signerId) };
-    const answer = this.engine.accept(gatewayEventOf(ev));
-    if (answer.optType === 'optIn' && ev.descriptor.eventStatus !== 'cancelled') this.accepted.set(base.eventID, base.modificationNumber);
-    else this.accepted.delete(base.eventID);
-    return { ...base, ...answer };
-  }
-
   /** An operator's admission decision carried by a signed event (see admission.ts). */
-  private admissionDecision(ev: OadrEvent, signerId: string | undefined): Omit<EventReply, 'eventID' | 'modificationNumber'> {
+  private admissionDecision(ev: OadrEvent, signerId: string | undefined): EventAnswer {
     if (ev.signals.some((s) => s.signalName !== ADMISSION_SIGNAL_NAME)) {
       return { code: OADR_CODE.INVALID_DATA, optType: 'optOut', description: 'an admission decision cannot be mixed with other signals' };
     }

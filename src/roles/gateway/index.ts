@@ -10,6 +10,5 @@ export { AdmissionRegistry, MemoryAdmissionStore, ADMISSION_SIGNAL_NAME, deviceI
 export { buildInventory, InventoryTracker, assetUrn, parseAssetUrn, canonicalJson, describeDataPoints, INVENTORY_FORMAT, type InventoryDocument, type InventoryItem, type DeviceDetails, type DataPointDescription } from './inventory.js';
 export { EventEngine, signalsAt, contradicts, type GatewayEvent, type EventAnswer, type DevicePort, type DeviceDirectory } from './engine.js';
 export { EchonetSite, propertiesFor, describeLocation, identityOfNode } from './echonet-site.js';
-export { UpstreamTransport, aggregatorSignatureVerifier } from './upstream.js';
 export { GATEWAY_DB_MIGRATIONS, gatewayMigrations, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
 export * from './types.js';

@@ -3,18 +3,17 @@
  * gateway's own types and back. Pure functions.
  *
  * - oadrDistributeEvent → GuardPayload (for the command guard) and GatewayEvent (for the engine);
- * - engine answers → oadrCreatedEvent;
  * - telemetry points → report payload values (TELEMETRY_STATUS resource status);
  * - data points + inventory → the METADATA descriptions of oadrRegisterReport (see inventory.ts
  *   for the asset URN carried in reportDataSource/endDeviceAsset).
  */
 import type { Millis } from '../../core/units.js';
 import type { EiTarget } from '../../protocols/openadr/common.js';
-import type { OadrCreatedEvent, OadrDistributeEvent, OadrEvent } from '../../protocols/openadr/event.js';
+import type { OadrDistributeEvent, OadrEvent } from '../../protocols/openadr/event.js';
 import type { ItemBase, PowerAttributes } from '../../protocols/openadr/units.js';
 import type { ReportDescription, ResourceStatus as OadrResourceStatus } from '../../protocols/openadr/report.js';
 import type { GuardEvent, GuardPayload, GuardTarget } from './command-guard.js';
-import type { EventAnswer, GatewayEvent, ScheduledSignal } from './engine.js';
+import type { GatewayEvent, ScheduledSignal } from './engine.js';
 import type { DataPointDescription } from './inventory.js';
 import type { ResourceStatus, TelemetryPoint } from './translate.js';
 
@@ -85,28 +84,6 @@ export function guardEventOf(e: OadrEvent): GuardEvent {
 /** The guard's view of a received oadrDistributeEvent, with the raw XML for the signature check. */
 export function guardPayloadOf(rawXml: string, d: OadrDistributeEvent): GuardPayload {
   return { rawXml, vtnID: d.vtnID, events: d.events.map(guardEventOf) };
-}
-
-/** One answer per event, in the order of the oadrDistributeEvent. */
-export interface EventReply extends EventAnswer {
-  eventID: string;
-  modificationNumber: number;
-}
-
-/** The oadrCreatedEvent for a distribute request (OpenADR 2.0b §8.1: one eventResponse per event). */
-export function createdEventOf(venID: string, requestID: string, replies: readonly EventReply[]): OadrCreatedEvent {
-  return {
-    type: 'oadrCreatedEvent',
-    eiResponse: { responseCode: 200, requestID: '' },
-    eventResponses: replies.map((r) => ({
-      responseCode: r.code,
-      ...(r.description !== undefined ? { responseDescription: r.description.slice(0, 500) } : {}),
-      requestID,
-      qualifiedEventID: { eventID: r.eventID, modificationNumber: r.modificationNumber },
-      optType: r.optType,
-    })),
-    venID,
-  };
 }
 
 function dropUndefined<T extends object>(o: T): T {

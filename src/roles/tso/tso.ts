@@ -16,8 +16,8 @@ import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js'
 import { loadTlsMaterial } from '../../security/tls.js';
 import { composeMigrations } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
-import { openadrStoreMigrations } from '../openadr/store.js';
-import { startOpenadrVtn, type RunningVtn } from '../openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
+import { startVtnEndpoint, type RunningVtn } from '../../endpoints/openadr/vtn-endpoint.js';
 import { openRoleWitness, witnessRoutes } from '../common/witnessing.js';
 import { startTsoApi, type RunningApi } from './api.js';
 import type { TsoConfig } from './config.js';
@@ -88,7 +88,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
     // The contracted aggregators hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
     const auditLog = ownLog ?? (opts.audit instanceof AuditLog ? opts.audit : undefined);
     const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
-    const running = await startOpenadrVtn({
+    const running = await startVtnEndpoint({
       vtnID: config.id,
       material,
       profile: config.kind === 'tso' ? 'R1' : 'R2',

@@ -1,7 +1,7 @@
 /**
  * VEN ↔ VTN flows with the real protocol engines joined in-process (no sockets: the transport
  * calls vtn.handle directly). The same flows over real mutual TLS and storage are in
- * test/roles/openadr/. Time is a ManualClock, so lifecycles and report periods are deterministic.
+ * test/endpoints/openadr/. Time is a ManualClock, so lifecycles and report periods are deterministic.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -24,10 +24,10 @@ import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
-import { startOpenadrVen } from '../../../src/roles/openadr/ven-client.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint } from '../../../src/endpoints/openadr/vtn-endpoint.js';
+import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 
@@ -112,7 +112,7 @@ async function openleadrVenAgainstOurVtn(signed: boolean): Promise<void> {
   const audit = new MemoryAuditSink();
   const reports: string[] = [];
   const venCert = signed ? olVen : agg;
-  const running = await startOpenadrVtn({
+  const running = await startVtnEndpoint({
     vtnID: 'TSO1', material: await TlsMaterial.fromPem({ credentials: [{ certPem: tso.certPem, keyPem: tso.keyPem }], caPem: ca.certPem }),
     allowList: { participants: ['aggregator:AGG1'] }, audit, store,
     vtn: { pollFreqMs: 1000, hooks: { onReport: (_v, r) => reports.push(r.reportName ?? '') }, ...(signed ? { signatureMode: 'required' as const } : {}) },
@@ -156,7 +156,7 @@ async function ourVenAgainstOpenleadrVtn(signed: boolean): Promise<void> {
   const audit = new MemoryAuditSink();
   try {
     await until('openleadr VTN listening', () => vtn.out.includes('running at'), () => vtn.out);
-    const ven = await startOpenadrVen({
+    const ven = await startVenEndpoint({
       venName: 'AGG1', vtnUrl: `https://127.0.0.1:${port}`, material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: ca.certPem }),
       audit, store, expectVtn: { role: 'tso', id: 'TSO1' },
       ...(signed ? { xmlSignature: true, vtnCertificatePem: vtnCert.certPem } : {}),

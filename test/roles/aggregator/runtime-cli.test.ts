@@ -17,7 +17,7 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { pkiWorld } from '../../kit/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { Supervisor } from '../../../src/roles/common/supervisor.js';
-import { upstreamTransport } from '../../../src/roles/aggregator/runtime/oadr-https.js';
+import { vtnTransport } from '../../../src/endpoints/openadr/ven-endpoint.js';
 
 const launcher = fileURLToPath(new URL('./runtime-cli-child.js', import.meta.url));
 
@@ -46,7 +46,7 @@ test('cli: aggregator run reports ready and status, admits an allow-listed gatew
     assert.equal(p.info.id, 'AGG1');
     // A gateway registers with the child's VTN over mutual TLS.
     const material = await TlsMaterial.fromPem({ credentials: [{ certPem: gw.certPem, keyPem: gw.keyPem }], caPem: ca.certPem });
-    ven = new Ven({ venName: 'GW1', transport: upstreamTransport(`https://127.0.0.1:${port}`, material, 'R4', { role: 'aggregator', id: 'AGG1' }, new MemoryAuditSink()), clock: systemClock });
+    ven = new Ven({ venName: 'GW1', transport: vtnTransport({ vtnUrl: `https://127.0.0.1:${port}`, material: material, profile: 'R4', expectVtn: { role: 'aggregator', id: 'AGG1' }, audit: new MemoryAuditSink() }), clock: systemClock });
     await ven.register();
     assert.equal(ven.registration?.venID, 'GW1');
     const deadline = Date.now() + 10_000;

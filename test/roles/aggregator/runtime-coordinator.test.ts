@@ -22,8 +22,8 @@ import { TlsMaterial } from '../../../src/security/tls.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
 import { setpointFor } from '../../../src/roles/aggregator/runtime/fleet.js';
-import { startOadrServer } from '../../../src/roles/aggregator/runtime/oadr-https.js';
 import { pkiWorld, waiter } from '../../kit/index.js';
+import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
 
 /** The kit's waitFor with this file's budget. */
 const until = waiter({ timeoutMs: 30_000, intervalMs: 50 });
@@ -61,9 +61,9 @@ test('R3: the coordinator dispatches a resource aggregator below it; delivery fl
   const received: OadrReport[] = [];
   const tsoVtn = new Vtn({ vtnID: 'TSO1-VTN', store: new MemoryVtnStore(), clock: systemClock, audit, pollFreqMs: 200, hooks: { onReport: (_v, r) => received.push(r) } });
   await tsoVtn.start();
-  const tso = await startOadrServer(tsoVtn.handle, {
+  const tso = await listenOadr(tsoVtn.handle, {
     material: await TlsMaterial.fromPem({ credentials: [{ certPem: tsoCert.certPem, keyPem: tsoCert.keyPem }], caPem: ca.certPem }),
-    profile: 'R1', allowList: { participants: ['aggregator:COORD'] }, audit, host: '127.0.0.1', port: 0, listener: 'tso:R1',
+    profile: 'R1', allowList: { participants: ['aggregator:COORD'] }, audit, host: '127.0.0.1', port: 0, listener: 'tso:R1', maxBodyBytes: 1 << 20,
   });
   let coord: RunningAggregator | undefined;
   let sub: RunningAggregator | undefined;

@@ -29,17 +29,17 @@ import type { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
-import { startOadrServer } from '../../../src/roles/aggregator/runtime/oadr-https.js';
+import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { composeMigrations } from '../../../src/store/migrations.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations } from '../../../src/roles/aggregator/portfolio/tables.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
-import { upstreamTransport } from '../../../src/roles/aggregator/runtime/oadr-https.js';
 import { pkiWorld, sleep, waiter } from '../../kit/index.js';
+import { vtnTransport } from '../../../src/endpoints/openadr/ven-endpoint.js';
 
 const TOLERANCE = 0.05;
 /** The TSO's TELEMETRY_USAGE interval (an accelerated "1 minute"): delivery is judged from one interval after the start. */
@@ -57,7 +57,7 @@ interface World {
   aggCertPem: string;
   tsoVtn: Vtn;
   tsoStore: MemoryVtnStore;
-  tso: Awaited<ReturnType<typeof startOadrServer>>;
+  tso: Awaited<ReturnType<typeof listenOadr>>;
   agg: RunningAggregator;
   gateways: Gateway[];
   sites: DeviceSite[];
@@ -88,7 +88,7 @@ async function world(): Promise<World> {
   });
   await tsoVtn.start();
   const tsoMaterial = await TlsMaterial.fromPem({ credentials: [{ certPem: tsoCert.certPem, keyPem: tsoCert.keyPem }], caPem: ca.certPem });
-  const tso = await startOadrServer(tsoVtn.handle, { material: tsoMaterial, profile: 'R1', allowList: { participants: ['aggregator:AGG1'] }, audit, host: '127.0.0.1', port: 0, listener: 'tso:R1' });
+  const tso = await listenOadr(tsoVtn.handle, { material: tsoMaterial, profile: 'R1', allowList: { participants: ['aggregator:AGG1'] }, audit, host: '127.0.0.1', port: 0, listener: 'tso:R1', maxBodyBytes: 1 << 20 });
   const gateways: Gateway[] = [];
   const sites: DeviceSite[] = [];
   let agg: RunningAggregator | undefined;
@@ -199,7 +199,7 @@ test('e2e: the TSO\'s reduction is accepted, allocated over two gateways, delive
     // A gateway certificate that is not allow-listed is refused at the TLS layer and audited.
     const intruder = await ca.issue({ role: 'gateway', id: 'GW9' });
     const intruderMaterial = await TlsMaterial.fromPem({ credentials: [{ certPem: intruder.certPem, keyPem: intruder.keyPem }], caPem: ca.certPem });
-    const t = upstreamTransport(`https://127.0.0.1:${agg.downstreamPort}`, intruderMaterial, 'R4', { role: 'aggregator', id: 'AGG1' }, audit);
+    const t = vtnTransport({ vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, material: intruderMaterial, profile: 'R4', expectVtn: { role: 'aggregator', id: 'AGG1' }, audit: audit });
     await assert.rejects(t.post('OadrPoll', '<x/>'));
     t.close();
     assert.ok(audit.records.some((r) => r.action === 'tls.refused' && /GW9 .*not on the allow-list/.test(r.reason ?? '')), 'refusal audited');

@@ -15,7 +15,7 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { ApprovalBook, secondOperatorReason } from '../../../src/roles/aggregator/runtime/approvals.js';
 import { aggregatorConfigSchema, loadAggregatorConfig, parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { Fleet, deliveredBy, setpointFor, toAllocatable, type ResourceSpec } from '../../../src/roles/aggregator/runtime/fleet.js';
-import { EventLedger, planFromEvent } from '../../../src/roles/aggregator/runtime/intake.js';
+import { planFromEvent } from '../../../src/roles/aggregator/runtime/intake.js';
 import { SeriesBook } from '../../../src/roles/aggregator/runtime/series.js';
 
 const T0 = Date.UTC(2026, 10, 24, 5, 0);
@@ -164,17 +164,6 @@ test('intake: malformed, unsupported, mistargeted and stale events get the OpenA
   const bad = event();
   bad.signals[0]!.itemBase = { kind: 'energyReal', itemDescription: 'RealEnergy', itemUnits: 'Wh' };
   assert.equal(code(bad), 454);
-});
-
-test('intake: the ledger tells new, modification, re-delivery and stale modification numbers apart', () => {
-  const l = new EventLedger();
-  assert.equal(l.classify('tso/E1', 0).kind, 'new');
-  l.record({ key: 'tso/E1', modificationNumber: 2, optType: 'optIn', code: 200, forgetAfter: T0 });
-  assert.equal(l.classify('tso/E1', 3).kind, 'modification');
-  assert.equal(l.classify('tso/E1', 2).kind, 'redelivery');
-  assert.equal(l.classify('tso/E1', 1).kind, 'stale');
-  l.prune(T0);
-  assert.equal(l.classify('tso/E1', 1).kind, 'new');
 });
 
 // ---------------------------------------------------------------- series

@@ -5,6 +5,8 @@
  * cancellation, and the TELEMETRY_USAGE values the TSO receives.
  */
 import { test } from 'node:test';
+import { openStore } from '../../../src/store/store.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/core/clock.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
@@ -76,7 +78,9 @@ async function setup() {
   const up = new UpstreamParty({
     party: cfg.upstream[0]!, aggregatorId: 'AGG1', material: undefined as unknown as TlsMaterial, engine, clock, audit, reportMinPeriodMs: 60_000,
     transport: link(vtn, { fingerprint: 'AA:BB:CC:DD:EE:FF:00:11:22:33', id: 'AGG1', role: 'aggregator' }),
+    store: await openStore({ url: ':memory:', migrations: openadrStoreMigrations }),
   });
+  await up.open();
   await up.ven.register();
   const poll = async () => { await up.ven.runOnce(); };
   const event = (eventID: string, values: number[], o: { signalName?: string; signalType?: string } = {}) => vtn.createEvent({

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint } from '../../../src/endpoints/openadr/vtn-endpoint.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { main } from '../../../src/cli/main.js';
 import { pkiWorld, waitFor } from '../../kit/index.js';
@@ -25,7 +25,7 @@ test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM
   const agg = await pki.issue('agg', 'aggregator:AGG1');
   const gw = await pki.issue('gw', 'gateway:GW1');
   const store = await openStore({ url: join(pki.dir, 'vtn.db'), migrations: openadrStoreMigrations });
-  const vtn = await startOpenadrVtn({
+  const vtn = await startVtnEndpoint({
     vtnID: 'vtn-AGG1', profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(), store,
     material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
     vtn: { pollFreqMs: 500 },

@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore, type Store } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn, type RunningVtn } from '../../../src/roles/openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint, type RunningVtn } from '../../../src/endpoints/openadr/vtn-endpoint.js';
 import { decodePayload } from '../../../src/protocols/openadr/payload.js';
 import type { EventSignal, OadrCreatedEvent } from '../../../src/protocols/openadr/event.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
@@ -96,7 +96,7 @@ before(async () => {
   const agg = await pki.issue('agg', 'aggregator:AGG1');
   const gwCert = await pki.issue('gwCert', 'gateway:GW1');
   vtnStore = await openStore({ url: join(dir, 'vtn.db'), migrations: openadrStoreMigrations });
-  vtn = await startOpenadrVtn({
+  vtn = await startVtnEndpoint({
     vtnID: 'vtn-AGG1',
     material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
     profile: 'R4',

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore, type Store } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn, type RunningVtn } from '../../../src/roles/openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint, type RunningVtn } from '../../../src/endpoints/openadr/vtn-endpoint.js';
 import type { OadrTransport } from '../../../src/protocols/openadr/http.js';
 import { decodePayload } from '../../../src/protocols/openadr/payload.js';
 import type { OadrReport, ResourceStatus } from '../../../src/protocols/openadr/report.js';
@@ -56,7 +56,7 @@ interface Fixture {
   vtn: RunningVtn;
   vtnStore: Store;
   vtnAudit: MemoryAuditSink;
-  vtnArgs: Parameters<typeof startOpenadrVtn>[0];
+  vtnArgs: Parameters<typeof startVtnEndpoint>[0];
   gw: Gateway;
   gwConfig: ReturnType<typeof gatewayConfigSchema.parse>;
   audit: MemoryAuditSink;
@@ -142,7 +142,7 @@ before(async () => {
   const reports: OadrReport[] = [];
   const registered: OadrReport[][] = [];
   const created: OadrCreatedEvent[] = [];
-  const vtnArgs: Parameters<typeof startOpenadrVtn>[0] = {
+  const vtnArgs: Parameters<typeof startVtnEndpoint>[0] = {
     vtnID: 'vtn-AGG1',
     material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
     profile: 'R4',
@@ -161,7 +161,7 @@ before(async () => {
       },
     },
   };
-  const vtn = await startOpenadrVtn(vtnArgs);
+  const vtn = await startVtnEndpoint(vtnArgs);
   // Site A: battery, water heater and meter on one node (admitted through the allow-list);
   // site B: another battery nobody admitted.
   const siteA = await DeviceSite.start({ address: NODE_A, speed: 1, tickMs: 1000, serialPrefix: 'SITEA', battery: { initialSocPercent: 80 }, waterHeater: {} }, { clock });
@@ -426,7 +426,7 @@ test('network cut: a minute without the aggregator; every buffered reading arriv
   await new Promise((res) => setTimeout(res, 60_000 / SPEED));
   const restoredAt = clock.now();
   const countBefore = f.reports.length;
-  f.vtn = await startOpenadrVtn({ ...f.vtnArgs, port });
+  f.vtn = await startVtnEndpoint({ ...f.vtnArgs, port });
   const buffered = await f.gw.pendingReports();
   // Everything sampled during the outage reaches the VTN once the VEN's back-off retries: the
   // outbox drains and fresh readings follow.
@@ -523,6 +523,6 @@ test('fail-safe: with the aggregator gone beyond its timeout, an open-ended even
   console.log(`# fail-safe: device back to normal ${after} ms (simulated) after the aggregator went away (timeout 45000 ms)`);
   assert.ok(after >= 45_000 - 2 * POLL_MS, `not before the timeout (${after} ms)`);
   assert.ok(f.audit.records.some((r) => r.action === 'gateway.event.end' && r.target === 'ev-open' && /unreachable/.test(r.reason ?? '')));
-  f.vtn = await startOpenadrVtn({ ...f.vtnArgs, port });
+  f.vtn = await startVtnEndpoint({ ...f.vtnArgs, port });
   await f.vtn.vtn.cancelEvent('ev-open');
 });

@@ -17,8 +17,8 @@ import type { CertificateAuthority } from '../../../src/security/pki/index.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVen, type RunningVen } from '../../../src/roles/openadr/ven-client.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVenEndpoint, type RunningVen } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
 import { startTso, type RunningTso } from '../../../src/roles/tso/tso.js';
 import { KOMA_MS } from '../../../src/roles/tso/products.js';
@@ -68,7 +68,7 @@ after(async () => {
 
 async function aggregatorVen(id: string, events: VenEventInfo[], deliveredW: () => number): Promise<RunningVen> {
   const store = await openStore({ url: join(dir, `${id}.db`), migrations: openadrStoreMigrations });
-  const ven = await startOpenadrVen({
+  const ven = await startVenEndpoint({
     venName: id,
     vtnUrl: tso.vtn.url,
     material: await TlsMaterial.fromPem({ credentials: [pem[id]!], caPem: ca.certPem }),

@@ -18,8 +18,8 @@ import { AuditWitness, formatAddCheckpointRequest, parseAddCheckpointRequest, WI
 import { CheckpointWitnessing } from '../../../src/security/audit/witness-client.js';
 import { generateSigner, formatVerifierKey } from '../../../src/security/audit/note.js';
 import { openStore, type Store } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn, type RunningVtn } from '../../../src/roles/openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint, type RunningVtn } from '../../../src/endpoints/openadr/vtn-endpoint.js';
 import { httpsWitnessPost, witnessRoutes } from '../../../src/roles/common/witnessing.js';
 import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
@@ -80,8 +80,9 @@ describe('cosignature/v1 format (checked with node:crypto only)', () => {
   });
 });
 
-for (const http of ['lean', 'node'] as const) {
-  describe(`witness on the aggregator's OpenADR listener (${http === 'lean' ? 'HTTP/1 fast path' : 'node:https'})`, () => {
+// Every OpenADR listener is the HTTP/1 fast path (src/endpoints/openadr/listener.ts); node:https is gone.
+for (const http of ['lean'] as const) {
+  describe(`witness on the aggregator's OpenADR listener (HTTP/1 fast path)`, () => {
     let store: Store;
     let vtn: RunningVtn;
     let witness: AuditWitness;
@@ -94,9 +95,9 @@ for (const http of ['lean', 'node'] as const) {
       store = await openStore({ url: join(dir, 'vtn.db'), migrations: openadrStoreMigrations });
       witnessAudit = new MemoryAuditSink();
       witness = AuditWitness.open({ dir: join(dir, 'witness'), name: WITNESS, audit: witnessAudit });
-      vtn = await startOpenadrVtn({
+      vtn = await startVtnEndpoint({
         vtnID: 'AGG1-vtn', material: await material(aggCert), profile: 'R4', allowList: { participants: ['gateway:GW1', 'gateway:GW2'] },
-        audit: witnessAudit, store, http, routes: witnessRoutes(witness),
+        audit: witnessAudit, store, routes: witnessRoutes(witness),
       });
     });
     after(async () => {

@@ -10,10 +10,8 @@
  *   agg.eventSeries('tso/E1');
  *   await agg.stop();
  */
-import { readFileSync } from 'node:fs';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
 import { describeError } from '../../../core/errors.js';
-import type { SigningKey } from '../../../protocols/openadr/signature.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
@@ -21,8 +19,7 @@ import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations } from '../../../store/migrations.js';
 import { openStore } from '../../../store/store.js';
-import { StoreNonceCache } from '../../openadr/nonce-store.js';
-import { openadrStoreMigrations, StoreVenOutbox, StoreVenState, StoreVtnStore } from '../../openadr/store.js';
+import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
 import { readPortfolioSpecs, specFromPortfolio } from './portfolio-source.js';
@@ -105,14 +102,6 @@ export interface RunningAggregator {
   stop(): Promise<void>;
 }
 
-function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`, { cause: err });
-  }
-}
-
 /**
  * Starts every part of the aggregator and resolves once the downstream VTN listens and the
  * upstream VENs have started (registration continues in the background with back-off).
@@ -127,7 +116,6 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
   const closers: (() => Promise<void> | void)[] = [];
   try {
     const material = await TlsMaterial.fromFiles({ certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) });
-    const signingKey: SigningKey = { privateKeyPem: readText(cfg.tls.keyFile, 'key file'), certificatePem: readText(cfg.tls.certFile, 'certificate file') };
     // One store for everything that must survive a restart: the downstream VTN's registrations,
     // events and poll queues, each upstream VEN's registration and report outbox, the portfolio.
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
@@ -139,15 +127,12 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const specs = deps.portfolio ?? await readPortfolioSpecs(store.db as Kysely<PortfolioTables>);
     const portfolio = new Map(specs.map((s) => [s.id, s]));
     for (const s of portfolio.values()) fleet.upsert(s);
-    // Accepted signature nonces in the store: a payload replayed after a restart is refused.
-    const downstreamNonces = await StoreNonceCache.open(store, { scope: `vtn:${cfg.id}-vtn`, windowMs: cfg.downstream.signatureWindowMs }, clock.now());
-    closers.push(() => downstreamNonces.flush());
+    // The VTN's state and accepted signature nonces live in the store: a payload replayed after a restart is refused.
     const downstream = new DownstreamVtn({
-      aggregatorId: cfg.id, material, signingKey, host: cfg.downstream.host, port: cfg.downstream.port,
+      aggregatorId: cfg.id, material, host: cfg.downstream.host, port: cfg.downstream.port,
       allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
       signatureWindowMs: cfg.downstream.signatureWindowMs,
-      nonces: downstreamNonces,
-      fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store: new StoreVtnStore(store, `${cfg.id}-vtn`),
+      fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store,
       subAggregators: cfg.downstream.aggregators,
       ...(witness ? { routes: witnessRoutes(witness) } : {}),
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
@@ -192,16 +177,9 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       const partyMaterial = party.tls
         ? await TlsMaterial.fromFiles({ certFile: party.tls.certFile, keyFile: party.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) })
         : material;
-      const key: SigningKey = party.tls
-        ? { privateKeyPem: readText(party.tls.keyFile, 'key file'), certificatePem: readText(party.tls.certFile, 'certificate file') }
-        : signingKey;
-      // The party's signed payloads are verified with the VEN's default window (5 min).
-      const upNonces = await StoreNonceCache.open(store, { scope: `ven:${cfg.id}:${party.name}`, windowMs: 300_000 }, clock.now());
-      closers.push(() => upNonces.flush());
+      // Registration, outbox and the party's accepted nonces in the store, under `<id>:<party>`.
       const up = new UpstreamParty({
-        party, aggregatorId: cfg.id, material: partyMaterial, engine, clock, audit, reportMinPeriodMs: party.reportMinPeriodMs, signingKey: key,
-        outbox: new StoreVenOutbox(store, `openadr-ven:${cfg.id}:${party.name}`), state: new StoreVenState(store, `${cfg.id}:${party.name}`),
-        nonces: upNonces,
+        party, aggregatorId: cfg.id, material: partyMaterial, engine, clock, audit, reportMinPeriodMs: party.reportMinPeriodMs, store,
         auditLog, witnessIntervalMs: cfg.audit.witnessIntervalMs,
         ...(log ? { log } : {}),
       });

@@ -20,22 +20,20 @@ import { epochMillis, millis } from '../../../core/units.js';
 import type { OadrEvent } from '../../../protocols/openadr/event.js';
 import type { ExtraRoute } from '../../../protocols/openadr/http.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
-import type { ReplayCache } from '../../../protocols/openadr/replay-cache.js';
-import type { SigningKey } from '../../../protocols/openadr/signature.js';
-import { Vtn } from '../../../protocols/openadr/vtn.js';
-import { MemoryVtnStore, type VtnStore } from '../../../protocols/openadr/vtn-store.js';
+import type { Vtn } from '../../../protocols/openadr/vtn.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { TlsMaterial } from '../../../security/tls.js';
+import type { Store } from '../../../store/store.js';
+import { startVtnEndpoint, type RunningVtn } from '../../../endpoints/openadr/vtn-endpoint.js';
 import type { ResourceClass } from '../allocation/types.js';
 import { gatewayCopyId, type DownstreamSink } from './engine.js';
 import type { Fleet, ResourceSpec } from './fleet.js';
-import { startOadrServer, type OadrServer } from './oadr-https.js';
 
 export interface DownstreamOptions {
   aggregatorId: string;
+  /** Our certificate and key (TLS listener, and the XML signature of every event), CA and CRL. */
   material: TlsMaterial;
-  signingKey: SigningKey;
   host: string;
   port: number;
   allowList: AllowListConfig;
@@ -46,9 +44,9 @@ export interface DownstreamOptions {
   fleet: Fleet;
   clock: Clock;
   audit: AuditSink;
-  store?: VtnStore;
-  /** Accepted signature nonces (default memory; the aggregator passes the store-backed cache so replays are refused after a restart). */
-  nonces?: ReplayCache;
+  /** The aggregator's store (migrations include `openadrStoreMigrations`): the VTN's state and replay cache live there. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  store: Store<any>;
   /** Resource specs from the portfolio win over what telemetry suggests. */
   portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
   /** Resource aggregators below us (R3) with their contracted capacity. */
@@ -107,93 +105,86 @@ function kindOf(rID: string, reportType: string): PointKind | undefined {
 
 /**
  * @example
- *   const down = new DownstreamVtn({ aggregatorId: 'AGG1', material, signingKey, host: '127.0.0.1', port: 0, allowList: { roles: ['gateway'] }, ... });
+ *   const down = new DownstreamVtn({ aggregatorId: 'AGG1', material, store, host: '127.0.0.1', port: 0, allowList: { roles: ['gateway'] }, ... });
  *   await down.start();            // down.port
  *   engine = new DispatchEngine({ ..., downstream: down });
  */
 export class DownstreamVtn implements DownstreamSink {
-  readonly vtn: Vtn;
-  private server: OadrServer | undefined;
+  private endpoint: RunningVtn | undefined;
   private readonly points = new Map<string, Map<string, Point>>();
   private readonly lastSeen = new Map<string, number>();
 
-  private readonly store: VtnStore;
+  constructor(private readonly o: DownstreamOptions) {}
 
-  constructor(private readonly o: DownstreamOptions) {
-    this.store = o.store ?? new MemoryVtnStore();
-    this.vtn = new Vtn({
-      vtnID: `${o.aggregatorId}-vtn`,
-      store: this.store,
-      clock: o.clock,
-      audit: o.audit,
-      pollFreqMs: o.pollIntervalMs,
-      signingKey: o.signingKey,
-      ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),
-      ...(o.nonces ? { nonces: o.nonces } : {}),
-      // Only the certificate's own participant id is a valid venID (binding, ERAB §3.3).
-      admit: (peer) => {
-        if (peer.role !== 'gateway' && peer.role !== 'aggregator') return { allowed: false, reason: `role ${peer.role ?? 'none'} may not register downstream` };
-        return peer.id ? { allowed: true, venID: peer.id } : { allowed: false, reason: 'certificate carries no participant id' };
-      },
-      reportRequestsFor: (venId, reports) => this.reportRequests(venId, reports),
-      hooks: {
-        onRegistered: (reg) => {
-          this.lastSeen.set(reg.venID, o.clock.now());
-          o.log?.('gateway registered', { venId: reg.venID, signed: reg.xmlSignature });
-        },
-        onReportRegistered: (venId, reports) => this.learn(venId, reports),
-        onReport: (venId, report) => this.ingest(venId, report),
-        onEventOpt: (opt) => {
-          if (opt.optType === 'optOut') {
-            o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
-            o.log?.('gateway opted out', { venId: opt.venID, eventId: opt.eventID });
-            o.onOptOut?.(opt.venID, opt.eventID, undefined, 'gateway opted out of the event');
-          }
-        },
-        // Opts of single resources (a gateway accepted the event but its policy refuses one
-        // device); whole-event opts arrive through onEventOpt above.
-        onOpt: (opt) => {
-          const ids = opt.target.resourceID ?? [];
-          if (opt.optType !== 'optOut' || !opt.qualifiedEventID || ids.length === 0) return;
-          o.audit.append({
-            actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.qualifiedEventID.eventID, outcome: 'refused',
-            reason: `gateway opted out for ${ids.join(', ').slice(0, 200)}: ${opt.optReason}`, details: { resources: ids.slice(0, 50), optReason: opt.optReason },
-          });
-          o.log?.('gateway opted resources out', { venId: opt.venID, eventId: opt.qualifiedEventID.eventID, resources: ids.length, optReason: opt.optReason });
-          o.onOptOut?.(opt.venID, opt.qualifiedEventID.eventID, ids, `gateway opted out: ${opt.optReason}`);
-        },
-      },
-    });
+  /** The VTN engine (after start). */
+  get vtn(): Vtn {
+    if (!this.endpoint) throw new Error(`downstream VTN of ${this.o.aggregatorId} is not started`);
+    return this.endpoint.vtn;
   }
 
+  /** Starts the VTN endpoint (src/endpoints/openadr) and resolves to its port. */
   async start(): Promise<number> {
-    await this.vtn.start();
+    const o = this.o;
+    this.endpoint = await startVtnEndpoint({
+      vtnID: `${o.aggregatorId}-vtn`, material: o.material, profile: 'R4', allowList: o.allowList, audit: o.audit,
+      store: o.store, clock: o.clock, host: o.host, port: o.port, listener: `aggregator:${o.aggregatorId}:R4`,
+      // Only gateways and resource aggregators, each under its certificate's participant id (ERAB §3.3).
+      roles: ['gateway', 'aggregator'],
+      ...(o.routes ? { routes: o.routes } : {}),
+      vtn: {
+        pollFreqMs: o.pollIntervalMs,
+        ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),
+        reportRequestsFor: (venId, reports) => this.reportRequests(venId, reports),
+        hooks: {
+          onRegistered: (reg) => {
+            this.lastSeen.set(reg.venID, o.clock.now());
+            o.log?.('gateway registered', { venId: reg.venID, signed: reg.xmlSignature });
+          },
+          onReportRegistered: (venId, reports) => this.learn(venId, reports),
+          onReport: (venId, report) => this.ingest(venId, report),
+          onEventOpt: (opt) => {
+            if (opt.optType === 'optOut') {
+              o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
+              o.log?.('gateway opted out', { venId: opt.venID, eventId: opt.eventID });
+              o.onOptOut?.(opt.venID, opt.eventID, undefined, 'gateway opted out of the event');
+            }
+          },
+          // Opts of single resources (a gateway accepted the event but its policy refuses one
+          // device); whole-event opts arrive through onEventOpt above.
+          onOpt: (opt) => {
+            const ids = opt.target.resourceID ?? [];
+            if (opt.optType !== 'optOut' || !opt.qualifiedEventID || ids.length === 0) return;
+            o.audit.append({
+              actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.qualifiedEventID.eventID, outcome: 'refused',
+              reason: `gateway opted out for ${ids.join(', ').slice(0, 200)}: ${opt.optReason}`, details: { resources: ids.slice(0, 50), optReason: opt.optReason },
+            });
+            o.log?.('gateway opted resources out', { venId: opt.venID, eventId: opt.qualifiedEventID.eventID, resources: ids.length, optReason: opt.optReason });
+            o.onOptOut?.(opt.venID, opt.qualifiedEventID.eventID, ids, `gateway opted out: ${opt.optReason}`);
+          },
+        },
+      },
+    });
     // After a restart the gateways do not register their reports again: relearn their data
     // points from the store, or their telemetry would be ignored until they re-register.
-    for (const reg of this.vtn.registrations()) {
-      const reports = await this.store.listReportRegistrations(reg.venID);
+    for (const reg of this.endpoint.vtn.registrations()) {
+      const reports = await this.endpoint.vtnStore.listReportRegistrations(reg.venID);
       if (reports.length > 0) this.learn(reg.venID, reports);
     }
-    this.server = await startOadrServer(this.vtn.handle, {
-      material: this.o.material, profile: 'R4', allowList: this.o.allowList, audit: this.o.audit,
-      host: this.o.host, port: this.o.port, listener: `aggregator:${this.o.aggregatorId}:R4`,
-      ...(this.o.routes ? { routes: this.o.routes } : {}),
-    });
-    return this.server.port;
+    return this.endpoint.port;
   }
 
   get port(): number | undefined {
-    return this.server?.port;
+    return this.endpoint?.port;
   }
 
   async stop(): Promise<void> {
-    await this.server?.close();
-    this.server = undefined;
+    await this.endpoint?.close();
+    this.endpoint = undefined;
   }
 
   /** Re-reads TLS files (certificate rotation, new CRL). */
   async reload(): Promise<void> {
-    await this.server?.reload();
+    await this.endpoint?.reload();
   }
 
   /** Registered gateways with their declared resource count and last report time. */

@@ -18,17 +18,16 @@ import { epochMillis, millis } from '../../../core/units.js';
 import type { OptType } from '../../../protocols/openadr/event.js';
 import type { OadrTransport } from '../../../protocols/openadr/http.js';
 import type { ReportDescription } from '../../../protocols/openadr/report.js';
-import type { ReplayCache } from '../../../protocols/openadr/replay-cache.js';
-import type { SigningKey } from '../../../protocols/openadr/signature.js';
-import { Ven, type VenEventAnswer, type VenEventInfo, type VenOutbox, type VenStateStore } from '../../../protocols/openadr/ven.js';
+import type { Ven, VenEventAnswer, VenEventInfo } from '../../../protocols/openadr/ven.js';
+import { startVenEndpoint, type RunningVen } from '../../../endpoints/openadr/ven-endpoint.js';
 import type { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { startUpstreamWitnessing } from '../../common/witnessing.js';
 import type { TlsMaterial } from '../../../security/tls.js';
+import type { Store } from '../../../store/store.js';
 import type { UpstreamPartyConfig } from './config.js';
 import type { DispatchEngine } from './engine.js';
-import { EventLedger, planFromEvent } from './intake.js';
-import { upstreamTlsOptions, upstreamTransport } from './oadr-https.js';
+import { planFromEvent } from './intake.js';
 
 const PROFILE = { tso: 'R1', retailer: 'R2', coordinator: 'R3' } as const;
 
@@ -41,12 +40,12 @@ export interface UpstreamOptions {
   audit: AuditSink;
   /** Smallest reporting period we offer, ms (the party asks its own in the report request). */
   reportMinPeriodMs: number;
-  signingKey?: SigningKey;
-  /** Durable outbox for reports (survives restarts) and the persisted registration. */
-  outbox?: VenOutbox;
-  state?: VenStateStore;
-  /** The party's accepted signature nonces (default memory; the aggregator passes the store-backed cache). */
-  nonces?: ReplayCache;
+  /**
+   * The aggregator's store: the VEN's registration, report outbox and the party's accepted
+   * signature nonces live there, under `<aggregatorId>:<party>` (they survive restarts).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  store: Store<any>;
   /** Tests: a transport instead of HTTPS to `party.vtnUrl`. */
   transport?: OadrTransport;
   /**
@@ -58,7 +57,7 @@ export interface UpstreamOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Our decision on an event (engine answer or ledger entry) as the VEN sends it: opt, code, reason. */
+/** Our decision on an event (the engine's answer) as the VEN sends it: opt, code, reason. */
 function eventAnswer(d: { optType: OptType; code: number; reason?: string | undefined }): VenEventAnswer {
   return { optType: d.optType, responseCode: d.code, ...(d.reason ? { responseDescription: d.reason } : {}) };
 }
@@ -80,14 +79,22 @@ export interface UpstreamStatus {
  *   await up.start();
  */
 export class UpstreamParty {
-  readonly ven: Ven;
-  private readonly ledger = new EventLedger();
-  private readonly transport: OadrTransport;
+  private endpoint: RunningVen | undefined;
   private witnessing: ReturnType<typeof startUpstreamWitnessing> | undefined;
 
-  constructor(private readonly o: UpstreamOptions) {
+  constructor(private readonly o: UpstreamOptions) {}
+
+  /** The VEN (after open or start). Its event state is the one record of the party's events. */
+  get ven(): Ven {
+    if (!this.endpoint) throw new Error(`upstream VEN for ${this.o.party.name} is not open`);
+    return this.endpoint.ven;
+  }
+
+  /** Builds the VEN endpoint (src/endpoints/openadr) without starting its loop. */
+  async open(): Promise<void> {
+    if (this.endpoint) return;
+    const o = this.o;
     const p = o.party;
-    this.transport = o.transport ?? upstreamTransport(p.vtnUrl, o.material, PROFILE[p.kind], p.expect, o.audit);
     const period = { minPeriod: millis(o.reportMinPeriodMs), maxPeriod: millis(3_600_000), onChange: false };
     const item = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
     const descriptions: ReportDescription[] = [
@@ -95,44 +102,44 @@ export class UpstreamParty {
       { rID: 'usage', reportType: 'usage', readingType: 'Summed', itemBase: item, samplingRate: period },
       { rID: 'baseline', reportType: 'baseline', readingType: 'Summed', itemBase: item, samplingRate: period },
     ];
-    this.ven = new Ven({
+    const transport = o.transport;
+    this.endpoint = await startVenEndpoint({
       venName: p.venName ?? o.aggregatorId,
-      transport: this.transport,
-      clock: o.clock,
-      audit: o.audit,
-      ...(o.outbox ? { outbox: o.outbox } : {}),
-      ...(o.state ? { state: o.state } : {}),
-      ...(o.nonces ? { nonces: o.nonces } : {}),
-      ...(o.signingKey ? { signingKey: o.signingKey } : {}),
-      reports: [{
-        reportSpecifierID: `${o.aggregatorId}-${p.name}-telemetry`,
-        reportName: 'TELEMETRY_USAGE',
-        descriptions,
-        read: (rID, now) => this.read(rID, now),
-      }],
-      onEvent: (info) => this.onEvent(info),
-      onEventCancelled: (eventID) => {
-        void o.engine.cancel(`${p.name}/${eventID}`).catch(() => {});
+      vtnUrl: p.vtnUrl, material: o.material, profile: PROFILE[p.kind], expectVtn: p.expect, audit: o.audit, timeoutMs: 15_000,
+      store: o.store, scope: `${o.aggregatorId}:${p.name}`, clock: o.clock, autoStart: false,
+      ...(transport ? { transport } : {}),
+      ven: {
+        reports: [{
+          reportSpecifierID: `${o.aggregatorId}-${p.name}-telemetry`,
+          reportName: 'TELEMETRY_USAGE',
+          descriptions,
+          read: (rID, now) => this.read(rID, now),
+        }],
+        onEvent: (info) => this.onEvent(info),
+        onEventCancelled: (eventID) => {
+          void o.engine.cancel(`${p.name}/${eventID}`).catch(() => {});
+        },
+        onRegistered: (s) => {
+          o.log?.('registered upstream', { party: p.name, venId: s.venID, vtnId: s.vtnID });
+          o.audit.append({ actor: { kind: 'system', id: o.aggregatorId }, action: 'aggregator.upstream.register', target: `${p.name}:${s.vtnID}`, outcome: 'success', details: { venID: s.venID } });
+          // Availability after registration (opt schedule): available from now for the next 24 h.
+          o.clock.setTimeout(() => { void this.publishAvailability(24 * 3_600_000).catch((e: unknown) => o.log?.('availability not sent', { party: p.name, error: String(e) })); }, 0);
+        },
+        backoff: { initialMs: Math.min(1000, p.pollIntervalMs), maxMs: 60_000 },
       },
-      onRegistered: (s) => {
-        o.log?.('registered upstream', { party: p.name, venId: s.venID, vtnId: s.vtnID });
-        o.audit.append({ actor: { kind: 'system', id: o.aggregatorId }, action: 'aggregator.upstream.register', target: `${p.name}:${s.vtnID}`, outcome: 'success', details: { venID: s.venID } });
-        // Availability after registration (opt schedule): available from now for the next 24 h.
-        o.clock.setTimeout(() => { void this.publishAvailability(24 * 3_600_000).catch((e: unknown) => o.log?.('availability not sent', { party: p.name, error: String(e) })); }, 0);
-      },
-      backoff: { initialMs: Math.min(1000, p.pollIntervalMs), maxMs: 60_000 },
     });
   }
 
   async start(): Promise<void> {
-    await this.ven.start();
+    await this.open();
+    await this.endpoint!.start();
     const o = this.o;
     if (o.auditLog && o.witnessIntervalMs && !o.transport) {
       this.witnessing = startUpstreamWitnessing({
         log: o.auditLog,
         witness: `${o.party.expect.role}-${o.party.expect.id}`,
         baseUrl: o.party.vtnUrl,
-        tls: upstreamTlsOptions(o.material, PROFILE[o.party.kind], o.party.expect, o.audit),
+        tls: this.endpoint!.tls!,
         intervalMs: Math.max(o.witnessIntervalMs, o.reportMinPeriodMs),
         clock: o.clock,
         ...(o.log ? { onLog: o.log } : {}),
@@ -150,10 +157,9 @@ export class UpstreamParty {
     return this.witnessing?.witnessing;
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.witnessing?.stop();
-    this.ven.stop();
-    this.transport.close();
+    await this.endpoint?.close();
   }
 
   /** Sends an availability schedule (optIn, participating) from now for `durationMs`. */
@@ -163,31 +169,26 @@ export class UpstreamParty {
   }
 
   status(): UpstreamStatus {
-    const reg = this.ven.registration;
+    const reg = this.endpoint?.ven.registration;
     return {
       name: this.o.party.name,
       kind: this.o.party.kind,
       registered: reg !== undefined,
       venId: reg?.venID,
       vtnId: reg?.vtnID,
-      activeReports: this.ven.activeReports().length,
-      events: this.ven.events().map((e) => ({ eventId: e.event.descriptor.eventID, modificationNumber: e.event.descriptor.modificationNumber, optType: e.optType })),
+      activeReports: this.endpoint?.ven.activeReports().length ?? 0,
+      events: (this.endpoint?.ven.events() ?? []).map((e) => ({ eventId: e.event.descriptor.eventID, modificationNumber: e.event.descriptor.modificationNumber, optType: e.optType })),
     };
   }
 
-  /** Validates and offers one new or modified event; the answer carries our code and reason to the party. */
+  /**
+   * Validates and offers one new or modified event; the answer carries our code and reason to the
+   * party. Re-deliveries and stale modifications never get here: the VEN's event state answers them.
+   */
   private async onEvent(info: VenEventInfo): Promise<VenEventAnswer> {
     const p = this.o.party;
     const d = info.event.descriptor;
-    const key = `${p.name}/${d.eventID}`;
     const now = this.o.clock.now();
-    this.ledger.prune(now);
-    const seq = this.ledger.classify(key, d.modificationNumber);
-    if (seq.kind === 'redelivery') return eventAnswer(seq.previous);
-    if (seq.kind === 'stale') {
-      const a = this.o.engine.refuse(p.name, d.eventID, { code: 450, reason: `modification number ${d.modificationNumber} is older than ${seq.previous.modificationNumber}` });
-      return eventAnswer({ ...a, optType: 'optOut' });
-    }
     const plan = planFromEvent(info.event, { party: p.name, origin: p.kind, venId: this.ven.registration?.venID ?? '', marketContexts: p.marketContexts, now });
     let answer;
     if (!plan.ok) answer = this.o.engine.refuse(p.name, d.eventID, plan.refusal);
@@ -199,8 +200,6 @@ export class UpstreamParty {
         answer = this.o.engine.refuse(p.name, d.eventID, { code: 469, reason: `internal error: ${(e as Error).message}` });
       }
     }
-    const end = info.event.activePeriod.dtstart + info.event.activePeriod.duration;
-    this.ledger.record({ key, modificationNumber: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason, forgetAfter: Math.max(end, now) + 86_400_000 });
     this.o.log?.('upstream event answered', { party: p.name, eventId: d.eventID, mod: d.modificationNumber, optType: answer.optType, code: answer.code, reason: answer.reason });
     return eventAnswer(answer);
   }

@@ -17,9 +17,9 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
-import { startOpenadrVen } from '../../../src/roles/openadr/ven-client.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint } from '../../../src/endpoints/openadr/vtn-endpoint.js';
+import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { decodePayload, encodePayload, type OadrMessage } from '../../../src/protocols/openadr/payload.js';
 import { NonceCache, signPayload, verifyPayload } from '../../../src/protocols/openadr/signature.js';
 
@@ -58,7 +58,7 @@ const verifiedBy = (xml: string, signer: IssuedCertificate): OadrMessage =>
 test('the VTN signs its reply to every signed request, also for a VEN registered with oadrXmlSignature=false', async () => {
   const store = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const audit = new MemoryAuditSink();
-  const running = await startOpenadrVtn({ vtnID: 'TSO1', material: await material(tso), allowList: { participants: ['aggregator:AGG1'] }, audit, store, vtn: { pollFreqMs: 60_000 } });
+  const running = await startVtnEndpoint({ vtnID: 'TSO1', material: await material(tso), allowList: { participants: ['aggregator:AGG1'] }, audit, store, vtn: { pollFreqMs: 60_000 } });
   const agent = new https.Agent({ keepAlive: true, ...clientTlsOptions(await material(agg), 'R1') });
   try {
     const reg = await post(agent, running.url, 'EiRegisterParty', encodePayload({ type: 'oadrCreatePartyRegistration', requestID: 'r1', profileName: '2.0b', transportName: 'simpleHttp', reportOnly: false, xmlSignature: false, httpPullModel: true }));
@@ -96,8 +96,8 @@ test('our VEN registered without signatures answers a signed push with a signed 
   const vtnStore = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const venStore = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const audit = new MemoryAuditSink();
-  const running = await startOpenadrVtn({ vtnID: 'TSO1', material: await material(tso), allowList: { participants: ['aggregator:AGG1'] }, audit, store: vtnStore, vtn: { pollFreqMs: 60_000 } });
-  const ven = await startOpenadrVen({
+  const running = await startVtnEndpoint({ vtnID: 'TSO1', material: await material(tso), allowList: { participants: ['aggregator:AGG1'] }, audit, store: vtnStore, vtn: { pollFreqMs: 60_000 } });
+  const ven = await startVenEndpoint({
     venName: 'AGG1', vtnUrl: running.url, material: await material(agg), audit, store: venStore,
     expectVtn: { role: 'tso', id: 'TSO1' }, vtnCertificatePem: tso.certPem,
     push: { allowList: { participants: ['tso:TSO1'] } }, autoStart: false,

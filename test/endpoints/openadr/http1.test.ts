@@ -11,8 +11,8 @@ import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore, type Store } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn, type RunningVtn } from '../../../src/roles/openadr/vtn-server.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint, type RunningVtn } from '../../../src/endpoints/openadr/vtn-endpoint.js';
 import { encodePayload } from '../../../src/protocols/openadr/payload.js';
 
 let world: PkiWorld;
@@ -34,9 +34,9 @@ before(async () => {
   store = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   material = await world.material(tso);
   audit = new MemoryAuditSink();
-  running = await startOpenadrVtn({ vtnID: 'TSO1', material, allowList: { roles: ['gateway'] }, audit, store, vtn: { vtnReports: false } });
+  running = await startVtnEndpoint({ vtnID: 'TSO1', material, allowList: { roles: ['gateway'] }, audit, store, vtn: { vtnReports: false } });
   lenientStore = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
-  lenient = await startOpenadrVtn({
+  lenient = await startVtnEndpoint({
     vtnID: 'TSO1', material, allowList: { roles: ['gateway'] }, audit: new MemoryAuditSink(), store: lenientStore,
     vtn: { vtnReports: false }, http1: { maxChunkCount: 1 << 20 },
   });
@@ -227,7 +227,7 @@ test('each refused framing gets its status over TLS, the connection closes, and 
 test('refusal audit records are rate-limited per source address like TLS refusals', async () => {
   const sink = new MemoryAuditSink();
   const s = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
-  const v = await startOpenadrVtn({ vtnID: 'TSO1', material, allowList: { roles: ['gateway'] }, audit: sink, store: s, vtn: { vtnReports: false } });
+  const v = await startVtnEndpoint({ vtnID: 'TSO1', material, allowList: { roles: ['gateway'] }, audit: sink, store: s, vtn: { vtnReports: false } });
   try {
     for (let i = 0; i < 64; i++) {
       const r = await exchange(['GARBAGE\r\n\r\n'], Infinity, 20_000, v.port);

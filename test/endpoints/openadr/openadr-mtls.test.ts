@@ -13,9 +13,9 @@ import { clientTlsOptions } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
-import { startOpenadrVen } from '../../../src/roles/openadr/ven-client.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint } from '../../../src/endpoints/openadr/vtn-endpoint.js';
+import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import type { VenEventInfo, VenReportSource } from '../../../src/protocols/openadr/ven.js';
 import { decodePayload, encodePayload } from '../../../src/protocols/openadr/payload.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
@@ -81,10 +81,10 @@ describeEachEngine('OpenADR VEN ↔ VTN over mutual TLS', (fx) => {
     const allowList = { participants: ['aggregator:AGG1', 'aggregator:AGG3'] };
     const tsoMat = await material(tso);
     const reported: string[] = [];
-    let running = await startOpenadrVtn({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store, vtn: { pollFreqMs: 100, hooks: { onReport: (_v, r) => reported.push(r.reportName ?? '') } } });
+    let running = await startVtnEndpoint({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store, vtn: { pollFreqMs: 100, hooks: { onReport: (_v, r) => reported.push(r.reportName ?? '') } } });
     const seen: VenEventInfo[] = [];
     const venStore = await loc.open(openadrStoreMigrations);
-    const ven = await startOpenadrVen({
+    const ven = await startVenEndpoint({
       venName: 'AGG1', vtnUrl: running.url, material: await material(agg1), audit, store: venStore,
       expectVtn: { role: 'tso', id: 'TSO1' },
       ven: { reports: source(), onEvent: (e) => { seen.push(e); return 'optIn'; }, backoff: { initialMs: 50, maxMs: 500 } },
@@ -142,7 +142,7 @@ describeEachEngine('OpenADR VEN ↔ VTN over mutual TLS', (fx) => {
       assert.ok(reportsBefore >= 2);
       await running.close();
       const store2 = await loc.open(openadrStoreMigrations);
-      running = await startOpenadrVtn({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store: store2, port: running.port, vtn: { pollFreqMs: 100 } });
+      running = await startVtnEndpoint({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store: store2, port: running.port, vtn: { pollFreqMs: 100 } });
       assert.equal(running.vtn.registration('AGG1')?.fingerprint, agg1.identity.fingerprint);
       assert.equal(running.vtn.event('dr-1')?.descriptor.modificationNumber, 0);
       assert.equal((await running.vtn.eventOpts('dr-1'))[0]?.optType, 'optOut');
@@ -161,9 +161,9 @@ test('push model with XML signatures required both ways', async () => {
   const fxStore = await (await import('../../../src/store/store.js')).openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const venStore = await (await import('../../../src/store/store.js')).openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const audit = new MemoryAuditSink();
-  const running = await startOpenadrVtn({ vtnID: 'TSO1', material: await material(tso), allowList: { participants: ['aggregator:AGG1'] }, audit, store: fxStore, vtn: { pollFreqMs: 60_000, signatureMode: 'required' } });
+  const running = await startVtnEndpoint({ vtnID: 'TSO1', material: await material(tso), allowList: { participants: ['aggregator:AGG1'] }, audit, store: fxStore, vtn: { pollFreqMs: 60_000, signatureMode: 'required' } });
   const seen: VenEventInfo[] = [];
-  const ven = await startOpenadrVen({
+  const ven = await startVenEndpoint({
     venName: 'AGG1', vtnUrl: running.url, material: await material(agg1), audit, store: venStore,
     expectVtn: { role: 'tso', id: 'TSO1' }, xmlSignature: true, vtnCertificatePem: tso.certPem,
     push: { allowList: { participants: ['tso:TSO1'] } },
@@ -206,9 +206,9 @@ describeEachEngine('OpenADR VEN outbox', (fx) => {
     const audit = new MemoryAuditSink();
     const clock = new ManualClock(Date.now());
     const tsoMat = await material(tso);
-    let running = await startOpenadrVtn({ vtnID: 'TSO1', material: tsoMat, allowList: { participants: ['aggregator:AGG1'] }, audit, store: vtnStore, clock });
+    let running = await startVtnEndpoint({ vtnID: 'TSO1', material: tsoMat, allowList: { participants: ['aggregator:AGG1'] }, audit, store: vtnStore, clock });
     const opts = { venName: 'AGG1', material: await material(agg1), audit, store: venStore, clock, autoStart: false, expectVtn: { role: 'tso' as const, id: 'TSO1' }, ven: { reports: source() } };
-    let ven = await startOpenadrVen({ ...opts, vtnUrl: running.url });
+    let ven = await startVenEndpoint({ ...opts, vtnUrl: running.url });
     await ven.ven.register();
     await ven.ven.runOnce();
     const port = running.port;
@@ -222,8 +222,8 @@ describeEachEngine('OpenADR VEN outbox', (fx) => {
     assert.ok(queued >= 4, `queued ${queued}`);
     await ven.close();
     // VEN process restarts (same database), VTN comes back on the same port
-    running = await startOpenadrVtn({ vtnID: 'TSO1', material: tsoMat, allowList: { participants: ['aggregator:AGG1'] }, audit, store: vtnStore, clock, port });
-    ven = await startOpenadrVen({ ...opts, vtnUrl: running.url });
+    running = await startVtnEndpoint({ vtnID: 'TSO1', material: tsoMat, allowList: { participants: ['aggregator:AGG1'] }, audit, store: vtnStore, clock, port });
+    ven = await startVenEndpoint({ ...opts, vtnUrl: running.url });
     assert.equal(ven.ven.registration?.venID, 'AGG1', 'registration reloaded from the store');
     await ven.ven.flushOutbox();
     assert.equal(await ven.outbox.size(), 0);
@@ -236,7 +236,7 @@ describeEachEngine('OpenADR VEN outbox', (fx) => {
 
 describeEachEngine('OpenADR VTN report store', (fx) => {
   test('report requests: stored per VEN, deleted by id without touching another VEN\'s', async () => {
-    const { StoreVtnStore } = await import('../../../src/roles/openadr/store.js');
+    const { StoreVtnStore } = await import('../../../src/endpoints/openadr/store.js');
     const store = await (await fx.location()).open(openadrStoreMigrations);
     const vtnStore = new StoreVtnStore(store, 'TSO1');
     const request = (id: string) => ({ reportRequestID: id, reportSpecifier: { reportSpecifierID: 'spec', granularity: 60_000 as Millis, reportBackDuration: 60_000 as Millis, specifierPayloads: [] } });
@@ -251,7 +251,7 @@ describeEachEngine('OpenADR VTN report store', (fx) => {
   });
 
   test('group commit: reports appended together are each committed, in order, and a failed batch fails each of its callers', async () => {
-    const { StoreVtnStore } = await import('../../../src/roles/openadr/store.js');
+    const { StoreVtnStore } = await import('../../../src/endpoints/openadr/store.js');
     const loc = await fx.location();
     const store = await loc.open(openadrStoreMigrations);
     const vtnStore = new StoreVtnStore(store, 'TSO1');

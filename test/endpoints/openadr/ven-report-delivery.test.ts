@@ -7,7 +7,7 @@
  *
  * Here the real VTN engine sits behind a real HTTPS server built on createMutualTlsServer; a thin
  * wrapper answers HTTP 500 to every oadrUpdateReport of the TELEMETRY_STATUS specifier and hands
- * everything else to the engine. The real VEN (startOpenadrVen: keep-alive HTTPS with mutual TLS,
+ * everything else to the engine. The real VEN (startVenEndpoint: keep-alive HTTPS with mutual TLS,
  * SQLite outbox) reports both streams every second. The failing stream must back off (attempts
  * spaced at least by the back-off, bounded by the budget, give-ups audited) while every due
  * TELEMETRY_USAGE report arrives on time, and the poll loop never backs off because of reports.
@@ -23,8 +23,8 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { Millis } from '../../../src/core/units.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVen, type OpenadrVenClientOptions } from '../../../src/roles/openadr/ven-client.js';
+import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVenEndpoint, type VenEndpointOptions } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { createOadrListener, type OadrPeer } from '../../../src/protocols/openadr/http.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
@@ -96,11 +96,11 @@ test('a VTN failing one report stream with HTTP 500: that stream backs off withi
   // random 0.5: each back-off is exactly 0.75 × min(maxMs, initialMs × 2^(n−1)).
   const venOptions = { reports: sources, random: () => 0.5, reportRetry: retry };
   const delayAfter = (failures: number): number => Math.min(retry.maxMs, retry.initialMs * 2 ** (failures - 1)) * 0.75;
-  const opts: OpenadrVenClientOptions = {
+  const opts: VenEndpointOptions = {
     venName: 'GW1', vtnUrl: url, material: await material(venCert), profile: 'R4', audit, store,
     expectVtn: { role: 'aggregator', id: 'AGG1' }, ven: venOptions,
   };
-  const running = await startOpenadrVen(opts);
+  const running = await startVenEndpoint(opts);
   try {
     await waitFor('the first TELEMETRY_USAGE report', () => usageArrivals.length > 0);
     const from = usageArrivals[0] as number;
@@ -178,10 +178,10 @@ test('a VTN that cannot be reached at all charges no report budget: after the ou
   const store = await openStore({ url: join(dir, 'ven-outage.db'), migrations: openadrStoreMigrations });
   // An age budget shorter than the outage: it must not apply to reports the VTN never saw.
   const venOptions = { reports: sources.slice(0, 1), random: () => 0.5, reportRetry: { initialMs: 400, maxMs: 3000, maxAttempts: 2, maxAgeMs: 1500 } };
-  const running = await startOpenadrVen({
+  const running = await startVenEndpoint({
     venName: 'GW1', vtnUrl: `https://127.0.0.1:${port}`, material: await material(venCert), profile: 'R4', audit, store,
     expectVtn: { role: 'aggregator', id: 'AGG1' }, ven: venOptions,
-  } satisfies OpenadrVenClientOptions);
+  } satisfies VenEndpointOptions);
   const close = (): Promise<void> => new Promise<void>((resolve) => {
     server.closeAllConnections();
     server.close(() => resolve());

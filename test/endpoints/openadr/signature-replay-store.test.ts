@@ -14,10 +14,10 @@ import type { Kysely } from 'kysely';
 import { systemClock } from '../../../src/core/clock.js';
 import { StoreUnavailableError } from '../../../src/store/errors.js';
 import type { Store } from '../../../src/store/store.js';
-import { NONCE_TABLE, StoreNonceCache, type NonceTables } from '../../../src/roles/openadr/nonce-store.js';
-import { StoreVtnStore, openadrStoreMigrations } from '../../../src/roles/openadr/store.js';
-import { startOpenadrVtn } from '../../../src/roles/openadr/vtn-server.js';
-import { startOpenadrVen } from '../../../src/roles/openadr/ven-client.js';
+import { NONCE_TABLE, StoreNonceCache, type NonceTables } from '../../../src/endpoints/openadr/nonce-store.js';
+import { StoreVtnStore, openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
+import { startVtnEndpoint } from '../../../src/endpoints/openadr/vtn-endpoint.js';
+import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { OadrError } from '../../../src/protocols/openadr/errors.js';
 import type { OadrPeer } from '../../../src/protocols/openadr/http.js';
 import { decodePayload, encodePayload } from '../../../src/protocols/openadr/payload.js';
@@ -76,7 +76,7 @@ describeEachEngine('durable replay protection', (fx) => {
     const allowList = { participants: ['aggregator:AGG1'] };
     const tsoMat = await material(tso);
     let store = await loc.open(openadrStoreMigrations);
-    let running = await startOpenadrVtn({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store, vtn: { signatureMode: 'required' } });
+    let running = await startVtnEndpoint({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store, vtn: { signatureMode: 'required' } });
     const agent = new https.Agent({ keepAlive: false, ...clientTlsOptions(await material(agg1), 'R1') });
     const key = { privateKeyPem: agg1.keyPem, certificatePem: agg1.certPem };
     try {
@@ -92,7 +92,7 @@ describeEachEngine('durable replay protection', (fx) => {
       await running.close();
       await store.close();
       store = await loc.open(openadrStoreMigrations);
-      running = await startOpenadrVtn({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store, port: running.port, vtn: { signatureMode: 'required' } });
+      running = await startVtnEndpoint({ vtnID: 'TSO1', material: tsoMat, allowList, audit, store, port: running.port, vtn: { signatureMode: 'required' } });
       const replayed = await post(agent, running.port, 'EiEvent', signed);
       assert.equal(replayed.code, 463, `a replay after restart must be refused, got ${replayed.code} ${replayed.description}`);
       assert.match(replayed.description, /replay/);
@@ -110,7 +110,7 @@ describeEachEngine('durable replay protection', (fx) => {
     const loc = await fx.location();
     const audit = new MemoryAuditSink();
     const aggMat = await material(agg1);
-    const start = async (store: Store<unknown>) => startOpenadrVen({
+    const start = async (store: Store<unknown>) => startVenEndpoint({
       // Nothing listens on port 1: the VEN is not started, only its push endpoint serves.
       venName: 'AGG1', vtnUrl: 'https://127.0.0.1:1', material: aggMat, audit, store, autoStart: false,
       vtnCertificatePem: tso.certPem, push: { allowList: { participants: ['tso:TSO1'] } },
