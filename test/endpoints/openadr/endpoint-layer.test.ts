@@ -21,24 +21,24 @@ import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { DownstreamVtn } from '../../../src/roles/aggregator/runtime/downstream.js';
 import { Fleet } from '../../../src/roles/aggregator/runtime/fleet.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { CertificateAuthority, type IssuedCertificate } from '../../../src/security/pki/index.js';
-import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore, type Store } from '../../../src/store/store.js';
+import { pkiWorld, type PkiWorld, type WorldParticipant } from '../../kit/index.js';
 
-let ca: CertificateAuthority;
-let aggCert: IssuedCertificate;
-let gwCert: IssuedCertificate;
+let world: PkiWorld<'agg' | 'gw'>;
+let aggCert: WorldParticipant;
+let gwCert: WorldParticipant;
 
 before(async () => {
-  ca = await CertificateAuthority.create();
-  aggCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  gwCert = await ca.issue({ role: 'gateway', id: 'GW1' });
+  world = await pkiWorld({ agg: 'aggregator:AGG1', gw: 'gateway:GW1' }, { prefix: 'erab-endpoint-' });
+  aggCert = world.certs.agg;
+  gwCert = world.certs.gw;
 });
+after(() => world.close());
 
 test("the aggregator's R4 VTN serves the hardened HTTP/1 path: an oversize head is refused with 431 and audited as http.refused", async () => {
   const store: Store = await openStore({ url: ':memory:', migrations: openadrStoreMigrations });
   const audit = new MemoryAuditSink();
-  const material = await TlsMaterial.fromPem({ credentials: [{ certPem: aggCert.certPem, keyPem: aggCert.keyPem }], caPem: ca.certPem });
+  const material = await world.material('agg');
   const down = new DownstreamVtn({
     aggregatorId: 'AGG1', material, store, host: '127.0.0.1', port: 0, allowList: { roles: ['gateway'] },
     pollIntervalMs: 10_000, reportIntervalMs: 60_000, fleet: new Fleet(), clock: systemClock, audit,
@@ -48,7 +48,7 @@ test("the aggregator's R4 VTN serves the hardened HTTP/1 path: an oversize head 
     await down.stop();
     await store.close();
   });
-  const socket = tls.connect({ host: '127.0.0.1', port, cert: gwCert.certPem, key: gwCert.keyPem, ca: ca.certPem, servername: 'localhost' });
+  const socket = tls.connect({ host: '127.0.0.1', port, cert: gwCert.certPem, key: gwCert.keyPem, ca: world.caPem, servername: 'localhost' });
   await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
   let reply = '';
   socket.on('data', (d: Buffer) => { reply += d.toString('latin1'); });
