@@ -26,6 +26,7 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
+import { jstMinuteOfDay } from '../../core/jst.js';
 import type { EpochMillis } from '../../core/units.js';
 import { watts } from '../../core/units.js';
 import {
@@ -167,12 +168,8 @@ export interface PolicyDecision {
   steps: RampStep[];
 }
 
-/** Minutes since midnight in Japan Standard Time (UTC+9; Japan has no daylight saving time). */
-export function jstMinuteOfDay(at: EpochMillis | number): number {
-  const jst = at + 9 * 3_600_000;
-  const day = 86_400_000;
-  return Math.floor((((jst % day) + day) % day) / 60_000);
-}
+/** Minutes since midnight in Japan Standard Time (from core; re-exported for the gateway's API). */
+export { jstMinuteOfDay };
 
 function hhmmToMinutes(s: string): number {
   const [h, m] = s.split(':').map(Number);

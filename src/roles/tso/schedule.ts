@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import { formatIssues, readConfigFile } from '../../core/config.js';
-import { KOMA_MS } from './products.js';
+import { komaCeil } from '../../core/jst.js';
 import type { DispatchInput } from './tso.js';
 
 const entrySchema = z.object({
@@ -41,7 +41,7 @@ export function loadSchedule(file: string, now: number): ScheduledDispatch[] {
   if (!parsed.success) throw new ConfigError(`schedule file ${file} is invalid:\n${formatIssues(parsed.error.issues)}`);
   return parsed.data.dispatches.map((e) => {
     const issueAt = e.issueAt ? Date.parse(e.issueAt) : now + (e.issueAfterMinutes ?? 0) * 60_000;
-    const start = e.start ? Date.parse(e.start) : Math.ceil((now + e.startAfterMinutes! * 60_000) / KOMA_MS) * KOMA_MS;
+    const start = e.start ? Date.parse(e.start) : komaCeil(now + e.startAfterMinutes! * 60_000);
     const { issueAt: _a, issueAfterMinutes: _b, start: _c, startAfterMinutes: _d, ...rest } = e;
     return { issueAt, input: { ...rest, start } };
   });

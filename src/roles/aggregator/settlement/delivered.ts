@@ -15,7 +15,7 @@
 import { InvalidInputError } from '../../../core/errors.js';
 import type { EpochMillis } from '../../../core/units.js';
 import type { DispatchDirection } from '../allocation/types.js';
-import { isKomaStart, jstDate } from '../baseline/jst.js';
+import { isKomaStart, jstDate } from '../../../core/jst.js';
 
 export interface KomaDelivery {
   readonly komaStart: EpochMillis;
