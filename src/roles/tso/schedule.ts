@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import { formatIssues, readConfigFile } from '../../core/config.js';
 import { komaCeil } from '../../core/jst.js';
+import { DISPATCH_DIRECTIONS } from '../../core/domain/direction.js';
 import type { DispatchInput } from './tso.js';
 
 const entrySchema = z.object({
@@ -20,7 +21,7 @@ const entrySchema = z.object({
   start: z.iso.datetime({ offset: true }).optional(),
   startAfterMinutes: z.number().min(0).optional(),
   product: z.string().min(1),
-  direction: z.enum(['reduce', 'increase']),
+  direction: z.enum(DISPATCH_DIRECTIONS),
   quantityKw: z.union([z.number().positive(), z.array(z.number().positive()).min(1)]),
   periods: z.number().int().min(1).max(48),
   to: z.array(z.string().min(1)).optional(),

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
+import { directionSign } from '../../core/domain/direction.js';
 import { epochMillis, millis } from '../../core/units.js';
 import type { OadrReport } from '../../protocols/openadr/report.js';
 import { powerRealItem } from '../../protocols/openadr/units.js';
@@ -136,7 +137,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
         if (!contracted.has(id)) throw new InvalidInputError(`to: ${id} is not a contracted aggregator`);
         if (!registered.has(id)) throw new InvalidInputError(`to: ${id} has not registered with ${config.id}`);
       }
-      const sign = plan.direction === 'reduce' ? -1 : 1;
+      const sign = directionSign(plan.direction);
       const first = plan.periods[0]!.start;
       const duration = plan.periods.length * KOMA_MS;
       const marketContext = marketContextOf(config.kind, config.id, plan.product.id);

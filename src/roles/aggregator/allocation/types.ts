@@ -11,9 +11,10 @@
  * property) is the dispatcher's job, not allocation's.
  */
 import type { EpochMillis, Millis, WattHours, Watts } from '../../../core/units.js';
+import type { DispatchDirection } from '../../../core/domain/direction.js';
 
-/** 下げDR (reduce net consumption) or 上げDR (increase net consumption). */
-export type DispatchDirection = 'reduce' | 'increase';
+/** 下げDR (reduce net consumption) or 上げDR (increase net consumption), from the domain core. */
+export type { DispatchDirection };
 
 /** What kind of thing a resource is. Used for reporting; limits come from the numeric fields. */
 export type ResourceClass = 'battery' | 'ev' | 'pv' | 'load' | 'water_heater' | 'other';

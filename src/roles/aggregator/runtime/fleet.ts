@@ -12,6 +12,7 @@
 import type { EpochMillis } from '../../../core/units.js';
 import { wattHours, watts } from '../../../core/units.js';
 import type { AllocatableResource, DispatchDirection, ResourceClass } from '../allocation/types.js';
+import { delivered, targetFrom } from '../../../core/domain/direction.js';
 
 /** What a resource is: from the portfolio, or derived from telemetry metadata. */
 export interface ResourceSpec {
@@ -197,10 +198,10 @@ export function whyNotUsable(spec: ResourceSpec, live: ResourceLive | undefined,
 
 /** The device set point (net W, consumption-positive) that delivers `instructedW` in `direction` from `baselineW`. */
 export function setpointFor(direction: DispatchDirection, baselineW: number, instructedW: number): number {
-  return Math.round(direction === 'reduce' ? baselineW - instructedW : baselineW + instructedW);
+  return Math.round(targetFrom(direction, baselineW, instructedW));
 }
 
 /** What a resource delivers in `direction`: baseline − actual (reduce) or actual − baseline (increase). */
 export function deliveredBy(direction: DispatchDirection, baselineW: number, actualW: number): number {
-  return direction === 'reduce' ? baselineW - actualW : actualW - baselineW;
+  return delivered(direction, baselineW, actualW);
 }
