@@ -26,6 +26,7 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
+import { isStorageKind } from '../../core/domain/device-classes.js';
 import { jstMinuteOfDay } from '../../core/jst.js';
 import type { EpochMillis } from '../../core/units.js';
 import { watts } from '../../core/units.js';
@@ -347,7 +348,7 @@ export class SafetyPolicy {
       if (needsPower && (cmd.powerW === undefined || !Number.isFinite(cmd.powerW) || cmd.powerW < 0)) {
         return refuse(charging ? 'max-charge-power' : 'max-discharge-power', `power ${cmd.powerW ?? '(none)'} W is not a finite non-negative number`);
       }
-      const storage = cmd.class === 'battery' || cmd.class === 'ev';
+      const storage = isStorageKind(cmd.class);
       const soc = reading?.socPercent;
       if (net > 0) {
         if (storage && soc === undefined) return refuse('soc-unknown', `state of charge of ${cmd.deviceId} is unknown; charging refused`);
@@ -392,7 +393,7 @@ export class SafetyPolicy {
 
   /** Spreads a power change over steps when it is faster than the ramp rate allows. */
   private rampSteps(cmd: DeviceCommand, limits: ClassPolicy, reading: DeviceReading | undefined, reasons: PolicyReason[]): RampStep[] {
-    const storage = cmd.class === 'battery' || cmd.class === 'ev';
+    const storage = isStorageKind(cmd.class);
     const from = reading?.powerW;
     if (!storage || from === undefined) return [{ afterMs: 0, command: cmd }];
     // Returning to the owner's mode ramps the forced power down to zero first, then hands over.

@@ -12,6 +12,7 @@
 import type { EpochMillis } from '../../../core/units.js';
 import { wattHours, watts } from '../../../core/units.js';
 import type { AllocatableResource, DispatchDirection, ResourceClass } from '../allocation/types.js';
+import { deviceClass, kindsWhere } from '../../../core/domain/device-classes.js';
 import { delivered, targetFrom } from '../../../core/domain/direction.js';
 
 /** What a resource is: from the portfolio, or derived from telemetry metadata. */
@@ -52,7 +53,7 @@ export interface ResourceLive {
 }
 
 /** Classes the aggregator can steer with a net-power set point (LOAD_DISPATCH/setpoint at the gateway). */
-export const SETPOINT_CLASSES: ReadonlySet<ResourceClass> = new Set(['battery', 'ev']);
+export const SETPOINT_CLASSES: ReadonlySet<ResourceClass> = new Set(kindsWhere((c) => c.setpoint).map((k) => deviceClass(k).allocationClass));
 
 /**
  * The fleet: specs and live state per resource, and which resources each gateway (venID)
