@@ -111,11 +111,6 @@ export type SignalType =
   | 'x-loadControlCapacity' | 'x-loadControlLevelOffset' | 'x-loadControlPercentOffset' | 'x-loadControlSetpoint'
   | (string & {});
 
-/** OpenADR siScaleCode values (oadr:siScaleCode) and their powers of ten. */
-export const SI_SCALE: Readonly<Record<string, number>> = {
-  p: 1e-12, n: 1e-9, micro: 1e-6, m: 1e-3, c: 1e-2, d: 1e-1, none: 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12,
-};
-export type SiScaleCode = keyof typeof SI_SCALE;
 
 /** The unit of a signal value (OpenADR itemBase), when the signal type needs one. */
 export interface SignalUnit {
