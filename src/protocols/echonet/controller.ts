@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { realMs, systemClock } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
-import type { AuditSink } from '../../security/audit/types.js';
+import type { AuditSink } from '../../core/audit-port.js';
 import { appendixRelease, ascii, identificationNumber, instanceList, liteVersion, propertyMap, unsigned } from './datatypes.js';
 import { eoj, eojClass, eojInstance, formatEoj, NODE_PROFILE_EOJ, ClassCode, type Eoj } from './eoj.js';
 import { EchonetTimeoutError, hex8, hexBytes } from './errors.js';

@@ -11,7 +11,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
-import type { AuditSink } from '../../security/audit/types.js';
+import type { AuditSink } from '../../core/audit-port.js';
 import { NODE_PROFILE_EOJ, type Eoj } from './eoj.js';
 import { Esv } from './esv.js';
 import { encodeFrame, safeDecodeFrame, type Frame, type Property } from './frame.js';

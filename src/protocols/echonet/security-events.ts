@@ -5,7 +5,7 @@
  * Layering: protocols must not depend on security/ code, only on the *type* of its sink
  * (AuditSink); the caller passes the real audit log in.
  */
-import type { AuditSink } from '../../security/audit/types.js';
+import type { AuditSink } from '../../core/audit-port.js';
 import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
 

@@ -1,24 +1,13 @@
 /**
- * The audit interface the OpenADR stack reports security events to. It has the same shape as
- * `AuditSink` in src/security/audit/types.ts (structural typing lets the roles layer pass the real
- * tamper-evident log), but is declared here because protocols/ must not import security/.
+ * The audit port the OpenADR stack reports security events to: the one in core
+ * (src/core/audit-port.ts), under the names this stack has always used. The roles layer passes
+ * the real tamper-evident log, which implements it.
  */
-export interface OadrAuditRecord {
-  actor: { kind: 'peer' | 'operator' | 'system'; id: string; role?: string | undefined; fingerprint?: string | undefined; address?: string | undefined };
-  /** Dotted verb, e.g. "openadr.refused", "openadr.register". */
-  action: string;
-  target?: string | undefined;
-  outcome: 'success' | 'failure' | 'refused';
-  reason?: string | undefined;
-  details?: Record<string, unknown> | undefined;
-}
+import type { AuditRecordInput, AuditSink } from '../../core/audit-port.js';
 
-export interface OadrAuditSink {
-  append(record: OadrAuditRecord): void;
-}
-
-/** Drops records (for benchmarks and tools that run without an audit log). */
-export const nullAudit: OadrAuditSink = { append() {} };
+export { nullAudit } from '../../core/audit-port.js';
+export type OadrAuditRecord = AuditRecordInput;
+export type OadrAuditSink = AuditSink;
 
 /**
  * Removes what must not reach logs from a payload before `--log-xml` prints it: signature values,

@@ -11,7 +11,7 @@
 import * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as tls from 'node:tls';
-import { guardClientSocket } from '../../security/tls/client.js';
+import { guardClientSocket } from '../../core/socket-guard.js';
 import { OadrError, OadrResponseCode } from './errors.js';
 import { SERVICE_NAMES, type ServiceName } from './register-party.js';
 

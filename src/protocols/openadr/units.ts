@@ -109,6 +109,16 @@ export function energyRealItem(scale: SiScaleCode = 'none'): ItemBase {
 
 const factor = (item: ItemBase): number => 10 ** SI_SCALE[item.siScaleCode ?? 'none'];
 
+/**
+ * The multiplier of an siScaleCode given as text (absent = none), or undefined when the code is
+ * not one of the schema's: the one table every layer converts OpenADR values with.
+ * @example siScaleFactor('k') // 1000
+ */
+export function siScaleFactor(code: string | undefined): number | undefined {
+  const c = code ?? 'none';
+  return Object.hasOwn(SI_SCALE, c) ? 10 ** SI_SCALE[c as SiScaleCode] : undefined;
+}
+
 /** A value expressed in a powerReal item, in W. Refuses other units (460 is for the caller to pick). */
 export function toWatts(value: number, item: ItemBase): Watts {
   if (item.kind !== 'powerReal' || (item.itemUnits !== 'W' && item.itemUnits !== 'J/s')) {

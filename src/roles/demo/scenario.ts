@@ -24,6 +24,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { scaledClock, type Clock } from '../../core/clock.js';
 import { ErabError, describeError } from '../../core/errors.js';
+import { KOMA_MS, komaCeil } from '../../core/jst.js';
 import { verifyAuditLog } from '../../security/audit/verify.js';
 import { Supervisor } from '../common/supervisor.js';
 import { IDS, planDemo, type DemoLayout, type DemoOptions } from './layout.js';
@@ -54,7 +55,6 @@ export interface DemoRunOptions extends DemoOptions {
   signal?: AbortSignal;
 }
 
-const KOMA = 30 * 60_000;
 /**
  * Requested power per site, kW: reduction (三次②) and upward DR. The 上げDR falls in the early
  * afternoon, when PV has already filled part of the batteries, so it asks less per site.
@@ -278,8 +278,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     // ---- 4. the TSO's reduction event: 2 blocks of 三次調整力②, one dispatch per aggregator
     const share = (a: string, kwPerSite: number) => round1(layout.sites.filter((s) => s.aggregator === a).length * kwPerSite);
     const leadMs = Math.max(5 * 60_000, 4 * layout.timings.gatewayPollMs + 2 * layout.timings.upstreamPollMs);
-    const tsoStart = Math.ceil((clock.now() + leadMs) / KOMA) * KOMA;
-    const tsoEnd = tsoStart + 2 * KOMA;
+    const tsoStart = komaCeil(clock.now() + leadMs);
+    const tsoEnd = tsoStart + 2 * KOMA_MS;
     // The retailer's block is fixed once the TSO event is over (see section 6).
     let retStart = Number.POSITIVE_INFINITY;
     let retEnd = Number.POSITIVE_INFINITY;
@@ -408,8 +408,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     const loop = closedLoopFor(layout);
     const recoveryMs = loop.graceMs + loop.telemetryMaxAgeMs;
     await until(`the TSO event to end and its devices to recover (${iso(tsoEnd + recoveryMs)})`, () => clock.now() >= tsoEnd + recoveryMs + 60_000, left(), guard, 250);
-    retStart = Math.ceil((clock.now() + leadMs) / KOMA) * KOMA;
-    retEnd = retStart + KOMA;
+    retStart = komaCeil(clock.now() + leadMs);
+    retEnd = retStart + KOMA_MS;
     const retIssuedAt = Date.now();
     for (const a of IDS.aggregators) {
       const eventId = `RET-E1-${a}`;

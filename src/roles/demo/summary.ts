@@ -4,6 +4,7 @@
  * last gateway holding its command, and the machine it ran on. `evaluate` is pure (tested).
  */
 import { cpus, totalmem, loadavg, platform, release } from 'node:os';
+import type { DispatchDirection } from '../../core/domain/direction.js';
 
 /** Delivered counts as within tolerance when its mean is at least this share of the request. */
 export const TOLERANCE_FRACTION = 0.9;
@@ -19,7 +20,7 @@ export interface EventResult {
   id: string;
   issuer: 'tso' | 'retailer';
   product: string;
-  direction: 'reduce' | 'increase';
+  direction: DispatchDirection;
   /** OpenADR event ids, one per aggregator. */
   dispatches: { eventId: string; aggregator: string; requestedKw: number; deliveredKw: number | null; percent: number | null; periods: { start: string; requestedKw: number; deliveredKw: number | null }[] }[];
   start: string;

@@ -3,6 +3,7 @@
  * participants and security refusals. `renderView` is pure (tested); `LiveView` redraws it on a
  * TTY and prints plain log lines instead when stdout is not a terminal.
  */
+import { jstClock } from '../../core/jst.js';
 
 export interface PowerSample {
   /** Simulated time, epoch ms. */
@@ -53,9 +54,9 @@ export function sparkline(values: (number | null)[], max: number): string {
 
 const kw = (w: number | null): string => (w === null ? '   -  ' : `${(w / 1000).toFixed(1).padStart(6)}`);
 
+/** JST wall clock: the grid business runs on Japan time. */
 function hhmm(t: number): string {
-  // JST wall clock: the grid business runs on Japan time.
-  return new Date(t + 9 * 3600_000).toISOString().slice(11, 16);
+  return jstClock(t);
 }
 
 /** Renders the whole dashboard as text lines, `width` columns wide. */

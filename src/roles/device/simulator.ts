@@ -1,6 +1,7 @@
 /** What every device simulator shares: identity, the step contract, superclass values. */
 import type { EchonetObject } from '../../protocols/echonet/object.js';
 import type { EpochMillis, Watts } from '../../core/units.js';
+import type { EchonetDeviceKind } from '../../core/domain/device-classes.js';
 
 /** Maker, product and serial of one simulated device (configurable so admission logic can be tested). */
 export interface DeviceIdentity {
@@ -19,7 +20,8 @@ export interface StepContext {
   netLoadW: number;
 }
 
-export type DeviceKind = 'battery' | 'pv' | 'ev' | 'waterHeater' | 'aircon' | 'meter';
+/** The kind a simulator plays: one of the registry's ECHONET Lite kinds (src/core/domain/device-classes.ts). */
+export type DeviceKind = EchonetDeviceKind;
 
 export interface DeviceSimulator {
   readonly kind: DeviceKind;

@@ -7,6 +7,7 @@
 import { EchonetObject } from '../../protocols/echonet/object.js';
 import { LowVoltageSmartMeter, wattHoursToMeterReading } from '../../protocols/echonet/objects/smart-meter.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
+import { komaFloor } from '../../core/jst.js';
 import { baseLoadWatts } from './profiles.js';
 import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
@@ -20,7 +21,6 @@ export interface MeterConfig {
 
 const UNIT = 'kWh0_1' as const;
 const DIGITS = 6;
-const HALF_HOUR = 30 * 60_000;
 
 export class SmartMeterSimulator implements DeviceSimulator {
   readonly kind = 'meter' as const;
@@ -85,7 +85,7 @@ export class SmartMeterSimulator implements DeviceSimulator {
     o.set(P.instantaneousCurrents, Uint8Array.from(cur));
     // At each 30-minute boundary (a settlement period, コマ) the meter records and announces
     // the fixed-time readings 0xEA/0xEB, as B-route smart meters do.
-    const boundary = Math.floor(ctx.t / HALF_HOUR) * HALF_HOUR;
+    const boundary = komaFloor(ctx.t);
     if (ctx.dtMs > 0 && boundary > before) {
       // The step may overshoot the boundary: take the registers as they were at the boundary.
       const f = (boundary - before) / ctx.dtMs;

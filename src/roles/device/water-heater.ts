@@ -25,7 +25,7 @@ export interface WaterHeaterConfig {
 const KWH_PER_LITRE = (4.186 * 48) / 3600;
 
 export class WaterHeaterSimulator implements DeviceSimulator {
-  readonly kind = 'waterHeater' as const;
+  readonly kind = 'water_heater' as const;
   readonly object: EchonetObject<typeof ElectricWaterHeater.props>;
   private litres: number;
   private powerW = 0;

@@ -31,6 +31,7 @@ import type { AdmissionRegistry, DeviceIdentity, DeviceRecord } from './admissio
 import type { DeviceDirectory, DevicePort } from './engine.js';
 import type { DeviceDetails } from './inventory.js';
 import type { DeviceProfile } from './translate.js';
+import { directionsOfEchonetClass } from '../../core/domain/device-classes.js';
 import { deviceClassOfEchonet, type DeviceClass, type DeviceCommand, type DeviceReading, type OwnerNormal } from './types.js';
 
 /** EPCs read per class for telemetry and control decisions. */
@@ -225,7 +226,7 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
     const r = d.reading;
     return {
       deviceId, class: d.class, ratedChargeW: r?.ratedChargeW, ratedDischargeW: r?.ratedDischargeW,
-      canDischarge: d.class === 'ev' ? eojClass(d.eoj) === 0x027e : undefined,
+      canDischarge: d.class === 'ev' ? directionsOfEchonetClass(eojClass(d.eoj)).includes('reduce') : undefined,
     };
   }
   reading(deviceId: string): DeviceReading | undefined {

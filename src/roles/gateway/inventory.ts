@@ -25,6 +25,7 @@
 import { createHash } from 'node:crypto';
 import type { EpochMillis } from '../../core/units.js';
 import type { AdmissionState, DeviceRecord } from './admission.js';
+import { deviceClass, type Telemetry } from '../../core/domain/device-classes.js';
 import { ECHONET_CLASS_CODE, type DeviceClass } from './types.js';
 
 export const INVENTORY_FORMAT = 'erab-inventory/1';
@@ -146,22 +147,28 @@ export interface DataPointDescription {
   itemBase?: { itemBase: 'powerReal' | 'energyReal' | 'customUnit'; itemDescription: string; units: 'W' | 'Wh' | '%' } | undefined;
 }
 
+type PointTemplate = Omit<DataPointDescription, 'rID' | 'resourceID'>;
+const point = (suffix: Telemetry, p: PointTemplate) => (id: string): DataPointDescription => ({ rID: `${id}/${suffix}`, resourceID: id, ...p });
+const TELEMETRY_ORDER: readonly Telemetry[] = ['power', 'energy', 'status', 'soc', 'stored'];
+/** The OpenADR data point of each kind of telemetry (rID `<device id>/<telemetry>`). */
+const DATA_POINT: Readonly<Record<Telemetry, (id: string) => DataPointDescription>> = {
+  power: point('power', { reportName: 'TELEMETRY_USAGE', reportType: 'usage', readingType: 'Direct Read', itemBase: { itemBase: 'powerReal', itemDescription: 'RealPower', units: 'W' } }),
+  energy: point('energy', { reportName: 'TELEMETRY_USAGE', reportType: 'usage', readingType: 'Direct Read', itemBase: { itemBase: 'energyReal', itemDescription: 'RealEnergy', units: 'Wh' } }),
+  status: point('status', { reportName: 'TELEMETRY_STATUS', reportType: 'x-resourceStatus', readingType: 'x-notApplicable' }),
+  soc: point('soc', { reportName: 'TELEMETRY_STATUS', reportType: 'storedEnergy', readingType: 'Direct Read', itemBase: { itemBase: 'customUnit', itemDescription: 'stateOfCharge', units: '%' } }),
+  stored: point('stored', { reportName: 'TELEMETRY_STATUS', reportType: 'storedEnergy', readingType: 'Direct Read', itemBase: { itemBase: 'energyReal', itemDescription: 'RealEnergy', units: 'Wh' } }),
+};
+
 /**
- * The data points each device offers, by class, with the same rIDs as translate.ts produces:
+ * The data points each device offers, by class (the registry's telemetry), with the same rIDs as translate.ts produces:
  * `<id>/power`, `<id>/energy` (meter), `<id>/status`, `<id>/soc` and `<id>/stored` (battery, EV).
  */
 export function describeDataPoints(devices: readonly { deviceId: string; class: DeviceClass }[]): DataPointDescription[] {
   const out: DataPointDescription[] = [];
   for (const d of devices) {
-    out.push({ rID: `${d.deviceId}/power`, resourceID: d.deviceId, reportName: 'TELEMETRY_USAGE', reportType: 'usage', readingType: 'Direct Read', itemBase: { itemBase: 'powerReal', itemDescription: 'RealPower', units: 'W' } });
-    if (d.class === 'meter') {
-      out.push({ rID: `${d.deviceId}/energy`, resourceID: d.deviceId, reportName: 'TELEMETRY_USAGE', reportType: 'usage', readingType: 'Direct Read', itemBase: { itemBase: 'energyReal', itemDescription: 'RealEnergy', units: 'Wh' } });
-    }
-    out.push({ rID: `${d.deviceId}/status`, resourceID: d.deviceId, reportName: 'TELEMETRY_STATUS', reportType: 'x-resourceStatus', readingType: 'x-notApplicable' });
-    if (d.class === 'battery' || d.class === 'ev') {
-      out.push({ rID: `${d.deviceId}/soc`, resourceID: d.deviceId, reportName: 'TELEMETRY_STATUS', reportType: 'storedEnergy', readingType: 'Direct Read', itemBase: { itemBase: 'customUnit', itemDescription: 'stateOfCharge', units: '%' } });
-      out.push({ rID: `${d.deviceId}/stored`, resourceID: d.deviceId, reportName: 'TELEMETRY_STATUS', reportType: 'storedEnergy', readingType: 'Direct Read', itemBase: { itemBase: 'energyReal', itemDescription: 'RealEnergy', units: 'Wh' } });
-    }
+    // The registry says what each class reports; the order here is the order of the reports.
+    const telemetry: readonly Telemetry[] = deviceClass(d.class).telemetry;
+    for (const t of TELEMETRY_ORDER) if (telemetry.includes(t)) out.push(DATA_POINT[t](d.deviceId));
   }
   return out;
 }

@@ -26,6 +26,8 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
+import { isStorageKind } from '../../core/domain/device-classes.js';
+import { jstMinuteOfDay } from '../../core/jst.js';
 import type { EpochMillis } from '../../core/units.js';
 import { watts } from '../../core/units.js';
 import {
@@ -167,12 +169,8 @@ export interface PolicyDecision {
   steps: RampStep[];
 }
 
-/** Minutes since midnight in Japan Standard Time (UTC+9; Japan has no daylight saving time). */
-export function jstMinuteOfDay(at: EpochMillis | number): number {
-  const jst = at + 9 * 3_600_000;
-  const day = 86_400_000;
-  return Math.floor((((jst % day) + day) % day) / 60_000);
-}
+/** Minutes since midnight in Japan Standard Time (from core; re-exported for the gateway's API). */
+export { jstMinuteOfDay };
 
 function hhmmToMinutes(s: string): number {
   const [h, m] = s.split(':').map(Number);
@@ -350,7 +348,7 @@ export class SafetyPolicy {
       if (needsPower && (cmd.powerW === undefined || !Number.isFinite(cmd.powerW) || cmd.powerW < 0)) {
         return refuse(charging ? 'max-charge-power' : 'max-discharge-power', `power ${cmd.powerW ?? '(none)'} W is not a finite non-negative number`);
       }
-      const storage = cmd.class === 'battery' || cmd.class === 'ev';
+      const storage = isStorageKind(cmd.class);
       const soc = reading?.socPercent;
       if (net > 0) {
         if (storage && soc === undefined) return refuse('soc-unknown', `state of charge of ${cmd.deviceId} is unknown; charging refused`);
@@ -395,7 +393,7 @@ export class SafetyPolicy {
 
   /** Spreads a power change over steps when it is faster than the ramp rate allows. */
   private rampSteps(cmd: DeviceCommand, limits: ClassPolicy, reading: DeviceReading | undefined, reasons: PolicyReason[]): RampStep[] {
-    const storage = cmd.class === 'battery' || cmd.class === 'ev';
+    const storage = isStorageKind(cmd.class);
     const from = reading?.powerW;
     if (!storage || from === undefined) return [{ afterMs: 0, command: cmd }];
     // Returning to the owner's mode ramps the forced power down to zero first, then hands over.

@@ -43,10 +43,10 @@
  * energy in Wh as well when the capacity is known).
  */
 import { z } from 'zod';
-import { watts } from '../../core/units.js';
+import { watts, type WattHours, type Watts } from '../../core/units.js';
+import { siScaleFactor } from '../../protocols/openadr/units.js';
 import {
   OADR_CODE,
-  SI_SCALE,
   type DeviceClass,
   type DeviceCommand,
   type DeviceReading,
@@ -110,9 +110,9 @@ const CLASS_SUPPORT: Readonly<Record<DeviceClass, readonly string[]>> = {
 
 const fail = (code: 454 | 460 | 469, reason: string): TranslationResult => ({ ok: false, code, reason });
 
-/** Value × 10^scale of an OpenADR siScaleCode; undefined for an unknown code. */
+/** Value × 10^scale of an OpenADR siScaleCode; undefined for an unknown code (the protocol edge's table). */
 export function siMultiplier(code: string | undefined): number | undefined {
-  return SI_SCALE[code ?? 'none'];
+  return siScaleFactor(code);
 }
 
 /** Rounds away binary noise (0.1 + 0.2) without losing meaningful digits. */
@@ -120,8 +120,8 @@ function tidy(n: number): number {
   return Number.parseFloat(n.toPrecision(12));
 }
 
-/** A power signal's value in W, or an error naming what is wrong with its unit. */
-export function signalPowerW(signal: EventSignal): { ok: true; watts: number } | { ok: false; reason: string } {
+/** A power signal's value in W (the OpenADR edge: value × siScaleCode), or an error naming what is wrong with its unit. */
+export function signalPowerW(signal: EventSignal): { ok: true; watts: Watts } | { ok: false; reason: string } {
   const u = signal.unit;
   if (!u) return { ok: false, reason: `${signal.name}/${signal.type} carries no itemBase; a power value without a unit is not acted on` };
   if (u.itemBase !== 'powerReal' || u.units !== 'W') {
@@ -129,7 +129,7 @@ export function signalPowerW(signal: EventSignal): { ok: true; watts: number } |
   }
   const m = siMultiplier(u.siScaleCode);
   if (m === undefined) return { ok: false, reason: `unknown siScaleCode ${u.siScaleCode}` };
-  return { ok: true, watts: tidy(signal.value * m) };
+  return { ok: true, watts: watts(tidy(signal.value * m)) };
 }
 
 /** A temperature signal's value in °C (Celsius assumed when no unit is given: Japan uses °C). */
@@ -225,11 +225,11 @@ export function translateSignals(
   if (signal.type === 'setpoint' || signal.type === 'delta') {
     const p = signalPowerW(signal);
     if (!p.ok) return fail(OADR_CODE.INVALID_DATA, p.reason);
-    let target = p.watts;
+    let target: Watts = p.watts;
     if (signal.type === 'delta') {
       const now = ctx.reading?.powerW;
       if (now === undefined) return fail(OADR_CODE.DEPLOYMENT_ERROR, `current power of ${device.deviceId} is unknown; a delta cannot be applied`);
-      target = tidy(now + p.watts);
+      target = watts(tidy(now + p.watts));
     }
     return ok(netPowerCommand(base, target, device));
   }
@@ -336,8 +336,8 @@ export interface TelemetryOptions {
 }
 
 /** Scales a value in base units (W, Wh) to the report's siScaleCode. */
-export function toScale(value: number, scale: 'none' | 'k'): number {
-  return tidy(value / SI_SCALE[scale]!);
+export function toScale(value: Watts | WattHours | number, scale: 'none' | 'k'): number {
+  return tidy(value / siScaleFactor(scale)!);
 }
 
 /**

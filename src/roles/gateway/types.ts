@@ -11,33 +11,27 @@
  * the site, i.e. consumption or battery charge; negative = the device feeds power into the
  * site, i.e. generation or battery discharge), energy in Wh, instants in epoch milliseconds.
  */
+import { ECHONET_DEVICE_KINDS, echonetClassCodeOf, kindOfEchonetClass, type EchonetDeviceKind } from '../../core/domain/device-classes.js';
 import type { EpochMillis, Watts, WattHours } from '../../core/units.js';
 
-/** Device classes the gateway knows how to control or read (ECHONET Lite class codes below). */
-export const DEVICE_CLASSES = ['battery', 'pv', 'ev', 'water_heater', 'aircon', 'meter'] as const;
-export type DeviceClass = (typeof DEVICE_CLASSES)[number];
+/**
+ * Device classes the gateway knows how to control or read: the kinds of the domain registry
+ * (src/core/domain/device-classes.ts) that are reached over ECHONET Lite.
+ */
+export const DEVICE_CLASSES: readonly DeviceClass[] = ECHONET_DEVICE_KINDS;
+export type DeviceClass = EchonetDeviceKind;
+
+/** Main ECHONET Lite class group + class code of each device class (e.g. battery → 0x027D), from the registry. */
+export const ECHONET_CLASS_CODE: Readonly<Record<DeviceClass, number>> = Object.fromEntries(
+  DEVICE_CLASSES.map((c) => [c, echonetClassCodeOf(c)]),
+) as Record<DeviceClass, number>;
 
 /**
- * ECHONET Lite class group + class code of each device class (APPENDIX Detailed Requirements
- * for ECHONET Device Objects): 0x027D storage battery, 0x0279 household solar power
- * generation, 0x027E electric vehicle charger/discharger, 0x026B electric water heater,
- * 0x0130 home air conditioner, 0x0288 low-voltage smart electric energy meter.
+ * The device class of an ECHONET Lite class code (group + class, e.g. 0x027D), if we know it.
+ * Variants map to their kind (0x02A1, a charge-only EV charger, is an 'ev' that cannot discharge).
  */
-export const ECHONET_CLASS_CODE: Readonly<Record<DeviceClass, number>> = {
-  battery: 0x027d,
-  pv: 0x0279,
-  ev: 0x027e,
-  water_heater: 0x026b,
-  aircon: 0x0130,
-  meter: 0x0288,
-};
-
-/** The device class of an ECHONET Lite class code (group + class, e.g. 0x027D), if we know it. */
 export function deviceClassOfEchonet(classCode: number): DeviceClass | undefined {
-  for (const c of DEVICE_CLASSES) if (ECHONET_CLASS_CODE[c] === classCode) return c;
-  // 0x02A1 (EV charger, charge only) behaves as an EV charger/discharger that cannot discharge.
-  if (classCode === 0x02a1) return 'ev';
-  return undefined;
+  return kindOfEchonetClass(classCode);
 }
 
 /**
@@ -117,11 +111,6 @@ export type SignalType =
   | 'x-loadControlCapacity' | 'x-loadControlLevelOffset' | 'x-loadControlPercentOffset' | 'x-loadControlSetpoint'
   | (string & {});
 
-/** OpenADR siScaleCode values (oadr:siScaleCode) and their powers of ten. */
-export const SI_SCALE: Readonly<Record<string, number>> = {
-  p: 1e-12, n: 1e-9, micro: 1e-6, m: 1e-3, c: 1e-2, d: 1e-1, none: 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12,
-};
-export type SiScaleCode = keyof typeof SI_SCALE;
 
 /** The unit of a signal value (OpenADR itemBase), when the signal type needs one. */
 export interface SignalUnit {

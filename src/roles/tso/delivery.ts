@@ -6,6 +6,7 @@
  * Samples and dispatches are kept in the data layer so the view survives a restart.
  */
 import type { Kysely } from 'kysely';
+import { directionSign, type DispatchDirection } from '../../core/domain/direction.js';
 import type { Migration } from '../../store/migrations.js';
 import { columnType, addIdColumn } from '../../store/schema.js';
 import { KOMA_MS, type DispatchPlan } from './products.js';
@@ -58,7 +59,7 @@ export interface PeriodView {
 export interface DispatchView {
   eventId: string;
   product: string;
-  direction: 'reduce' | 'increase';
+  direction: DispatchDirection;
   venIDs: string[];
   state: string;
   opts: IssuedDispatch['opts'];
@@ -138,7 +139,7 @@ export class DeliveryLedger {
   deliveredAt(eventId: string, t: number): number | null {
     const d = this.dispatches.get(eventId);
     if (!d) return null;
-    const sign = d.plan.direction === 'reduce' ? -1 : 1;
+    const sign = directionSign(d.plan.direction);
     let sum = 0;
     let any = false;
     for (const ven of d.venIDs) {
@@ -155,7 +156,7 @@ export class DeliveryLedger {
   view(eventId: string): DispatchView | undefined {
     const d = this.dispatches.get(eventId);
     if (!d) return undefined;
-    const sign = d.plan.direction === 'reduce' ? -1 : 1;
+    const sign = directionSign(d.plan.direction);
     const periods: PeriodView[] = d.plan.periods.map((p) => {
       let delivered: number | null = null;
       let count = 0;

@@ -7,8 +7,10 @@
  * cannot be dispatched over the simple dispatch system and are refused here.
  */
 import { InvalidInputError } from '../../core/errors.js';
+import { parseDirection, type DispatchDirection } from '../../core/domain/direction.js';
+import { isKomaStart, KOMA_MS, KOMA_PER_DAY } from '../../core/jst.js';
 
-export const KOMA_MS = 30 * 60_000;
+export { KOMA_MS };
 
 export type ProductId = 'primary' | 'secondary1' | 'secondary2' | 'tertiary1' | 'tertiary2' | 'dr';
 
@@ -50,7 +52,7 @@ export interface DispatchPeriod {
 export interface DispatchPlan {
   product: BalancingProduct;
   /** 'reduce' = 下げ (less consumption / more generation), 'increase' = 上げDR (absorb surplus). */
-  direction: 'reduce' | 'increase';
+  direction: DispatchDirection;
   issuedAt: number;
   periods: DispatchPeriod[];
 }
@@ -84,10 +86,10 @@ export function planDispatch(req: DispatchRequest): DispatchPlan {
   const product = PRODUCTS[req.product as ProductId];
   if (!product) throw new InvalidInputError(`product: "${req.product}" is not one of ${Object.keys(PRODUCTS).join(', ')}`);
   if (!product.simpleDispatch) throw new InvalidInputError(`product: ${product.name} (${product.id}) needs a dedicated line and cannot be dispatched over the simple dispatch system`);
-  if (req.direction !== 'reduce' && req.direction !== 'increase') throw new InvalidInputError(`direction: "${req.direction}" must be reduce or increase`);
-  if (!Number.isInteger(req.periods) || req.periods < 1 || req.periods > 48) throw new InvalidInputError(`periods: ${req.periods} must be an integer from 1 to 48 (30-minute blocks)`);
+  const direction = parseDirection(req.direction, 'direction');
+  if (!Number.isInteger(req.periods) || req.periods < 1 || req.periods > KOMA_PER_DAY) throw new InvalidInputError(`periods: ${req.periods} must be an integer from 1 to ${KOMA_PER_DAY} (30-minute blocks)`);
   const start = parseInstant(req.start, 'start');
-  if (start % KOMA_MS !== 0) throw new InvalidInputError(`start: ${new Date(start).toISOString()} is not on a 30-minute block boundary`);
+  if (!isKomaStart(start)) throw new InvalidInputError(`start: ${new Date(start).toISOString()} is not on a 30-minute block boundary`);
   if (req.periods * KOMA_MS < product.minDurationMs) throw new InvalidInputError(`periods: ${req.periods} blocks are shorter than ${product.name}'s minimum duration`);
   const lead = start - req.issuedAt;
   if (!req.ignoreLeadTime && lead < product.responseTimeMs) {
@@ -99,5 +101,5 @@ export function planDispatch(req: DispatchRequest): DispatchPlan {
     if (!Number.isFinite(kw) || kw <= 0 || kw > 10_000_000) throw new InvalidInputError(`quantityKw[${i}]: ${kw} must be a positive number of kW`);
     return { start: start + i * KOMA_MS, quantityW: Math.round(kw * 1000) };
   });
-  return { product, direction: req.direction, issuedAt: req.issuedAt, periods };
+  return { product, direction, issuedAt: req.issuedAt, periods };
 }

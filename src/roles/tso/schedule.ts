@@ -11,7 +11,8 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import { formatIssues, readConfigFile } from '../../core/config.js';
-import { KOMA_MS } from './products.js';
+import { komaCeil } from '../../core/jst.js';
+import { DISPATCH_DIRECTIONS } from '../../core/domain/direction.js';
 import type { DispatchInput } from './tso.js';
 
 const entrySchema = z.object({
@@ -20,7 +21,7 @@ const entrySchema = z.object({
   start: z.iso.datetime({ offset: true }).optional(),
   startAfterMinutes: z.number().min(0).optional(),
   product: z.string().min(1),
-  direction: z.enum(['reduce', 'increase']),
+  direction: z.enum(DISPATCH_DIRECTIONS),
   quantityKw: z.union([z.number().positive(), z.array(z.number().positive()).min(1)]),
   periods: z.number().int().min(1).max(48),
   to: z.array(z.string().min(1)).optional(),
@@ -41,7 +42,7 @@ export function loadSchedule(file: string, now: number): ScheduledDispatch[] {
   if (!parsed.success) throw new ConfigError(`schedule file ${file} is invalid:\n${formatIssues(parsed.error.issues)}`);
   return parsed.data.dispatches.map((e) => {
     const issueAt = e.issueAt ? Date.parse(e.issueAt) : now + (e.issueAfterMinutes ?? 0) * 60_000;
-    const start = e.start ? Date.parse(e.start) : Math.ceil((now + e.startAfterMinutes! * 60_000) / KOMA_MS) * KOMA_MS;
+    const start = e.start ? Date.parse(e.start) : komaCeil(now + e.startAfterMinutes! * 60_000);
     const { issueAt: _a, issueAfterMinutes: _b, start: _c, startAfterMinutes: _d, ...rest } = e;
     return { issueAt, input: { ...rest, start } };
   });

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
+import { directionSign } from '../../core/domain/direction.js';
 import { epochMillis, millis } from '../../core/units.js';
 import type { OadrReport } from '../../protocols/openadr/report.js';
 import { powerRealItem } from '../../protocols/openadr/units.js';
@@ -23,7 +24,7 @@ import { startTsoApi, type RunningApi } from './api.js';
 import type { TsoConfig } from './config.js';
 import { loadSchedule } from './schedule.js';
 import { DeliveryLedger, tsoMigrations, type DispatchView, type IssuedDispatch, type TsoTables } from './delivery.js';
-import { PRODUCTS_OF, planDispatch, type DispatchRequest, type ProductId } from './products.js';
+import { KOMA_MS, PRODUCTS_OF, planDispatch, type DispatchRequest, type ProductId } from './products.js';
 
 export interface DispatchInput extends Omit<DispatchRequest, 'issuedAt'> {
   /** Aggregators to dispatch (participant ids); default: every contracted aggregator that is registered. */
@@ -136,9 +137,9 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
         if (!contracted.has(id)) throw new InvalidInputError(`to: ${id} is not a contracted aggregator`);
         if (!registered.has(id)) throw new InvalidInputError(`to: ${id} has not registered with ${config.id}`);
       }
-      const sign = plan.direction === 'reduce' ? -1 : 1;
+      const sign = directionSign(plan.direction);
       const first = plan.periods[0]!.start;
-      const duration = plan.periods.length * 30 * 60_000;
+      const duration = plan.periods.length * KOMA_MS;
       const marketContext = marketContextOf(config.kind, config.id, plan.product.id);
       const event = await running.vtn.createEvent({
         eventID: input.eventId ?? `${config.id}-${randomUUID().slice(0, 8)}`,
@@ -149,7 +150,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
         signals: [{
           signalName: 'LOAD_DISPATCH', signalType: 'delta', signalID: 'S0',
           itemBase: powerRealItem('k'),
-          intervals: plan.periods.map((p, i) => ({ duration: millis(30 * 60_000), uid: String(i), value: (sign * p.quantityW) / 1000 })),
+          intervals: plan.periods.map((p, i) => ({ duration: KOMA_MS, uid: String(i), value: (sign * p.quantityW) / 1000 })),
         }],
       });
       const issued: IssuedDispatch = { eventId: event.descriptor.eventID, plan, venIDs: to, marketContext, issuedAt: clock.now(), state: 'issued', opts: {} };
@@ -181,7 +182,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
           registered: running.vtn.registrations().map((r) => r.venID),
           dispatches: ledger.list().map((d) => {
             const v = ledger.view(d.eventId)!;
-            const current = d.plan.periods.find((p) => now >= p.start && now < p.start + 30 * 60_000);
+            const current = d.plan.periods.find((p) => now >= p.start && now < p.start + KOMA_MS);
             return { ...v, deliveredNowW: current ? ledger.deliveredAt(d.eventId, now) : null, requestedNowW: current?.quantityW ?? 0 };
           }),
           refusals: [...audit.refusals],

@@ -1,44 +1,6 @@
 /**
- * What every layer needs to know about the audit log: the shape of a record and a sink to
- * append to. The Merkle-tree log itself (./log.ts) implements AuditSink; code that only
- * reports security events depends on this interface, not on the storage.
+ * The audit record shape and sink. They are defined in core (src/core/audit-port.ts), the port
+ * every layer shares; this module re-exports them for the security layer and existing callers.
+ * The Merkle-tree log itself (./log.ts) implements AuditSink.
  */
-
-/** Who did it: a TLS peer (by certificate identity), an operator, or erab itself. */
-export interface AuditActor {
-  kind: 'peer' | 'operator' | 'system';
-  /** Participant id (from the certificate's urn:erab:<role>:<id>), operator id, or component name. */
-  id: string;
-  role?: string | undefined;
-  /** Certificate fingerprint (OpenADR colon-separated form) when the actor presented one. */
-  fingerprint?: string | undefined;
-  /** Network address, e.g. "127.0.0.1:53422". */
-  address?: string | undefined;
-}
-
-export type AuditOutcome = 'success' | 'failure' | 'refused';
-
-export interface AuditRecordInput {
-  actor: AuditActor;
-  /** Dotted verb, e.g. "tls.handshake", "openadr.register", "pki.issue", "gateway.command". */
-  action: string;
-  /** What it was done to: a participant, device, event id, file... */
-  target?: string | undefined;
-  outcome: AuditOutcome;
-  /** Why, in words, for refusals and failures. Never a secret. */
-  reason?: string | undefined;
-  /** Extra structured detail (no secrets). */
-  details?: Record<string, unknown> | undefined;
-}
-
-export interface AuditSink {
-  append(record: AuditRecordInput): void;
-}
-
-/** A sink that keeps records in memory (tests, and components started without a log). */
-export class MemoryAuditSink implements AuditSink {
-  readonly records: (AuditRecordInput & { time: number })[] = [];
-  append(record: AuditRecordInput): void {
-    this.records.push({ ...record, time: Date.now() });
-  }
-}
+export { MemoryAuditSink, nullAudit, type AuditActor, type AuditOutcome, type AuditRecordInput, type AuditSink } from '../../core/audit-port.js';

@@ -5,26 +5,22 @@
  * command from the correct operator").
  */
 import * as tls from 'node:tls';
-import type { AuditSink } from '../audit/types.js';
+import type { AuditSink } from '../../core/audit-port.js';
+import { attachSocketGuard, guardClientSocket } from '../../core/socket-guard.js';
 import { normalizeFingerprint, normalizeSerial, participantFromSubjectAltName, type ParticipantRole } from '../identity.js';
 import { tlsProfile, type TlsProfile, type TlsProfileName } from './profiles.js';
 import type { TlsMaterial } from './material.js';
 import { auditCrlReloads, ClientRevocationGuard } from './revocation.js';
 
-const GUARD = Symbol('erab.tls.clientRevocationGuard');
-
 /**
  * Puts a client socket made with {@link clientTlsOptions} `options` under live revocation: it is
  * closed (and audited, when the options have an audit sink) as soon as the server's certificate
  * is found revoked, whether by a CRL reloaded while the connection is open or on a resumed
- * session (node skips checkServerIdentity on resumption). Call it for every socket, new or
- * reused (e.g. from a request's 'socket' event); it is cheap and idempotent. Options not made by
- * clientTlsOptions are ignored.
+ * session (node skips checkServerIdentity on resumption). The hook itself lives in core so that
+ * protocol transports can call it without importing security/.
  * @example req.on('socket', (s) => guardClientSocket(opts, s as TLSSocket));
  */
-export function guardClientSocket(options: tls.ConnectionOptions, socket: tls.TLSSocket): void {
-  (options as { [GUARD]?: ClientRevocationGuard })[GUARD]?.track(socket);
-}
+export { guardClientSocket };
 
 /** What the server must be; every given field must match. */
 export interface ExpectedPeer {
@@ -148,6 +144,6 @@ export function clientTlsOptions(material: TlsMaterial, profile: TlsProfileName 
     ...(settings.session ? { session: settings.session } : {}),
   };
   // Not enumerable: copies made by spreading (agents, tls.connect) need not carry it.
-  Object.defineProperty(options, GUARD, { value: new ClientRevocationGuard(material, p.name, settings.audit), enumerable: false });
+  attachSocketGuard(options, new ClientRevocationGuard(material, p.name, settings.audit));
   return options;
 }

@@ -5,6 +5,7 @@
  * the coefficient 0xD3 (when the meter has one); conversion to Wh is done here.
  */
 import { InvalidInputError } from '../../../core/errors.js';
+import { fromJstFields, jstFields } from '../../../core/jst.js';
 import type { WattHours } from '../../../core/units.js';
 import { enumeration, rawBytes, signed, unsigned, branded, type ValueCodec } from '../datatypes.js';
 import type { Watts } from '../../../core/units.js';
@@ -33,7 +34,6 @@ export interface FixedTimeReading {
   at: number;
   reading: number;
 }
-const JST_MS = 9 * 3_600_000;
 export const fixedTimeReading: ValueCodec<FixedTimeReading> = {
   type: 'date-time (JST, 7 bytes) + unsigned long 0–99999999',
   size: { min: 11, max: 11 },
@@ -47,18 +47,18 @@ export const fixedTimeReading: ValueCodec<FixedTimeReading> = {
     }
     const reading = b.readUInt32BE(7);
     if (reading > 99_999_999) throw new InvalidInputError(`${reading} is outside 0–99999999`, { code: 'echonet_value' });
-    return { at: Date.UTC(y, mo - 1, d, h, mi, se) - JST_MS, reading };
+    return { at: fromJstFields(y, mo, d, h, mi, se), reading };
   },
   encode(v) {
     if (!Number.isInteger(v.reading) || v.reading < 0 || v.reading > 99_999_999) throw new InvalidInputError(`${v.reading} is outside 0–99999999`, { code: 'echonet_value' });
-    const t = new Date(v.at + JST_MS);
+    const t = jstFields(v.at);
     const b = Buffer.alloc(11);
-    b.writeUInt16BE(t.getUTCFullYear(), 0);
-    b[2] = t.getUTCMonth() + 1;
-    b[3] = t.getUTCDate();
-    b[4] = t.getUTCHours();
-    b[5] = t.getUTCMinutes();
-    b[6] = t.getUTCSeconds();
+    b.writeUInt16BE(t.year, 0);
+    b[2] = t.month;
+    b[3] = t.day;
+    b[4] = t.hour;
+    b[5] = t.minute;
+    b[6] = t.second;
     b.writeUInt32BE(v.reading, 7);
     return Uint8Array.from(b);
   },

@@ -11,12 +11,17 @@
  * property) is the dispatcher's job, not allocation's.
  */
 import type { EpochMillis, Millis, WattHours, Watts } from '../../../core/units.js';
+import type { AllocationClass } from '../../../core/domain/device-classes.js';
+import type { DispatchDirection } from '../../../core/domain/direction.js';
 
-/** 下げDR (reduce net consumption) or 上げDR (increase net consumption). */
-export type DispatchDirection = 'reduce' | 'increase';
+/** 下げDR (reduce net consumption) or 上げDR (increase net consumption), from the domain core. */
+export type { DispatchDirection };
 
-/** What kind of thing a resource is. Used for reporting; limits come from the numeric fields. */
-export type ResourceClass = 'battery' | 'ev' | 'pv' | 'load' | 'water_heater' | 'other';
+/**
+ * What kind of thing a resource is, as allocation groups them (the registry's allocation class of
+ * each device kind). Used for reporting; limits come from the numeric fields.
+ */
+export type ResourceClass = AllocationClass;
 
 /** A half-open time window [from, to) in which the owner lets the aggregator use the resource. */
 export interface AvailabilityWindow {

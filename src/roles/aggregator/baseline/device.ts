@@ -11,7 +11,7 @@
  */
 import { InvalidInputError } from '../../../core/errors.js';
 import type { EpochMillis, Watts } from '../../../core/units.js';
-import { KOMA_MS, komaStarts } from './jst.js';
+import { KOMA_MS, komaStarts } from '../../../core/jst.js';
 
 /** One telemetry reading: net consumption of the device in W (negative = export/discharge). */
 export interface PowerReading {

@@ -36,7 +36,7 @@
  */
 import { InvalidInputError } from '../../../core/errors.js';
 import type { EpochMillis, WattHours } from '../../../core/units.js';
-import { DAY_MS, KOMA_MS, jstDate, jstDayOfWeek, jstDayStart, komaStarts } from './jst.js';
+import { DAY_MS, KOMA_MS, jstDate, jstDayOfWeek, jstDayStart, komaStarts } from '../../../core/jst.js';
 
 /** Energy per コマ (Wh consumed in the 30 minutes starting at the key), e.g. a smart-meter series. */
 export type KomaSeries = Pick<ReadonlyMap<EpochMillis, WattHours>, 'get'>;

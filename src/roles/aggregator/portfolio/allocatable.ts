@@ -7,8 +7,9 @@
  * admitted there (a pending or quarantined device is never sent a command — 自家用GL 6-2
  * connection control), not a meter, and with some power in one direction.
  */
+import { DEVICE_KINDS, deviceClass, isStorageKind } from '../../../core/domain/device-classes.js';
 import type { WattHours, Watts } from '../../../core/units.js';
-import type { AllocatableResource, ResourceClass as AllocationClass, StorageState } from '../allocation/types.js';
+import type { AllocatableResource, StorageState } from '../allocation/types.js';
 import type { Resource, ResourceClass } from './types.js';
 
 /** What the caller knows now about one resource. */
@@ -20,32 +21,18 @@ export interface LiveState {
   availability?: AllocatableResource['availability'];
 }
 
-/**
- * Merit-order cost per delivered kWh by class, when the caller has no better figure: cheapest
- * first are loads that merely shift (water heater), dearest the ones that wear hardware or
- * touch comfort. Relative numbers only.
- */
-export const DEFAULT_COST_PER_KWH: Readonly<Record<ResourceClass, number>> = {
-  water_heater: 2,
-  pv: 3,
-  load: 5,
-  battery: 8,
-  aircon: 10,
-  ev: 12,
-  meter: Number.POSITIVE_INFINITY,
-};
-
-const CLASS_MAP: Readonly<Record<ResourceClass, AllocationClass>> = {
-  battery: 'battery', ev: 'ev', pv: 'pv', load: 'load', water_heater: 'water_heater', aircon: 'load', meter: 'other',
-};
+/** Merit-order cost per delivered kWh by class when the caller has no better figure (the registry's). */
+export const DEFAULT_COST_PER_KWH: Readonly<Record<ResourceClass, number>> = Object.fromEntries(
+  DEVICE_KINDS.map((k) => [k, deviceClass(k).defaultCostPerKWh]),
+) as Record<ResourceClass, number>;
 
 /** Why a resource is left out of allocation, or undefined when it can take part. */
 export function notDispatchableReason(r: Resource, live: LiveState = {}): string | undefined {
   if (!r.present) return 'not listed by its gateway any more';
   if (r.admission !== null && r.admission !== 'admitted') return `device is ${r.admission} at its gateway`;
-  if (r.class === 'meter') return 'a meter is not dispatched';
+  if (!deviceClass(r.class).controllable) return `a ${r.class} is not dispatched`;
   if ((r.maxReduceW ?? 0) <= 0 && (r.maxIncreaseW ?? 0) <= 0) return 'no power limits known';
-  if ((r.class === 'battery' || r.class === 'ev') && (r.capacityWh === null || live.socWh === undefined)) return 'stored energy unknown';
+  if (isStorageKind(r.class) && (r.capacityWh === null || live.socWh === undefined)) return 'stored energy unknown';
   return undefined;
 }
 
@@ -57,7 +44,7 @@ export function notDispatchableReason(r: Resource, live: LiveState = {}): string
 export function toAllocatable(r: Resource, live: LiveState = {}, costPerKWh: Readonly<Record<ResourceClass, number>> = DEFAULT_COST_PER_KWH): AllocatableResource | undefined {
   if (notDispatchableReason(r, live) !== undefined) return undefined;
   let storage: StorageState | undefined;
-  if (r.class === 'battery' || r.class === 'ev') {
+  if (isStorageKind(r.class)) {
     const cap = r.capacityWh as number;
     storage = {
       capacityWh: cap as WattHours,
@@ -67,7 +54,7 @@ export function toAllocatable(r: Resource, live: LiveState = {}, costPerKWh: Rea
   }
   return {
     id: r.id,
-    resourceClass: CLASS_MAP[r.class],
+    resourceClass: deviceClass(r.class).allocationClass,
     maxReduceW: (r.maxReduceW ?? 0) as Watts,
     maxIncreaseW: (r.maxIncreaseW ?? 0) as Watts,
     costPerKWh: costPerKWh[r.class],

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Clock } from '../../../core/clock.js';
+import { deviceClass, ECHONET_DEVICE_KINDS } from '../../../core/domain/device-classes.js';
 import { IntegrityError, InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import { forUpdate, toDbBool, toJsonText } from '../../../store/schema.js';
 import type { StoreDialect } from '../../../store/url.js';
@@ -35,7 +36,7 @@ const text = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]
 
 const inventoryDeviceSchema = z.object({
   resourceId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, { error: 'must be an id of 1..128 letters, digits and . _ : @ / -' }),
-  class: z.enum(['battery', 'pv', 'ev', 'water_heater', 'aircon', 'meter']),
+  class: z.enum(ECHONET_DEVICE_KINDS),
   echonetClass: hex(4),
   instance: hex(2),
   address: text(64),
@@ -275,7 +276,7 @@ async function applyInventory(
           .execute();
       } else {
         added++;
-        const meter = d.class === 'meter';
+        const meter = !deviceClass(d.class).controllable;
         const row = {
           id: d.resourceId, site_id: gw.site_id, gateway_id: gw.id, pool_id: meter ? null : gw.pool_id,
           class: d.class, name: deviceName(d),

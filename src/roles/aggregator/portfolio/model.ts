@@ -14,6 +14,8 @@
  */
 import { z } from 'zod';
 import { MARKET_PRODUCTS, RESOURCE_CLASSES, TSO_AREAS, type OwnerConstraints, type ResourceClass } from './types.js';
+import { canDispatch, deviceClass, isStorageKind, kindsWhere } from '../../../core/domain/device-classes.js';
+import type { DispatchDirection } from '../../../core/domain/direction.js';
 
 /** Ids: what OpenADR resourceIDs and our own site/gateway ids look like; no spaces or controls. */
 export const idSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, {
@@ -64,7 +66,8 @@ export const gatewaySchema = z.strictObject({
 });
 export type GatewayInput = z.infer<typeof gatewaySchema>;
 
-const STORAGE: readonly ResourceClass[] = ['battery', 'ev'];
+/** The storage kinds, for messages ("battery and ev"). */
+const STORAGE_ONLY = kindsWhere((c) => c.storage).join(' and ');
 
 export const resourceSchema = z
   .strictObject({
@@ -90,24 +93,26 @@ export const resourceSchema = z
   })
   .superRefine((r, ctx) => {
     const bad = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-    const storage = STORAGE.includes(r.class);
+    const storage = isStorageKind(r.class);
     if (storage) {
       // Optional (a battery discovered by a gateway has no ratings yet; it is simply not
       // dispatchable until they are known), but a storage resource cannot hold 0 Wh.
       if (r.capacityWh === 0) bad('capacityWh', `must be > 0 for class ${r.class}`);
     } else {
-      if (r.maxChargeW !== undefined) bad('maxChargeW', `does not apply to class ${r.class} (battery and ev only)`);
-      if (r.maxDischargeW !== undefined) bad('maxDischargeW', `does not apply to class ${r.class} (battery and ev only)`);
+      if (r.maxChargeW !== undefined) bad('maxChargeW', `does not apply to class ${r.class} (${STORAGE_ONLY} only)`);
+      if (r.maxDischargeW !== undefined) bad('maxDischargeW', `does not apply to class ${r.class} (${STORAGE_ONLY} only)`);
       if (r.capacityWh !== undefined && r.class !== 'water_heater') bad('capacityWh', `does not apply to class ${r.class}`);
-      if (r.constraints?.backupReservePercent !== undefined) bad('constraints.backupReservePercent', `does not apply to class ${r.class} (battery and ev only)`);
+      if (r.constraints?.backupReservePercent !== undefined) bad('constraints.backupReservePercent', `does not apply to class ${r.class} (${STORAGE_ONLY} only)`);
     }
     if (r.constraints?.comfortBand !== undefined && r.class !== 'aircon') bad('constraints.comfortBand', `does not apply to class ${r.class} (aircon only)`);
-    if (r.class === 'pv' && r.maxReduceW !== undefined && r.maxReduceW > 0) {
-      bad('maxReduceW', 'must be 0 for pv: a PV system can only curtail (increase net consumption)');
+    const cls = deviceClass(r.class);
+    if (cls.controllable && !canDispatch(r.class, 'reduce') && r.maxReduceW !== undefined && r.maxReduceW > 0) {
+      // e.g. pv: a PV system can only curtail (increase net consumption).
+      bad('maxReduceW', `must be 0 for ${r.class}: a ${cls.name} can only be dispatched to increase net consumption`);
     }
-    if (r.class === 'meter') {
+    if (!cls.controllable) {
       for (const f of ['capacityW', 'maxReduceW', 'maxIncreaseW'] as const) {
-        if (r[f] !== undefined && r[f] > 0) bad(f, 'does not apply to class meter (a meter measures, it is not dispatched)');
+        if (r[f] !== undefined && r[f] > 0) bad(f, `does not apply to class ${r.class} (it measures, it is not dispatched)`);
       }
     }
     if (r.capacityW !== undefined) {
@@ -131,24 +136,20 @@ export const portfolioDocumentSchema = z.strictObject({
 
 /**
  * Default dispatchable limits of a resource when the operator gave none, from its class and
- * ratings (magnitudes in the direction: reduce = less net consumption).
+ * ratings (magnitudes in the direction: reduce = less net consumption). A direction the class
+ * cannot be dispatched in (registry) defaults to 0; the other to the rating (discharge / charge
+ * for storage, capacityW otherwise). A class that is not controllable (a meter) is 0 both ways.
  */
 export function defaultLimits(r: ResourceInput): { maxReduceW: number | null; maxIncreaseW: number | null } {
+  const cls = deviceClass(r.class);
+  if (!cls.controllable) return { maxReduceW: 0, maxIncreaseW: 0 };
   const cap = r.capacityW ?? null;
-  switch (r.class) {
-    case 'battery':
-    case 'ev':
-      return { maxReduceW: r.maxReduceW ?? r.maxDischargeW ?? cap, maxIncreaseW: r.maxIncreaseW ?? r.maxChargeW ?? cap };
-    case 'pv':
-      return { maxReduceW: r.maxReduceW ?? 0, maxIncreaseW: r.maxIncreaseW ?? cap };
-    case 'water_heater':
-      return { maxReduceW: r.maxReduceW ?? cap, maxIncreaseW: r.maxIncreaseW ?? cap };
-    case 'aircon':
-    case 'load':
-      return { maxReduceW: r.maxReduceW ?? cap, maxIncreaseW: r.maxIncreaseW ?? 0 };
-    case 'meter':
-      return { maxReduceW: 0, maxIncreaseW: 0 };
-  }
+  const rated = (d: DispatchDirection): number | null => {
+    if (!canDispatch(r.class, d)) return 0;
+    if (cls.storage) return (d === 'reduce' ? r.maxDischargeW : r.maxChargeW) ?? cap;
+    return cap;
+  };
+  return { maxReduceW: r.maxReduceW ?? rated('reduce'), maxIncreaseW: r.maxIncreaseW ?? rated('increase') };
 }
 
 export function constraintsOf(r: ResourceInput): OwnerConstraints {

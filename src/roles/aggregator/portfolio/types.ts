@@ -9,6 +9,7 @@
  * dispatched per TSO service area (一般送配電事業者の供給区域) and per product, so a resource
  * can only join a pool of its site's area. Powers are W, energies Wh (src/core/units.ts).
  */
+import { DEVICE_KINDS, type DeviceKind } from '../../../core/domain/device-classes.js';
 import type { EpochMillis, Percent, WattHours, Watts } from '../../../core/units.js';
 
 /** The ten general transmission and distribution operators' service areas (供給区域). */
@@ -28,9 +29,12 @@ export const MARKET_PRODUCTS = [
 ] as const;
 export type MarketProduct = (typeof MARKET_PRODUCTS)[number];
 
-/** Resource classes the portfolio knows. `load` = a controllable building/factory load (BEMS/FEMS). */
-export const RESOURCE_CLASSES = ['battery', 'pv', 'ev', 'water_heater', 'meter', 'aircon', 'load'] as const;
-export type ResourceClass = (typeof RESOURCE_CLASSES)[number];
+/**
+ * Resource classes the portfolio knows: every kind of the domain registry
+ * (src/core/domain/device-classes.ts); `load` = a controllable building/factory load (BEMS/FEMS).
+ */
+export const RESOURCE_CLASSES: readonly ResourceClass[] = DEVICE_KINDS;
+export type ResourceClass = DeviceKind;
 
 /** Owner constraints: what the owner keeps for themself, whatever the aggregator wants. */
 export interface OwnerConstraints {

@@ -23,6 +23,7 @@ import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protoco
 import type { Vtn } from '../../../protocols/openadr/vtn.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
+import { deviceClass, ECHONET_DEVICE_KINDS } from '../../../core/domain/device-classes.js';
 import type { TlsMaterial } from '../../../security/tls.js';
 import type { Store } from '../../../store/store.js';
 import { startVtnEndpoint, type RunningVtn } from '../../../endpoints/openadr/vtn-endpoint.js';
@@ -83,7 +84,7 @@ const SCALE_EXP: Record<string, number> = { p: -12, n: -9, micro: -6, m: -3, c: 
 /** Bound on data points per VEN (a hostile METADATA report cannot exhaust memory). */
 const MAX_POINTS_PER_VEN = 50_000;
 
-const CLASS_OF_ASSET: Record<string, ResourceClass> = { battery: 'battery', ev: 'ev', pv: 'pv', water_heater: 'water_heater', aircon: 'load', meter: 'other' };
+const CLASS_OF_ASSET: Record<string, ResourceClass> = Object.fromEntries(ECHONET_DEVICE_KINDS.map((k) => [k, deviceClass(k).allocationClass]));
 
 /** The class named in an erab asset URN (`urn:erab:asset:<EOJ>;class=battery;...`). */
 export function classFromAsset(urn: string | undefined): ResourceClass | undefined {

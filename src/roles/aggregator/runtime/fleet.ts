@@ -12,6 +12,8 @@
 import type { EpochMillis } from '../../../core/units.js';
 import { wattHours, watts } from '../../../core/units.js';
 import type { AllocatableResource, DispatchDirection, ResourceClass } from '../allocation/types.js';
+import { deviceClass, kindsWhere } from '../../../core/domain/device-classes.js';
+import { delivered, targetFrom } from '../../../core/domain/direction.js';
 
 /** What a resource is: from the portfolio, or derived from telemetry metadata. */
 export interface ResourceSpec {
@@ -51,7 +53,7 @@ export interface ResourceLive {
 }
 
 /** Classes the aggregator can steer with a net-power set point (LOAD_DISPATCH/setpoint at the gateway). */
-export const SETPOINT_CLASSES: ReadonlySet<ResourceClass> = new Set(['battery', 'ev']);
+export const SETPOINT_CLASSES: ReadonlySet<ResourceClass> = new Set(kindsWhere((c) => c.setpoint).map((k) => deviceClass(k).allocationClass));
 
 /**
  * The fleet: specs and live state per resource, and which resources each gateway (venID)
@@ -197,10 +199,10 @@ export function whyNotUsable(spec: ResourceSpec, live: ResourceLive | undefined,
 
 /** The device set point (net W, consumption-positive) that delivers `instructedW` in `direction` from `baselineW`. */
 export function setpointFor(direction: DispatchDirection, baselineW: number, instructedW: number): number {
-  return Math.round(direction === 'reduce' ? baselineW - instructedW : baselineW + instructedW);
+  return Math.round(targetFrom(direction, baselineW, instructedW));
 }
 
 /** What a resource delivers in `direction`: baseline − actual (reduce) or actual − baseline (increase). */
 export function deliveredBy(direction: DispatchDirection, baselineW: number, actualW: number): number {
-  return direction === 'reduce' ? baselineW - actualW : actualW - baselineW;
+  return delivered(direction, baselineW, actualW);
 }

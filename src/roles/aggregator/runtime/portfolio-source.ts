@@ -5,6 +5,7 @@
  * reports (downstream.ts) with ratings from telemetry; portfolio figures win where both exist.
  */
 import type { Kysely } from 'kysely';
+import { deviceClass, isStorageKind } from '../../../core/domain/device-classes.js';
 import type { WattHours } from '../../../core/units.js';
 import { composeMigrations } from '../../../store/migrations.js';
 import { openStore } from '../../../store/store.js';
@@ -12,12 +13,7 @@ import { DEFAULT_COST_PER_KWH, notDispatchableReason } from '../portfolio/alloca
 import { listGateways, listResources } from '../portfolio/query.js';
 import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
 import type { Resource } from '../portfolio/types.js';
-import type { ResourceClass } from '../allocation/types.js';
 import type { ResourceSpec } from './fleet.js';
-
-const CLASS_MAP: Readonly<Record<Resource['class'], ResourceClass>> = {
-  battery: 'battery', ev: 'ev', pv: 'pv', load: 'load', water_heater: 'water_heater', aircon: 'load', meter: 'other',
-};
 
 /**
  * The spec of one portfolio resource behind the gateway with venID `venId`, or undefined when it
@@ -27,11 +23,11 @@ const CLASS_MAP: Readonly<Record<Resource['class'], ResourceClass>> = {
 export function specFromPortfolio(r: Resource, venId: string): ResourceSpec | undefined {
   // The state of charge is checked at dispatch time from telemetry, not here.
   if (notDispatchableReason(r, { socWh: 0 as WattHours }) !== undefined) return undefined;
-  const storage = r.class === 'battery' || r.class === 'ev';
+  const storage = isStorageKind(r.class);
   return {
     id: r.id,
     venId,
-    resourceClass: CLASS_MAP[r.class],
+    resourceClass: deviceClass(r.class).allocationClass,
     ratedReduceW: (storage ? r.maxDischargeW ?? r.maxReduceW : r.maxReduceW) ?? 0,
     ratedIncreaseW: (storage ? r.maxChargeW ?? r.maxIncreaseW : r.maxIncreaseW) ?? 0,
     ...(r.capacityWh !== null ? { capacityWh: r.capacityWh } : {}),

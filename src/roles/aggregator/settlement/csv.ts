@@ -5,7 +5,7 @@
  * Text fields that a spreadsheet would run as a formula (leading = + - @ TAB CR) get a leading
  * apostrophe (OWASP "CSV injection"), since operators open these files in spreadsheets.
  */
-import { formatJst } from '../baseline/jst.js';
+import { formatJst } from '../../../core/jst.js';
 import type { ResourceSettlement } from './delivered.js';
 
 const CRLF = '\r\n';

@@ -14,8 +14,8 @@
  */
 import { InvalidInputError } from '../../../core/errors.js';
 import type { EpochMillis } from '../../../core/units.js';
-import type { DispatchDirection } from '../allocation/types.js';
-import { isKomaStart, jstDate } from '../baseline/jst.js';
+import { delivered as deliveredIn, type DispatchDirection } from '../../../core/domain/direction.js';
+import { isKomaStart, jstDate } from '../../../core/jst.js';
 
 export interface KomaDelivery {
   readonly komaStart: EpochMillis;
@@ -73,7 +73,7 @@ export function settle(input: SettleInput): ResourceSettlement {
     if (!isKomaStart(t)) throw new InvalidInputError(`settlement ${input.eventId}/${input.resourceId}: コマ ${k} does not start on a 30-minute boundary`);
     if (k > 0 && t <= komaStarts[k - 1]!) throw new InvalidInputError(`settlement ${input.eventId}/${input.resourceId}: コマ must be in ascending order`);
     if (!Number.isFinite(b) || !Number.isFinite(a)) throw new InvalidInputError(`settlement ${input.eventId}/${input.resourceId}: コマ ${k} baseline and actual must be finite`);
-    const delivered = direction === 'reduce' ? b - a : a - b;
+    const delivered = deliveredIn(direction, b, a);
     komas.push({ komaStart: t, baselineWh: b, actualWh: a, deliveredWh: delivered });
     const d = jstDate(t);
     days.set(d, (days.get(d) ?? 0) + delivered);
