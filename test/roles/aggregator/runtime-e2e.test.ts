@@ -388,6 +388,9 @@ test('e2e: a gateway whose policy refuses one battery\'s share opts it out alone
     assert.equal(out.actor.id, 'GW2');
     // GW2 accepted the event (its other battery follows) and opted the limited one out alone.
     const copyId = `${ev.downstreamId}.GW2`;
+    // The gateway records its opt out once the VTN has answered the oadrCreateOpt, i.e. after the
+    // aggregator has already acted on it: wait for that record rather than read it at once.
+    await until('GW2 recorded its delivered opt out', () => w!.audit.records.find((r) => r.action === 'gateway.opt_out' && r.target === limited), 15_000);
     assert.ok(w.audit.records.some((r) => r.action === 'gateway.opt_out' && r.target === limited && r.outcome === 'success' && r.details?.optReason === 'x-max-discharge-power'));
     assert.ok(w.audit.records.some((r) => r.action === 'aggregator.gateway.opt_out' && r.target === copyId && /x-max-discharge-power/.test(r.reason ?? '')));
     assert.ok(!w.audit.records.some((r) => r.action === 'aggregator.resource.opt_out' && r.target === other), 'only the refused battery was taken out');
