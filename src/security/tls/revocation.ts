@@ -167,10 +167,22 @@ function derChildren(buf: Buffer, start: number, end: number): { tag: number; st
   return out;
 }
 
+/**
+ * Node 22+ wraps the serialized session: `\0nodejs:tls:session:1\0`, a 2-byte length and the
+ * server name, then OpenSSL's DER (node 20 gave the DER alone). Returns where the DER starts.
+ */
+const NODE_SESSION_PREFIX = Buffer.from('\0nodejs:tls:session:1\0', 'latin1');
+function sessionDerStart(session: Buffer): number {
+  if (!session.subarray(0, NODE_SESSION_PREFIX.length).equals(NODE_SESSION_PREFIX)) return 0;
+  const at = NODE_SESSION_PREFIX.length;
+  if (session.length < at + 2) throw new Error('truncated session');
+  return at + 2 + session.readUInt16BE(at);
+}
+
 /** The `peer [3]` certificate (DER) of a serialized OpenSSL session, or undefined. */
 function sessionPeerCertificate(session: Buffer): Buffer | undefined {
   try {
-    const top = derChildren(session, 0, session.length)[0];
+    const top = derChildren(session, sessionDerStart(session), session.length)[0];
     if (!top || top.tag !== 0x30) return undefined;
     const peer = derChildren(session, top.start, top.end).find((e) => e.tag === 0xa3);
     return peer ? session.subarray(peer.start, peer.end) : undefined;
