@@ -2,18 +2,18 @@
  * OpenADR 2.0b simple HTTP transport (Profile Specification §9 "Simple HTTP"): every payload is
  * an HTTP POST of an oadrPayload to `<base>/OpenADR2/Simple/2.0b/<Service>`, the reply is the
  * response payload in the HTTP 200 body. Errors in the payload are answered in ei:eiResponse,
- * never with an HTTP error status, so this module only uses 4xx for requests that are not
- * OpenADR at all (wrong method or path).
+ * never with an HTTP error status; a listener uses 4xx only for requests that are not OpenADR at
+ * all (wrong method or path).
  *
- * Server side: a small router usable with any node http(s) server (mutual TLS is wired in the
- * roles layer). Client side: a keep-alive HTTPS transport taking node TLS options.
+ * Server side: the shared types (peer, service handler, extra routes, oversize marker); the
+ * listener itself is the endpoint layer's (src/endpoints/openadr/listener.ts, mutual TLS with the
+ * lean HTTP/1 layer in http1.ts). Client side: a keep-alive HTTPS transport taking node TLS options.
  */
 import * as https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as tls from 'node:tls';
 import { guardClientSocket } from '../../core/socket-guard.js';
 import { OadrError, OadrResponseCode } from './errors.js';
-import { SERVICE_NAMES, type ServiceName } from './register-party.js';
+import type { ServiceName } from './register-party.js';
 
 export const SERVICE_PREFIX = '/OpenADR2/Simple/2.0b/';
 
@@ -37,109 +37,6 @@ export type OadrServiceHandler = (service: ServiceName, body: Buffer, peer: Oadr
  * (e.g. the audit witness's add-checkpoint). POST only; the body is bounded like a payload's.
  */
 export type ExtraRoute = (body: Buffer, peer: OadrPeer) => Promise<{ status: number; contentType: string; body: string }>;
-
-export interface ListenerOptions {
-  /** Extra POST endpoints by exact path (no query string), e.g. `/erab/witness/add-checkpoint`. */
-  routes?: ReadonlyMap<string, ExtraRoute>;
-  /** Resolves the authenticated peer of a request; requests without one are refused (403). */
-  peerOf: (req: IncomingMessage) => OadrPeer | undefined;
-  /** Largest body buffered; larger bodies are drained and answered by the handler's 454 path. */
-  maxBodyBytes?: number;
-  /** Bodies beyond this are not even drained: the connection is closed. */
-  hardLimitBytes?: number;
-}
-
-const SERVICES = new Set<string>(SERVICE_NAMES);
-
-/**
- * A node `request` listener routing `/OpenADR2/Simple/2.0b/<Service>` POSTs to `handler`.
- * @example https.createServer(tlsOpts, createOadrListener(vtn.handle, { peerOf }))
- */
-export function createOadrListener(handler: OadrServiceHandler, opts: ListenerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const max = opts.maxBodyBytes ?? 1024 * 1024;
-  const hard = opts.hardLimitBytes ?? 16 * max;
-  return (req, res) => {
-    const url = req.url ?? '';
-    const route = opts.routes?.get(url);
-    if (route) {
-      serveExtraRoute(route, req, res, opts, max);
-      return;
-    }
-    const service = url.startsWith(SERVICE_PREFIX) ? url.slice(SERVICE_PREFIX.length).replace(/[?#].*$/, '').replace(/\/$/, '') : '';
-    if (!SERVICES.has(service)) {
-      req.resume();
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not an OpenADR 2.0b service\n');
-      return;
-    }
-    if (req.method !== 'POST') {
-      req.resume();
-      res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('POST only\n');
-      return;
-    }
-    const peer = opts.peerOf(req);
-    if (!peer) {
-      req.resume();
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('client certificate required\n');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > hard) {
-        req.socket.destroy();
-        return;
-      }
-      if (size <= max) chunks.push(c);
-    });
-    req.on('end', () => {
-      // An oversize body reaches the handler truncated-by-marker: it answers 454 in eiResponse.
-      const body = size > max ? OVERSIZE : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      handler(service as ServiceName, body, peer).then(
-        (xml) => {
-          res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
-          res.end(xml);
-        },
-        () => {
-          res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
-        },
-      );
-    });
-    req.on('error', () => res.destroy());
-  };
-}
-
-/** One extra route on the node:https listener: POST only, authenticated peer, body up to `max` (413 beyond). */
-function serveExtraRoute(route: ExtraRoute, req: IncomingMessage, res: ServerResponse, opts: ListenerOptions, max: number): void {
-  if (req.method !== 'POST') {
-    req.resume();
-    res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('POST only\n');
-    return;
-  }
-  const peer = opts.peerOf(req);
-  if (!peer) {
-    req.resume();
-    res.writeHead(403, { 'content-type': 'text/plain' }).end('client certificate required\n');
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size > max) {
-      req.socket.destroy();
-      return;
-    }
-    chunks.push(c);
-  });
-  req.on('end', () => {
-    route(Buffer.concat(chunks, size), peer).then(
-      (r) => res.writeHead(r.status, { 'content-type': r.contentType, 'content-length': Buffer.byteLength(r.body) }).end(r.body),
-      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n'),
-    );
-  });
-  req.on('error', () => res.destroy());
-}
 
 /** Marker body for "larger than allowed": decodes as too large for any limit. */
 export const OVERSIZE: Buffer = Buffer.alloc(0);

@@ -5,8 +5,9 @@
  * in 12 s, and only one TELEMETRY_USAGE report arrived where five were due (the failing report
  * sat at the head of the one outbox and blocked everything behind it).
  *
- * Here the real VTN engine sits behind a real HTTPS server built on createMutualTlsServer; a thin
- * wrapper answers HTTP 500 to every oadrUpdateReport of the TELEMETRY_STATUS specifier and hands
+ * Here the real VTN engine sits behind the endpoint layer's one OpenADR listener (listenOadr:
+ * mutual TLS, the hardened HTTP/1 path); a thin wrapper around the engine's handler rejects every
+ * oadrUpdateReport of the TELEMETRY_STATUS specifier (the listener answers HTTP 500) and hands
  * everything else to the engine. The real VEN (startVenEndpoint: keep-alive HTTPS with mutual TLS,
  * SQLite outbox) reports both streams every second. The failing stream must back off (attempts
  * spaced at least by the back-off, bounded by the budget, give-ups audited) while every due
@@ -15,17 +16,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
-import { TlsMaterial, createMutualTlsServer, peerOf } from '../../../src/security/tls.js';
+import type { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { Millis } from '../../../src/core/units.js';
 import { openStore } from '../../../src/store/store.js';
 import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import { startVenEndpoint, type VenEndpointOptions } from '../../../src/endpoints/openadr/ven-endpoint.js';
-import { createOadrListener, type OadrPeer } from '../../../src/protocols/openadr/http.js';
+import { listenOadr, type OadrListener, type OadrListenerOptions } from '../../../src/endpoints/openadr/listener.js';
+import type { OadrServiceHandler } from '../../../src/protocols/openadr/http.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { decodePayload } from '../../../src/protocols/openadr/payload.js';
@@ -46,6 +47,13 @@ before(async () => {
 after(() => world?.close());
 
 const material = (c: IssuedCertificate): Promise<TlsMaterial> => world.material(c);
+
+/** The fake VTN's listener: the endpoint layer's, with the aggregator's certificate on R4, for GW1 only. */
+const vtnListener = async (): Promise<OadrListenerOptions> => ({
+  material: await material(vtnCert), profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(),
+  listener: 'test:openadr', maxBodyBytes: 1024 * 1024,
+});
+
 const PERIOD_MS = 1000;
 const period = PERIOD_MS as Millis;
 
@@ -72,25 +80,16 @@ test('a VTN failing one report stream with HTTP 500: that stream backs off withi
     hooks: { onReport: (_venID, r) => { if (r.reportSpecifierID === 'usage') usageArrivals.push(Date.now()); } },
   });
   await vtn.start();
-  const { server } = createMutualTlsServer(
-    { material: await material(vtnCert), profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(), listener: 'test:openadr' },
-    createOadrListener(async (service, body, peer) => {
-      const m = decodePayload(body.toString('utf8')).message;
-      const r = m.type === 'oadrUpdateReport' ? m.reports[0] : undefined;
-      if (r?.reportSpecifierID === 'status') {
-        statusAttempts.push({ at: Date.now(), eiReportID: r.eiReportID ?? '' });
-        throw new Error('this VTN fails TELEMETRY_STATUS'); // the listener answers HTTP 500
-      }
-      return vtn.handle(service, body, peer);
-    }, {
-      peerOf: (req): OadrPeer | undefined => {
-        const p = peerOf(req);
-        return p ? { fingerprint: p.fingerprint, id: p.id, role: p.role } : undefined;
-      },
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listener = await listenOadr(async (service, body, peer) => {
+    const m = decodePayload(body.toString('utf8')).message;
+    const r = m.type === 'oadrUpdateReport' ? m.reports[0] : undefined;
+    if (r?.reportSpecifierID === 'status') {
+      statusAttempts.push({ at: Date.now(), eiReportID: r.eiReportID ?? '' });
+      throw new Error('this VTN fails TELEMETRY_STATUS'); // the listener answers HTTP 500
+    }
+    return vtn.handle(service, body, peer);
+  }, await vtnListener());
+  const url = listener.url;
   const store = await openStore({ url: join(dir, 'ven.db'), migrations: openadrStoreMigrations });
   const retry = { initialMs: 400, maxMs: 3000, maxAttempts: 4, maxAgeMs: 5000 };
   // random 0.5: each back-off is exactly 0.75 × min(maxMs, initialMs × 2^(n−1)).
@@ -149,10 +148,7 @@ test('a VTN failing one report stream with HTTP 500: that stream backs off withi
   } finally {
     await running.close();
     await store.close();
-    await new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    await listener.close();
   }
 });
 
@@ -164,17 +160,11 @@ test('a VTN that cannot be reached at all charges no report budget: after the ou
     hooks: { onReport: (_venID, r) => { if (r.reportSpecifierID === 'usage') for (const i of r.intervals ?? []) if (i.dtstart !== undefined) samples.push(i.dtstart); } },
   });
   await vtn.start();
-  const { server } = createMutualTlsServer(
-    { material: await material(vtnCert), profile: 'R4', allowList: { participants: ['gateway:GW1'] }, audit: new MemoryAuditSink(), listener: 'test:openadr' },
-    createOadrListener((service, body, peer) => vtn.handle(service, body, peer), {
-      peerOf: (req): OadrPeer | undefined => {
-        const p = peerOf(req);
-        return p ? { fingerprint: p.fingerprint, id: p.id, role: p.role } : undefined;
-      },
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const listenerOptions = await vtnListener();
+  const handler: OadrServiceHandler = (service, body, peer) => vtn.handle(service, body, peer);
+  /** The VTN's listener while it is up (the outage closes it; it comes back on the same port). */
+  let listener: OadrListener | undefined = await listenOadr(handler, listenerOptions);
+  const port = listener.port;
   const store = await openStore({ url: join(dir, 'ven-outage.db'), migrations: openadrStoreMigrations });
   // An age budget shorter than the outage: it must not apply to reports the VTN never saw.
   const venOptions = { reports: sources.slice(0, 1), random: () => 0.5, reportRetry: { initialMs: 400, maxMs: 3000, maxAttempts: 2, maxAgeMs: 1500 } };
@@ -182,16 +172,17 @@ test('a VTN that cannot be reached at all charges no report budget: after the ou
     venName: 'GW1', vtnUrl: `https://127.0.0.1:${port}`, material: await material(venCert), profile: 'R4', audit, store,
     expectVtn: { role: 'aggregator', id: 'AGG1' }, ven: venOptions,
   } satisfies VenEndpointOptions);
-  const close = (): Promise<void> => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  const close = async (): Promise<void> => {
+    const l = listener;
+    listener = undefined;
+    await l?.close();
+  };
   try {
     await waitFor('the first TELEMETRY_USAGE report', () => samples.length > 0);
     await close();
     const down = Date.now();
     await new Promise((r) => setTimeout(r, 4000));
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    listener = await listenOadr(handler, { ...listenerOptions, port });
     const up = Date.now();
     await waitFor('the samples taken during the outage', () => samples.some((t) => t > up), 30_000);
     const sorted = [...samples].sort((a, b) => a - b);
@@ -203,6 +194,6 @@ test('a VTN that cannot be reached at all charges no report budget: after the ou
   } finally {
     await running.close();
     await store.close();
-    if (server.listening) await close();
+    await close();
   }
 });

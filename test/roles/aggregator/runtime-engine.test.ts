@@ -14,7 +14,8 @@ import { ApprovalBook } from '../../../src/roles/aggregator/runtime/approvals.js
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { DispatchEngine, gatewayCopyId } from '../../../src/roles/aggregator/runtime/engine.js';
 import { Fleet } from '../../../src/roles/aggregator/runtime/fleet.js';
-import type { DispatchPlan } from '../../../src/roles/aggregator/runtime/intake.js';
+import type { DispatchPlan, GatewayInstruction } from '../../../src/roles/aggregator/runtime/dispatch-types.js';
+import { oadrEventOf } from '../../../src/roles/aggregator/runtime/oadr-adapter.js';
 
 const T0 = Date.UTC(2026, 10, 24, 5, 0);
 const cfg = parseAggregatorConfig({
@@ -22,14 +23,18 @@ const cfg = parseAggregatorConfig({
   closedLoop: { intervalMs: 15_000, graceMs: 30_000, missesToMark: 2, telemetryMaxAgeMs: 60_000 },
 });
 
-/** Gateways that hold the latest event copy per VEN and drive each device to its set point. */
+/**
+ * Gateways that hold the latest event copy per VEN and drive each device to its set point. They
+ * receive what the downstream VTN would send: the engine's instruction through the OpenADR adapter.
+ */
 class FakeGateways {
   readonly events = new Map<string, OadrEvent>();
   readonly published: { venId: string; event: OadrEvent }[] = [];
   readonly broken = new Set<string>();
   /** Resources that only follow from this instant on (slow to respond). */
   readonly slowUntil = new Map<string, number>();
-  publish(venId: string, event: OadrEvent): void {
+  publish(venId: string, instruction: GatewayInstruction): void {
+    const event = oadrEventOf(instruction);
     this.published.push({ venId, event });
     this.events.set(venId, event);
   }
@@ -256,7 +261,8 @@ test('engine: when instructions cannot be sent, the event is opted out and what 
   const engine = new DispatchEngine({
     aggregatorId: 'AGG1', fleet, clock, audit, closedLoop: cfg.closedLoop, headroom: { mode: 'standby', fraction: 0 },
     downstream: {
-      publish(venId, e) {
+      publish(venId, instruction) {
+        const e = oadrEventOf(instruction);
         if (venId === 'gw2' && e.descriptor.eventStatus !== 'cancelled') throw new Error('store unavailable');
         sent.push({ venId, status: e.descriptor.eventStatus });
       },

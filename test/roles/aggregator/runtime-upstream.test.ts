@@ -21,6 +21,7 @@ import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/con
 import { DispatchEngine } from '../../../src/roles/aggregator/runtime/engine.js';
 import { Fleet } from '../../../src/roles/aggregator/runtime/fleet.js';
 import { UpstreamParty } from '../../../src/roles/aggregator/runtime/upstream.js';
+import { oadrEventOf } from '../../../src/roles/aggregator/runtime/oadr-adapter.js';
 import type { TlsMaterial } from '../../../src/security/tls.js';
 
 const T0 = Date.UTC(2026, 10, 24, 5, 0);
@@ -58,7 +59,7 @@ async function setup() {
   const power = new Map<string, number>();
   const engine = new DispatchEngine({
     aggregatorId: 'AGG1', fleet, clock, audit, closedLoop: cfg.closedLoop, headroom: { mode: 'standby', fraction: 0 },
-    downstream: { publish: (_ven, e) => { sent.push(e); } },
+    downstream: { publish: (_ven, instruction) => { sent.push(oadrEventOf(instruction)); } },
   });
   /** Devices follow the latest set points (in force at `now`) and report. */
   const telemetry = () => {

@@ -4,8 +4,8 @@
  * resources from the METADATA reports they register (resourceID per data point; the class from
  * the erab asset URN in reportDataSource/endDeviceAsset, see src/roles/gateway/inventory.ts),
  * asks for TELEMETRY_USAGE / TELEMETRY_STATUS at our reporting interval, keeps the latest value
- * per resource in the Fleet, and queues the engine's per-gateway events for the gateways'
- * polls — signed with our aggregator certificate (OpenADR XML signature) for every VEN that
+ * per resource in the Fleet, and queues the engine's per-gateway instructions for the gateways'
+ * polls as oadrEvents (built by oadr-adapter.ts) — signed with our aggregator certificate (OpenADR XML signature) for every VEN that
  * registered with oadrXmlSignature, which erab gateways require.
  *
  * Data points understood (rIDs as the erab gateway names them, any others ignored):
@@ -17,7 +17,6 @@
  */
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
-import type { OadrEvent } from '../../../protocols/openadr/event.js';
 import type { ExtraRoute } from '../../../protocols/openadr/http.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
 import type { Vtn } from '../../../protocols/openadr/vtn.js';
@@ -28,7 +27,9 @@ import type { TlsMaterial } from '../../../security/tls.js';
 import type { Store } from '../../../store/store.js';
 import { startVtnEndpoint, type RunningVtn } from '../../../endpoints/openadr/vtn-endpoint.js';
 import type { ResourceClass } from '../allocation/types.js';
+import type { GatewayInstruction } from './dispatch-types.js';
 import { gatewayCopyId, type DownstreamSink } from './engine.js';
+import { oadrEventOf } from './oadr-adapter.js';
 import type { Fleet, ResourceSpec } from './fleet.js';
 
 export interface DownstreamOptions {
@@ -199,9 +200,10 @@ export class DownstreamVtn implements DownstreamSink {
   }
 
   /** DownstreamSink: creates, modifies or cancels the gateway's copy of an event. */
-  async publish(venId: string, event: OadrEvent): Promise<void> {
+  async publish(venId: string, instruction: GatewayInstruction): Promise<void> {
+    const event = oadrEventOf(instruction);
     const id = gatewayCopyId(event.descriptor.eventID, venId);
-    const cancelled = event.descriptor.eventStatus === 'cancelled';
+    const cancelled = instruction.cancelled;
     // The VTN's store (persistent) knows whether this gateway already has a copy.
     const current = this.vtn.event(id);
     if (!current) {

@@ -5,16 +5,20 @@
  * and the downstream VTN call in and are called through small interfaces, so the whole
  * decision logic is tested deterministically with a ManualClock.
  *
- * Instructions to gateways (R4): one oadrEvent per gateway and upstream event, one
- * LOAD_DISPATCH/setpoint signal per resource (signal target = the resourceID, value = the
- * device's net power in W to hold, consumption-positive), which the gateway translates into an
- * ECHONET Lite command (see src/roles/gateway/translate.ts). Set point = pre-event measured
- * power − instruction (reduce) or + instruction (increase). Changes are sent as a new
- * modification of the same downstream event; a gateway that no longer has any instruction gets
- * the event cancelled. Each copy carries the origin of the need as its OpenADR priority (1 TSO,
- * 2 retailer, 3 coordinator, 4 operator; src/roles/common/event-priority.ts), by which gateways
- * arbitrate overlapping events on one device. A gateway's opt out — of its whole copy, or of
- * single resources with oadrCreateOpt — is a shortfall that `declined` re-dispatches at once.
+ * The engine speaks domain types only (dispatch-types.ts): it takes DispatchPlans (intake.ts
+ * builds them from upstream oadrEvents) and decides one GatewayInstruction per gateway and
+ * event, which the downstream sink turns into an oadrEvent (oadr-adapter.ts) for the gateway.
+ *
+ * Instructions to gateways (R4): per gateway and upstream event, one set point order per
+ * resource (the device's net power in W to hold, consumption-positive), which the gateway
+ * translates into an ECHONET Lite command (see src/roles/gateway/translate.ts). Set point =
+ * pre-event measured power − instruction (reduce) or + instruction (increase). Changes are sent
+ * as a new modification of the same downstream event; a gateway that no longer has any
+ * instruction gets the event cancelled. Each copy carries the origin of the need (sent as the
+ * OpenADR priority: 1 TSO, 2 retailer, 3 coordinator, 4 operator; src/roles/common/event-priority.ts),
+ * by which gateways arbitrate overlapping events on one device. A gateway's opt out — of its
+ * whole copy, or of single resources with oadrCreateOpt — is a shortfall that `declined`
+ * re-dispatches at once.
  *
  * Delivered power = Σ over the event's participating resources of (baseline − actual) for
  * reduce, (actual − baseline) for increase, with device-level metering: baseline = the
@@ -24,23 +28,21 @@
 import type { Clock } from '../../../core/clock.js';
 import { PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis, millis, watts } from '../../../core/units.js';
-import type { OadrEvent } from '../../../protocols/openadr/event.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { allocate } from '../allocation/allocate.js';
 import type { AllocatableResource, AllocationRequest, AllocationResult, HeadroomPolicy, ResourceInstruction } from '../allocation/types.js';
-import { priorityOfOrigin } from '../../common/event-priority.js';
 import { closedLoopStep } from '../closed-loop/redispatch.js';
 import type { DeliveryReading, ResponseTracking } from '../closed-loop/redispatch.js';
 import type { CommandRecord } from './approvals.js';
 import type { ClosedLoopConfig } from './config.js';
 import { Fleet, deliveredBy, setpointFor, toAllocatable, whyNotUsable, type ResourceSpec } from './fleet.js';
-import type { DispatchPlan, Refusal } from './intake.js';
+import { hasWork, type DispatchPlan, type GatewayInstruction, type ResourceOrder, type Refusal } from './dispatch-types.js';
 import { SeriesBook } from './series.js';
 
-/** Where per-gateway instructions go: the downstream VTN queues them for the gateway's next poll. */
+/** Where per-gateway instructions go: the downstream VTN queues them (as oadrEvents) for the gateway's next poll. */
 export interface DownstreamSink {
-  /** Replaces the gateway's copy of `event` (same eventID, higher modificationNumber). */
-  publish(venId: string, event: OadrEvent): void | Promise<void>;
+  /** Replaces the gateway's copy of `instruction.eventId` (a higher modification; cancelled when withdrawn). */
+  publish(venId: string, instruction: GatewayInstruction): void | Promise<void>;
 }
 
 /** The answer to an upstream event (for oadrCreatedEvent). */
@@ -606,16 +608,16 @@ export class DispatchEngine {
     const now = this.o.clock.now();
     const byVen = this.instructionsByVen(ev);
     for (const venId of [...vens].sort()) {
-      const event = this.gatewayEvent(ev, venId, now, byVen.get(venId) ?? []);
+      const instruction = this.gatewayInstruction(ev, venId, now, byVen.get(venId) ?? []);
       // Nothing left to do at this gateway: cancel its copy (the gateway releases every device).
-      if (!event.signals.some((x) => x.signalName === 'LOAD_DISPATCH')) {
+      if (!hasWork(instruction)) {
         if (ev.vens.has(venId)) {
           ev.vens.delete(venId);
-          await this.o.downstream.publish(venId, cancelledCopy(event, this.o.aggregatorId, ev, now));
+          await this.o.downstream.publish(venId, { ...instruction, cancelled: true });
         }
         continue;
       }
-      await this.o.downstream.publish(venId, event);
+      await this.o.downstream.publish(venId, instruction);
       ev.vens.add(venId);
     }
   }
@@ -626,7 +628,7 @@ export class DispatchEngine {
     const byVen = this.instructionsByVen(ev);
     for (const venId of vens) {
       ev.vens.delete(venId);
-      await this.o.downstream.publish(venId, cancelledCopy(this.gatewayEvent(ev, venId, now, byVen.get(venId) ?? []), this.o.aggregatorId, ev, now));
+      await this.o.downstream.publish(venId, { ...this.gatewayInstruction(ev, venId, now, byVen.get(venId) ?? []), cancelled: true });
     }
   }
 
@@ -643,9 +645,13 @@ export class DispatchEngine {
     return out;
   }
 
-  /** The oadrEvent for one gateway: one LOAD_DISPATCH/setpoint signal per instructed resource. */
-  gatewayEvent(ev: RunningEvent, venId: string, now: number, instructions: readonly ResourceInstruction[] = this.instructionsByVen(ev).get(venId) ?? []): OadrEvent {
-    const signals: OadrEvent['signals'] = [];
+  /**
+   * The instruction for one gateway: a set point order per instructed resource (a delta order
+   * for a resource aggregator below us), then a release order per resource of this gateway that
+   * took part in the event but has no share now.
+   */
+  gatewayInstruction(ev: RunningEvent, venId: string, now: number, instructions: readonly ResourceInstruction[] = this.instructionsByVen(ev).get(venId) ?? []): GatewayInstruction {
+    const orders: ResourceOrder[] = [];
     const nonResp = new Set(ev.nonResponding);
     const active = new Set<string>();
     for (const ins of instructions) {
@@ -654,75 +660,38 @@ export class DispatchEngine {
       if (nonResp.has(ins.resourceId) || !ins.powerW.some((p) => p > 0)) continue;
       active.add(ins.resourceId);
       if (spec.aggregate) {
-        // A resource aggregator below us gets the change itself, as our own upstream sends it.
-        signals.push({
-          signalName: 'LOAD_DISPATCH',
-          signalType: 'delta',
-          signalID: 'delta',
-          itemBase: { kind: 'powerReal', itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none', powerAttributes: { hertz: 50, voltage: 100, ac: true } },
-          intervals: ev.plan.intervals.map((iv, k) => ({
-            duration: millis(iv.end - iv.start),
-            uid: String(k),
-            value: Math.round((ev.plan.direction === 'reduce' ? -1 : 1) * ins.powerW[k]!),
-          })),
-        });
+        // A resource aggregator below us gets the change itself (negative = reduce), as our own upstream sends it.
+        const sign = ev.plan.direction === 'reduce' ? -1 : 1;
+        orders.push({ kind: 'delta', resourceId: ins.resourceId, deltaW: ev.plan.intervals.map((_, k) => Math.round(sign * ins.powerW[k]!)) });
         continue;
       }
       const base = ev.baselines.get(ins.resourceId) ?? 0;
-      signals.push({
-        signalName: 'LOAD_DISPATCH',
-        signalType: 'setpoint',
-        signalID: ins.resourceId,
-        target: { resourceID: [ins.resourceId] },
-        itemBase: { kind: 'powerReal', itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none', powerAttributes: { hertz: 50, voltage: 100, ac: true } },
-        intervals: ev.plan.intervals.map((iv, k) => ({
-          duration: millis(iv.end - iv.start),
-          uid: String(k),
-          value: setpointFor(ev.plan.direction, base, ins.powerW[k]!),
-        })),
-      });
+      orders.push({ kind: 'setpoint', resourceId: ins.resourceId, setpointW: ev.plan.intervals.map((_, k) => setpointFor(ev.plan.direction, base, ins.powerW[k]!)) });
     }
-    // Released devices of this gateway (non-responding, or their share moved elsewhere): an
-    // explicit SIMPLE level 0 ("normal operation", OpenADR 2.0b EiEvent) each, so the gateway
-    // returns them to their owner's mode instead of keeping this event's last command.
+    // Released devices of this gateway (non-responding, or their share moved elsewhere): the
+    // gateway returns them to their owner's mode instead of keeping this event's last command.
     for (const id of [...ev.participants].sort()) {
       const spec = this.o.fleet.spec(id);
       if (active.has(id) || !spec || spec.venId !== venId || spec.aggregate) continue;
-      signals.push({
-        signalName: 'SIMPLE', signalType: 'level', signalID: `${id}/release`, target: { resourceID: [id] },
-        intervals: ev.plan.intervals.map((iv, k) => ({ duration: millis(iv.end - iv.start), uid: String(k), value: 0 })),
-      });
+      orders.push({ kind: 'release', resourceId: id });
     }
+    const origin = originOf(ev);
     return {
-      descriptor: {
-        eventID: ev.downstreamId,
-        modificationNumber: ev.downstreamMod,
-        marketContext: `urn:erab:aggregator:${this.o.aggregatorId}`,
-        // Whose need it is, as the OpenADR priority (1 TSO, 2 retailer, 3 coordinator, 4 operator):
-        // the gateway arbitrates overlapping events on one device by it (src/roles/gateway/arbitration.ts).
-        ...(originOf(ev) !== undefined ? { priority: priorityOfOrigin(originOf(ev))! } : {}),
-        createdDateTime: epochMillis(now),
-        eventStatus: now < ev.plan.start ? 'far' : now < ev.plan.end ? 'active' : 'completed',
-        ...(ev.plan.testEvent ? { testEvent: 'true' } : {}),
-      },
-      activePeriod: {
-        dtstart: ev.plan.start, duration: millis(ev.plan.end - ev.plan.start),
-        ...(this.o.closedLoop.rampUpMs > 0 ? { rampUp: millis(this.o.closedLoop.rampUpMs) } : {}),
-      },
-      signals,
-      target: { venID: [venId] },
-      responseRequired: 'always',
+      aggregatorId: this.o.aggregatorId,
+      venId,
+      eventId: ev.downstreamId,
+      modification: ev.downstreamMod,
+      issuedAt: epochMillis(now),
+      start: ev.plan.start,
+      end: ev.plan.end,
+      intervals: ev.plan.intervals.map((iv) => ({ start: iv.start, end: iv.end })),
+      rampUpMs: millis(this.o.closedLoop.rampUpMs),
+      ...(origin !== undefined ? { origin } : {}),
+      testEvent: ev.plan.testEvent,
+      cancelled: false,
+      orders,
     };
   }
-}
-
-function cancelledCopy(e: OadrEvent, _agg: string, ev: RunningEvent, now: number): OadrEvent {
-  // A cancelled event still needs one signal to be schema-valid (eiEventSignals ≥ 1): a zero-length placeholder.
-  const signals: OadrEvent['signals'] = e.signals.length > 0 ? e.signals : [{
-    signalName: 'SIMPLE', signalType: 'level', signalID: 'cancelled',
-    intervals: [{ duration: millis(ev.plan.end - ev.plan.start), uid: '0', value: 0 }],
-  }];
-  return { ...e, descriptor: { ...e.descriptor, eventStatus: 'cancelled', createdDateTime: epochMillis(now) }, signals };
 }
 
 /** The origin of an event's need: the plan's, else the operator for an operator command. */

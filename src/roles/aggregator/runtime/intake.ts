@@ -1,6 +1,7 @@
 /**
- * Intake of upstream events (R1 TSO, R2 retailer, R3 coordinator): turn one decoded
- * oadrEvent into a dispatch plan, or into the OpenADR answer that refuses it.
+ * Intake of upstream events (R1 TSO, R2 retailer, R3 coordinator): the upstream OpenADR edge of
+ * the aggregator. Turns one decoded oadrEvent into a dispatch plan (the domain type the engine
+ * takes, dispatch-types.ts), or into the OpenADR answer that refuses it.
  *
  * What the aggregator accepts (documented for the parties configuring their VTN):
  * - signalName LOAD_DISPATCH, signalType `delta`, itemBase powerReal in W (any siScaleCode):
@@ -22,41 +23,15 @@
  */
 import type { EventOrigin } from '../../common/event-priority.js';
 import type { OadrEvent } from '../../../protocols/openadr/event.js';
-import type { EpochMillis } from '../../../core/units.js';
 import { epochMillis, watts } from '../../../core/units.js';
-import type { AllocationInterval, DispatchDirection } from '../allocation/types.js';
+import type { AllocationInterval } from '../allocation/types.js';
+import type { DispatchPlan, Refusal } from './dispatch-types.js';
 
 /** The OpenADR response codes intake can answer with. */
 export const INTAKE_CODES = { OK: 200, OUT_OF_SEQUENCE: 450, INVALID_ID: 452, INVALID_DATA: 454, SIGNAL_NOT_SUPPORTED: 460, TARGET_MISMATCH: 462 } as const;
 
-/** A validated upstream event, ready for allocation. */
-export interface DispatchPlan {
-  /** `<party>/<eventID>`: unique across parties. */
-  key: string;
-  party: string;
-  /**
-   * Whose need this is (the party's kind, or the operator): sent to the gateways as the
-   * OpenADR event priority, by which they arbitrate overlapping events on one device
-   * (src/roles/common/event-priority.ts).
-   */
-  origin?: EventOrigin | undefined;
-  eventId: string;
-  modificationNumber: number;
-  marketContext: string;
-  direction: DispatchDirection;
-  /** Magnitudes in `direction`, W, consecutive. */
-  intervals: AllocationInterval[];
-  start: EpochMillis;
-  end: EpochMillis;
-  responseRequired: boolean;
-  testEvent: boolean;
-}
-
-/** A refusal: the code and reason to answer with, always with optOut. */
-export interface Refusal {
-  code: number;
-  reason: string;
-}
+// The domain types intake produces live with the engine's (no protocol shape in them).
+export type { DispatchPlan, Refusal } from './dispatch-types.js';
 
 export type PlanResult = { ok: true; plan: DispatchPlan } | { ok: false; refusal: Refusal };
 
