@@ -9,7 +9,7 @@ import type { EpochMillis } from '../../core/units.js';
 import type { OadrCreateOpt } from '../../protocols/openadr/opt.js';
 import type { OadrReport } from '../../protocols/openadr/report.js';
 import type { VenOutbox, VenOutboxItem, VenPersistedState, VenStateStore } from '../../protocols/openadr/ven.js';
-import type { EventOpt, PendingEntry, StoredEvent, StoredReportRequest, VenRegistration, VtnStore } from '../../protocols/openadr/vtn-store.js';
+import { type ClaimedEntry, type EventOpt, type PendingEntry, type QueueLease, type StoredEvent, type StoredReportRequest, type VenRegistration, type VtnStore, mergeDistribute } from '../../protocols/openadr/vtn-store.js';
 import { Outbox } from '../../store/outbox.js';
 import { outboxMigrations } from '../../store/outbox.js';
 import { composeMigrations, type Migration } from '../../store/migrations.js';
@@ -60,6 +60,19 @@ export const openadrMigrations: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    // Several VTN workers share one queue (docs/scale.md): a poll leases the head entry to its
+    // worker and deletes it once the answer has gone out, so no entry is delivered by two
+    // workers, and one a dead worker held comes back when its lease ends. `kind` marks
+    // distribute markers ('d'), which one answer satisfies together.
+    name: '0004_openadr_vtn_lease',
+    async up(db) {
+      await db.schema.alterTable('openadr_vtn_pending').addColumn('kind', 'text').execute();
+      await db.schema.alterTable('openadr_vtn_pending').addColumn('lease_owner', 'text').execute();
+      await db.schema.alterTable('openadr_vtn_pending').addColumn('lease_until', columnType.epochMillis).execute();
+      await db.updateTable('openadr_vtn_pending').set({ kind: 'd' }).where('data', 'like', '%"kind":"distributeEvent"%').execute();
+    },
+  },
 ];
 
 /** Everything an OpenADR role needs in its database (OpenADR tables, replay nonces, the store's outbox). */
@@ -95,6 +108,16 @@ export class StoreVtnStore implements VtnStore {
   }
 
   listRegistrations(): Promise<VenRegistration[]> { return this.docs('openadr_vtn_registration'); }
+  async registrationByFingerprint(fingerprint: string): Promise<VenRegistration | undefined> {
+    return (await this.docs<VenRegistration>('openadr_vtn_registration', { fingerprint }))[0];
+  }
+  async getRegistration(venID: string): Promise<VenRegistration | undefined> {
+    return (await this.docs<VenRegistration>('openadr_vtn_registration', { ven_id: venID }))[0];
+  }
+  async listVenIDs(): Promise<string[]> {
+    const rows = await this.db.selectFrom('openadr_vtn_registration').select('ven_id').where('vtn_id', '=', this.vtnID).execute();
+    return rows.map((r) => (r as { ven_id: string }).ven_id);
+  }
   async putRegistration(r: VenRegistration): Promise<void> {
     await this.upsert('openadr_vtn_registration', { ven_id: r.venID }, r, { fingerprint: r.fingerprint });
   }
@@ -103,6 +126,9 @@ export class StoreVtnStore implements VtnStore {
   }
   listEvents(): Promise<StoredEvent[]> { return this.docs('openadr_vtn_event'); }
   async putEvent(e: StoredEvent): Promise<void> { await this.upsert('openadr_vtn_event', { event_id: e.event.descriptor.eventID }, e); }
+  async getEvent(eventID: string): Promise<StoredEvent | undefined> {
+    return (await this.docs<StoredEvent>('openadr_vtn_event', { event_id: eventID }))[0];
+  }
   async putEventOpt(o: EventOpt): Promise<void> { await this.upsert('openadr_vtn_event_opt', { event_id: o.eventID, ven_id: o.venID }, o); }
   listEventOpts(eventID: string): Promise<EventOpt[]> { return this.docs('openadr_vtn_event_opt', { event_id: eventID }); }
   async putReportRegistration(venID: string, reports: OadrReport[]): Promise<void> {
@@ -114,7 +140,9 @@ export class StoreVtnStore implements VtnStore {
   async putReportRequest(r: StoredReportRequest): Promise<void> {
     await this.upsert('openadr_vtn_report_request', { ven_id: r.venID, report_request_id: r.request.reportRequestID }, r);
   }
-  listReportRequests(venID: string): Promise<StoredReportRequest[]> { return this.docs('openadr_vtn_report_request', { ven_id: venID }); }
+  listReportRequests(venID?: string): Promise<StoredReportRequest[]> {
+    return this.docs('openadr_vtn_report_request', venID === undefined ? {} : { ven_id: venID });
+  }
   async deleteReportRequests(venID: string, ids: string[]): Promise<void> {
     if (!ids.length) return;
     await this.db.deleteFrom('openadr_vtn_report_request').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('report_request_id', 'in', ids).execute();
@@ -161,12 +189,74 @@ export class StoreVtnStore implements VtnStore {
   }
   listOpts(venID: string): Promise<OadrCreateOpt[]> { return this.docs('openadr_vtn_opt', { ven_id: venID }); }
   async enqueue(venID: string, entry: PendingEntry): Promise<number> {
-    const r = await this.db.insertInto('openadr_vtn_pending').values({ vtn_id: this.vtnID, ven_id: venID, data: toJsonText(entry) }).returning('seq').executeTakeFirstOrThrow();
+    const r = await this.db.insertInto('openadr_vtn_pending').values(this.pendingRow(venID, entry)).returning('seq').executeTakeFirstOrThrow();
     return toNumber((r as { seq: unknown }).seq, 'openadr_vtn_pending.seq');
   }
-  async ack(venID: string, seqs: number[]): Promise<void> {
+  private pendingRow(venID: string, entry: PendingEntry, data = toJsonText(entry)): Record<string, unknown> {
+    return { vtn_id: this.vtnID, ven_id: venID, kind: entry.kind === 'distributeEvent' ? 'd' : 'm', data };
+  }
+  async enqueueMany(venIDs: readonly string[], entry: PendingEntry): Promise<void> {
+    const data = toJsonText(entry);
+    // 4 bound values per row: 1000 rows stay under SQLite's and PostgreSQL's parameter limits.
+    for (let i = 0; i < venIDs.length; i += 1000) {
+      await this.db.insertInto('openadr_vtn_pending').values(venIDs.slice(i, i + 1000).map((v) => this.pendingRow(v, entry, data))).execute();
+    }
+  }
+  /**
+   * One UPDATE ... RETURNING takes the head: PostgreSQL locks the row, and a second worker's
+   * UPDATE of the same row re-checks the lease condition after the first commits and skips it
+   * (READ COMMITTED re-evaluation), so each entry goes to exactly one poll. SQLite has a single
+   * writer. A distribute marker then takes every other free distribute marker of the VEN.
+   */
+  async claim(venID: string, lease: QueueLease): Promise<ClaimedEntry | undefined> {
+    const db = this.db;
+    const free = (eb: any) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', lease.now)]);
+    const head = await db.updateTable('openadr_vtn_pending')
+      .set({ lease_owner: lease.owner, lease_until: lease.until })
+      .where('seq', '=', (eb: any) => eb.selectFrom('openadr_vtn_pending').select('seq')
+        .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where(free).orderBy('seq').limit(1))
+      .where(free)
+      .returning(['seq', 'kind', 'data'])
+      .executeTakeFirst() as { seq: unknown; kind: string | null; data: unknown } | undefined;
+    if (!head) return undefined;
+    const seq = toNumber(head.seq, 'openadr_vtn_pending.seq');
+    const entry = read<PendingEntry>(head.data, 'openadr_vtn_pending');
+    if (entry.kind !== 'distributeEvent') return { seqs: [seq], entry };
+    const more = await db.updateTable('openadr_vtn_pending')
+      .set({ lease_owner: lease.owner, lease_until: lease.until })
+      .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('kind', '=', 'd').where('seq', '>', seq).where(free)
+      .returning(['seq', 'data'])
+      .execute() as { seq: unknown; data: unknown }[];
+    return {
+      seqs: [seq, ...more.map((r) => toNumber(r.seq, 'openadr_vtn_pending.seq'))],
+      entry: mergeDistribute([entry, ...more.map((r) => read<PendingEntry>(r.data, 'openadr_vtn_pending'))]),
+    };
+  }
+  async confirm(venID: string, seqs: readonly number[], owner: string): Promise<void> {
     if (!seqs.length) return;
-    await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('seq', 'in', seqs).execute();
+    await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID)
+      .where('seq', 'in', [...seqs]).where('lease_owner', '=', owner).execute();
+  }
+  async release(venID: string, seqs: readonly number[], owner: string): Promise<void> {
+    if (!seqs.length) return;
+    await this.db.updateTable('openadr_vtn_pending').set({ lease_owner: null, lease_until: null })
+      .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('seq', 'in', [...seqs]).where('lease_owner', '=', owner).execute();
+  }
+  async ack(venID: string, seqs?: number[]): Promise<void> {
+    if (seqs && !seqs.length) return;
+    let q = this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID);
+    if (seqs) q = q.where('seq', 'in', seqs);
+    await q.execute();
+  }
+  async countPending(venID: string): Promise<number> {
+    const r = await this.db.selectFrom('openadr_vtn_pending').select((eb) => eb.fn.countAll().as('n'))
+      .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).executeTakeFirst();
+    return toNumber((r as { n: unknown } | undefined)?.n ?? 0, 'count');
+  }
+  async pendingVens(now: number): Promise<string[]> {
+    const rows = await this.db.selectFrom('openadr_vtn_pending').select('ven_id').distinct()
+      .where('vtn_id', '=', this.vtnID).where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)])).execute();
+    return rows.map((r) => (r as { ven_id: string }).ven_id);
   }
   async listPending(): Promise<{ venID: string; seq: number; entry: PendingEntry }[]> {
     const rows = await this.db.selectFrom('openadr_vtn_pending').select(['ven_id', 'seq', 'data']).where('vtn_id', '=', this.vtnID).orderBy('seq').execute();

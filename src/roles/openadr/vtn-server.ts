@@ -120,6 +120,10 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
     signatureWindowMs: windowMs,
     vtnID: opts.vtnID,
     store: new StoreVtnStore(opts.store, opts.vtnID),
+    // Stateless between polls: other workers on this store hear of our changes (docs/scale.md),
+    // and on the lean path an answer leaves the queue only once flushed to the socket.
+    wake: opts.store.wake,
+    ...((opts.http ?? 'lean') === 'lean' ? { confirm: 'sent' as const } : {}),
     clock,
     audit: opts.audit,
     push,
@@ -154,6 +158,7 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
         ...opts.http1,
         maxBodyBytes,
         ...(opts.routes ? { routes: opts.routes } : {}),
+        onWritten: (p) => void vtn.sent(p).catch(() => {}),
         // Audited through the listener's authenticator: one per-address limit for every refusal.
         onRefusal: (r) => listener.authenticator.recordRefusal({
           code: 'request_refused', reason: r.reason, address: peer.address ?? '?', fingerprint: peer.fingerprint,
@@ -189,6 +194,7 @@ export async function startOpenadrVtn(opts: OpenadrVtnServerOptions): Promise<Ru
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       });
+      await vtn.stop();
       if (nonces instanceof StoreNonceCache) await nonces.flush();
     },
   };
