@@ -88,9 +88,11 @@ type AnyDb = Kysely<any>;
 /** VtnStore on SQLite or PostgreSQL. */
 export class StoreVtnStore implements VtnStore {
   private readonly db: AnyDb;
+  private readonly dialect: Store['dialect'];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(store: Store<any>, private readonly vtnID: string) {
     this.db = store.db as AnyDb;
+    this.dialect = store.dialect;
   }
 
   private async upsert(table: string, keys: Record<string, string>, data: unknown, extra: Record<string, string> = {}): Promise<void> {
@@ -203,18 +205,23 @@ export class StoreVtnStore implements VtnStore {
     }
   }
   /**
-   * One UPDATE ... RETURNING takes the head: PostgreSQL locks the row, and a second worker's
-   * UPDATE of the same row re-checks the lease condition after the first commits and skips it
-   * (READ COMMITTED re-evaluation), so each entry goes to exactly one poll. SQLite has a single
-   * writer. A distribute marker then takes every other free distribute marker of the VEN.
+   * One UPDATE ... RETURNING takes the head: on PostgreSQL the sub-select locks the row it picks
+   * (FOR UPDATE SKIP LOCKED), so a concurrent poll of the same VEN picks the next free entry, and
+   * the lease condition is checked again on the locked row, so each entry goes to exactly one
+   * poll. SQLite has a single writer. A distribute marker then takes every other free
+   * distribute marker of the VEN.
    */
   async claim(venID: string, lease: QueueLease): Promise<ClaimedEntry | undefined> {
     const db = this.db;
     const free = (eb: any) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', lease.now)]);
     const head = await db.updateTable('openadr_vtn_pending')
       .set({ lease_owner: lease.owner, lease_until: lease.until })
-      .where('seq', '=', (eb: any) => eb.selectFrom('openadr_vtn_pending').select('seq')
-        .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where(free).orderBy('seq').limit(1))
+      .where('seq', '=', (eb: any) => {
+        const head = eb.selectFrom('openadr_vtn_pending').select('seq')
+          .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where(free).orderBy('seq').limit(1);
+        // A poll racing another for the same VEN takes the next entry rather than none.
+        return this.dialect === 'postgres' ? head.forUpdate().skipLocked() : head;
+      })
       .where(free)
       .returning(['seq', 'kind', 'data'])
       .executeTakeFirst() as { seq: unknown; kind: string | null; data: unknown } | undefined;
