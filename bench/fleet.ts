@@ -359,15 +359,14 @@ async function main(): Promise<void> {
     const vtnCpu1 = (await ask(srv, { cmd: 'cpu' }, 'cpu')).cpu as { us: number };
     console.log(`registration: ${reg.registered} gateways in ${(reg.ms / 1000).toFixed(1)} s = ${reg.perSecond.toFixed(0)}/s (new mutual-TLS connection each, 32 at a time; VTN CPU ${((vtnCpu1.us - vtnCpu0.us) / 1e4 / (reg.ms / 1000)).toFixed(0)}%, load generator ${reg.loadCpuPct.toFixed(0)}%)`);
     const m1 = await mem();
-    console.log(`memory per registered gateway in the VTN process: ${kb((m1.heap - m0.heap) / n)} heap+external, ${kb((m1.rss - m0.rss) / n)} RSS (target ≤ 8 KB; ${m1.registered} in its cache, no connections held)`);
-
-    // Restart: the registrations come back from the store.
+    // Restart: the registrations come back from the store. A fresh process with N loaded against
+    // the fresh process with none (m0) is the state per gateway, without the garbage and JIT code of the traffic.
     await ask(srv, { cmd: 'stop' }, 'never').catch(() => {});
     srv = child('server', ['--store-url', storeUrl, '--poll-seconds', String(pollS)]);
     kids.push(srv);
     port = Number((await ask(srv, {}, 'ready')).port);
     const m2 = await mem();
-    console.log(`VTN restart: loaded ${m2.registered} registrations in ${(m2.startMs / 1000).toFixed(2)} s; ${kb(m2.heap / n)} heap+external and ${kb(m2.rss / n)} RSS per gateway, whole process (${(m2.rss / 2 ** 20).toFixed(0)} MB RSS)`);
+    console.log(`memory per registered gateway in the VTN process: ${kb((m2.heap - m0.heap) / n)} heap+external, ${kb((m2.rss - m0.rss) / n)} RSS (target ≤ 8 KB): fresh VTN with ${m2.registered} registrations loaded (in ${(m2.startMs / 1000).toFixed(2)} s) against a fresh one with none; ${(m2.rss / 2 ** 20).toFixed(0)} MB RSS in all. Right after registering them: ${kb((m1.heap - m0.heap) / n)} heap+external, ${kb((m1.rss - m0.rss) / n)} RSS per gateway (includes TLS session cache and garbage)`);
 
     await ask(gen, { cmd: 'fleet', k, pollMs: pollS * 1000, port }, 'result');
     // Every sampled gateway has polled once (and found nothing) before the event.

@@ -3,7 +3,7 @@
  * the VEN's registration state and durable outbox. Objects are kept as JSON documents keyed by
  * their protocol ids; one database can hold several VTNs (column vtn_id) and several VENs.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { EpochMillis } from '../../core/units.js';
 import type { OadrCreateOpt } from '../../protocols/openadr/opt.js';
@@ -205,44 +205,68 @@ export class StoreVtnStore implements VtnStore {
     }
   }
   /**
-   * One UPDATE ... RETURNING takes the head: on PostgreSQL the sub-select locks the row it picks
-   * (FOR UPDATE SKIP LOCKED), so a concurrent poll of the same VEN picks the next free entry, and
-   * the lease condition is checked again on the locked row, so each entry goes to exactly one
-   * poll. SQLite has a single writer. A distribute marker then takes every other free
-   * distribute marker of the VEN.
+   * One UPDATE ... RETURNING takes the head — and, when the head is a distribute marker, every
+   * other free distribute marker of the VEN (one answer satisfies them all). On PostgreSQL both
+   * selections lock what they pick (FOR UPDATE SKIP LOCKED): a concurrent poll of the same VEN
+   * skips those rows and takes the next free entry (or nothing), never the same one. SQLite has
+   * a single writer. One statement, one commit.
    */
   async claim(venID: string, lease: QueueLease): Promise<ClaimedEntry | undefined> {
-    const db = this.db;
-    const free = (eb: any) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', lease.now)]);
-    const head = await db.updateTable('openadr_vtn_pending')
-      .set({ lease_owner: lease.owner, lease_until: lease.until })
-      .where('seq', '=', (eb: any) => {
-        const head = eb.selectFrom('openadr_vtn_pending').select('seq')
-          .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where(free).orderBy('seq').limit(1);
-        // A poll racing another for the same VEN takes the next entry rather than none.
-        return this.dialect === 'postgres' ? head.forUpdate().skipLocked() : head;
-      })
-      .where(free)
-      .returning(['seq', 'kind', 'data'])
-      .executeTakeFirst() as { seq: unknown; kind: string | null; data: unknown } | undefined;
-    if (!head) return undefined;
-    const seq = toNumber(head.seq, 'openadr_vtn_pending.seq');
-    const entry = read<PendingEntry>(head.data, 'openadr_vtn_pending');
-    if (entry.kind !== 'distributeEvent') return { seqs: [seq], entry };
-    const more = await db.updateTable('openadr_vtn_pending')
-      .set({ lease_owner: lease.owner, lease_until: lease.until })
-      .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('kind', '=', 'd').where('seq', '>', seq).where(free)
-      .returning(['seq', 'data'])
-      .execute() as { seq: unknown; data: unknown }[];
-    return {
-      seqs: [seq, ...more.map((r) => toNumber(r.seq, 'openadr_vtn_pending.seq'))],
-      entry: mergeDistribute([entry, ...more.map((r) => read<PendingEntry>(r.data, 'openadr_vtn_pending'))]),
-    };
+    const lock = this.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+    const lockC = this.dialect === 'postgres' ? sql`for update of c skip locked` : sql``;
+    const free = (a: string) => sql`(${sql.ref(`${a}.lease_until`)} is null or ${sql.ref(`${a}.lease_until`)} < ${lease.now})`;
+    const result = await sql<{ seq: unknown; kind: string | null; data: unknown }>`
+      with head as (
+        select h.seq, h.kind from openadr_vtn_pending h
+        where h.vtn_id = ${this.vtnID} and h.ven_id = ${venID} and ${free('h')}
+        order by h.seq limit 1 ${lock}
+      ), pick as (
+        select c.seq from openadr_vtn_pending c, head
+        where c.vtn_id = ${this.vtnID} and c.ven_id = ${venID} and ${free('c')}
+          and (c.seq = head.seq or (head.kind = 'd' and c.kind = 'd'))
+        ${lockC}
+      )
+      update openadr_vtn_pending set lease_owner = ${lease.owner}, lease_until = ${lease.until}
+      where seq in (select seq from pick)
+      returning seq, kind, data`.execute(this.db);
+    const rows = result.rows;
+    if (rows.length === 0) return undefined;
+    const taken = rows.map((r) => ({ seq: toNumber(r.seq, 'openadr_vtn_pending.seq'), entry: read<PendingEntry>(r.data, 'openadr_vtn_pending') })).sort((a, b) => a.seq - b.seq);
+    const head = taken[0] as (typeof taken)[number];
+    if (head.entry.kind !== 'distributeEvent') return { seqs: [head.seq], entry: head.entry };
+    const markers = taken.filter((t) => t.entry.kind === 'distributeEvent');
+    return { seqs: markers.map((t) => t.seq), entry: mergeDistribute(markers.map((t) => t.entry)) };
   }
-  async confirm(venID: string, seqs: readonly number[], owner: string): Promise<void> {
-    if (!seqs.length) return;
-    await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID)
-      .where('seq', 'in', [...seqs]).where('lease_owner', '=', owner).execute();
+  /**
+   * Group commit, as for reports: confirmations that arrive in the same turn of the event loop
+   * are one DELETE (one commit); under a fan-out that is most of them. Sequence numbers are
+   * unique in the table, so the VEN is not needed to find them.
+   */
+  confirm(_venID: string, seqs: readonly number[], owner: string): Promise<void> {
+    if (!seqs.length) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.confirmBatch.push({ seqs, owner, resolve, reject });
+      if (this.confirmBatch.length === 1) setImmediate(() => void this.flushConfirms());
+    });
+  }
+  private confirmBatch: { seqs: readonly number[]; owner: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private async flushConfirms(): Promise<void> {
+    const batch = this.confirmBatch;
+    this.confirmBatch = [];
+    const owners = new Map<string, typeof batch>();
+    for (const b of batch) owners.set(b.owner, [...(owners.get(b.owner) ?? []), b]);
+    for (const [owner, group] of owners) {
+      for (let i = 0; i < group.length; i += 500) {
+        const part = group.slice(i, i + 500);
+        try {
+          await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID)
+            .where('seq', 'in', part.flatMap((p) => [...p.seqs])).where('lease_owner', '=', owner).execute();
+          for (const p of part) p.resolve();
+        } catch (err) {
+          for (const p of part) p.reject(err);
+        }
+      }
+    }
   }
   async release(venID: string, seqs: readonly number[], owner: string): Promise<void> {
     if (!seqs.length) return;
