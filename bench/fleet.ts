@@ -105,6 +105,7 @@ async function server(): Promise<void> {
     }
     if (msg.cmd === 'stop') void running.close().then(() => store.close()).then(() => process.exit(0));
   });
+  process.on('SIGTERM', () => process.exit(0));
   process.send?.({ ready: true, port: running.port });
 }
 
@@ -125,7 +126,7 @@ class Conn {
   }
   static open(port: number, gw: { certPem: string; keyPem: string }, caPem: string): Promise<Conn> {
     return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, cert: gw.certPem, key: gw.keyPem, ca: caPem, servername: 'localhost' }, () => resolve(new Conn(s)));
+      const s = tls.connect({ host: '127.0.0.1', port, cert: gw.certPem, key: gw.keyPem, ca: caPem, servername: 'localhost' }, () => { s.setNoDelay(true); resolve(new Conn(s)); });
       s.once('error', reject);
     });
   }
@@ -186,6 +187,7 @@ async function load(): Promise<void> {
   }
 
   // Fan-out: K gateways polling every P s at random phases; each records when it holds the event.
+  let answerMs: number[] = [];
   let fleet: { stop: () => void; held: Map<string, number>; polls: () => number; dupes: () => number } | undefined;
   async function startFleet(k: number, pollMs: number): Promise<unknown> {
     const sample = creds.gateways.slice(0, k);
@@ -204,6 +206,7 @@ async function load(): Promise<void> {
     let polls = 0;
     let dupes = 0;
     let stop = false;
+    answerMs = [];
     const timers: NodeJS.Timeout[] = [];
     sample.forEach((gw, i) => {
       const c = conns[i] as Conn;
@@ -214,11 +217,15 @@ async function load(): Promise<void> {
           // A gateway drains its queue: it polls again at once after a payload.
           for (;;) {
             polls++;
+            const sentAt = Date.now();
             const body = await c.send(pollReq);
             if (!body.includes('oadrDistributeEvent')) break;
             if (body.includes(EVENT_ID)) {
               if (held.has(gw.id)) dupes++;
-              else held.set(gw.id, Date.now());
+              else {
+                held.set(gw.id, Date.now());
+                answerMs.push(Date.now() - sentAt);
+              }
               const modification = /modificationNumber>(\d+)</.exec(body)?.[1] ?? '0';
               const requestID = /<pyld:requestID>([^<]+)</.exec(body)?.[1] ?? '';
               await c.send(request('EiEvent', encodePayload({ type: 'oadrCreatedEvent', eiResponse: { responseCode: 200, requestID: '' }, venID: gw.id, eventResponses: [{ responseCode: 200, requestID, qualifiedEventID: { eventID: EVENT_ID, modificationNumber: Number(modification) }, optType: 'optIn' }] })));
@@ -271,7 +278,7 @@ async function load(): Promise<void> {
       if (msg.port) port = msg.port;
       if (msg.cmd === 'register') return register();
       if (msg.cmd === 'fleet') return startFleet(msg.k ?? 1000, msg.pollMs ?? 10_000);
-      if (msg.cmd === 'held') return { held: [...(fleet?.held.values() ?? [])], polls: fleet?.polls() ?? 0, dupes: fleet?.dupes() ?? 0 };
+      if (msg.cmd === 'held') return { held: [...(fleet?.held.values() ?? [])], polls: fleet?.polls() ?? 0, dupes: fleet?.dupes() ?? 0, answerMs: answerMs.sort((a, b) => a - b) };
       if (msg.cmd === 'stop-fleet') { fleet?.stop(); return {}; }
       if (msg.cmd === 'poll') return pollHard(msg.concurrency ?? 64, msg.seconds ?? 5);
       if (msg.cmd === 'exit') process.exit(0);
@@ -285,7 +292,9 @@ async function load(): Promise<void> {
 // ------------------------------------------------------------------ orchestrator
 
 function child(childRole: string, extra: string[]): ChildProcess {
-  return spawn(process.execPath, ['--expose-gc', '--max-old-space-size=8192', self, '--role', childRole, '--dir', dir || mainDir, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // ERAB_BENCH_NODE_ARGS: extra node flags for the VTN, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const extra2 = childRole === 'server' ? (process.env.ERAB_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  return spawn(process.execPath, ['--expose-gc', '--max-old-space-size=8192', ...extra2, self, '--role', childRole, '--dir', dir || mainDir, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 function ask(p: ChildProcess, msg: object, key: string): Promise<Record<string, unknown>> {
@@ -374,11 +383,11 @@ async function main(): Promise<void> {
     const ev = (await ask(srv, { cmd: 'event' }, 'event')).event as { at: number; enqueueMs: number };
     const deadline = ev.at + pollS * 1000 + 2000;
     await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 3000));
-    const h = (await ask(gen, { cmd: 'held' }, 'result')).result as { held: number[]; polls: number; dupes: number };
+    const h = (await ask(gen, { cmd: 'held' }, 'result')).result as { held: number[]; polls: number; dupes: number; answerMs: number[] };
     await ask(gen, { cmd: 'stop-fleet' }, 'result');
     const delays = h.held.map((t) => t - ev.at).sort((a, b) => a - b);
     const within = h.held.filter((t) => t <= deadline).length;
-    console.log(`fan-out: event for all ${n} gateways queued in ${(ev.enqueueMs / 1000).toFixed(2)} s (${n} queue rows); ${k} sampled gateways polling every ${pollS} s hold it: p50 ${(pct(delays, 0.5) / 1000).toFixed(2)} s, p99 ${(pct(delays, 0.99) / 1000).toFixed(2)} s, max ${(pct(delays, 1) / 1000).toFixed(2)} s; ${(100 * within / k).toFixed(2)}% within one poll interval + 2 s (target 99%); ${h.held.length}/${k} held it, ${h.dupes} received it twice`);
+    console.log(`fan-out: event for all ${n} gateways queued in ${(ev.enqueueMs / 1000).toFixed(2)} s (${n} queue rows); ${k} sampled gateways polling every ${pollS} s hold it: p50 ${(pct(delays, 0.5) / 1000).toFixed(2)} s, p99 ${(pct(delays, 0.99) / 1000).toFixed(2)} s, max ${(pct(delays, 1) / 1000).toFixed(2)} s; ${(100 * within / k).toFixed(2)}% within one poll interval + 2 s (target 99%); ${h.held.length}/${k} held it, ${h.dupes} received it twice; the poll that brought it took p50 ${pct(h.answerMs, 0.5).toFixed(0)} ms, p99 ${pct(h.answerMs, 0.99).toFixed(0)} ms (request written → answer read, in the load generator)`);
     await ask(srv, { cmd: 'stop' }, 'never').catch(() => {});
 
     if (!args.includes('--no-curve')) {
