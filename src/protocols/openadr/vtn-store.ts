@@ -110,8 +110,12 @@ export interface VtnStore {
   /** One VEN's report requests, or every VEN's when venID is undefined. */
   listReportRequests(venID?: string): Promise<StoredReportRequest[]>;
   deleteReportRequests(venID: string, reportRequestIDs: string[]): Promise<void>;
-  /** Persists one received report (oadrUpdateReport) with its reception time. */
-  appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<void>;
+  /**
+   * Persists one received report (oadrUpdateReport) with its reception time, once per
+   * (VEN, eiReportID): a VEN resends a report whose answer it did not get (a lost reply, a
+   * restarted database) with the same id. Resolves false when that report was already stored.
+   */
+  appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<boolean>;
   listReports(venID: string, reportRequestID?: string): Promise<OadrReport[]>;
 
   putOpt(opt: OadrCreateOpt): Promise<void>;
@@ -183,7 +187,11 @@ export class MemoryVtnStore implements VtnStore {
   async putReportRequest(r: StoredReportRequest): Promise<void> { this.requests.set(`${r.venID}\u0000${r.request.reportRequestID}`, structuredClone(r)); }
   async listReportRequests(venID?: string): Promise<StoredReportRequest[]> { return [...this.requests.values()].filter((r) => venID === undefined || r.venID === venID).map((r) => structuredClone(r)); }
   async deleteReportRequests(venID: string, ids: string[]): Promise<void> { for (const id of ids) this.requests.delete(`${venID}\u0000${id}`); }
-  async appendReport(venID: string, report: OadrReport): Promise<void> { this.reports.push({ venID, report: structuredClone(report) }); }
+  async appendReport(venID: string, report: OadrReport): Promise<boolean> {
+    if (report.eiReportID !== undefined && this.reports.some((r) => r.venID === venID && r.report.eiReportID === report.eiReportID)) return false;
+    this.reports.push({ venID, report: structuredClone(report) });
+    return true;
+  }
   async listReports(venID: string, reportRequestID?: string): Promise<OadrReport[]> {
     return this.reports.filter((r) => r.venID === venID && (reportRequestID === undefined || r.report.reportRequestID === reportRequestID)).map((r) => r.report);
   }

@@ -1011,8 +1011,8 @@ export class Vtn {
         req.state = 'active';
         await this.saveRequest(req);
       }
-      await this.store.appendReport(venID, rep, now as EpochMillis);
-      this.opts.hooks?.onReport?.(venID, rep);
+      // A resent report (same eiReportID) is acknowledged again but counted once.
+      if (await this.store.appendReport(venID, rep, now as EpochMillis)) this.opts.hooks?.onReport?.(venID, rep);
     }
     return {
       type: 'oadrUpdatedReport',

@@ -73,6 +73,14 @@ export const openadrMigrations: readonly Migration[] = [
       await db.updateTable('openadr_vtn_pending').set({ kind: 'd' }).where('data', 'like', '%"kind":"distributeEvent"%').execute();
     },
   },
+  {
+    // A report is stored once per (VEN, eiReportID): a VEN resends what it got no answer for.
+    name: '0005_openadr_vtn_report_once',
+    async up(db) {
+      await db.schema.alterTable('openadr_vtn_report').addColumn('ei_report_id', 'text').execute();
+      await db.schema.createIndex('openadr_vtn_report_once').on('openadr_vtn_report').columns(['vtn_id', 'ven_id', 'ei_report_id']).unique().execute();
+    },
+  },
 ];
 
 /** Everything an OpenADR role needs in its database (OpenADR tables, replay nonces, the store's outbox). */
@@ -155,24 +163,35 @@ export class StoreVtnStore implements VtnStore {
    * committed, so the VEN's oadrUpdatedReport still means "stored". At a few hundred reports a
    * second one sync per report was a third of an aggregator's CPU.
    */
-  appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.reportBatch.push({ row: { vtn_id: this.vtnID, ven_id: venID, report_request_id: report.reportRequestID, received_at: receivedAt, data: toJsonText(report) }, resolve, reject });
+  appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.reportBatch.push({ row: { vtn_id: this.vtnID, ven_id: venID, report_request_id: report.reportRequestID, ei_report_id: report.eiReportID ?? null, received_at: receivedAt, data: toJsonText(report) }, resolve, reject });
       if (this.reportBatch.length === 1) setImmediate(() => void this.flushReports());
     });
   }
 
-  private reportBatch: { row: Record<string, unknown>; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private reportBatch: { row: Record<string, unknown>; resolve: (inserted: boolean) => void; reject: (e: unknown) => void }[] = [];
 
   private async flushReports(): Promise<void> {
     const batch = this.reportBatch;
     this.reportBatch = [];
-    // Bounded statements: 5 bound values per row, well under SQLite's and PostgreSQL's limits.
+    // Bounded statements: 6 bound values per row, well under SQLite's and PostgreSQL's limits.
     for (let i = 0; i < batch.length; i += 500) {
       const part = batch.slice(i, i + 500);
       try {
-        await this.db.insertInto('openadr_vtn_report').values(part.map((p) => p.row)).execute();
-        for (const p of part) p.resolve();
+        // A report already stored (same VEN and eiReportID) is skipped, not an error.
+        const rows = await this.db.insertInto('openadr_vtn_report').values(part.map((p) => p.row))
+          .onConflict((oc) => oc.columns(['vtn_id', 'ven_id', 'ei_report_id'] as never).doNothing())
+          .returning(['ven_id', 'ei_report_id']).execute() as { ven_id: string; ei_report_id: string | null }[];
+        const inserted = new Set(rows.map((r) => `${r.ven_id}\u0000${r.ei_report_id ?? ''}`));
+        const seen = new Set<string>();
+        for (const p of part) {
+          const id = p.row.ei_report_id as string | null;
+          const key = `${p.row.ven_id as string}\u0000${id ?? ''}`;
+          // Without an id every row is new; with one, the first of the batch counts.
+          p.resolve(id === null || (inserted.has(key) && !seen.has(key)));
+          if (id !== null) seen.add(key);
+        }
       } catch (err) {
         for (const p of part) p.reject(err);
       }

@@ -149,4 +149,31 @@ describeEachEngine('VTN workers sharing one store', (fx) => {
     assert.equal(await a.pendingCount('GW4'), 0);
     await a.stop();
   });
+
+  test('a report resent with the same eiReportID (its answer was lost) is stored once and counted once, whichever worker gets the resend', async () => {
+    const loc = await fx.location();
+    const clock = new ManualClock(Date.UTC(2026, 0, 15, 8, 0));
+    const counted: string[] = [];
+    const [a, b] = [await worker(loc, clock, { hooks: { onReport: (_v, r) => counted.push(r.eiReportID ?? '') } }), await worker(loc, clock, { hooks: { onReport: (_v, r) => counted.push(r.eiReportID ?? '') } })];
+    await gateway([a], 'GW5', clock, []).register();
+    await a.requestReport('GW5', { reportRequestID: 'rr-1', reportSpecifier: { reportSpecifierID: 'usage', granularity: 60_000 as Millis, reportBackDuration: 60_000 as Millis, specifierPayloads: [{ rID: 'p', readingType: 'Direct Read' }] } });
+    const update = (eiReportID: string) => Buffer.from(encodePayload({ type: 'oadrUpdateReport', requestID: `q-${eiReportID}`, venID: 'GW5', reports: [{
+      eiReportID, reportRequestID: 'rr-1', reportSpecifierID: 'usage', reportName: 'TELEMETRY_USAGE', createdDateTime: clock.now() as EpochMillis,
+      intervals: [{ dtstart: clock.now() as EpochMillis, duration: 60_000 as Millis, uid: '0', payloads: [{ rID: 'p', value: 1 }] }],
+    }] }));
+    const code = async (w: Vtn, id: string) => {
+      const m = decodePayload(await w.handle('EiReport', update(id), peerOf('GW5'))).message;
+      return 'eiResponse' in m && m.eiResponse ? m.eiResponse.responseCode : 0;
+    };
+    assert.equal(await code(a, 'rep-1'), 200);
+    assert.equal(await code(b, 'rep-1'), 200, 'the resend is acknowledged');
+    assert.equal(await code(a, 'rep-1'), 200);
+    // Two copies in one group commit, too.
+    const [x, y] = await Promise.all([code(b, 'rep-2'), code(b, 'rep-2')]);
+    assert.deepEqual([x, y], [200, 200]);
+    const stored = await new StoreVtnStore(await loc.open(openadrStoreMigrations), 'AGG1-vtn').listReports('GW5');
+    assert.deepEqual(stored.map((r) => r.eiReportID), ['rep-1', 'rep-2']);
+    assert.deepEqual(counted.sort(), ['rep-1', 'rep-2']);
+    for (const w of [a, b]) await w.stop();
+  });
 });
