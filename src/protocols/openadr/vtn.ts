@@ -382,7 +382,8 @@ export class Vtn {
 
   /**
    * Handles one POST to a service endpoint and returns the reply document. Never throws for a
-   * peer's fault: every refusal is an oadrResponse with the OpenADR code, and is audited.
+   * peer's fault: every refusal is an oadrResponse with the OpenADR code, and is audited. Our
+   * own failures (store unreachable) are audited and rethrown, for the transport's HTTP 500.
    */
   async handle(service: ServiceName, body: Buffer | string, peer: OadrPeer): Promise<string> {
     let message: OadrMessage | undefined;
@@ -423,6 +424,10 @@ export class Vtn {
     } catch (e) {
       const code = e instanceof OadrError ? e.responseCode : OadrResponseCode.OTHER;
       const reason = e instanceof Error ? e.message : String(e);
+      // Our own failure (the database unreachable, a bug) is not a refusal: an eiResponse code
+      // in a 200 reply is final for the VEN, which would drop a report it must send again. The
+      // transport answers HTTP 500 instead, and the VEN retries (report-delivery.ts).
+      const internal = !(e instanceof OadrError);
       const st = this.byFingerprint.get(peer.fingerprint);
       this.audit.append({
         actor: { kind: 'peer', id: st?.reg.venID ?? peer.id ?? 'unknown', role: peer.role, fingerprint: peer.fingerprint, address: peer.address },
@@ -432,6 +437,7 @@ export class Vtn {
         reason: reason.slice(0, 300),
         details: { responseCode: code, payload: message?.type },
       });
+      if (internal) throw e;
       const reply = oadrResponse(code, (message && requestIdOf(message)) ?? '', st?.reg.venID, reason.slice(0, 200));
       return this.serialize(st?.reg, reply, service, signedRequest);
     }
