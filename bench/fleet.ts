@@ -380,14 +380,16 @@ async function main(): Promise<void> {
     await ask(gen, { cmd: 'fleet', k, pollMs: pollS * 1000, port }, 'result');
     // Every sampled gateway has polled once (and found nothing) before the event.
     await new Promise((r) => setTimeout(r, pollS * 1000 + 500));
+    const fanCpu0 = ((await ask(srv, { cmd: 'cpu' }, 'cpu')).cpu as { us: number }).us;
     const ev = (await ask(srv, { cmd: 'event' }, 'event')).event as { at: number; enqueueMs: number };
     const deadline = ev.at + pollS * 1000 + 2000;
     await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 3000));
+    const fanCores = (((await ask(srv, { cmd: 'cpu' }, 'cpu')).cpu as { us: number }).us - fanCpu0) / 1e6 / ((Date.now() - ev.at) / 1000);
     const h = (await ask(gen, { cmd: 'held' }, 'result')).result as { held: number[]; polls: number; dupes: number; answerMs: number[] };
     await ask(gen, { cmd: 'stop-fleet' }, 'result');
     const delays = h.held.map((t) => t - ev.at).sort((a, b) => a - b);
     const within = h.held.filter((t) => t <= deadline).length;
-    console.log(`fan-out: event for all ${n} gateways queued in ${(ev.enqueueMs / 1000).toFixed(2)} s (${n} queue rows); ${k} sampled gateways polling every ${pollS} s hold it: p50 ${(pct(delays, 0.5) / 1000).toFixed(2)} s, p99 ${(pct(delays, 0.99) / 1000).toFixed(2)} s, max ${(pct(delays, 1) / 1000).toFixed(2)} s; ${(100 * within / k).toFixed(2)}% within one poll interval + 2 s (target 99%); ${h.held.length}/${k} held it, ${h.dupes} received it twice; the poll that brought it took p50 ${pct(h.answerMs, 0.5).toFixed(0)} ms, p99 ${pct(h.answerMs, 0.99).toFixed(0)} ms (request written → answer read, in the load generator)`);
+    console.log(`fan-out: event for all ${n} gateways queued in ${(ev.enqueueMs / 1000).toFixed(2)} s (${n} queue rows); ${k} sampled gateways polling every ${pollS} s hold it: p50 ${(pct(delays, 0.5) / 1000).toFixed(2)} s, p99 ${(pct(delays, 0.99) / 1000).toFixed(2)} s, max ${(pct(delays, 1) / 1000).toFixed(2)} s; ${(100 * within / k).toFixed(2)}% within one poll interval + 2 s (target 99%); ${h.held.length}/${k} held it, ${h.dupes} received it twice; the poll that brought it took p50 ${pct(h.answerMs, 0.5).toFixed(0)} ms, p99 ${pct(h.answerMs, 0.99).toFixed(0)} ms (request written → answer read, in the load generator); VTN CPU ${fanCores.toFixed(2)} cores over the fan-out`);
     await ask(srv, { cmd: 'stop' }, 'never').catch(() => {});
 
     if (!args.includes('--no-curve')) {

@@ -216,12 +216,25 @@ export class StoreVtnStore implements VtnStore {
   private pendingRow(venID: string, entry: PendingEntry, data = toJsonText(entry)): Record<string, unknown> {
     return { vtn_id: this.vtnID, ven_id: venID, kind: entry.kind === 'distributeEvent' ? 'd' : 'm', data };
   }
+  /**
+   * PostgreSQL: one INSERT ... SELECT unnest($venIDs) — a fan-out to 100,000 VENs is one
+   * statement. SQLite: rows of 1000 (4 bound values each, under its parameter limit) in one
+   * transaction, so one sync to disk.
+   */
   async enqueueMany(venIDs: readonly string[], entry: PendingEntry): Promise<void> {
+    if (venIDs.length === 0) return;
     const data = toJsonText(entry);
-    // 4 bound values per row: 1000 rows stay under SQLite's and PostgreSQL's parameter limits.
-    for (let i = 0; i < venIDs.length; i += 1000) {
-      await this.db.insertInto('openadr_vtn_pending').values(venIDs.slice(i, i + 1000).map((v) => this.pendingRow(v, entry, data))).execute();
+    const kind = entry.kind === 'distributeEvent' ? 'd' : 'm';
+    if (this.dialect === 'postgres') {
+      await sql`insert into openadr_vtn_pending (vtn_id, ven_id, kind, data)
+        select ${this.vtnID}, v, ${kind}, ${data} from unnest(${[...venIDs]}::text[]) as v`.execute(this.db);
+      return;
     }
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < venIDs.length; i += 1000) {
+        await trx.insertInto('openadr_vtn_pending').values(venIDs.slice(i, i + 1000).map((v) => this.pendingRow(v, entry, data))).execute();
+      }
+    });
   }
   /**
    * One UPDATE ... RETURNING takes the head — and, when the head is a distribute marker, every
