@@ -151,7 +151,7 @@ export const aggregatorConfigSchema = z.object({
       increaseW: z.number().min(0).default(0),
       costPerKWh: z.number().min(0).default(30),
     }).strict()).default([]),
-  }).strict().default({ host: '127.0.0.1', port: 8444, allowList: {}, pollIntervalMs: 10_000, reportIntervalMs: 10_000, signatureWindowMs: 300_000, aggregators: [] }),
+  }).strict().default({ host: '127.0.0.1', port: 8444, allowList: {}, pollIntervalMs: 10_000, reportIntervalMs: 10_000, signatureWindowMs: 300_000, workers: 1, aggregators: [] }),
   upstream: z.array(upstreamPartySchema).default([]),
   closedLoop: closedLoopSchema.default(closedLoopSchema.parse({})),
   approvals: approvalsSchema.default(approvalsSchema.parse({})),
