@@ -391,7 +391,7 @@ export class Vtn {
     try {
       if (!this.started) throw err(OadrResponseCode.OTHER, 'VTN not started');
       // A new request on a connection means its previous answer was read ('sent' mode safety net).
-      if (this.opts.confirm === 'sent') await this.sent(peer);
+      if (this.opts.confirm === 'sent' && this.unsent.has(peer)) await this.sent(peer);
       // Hot path: a poll whose bytes are exactly our own serialization of this certificate's VEN's
       // oadrPoll is that message (and carries no signature), so parsing it again proves nothing.
       if (service === 'OadrPoll' && typeof body !== 'string' && this.modeFor(undefined) !== 'required') {
