@@ -5,6 +5,7 @@
  *
  *   erab openadr vtn --cert C --key K --ca CA [--crl F] [--listen 127.0.0.1:8443] [--store vtn.db]
  *                    [--vtn-id ID] [--allow role:id ...] [--allow-fingerprint FP ...] [--profile R1]
+ *                    [--workers N]   (N processes on one port, over a postgres:// store; docs/scale.md)
  *                    [--poll-freq S] [--signature required|optional|off] [--event kW:startInS:durationMin]
  *                    [--any-ven-id] [--log-xml]
  *   erab openadr ven --cert C --key K --ca CA --vtn-url https://host:port [--ven-name N] [--store ven.db]
@@ -29,6 +30,7 @@ import { parseParticipant, type ParticipantRole } from '../../security/identity.
 import { loadTlsMaterial, type TlsProfileName } from '../../security/tls.js';
 import { openStore } from '../../store/store.js';
 import { UsageError } from '../usage.js';
+import { isWorker, reportReady, startWorkers, workerCount } from '../../roles/common/workers.js';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
@@ -77,6 +79,17 @@ function participants(list: string[] | undefined, flag: string): string[] {
   });
 }
 
+/** In a worker process, a start-up failure ends the process (its IPC channel would keep it alive). */
+async function inWorker<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (!isWorker()) throw err;
+    process.stderr.write(`erab worker ${process.pid}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
 export function register(program: Command): void {
   const group = program.command('openadr').description('standalone OpenADR 2.0b VTN or VEN on mutual TLS (debug a peer, script a test)');
 
@@ -91,8 +104,24 @@ export function register(program: Command): void {
     .option('--event <kW:startInS:durationMin>', 'create a LOAD_DISPATCH set-point event for every registered VEN once one registers')
     .option('--any-ven-id', 'let VENs pick their venID (default: the certificate\'s participant id)')
     .option('--log-xml', 'print every payload (signatures, certificates and nonces removed)')
-    .action(async (o: TlsOpts & { listen: { host: string; port: number }; store: string; vtnId: string; allow?: string[]; allowFingerprint?: string[]; pollFreq: number; signature: SignatureMode; event?: string; anyVenId?: boolean; logXml?: boolean }) => {
+    .option('--workers <n>', 'worker processes sharing the port (node:cluster round-robin; 0 = one per core); more than 1 needs a postgres:// store', Number, 1)
+    .action(async (o: TlsOpts & { listen: { host: string; port: number }; store: string; vtnId: string; allow?: string[]; allowFingerprint?: string[]; pollFreq: number; signature: SignatureMode; event?: string; anyVenId?: boolean; logXml?: boolean; workers: number }) => {
       const allow = participants(o.allow, '--allow');
+      const workers = workerCount(o.workers);
+      if (workers > 1 && !/^postgres(ql)?:\/\//.test(o.store)) throw new UsageError('--workers above 1 needs a postgres:// --store (SQLite is one process)');
+      if (workers > 1 && o.event) throw new UsageError('--event cannot be combined with --workers (each worker would create it)');
+      if (workers > 1 && !isWorker()) {
+        // The primary checks the TLS files and migrates the store once, then forks, restarts and
+        // stops the workers.
+        await material(o);
+        await (await openStore({ url: o.store, migrations: openadrStoreMigrations })).close();
+        const pool = await startWorkers({ workers, log: (msg, f) => process.stderr.write(`${msg} ${JSON.stringify(f ?? {})}\n`) });
+        const stopped = untilStopped();
+        process.stdout.write(`VTN ${o.vtnId} listening on ${pool.url} (${workers} workers, pids ${pool.pids().join(' ')}; mutual TLS, profile ${o.profile})\n`);
+        await stopped;
+        await pool.stop();
+        return;
+      }
       if (!allow.length && !o.allowFingerprint?.length) throw new UsageError('give at least one --allow role:id or --allow-fingerprint (only specified peers may connect)');
       let event: { kw: number; startS: number; durationMin: number } | undefined;
       if (o.event) {
@@ -100,9 +129,9 @@ export function register(program: Command): void {
         if (!m) throw new UsageError('--event expects kW:startInSeconds:durationMinutes, e.g. 50:60:30');
         event = { kw: Number(m[1]), startS: Number(m[2]), durationMin: Number(m[3]) };
       }
-      const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });
+      const store = await inWorker(() => openStore({ url: o.store, migrations: openadrStoreMigrations }));
       let eventCreated = false;
-      const running = await startVtnEndpoint({
+      const running = await inWorker(async () => startVtnEndpoint({
         vtnID: o.vtnId, material: await material(o), profile: o.profile, store, audit: stderrAudit,
         allowList: { participants: allow, fingerprints: o.allowFingerprint ?? [] },
         host: o.listen.host, port: o.listen.port, venIdFromCertificate: !o.anyVenId,
@@ -126,12 +155,14 @@ export function register(program: Command): void {
             onReport: (venID, r) => process.stdout.write(`report ${venID} ${r.reportName ?? ''} ${r.reportRequestID} intervals=${r.intervals?.length ?? 0}\n`),
           },
         },
-      });
+      }));
       const stopped = untilStopped();
-      process.stdout.write(`VTN ${o.vtnId} listening on ${running.url} (mutual TLS, profile ${o.profile}, store ${store.displayUrl})\n`);
+      if (isWorker()) reportReady(running.port, running.url);
+      else process.stdout.write(`VTN ${o.vtnId} listening on ${running.url} (mutual TLS, profile ${o.profile}, store ${store.displayUrl})\n`);
       await stopped;
       await running.close();
       await store.close();
+      if (isWorker()) process.exit(0);
     });
 
   tlsOptions(group.command('ven').description('run a VEN until SIGINT/SIGTERM'))
@@ -197,5 +228,6 @@ export function register(program: Command): void {
       await stopped;
       await running.close();
       await store.close();
+      if (isWorker()) process.exit(0);
     });
 }

@@ -60,6 +60,8 @@ export interface OadrListenerOptions {
   http1?: Omit<Http1Limits, 'maxBodyBytes'>;
   /** TLS session settings (e.g. shared ticket keys for the workers of one listener). */
   tls?: ServerTlsSettings;
+  /** Called when an answer to `peer` has been written to its socket (the VTN then confirms its queue entries). */
+  onWritten?: (peer: OadrPeer) => void;
 }
 
 /** A listening OpenADR endpoint. */
@@ -94,6 +96,7 @@ export async function listenOadr(handler: OadrServiceHandler, o: OadrListenerOpt
       ...o.http1,
       maxBodyBytes: o.maxBodyBytes,
       ...(o.routes ? { routes: o.routes } : {}),
+      ...(o.onWritten ? { onWritten: o.onWritten } : {}),
       // Audited through the listener's authenticator: one per-address limit for every refusal.
       onRefusal: (r) => listener.authenticator.recordRefusal({
         code: 'request_refused', reason: r.reason, address: peer.address ?? '?', fingerprint: peer.fingerprint,

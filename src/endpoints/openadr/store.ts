@@ -3,13 +3,13 @@
  * the VEN's registration state and durable outbox. Objects are kept as JSON documents keyed by
  * their protocol ids; one database can hold several VTNs (column vtn_id) and several VENs.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { EpochMillis } from '../../core/units.js';
 import type { OadrCreateOpt } from '../../protocols/openadr/opt.js';
 import type { OadrReport } from '../../protocols/openadr/report.js';
 import type { VenOutbox, VenOutboxItem, VenPersistedState, VenStateStore } from '../../protocols/openadr/ven.js';
-import type { EventOpt, PendingEntry, StoredEvent, StoredReportRequest, VenRegistration, VtnStore } from '../../protocols/openadr/vtn-store.js';
+import { type ClaimedEntry, type EventOpt, type PendingEntry, type QueueLease, type StoredEvent, type StoredReportRequest, type VenRegistration, type VtnStore, mergeDistribute } from '../../protocols/openadr/vtn-store.js';
 import { Outbox } from '../../store/outbox.js';
 import { outboxMigrations } from '../../store/outbox.js';
 import { composeMigrations, type Migration } from '../../store/migrations.js';
@@ -60,6 +60,27 @@ export const openadrMigrations: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    // Several VTN workers share one queue (docs/scale.md): a poll leases the head entry to its
+    // worker and deletes it once the answer has gone out, so no entry is delivered by two
+    // workers, and one a dead worker held comes back when its lease ends. `kind` marks
+    // distribute markers ('d'), which one answer satisfies together.
+    name: '0004_openadr_vtn_lease',
+    async up(db) {
+      await db.schema.alterTable('openadr_vtn_pending').addColumn('kind', 'text').execute();
+      await db.schema.alterTable('openadr_vtn_pending').addColumn('lease_owner', 'text').execute();
+      await db.schema.alterTable('openadr_vtn_pending').addColumn('lease_until', columnType.epochMillis).execute();
+      await db.updateTable('openadr_vtn_pending').set({ kind: 'd' }).where('data', 'like', '%"kind":"distributeEvent"%').execute();
+    },
+  },
+  {
+    // A report is stored once per (VEN, eiReportID): a VEN resends what it got no answer for.
+    name: '0005_openadr_vtn_report_once',
+    async up(db) {
+      await db.schema.alterTable('openadr_vtn_report').addColumn('ei_report_id', 'text').execute();
+      await db.schema.createIndex('openadr_vtn_report_once').on('openadr_vtn_report').columns(['vtn_id', 'ven_id', 'ei_report_id']).unique().execute();
+    },
+  },
 ];
 
 /** Everything an OpenADR role needs in its database (OpenADR tables, replay nonces, the store's outbox). */
@@ -75,9 +96,11 @@ type AnyDb = Kysely<any>;
 /** VtnStore on SQLite or PostgreSQL. */
 export class StoreVtnStore implements VtnStore {
   private readonly db: AnyDb;
+  private readonly dialect: Store['dialect'];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(store: Store<any>, private readonly vtnID: string) {
     this.db = store.db as AnyDb;
+    this.dialect = store.dialect;
   }
 
   private async upsert(table: string, keys: Record<string, string>, data: unknown, extra: Record<string, string> = {}): Promise<void> {
@@ -95,6 +118,16 @@ export class StoreVtnStore implements VtnStore {
   }
 
   listRegistrations(): Promise<VenRegistration[]> { return this.docs('openadr_vtn_registration'); }
+  async registrationByFingerprint(fingerprint: string): Promise<VenRegistration | undefined> {
+    return (await this.docs<VenRegistration>('openadr_vtn_registration', { fingerprint }))[0];
+  }
+  async getRegistration(venID: string): Promise<VenRegistration | undefined> {
+    return (await this.docs<VenRegistration>('openadr_vtn_registration', { ven_id: venID }))[0];
+  }
+  async listVenIDs(): Promise<string[]> {
+    const rows = await this.db.selectFrom('openadr_vtn_registration').select('ven_id').where('vtn_id', '=', this.vtnID).execute();
+    return rows.map((r) => (r as { ven_id: string }).ven_id);
+  }
   async putRegistration(r: VenRegistration): Promise<void> {
     await this.upsert('openadr_vtn_registration', { ven_id: r.venID }, r, { fingerprint: r.fingerprint });
   }
@@ -103,6 +136,9 @@ export class StoreVtnStore implements VtnStore {
   }
   listEvents(): Promise<StoredEvent[]> { return this.docs('openadr_vtn_event'); }
   async putEvent(e: StoredEvent): Promise<void> { await this.upsert('openadr_vtn_event', { event_id: e.event.descriptor.eventID }, e); }
+  async getEvent(eventID: string): Promise<StoredEvent | undefined> {
+    return (await this.docs<StoredEvent>('openadr_vtn_event', { event_id: eventID }))[0];
+  }
   async putEventOpt(o: EventOpt): Promise<void> { await this.upsert('openadr_vtn_event_opt', { event_id: o.eventID, ven_id: o.venID }, o); }
   listEventOpts(eventID: string): Promise<EventOpt[]> { return this.docs('openadr_vtn_event_opt', { event_id: eventID }); }
   async putReportRegistration(venID: string, reports: OadrReport[]): Promise<void> {
@@ -114,7 +150,9 @@ export class StoreVtnStore implements VtnStore {
   async putReportRequest(r: StoredReportRequest): Promise<void> {
     await this.upsert('openadr_vtn_report_request', { ven_id: r.venID, report_request_id: r.request.reportRequestID }, r);
   }
-  listReportRequests(venID: string): Promise<StoredReportRequest[]> { return this.docs('openadr_vtn_report_request', { ven_id: venID }); }
+  listReportRequests(venID?: string): Promise<StoredReportRequest[]> {
+    return this.docs('openadr_vtn_report_request', venID === undefined ? {} : { ven_id: venID });
+  }
   async deleteReportRequests(venID: string, ids: string[]): Promise<void> {
     if (!ids.length) return;
     await this.db.deleteFrom('openadr_vtn_report_request').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('report_request_id', 'in', ids).execute();
@@ -125,24 +163,35 @@ export class StoreVtnStore implements VtnStore {
    * committed, so the VEN's oadrUpdatedReport still means "stored". At a few hundred reports a
    * second one sync per report was a third of an aggregator's CPU.
    */
-  appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.reportBatch.push({ row: { vtn_id: this.vtnID, ven_id: venID, report_request_id: report.reportRequestID, received_at: receivedAt, data: toJsonText(report) }, resolve, reject });
+  appendReport(venID: string, report: OadrReport, receivedAt: EpochMillis): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.reportBatch.push({ row: { vtn_id: this.vtnID, ven_id: venID, report_request_id: report.reportRequestID, ei_report_id: report.eiReportID ?? null, received_at: receivedAt, data: toJsonText(report) }, resolve, reject });
       if (this.reportBatch.length === 1) setImmediate(() => void this.flushReports());
     });
   }
 
-  private reportBatch: { row: Record<string, unknown>; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private reportBatch: { row: Record<string, unknown>; resolve: (inserted: boolean) => void; reject: (e: unknown) => void }[] = [];
 
   private async flushReports(): Promise<void> {
     const batch = this.reportBatch;
     this.reportBatch = [];
-    // Bounded statements: 5 bound values per row, well under SQLite's and PostgreSQL's limits.
+    // Bounded statements: 6 bound values per row, well under SQLite's and PostgreSQL's limits.
     for (let i = 0; i < batch.length; i += 500) {
       const part = batch.slice(i, i + 500);
       try {
-        await this.db.insertInto('openadr_vtn_report').values(part.map((p) => p.row)).execute();
-        for (const p of part) p.resolve();
+        // A report already stored (same VEN and eiReportID) is skipped, not an error.
+        const rows = await this.db.insertInto('openadr_vtn_report').values(part.map((p) => p.row))
+          .onConflict((oc) => oc.columns(['vtn_id', 'ven_id', 'ei_report_id'] as never).doNothing())
+          .returning(['ven_id', 'ei_report_id']).execute() as { ven_id: string; ei_report_id: string | null }[];
+        const inserted = new Set(rows.map((r) => `${r.ven_id}\u0000${r.ei_report_id ?? ''}`));
+        const seen = new Set<string>();
+        for (const p of part) {
+          const id = p.row.ei_report_id as string | null;
+          const key = `${p.row.ven_id as string}\u0000${id ?? ''}`;
+          // Without an id every row is new; with one, the first of the batch counts.
+          p.resolve(id === null || (inserted.has(key) && !seen.has(key)));
+          if (id !== null) seen.add(key);
+        }
       } catch (err) {
         for (const p of part) p.reject(err);
       }
@@ -161,12 +210,116 @@ export class StoreVtnStore implements VtnStore {
   }
   listOpts(venID: string): Promise<OadrCreateOpt[]> { return this.docs('openadr_vtn_opt', { ven_id: venID }); }
   async enqueue(venID: string, entry: PendingEntry): Promise<number> {
-    const r = await this.db.insertInto('openadr_vtn_pending').values({ vtn_id: this.vtnID, ven_id: venID, data: toJsonText(entry) }).returning('seq').executeTakeFirstOrThrow();
+    const r = await this.db.insertInto('openadr_vtn_pending').values(this.pendingRow(venID, entry)).returning('seq').executeTakeFirstOrThrow();
     return toNumber((r as { seq: unknown }).seq, 'openadr_vtn_pending.seq');
   }
-  async ack(venID: string, seqs: number[]): Promise<void> {
+  private pendingRow(venID: string, entry: PendingEntry, data = toJsonText(entry)): Record<string, unknown> {
+    return { vtn_id: this.vtnID, ven_id: venID, kind: entry.kind === 'distributeEvent' ? 'd' : 'm', data };
+  }
+  /**
+   * PostgreSQL: one INSERT ... SELECT unnest($venIDs) — a fan-out to 100,000 VENs is one
+   * statement. SQLite: rows of 1000 (4 bound values each, under its parameter limit) in one
+   * transaction, so one sync to disk.
+   */
+  async enqueueMany(venIDs: readonly string[], entry: PendingEntry): Promise<void> {
+    if (venIDs.length === 0) return;
+    const data = toJsonText(entry);
+    const kind = entry.kind === 'distributeEvent' ? 'd' : 'm';
+    if (this.dialect === 'postgres') {
+      await sql`insert into openadr_vtn_pending (vtn_id, ven_id, kind, data)
+        select ${this.vtnID}, v, ${kind}, ${data} from unnest(${[...venIDs]}::text[]) as v`.execute(this.db);
+      return;
+    }
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < venIDs.length; i += 1000) {
+        await trx.insertInto('openadr_vtn_pending').values(venIDs.slice(i, i + 1000).map((v) => this.pendingRow(v, entry, data))).execute();
+      }
+    });
+  }
+  /**
+   * One UPDATE ... RETURNING takes the head — and, when the head is a distribute marker, every
+   * other free distribute marker of the VEN (one answer satisfies them all). On PostgreSQL both
+   * selections lock what they pick (FOR UPDATE SKIP LOCKED): a concurrent poll of the same VEN
+   * skips those rows and takes the next free entry (or nothing), never the same one. SQLite has
+   * a single writer. One statement, one commit.
+   */
+  async claim(venID: string, lease: QueueLease): Promise<ClaimedEntry | undefined> {
+    const lock = this.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+    const lockC = this.dialect === 'postgres' ? sql`for update of c skip locked` : sql``;
+    const free = (a: string) => sql`(${sql.ref(`${a}.lease_until`)} is null or ${sql.ref(`${a}.lease_until`)} < ${lease.now})`;
+    const result = await sql<{ seq: unknown; kind: string | null; data: unknown }>`
+      with head as (
+        select h.seq, h.kind from openadr_vtn_pending h
+        where h.vtn_id = ${this.vtnID} and h.ven_id = ${venID} and ${free('h')}
+        order by h.seq limit 1 ${lock}
+      ), pick as (
+        select c.seq from openadr_vtn_pending c, head
+        where c.vtn_id = ${this.vtnID} and c.ven_id = ${venID} and ${free('c')}
+          and (c.seq = head.seq or (head.kind = 'd' and c.kind = 'd'))
+        ${lockC}
+      )
+      update openadr_vtn_pending set lease_owner = ${lease.owner}, lease_until = ${lease.until}
+      where seq in (select seq from pick)
+      returning seq, kind, data`.execute(this.db);
+    const rows = result.rows;
+    if (rows.length === 0) return undefined;
+    const taken = rows.map((r) => ({ seq: toNumber(r.seq, 'openadr_vtn_pending.seq'), entry: read<PendingEntry>(r.data, 'openadr_vtn_pending') })).sort((a, b) => a.seq - b.seq);
+    const head = taken[0] as (typeof taken)[number];
+    if (head.entry.kind !== 'distributeEvent') return { seqs: [head.seq], entry: head.entry };
+    const markers = taken.filter((t) => t.entry.kind === 'distributeEvent');
+    return { seqs: markers.map((t) => t.seq), entry: mergeDistribute(markers.map((t) => t.entry)) };
+  }
+  /**
+   * Group commit, as for reports: confirmations that arrive in the same turn of the event loop
+   * are one DELETE (one commit); under a fan-out that is most of them. Sequence numbers are
+   * unique in the table, so the VEN is not needed to find them.
+   */
+  confirm(_venID: string, seqs: readonly number[], owner: string): Promise<void> {
+    if (!seqs.length) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.confirmBatch.push({ seqs, owner, resolve, reject });
+      if (this.confirmBatch.length === 1) setImmediate(() => void this.flushConfirms());
+    });
+  }
+  private confirmBatch: { seqs: readonly number[]; owner: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private async flushConfirms(): Promise<void> {
+    const batch = this.confirmBatch;
+    this.confirmBatch = [];
+    const owners = new Map<string, typeof batch>();
+    for (const b of batch) owners.set(b.owner, [...(owners.get(b.owner) ?? []), b]);
+    for (const [owner, group] of owners) {
+      for (let i = 0; i < group.length; i += 500) {
+        const part = group.slice(i, i + 500);
+        try {
+          await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID)
+            .where('seq', 'in', part.flatMap((p) => [...p.seqs])).where('lease_owner', '=', owner).execute();
+          for (const p of part) p.resolve();
+        } catch (err) {
+          for (const p of part) p.reject(err);
+        }
+      }
+    }
+  }
+  async release(venID: string, seqs: readonly number[], owner: string): Promise<void> {
     if (!seqs.length) return;
-    await this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('seq', 'in', seqs).execute();
+    await this.db.updateTable('openadr_vtn_pending').set({ lease_owner: null, lease_until: null })
+      .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).where('seq', 'in', [...seqs]).where('lease_owner', '=', owner).execute();
+  }
+  async ack(venID: string, seqs?: number[]): Promise<void> {
+    if (seqs && !seqs.length) return;
+    let q = this.db.deleteFrom('openadr_vtn_pending').where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID);
+    if (seqs) q = q.where('seq', 'in', seqs);
+    await q.execute();
+  }
+  async countPending(venID: string): Promise<number> {
+    const r = await this.db.selectFrom('openadr_vtn_pending').select((eb) => eb.fn.countAll().as('n'))
+      .where('vtn_id', '=', this.vtnID).where('ven_id', '=', venID).executeTakeFirst();
+    return toNumber((r as { n: unknown } | undefined)?.n ?? 0, 'count');
+  }
+  async pendingVens(now: number): Promise<string[]> {
+    const rows = await this.db.selectFrom('openadr_vtn_pending').select('ven_id').distinct()
+      .where('vtn_id', '=', this.vtnID).where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)])).execute();
+    return rows.map((r) => (r as { ven_id: string }).ven_id);
   }
   async listPending(): Promise<{ venID: string; seq: number; entry: PendingEntry }[]> {
     const rows = await this.db.selectFrom('openadr_vtn_pending').select(['ven_id', 'seq', 'data']).where('vtn_id', '=', this.vtnID).orderBy('seq').execute();

@@ -97,7 +97,7 @@ export interface RunningVtn extends VtnEngine {
  * Builds the VTN engine over the store: state, nonces, push client, signing key, the venID ↔
  * certificate binding. Does not listen (see {@link startVtnEndpoint}); call `vtn.start()`.
  */
-export async function buildVtn(opts: VtnEngineOptions): Promise<VtnEngine> {
+export async function buildVtn(opts: VtnEngineOptions, how: { confirmOnWrite?: boolean } = {}): Promise<VtnEngine> {
   const profile = opts.profile ?? 'R1';
   const clock = opts.clock ?? systemClock;
   const push = httpsPushClient({ tls: clientTlsOptions(opts.material, profile, { audit: opts.audit }) });
@@ -115,6 +115,10 @@ export async function buildVtn(opts: VtnEngineOptions): Promise<VtnEngine> {
     signatureWindowMs: windowMs,
     vtnID: opts.vtnID,
     store: vtnStore,
+    // Stateless between polls: other workers on this store hear of our changes (docs/scale.md),
+    // and behind our own listener an answer leaves the VEN's queue only once written to its socket.
+    ...(opts.store.wake ? { wake: opts.store.wake } : {}),
+    ...(how.confirmOnWrite ? { confirm: 'sent' as const } : {}),
     clock,
     audit: opts.audit,
     push,
@@ -134,6 +138,7 @@ export async function buildVtn(opts: VtnEngineOptions): Promise<VtnEngine> {
     vtn,
     vtnStore,
     close: async () => {
+      await vtn.stop();
       push.close();
       if (nonces instanceof StoreNonceCache) await nonces.flush();
     },
@@ -149,7 +154,7 @@ export async function buildVtn(opts: VtnEngineOptions): Promise<VtnEngine> {
  * await vtn.createEvent({ marketContext: 'http://tso/tertiary2', activePeriod, signals });
  */
 export async function startVtnEndpoint(opts: VtnEndpointOptions): Promise<RunningVtn> {
-  const engine = await buildVtn(opts);
+  const engine = await buildVtn(opts, { confirmOnWrite: true });
   try {
     await engine.vtn.start();
     const listener = await listenOadr(engine.vtn.handle, {
@@ -164,6 +169,7 @@ export async function startVtnEndpoint(opts: VtnEndpointOptions): Promise<Runnin
       ...(opts.routes ? { routes: opts.routes } : {}),
       ...(opts.http1 ? { http1: opts.http1 } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
+      onWritten: (peer) => void engine.vtn.sent(peer).catch(() => {}),
     });
     return {
       ...engine,

@@ -39,6 +39,8 @@ export interface Http1Options extends Http1Limits {
   routes?: ReadonlyMap<string, ExtraRoute>;
   /** Called once per refused request, before the connection closes (e.g. to audit it). */
   onRefusal?: (refusal: Http1RefusalEvent) => void;
+  /** Called when a service answer has been flushed to the socket (the VTN's 'sent' confirmation, src/protocols/openadr/vtn.ts). */
+  onWritten?: (peer: OadrPeer) => void;
 }
 
 const SERVICES = new Set<string>(SERVICE_NAMES);
@@ -179,13 +181,14 @@ export function serveHttp1(socket: Socket, handler: OadrServiceHandler, peer: Oa
       (xml) => {
         busy = false;
         if (socket.destroyed) return;
-        if (close) socket.write(response(200, 'OK', xml, 'application/xml', true));
+        const written = opts.onWritten ? (e?: Error | null) => { if (!e) opts.onWritten?.(peer); } : undefined;
+        if (close) socket.write(response(200, 'OK', xml, 'application/xml', true), written);
         else {
           if (xml !== lastXml) {
             lastXml = xml;
             lastResponse = response(200, 'OK', xml, 'application/xml', false);
           }
-          socket.write(lastResponse as Buffer);
+          socket.write(lastResponse as Buffer, written);
         }
         if (close) {
           closing = true;

@@ -5,6 +5,18 @@
  * `handle(service, body, peer)` is wired to HTTPS with mutual TLS by src/endpoints/openadr/, state
  * lives behind VtnStore.
  *
+ * Stateless between polls (docs/scale.md): several engines (worker processes, hosts) may share
+ * one store. Everything that must agree lives in the store — registrations, events, report
+ * requests, opts, the per-VEN poll queues, replay nonces. What an engine keeps in memory is a
+ * cache for speed: registrations by certificate (the per-poll binding check), events (expanded
+ * into each oadrDistributeEvent), report requests (checked per report), and one "may have
+ * something queued" flag per VEN, so an idle poll costs no database round trip. The caches are
+ * invalidated by hints through the store's wake (PostgreSQL LISTEN/NOTIFY): an engine that
+ * changes something says so on `openadr-vtn:<vtnID>`, the others reload that item. A hint is
+ * never the data, and a lost hint only delays: queue entries are found by a periodic re-read,
+ * and a poll takes its entry by an atomic claim in the store, so a VEN answered by two workers
+ * at once gets each entry once.
+ *
  * Spec references are to the OpenADR 2.0b Profile Specification (§8.1 Event, §8.3 Report,
  * §8.4 Registration, §8.5 Opt, §8.6 Poll, §10 Security).
  */
@@ -24,7 +36,7 @@ import { METADATA_REPORT_REQUEST_ID, type OadrReport, type ReportRequest } from 
 import { oadrResponse } from './response.js';
 import { type ReplayCache, confirmNonce } from './replay-cache.js';
 import { NonceCache, type SignatureMode, type SigningKey, signXml, verifyPayload } from './signature.js';
-import type { EventOpt, PendingEntry, StoredEvent, StoredReportRequest, VenRegistration, VtnStore } from './vtn-store.js';
+import type { EventOpt, PendingEntry, StoredEvent, StoredReportRequest, VenRegistration, VtnStore, VtnWake } from './vtn-store.js';
 import { DEFAULT_XML_LIMITS, type XmlLimits } from './xml.js';
 
 export type AdmitDecision = { allowed: true; venID?: string } | { allowed: false; reason: string };
@@ -82,6 +94,22 @@ export interface VtnOptions {
   onXml?: (direction: 'in' | 'out', service: ServiceName, xml: string) => void;
   hooks?: Partial<VtnHooks>;
   ids?: () => string;
+  /**
+   * Hints between engines that share the store (pass the store's wake). Without it the engine
+   * still reads and claims through the store, but learns of other engines' changes only by the
+   * periodic re-read of the queue.
+   */
+  wake?: VtnWake;
+  /**
+   * When a poll's answer counts as delivered and leaves the queue: 'reply' (default) when
+   * handle() returns it; 'sent' when the transport calls `sent(peer)` after flushing it to the
+   * socket, so a worker killed between the two leaves the entry to be delivered again.
+   */
+  confirm?: 'reply' | 'sent';
+  /** How long a poll holds the entries it is answering with (default 10 s); a dead worker's come back after this. */
+  leaseMs?: number;
+  /** How often the queue is re-read for VENs whose hint was lost or whose lease expired (default 15 s; 0 = never). */
+  resyncMs?: number;
 }
 
 export interface NewEvent {
@@ -101,14 +129,26 @@ export interface NewEvent {
 
 interface VenState {
   reg: VenRegistration;
-  queue: { seq: number; entry: PendingEntry }[];
+  /** Something may wait in the store's queue for this VEN: its next poll looks (set by hints, cleared by an empty claim). */
+  dirty: boolean;
+  /** Bumped by every hint for this VEN: a poll that found the queue empty clears `dirty` only if no hint came meanwhile. */
+  gen: number;
   /** Pre-serialized empty poll answer (unsigned VENs): the hot path allocates nothing else. */
   emptyReply?: string;
   /** Our own serialization of this VEN's oadrPoll: a body equal to it byte for byte needs no parsing. */
   canonicalPoll: Buffer;
   pushing: boolean;
-  cancelling: boolean;
 }
+
+/** An event in the cache, with its recipients as a set. */
+interface CachedEvent {
+  stored: StoredEvent;
+  vens: ReadonlySet<string>;
+}
+
+/** Events with at most this many recipients are indexed per VEN; wider ones are checked per delivery. */
+const NARROW_EVENT = 32;
+type HintKind = 'q' | 'g' | 'e' | 'r';
 
 /** Accepted payload types per service endpoint (VEN → VTN direction); oadrResponse is accepted everywhere. */
 const ACCEPTS: Record<ServiceName, ReadonlySet<OadrMessageType>> = {
@@ -132,10 +172,22 @@ export class Vtn {
   private readonly nonces: ReplayCache;
   private readonly byFingerprint = new Map<string, VenState>();
   private readonly byVen = new Map<string, VenState>();
-  private readonly events = new Map<string, StoredEvent>();
+  private readonly events = new Map<string, CachedEvent>();
+  /** Narrow events by recipient venID; `broadEvents` holds the rest. */
+  private readonly eventsByVen = new Map<string, Set<string>>();
+  private readonly broadEvents = new Set<string>();
   /** Report requests by venID, then reportRequestID. */
   private readonly requests = new Map<string, Map<string, StoredReportRequest>>();
   private started = false;
+  /** This engine's name in leases and hints (unique per process and start). */
+  readonly workerID = randomUUID().slice(0, 13);
+  private readonly channel: string;
+  private unlisten: (() => Promise<void>) | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  /** Hints collected during this turn of the event loop, sent together. */
+  private hints = new Map<HintKind, Set<string>>();
+  /** Answers handed to the transport, not yet confirmed sent ('sent' mode), per connection. */
+  private readonly unsent = new WeakMap<OadrPeer, { venID: string; seqs: number[] }>();
 
   constructor(opts: VtnOptions) {
     this.opts = opts;
@@ -146,21 +198,38 @@ export class Vtn {
     this.limits = opts.limits ?? DEFAULT_XML_LIMITS;
     this.ids = opts.ids ?? randomUUID;
     this.nonces = opts.nonces ?? new NonceCache(opts.signatureWindowMs ?? 300_000);
+    this.channel = `openadr-vtn:${opts.vtnID}`.slice(0, 200);
     this.handle = this.handle.bind(this);
+    this.sent = this.sent.bind(this);
   }
 
-  /** Loads registrations, events, report requests and poll queues from the store. */
+  /**
+   * Listens for other engines' hints, then fills the caches from the store (registrations,
+   * events, report requests); every VEN starts "dirty", so its first poll reads its queue.
+   */
   async start(): Promise<void> {
+    if (this.opts.wake) this.unlisten = await this.opts.wake.listen(this.channel, (p) => this.onHint(p));
     for (const reg of await this.store.listRegistrations()) this.index(reg);
-    for (const e of await this.store.listEvents()) this.events.set(e.event.descriptor.eventID, e);
-    for (const st of this.byVen.values()) {
-      for (const r of await this.store.listReportRequests(st.reg.venID)) this.remember(r);
+    for (const e of await this.store.listEvents()) this.cacheEvent(e);
+    for (const r of await this.store.listReportRequests()) this.remember(r);
+    const every = this.opts.resyncMs ?? 15_000;
+    if (every > 0) {
+      this.resyncTimer = setInterval(() => void this.resync().catch(() => {}), every);
+      this.resyncTimer.unref();
     }
-    for (const p of await this.store.listPending()) this.byVen.get(p.venID)?.queue.push({ seq: p.seq, entry: p.entry });
     this.started = true;
   }
 
-  /** Registered VENs. */
+  /** Stops listening for hints and re-reading the queue (the store stays open). */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.resyncTimer = undefined;
+    await this.unlisten?.().catch(() => {});
+    this.unlisten = undefined;
+  }
+
+  /** Registered VENs (this engine's cache: complete at start, kept current by hints). */
   registrations(): VenRegistration[] {
     return [...this.byVen.values()].map((s) => s.reg);
   }
@@ -169,9 +238,20 @@ export class Vtn {
     return this.byVen.get(venID)?.reg;
   }
 
-  /** Number of payloads waiting for a VEN's poll. */
-  pendingCount(venID: string): number {
-    return this.byVen.get(venID)?.queue.length ?? 0;
+  /** Number of payloads waiting for a VEN's poll (in the store, whichever engine queued them). */
+  pendingCount(venID: string): Promise<number> {
+    return this.store.countPending(venID);
+  }
+
+  /**
+   * 'sent' mode: the transport flushed the answer to this connection's last request, so the
+   * entries it carried leave the queue. Safe to call for any peer, any number of times.
+   */
+  async sent(peer: OadrPeer): Promise<void> {
+    const u = this.unsent.get(peer);
+    if (!u) return;
+    this.unsent.delete(peer);
+    await this.store.confirm(u.venID, u.seqs, this.workerID);
   }
 
   // ------------------------------------------------------------ application API
@@ -179,7 +259,7 @@ export class Vtn {
   /** Creates an event (modificationNumber 0) and queues it for its VENs. */
   async createEvent(input: NewEvent): Promise<OadrEvent> {
     const now = this.clock.now();
-    const recipients = input.venIDs ?? (input.target?.venID?.length ? input.target.venID : [...this.byVen.keys()]);
+    const recipients = input.venIDs ?? (input.target?.venID?.length ? input.target.venID : await this.store.listVenIDs());
     const event: OadrEvent = {
       descriptor: {
         eventID: input.eventID ?? this.ids(),
@@ -196,18 +276,31 @@ export class Vtn {
       target: input.target ?? { venID: recipients },
       responseRequired: input.responseRequired ?? 'always',
     };
-    if (this.events.has(event.descriptor.eventID)) throw err(OadrResponseCode.INVALID_ID, `event ${event.descriptor.eventID} exists`);
+    if (this.events.has(event.descriptor.eventID) || await this.store.getEvent(event.descriptor.eventID)) throw err(OadrResponseCode.INVALID_ID, `event ${event.descriptor.eventID} exists`);
     event.descriptor.eventStatus = eventStatusAt(event, now, false, this.nearWindow());
     const stored: StoredEvent = { event, venIDs: [...recipients], cancelled: false };
-    this.events.set(event.descriptor.eventID, stored);
-    await this.store.putEvent(stored);
-    await this.queueDistribute(stored.venIDs);
+    await this.saveEvent(stored);
     return event;
+  }
+
+  /** Stores an event, tells the other engines, and queues it for its VENs. */
+  private async saveEvent(stored: StoredEvent): Promise<void> {
+    await this.store.putEvent(stored);
+    this.cacheEvent(stored);
+    this.hint('e', stored.event.descriptor.eventID);
+    await this.queueDistribute(stored.venIDs, { [stored.event.descriptor.eventID]: stored.event.descriptor.modificationNumber });
+  }
+
+  /** The current event from the store (another engine may have changed it). */
+  private async currentEvent(eventID: string): Promise<StoredEvent | undefined> {
+    const stored = await this.store.getEvent(eventID);
+    if (stored) this.cacheEvent(stored);
+    return stored;
   }
 
   /** Changes an event: increments its modification number (§8.1.2) and re-distributes. */
   async modifyEvent(eventID: string, change: { activePeriod?: XcalProperties; signals?: EventSignal[]; modificationReason?: string; vtnComment?: string }): Promise<OadrEvent> {
-    const stored = this.events.get(eventID);
+    const stored = await this.currentEvent(eventID);
     if (!stored || stored.cancelled) throw err(OadrResponseCode.INVALID_ID, `no modifiable event ${eventID}`);
     const d = stored.event.descriptor;
     d.modificationNumber++;
@@ -216,26 +309,24 @@ export class Vtn {
     if (change.vtnComment !== undefined) d.vtnComment = change.vtnComment;
     if (change.activePeriod) stored.event.activePeriod = change.activePeriod;
     if (change.signals) stored.event.signals = change.signals;
-    await this.store.putEvent(stored);
-    await this.queueDistribute(stored.venIDs);
+    await this.saveEvent(stored);
     return stored.event;
   }
 
   /** Cancels an event (a modification, status "cancelled") and re-distributes. */
   async cancelEvent(eventID: string, reason = 'cancelled'): Promise<void> {
-    const stored = this.events.get(eventID);
+    const stored = await this.currentEvent(eventID);
     if (!stored || stored.cancelled) throw err(OadrResponseCode.INVALID_ID, `no active event ${eventID}`);
     stored.cancelled = true;
     stored.event.descriptor.modificationNumber++;
     stored.event.descriptor.modificationDateTime = this.clock.now();
     stored.event.descriptor.modificationReason = reason;
-    await this.store.putEvent(stored);
-    await this.queueDistribute(stored.venIDs);
+    await this.saveEvent(stored);
   }
 
   /** The event as it is now, with its current status. */
   event(eventID: string): (OadrEvent & { cancelled: boolean }) | undefined {
-    const s = this.events.get(eventID);
+    const s = this.events.get(eventID)?.stored;
     if (!s) return undefined;
     return { ...s.event, descriptor: { ...s.event.descriptor, eventStatus: eventStatusAt(s.event, this.clock.now(), s.cancelled, this.nearWindow()) }, cancelled: s.cancelled };
   }
@@ -247,21 +338,20 @@ export class Vtn {
 
   /** Asks a VEN for a report (oadrCreateReport, delivered on its next poll or pushed). */
   async requestReport(venID: string, request: ReportRequest): Promise<void> {
-    this.ven(venID);
-    const r: StoredReportRequest = { venID, request, state: 'requested', producer: 'ven' };
-    this.remember(r);
-    await this.store.putReportRequest(r);
+    await this.ven(venID);
+    await this.saveRequest({ venID, request, state: 'requested', producer: 'ven' });
     await this.queue(venID, { type: 'oadrCreateReport', requestID: this.ids(), reportRequests: [request], venID });
   }
 
   /** Cancels report requests (oadrCancelReport). */
   async cancelReport(venID: string, reportRequestIDs: string[], reportToFollow = false): Promise<void> {
-    this.ven(venID);
+    await this.ven(venID);
+    await this.reloadRequests(venID);
     for (const id of reportRequestIDs) {
       const r = this.requests.get(venID)?.get(id);
       if (r) {
         r.state = 'cancelled';
-        await this.store.putReportRequest(r);
+        await this.saveRequest(r);
       }
     }
     await this.queue(venID, { type: 'oadrCancelReport', requestID: this.ids(), reportRequestIDs, reportToFollow, venID });
@@ -269,14 +359,17 @@ export class Vtn {
 
   /** Asks a VEN to register again (oadrRequestReregistration). */
   async requestReregistration(venID: string): Promise<void> {
-    this.ven(venID);
+    await this.ven(venID);
     await this.queue(venID, { type: 'oadrRequestReregistration', venID });
   }
 
   /** Ends a VEN's registration from the VTN side (oadrCancelPartyRegistration); removed when the VEN confirms. */
   async cancelRegistration(venID: string): Promise<void> {
-    const st = this.ven(venID);
-    st.cancelling = true;
+    const st = await this.ven(venID);
+    const reg = { ...st.reg, cancelling: true };
+    await this.store.putRegistration(reg);
+    this.index(reg);
+    this.hint('g', venID);
     await this.queue(venID, { type: 'oadrCancelPartyRegistration', requestID: this.ids(), registrationID: st.reg.registrationID, venID });
   }
 
@@ -289,20 +382,23 @@ export class Vtn {
 
   /**
    * Handles one POST to a service endpoint and returns the reply document. Never throws for a
-   * peer's fault: every refusal is an oadrResponse with the OpenADR code, and is audited.
+   * peer's fault: every refusal is an oadrResponse with the OpenADR code, and is audited. Our
+   * own failures (store unreachable) are audited and rethrown, for the transport's HTTP 500.
    */
   async handle(service: ServiceName, body: Buffer | string, peer: OadrPeer): Promise<string> {
     let message: OadrMessage | undefined;
     let signedRequest = false;
     try {
       if (!this.started) throw err(OadrResponseCode.OTHER, 'VTN not started');
+      // A new request on a connection means its previous answer was read ('sent' mode safety net).
+      if (this.opts.confirm === 'sent' && this.unsent.has(peer)) await this.sent(peer);
       // Hot path: a poll whose bytes are exactly our own serialization of this certificate's VEN's
       // oadrPoll is that message (and carries no signature), so parsing it again proves nothing.
       if (service === 'OadrPoll' && typeof body !== 'string' && this.modeFor(undefined) !== 'required') {
         const fast = this.byFingerprint.get(peer.fingerprint);
         if (fast && body.length === fast.canonicalPoll.length && body.equals(fast.canonicalPoll) && this.modeFor(fast.reg.venID) !== 'required') {
           this.opts.onXml?.('in', service, body.toString('utf8'));
-          return await this.poll(fast);
+          return await this.poll(fast, false, peer);
         }
       }
       if (typeof body !== 'string' && isOversize(body)) throw err(OadrResponseCode.INVALID_DATA, `${service}: body larger than ${this.limits.maxBytes} bytes`);
@@ -312,7 +408,7 @@ export class Vtn {
       signedRequest = decoded.hasSignature;
       if (this.opts.onXml) this.opts.onXml('in', service, typeof body === 'string' ? body : body.toString('utf8'));
       if (!ACCEPTS[service].has(message.type)) throw err(OadrResponseCode.NOT_RECOGNIZED, `${message.type} is not accepted on ${service}`);
-      const st = this.byFingerprint.get(peer.fingerprint);
+      const st = await this.lookup(peer.fingerprint);
       // Registration binding (§8.4, erab: venID ↔ certificate): a payload naming a venID must come from that VEN's certificate.
       const claimed = venIdOf(message);
       if (message.type !== 'oadrCreatePartyRegistration' && message.type !== 'oadrQueryRegistration') {
@@ -322,12 +418,16 @@ export class Vtn {
         }
       }
       await this.checkSignature(decoded, body, st?.reg.venID ?? claimed, peer);
-      if (message.type === 'oadrPoll' && st) return this.poll(st, signedRequest);
+      if (message.type === 'oadrPoll' && st) return await this.poll(st, signedRequest, peer);
       const reply = await this.dispatch(message, peer, st);
       return this.serialize(st?.reg ?? this.byFingerprint.get(peer.fingerprint)?.reg, reply, service, signedRequest);
     } catch (e) {
       const code = e instanceof OadrError ? e.responseCode : OadrResponseCode.OTHER;
       const reason = e instanceof Error ? e.message : String(e);
+      // Our own failure (the database unreachable, a bug) is not a refusal: an eiResponse code
+      // in a 200 reply is final for the VEN, which would drop a report it must send again. The
+      // transport answers HTTP 500 instead, and the VEN retries (report-delivery.ts).
+      const internal = !(e instanceof OadrError);
       const st = this.byFingerprint.get(peer.fingerprint);
       this.audit.append({
         actor: { kind: 'peer', id: st?.reg.venID ?? peer.id ?? 'unknown', role: peer.role, fingerprint: peer.fingerprint, address: peer.address },
@@ -337,6 +437,7 @@ export class Vtn {
         reason: reason.slice(0, 300),
         details: { responseCode: code, payload: message?.type },
       });
+      if (internal) throw e;
       const reply = oadrResponse(code, (message && requestIdOf(message)) ?? '', st?.reg.venID, reason.slice(0, 200));
       return this.serialize(st?.reg, reply, service, signedRequest);
     }
@@ -354,19 +455,180 @@ export class Vtn {
     byID.set(r.request.reportRequestID, r);
   }
 
-  private ven(venID: string): VenState {
-    const st = this.byVen.get(venID);
+  private async saveRequest(r: StoredReportRequest): Promise<void> {
+    this.remember(r);
+    await this.store.putReportRequest(r);
+    this.hint('r', r.venID);
+  }
+
+  /** A VEN's report requests as the store has them now. */
+  private async reloadRequests(venID: string): Promise<void> {
+    const list = await this.store.listReportRequests(venID);
+    if (list.length === 0) this.requests.delete(venID);
+    else this.requests.set(venID, new Map(list.map((r) => [r.request.reportRequestID, r])));
+  }
+
+  /** A registered VEN, from the cache or else the store (registered through another engine). */
+  private async ven(venID: string): Promise<VenState> {
+    const st = this.byVen.get(venID) ?? await this.reloadRegistration(venID);
     if (!st) throw err(OadrResponseCode.INVALID_ID, `VEN ${venID} is not registered`);
     return st;
   }
 
+  /** The VEN bound to a certificate: the cache, else the store (it may have registered through another engine). */
+  private async lookup(fingerprint: string): Promise<VenState | undefined> {
+    const st = this.byFingerprint.get(fingerprint);
+    if (st) return st;
+    const reg = await this.store.registrationByFingerprint(fingerprint);
+    return reg ? this.index(reg) : undefined;
+  }
+
+  private async reloadRegistration(venID: string): Promise<VenState | undefined> {
+    const reg = await this.store.getRegistration(venID);
+    if (reg) return this.index(reg);
+    this.forget(venID);
+    return undefined;
+  }
+
+  private forget(venID: string): void {
+    const st = this.byVen.get(venID);
+    if (!st) return;
+    this.byVen.delete(venID);
+    if (this.byFingerprint.get(st.reg.fingerprint) === st) this.byFingerprint.delete(st.reg.fingerprint);
+    this.requests.delete(venID);
+  }
+
   private index(reg: VenRegistration): VenState {
     const old = this.byVen.get(reg.venID);
-    const st: VenState = { reg, queue: old?.queue ?? [], pushing: false, cancelling: false, canonicalPoll: Buffer.from(encodePayload({ type: 'oadrPoll', venID: reg.venID })) };
-    if (!reg.xmlSignature || !this.opts.signingKey) st.emptyReply = encodePayload(oadrResponse(200, '', reg.venID));
+    if (old && old.reg.fingerprint !== reg.fingerprint && this.byFingerprint.get(old.reg.fingerprint) === old) this.byFingerprint.delete(old.reg.fingerprint);
+    const st: VenState = { reg, dirty: true, gen: (old?.gen ?? 0) + 1, pushing: old?.pushing ?? false, canonicalPoll: old?.canonicalPoll ?? Buffer.from(encodePayload({ type: 'oadrPoll', venID: reg.venID })) };
+    if (!reg.xmlSignature || !this.opts.signingKey) st.emptyReply = old?.emptyReply ?? encodePayload(oadrResponse(200, '', reg.venID));
     this.byVen.set(reg.venID, st);
     this.byFingerprint.set(reg.fingerprint, st);
     return st;
+  }
+
+  private cacheEvent(stored: StoredEvent): void {
+    const id = stored.event.descriptor.eventID;
+    const old = this.events.get(id);
+    if (old) {
+      this.broadEvents.delete(id);
+      for (const v of old.vens) this.eventsByVen.get(v)?.delete(id);
+    }
+    const vens = new Set(stored.venIDs);
+    this.events.set(id, { stored, vens });
+    if (vens.size > NARROW_EVENT) this.broadEvents.add(id);
+    else {
+      for (const v of vens) {
+        let set = this.eventsByVen.get(v);
+        if (!set) this.eventsByVen.set(v, (set = new Set()));
+        set.add(id);
+      }
+    }
+  }
+
+  /** The events that concern a VEN (cache). */
+  private eventsOf(venID: string): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    for (const id of this.eventsByVen.get(venID) ?? []) {
+      const e = this.events.get(id);
+      if (e) out.push(e.stored);
+    }
+    for (const id of this.broadEvents) {
+      const e = this.events.get(id);
+      if (e?.vens.has(venID)) out.push(e.stored);
+    }
+    return out;
+  }
+
+  /** An event at least at `modificationNumber` (reloaded from the store when the cache is older). */
+  private async eventAt(eventID: string, modificationNumber?: number): Promise<StoredEvent | undefined> {
+    const cached = this.events.get(eventID)?.stored;
+    if (cached && (modificationNumber === undefined || cached.event.descriptor.modificationNumber >= modificationNumber)) return cached;
+    return this.currentEvent(eventID);
+  }
+
+  // ------------------------------------------------------------ hints between engines
+
+  /** Says "changed: <kind> <id>" to the other engines, once per turn of the event loop. */
+  private hint(kind: HintKind, id: string): void {
+    if (!this.opts.wake) return;
+    const first = this.hints.size === 0;
+    let set = this.hints.get(kind);
+    if (!set) this.hints.set(kind, (set = new Set()));
+    set.add(id);
+    if (first) setImmediate(() => void this.flushHints());
+  }
+
+  private async flushHints(): Promise<void> {
+    const hints = this.hints;
+    this.hints = new Map();
+    const wake = this.opts.wake;
+    if (!wake) return;
+    for (const [kind, ids] of hints) {
+      // Payloads stay under the wake's 1000 characters: many ids become several hints, a fan-out "all".
+      if (ids.has('*') || ids.size > 200) {
+        await wake.notify(this.channel, `${this.workerID}|${kind}|*`).catch(() => {});
+        continue;
+      }
+      let chunk: string[] = [];
+      let len = 0;
+      const send = async () => {
+        if (chunk.length) await wake.notify(this.channel, `${this.workerID}|${kind}|${chunk.join('\n')}`).catch(() => {});
+        chunk = [];
+        len = 0;
+      };
+      for (const id of ids) {
+        if (id.length > 900) continue;
+        if (len + id.length + 1 > 900) await send();
+        chunk.push(id);
+        len += id.length + 1;
+      }
+      await send();
+    }
+  }
+
+  private onHint(payload: string): void {
+    const [origin, kind, list] = payload.split('|', 3);
+    if (origin === this.workerID || list === undefined) return;
+    const ids = list === '*' ? undefined : list.split('\n');
+    const fail = (e: unknown) => this.audit.append({ actor: { kind: 'system', id: this.vtnID }, action: 'openadr.cache', target: this.vtnID, outcome: 'failure', reason: (e as Error).message.slice(0, 200) });
+    switch (kind as HintKind) {
+      case 'q':
+        for (const st of ids ? ids.map((v) => this.byVen.get(v)) : this.byVen.values()) this.markDirty(st);
+        break;
+      case 'g':
+        if (ids) for (const v of ids) void this.reloadRegistration(v).catch(fail);
+        else void this.reloadAllRegistrations().catch(fail);
+        break;
+      case 'e':
+        if (ids) for (const id of ids) void this.currentEvent(id).catch(fail);
+        else void this.store.listEvents().then((l) => l.forEach((e) => this.cacheEvent(e))).catch(fail);
+        break;
+      case 'r':
+        if (ids) for (const v of ids) void this.reloadRequests(v).catch(fail);
+        else void this.store.listReportRequests().then((l) => { this.requests.clear(); l.forEach((r) => this.remember(r)); }).catch(fail);
+        break;
+    }
+  }
+
+  private async reloadAllRegistrations(): Promise<void> {
+    const regs = await this.store.listRegistrations();
+    const live = new Set(regs.map((r) => r.venID));
+    for (const venID of [...this.byVen.keys()]) if (!live.has(venID)) this.forget(venID);
+    for (const r of regs) this.index(r);
+  }
+
+  private markDirty(st: VenState | undefined): void {
+    if (!st) return;
+    st.dirty = true;
+    st.gen++;
+    if (this.opts.push && st.reg.transportAddress && st.reg.httpPullModel === false) void this.flushPush(st);
+  }
+
+  /** Finds queue entries no hint announced (a hint lost with a LISTEN connection, a dead worker's expired lease). */
+  private async resync(): Promise<void> {
+    for (const venID of await this.store.pendingVens(this.clock.now())) this.markDirty(this.byVen.get(venID));
   }
 
   private modeFor(venID: string | undefined): SignatureMode {
@@ -404,25 +666,47 @@ export class Vtn {
     return xml;
   }
 
-  /** Answers a poll; a signed poll is answered signed even when the VEN registered without signatures. */
-  private async poll(st: VenState, signedRequest = false): Promise<string> {
-    const head = st.queue[0];
-    if (!head) {
-      if (st.emptyReply && !this.opts.onXml && !signedRequest) return st.emptyReply;
-      return this.serialize(st.reg, oadrResponse(200, '', st.reg.venID), 'OadrPoll', signedRequest);
+  /**
+   * Answers a poll; a signed poll is answered signed even when the VEN registered without
+   * signatures. A VEN with nothing announced is answered from memory; otherwise the head of its
+   * queue is claimed in the store (atomically: a concurrent poll of the same VEN on another
+   * worker cannot take it too) and leaves the queue once answered ('reply') or flushed ('sent').
+   */
+  private async poll(st: VenState, signedRequest = false, peer?: OadrPeer): Promise<string> {
+    const venID = st.reg.venID;
+    const empty = (): string => (st.emptyReply && !this.opts.onXml && !signedRequest ? st.emptyReply : this.serialize(st.reg, oadrResponse(200, '', venID), 'OadrPoll', signedRequest));
+    if (!st.dirty) return empty();
+    const gen = st.gen;
+    const now = this.clock.now();
+    const claimed = await this.store.claim(venID, { owner: this.workerID, now, until: now + (this.opts.leaseMs ?? 10_000) });
+    if (!claimed) {
+      if (st.gen === gen) st.dirty = false;
+      return empty();
     }
-    st.queue.shift();
-    await this.store.ack(st.reg.venID, [head.seq]);
-    const m = head.entry.kind === 'distributeEvent' ? this.distributeFor(st.reg.venID, undefined) : head.entry.message;
-    return this.serialize(st.reg, m, 'OadrPoll', signedRequest);
+    let xml: string;
+    try {
+      const m = claimed.entry.kind === 'distributeEvent' ? await this.distributeCurrent(venID, claimed.entry.events) : claimed.entry.message;
+      xml = this.serialize(st.reg, m, 'OadrPoll', signedRequest);
+    } catch (e) {
+      await this.store.release(venID, claimed.seqs, this.workerID).catch(() => {});
+      throw e;
+    }
+    if (this.opts.confirm === 'sent' && peer) this.unsent.set(peer, { venID, seqs: claimed.seqs });
+    else await this.store.confirm(venID, claimed.seqs, this.workerID);
+    return xml;
+  }
+
+  /** distributeFor, after reloading events the marker announces at a newer modification than the cache has. */
+  private async distributeCurrent(venID: string, versions: Record<string, number> | undefined): Promise<OadrMessage> {
+    for (const [id, n] of Object.entries(versions ?? {})) await this.eventAt(id, n);
+    return this.distributeFor(venID, undefined);
   }
 
   /** All of a VEN's events that are not completed, with their current status (§8.1: the full list each time). */
   private distributeFor(venID: string, requestID: string | undefined, replyLimit?: number): OadrMessage {
     const now = this.clock.now();
     const events: OadrEvent[] = [];
-    for (const s of this.events.values()) {
-      if (!s.venIDs.includes(venID)) continue;
+    for (const s of this.eventsOf(venID)) {
       const status = eventStatusAt(s.event, now, s.cancelled, this.nearWindow());
       const end = eventEnd(s.event);
       if (status === 'completed' || (s.cancelled && end !== undefined && end <= now)) continue;
@@ -438,24 +722,36 @@ export class Vtn {
     };
   }
 
-  private async queueDistribute(venIDs: string[]): Promise<void> {
+  /**
+   * Queues a distribute marker for each registered recipient (one statement per thousand) and
+   * wakes the engines. Markers are expanded to the full current list on delivery, and one
+   * delivery takes all of a VEN's markers, so several modifications before a poll cost one answer.
+   */
+  private async queueDistribute(venIDs: readonly string[], versions: Record<string, number>): Promise<void> {
+    const targets: string[] = [];
     for (const venID of venIDs) {
-      const st = this.byVen.get(venID);
-      if (!st) continue;
-      // One distribute marker is enough: it is expanded to the full current list on delivery.
-      if (st.queue.some((q) => q.entry.kind === 'distributeEvent')) continue;
-      await this.queueEntry(st, { kind: 'distributeEvent' });
+      if (this.byVen.has(venID) || (await this.reloadRegistration(venID))) targets.push(venID);
     }
+    if (targets.length === 0) return;
+    await this.store.enqueueMany(targets, { kind: 'distributeEvent', events: versions });
+    this.announce(targets);
   }
 
   private async queue(venID: string, message: OadrMessage): Promise<void> {
-    await this.queueEntry(this.ven(venID), { kind: 'message', message });
+    await this.queueEntry(await this.ven(venID), { kind: 'message', message });
   }
 
   private async queueEntry(st: VenState, entry: PendingEntry): Promise<void> {
-    const seq = await this.store.enqueue(st.reg.venID, entry);
-    st.queue.push({ seq, entry });
-    if (this.opts.push && st.reg.transportAddress && st.reg.httpPullModel === false) void this.flushPush(st);
+    await this.store.enqueue(st.reg.venID, entry);
+    this.announce([st.reg.venID]);
+  }
+
+  /** Marks VENs' queues as worth a look, here and (by a hint) on every other engine. */
+  private announce(venIDs: readonly string[]): void {
+    for (const v of venIDs) this.markDirty(this.byVen.get(v));
+    // A wide fan-out is one hint "look at every VEN"; a VEN with nothing queued costs one empty claim.
+    if (venIDs.length > 200) this.hint('q', '*');
+    else for (const v of venIDs) this.hint('q', v);
   }
 
   /** Push model: POST queued payloads to the VEN's endpoint; the reply is processed like a VEN request. */
@@ -464,21 +760,22 @@ export class Vtn {
     st.pushing = true;
     try {
       for (;;) {
-        const head = st.queue[0];
-        if (!head) break;
-        const m = head.entry.kind === 'distributeEvent' ? this.distributeFor(st.reg.venID, undefined) : head.entry.message;
+        const now = this.clock.now();
+        const claimed = await this.store.claim(st.reg.venID, { owner: this.workerID, now, until: now + (this.opts.leaseMs ?? 10_000) });
+        if (!claimed) break;
+        const m = claimed.entry.kind === 'distributeEvent' ? await this.distributeCurrent(st.reg.venID, claimed.entry.events) : claimed.entry.message;
         const service = SERVICE_OF[m.type];
         const xml = this.serialize(st.reg, m, service);
-        const url = `${st.reg.transportAddress.replace(/\/$/, '')}${SERVICE_PREFIX}${service}`;
+        const url = `${(st.reg.transportAddress ?? '').replace(/\/$/, '')}${SERVICE_PREFIX}${service}`;
         let replyXml: string;
         try {
           replyXml = await this.opts.push.post(url, xml);
         } catch (e) {
+          await this.store.release(st.reg.venID, claimed.seqs, this.workerID).catch(() => {});
           this.audit.append({ actor: { kind: 'system', id: this.vtnID }, action: 'openadr.push', target: st.reg.venID, outcome: 'failure', reason: (e as Error).message.slice(0, 200) });
           break;
         }
-        st.queue.shift();
-        await this.store.ack(st.reg.venID, [head.seq]);
+        await this.store.confirm(st.reg.venID, claimed.seqs, this.workerID);
         try {
           const reply = decodePayload(replyXml, this.limits, `push reply from ${st.reg.venID}`).message;
           if (venIdOf(reply) !== undefined && venIdOf(reply) !== st.reg.venID) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, 'push reply names another venID');
@@ -506,7 +803,7 @@ export class Vtn {
       }
       case 'oadrCanceledPartyRegistration': {
         const s = st as VenState;
-        if (s.cancelling) await this.unregister(s);
+        if (s.reg.cancelling) await this.unregister(s);
         return oadrResponse(200, m.eiResponse.requestID, s.reg.venID);
       }
       case 'oadrRequestEvent':
@@ -518,13 +815,14 @@ export class Vtn {
       case 'oadrCreatedReport':
       case 'oadrCanceledReport': {
         const s = st as VenState;
+        await this.reloadRequests(s.reg.venID);
         const pending = new Set(m.pendingReports);
         for (const r of this.reportRequests(s.reg.venID)) {
           if (r.producer !== 'ven') continue;
           const next = pending.has(r.request.reportRequestID) ? 'active' : m.type === 'oadrCanceledReport' || r.state === 'cancelled' ? 'cancelled' : r.state;
           if (next !== r.state) {
             r.state = next;
-            await this.store.putReportRequest(r);
+            await this.saveRequest(r);
           }
         }
         return oadrResponse(200, m.eiResponse.requestID, s.reg.venID);
@@ -532,9 +830,7 @@ export class Vtn {
       case 'oadrRegisteredReport': {
         const s = st as VenState;
         for (const request of m.reportRequests) {
-          const r: StoredReportRequest = { venID: s.reg.venID, request, state: 'requested', producer: 'vtn' };
-          this.remember(r);
-          await this.store.putReportRequest(r);
+          await this.saveRequest({ venID: s.reg.venID, request, state: 'requested', producer: 'vtn' });
         }
         return oadrResponse(200, m.eiResponse.requestID, s.reg.venID);
       }
@@ -580,8 +876,8 @@ export class Vtn {
     const decision = this.opts.admit ? this.opts.admit(peer, m) : ({ allowed: true } as AdmitDecision);
     if (!decision.allowed) throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `registration refused: ${decision.reason}`);
     const venID = st?.reg.venID ?? decision.venID ?? m.venID ?? peer.id ?? `ven-${peer.fingerprint.replace(/:/g, '').slice(0, 12).toLowerCase()}`;
-    const other = this.byVen.get(venID);
-    if (other && other.reg.fingerprint !== peer.fingerprint) {
+    const other = this.byVen.get(venID)?.reg ?? await this.store.getRegistration(venID);
+    if (other && other.fingerprint !== peer.fingerprint) {
       throw err(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, `venID ${venID.slice(0, 64)} is bound to another certificate`);
     }
     const reg: VenRegistration = {
@@ -597,6 +893,7 @@ export class Vtn {
     };
     await this.store.putRegistration(reg);
     const fresh = this.index(reg);
+    this.hint('g', venID);
     this.audit.append({ actor: { kind: 'peer', id: venID, role: peer.role, fingerprint: peer.fingerprint, address: peer.address }, action: 'openadr.register', target: this.vtnID, outcome: 'success', details: { registrationID: reg.registrationID, reregistration: !!st } });
     this.opts.hooks?.onRegistered?.(reg);
     // §8.3.1: after registration the VTN registers its own reports with the VEN.
@@ -604,18 +901,19 @@ export class Vtn {
       await this.queueEntry(fresh, { kind: 'message', message: { type: 'oadrRegisterReport', requestID: this.ids(), reports: this.opts.vtnReports ?? [], venID } });
     }
     // A (re-)registered VEN receives the events that concern it.
-    if ([...this.events.values()].some((e) => e.venIDs.includes(venID))) await this.queueDistribute([venID]);
+    const mine = this.eventsOf(venID);
+    if (mine.length) await this.queueDistribute([venID], Object.fromEntries(mine.map((e) => [e.event.descriptor.eventID, e.event.descriptor.modificationNumber])));
     return this.createdRegistration(m.requestID, reg);
   }
 
   private async unregister(st: VenState): Promise<void> {
     await this.store.deleteRegistration(st.reg.venID);
-    if (st.queue.length) await this.store.ack(st.reg.venID, st.queue.map((q) => q.seq));
-    const requestIDs = [...(this.requests.get(st.reg.venID)?.keys() ?? [])];
+    await this.store.ack(st.reg.venID);
+    const requestIDs = (await this.store.listReportRequests(st.reg.venID)).map((r) => r.request.reportRequestID);
     if (requestIDs.length) await this.store.deleteReportRequests(st.reg.venID, requestIDs);
-    this.requests.delete(st.reg.venID);
-    this.byVen.delete(st.reg.venID);
-    this.byFingerprint.delete(st.reg.fingerprint);
+    this.forget(st.reg.venID);
+    this.hint('g', st.reg.venID);
+    this.hint('r', st.reg.venID);
     this.audit.append({ actor: { kind: 'peer', id: st.reg.venID, fingerprint: st.reg.fingerprint }, action: 'openadr.unregister', target: this.vtnID, outcome: 'success' });
     this.opts.hooks?.onRegistrationCancelled?.(st.reg.venID);
   }
@@ -625,8 +923,8 @@ export class Vtn {
     const at = this.clock.now();
     let failure: OadrError | undefined;
     for (const r of m.eventResponses ?? []) {
-      const ev = this.events.get(r.qualifiedEventID.eventID);
-      if (!ev || !ev.venIDs.includes(venID)) {
+      const ev = await this.eventAt(r.qualifiedEventID.eventID, r.qualifiedEventID.modificationNumber);
+      if (!ev || !this.events.get(ev.event.descriptor.eventID)?.vens.has(venID)) {
         failure ??= err(OadrResponseCode.INVALID_ID, `event ${r.qualifiedEventID.eventID.slice(0, 64)} is unknown to this VEN`);
         continue;
       }
@@ -671,11 +969,7 @@ export class Vtn {
     await this.endRequestsOfEarlierRegistration(venID);
     this.opts.hooks?.onReportRegistered?.(venID, reports);
     const requests = this.opts.reportRequestsFor ? this.opts.reportRequestsFor(venID, reports) : this.defaultReportRequests(reports);
-    for (const request of requests) {
-      const r: StoredReportRequest = { venID, request, state: 'requested', producer: 'ven' };
-      this.remember(r);
-      await this.store.putReportRequest(r);
-    }
+    for (const request of requests) await this.saveRequest({ venID, request, state: 'requested', producer: 'ven' });
     return { type: 'oadrRegisteredReport', eiResponse: { responseCode: 200, requestID }, reportRequests: requests, venID };
   }
 
@@ -687,6 +981,7 @@ export class Vtn {
    * for one is answered with oadrCancelReport instead of 452.
    */
   private async endRequestsOfEarlierRegistration(venID: string): Promise<void> {
+    await this.reloadRequests(venID);
     const byID = this.requests.get(venID);
     if (!byID) return;
     const forgotten: string[] = [];
@@ -695,12 +990,13 @@ export class Vtn {
       if (r.state === 'cancelled') forgotten.push(id);
       else {
         r.state = 'cancelled';
-        await this.store.putReportRequest(r);
+        await this.saveRequest(r);
       }
     }
     if (forgotten.length) {
       await this.store.deleteReportRequests(venID, forgotten);
       for (const id of forgotten) byID.delete(id);
+      this.hint('r', venID);
     }
   }
 
@@ -709,15 +1005,20 @@ export class Vtn {
     const now = this.clock.now();
     const cancelled: string[] = [];
     for (const rep of reports) {
-      const req = this.requests.get(venID)?.get(rep.reportRequestID);
+      let req = this.requests.get(venID)?.get(rep.reportRequestID);
+      // Requested through another engine, hint not here yet: the store decides.
+      if (!req && rep.reportRequestID !== METADATA_REPORT_REQUEST_ID) {
+        await this.reloadRequests(venID);
+        req = this.requests.get(venID)?.get(rep.reportRequestID);
+      }
       if (!req && rep.reportRequestID !== METADATA_REPORT_REQUEST_ID) throw err(OadrResponseCode.INVALID_ID, `reportRequestID ${rep.reportRequestID.slice(0, 64)} was never requested from this VEN`);
       if (req?.state === 'cancelled') cancelled.push(rep.reportRequestID);
       if (req && req.state === 'requested') {
         req.state = 'active';
-        await this.store.putReportRequest(req);
+        await this.saveRequest(req);
       }
-      await this.store.appendReport(venID, rep, now as EpochMillis);
-      this.opts.hooks?.onReport?.(venID, rep);
+      // A resent report (same eiReportID) is acknowledged again but counted once.
+      if (await this.store.appendReport(venID, rep, now as EpochMillis)) this.opts.hooks?.onReport?.(venID, rep);
     }
     return {
       type: 'oadrUpdatedReport',
@@ -730,8 +1031,8 @@ export class Vtn {
   private async createOpt(m: OadrCreateOpt, st: VenState): Promise<OadrMessage> {
     const venID = st.reg.venID;
     if (m.qualifiedEventID) {
-      const ev = this.events.get(m.qualifiedEventID.eventID);
-      if (!ev || !ev.venIDs.includes(venID)) throw err(OadrResponseCode.INVALID_ID, `event ${m.qualifiedEventID.eventID.slice(0, 64)} is unknown to this VEN`);
+      const ev = await this.eventAt(m.qualifiedEventID.eventID, m.qualifiedEventID.modificationNumber);
+      if (!ev || !this.events.get(ev.event.descriptor.eventID)?.vens.has(venID)) throw err(OadrResponseCode.INVALID_ID, `event ${m.qualifiedEventID.eventID.slice(0, 64)} is unknown to this VEN`);
       if (m.qualifiedEventID.modificationNumber > ev.event.descriptor.modificationNumber) throw err(OadrResponseCode.OUT_OF_SEQUENCE, 'modificationNumber from the future');
       // An opt naming resources concerns those resources only (e.g. one device a gateway's
       // policy refuses): it is kept as an opt (onOpt), not as the VEN's answer to the whole event.

@@ -95,7 +95,7 @@ test('registration, report registration, event with randomisation, opt and perio
   assert.ok(s.transport.sent.includes('oadrRegisteredReport'));
   assert.ok(s.transport.sent.includes('oadrCreatedEvent'));
   assert.deepEqual((await s.vtn.eventOpts('evt-1')).map((o) => [o.venID, o.optType, o.modificationNumber]), [['AGG1', 'optIn', 0]]);
-  assert.equal(s.vtn.pendingCount('AGG1'), 0);
+  assert.equal(await s.vtn.pendingCount('AGG1'), 0);
 
   // modification → new modification number, VEN answers with it
   await s.vtn.modifyEvent('evt-1', { modificationReason: 'more', signals: [{ signalName: 'LOAD_DISPATCH', signalType: 'setpoint', signalID: 's1', intervals: [{ duration: min(60), uid: '0', value: 80 }] }] });

@@ -84,10 +84,10 @@ test('a report send slower than the report period does not starve the poll: a ne
     });
     await run(5 * 60_000);
     const at = fetched.get('ev-late');
-    assert.ok(at !== undefined, `event not fetched 5 minutes after it was created (pending at the VTN: ${vtn.pendingCount('GW1')})`);
+    assert.ok(at !== undefined, `event not fetched 5 minutes after it was created (pending at the VTN: ${await vtn.pendingCount('GW1')})`);
     // Worst case: the iteration waits for the one report send in progress, then one poll interval.
     assert.ok(at - createdAt <= POLL_MS + 2 * SEND_MS, `fetched ${(at - createdAt) / 1000} s after creation`);
-    assert.equal(vtn.pendingCount('GW1'), 0);
+    assert.equal(await vtn.pendingCount('GW1'), 0);
     // No sample is lost to the coalescing: one per minute since the reports started, bar the last ones in flight.
     const minutes = Math.floor((clock.now() - start) / 60_000);
     console.log(`# event fetched ${(at - createdAt) / 1000} s after creation; ${samples} samples for ${minutes} report periods`);

@@ -81,7 +81,7 @@ function responseFor(eventID: string, modificationNumber = 0) {
 }
 
 async function answered(eventID: string, modificationNumber = 0): Promise<void> {
-  const r = await waitFor(`oadrCreatedEvent for ${eventID} #${modificationNumber} (pending at the VTN: ${vtn.vtn.pendingCount('GW1')})`, () => responseFor(eventID, modificationNumber), 60_000);
+  const r = await waitFor(`oadrCreatedEvent for ${eventID} #${modificationNumber} (pending at the VTN: ${await vtn.vtn.pendingCount('GW1')})`, () => responseFor(eventID, modificationNumber), 60_000);
   assert.deepEqual([r.responseCode, r.optType], [200, 'optIn'], r.responseDescription);
 }
 
@@ -172,5 +172,5 @@ test('event 4 issued while event 3 is still active: both listed, each answered a
   await answered('AGG1.tso_E3.GW1', 1);
   await waitFor('battery discharging 1500 W (event 3 modified)', () => battery().mode === 'discharging' && battery().discharge === 1500, 60_000);
   await waitFor('battery charging for event 4', () => battery().mode === 'charging', 90_000);
-  assert.equal(vtn.vtn.pendingCount('GW1'), 0);
+  assert.equal(await vtn.vtn.pendingCount('GW1'), 0);
 });

@@ -11,7 +11,7 @@
  *   await agg.stop();
  */
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
-import { describeError } from '../../../core/errors.js';
+import { ConfigError, describeError } from '../../../core/errors.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
@@ -118,6 +118,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const material = await TlsMaterial.fromFiles({ certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) });
     // One store for everything that must survive a restart: the downstream VTN's registrations,
     // events and poll queues, each upstream VEN's registration and report outbox, the portfolio.
+    if (cfg.downstream.workers !== 1) {
+      // The VTN engine and the worker pool are ready (src/roles/common/workers.ts, docs/scale.md);
+      // the aggregator's R4 joins them once it is served by the one VTN endpoint (issue 12 item 1).
+      throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process until it is on the OpenADR endpoint layer; run \`erab openadr vtn --workers N\` for a worker pool`);
+    }
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });

@@ -133,6 +133,12 @@ export const aggregatorConfigSchema = z.object({
     /** Accepted clock skew of signed payloads' ReplayProtect timestamps, either side, ms. */
     signatureWindowMs: z.number().int().min(1000).max(86_400_000).default(300_000),
     /**
+     * Worker processes serving the gateways (docs/scale.md): 1 (default) serves them in the
+     * aggregator's process; N > 1 runs N VTN workers on the port (node:cluster) over the
+     * PostgreSQL store, each stateless between polls; 0 = one per core. Needs a postgres:// store.
+     */
+    workers: z.number().int().min(0).max(256).default(1),
+    /**
      * Resource aggregators below us (R3, we act as aggregation coordinator): each is dispatched
      * as one resource with its contracted capacity, by a LOAD_DISPATCH delta, and reports its
      * delivery as TELEMETRY_USAGE "delivered". List them in `allowList` too.
@@ -145,7 +151,7 @@ export const aggregatorConfigSchema = z.object({
       increaseW: z.number().min(0).default(0),
       costPerKWh: z.number().min(0).default(30),
     }).strict()).default([]),
-  }).strict().default({ host: '127.0.0.1', port: 8444, allowList: {}, pollIntervalMs: 10_000, reportIntervalMs: 10_000, signatureWindowMs: 300_000, aggregators: [] }),
+  }).strict().default({ host: '127.0.0.1', port: 8444, allowList: {}, pollIntervalMs: 10_000, reportIntervalMs: 10_000, signatureWindowMs: 300_000, workers: 1, aggregators: [] }),
   upstream: z.array(upstreamPartySchema).default([]),
   closedLoop: closedLoopSchema.default(closedLoopSchema.parse({})),
   approvals: approvalsSchema.default(approvalsSchema.parse({})),
@@ -168,6 +174,9 @@ export const aggregatorConfigSchema = z.object({
     if (names.has(u.name)) ctx.addIssue({ code: 'custom', path: ['upstream', i, 'name'], message: `duplicate upstream party name "${u.name}"` });
     names.add(u.name);
   });
+  if (cfg.downstream.workers !== 1 && !/^postgres(ql)?:\/\//.test(cfg.store.url)) {
+    ctx.addIssue({ code: 'custom', path: ['downstream', 'workers'], message: 'more than one downstream worker needs a postgres:// store.url (SQLite is one process)' });
+  }
 });
 export type AggregatorConfig = z.output<typeof aggregatorConfigSchema>;
 /** The input form (defaults optional), e.g. for tests and the demo orchestrator. */
