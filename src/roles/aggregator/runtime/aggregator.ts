@@ -119,9 +119,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     // One store for everything that must survive a restart: the downstream VTN's registrations,
     // events and poll queues, each upstream VEN's registration and report outbox, the portfolio.
     if (cfg.downstream.workers !== 1) {
-      // The VTN engine and the worker pool are ready (src/roles/common/workers.ts, docs/scale.md);
-      // the aggregator's R4 joins them once it is served by the one VTN endpoint (issue 12 item 1).
-      throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process until it is on the OpenADR endpoint layer; run \`erab openadr vtn --workers N\` for a worker pool`);
+      // The R4 VTN is on the one endpoint layer and its engine is stateless between polls, but the
+      // aggregator's hooks on it (gateway telemetry into the fleet view, opt-outs into the dispatch
+      // engine) run in this process: workers would have to forward them to the primary over the
+      // cluster's IPC, which is not built yet (docs/scale.md).
+      throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
     closers.push(() => store.close());
