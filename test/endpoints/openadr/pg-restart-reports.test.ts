@@ -13,8 +13,6 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fr
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
-import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import type { Millis } from '../../../src/core/units.js';
 import { decodePayload } from '../../../src/protocols/openadr/payload.js';
@@ -24,6 +22,7 @@ import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js'
 import { startVtnEndpoint } from '../../../src/endpoints/openadr/vtn-endpoint.js';
 import { startVenEndpoint, type RunningVen } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { openStore } from '../../../src/store/store.js';
+import { pkiWorld, sleep, waiter, type PkiWorld } from '../../kit/index.js';
 
 const VENS = 4;
 
@@ -64,16 +63,17 @@ const sources = (): VenReportSource[] => [{
   read: () => 2.5,
 }];
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch { /* the database may be down: try again */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+/** The database may be down while a test waits: a failing query means "not yet"; the last error goes in the timeout message. */
+let dbError = '';
+const tolerant = <T>(cond: () => Promise<T>) => async (): Promise<T | false> => {
+  try {
+    return await cond();
+  } catch (e) {
+    dbError = (e as Error).message;
+    return false;
   }
-}
+};
+const waitFor = waiter({ intervalMs: 100, context: () => `last database error: ${dbError || 'none'}` });
 
 test('PostgreSQL restarted during report ingestion: every report stored exactly once, every VEN outbox drained', { skip, timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'erab-pgrestart-'));
@@ -89,22 +89,23 @@ test('PostgreSQL restarted during report ingestion: every report stored exactly 
   const stop = () => pgRun('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
   start();
   const cleanup: (() => Promise<void>)[] = [];
+  let world: PkiWorld | undefined;
   after(async () => {
     for (const c of cleanup.reverse()) await c().catch(() => {});
     try { stop(); } catch { /* already stopped */ }
     rmSync(dir, { recursive: true, force: true });
+    world?.close();
   });
 
-  const ca = await CertificateAuthority.create();
-  const vtnCert = await ca.issue({ role: 'aggregator', id: 'AGG1' });
-  const material = (c: { certPem: string; keyPem: string }) => TlsMaterial.fromPem({ credentials: [c], caPem: ca.certPem });
+  // The PKI lives in its own temp folder: `dir` is handed to the postgres user.
+  world = await pkiWorld({ vtn: 'aggregator:AGG1' }, { prefix: 'erab-pgrestart-pki-' });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const store = await openStore({ url, migrations: openadrStoreMigrations, postgres: { onIdleError: () => {} } });
   cleanup.push(() => store.close());
   const ids = Array.from({ length: VENS }, (_, i) => `GW${i}`);
   const vtnAudit = new MemoryAuditSink();
   const vtn = await startVtnEndpoint({
-    vtnID: 'AGG1-vtn', material: await material(vtnCert), profile: 'R4', store, audit: vtnAudit,
+    vtnID: 'AGG1-vtn', material: await world.material('vtn'), profile: 'R4', store, audit: vtnAudit,
     allowList: { participants: ids.map((id) => `gateway:${id}`) }, vtn: { pollFreqMs: 1000, reportBackMs: 1000, vtnReports: false },
   });
   cleanup.push(() => vtn.close());
@@ -114,9 +115,9 @@ test('PostgreSQL restarted during report ingestion: every report stored exactly 
   cleanup.push(() => venStore.close());
   const vens: RunningVen[] = [];
   for (const id of ids) {
-    const c = await ca.issue({ role: 'gateway', id });
+    await world.issue(id, `gateway:${id}`);
     const v = await startVenEndpoint({
-      venName: id, vtnUrl: vtn.url, checkHostname: false, audit: new MemoryAuditSink(), store: venStore, material: await material(c), profile: 'R4',
+      venName: id, vtnUrl: vtn.url, checkHostname: false, audit: new MemoryAuditSink(), store: venStore, material: await world.material(id), profile: 'R4',
       ven: {
         reports: sources(),
         onXml: (d, _s, xml) => {
@@ -130,27 +131,27 @@ test('PostgreSQL restarted during report ingestion: every report stored exactly 
     cleanup.push(() => v.close());
   }
   const count = async (): Promise<number> => Number(((await store.db.selectFrom('openadr_vtn_report' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()) as { n: unknown }).n);
-  await waitFor('3 reports per VEN', async () => (await count()) >= 3 * VENS, 30_000);
+  await waitFor('3 reports per VEN', tolerant(async () => (await count()) >= 3 * VENS), 30_000);
 
   // Restart the database under the running VTN.
   stop();
   const downAt = Date.now();
-  await new Promise((r) => setTimeout(r, 3000));
+  await sleep(3000);
   start();
   const upAt = Date.now();
   const sentBeforeUp = sent.size;
   // Every outbox drains and reports sampled after the restart arrive too.
   const diag = async () => `outboxes ${(await Promise.all(vens.map((v) => v.outbox.size()))).join(',')}; sent ${sent.size} (${sentBeforeUp} before the restart); stored ${await count().catch((e: Error) => e.message)}; VTN audit: ${vtnAudit.records.slice(-3).map((r) => `${r.action} ${r.reason ?? ''}`).join(' | ')}`;
-  await waitFor('VEN outboxes drained', async () => {
+  await waitFor('VEN outboxes drained', tolerant(async () => {
     for (const v of vens) if ((await v.outbox.size()) > 0) return false;
     return sent.size > sentBeforeUp + VENS && (await count()) >= sent.size;
-  }, 40_000).catch(async (e: Error) => { throw new Error(`${e.message}: ${await diag()}`); });
+  }), 40_000).catch(async (e: Error) => { throw new Error(`${e.message}: ${await diag()}`); });
   for (const v of vens) v.ven.stop();
   // Let in-flight reports land, then compare what was sent with what was stored.
-  await waitFor('in-flight reports stored', async () => {
+  await waitFor('in-flight reports stored', tolerant(async () => {
     for (const v of vens) if ((await v.outbox.size()) > 0) return false;
     return (await count()) >= sent.size;
-  }, 20_000);
+  }), 20_000);
   const rows = await store.db.selectFrom('openadr_vtn_report' as never).select(['ven_id', 'ei_report_id'] as never).execute() as { ven_id: string; ei_report_id: string }[];
   const stored = rows.map((r) => r.ei_report_id);
   process.stdout.write(`# database down ${upAt - downAt} ms; ${sent.size} reports sent, ${rows.length} rows stored, ${new Set(stored).size} distinct\n`);

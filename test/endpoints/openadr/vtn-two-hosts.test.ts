@@ -9,13 +9,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
-import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
@@ -26,6 +22,7 @@ import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js
 import { erabBin } from '../../../src/roles/common/supervisor.js';
 import { openStore } from '../../../src/store/store.js';
 import { POSTGRES_TEST_URL } from '../../store/harness.js';
+import { pkiWorld, sleep, waitFor } from '../../kit/index.js';
 
 async function pgError(): Promise<string | undefined> {
   const c = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 3_000 });
@@ -88,16 +85,8 @@ async function balancer(ports: number[], everyMs: number): Promise<{ port: numbe
   };
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test('two erab openadr vtn processes over one PostgreSQL behind a round-robin balancer serve one VEN as one VTN', { skip, timeout: 90_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-2hosts-'));
+  const world = await pkiWorld({ vtn: 'tso:VTN1', gw: 'aggregator:GW1' }, { prefix: 'erab-2hosts-' });
   const name = `erab_h_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_TEST_URL });
   await admin.connect();
@@ -113,14 +102,10 @@ test('two erab openadr vtn processes over one PostgreSQL behind a round-robin ba
     await c.connect();
     await c.query(`drop database if exists ${name} with (force)`).catch(() => {});
     await c.end();
-    rmSync(dir, { recursive: true, force: true });
+    world.close();
   });
-  const ca = await CertificateAuthority.create();
-  const vtnCert = await ca.issue({ role: 'tso', id: 'VTN1' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'vtn.pem'), vtnCert.certPem);
-  writeFileSync(join(dir, 'vtn.key'), vtnCert.keyPem, { mode: 0o600 });
-  const common = ['--cert', join(dir, 'vtn.pem'), '--key', join(dir, 'vtn.key'), '--ca', join(dir, 'ca.pem'), '--listen', '127.0.0.1:0', '--store', dbUrl, '--vtn-id', 'VTN1', '--poll-freq', '1', '--allow', 'aggregator:GW1'];
+  const vtnFiles = world.certs.vtn.files;
+  const common = ['--cert', vtnFiles.certFile, '--key', vtnFiles.keyFile, '--ca', world.caFile, '--listen', '127.0.0.1:0', '--store', dbUrl, '--vtn-id', 'VTN1', '--poll-freq', '1', '--allow', 'aggregator:GW1'];
   // The first one migrates the database; the second starts on the migrated one.
   const a = await vtnProcess(common);
   const b = await vtnProcess(common);
@@ -128,13 +113,12 @@ test('two erab openadr vtn processes over one PostgreSQL behind a round-robin ba
   const lb = await balancer([a.port, b.port], 700);
   cleanup.push(() => lb.close());
 
-  const venStore = await openStore({ url: join(dir, 'ven.db'), migrations: openadrStoreMigrations });
+  const venStore = await openStore({ url: join(world.dir, 'ven.db'), migrations: openadrStoreMigrations });
   cleanup.push(() => venStore.close());
-  const gw = await ca.issue({ role: 'aggregator', id: 'GW1' });
   const acted: string[] = [];
   const ven = await startVenEndpoint({
     venName: 'GW1', vtnUrl: `https://127.0.0.1:${lb.port}`, checkHostname: false, audit: new MemoryAuditSink(), store: venStore,
-    material: await TlsMaterial.fromPem({ credentials: [{ certPem: gw.certPem, keyPem: gw.keyPem }], caPem: ca.certPem }),
+    material: await world.material('gw'),
     ven: {
       onEvent: (info) => { acted.push(`${info.event.descriptor.eventID}#${info.event.descriptor.modificationNumber}`); return 'optIn'; },
       reports: [{
@@ -161,7 +145,7 @@ test('two erab openadr vtn processes over one PostgreSQL behind a round-robin ba
   await engine.modifyEvent('LB-EVENT', { vtnComment: 'moved' });
   await waitFor('the modification at the VEN', () => acted.includes('LB-EVENT#1'), 20_000);
   // Reports keep flowing through both processes; let a few more polls and reports pass.
-  await new Promise((r) => setTimeout(r, 4000));
+  await sleep(4000);
   assert.deepEqual(acted, ['LB-EVENT#0', 'LB-EVENT#1'], 'each modification acted on once');
   assert.ok(lb.served.every((n) => n > 1), `both VTN processes served connections: ${lb.served.join(', ')}`);
   const rows = await engineStore.db.selectFrom('openadr_vtn_report' as never).select(['ei_report_id'] as never).execute() as { ei_report_id: string }[];

@@ -13,12 +13,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CertificateAuthority } from '../../../src/security/pki/index.js';
-import { TlsMaterial } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
@@ -28,6 +24,7 @@ import { startVenEndpoint, type RunningVen } from '../../../src/endpoints/openad
 import { erabBin } from '../../../src/roles/common/supervisor.js';
 import { openStore } from '../../../src/store/store.js';
 import { POSTGRES_TEST_URL } from '../../store/harness.js';
+import { pkiWorld, sleep, waitFor } from '../../kit/index.js';
 
 const GATEWAYS = 30;
 
@@ -83,36 +80,24 @@ function erab(args: string[], ready: RegExp): Promise<{ child: ChildProcess; mat
   });
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const unreachable = await pgReachable();
 const skip = unreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${unreachable}); SQLite is one process, so --workers needs PostgreSQL` : false;
 
 test('kill -9 of a VTN worker during a fan-out: every VEN acts on the event exactly once', { skip, timeout: 90_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'erab-kill-'));
+  const world = await pkiWorld({ vtn: 'tso:VTN1' }, { prefix: 'erab-kill-' });
   const db = await freshDatabase();
   const cleanup: (() => Promise<void>)[] = [];
   after(async () => {
     for (const c of cleanup.reverse()) await c().catch(() => {});
     await db.drop();
-    rmSync(dir, { recursive: true, force: true });
+    world.close();
   });
-  const ca = await CertificateAuthority.create();
-  const vtnCert = await ca.issue({ role: 'tso', id: 'VTN1' });
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'vtn.pem'), vtnCert.certPem);
-  writeFileSync(join(dir, 'vtn.key'), vtnCert.keyPem, { mode: 0o600 });
   const ids = Array.from({ length: GATEWAYS }, (_, i) => `GW${String(i).padStart(3, '0')}`);
-  const certs = await Promise.all(ids.map((id) => ca.issue({ role: 'aggregator', id })));
+  // One at a time: each issue updates the PKI index.
+  for (const id of ids) await world.issue(id, `aggregator:${id}`);
 
   const vtnProc = await erab([
-    'openadr', 'vtn', '--cert', join(dir, 'vtn.pem'), '--key', join(dir, 'vtn.key'), '--ca', join(dir, 'ca.pem'),
+    'openadr', 'vtn', '--cert', world.certs.vtn.files.certFile, '--key', world.certs.vtn.files.keyFile, '--ca', world.caFile,
     '--listen', '127.0.0.1:0', '--store', db.url, '--vtn-id', 'VTN1', '--poll-freq', '1', '--workers', '2',
     ...ids.flatMap((id) => ['--allow', `aggregator:${id}`]),
   ], /listening on (https:\/\/\S+) \(2 workers, pids (\d+) (\d+);/);
@@ -124,16 +109,15 @@ test('kill -9 of a VTN worker during a fan-out: every VEN acts on the event exac
   const victim = Number(vtnProc.match[2]);
 
   // The VENs, in this process, each with its own certificate; state in one SQLite file.
-  const venStore = await openStore({ url: join(dir, 'vens.db'), migrations: openadrStoreMigrations });
+  const venStore = await openStore({ url: join(world.dir, 'vens.db'), migrations: openadrStoreMigrations });
   cleanup.push(() => venStore.close());
   const acted = new Map<string, number>();
   const onWire = new Map<string, number>();
   const vens: RunningVen[] = [];
-  for (const [i, id] of ids.entries()) {
-    const c = certs[i] as Awaited<ReturnType<typeof ca.issue>>;
+  for (const id of ids) {
     const v = await startVenEndpoint({
       venName: id, vtnUrl: url, checkHostname: false, audit: new MemoryAuditSink(), store: venStore,
-      material: await TlsMaterial.fromPem({ credentials: [{ certPem: c.certPem, keyPem: c.keyPem }], caPem: ca.certPem }),
+      material: await world.material(id),
       ven: {
         onEvent: (info) => { if (info.event.descriptor.eventID === 'FANOUT') acted.set(id, (acted.get(id) ?? 0) + 1); return 'optIn'; },
         onXml: (dir2, _s, xml) => { if (dir2 === 'in' && xml.includes('oadrDistributeEvent') && xml.includes('FANOUT')) onWire.set(id, (onWire.get(id) ?? 0) + 1); },
@@ -162,7 +146,7 @@ test('kill -9 of a VTN worker during a fan-out: every VEN acts on the event exac
   process.kill(victim, 'SIGKILL');
   await waitFor(`every VEN to hold the event (held: ${acted.size})`, () => acted.size === GATEWAYS, 45_000);
   // Let redeliveries of the dead worker's leases (10 s) and any duplicates arrive before counting.
-  await new Promise((r) => setTimeout(r, 12_000));
+  await sleep(12_000);
   const twice = [...acted].filter(([, n]) => n !== 1);
   const wireTwice = [...onWire.values()].filter((n) => n > 1).length;
   process.stdout.write(`# ${GATEWAYS} VENs; ${heldAtKill} held the event when worker ${victim} was killed; all held it after ${Date.now() - start - 12_000} ms; received twice on the wire: ${wireTwice}\n`);

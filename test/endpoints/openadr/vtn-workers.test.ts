@@ -17,6 +17,7 @@ import { decodePayload, encodePayload } from '../../../src/protocols/openadr/pay
 import type { ServiceName } from '../../../src/protocols/openadr/register-party.js';
 import { openadrStoreMigrations, StoreVtnStore } from '../../../src/endpoints/openadr/store.js';
 import { describeEachEngine, type StoreLocationHandle } from '../../store/harness.js';
+import { waiter } from '../../kit/index.js';
 
 const HOUR = 3_600_000;
 
@@ -46,13 +47,7 @@ async function rawPoll(vtn: Vtn, venID: string): Promise<string> {
   return decodePayload(reply).message.type;
 }
 
-const until = async (what: string, f: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = waiter({ timeoutMs: 10_000, intervalMs: 20 });
 
 const event = (clock: ManualClock, venIDs?: string[]): NewEvent => ({
   marketContext: 'http://agg1/mc', activePeriod: { dtstart: (clock.now() + HOUR) as EpochMillis, duration: HOUR as Millis },
