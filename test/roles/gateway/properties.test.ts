@@ -164,6 +164,8 @@ test('the guard accepts an event only when signed by the aggregator, fresh, newe
         assert.equal(highest.get(s.eventID), s.mod);
       } else refused++;
     }
-  }), { numRuns: 1000 });
+  }), { numRuns: 2000 });
+  // Accepts are the rare side (about 1 step in 80): 2000 runs keep "both sides exercised" from
+  // failing on an unlucky seed (1000 runs gave 48 once).
   assert.ok(accepted > 50 && refused > 50, `the property exercised both sides (${accepted} accepted, ${refused} refused)`);
 });
