@@ -58,6 +58,35 @@ async function probePostgres(): Promise<{ ok: true } | { ok: false; reason: stri
 
 const pgProbe = await probePostgres();
 
+/** Why the test PostgreSQL cannot be reached, or undefined when it can (probed once per file). */
+export const postgresUnreachable: string | undefined = pgProbe.ok ? undefined : pgProbe.reason;
+
+/**
+ * A fresh database on the test server, for what takes a URL rather than a schema (the CLI, worker
+ * processes); `drop()` removes it, closing its connections.
+ */
+export async function freshDatabase(prefix = 'erab_db_'): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(POSTGRES_TEST_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`).catch(() => {});
+      await c.end();
+    },
+  };
+}
+
 function makeFixture(engine: StoreDialect): StoreFixture & { cleanup(): Promise<void> } {
   const stores: Store<unknown>[] = [];
   const schemas: string[] = [];

@@ -8,10 +8,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
@@ -21,23 +19,10 @@ import { openadrStoreMigrations, StoreVtnStore } from '../../../src/endpoints/op
 import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { erabBin } from '../../../src/roles/common/supervisor.js';
 import { openStore } from '../../../src/store/store.js';
-import { POSTGRES_TEST_URL } from '../../store/harness.js';
+import { freshDatabase, POSTGRES_TEST_URL, postgresUnreachable } from '../../store/harness.js';
 import { pkiWorld, sleep, waitFor } from '../../kit/index.js';
 
-async function pgError(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 3_000 });
-  c.on('error', () => {});
-  try {
-    await c.connect();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-const unreachable = await pgError();
-const skip = unreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${unreachable}); SQLite is one process` : false;
+const skip = postgresUnreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${postgresUnreachable}); SQLite is one process` : false;
 
 function vtnProcess(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [erabBin, 'openadr', 'vtn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,21 +72,12 @@ async function balancer(ports: number[], everyMs: number): Promise<{ port: numbe
 
 test('two erab openadr vtn processes over one PostgreSQL behind a round-robin balancer serve one VEN as one VTN', { skip, timeout: 90_000 }, async () => {
   const world = await pkiWorld({ vtn: 'tso:VTN1', gw: 'aggregator:GW1' }, { prefix: 'erab-2hosts-' });
-  const name = `erab_h_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(POSTGRES_TEST_URL);
-  u.pathname = `/${name}`;
-  const dbUrl = u.toString();
+  const db = await freshDatabase('erab_h_');
+  const dbUrl = db.url;
   const cleanup: (() => Promise<void>)[] = [];
   after(async () => {
     for (const c of cleanup.reverse()) await c().catch(() => {});
-    const c = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-    await c.connect();
-    await c.query(`drop database if exists ${name} with (force)`).catch(() => {});
-    await c.end();
+    await db.drop();
     world.close();
   });
   const vtnFiles = world.certs.vtn.files;

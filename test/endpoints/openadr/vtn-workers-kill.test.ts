@@ -12,9 +12,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { EpochMillis, Millis } from '../../../src/core/units.js';
@@ -23,43 +21,10 @@ import { openadrStoreMigrations, StoreVtnStore } from '../../../src/endpoints/op
 import { startVenEndpoint, type RunningVen } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { erabBin } from '../../../src/roles/common/supervisor.js';
 import { openStore } from '../../../src/store/store.js';
-import { POSTGRES_TEST_URL } from '../../store/harness.js';
+import { freshDatabase, POSTGRES_TEST_URL, postgresUnreachable } from '../../store/harness.js';
 import { pkiWorld, sleep, waitFor } from '../../kit/index.js';
 
 const GATEWAYS = 30;
-
-async function pgReachable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 3_000 });
-  c.on('error', () => {});
-  try {
-    await c.connect();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-
-/** A fresh database on the test server (the CLI takes a URL, not a schema); dropped at the end. */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `erab_w_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(POSTGRES_TEST_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`).catch(() => {});
-      await c.end();
-    },
-  };
-}
 
 /** Runs `erab openadr vtn ...` and resolves with the first stdout line matching `ready`. */
 function erab(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray; out: () => string }> {
@@ -80,12 +45,11 @@ function erab(args: string[], ready: RegExp): Promise<{ child: ChildProcess; mat
   });
 }
 
-const unreachable = await pgReachable();
-const skip = unreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${unreachable}); SQLite is one process, so --workers needs PostgreSQL` : false;
+const skip = postgresUnreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${postgresUnreachable}); SQLite is one process, so --workers needs PostgreSQL` : false;
 
 test('kill -9 of a VTN worker during a fan-out: every VEN acts on the event exactly once', { skip, timeout: 90_000 }, async () => {
   const world = await pkiWorld({ vtn: 'tso:VTN1' }, { prefix: 'erab-kill-' });
-  const db = await freshDatabase();
+  const db = await freshDatabase('erab_w_');
   const cleanup: (() => Promise<void>)[] = [];
   after(async () => {
     for (const c of cleanup.reverse()) await c().catch(() => {});
