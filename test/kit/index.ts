@@ -1,5 +1,5 @@
 /**
- * The shared test kit: one PKI world builder, one waitFor, one set of clocks. Import from here.
+ * The shared test kit: one PKI world builder, one waitFor, one set of clocks, one TCP proxy. Import from here.
  *
  * @example
  * import { pkiWorld, waitFor, acceleratedClock } from '../kit/index.js';
@@ -10,3 +10,4 @@
 export * from './pki.js';
 export * from './wait.js';
 export * from './clock.js';
+export * from './tcp-proxy.js';

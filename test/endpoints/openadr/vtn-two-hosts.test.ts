@@ -8,7 +8,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { systemClock } from '../../../src/core/clock.js';
@@ -20,7 +19,7 @@ import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js
 import { erabBin } from '../../../src/roles/common/supervisor.js';
 import { openStore } from '../../../src/store/store.js';
 import { freshDatabase, POSTGRES_TEST_URL, postgresUnreachable } from '../../store/harness.js';
-import { pkiWorld, sleep, waitFor } from '../../kit/index.js';
+import { pkiWorld, sleep, tcpProxy, waitFor } from '../../kit/index.js';
 
 const skip = postgresUnreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${postgresUnreachable}); SQLite is one process` : false;
 
@@ -42,34 +41,6 @@ function vtnProcess(args: string[]): Promise<{ child: ChildProcess; port: number
   });
 }
 
-/** A round-robin TCP balancer over `ports` that drops every connection every `everyMs`. */
-async function balancer(ports: number[], everyMs: number): Promise<{ port: number; served: number[]; close(): Promise<void> }> {
-  const served = ports.map(() => 0);
-  const open = new Set<Socket>();
-  let next = 0;
-  const server = createServer((client) => {
-    const i = next++ % ports.length;
-    served[i] = (served[i] ?? 0) + 1;
-    const upstream = connect(ports[i] as number, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on('close', () => open.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const timer = setInterval(() => { for (const s of open) s.destroy(); }, everyMs);
-  return {
-    port: (server.address() as { port: number }).port,
-    served,
-    close: () => new Promise((r) => { clearInterval(timer); for (const s of open) s.destroy(); server.close(() => r()); }),
-  };
-}
-
 test('two erab openadr vtn processes over one PostgreSQL behind a round-robin balancer serve one VEN as one VTN', { skip, timeout: 90_000 }, async () => {
   const world = await pkiWorld({ vtn: 'tso:VTN1', gw: 'aggregator:GW1' }, { prefix: 'erab-2hosts-' });
   const db = await freshDatabase('erab_h_');
@@ -86,7 +57,8 @@ test('two erab openadr vtn processes over one PostgreSQL behind a round-robin ba
   const a = await vtnProcess(common);
   const b = await vtnProcess(common);
   for (const p of [a, b]) cleanup.push(async () => { p.child.kill('SIGTERM'); await new Promise((r) => p.child.once('exit', r)); });
-  const lb = await balancer([a.port, b.port], 700);
+  // A round-robin TCP balancer over the two processes that drops every connection every 700 ms.
+  const lb = await tcpProxy([a.port, b.port], { dropEveryMs: 700 });
   cleanup.push(() => lb.close());
 
   const venStore = await openStore({ url: join(world.dir, 'ven.db'), migrations: openadrStoreMigrations });

@@ -13,7 +13,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
@@ -25,47 +24,12 @@ import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-b
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
 import { describeEachEngine } from '../../store/harness.js';
-import { acceleratedClock, pkiWorld, waitFor } from '../../kit/index.js';
+import { acceleratedClock, pkiWorld, tcpProxy, waitFor } from '../../kit/index.js';
 
 const SPEED = 5;
 const TELEMETRY_MS = 5000;
 const CUT_MS = 40_000;
 const W = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
-
-/** A TCP proxy on loopback that can cut the link: reset open connections, refuse new ones. */
-async function proxy(targetPort: number): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
-  let down = false;
-  const open = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    if (down) {
-      client.resetAndDestroy();
-      return;
-    }
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on('close', () => open.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    cut() {
-      down = true;
-      for (const s of open) s.resetAndDestroy();
-    },
-    restore() { down = false; },
-    close: () => new Promise((r) => {
-      for (const s of open) s.destroy();
-      server.close(() => r());
-    }),
-  };
-}
 
 describeEachEngine('network cut between a gateway and the aggregator (TCP proxy)', (fx) => {
   test('the running event goes on, telemetry is buffered on disk, and every reading arrives once after the link returns', { timeout: 120_000 }, async () => {
@@ -83,7 +47,7 @@ describeEachEngine('network cut between a gateway and the aggregator (TCP proxy)
       allowList: { participants: ['gateway:GW1'] },
       vtn: { pollFreqMs: 2000, reportBackMs: TELEMETRY_MS, hooks: { onReport: (_v, r) => reports.push(r) } },
     });
-    const link = await proxy(vtn.port);
+    const link = await tcpProxy([vtn.port]);
     const site = await DeviceSite.start({ address: `${NET}.2`, speed: 1, tickMs: 1000, serialPrefix: 'SITEA', battery: { initialSocPercent: 80 } }, { clock });
     const audit = new MemoryAuditSink();
     const gw = await Gateway.start(gatewayConfigSchema.parse({
