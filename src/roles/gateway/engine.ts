@@ -441,8 +441,7 @@ export class EventEngine {
           actor: { kind: 'system', id: 'gateway.policy' }, action: 'gateway.command', target: id, outcome: 'success',
           reason: stop.reason.message, details: { rule: stop.reason.rule, command: describeCommand(stop.command), eventID: c.eventID },
         });
-        this.send(id, stop.command, c.normal, c);
-        c.active = stop.command;
+        this.command(id, c, stop.command);
       }
     }
   }
@@ -636,13 +635,11 @@ export class EventEngine {
   private runSteps(id: string, c: DeviceControl, steps: { afterMs: number; command: DeviceCommand }[]): void {
     for (const step of steps) {
       if (step.afterMs <= 0) {
-        this.send(id, step.command, c.normal, c);
-        c.active = step.command;
+        this.command(id, c, step.command);
       } else {
         const handle = this.o.clock.setTimeout(() => {
           c.pending = c.pending.filter((p) => p !== handle);
-          this.send(id, step.command, c.normal, c);
-          c.active = step.command;
+          this.command(id, c, step.command);
         }, step.afterMs);
         c.pending.push(handle);
       }
@@ -690,6 +687,17 @@ export class EventEngine {
     const restore: DeviceControl = { ...c, pending: [] };
     this.runSteps(id, restore, steps);
     if (restore.pending.length > 0) this.restoring.set(id, restore.pending);
+  }
+
+  /**
+   * Puts `cmd` in force on a controlled device. Until the device acknowledges it, a reading
+   * proves nothing about the owner's hand (it may still show the command before), so the
+   * acknowledgement time of the previous command goes with it.
+   */
+  private command(id: string, c: DeviceControl, cmd: DeviceCommand): void {
+    c.active = cmd;
+    c.confirmedAt = undefined;
+    this.send(id, cmd, c.normal, c);
   }
 
   private send(id: string, cmd: DeviceCommand, normal: OwnerNormal | undefined, c?: DeviceControl): void {

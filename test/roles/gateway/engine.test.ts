@@ -436,3 +436,38 @@ test('arbitration: a lower-priority event arriving while the TSO event runs wait
   assert.deepEqual(site.cmds(), ['bat1 discharge 2000W', 'bat1 charge 500W']);
   engine.close();
 });
+
+test('manual override: a reading that still shows the previous command while the next one is in flight is not taken for the owner\'s hand', async () => {
+  // Found flaky in the arbitration end-to-end test: the acknowledgement time of the command
+  // before outlived it, so a reading taken before the new Set reached the device looked like
+  // the owner switching the battery back, and the battery was never restored at the end.
+  const { clock, site, engine, audit } = setup();
+  engine.accept(simpleEvent({ eventID: 'R', priority: 2, start: epochMillis(T0), durationMs: 30 * 60_000, signals: [setpointSignal('bat1', 1000)] }));
+  await engine.idle();
+  assert.deepEqual(site.cmds(), ['bat1 charge 1000W']);
+  clock.advance(1000);
+  site.readings.set('bat1', { ...site.reading('bat1')!, at: clock.now(), mode: 'charging' });
+  // The device now takes its time to acknowledge: the TSO's discharge is in flight when the
+  // next periodic check reads the battery, which still charges.
+  let acknowledge!: () => void;
+  const slow = site.execute.bind(site);
+  site.execute = async (cmd, normal) => {
+    await new Promise<void>((resolve) => { acknowledge = resolve; });
+    return slow(cmd, normal);
+  };
+  engine.accept(simpleEvent({ eventID: 'T', priority: 1, start: epochMillis(T0 + 2000), durationMs: 10 * 60_000, signals: [setpointSignal('bat1', -2000)] }));
+  clock.advance(1000);
+  await Promise.resolve();
+  site.readings.set('bat1', { ...site.reading('bat1')!, at: clock.now(), mode: 'charging' });
+  clock.advance(5000);
+  assert.equal(engine.manualOverride('bat1'), false, 'a reading older than the acknowledgement of the command in force proves nothing');
+  acknowledge();
+  await engine.idle();
+  site.execute = slow;
+  assert.deepEqual(site.cmds(), ['bat1 charge 1000W', 'bat1 discharge 2000W']);
+  assert.ok(!audit.records.some((r) => r.action === 'gateway.device.manual_override'));
+  clock.advance(30 * 60_000);
+  await engine.idle();
+  assert.equal(site.cmds().at(-1), 'bat1 auto', 'restored to the owner\'s mode when both events are over');
+  engine.close();
+});
