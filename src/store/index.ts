@@ -7,3 +7,4 @@ export * from './schema.js';
 export { Outbox, OutboxFullError, outboxMigrations, OUTBOX_TABLE, type OutboxEntry, type OutboxOptions, type EnqueueResult, type OutboxTables } from './outbox.js';
 export { Inbox, inboxMigrations, type Accepted, type InboxTables } from './inbox.js';
 export { type StoreWake } from './wake.js';
+export { LeaderLease, leaseMigrations, LEASE_TABLE, type LeaseHolder, type LeaderLeaseOptions, type LeaseTables } from './lease.js';

@@ -123,7 +123,13 @@ export async function openPostgres(
   try {
     const client = await pool.connect();
     try {
-      if (options.schema) await client.query(`create schema if not exists "${options.schema}"`);
+      if (options.schema) {
+        // Two processes opening one new schema at once race inside "if not exists" (the loser
+        // gets a unique violation on pg_namespace): the schema exists either way.
+        await client.query(`create schema if not exists "${options.schema}"`).catch((err: { code?: string }) => {
+          if (err.code !== '23505') throw err;
+        });
+      }
       const r = await client.query<{ s: string | null }>('select current_schema() as s');
       const current = r.rows[0]?.s;
       if (!current) throw new Error('no current schema (search_path names no existing schema)');
