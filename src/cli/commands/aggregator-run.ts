@@ -8,6 +8,8 @@ import { clockFromEnv } from '../../core/clock.js';
 import { createLogger } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { startAggregator, type RunningAggregator } from '../../roles/aggregator/runtime/aggregator.js';
+import { holdLease, type HeldLease } from '../../roles/common/standby.js';
+import { onStopSignal } from '../../core/stop-signals.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
@@ -38,22 +40,50 @@ export function register(program: Command): void {
     .action(async (opts: { config: string; name: string }) => {
       const cfg = loadAggregatorConfig(opts.config);
       const logger = createLogger('aggregator');
+      let lease: HeldLease | undefined;
+      let agg: RunningAggregator | undefined;
+      if (cfg.standby?.enabled) {
+        // Standby: wait (stoppable) until this process holds the lease; only then listen and dispatch.
+        let disposeWait: () => void = () => {};
+        const stopWaiting = new Promise<void>((resolve) => { disposeWait = onStopSignal(() => resolve()); });
+        lease = await holdLease({
+          storeUrl: cfg.store.url, name: `aggregator:${cfg.id}`, ttlMs: cfg.standby.leaseTtlMs,
+          onWaiting: (h) => logger.info({ holder: h?.holder, epoch: h?.epoch }, 'standby: another aggregator process holds the lease; waiting'),
+          onLost: (reason) => {
+            // Two active processes would dispatch twice: stop serving now, whatever is in flight.
+            logger.error({ reason }, 'lease lost: this aggregator stops serving');
+            logger.flush();
+            const exit = setTimeout(() => process.exit(75), 3000);
+            void (agg?.stop() ?? Promise.resolve()).finally(() => { clearTimeout(exit); process.exit(75); });
+          },
+          onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease renewal failed'),
+        }, stopWaiting);
+        disposeWait();
+        if (!lease) {
+          logger.info('stopped while on standby');
+          logger.flush();
+          return;
+        }
+        logger.warn({ holder: lease.holder, epoch: lease.epoch }, 'lease acquired: this aggregator process is now active');
+      }
       // Under `erab demo --speed X` every participant shares one simulated time (ERAB_SIM_*).
-      const agg = await startAggregator(cfg, {
+      agg = await startAggregator(cfg, {
         clock: clockFromEnv(),
         log: (msg, fields) => logger.info(fields ?? {}, msg),
         // The operator endpoint (when configured) serves the console page at `/`.
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
-      const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(agg)), cfg.statusIntervalMs);
+      const running = agg;
+      const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(running)), cfg.statusIntervalMs);
       timer.unref();
       const stopped = runUntilStopped(async () => {
         clearInterval(timer);
-        await agg.stop();
+        await running.stop();
+        await lease?.release();
         logger.flush();
       });
-      reportReady(opts.name, { id: cfg.id, downstreamPort: agg.downstreamPort, ...(agg.consolePort !== undefined ? { consolePort: agg.consolePort } : {}) });
+      reportReady(opts.name, { id: cfg.id, downstreamPort: running.downstreamPort, ...(running.consolePort !== undefined ? { consolePort: running.consolePort } : {}), ...(lease ? { leaseEpoch: lease.epoch } : {}) });
       await stopped;
     });
 }

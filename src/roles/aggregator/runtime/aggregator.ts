@@ -18,6 +18,7 @@ import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations } from '../../../store/migrations.js';
+import { leaseMigrations } from '../../../store/lease.js';
 import { openStore } from '../../../store/store.js';
 import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
 import { Portfolio } from '../portfolio/portfolio.js';
@@ -125,7 +126,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // cluster's IPC, which is not built yet (docs/scale.md).
       throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, leaseMigrations) });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).

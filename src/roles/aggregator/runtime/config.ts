@@ -168,6 +168,16 @@ export const aggregatorConfigSchema = z.object({
   }).strict().optional(),
   /** How often status is pushed to a supervising process (`erab demo`), ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
+  /**
+   * Active/standby (ERAB §3.5 事業継続, docs/failover.md): several `erab aggregator run` processes
+   * with this configuration over one PostgreSQL store; the one holding the lease in the database
+   * serves, the others wait and take over when it stops renewing. Needs a postgres:// store.url.
+   */
+  standby: z.object({
+    enabled: z.boolean().default(false),
+    /** How long the lease lasts without renewal, ms: a standby takes over this long after the active process died. */
+    leaseTtlMs: z.number().int().min(500).max(300_000).default(10_000),
+  }).strict().optional(),
 }).strict().superRefine((cfg, ctx) => {
   const names = new Set<string>();
   cfg.upstream.forEach((u, i) => {
@@ -176,6 +186,9 @@ export const aggregatorConfigSchema = z.object({
   });
   if (cfg.downstream.workers !== 1 && !/^postgres(ql)?:\/\//.test(cfg.store.url)) {
     ctx.addIssue({ code: 'custom', path: ['downstream', 'workers'], message: 'more than one downstream worker needs a postgres:// store.url (SQLite is one process)' });
+  }
+  if (cfg.standby?.enabled && !/^postgres(ql)?:\/\//.test(cfg.store.url)) {
+    ctx.addIssue({ code: 'custom', path: ['standby', 'enabled'], message: 'an active/standby pair needs a postgres:// store.url that both processes reach (SQLite is one host, one process)' });
   }
 });
 export type AggregatorConfig = z.output<typeof aggregatorConfigSchema>;
