@@ -232,7 +232,7 @@ export class DispatchEngine {
         resources: ev.participants.size, gateways: ev.vens.size,
       },
     });
-    this.o.log?.('event accepted', { key: plan.key, mod: plan.modificationNumber, allocatedW: allocation.allocatedW, resources: ev.participants.size });
+    this.o.log?.('event accepted', { event: plan.key, mod: plan.modificationNumber, allocatedW: allocation.allocatedW, resources: ev.participants.size });
     return { optType: 'optIn', code: 200 };
   }
 
@@ -328,7 +328,7 @@ export class DispatchEngine {
       });
     }
     this.noteRefusal(venId, `instruction of ${out.join(', ')} in event ${ev.plan.eventId}`, reason);
-    this.o.log?.('gateway opted out: re-dispatching', { key: ev.plan.key, venId, resources: out, reason });
+    this.o.log?.('gateway opted out: re-dispatching', { event: ev.plan.key, venId, resources: out, reason });
     await this.closedLoop(ev, this.o.clock.now(), true);
     return out;
   }
@@ -348,7 +348,7 @@ export class DispatchEngine {
       }
       if (now >= ev.plan.end) {
         ev.state = 'completed';
-        this.o.log?.('event completed', { key: ev.plan.key });
+        this.o.log?.('event completed', { event: ev.plan.key });
         continue;
       }
       if (now < ev.plan.start) continue;
@@ -357,7 +357,7 @@ export class DispatchEngine {
         await this.closedLoop(ev, now);
       } catch (err) {
         // One event's failure (e.g. the store refusing a write) must not stop the others' loops.
-        this.o.log?.('closed loop pass failed', { key: ev.plan.key, error: (err as Error).message });
+        this.o.log?.('closed loop pass failed', { event: ev.plan.key, error: (err as Error).message });
         this.o.audit.append({ actor: { kind: 'system', id: this.o.aggregatorId }, action: 'aggregator.closed_loop', target: ev.plan.key, outcome: 'failure', reason: (err as Error).message.slice(0, 200) });
       }
     }
@@ -431,7 +431,7 @@ export class DispatchEngine {
         config: { toleranceFraction: cl.toleranceFraction, toleranceW: cl.toleranceW, missesToMark: cl.missesToMark, telemetryMaxAgeMs: cl.telemetryMaxAgeMs, graceMs: cl.graceMs },
       });
     } catch (err) {
-      this.o.log?.('closed loop step failed', { key: ev.plan.key, error: (err as Error).message });
+      this.o.log?.('closed loop step failed', { event: ev.plan.key, error: (err as Error).message });
       return;
     }
     ev.allocation = step.allocation;
@@ -443,7 +443,7 @@ export class DispatchEngine {
         actor: { kind: 'system', id: this.o.aggregatorId }, action: 'aggregator.resource.non_responding', target: id,
         outcome: 'failure', reason: `did not follow its instruction in event ${ev.plan.key}`, details: { event: ev.plan.key },
       });
-      this.o.log?.('resource non-responding', { key: ev.plan.key, resource: id });
+      this.o.log?.('resource non-responding', { event: ev.plan.key, resource: id });
     }
     const trimmed = step.changed.length === 0 && step.intervalIndex >= 0 ? this.trimSurplus(ev, step.intervalIndex, now) : [];
     const changed = [...step.changed, ...trimmed];
@@ -458,7 +458,7 @@ export class DispatchEngine {
       ev.downstreamMod += 1;
       ev.settleUntil = now + this.o.closedLoop.graceMs;
       await this.publishVens(ev, vens);
-      this.o.log?.(trimmed.length > 0 ? 'surplus trimmed' : 're-dispatched', { key: ev.plan.key, changed: changed.length, redispatchedW: step.redispatchedW, uncoveredW: ev.uncoveredW });
+      this.o.log?.(trimmed.length > 0 ? 'surplus trimmed' : 're-dispatched', { event: ev.plan.key, changed: changed.length, redispatchedW: step.redispatchedW, uncoveredW: ev.uncoveredW });
     }
     this.recordSample(ev, now);
   }
@@ -584,7 +584,7 @@ export class DispatchEngine {
       outcome: 'refused', reason, details: { modificationNumber: plan.modificationNumber },
     });
     this.noteRefusal(plan.party, `event ${plan.eventId}`, reason);
-    this.o.log?.('event opted out', { key: plan.key, reason });
+    this.o.log?.('event opted out', { event: plan.key, reason });
     // Opting out of a modification ends our part in the event: release its resources.
     if (previous && (previous.state === 'accepted' || previous.state === 'active')) {
       previous.state = 'cancelled';
