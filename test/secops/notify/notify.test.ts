@@ -5,7 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 import { describeEachEngine } from '../../store/harness.js';
@@ -13,25 +12,13 @@ import { AuditLog } from '../../../src/security/audit/log.js';
 import { readRecords } from '../../../src/security/audit/export.js';
 import {
   ContactRegistry, Notifier, SmtpChannel, WebhookChannel, newWebhookSecret, notifyMigrations,
-  type Contact, type NoticeInput, type WebhookNoticeBody,
+  type Contact, type WebhookNoticeBody,
 } from '../../../src/secops/notify/index.js';
+import { advisory, freePort } from './fixtures.js';
 import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from './servers.js';
 
 const OPERATOR = { kind: 'operator', id: 'ops1' } as const;
 
-export const advisory: NoticeInput = {
-  template: 'vulnerability',
-  subject: 'JVNDB-2026-000123',
-  data: {
-    advisoryId: 'JVNDB-2026-000123',
-    title: 'Battery controller firmware accepts unauthenticated commands',
-    affectedProducts: ['Example Denki EB-100 firmware < 2.4.1'],
-    affectedSites: ['S1', 'S2'],
-    cvss: { score: 9.8, vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' },
-    countermeasure: 'Update the firmware to 2.4.1 or later; until then block port 3610 from outside the site.',
-    deadline: Date.UTC(2026, 11, 31, 15, 0),
-  },
-};
 
 let world: PkiWorld;
 let smtp: SmtpReceiver;
@@ -72,14 +59,6 @@ function openAudit(name: string): AuditLog {
 
 const auditRecords = (log: AuditLog) => [...readRecords(log.dir)].map((l) => l.record!);
 
-/** A free loopback port nothing listens on (yet). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describeEachEngine('notifyAll', (fx) => {
   test('one notice reaches every recipient over SMTP and webhooks with one timestamp, and the audit log shows each delivery', async () => {
