@@ -7,3 +7,5 @@ export { Notifier, listDeliveries, type NotifierOptions, type NotifyResult, type
 export type { NoticeChannel, NoticeMessage } from './channels/channel.js';
 export { SmtpChannel, type SmtpChannelOptions } from './channels/smtp.js';
 export { WebhookChannel, signWebhook, verifyWebhook, type WebhookChannelOptions, type WebhookNoticeBody } from './channels/webhook.js';
+export type { SendOutcome } from './channels/channel.js';
+export { GatewayNoticeBoard, GatewayChannel, gatewayNoticeRoutes, NOTICE_FETCH_PATH, NOTICE_ACK_PATH, type GatewayNoticeWire } from './gateway-board.js';

@@ -213,6 +213,7 @@ export class Notifier {
     const attempts = toNumber(row.attempts) + 1;
     let error: string | undefined;
     let cancel = false;
+    let awaiting = false;
     try {
       if (!notice) throw new Error(`notice ${row.notice_id} is missing from the store`);
       if (!contact) {
@@ -221,20 +222,25 @@ export class Notifier {
       }
       const channel = this.channels.get(kind);
       if (!channel) throw new Error(`no ${kind} channel is configured`);
-      await channel.send({ notice, contact, rendered: renderNotice(notice, contact.language), deliveryId: `${notice.id}.${id}` });
+      const outcome = await channel.send({ notice, contact, rendered: renderNotice(notice, contact.language), deliveryId: `${notice.id}.${id}`, delivery: id });
+      awaiting = outcome === 'awaiting';
     } catch (err) {
       error = describeError(err).slice(0, 1000);
     }
     const at = this.clock.now();
-    const status: DeliveryStatus = error === undefined ? 'delivered' : cancel ? 'cancelled' : 'pending';
+    const status: DeliveryStatus = error === undefined && !awaiting ? 'delivered' : cancel ? 'cancelled' : 'pending';
     const next = status === 'pending' ? at + Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (attempts - 1)) : null;
+    if (awaiting) error = undefined;
+    const note = awaiting ? 'queued; waiting for the recipient to fetch it' : error;
+    // `status = 'pending'`: the recipient's acknowledgement (gateway board) may have completed it meanwhile.
     await this.db
       .updateTable('notify_delivery')
       .set({
         status, attempts, last_attempt_at: at, next_attempt_at: next, lease_until: null,
-        delivered_at: status === 'delivered' ? at : null, last_error: error ?? null,
+        delivered_at: status === 'delivered' ? at : null, last_error: note ?? null,
       })
       .where('id', '=', id)
+      .where('status', '=', 'pending')
       .execute();
     this.audit.append({
       actor: SYSTEM,
@@ -243,14 +249,14 @@ export class Notifier {
       outcome: error === undefined ? 'success' : 'failure',
       ...(error !== undefined ? { reason: error } : {}),
       details: {
-        noticeId: row.notice_id, delivery: id, channel: kind, address: row.address, attempt: attempts,
+        noticeId: row.notice_id, delivery: id, channel: kind, address: row.address, attempt: attempts, ...(awaiting ? { state: 'queued' } : {}),
         issuedAt: notice ? new Date(notice.issuedAt).toISOString() : null,
         ...(next !== null ? { nextAttemptAt: new Date(next).toISOString() } : {}),
       },
     });
     return {
       ...toDelivery(row), status, attempts, lastAttemptAt: at as EpochMillis, nextAttemptAt: next as EpochMillis | null,
-      deliveredAt: status === 'delivered' ? (at as EpochMillis) : null, lastError: error ?? null,
+      deliveredAt: status === 'delivered' ? (at as EpochMillis) : null, lastError: note ?? null,
     };
   }
 }

@@ -62,6 +62,31 @@ export const notifyMigrations: readonly Migration[] = [
       await db.schema.dropTable('notify_notice').execute();
     },
   },
+  {
+    name: '0003_notify_gateway_notice',
+    async up(db, ctx) {
+      // Notices waiting for a gateway to fetch them over R4 (./gateway-board.ts).
+      await db.schema
+        .createTable('notify_gateway_notice')
+        .$call((t) => addIdColumn(t, 'id', ctx.dialect))
+        .addColumn('delivery_id', 'bigint', (c) => c.notNull().unique())
+        .addColumn('ven_id', 'text', (c) => c.notNull())
+        .addColumn('notice_id', 'text', (c) => c.notNull())
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('issued_at', columnType.epochMillis, (c) => c.notNull())
+        .addColumn('language', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('content', columnType.json, (c) => c.notNull())
+        .addColumn('queued_at', columnType.epochMillis, (c) => c.notNull())
+        .addColumn('acked_at', columnType.epochMillis)
+        .execute();
+      await db.schema.createIndex('notify_gateway_notice_ven').on('notify_gateway_notice').columns(['ven_id', 'acked_at', 'id']).execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('notify_gateway_notice').execute();
+    },
+  },
 ];
 
 export interface NotifyTables {
@@ -98,5 +123,19 @@ export interface NotifyTables {
     lease_until: number | null;
     delivered_at: number | null;
     last_error: string | null;
+  };
+  notify_gateway_notice: {
+    id: Generated<number>;
+    delivery_id: number;
+    ven_id: string;
+    notice_id: string;
+    template: string;
+    issued_at: number;
+    language: string;
+    subject: string;
+    text: string;
+    content: string;
+    queued_at: number;
+    acked_at: number | null;
   };
 }

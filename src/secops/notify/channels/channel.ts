@@ -8,7 +8,15 @@ export interface NoticeMessage {
   readonly contact: Contact;
   /** Stable across retries of this delivery, so a receiver can drop a duplicate. */
   readonly deliveryId: string;
+  /** The delivery's row id in the store. */
+  readonly delivery: number;
 }
+
+/**
+ * What `send` resolves to: nothing when the peer has the message; 'awaiting' when it was handed
+ * to a queue the recipient fetches from (a gateway), whose acknowledgement completes the delivery.
+ */
+export type SendOutcome = void | 'awaiting';
 
 /**
  * A way to reach contacts. `send` resolves when the peer accepted the message and throws (an
@@ -18,6 +26,6 @@ export interface NoticeChannel {
   readonly kind: ChannelKind;
   /** The contact's address on this channel (recorded with the delivery), or undefined. */
   address(contact: Contact): string | undefined;
-  send(message: NoticeMessage): Promise<void>;
+  send(message: NoticeMessage): Promise<SendOutcome>;
   close?(): Promise<void> | void;
 }
