@@ -39,28 +39,28 @@ export function webhookSecretKey(secret: string, what = 'webhook secret'): Buffe
 /** Validates a contact to register; the error names the field and the rule. */
 export function validateContact(c: ContactInput): ContactInput {
   const id = (v: string | undefined, field: string): void => {
-    if (v !== undefined && !ID_RULE.test(v)) throw new InvalidInputError(`contact ${field} "${v}" is invalid: 1..128 of letters, digits and . _ : @ -`);
+    if (v !== undefined && !ID_RULE.test(v)) throw new InvalidInputError(`contact ${field} ${JSON.stringify(v)} is invalid: 1..128 of letters, digits and . _ : @ -`);
   };
   id(c.participantId, 'participantId');
   id(c.siteId, 'siteId');
   if (typeof c.name !== 'string' || c.name.trim() === '' || c.name.length > MAX_NAME || /[\r\n]/.test(c.name)) {
     throw new InvalidInputError(`contact name must be 1..${MAX_NAME} characters on one line`);
   }
-  if (!RECIPIENT_ROLES.includes(c.role)) throw new InvalidInputError(`contact role "${c.role}" must be one of ${RECIPIENT_ROLES.join(', ')}`);
-  if (!LANGUAGES.includes(c.language)) throw new InvalidInputError(`contact language "${c.language}" must be one of ${LANGUAGES.join(', ')}`);
+  if (!RECIPIENT_ROLES.includes(c.role)) throw new InvalidInputError(`contact role ${JSON.stringify(c.role)} must be one of ${RECIPIENT_ROLES.join(', ')}`);
+  if (!LANGUAGES.includes(c.language)) throw new InvalidInputError(`contact language ${JSON.stringify(c.language)} must be one of ${LANGUAGES.join(', ')}`);
   const ch = c.channels;
   if (!ch.email && !ch.webhook && !ch.gatewayVenId) throw new InvalidInputError('a contact needs at least one channel: email, webhook or gateway');
   if (ch.email !== undefined && (ch.email.length > 254 || !EMAIL_RULE.test(ch.email))) {
-    throw new InvalidInputError(`contact email "${ch.email}" is not an address of the form local@domain`);
+    throw new InvalidInputError(`contact email ${JSON.stringify(ch.email)} is not an address of the form local@domain`);
   }
   if (ch.webhook) {
     let url: URL;
     try {
       url = new URL(ch.webhook.url);
     } catch {
-      throw new InvalidInputError(`contact webhook URL "${ch.webhook.url}" does not parse`);
+      throw new InvalidInputError(`contact webhook URL ${JSON.stringify(ch.webhook.url)} does not parse`);
     }
-    if (url.protocol !== 'https:') throw new InvalidInputError(`contact webhook URL "${ch.webhook.url}" must use https (the server certificate is verified)`);
+    if (url.protocol !== 'https:') throw new InvalidInputError(`contact webhook URL ${JSON.stringify(ch.webhook.url)} must use https (the server certificate is verified)`);
     if (url.username || url.password) throw new InvalidInputError('contact webhook URL must not carry credentials; the shared secret signs the body');
     webhookSecretKey(ch.webhook.secret, 'contact webhook secret');
   }
@@ -115,7 +115,11 @@ export class ContactRegistry {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    const contact: Contact = { ...c, id: toNumber(row.id, 'notify_contact id'), createdAt };
+    const contact = toContact({
+      id: row.id, participant_id: c.participantId, site_id: c.siteId ?? null, name: c.name, role: c.role, language: c.language,
+      email: c.channels.email ?? null, webhook_url: c.channels.webhook?.url ?? null, webhook_secret: c.channels.webhook?.secret ?? null,
+      gateway_ven_id: c.channels.gatewayVenId ?? null, created_at: createdAt,
+    });
     this.audit.append({
       actor, action: 'notify.contact.add', target: `contact:${contact.id}`, outcome: 'success',
       details: { participantId: c.participantId, siteId: c.siteId ?? null, role: c.role, channels: channelNames(contact) },
@@ -154,17 +158,18 @@ export function channelNames(c: Pick<Contact, 'channels'>): string[] {
 
 function toContact(r: Selectable<NotifyTables['notify_contact']>): Contact {
   const what = `notify_contact ${r.id}`;
+  // Absent channels are absent keys (not `undefined`), so a contact read back equals the one added.
   return {
     id: toNumber(r.id, what),
     participantId: r.participant_id,
-    siteId: r.site_id ?? undefined,
+    ...(r.site_id !== null ? { siteId: r.site_id } : {}),
     name: r.name,
     role: r.role as RecipientRole,
     language: r.language as Language,
     channels: {
-      email: r.email ?? undefined,
-      webhook: r.webhook_url && r.webhook_secret ? { url: r.webhook_url, secret: r.webhook_secret } : undefined,
-      gatewayVenId: r.gateway_ven_id ?? undefined,
+      ...(r.email !== null ? { email: r.email } : {}),
+      ...(r.webhook_url !== null && r.webhook_secret !== null ? { webhook: { url: r.webhook_url, secret: r.webhook_secret } } : {}),
+      ...(r.gateway_ven_id !== null ? { gatewayVenId: r.gateway_ven_id } : {}),
     },
     createdAt: toEpochMillis(r.created_at, what) as EpochMillis,
   };
