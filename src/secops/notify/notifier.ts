@@ -39,6 +39,12 @@ export interface NotifierOptions {
   leaseMs?: number;
   /** Period of the retry loop (`start`); default 5 s. */
   pollMs?: number;
+  /**
+   * Deliveries in flight at once; default 64. Every delivery carries the notice's one timestamp
+   * whatever its turn; the limit only keeps thousands of recipients from opening thousands of
+   * SMTP and HTTPS connections in the same millisecond.
+   */
+  concurrency?: number;
 }
 
 /** What `notifyAll` did. */
@@ -68,6 +74,7 @@ export class Notifier {
   private readonly backoff: Backoff;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly concurrency: number;
   private readonly contacts: ContactRegistry;
   private timer: TimerHandle | undefined;
   private running: Promise<unknown> | undefined;
@@ -82,6 +89,8 @@ export class Notifier {
     this.backoff = options.backoff ?? { baseMs: 30_000, maxMs: 3_600_000 };
     this.leaseMs = options.leaseMs ?? 120_000;
     this.pollMs = options.pollMs ?? 5_000;
+    this.concurrency = options.concurrency ?? 64;
+    if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) throw new InvalidInputError(`notifier concurrency must be a positive integer, got ${this.concurrency}`);
     this.contacts = new ContactRegistry(store, { clock: this.clock });
   }
 
@@ -122,7 +131,7 @@ export class Notifier {
     });
     const byId = new Map(unique.map((c) => [c.id, c]));
     // Fan out: every delivery starts now, none waits for another.
-    const done = await Promise.all(rows.map((r) => this.attempt(r, notice, byId.get(toNumber(r.contact_id))!)));
+    const done = await inParallel(rows, this.concurrency, (r) => this.attempt(r, notice, byId.get(toNumber(r.contact_id))!));
     return { notice, deliveries: done };
   }
 
@@ -142,14 +151,8 @@ export class Notifier {
       .limit(limit)
       .execute();
     const notices = new Map<string, Notice | undefined>();
-    const results = await Promise.all(
-      due.map(async (r) => {
-        if (!notices.has(r.notice_id)) notices.set(r.notice_id, await this.notice(r.notice_id));
-        const notice = notices.get(r.notice_id)!;
-        const contact = await this.contacts.get(toNumber(r.contact_id));
-        return this.attempt(r, notice, contact);
-      }),
-    );
+    for (const r of due) if (!notices.has(r.notice_id)) notices.set(r.notice_id, await this.notice(r.notice_id));
+    const results = await inParallel(due, this.concurrency, async (r) => this.attempt(r, notices.get(r.notice_id), await this.contacts.get(toNumber(r.contact_id))));
     return results.filter((d) => d.status === 'delivered').length;
   }
 
@@ -267,6 +270,20 @@ export async function listDeliveries(db: Kysely<NotifyTables>, filter: { pending
   if (filter.pending) q = q.where('status', '=', 'pending');
   if (filter.noticeId !== undefined) q = q.where('notice_id', '=', filter.noticeId);
   return (await q.orderBy('id', 'desc').execute()).map(toDelivery);
+}
+
+/** Maps `items` with at most `limit` calls of `fn` running at once; results in input order. */
+async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** The channels a contact is reached on, in a fixed order. */
