@@ -1,10 +1,19 @@
 /**
- * `erab notify contacts add|list|remove` and `erab notify deliveries [--pending]`: the contact
- * registry and the delivery record of notices to users (ERAB guideline §3.2). The store is
+ * `erab notify contacts add|list|remove`, `erab notify send`, `erab notify retry` and
+ * `erab notify deliveries [--pending]`: the contact registry, the one action that tells every
+ * recipient at once, and the delivery record (ERAB guideline §3.2). Channels come from a
+ * notification configuration file (src/secops/notify/config.ts, `--config`). The store is
  * `--db <url>`, by default $ERAB_AGGREGATOR_DB or ./aggregator.db (the participant that notifies
  * is usually the aggregator), opened with notification's migrations only.
  */
 import { Option, type Command } from 'commander';
+import { readFile, stat } from 'node:fs/promises';
+import { loadConfig } from '../../core/config.js';
+import { InvalidInputError, describeError } from '../../core/errors.js';
+import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
+import { GatewayNoticeBoard } from '../../secops/notify/gateway-board.js';
+import type { Notifier } from '../../secops/notify/notifier.js';
+import type { AuditSink } from '../../core/audit-port.js';
 import type { Kysely } from 'kysely';
 import { openStore, type Store } from '../../store/store.js';
 import { ContactRegistry, channelNames, newWebhookSecret } from '../../secops/notify/contacts.js';
@@ -34,6 +43,50 @@ function shown(c: Contact): Record<string, unknown> {
     createdAt: new Date(c.createdAt).toISOString(),
   };
 }
+
+/** A notifier over the store with the channels of `--config`, the audit log of `--audit-dir`. */
+async function withNotifier<T>(o: { db?: string; config: string; auditDir?: string }, fn: (n: Notifier, store: Store, audit: AuditSink | undefined) => Promise<T>): Promise<T> {
+  const config = loadConfig(notifyConfigSchema, { file: o.config, envPrefix: 'ERAB_NOTIFY_' });
+  const auditDir = o.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+  const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;
+  try {
+    return await withStore(o.db, async (store) => {
+      const deps = audit ? { audit } : {};
+      const notifier = createNotifier(store, config, { ...deps, board: new GatewayNoticeBoard(store, deps) });
+      try {
+        return await fn(notifier, store, audit);
+      } finally {
+        await notifier.close();
+      }
+    });
+  } finally {
+    audit?.close();
+  }
+}
+
+const MAX_DATA_BYTES = 1024 * 1024;
+
+async function readNoticeData(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_DATA_BYTES) throw new Error(`larger than ${MAX_DATA_BYTES} bytes`);
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new InvalidInputError(`--data ${file}: cannot read: ${describeError(err)}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError(`--data ${file}: not JSON: ${describeError(err)}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidInputError(`--data ${file}: must be a JSON object`);
+  return data as Record<string, unknown>;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function columns(head: string[], rows: string[][]): string {
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]!].length)));
@@ -149,6 +202,57 @@ export function register(program: Command): void {
       } finally {
         audit?.close();
       }
+    });
+
+  notify
+    .command('send')
+    .description('Notify every selected recipient at once, on each of their channels (one notice timestamp for all)')
+    .requiredOption('--config <file>', 'notification configuration (SMTP, webhook TLS, retry schedule)')
+    .option('--template <id>', 'notice template', 'vulnerability')
+    .requiredOption('--data <file>', "JSON object with the template's data (e.g. advisoryId, title, affectedProducts, cvss, countermeasure, deadline)")
+    .option('--subject <key>', 'what the notice is about (e.g. the advisory id), recorded with it')
+    .option('--participant <id>', 'recipients of this participant')
+    .option('--site <id>', 'recipients of this site (repeatable)', collect)
+    .addOption(new Option('--role <role>', 'recipients with this role').choices([...RECIPIENT_ROLES]))
+    .option('--all', 'every registered recipient')
+    .option('--db <url>', DB_HELP)
+    .option('--audit-dir <dir>', 'audit log of the notice and its deliveries (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)')
+    .option('--operator <id>', 'operator the notice is attributed to (default: the OS account)')
+    .action(async (o: {
+      config: string; template: string; data: string; subject?: string; participant?: string; site?: string[]; role?: RecipientRole;
+      all?: boolean; db?: string; auditDir?: string; operator?: string;
+    }) => {
+      const filtered = o.participant !== undefined || o.site !== undefined || o.role !== undefined;
+      if (filtered === (o.all === true)) throw new UsageError('choose the recipients: --all, or any of --participant, --site, --role');
+      const actor = operator(o.operator);
+      const data = await readNoticeData(o.data);
+      await withNotifier(o, async (notifier, store) => {
+        const registry = new ContactRegistry(store);
+        const base = { ...(o.participant !== undefined ? { participantId: o.participant } : {}), ...(o.role !== undefined ? { role: o.role } : {}) };
+        const recipients = o.site ? (await Promise.all(o.site.map((siteId) => registry.list({ ...base, siteId })))).flat() : await registry.list(base);
+        if (recipients.length === 0) throw new UsageError('no registered recipient matches');
+        const { notice, deliveries } = await notifier.notifyAll({ template: o.template, data, ...(o.subject !== undefined ? { subject: o.subject } : {}) }, recipients, actor);
+        const delivered = deliveries.filter((d) => d.status === 'delivered').length;
+        process.stdout.write(`notice ${notice.id} issued at ${new Date(notice.issuedAt).toISOString()} to ${recipients.length} recipients: ${delivered} of ${deliveries.length} deliveries done\n`);
+        for (const d of deliveries) {
+          if (d.status !== 'delivered') process.stdout.write(`pending: contact ${d.contactId} ${d.channel} ${d.address}: ${d.lastError ?? ''}\n`);
+        }
+        if (delivered < deliveries.length) process.stdout.write('pending deliveries are retried by `erab notify retry` (or a running notifier)\n');
+      });
+    });
+
+  notify
+    .command('retry')
+    .description('Send the pending deliveries whose retry time has come, once')
+    .requiredOption('--config <file>', 'notification configuration (SMTP, webhook TLS, retry schedule)')
+    .option('--db <url>', DB_HELP)
+    .option('--audit-dir <dir>', 'audit log of the deliveries (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)')
+    .action(async (o: { config: string; db?: string; auditDir?: string }) => {
+      await withNotifier(o, async (notifier) => {
+        const delivered = await notifier.retryDue();
+        const pending = (await notifier.deliveries({ pending: true })).length;
+        process.stdout.write(`${delivered} delivered, ${pending} still pending\n`);
+      });
     });
 
   notify

@@ -9,3 +9,4 @@ export { SmtpChannel, type SmtpChannelOptions } from './channels/smtp.js';
 export { WebhookChannel, signWebhook, verifyWebhook, type WebhookChannelOptions, type WebhookNoticeBody } from './channels/webhook.js';
 export type { SendOutcome } from './channels/channel.js';
 export { GatewayNoticeBoard, GatewayChannel, gatewayNoticeRoutes, NOTICE_FETCH_PATH, NOTICE_ACK_PATH, type GatewayNoticeWire } from './gateway-board.js';
+export { notifyConfigSchema, buildChannels, createNotifier, type NotifyConfig, type NotifyConfigInput } from './config.js';

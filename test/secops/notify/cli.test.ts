@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { readRecords } from '../../../src/security/audit/export.js';
 import { ContactRegistry, Notifier, WebhookChannel, newWebhookSecret, notifyMigrations } from '../../../src/secops/notify/index.js';
 import { pkiWorld } from '../../kit/index.js';
 import { advisory, freePort } from './fixtures.js';
-import { startWebhookReceiver } from './servers.js';
+import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver } from './servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'erab-notify-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,4 +90,38 @@ test('erab notify deliveries --pending shows a failed delivery until it is deliv
   assert.match((await erab(['notify', 'deliveries', '--pending'])).out, /^no pending deliveries$/m);
   const all = JSON.parse((await erab(['notify', 'deliveries', '--notice', notice.id, '--json'])).out) as { status: string; attempts: number }[];
   assert.deepEqual(all.map((d) => [d.status, d.attempts]), [['delivered', 2]]);
+});
+
+test('erab notify send tells every selected recipient at once over real SMTP; without a selection it refuses', async (t) => {
+  const world = await pkiWorld({ mail: 'operator:MAIL1' }, { prefix: 'erab-notify-send-' });
+  t.after(() => world.close());
+  const smtp = await startSmtp(world, 'mail');
+  t.after(() => smtp.close());
+  const sendDb = join(dir, 'send.db');
+  const store = await openStore({ url: sendDb, migrations: notifyMigrations });
+  const reg = new ContactRegistry(store);
+  const ops = { kind: 'operator', id: 'ops1' } as const;
+  await reg.add({ participantId: 'AGG1', siteId: 'S1', name: 'Owner S1', role: 'owner', language: 'ja', channels: { email: 'owner@s1.example.jp' } }, ops);
+  await reg.add({ participantId: 'AGG1', siteId: 'S2', name: 'Owner S2', role: 'owner', language: 'en', channels: { email: 'owner@s2.example.jp' } }, ops);
+  await reg.add({ participantId: 'AGG1', siteId: 'S3', name: 'Owner S3', role: 'owner', language: 'en', channels: { email: 'owner@s3.example.jp' } }, ops);
+  await store.close();
+  const config = join(dir, 'notify.json');
+  writeFileSync(config, JSON.stringify({
+    smtp: { host: '127.0.0.1', port: smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: world.caFile, user: SMTP_USER, passwordEnv: 'TEST_SMTP_PASSWORD' },
+  }));
+  const data = join(dir, 'advisory.json');
+  writeFileSync(data, JSON.stringify(advisory.data));
+  const env = { TEST_SMTP_PASSWORD: SMTP_PASS };
+
+  const none = await erab(['notify', 'send', '--config', config, '--data', data, '--db', sendDb], env);
+  assert.equal(none.code, 2, none.err);
+  assert.match(none.err, /choose the recipients/);
+
+  const r = await erab(['notify', 'send', '--config', config, '--data', data, '--subject', 'JVNDB-2026-000123', '--site', 'S1', '--site', 'S2', '--db', sendDb], env);
+  assert.equal(r.code, 0, r.err);
+  const m = /notice (N-\S+) issued at (\S+) to 2 recipients: 2 of 2 deliveries done/.exec(r.out);
+  assert.ok(m, r.out);
+  assert.deepEqual(smtp.mails.map((x) => x.to[0]).sort(), ['owner@s1.example.jp', 'owner@s2.example.jp']);
+  for (const mail of smtp.mails) assert.equal(mail.headers.get('x-erab-notice-time'), m[2]);
+  assert.ok(!r.out.includes(SMTP_PASS) && !r.err.includes(SMTP_PASS));
 });

@@ -103,3 +103,16 @@ test('Standard Webhooks signatures: the spec computation, a tampered body and a 
   assert.throws(() => verifyWebhook(secret, { ...h, 'webhook-id': undefined }, body, { now }), /header webhook-id is missing/);
   assert.throws(() => verifyWebhook(newWebhookSecret(), h, body, { now }), /no v1 signature matches/);
 });
+
+test('the notification configuration refuses a bad field by name and keeps the SMTP password out of the file', async () => {
+  const { notifyConfigSchema, buildChannels } = await import('../../../src/secops/notify/config.js');
+  const { formatIssues } = await import('../../../src/core/config.js');
+  const bad = notifyConfigSchema.safeParse({ smtp: { host: 'mail.example.jp', from: 'security@agg1.example.jp', user: 'erab', password: 'x' } });
+  assert.equal(bad.success, false);
+  assert.match(formatIssues(bad.error!.issues), /smtp: Unrecognized key: "password"/);
+  const half = notifyConfigSchema.safeParse({ smtp: { host: 'mail.example.jp', from: 'security@agg1.example.jp', user: 'erab' } });
+  assert.match(formatIssues(half.error!.issues), /user and passwordEnv go together/);
+  const cfg = notifyConfigSchema.parse({ smtp: { host: 'mail.example.jp', from: 'security@agg1.example.jp', user: 'erab', passwordEnv: 'SMTP_PASS' } });
+  assert.throws(() => buildChannels(cfg, { env: {} }), /notify\.smtp\.passwordEnv: the environment variable SMTP_PASS is not set/);
+  assert.deepEqual(buildChannels(cfg, { env: { SMTP_PASS: 'p' } }).map((c) => c.kind), ['email', 'webhook']);
+});
