@@ -6,6 +6,7 @@
  * acknowledges it; the aggregator's delivery is then delivered and audited.
  */
 import { test } from 'node:test';
+import { describeEachEngine } from '../../store/harness.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
@@ -17,7 +18,7 @@ import { startAggregator, type RunningAggregator } from '../../../src/roles/aggr
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import {
-  ContactRegistry, GatewayChannel, GatewayNoticeBoard, NOTICE_ACK_PATH, NOTICE_FETCH_PATH, Notifier, gatewayNoticeRoutes, notifyMigrations,
+  ContactRegistry, GatewayChannel, GatewayNoticeBoard, NOTICE_ACK_PATH, NOTICE_FETCH_PATH, Notifier, gatewayNoticeRoutes, notifyMigrations, type GatewayNoticeWire,
 } from '../../../src/secops/notify/index.js';
 import { MemoryAuditSink } from '../../../src/core/audit-port.js';
 import { pkiWorld, waiter } from '../../kit/index.js';
@@ -91,22 +92,36 @@ test('a notice for a site reaches its gateway over R4 mutual TLS: stored for the
   }
 });
 
-test('the notice routes answer only a gateway certificate, and refuse a malformed acknowledgement', async (t) => {
-  const pki = await pkiWorld({}, { prefix: 'erab-notify-routes-' });
-  t.after(() => pki.close());
-  const store = await openStore({ url: join(pki.dir, 'n.db'), migrations: notifyMigrations });
-  t.after(() => store.close());
-  const audit = new MemoryAuditSink();
-  const routes = gatewayNoticeRoutes(new GatewayNoticeBoard(store), audit);
-  const fetch = routes.get(NOTICE_FETCH_PATH)!;
-  const ack = routes.get(NOTICE_ACK_PATH)!;
-  const sub = { fingerprint: '00:11:22:33:44:55:66:77:88:99', role: 'aggregator', id: 'AGG2' };
-  const gw = { fingerprint: '00:11:22:33:44:55:66:77:88:98', role: 'gateway', id: 'GW1' };
-  assert.equal((await fetch(Buffer.alloc(0), sub)).status, 403);
-  assert.deepEqual(JSON.parse((await fetch(Buffer.alloc(0), gw)).body), { notices: [] });
-  const bad = await ack(Buffer.from('{"ids":["1; drop table"]}'), gw);
-  assert.equal(bad.status, 400);
-  assert.match(bad.body, /ids\.0: /);
-  assert.equal((await ack(Buffer.from('{"ids":[1]}'), gw)).status, 200);
-  assert.deepEqual(audit.records.map((r) => [r.action, r.outcome]), [['notify.gateway.refused', 'refused'], ['notify.gateway.refused', 'refused']]);
+describeEachEngine('gateway notice board', (fx) => {
+  test('the routes answer only a gateway certificate, hand it its own notices, and its acknowledgement delivers them', async () => {
+    const store = await (await fx.location()).open(notifyMigrations);
+    const audit = new MemoryAuditSink();
+    const board = new GatewayNoticeBoard(store, { audit });
+    const notifier = new Notifier(store, { channels: [new GatewayChannel(board)], audit });
+    const routes = gatewayNoticeRoutes(board, audit);
+    const fetch = routes.get(NOTICE_FETCH_PATH)!;
+    const ack = routes.get(NOTICE_ACK_PATH)!;
+    const reg = new ContactRegistry(store);
+    const ops = { kind: 'operator', id: 'ops1' } as const;
+    const s1 = await reg.add({ participantId: 'AGG1', siteId: 'S1', name: 'S1 EMS', role: 'owner', language: 'en', channels: { gatewayVenId: 'GW1' } }, ops);
+    const s2 = await reg.add({ participantId: 'AGG1', siteId: 'S2', name: 'S2 EMS', role: 'owner', language: 'ja', channels: { gatewayVenId: 'GW2' } }, ops);
+    const { notice } = await notifier.notifyAll(advisory, [s1, s2]);
+    const sub = { fingerprint: '00:11:22:33:44:55:66:77:88:99', role: 'aggregator', id: 'AGG2' };
+    const gw1 = { fingerprint: '00:11:22:33:44:55:66:77:88:98', role: 'gateway', id: 'GW1' };
+    const gw2 = { fingerprint: '00:11:22:33:44:55:66:77:88:97', role: 'gateway', id: 'GW2' };
+    assert.equal((await fetch(Buffer.alloc(0), sub)).status, 403);
+    const got = (JSON.parse((await fetch(Buffer.alloc(0), gw1)).body) as { notices: GatewayNoticeWire[] }).notices;
+    assert.deepEqual(got.map((n) => [n.noticeId, n.language, n.issuedAt]), [[notice.id, 'en', new Date(notice.issuedAt).toISOString()]]);
+    const bad = await ack(Buffer.from('{"ids":["1; drop table"]}'), gw1);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /ids\.0: /);
+    // GW2 cannot acknowledge GW1's notice.
+    assert.deepEqual(JSON.parse((await ack(Buffer.from(JSON.stringify({ ids: [got[0]!.id] })), gw2)).body), { acknowledged: 0 });
+    assert.deepEqual(JSON.parse((await ack(Buffer.from(JSON.stringify({ ids: [got[0]!.id] })), gw1)).body), { acknowledged: 1 });
+    assert.deepEqual(JSON.parse((await fetch(Buffer.alloc(0), gw1)).body), { notices: [] });
+    const byChannel = (await notifier.deliveries({ noticeId: notice.id })).map((d) => [d.address, d.status]).sort();
+    assert.deepEqual(byChannel, [['GW1', 'delivered'], ['GW2', 'pending']]);
+    assert.deepEqual(audit.records.filter((r) => r.action === 'notify.gateway.refused').length, 2);
+    await notifier.close();
+  });
 });

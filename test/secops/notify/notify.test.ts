@@ -164,6 +164,27 @@ describeEachEngine('notifyAll', (fx) => {
       audit.close();
     }
   });
+
+  test('two notifiers retrying the same store at once send a pending delivery once', async () => {
+    const location = await fx.location();
+    const store = await location.open(notifyMigrations);
+    const port = await freePort();
+    const c = await new ContactRegistry(store).add({ participantId: 'AGG1', name: 'Shared', role: 'operator', language: 'en', channels: { webhook: hook(port) } }, OPERATOR);
+    const a = new Notifier(store, { channels: channels(), backoff: { baseMs: 0, maxMs: 0 } });
+    await a.notifyAll(advisory, [c]);
+    const late = await startWebhookReceiver(world, 'hook', ['aggregator:AGG1'], secrets, port);
+    const other = await location.open(notifyMigrations); // a second process's connection (PostgreSQL) or the shared one (SQLite)
+    const b = new Notifier(other, { channels: channels(), backoff: { baseMs: 0, maxMs: 0 } });
+    try {
+      const [x, y] = await Promise.all([a.retryDue(), b.retryDue()]);
+      assert.equal(x + y, 1);
+      assert.equal(late.hooks.length, 1, 'the receiver got it once');
+    } finally {
+      await late.close();
+      await a.close();
+      await b.close();
+    }
+  });
 });
 
 test('an SMTP server that does not offer STARTTLS gets nothing: the delivery stays pending', async (t) => {
