@@ -16,7 +16,7 @@ import { columnType, toEpochMillis } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
 import type { WitnessPost } from '../../security/audit/witness-client.js';
 
-/** The aggregator's routes (kept equal to src/secops/notify/gateway-board.ts, which roles/ may not import). */
+/** The aggregator's notice routes (served by src/secops/notify/gateway-board.ts, which takes them from here). */
 export const NOTICE_FETCH_PATH = '/erab/notices/fetch';
 export const NOTICE_ACK_PATH = '/erab/notices/ack';
 

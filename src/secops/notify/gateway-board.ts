@@ -24,8 +24,9 @@ import type { NoticeChannel, NoticeMessage, SendOutcome } from './channels/chann
 import type { NotifyTables } from './tables.js';
 import type { Contact } from './types.js';
 
-export const NOTICE_FETCH_PATH = '/erab/notices/fetch';
-export const NOTICE_ACK_PATH = '/erab/notices/ack';
+// The gateway's side defines the paths (roles/ may not import secops/; the other way is fine).
+import { NOTICE_ACK_PATH, NOTICE_FETCH_PATH } from '../../roles/gateway/notices.js';
+export { NOTICE_ACK_PATH, NOTICE_FETCH_PATH };
 
 /** A notice as the gateway receives it. */
 export interface GatewayNoticeWire {
