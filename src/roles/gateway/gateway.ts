@@ -50,7 +50,8 @@ import { FailSafe, SafetyPolicy, sitePolicySchema } from './policy.js';
 import { GatewayReportSources } from './telemetry.js';
 import { translationConfigSchema } from './translate.js';
 import { OADR_CODE, describeCommand } from './types.js';
-import { startUpstreamWitnessing } from '../common/witnessing.js';
+import { httpsWitnessPost, startUpstreamWitnessing } from '../common/witnessing.js';
+import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
 const allowListEntry = z.object({
@@ -91,6 +92,11 @@ export const gatewayConfigSchema = z.object({
     caFile: z.string().min(1),
     crlFile: z.string().min(1).optional(),
   }).strict(),
+  /** Notices for the site (vulnerability countermeasures...) fetched from the aggregator (./notices.ts). */
+  notices: z.object({
+    /** How often to look for notices, ms; 0 = never. */
+    fetchIntervalMs: z.number().int().min(0).max(86_400_000).default(60_000),
+  }).strict().prefault({}),
   aggregator: z.object({
     /** Participant id of the aggregator (its certificate's `urn:erab:aggregator:<id>`). */
     id: participantId,
@@ -237,6 +243,7 @@ export class Gateway {
   private readonly aggregator: { role: string; id: string };
   private endpoint: RunningVen | undefined;
   private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
+  private noticeInbox: { inbox: NoticeInbox; close(): void } | undefined;
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -298,7 +305,7 @@ export class Gateway {
     }
     const ownAudit = deps.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: config.audit.origin ?? `erab/gateway-${config.gatewayId}/audit`, clock });
     const audit = deps.audit ?? ownAudit!;
-    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations), sqlite: { synchronous: config.databaseSync } });
+    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations, gatewayNoticeMigrations), sqlite: { synchronous: config.databaseSync } });
     const cleanup: (() => Promise<void> | void)[] = [() => store.close(), () => ownAudit?.close()];
     try {
       const admissionStore = await SqlAdmissionStore.open(store, () => clock.now());
@@ -388,6 +395,17 @@ export class Gateway {
         });
         cleanup.unshift(() => gw.witnessingRef?.stop());
       }
+      if (config.notices.fetchIntervalMs > 0) {
+        // Notices come over the R4 connection's TLS settings, from the aggregator's listener.
+        const transport = httpsWitnessPost(config.aggregator.vtnUrl, tls, 15_000, MAX_NOTICE_REPLY_BYTES);
+        const inbox = new NoticeInbox(store, {
+          gatewayId: config.gatewayId, post: transport.post, audit, clock, intervalMs: config.notices.fetchIntervalMs,
+          onLog: (msg, fields) => log.warn(fields ?? {}, msg),
+        });
+        gw.noticeInbox = { inbox, close: () => transport.close() };
+        cleanup.unshift(async () => { await inbox.stop(); transport.close(); });
+        inbox.start();
+      }
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
     } catch (err) {
@@ -425,6 +443,11 @@ export class Gateway {
     };
   }
 
+  /** Notices from the aggregator for the site's EMS to show, newest first. */
+  notices(limit = 100): Promise<SiteNotice[]> {
+    return this.noticeInbox ? this.noticeInbox.inbox.list(limit) : Promise.resolve([]);
+  }
+
   /** Reports waiting on disk for the aggregator (the VEN's durable outbox). */
   pendingReports(): Promise<number> {
     return this.endpoint!.outbox.size();
@@ -438,6 +461,8 @@ export class Gateway {
     this.engine.close();
     await this.engine.idle();
     this.witnessingRef?.stop();
+    await this.noticeInbox?.inbox.stop();
+    this.noticeInbox?.close();
     await this.endpoint?.close();
     await this.admissionStore.flush().catch(() => {});
     await this.replayStore.flush().catch(() => {});

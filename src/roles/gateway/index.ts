@@ -12,3 +12,4 @@ export { EventEngine, signalsAt, contradicts, type GatewayEvent, type EventAnswe
 export { EchonetSite, propertiesFor, describeLocation, identityOfNode } from './echonet-site.js';
 export { GATEWAY_DB_MIGRATIONS, gatewayMigrations, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
 export * from './types.js';
+export { NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';

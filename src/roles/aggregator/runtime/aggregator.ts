@@ -10,6 +10,7 @@
  *   agg.eventSeries('tso/E1');
  *   await agg.stop();
  */
+import type { ExtraRoute } from '../../../protocols/openadr/http.js';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
 import { ConfigError, describeError } from '../../../core/errors.js';
 import { AuditLog } from '../../../security/audit/log.js';
@@ -42,6 +43,11 @@ export interface AggregatorDeps {
   portfolio?: readonly ResourceSpec[];
   /** The operator console page served at `/` of the operator endpoint (src/web/console-page.ts). */
   consolePage?: { html: string; csp: string };
+  /**
+   * More POST routes on the downstream (R4) listener, behind its mutual TLS and allow-list, e.g.
+   * the gateway notice board of src/secops/notify (a layer above roles, wired by the caller).
+   */
+  routes?: ReadonlyMap<string, ExtraRoute>;
 }
 
 /** One event in the status object. */
@@ -142,7 +148,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       signatureWindowMs: cfg.downstream.signatureWindowMs,
       fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store,
       subAggregators: cfg.downstream.aggregators,
-      ...(witness ? { routes: witnessRoutes(witness) } : {}),
+      ...(witness || deps.routes ? { routes: new Map([...(witness ? witnessRoutes(witness) : []), ...(deps.routes ?? [])]) } : {}),
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.
