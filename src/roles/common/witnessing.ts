@@ -32,8 +32,11 @@ export function openRoleWitness(log: AuditLog, audit: AuditSink, clock?: Clock):
   return AuditWitness.open({ dir: join(log.dir, 'witness'), name: `${log.origin}/witness`, audit, ...(clock ? { clock } : {}) });
 }
 
-/** POSTs to `<baseUrl><path>` with keep-alive mutual TLS; resolves to status, content type and body. */
-export function httpsWitnessPost(baseUrl: string, tlsOptions: tls.ConnectionOptions, timeoutMs = 15_000): { post: WitnessPost; close(): void } {
+/**
+ * POSTs to `<baseUrl><path>` with keep-alive mutual TLS; resolves to status, content type and body
+ * (a reply over `maxReplyBytes` is cut off with an error). Also the update client's transport.
+ */
+export function httpsWitnessPost(baseUrl: string, tlsOptions: tls.ConnectionOptions, timeoutMs = 15_000, maxReplyBytes = 64 * 1024): { post: WitnessPost; close(): void } {
   const base = new URL(baseUrl);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ...tlsOptions });
   const prefix = base.pathname.replace(/\/$/, '');
@@ -51,7 +54,7 @@ export function httpsWitnessPost(baseUrl: string, tlsOptions: tls.ConnectionOpti
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > 64 * 1024) res.destroy(new Error(`witness reply from ${baseUrl}${path} is larger than 64 KiB`));
+        if (size > maxReplyBytes) res.destroy(new Error(`reply from ${baseUrl}${path} is larger than ${maxReplyBytes} bytes`));
         else chunks.push(c);
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
