@@ -2,7 +2,7 @@
  * `erab update ...`: signed update packages for gateways (自家用GL 7-1, ERAB §3.6), and
  * `erab release ...`: the signed manifest of erab's own files that every role checks at start.
  *
- *   erab update pack     --id P --version V --target device|config [--class C] [--maker HEX6] [--product P] [--gateway G...] --file F... --out U
+ *   erab update pack     --id P --package-version V --target device|config [--class C] [--maker HEX6] [--product P] [--gateway G...] --file F... --out U
  *   erab update sign     --in U --cert C --key K --out PKG        (the aggregator's code-signing certificate, never its TLS one)
  *   erab update verify   --in PKG --ca CA [--crl CRL] --aggregator ID
  *   erab update publish  --in PKG --dir UPDATES --ca CA [--crl CRL] --aggregator ID [--gateway G...]
@@ -38,7 +38,7 @@ export function register(program: Command): void {
   up.command('pack')
     .description('pack files into an unsigned update package (manifest with SHA-256 of every file)')
     .requiredOption('--id <packageId>', 'package id')
-    .requiredOption('--version <version>', 'dotted numeric version, e.g. 2.0.0')
+    .requiredOption('--package-version <version>', 'dotted numeric version, e.g. 2.0.0 (not --version: that one prints erab\'s own)')
     .addOption(new Option('--target <kind>', 'device firmware or gateway configuration').choices(['device', 'config']).makeOptionMandatory())
     .option('--class <deviceClass>', 'device class (battery, pv, ev, water_heater, aircon, meter)')
     .option('--maker <hex6>', 'ECHONET Lite maker code, 6 hex digits')
@@ -47,8 +47,8 @@ export function register(program: Command): void {
     .option('--description <text>', 'what the update does')
     .requiredOption('--file <path>', 'file to include (repeatable; firmware: the image first)', collect)
     .requiredOption('--out <file>', 'unsigned package to write')
-    .action((o: { id: string; version: string; target: string; class?: string; maker?: string; product?: string; gateway?: string[]; description?: string; file: string[]; out: string }) => {
-      const { text, manifest } = packUnsigned({ packageId: o.id, version: o.version, target: targetOf(o), ...(o.description ? { description: o.description } : {}) }, o.file);
+    .action((o: { id: string; packageVersion: string; target: string; class?: string; maker?: string; product?: string; gateway?: string[]; description?: string; file: string[]; out: string }) => {
+      const { text, manifest } = packUnsigned({ packageId: o.id, version: o.packageVersion, target: targetOf(o), ...(o.description ? { description: o.description } : {}) }, o.file);
       writeFileSync(o.out, text);
       process.stdout.write(`packed ${manifest.packageId}@${manifest.version} (${manifest.files.length} file(s), unsigned): ${o.out}\n`);
     });

@@ -188,7 +188,7 @@ export class PkiStore {
       const usage = params.usage ?? 'tls';
       const current = this.currentValid(index, role, id, usage);
       if (current) {
-        throw new PolicyRefusedError(`${role} ${id} already holds valid ${usage} certificate ${current.serial}; use "erab pki rotate" to replace it`, { code: 'already_issued' });
+        throw new PolicyRefusedError(`${role} ${id} already holds valid ${usage === 'tls' ? '' : `${usage} `}certificate ${current.serial}; use "erab pki rotate" to replace it`, { code: 'already_issued' });
       }
       const issued = await this.writeIssued(index, { ...params, role, id });
       this.writeIndex(index);
@@ -207,7 +207,7 @@ export class PkiStore {
       const { role, id } = parseParticipant(params.role, params.id);
       const usage = params.usage ?? 'tls';
       const old = this.currentValid(index, role, id, usage);
-      if (!old) throw new InvalidInputError(`${role} ${id} has no valid ${usage} certificate to rotate; use "erab pki issue"`, { code: 'not_found' });
+      if (!old) throw new InvalidInputError(`${role} ${id} has no valid ${usage === 'tls' ? '' : `${usage} `}certificate to rotate; use "erab pki issue"`, { code: 'not_found' });
       const issued = await this.writeIssued(index, {
         algorithm: old.algorithm,
         dns: old.dns,
