@@ -17,7 +17,7 @@
  * Every step is an audit record (`gateway.update.*`), and each result is reported back to the
  * aggregator. A refused package never touches a device.
  */
-import { existsSync, readFileSync, renameSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import type { Clock } from '../../core/clock.js';
 import { describeError, ErabError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -226,6 +226,7 @@ export class GatewayUpdater {
       this.o.validateConfig?.(readFileSync(file, 'utf8'));
     } catch (err) {
       if (had) renameSync(backup, file);
+      else rmSync(file, { force: true });
       this.audit('gateway.update.rolled_back', file, 'success', describeError(err), { package: name, to: previous });
       return { packageId: m.packageId, version: m.version, outcome: 'rolled-back', reason: `new configuration invalid: ${describeError(err)}`, previousVersion: previous, installedVersion: previous };
     }

@@ -1,9 +1,9 @@
 /**
- * Signed updates end to end (自家用GL 7-1, ERAB §3.6): the aggregator's R4 VTN (real mutual TLS,
- * certificates from our PKI) offers packages through its update routes; an in-process gateway
- * learns the offers, downloads, verifies and applies them to a simulated battery over real UDP
- * (ECHONET Lite maker EPCs 0xF0/0xF1), and the aggregator sees the new firmware version in the
- * inventory the gateway registers again.
+ * Signed updates end to end (自家用GL 7-1, ERAB §3.6): the aggregator role (startAggregator, its R4
+ * VTN on real mutual TLS with certificates from our PKI, `updates.dir` configured) offers packages
+ * through its update routes; an in-process gateway learns the offers, downloads, verifies and
+ * applies them to a simulated battery over real UDP (ECHONET Lite maker EPCs 0xF0/0xF1), and the
+ * aggregator's portfolio inventory shows the new firmware version the gateway registers again.
  *
  * In order on one fixture: tampered → refused, device untouched; signed by another aggregator →
  * refused; signed with the aggregator's TLS key → refused; valid → applied and seen by the
@@ -11,19 +11,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, sign as signBytes } from 'node:crypto';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { openStore, type Store } from '../../../src/store/store.js';
+import { openStore } from '../../../src/store/store.js';
+import { composeMigrations } from '../../../src/store/migrations.js';
 import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
-import { startVtnEndpoint, type RunningVtn } from '../../../src/endpoints/openadr/vtn-endpoint.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
+import { portfolioMigrations } from '../../../src/roles/aggregator/portfolio/index.js';
 import { UpdateOffers } from '../../../src/endpoints/openadr/update-offers.js';
 import { buildManifest, sha256Hex, signPackage, type UpdateTarget } from '../../../src/endpoints/openadr/update-package.js';
-import type { OadrReport } from '../../../src/protocols/openadr/report.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
-import { parseAssetUrn } from '../../../src/roles/gateway/inventory.js';
 import type { StoredCertificate } from '../../../src/security/pki/store.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 
@@ -36,15 +39,14 @@ interface Fixture {
   world: PkiWorld;
   signer: StoredCertificate;
   otherSigner: StoredCertificate;
-  vtn: RunningVtn;
-  vtnStore: Store;
+  agg: RunningAggregator;
+  dbFile: string;
   vtnAudit: MemoryAuditSink;
   offers: UpdateOffers;
   updatesDir: string;
   site: DeviceSite;
   gw: Gateway;
   audit: MemoryAuditSink;
-  registered: OadrReport[][];
   battery: string;
 }
 let f: Fixture;
@@ -54,63 +56,77 @@ function firmwarePackage(version: string, signer: StoredCertificate, packageId =
   return signPackage(buildManifest({ packageId, version, target: BATTERY }, files), files, { certPem: signer.certPem, keyPem: signer.keyPem });
 }
 
+function configPackage(version: string, config: unknown): string {
+  const files = new Map([['gateway.json', Buffer.from(JSON.stringify(config, null, 2))]]);
+  return signPackage(buildManifest({ packageId: 'gw-config', version, target: { kind: 'config', gatewayIds: ['GW1'] } }, files), files, { certPem: f.signer.certPem, keyPem: f.signer.keyPem });
+}
+
 /** Offers `text` as it is (as an attacker holding the aggregator's update folder would). */
-function offerRaw(text: string, packageId: string, version: string): void {
+function offerRaw(text: string, packageId: string, version: string, target: UpdateTarget = BATTERY): void {
   mkdirSync(join(f.updatesDir, 'packages'), { recursive: true });
   writeFileSync(join(f.updatesDir, 'packages', `${packageId}-${version}.erabpkg.json`), text);
-  const offer = { packageId, version, target: BATTERY, sha256: sha256Hex(text), size: Buffer.byteLength(text), publishedAt: new Date().toISOString() };
+  const offer = { packageId, version, target, sha256: sha256Hex(text), size: Buffer.byteLength(text), publishedAt: new Date().toISOString() };
   writeFileSync(f.offers.offersFile, JSON.stringify({ offers: [offer] }));
 }
 
 const batteryFirmware = () => f.site.firmware.get('battery')!.version();
 const fault = () => f.site.battery!.object.get(f.site.battery!.object.definition.props.faultStatus as never) as string;
 
-function assetOf(meta: OadrReport[] | undefined, resourceId: string): Record<string, string> | undefined {
-  for (const r of meta ?? []) for (const d of r.descriptions ?? []) {
-    const urn = d.reportDataSource?.endDeviceAsset?.[0];
-    if (urn && d.reportDataSource?.resourceID?.[0] === resourceId) return parseAssetUrn(urn);
+/** The firmware version the aggregator's portfolio inventory holds for a resource (read over a second connection). */
+async function aggregatorSees(resourceId: string): Promise<string | undefined> {
+  const store = await openStore({ url: f.dbFile, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+  try {
+    return (await new Portfolio(store).getResource(resourceId))?.firmwareVersion ?? undefined;
+  } finally {
+    await store.close();
   }
-  return undefined;
 }
 
 before(async () => {
   const world = await pkiWorld({ agg: 'aggregator:AGG1', other: 'aggregator:AGG2', gwCert: 'gateway:GW1' }, { prefix: 'erab-updates-' });
   const signer = await world.store.issue({ role: 'aggregator', id: 'AGG1', usage: 'code-signing' });
   const otherSigner = await world.store.issue({ role: 'aggregator', id: 'AGG2', usage: 'code-signing' });
-  const vtnStore = await openStore({ url: join(world.dir, 'vtn.db'), migrations: openadrStoreMigrations });
   const vtnAudit = new MemoryAuditSink();
   const updatesDir = join(world.dir, 'updates');
-  const offers = new UpdateOffers({ dir: updatesDir, audit: vtnAudit, aggregatorId: 'AGG1' });
-  const registered: OadrReport[][] = [];
-  const vtn = await startVtnEndpoint({
-    vtnID: 'vtn-AGG1', material: await world.material('agg'), profile: 'R4', allowList: { participants: ['gateway:GW1'] },
-    audit: vtnAudit, store: vtnStore, routes: offers.routes(),
-    vtn: { pollFreqMs: 1000, hooks: { onReportRegistered: (_v, r) => registered.push(r) } },
-  });
+  const offers = new UpdateOffers({ dir: updatesDir, audit: new MemoryAuditSink(), aggregatorId: 'AGG1' });
+  // The portfolio lists the gateway's site; its devices come from the gateway's inventory.
+  const dbFile = join(world.dir, 'aggregator.db');
+  const pstore = await openStore({ url: dbFile, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+  await new Portfolio(pstore).importText(JSON.stringify({
+    format: 'erab-portfolio/1',
+    pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
+    sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
+    gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
+  }), 'json', 'updates-portfolio.json', { kind: 'operator', id: 'test' });
+  await pstore.close();
+  const agg = await startAggregator(parseAggregatorConfig({
+    id: 'AGG1', tls: world.tlsFiles('agg'), store: { url: dbFile }, audit: { dir: join(world.dir, 'agg-audit') },
+    downstream: { port: 0, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 1000, reportIntervalMs: 5000 },
+    updates: { dir: updatesDir },
+  }), { audit: vtnAudit, clock: systemClock });
   const site = await DeviceSite.start({ address: NODE, serialPrefix: 'SITEA', battery: {}, firmware: { version: '1.0.0', faultyVersions: ['3.0.0'] } });
   const audit = new MemoryAuditSink();
   const config = gatewayConfigSchema.parse({
     gatewayId: 'GW1',
     database: join(world.dir, 'gateway.db'),
     tls: world.tlsFiles('gwCert'),
-    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: world.get('agg').files.certFile },
+    aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, certificateFile: world.get('agg').files.certFile },
     echonet: { address: CONTROLLER, devices: [NODE], pollMs: 60_000, timeoutMs: 5000, retries: 1, firmwareEpcs: { FFFFFE: 0xf0 }, firmwareInstallEpcs: { FFFFFE: 0xf1 } },
     telemetry: { minPeriodMs: 5000 },
     admission: { allowList: [{ serialNumber: 'SITEA' }] },
     audit: { witnessIntervalMs: 0 },
-    updates: { checkMs: 0, healthCheckMs: 300 },
+    updates: { checkMs: 0, healthCheckMs: 300, configFile: join(world.dir, 'managed-gateway.json') },
   });
   const gw = await Gateway.start(config, { audit });
   const battery = gw.admission.list().find((r) => r.class === 'battery')!.deviceId;
-  f = { world, signer, otherSigner, vtn, vtnStore, vtnAudit, offers, updatesDir, site, gw, audit, registered, battery };
-  await waitFor('the gateway registered its inventory with firmware 1.0.0', () => assetOf(f.registered.at(-1), battery)?.fw === '1.0.0', 20_000);
+  f = { world, signer, otherSigner, agg, dbFile, vtnAudit, offers, updatesDir, site, gw, audit, battery };
+  await waitFor('the aggregator\'s inventory shows firmware 1.0.0', async () => (await aggregatorSees(battery)) === '1.0.0', 20_000);
 });
 
 after(async () => {
   await f?.gw?.close();
-  await f?.vtn?.close();
+  await f?.agg?.stop();
   await f?.site?.close();
-  await f?.vtnStore?.close();
   f?.world?.close();
 });
 
@@ -174,7 +190,7 @@ test('a valid package updates the simulated battery\'s firmware and the aggregat
   assert.equal(batteryFirmware(), '2.0.0');
   const actions = f.audit.records.filter((r) => r.target === f.battery || String(r.target).startsWith('battery-fw@2.0.0')).map((r) => r.action);
   for (const a of ['gateway.update.offered', 'gateway.update.downloaded', 'gateway.update.verified', 'gateway.update.apply', 'gateway.update.applied']) assert.ok(actions.includes(a), `${a} audited (have ${actions.join(', ')})`);
-  await waitFor('the aggregator\'s inventory shows firmware 2.0.0', () => assetOf(f.registered.at(-1), f.battery)?.fw === '2.0.0', 20_000);
+  await waitFor('the aggregator\'s inventory shows firmware 2.0.0', async () => (await aggregatorSees(f.battery)) === '2.0.0', 20_000);
   await waitFor('applied result at the aggregator', () => f.offers.results().find((r) => r.outcome === 'applied' && r.deviceId === f.battery));
   // Offered again: already handled, nothing happens.
   assert.deepEqual(await f.gw.updater.check(), []);
@@ -199,4 +215,27 @@ test('a firmware that fails its health check is rolled back to the previous vers
   assert.ok(actions.includes('gateway.update.health_check_failed'));
   assert.ok(actions.includes('gateway.update.rolled_back'));
   await waitFor('rolled-back result at the aggregator', () => f.offers.results().find((x) => x.outcome === 'rolled-back'));
+});
+
+test('a configuration package replaces the managed file atomically; an invalid one is rolled back; an older one refused', async () => {
+  const file = f.gw.config.updates.configFile!;
+  const base = { gatewayId: 'GW1', tls: f.world.tlsFiles('gwCert'), aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:8444', certificateFile: f.world.get('agg').files.certFile } };
+  const target: UpdateTarget = { kind: 'config', gatewayIds: ['GW1'] };
+  offerRaw(configPackage('1', { ...base, groups: ['tokyo'] }), 'gw-config', '1', target);
+  const [r1] = await f.gw.updater.check();
+  assert.equal(r1!.outcome, 'applied', r1!.reason);
+  assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { groups: string[] }).groups, ['tokyo']);
+
+  // A configuration for another gateway fails the health check: the previous file is back.
+  offerRaw(configPackage('2', { ...base, gatewayId: 'GW9' }), 'gw-config', '2', target);
+  const [r2] = await f.gw.updater.check();
+  assert.equal(r2!.outcome, 'rolled-back');
+  assert.match(r2!.reason!, /for gateway GW9, not GW1/);
+  assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { groups: string[] }).groups, ['tokyo']);
+
+  offerRaw(configPackage('0.9', { ...base, groups: ['old'] }), 'gw-config', '0.9', target);
+  const [r3] = await f.gw.updater.check();
+  assert.equal(r3!.outcome, 'refused');
+  assert.match(r3!.reason!, /downgrade refused: configuration 1 is installed/);
+  assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { groups: string[] }).groups, ['tokyo']);
 });
