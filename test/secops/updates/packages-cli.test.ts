@@ -12,7 +12,6 @@ import { join, resolve } from 'node:path';
 import { openPackage } from '../../../src/endpoints/openadr/update-package.js';
 import { RevocationList } from '../../../src/security/pki/crl.js';
 import { CODE_SIGNING_EKU, signDetached } from '../../../src/security/pki/code-signing.js';
-import { openPki } from '../../../src/security/pki/store.js';
 import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
 const BIN = resolve('bin', 'erab.js');
@@ -44,7 +43,7 @@ test('erab pki issue --usage code-signing makes a second key for the aggregator 
   assert.deepEqual(cert.keyUsage, [CODE_SIGNING_EKU]);
   assert.equal(cert.subjectAltName, 'URI:urn:erab:aggregator:AGG1', 'no host names: it cannot serve TLS');
   assert.notEqual(readFileSync(join(dir, 'key.pem'), 'utf8'), world.get('agg').keyPem, 'a key distinct from the TLS key');
-  const listed = (await openPki({ dir: world.pkiDir })).list().filter((x) => x.id === 'AGG1' && x.status === 'valid');
+  const listed = world.store.list().filter((x) => x.id === 'AGG1' && x.status === 'valid');
   assert.deepEqual(listed.map((x) => x.usage ?? 'tls').sort(), ['code-signing', 'tls']);
   // A second one is refused like a second TLS certificate; rotate replaces it.
   const again = await erab(['pki', 'issue', '--dir', world.pkiDir, '--role', 'aggregator', '--id', 'AGG1', '--usage', 'code-signing']);
@@ -76,7 +75,7 @@ test('pack → sign → verify → publish with the erab update commands; a revo
   assert.deepEqual(offers.offers.map((o) => [o.packageId, o.gateways]), [['battery-fw', ['GW1']]]);
 
   // The signing key is compromised: revoked, the same package no longer verifies.
-  const serial = (await openPki({ dir: world.pkiDir })).list().find((x) => x.usage === 'code-signing')!.serial;
+  const serial = world.store.list().find((x) => x.usage === 'code-signing')!.serial;
   await world.store.revoke({ serial }, 'keyCompromise');
   const cas = [new X509Certificate(world.caPem)];
   const crl = await RevocationList.fromFile(world.crlFile, cas);
