@@ -7,7 +7,7 @@
  *   erab pki revoke  --serial S | --role R --id I [--reason R]
  *   erab pki crl     [--days N]
  *   erab pki list    [--json]
- *   erab pki rotate  --role R --id I [--days N]
+ *   erab pki rotate  --role R --id I [--usage tls|code-signing] [--days N]
  *
  * The CA passphrase comes from --passphrase-file or ERAB_CA_PASSPHRASE, never from the command
  * line (it would end up in shell history and `ps`). Private keys are never printed.
@@ -171,11 +171,12 @@ export function register(program: Command): void {
     .description('issue a new key and certificate for a participant, then revoke the old one (superseded)')
     .addOption(roleOption().makeOptionMandatory())
     .requiredOption('--id <id>', 'participant id')
+    .addOption(new Option('--usage <usage>', 'which of its certificates').choices([...CERTIFICATE_USAGES]).default('tls'))
     .option('--days <n>', 'validity in days', positiveInt('--days', 3650))
-    .action(async (o: CommonOpts & { role: string; id: string; days?: number }) => {
+    .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; days?: number }) => {
       const who = participantArgs(o);
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
-      const c = await store.rotate({ ...who, ...(o.days ? { days: o.days } : {}) });
+      const c = await store.rotate({ ...who, usage: o.usage, ...(o.days ? { days: o.days } : {}) });
       printIssued(c, 'rotated');
       process.stdout.write(`  revoked      ${c.replaced} (superseded)\n`);
     });

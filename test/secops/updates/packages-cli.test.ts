@@ -49,6 +49,11 @@ test('erab pki issue --usage code-signing makes a second key for the aggregator 
   const again = await erab(['pki', 'issue', '--dir', world.pkiDir, '--role', 'aggregator', '--id', 'AGG1', '--usage', 'code-signing']);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /already holds valid code-signing certificate/);
+  const rotated = await erab(['pki', 'rotate', '--dir', world.pkiDir, '--role', 'aggregator', '--id', 'AGG1', '--usage', 'code-signing']);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.match(rotated.stdout, /rotated aggregator AGG1 \(code-signing\)/);
+  assert.equal(new X509Certificate(readFileSync(join(dir, 'cert.pem'))).keyUsage?.[0], CODE_SIGNING_EKU, 'the new one is a code-signing certificate too');
+  assert.equal(world.store.list().filter((x) => x.id === 'AGG1' && x.status === 'valid' && (x.usage ?? 'tls') === 'tls').length, 1, 'the TLS certificate is untouched');
 });
 
 test('signing refuses a TLS certificate, so code is never signed with the TLS key', () => {
@@ -75,7 +80,7 @@ test('pack → sign → verify → publish with the erab update commands; a revo
   assert.deepEqual(offers.offers.map((o) => [o.packageId, o.gateways]), [['battery-fw', ['GW1']]]);
 
   // The signing key is compromised: revoked, the same package no longer verifies.
-  const serial = world.store.list().find((x) => x.usage === 'code-signing')!.serial;
+  const serial = world.store.list().find((x) => x.usage === 'code-signing' && x.status === 'valid')!.serial;
   await world.store.revoke({ serial }, 'keyCompromise');
   const cas = [new X509Certificate(world.caPem)];
   const crl = await RevocationList.fromFile(world.crlFile, cas);
