@@ -10,8 +10,8 @@
  * Why routes and not an OpenADR event: an oadrEvent has no place for a 16 MB signed package, and
  * a custom signal would be refused by every other VEN; the routes cost nothing to gateways that
  * never ask, and the allow-list and certificate checks of the listener already decide who asks.
- * The gateway asks on its own cadence (its update check interval, by default the VTN's poll
- * frequency order of magnitude), so an offer is learnt on the gateway's next check.
+ * The gateway asks on its own cadence (`updates.checkMs`, 15 minutes by default), so an offer is
+ * learnt on the gateway's next check; a listener without these routes answers 404 (nothing offered).
  *
  * State is a folder (the aggregator's `updates.dir`), written by `erab update publish`:
  *   <dir>/offers.json         { offers: [...] }, rewritten atomically

@@ -128,7 +128,7 @@ export const gatewayConfigSchema = z.object({
   /** Signed updates from the aggregator (./updater.ts). */
   updates: z.object({
     /** How often the aggregator's offers are fetched, ms; 0 = never. */
-    checkMs: z.number().int().min(0).max(86_400_000).default(300_000),
+    checkMs: z.number().int().min(0).max(86_400_000).default(900_000),
     /** Wait after an install before the health check, ms. */
     healthCheckMs: z.number().int().min(0).max(600_000).default(5000),
     /** The managed configuration file a configuration package replaces (validated as a gateway configuration). */

@@ -83,6 +83,8 @@ export class GatewayUpdater {
     const post = this.o.post;
     if (!post) return [];
     const reply = await post(UPDATE_OFFERS_PATH, '{}');
+    // An aggregator without an updates folder has no such route: nothing is offered.
+    if (reply.status === 404) return [];
     if (reply.status !== 200) throw new Error(`update offers: HTTP ${reply.status}`);
     const parsed = offersReplySchema.safeParse(JSON.parse(reply.body));
     if (!parsed.success) throw new Error(`update offers reply: ${parsed.error.issues[0]!.message}`);
