@@ -4,10 +4,13 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ErabError, describeError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { setTlsLogger } from '../security/tls/material.js';
 import { commandGroups } from './commands/index.js';
+import { AuditLog } from '../security/audit/log.js';
+import { checkReleaseIntegrity } from '../secops/updates/release.js';
 import { UsageError } from './usage.js';
 
 function packageVersion(): string {
@@ -19,6 +22,33 @@ function packageVersion(): string {
   }
 }
 
+/** Commands that start a role (a long-running participant): each checks erab's own files first. */
+const ROLE_COMMANDS = new Set(['run', 'vtn', 'ven', 'demo', 'host', 'site']);
+
+/**
+ * 自家用GL 7-1: a role runs only the released code. Throws (the role does not start) when an
+ * installed file differs from the signed release manifest, unless the audited override is set;
+ * a development checkout without a manifest starts with a warning that nothing was checked.
+ */
+function verifyOwnCode(role: string): void {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const log = createLogger('integrity');
+  const r = checkReleaseIntegrity(root, {
+    role,
+    // The override's record goes to its own tamper-evident log (the role's log is not open yet).
+    audit: {
+      append: (rec) => {
+        const audit = AuditLog.open({ dir: process.env.ERAB_INTEGRITY_AUDIT_DIR || '.erab/integrity-audit', origin: 'erab/integrity/audit' });
+        try { audit.append(rec); } finally { audit.close(); }
+      },
+    },
+  });
+  if (!r.checked) log.warn({ role }, r.reason);
+  else if (r.overridden) log.warn({ role, modified: r.modified.slice(0, 20), reason: process.env.ERAB_ALLOW_MODIFIED_CODE_REASON }, 'MODIFIED CODE started under the audited override');
+  else log.info({ role, version: r.version, files: r.files, signer: r.signer }, 'code integrity verified');
+  log.flush?.();
+}
+
 export function buildProgram(): Command {
   const program = new Command('erab')
     .description('Secure-by-design platform for Japan\'s Energy Resource Aggregation Business (VPP)')
@@ -26,6 +56,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true });
   for (const register of commandGroups) register(program);
+  program.hook('preAction', (_cmd, action) => {
+    if (ROLE_COMMANDS.has(action.name())) verifyOwnCode(`${action.parent?.name() ?? 'erab'} ${action.name()}`);
+  });
   // Every sub-command turns usage problems into exit code 2 instead of commander's process.exit.
   const override = (cmd: Command): void => {
     cmd.exitOverride();

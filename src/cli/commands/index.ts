@@ -10,7 +10,8 @@ import { register as gateway } from './gateway.js';
 import { register as demo } from './demo.js';
 import { register as openadr } from './openadr.js';
 import { register as notify } from './notify.js';
+import { register as update } from './update.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify];
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update];

@@ -3,11 +3,11 @@
  * guideline §3.3: certificates for mutual authentication on R1–R4).
  *
  *   erab pki init    [--dir D] [--passphrase-file F] [--algorithm ec|rsa]
- *   erab pki issue   --role R --id I [--algorithm ec|rsa] [--days N] [--dns name...] [--ip addr...]
+ *   erab pki issue   --role R --id I [--usage tls|code-signing] [--algorithm ec|rsa] [--days N] [--dns name...] [--ip addr...]
  *   erab pki revoke  --serial S | --role R --id I [--reason R]
  *   erab pki crl     [--days N]
  *   erab pki list    [--json]
- *   erab pki rotate  --role R --id I [--days N]
+ *   erab pki rotate  --role R --id I [--usage tls|code-signing] [--days N]
  *
  * The CA passphrase comes from --passphrase-file or ERAB_CA_PASSPHRASE, never from the command
  * line (it would end up in shell history and `ps`). Private keys are never printed.
@@ -16,7 +16,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
-import { DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
+import { CERTIFICATE_USAGES, DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, type CertificateUsage, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
 import { UsageError } from '../usage.js';
 
 interface CommonOpts {
@@ -70,7 +70,7 @@ function participantArgs(o: { role?: string; id?: string }): { role: string; id:
 
 function printIssued(c: StoredCertificate, verb: string): void {
   process.stdout.write(
-    `${verb} ${c.role} ${c.id}\n` +
+    `${verb} ${c.role} ${c.id}${c.usage === 'tls' ? '' : ` (${c.usage})`}\n` +
       `  serial       ${c.serial}\n` +
       `  fingerprint  ${c.identity.fingerprint}\n` +
       `  algorithm    ${c.algorithm === 'ec' ? 'ECDSA P-256' : 'RSA 2048'}\n` +
@@ -113,14 +113,16 @@ export function register(program: Command): void {
     .description('issue a key pair and certificate for a participant (SAN URI urn:erab:<role>:<id>)')
     .addOption(roleOption().makeOptionMandatory())
     .requiredOption('--id <id>', 'participant id (letters, digits, . _ -; up to 64)')
+    .addOption(new Option('--usage <usage>', 'tls (mutual TLS) or code-signing (a separate key that signs update packages and release manifests)').choices([...CERTIFICATE_USAGES]).default('tls'))
     .addOption(algorithmOption())
     .option('--days <n>', 'validity in days', positiveInt('--days', 3650), 365)
     .option('--dns <name>', 'DNS name for servers (repeatable; default localhost)', collect)
     .option('--ip <addr>', 'IP address for servers (repeatable; default 127.0.0.1 and ::1)', collect)
-    .action(async (o: CommonOpts & { role: string; id: string; algorithm: KeyAlgorithm; days: number; dns?: string[]; ip?: string[] }) => {
+    .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; algorithm: KeyAlgorithm; days: number; dns?: string[]; ip?: string[] }) => {
       const who = participantArgs(o);
+      if (o.usage === 'code-signing' && (o.dns || o.ip)) throw new UsageError('a code-signing certificate names no host: leave out --dns and --ip');
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
-      const c = await store.issue({ ...who, algorithm: o.algorithm, days: o.days, ...(o.dns ? { dns: o.dns } : {}), ...(o.ip ? { ip: o.ip } : {}) });
+      const c = await store.issue({ ...who, usage: o.usage, algorithm: o.algorithm, days: o.days, ...(o.dns ? { dns: o.dns } : {}), ...(o.ip ? { ip: o.ip } : {}) });
       printIssued(c, 'issued');
     });
 
@@ -169,11 +171,12 @@ export function register(program: Command): void {
     .description('issue a new key and certificate for a participant, then revoke the old one (superseded)')
     .addOption(roleOption().makeOptionMandatory())
     .requiredOption('--id <id>', 'participant id')
+    .addOption(new Option('--usage <usage>', 'which of its certificates').choices([...CERTIFICATE_USAGES]).default('tls'))
     .option('--days <n>', 'validity in days', positiveInt('--days', 3650))
-    .action(async (o: CommonOpts & { role: string; id: string; days?: number }) => {
+    .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; days?: number }) => {
       const who = participantArgs(o);
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
-      const c = await store.rotate({ ...who, ...(o.days ? { days: o.days } : {}) });
+      const c = await store.rotate({ ...who, usage: o.usage, ...(o.days ? { days: o.days } : {}) });
       printIssued(c, 'rotated');
       process.stdout.write(`  revoked      ${c.replaced} (superseded)\n`);
     });

@@ -74,9 +74,11 @@ export class EchonetObject<P extends PropertyTable = PropertyTable> {
     }
   }
 
-  /** Replaces the Set hook (simulators attach after construction). */
-  setHook(hook: SetHook | undefined): void {
+  /** Replaces the Set hook (simulators attach after construction); returns the one it replaced, so hooks can be chained. */
+  setHook(hook: SetHook | undefined): SetHook | undefined {
+    const previous = this.onSet;
     this.onSet = hook;
+    return previous;
   }
 
   /** Called with (epc, edt) when an announced property (in 0x9D) changes value. */

@@ -33,8 +33,9 @@ export function openRoleWitness(log: AuditLog, audit: AuditSink, clock?: Clock):
 }
 
 /**
- * POSTs to `<baseUrl><path>` with keep-alive mutual TLS; resolves to status, content type and body.
- * Also the gateway's notice fetch (src/roles/gateway/notices.ts), with a larger reply limit.
+ * POSTs to `<baseUrl><path>` with keep-alive mutual TLS; resolves to status, content type and body
+ * (a reply over `maxReplyBytes` is cut off with an error). Also the gateway's notice fetch
+ * (src/roles/gateway/notices.ts) and the update client's transport, with larger reply limits.
  */
 export function httpsWitnessPost(baseUrl: string, tlsOptions: tls.ConnectionOptions, timeoutMs = 15_000, maxReplyBytes = 64 * 1024): { post: WitnessPost; close(): void } {
   const base = new URL(baseUrl);

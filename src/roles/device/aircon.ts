@@ -7,7 +7,7 @@ import { EchonetObject } from '../../protocols/echonet/object.js';
 import { AirConditioner } from '../../protocols/echonet/objects/air-conditioner.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
 import { outdoorTemperature } from './profiles.js';
-import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface AirconConfig {
   ratedW?: number;
@@ -29,6 +29,7 @@ export class AirconSimulator implements DeviceSimulator {
     this.room = cfg.initialRoomC ?? 26;
     this.object = new EchonetObject(AirConditioner, {
       instance,
+      extra: firmwareProperties(identity),
       values: {
         ...superValues(identity, cfg.on ?? false),
         operationMode: 'automatic',

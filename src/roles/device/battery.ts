@@ -8,7 +8,7 @@
 import { EchonetObject } from '../../protocols/echonet/object.js';
 import { StorageBattery, type BatteryOperationMode } from '../../protocols/echonet/objects/storage-battery.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
-import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface BatteryConfig {
   capacityWh: number;
@@ -42,6 +42,7 @@ export class BatterySimulator implements DeviceSimulator {
     const P = StorageBattery.props;
     this.object = new EchonetObject(StorageBattery, {
       instance,
+      extra: firmwareProperties(identity),
       values: {
         ...superValues(identity),
         operationMode: this.cfg.initialMode,

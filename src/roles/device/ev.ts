@@ -7,7 +7,7 @@ import { EchonetObject } from '../../protocols/echonet/object.js';
 import { EvChargerDischarger, type EvOperationMode, type VehicleConnection } from '../../protocols/echonet/objects/ev-charger-discharger.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
 import { jstHour } from './sim-time.js';
-import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface EvConfig {
   vehicleCapacityWh: number;
@@ -41,6 +41,7 @@ export class EvSimulator implements DeviceSimulator {
     const P = EvChargerDischarger.props;
     this.object = new EchonetObject(EvChargerDischarger, {
       instance,
+      extra: firmwareProperties(identity),
       values: {
         ...superValues(identity),
         operationMode: 'standby',

@@ -7,7 +7,7 @@ import { EchonetObject } from '../../protocols/echonet/object.js';
 import { HouseholdSolarPower } from '../../protocols/echonet/objects/household-solar-power.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
 import { clearSkyFraction } from './profiles.js';
-import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface PvConfig {
   ratedW: number;
@@ -27,6 +27,7 @@ export class PvSimulator implements DeviceSimulator {
     if (cfg.ratedW <= 0 || cfg.ratedW > 65533) throw new RangeError(`PV rating ${cfg.ratedW} W is outside 1–65533`);
     this.object = new EchonetObject(HouseholdSolarPower, {
       instance,
+      extra: firmwareProperties(identity),
       values: {
         ...superValues(identity),
         instantaneousGeneration: watts(0),

@@ -2,6 +2,7 @@
 import type { EchonetObject } from '../../protocols/echonet/object.js';
 import type { EpochMillis, Watts } from '../../core/units.js';
 import type { EchonetDeviceKind } from '../../core/domain/device-classes.js';
+import { firmwarePropertyList } from './firmware.js';
 
 /** Maker, product and serial of one simulated device (configurable so admission logic can be tested). */
 export interface DeviceIdentity {
@@ -9,7 +10,16 @@ export interface DeviceIdentity {
   makerCode: number;
   productCode: string;
   productionNumber: string;
+  /** Running firmware version (maker-specific 0xF0, see ./firmware.ts); default 1.0.0. */
+  firmwareVersion?: string | undefined;
 }
+
+/** The maker-specific firmware properties of a simulated device (./firmware.ts). */
+export function firmwareProperties(id: DeviceIdentity) {
+  return firmwarePropertyList(id.firmwareVersion ?? DEFAULT_FIRMWARE_VERSION);
+}
+
+export const DEFAULT_FIRMWARE_VERSION = '1.0.0';
 
 export interface StepContext {
   /** Simulated instant at the end of the step. */

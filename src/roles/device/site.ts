@@ -15,7 +15,8 @@ import { BatterySimulator } from './battery.js';
 import { EvSimulator } from './ev.js';
 import { PvSimulator } from './pv.js';
 import { seededRandom, SimulationTime } from './sim-time.js';
-import type { DeviceIdentity, DeviceKind, DeviceSimulator } from './simulator.js';
+import { DEFAULT_FIRMWARE_VERSION, type DeviceIdentity, type DeviceKind, type DeviceSimulator } from './simulator.js';
+import { SimulatedFirmware } from './firmware.js';
 import { SmartMeterSimulator } from './smart-meter.js';
 import { WaterHeaterSimulator } from './water-heater.js';
 
@@ -23,6 +24,7 @@ const identityOverride = z.object({
   makerCode: z.number().int().min(0).max(0xffffff).optional(),
   productCode: z.string().max(12).optional(),
   productionNumber: z.string().max(12).optional(),
+  firmwareVersion: z.string().regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version').optional(),
 }).strict();
 
 /** The site configuration, validated (zod) with realistic Japanese residential defaults. */
@@ -38,6 +40,11 @@ export const SiteConfigSchema = z.object({
   startTime: z.number().int().optional(),
   seed: z.number().int().default(1),
   makerCode: z.number().int().min(0).max(0xffffff).default(0xfffffe),
+  /** Simulated firmware (./firmware.ts): the version every device starts with, and versions that boot into a fault. */
+  firmware: z.object({
+    version: z.string().regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version').default(DEFAULT_FIRMWARE_VERSION),
+    faultyVersions: z.array(z.string().max(40)).max(100).default([]),
+  }).strict().prefault({}),
   /** Prefix of production numbers; default derived from the address. */
   serialPrefix: z.string().regex(/^[\x20-\x7e]{1,8}$/).optional(),
   peers: z.array(z.object({ address: z.ipv4(), port: z.number().int().min(1).max(65535).optional() }).strict()).default([]),
@@ -129,6 +136,8 @@ export class DeviceSite {
   readonly waterHeater: WaterHeaterSimulator | undefined;
   readonly aircon: AirconSimulator | undefined;
   readonly meter: SmartMeterSimulator;
+  /** Each device's firmware (A/B slots, installs over ECHONET Lite), by kind. */
+  readonly firmware: ReadonlyMap<DeviceKind, SimulatedFirmware>;
   private readonly time: SimulationTime;
   private simNow: number;
   private timer: TimerHandle | undefined;
@@ -143,6 +152,8 @@ export class DeviceSite {
     this.waterHeater = devs.waterHeater;
     this.aircon = devs.aircon;
     this.meter = devs.meter;
+    const faulty = new Set(config.firmware.faultyVersions);
+    this.firmware = new Map(devs.list.map((d) => [d.kind, new SimulatedFirmware(d.object, devs.firmwareOf(d.kind), faulty)]));
     this.time = time;
     this.simNow = time.now();
   }
@@ -239,11 +250,18 @@ function serialPrefix(config: SiteConfig): string {
 function buildDevices(config: SiteConfig) {
   const random = seededRandom(config.seed);
   const prefix = serialPrefix(config);
-  const id = (kind: string, o?: { makerCode?: number | undefined; productCode?: string | undefined; productionNumber?: string | undefined }): DeviceIdentity => ({
-    makerCode: o?.makerCode ?? config.makerCode,
-    productCode: o?.productCode ?? `ERAB-${kind}`,
-    productionNumber: o?.productionNumber ?? `${prefix}-${kind}`.slice(0, 12),
-  });
+  const versions = new Map<string, string>();
+  const id = (kind: string, o?: { makerCode?: number | undefined; productCode?: string | undefined; productionNumber?: string | undefined; firmwareVersion?: string | undefined }): DeviceIdentity => {
+    const firmwareVersion = o?.firmwareVersion ?? config.firmware.version;
+    versions.set(kind, firmwareVersion);
+    return {
+      makerCode: o?.makerCode ?? config.makerCode,
+      productCode: o?.productCode ?? `ERAB-${kind}`,
+      productionNumber: o?.productionNumber ?? `${prefix}-${kind}`.slice(0, 12),
+      firmwareVersion,
+    };
+  };
+  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', meter: 'METER' };
   const b = config.battery;
   const battery = b ? new BatterySimulator({ capacityWh: b.capacityWh, maxChargeW: b.maxChargeW, maxDischargeW: b.maxDischargeW, initialSocPercent: b.initialSocPercent, minSocPercent: b.minSocPercent }, id('BAT', b.identity)) : undefined;
   const p = config.pv;
@@ -257,5 +275,6 @@ function buildDevices(config: SiteConfig) {
   const m = config.meter;
   const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
   const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
-  return { battery, pv, ev, waterHeater, aircon, meter, list };
+  const firmwareOf = (kind: DeviceKind): string => versions.get(KIND_TAG[kind] ?? '') ?? config.firmware.version;
+  return { battery, pv, ev, waterHeater, aircon, meter, list, firmwareOf };
 }

@@ -9,7 +9,7 @@ import { LowVoltageSmartMeter, wattHoursToMeterReading } from '../../protocols/e
 import { watts, wattHours, type Watts } from '../../core/units.js';
 import { komaFloor } from '../../core/jst.js';
 import { baseLoadWatts } from './profiles.js';
-import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface MeterConfig {
   baseLoadMinW?: number;
@@ -32,6 +32,7 @@ export class SmartMeterSimulator implements DeviceSimulator {
   constructor(private readonly cfg: MeterConfig, identity: DeviceIdentity, instance = 1) {
     this.object = new EchonetObject(LowVoltageSmartMeter, {
       instance,
+      extra: firmwareProperties(identity),
       values: {
         ...superValues(identity),
         coefficient: 1,

@@ -8,7 +8,7 @@ import { EchonetObject } from '../../protocols/echonet/object.js';
 import { ElectricWaterHeater } from '../../protocols/echonet/objects/electric-water-heater.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
 import { jstHour } from './sim-time.js';
-import { clamp, hours, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface WaterHeaterConfig {
   tankLitres: number;
@@ -41,6 +41,7 @@ export class WaterHeaterSimulator implements DeviceSimulator {
     this.litres = (cfg.tankLitres * clamp(cfg.initialFillPercent ?? 70, 0, 100)) / 100;
     this.object = new EchonetObject(ElectricWaterHeater, {
       instance,
+      extra: firmwareProperties(identity),
       values: {
         ...superValues(identity),
         heatingSetting: 'automatic',

@@ -241,6 +241,35 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
     return this.o.admission.list();
   }
 
+  /** The maker code (6 hex digits) of the node a device is on, or undefined when unknown. */
+  makerCodeOf(deviceId: string): string | undefined {
+    const d = this.devices.get(deviceId);
+    const maker = d ? this.o.controller.node(d.address)?.identity.makerCode : undefined;
+    return maker === undefined ? undefined : maker.toString(16).toUpperCase().padStart(6, '0');
+  }
+
+  /**
+   * Sends a maker-specific firmware command (SetC of `text` as ASCII to `epc`, e.g. an install or
+   * a rollback) to an admitted device; throws when the device refuses it.
+   */
+  async firmwareCommand(deviceId: string, epc: number, text: string): Promise<void> {
+    const d = this.devices.get(deviceId);
+    if (!d) throw new PolicyRefusedError(`unknown device ${deviceId}`);
+    if (!this.o.admission.isControllable(deviceId)) throw new NotAuthorizedError(`device ${deviceId} is not admitted; no firmware command is sent`);
+    const results = await this.o.controller.setProperties(d.address, d.eoj, [{ epc, edt: new Uint8Array(Buffer.from(text, 'latin1')) }]);
+    if (results.some((r) => !r.ok)) throw new PolicyRefusedError(`device ${deviceId} refused the firmware command on 0x${epc.toString(16).toUpperCase()} (SetC_SNA)`);
+  }
+
+  /** Reads a device's firmware version and fault status (0x88) again: the health check after an update. */
+  async firmwareState(deviceId: string): Promise<{ firmwareVersion?: string | undefined; fault?: boolean | undefined }> {
+    const d = this.devices.get(deviceId);
+    if (!d) throw new PolicyRefusedError(`unknown device ${deviceId}`);
+    await this.readDetails(d);
+    const r = await this.o.controller.getProperties(d.address, d.eoj, [0x88]);
+    const fault = decodeWith<string>(d.def, 0x88, r);
+    return { firmwareVersion: d.details.firmwareVersion, fault: fault === undefined ? undefined : fault !== 'noFault' };
+  }
+
   // ------------------------------------------------------------------ DevicePort
 
   async execute(cmd: DeviceCommand, normal: OwnerNormal | undefined): Promise<void> {

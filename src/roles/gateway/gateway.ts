@@ -52,6 +52,7 @@ import { translationConfigSchema } from './translate.js';
 import { OADR_CODE, describeCommand } from './types.js';
 import { httpsWitnessPost, startUpstreamWitnessing } from '../common/witnessing.js';
 import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';
+import { GatewayUpdater } from './updater.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
 const allowListEntry = z.object({
@@ -127,6 +128,17 @@ export const gatewayConfigSchema = z.object({
     perNodeRate: z.number().int().min(1).max(1000).default(20),
     /** Maker code (6 hex digits) → maker-specific EPC (0xF0–0xFF) holding the firmware version. */
     firmwareEpcs: z.record(z.string().regex(/^[0-9A-Fa-f]{6}$/, 'must be a maker code of 6 hex digits'), z.number().int().min(0xf0).max(0xff)).default({}),
+    /** Maker code (6 hex digits) → maker-specific EPC (0xF0–0xFF) of its firmware install command (./updater.ts). */
+    firmwareInstallEpcs: z.record(z.string().regex(/^[0-9A-Fa-f]{6}$/, 'must be a maker code of 6 hex digits'), z.number().int().min(0xf0).max(0xff)).default({}),
+  }).strict().prefault({}),
+  /** Signed updates from the aggregator (./updater.ts). */
+  updates: z.object({
+    /** How often the aggregator's offers are fetched, ms; 0 = never. */
+    checkMs: z.number().int().min(0).max(86_400_000).default(900_000),
+    /** Wait after an install before the health check, ms. */
+    healthCheckMs: z.number().int().min(0).max(600_000).default(5000),
+    /** The managed configuration file a configuration package replaces (validated as a gateway configuration). */
+    configFile: z.string().min(1).optional(),
   }).strict().prefault({}),
   policy: sitePolicySchema.prefault({}),
   translation: translationConfigSchema.prefault({}),
@@ -153,6 +165,22 @@ export const gatewayConfigSchema = z.object({
 }).strict();
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+
+/** The health check of a configuration update: the new file must be a valid configuration of this same gateway. */
+function validateManagedConfig(text: string, gatewayId: string): void {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`the new configuration is not JSON (${describeError(err)})`);
+  }
+  const r = gatewayConfigSchema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new ConfigError(`the new configuration: field ${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  if (r.data.gatewayId !== gatewayId) throw new ConfigError(`the new configuration is for gateway ${r.data.gatewayId}, not ${gatewayId}`);
+}
 
 /** What `Gateway.status()` reports. */
 export interface GatewayStatus {
@@ -218,6 +246,7 @@ interface GatewayParts {
  */
 export class Gateway {
   private readonly timers: TimerHandle[] = [];
+  private readonly closers: (() => void)[] = [];
   private readonly tracker = new InventoryTracker();
   /** Who signed the distribute whose events the VEN is handing us (set by checkDistribute). */
   private signerId: string | undefined;
@@ -244,6 +273,7 @@ export class Gateway {
   private endpoint: RunningVen | undefined;
   private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
   private noticeInbox: { inbox: NoticeInbox; close(): void } | undefined;
+  private updaterRef: GatewayUpdater | undefined;
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -268,6 +298,11 @@ export class Gateway {
   /** Our audit checkpoints' witnessing by the aggregator (when the gateway keeps its own audit log). */
   get witnessing(): ReturnType<typeof startUpstreamWitnessing>['witnessing'] | undefined {
     return this.witnessingRef?.witnessing;
+  }
+
+  /** Signed updates from the aggregator (offers, verification, apply, rollback). */
+  get updater(): GatewayUpdater {
+    return this.updaterRef!;
   }
 
   /** The OpenADR VEN (registration, polling, reports). */
@@ -406,6 +441,16 @@ export class Gateway {
         cleanup.unshift(async () => { await inbox.stop(); transport.close(); });
         inbox.start();
       }
+      // Update offers come over the same mutual TLS as the VEN's polls (src/endpoints/openadr/update-offers.ts).
+      const updatesTransport = httpsWitnessPost(config.aggregator.vtnUrl, tls, 60_000, 17 * 1024 * 1024);
+      cleanup.unshift(() => updatesTransport.close());
+      gw.updaterRef = new GatewayUpdater({
+        gatewayId: config.gatewayId, aggregatorId: config.aggregator.id, material, post: updatesTransport.post, site, audit, clock,
+        installEpcs: config.echonet.firmwareInstallEpcs, healthCheckMs: config.updates.healthCheckMs, configFile: config.updates.configFile,
+        validateConfig: (text) => validateManagedConfig(text, config.gatewayId), onApplied: () => gw.syncInventory(), logger: log,
+      });
+      gw.closers.push(() => updatesTransport.close());
+      if (config.updates.checkMs > 0) gw.every(config.updates.checkMs, async () => { await gw.updaterRef?.check(); });
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
     } catch (err) {
@@ -463,6 +508,7 @@ export class Gateway {
     this.witnessingRef?.stop();
     await this.noticeInbox?.inbox.stop();
     this.noticeInbox?.close();
+    for (const c of this.closers) c();
     await this.endpoint?.close();
     await this.admissionStore.flush().catch(() => {});
     await this.replayStore.flush().catch(() => {});

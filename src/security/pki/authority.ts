@@ -11,6 +11,10 @@
  *   serverAuth+clientAuth (one certificate serves a VEN as client and a VTN as server),
  *   subjectAltName URI `urn:erab:<role>:<id>` plus DNS/IP names for servers,
  *   authorityKeyIdentifier.
+ * - Code signing (`usage: 'code-signing'`, for update packages and release manifests): a key of
+ *   its own, never the TLS key (自家用GL 7-1, ERAB §3.6): keyUsage digitalSignature only
+ *   (critical), extKeyUsage codeSigning only, subjectAltName URI `urn:erab:<role>:<id>` and no
+ *   host names, so it can neither serve nor open a TLS connection.
  * Keys: ECDSA P-256 (default) or RSA 2048, both allowed by OpenADR 2.0b.
  */
 import { KeyObject, randomBytes, type webcrypto as wc } from 'node:crypto';
@@ -76,10 +80,16 @@ function derInteger(n: number): Uint8Array {
   return Uint8Array.from([0x02, body.length, ...body]);
 }
 
+/** What a participant certificate is for: mutual TLS (default) or signing code and update packages. */
+export const CERTIFICATE_USAGES = ['tls', 'code-signing'] as const;
+export type CertificateUsage = (typeof CERTIFICATE_USAGES)[number];
+
 /** What to put in a participant certificate. */
 export interface IssueParams {
   role: ParticipantRole | string;
   id: string;
+  /** `tls` (default) or `code-signing` (a separate key, extKeyUsage codeSigning only). */
+  usage?: CertificateUsage;
   /** Key type; default `ec` (ECDSA P-256). */
   algorithm?: KeyAlgorithm;
   /** Validity in days from now; default 365. Ignored when notAfter is given. */
@@ -98,6 +108,7 @@ export interface IssuedCertificate {
   role: ParticipantRole;
   id: string;
   algorithm: KeyAlgorithm;
+  usage: CertificateUsage;
   /** Upper-case hex. */
   serial: string;
   certPem: string;
@@ -210,8 +221,12 @@ export class CertificateAuthority {
     const { role, id } = parseParticipant(params.role, params.id);
     const algorithm = params.algorithm ?? 'ec';
     if (algorithm !== 'ec' && algorithm !== 'rsa') throw new InvalidInputError(`algorithm "${algorithm as string}" must be ec or rsa`);
-    const dns = params.dns ?? ['localhost'];
-    const ips = params.ip ?? ['127.0.0.1', '::1'];
+    const usage = params.usage ?? 'tls';
+    if (!CERTIFICATE_USAGES.includes(usage)) throw new InvalidInputError(`usage "${usage as string}" must be one of ${CERTIFICATE_USAGES.join(', ')}`);
+    const codeSigning = usage === 'code-signing';
+    // A signing certificate names no host: it must never be usable as a TLS server certificate.
+    const dns = codeSigning ? [] : params.dns ?? ['localhost'];
+    const ips = codeSigning ? [] : params.ip ?? ['127.0.0.1', '::1'];
     for (const d of dns) {
       if (!/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(d)) throw new InvalidInputError(`DNS name "${d}" is not a valid host name`);
     }
@@ -225,10 +240,12 @@ export class CertificateAuthority {
 
     const keys = await generateKeyPair(algorithm);
     const serial = randomSerial();
-    const usage = x509.KeyUsageFlags.digitalSignature | (algorithm === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement);
+    const keyUsage = codeSigning
+      ? x509.KeyUsageFlags.digitalSignature
+      : x509.KeyUsageFlags.digitalSignature | (algorithm === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
-      subject: `CN=${id}, OU=${role}, O=erab`,
+      subject: codeSigning ? `CN=${id} code signing, OU=${role}, O=erab` : `CN=${id}, OU=${role}, O=erab`,
       issuer: this.cert.subjectName,
       notBefore,
       notAfter,
@@ -237,8 +254,8 @@ export class CertificateAuthority {
       signingAlgorithm: signingAlgorithm(this.algorithm),
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(usage, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.KeyUsagesExtension(keyUsage, true),
+        new x509.ExtendedKeyUsageExtension(codeSigning ? [x509.ExtendedKeyUsage.codeSigning] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         new x509.SubjectAlternativeNameExtension([
           { type: 'url', value: participantUri(role, id) },
           ...dns.map((value) => ({ type: 'dns' as const, value })),
@@ -253,6 +270,7 @@ export class CertificateAuthority {
       role,
       id,
       algorithm,
+      usage,
       serial,
       certPem,
       keyPem: await exportPkcs8Pem(keys.privateKey),

@@ -20,3 +20,4 @@ export {
   readPrivateKeyFile,
   toPem,
 } from './pem.js';
+export * from './code-signing.js';

@@ -12,6 +12,8 @@
  *   <dir>/issued/<role>-<id>/cert.pem     participant certificate
  *   <dir>/issued/<role>-<id>/key.pem      participant private key, PKCS#8 PEM, mode 0600
  *   <dir>/issued/<role>-<id>/chain.pem    certificate followed by the CA certificate
+ *   <dir>/issued/<role>-<id>-code-signing/ the same three files for a participant's code-signing
+ *                                         certificate (its own key, never the TLS key)
  *   <dir>/archive/<serial>.pem            certificates replaced by rotate or re-issue
  *   <dir>/.lock                           held while a command changes the PKI
  *
@@ -26,8 +28,10 @@ import { z } from 'zod';
 import { InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
 import { parseParticipant, normalizeSerial, openadrFingerprint, type ParticipantRole } from '../identity.js';
 import {
+  CERTIFICATE_USAGES,
   CertificateAuthority,
   REVOCATION_REASONS,
+  type CertificateUsage,
   type IssueParams,
   type IssuedCertificate,
   type KeyAlgorithm,
@@ -43,6 +47,8 @@ const recordSchema = z.object({
   role: z.enum(['tso', 'retailer', 'aggregator', 'gateway', 'operator']),
   id: z.string(),
   algorithm: z.enum(['ec', 'rsa']),
+  /** Absent in indexes written before code signing: `tls`. */
+  usage: z.enum(CERTIFICATE_USAGES).optional(),
   fingerprint: z.string(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   subject: z.string(),
@@ -143,10 +149,10 @@ export class PkiStore {
   get crlFile(): string { return join(this.dir, 'crl.pem'); }
   get indexFile(): string { return join(this.dir, 'index.json'); }
 
-  /** The files of one participant (whether or not they exist yet). */
-  files(role: ParticipantRole | string, id: string): ParticipantFiles {
+  /** The files of one participant's TLS (default) or code-signing certificate (whether or not they exist yet). */
+  files(role: ParticipantRole | string, id: string, usage: CertificateUsage = 'tls'): ParticipantFiles {
     const p = parseParticipant(role, id);
-    const dir = join(this.dir, 'issued', `${p.role}-${p.id}`);
+    const dir = join(this.dir, 'issued', `${p.role}-${p.id}${usage === 'tls' ? '' : `-${usage}`}`);
     return {
       dir,
       certFile: join(dir, 'cert.pem'),
@@ -179,9 +185,10 @@ export class PkiStore {
     return this.exclusive(async () => {
       const index = this.readIndex();
       const { role, id } = parseParticipant(params.role, params.id);
-      const current = this.currentValid(index, role, id);
+      const usage = params.usage ?? 'tls';
+      const current = this.currentValid(index, role, id, usage);
       if (current) {
-        throw new PolicyRefusedError(`${role} ${id} already holds valid certificate ${current.serial}; use "erab pki rotate" to replace it`, { code: 'already_issued' });
+        throw new PolicyRefusedError(`${role} ${id} already holds valid ${usage === 'tls' ? '' : `${usage} `}certificate ${current.serial}; use "erab pki rotate" to replace it`, { code: 'already_issued' });
       }
       const issued = await this.writeIssued(index, { ...params, role, id });
       this.writeIndex(index);
@@ -198,8 +205,9 @@ export class PkiStore {
     return this.exclusive(async () => {
       const index = this.readIndex();
       const { role, id } = parseParticipant(params.role, params.id);
-      const old = this.currentValid(index, role, id);
-      if (!old) throw new InvalidInputError(`${role} ${id} has no valid certificate to rotate; use "erab pki issue"`, { code: 'not_found' });
+      const usage = params.usage ?? 'tls';
+      const old = this.currentValid(index, role, id, usage);
+      if (!old) throw new InvalidInputError(`${role} ${id} has no valid ${usage === 'tls' ? '' : `${usage} `}certificate to rotate; use "erab pki issue"`, { code: 'not_found' });
       const issued = await this.writeIssued(index, {
         algorithm: old.algorithm,
         dns: old.dns,
@@ -272,9 +280,9 @@ export class PkiStore {
 
   // ---- internals ----
 
-  private currentValid(index: PkiIndex, role: string, id: string): CertificateRecord | undefined {
+  private currentValid(index: PkiIndex, role: string, id: string, usage: CertificateUsage = 'tls'): CertificateRecord | undefined {
     const now = Date.now();
-    return index.certificates.find((r) => r.role === role && r.id === id && r.status === 'valid' && new Date(r.notAfter).getTime() > now);
+    return index.certificates.find((r) => r.role === role && r.id === id && (r.usage ?? 'tls') === usage && r.status === 'valid' && new Date(r.notAfter).getTime() > now);
   }
 
   private markRevoked(rec: CertificateRecord, reason: RevocationReason): void {
@@ -286,7 +294,7 @@ export class PkiStore {
   private async writeIssued(index: PkiIndex, params: IssueParams & { role: ParticipantRole }): Promise<StoredCertificate> {
     const ca = await this.authority();
     const issued = await ca.issue(params);
-    const files = this.files(issued.role, issued.id);
+    const files = this.files(issued.role, issued.id, issued.usage);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     if (existsSync(files.certFile)) {
       // Keep the old certificate (public) for the record; its key is no longer needed.
@@ -306,14 +314,15 @@ export class PkiStore {
       role: issued.role,
       id: issued.id,
       algorithm: issued.algorithm,
+      ...(issued.usage !== 'tls' ? { usage: issued.usage } : {}),
       fingerprint: issued.identity.fingerprint,
       sha256: issued.identity.sha256,
       subject: issued.identity.subject.replaceAll('\n', ', '),
       notBefore: issued.notBefore.toISOString(),
       notAfter: issued.notAfter.toISOString(),
       issuedAt: new Date().toISOString(),
-      dns: params.dns ?? ['localhost'],
-      ip: params.ip ?? ['127.0.0.1', '::1'],
+      dns: issued.usage === 'tls' ? params.dns ?? ['localhost'] : [],
+      ip: issued.usage === 'tls' ? params.ip ?? ['127.0.0.1', '::1'] : [],
       status: 'valid',
     });
     return { ...issued, files };

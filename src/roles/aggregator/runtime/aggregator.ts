@@ -16,6 +16,7 @@ import { ConfigError, describeError } from '../../../core/errors.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
+import { UpdateOffers } from '../../../endpoints/openadr/update-offers.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations } from '../../../store/migrations.js';
@@ -148,7 +149,12 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       signatureWindowMs: cfg.downstream.signatureWindowMs,
       fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store,
       subAggregators: cfg.downstream.aggregators,
-      ...(witness || deps.routes ? { routes: new Map([...(witness ? witnessRoutes(witness) : []), ...(deps.routes ?? [])]) } : {}),
+      // Audit witness, update offers and notices share the R4 listener's mutual TLS and allow-list.
+      routes: new Map([
+        ...(witness ? witnessRoutes(witness) : []),
+        ...(cfg.updates ? new UpdateOffers({ dir: cfg.updates.dir, audit, aggregatorId: cfg.id }).routes() : []),
+        ...(deps.routes ?? []),
+      ]),
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.

@@ -120,6 +120,11 @@ export const aggregatorConfigSchema = z.object({
      */
     witnessIntervalMs: z.number().int().min(0).max(86_400_000).default(300_000),
   }).strict().default({ dir: 'aggregator-audit', witnessIntervalMs: 300_000 }),
+  /**
+   * Signed updates offered to our gateways on the R4 listener (src/endpoints/openadr/update-offers.ts):
+   * the folder `erab update publish --dir` writes. Absent = no update routes.
+   */
+  updates: z.object({ dir: z.string().min(1) }).strict().optional(),
   /** The downstream VTN (R4 gateways, R3 resource aggregators below us). */
   downstream: z.object({
     host: z.string().min(1).default('127.0.0.1'),
