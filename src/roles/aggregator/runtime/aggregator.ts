@@ -133,7 +133,9 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // cluster's IPC, which is not built yet (docs/scale.md).
       throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, leaseMigrations) });
+    // The lease table only where a standby shares the store: other tools open this database with
+    // their own migration lists and refuse one they do not know.
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, ...(cfg.standby?.enabled ? [leaseMigrations] : [])) });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
