@@ -24,6 +24,8 @@ export const complianceProfileSchema = z.object({
   store: z.string().min(1).default('compliance.db'),
   /** CRLs older than this are stale even before their nextUpdate, hours. */
   crlMaxAgeHours: z.number().positive().default(24 * 7),
+  /** The audit log decisions are recorded in (src/security/audit). */
+  audit: z.object({ dir: z.string().min(1).default('compliance-audit'), origin: z.string().regex(/^[^\s+]+$/, 'must contain no spaces or +').optional() }).strict().default({ dir: 'compliance-audit' }),
   /** Report signing: the participant's key and certificate (PEM). */
   signing: z.object({ keyFile: z.string().min(1), certFile: z.string().min(1).optional() }).strict().optional(),
 }).strict();
