@@ -295,7 +295,7 @@ function catalog(key, title, version, published, groups, remarks) {
 writeFileSync(join(here, 'erab-v1.1.json'), JSON.stringify(catalog('erab-v1.1',
   'エネルギー・リソース・アグリゲーション・ビジネスに関するサイバーセキュリティガイドライン Ver1.1',
   '1.1', '2017-11-29', erabGroups,
-  '資源エネルギー庁・IPA。勧告: 実装を必須として義務付けるべきもの。推奨: 各事業者が各自の責任においてその実装を検討すべきもの（§3.1）。Levels as written in the text of Ver1.1; 参考 = Table 2 (an example); 記載なし = the text states no level.'), null, 2) + '\n');
+  '資源エネルギー庁・IPA。勧告: 実装を必須として義務付けるべきもの。推奨: 各事業者が各自の責任においてその実装を検討すべきもの（§3.1）。Japanese text as written, footnote markers left out. Levels as written in the text of Ver1.1; 参考 = Table 2 (an example); 記載なし = the text states no level.'), null, 2) + '\n');
 writeFileSync(join(here, 'jikayou.json'), JSON.stringify(catalog('jikayou',
   '自家用電気工作物に係るサイバーセキュリティの確保に関するガイドライン（解説資料 2023/7 に基づく）',
   '2022', '2022-06-10', jkGroups,
