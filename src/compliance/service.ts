@@ -14,7 +14,7 @@ import { assessmentResults, systemSecurityPlan } from './oscal.js';
 import type { ComplianceProfile } from './profile.js';
 import type { CheckRegistry } from './registry.js';
 import { renderReport, signReport } from './report.js';
-import { complianceMigrations, currentDecisions, DECISION_KINDS, loadRun, recordDecision, saveRun, type ComplianceTables, type DecisionKind } from './store.js';
+import { complianceMigrations, controlHistory, currentDecisions, DECISION_KINDS, loadRun, recordDecision, saveRun, type ComplianceTables, type DecisionKind } from './store.js';
 import { summarize, type Summary } from './summary.js';
 
 export interface DecisionInput {
@@ -94,6 +94,11 @@ export class ComplianceService {
     }
     this.audit.append({ actor: { kind: 'system', id: 'compliance' }, action: 'compliance.report', target: dir, outcome: 'success', details: { files: files.map((f) => f.slice(dir.length + 1)) } });
     return files;
+  }
+
+  /** A control's status over the last runs, newest first. */
+  history(controlId: string, limit = 20): Promise<{ runId: number; at: number; status: string }[]> {
+    return controlHistory(this.store.db, controlId, limit);
   }
 
   async close(): Promise<void> { await this.store.close(); }

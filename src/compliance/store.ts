@@ -41,6 +41,7 @@ export const complianceMigrations: readonly Migration[] = [{
       .addColumn('level', 'text', (c) => c.notNull())
       .addColumn('status', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('compliance_control_status_pk', ['run_id', 'control_id']).execute();
+    await db.schema.createIndex('compliance_control_status_control').on('compliance_control_status').columns(['control_id', 'run_id']).execute();
     await db.schema.createTable('compliance_decision').$call((t) => addIdColumn(t, 'id', ctx.dialect))
       .addColumn('control_id', 'text', (c) => c.notNull())
       .addColumn('kind', 'text', (c) => c.notNull())
@@ -119,4 +120,11 @@ export async function currentDecisions(db: Db): Promise<Map<string, Decision>> {
     });
   }
   return out;
+}
+
+/** A control's status over the last `limit` runs, newest first (by index on control_id, run_id). */
+export async function controlHistory(db: Db, controlId: string, limit = 20): Promise<{ runId: number; at: number; status: string }[]> {
+  const rows = await db.selectFrom('compliance_control_status as s').innerJoin('compliance_run as r', 'r.id', 's.run_id')
+    .select(['s.run_id', 'r.at', 's.status']).where('s.control_id', '=', controlId).orderBy('s.run_id', 'desc').limit(limit).execute();
+  return rows.map((r) => ({ runId: toNumber(r.run_id), at: toNumber(r.at), status: r.status }));
 }

@@ -7,6 +7,7 @@
  *                            [--reference DOC] [--reason TEXT] [--compensating TEXT]
  *   erab compliance report   --out DIR      ssp.json, assessment-results.json, report.html (+ .sig when signing is configured)
  *   erab compliance controls [--json]       the applicable controls, their level, checks or "needs decision"
+ *   erab compliance watch    [--interval-min N]   run the checks now and every N minutes (default 60) until stopped
  *
  * The profile (JSON, see src/compliance/profile.ts) names the roles, the 区分, the role config
  * files, the store and the signing key; --role/--kubun/--participant/--*-config/--store override it.
@@ -22,6 +23,9 @@ import { ComplianceService } from '../../compliance/service.js';
 import { formatSummary, isFailing } from '../../compliance/summary.js';
 import { DECISION_KINDS, type DecisionKind } from '../../compliance/store.js';
 import { UsageError } from '../usage.js';
+import { untilStopped } from '../until-stopped.js';
+import { systemClock } from '../../core/clock.js';
+import { ComplianceSchedule } from '../../compliance/schedule.js';
 
 interface ProfileOpts {
   profile?: string; role?: string[]; kubun?: 'A' | 'B' | 'C'; participant?: string; store?: string;
@@ -121,6 +125,29 @@ export function register(program: Command): void {
       await withService(profile, async (s) => {
         const r = await s.run();
         for (const f of await s.writeOutputs(o.out, r)) process.stdout.write(`${f}\n`);
+      });
+    });
+
+  profileOptions(group.command('watch').description('run the checks now and on a schedule, keeping every run (history)'))
+    .option('--interval-min <n>', 'minutes between runs', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 1) throw new UsageError(`--interval-min must be a number of minutes ≥ 1, got "${v}"`);
+      return n;
+    }, 60)
+    .action(async (o: ProfileOpts & { intervalMin: number }) => {
+      const profile = resolveProfile(o);
+      await withService(profile, async (s) => {
+        const schedule = new ComplianceSchedule(s, {
+          clock: systemClock, intervalMs: o.intervalMin * 60_000,
+          onRun: (r) => {
+            const failing = r.summary.kankoku.filter((c) => isFailing(c.status)).length;
+            process.stdout.write(`${new Date(r.summary.at).toISOString()} run ${r.runId}: ${failing} 勧告 item(s) failing; ${r.summary.changes.length} change(s)${r.summary.changes.map((c) => `\n  ${c.label}: ${c.from} → ${c.to}`).join('')}\n`);
+          },
+          onError: (err) => process.stderr.write(`compliance run failed: ${err.message}\n`),
+        });
+        schedule.start();
+        await untilStopped();
+        await schedule.stop();
       });
     });
 
