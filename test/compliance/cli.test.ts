@@ -76,3 +76,18 @@ test('report writes the OSCAL documents and the signed HTML; controls lists how 
   assert.equal(u.code, 2);
   assert.match(u.stderr, /--profile or --participant and --role/);
 });
+
+test('--demo assesses a participant of an erab demo work folder from its own config', async () => {
+  const { mkdirSync, copyFileSync } = await import('node:fs');
+  const demo = join(d.dir, 'demo');
+  mkdirSync(join(demo, 'AGG-A'), { recursive: true });
+  copyFileSync(d.files.aggregator, join(demo, 'AGG-A', 'config.json'));
+  const r = await erab(['compliance', 'status', '--demo', demo, '--json']);
+  const out = JSON.parse(r.stdout) as { controls: { id: string; status: string }[] };
+  assert.equal(out.controls.find((c) => c.id === 'erab-3.3.3-1')!.status, 'satisfied');
+  assert.ok(!out.controls.some((c) => c.id.startsWith('jk-')), 'no 区分 given: the private-facility guideline does not apply');
+  assert.ok(existsSync(join(demo, 'compliance', 'AGG-A.db')), 'history kept in the demo folder');
+  const missing = await erab(['compliance', 'status', '--demo', join(d.dir, 'nowhere')]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /not found: is .* an erab demo work folder/);
+});

@@ -9,6 +9,7 @@
  *   erab compliance controls [--json]       the applicable controls, their level, checks or "needs decision"
  *   erab compliance watch    [--interval-min N]   run the checks now and every N minutes (default 60) until stopped
  *
+ * `--demo DIR` assesses a participant of an `erab demo` work folder (AGG-A unless --participant).
  * The profile (JSON, see src/compliance/profile.ts) names the roles, the 区分, the role config
  * files, the store and the signing key; --role/--kubun/--participant/--*-config/--store override it.
  * Exit codes: status 0 when every 勧告 item holds, 1 otherwise; 2 usage error.
@@ -20,6 +21,7 @@ import { OPERATOR_ROLES } from '../../compliance/catalog.js';
 import { checksFor, needsDecision } from '../../compliance/mapping.js';
 import { applicableControls, complianceProfileSchema, loadComplianceProfile, type ComplianceProfile } from '../../compliance/profile.js';
 import { ComplianceService } from '../../compliance/service.js';
+import { demoProfile } from '../../compliance/demo-profile.js';
 import { formatSummary, isFailing } from '../../compliance/summary.js';
 import { DECISION_KINDS, type DecisionKind } from '../../compliance/store.js';
 import { UsageError } from '../usage.js';
@@ -28,13 +30,14 @@ import { systemClock } from '../../core/clock.js';
 import { ComplianceSchedule } from '../../compliance/schedule.js';
 
 interface ProfileOpts {
-  profile?: string; role?: string[]; kubun?: 'A' | 'B' | 'C'; participant?: string; store?: string;
+  profile?: string; demo?: string; role?: string[]; kubun?: 'A' | 'B' | 'C'; participant?: string; store?: string;
   aggregatorConfig?: string; tsoConfig?: string; retailerConfig?: string; gatewayConfig?: string;
 }
 
 function profileOptions(cmd: Command): Command {
   return cmd
     .option('--profile <file>', 'compliance profile (JSON)')
+    .option('--demo <dir>', 'assess a participant of an `erab demo` work folder (default AGG-A; --participant to choose)')
     .addOption(new Option('--role <role>', 'a role this operator runs (repeatable)').choices([...OPERATOR_ROLES]).argParser((v: string, prev?: string[]) => [...(prev ?? []), v]))
     .addOption(new Option('--kubun <k>', '自家用電気工作物 区分').choices(['A', 'B', 'C']))
     .option('--participant <id>', 'participant id')
@@ -43,6 +46,11 @@ function profileOptions(cmd: Command): Command {
 }
 
 export function resolveProfile(o: ProfileOpts): ComplianceProfile {
+  if (o.demo) {
+    if (o.profile) throw new UsageError('give either --profile or --demo');
+    const p = demoProfile(o.demo, { ...(o.participant ? { participant: o.participant } : {}), ...(o.kubun ? { kubun: o.kubun } : {}) });
+    return o.store ? { ...p, store: o.store } : p;
+  }
   const base = o.profile ? loadComplianceProfile(o.profile) : undefined;
   const input = {
     ...(base ?? {}),
