@@ -69,9 +69,14 @@ export function judge(control: ScopedControl, checks: { id: string; result: Chec
     const failing = relevant.filter((c) => c.result.status === 'not-satisfied');
     if (failing.length === 0) return { status: 'satisfied', note: `${relevant.length} check(s) satisfied` };
     const names = failing.map((c) => c.id).join(', ');
-    if (live && control.appliedLevel !== '勧告' && (live.kind === 'compensating-control' || live.kind === 'not-adopted')) return { status: live.kind, note: `failing: ${names}; decided` };
+    const kankoku = control.appliedLevel === '勧告';
+    // An organisational item is judged by its decision; its checks only support it (and are shown).
+    if (live && needsDecision(control.id) && !(kankoku && live.kind === 'not-adopted')) return { status: live.kind, note: `decided by ${live.approver}; supporting checks failing: ${names}` };
+    // A technical item: a failing check stands, except that a 推奨 item may be compensated or not adopted.
+    if (live && !kankoku && (live.kind === 'compensating-control' || live.kind === 'not-adopted')) return { status: live.kind, note: `failing: ${names}; decided by ${live.approver}` };
     return { status: 'not-satisfied', note: `failing: ${names}${live ? ` (decision ${live.kind} recorded)` : ''}` };
   }
+  if (live && control.appliedLevel === '勧告' && live.kind === 'not-adopted') return { status: 'not-satisfied', note: `a 勧告 item cannot be not adopted (decision ${live.id} by ${live.approver})` };
   if (live) return { status: live.kind, note: `decided by ${live.approver}` };
   return { status: 'needs-decision', note: expired || 'no automatic check; no decision recorded' };
 }
@@ -95,4 +100,3 @@ export async function assess(profile: ComplianceProfile, registry: CheckRegistry
   return { at: opts.now, controls: out, checks: results };
 }
 
-export { needsDecision };

@@ -3,6 +3,7 @@
  * decisions (audited), and writes the OSCAL documents and the signed report. `erab compliance`
  * and the console call this; nothing else assembles these parts.
  */
+import { createHash } from 'node:crypto';
 import { writeFileSync, readFileSync } from 'node:fs';
 import type { AuditSink } from '../core/audit-port.js';
 import { openStore, type Store } from '../store/store.js';
@@ -14,7 +15,7 @@ import { assessmentResults, systemSecurityPlan } from './oscal.js';
 import type { ComplianceProfile } from './profile.js';
 import type { CheckRegistry } from './registry.js';
 import { renderReport, signReport } from './report.js';
-import { complianceMigrations, controlHistory, currentDecisions, DECISION_KINDS, loadRun, recordDecision, saveRun, type ComplianceTables, type DecisionKind } from './store.js';
+import { complianceMigrations, controlHistory, currentDecisions, DECISION_KINDS, lastReportedRun, loadRun, recordDecision, recordReport, saveRun, type ComplianceTables, type DecisionKind } from './store.js';
 import { summarize, type Summary } from './summary.js';
 
 export interface DecisionInput {
@@ -46,7 +47,7 @@ export class ComplianceService {
       checks: [...assessment.checks.entries()].map(([checkId, r]) => ({ checkId, status: r.status, evidence: r.evidence })),
       controls: assessment.controls.map((c) => ({ controlId: c.control.id, level: c.control.appliedLevel, status: c.status })),
     });
-    const previous = await loadRun(this.store.db, runId);
+    const previous = await loadRun(this.store.db, { beforeId: runId });
     return { runId, assessment, summary: summarize(assessment, previous) };
   }
 
@@ -80,8 +81,14 @@ export class ComplianceService {
     return id;
   }
 
-  /** Writes ssp.json, assessment-results.json, report.html and report.html.sig (when a signing key is configured) into `dir`. */
-  async writeOutputs(dir: string, r: { assessment: Assessment; summary: Summary }): Promise<string[]> {
+  /**
+   * Writes ssp.json, assessment-results.json, report.html and report.html.sig (when a signing key is
+   * configured) into `dir`. The report shows what changed since the previous report (not run).
+   */
+  async writeOutputs(dir: string, run: { runId: number; assessment: Assessment; summary: Summary }): Promise<string[]> {
+    const lastReported = await lastReportedRun(this.store.db, run.runId);
+    const previous = lastReported === undefined ? undefined : await loadRun(this.store.db, { id: lastReported });
+    const r = { assessment: run.assessment, summary: summarize(run.assessment, previous) };
     const files: string[] = [];
     const put = (name: string, data: string | Buffer) => { const f = `${dir}/${name}`; writeFileSync(f, data); files.push(f); };
     put('ssp.json', JSON.stringify(systemSecurityPlan(this.profile, r.assessment), null, 2));
@@ -92,6 +99,7 @@ export class ComplianceService {
       put('report.html.sig', signReport(html, readFileSync(this.profile.signing.keyFile, 'utf8')) + '\n');
       if (this.profile.signing.certFile) put('report-signer.pem', readFileSync(this.profile.signing.certFile));
     }
+    await recordReport(this.store.db, { runId: run.runId, at: run.assessment.at, sha256: createHash('sha256').update(html).digest('hex'), signed: !!this.profile.signing });
     this.audit.append({ actor: { kind: 'system', id: 'compliance' }, action: 'compliance.report', target: dir, outcome: 'success', details: { files: files.map((f) => f.slice(dir.length + 1)) } });
     return files;
   }

@@ -15,6 +15,7 @@ export type ComplianceTables = {
   compliance_run: { id: number; at: number; participant: string; profile: string };
   compliance_check_result: { run_id: number; check_id: string; status: string; evidence: string };
   compliance_control_status: { run_id: number; control_id: string; level: string; status: string };
+  compliance_report: { run_id: number; at: number; sha256: string; signed: number };
   compliance_decision: {
     id: number; control_id: string; kind: string; reference: string | null; reason: string | null; compensating: string | null;
     approver: string; decided_at: number; review_at: number; recorded_at: number; superseded: number;
@@ -53,6 +54,11 @@ export const complianceMigrations: readonly Migration[] = [{
       .addColumn('review_at', columnType.epochMillis, (c) => c.notNull())
       .addColumn('recorded_at', columnType.epochMillis, (c) => c.notNull())
       .addColumn('superseded', columnType.bool, (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.createTable('compliance_report')
+      .addColumn('run_id', 'bigint', (c) => c.primaryKey())
+      .addColumn('at', columnType.epochMillis, (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('signed', columnType.bool, (c) => c.notNull()).execute();
     await db.schema.createIndex('compliance_decision_current').on('compliance_decision').columns(['control_id', 'superseded']).execute();
   },
 }];
@@ -82,10 +88,11 @@ export async function saveRun(db: Db, run: { at: number; participant: string; pr
   });
 }
 
-/** The latest run before `beforeId` (or the latest of all), with its results. */
-export async function loadRun(db: Db, beforeId?: number): Promise<StoredRun | undefined> {
+/** The latest run before `beforeId` (or the latest of all, or exactly run `id`), with its results. */
+export async function loadRun(db: Db, which: { beforeId?: number; id?: number } = {}): Promise<StoredRun | undefined> {
   let q = db.selectFrom('compliance_run').select(['id', 'at']).orderBy('id', 'desc').limit(1);
-  if (beforeId !== undefined) q = q.where('id', '<', beforeId);
+  if (which.beforeId !== undefined) q = q.where('id', '<', which.beforeId);
+  if (which.id !== undefined) q = q.where('id', '=', which.id);
   const run = await q.executeTakeFirst();
   if (!run) return undefined;
   const id = toNumber(run.id, 'compliance_run.id');
@@ -127,4 +134,15 @@ export async function controlHistory(db: Db, controlId: string, limit = 20): Pro
   const rows = await db.selectFrom('compliance_control_status as s').innerJoin('compliance_run as r', 'r.id', 's.run_id')
     .select(['s.run_id', 'r.at', 's.status']).where('s.control_id', '=', controlId).orderBy('s.run_id', 'desc').limit(limit).execute();
   return rows.map((r) => ({ runId: toNumber(r.run_id), at: toNumber(r.at), status: r.status }));
+}
+
+/** Notes that run `runId` was reported (the next report shows what changed since this one). */
+export async function recordReport(db: Db, r: { runId: number; at: number; sha256: string; signed: boolean }): Promise<void> {
+  await db.insertInto('compliance_report').values({ run_id: r.runId, at: r.at, sha256: r.sha256, signed: r.signed ? 1 : 0 }).execute();
+}
+
+/** The run of the latest report before run `beforeRunId`, if any. */
+export async function lastReportedRun(db: Db, beforeRunId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('compliance_report').select('run_id').where('run_id', '<', beforeRunId).orderBy('run_id', 'desc').limit(1).executeTakeFirst();
+  return row ? toNumber(row.run_id) : undefined;
 }

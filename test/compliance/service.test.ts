@@ -120,3 +120,25 @@ test('the report is bilingual, shows level/status/evidence per item, and its det
   assert.equal(verifyReport(html, sig, cert), true);
   assert.equal(verifyReport(Buffer.from(text.replace('充足', '未充足')), sig, cert), false);
 });
+
+test('the report shows what changed since the previous report, not since the previous run', async () => {
+  const audit = AuditLog.open({ dir: join(d.dir, 'audit-changes'), origin: 'erab.test/changes' });
+  let now = Date.parse('2026-12-01T00:00:00Z');
+  const s = await ComplianceService.open(d.profile({ store: join(d.dir, 'changes.db') }), { audit, now: () => now });
+  const out1 = join(d.dir, 'changes-1'); const out2 = join(d.dir, 'changes-2');
+  mkdirSync(out1); mkdirSync(out2);
+  try {
+    await s.writeOutputs(out1, await s.run());
+    assert.match(readFileSync(join(out1, 'report.html'), 'utf8'), /前回から変更なし/);
+    await s.decide({ controlId: 'jk-10-4', kind: 'implemented-by-process', reference: 'TRAIN-2026 訓練計画', approver: 'Sato', decidedAt: now, reviewAt: now + 365 * DAY });
+    now += DAY;
+    await s.run(); // a status run in between: the report still compares with the last report
+    now += DAY;
+    const third = await s.run();
+    assert.deepEqual(third.summary.changes, [], 'nothing changed since the previous run');
+    await s.writeOutputs(out2, third);
+  } finally { await s.close(); audit.close(); }
+  const html = readFileSync(join(out2, 'report.html'), 'utf8');
+  assert.match(html, /第10-4条: needs-decision → implemented-by-process/);
+  assert.match(html, /TRAIN-2026 訓練計画/);
+});
