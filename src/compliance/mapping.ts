@@ -7,7 +7,7 @@
 const TLS = ['tls.r1', 'tls.r2', 'tls.r3', 'tls.r4'];
 
 export const CONTROL_CHECKS: Readonly<Record<string, readonly string[]>> = {
-  'erab-3.3.1-1': ['tls.r1', 'crl.fresh', 'keys.file-mode'],
+  'erab-3.3.1-1': ['tls.r1', 'signatures.r1', 'crl.fresh', 'keys.file-mode'],
   'erab-3.3.1-2': ['peers.r1-specified'],
   'erab-3.3.2-r2': ['tls.r2', 'crl.fresh', 'keys.file-mode'],
   'erab-3.3.2-r3': ['tls.r3', 'crl.fresh', 'keys.file-mode'],
@@ -25,8 +25,8 @@ export const CONTROL_CHECKS: Readonly<Record<string, readonly string[]>> = {
   'jk-6-1-1': TLS,
   'jk-6-2-3': ['peers.r1-specified', 'peers.r4-allow-list', ...TLS],
   'jk-6-2-4': ['peers.r1-specified', 'peers.r4-allow-list', 'peers.r5-admission'],
-  'jk-6-2-5': [...TLS, 'crl.fresh', 'signatures.r4'],
-  'jk-7-1-2': ['approvals.two-person', 'signatures.r4'],
+  'jk-6-2-5': [...TLS, 'crl.fresh', 'signatures.r1', 'signatures.r4'],
+  'jk-7-1-2': ['approvals.two-person', 'signatures.r1', 'signatures.r4'],
   'jk-8-1-4': ['audit.verify', 'audit.witness'],
   'jk-8-2-1': ['inventory.complete'],
   'jk-8-3-1': ['secops.personal-data-encryption', 'keys.file-mode'],

@@ -24,7 +24,9 @@ async function snapshot(profile: ComplianceProfile = d.profile(), registry = bui
 const diff = (a: Map<string, string>, b: Map<string, string>) => [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
 
 /** Baseline, mutate, expect exactly `checkId` (and its satisfied controls) to fail, undo, expect the baseline again. */
+const mutated = new Set<string>();
 async function flips(checkId: string, mutate: () => void | Promise<void>, undo: () => void | Promise<void>, profiles?: { mutated: () => ComplianceProfile }) {
+  mutated.add(checkId);
   const base = await snapshot();
   assert.equal(base.checks.get(checkId), 'satisfied', `${checkId} is satisfied on the baseline deployment`);
   await mutate();
@@ -113,6 +115,12 @@ test('signatures.r4: a gateway registered without XML signatures on R4 fails it'
   await flips('signatures.r4', () => set(false).then(() => undefined), () => set(true).then(() => undefined));
 });
 
+test('signatures.r1: an aggregator registered with the TSO without XML signatures fails it', async () => {
+  const set = (on: boolean) => d.tsoStore.db.updateTable('openadr_vtn_registration')
+    .set({ data: JSON.stringify({ venID: 'AGG1', xmlSignature: on }) }).where('vtn_id', '=', 'TSO1').where('ven_id', '=', 'AGG1').execute().then(() => undefined);
+  await flips('signatures.r1', () => set(false), () => set(true));
+});
+
 test('audit.verify: an edited audit record fails it', async () => {
   const dir = d.auditDirs.tso;
   const seg = readdirSync(dir, { recursive: true }).map(String).find((f) => f.endsWith('.jsonl'));
@@ -148,4 +156,10 @@ test('a module provides a secops check later: the placeholder is replaced and it
   const now = await snapshot(d.profile(), registry);
   assert.deepEqual(diff(base.checks, now.checks), ['secops.backups-recent']);
   assert.equal(now.controls.get('erab-3.5-iv'), 'satisfied');
+});
+
+test('every built-in check has its mutation test above (the secops placeholders are provided elsewhere)', () => {
+  const builtin = builtinRegistry().all().map((c) => c.id).filter((id) => !id.startsWith('secops.')).sort();
+  assert.deepEqual(builtin.filter((id) => !mutated.has(id)), []);
+  assert.ok(builtin.length >= 16, `${builtin.length} built-in checks`);
 });

@@ -5,7 +5,7 @@ import { keyFileModeCheck } from './key-modes.js';
 import { inventoryCompleteCheck, scopeDeclaredCheck, twoPersonRuleCheck } from './operations.js';
 import { deviceAdmissionCheck, r4AllowListCheck, tsoSpecifiedPeersCheck } from './peers.js';
 import { crlFreshCheck } from './revocation.js';
-import { r4SignaturesCheck } from './signatures.js';
+import { r1SignaturesCheck, r4SignaturesCheck } from './signatures.js';
 import { mutualTlsCheck } from './transport.js';
 
 /** Checks other modules provide; until then they answer "feature not present in this build". */
@@ -19,7 +19,7 @@ export const SECOPS_CHECKS = [
 export function builtinRegistry(): CheckRegistry {
   const r = new CheckRegistry();
   for (const iface of ['R1', 'R2', 'R3', 'R4'] as const) r.register(mutualTlsCheck(iface));
-  for (const c of [crlFreshCheck, keyFileModeCheck, tsoSpecifiedPeersCheck, r4AllowListCheck, deviceAdmissionCheck, r4SignaturesCheck,
+  for (const c of [crlFreshCheck, keyFileModeCheck, tsoSpecifiedPeersCheck, r4AllowListCheck, deviceAdmissionCheck, r1SignaturesCheck, r4SignaturesCheck,
     auditVerifyCheck, auditWitnessCheck, inventoryCompleteCheck, twoPersonRuleCheck, scopeDeclaredCheck, ...SECOPS_CHECKS]) r.register(c);
   return r;
 }
