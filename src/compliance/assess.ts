@@ -10,10 +10,12 @@ import { loadAggregatorConfig } from '../roles/aggregator/runtime/config.js';
 import { loadTsoConfig } from '../roles/tso/config.js';
 import { gatewayConfigSchema } from '../roles/gateway/gateway.js';
 import { loadConfig } from '../core/config.js';
+import { existsSync } from 'node:fs';
 import { openStore, type Store } from '../store/store.js';
+import { parseStoreUrl } from '../store/url.js';
 import { TLS_PROFILES, type TlsProfile } from '../security/tls/profiles.js';
 import { applicableControls, type ComplianceProfile, type ScopedControl } from './profile.js';
-import type { CheckContext, CheckRegistry, CheckResult, RoleConfigs } from './registry.js';
+import { StoreAbsentError, type CheckContext, type CheckRegistry, type CheckResult, type RoleConfigs } from './registry.js';
 import { checksFor, needsDecision } from './mapping.js';
 import type { Decision } from './store.js';
 
@@ -53,10 +55,18 @@ export function checkContext(profile: ComplianceProfile, opts: { now: number; tl
     configFile: (role) => profile.configs[role],
     store(url) {
       let s = stores.get(url);
-      if (!s) { s = openStore({ url, migrations: [], ignoreUnknownMigrations: true }); stores.set(url, s); }
+      if (!s) {
+        // Reading must not create a role's database: a missing SQLite file is "no store yet".
+        const loc = parseStoreUrl(url);
+        s = loc.dialect === 'sqlite' && loc.path !== ':memory:' && !existsSync(loc.path)
+          ? Promise.reject(new StoreAbsentError(url))
+          : openStore({ url, migrations: [], ignoreUnknownMigrations: true });
+        s.catch(() => {}); // the check that asked reports it; the cached rejection must not be unhandled
+        stores.set(url, s);
+      }
       return s;
     },
-    async close() { for (const s of stores.values()) await (await s).close(); },
+    async close() { for (const s of stores.values()) await s.then((x) => x.close(), () => undefined); },
   };
 }
 

@@ -88,3 +88,8 @@ export function absentFeatureCheck(id: string, title: string, reads: string): Ch
     run: async (ctx) => ({ status: 'not-satisfied', evidence: [{ source: id, observed: 'feature not present in this build', at: ctx.now }] }),
   };
 }
+
+/** A role's SQLite store file does not exist (the role has not run there yet); reading must not create it. */
+export class StoreAbsentError extends Error {
+  constructor(readonly url: string) { super(`store ${url} does not exist (the role has not run yet)`); }
+}

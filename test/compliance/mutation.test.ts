@@ -163,3 +163,20 @@ test('every built-in check has its mutation test above (the secops placeholders 
   assert.deepEqual(builtin.filter((id) => !mutated.has(id)), []);
   assert.ok(builtin.length >= 16, `${builtin.length} built-in checks`);
 });
+
+test('reading never creates a role database: a store that does not exist yet is reported as such', async () => {
+  const { existsSync } = await import('node:fs');
+  const missing = join(d.dir, 'not-yet', 'aggregator.db');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(d.dir, 'not-yet'), { recursive: true });
+  let orig = '';
+  d.editConfig('aggregator', (c) => { orig = c.store.url; c.store.url = missing; });
+  try {
+    const a = await assess(d.profile(), builtinRegistry(), new Map(), { now: Date.now() });
+    assert.equal(a.checks.get('inventory.complete')!.status, 'not-satisfied');
+    assert.match(a.checks.get('signatures.r4')!.evidence[0]!.observed, /no store or registrations table yet/);
+    assert.equal(existsSync(missing), false, 'the check created no database');
+  } finally {
+    d.editConfig('aggregator', (c) => { c.store.url = orig; });
+  }
+});

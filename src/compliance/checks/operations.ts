@@ -6,6 +6,7 @@
 import { sql } from 'kysely';
 import type { Check } from '../registry.js';
 import { rowsOrNone } from './peers.js';
+import { redactUrl } from '../../store/url.js';
 
 export const inventoryCompleteCheck: Check = {
   id: 'inventory.complete',
@@ -17,9 +18,9 @@ export const inventoryCompleteCheck: Check = {
     if (!a) return { status: 'not-satisfied', evidence: [{ source: 'profile configs.aggregator', observed: 'no aggregator configuration named', at: ctx.now }] };
     const incomplete = sql<number>`sum(case when maker_code is null or product_code is null or serial_number is null or firmware_version is null or installation_location is null then 1 else 0 end)`;
     const row = await rowsOrNone(ctx, a.store.url, (db) => db.selectFrom('portfolio_resource').select([sql<number>`count(*)`.as('n'), incomplete.as('bad')]).where('present', '=', 1).executeTakeFirst());
-    if (!row) return { status: 'not-satisfied', evidence: [{ source: `${a.store.url} portfolio_resource`, observed: 'no portfolio in the store', at: ctx.now }] };
+    if (!row) return { status: 'not-satisfied', evidence: [{ source: `${redactUrl(a.store.url)} portfolio_resource`, observed: 'no portfolio in the store', at: ctx.now }] };
     const n = Number(row.n); const bad = Number(row.bad ?? 0);
-    return { status: bad === 0 ? 'satisfied' : 'not-satisfied', evidence: [{ source: `${a.store.url} portfolio_resource`, observed: `${n} present devices, ${bad} missing maker/product/serial/firmware/location`, at: ctx.now }] };
+    return { status: bad === 0 ? 'satisfied' : 'not-satisfied', evidence: [{ source: `${redactUrl(a.store.url)} portfolio_resource`, observed: `${n} present devices, ${bad} missing maker/product/serial/firmware/location`, at: ctx.now }] };
   },
 };
 

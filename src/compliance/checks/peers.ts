@@ -4,12 +4,18 @@
  * deny-by-default and admits only gateways and aggregators. R5 / 自家用 6-2(4): the gateway admits
  * devices by identity, not by class alone.
  */
-import { sql } from 'kysely';
-import type { Check, CheckContext, Evidence } from '../registry.js';
+import { StoreAbsentError, type Check, type CheckContext, type Evidence } from '../registry.js';
+import { redactUrl } from '../../store/url.js';
 
 /** Rows of a query, or undefined when the role has not created the table yet. */
 async function rowsOrNone<T>(ctx: CheckContext, url: string, run: (db: import('kysely').Kysely<any>) => Promise<T>): Promise<T | undefined> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const store = await ctx.store(url);
+  let store;
+  try {
+    store = await ctx.store(url);
+  } catch (err) {
+    if (err instanceof StoreAbsentError) return undefined;
+    throw err;
+  }
   try {
     return await run(store.db as import('kysely').Kysely<any>); // eslint-disable-line @typescript-eslint/no-explicit-any
   } catch (err) {
@@ -30,9 +36,9 @@ export const tsoSpecifiedPeersCheck: Check = {
     const contracted = new Set(t.contractedAggregators.map((a) => a.id));
     const evidence: Evidence[] = [{ source: `${ctx.configFile('tso')}#contractedAggregators`, observed: `${contracted.size} contracted: ${[...contracted].join(', ') || '(none: nobody may connect)'}; listener allow-list built from it with role aggregator`, at: ctx.now }];
     const regs = await rowsOrNone(ctx, t.store.url, (db) => db.selectFrom('openadr_vtn_registration').select('ven_id').where('vtn_id', '=', t.id).execute());
-    if (!regs) { evidence.push({ source: `${t.store.url} openadr_vtn_registration`, observed: 'no registrations table yet (the TSO has not run)', at: ctx.now }); return { status: 'satisfied', evidence }; }
+    if (!regs) { evidence.push({ source: `${redactUrl(t.store.url)} openadr_vtn_registration`, observed: 'no store or registrations table yet (the TSO has not run)', at: ctx.now }); return { status: 'satisfied', evidence }; }
     const strangers = regs.map((r) => String(r.ven_id)).filter((v) => !contracted.has(v));
-    evidence.push({ source: `${t.store.url} openadr_vtn_registration`, observed: `${regs.length} registered; ${strangers.length ? `NOT contracted: ${strangers.join(', ')}` : 'all contracted'}`, at: ctx.now });
+    evidence.push({ source: `${redactUrl(t.store.url)} openadr_vtn_registration`, observed: `${regs.length} registered; ${strangers.length ? `NOT contracted: ${strangers.join(', ')}` : 'all contracted'}`, at: ctx.now });
     return { status: strangers.length ? 'not-satisfied' : 'satisfied', evidence };
   },
 };

@@ -10,17 +10,18 @@ import type { Check, Evidence } from '../registry.js';
 import { rowsOrNone } from './peers.js';
 import { existsSync } from 'node:fs';
 import type { CheckContext } from '../registry.js';
+import { parseStoreUrl, redactUrl } from '../../store/url.js';
 
 /** Registrations of one VTN, and how many of them did not ask for XML signatures: one SQL count. */
 async function unsignedRegistrations(ctx: CheckContext, url: string, vtnId: string): Promise<{ source: string; observed: string; unsigned: number }> {
-  const store = await ctx.store(url);
-  const flag = store.dialect === 'sqlite'
+  const dialect = parseStoreUrl(url).dialect;
+  const flag = dialect === 'sqlite'
     ? sql<number>`sum(case when json_extract(data, '$.xmlSignature') = 1 then 0 else 1 end)`
     : sql<number>`sum(case when (data::jsonb->>'xmlSignature') = 'true' then 0 else 1 end)`;
   const row = await rowsOrNone(ctx, url, (db) => db.selectFrom('openadr_vtn_registration')
     .select([sql<number>`count(*)`.as('n'), flag.as('unsigned')]).where('vtn_id', '=', vtnId).executeTakeFirst());
   const n = Number(row?.n ?? 0); const unsigned = Number(row?.unsigned ?? 0);
-  return { source: `${store.displayUrl} openadr_vtn_registration (vtn ${vtnId})`, observed: row ? `${n} registered, ${unsigned} without XML signatures` : 'no registrations table yet', unsigned };
+  return { source: `${redactUrl(url)} openadr_vtn_registration (vtn ${vtnId})`, observed: row ? `${n} registered, ${unsigned} without XML signatures` : 'no store or registrations table yet', unsigned };
 }
 
 export const r1SignaturesCheck: Check = {
