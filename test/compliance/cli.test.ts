@@ -47,10 +47,12 @@ test('status prints counts per level and the 勧告 items failing first with evi
 
 test('--json gives every applicable control with level, status and evidence; --kubun C overrides the profile', async () => {
   const r = await erab(['compliance', 'status', '--profile', profileFile, '--kubun', 'C', '--json']);
-  const out = JSON.parse(r.stdout) as { counts: Record<string, { total: number }>; controls: { id: string; level: string; status: string; checks: { evidence: unknown[] }[] }[] };
+  const out = JSON.parse(r.stdout) as { failingKankoku: string[]; counts: Record<string, { total: number }>; controls: { id: string; level: string; status: string; checks: { evidence: unknown[] }[] }[] };
   assert.equal(out.controls.find((c) => c.id === 'jk-2-1')!.level, '推奨');
   assert.ok(out.controls.find((c) => c.id === 'erab-3.3.3-1')!.checks.every((k) => k.evidence.length > 0));
   assert.equal(out.counts['勧告']!.total, out.controls.filter((c) => c.level === '勧告').length);
+  assert.deepEqual(out.failingKankoku, out.controls.filter((c) => c.level === '勧告' && (c.status === 'not-satisfied' || c.status === 'needs-decision')).map((c) => c.id));
+  assert.ok(!out.failingKankoku.includes('jk-2-1'), 'jk-2-1 is 推奨 for 区分C');
 });
 
 test('decide records a decision that status then shows; bad decisions are refused with the rule', async () => {

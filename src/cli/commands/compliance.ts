@@ -22,6 +22,7 @@ import { checksFor, needsDecision } from '../../compliance/mapping.js';
 import { applicableControls, complianceProfileSchema, loadComplianceProfile, type ComplianceProfile } from '../../compliance/profile.js';
 import { ComplianceService } from '../../compliance/service.js';
 import { demoProfile } from '../../compliance/demo-profile.js';
+import { statusDocument } from '../../compliance/status-document.js';
 import { formatSummary, isFailing } from '../../compliance/summary.js';
 import { DECISION_KINDS, type DecisionKind } from '../../compliance/store.js';
 import { UsageError } from '../usage.js';
@@ -94,15 +95,10 @@ export function register(program: Command): void {
     .action(async (o: ProfileOpts & { json?: boolean }) => {
       const profile = resolveProfile(o);
       await withService(profile, async (s) => {
-        const { runId, assessment, summary } = await s.run();
-        if (o.json) {
-          process.stdout.write(JSON.stringify({
-            runId, at: new Date(summary.at).toISOString(), counts: summary.counts, changes: summary.changes,
-            controls: assessment.controls.map((c) => ({ id: c.control.id, label: c.control.label, level: c.control.appliedLevel, status: c.status, note: c.note, checks: c.checks.map((k) => ({ id: k.id, status: k.result.status, evidence: k.result.evidence })), decision: c.decision })),
-          }, null, 2) + '\n');
-        } else {
-          process.stdout.write(formatSummary(summary) + '\n');
-        }
+        const run = await s.run();
+        const { summary } = run;
+        if (o.json) process.stdout.write(JSON.stringify(statusDocument(run), null, 2) + '\n');
+        else process.stdout.write(formatSummary(summary) + '\n');
         if (summary.kankoku.some((c) => isFailing(c.status))) process.exitCode = 1;
       });
     });
