@@ -37,13 +37,22 @@ export function summarize(a: Assessment, previous: StoredRun | undefined): Summa
   return { at: a.at, counts, kankoku, changes };
 }
 
+/** Terminal columns of `s`: CJK and full-width characters take two. */
+function width(s: string): number {
+  let w = 0;
+  for (const ch of s) w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1;
+  return w;
+}
+const padEnd = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - width(s)));
+
 /** The terminal form. */
 export function formatSummary(s: Summary): string {
   const lines: string[] = [`compliance at ${new Date(s.at).toISOString()}`, ''];
   const statuses: ControlStatus[] = ['satisfied', 'not-satisfied', 'needs-decision', 'implemented-by-process', 'compensating-control', 'not-adopted', 'not-applicable'];
   lines.push(['level'.padEnd(8), 'total'.padStart(5), ...statuses.map((x) => x.padStart(x.length + 1))].join(' '));
-  for (const [level, row] of Object.entries(s.counts)) {
-    lines.push([level.padEnd(8 - (level.length > 2 ? 0 : 2)), String(row.total).padStart(5), ...statuses.map((x) => String(row[x] ?? 0).padStart(x.length + 1))].join(' '));
+  const order = ['勧告', '推奨', '参考', '記載なし', '-'];
+  for (const [level, row] of Object.entries(s.counts).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))) {
+    lines.push([padEnd(level, 8), String(row.total).padStart(5), ...statuses.map((x) => String(row[x] ?? 0).padStart(x.length + 1))].join(' '));
   }
   lines.push('', '勧告 items (failing first):');
   for (const c of s.kankoku) {
