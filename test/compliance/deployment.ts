@@ -1,0 +1,107 @@
+/**
+ * A small live deployment for the compliance tests: a TSO, an aggregator (upstream TSO, retailer and
+ * coordinator; downstream gateways) and a gateway, with certificates from the test PKI, config
+ * files, audit logs with records, the aggregator's store with registrations and a portfolio, and
+ * the TSO's store with the aggregator's registration. Every check is satisfied on it, except the
+ * secops placeholders.
+ */
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pkiWorld, type PkiWorld } from '../kit/index.js';
+import { AuditLog } from '../../src/security/audit/log.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import { composeMigrations } from '../../src/store/migrations.js';
+import { openadrStoreMigrations } from '../../src/endpoints/openadr/store.js';
+import { portfolioMigrations } from '../../src/roles/aggregator/portfolio/tables.js';
+import { complianceProfileSchema, type ComplianceProfile, type ComplianceProfileInput } from '../../src/compliance/profile.js';
+
+export interface Deployment {
+  world: PkiWorld;
+  dir: string;
+  files: { aggregator: string; tso: string; gateway: string };
+  /** Rewrites a config file with `edit` applied to its JSON. */
+  editConfig(which: 'aggregator' | 'tso' | 'gateway', edit: (cfg: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
+  profile(extra?: Partial<ComplianceProfileInput>): ComplianceProfile;
+  aggStore: Store<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  tsoStore: Store<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  auditDirs: { aggregator: string; tso: string; gateway: string };
+  close(): Promise<void>;
+}
+
+export async function deployment(opts: { gateways?: number; aggStoreUrl?: string; aggStoreSchema?: string } = {}): Promise<Deployment> {
+  const world = await pkiWorld({ tso: 'tso:TSO1', agg: 'aggregator:AGG1', gw: 'gateway:GW1' });
+  const dir = world.dir;
+  const agg = world.get('agg').files; const tso = world.get('tso').files; const gw = world.get('gw').files;
+  const auditDirs = { aggregator: join(dir, 'agg-audit'), tso: join(dir, 'tso-audit'), gateway: join(dir, 'gw-audit') };
+  for (const [k, d] of Object.entries(auditDirs)) {
+    const log = AuditLog.open({ dir: d, origin: `erab.test/${k}/audit` });
+    for (let i = 0; i < 5; i++) log.append({ actor: { kind: 'system', id: k }, action: 'test.record', outcome: 'success', details: { i } });
+    log.close();
+  }
+  const aggDb = opts.aggStoreUrl ?? join(dir, 'aggregator.db');
+  const configs = {
+    aggregator: {
+      id: 'AGG1', tls: { certFile: agg.certFile, keyFile: agg.keyFile, caFile: world.caFile, crlFile: world.crlFile },
+      store: { url: aggDb }, audit: { dir: auditDirs.aggregator, witnessIntervalMs: 300_000 },
+      downstream: { allowList: { roles: ['gateway'] } },
+      upstream: [
+        { name: 'tso', kind: 'tso', vtnUrl: 'https://127.0.0.1:8443', expect: { role: 'tso', id: 'TSO1' } },
+        { name: 'retailer', kind: 'retailer', vtnUrl: 'https://127.0.0.1:8445', expect: { role: 'retailer', id: 'RET1' } },
+        { name: 'coord', kind: 'coordinator', vtnUrl: 'https://127.0.0.1:8446', expect: { role: 'aggregator', id: 'AC1' } },
+      ],
+    },
+    tso: {
+      id: 'TSO1', kind: 'tso', tls: { certFile: tso.certFile, keyFile: tso.keyFile, caFile: world.caFile, crlFile: world.crlFile },
+      store: { url: join(dir, 'tso.db') }, audit: { dir: auditDirs.tso }, contractedAggregators: [{ id: 'AGG1' }],
+    },
+    gateway: {
+      gatewayId: 'GW1', database: join(dir, 'gw.db'), audit: { dir: auditDirs.gateway },
+      tls: { certFile: gw.certFile, keyFile: gw.keyFile, caFile: world.caFile, crlFile: world.crlFile },
+      aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:8444', certificateFile: agg.certFile },
+      admission: { allowList: [{ identificationNumber: 'FE000006AABBCCDD' }, { makerCode: '000006', serialNumber: 'SN1' }] },
+    },
+  };
+  const files = { aggregator: join(dir, 'aggregator.json'), tso: join(dir, 'tso.json'), gateway: join(dir, 'gateway.json') };
+  for (const k of Object.keys(files) as (keyof typeof files)[]) writeFileSync(files[k], JSON.stringify(configs[k], null, 2));
+
+  const aggStore = await openStore<any>({ url: aggDb, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations), ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const n = opts.gateways ?? 3;
+  const now = Date.now();
+  await aggStore.db.insertInto('portfolio_site').values({ id: 'S1', name: 'site 1', tso_area: 'tokyo', address: null, pool_id: null, created_at: now, updated_at: now }).execute();
+  for (let i = 0; i < n; i += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, n - i) }, (_, j) => i + j);
+    await aggStore.db.insertInto('openadr_vtn_registration').values(chunk.map((k) => ({
+      vtn_id: 'AGG1-vtn', ven_id: `GW${k}`, fingerprint: `fp${k}`,
+      data: JSON.stringify({ registrationID: `r${k}`, venID: `GW${k}`, venName: `GW${k}`, xmlSignature: true, fingerprint: `fp${k}` }),
+    }))).execute();
+    await aggStore.db.insertInto('portfolio_resource').values(chunk.map((k) => ({
+      id: `D${k}`, site_id: 'S1', gateway_id: null, pool_id: null, class: 'battery', name: `battery ${k}`,
+      capacity_w: 3000, capacity_wh: 10000, max_charge_w: 3000, max_discharge_w: 3000, max_reduce_w: 3000, max_increase_w: 3000,
+      constraints: '{}', echonet_class: '027D', maker_code: '000006', product_code: 'BAT-1', serial_number: `SN${k}`,
+      firmware_version: '1.0.0', standard_version: 'L', installation_location: 'garage', admission: 'admitted', present: 1, source: 'inventory',
+      search_text: `d${k}`, created_at: now, updated_at: now,
+    }))).execute();
+  }
+  const tsoStore = await openStore<any>({ url: configs.tso.store.url, migrations: openadrStoreMigrations }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  await tsoStore.db.insertInto('openadr_vtn_registration').values({ vtn_id: 'TSO1', ven_id: 'AGG1', fingerprint: 'fpagg', data: JSON.stringify({ venID: 'AGG1', xmlSignature: true }) }).execute();
+
+  return {
+    world, dir, files, aggStore, tsoStore, auditDirs,
+    editConfig(which, edit) {
+      const cfg = JSON.parse(readFileSync(files[which], 'utf8'));
+      edit(cfg);
+      writeFileSync(files[which], JSON.stringify(cfg, null, 2));
+    },
+    profile(extra = {}) {
+      return complianceProfileSchema.parse({
+        participant: { id: 'AGG1', name: 'Test participant' }, roles: ['tso', 'aggregator', 'ems'], kubun: 'A',
+        configs: { ...files }, store: join(dir, 'compliance.db'), audit: { dir: join(dir, 'compliance-audit') },
+        signing: { keyFile: agg.keyFile, certFile: agg.certFile }, ...extra,
+      });
+    },
+    async close() {
+      await aggStore.close(); await tsoStore.close();
+      await world.close();
+    },
+  };
+}
