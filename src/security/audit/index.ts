@@ -15,4 +15,4 @@ export { parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 export { resolveVerifierKey, readStoredVerifierKey } from './store.js';
 export type { AuditRecord } from './record.js';
 export { auditConfigSchema, auditRetentionSchema, openAuditLog, type AuditConfig } from './config.js';
-export { octetCountingFrame, parseOctetCountingFrames, sendSyslogOverTls, type SyslogTlsTarget } from './syslog-tls.js';
+export { octetCountingFrame, parseOctetCountingFrames, sendSyslogOverTls, SyslogTlsStream, type SyslogStreamOptions, type SyslogTlsTarget } from './syslog-tls.js';
