@@ -107,14 +107,14 @@ export class RoleHealth {
    * A gauge computed at scrape time from the role's own state (e.g. registered gateways).
    * @example health.gauge('erab_gateways_online', 'Gateways that reported recently', () => fleet.online());
    */
-  gauge(name: string, help: string, read: () => GaugeSample, labelNames: readonly string[] = []): void {
+  gauge(name: string, help: string, read: () => GaugeSample | Promise<GaugeSample>, labelNames: readonly string[] = []): void {
     new Gauge({
       name, help, labelNames: [...labelNames], registers: [this.registry],
-      collect() {
+      async collect() {
+        const v = await read();
         this.reset();
-        const v = read();
         if (typeof v === 'number') {
-          if (Number.isFinite(v)) this.set(v);
+          this.set(v); // NaN when unknown (no checkpoint yet): an honest "no value", not a 0
         } else {
           for (const s of v) if (Number.isFinite(s.value)) this.set(s.labels, s.value);
         }

@@ -62,6 +62,18 @@ export function observeRole(o: {
   };
 }
 
+/**
+ * Pending messages per outbox topic (src/store/outbox.ts), e.g. an upstream VEN's reports waiting
+ * for its VTN: one grouped count over the outbox's (topic, delivered_at) index, at scrape time.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function outboxDepths(store: Store<any>): () => Promise<{ labels: { topic: string }; value: number }[]> {
+  return async () => {
+    const rows = await sql<{ topic: string; n: number | string | bigint }>`select topic, count(*) as n from erab_outbox where delivered_at is null group by topic`.execute(store.db);
+    return rows.rows.map((r) => ({ labels: { topic: r.topic.slice(0, 100) }, value: Number(r.n) }));
+  };
+}
+
 /** Readiness of a role's data layer: one trivial query (SQLite or PostgreSQL). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function storeReadiness(store: Store<any>): () => Promise<true> {
