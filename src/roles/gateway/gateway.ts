@@ -25,6 +25,8 @@ import { z } from 'zod';
 import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { ConfigError, describeError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { syslogStreamConfigSchema } from '../../security/audit/config.js';
+import { gatewayOperatorSchema, watchGateway, type GatewayWatch } from './health.js';
 import { EchonetController } from '../../protocols/echonet/controller.js';
 import type { OadrEvent } from '../../protocols/openadr/event.js';
 import type { OadrTransport } from '../../protocols/openadr/http.js';
@@ -144,6 +146,10 @@ export const gatewayConfigSchema = z.object({
     /** Longest x-eiRampUp honoured (devices start this long before an event at most), ms. */
     maxRampUpMs: z.number().int().min(0).max(3_600_000).default(900_000),
   }).strict().prefault({}),
+  /** Health and metrics listener (mutual TLS, operator certificates); see health.ts. */
+  operator: gatewayOperatorSchema.optional(),
+  /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
+  syslog: syslogStreamConfigSchema.optional(),
 }).strict();
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
@@ -237,6 +243,7 @@ export class Gateway {
   private readonly aggregator: { role: string; id: string };
   private endpoint: RunningVen | undefined;
   private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
+  private watch: GatewayWatch | undefined;
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -388,6 +395,12 @@ export class Gateway {
         });
         cleanup.unshift(() => gw.witnessingRef?.stop());
       }
+      gw.watch = await watchGateway({
+        registered: () => gw.venRef?.registration !== undefined,
+        aggregatorReachable: () => !gw.failSafe.unreachable(),
+        devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
+      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog });
+      cleanup.unshift(() => gw.watch?.close());
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
     } catch (err) {
@@ -438,6 +451,7 @@ export class Gateway {
     this.engine.close();
     await this.engine.idle();
     this.witnessingRef?.stop();
+    await this.watch?.close();
     await this.endpoint?.close();
     await this.admissionStore.flush().catch(() => {});
     await this.replayStore.flush().catch(() => {});
