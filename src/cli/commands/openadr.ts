@@ -160,7 +160,7 @@ export function register(program: Command): void {
       }
       const store = await inWorker(() => openStore({ url: o.store, migrations: openadrStoreMigrations }));
       let eventCreated = false;
-      const health = o.operatorListen ? new RoleHealth({ role: 'openadr-vtn', id: o.vtnId }) : undefined;
+      const health = o.operatorListen ? new RoleHealth({ role: 'openadr-vtn', id: o.vtnId, processMetrics: true }) : undefined;
       const audit = stderrAudit(health);
       const tls = await material(o);
       const running = await inWorker(async () => startVtnEndpoint({
@@ -241,7 +241,7 @@ export function register(program: Command): void {
       const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });
       const w = o.reportWatts;
       const period = (o.reportSeconds * 1000) as Millis;
-      const health = o.operatorListen ? new RoleHealth({ role: 'openadr-ven', id: o.venName }) : undefined;
+      const health = o.operatorListen ? new RoleHealth({ role: 'openadr-ven', id: o.venName, processMetrics: true }) : undefined;
       const audit = stderrAudit(health);
       const tls = await material(o);
       const running = await startVenEndpoint({

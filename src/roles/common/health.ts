@@ -20,14 +20,14 @@
  *   plus what the role registers with {@link RoleHealth.gauge}: gateways registered and online,
  *   event delivery ratio, outbox and queue depths...
  *
- * The VTN hot path pays one histogram observation per request: children are bound once per
- * (service, outcome), no label object or closure is allocated per poll. Everything else is
- * computed when scraped.
+ * The VTN hot path pays one histogram observation per request (RequestHistogram: series bound
+ * once per service and outcome, a bucket search and three additions; no label object, hash or
+ * closure per poll). Everything else is computed when scraped.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Gauge, Histogram, Counter, Registry, collectDefaultMetrics, type Histogram as H } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../../core/logger.js';
 import type { OadrServiceHandler } from '../../protocols/openadr/http.js';
 import type { AuditLog } from '../../security/audit/log.js';
@@ -41,7 +41,63 @@ export type ReadinessCheck = () => boolean | string | Promise<boolean | string>;
 /** One labelled value of a gauge collected at scrape time. */
 export type GaugeSample = number | readonly { labels: Record<string, string>; value: number }[];
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+/** One label set of {@link RequestHistogram}: plain numbers, updated in place. */
+interface RequestSeries {
+  labels: Record<string, string>;
+  /** Per bucket (not cumulative); the last slot is +Inf. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * The request-latency histogram of the VTN hot path. prom-client's Histogram builds a label
+ * object and a hash string on every observation; this one is bound once per label set and does
+ * a bucket search and three additions per request. prom-client's registry reads it at scrape
+ * time (its custom-metric interface: `name`, `help`, `get()`).
+ */
+class RequestHistogram {
+  readonly name = 'erab_oadr_request_duration_seconds';
+  readonly help = 'OpenADR requests handled by this VTN, by interface and service';
+  readonly type = 'histogram';
+  private readonly series: RequestSeries[] = [];
+
+  /** A series for these labels, created once (callers keep it). */
+  bind(labels: Record<string, string>): RequestSeries {
+    const s: RequestSeries = { labels, counts: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 };
+    this.series.push(s);
+    return s;
+  }
+
+  static observe(s: RequestSeries, seconds: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    s.counts[i]! += 1;
+    s.sum += seconds;
+    s.count += 1;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] } {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    for (const s of this.series) {
+      if (s.count === 0) continue;
+      let cumulative = 0;
+      for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+        cumulative += s.counts[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i]! : '+Inf' }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values };
+  }
+
+  reset(): void {
+    for (const s of this.series) { s.counts.fill(0); s.sum = 0; s.count = 0; }
+  }
+}
 const DAY_MS = 86_400_000;
 
 /** Prometheus label values must stay few: keep what a code or action looks like, cut the rest. */
@@ -58,17 +114,18 @@ const labelValue = (v: unknown, fallback: string): string =>
  */
 export class RoleHealth {
   readonly registry = new Registry();
-  private readonly latency: H<'interface' | 'service' | 'outcome'>;
+  private readonly latency = new RequestHistogram();
   private readonly refusals: Counter<'action' | 'code'>;
   private readonly checks = new Map<string, ReadinessCheck>();
 
-  constructor(readonly o: { role: string; id: string; logger?: Logger | undefined; processMetrics?: boolean }) {
+  /**
+   * `processMetrics`: also Node's own (CPU, memory, event-loop lag, GC) under `erab_`; only for a
+   * registry that is served, since each one adds observers (a demo host runs hundreds of gateways).
+   */
+  constructor(readonly o: { role: string; id: string; logger?: Logger | undefined; processMetrics?: boolean | undefined }) {
     this.registry.setDefaultLabels({ role: o.role, id: o.id });
-    if (o.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'erab_' });
-    this.latency = new Histogram({
-      name: 'erab_oadr_request_duration_seconds', help: 'OpenADR requests handled by this VTN, by interface and service',
-      labelNames: ['interface', 'service', 'outcome'], buckets: LATENCY_BUCKETS, registers: [this.registry],
-    });
+    if (o.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'erab_' });
+    this.registry.registerMetric(this.latency as unknown as Parameters<Registry['registerMetric']>[0]);
     this.refusals = new Counter({
       name: 'erab_refusals_total', help: 'Refused peers and requests, by audit action and refusal code',
       labelNames: ['action', 'code'], registers: [this.registry],
@@ -80,24 +137,24 @@ export class RoleHealth {
    * `iface` is the interface profile (R1…R4).
    */
   instrument(iface: string, handler: OadrServiceHandler): OadrServiceHandler {
-    const children = new Map<string, { ok: H.Internal<'interface' | 'service' | 'outcome'>; error: H.Internal<'interface' | 'service' | 'outcome'> }>();
-    const childOf = (service: string) => {
-      let c = children.get(service);
+    const bound = new Map<string, { ok: RequestSeries; error: RequestSeries }>();
+    const seriesOf = (service: string) => {
+      let c = bound.get(service);
       if (!c) {
-        c = { ok: this.latency.labels(iface, service, 'ok'), error: this.latency.labels(iface, service, 'error') };
-        children.set(service, c);
+        c = { ok: this.latency.bind({ interface: iface, service, outcome: 'ok' }), error: this.latency.bind({ interface: iface, service, outcome: 'error' }) };
+        bound.set(service, c);
       }
       return c;
     };
     return async (service, body, peer) => {
       const t0 = performance.now();
-      const c = childOf(service);
+      const c = seriesOf(service);
       try {
         const out = await handler(service, body, peer);
-        c.ok.observe((performance.now() - t0) / 1000);
+        RequestHistogram.observe(c.ok, (performance.now() - t0) / 1000);
         return out;
       } catch (err) {
-        c.error.observe((performance.now() - t0) / 1000);
+        RequestHistogram.observe(c.error, (performance.now() - t0) / 1000);
         throw err;
       }
     };

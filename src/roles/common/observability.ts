@@ -30,8 +30,10 @@ export interface RoleObservability {
  */
 export function observeRole(o: {
   role: string; id: string; audit: AuditSink; material: TlsMaterial; logger?: Logger | undefined; syslog?: SyslogStreamConfig | undefined;
+  /** Whether the metrics are served (then Node's process metrics are added too). */
+  served: boolean;
 }): RoleObservability {
-  const health = new RoleHealth({ role: o.role, id: o.id, logger: o.logger });
+  const health = new RoleHealth({ role: o.role, id: o.id, logger: o.logger, processMetrics: o.served });
   health.watchTls(o.material);
   const offs: (() => void)[] = [];
   // Roles that were handed a plain sink (tests, a shared in-memory log) have nothing to observe.

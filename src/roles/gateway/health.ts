@@ -42,7 +42,7 @@ export async function watchGateway(probe: GatewayProbe, o: {
   id: string; audit: AuditSink; material: TlsMaterial; logger: Logger; store: Store<any>;
   operator?: z.output<typeof gatewayOperatorSchema> | undefined; syslog?: SyslogStreamConfig | undefined;
 }): Promise<GatewayWatch> {
-  const obs = observeRole({ role: 'gateway', id: o.id, audit: o.audit, material: o.material, logger: o.logger, syslog: o.syslog });
+  const obs = observeRole({ role: 'gateway', id: o.id, audit: o.audit, material: o.material, logger: o.logger, syslog: o.syslog, served: o.operator !== undefined });
   const h = obs.health;
   h.gauge('erab_devices', 'Devices behind the gateway, by admission state and whether they answer', () => {
     const counts = new Map<string, number>();

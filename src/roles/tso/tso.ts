@@ -99,7 +99,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
   const material = await loadTlsMaterial(config.tls);
   const ownLog = opts.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: `erab/${config.kind}/${config.id}/audit`, clock });
   const audit = new RefusalTap(opts.audit ?? ownLog!, clock);
-  const obs = observeRole({ role: config.kind, id: config.id, audit: opts.audit ?? ownLog!, material, logger: opts.logger, syslog: config.syslog });
+  const obs = observeRole({ role: config.kind, id: config.id, audit: opts.audit ?? ownLog!, material, logger: opts.logger, syslog: config.syslog, served: true });
   let store: Store<TsoTables> | undefined;
   let vtn: RunningVtn | undefined;
   try {

@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as net from 'node:net';
@@ -22,7 +22,7 @@ import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js'
 import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
 import { startTso, type RunningTso } from '../../../src/roles/tso/tso.js';
-import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
+import { metricSample as sample, metricsParserMissing as parserMissing, parseMetrics, pkiWorld, waiter, type MetricFamily, type PkiWorld } from '../../kit/index.js';
 
 const waitFor = waiter({ timeoutMs: 20_000 });
 let world: PkiWorld<'TSO1' | 'AGG1' | 'ROGUE' | 'OPS'>;
@@ -76,34 +76,15 @@ function get(who: 'OPS' | 'AGG1', path: string): Promise<{ status: number; type:
   });
 }
 
-const PYTHON = '/usr/bin/python3';
-const PARSER = `
-import json, math, sys
-from prometheus_client.parser import text_string_to_metric_families
-out = [{"name": f.name, "type": f.type, "samples": [{"name": s.name, "labels": s.labels, "value": s.value if math.isfinite(s.value) else str(s.value)} for s in f.samples]}
-       for f in text_string_to_metric_families(sys.stdin.read())]
-print(json.dumps(out))
-`;
-const parserMissing = spawnSync(PYTHON, ['-c', 'import prometheus_client']).status === 0 ? false
-  : 'the Prometheus text parser is missing (apt-get install python3-prometheus-client)';
-if (parserMissing && process.env.CI === 'true') throw new Error(`${parserMissing}; .ci/run installs it`);
-
-type Sample = { name: string; labels: Record<string, string>; value: number }; // non-finite values arrive as strings
-type Family = { name: string; type: string; samples: Sample[] };
-
 /** Scrapes /metrics as an operator and parses it with prometheus_client's text-format parser. */
-async function scrape(): Promise<Family[]> {
+async function scrape(): Promise<MetricFamily[]> {
   const r = await get('OPS', '/metrics');
   assert.equal(r.status, 200);
   assert.match(r.type, /^text\/plain; version=0\.0\.4/);
-  const parsed = spawnSync(PYTHON, ['-c', PARSER], { input: r.text, encoding: 'utf8' });
-  assert.equal(parsed.status, 0, `the parser refused /metrics: ${parsed.stderr}`);
-  return JSON.parse(parsed.stdout) as Family[];
+  return parseMetrics(r.text);
 }
 
-const sample = (families: Family[], name: string, labels: Record<string, string> = {}): Sample | undefined =>
-  families.flatMap((f) => f.samples).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-const polls = (families: Family[]): number => sample(families, 'erab_oadr_request_duration_seconds_count', { service: 'OadrPoll', outcome: 'ok' })?.value ?? 0;
+const polls = (families: MetricFamily[]): number => sample(families, 'erab_oadr_request_duration_seconds_count', { service: 'OadrPoll', outcome: 'ok' })?.value ?? 0;
 
 test('/metrics counts the VTN\'s polls per interface, parsed as Prometheus text over mutual TLS', { skip: parserMissing }, async () => {
   const first = polls(await scrape());
@@ -120,11 +101,12 @@ test('/metrics counts the VTN\'s polls per interface, parsed as Prometheus text 
   assert.ok(days > 300 && days < 10_000, `certificate expires in ${days} days`);
   assert.ok(gauge('erab_crl_age_seconds') >= 0, 'the CRL in force has an age');
   assert.ok(gauge('erab_audit_log_records') >= 1, 'audit log size');
+  assert.ok(gauge('erab_nodejs_eventloop_lag_seconds') >= 0, 'Node\'s process metrics on a served registry');
 });
 
 test('a refused TLS peer is counted by reason and logged at warn', { skip: parserMissing }, async () => {
   const before = await scrape();
-  const refused = (f: Family[]) => sample(f, 'erab_refusals_total', { action: 'tls.refused', code: 'not_allow_listed' })?.value ?? 0;
+  const refused = (f: MetricFamily[]) => sample(f, 'erab_refusals_total', { action: 'tls.refused', code: 'not_allow_listed' })?.value ?? 0;
   const rogue = world.get('ROGUE');
   await new Promise<void>((resolve) => {
     const s = tls.connect({ host: '127.0.0.1', port: tso.vtn.port, cert: rogue.certPem, key: rogue.keyPem, ca: world.caPem });

@@ -158,7 +158,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // cluster's IPC, which is not built yet (docs/scale.md).
       throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
-    const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog });
+    const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog, served: cfg.console !== undefined });
     closers.push(() => obs.close());
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
     closers.push(() => store.close());
