@@ -409,6 +409,11 @@ export class Gateway {
     }
   }
 
+  /** Where health and metrics are served (`operator` in the configuration), if anywhere. */
+  get operatorUrl(): string | undefined {
+    return this.watch?.operator?.url;
+  }
+
   /** The current inventory document (every known device, admitted or not). */
   inventory(): InventoryDocument {
     const details = new Map<string, DeviceDetails>();
