@@ -200,7 +200,9 @@ export class RoleHealth {
   /** Counts and logs one audit record (see {@link watchAudit}). */
   countAudit(r: AuditRecord | Parameters<AuditSink['append']>[0]): void {
     if (r.outcome === 'success') return;
-    const code = labelValue(r.details?.code, 'none');
+    // TLS and HTTP refusals carry a refusal code; OpenADR payload refusals their response code.
+    const raw = r.details?.code ?? r.details?.responseCode;
+    const code = labelValue(typeof raw === 'number' ? String(raw) : raw, 'none');
     if (r.outcome === 'refused') this.refusals.labels(labelValue(r.action, 'other'), code).inc();
     const log = this.o.logger;
     if (!log) return;

@@ -119,6 +119,23 @@ test('a refused TLS peer is counted by reason and logged at warn', { skip: parse
   assert.match(line.msg, /tls\.refused refused/);
 });
 
+test('a refused OpenADR payload is counted under its action and response code', { skip: parserMissing }, async () => {
+  const c = world.get('AGG1');
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = https.request(new URL('/OpenADR2/Simple/2.0b/EiEvent', tso.vtn.url), {
+      method: 'POST', cert: c.certPem, key: c.keyPem, ca: world.caPem, agent: false, headers: { 'content-type': 'application/xml' },
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.end('<not-openadr/>');
+  });
+  assert.equal(status, 200, 'OpenADR answers a bad payload with an error response code inside a 200');
+  const families = await waitFor('payload refusal counted', async () => {
+    const f = await scrape();
+    return f.flatMap((x) => x.samples).some((s) => s.name === 'erab_refusals_total' && s.labels.action === 'openadr.refused' && /^\d{3}$/.test(s.labels.code ?? '')) ? f : undefined;
+  });
+  assert.ok(families);
+});
+
 test('/healthz and /readyz answer operators; other certificates are refused', async () => {
   const health = await get('OPS', '/healthz');
   assert.equal(health.status, 200);
