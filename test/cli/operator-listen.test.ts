@@ -6,23 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { metricSample, metricsParserMissing, parseMetrics, pkiWorld, waiter, type PkiWorld } from '../kit/index.js';
+import { metricSample, metricsParserMissing, parseMetrics, pkiWorld, spawnErab, waiter, type ErabProcess, type PkiWorld } from '../kit/index.js';
 
-const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let world: PkiWorld<'vtn' | 'ven' | 'rogue' | 'ops'>;
-const procs: (ChildProcess & { out: string; err: string })[] = [];
+const procs: ErabProcess[] = [];
 
-function erab(args: string[]): ChildProcess & { out: string; err: string } {
-  const p = spawn(process.execPath, ['--input-type=module', '-e', `import { main } from ${JSON.stringify(mainJs)}; process.exitCode = await main(['node', 'erab', ...process.argv.slice(1)]);`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: string; err: string };
-  p.out = '';
-  p.err = '';
-  p.stdout?.on('data', (d: Buffer) => { p.out += d.toString(); });
-  p.stderr?.on('data', (d: Buffer) => { p.err += d.toString(); });
+function erab(args: string[]): ErabProcess {
+  const p = spawnErab(args);
   procs.push(p);
   return p;
 }

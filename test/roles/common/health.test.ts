@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,7 +21,7 @@ import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js'
 import { startVenEndpoint } from '../../../src/endpoints/openadr/ven-endpoint.js';
 import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
 import { startTso, type RunningTso } from '../../../src/roles/tso/tso.js';
-import { metricSample as sample, metricsParserMissing as parserMissing, parseMetrics, pkiWorld, waiter, type MetricFamily, type PkiWorld } from '../../kit/index.js';
+import { freeLoopbackPort, metricSample as sample, metricsParserMissing as parserMissing, parseMetrics, pkiWorld, waiter, type MetricFamily, type PkiWorld } from '../../kit/index.js';
 
 const waitFor = waiter({ timeoutMs: 20_000 });
 let world: PkiWorld<'TSO1' | 'AGG1' | 'ROGUE' | 'OPS'>;
@@ -148,9 +147,7 @@ test('/healthz and /readyz answer operators; other certificates are refused', as
 
 const PROMETHEUS = '/usr/bin/prometheus';
 test('a real Prometheus scrapes /metrics with an operator certificate', { skip: existsSync(PROMETHEUS) ? false : `${PROMETHEUS} is not installed (apt-get install prometheus)` }, async () => {
-  const free = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
+  const free = await freeLoopbackPort();
   const ops = world.get('OPS');
   const api = new URL(tso.status().apiUrl!);
   const cfg = join(world.dir, 'prometheus.yml');

@@ -15,7 +15,7 @@ import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
 import { startTso, type RunningTso } from '../../../src/roles/tso/tso.js';
-import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
+import { freeLoopbackPort, pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 const GTLS = ['/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', '/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so'];
@@ -29,17 +29,11 @@ let rsyslogErr = '';
 let tso: RunningTso | undefined;
 let received = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}
-
 before(async () => {
   if (missing) return;
   world = await pkiWorld({ TSO1: 'tso:TSO1', ROGUE: 'aggregator:ROGUE', SIEM: 'operator:siem-1' }, { prefix: 'erab-syslog-' });
   const siem = world.get('SIEM');
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   received = join(world.dir, 'received.log');
   const conf = join(world.dir, 'rsyslog.conf');
   writeFileSync(conf, `

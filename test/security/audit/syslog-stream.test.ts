@@ -6,12 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { clientTlsOptions, serverTlsOptions } from '../../../src/security/tls.js';
 import { parseOctetCountingFrames, SyslogTlsStream } from '../../../src/security/audit/syslog-tls.js';
 import { syslogTarget } from '../../../src/security/audit/config.js';
-import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
+import { freeLoopbackPort, pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 
 let world: PkiWorld<'siem' | 'agg'>;
 before(async () => { world = await pkiWorld({ siem: 'operator:siem-1', agg: 'aggregator:AGG1' }, { prefix: 'erab-syslog-stream-' }); });
@@ -25,9 +24,7 @@ test('--syslog host:port parses, and a bad one names the rule', () => {
 });
 
 test('queued while the collector is down (bounded, drops counted), delivered in order when it comes up', async () => {
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
+  const port = await freeLoopbackPort();
   const stream = new SyslogTlsStream({
     host: '127.0.0.1', port, queueMax: 3, retryMs: 50, maxRetryMs: 100,
     tls: clientTlsOptions(await world.material('agg'), 'syslog', { expect: { id: 'siem-1' } }),
