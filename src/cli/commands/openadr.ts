@@ -29,7 +29,7 @@ import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js'
 import { parseParticipant, type ParticipantRole } from '../../security/identity.js';
 import { loadTlsMaterial, type TlsMaterial, type TlsProfileName } from '../../security/tls.js';
 import { RoleHealth, startOperatorListener, type OperatorListener } from '../../roles/common/health.js';
-import { outboxDepths, storeReadiness } from '../../roles/common/observability.js';
+import { outboxDepths, storeReadiness, watchVtnQueue } from '../../roles/common/observability.js';
 import { openStore } from '../../store/store.js';
 import { UsageError } from '../usage.js';
 import { isWorker, reportReady, startWorkers, workerCount } from '../../roles/common/workers.js';
@@ -191,6 +191,7 @@ export function register(program: Command): void {
       }));
       if (health) {
         health.gauge('erab_registered_participants', 'VENs registered with this VTN', () => running.vtn.registrations().length);
+        watchVtnQueue(health, running.vtnStore);
         health.ready('store', storeReadiness(store));
         health.ready('openadr_listener', () => running.server.listening || 'the OpenADR listener is not listening');
       }

@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import type { Logger } from '../../core/logger.js';
+import type { VtnStore } from '../../protocols/openadr/vtn-store.js';
 import type { SyslogStreamConfig } from '../../security/audit/config.js';
 import { toSyslog } from '../../security/audit/export.js';
 import { AuditLog } from '../../security/audit/log.js';
@@ -74,6 +75,11 @@ export function outboxDepths(store: Store<any>): () => Promise<{ labels: { topic
     const rows = await sql<{ topic: string; n: number | string | bigint }>`select topic, count(*) as n from erab_outbox where delivered_at is null group by topic`.execute(store.db);
     return rows.rows.map((r) => ({ labels: { topic: r.topic.slice(0, 100) }, value: Number(r.n) }));
   };
+}
+
+/** Registers the queue gauge of a VTN: VENs with payloads waiting for their next poll. */
+export function watchVtnQueue(health: RoleHealth, vtnStore: Pick<VtnStore, 'pendingVens'>): void {
+  health.gauge('erab_vtn_queued_vens', 'VENs with payloads waiting in the VTN\'s poll queue', async () => (await vtnStore.pendingVens(Date.now())).length);
 }
 
 /** Readiness of a role's data layer: one trivial query (SQLite or PostgreSQL). */

@@ -21,7 +21,7 @@ import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVtnEndpoint, type RunningVtn } from '../../endpoints/openadr/vtn-endpoint.js';
 import type { Logger } from '../../core/logger.js';
 import type { RoleHealth } from '../common/health.js';
-import { observeRole, storeReadiness } from '../common/observability.js';
+import { observeRole, storeReadiness, watchVtnQueue } from '../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../common/witnessing.js';
 import { startTsoApi, type RunningApi } from './api.js';
 import type { TsoConfig } from './config.js';
@@ -86,6 +86,7 @@ function watchTso(health: RoleHealth, vtn: RunningVtn, ledger: DeliveryLedger, s
       return delivered === null || !current ? [] : [{ labels: { event: d.eventId }, value: delivered / current.quantityW }];
     });
   }, ['event']);
+  watchVtnQueue(health, vtn.vtnStore);
   health.ready('store', storeReadiness(store));
   health.ready('openadr_listener', () => vtn.server.listening || 'the OpenADR listener is not listening');
 }

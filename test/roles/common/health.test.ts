@@ -100,6 +100,7 @@ test('/metrics counts the VTN\'s polls per interface, parsed as Prometheus text 
   assert.ok(days > 300 && days < 10_000, `certificate expires in ${days} days`);
   assert.ok(gauge('erab_crl_age_seconds') >= 0, 'the CRL in force has an age');
   assert.ok(gauge('erab_audit_log_records') >= 1, 'audit log size');
+  assert.ok(gauge('erab_vtn_queued_vens') >= 0, 'the VTN\'s poll queue');
   assert.ok(gauge('erab_nodejs_eventloop_lag_seconds') >= 0, 'Node\'s process metrics on a served registry');
 });
 

@@ -16,7 +16,7 @@ import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { LogFn, Logger } from '../../../core/logger.js';
 import type { RoleHealth } from '../../common/health.js';
-import { observeRole, outboxDepths, storeReadiness } from '../../common/observability.js';
+import { observeRole, outboxDepths, storeReadiness, watchVtnQueue } from '../../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
@@ -128,6 +128,7 @@ function watchAggregator(health: RoleHealth, a: {
     e.state === 'active' && e.deliveredW !== null && e.targetW !== 0 ? [{ labels: { event: e.key.slice(0, 100) }, value: e.deliveredW / e.targetW }] : []
   )), ['event']);
   health.gauge('erab_outbox_depth', 'Messages waiting in each outbox topic (upstream reports)', outboxDepths(a.store), ['topic']);
+  if (a.downstream.vtnStore) watchVtnQueue(health, a.downstream.vtnStore);
   health.ready('store', storeReadiness(a.store));
   health.ready('downstream_listener', () => a.downstream.listening() || 'the downstream VTN is not listening');
   for (const u of a.upstream) {

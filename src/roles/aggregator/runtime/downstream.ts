@@ -127,6 +127,11 @@ export class DownstreamVtn implements DownstreamSink {
     return this.endpoint.vtn;
   }
 
+  /** The VTN's state in the store (its poll queues, for metrics). */
+  get vtnStore(): RunningVtn['vtnStore'] | undefined {
+    return this.endpoint?.vtnStore;
+  }
+
   /** Whether the VTN endpoint is listening (readiness). */
   listening(): boolean {
     return this.endpoint?.server.listening ?? false;
