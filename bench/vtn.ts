@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- vtn [--role standalone|aggregator] [--vens N (2000)] [--concurrency C] [--seconds S] [--warmup S] [--keep-idle] [--no-baseline] [--untuned]
- *                     [--attack chunked] [--max-chunks N]`
+ *                     [--attack chunked] [--max-chunks N] [--metrics]`
  *
  * The VTN under load as the issue specifies it: the VTN process pinned to core 0
  * (`taskset -c 0`), the load generator in a separate process pinned to core 1, N VENs with real
@@ -20,6 +20,9 @@
  * the very endpoint `erab aggregator run` starts (DownstreamVtn: gateways only, venID = the
  * certificate's participant id, the certificate fingerprint checked against the registration on
  * every poll), over the same endpoint layer (src/endpoints/openadr).
+ *
+ * `--metrics` times every request into the role's metrics histogram (src/roles/common/health.ts),
+ * as the TSO, retailer and aggregator run their VTNs, to show what metrics cost per poll.
  *
  * Both processes run with the V8 flags `erab` itself uses when it has one CPU (src/cli/launch.ts),
  * since each is pinned to one core; `--untuned` runs them on Node's defaults for comparison.
@@ -114,8 +117,11 @@ async function server(): Promise<void> {
     return;
   }
   const maxChunks = arg('max-chunks', '');
+  // --metrics: every request timed into the role's Prometheus histogram, as the roles run it.
+  const health = args.includes('--metrics') ? new (await import('../src/roles/common/health.js')).RoleHealth({ role: 'bench', id: 'BENCH-VTN' }) : undefined;
   const running = vtnRole === 'aggregator' ? await aggregatorVtn() : await startVtnEndpoint({
     vtnID: 'BENCH-VTN', material, store, allowList: { roles: ['gateway'] },
+    ...(health ? { instrument: (h) => health.instrument('R4', h) } : {}),
     audit: { append: () => { refusals++; } },
     vtn: { pollFreqMs: 10_000, vtnReports: false },
     ...(maxChunks ? { http1: { maxChunkCount: Number(maxChunks) } } : {}),
@@ -364,7 +370,10 @@ function child(core: number, childRole: string, extra: string[]): ChildProcess {
   // ERAB_BENCH_NODE_ARGS: extra node flags for the children, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extraNode = (process.env.ERAB_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // The server gets --max-chunks from our command line.
-  const serverArgs = childRole === 'server' && arg('max-chunks', '') ? ['--max-chunks', arg('max-chunks', '')] : [];
+  const serverArgs = [
+    ...(childRole === 'server' && arg('max-chunks', '') ? ['--max-chunks', arg('max-chunks', '')] : []),
+    ...(childRole === 'server' && args.includes('--metrics') ? ['--metrics'] : []),
+  ];
   return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...oneCpuFlags, ...(childRole === 'server' ? extraNode : []), self, '--proc', childRole, '--role', vtnRole, '--dir', dir || mainDir, ...serverArgs, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 

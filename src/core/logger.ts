@@ -20,3 +20,17 @@ export function createLogger(name: string, level = process.env.ERAB_LOG_LEVEL ??
 
 /** A logger that discards everything (tests, libraries used without a logger). */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** Levels a {@link LogFn} line can carry: failures at warn or error, the rest at info. */
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/** A role's plain log callback (msg, fields, level); default level info. */
+export type LogFn = (msg: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
+
+/**
+ * A {@link LogFn} writing to a pino logger at the line's level.
+ * @example startAggregator(cfg, { log: logFnOf(createLogger('aggregator')) })
+ */
+export function logFnOf(logger: Logger): LogFn {
+  return (msg, fields, level = 'info') => logger[level](fields ?? {}, msg);
+}

@@ -1,5 +1,6 @@
 /**
- * The shared test kit: one PKI world builder, one waitFor, one set of clocks, one TCP proxy. Import from here.
+ * The shared test kit: one PKI world builder, one waitFor, one set of clocks, one TCP proxy, one
+ * Prometheus exposition reader, free loopback ports and erab child processes. Import from here.
  *
  * @example
  * import { pkiWorld, waitFor, acceleratedClock } from '../kit/index.js';
@@ -11,3 +12,5 @@ export * from './pki.js';
 export * from './wait.js';
 export * from './clock.js';
 export * from './tcp-proxy.js';
+export * from './metrics.js';
+export * from './net.js';

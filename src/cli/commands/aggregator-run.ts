@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { clockFromEnv } from '../../core/clock.js';
-import { createLogger } from '../../core/logger.js';
+import { createLogger, logFnOf } from '../../core/logger.js';
+import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { startAggregator, type RunningAggregator } from '../../roles/aggregator/runtime/aggregator.js';
 import { holdLease, type HeldLease } from '../../roles/common/standby.js';
@@ -37,8 +38,10 @@ export function register(program: Command): void {
     .description('run the aggregator: downstream VTN for gateways, an upstream VEN per party, closed-loop dispatch')
     .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
     .option('--name <name>', 'participant name reported to a supervisor', 'aggregator')
-    .action(async (opts: { config: string; name: string }) => {
-      const cfg = loadAggregatorConfig(opts.config);
+    .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
+    .action(async (opts: { config: string; name: string; syslog?: string }) => {
+      const loaded = loadAggregatorConfig(opts.config);
+      const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       const logger = createLogger('aggregator');
       let lease: HeldLease | undefined;
       let agg: RunningAggregator | undefined;
@@ -69,7 +72,8 @@ export function register(program: Command): void {
       // Under `erab demo --speed X` every participant shares one simulated time (ERAB_SIM_*).
       agg = await startAggregator(cfg, {
         clock: clockFromEnv(),
-        log: (msg, fields) => logger.info(fields ?? {}, msg),
+        log: logFnOf(logger),
+        logger,
         // The operator endpoint (when configured) serves the console page at `/`.
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
       });

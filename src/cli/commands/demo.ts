@@ -18,7 +18,7 @@ import { dirname, resolve } from 'node:path';
 import { clockFromEnv } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { onStopSignal } from '../../core/stop-signals.js';
-import { createLogger } from '../../core/logger.js';
+import { createLogger, logFnOf } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { supervisorStatus } from './aggregator-run.js';
 import { superviseTso } from './tso.js';
@@ -131,7 +131,7 @@ export function register(program: Command): void {
         }
         await superviseTso(o.name, tso, logger);
       } else if (kind === 'aggregator') {
-        const agg = await startAggregatorParticipant(o.config, clock, (msg, fields) => logger.info(fields ?? {}, msg));
+        const agg = await startAggregatorParticipant(o.config, clock, logFnOf(logger));
         const timer = setInterval(() => reportStatus(o.name, supervisorStatus(agg)), 500);
         timer.unref();
         const stopped = runUntilStopped(async () => {

@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
+import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { SqlAdmissionStore, gatewayMigrations } from '../../roles/gateway/persistence.js';
 import { Gateway, acceleratedClock, gatewayConfigSchema, type GatewayConfig } from '../../roles/gateway/gateway.js';
@@ -46,8 +47,16 @@ export function register(program: Command): void {
     .option('--name <name>', 'participant name reported to a supervisor', 'gateway')
     .option('--speed <x>', 'run time X times faster (demonstrations only)', speedOption, 1)
     .option('--status-interval <ms>', 'status report interval to a supervisor', intervalOption, 2000)
-    .action(async (opts: { config: string; name: string; speed: number; statusInterval: number }) => {
-      const cfg = load(opts.config);
+    .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on 127.0.0.1:<port> (mutual TLS, operator certificates); config key operator', Number)
+    .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
+    .action(async (opts: { config: string; name: string; speed: number; statusInterval: number; operatorPort?: number; syslog?: string }) => {
+      const loaded = load(opts.config);
+      if (opts.operatorPort !== undefined && !(Number.isInteger(opts.operatorPort) && opts.operatorPort >= 0 && opts.operatorPort <= 65535)) throw new InvalidArgumentError('--operator-port must be a port number');
+      const cfg: GatewayConfig = {
+        ...loaded,
+        ...(opts.operatorPort !== undefined ? { operator: { host: loaded.operator?.host ?? '127.0.0.1', port: opts.operatorPort, operators: loaded.operator?.operators ?? [] } } : {}),
+        ...(opts.syslog ? { syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : {}),
+      };
       const logger = createLogger('gateway');
       const gateway = await Gateway.start(cfg, { clock: acceleratedClock(opts.speed), logger });
       const status = await gateway.status();

@@ -27,7 +27,9 @@ import { startVenEndpoint } from '../../endpoints/openadr/ven-endpoint.js';
 import { startVtnEndpoint } from '../../endpoints/openadr/vtn-endpoint.js';
 import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js';
 import { parseParticipant, type ParticipantRole } from '../../security/identity.js';
-import { loadTlsMaterial, type TlsProfileName } from '../../security/tls.js';
+import { loadTlsMaterial, type TlsMaterial, type TlsProfileName } from '../../security/tls.js';
+import { RoleHealth, startOperatorListener, type OperatorListener } from '../../roles/common/health.js';
+import { outboxDepths, storeReadiness, watchVtnQueue } from '../../roles/common/observability.js';
 import { openStore } from '../../store/store.js';
 import { UsageError } from '../usage.js';
 import { isWorker, reportReady, startWorkers, workerCount } from '../../roles/common/workers.js';
@@ -48,12 +50,37 @@ function positive(name: string) {
   };
 }
 
-/** Audit records as JSON lines on stderr (a standalone tool has no tamper-evident log of its own). */
-const stderrAudit: AuditSink = {
-  append(r: AuditRecordInput) {
-    process.stderr.write(`${JSON.stringify({ audit: r.action, outcome: r.outcome, actor: r.actor.id, fingerprint: r.actor.fingerprint, target: r.target, reason: r.reason })}\n`);
-  },
-};
+/** pino's numeric levels: refusals at warn, failures at error, the rest at info. */
+const LEVEL = { success: 30, refused: 40, failure: 50 } as const;
+
+/**
+ * Audit records as JSON lines on stderr (a standalone tool has no tamper-evident log of its own),
+ * with a pino level; refusals are also counted in the tool's metrics when it serves them.
+ */
+function stderrAudit(health?: RoleHealth): AuditSink {
+  return {
+    append(r: AuditRecordInput) {
+      process.stderr.write(`${JSON.stringify({ level: LEVEL[r.outcome], audit: r.action, outcome: r.outcome, actor: r.actor.id, fingerprint: r.actor.fingerprint, target: r.target, reason: r.reason })}\n`);
+      health?.countAudit(r);
+    },
+  };
+}
+
+/**
+ * `--operator-listen`: health and metrics of a standalone tool on their own mutual-TLS listener
+ * (operator certificates only, or the `--operator` ids).
+ */
+async function operatorEndpoint(health: RoleHealth, o: { operatorListen?: { host: string; port: number }; operator?: string[] }, tls: TlsMaterial, audit: AuditSink, listener: string): Promise<OperatorListener | undefined> {
+  if (!o.operatorListen) return undefined;
+  health.watchTls(tls);
+  const op = await startOperatorListener(health, { material: tls, audit, host: o.operatorListen.host, port: o.operatorListen.port, listener, operators: o.operator });
+  process.stdout.write(`health and metrics on ${op.url}/metrics (mutual TLS, operator certificates)\n`);
+  return op;
+}
+
+const operatorOptions = (cmd: Command): Command => cmd
+  .option('--operator-listen <host:port>', 'serve /healthz, /readyz and /metrics here (mutual TLS, operator certificates only)', hostPort)
+  .option('--operator <id>', 'operator participant id allowed on --operator-listen (repeatable; default any operator certificate)', collect);
 
 const xmlLogger = (who: string) => (direction: 'in' | 'out', service: ServiceName, xml: string): void => {
   process.stderr.write(`--- ${who} ${direction === 'in' ? '<=' : '=>'} ${service}\n${redactXml(xml)}\n`);
@@ -93,7 +120,7 @@ async function inWorker<T>(f: () => Promise<T>): Promise<T> {
 export function register(program: Command): void {
   const group = program.command('openadr').description('standalone OpenADR 2.0b VTN or VEN on mutual TLS (debug a peer, script a test)');
 
-  tlsOptions(group.command('vtn').description('run a VTN until SIGINT/SIGTERM'))
+  const vtnCmd = tlsOptions(group.command('vtn').description('run a VTN until SIGINT/SIGTERM'))
     .option('--listen <host:port>', 'where to listen', hostPort, { host: '127.0.0.1', port: 8443 })
     .option('--store <url>', 'SQLite file or postgres:// URL for VTN state', 'openadr-vtn.db')
     .option('--vtn-id <id>', 'our vtnID', 'VTN')
@@ -104,10 +131,12 @@ export function register(program: Command): void {
     .option('--event <kW:startInS:durationMin>', 'create a LOAD_DISPATCH set-point event for every registered VEN once one registers')
     .option('--any-ven-id', 'let VENs pick their venID (default: the certificate\'s participant id)')
     .option('--log-xml', 'print every payload (signatures, certificates and nonces removed)')
-    .option('--workers <n>', 'worker processes sharing the port (node:cluster round-robin; 0 = one per core); more than 1 needs a postgres:// store', Number, 1)
-    .action(async (o: TlsOpts & { listen: { host: string; port: number }; store: string; vtnId: string; allow?: string[]; allowFingerprint?: string[]; pollFreq: number; signature: SignatureMode; event?: string; anyVenId?: boolean; logXml?: boolean; workers: number }) => {
+    .option('--workers <n>', 'worker processes sharing the port (node:cluster round-robin; 0 = one per core); more than 1 needs a postgres:// store', Number, 1);
+  operatorOptions(vtnCmd)
+    .action(async (o: TlsOpts & { listen: { host: string; port: number }; store: string; vtnId: string; allow?: string[]; allowFingerprint?: string[]; pollFreq: number; signature: SignatureMode; event?: string; anyVenId?: boolean; logXml?: boolean; workers: number; operatorListen?: { host: string; port: number }; operator?: string[] }) => {
       const allow = participants(o.allow, '--allow');
       const workers = workerCount(o.workers);
+      if (workers > 1 && o.operatorListen) throw new UsageError('--operator-listen serves one process\'s metrics: not with --workers above 1');
       if (workers > 1 && !/^postgres(ql)?:\/\//.test(o.store)) throw new UsageError('--workers above 1 needs a postgres:// --store (SQLite is one process)');
       if (workers > 1 && o.event) throw new UsageError('--event cannot be combined with --workers (each worker would create it)');
       if (workers > 1 && !isWorker()) {
@@ -131,8 +160,12 @@ export function register(program: Command): void {
       }
       const store = await inWorker(() => openStore({ url: o.store, migrations: openadrStoreMigrations }));
       let eventCreated = false;
+      const health = o.operatorListen ? new RoleHealth({ role: 'openadr-vtn', id: o.vtnId, processMetrics: true }) : undefined;
+      const audit = stderrAudit(health);
+      const tls = await material(o);
       const running = await inWorker(async () => startVtnEndpoint({
-        vtnID: o.vtnId, material: await material(o), profile: o.profile, store, audit: stderrAudit,
+        vtnID: o.vtnId, material: tls, profile: o.profile, store, audit,
+        ...(health ? { instrument: (h) => health.instrument(o.profile, h) } : {}),
         allowList: { participants: allow, fingerprints: o.allowFingerprint ?? [] },
         host: o.listen.host, port: o.listen.port, venIdFromCertificate: !o.anyVenId,
         vtn: {
@@ -156,16 +189,24 @@ export function register(program: Command): void {
           },
         },
       }));
+      if (health) {
+        health.gauge('erab_registered_participants', 'VENs registered with this VTN', () => running.vtn.registrations().length);
+        watchVtnQueue(health, running.vtnStore);
+        health.ready('store', storeReadiness(store));
+        health.ready('openadr_listener', () => running.server.listening || 'the OpenADR listener is not listening');
+      }
+      const op = health ? await operatorEndpoint(health, o, tls, audit, `${o.vtnId}:operator`) : undefined;
       const stopped = untilStopped();
       if (isWorker()) reportReady(running.port, running.url);
       else process.stdout.write(`VTN ${o.vtnId} listening on ${running.url} (mutual TLS, profile ${o.profile}, store ${store.displayUrl})\n`);
       await stopped;
+      await op?.close();
       await running.close();
       await store.close();
       if (isWorker()) process.exit(0);
     });
 
-  tlsOptions(group.command('ven').description('run a VEN until SIGINT/SIGTERM'))
+  const venCmd = tlsOptions(group.command('ven').description('run a VEN until SIGINT/SIGTERM'))
     .requiredOption('--vtn-url <url>', 'the VTN base URL, e.g. https://127.0.0.1:8443')
     .option('--ven-name <name>', 'our oadrVenName (and the key of our saved registration)', 'VEN')
     .option('--store <url>', 'SQLite file or postgres:// URL for registration and outbox', 'openadr-ven.db')
@@ -177,9 +218,10 @@ export function register(program: Command): void {
     .option('--vtn-cert <file>', 'VTN certificate (PEM) to verify its XML signatures')
     .option('--report-watts <W>', 'offer TELEMETRY_USAGE / TELEMETRY_STATUS reports with this constant power', Number)
     .option('--report-seconds <s>', 'minimum sampling period offered for those reports', positive('--report-seconds'), 60)
-    .addOption(new Option('--opt <optType>', 'answer to every event').choices(['optIn', 'optOut']).default('optIn'))
+    .addOption(new Option('--opt <optType>', 'answer to every event').choices(['optIn', 'optOut']).default('optIn'));
+  operatorOptions(venCmd)
     .option('--log-xml', 'print every payload (signatures, certificates and nonces removed)')
-    .action(async (o: TlsOpts & { vtnUrl: string; venName: string; store: string; expectVtn?: string; checkHostname: boolean; pushListen?: { host: string; port: number }; pushAllow?: string[]; xmlSignature?: boolean; vtnCert?: string; reportWatts?: number; reportSeconds: number; opt: OptType; logXml?: boolean }) => {
+    .action(async (o: TlsOpts & { vtnUrl: string; venName: string; store: string; expectVtn?: string; checkHostname: boolean; pushListen?: { host: string; port: number }; pushAllow?: string[]; xmlSignature?: boolean; vtnCert?: string; reportWatts?: number; reportSeconds: number; opt: OptType; logXml?: boolean; operatorListen?: { host: string; port: number }; operator?: string[] }) => {
       if (!/^https:\/\//.test(o.vtnUrl)) throw new UsageError('--vtn-url must be an https:// URL');
       let expect: { role: ParticipantRole; id: string } | undefined;
       if (o.expectVtn) {
@@ -200,8 +242,11 @@ export function register(program: Command): void {
       const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });
       const w = o.reportWatts;
       const period = (o.reportSeconds * 1000) as Millis;
+      const health = o.operatorListen ? new RoleHealth({ role: 'openadr-ven', id: o.venName, processMetrics: true }) : undefined;
+      const audit = stderrAudit(health);
+      const tls = await material(o);
       const running = await startVenEndpoint({
-        venName: o.venName, vtnUrl: o.vtnUrl, material: await material(o), profile: o.profile, audit: stderrAudit, store,
+        venName: o.venName, vtnUrl: o.vtnUrl, material: tls, profile: o.profile, audit, store,
         checkHostname: o.checkHostname,
         ...(expect ? { expectVtn: expect } : {}),
         ...(o.pushListen ? { push: { host: o.pushListen.host, port: o.pushListen.port, allowList: { participants: pushAllow } } } : {}),
@@ -223,9 +268,16 @@ export function register(program: Command): void {
           } : {}),
         },
       });
+      if (health) {
+        health.gauge('erab_outbox_depth', 'Reports waiting for the VTN', outboxDepths(store), ['topic']);
+        health.ready('store', storeReadiness(store));
+        health.ready('registered', () => running.ven.registration !== undefined || `not registered with ${o.vtnUrl}`);
+      }
+      const op = health ? await operatorEndpoint(health, o, tls, audit, `${o.venName}:operator`) : undefined;
       const stopped = untilStopped();
       process.stdout.write(`VEN ${o.venName} → ${o.vtnUrl}${running.pushUrl ? ` (push endpoint ${running.pushUrl})` : ' (pull)'}\n`);
       await stopped;
+      await op?.close();
       await running.close();
       await store.close();
       if (isWorker()) process.exit(0);

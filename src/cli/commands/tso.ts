@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { clockFromEnv } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { loadTsoConfig } from '../../roles/tso/config.js';
 import { startTso, type DispatchInput, type RunningTso } from '../../roles/tso/tso.js';
@@ -69,11 +70,13 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
     .description(`run the ${title} until SIGINT/SIGTERM`)
     .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
     .option('--name <name>', 'participant name reported to a supervisor', kind)
-    .action(async (opts: { config: string; name: string }) => {
-      const cfg = loadTsoConfig(opts.config);
+    .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
+    .action(async (opts: { config: string; name: string; syslog?: string }) => {
+      const loaded = loadTsoConfig(opts.config);
+      const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       if (cfg.kind !== kind) throw new UsageError(`${opts.config} configures a ${cfg.kind}; run it with erab ${cfg.kind} run`);
       const logger = createLogger(kind);
-      const tso = await startTso(cfg, { clock: clockFromEnv() });
+      const tso = await startTso(cfg, { clock: clockFromEnv(), logger });
       const status = tso.status();
       logger.info({ url: status.url, api: status.apiUrl, contracted: cfg.contractedAggregators.map((a) => a.id) }, `${kind} running`);
       await superviseTso(opts.name, tso, logger);

@@ -18,7 +18,7 @@
  */
 import type { Server } from 'node:tls';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { type ExtraRoute, httpsPushClient } from '../../protocols/openadr/http.js';
+import { type ExtraRoute, type OadrServiceHandler, httpsPushClient } from '../../protocols/openadr/http.js';
 import type { Http1Limits } from '../../protocols/openadr/http1.js';
 import { Vtn, type AdmitDecision, type VtnOptions } from '../../protocols/openadr/vtn.js';
 import type { VtnStore } from '../../protocols/openadr/vtn-store.js';
@@ -73,6 +73,8 @@ export interface VtnEndpointOptions extends VtnEngineOptions {
   http1?: Omit<Http1Limits, 'maxBodyBytes'>;
   /** TLS session settings of the listener (e.g. ticket keys shared by workers). */
   tls?: ServerTlsSettings;
+  /** Wraps the request handler, e.g. to time every request into a role's metrics (src/roles/common/health.ts). */
+  instrument?: (handler: OadrServiceHandler) => OadrServiceHandler;
 }
 
 /** The engine with what it was built over. */
@@ -157,7 +159,7 @@ export async function startVtnEndpoint(opts: VtnEndpointOptions): Promise<Runnin
   const engine = await buildVtn(opts, { confirmOnWrite: true });
   try {
     await engine.vtn.start();
-    const listener = await listenOadr(engine.vtn.handle, {
+    const listener = await listenOadr(opts.instrument ? opts.instrument(engine.vtn.handle) : engine.vtn.handle, {
       material: opts.material,
       profile: opts.profile ?? 'R1',
       allowList: opts.allowList,

@@ -10,6 +10,7 @@
  * The endpoints must be stateless between requests (the VTN engine is, over a shared
  * PostgreSQL store), which is also what lets several hosts run behind any TCP load balancer.
  */
+import type { LogFn } from '../../core/logger.js';
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { InvalidInputError } from '../../core/errors.js';
@@ -27,7 +28,7 @@ export interface WorkerPoolOptions {
   /** Wait before restarting a worker that died, ms (default 500; doubled for each death within 10 s, at most 10 s). */
   restartDelayMs?: number;
   /** Lines for the operator (worker started, died, restarted). */
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: LogFn;
 }
 
 export interface WorkerPool {
@@ -123,7 +124,7 @@ export async function startWorkers(opts: WorkerPoolOptions): Promise<WorkerPool>
     const now = Date.now();
     recentDeaths = [...recentDeaths.filter((t) => now - t < 10_000), now];
     const delay = Math.min(10_000, base * 2 ** (recentDeaths.length - 1));
-    log('worker died; restarting', { pid: w.process.pid, code, signal, delayMs: delay });
+    log('worker died; restarting', { pid: w.process.pid, code, signal, delayMs: delay }, 'error');
     setTimeout(() => {
       if (stopping) return;
       restarts++;

@@ -11,6 +11,7 @@
  * name one of its own top-level fields. (`erab demo participant aggregator` remains for
  * completeness.)
  */
+import type { LogFn } from '../../core/logger.js';
 import type { z } from 'zod';
 import { clockFromEnv, type Clock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
@@ -29,6 +30,6 @@ export async function startVtnParticipant(file: string, clock: Clock = clockFrom
 }
 
 /** Starts an aggregator from its file on the shared clock (resources are learnt from its gateways). */
-export async function startAggregatorParticipant(file: string, clock: Clock = clockFromEnv(), log?: (msg: string, fields?: Record<string, unknown>) => void): Promise<RunningAggregator> {
+export async function startAggregatorParticipant(file: string, clock: Clock = clockFromEnv(), log?: LogFn): Promise<RunningAggregator> {
   return startAggregator(loadAggregatorConfig(file), { clock, ...(log ? { log } : {}) });
 }

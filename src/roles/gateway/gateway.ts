@@ -25,6 +25,8 @@ import { z } from 'zod';
 import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { ConfigError, describeError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { syslogStreamConfigSchema } from '../../security/audit/config.js';
+import { gatewayOperatorSchema, watchGateway, type GatewayWatch } from './health.js';
 import { EchonetController } from '../../protocols/echonet/controller.js';
 import type { OadrEvent } from '../../protocols/openadr/event.js';
 import type { OadrTransport } from '../../protocols/openadr/http.js';
@@ -162,6 +164,10 @@ export const gatewayConfigSchema = z.object({
     /** Longest x-eiRampUp honoured (devices start this long before an event at most), ms. */
     maxRampUpMs: z.number().int().min(0).max(3_600_000).default(900_000),
   }).strict().prefault({}),
+  /** Health and metrics listener (mutual TLS, operator certificates); see health.ts. */
+  operator: gatewayOperatorSchema.optional(),
+  /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
+  syslog: syslogStreamConfigSchema.optional(),
 }).strict();
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
@@ -274,6 +280,7 @@ export class Gateway {
   private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
   private noticeInbox: { inbox: NoticeInbox; close(): void } | undefined;
   private updaterRef: GatewayUpdater | undefined;
+  private watch: GatewayWatch | undefined;
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -451,12 +458,23 @@ export class Gateway {
       });
       gw.closers.push(() => updatesTransport.close());
       if (config.updates.checkMs > 0) gw.every(config.updates.checkMs, async () => { await gw.updaterRef?.check(); });
+      gw.watch = await watchGateway({
+        registered: () => gw.venRef?.registration !== undefined,
+        aggregatorReachable: () => !gw.failSafe.unreachable(),
+        devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
+      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog });
+      cleanup.unshift(() => gw.watch?.close());
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
     } catch (err) {
       for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
       throw err;
     }
+  }
+
+  /** Where health and metrics are served (`operator` in the configuration), if anywhere. */
+  get operatorUrl(): string | undefined {
+    return this.watch?.operator?.url;
   }
 
   /** The current inventory document (every known device, admitted or not). */
@@ -509,6 +527,7 @@ export class Gateway {
     await this.noticeInbox?.inbox.stop();
     this.noticeInbox?.close();
     for (const c of this.closers) c();
+    await this.watch?.close();
     await this.endpoint?.close();
     await this.admissionStore.flush().catch(() => {});
     await this.replayStore.flush().catch(() => {});

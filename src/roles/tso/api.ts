@@ -17,6 +17,7 @@ import { ErabError, InvalidInputError } from '../../core/errors.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { readJsonBody } from '../common/json-body.js';
 import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../security/tls.js';
+import type { RoleHealth } from '../common/health.js';
 import type { DispatchInput, RunningTso } from './tso.js';
 
 const MAX_BODY = 64 * 1024;
@@ -51,8 +52,9 @@ function dispatchInput(body: unknown): DispatchInput {
 }
 
 /** Starts the operator API for a running TSO/retailer on mutual TLS (operator role only). */
-export async function startTsoApi(tso: RunningTso, opts: { material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[] }): Promise<RunningApi> {
+export async function startTsoApi(tso: RunningTso, opts: { material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth }): Promise<RunningApi> {
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (opts.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
     const peer = peerOf(req);
     const actor = { kind: 'operator' as const, id: peer?.id ?? '?', role: peer?.role, fingerprint: peer?.fingerprint };
     const url = new URL(req.url ?? '/', 'https://api');

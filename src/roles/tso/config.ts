@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { loadConfig } from '../../core/config.js';
+import { syslogStreamConfigSchema } from '../../security/audit/config.js';
 import { PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be 1-64 letters, digits, . _ - (a participant id)');
@@ -50,6 +51,8 @@ export const tsoConfigSchema = z.object({
   signatureWindowMs: z.number().int().min(1000).max(86_400_000).default(300_000),
   /** A JSON schedule of dispatches to issue automatically (see schedule.ts). */
   scheduleFile: file.optional(),
+  /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
+  syslog: syslogStreamConfigSchema.optional(),
   /** Status pushed to a supervising process (`erab demo`) this often, ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
 }).strict();

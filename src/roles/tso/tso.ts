@@ -19,6 +19,9 @@ import { composeMigrations } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVtnEndpoint, type RunningVtn } from '../../endpoints/openadr/vtn-endpoint.js';
+import type { Logger } from '../../core/logger.js';
+import type { RoleHealth } from '../common/health.js';
+import { observeRole, storeReadiness, watchVtnQueue } from '../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../common/witnessing.js';
 import { startTsoApi, type RunningApi } from './api.js';
 import type { TsoConfig } from './config.js';
@@ -51,6 +54,8 @@ export interface RunningTso {
   cancel(eventId: string): Promise<void>;
   view(eventId: string): DispatchView | undefined;
   status(): TsoStatus;
+  /** Metrics and readiness, served on the operator API (/healthz, /readyz, /metrics). */
+  health: RoleHealth;
   stop(): Promise<void>;
 }
 
@@ -70,15 +75,32 @@ class RefusalTap implements AuditSink {
   }
 }
 
+/** The TSO's own metrics and readiness checks (see src/roles/common/health.ts). */
+function watchTso(health: RoleHealth, vtn: RunningVtn, ledger: DeliveryLedger, store: Store<TsoTables>, clock: Clock): void {
+  health.gauge('erab_registered_participants', 'Contracted aggregators registered with this VTN', () => vtn.vtn.registrations().length);
+  health.gauge('erab_event_delivery_ratio', 'Delivered over requested power of each dispatch in its current コマ', () => {
+    const now = clock.now();
+    return ledger.list().flatMap((d) => {
+      const current = d.plan.periods.find((p) => now >= p.start && now < p.start + KOMA_MS);
+      const delivered = current && current.quantityW > 0 ? ledger.deliveredAt(d.eventId, now) : null;
+      return delivered === null || !current ? [] : [{ labels: { event: d.eventId }, value: delivered / current.quantityW }];
+    });
+  }, ['event']);
+  watchVtnQueue(health, vtn.vtnStore);
+  health.ready('store', storeReadiness(store));
+  health.ready('openadr_listener', () => vtn.server.listening || 'the OpenADR listener is not listening');
+}
+
 /**
  * Starts the TSO (or retailer) VTN.
  * @example const tso = await startTso(loadTsoConfig('tso.json')); await tso.dispatch({ product: 'tertiary2', direction: 'reduce', quantityKw: 60, start, periods: 1, to: ['AGG1'] });
  */
-export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?: AuditSink } = {}): Promise<RunningTso> {
+export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?: AuditSink; logger?: Logger } = {}): Promise<RunningTso> {
   const clock = opts.clock ?? systemClock;
   const material = await loadTlsMaterial(config.tls);
   const ownLog = opts.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: `erab/${config.kind}/${config.id}/audit`, clock });
   const audit = new RefusalTap(opts.audit ?? ownLog!, clock);
+  const obs = observeRole({ role: config.kind, id: config.id, audit: opts.audit ?? ownLog!, material, logger: opts.logger, syslog: config.syslog, served: true });
   let store: Store<TsoTables> | undefined;
   let vtn: RunningVtn | undefined;
   try {
@@ -104,6 +126,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
       port: config.listen.port,
       clock,
       ...(witness ? { routes: witnessRoutes(witness) } : {}),
+      instrument: (h) => obs.health.instrument(config.kind === 'tso' ? 'R1' : 'R2', h),
       vtn: {
         pollFreqMs: config.pollIntervalMs,
         reportBackMs: config.reportIntervalMs,
@@ -125,6 +148,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
       },
     });
     vtn = running;
+    watchTso(obs.health, running, ledger, store, clock);
     const dispatch = async (input: DispatchInput): Promise<IssuedDispatch> => {
       if (!PRODUCTS_OF[config.kind].includes(input.product as ProductId)) {
         throw new InvalidInputError(`product: ${input.product} is not offered by a ${config.kind} (offered: ${PRODUCTS_OF[config.kind].join(', ')})`);
@@ -164,6 +188,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
     const tso: RunningTso = {
       config,
       vtn: running,
+      health: obs.health,
       ledger,
       clock,
       dispatch,
@@ -193,10 +218,11 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
         await api?.close();
         await running.close();
         await store!.close();
+        await obs.close();
         ownLog?.close();
       },
     };
-    api = await startTsoApi(tso, { material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators });
+    api = await startTsoApi(tso, { material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators, health: obs.health });
     if (config.scheduleFile) {
       for (const entry of loadSchedule(config.scheduleFile, clock.now())) {
         timers.push(clock.setTimeout(() => {
@@ -210,6 +236,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
   } catch (err) {
     await vtn?.close();
     await store?.close();
+    await obs.close();
     ownLog?.close();
     throw err;
   }

@@ -8,6 +8,8 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { SYSLOG_FACILITIES, type SyslogFacility } from './export.js';
 import { AuditLog } from './log.js';
 
 export const auditRetentionSchema = z.strictObject({
@@ -43,4 +45,36 @@ export function openAuditLog(config: AuditConfig, clock?: Clock): AuditLog {
     ...(config.retention ? { retention: config.retention } : {}),
     ...(clock ? { clock } : {}),
   });
+}
+
+/**
+ * Streaming security events to a collector as RFC 5424 over mutual TLS (RFC 5425), the same in
+ * every role's configuration (`syslog: {...}`) and on the command lines (`--syslog host:port`).
+ */
+export const syslogStreamConfigSchema = z.strictObject({
+  host: z.string().min(1),
+  /** 6514 is the IANA port for syslog over TLS. */
+  port: z.number().int().min(1).max(65535).default(6514),
+  /** The collector's certificate must name this participant id (urn:erab:<role>:<id>); default: any from our CA. */
+  expectId: z.string().min(1).optional(),
+  facility: z.enum(Object.keys(SYSLOG_FACILITIES) as [SyslogFacility, ...SyslogFacility[]]).default('authpriv'),
+  appName: z.string().regex(/^[!-~]{1,48}$/, 'must be 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME)').default('erab'),
+  /** Which records: refusals and failures only (default, the security events) or every record. */
+  records: z.enum(['security', 'all']).default('security'),
+  /** Messages held while the collector is unreachable (oldest dropped beyond it). */
+  queueMax: z.number().int().min(1).default(10_000),
+});
+
+export type SyslogStreamConfig = z.output<typeof syslogStreamConfigSchema>;
+
+/**
+ * Parses `host:port` (or `[v6]:port`) of a `--syslog` option into a stream configuration.
+ * @example syslogTarget('127.0.0.1:6514') // { host: '127.0.0.1', port: 6514, ...defaults }
+ */
+export function syslogTarget(text: string, extra: Partial<z.input<typeof syslogStreamConfigSchema>> = {}): SyslogStreamConfig {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  if (!m) throw new InvalidInputError(`--syslog "${text.slice(0, 80)}": must be host:port (e.g. 127.0.0.1:6514)`);
+  const parsed = syslogStreamConfigSchema.safeParse({ ...extra, host: m[1] ?? m[2], port: Number(m[3]) });
+  if (!parsed.success) throw new InvalidInputError(`--syslog "${text.slice(0, 80)}": ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

@@ -14,5 +14,5 @@ export { leafHash, nodeHash, verifyInclusion, verifyConsistency, EMPTY_ROOT } fr
 export { parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 export { resolveVerifierKey, readStoredVerifierKey } from './store.js';
 export type { AuditRecord } from './record.js';
-export { auditConfigSchema, auditRetentionSchema, openAuditLog, type AuditConfig } from './config.js';
-export { octetCountingFrame, parseOctetCountingFrames, sendSyslogOverTls, type SyslogTlsTarget } from './syslog-tls.js';
+export { auditConfigSchema, auditRetentionSchema, openAuditLog, syslogStreamConfigSchema, syslogTarget, type AuditConfig, type SyslogStreamConfig } from './config.js';
+export { octetCountingFrame, parseOctetCountingFrames, sendSyslogOverTls, SyslogTlsStream, type SyslogStreamOptions, type SyslogTlsTarget } from './syslog-tls.js';

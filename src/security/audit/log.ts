@@ -196,6 +196,24 @@ export class AuditLog implements AuditSink {
     return this.lastCheckpoint;
   }
 
+  /** When this process last wrote a checkpoint (epoch ms), for health metrics; undefined before the first. */
+  get lastCheckpointAt(): number | undefined {
+    return this.checkpointAt;
+  }
+
+  private readonly observers = new Set<(record: AuditRecord) => void>();
+  private checkpointAt: number | undefined;
+
+  /**
+   * Calls `fn` with every record after it is stored (metrics, log levels, the syslog stream of
+   * ./syslog-stream.ts). An observer that throws is ignored: the record is already in the log and
+   * a reporting side path must not make the caller's append fail. Returns the unsubscribe function.
+   */
+  observe(fn: (record: AuditRecord) => void): () => void {
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
+  }
+
   /**
    * Appends one record and returns its index. Synchronous: when it returns, the line is in the
    * kernel (see the durability note at the top of this file). A malformed record is stored with
@@ -259,6 +277,13 @@ export class AuditLog implements AuditSink {
         }
       }, this.opts.checkpointIntervalMs);
     }
+    for (const fn of this.observers) {
+      try {
+        fn(record);
+      } catch {
+        // see observe()
+      }
+    }
     return { index, leafHash: leaf.toString('hex') };
   }
 
@@ -284,6 +309,7 @@ export class AuditLog implements AuditSink {
       fsyncSync(this.cpFd);
       this.checkpointed = size;
       this.lastCheckpoint = { size, rootHash: root.toString('hex'), note };
+      this.checkpointAt = this.clock.now();
       return this.lastCheckpoint;
     } catch (err) {
       this.failed = err as Error;

@@ -93,3 +93,107 @@ export function sendSyslogOverTls(messages: Iterable<string>, target: SyslogTlsT
     });
   });
 }
+
+/** Options of {@link SyslogTlsStream}. */
+export interface SyslogStreamOptions extends SyslogTlsTarget {
+  /** Messages held while the collector is unreachable; the oldest are dropped beyond it (default 10 000). */
+  queueMax?: number;
+  /** Wait before reconnecting after a failure, doubling up to `maxRetryMs` (default 1 s … 60 s). */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** Told of every connection failure (the caller logs it; the stream keeps retrying). */
+  onError?: (err: Error) => void;
+}
+
+/**
+ * A live RFC 5425 stream of security events to a collector: one long-lived mutual-TLS
+ * connection, reconnected with back-off, and a bounded queue so a collector outage never blocks
+ * or grows the role (dropped messages are counted, and the audit log itself keeps every record).
+ * @example
+ * const s = new SyslogTlsStream({ host: '127.0.0.1', port: 6514, tls: clientTlsOptions(material, 'syslog') });
+ * log.observe((r) => s.send(toSyslog(r)));
+ */
+export class SyslogTlsStream {
+  private readonly queue: string[] = [];
+  private socket: tls.TLSSocket | undefined;
+  private connected = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private delay: number;
+  private closed = false;
+  /** Messages written to the collector's connection. */
+  sent = 0;
+  /** Messages dropped because the queue was full. */
+  dropped = 0;
+
+  constructor(private readonly o: SyslogStreamOptions) {
+    this.delay = o.retryMs ?? 1000;
+    this.connect();
+  }
+
+  /** Messages waiting for the collector. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Queues one RFC 5424 message and writes it at once when connected. */
+  send(msg: string): void {
+    if (this.closed) return;
+    if (this.queue.length >= (this.o.queueMax ?? 10_000)) {
+      this.queue.shift();
+      this.dropped += 1;
+    }
+    this.queue.push(msg);
+    if (this.connected) this.flush();
+  }
+
+  /** Writes what is queued, then ends the session with close_notify (RFC 5425 §4.4). */
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const s = this.socket;
+    if (!s || !this.connected) {
+      s?.destroy();
+      return Promise.resolve();
+    }
+    this.flush();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { s.destroy(); resolve(); }, 5_000);
+      t.unref();
+      s.once('close', () => { clearTimeout(t); resolve(); });
+      s.end();
+    });
+  }
+
+  private connect(): void {
+    const socket = tls.connect({ ...this.o.tls, host: this.o.host, port: this.o.port });
+    this.socket = socket;
+    guardClientSocket(this.o.tls, socket);
+    socket.setTimeout(this.o.timeoutMs ?? 30_000, () => socket.destroy(new Error('timed out')));
+    socket.once('secureConnect', () => {
+      socket.setTimeout(0);
+      this.connected = true;
+      this.delay = this.o.retryMs ?? 1000;
+      this.flush();
+    });
+    socket.on('error', (err) => this.o.onError?.(new ErabError('syslog_failed', `syslog over TLS to ${this.o.host}:${this.o.port}: ${err.message}`, { cause: err })));
+    socket.once('close', () => {
+      this.connected = false;
+      this.socket = undefined;
+      if (this.closed) return;
+      this.retryTimer = setTimeout(() => this.connect(), this.delay);
+      this.retryTimer.unref();
+      this.delay = Math.min(this.delay * 2, this.o.maxRetryMs ?? 60_000);
+    });
+  }
+
+  private flush(): void {
+    const s = this.socket;
+    if (!s) return;
+    // A message leaves the queue once handed to the socket; one lost in a broken connection is
+    // still in the audit log (erab audit export resends history).
+    while (this.queue.length > 0) {
+      s.write(octetCountingFrame(this.queue.shift()!));
+      this.sent += 1;
+    }
+  }
+}

@@ -15,13 +15,16 @@ import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.j
 import { ConfigError, describeError } from '../../../core/errors.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
+import type { LogFn, Logger } from '../../../core/logger.js';
+import type { RoleHealth } from '../../common/health.js';
+import { observeRole, outboxDepths, storeReadiness, watchVtnQueue } from '../../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { UpdateOffers } from '../../../endpoints/openadr/update-offers.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations } from '../../../store/migrations.js';
 import { leaseMigrations } from '../../../store/lease.js';
-import { openStore } from '../../../store/store.js';
+import { openStore, type Store } from '../../../store/store.js';
 import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
@@ -39,7 +42,7 @@ import { UpstreamParty, type UpstreamStatus } from './upstream.js';
 export interface AggregatorDeps {
   clock?: Clock;
   audit?: AuditSink;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: LogFn;
   /** Resource specs to use instead of reading the portfolio from the store (tests). */
   portfolio?: readonly ResourceSpec[];
   /** The operator console page served at `/` of the operator endpoint (src/web/console-page.ts). */
@@ -49,6 +52,8 @@ export interface AggregatorDeps {
    * the gateway notice board of src/secops/notify (a layer above roles, wired by the caller).
    */
   routes?: ReadonlyMap<string, ExtraRoute>;
+  /** Where refusals (warn) and failures (error) from the audit log are logged. */
+  logger?: Logger;
 }
 
 /** One event in the status object. */
@@ -93,6 +98,8 @@ export interface RunningAggregator {
   readonly downstream: DownstreamVtn;
   readonly upstream: readonly UpstreamParty[];
   readonly approvals: ApprovalBook;
+  /** Metrics and readiness, served on the operator endpoint (/healthz, /readyz, /metrics). */
+  readonly health: RoleHealth;
   status(): AggregatorStatus;
   /** Target vs delivered samples of one event (`<party>/<eventID>`). */
   eventSeries(key: string): SeriesSample[];
@@ -108,6 +115,33 @@ export interface RunningAggregator {
   rejectCommand(id: string, op: OperatorIdentity, reason: string): CommandRecord;
   commands(): CommandRecord[];
   stop(): Promise<void>;
+}
+
+/** The aggregator's own metrics and readiness checks (see src/roles/common/health.ts). */
+function watchAggregator(health: RoleHealth, a: {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  store: Store<any>; downstream: DownstreamVtn; upstream: readonly UpstreamParty[];
+  status: () => AggregatorStatus; telemetryMaxAgeMs: number;
+}): void {
+  health.gauge('erab_gateways_registered', 'Gateways (and resource aggregators) registered with the downstream VTN', () => a.downstream.gateways().length);
+  health.gauge('erab_gateways_online', 'Registered gateways that reported within telemetryMaxAgeMs', () => {
+    const now = Date.now();
+    return a.downstream.gateways().filter((g) => g.lastReportAt !== undefined && now - g.lastReportAt <= a.telemetryMaxAgeMs).length;
+  });
+  health.gauge('erab_resources', 'Resources in the fleet, by state', () => {
+    const r = a.status().resources;
+    return [{ labels: { state: 'online' }, value: r.online }, { labels: { state: 'offline' }, value: r.total - r.online }];
+  }, ['state']);
+  health.gauge('erab_event_delivery_ratio', 'Delivered over target power of each active event', () => a.status().events.flatMap((e) => (
+    e.state === 'active' && e.deliveredW !== null && e.targetW !== 0 ? [{ labels: { event: e.key.slice(0, 100) }, value: e.deliveredW / e.targetW }] : []
+  )), ['event']);
+  health.gauge('erab_outbox_depth', 'Messages waiting in each outbox topic (upstream reports)', outboxDepths(a.store), ['topic']);
+  if (a.downstream.vtnStore) watchVtnQueue(health, a.downstream.vtnStore);
+  health.ready('store', storeReadiness(a.store));
+  health.ready('downstream_listener', () => a.downstream.listening() || 'the downstream VTN is not listening');
+  for (const u of a.upstream) {
+    health.ready(`upstream_${u.status().name}`, () => u.status().registered || `not registered with ${u.status().name}`);
+  }
 }
 
 /**
@@ -133,6 +167,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // cluster's IPC, which is not built yet (docs/scale.md).
       throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
+    const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog, served: cfg.console !== undefined });
+    closers.push(() => obs.close());
     // The lease table only where a standby shares the store: other tools open this database with
     // their own migration lists and refuse one they do not know.
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, ...(cfg.standby?.enabled ? [leaseMigrations] : [])) });
@@ -150,6 +186,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
       signatureWindowMs: cfg.downstream.signatureWindowMs,
       fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store,
+      instrument: (h) => obs.health.instrument('R4', h),
       subAggregators: cfg.downstream.aggregators,
       // Audit witness, update offers and notices share the R4 listener's mutual TLS and allow-list.
       routes: new Map([
@@ -170,12 +207,12 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
               fleet.upsert(spec);
             }
           }
-        }).catch((e: unknown) => log?.('inventory not accepted into the portfolio', { venId, error: describeError(e) }));
+        }).catch((e: unknown) => log?.('inventory not accepted into the portfolio', { venId, error: describeError(e) }, 'warn'));
       },
       // A gateway's opt out (whole copy or per resource) is a shortfall: re-dispatched at once.
       onOptOut: (venId, eventId, resourceIds, reason) => {
         void engine.declined(venId, eventId, resourceIds, reason)
-          .catch((e: unknown) => log?.('re-dispatch after an opt out failed', { venId, eventId, error: describeError(e) }));
+          .catch((e: unknown) => log?.('re-dispatch after an opt out failed', { venId, eventId, error: describeError(e) }, 'error'));
       },
       ...(log ? { log } : {}),
     });
@@ -216,7 +253,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     let running: Promise<void> = Promise.resolve();
     const loop = (): void => {
       if (stopped) return;
-      running = engine.tick().catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) })).finally(() => {
+      running = engine.tick().catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) }, 'error')).finally(() => {
         if (!stopped) timer = clock.setTimeout(loop, cfg.closedLoop.intervalMs);
       });
     };
@@ -267,6 +304,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       };
     };
 
+    watchAggregator(obs.health, { store, downstream, upstream, status, telemetryMaxAgeMs: cfg.closedLoop.telemetryMaxAgeMs });
+
     const run = async (rec: CommandRecord) => {
       const result = await engine.executeManual(rec);
       approvals.markExecuted(rec.id);
@@ -283,6 +322,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       downstream,
       upstream,
       approvals,
+      health: obs.health,
       status,
       eventSeries: (key) => engine.series.get(key),
       tick: () => engine.tick(),
@@ -306,7 +346,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     };
     let consolePort: number | undefined;
     if (cfg.console) {
-      const c = await startConsole(agg, { material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, ...(deps.consolePage ? { page: deps.consolePage } : {}) });
+      const c = await startConsole(agg, { material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, health: obs.health, ...(deps.consolePage ? { page: deps.consolePage } : {}) });
       consolePort = c.port;
       closers.push(() => c.close());
     }

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { formatIssues, loadConfig } from '../../../core/config.js';
 import { ConfigError } from '../../../core/errors.js';
+import { syslogStreamConfigSchema } from '../../../security/audit/config.js';
 import { PARTICIPANT_ID_PATTERN, PARTICIPANT_ROLES } from '../../../security/identity.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be 1-64 letters, digits, . _ - (a participant id)');
@@ -171,6 +172,8 @@ export const aggregatorConfigSchema = z.object({
     port: port.default(0),
     allowList: allowListSchema.default({ roles: ['operator'] }),
   }).strict().optional(),
+  /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
+  syslog: syslogStreamConfigSchema.optional(),
   /** How often status is pushed to a supervising process (`erab demo`), ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
   /**

@@ -23,6 +23,7 @@ import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../../security/tls.js';
 import { readJsonBody, RequestBodyError } from '../../common/json-body.js';
+import type { RoleHealth } from '../../common/health.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
 
@@ -36,6 +37,8 @@ export interface ConsoleOptions {
   audit: AuditSink;
   host: string;
   port: number;
+  /** Serves /healthz, /readyz and /metrics (src/roles/common/health.ts). */
+  health?: RoleHealth | undefined;
 }
 
 export interface RunningConsole {
@@ -76,6 +79,7 @@ export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): P
     const peer = peerOf(req);
     void (async () => {
       if (!peer || peer.role !== 'operator') throw new NotAuthorizedError(`only operator certificates may use the operator endpoint, not ${peer?.role ?? 'none'}`);
+      if (o.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
       const op: OperatorIdentity = { id: peer.id, role: peer.role, fingerprint: peer.fingerprint };
       const url = new URL(req.url ?? '/', 'https://console');
       const parts = url.pathname.split('/').filter(Boolean);

@@ -15,9 +15,10 @@
  *   <id>/status  x-resourceStatus: online, manual override, loadControlState.setPoint min/max
  *                (−rated discharge / +rated charge, used when the portfolio has no rating)
  */
+import type { LogFn } from '../../../core/logger.js';
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
-import type { ExtraRoute } from '../../../protocols/openadr/http.js';
+import type { ExtraRoute, OadrServiceHandler } from '../../../protocols/openadr/http.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
 import type { Vtn } from '../../../protocols/openadr/vtn.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
@@ -49,6 +50,8 @@ export interface DownstreamOptions {
   /** The aggregator's store (migrations include `openadrStoreMigrations`): the VTN's state and replay cache live there. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   store: Store<any>;
+  /** Wraps the VTN's request handler (the role's request metrics, src/roles/common/health.ts). */
+  instrument?: (handler: OadrServiceHandler) => OadrServiceHandler;
   /** Resource specs from the portfolio win over what telemetry suggests. */
   portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
   /** Resource aggregators below us (R3) with their contracted capacity. */
@@ -63,7 +66,7 @@ export interface DownstreamOptions {
   onResources?: (venId: string, resources: DeclaredResource[]) => void;
   /** Extra POST endpoints on the listener (the audit witness the gateways hand their checkpoints to). */
   routes?: ReadonlyMap<string, ExtraRoute>;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: LogFn;
 }
 
 /** A resource a gateway declared in its METADATA reports. */
@@ -124,6 +127,16 @@ export class DownstreamVtn implements DownstreamSink {
     return this.endpoint.vtn;
   }
 
+  /** The VTN's state in the store (its poll queues, for metrics). */
+  get vtnStore(): RunningVtn['vtnStore'] | undefined {
+    return this.endpoint?.vtnStore;
+  }
+
+  /** Whether the VTN endpoint is listening (readiness). */
+  listening(): boolean {
+    return this.endpoint?.server.listening ?? false;
+  }
+
   /** Starts the VTN endpoint (src/endpoints/openadr) and resolves to its port. */
   async start(): Promise<number> {
     const o = this.o;
@@ -133,6 +146,7 @@ export class DownstreamVtn implements DownstreamSink {
       // Only gateways and resource aggregators, each under its certificate's participant id (ERAB §3.3).
       roles: ['gateway', 'aggregator'],
       ...(o.routes ? { routes: o.routes } : {}),
+      ...(o.instrument ? { instrument: o.instrument } : {}),
       vtn: {
         pollFreqMs: o.pollIntervalMs,
         ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),

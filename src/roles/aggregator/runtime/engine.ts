@@ -25,6 +25,7 @@
  * resource's measured power just before it was first instructed (DESIGN.md §4, ERAB business
  * guideline: device-level metering uses the pre-event measured value).
  */
+import type { LogFn } from '../../../core/logger.js';
 import type { Clock } from '../../../core/clock.js';
 import { PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis, millis, watts } from '../../../core/units.js';
@@ -107,7 +108,7 @@ export interface EngineOptions {
   /** Whether a resource may answer a party's events (its pools and classes); absent = every resource. */
   eligible?: (party: string, spec: ResourceSpec) => boolean;
   series?: SeriesBook;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: LogFn;
 }
 
 const MAX_REFUSALS = 200;
@@ -247,7 +248,7 @@ export class DispatchEngine {
       details: { code: refusal.code },
     });
     this.noteRefusal(party, `event ${eventId}`, `${refusal.code}: ${refusal.reason}`);
-    this.o.log?.('event refused', { party, eventId, code: refusal.code, reason: refusal.reason });
+    this.o.log?.('event refused', { party, eventId, code: refusal.code, reason: refusal.reason }, 'warn');
     return { optType: 'optOut', code: refusal.code, reason: refusal.reason };
   }
 
@@ -357,7 +358,7 @@ export class DispatchEngine {
         await this.closedLoop(ev, now);
       } catch (err) {
         // One event's failure (e.g. the store refusing a write) must not stop the others' loops.
-        this.o.log?.('closed loop pass failed', { event: ev.plan.key, error: (err as Error).message });
+        this.o.log?.('closed loop pass failed', { event: ev.plan.key, error: (err as Error).message }, 'error');
         this.o.audit.append({ actor: { kind: 'system', id: this.o.aggregatorId }, action: 'aggregator.closed_loop', target: ev.plan.key, outcome: 'failure', reason: (err as Error).message.slice(0, 200) });
       }
     }
@@ -431,7 +432,7 @@ export class DispatchEngine {
         config: { toleranceFraction: cl.toleranceFraction, toleranceW: cl.toleranceW, missesToMark: cl.missesToMark, telemetryMaxAgeMs: cl.telemetryMaxAgeMs, graceMs: cl.graceMs },
       });
     } catch (err) {
-      this.o.log?.('closed loop step failed', { event: ev.plan.key, error: (err as Error).message });
+      this.o.log?.('closed loop step failed', { event: ev.plan.key, error: (err as Error).message }, 'error');
       return;
     }
     ev.allocation = step.allocation;

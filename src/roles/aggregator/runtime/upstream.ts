@@ -13,6 +13,7 @@
  *   baseline   reportType baseline, readingType Summed: their baseline (pre-event measurement)
  * Outside events all three are 0.
  */
+import type { LogFn } from '../../../core/logger.js';
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
 import type { OptType } from '../../../protocols/openadr/event.js';
@@ -54,7 +55,7 @@ export interface UpstreamOptions {
    */
   auditLog?: AuditLog | undefined;
   witnessIntervalMs?: number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: LogFn;
 }
 
 /** Our decision on an event (the engine's answer) as the VEN sends it: opt, code, reason. */
@@ -123,7 +124,7 @@ export class UpstreamParty {
           o.log?.('registered upstream', { party: p.name, venId: s.venID, vtnId: s.vtnID });
           o.audit.append({ actor: { kind: 'system', id: o.aggregatorId }, action: 'aggregator.upstream.register', target: `${p.name}:${s.vtnID}`, outcome: 'success', details: { venID: s.venID } });
           // Availability after registration (opt schedule): available from now for the next 24 h.
-          o.clock.setTimeout(() => { void this.publishAvailability(24 * 3_600_000).catch((e: unknown) => o.log?.('availability not sent', { party: p.name, error: String(e) })); }, 0);
+          o.clock.setTimeout(() => { void this.publishAvailability(24 * 3_600_000).catch((e: unknown) => o.log?.('availability not sent', { party: p.name, error: String(e) }, 'warn')); }, 0);
         },
         backoff: { initialMs: Math.min(1000, p.pollIntervalMs), maxMs: 60_000 },
       },
@@ -148,7 +149,7 @@ export class UpstreamParty {
     // Restarted with a persisted registration: ask for the current events (OpenADR 2.0b §8.1
     // oadrRequestEvent) instead of waiting for the VTN to change one.
     if (this.ven.registration) {
-      void this.ven.requestEvents().catch((e: unknown) => this.o.log?.('oadrRequestEvent after restart failed', { party: this.o.party.name, error: String(e) }));
+      void this.ven.requestEvents().catch((e: unknown) => this.o.log?.('oadrRequestEvent after restart failed', { party: this.o.party.name, error: String(e) }, 'warn'));
     }
   }
 
