@@ -11,22 +11,23 @@
  *   await agg.stop();
  */
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
-import { ConfigError, describeError } from '../../../core/errors.js';
+import { describeError } from '../../../core/errors.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
-import { composeMigrations } from '../../../store/migrations.js';
 import { openStore } from '../../../store/store.js';
-import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
+import type { WorkerPool } from '../../common/workers.js';
 import { Portfolio } from '../portfolio/portfolio.js';
-import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
+import type { PortfolioTables } from '../portfolio/tables.js';
 import { readPortfolioSpecs, specFromPortfolio } from './portfolio-source.js';
 import { startConsole } from './console.js';
 import { ApprovalBook, type CommandRecord, type ManualCommand, type OperatorIdentity } from './approvals.js';
 import type { AggregatorConfig } from './config.js';
-import { DownstreamVtn } from './downstream.js';
+import { DownstreamVtn, r4VtnId } from './downstream.js';
+import { RelayConsumer } from './r4-relay.js';
+import { aggregatorMigrations, r4Options, startR4Pool } from './r4-workers.js';
 import { DispatchEngine, type RefusalNote } from './engine.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
 import type { SeriesSample } from './series.js';
@@ -67,6 +68,8 @@ export interface AggregatorStatus {
   id: string;
   time: number;
   downstreamPort: number;
+  /** The R4 worker processes, when `downstream.workers` ≠ 1. */
+  downstreamWorkers?: { pids: number[]; restarts: number };
   gateways: { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[];
   resources: { total: number; online: number };
   upstream: UpstreamStatus[];
@@ -118,14 +121,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const material = await TlsMaterial.fromFiles({ certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) });
     // One store for everything that must survive a restart: the downstream VTN's registrations,
     // events and poll queues, each upstream VEN's registration and report outbox, the portfolio.
-    if (cfg.downstream.workers !== 1) {
-      // The R4 VTN is on the one endpoint layer and its engine is stateless between polls, but the
-      // aggregator's hooks on it (gateway telemetry into the fleet view, opt-outs into the dispatch
-      // engine) run in this process: workers would have to forward them to the primary over the
-      // cluster's IPC, which is not built yet (docs/scale.md).
-      throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
-    }
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+    // With downstream.workers ≠ 1 the R4 VTN is served by worker processes (r4-workers.ts) and
+    // this process keeps the engine that creates the gateways' events; config.ts has checked
+    // that the store is PostgreSQL.
+    const pooled = cfg.downstream.workers !== 1;
+    const store = await openStore({ url: cfg.store.url, migrations: aggregatorMigrations });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
@@ -135,13 +135,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const portfolio = new Map(specs.map((s) => [s.id, s]));
     for (const s of portfolio.values()) fleet.upsert(s);
     // The VTN's state and accepted signature nonces live in the store: a payload replayed after a restart is refused.
+    const routes = witness ? witnessRoutes(witness) : undefined;
     const downstream = new DownstreamVtn({
-      aggregatorId: cfg.id, material, host: cfg.downstream.host, port: cfg.downstream.port,
-      allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
-      signatureWindowMs: cfg.downstream.signatureWindowMs,
-      fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store,
-      subAggregators: cfg.downstream.aggregators,
-      ...(witness ? { routes: witnessRoutes(witness) } : {}),
+      ...r4Options(cfg, material, clock, audit, store),
+      fleet, portfolioSpec: (id) => portfolio.get(id),
+      ...(routes ? { routes } : {}),
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.
@@ -176,8 +174,22 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       aggregatorId: cfg.id, fleet, clock, audit, downstream, closedLoop: cfg.closedLoop, headroom: cfg.headroom,
       eligible, ...(log ? { log } : {}),
     });
-    const port = await downstream.start();
-    closers.push(() => downstream.stop());
+    let port: number;
+    let pool: WorkerPool | undefined;
+    if (pooled) {
+      await downstream.startEngine();
+      closers.push(() => downstream.stop());
+      // Relayed messages first, then the workers: nothing they relay waits for a consumer.
+      const relay = await RelayConsumer.start({ store, vtnID: r4VtnId(cfg.id), hooks: downstream.hooks(), clock, ...(log ? { log } : {}) });
+      closers.push(() => relay.stop());
+      const workers = await startR4Pool(cfg, audit, routes, log);
+      closers.push(() => workers.stop());
+      pool = workers;
+      port = workers.port;
+    } else {
+      port = await downstream.start();
+      closers.push(() => downstream.stop());
+    }
 
     const upstream: UpstreamParty[] = [];
     for (const party of cfg.upstream) {
@@ -223,6 +235,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         id: cfg.id,
         time: now,
         downstreamPort: port,
+        ...(pool ? { downstreamWorkers: { pids: pool.pids(), restarts: pool.restarts() } } : {}),
         gateways: downstream.gateways(),
         resources: { total: fleet.size, online },
         upstream: upstream.map((u) => u.status()),
