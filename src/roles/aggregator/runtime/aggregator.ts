@@ -70,7 +70,7 @@ export interface AggregatorStatus {
   downstreamPort: number;
   /** The R4 worker processes, when `downstream.workers` ≠ 1. */
   downstreamWorkers?: { pids: number[]; restarts: number };
-  gateways: { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[];
+  gateways: { venId: string; resources: number; lastReportAt: number | undefined; reports: number; signed: boolean }[];
   resources: { total: number; online: number };
   upstream: UpstreamStatus[];
   events: EventStatusView[];

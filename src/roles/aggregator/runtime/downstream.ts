@@ -121,6 +121,8 @@ export class DownstreamVtn implements DownstreamSink {
   private listening: RunningVtn | undefined;
   private readonly points = new Map<string, Map<string, Point>>();
   private readonly lastSeen = new Map<string, number>();
+  /** Telemetry reports taken per gateway since start (each once: resends are not counted). */
+  private readonly reportCount = new Map<string, number>();
 
   constructor(private readonly o: DownstreamOptions) {}
 
@@ -169,7 +171,10 @@ export class DownstreamVtn implements DownstreamSink {
         o.log?.('gateway registered', { venId: reg.venID, signed: reg.xmlSignature });
       },
       onReportRegistered: (venId, reports) => this.learn(venId, reports),
-      onReport: (venId, report) => this.ingest(venId, report),
+      onReport: (venId, report) => {
+        this.reportCount.set(venId, (this.reportCount.get(venId) ?? 0) + 1);
+        this.ingest(venId, report);
+      },
       onEventOpt: (opt) => {
         if (opt.optType === 'optOut') {
           o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
@@ -221,11 +226,12 @@ export class DownstreamVtn implements DownstreamSink {
   }
 
   /** Registered gateways with their declared resource count and last report time. */
-  gateways(): { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[] {
+  gateways(): { venId: string; resources: number; lastReportAt: number | undefined; reports: number; signed: boolean }[] {
     return this.vtn.registrations().map((r) => ({
       venId: r.venID,
       resources: new Set([...(this.points.get(r.venID)?.values() ?? [])].map((p) => p.resourceId)).size,
       lastReportAt: this.lastSeen.get(r.venID),
+      reports: this.reportCount.get(r.venID) ?? 0,
       signed: r.xmlSignature,
     }));
   }
