@@ -39,6 +39,7 @@ import { portfolioMigrations } from '../../../src/roles/aggregator/portfolio/tab
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
 import { pkiWorld, sleep, waiter } from '../../kit/index.js';
+import { tsoReduction } from './tso-reduction.js';
 import { vtnTransport } from '../../../src/endpoints/openadr/ven-endpoint.js';
 
 const TOLERANCE = 0.05;
@@ -167,15 +168,7 @@ async function dump(w: World | undefined): Promise<void> {
 
 /** A reduction of `kw` kW from `start` for `ms` milliseconds, issued by the TSO. */
 function reduction(w: World, eventID: string, start: number, ms: number, kw: number) {
-  return w.tsoVtn.createEvent({
-    eventID, marketContext: 'urn:erab:tso:TSO1:tertiary2', venIDs: ['AGG1'],
-    activePeriod: { dtstart: epochMillis(start), duration: millis(ms) },
-    signals: [{
-      signalName: 'LOAD_DISPATCH', signalType: 'delta', signalID: 'S0',
-      itemBase: { kind: 'powerReal', itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'k' },
-      intervals: [{ duration: millis(ms), uid: '0', value: -kw }],
-    }],
-  });
+  return tsoReduction(w.tsoVtn, eventID, start, ms, kw);
 }
 
 /** TELEMETRY_USAGE samples the TSO received with dtstart in [from, to). */

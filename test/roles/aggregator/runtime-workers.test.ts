@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { systemClock } from '../../../src/core/clock.js';
-import { epochMillis, millis } from '../../../src/core/units.js';
+import { millis } from '../../../src/core/units.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
@@ -32,6 +32,7 @@ import type { AggregatorStatus } from '../../../src/roles/aggregator/runtime/agg
 import { openStore } from '../../../src/store/store.js';
 import { freshDatabase, POSTGRES_TEST_URL, postgresUnreachable } from '../../store/harness.js';
 import { pkiWorld, sleep, waiter } from '../../kit/index.js';
+import { tsoReduction } from './tso-reduction.js';
 
 const launcher = fileURLToPath(new URL('./runtime-cli-child.js', import.meta.url));
 const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
@@ -168,19 +169,6 @@ async function aggregatorWorld(n: number, o: { pollIntervalMs: number; optOut?: 
   }
 }
 
-/** A reduction of `w` W from `start` for `ms` ms, issued by the TSO to AGG1. */
-function reduction(w: World, eventID: string, start: number, ms: number, watts: number) {
-  return w.tsoVtn.createEvent({
-    eventID, marketContext: 'urn:erab:tso:TSO1:tertiary2', venIDs: ['AGG1'],
-    activePeriod: { dtstart: epochMillis(start), duration: millis(ms) },
-    signals: [{
-      signalName: 'LOAD_DISPATCH', signalType: 'delta', signalID: 'S0',
-      itemBase: { kind: 'powerReal', itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' },
-      intervals: [{ duration: millis(ms), uid: '0', value: -watts }],
-    }],
-  });
-}
-
 /** The gateway's live copy (not cancelled) of the aggregator's event for `tsoEventId`. */
 const copyOf = (g: Gw, tsoEventId: string) => [...g.events].find(([id, e]) => id.includes(tsoEventId) && !e.cancelled)?.[1];
 
@@ -190,7 +178,7 @@ test('workers: a TSO reduction reaches every gateway through two R4 workers; tel
   after(() => w.close());
   // 16 kW from six 3 kW batteries: every gateway gets a share (five are not enough).
   const start = Date.now() + 8_000;
-  await reduction(w, 'E1', start, 40_000, 16_000);
+  await tsoReduction(w.tsoVtn, 'E1', start, 40_000, 16);
   await until('every gateway received its copy', () => w.gateways.every((g) => [...g.events.keys()].some((id) => id.includes('E1')))).catch((e: unknown) => {
     process.stderr.write(`${JSON.stringify(w.status())}\n${JSON.stringify(w.gateways.map((g) => [g.id, [...g.events]]))}\n`);
     throw e;
@@ -221,7 +209,7 @@ test('workers: kill -9 of an R4 worker during a fan-out: every gateway acts on t
   const [victim] = w.status().downstreamWorkers!.pids;
   // 34 kW from twelve 3 kW batteries: every gateway gets a share. Far enough ahead that the
   // closed loop leaves it alone.
-  await reduction(w, 'E2', Date.now() + 600_000, 1_800_000, (N - 1) * RATED_W + 1000);
+  await tsoReduction(w.tsoVtn, 'E2', Date.now() + 600_000, 1_800_000, ((N - 1) * RATED_W + 1000) / 1000);
   const holds = () => w.gateways.filter((g) => copyOf(g, 'E2')).length;
   await until('the first gateways to hold the event', () => holds() > 0);
   const heldAtKill = holds();

@@ -84,7 +84,8 @@ export async function startR4Pool(cfg: AggregatorConfig, audit: AuditSink, witne
   return startWorkers({
     workers: cfg.downstream.workers,
     ...(log ? { log } : {}),
-    onAudit: (record: AuditRecordInput) => audit.append(record),
+    // Which worker saw it, for the operator reading the log.
+    onAudit: (record: AuditRecordInput, pid) => audit.append({ ...record, details: { ...record.details, worker: pid } }),
     onCall: async (kind, payload): Promise<RouteAnswer> => {
       const call = payload as WitnessCall;
       const route = kind === 'witness' ? witness?.get(call.path) : undefined;
