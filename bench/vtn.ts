@@ -536,7 +536,7 @@ async function main(): Promise<void> {
     // Server CPU per poll (warm-up polls included in the count estimate): independent of how much of core 0 other processes took.
     const totalPolls = (r.polls ?? 0) * ((seconds + warmup) / seconds);
     const cpuPerPoll = (m3.cpuUs - before.cpuUs) / totalPolls;
-    console.log(`oadrPoll, ${concurrency} concurrent persistent mutual-TLS connections, VTN on core 0, load on core 1, ${seconds} s after ${warmup} s warm-up:`);
+    console.log(`oadrPoll, ${concurrency} concurrent persistent mutual-TLS connections, ${workers > 1 ? `${workers} VTN workers and the primary on cores 0-1` : 'VTN on core 0'}, load on core 1, ${seconds} s after ${warmup} s warm-up:`);
     console.log(`  ${Math.round(r.perSecond ?? 0)} polls/s   p50 ${(r.p50 ?? 0).toFixed(2)} ms   p90 ${(r.p90 ?? 0).toFixed(2)} ms   p99 ${(r.p99 ?? 0).toFixed(2)} ms   max ${(r.max ?? 0).toFixed(1)} ms   errors ${r.errors}   load-generator CPU ${(r.loadCpuPct ?? 0).toFixed(0)}%`);
     console.log(`  server CPU per poll ≈ ${cpuPerPoll.toFixed(0)} µs → one free core would serve ≈ ${Math.round(1e6 / cpuPerPoll)} polls/s`);
     console.log(`  server RSS after load ${mb(m3.rss)}; audit records ${m3.refusals} (registrations + refusals)`);
