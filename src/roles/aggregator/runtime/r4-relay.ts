@@ -218,7 +218,7 @@ export class RelayConsumer {
       });
       for (const r of rows) {
         if (ONCE.has(r.kind) && !fresh.has(r.key)) continue;
-        this.apply(r.ven_id, JSON.parse(r.data) as Relayed, toNumber(r.id, 'relay id'));
+        this.apply(r.ven_id, r.data, toNumber(r.id, 'relay id'));
       }
       if (rows.length < 500) break;
     }
@@ -229,9 +229,11 @@ export class RelayConsumer {
     }
   }
 
-  private apply(venID: string, m: Relayed, id: number): void {
+  private apply(venID: string, data: string, id: number): void {
     const h = this.o.hooks;
     try {
+      // Our own rows, written by a worker of this aggregator: a row that does not parse is logged and skipped.
+      const m = JSON.parse(data) as Relayed;
       switch (m.kind) {
         case 'registered': h.onRegistered?.(m.reg); break;
         case 'reportRegistered': h.onReportRegistered?.(venID, m.reports); break;
@@ -242,7 +244,7 @@ export class RelayConsumer {
       this.applied++;
     } catch (e) {
       // One bad message must not stop the others (it was validated by the worker's parser).
-      this.o.log?.('relayed message not applied', { venID, id, kind: m.kind, error: describeError(e) });
+      this.o.log?.('relayed message not applied', { venID, id, error: describeError(e) });
     }
   }
 
