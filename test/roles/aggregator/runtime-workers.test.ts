@@ -14,7 +14,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -23,7 +23,9 @@ import { millis } from '../../../src/core/units.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
 import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
+import { AuditLog } from '../../../src/security/audit/log.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
+import { startUpstreamWitnessing } from '../../../src/roles/common/witnessing.js';
 import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
 import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import { startVenEndpoint, type RunningVen } from '../../../src/endpoints/openadr/ven-endpoint.js';
@@ -56,6 +58,10 @@ interface World {
   gateways: Gw[];
   tsoVtn: Vtn;
   dbUrl: string;
+  /** The test's folder (the aggregator's audit log and witness state are under `audit/`). */
+  dir: string;
+  /** The R4 port the workers share. */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -162,7 +168,7 @@ async function aggregatorWorld(n: number, o: { pollIntervalMs: number; optOut?: 
         && s.downstreamWorkers?.pids.length === 2;
     });
     await until('the aggregator registered at the TSO', () => tsoVtn.registration('AGG1'));
-    return { status, gateways, tsoVtn, dbUrl: db.url, close };
+    return { status, gateways, tsoVtn, dbUrl: db.url, dir: pki.dir, port, close };
   } catch (e) {
     await close();
     throw e;
@@ -172,7 +178,7 @@ async function aggregatorWorld(n: number, o: { pollIntervalMs: number; optOut?: 
 /** The gateway's live copy (not cancelled) of the aggregator's event for `tsoEventId`. */
 const copyOf = (g: Gw, tsoEventId: string) => [...g.events].find(([id, e]) => id.includes(tsoEventId) && !e.cancelled)?.[1];
 
-test('workers: a TSO reduction reaches every gateway through two R4 workers; telemetry and an opt-out reach the primary\'s closed loop', { skip, timeout: 180_000 }, async () => {
+test('workers: a TSO reduction reaches every gateway through two R4 workers; telemetry and an opt-out reach the primary\'s closed loop; the primary\'s witness cosigns through a worker', { skip, timeout: 180_000 }, async () => {
   const N = 6;
   const w = await aggregatorWorld(N, { pollIntervalMs: 300, optOut: 'GW01' });
   after(() => w.close());
@@ -200,6 +206,19 @@ test('workers: a TSO reduction reaches every gateway through two R4 workers; tel
   assert.ok(active.uncoveredW >= 900, `uncovered ${active.uncoveredW} W: GW01's kW had nowhere to go`);
   // The engine counts an opted-out resource as not responding (it is out of the event); no other is.
   assert.deepEqual(active.nonResponding, ['GW01-B1']);
+
+  // A gateway hands its audit checkpoint to the aggregator's witness through a worker; the
+  // witness (its key and state) is the primary's, reached over the cluster IPC channel.
+  const gwLog = AuditLog.open({ dir: join(w.dir, 'gw02-audit'), origin: 'erab/gateway-GW02/audit' });
+  gwLog.append({ actor: { kind: 'system', id: 'GW02' }, action: 'gateway.start', outcome: 'success' });
+  const witnessing = startUpstreamWitnessing({ log: gwLog, witness: 'aggregator-AGG1', baseUrl: `https://127.0.0.1:${w.port}`, tls: w.gateways[1]!.ven.tls!, intervalMs: 500 });
+  try {
+    await until('GW02\'s checkpoint cosigned by the primary\'s witness', () => witnessing.witnessing.last?.outcome === 'cosigned');
+  } finally {
+    witnessing.stop();
+    gwLog.close();
+  }
+  assert.ok(existsSync(join(w.dir, 'audit', 'witness', 'logs', 'gateway-GW02.checkpoint')), 'the primary keeps the cosigned checkpoint');
 });
 
 test('workers: kill -9 of an R4 worker during a fan-out: every gateway acts on the event once, the worker is restarted, no report lost or doubled', { skip, timeout: 240_000 }, async () => {
