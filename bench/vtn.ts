@@ -38,6 +38,7 @@ import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ONE_CPU_V8_FLAGS } from '../src/cli/launch.js';
+import { cpuOf } from './lib/process-cpu.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -53,16 +54,6 @@ const self = fileURLToPath(import.meta.url);
 const workers = Number(arg('workers', '1'));
 if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers ${arg('workers', '')}: must be an integer ≥ 1`);
 if (workers > 1 && vtnRole !== 'aggregator') throw new Error('--workers applies to --role aggregator (bench fleet measures the standalone VTN with workers)');
-
-/** Reads a process's CPU time in µs (Linux /proc; 0 elsewhere). */
-function cpuOf(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime + stime in clock ticks (100 Hz)
-  } catch {
-    return 0;
-  }
-}
 
 interface Creds {
   caPem: string;
