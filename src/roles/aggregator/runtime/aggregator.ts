@@ -4,6 +4,10 @@
  * portfolio (resource ratings and owner constraints from the store) and the two-person rule for
  * operator commands, and exposes status and the target-vs-delivered series.
  *
+ * With `downstream.workers` ≠ 1 (PostgreSQL) the downstream VTN is served by worker processes
+ * (r4-workers.ts) and this process keeps a non-listening engine that creates the gateways'
+ * events; what the gateways send reaches the hooks below through the store (r4-relay.ts).
+ *
  * @example
  *   const agg = await startAggregator(loadAggregatorConfig('aggregator.json'));
  *   agg.status().events[0]?.deliveredW;

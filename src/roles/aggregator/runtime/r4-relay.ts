@@ -149,7 +149,10 @@ export interface RelayConsumerOptions {
   clock?: Clock;
   /** Re-read without a hint, ms (default 1000). */
   pollMs?: number;
-  /** How long relayed keys are remembered against resends, ms (default 24 h). */
+  /**
+   * How long relayed keys are remembered against resends, ms (default 1 h: a gateway resends
+   * within its retry back-off, minutes at most; one key per report, so this bounds the table).
+   */
   keepKeysMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -223,9 +226,9 @@ export class RelayConsumer {
       if (rows.length < 500) break;
     }
     const now = (this.o.clock ?? systemClock).now();
-    if (now - this.lastPrune > 3_600_000) {
+    if (now - this.lastPrune > 300_000) {
       this.lastPrune = now;
-      await this.inbox.pruneKeys(now - (this.o.keepKeysMs ?? 86_400_000), this.source);
+      await this.inbox.pruneKeys(now - (this.o.keepKeysMs ?? 3_600_000), this.source);
     }
   }
 
