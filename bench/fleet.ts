@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execSync } from 'node:child_process';
 import type { FleetCreds } from './lib/fleet-certs.js';
+import { cpuOf } from './lib/process-cpu.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -42,16 +43,6 @@ const dir = arg('dir', '');
 const self = fileURLToPath(import.meta.url);
 const VTN_ID = 'BENCH-AGG-vtn';
 const EVENT_ID = 'FLEET-EVENT';
-
-/** Reads this process's (or another's, Linux) CPU time in µs. */
-function cpuOf(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime + stime in clock ticks (100 Hz)
-  } catch {
-    return 0;
-  }
-}
 
 // ------------------------------------------------------------------ VTN process (1..W workers)
 

@@ -24,6 +24,12 @@
  * `--metrics` times every request into the role's metrics histogram (src/roles/common/health.ts),
  * as the TSO, retailer and aggregator run their VTNs, to show what metrics cost per poll.
  *
+ * `--role aggregator --workers N` (N ≥ 2) runs `erab aggregator run`'s split (docs/scale.md):
+ * the aggregator's primary (dispatch engine, non-listening R4 engine, relay consumer) and N R4
+ * worker processes on one port, over a fresh PostgreSQL database (ERAB_BENCH_POSTGRES_URL,
+ * default postgres://postgres@127.0.0.1:5432/test). The VTN processes may then use cores 0 and 1
+ * (the load generator stays on core 1); server CPU counts the primary and every worker.
+ *
  * Both processes run with the V8 flags `erab` itself uses when it has one CPU (src/cli/launch.ts),
  * since each is pinned to one core; `--untuned` runs them on Node's defaults for comparison.
  */
@@ -35,6 +41,7 @@ import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ONE_CPU_V8_FLAGS } from '../src/cli/launch.js';
+import { cpuOf } from './lib/process-cpu.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -47,6 +54,9 @@ const vtnRole = arg('role', 'standalone');
 if (vtnRole !== 'standalone' && vtnRole !== 'aggregator') throw new Error(`--role ${vtnRole}: must be standalone (erab openadr vtn) or aggregator (the aggregator's R4 VTN)`);
 const dir = arg('dir', '');
 const self = fileURLToPath(import.meta.url);
+const workers = Number(arg('workers', '1'));
+if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers ${arg('workers', '')}: must be an integer ≥ 1`);
+if (workers > 1 && vtnRole !== 'aggregator') throw new Error('--workers applies to --role aggregator (bench fleet measures the standalone VTN with workers)');
 
 interface Creds {
   caPem: string;
@@ -62,6 +72,7 @@ async function server(): Promise<void> {
   const { openadrStoreMigrations } = await import('../src/endpoints/openadr/store.js');
   const { startVtnEndpoint } = await import('../src/endpoints/openadr/vtn-endpoint.js');
   const creds = JSON.parse(readFileSync(join(dir, 'creds.json'), 'utf8')) as Creds;
+  if (workers > 1) return aggregatorWithWorkers(creds);
   const material = await TlsMaterial.fromPem({ credentials: [creds.server], caPem: creds.caPem });
   const store = await openStore({ url: join(dir, 'vtn.db'), migrations: openadrStoreMigrations });
   let refusals = 0;
@@ -150,6 +161,45 @@ async function server(): Promise<void> {
     if (msg.cmd === 'stop') void running.close().then(() => store.close()).then(() => process.exit(0));
   });
   process.send?.({ ready: true, port: running.port });
+}
+
+/**
+ * `--role aggregator --workers N`: the aggregator as `erab aggregator run` starts it with
+ * `downstream.workers: N` (no upstream, empty portfolio). This function runs in the primary and,
+ * forked by node:cluster with the same arguments, in each R4 worker.
+ */
+async function aggregatorWithWorkers(creds: Creds): Promise<void> {
+  const { parseAggregatorConfig } = await import('../src/roles/aggregator/runtime/config.js');
+  const { isWorker } = await import('../src/roles/common/workers.js');
+  const { systemClock } = await import('../src/core/clock.js');
+  const files = { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.pem') };
+  const cfg = parseAggregatorConfig({
+    id: 'BENCH-AGG', tls: files, store: { url: arg('store-url', '') }, audit: { dir: join(dir, 'audit') },
+    downstream: { host: '127.0.0.1', port: 0, allowList: { roles: ['gateway'] }, pollIntervalMs: 10_000, reportIntervalMs: 60_000, workers },
+  });
+  if (isWorker()) {
+    const { startR4Worker } = await import('../src/roles/aggregator/runtime/r4-workers.js');
+    const w = await startR4Worker(cfg, systemClock);
+    process.on('SIGTERM', () => void w.close().then(() => process.exit(0)));
+    return;
+  }
+  writeFileSync(files.certFile, creds.server.certPem);
+  writeFileSync(files.keyFile, creds.server.keyPem, { mode: 0o600 });
+  writeFileSync(files.caFile, creds.caPem);
+  const { startAggregator } = await import('../src/roles/aggregator/runtime/aggregator.js');
+  let refusals = 0;
+  const agg = await startAggregator(cfg, { clock: systemClock, audit: { append: () => { refusals++; } }, portfolio: [] });
+  const pids = () => agg.status().downstreamWorkers?.pids ?? [];
+  process.on('message', (msg: { cmd: string }) => {
+    if (msg.cmd === 'mem') {
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = process.memoryUsage();
+      const cpuUs = [process.pid, ...pids()].reduce((sum, pid) => sum + cpuOf(pid), 0);
+      process.send?.({ mem: { rss: m.rss, heapUsed: m.heapUsed, external: m.external, registered: agg.downstream.vtn.registrations().length, refusals, cpuUs } });
+    }
+    if (msg.cmd === 'stop') void agg.stop().then(() => process.exit(0));
+  });
+  process.send?.({ ready: true, port: agg.downstreamPort });
 }
 
 // ------------------------------------------------------------------ load generator (core 1)
@@ -374,7 +424,9 @@ function child(core: number, childRole: string, extra: string[]): ChildProcess {
     ...(childRole === 'server' && arg('max-chunks', '') ? ['--max-chunks', arg('max-chunks', '')] : []),
     ...(childRole === 'server' && args.includes('--metrics') ? ['--metrics'] : []),
   ];
-  return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...oneCpuFlags, ...(childRole === 'server' ? extraNode : []), self, '--proc', childRole, '--role', vtnRole, '--dir', dir || mainDir, ...serverArgs, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // With R4 workers the VTN processes share both cores (with the load generator on core 1).
+  const cores = childRole === 'server' && workers > 1 ? '0-1' : String(core);
+  return spawn('taskset', ['-c', cores, process.execPath, '--expose-gc', ...oneCpuFlags, ...(childRole === 'server' ? extraNode : []), self, '--proc', childRole, '--role', vtnRole, '--dir', dir || mainDir, ...serverArgs, ...(childRole === 'server' && workers > 1 ? ['--workers', String(workers), '--store-url', storeUrl] : []), ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** Sends `msg` (if any) and resolves with the first reply carrying `key` (the whole message). */
@@ -396,6 +448,8 @@ function ask(p: ChildProcess, msg: object, key: string): Promise<Record<string, 
 }
 
 let mainDir = '';
+/** The PostgreSQL database of `--workers N` (created by main). */
+let storeUrl = '';
 /** Each child is pinned to one core, so it runs as `erab` runs on one CPU. */
 const oneCpuFlags: readonly string[] = args.includes('--untuned') ? [] : ONE_CPU_V8_FLAGS;
 
@@ -412,7 +466,30 @@ async function main(): Promise<void> {
   mainDir = mkdtempSync(join(tmpdir(), 'erab-bench-vtn-'));
   let srv: ChildProcess | undefined;
   let gen: ChildProcess | undefined;
+  let dropDb: (() => Promise<void>) | undefined;
   try {
+    const os = await import('node:os');
+    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, Node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    if (workers > 1) {
+      const pg = (await import('pg')).default;
+      const base = process.env.ERAB_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+      const name = `erab_bench_${Math.random().toString(16).slice(2, 10)}`;
+      const admin = new pg.Client({ connectionString: base });
+      await admin.connect();
+      const version = (await admin.query('show server_version')).rows[0]?.server_version as string;
+      await admin.query(`create database ${name}`);
+      await admin.end();
+      const u = new URL(base);
+      u.pathname = `/${name}`;
+      storeUrl = u.toString();
+      console.log(`store: PostgreSQL ${version} on the same machine, database ${name}; ${workers} R4 workers + the aggregator's primary on cores 0-1`);
+      dropDb = async () => {
+        const c = new pg.Client({ connectionString: base });
+        await c.connect();
+        await c.query(`drop database if exists ${name} with (force)`).catch(() => {});
+        await c.end();
+      };
+    }
     const t0 = performance.now();
     const ca = await CertificateAuthority.create();
     const serverCert = vtnRole === 'aggregator' ? await ca.issue({ role: 'aggregator', id: 'BENCH-AGG' }) : await ca.issue({ role: 'tso', id: 'BENCH-VTN' });
@@ -428,7 +505,8 @@ async function main(): Promise<void> {
     console.log(vtnRole === 'aggregator'
       ? 'VTN: the aggregator\'s downstream R4 endpoint (DownstreamVtn over src/endpoints/openadr, gateways only, venID bound to the certificate, checked on every poll)'
       : 'VTN: the standalone endpoint (erab openadr vtn, src/endpoints/openadr)');
-    console.log(`VTN and load generator each pinned to one core, Node ${process.version} with ${oneCpuFlags.length ? oneCpuFlags.join(' ') : 'default V8 flags (--untuned)'}`);
+    if (workers > 1) console.log(`VTN: ${workers} worker processes (node:cluster) serving R4, relaying to the aggregator's primary through PostgreSQL; memory figures below are the primary's (the workers hold the connections)`);
+    else console.log(`VTN and load generator each pinned to one core, Node ${process.version} with ${oneCpuFlags.length ? oneCpuFlags.join(' ') : 'default V8 flags (--untuned)'}`);
     srv = child(0, 'server', []);
     const port = Number((await ask(srv, {}, 'ready')).port);
     gen = child(1, 'load', ['--port', String(port)]);
@@ -458,7 +536,7 @@ async function main(): Promise<void> {
     // Server CPU per poll (warm-up polls included in the count estimate): independent of how much of core 0 other processes took.
     const totalPolls = (r.polls ?? 0) * ((seconds + warmup) / seconds);
     const cpuPerPoll = (m3.cpuUs - before.cpuUs) / totalPolls;
-    console.log(`oadrPoll, ${concurrency} concurrent persistent mutual-TLS connections, VTN on core 0, load on core 1, ${seconds} s after ${warmup} s warm-up:`);
+    console.log(`oadrPoll, ${concurrency} concurrent persistent mutual-TLS connections, ${workers > 1 ? `${workers} VTN workers and the primary on cores 0-1` : 'VTN on core 0'}, load on core 1, ${seconds} s after ${warmup} s warm-up:`);
     console.log(`  ${Math.round(r.perSecond ?? 0)} polls/s   p50 ${(r.p50 ?? 0).toFixed(2)} ms   p90 ${(r.p90 ?? 0).toFixed(2)} ms   p99 ${(r.p99 ?? 0).toFixed(2)} ms   max ${(r.max ?? 0).toFixed(1)} ms   errors ${r.errors}   load-generator CPU ${(r.loadCpuPct ?? 0).toFixed(0)}%`);
     console.log(`  server CPU per poll ≈ ${cpuPerPoll.toFixed(0)} µs → one free core would serve ≈ ${Math.round(1e6 / cpuPerPoll)} polls/s`);
     console.log(`  server RSS after load ${mb(m3.rss)}; audit records ${m3.refusals} (registrations + refusals)`);
@@ -514,6 +592,7 @@ async function main(): Promise<void> {
   } finally {
     gen?.kill();
     srv?.kill();
+    await dropDb?.();
     rmSync(mainDir, { recursive: true, force: true });
   }
 }

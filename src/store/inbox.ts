@@ -113,15 +113,46 @@ export class Inbox {
     });
   }
 
+  /**
+   * Batch form of {@link acceptOnce}: records the keys not seen before from `source` and runs
+   * `effect` in the same transaction; resolves to the keys that were new (the caller applies
+   * those). Duplicates within `keys` count once.
+   */
+  async acceptMany(source: string, keys: readonly string[], effect: (trx: Transaction<unknown>) => Promise<void>): Promise<Set<string>> {
+    checkName('source', source);
+    const unique = [...new Set(keys)];
+    for (const key of unique) {
+      if (typeof key !== 'string' || key.length === 0 || key.length > 500) throw new InvalidInputError('inbox: key must be 1..500 characters');
+    }
+    const now = this.clock.now();
+    return this.db.transaction().execute(async (trx) => {
+      const fresh = new Set<string>();
+      // Bounded statements (3 values per row).
+      for (let i = 0; i < unique.length; i += 500) {
+        const rows = await trx
+          .insertInto('erab_inbox_key')
+          .values(unique.slice(i, i + 500).map((key) => ({ source, key, seen_at: now })))
+          .onConflict((oc) => oc.columns(['source', 'key']).doNothing())
+          .returning('key')
+          .execute();
+        for (const r of rows) fresh.add(r.key);
+      }
+      await effect(trx as unknown as Transaction<unknown>);
+      return fresh;
+    });
+  }
+
   /** The last sequence applied for (source, topic); 0 when none. */
   async lastSeq(source: string, topic: string): Promise<number> {
     const r = await this.db.selectFrom('erab_inbox_cursor').select('last_seq').where('source', '=', source).where('topic', '=', topic).executeTakeFirst();
     return r ? toNumber(r.last_seq, 'inbox last_seq') : 0;
   }
 
-  /** Forgets idempotency keys seen before `before` (they can no longer be recognised as duplicates). */
-  async pruneKeys(before: number): Promise<number> {
-    const r = await this.db.deleteFrom('erab_inbox_key').where('seen_at', '<', before).executeTakeFirst();
+  /** Forgets idempotency keys seen before `before` (of one source, or all): they can no longer be recognised as duplicates. */
+  async pruneKeys(before: number, source?: string): Promise<number> {
+    let q = this.db.deleteFrom('erab_inbox_key').where('seen_at', '<', before);
+    if (source !== undefined) q = q.where('source', '=', source);
+    const r = await q.executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 }

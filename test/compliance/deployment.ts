@@ -5,14 +5,13 @@
  * the TSO's store with the aggregator's registration. Every check is satisfied on it, except the
  * secops placeholders.
  */
+import { aggregatorMigrations } from '../../src/roles/aggregator/runtime/r4-workers.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pkiWorld, type PkiWorld } from '../kit/index.js';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { openStore, type Store } from '../../src/store/store.js';
-import { composeMigrations } from '../../src/store/migrations.js';
 import { openadrStoreMigrations } from '../../src/endpoints/openadr/store.js';
-import { portfolioMigrations } from '../../src/roles/aggregator/portfolio/tables.js';
 import { complianceProfileSchema, type ComplianceProfile, type ComplianceProfileInput } from '../../src/compliance/profile.js';
 
 export interface Deployment {
@@ -64,7 +63,7 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
   const files = { aggregator: join(dir, 'aggregator.json'), tso: join(dir, 'tso.json'), gateway: join(dir, 'gateway.json') };
   for (const k of Object.keys(files) as (keyof typeof files)[]) writeFileSync(files[k], JSON.stringify(configs[k], null, 2));
 
-  const aggStore = await openStore<any>({ url: aggDb, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations), ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const aggStore = await openStore<any>({ url: aggDb, migrations: aggregatorMigrations, ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }); // eslint-disable-line @typescript-eslint/no-explicit-any
   const n = opts.gateways ?? 3;
   const now = Date.now();
   await aggStore.db.insertInto('portfolio_site').values({ id: 'S1', name: 'site 1', tso_area: 'tokyo', address: null, pool_id: null, created_at: now, updated_at: now }).execute();

@@ -11,7 +11,9 @@ import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/l
 import { startAggregator, type RunningAggregator } from '../../roles/aggregator/runtime/aggregator.js';
 import { holdLease, type HeldLease } from '../../roles/common/standby.js';
 import { onStopSignal } from '../../core/stop-signals.js';
-import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
+import { loadAggregatorConfig, type AggregatorConfig } from '../../roles/aggregator/runtime/config.js';
+import { startR4Worker } from '../../roles/aggregator/runtime/r4-workers.js';
+import { isWorker } from '../../roles/common/workers.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
@@ -31,6 +33,21 @@ export function supervisorStatus(agg: RunningAggregator): Record<string, unknown
   };
 }
 
+/** Serves R4 in a worker process until the primary stops it (SIGTERM) or goes away; a start-up failure exits 1. */
+async function runR4Worker(cfg: AggregatorConfig, logger: ReturnType<typeof createLogger>): Promise<void> {
+  let worker: Awaited<ReturnType<typeof startR4Worker>>;
+  try {
+    worker = await startR4Worker(cfg, clockFromEnv());
+  } catch (err) {
+    process.stderr.write(`erab aggregator R4 worker ${process.pid}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  await runUntilStopped(async () => {
+    await worker.close();
+    logger.flush();
+  });
+}
+
 export function register(program: Command): void {
   registerConsoleCommands(aggregatorCommand(program));
   aggregatorCommand(program)
@@ -43,6 +60,11 @@ export function register(program: Command): void {
       const loaded = loadAggregatorConfig(opts.config);
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       const logger = createLogger('aggregator');
+      if (isWorker()) {
+        // One of the R4 VTN workers the aggregator forked (downstream.workers > 1, docs/scale.md).
+        await runR4Worker(cfg, logger);
+        return;
+      }
       let lease: HeldLease | undefined;
       let agg: RunningAggregator | undefined;
       if (cfg.standby?.enabled) {

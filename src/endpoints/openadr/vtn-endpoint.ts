@@ -41,6 +41,11 @@ export interface VtnEngineOptions {
   /** An open store whose migrations include `openadrStoreMigrations`. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   store: Store<any>;
+  /**
+   * The engine's state over `store` (default a StoreVtnStore): a role may pass its own subclass,
+   * e.g. one that relays what a worker process receives to its primary.
+   */
+  vtnStore?: VtnStore;
   clock?: Clock;
   /**
    * Bind venID to the certificate's participant id (default true): a VEN may only register as the
@@ -110,7 +115,7 @@ export async function buildVtn(opts: VtnEngineOptions, how: { confirmOnWrite?: b
   // Accepted signature nonces live in the VTN's store, so a replay is refused after a restart too.
   const windowMs = opts.vtn?.signatureWindowMs ?? 300_000;
   const nonces = opts.vtn?.nonces ?? await StoreNonceCache.open(opts.store, { scope: `vtn:${opts.vtnID}`, windowMs }, clock.now());
-  const vtnStore = new StoreVtnStore(opts.store, opts.vtnID);
+  const vtnStore = opts.vtnStore ?? new StoreVtnStore(opts.store, opts.vtnID);
   const vtn = new Vtn({
     ...opts.vtn,
     nonces,

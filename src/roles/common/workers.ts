@@ -13,7 +13,9 @@
 import type { LogFn } from '../../core/logger.js';
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { InvalidInputError } from '../../core/errors.js';
+import { randomUUID } from 'node:crypto';
+import type { AuditRecordInput, AuditSink } from '../../core/audit-port.js';
+import { describeError, InvalidInputError } from '../../core/errors.js';
 
 /** What a worker reports to the primary once its endpoint listens. */
 export interface WorkerReady {
@@ -29,6 +31,59 @@ export interface WorkerPoolOptions {
   restartDelayMs?: number;
   /** Lines for the operator (worker started, died, restarted). */
   log?: LogFn;
+  /** Audit records the workers send ({@link primaryAudit}): the primary owns the one audit log. */
+  onAudit?: (record: AuditRecordInput, pid: number | undefined) => void;
+  /** Answers a worker's {@link callPrimary} (e.g. the audit witness, whose state is the primary's). */
+  onCall?: (kind: string, payload: unknown) => Promise<unknown>;
+}
+
+/** Messages between a worker and the primary besides "ready" (cluster IPC). */
+type PoolMessage =
+  | { type: 'erab-worker-audit'; record: AuditRecordInput }
+  | { type: 'erab-worker-call'; id: string; kind: string; payload: unknown }
+  | { type: 'erab-worker-reply'; id: string; ok: boolean; result?: unknown; error?: string };
+
+/**
+ * In a worker: an audit sink that hands every record to the primary (one tamper-evident log per
+ * role, written by one process). A record still in the IPC pipe when the worker is killed is lost.
+ */
+export function primaryAudit(): AuditSink {
+  return {
+    append(record) {
+      const msg: PoolMessage = { type: 'erab-worker-audit', record };
+      process.send?.(msg);
+    },
+  };
+}
+
+const calls = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+/** In a worker: asks the primary's `onCall` handler; rejects after `timeoutMs` or when the primary refuses. */
+export function callPrimary(kind: string, payload: unknown, timeoutMs = 15_000): Promise<unknown> {
+  if (!process.send) return Promise.reject(new InvalidInputError(`callPrimary(${kind}): not in a worker process`));
+  if (calls.size === 0) process.on('message', onReply);
+  const id = randomUUID();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      calls.delete(id);
+      if (calls.size === 0) process.off('message', onReply);
+      reject(new Error(`the primary did not answer ${kind} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    calls.set(id, { resolve, reject, timer });
+    const msg: PoolMessage = { type: 'erab-worker-call', id, kind, payload };
+    process.send!(msg);
+  });
+}
+
+function onReply(m: PoolMessage): void {
+  if (m?.type !== 'erab-worker-reply') return;
+  const c = calls.get(m.id);
+  if (!c) return;
+  calls.delete(m.id);
+  clearTimeout(c.timer);
+  if (calls.size === 0) process.off('message', onReply);
+  if (m.ok) c.resolve(m.result);
+  else c.reject(new Error(m.error ?? 'refused by the primary'));
 }
 
 export interface WorkerPool {
@@ -83,10 +138,19 @@ export async function startWorkers(opts: WorkerPoolOptions): Promise<WorkerPool>
   const fork = (): Worker => {
     const w = cluster.fork({ ERAB_WORKER: '1' });
     live.add(w);
-    w.on('message', (m: WorkerReady) => {
-      if (m?.type !== 'erab-worker-ready') return;
-      first ??= m;
-      log('worker ready', { pid: w.process.pid, port: m.port });
+    w.on('message', (m: WorkerReady | PoolMessage) => {
+      if (m?.type === 'erab-worker-audit') {
+        opts.onAudit?.(m.record, w.process.pid);
+      } else if (m?.type === 'erab-worker-call') {
+        const reply = (r: Omit<Extract<PoolMessage, { type: 'erab-worker-reply' }>, 'type' | 'id'>) => {
+          if (w.isConnected()) w.send({ type: 'erab-worker-reply', id: m.id, ...r } satisfies PoolMessage);
+        };
+        if (!opts.onCall) reply({ ok: false, error: `the primary does not answer ${m.kind}` });
+        else opts.onCall(m.kind, m.payload).then((result) => reply({ ok: true, result }), (e: unknown) => reply({ ok: false, error: describeError(e) }));
+      } else if (m?.type === 'erab-worker-ready') {
+        first ??= m;
+        log('worker ready', { pid: w.process.pid, port: m.port });
+      }
     });
     return w;
   };

@@ -7,6 +7,7 @@
  * TSO's ledger holds no report interval twice. Not yet covered (docs/failover.md): the new
  * process resuming the running event itself (its baselines and the TSO's report request).
  */
+import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,13 +22,10 @@ import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
-import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
-import { portfolioMigrations } from '../../../src/roles/aggregator/portfolio/tables.js';
 import { erabBin } from '../../../src/roles/common/supervisor.js';
-import { composeMigrations } from '../../../src/store/migrations.js';
 import { openStore } from '../../../src/store/store.js';
 import { freshDatabase, POSTGRES_TEST_URL, postgresUnreachable } from '../../store/harness.js';
 import { pkiWorld, sleep, waiter } from '../../kit/index.js';
@@ -73,7 +71,7 @@ test('failover: kill -9 the active aggregator during an event; the standby takes
   cleanup.push(() => tso.close());
 
   // ---- the portfolio in the shared PostgreSQL store
-  const pstore = await openStore({ url: db.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+  const pstore = await openStore({ url: db.url, migrations: aggregatorMigrations });
   await new Portfolio(pstore).importText(JSON.stringify({
     format: 'erab-portfolio/1',
     pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],

@@ -31,14 +31,13 @@ import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/con
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
 import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
-import { composeMigrations } from '../../../src/store/migrations.js';
 import { openStore } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
-import { portfolioMigrations } from '../../../src/roles/aggregator/portfolio/tables.js';
+import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
 import { pkiWorld, sleep, waiter } from '../../kit/index.js';
+import { tsoReduction } from './tso-reduction.js';
 import { vtnTransport } from '../../../src/endpoints/openadr/ven-endpoint.js';
 
 const TOLERANCE = 0.05;
@@ -101,7 +100,7 @@ async function world(): Promise<World> {
   };
   // ---- the portfolio: one pool, two sites, their gateways (devices come from the gateways' inventories)
   const dbFile = join(dir, 'aggregator.db');
-  const pstore = await openStore({ url: dbFile, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
   await new Portfolio(pstore).importText(JSON.stringify({
     format: 'erab-portfolio/1',
     pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
@@ -167,15 +166,7 @@ async function dump(w: World | undefined): Promise<void> {
 
 /** A reduction of `kw` kW from `start` for `ms` milliseconds, issued by the TSO. */
 function reduction(w: World, eventID: string, start: number, ms: number, kw: number) {
-  return w.tsoVtn.createEvent({
-    eventID, marketContext: 'urn:erab:tso:TSO1:tertiary2', venIDs: ['AGG1'],
-    activePeriod: { dtstart: epochMillis(start), duration: millis(ms) },
-    signals: [{
-      signalName: 'LOAD_DISPATCH', signalType: 'delta', signalID: 'S0',
-      itemBase: { kind: 'powerReal', itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'k' },
-      intervals: [{ duration: millis(ms), uid: '0', value: -kw }],
-    }],
-  });
+  return tsoReduction(w.tsoVtn, eventID, start, ms, kw);
 }
 
 /** TELEMETRY_USAGE samples the TSO received with dtstart in [from, to). */
@@ -206,7 +197,7 @@ test('e2e: the TSO\'s reduction is accepted, allocated over two gateways, delive
 
     // The gateways' declared devices (asset URNs in METADATA) are in the portfolio inventory.
     await until('inventories in the portfolio', () => ['GW1', 'GW2'].every((g) => audit.records.some((r) => r.action === 'portfolio.inventory' && r.target === g && r.outcome === 'success')) || undefined);
-    const view = await openStore({ url: w.dbFile, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+    const view = await openStore({ url: w.dbFile, migrations: aggregatorMigrations });
     try {
       const page = await new Portfolio(view).listResources({ gatewayId: 'GW1' });
       assert.deepEqual(page.items.map((r) => r.class).sort(), ['battery', 'battery', 'meter', 'meter']);

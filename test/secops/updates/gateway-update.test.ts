@@ -9,6 +9,7 @@
  * refused; signed with the aggregator's TLS key → refused; valid → applied and seen by the
  * aggregator; downgrade → refused; a firmware that boots into a fault → rolled back.
  */
+import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,8 +17,6 @@ import { join } from 'node:path';
 import { createPrivateKey, sign as signBytes } from 'node:crypto';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore } from '../../../src/store/store.js';
-import { composeMigrations } from '../../../src/store/migrations.js';
-import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
@@ -74,7 +73,7 @@ const fault = () => f.site.battery!.object.get(f.site.battery!.object.definition
 
 /** The firmware version the aggregator's portfolio inventory holds for a resource (read over a second connection). */
 async function aggregatorSees(resourceId: string): Promise<string | undefined> {
-  const store = await openStore({ url: f.dbFile, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+  const store = await openStore({ url: f.dbFile, migrations: aggregatorMigrations });
   try {
     return (await new Portfolio(store).getResource(resourceId))?.firmwareVersion ?? undefined;
   } finally {
@@ -91,7 +90,7 @@ before(async () => {
   const offers = new UpdateOffers({ dir: updatesDir, audit: new MemoryAuditSink(), aggregatorId: 'AGG1' });
   // The portfolio lists the gateway's site; its devices come from the gateway's inventory.
   const dbFile = join(world.dir, 'aggregator.db');
-  const pstore = await openStore({ url: dbFile, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
   await new Portfolio(pstore).importText(JSON.stringify({
     format: 'erab-portfolio/1',
     pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],

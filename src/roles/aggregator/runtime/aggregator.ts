@@ -4,6 +4,10 @@
  * portfolio (resource ratings and owner constraints from the store) and the two-person rule for
  * operator commands, and exposes status and the target-vs-delivered series.
  *
+ * With `downstream.workers` ≠ 1 (PostgreSQL) the downstream VTN is served by worker processes
+ * (r4-workers.ts) and this process keeps a non-listening engine that creates the gateways'
+ * events; what the gateways send reaches the hooks below through the store (r4-relay.ts).
+ *
  * @example
  *   const agg = await startAggregator(loadAggregatorConfig('aggregator.json'));
  *   agg.status().events[0]?.deliveredW;
@@ -12,7 +16,7 @@
  */
 import type { ExtraRoute } from '../../../protocols/openadr/http.js';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
-import { ConfigError, describeError } from '../../../core/errors.js';
+import { describeError } from '../../../core/errors.js';
 import { AuditLog } from '../../../security/audit/log.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { LogFn, Logger } from '../../../core/logger.js';
@@ -22,17 +26,17 @@ import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { UpdateOffers } from '../../../endpoints/openadr/update-offers.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
-import { composeMigrations } from '../../../store/migrations.js';
-import { leaseMigrations } from '../../../store/lease.js';
 import { openStore, type Store } from '../../../store/store.js';
-import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
+import type { WorkerPool } from '../../common/workers.js';
 import { Portfolio } from '../portfolio/portfolio.js';
-import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
+import type { PortfolioTables } from '../portfolio/tables.js';
 import { readPortfolioSpecs, specFromPortfolio } from './portfolio-source.js';
 import { startConsole } from './console.js';
 import { ApprovalBook, type CommandRecord, type ManualCommand, type OperatorIdentity } from './approvals.js';
 import type { AggregatorConfig } from './config.js';
-import { DownstreamVtn } from './downstream.js';
+import { DownstreamVtn, r4VtnId } from './downstream.js';
+import { RelayConsumer } from './r4-relay.js';
+import { aggregatorMigrations, r4Options, startR4Pool } from './r4-workers.js';
 import { DispatchEngine, type RefusalNote } from './engine.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
 import type { SeriesSample } from './series.js';
@@ -80,7 +84,9 @@ export interface AggregatorStatus {
   id: string;
   time: number;
   downstreamPort: number;
-  gateways: { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[];
+  /** The R4 worker processes, when `downstream.workers` ≠ 1. */
+  downstreamWorkers?: { pids: number[]; restarts: number };
+  gateways: { venId: string; resources: number; lastReportAt: number | undefined; reports: number; signed: boolean }[];
   resources: { total: number; online: number };
   upstream: UpstreamStatus[];
   events: EventStatusView[];
@@ -138,7 +144,7 @@ function watchAggregator(health: RoleHealth, a: {
   health.gauge('erab_outbox_depth', 'Messages waiting in each outbox topic (upstream reports)', outboxDepths(a.store), ['topic']);
   if (a.downstream.vtnStore) watchVtnQueue(health, a.downstream.vtnStore);
   health.ready('store', storeReadiness(a.store));
-  health.ready('downstream_listener', () => a.downstream.listening() || 'the downstream VTN is not listening');
+  health.ready('downstream_listener', () => a.downstream.isServing() || 'the downstream VTN is not serving');
   for (const u of a.upstream) {
     health.ready(`upstream_${u.status().name}`, () => u.status().registered || `not registered with ${u.status().name}`);
   }
@@ -160,18 +166,13 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const material = await TlsMaterial.fromFiles({ certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) });
     // One store for everything that must survive a restart: the downstream VTN's registrations,
     // events and poll queues, each upstream VEN's registration and report outbox, the portfolio.
-    if (cfg.downstream.workers !== 1) {
-      // The R4 VTN is on the one endpoint layer and its engine is stateless between polls, but the
-      // aggregator's hooks on it (gateway telemetry into the fleet view, opt-outs into the dispatch
-      // engine) run in this process: workers would have to forward them to the primary over the
-      // cluster's IPC, which is not built yet (docs/scale.md).
-      throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
-    }
+    // With downstream.workers ≠ 1 the R4 VTN is served by worker processes (r4-workers.ts) and
+    // this process keeps the engine that creates the gateways' events; config.ts has checked
+    // that the store is PostgreSQL.
+    const pooled = cfg.downstream.workers !== 1;
     const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog, served: cfg.console !== undefined });
     closers.push(() => obs.close());
-    // The lease table only where a standby shares the store: other tools open this database with
-    // their own migration lists and refuse one they do not know.
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, ...(cfg.standby?.enabled ? [leaseMigrations] : [])) });
+    const store = await openStore({ url: cfg.store.url, migrations: aggregatorMigrations });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
@@ -181,16 +182,15 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const portfolio = new Map(specs.map((s) => [s.id, s]));
     for (const s of portfolio.values()) fleet.upsert(s);
     // The VTN's state and accepted signature nonces live in the store: a payload replayed after a restart is refused.
+    const routes = witness ? witnessRoutes(witness) : undefined;
     const downstream = new DownstreamVtn({
-      aggregatorId: cfg.id, material, host: cfg.downstream.host, port: cfg.downstream.port,
-      allowList: cfg.downstream.allowList, pollIntervalMs: cfg.downstream.pollIntervalMs, reportIntervalMs: cfg.downstream.reportIntervalMs,
-      signatureWindowMs: cfg.downstream.signatureWindowMs,
-      fleet, clock, audit, portfolioSpec: (id) => portfolio.get(id), store,
+      ...r4Options(cfg, material, clock, audit, store),
       instrument: (h) => obs.health.instrument('R4', h),
-      subAggregators: cfg.downstream.aggregators,
-      // Audit witness, update offers and notices share the R4 listener's mutual TLS and allow-list.
+      fleet, portfolioSpec: (id) => portfolio.get(id),
+      // Audit witness, update offers and notices share the R4 listener's mutual TLS and allow-list
+      // (R4 worker processes serve the witness only: docs/scale.md).
       routes: new Map([
-        ...(witness ? witnessRoutes(witness) : []),
+        ...(routes ?? []),
         ...(cfg.updates ? new UpdateOffers({ dir: cfg.updates.dir, audit, aggregatorId: cfg.id }).routes() : []),
         ...(deps.routes ?? []),
       ]),
@@ -228,8 +228,22 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       aggregatorId: cfg.id, fleet, clock, audit, downstream, closedLoop: cfg.closedLoop, headroom: cfg.headroom,
       eligible, ...(log ? { log } : {}),
     });
-    const port = await downstream.start();
-    closers.push(() => downstream.stop());
+    let port: number;
+    let pool: WorkerPool | undefined;
+    if (pooled) {
+      await downstream.startEngine();
+      closers.push(() => downstream.stop());
+      // Relayed messages first, then the workers: nothing they relay waits for a consumer.
+      const relay = await RelayConsumer.start({ store, vtnID: r4VtnId(cfg.id), hooks: downstream.hooks(), clock, ...(log ? { log } : {}) });
+      closers.push(() => relay.stop());
+      const workers = await startR4Pool(cfg, audit, routes, log);
+      closers.push(() => workers.stop());
+      pool = workers;
+      port = workers.port;
+    } else {
+      port = await downstream.start();
+      closers.push(() => downstream.stop());
+    }
 
     const upstream: UpstreamParty[] = [];
     for (const party of cfg.upstream) {
@@ -275,6 +289,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         id: cfg.id,
         time: now,
         downstreamPort: port,
+        ...(pool ? { downstreamWorkers: { pids: pool.pids(), restarts: pool.restarts() } } : {}),
         gateways: downstream.gateways(),
         resources: { total: fleet.size, online },
         upstream: upstream.map((u) => u.status()),

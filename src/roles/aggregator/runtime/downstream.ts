@@ -15,25 +15,27 @@
  *   <id>/status  x-resourceStatus: online, manual override, loadControlState.setPoint min/max
  *                (−rated discharge / +rated charge, used when the portfolio has no rating)
  */
-import type { LogFn } from '../../../core/logger.js';
 import type { Clock } from '../../../core/clock.js';
 import { epochMillis, millis } from '../../../core/units.js';
+import type { LogFn } from '../../../core/logger.js';
 import type { ExtraRoute, OadrServiceHandler } from '../../../protocols/openadr/http.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
-import type { Vtn } from '../../../protocols/openadr/vtn.js';
+import type { Vtn, VtnHooks } from '../../../protocols/openadr/vtn.js';
+import type { VtnStore } from '../../../protocols/openadr/vtn-store.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { deviceClass, ECHONET_DEVICE_KINDS } from '../../../core/domain/device-classes.js';
 import type { TlsMaterial } from '../../../security/tls.js';
 import type { Store } from '../../../store/store.js';
-import { startVtnEndpoint, type RunningVtn } from '../../../endpoints/openadr/vtn-endpoint.js';
+import { buildVtn, startVtnEndpoint, type RunningVtn, type VtnEndpointOptions, type VtnEngine } from '../../../endpoints/openadr/vtn-endpoint.js';
 import type { ResourceClass } from '../allocation/types.js';
 import type { GatewayInstruction } from './dispatch-types.js';
 import { gatewayCopyId, type DownstreamSink } from './engine.js';
 import { oadrEventOf } from './oadr-adapter.js';
 import type { Fleet, ResourceSpec } from './fleet.js';
 
-export interface DownstreamOptions {
+/** What the R4 endpoint is built from, in the aggregator's process or in one of its workers. */
+export interface R4EndpointOptions {
   aggregatorId: string;
   /** Our certificate and key (TLS listener, and the XML signature of every event), CA and CRL. */
   material: TlsMaterial;
@@ -44,7 +46,6 @@ export interface DownstreamOptions {
   reportIntervalMs: number;
   /** Accepted skew of signed payloads' ReplayProtect timestamps, ms (default 5 minutes). */
   signatureWindowMs?: number;
-  fleet: Fleet;
   clock: Clock;
   audit: AuditSink;
   /** The aggregator's store (migrations include `openadrStoreMigrations`): the VTN's state and replay cache live there. */
@@ -52,10 +53,17 @@ export interface DownstreamOptions {
   store: Store<any>;
   /** Wraps the VTN's request handler (the role's request metrics, src/roles/common/health.ts). */
   instrument?: (handler: OadrServiceHandler) => OadrServiceHandler;
-  /** Resource specs from the portfolio win over what telemetry suggests. */
-  portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
   /** Resource aggregators below us (R3) with their contracted capacity. */
   subAggregators?: readonly { id: string; reduceW: number; increaseW: number; costPerKWh: number }[];
+  /** Extra POST endpoints on the listener (the audit witness the gateways hand their checkpoints to). */
+  routes?: ReadonlyMap<string, ExtraRoute>;
+  log?: LogFn;
+}
+
+export interface DownstreamOptions extends R4EndpointOptions {
+  fleet: Fleet;
+  /** Resource specs from the portfolio win over what telemetry suggests. */
+  portfolioSpec?: (resourceId: string) => ResourceSpec | undefined;
   /**
    * Called when a VEN opts out of its copy of an event: as a whole (oadrCreatedEvent optOut,
    * `resourceIds` undefined) or for some of its resources (oadrCreateOpt with the event's
@@ -64,9 +72,6 @@ export interface DownstreamOptions {
   onOptOut?: (venId: string, eventId: string, resourceIds: string[] | undefined, reason: string) => void;
   /** Called when a VEN declares resources (e.g. to upsert the portfolio inventory). */
   onResources?: (venId: string, resources: DeclaredResource[]) => void;
-  /** Extra POST endpoints on the listener (the audit witness the gateways hand their checkpoints to). */
-  routes?: ReadonlyMap<string, ExtraRoute>;
-  log?: LogFn;
 }
 
 /** A resource a gateway declared in its METADATA reports. */
@@ -115,9 +120,12 @@ function kindOf(rID: string, reportType: string): PointKind | undefined {
  *   engine = new DispatchEngine({ ..., downstream: down });
  */
 export class DownstreamVtn implements DownstreamSink {
-  private endpoint: RunningVtn | undefined;
+  private endpoint: VtnEngine | undefined;
+  private listening: RunningVtn | undefined;
   private readonly points = new Map<string, Map<string, Point>>();
   private readonly lastSeen = new Map<string, number>();
+  /** Telemetry reports taken per gateway since start (each once: resends are not counted). */
+  private readonly reportCount = new Map<string, number>();
 
   constructor(private readonly o: DownstreamOptions) {}
 
@@ -132,83 +140,114 @@ export class DownstreamVtn implements DownstreamSink {
     return this.endpoint?.vtnStore;
   }
 
-  /** Whether the VTN endpoint is listening (readiness). */
-  listening(): boolean {
-    return this.endpoint?.server.listening ?? false;
+  /**
+   * Whether the gateways are served (readiness): this process's listener, or, with R4 workers,
+   * the engine over the store (the worker pool reports its own deaths).
+   */
+  isServing(): boolean {
+    return this.listening ? this.listening.server.listening : this.endpoint !== undefined;
   }
 
   /** Starts the VTN endpoint (src/endpoints/openadr) and resolves to its port. */
   async start(): Promise<number> {
-    const o = this.o;
-    this.endpoint = await startVtnEndpoint({
-      vtnID: `${o.aggregatorId}-vtn`, material: o.material, profile: 'R4', allowList: o.allowList, audit: o.audit,
-      store: o.store, clock: o.clock, host: o.host, port: o.port, listener: `aggregator:${o.aggregatorId}:R4`,
-      // Only gateways and resource aggregators, each under its certificate's participant id (ERAB §3.3).
-      roles: ['gateway', 'aggregator'],
-      ...(o.routes ? { routes: o.routes } : {}),
-      ...(o.instrument ? { instrument: o.instrument } : {}),
-      vtn: {
-        pollFreqMs: o.pollIntervalMs,
-        ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),
-        reportRequestsFor: (venId, reports) => this.reportRequests(venId, reports),
-        hooks: {
-          onRegistered: (reg) => {
-            this.lastSeen.set(reg.venID, o.clock.now());
-            o.log?.('gateway registered', { venId: reg.venID, signed: reg.xmlSignature });
-          },
-          onReportRegistered: (venId, reports) => this.learn(venId, reports),
-          onReport: (venId, report) => this.ingest(venId, report),
-          onEventOpt: (opt) => {
-            if (opt.optType === 'optOut') {
-              o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
-              o.log?.('gateway opted out', { venId: opt.venID, eventId: opt.eventID });
-              o.onOptOut?.(opt.venID, opt.eventID, undefined, 'gateway opted out of the event');
-            }
-          },
-          // Opts of single resources (a gateway accepted the event but its policy refuses one
-          // device); whole-event opts arrive through onEventOpt above.
-          onOpt: (opt) => {
-            const ids = opt.target.resourceID ?? [];
-            if (opt.optType !== 'optOut' || !opt.qualifiedEventID || ids.length === 0) return;
-            o.audit.append({
-              actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.qualifiedEventID.eventID, outcome: 'refused',
-              reason: `gateway opted out for ${ids.join(', ').slice(0, 200)}: ${opt.optReason}`, details: { resources: ids.slice(0, 50), optReason: opt.optReason },
-            });
-            o.log?.('gateway opted resources out', { venId: opt.venID, eventId: opt.qualifiedEventID.eventID, resources: ids.length, optReason: opt.optReason });
-            o.onOptOut?.(opt.venID, opt.qualifiedEventID.eventID, ids, `gateway opted out: ${opt.optReason}`);
-          },
-        },
-      },
-    });
-    // After a restart the gateways do not register their reports again: relearn their data
-    // points from the store, or their telemetry would be ignored until they re-register.
-    for (const reg of this.endpoint.vtn.registrations()) {
-      const reports = await this.endpoint.vtnStore.listReportRegistrations(reg.venID);
-      if (reports.length > 0) this.learn(reg.venID, reports);
-    }
-    return this.endpoint.port;
+    this.listening = await startVtnEndpoint(r4EndpointOptions(this.o, this.hooks(), (venId, reports) => this.reportRequests(venId, reports)));
+    this.endpoint = this.listening;
+    await this.relearn();
+    return this.listening.port;
   }
 
+  /**
+   * Starts the engine over the store without listening: R4 worker processes serve the gateways
+   * (r4-workers.ts) and relay what they receive to {@link hooks}; this engine creates, modifies
+   * and cancels the gateways' events in the same store.
+   */
+  async startEngine(): Promise<void> {
+    const { allowList: _a, host: _h, port: _p, listener: _l, routes: _r, ...engineOnly } = r4EndpointOptions(this.o, {}, (venId, reports) => this.reportRequests(venId, reports));
+    const engine = await buildVtn(engineOnly);
+    try {
+      await engine.vtn.start();
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+    this.endpoint = engine;
+    await this.relearn();
+  }
+
+  /**
+   * What the aggregator does with the gateways' messages: learn their resources, keep their
+   * telemetry, re-dispatch their opt-outs. Called by the VTN engine in this process, or with the
+   * messages R4 workers relayed (r4-relay.ts).
+   */
+  hooks(): Partial<VtnHooks> {
+    const o = this.o;
+    return {
+      onRegistered: (reg) => {
+        this.lastSeen.set(reg.venID, o.clock.now());
+        o.log?.('gateway registered', { venId: reg.venID, signed: reg.xmlSignature });
+      },
+      onReportRegistered: (venId, reports) => this.learn(venId, reports),
+      onReport: (venId, report) => {
+        this.reportCount.set(venId, (this.reportCount.get(venId) ?? 0) + 1);
+        this.ingest(venId, report);
+      },
+      onEventOpt: (opt) => {
+        if (opt.optType === 'optOut') {
+          o.audit.append({ actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.eventID, outcome: 'refused', reason: 'gateway opted out' });
+          o.log?.('gateway opted out', { venId: opt.venID, eventId: opt.eventID });
+          o.onOptOut?.(opt.venID, opt.eventID, undefined, 'gateway opted out of the event');
+        }
+      },
+      // Opts of single resources (a gateway accepted the event but its policy refuses one
+      // device); whole-event opts arrive through onEventOpt above.
+      onOpt: (opt) => {
+        const ids = opt.target.resourceID ?? [];
+        if (opt.optType !== 'optOut' || !opt.qualifiedEventID || ids.length === 0) return;
+        o.audit.append({
+          actor: { kind: 'peer', id: opt.venID }, action: 'aggregator.gateway.opt_out', target: opt.qualifiedEventID.eventID, outcome: 'refused',
+          reason: `gateway opted out for ${ids.join(', ').slice(0, 200)}: ${opt.optReason}`, details: { resources: ids.slice(0, 50), optReason: opt.optReason },
+        });
+        o.log?.('gateway opted resources out', { venId: opt.venID, eventId: opt.qualifiedEventID.eventID, resources: ids.length, optReason: opt.optReason });
+        o.onOptOut?.(opt.venID, opt.qualifiedEventID.eventID, ids, `gateway opted out: ${opt.optReason}`);
+      },
+    };
+  }
+
+  /**
+   * After a restart the gateways do not register their reports again: relearn their data
+   * points from the store, or their telemetry would be ignored until they re-register.
+   */
+  private async relearn(): Promise<void> {
+    const e = this.endpoint!;
+    for (const reg of e.vtn.registrations()) {
+      const reports = await e.vtnStore.listReportRegistrations(reg.venID);
+      if (reports.length > 0) this.learn(reg.venID, reports);
+    }
+  }
+
+  /** The listening port (undefined when R4 workers serve the gateways). */
   get port(): number | undefined {
-    return this.endpoint?.port;
+    return this.listening?.port;
   }
 
   async stop(): Promise<void> {
     await this.endpoint?.close();
     this.endpoint = undefined;
+    this.listening = undefined;
   }
 
   /** Re-reads TLS files (certificate rotation, new CRL). */
   async reload(): Promise<void> {
-    await this.endpoint?.reload();
+    await this.listening?.reload();
   }
 
   /** Registered gateways with their declared resource count and last report time. */
-  gateways(): { venId: string; resources: number; lastReportAt: number | undefined; signed: boolean }[] {
+  gateways(): { venId: string; resources: number; lastReportAt: number | undefined; reports: number; signed: boolean }[] {
     return this.vtn.registrations().map((r) => ({
       venId: r.venID,
       resources: new Set([...(this.points.get(r.venID)?.values() ?? [])].map((p) => p.resourceId)).size,
       lastReportAt: this.lastSeen.get(r.venID),
+      reports: this.reportCount.get(r.venID) ?? 0,
       signed: r.xmlSignature,
     }));
   }
@@ -244,26 +283,9 @@ export class DownstreamVtn implements DownstreamSink {
     else await this.vtn.modifyEvent(id, { activePeriod: event.activePeriod, signals: event.signals, modificationReason: 'closed-loop re-dispatch' });
   }
 
-  /** Our report requests: every TELEMETRY report at the configured interval (granularity = report back). */
+  /** Our report requests for the data points learned from these reports. */
   private reportRequests(venId: string, reports: OadrReport[]): ReportRequest[] {
-    const out: ReportRequest[] = [];
-    for (const rep of reports) {
-      if (rep.reportName !== 'METADATA_TELEMETRY_USAGE' && rep.reportName !== 'METADATA_TELEMETRY_STATUS') continue;
-      const descs = (rep.descriptions ?? []).filter((d) => this.points.get(venId)?.has(d.rID));
-      if (descs.length === 0) continue;
-      // Never faster than the gateway offers (METADATA samplingRate minPeriod, OpenADR 2.0b §8.3).
-      const interval = Math.max(this.o.reportIntervalMs, ...descs.map((d) => d.samplingRate?.minPeriod ?? 0));
-      out.push({
-        reportRequestID: `${venId}.${rep.reportSpecifierID}`.slice(0, 200),
-        reportSpecifier: {
-          reportSpecifierID: rep.reportSpecifierID,
-          granularity: millis(interval),
-          reportBackDuration: millis(interval),
-          specifierPayloads: descs.map((d) => ({ rID: d.rID, readingType: d.readingType, ...(d.itemBase ? { itemBase: d.itemBase } : {}) })),
-        },
-      });
-    }
-    return out;
+    return reportRequestsOf(venId, reports, this.points.get(venId), this.o.reportIntervalMs);
   }
 
   /** Learns a VEN's resources and data points from its METADATA reports. */
@@ -273,20 +295,16 @@ export class DownstreamVtn implements DownstreamSink {
       this.learnAggregator(venId, sub, reports);
       return;
     }
-    const pts = new Map<string, Point>();
+    const pts = pointsOf(venId, reports);
     const declared = new Map<string, DeclaredResource>();
     for (const rep of reports) {
       for (const d of rep.descriptions ?? []) {
-        if (pts.size >= MAX_POINTS_PER_VEN) break;
-        const resourceId = d.reportDataSource?.resourceID?.[0] ?? d.rID.split('/')[0];
-        if (!resourceId) continue;
-        const kind = kindOf(d.rID, d.reportType);
-        if (!kind) continue;
-        pts.set(d.rID, { resourceId, kind, factor: 10 ** (SCALE_EXP[d.itemBase?.siScaleCode ?? 'none'] ?? 0) });
+        const pt = pts.get(d.rID);
+        if (!pt) continue;
         const asset = d.reportDataSource?.endDeviceAsset?.[0];
-        const prev = declared.get(resourceId);
-        const cls = classFromAsset(asset) ?? prev?.resourceClass ?? (kind === 'soc' || kind === 'stored' ? 'battery' : 'other');
-        declared.set(resourceId, { resourceId, resourceClass: cls, asset: asset ?? prev?.asset });
+        const prev = declared.get(pt.resourceId);
+        const cls = classFromAsset(asset) ?? prev?.resourceClass ?? (pt.kind === 'soc' || pt.kind === 'stored' ? 'battery' : 'other');
+        declared.set(pt.resourceId, { resourceId: pt.resourceId, resourceClass: cls, asset: asset ?? prev?.asset });
       }
     }
     this.points.set(venId, pts);
@@ -308,14 +326,7 @@ export class DownstreamVtn implements DownstreamSink {
    * recorded as the resource's power, so baseline 0 and delivered = −power for a reduction.
    */
   private learnAggregator(venId: string, sub: { reduceW: number; increaseW: number; costPerKWh: number }, reports: OadrReport[]): void {
-    const pts = new Map<string, Point>();
-    for (const rep of reports) {
-      for (const d of rep.descriptions ?? []) {
-        if (d.rID === 'delivered' && d.reportType === 'deltaUsage') {
-          pts.set(d.rID, { resourceId: venId, kind: 'delta', factor: 10 ** (SCALE_EXP[d.itemBase?.siScaleCode ?? 'none'] ?? 0) });
-        }
-      }
-    }
+    const pts = pointsOf(venId, reports, true);
     this.points.set(venId, pts);
     this.o.fleet.upsert({ id: venId, venId, resourceClass: 'other', aggregate: true, ratedReduceW: sub.reduceW, ratedIncreaseW: sub.increaseW, costPerKWh: sub.costPerKWh });
     this.o.log?.('sub-aggregator learned', { venId, reduceW: sub.reduceW, increaseW: sub.increaseW, reports: pts.size });
@@ -371,6 +382,89 @@ export class DownstreamVtn implements DownstreamSink {
     const cap = Math.round(live.storedWh / (live.socPercent / 100));
     if (Number.isFinite(cap) && cap > 0 && cap !== spec.capacityWh) this.o.fleet.upsert({ ...spec, capacityWh: cap });
   }
+}
+
+/**
+ * The data points of a VEN's METADATA reports that we read (by rID). A resource aggregator below
+ * us (`subAggregator`) is one resource, its participant id, reporting "delivered" (deltaUsage).
+ */
+function pointsOf(venId: string, reports: readonly OadrReport[], subAggregator = false): Map<string, Point> {
+  const pts = new Map<string, Point>();
+  for (const rep of reports) {
+    for (const d of rep.descriptions ?? []) {
+      if (pts.size >= MAX_POINTS_PER_VEN) return pts;
+      const factor = 10 ** (SCALE_EXP[d.itemBase?.siScaleCode ?? 'none'] ?? 0);
+      if (subAggregator) {
+        if (d.rID === 'delivered' && d.reportType === 'deltaUsage') pts.set(d.rID, { resourceId: venId, kind: 'delta', factor });
+        continue;
+      }
+      const resourceId = d.reportDataSource?.resourceID?.[0] ?? d.rID.split('/')[0];
+      const kind = kindOf(d.rID, d.reportType);
+      if (resourceId && kind) pts.set(d.rID, { resourceId, kind, factor });
+    }
+  }
+  return pts;
+}
+
+/** Our report requests: every TELEMETRY report at the configured interval (granularity = report back). */
+function reportRequestsOf(venId: string, reports: OadrReport[], points: ReadonlyMap<string, Point> | undefined, reportIntervalMs: number): ReportRequest[] {
+  const out: ReportRequest[] = [];
+  for (const rep of reports) {
+    if (rep.reportName !== 'METADATA_TELEMETRY_USAGE' && rep.reportName !== 'METADATA_TELEMETRY_STATUS') continue;
+    const descs = (rep.descriptions ?? []).filter((d) => points?.has(d.rID));
+    if (descs.length === 0) continue;
+    // Never faster than the gateway offers (METADATA samplingRate minPeriod, OpenADR 2.0b §8.3).
+    const interval = Math.max(reportIntervalMs, ...descs.map((d) => d.samplingRate?.minPeriod ?? 0));
+    out.push({
+      reportRequestID: `${venId}.${rep.reportSpecifierID}`.slice(0, 200),
+      reportSpecifier: {
+        reportSpecifierID: rep.reportSpecifierID,
+        granularity: millis(interval),
+        reportBackDuration: millis(interval),
+        specifierPayloads: descs.map((d) => ({ rID: d.rID, readingType: d.readingType, ...(d.itemBase ? { itemBase: d.itemBase } : {}) })),
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * The R4 endpoint's options, one way for the aggregator's own process and its workers: profile,
+ * roles, poll interval, report requests, hooks.
+ */
+export function r4EndpointOptions(
+  o: R4EndpointOptions,
+  hooks: Partial<VtnHooks>,
+  reportRequestsFor: (venId: string, reports: OadrReport[]) => ReportRequest[],
+  vtnStore?: VtnStore,
+): VtnEndpointOptions {
+  return {
+    vtnID: r4VtnId(o.aggregatorId), material: o.material, profile: 'R4', allowList: o.allowList, audit: o.audit,
+    store: o.store, clock: o.clock, host: o.host, port: o.port, listener: `aggregator:${o.aggregatorId}:R4`,
+    ...(vtnStore ? { vtnStore } : {}),
+    // Only gateways and resource aggregators, each under its certificate's participant id (ERAB §3.3).
+    roles: ['gateway', 'aggregator'],
+    ...(o.routes ? { routes: o.routes } : {}),
+    ...(o.instrument ? { instrument: o.instrument } : {}),
+    vtn: {
+      pollFreqMs: o.pollIntervalMs,
+      ...(o.signatureWindowMs !== undefined ? { signatureWindowMs: o.signatureWindowMs } : {}),
+      reportRequestsFor,
+      hooks,
+    },
+  };
+}
+
+/** The vtnID of an aggregator's downstream VTN (it keys the store rows and the hint channel). */
+export const r4VtnId = (aggregatorId: string): string => `${aggregatorId}-vtn`;
+
+/**
+ * The report requests an R4 worker answers a METADATA registration with, from the reports alone
+ * (the worker has no fleet; the primary learns the resources from the relayed registration).
+ */
+export function workerReportRequests(o: Pick<R4EndpointOptions, 'subAggregators' | 'reportIntervalMs'>, venId: string, reports: OadrReport[]): ReportRequest[] {
+  const sub = o.subAggregators?.some((a) => a.id === venId) ?? false;
+  return reportRequestsOf(venId, reports, pointsOf(venId, reports, sub), o.reportIntervalMs);
 }
 
 /** Default merit-order cost when the portfolio gives none: batteries before EVs (owner impact). */
