@@ -13,7 +13,8 @@
  * announcements arriving at each --peer, SANs in an issued certificate, a second --checkpoint
  * read, the operator API receiving both --kw and --to values, each allow-listed certificate
  * getting through a real mutual-TLS listener, the controls of each --role in what compliance
- * lists, keeps and reports, mail from a real SMTP server for each --site. Long-running commands
+ * lists, keeps and reports, mail from a real SMTP server for each --site, each --file and
+ * --gateway in a signed update package and its offer. Long-running commands
  * are started, probed once ready, and stopped with SIGTERM.
  */
 import { after, before, test } from 'node:test';
@@ -261,6 +262,29 @@ async function complianceStatus(profile: string, store: string, roles: string[])
   return JSON.parse(r.stdout) as StatusJson;
 }
 
+let codeSigning: Promise<{ cert: string; key: string }> | undefined;
+/** AGG1's code-signing certificate, issued once by `erab pki issue --usage code-signing`. */
+function codeSigner(): Promise<{ cert: string; key: string }> {
+  codeSigning ??= erab(['pki', 'issue', '--dir', world.pkiDir, '--role', 'aggregator', '--id', 'AGG1', '--usage', 'code-signing']).then((r) => {
+    assert.equal(r.code, 0, r.stderr);
+    const dir = join(world.pkiDir, 'issued', 'aggregator-AGG1-code-signing');
+    return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  });
+  return codeSigning;
+}
+
+/** Packs `files` as a configuration package for `gateways` and signs it; returns the signed file. */
+async function signedConfigPackage(name: string, files: string[], gateways: string[]): Promise<string> {
+  const unsigned = join(root, `${name}.unsigned.json`);
+  const signed = join(root, `${name}.erabpkg.json`);
+  const pack = await erab(['update', 'pack', '--id', name, '--package-version', '1.0.0', '--target', 'config', ...gateways.flatMap((g) => ['--gateway', g]), ...files.flatMap((f) => ['--file', f]), '--out', unsigned]);
+  assert.equal(pack.code, 0, pack.stderr);
+  const signer = await codeSigner();
+  const sign = await erab(['update', 'sign', '--in', unsigned, '--cert', signer.cert, '--key', signer.key, '--out', signed]);
+  assert.equal(sign.code, 0, sign.stderr);
+  return signed;
+}
+
 const cases: Case[] = [
   { covers: ['device site --peer'], run: () => deviceCase('site', '127.3.9.2') },
   { covers: ['device sites --peer'], run: () => deviceCase('sites', '127.3.9.10') },
@@ -478,6 +502,44 @@ const cases: Case[] = [
         }
       } finally {
         await smtp.close();
+      }
+    },
+  },
+  {
+    covers: ['update pack --file', 'update pack --gateway'],
+    async run() {
+      const files = ['gateway-a.json', 'gateway-b.json'].map((n, i) => {
+        const file = join(root, n);
+        writeFileSync(file, JSON.stringify({ part: i }));
+        return file;
+      });
+      for (const n of [1, 2]) {
+        const gateways = ['GW1', 'GW2'].slice(0, n);
+        const signed = await signedConfigPackage(`config-${n}`, files.slice(0, n), gateways);
+        // As a gateway would check it: every file is in the signed manifest, the target names every gateway.
+        const verify = await erab(['update', 'verify', '--in', signed, '--ca', caFile, '--aggregator', 'AGG1']);
+        assert.equal(verify.code, 0, verify.stderr);
+        assert.ok(verify.stdout.includes(`for ${JSON.stringify({ kind: 'config', gatewayIds: gateways })}, signed by aggregator:AGG1`), `--gateway given ${n}×: ${verify.stdout}`);
+        assert.match(verify.stdout, new RegExp(`, ${n} file\\(s\\), sha256`), `--file given ${n}×`);
+        const unsigned = JSON.parse(readFileSync(join(root, `config-${n}.unsigned.json`), 'utf8')) as { files: Record<string, string> };
+        assert.deepEqual(Object.entries(unsigned.files).map(([name, b64]) => [name, Buffer.from(b64, 'base64').toString('utf8')]),
+          files.slice(0, n).map((f, i) => [f.slice(root.length + 1), JSON.stringify({ part: i })]), `--file given ${n}×: each file packed`);
+      }
+    },
+  },
+  {
+    covers: ['update publish --gateway'],
+    async run() {
+      const file = join(root, 'gateway-publish.json');
+      writeFileSync(file, '{"part":"publish"}');
+      const signed = await signedConfigPackage('publish', [file], []);
+      for (const gateways of [['GW1'], ['GW1', 'GW2']]) {
+        const dir = join(root, `updates-${gateways.length}`);
+        const r = await erab(['update', 'publish', '--in', signed, '--dir', dir, '--ca', caFile, '--aggregator', 'AGG1', ...gateways.flatMap((g) => ['--gateway', g])]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`published publish@1\\.0\\.0 to ${gateways.join(', ')} `));
+        const offers = JSON.parse(readFileSync(join(dir, 'offers.json'), 'utf8')) as { offers: { packageId: string; gateways?: string[] }[] };
+        assert.deepEqual(offers.offers.map((o) => [o.packageId, o.gateways]), [['publish', gateways]], `--gateway given ${gateways.length}×: the offer names every gateway`);
       }
     },
   },
