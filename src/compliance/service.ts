@@ -12,7 +12,7 @@ import { assess, type Assessment } from './assess.js';
 import { allControls } from './catalog.js';
 import { defaultRegistry } from './checks/index.js';
 import { assessmentResults, systemSecurityPlan } from './oscal.js';
-import type { ComplianceProfile } from './profile.js';
+import { applicableControls, type ComplianceProfile } from './profile.js';
 import type { CheckRegistry } from './registry.js';
 import { renderReport, signReport } from './report.js';
 import { complianceMigrations, controlHistory, currentDecisions, DECISION_KINDS, lastReportedRun, loadRun, recordDecision, recordReport, saveRun, type ComplianceTables, type DecisionKind } from './store.js';
@@ -52,7 +52,8 @@ export class ComplianceService {
   }
 
   /**
-   * Records a decision. Refused: an unknown control; not-adopted without a reason (the
+   * Records a decision. Refused: an unknown control; a control that does not apply to this
+   * operator's roles and 区分 (status would never show it: most likely a mistyped id); not-adopted without a reason (the
    * private-facility guideline requires it for 推奨 items) or for a 勧告 item; implemented-by-process
    * without a procedure reference; compensating-control without a description; review before decision.
    */
@@ -63,6 +64,10 @@ export class ComplianceService {
       throw new Error(`decision on ${d.controlId} refused: ${why}`);
     };
     if (!control) refuse('no such control in the catalogs');
+    if (!applicableControls(this.profile).some((c) => c.id === d.controlId)) {
+      const scope = `roles ${this.profile.roles.join(', ')}${this.profile.kubun ? `, 区分${this.profile.kubun}` : ', no 区分 declared'}`;
+      refuse(`it does not apply to this operator (${scope}; it is for ${control!.actors.length ? control!.actors.join(', ') : 'operators with a 区分'})`);
+    }
     if (!DECISION_KINDS.includes(d.kind)) refuse(`kind must be one of ${DECISION_KINDS.join(', ')}`);
     if (!d.approver.trim()) refuse('an approver is required');
     if (d.reviewAt <= d.decidedAt) refuse('the review date must be after the decision date');

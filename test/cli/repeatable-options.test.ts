@@ -12,8 +12,10 @@
  * process and checks an effect that only happens when every value reached the command as a list:
  * announcements arriving at each --peer, SANs in an issued certificate, a second --checkpoint
  * read, the operator API receiving both --kw and --to values, each allow-listed certificate
- * getting through a real mutual-TLS listener. Long-running commands are started, probed once
- * ready, and stopped with SIGTERM.
+ * getting through a real mutual-TLS listener, the controls of each --role in what compliance
+ * lists, keeps and reports, mail from a real SMTP server for each --site, each --file and
+ * --gateway in a signed update package and its offer. Long-running commands
+ * are started, probed once ready, and stopped with SIGTERM.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,16 +34,18 @@ import { MemoryAuditSink } from '../../src/security/audit/types.js';
 import { AuditWitness, formatAddCheckpointRequest } from '../../src/security/audit/witness.js';
 import type { IssuedCertificate } from '../../src/security/pki/index.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../kit/index.js';
+import { advisory } from '../secops/notify/fixtures.js';
+import { SMTP_PASS, SMTP_USER, startSmtp } from '../secops/notify/servers.js';
 
 const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const runner = `import(${JSON.stringify(mainJs)}).then((m) => m.main(['node', 'erab', ...process.argv.slice(1)])).then((c) => { process.exitCode = c; });`;
 
 interface Run { code: number; stdout: string; stderr: string }
 
-/** Runs `erab <args>` to completion in a child process. */
-function erab(args: string[]): Promise<Run> {
+/** Runs `erab <args>` to completion in a child process, with `env` added to the environment. */
+function erab(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', runner, '--', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--input-type=module', '-e', runner, '--', ...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -114,7 +118,7 @@ const files: Record<string, { cert: string; key: string }> = {};
 let caFile: string;
 
 before(async () => {
-  world = await pkiWorld({ TSO1: 'tso:TSO1', TSO2: 'tso:TSO2', AGG1: 'aggregator:AGG1', AGG2: 'aggregator:AGG2', AGG3: 'aggregator:AGG3', alice: 'operator:alice' }, { prefix: 'erab-repeatable-' });
+  world = await pkiWorld({ TSO1: 'tso:TSO1', TSO2: 'tso:TSO2', AGG1: 'aggregator:AGG1', AGG2: 'aggregator:AGG2', AGG3: 'aggregator:AGG3', alice: 'operator:alice', MAIL1: 'operator:MAIL1' }, { prefix: 'erab-repeatable-' });
   root = world.dir;
   ca = { certPem: world.caPem };
   caFile = world.caFile;
@@ -226,6 +230,61 @@ async function vtnAllowCase(flag: '--allow' | '--allow-fingerprint'): Promise<vo
   }
 }
 
+// The compliance commands, given --role tso once and --role tso --role aggregator: erab-3.3.1-2
+// (R1-2) applies to a TSO only, erab-3.3.2-r3 (R3) and erab-3.4.1 to an aggregator only.
+const ONE_ROLE = ['tso'];
+const TWO_ROLES = ['tso', 'aggregator'];
+const TSO_ONLY = 'erab-3.3.1-2';
+const AGGREGATOR_ONLY = 'erab-3.3.2-r3';
+const roleArgs = (roles: string[]): string[] => roles.flatMap((r) => ['--role', r]);
+
+/** Asserts that the controls of exactly `roles` are among `ids` (as far as TSO_ONLY and AGGREGATOR_ONLY tell). */
+function assertRolesReached(ids: string[], roles: string[], what: string): void {
+  assert.equal(ids.includes(TSO_ONLY), roles.includes('tso'), `${what} with ${roleArgs(roles).join(' ')}: ${TSO_ONLY} ${roles.includes('tso') ? 'missing' : 'present'}`);
+  assert.equal(ids.includes(AGGREGATOR_ONLY), roles.includes('aggregator'), `${what} with ${roleArgs(roles).join(' ')}: ${AGGREGATOR_ONLY} ${roles.includes('aggregator') ? 'missing' : 'present'}`);
+}
+
+/**
+ * A compliance profile whose store and audit log live under `root`. It declares the EMS role,
+ * which the commands' --role replace; the --store given with each command keeps runs apart.
+ */
+function complianceProfile(): string {
+  const file = join(root, 'compliance.json');
+  writeFileSync(file, JSON.stringify({ participant: { id: 'AGG1' }, roles: ['ems'], store: join(root, 'compliance.db'), audit: { dir: join(root, 'compliance-audit') } }));
+  return file;
+}
+
+interface StatusJson { changes: { controlId: string; from: string }[]; failingKankoku: string[]; controls: { id: string; status: string }[] }
+
+async function complianceStatus(profile: string, store: string, roles: string[]): Promise<StatusJson> {
+  const r = await erab(['compliance', 'status', '--profile', profile, '--store', store, ...roleArgs(roles), '--json']);
+  assert.ok(r.code === 0 || r.code === 1, `compliance status ${roleArgs(roles).join(' ')}: exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as StatusJson;
+}
+
+let codeSigning: Promise<{ cert: string; key: string }> | undefined;
+/** AGG1's code-signing certificate, issued once by `erab pki issue --usage code-signing`. */
+function codeSigner(): Promise<{ cert: string; key: string }> {
+  codeSigning ??= erab(['pki', 'issue', '--dir', world.pkiDir, '--role', 'aggregator', '--id', 'AGG1', '--usage', 'code-signing']).then((r) => {
+    assert.equal(r.code, 0, r.stderr);
+    const dir = join(world.pkiDir, 'issued', 'aggregator-AGG1-code-signing');
+    return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  });
+  return codeSigning;
+}
+
+/** Packs `files` as a configuration package for `gateways` and signs it; returns the signed file. */
+async function signedConfigPackage(name: string, files: string[], gateways: string[]): Promise<string> {
+  const unsigned = join(root, `${name}.unsigned.json`);
+  const signed = join(root, `${name}.erabpkg.json`);
+  const pack = await erab(['update', 'pack', '--id', name, '--package-version', '1.0.0', '--target', 'config', ...gateways.flatMap((g) => ['--gateway', g]), ...files.flatMap((f) => ['--file', f]), '--out', unsigned]);
+  assert.equal(pack.code, 0, pack.stderr);
+  const signer = await codeSigner();
+  const sign = await erab(['update', 'sign', '--in', unsigned, '--cert', signer.cert, '--key', signer.key, '--out', signed]);
+  assert.equal(sign.code, 0, sign.stderr);
+  return signed;
+}
+
 const cases: Case[] = [
   { covers: ['device site --peer'], run: () => deviceCase('site', '127.3.9.2') },
   { covers: ['device sites --peer'], run: () => deviceCase('sites', '127.3.9.10') },
@@ -332,6 +391,155 @@ const cases: Case[] = [
         } finally {
           await ven.stop();
         }
+      }
+    },
+  },
+  {
+    covers: ['compliance controls --role'],
+    async run() {
+      for (const roles of [ONE_ROLE, TWO_ROLES]) {
+        const r = await erab(['compliance', 'controls', '--participant', 'AGG1', ...roleArgs(roles), '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        assertRolesReached((JSON.parse(r.stdout) as { id: string }[]).map((c) => c.id), roles, 'compliance controls');
+      }
+    },
+  },
+  {
+    covers: ['compliance status --role'],
+    async run() {
+      const profile = complianceProfile();
+      for (const roles of [ONE_ROLE, TWO_ROLES]) {
+        const status = await complianceStatus(profile, join(root, `compliance-status-${roles.length}.db`), roles);
+        assertRolesReached(status.controls.map((c) => c.id), roles, 'compliance status');
+      }
+    },
+  },
+  {
+    covers: ['compliance report --role'],
+    async run() {
+      const profile = complianceProfile();
+      for (const roles of [ONE_ROLE, TWO_ROLES]) {
+        const out = join(root, `compliance-report-${roles.length}`);
+        const r = await erab(['compliance', 'report', '--profile', profile, '--store', join(root, `compliance-report-${roles.length}.db`), ...roleArgs(roles), '--out', out]);
+        assert.equal(r.code, 0, r.stderr);
+        const ssp = (JSON.parse(readFileSync(join(out, 'ssp.json'), 'utf8')) as { 'system-security-plan': {
+          'system-characteristics': { props: { name: string; value: string }[] };
+          'control-implementation': { 'implemented-requirements': { 'control-id': string }[] };
+        } })['system-security-plan'];
+        assert.deepEqual(ssp['system-characteristics'].props.filter((p) => p.name === 'role').map((p) => p.value), roles, 'the roles the SSP declares');
+        assertRolesReached(ssp['control-implementation']['implemented-requirements'].map((x) => x['control-id']), roles, 'compliance report ssp.json');
+      }
+    },
+  },
+  {
+    covers: ['compliance decide --role'],
+    async run() {
+      // A decision on a control that does not apply to the declared roles is refused.
+      const profile = complianceProfile();
+      const decide = (store: string, roles: string[], control: string): Promise<Run> => erab(['compliance', 'decide', '--profile', profile, '--store', store, ...roleArgs(roles),
+        '--control', control, '--kind', 'implemented-by-process', '--reference', 'SEC-ORG-001 体制規程 v3', '--approver', 'Sato', '--review', '2099-12-01']);
+      const one = join(root, 'compliance-decide-1.db');
+      const tsoOwn = await decide(one, ONE_ROLE, TSO_ONLY);
+      assert.equal(tsoOwn.code, 0, tsoOwn.stderr);
+      const refused = await decide(one, ONE_ROLE, 'erab-3.4.1');
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(refused.stderr, /decision on erab-3\.4\.1 refused: it does not apply to this operator \(roles tso, no 区分 declared; it is for aggregator\)/);
+
+      const two = join(root, 'compliance-decide-2.db');
+      for (const control of [TSO_ONLY, 'erab-3.4.1']) {
+        const r = await decide(two, TWO_ROLES, control);
+        assert.equal(r.code, 0, `decide ${control} with ${roleArgs(TWO_ROLES).join(' ')}: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`decision \\d+ recorded for ${control.replace(/\./g, '\\.')}`));
+      }
+      const status = await complianceStatus(profile, two, TWO_ROLES);
+      assert.equal(status.controls.find((c) => c.id === 'erab-3.4.1')?.status, 'implemented-by-process', 'the decision is kept');
+    },
+  },
+  {
+    covers: ['compliance watch --role'],
+    async run() {
+      // What a watch run keeps: a later status with both roles finds nothing new only when the
+      // watch assessed both roles' controls; after a TSO-only watch the aggregator's are new.
+      const profile = complianceProfile();
+      for (const roles of [ONE_ROLE, TWO_ROLES]) {
+        const store = join(root, `compliance-watch-${roles.length}.db`);
+        const watch = await erabRunning(['compliance', 'watch', '--profile', profile, '--store', store, ...roleArgs(roles)], /run (\d+): (\d+) 勧告 item\(s\) failing/);
+        await watch.stop();
+        const later = await complianceStatus(profile, store, TWO_ROLES);
+        const added = later.changes.filter((c) => c.from === '(not assessed)').map((c) => c.controlId);
+        assert.equal(added.includes(TSO_ONLY), !roles.includes('tso'), `after watch ${roleArgs(roles).join(' ')}: ${JSON.stringify(later.changes)}`);
+        assert.equal(added.includes(AGGREGATOR_ONLY), !roles.includes('aggregator'), `after watch ${roleArgs(roles).join(' ')}: ${JSON.stringify(later.changes)}`);
+        if (roles === TWO_ROLES) {
+          assert.deepEqual(later.changes, [], 'the watch run assessed every control of both roles');
+          assert.equal(Number(watch.match[2]), later.failingKankoku.length, 'the watch run counted the 勧告 items of both roles');
+        }
+      }
+    },
+  },
+  {
+    covers: ['notify send --site'],
+    async run() {
+      const smtp = await startSmtp(world, 'MAIL1');
+      try {
+        const db = join(root, 'notify.db');
+        const address = (site: string): string => `owner@${site.toLowerCase()}.example.jp`;
+        for (const site of ['S1', 'S2', 'S3']) {
+          const r = await erab(['notify', 'contacts', 'add', '--db', db, '--participant', 'AGG1', '--site', site, '--name', `Owner ${site}`, '--role', 'owner', '--email', address(site)]);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        const config = join(root, 'notify.json');
+        writeFileSync(config, JSON.stringify({
+          smtp: { host: '127.0.0.1', port: smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile, user: SMTP_USER, passwordEnv: 'TEST_SMTP_PASSWORD' },
+        }));
+        const data = join(root, 'advisory.json');
+        writeFileSync(data, JSON.stringify(advisory.data));
+        for (const sites of [['S1'], ['S1', 'S2']]) {
+          const before = smtp.mails.length;
+          const r = await erab(['notify', 'send', '--config', config, '--data', data, '--db', db, ...sites.flatMap((s) => ['--site', s])], { TEST_SMTP_PASSWORD: SMTP_PASS });
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stdout, new RegExp(`to ${sites.length} recipients: ${sites.length} of ${sites.length} deliveries done`));
+          assert.deepEqual(smtp.mails.slice(before).map((m) => m.to.join(',')).sort(), sites.map(address), `notify send ${sites.map((s) => `--site ${s}`).join(' ')}: mail for each site, none for S3`);
+        }
+      } finally {
+        await smtp.close();
+      }
+    },
+  },
+  {
+    covers: ['update pack --file', 'update pack --gateway'],
+    async run() {
+      const files = ['gateway-a.json', 'gateway-b.json'].map((n, i) => {
+        const file = join(root, n);
+        writeFileSync(file, JSON.stringify({ part: i }));
+        return file;
+      });
+      for (const n of [1, 2]) {
+        const gateways = ['GW1', 'GW2'].slice(0, n);
+        const signed = await signedConfigPackage(`config-${n}`, files.slice(0, n), gateways);
+        // As a gateway would check it: every file is in the signed manifest, the target names every gateway.
+        const verify = await erab(['update', 'verify', '--in', signed, '--ca', caFile, '--aggregator', 'AGG1']);
+        assert.equal(verify.code, 0, verify.stderr);
+        assert.ok(verify.stdout.includes(`for ${JSON.stringify({ kind: 'config', gatewayIds: gateways })}, signed by aggregator:AGG1`), `--gateway given ${n}×: ${verify.stdout}`);
+        assert.match(verify.stdout, new RegExp(`, ${n} file\\(s\\), sha256`), `--file given ${n}×`);
+        const unsigned = JSON.parse(readFileSync(join(root, `config-${n}.unsigned.json`), 'utf8')) as { files: Record<string, string> };
+        assert.deepEqual(Object.entries(unsigned.files).map(([name, b64]) => [name, Buffer.from(b64, 'base64').toString('utf8')]),
+          files.slice(0, n).map((f, i) => [f.slice(root.length + 1), JSON.stringify({ part: i })]), `--file given ${n}×: each file packed`);
+      }
+    },
+  },
+  {
+    covers: ['update publish --gateway'],
+    async run() {
+      const file = join(root, 'gateway-publish.json');
+      writeFileSync(file, '{"part":"publish"}');
+      const signed = await signedConfigPackage('publish', [file], []);
+      for (const gateways of [['GW1'], ['GW1', 'GW2']]) {
+        const dir = join(root, `updates-${gateways.length}`);
+        const r = await erab(['update', 'publish', '--in', signed, '--dir', dir, '--ca', caFile, '--aggregator', 'AGG1', ...gateways.flatMap((g) => ['--gateway', g])]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`published publish@1\\.0\\.0 to ${gateways.join(', ')} `));
+        const offers = JSON.parse(readFileSync(join(dir, 'offers.json'), 'utf8')) as { offers: { packageId: string; gateways?: string[] }[] };
+        assert.deepEqual(offers.offers.map((o) => [o.packageId, o.gateways]), [['publish', gateways]], `--gateway given ${gateways.length}×: the offer names every gateway`);
       }
     },
   },
