@@ -25,7 +25,7 @@ const cpeMatch = z.object({
   versionEndExcluding: z.string().max(100).optional(),
 });
 const cveSchema = z.object({
-  id: z.string().regex(/^CVE-\d{4}-\d{4,}$/, 'a CVE id (CVE-YYYY-NNNN)'),
+  id: z.string().regex(/^CVE-\d{4}-\d{4,}$/, 'must be a CVE id (CVE-YYYY-NNNN)'),
   published: z.string().optional(),
   lastModified: z.string().optional(),
   vulnStatus: z.string().optional(),

@@ -14,14 +14,14 @@
 import type { VersionRange } from '../matching/version.js';
 
 /** A version token: optional "v"/"Ver.", digits, then dotted/dashed alphanumerics. */
-const VERSION = String.raw`(?:[vV](?:er\.?)?\s?)?(\d+(?:[._-][0-9A-Za-z]+)*[a-z]?)`;
-const V = new RegExp(VERSION, 'g');
+const VERSION = String.raw`(?<![\p{L}\p{N}_-])(?:[vV](?:er\.?)?\s?)?(\d+(?:[._-][0-9A-Za-z]+)*[a-z]?)`;
+const V = new RegExp(VERSION, 'gu');
 
 export function rangeFromText(text: string | undefined): VersionRange {
   if (text === undefined) return {};
   const t = text.normalize('NFKC').trim();
   if (t === '' || /すべて|全て|全バージョン|all versions/i.test(t)) return {};
-  const ops = [...t.matchAll(new RegExp(String.raw`(<=|>=|<|>|=)\s*${VERSION}`, 'g'))];
+  const ops = [...t.matchAll(new RegExp(String.raw`(<=|>=|<|>|=)\s*${VERSION}`, 'gu'))];
   if (ops.length > 0) {
     const r: VersionRange = {};
     for (const m of ops) {
