@@ -58,6 +58,7 @@ describeEachEngine('secops feeds', (fx) => {
     assert.equal(row.level, 'detail');
     assert.match(row.description, /^サンプル電機株式会社が提供する家庭用蓄電システム SB-7 には、認証回避の脆弱性が存在します。/, 'Japanese text kept');
     assert.match(row.fix ?? '', /Ver\.2\.0\.1 以降へアップデート/);
+    assert.match(row.fix ?? '', /「サポート & ダウンロード」/, 'predefined XML entities are still decoded');
     assert.deepEqual(JSON.parse(row.affected)[0].range, { endIncluding: '2.0.0' });
     // An overview arriving after the detail does not take the version range away.
     const again = await importFeed(db, { format: 'jvn', bytes: fixture('jvnrss-overview.xml'), source: 'jvnrss-overview.xml', audit, clock });

@@ -100,7 +100,9 @@ export function parseFeedXml(bytes: Uint8Array | string, name: string, limits: F
     parseTagValue: false,
     parseAttributeValue: false,
     trimValues: true,
-    processEntities: { enabled: true, maxEntityCount: 0, maxTotalExpansions: 0 },
+    // Only the five predefined and numeric character references remain (no DTD can declare
+    // more); their expansions are bounded by the size limit, so the counters are set to it.
+    processEntities: { enabled: true, maxEntityCount: 0, maxTotalExpansions: limits.maxBytes ?? DEFAULT_MAX_FEED_BYTES, maxExpandedLength: limits.maxBytes ?? DEFAULT_MAX_FEED_BYTES },
     htmlEntities: false,
     maxNestedTags: maxDepth,
     isArray: (tag) => XML_ARRAYS.has(tag),
