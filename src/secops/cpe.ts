@@ -102,6 +102,8 @@ export function cpeKey(c: Pick<Cpe, 'vendor' | 'product'>): string {
  * non-alphanumerics removed, so "BT-100", "bt 100" and "bt_100" meet.
  */
 export function normalizeName(name: string): string {
+  // Plain ASCII (most names) needs no Unicode normalisation: the cheap path.
+  if (/^[\x20-\x7e]*$/.test(name)) return name.toLowerCase().replace(/[^a-z0-9]+/g, '');
   return name.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
 }
 

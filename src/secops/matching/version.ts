@@ -45,15 +45,21 @@ function compareTokens(a: Token[], b: Token[]): number {
   return 0;
 }
 
-const semverCache = new Map<string, string | null>();
-function asSemver(v: string): string | null {
-  let s = semverCache.get(v);
-  if (s === undefined) {
-    s = semver.valid(normalizeVersion(v), { loose: false });
-    if (semverCache.size > 100_000) semverCache.clear();
-    semverCache.set(v, s);
+/** Parsed forms per version text: matching compares the same few thousand versions millions of times. */
+interface Parsed {
+  semver: semver.SemVer | null;
+  tokens: Token[];
+}
+const parsedCache = new Map<string, Parsed>();
+function parsed(v: string): Parsed {
+  let p = parsedCache.get(v);
+  if (p === undefined) {
+    const valid = semver.valid(normalizeVersion(v));
+    p = { semver: valid === null ? null : new semver.SemVer(valid), tokens: tokens(v) };
+    if (parsedCache.size > 200_000) parsedCache.clear();
+    parsedCache.set(v, p);
   }
-  return s;
+  return p;
 }
 
 /**
@@ -61,10 +67,10 @@ function asSemver(v: string): string | null {
  * @example compareVersions('1.10.0', '1.9.3') > 0; compareVersions('Ver.2.1', '2.1.0') === 0
  */
 export function compareVersions(a: string, b: string): number {
-  const sa = asSemver(a);
-  const sb = asSemver(b);
-  if (sa !== null && sb !== null) return semver.compare(sa, sb);
-  return compareTokens(tokens(a), tokens(b));
+  const pa = parsed(a);
+  const pb = parsed(b);
+  if (pa.semver !== null && pb.semver !== null) return pa.semver.compare(pb.semver);
+  return compareTokens(pa.tokens, pb.tokens);
 }
 
 /** True when the version has at least one digit (so it can be compared at all). */
@@ -131,6 +137,8 @@ export interface Vers {
   /** Empty with `any` = "*" (every version). */
   constraints: VersConstraint[];
   any: boolean;
+  /** The range constraints (<, <=, >, >=) sorted by version, computed once by parseVers. */
+  sorted?: VersConstraint[];
 }
 
 /**
@@ -149,7 +157,8 @@ export function parseVers(text: string): Vers {
     if (!c || c[2] === '*') throw new Error(`version range "${text.slice(0, 100)}": constraint "${raw.slice(0, 50)}" is not <comparator><version>`);
     constraints.push({ comparator: (c[1] ?? '=') as Comparator, version: decodeURIComponent(c[2]!) });
   }
-  return { scheme, constraints, any: false };
+  const sorted = constraints.filter((c) => c.comparator !== '=' && c.comparator !== '!=').sort((a, b) => compareVersions(a.version, b.version));
+  return { scheme, constraints, any: false, sorted };
 }
 
 /**
@@ -158,18 +167,14 @@ export function parseVers(text: string): Vers {
  */
 export function inVers(version: string, vers: Vers): boolean {
   if (vers.any) return true;
-  const rest: VersConstraint[] = [];
   for (const c of vers.constraints) {
+    if (c.comparator !== '=' && c.comparator !== '!=') continue;
     const cmp = compareVersions(version, c.version);
     if (c.comparator === '=' && cmp === 0) return true;
-    if (c.comparator === '!=') {
-      if (cmp === 0) return false;
-      continue;
-    }
-    if (c.comparator !== '=') rest.push(c);
+    if (c.comparator === '!=' && cmp === 0) return false;
   }
+  const rest = vers.sorted ?? vers.constraints.filter((c) => c.comparator !== '=' && c.comparator !== '!=').sort((a, b) => compareVersions(a.version, b.version));
   if (rest.length === 0) return false;
-  rest.sort((a, b) => compareVersions(a.version, b.version));
   for (const c of rest) if (c.comparator.includes('=') && compareVersions(version, c.version) === 0) return true;
   const isLower = (c: VersConstraint) => c.comparator === '>' || c.comparator === '>=';
   const isUpper = (c: VersConstraint) => c.comparator === '<' || c.comparator === '<=';
