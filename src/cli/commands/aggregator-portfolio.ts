@@ -34,7 +34,7 @@ async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store) => 
 }
 
 /** The operator an import is attributed to (自家用GL 8-1-1): --operator, else the OS account. */
-function operator(given?: string): { kind: 'operator'; id: string } {
+export function operator(given?: string): { kind: 'operator'; id: string } {
   if (given !== undefined) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(given)) throw new UsageError(`--operator "${given}" is not a valid operator id`);
     return { kind: 'operator', id: given };
@@ -49,7 +49,7 @@ function operator(given?: string): { kind: 'operator'; id: string } {
 }
 
 /** Opens the role's existing audit log (its origin is read from the stored verifier key). */
-function openAudit(dir: string): AuditLog {
+export function openAudit(dir: string): AuditLog {
   let origin: string;
   try {
     origin = readStoredVerifierKey(dir).name;

@@ -8,6 +8,7 @@ import { clockFromEnv } from '../../core/clock.js';
 import { createLogger } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { startAggregator, type RunningAggregator } from '../../roles/aggregator/runtime/aggregator.js';
+import { secopsMigrations } from '../../secops/tables.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
@@ -44,6 +45,8 @@ export function register(program: Command): void {
         log: (msg, fields) => logger.info(fields ?? {}, msg),
         // The operator endpoint (when configured) serves the console page at `/`.
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
+        // `erab vuln` keeps the inventory and findings in the aggregator's store.
+        extraMigrations: secopsMigrations,
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(agg)), cfg.statusIntervalMs);

@@ -17,7 +17,7 @@ import type { AuditSink } from '../../../security/audit/types.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
-import { composeMigrations } from '../../../store/migrations.js';
+import { composeMigrations, type Migration } from '../../../store/migrations.js';
 import { openStore } from '../../../store/store.js';
 import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
 import { Portfolio } from '../portfolio/portfolio.js';
@@ -41,6 +41,12 @@ export interface AggregatorDeps {
   portfolio?: readonly ResourceSpec[];
   /** The operator console page served at `/` of the operator endpoint (src/web/console-page.ts). */
   consolePage?: { html: string; csp: string };
+  /**
+   * Migrations of modules above the role that keep their tables in its store (secops: the
+   * vulnerability inventory and findings), composed in by the CLI so that a store `erab vuln`
+   * has written to still opens.
+   */
+  extraMigrations?: readonly Migration[];
 }
 
 /** One event in the status object. */
@@ -125,7 +131,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // cluster's IPC, which is not built yet (docs/scale.md).
       throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, deps.extraMigrations ?? []) });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
