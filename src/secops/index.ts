@@ -23,4 +23,5 @@ export { DEFAULT_MAX_FEED_BYTES, DEFAULT_MAX_DEPTH, type FeedLimits } from './fe
 export { AdvisoryIndex, matchAll, type Match, type MatchAsset, type MatchAdvisory, type Confidence, type MatchKind } from './matching/engine.js';
 export { compareVersions, inRange, parseVers, describeRange, type VersionRange } from './matching/version.js';
 export { evaluateFindings, setFindingStatus, acceptRisk, markNotified, expireRiskAcceptances, findingId, FINDING_STATUSES, type FindingStatus, type EvaluateResult, type StatusChange } from './matching/findings.js';
+export { InventoryReevaluator, type ReevaluatorOptions } from './matching/reevaluate.js';
 export { listFindings, findingsByAdvisory, ACTIVE_STATUSES, type FindingView, type FindingQuery, type SiteGroup } from './matching/query.js';

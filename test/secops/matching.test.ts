@@ -22,6 +22,9 @@ import { acceptRisk, evaluateFindings, findingId, setFindingStatus } from '../..
 import { findingsByAdvisory, listFindings } from '../../src/secops/matching/query.js';
 import { secopsMigrations, type SecopsTables } from '../../src/secops/tables.js';
 import { describeEachEngine } from '../store/harness.js';
+import { waitFor } from '../kit/index.js';
+import { InventoryReevaluator } from '../../src/secops/matching/reevaluate.js';
+import type { EvaluateResult } from '../../src/secops/matching/findings.js';
 import { REPO_ROOT } from '../repo.js';
 
 const FEEDS = join(REPO_ROOT, 'test', 'fixtures', 'feeds');
@@ -175,6 +178,28 @@ describeEachEngine('secops matching', (fx) => {
     const groups = await findingsByAdvisory(db, 'TTK-2026-0007');
     assert.deepEqual(groups.map((g) => [g.siteId, g.gateways.map((x) => [x.gatewayId, x.findings.map((f) => f.asset.id)])]), [['site-c', [['gw-c', ['device:pvh-old']]]]]);
     assert.deepEqual(await findingsByAdvisory(db, 'CVE-2026-10002'), [], 'awaiting analysis: nobody affected yet');
+    await store.close();
+  });
+
+  test('an inventory change re-evaluates once after the delay, however many gateways report meanwhile', async () => {
+    const { store, db, clock, portfolio } = await world();
+    await evaluateFindings(db, { clock });
+    const results: EvaluateResult[] = [];
+    const r = new InventoryReevaluator(db, { clock, delayMs: 30_000, onResult: (x) => results.push(x) });
+    await portfolio.importText(`resource_id,site_id,gateway_id,class,firmware_version\nbat-in,site-a,gw-a,battery,1.2.4`, 'csv', 'fw.csv', operator);
+    r.changed();
+    r.changed();
+    r.changed();
+    clock.advance(29_000);
+    assert.equal(results.length, 0, 'not before the delay');
+    clock.advance(1_000);
+    await waitFor('the re-evaluation', () => results.length === 1, 10_000);
+    assert.equal(results[0]?.patched, 1, 'the reported firmware 1.2.4 patches the finding');
+    clock.advance(60_000);
+    assert.equal(results.length, 1, 'three changes, one evaluation');
+    const [f] = await listFindings(db, { assetId: 'device:bat-in' });
+    assert.equal(f?.status, 'patched');
+    await r.stop();
     await store.close();
   });
 });

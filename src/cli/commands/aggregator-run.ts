@@ -8,7 +8,9 @@ import { clockFromEnv } from '../../core/clock.js';
 import { createLogger } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { startAggregator, type RunningAggregator } from '../../roles/aggregator/runtime/aggregator.js';
-import { secopsMigrations } from '../../secops/tables.js';
+import { secopsMigrations, type SecopsTables } from '../../secops/tables.js';
+import { InventoryReevaluator } from '../../secops/matching/reevaluate.js';
+import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
@@ -40,13 +42,21 @@ export function register(program: Command): void {
       const cfg = loadAggregatorConfig(opts.config);
       const logger = createLogger('aggregator');
       // Under `erab demo --speed X` every participant shares one simulated time (ERAB_SIM_*).
+      const clock = clockFromEnv();
       const agg = await startAggregator(cfg, {
-        clock: clockFromEnv(),
+        clock,
         log: (msg, fields) => logger.info(fields ?? {}, msg),
         // The operator endpoint (when configured) serves the console page at `/`.
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
         // `erab vuln` keeps the inventory and findings in the aggregator's store.
         extraMigrations: secopsMigrations,
+        // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
+        onStore: (store) => {
+          const r = new InventoryReevaluator(store.db.withTables<SecopsTables & PortfolioTables>(), {
+            clock, onResult: (x) => logger.info({ ...x }, 'vulnerability findings re-evaluated'), onError: (m) => logger.warn({}, m),
+          });
+          return { inventoryChanged: () => r.changed(), stop: () => r.stop() };
+        },
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(agg)), cfg.statusIntervalMs);

@@ -18,7 +18,7 @@ import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations, type Migration } from '../../../store/migrations.js';
-import { openStore } from '../../../store/store.js';
+import { openStore, type Store } from '../../../store/store.js';
 import { openadrStoreMigrations } from '../../../endpoints/openadr/store.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../portfolio/tables.js';
@@ -47,6 +47,11 @@ export interface AggregatorDeps {
    * has written to still opens.
    */
   extraMigrations?: readonly Migration[];
+  /**
+   * Called with the store once it is open (and stopped with the role): modules above the role
+   * (secops) attach to it, e.g. to re-evaluate vulnerabilities when an inventory changes.
+   */
+  onStore?: (store: Store) => { inventoryChanged?(gatewayId: string): void; stop?(): Promise<void> | void };
 }
 
 /** One event in the status object. */
@@ -133,6 +138,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     }
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, deps.extraMigrations ?? []) });
     closers.push(() => store.close());
+    const attached = deps.onStore?.(store);
+    if (attached?.stop) closers.push(() => attached.stop!());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
     const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
@@ -152,7 +159,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.
       onResources: (venId, declared) => {
-        void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async () => {
+        void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async (accepted) => {
+          if (!accepted.unchanged) attached?.inventoryChanged?.(venId);
           for (const d of declared) {
             const r = await portfolioDb.getResource(d.resourceId);
             const spec = r ? specFromPortfolio(r, venId) : undefined;
