@@ -18,7 +18,7 @@ import { importFeed } from '../../src/secops/feeds/import.js';
 import { setMaker, syncInventoryFromPortfolio } from '../../src/secops/inventory/sync.js';
 import { assetHistory, listAssets } from '../../src/secops/inventory/query.js';
 import { recordSoftware, type SoftwareReport } from '../../src/secops/inventory/software.js';
-import { acceptRisk, evaluateFindings, findingId, setFindingStatus } from '../../src/secops/matching/findings.js';
+import { acceptRisk, evaluateFindings, findingId, markNotified, setFindingStatus } from '../../src/secops/matching/findings.js';
 import { findingsByAdvisory, listFindings } from '../../src/secops/matching/query.js';
 import { secopsMigrations, type SecopsTables } from '../../src/secops/tables.js';
 import { describeEachEngine } from '../store/harness.js';
@@ -178,6 +178,10 @@ describeEachEngine('secops matching', (fx) => {
     const groups = await findingsByAdvisory(db, 'TTK-2026-0007');
     assert.deepEqual(groups.map((g) => [g.siteId, g.gateways.map((x) => [x.gatewayId, x.findings.map((f) => f.asset.id)])]), [['site-c', [['gw-c', ['device:pvh-old']]]]]);
     assert.deepEqual(await findingsByAdvisory(db, 'CVE-2026-10002'), [], 'awaiting analysis: nobody affected yet');
+    const byCve = await findingsByAdvisory(db, 'CVE-2026-20201');
+    assert.deepEqual(byCve.map((g) => [g.siteId, g.gateways.flatMap((x) => x.findings.map((f) => f.advisory.uid))]), [['site-a', ['jvn:JVNDB-2026-000201']]], 'a CVE id finds the JVN advisory that carries it');
+    await markNotified(db, byCve.flatMap((g) => g.gateways.flatMap((x) => x.findings.map((f) => f.id))), { kind: 'system', id: 'secops.notify' }, { clock });
+    assert.equal((await listFindings(db, { advisory: 'JVNDB-2026-000201' }))[0]?.status, 'notified');
     await store.close();
   });
 

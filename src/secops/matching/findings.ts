@@ -212,6 +212,9 @@ export function acceptRisk(db: Kysely<SecopsTables>, ids: readonly string[], a: 
 
 /** Marks open findings notified (the notification module calls this after a notice went out). */
 export async function markNotified(db: Kysely<SecopsTables>, ids: readonly string[], actor: AuditActor, opts: FindingOptions = {}): Promise<void> {
-  const open = await db.selectFrom('secops_finding').select('id').where('status', '=', 'open').where('id', 'in', ids.length > 0 ? [...ids] : ['']).execute();
-  if (open.length > 0) await setFindingStatus(db, open.map((f) => f.id), 'notified', { actor, reason: 'notice sent' }, opts);
+  const open: string[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    for (const f of await db.selectFrom('secops_finding').select('id').where('status', '=', 'open').where('id', 'in', ids.slice(i, i + 500)).execute()) open.push(f.id);
+  }
+  if (open.length > 0) await setFindingStatus(db, open, 'notified', { actor, reason: 'notice sent' }, opts);
 }

@@ -32,7 +32,10 @@ export const ACTIVE_STATUSES: readonly FindingStatus[] = ['open', 'notified', 'm
 
 export interface FindingQuery {
   status?: readonly FindingStatus[];
-  /** An advisory uid (`nvd:CVE-2026-0001`) or id (`CVE-2026-0001`, any source). */
+  /**
+   * An advisory uid (`nvd:CVE-2026-0001`), id (`CVE-2026-0001`, `JVNDB-2026-000201`, any source),
+   * or a CVE id that JVN or CSAF advisories carry as an alias (one CVE, every source's findings).
+   */
   advisory?: string;
   assetId?: string;
   siteId?: string;
@@ -50,7 +53,8 @@ export async function listFindings(db: Kysely<SecopsTables>, q: FindingQuery = {
   if (q.status && q.status.length > 0) sel = sel.where('f.status', 'in', [...q.status]);
   if (q.advisory !== undefined) {
     const adv = q.advisory;
-    sel = sel.where((eb) => eb.or([eb('f.advisory_uid', '=', adv), eb('v.advisory_id', '=', adv)]));
+    const alias = /^CVE-\d{4}-\d{4,}$/.test(adv) ? [`%"${adv}"%`] : [];
+    sel = sel.where((eb) => eb.or([eb('f.advisory_uid', '=', adv), eb('v.advisory_id', '=', adv), ...alias.map((a) => eb('v.aliases', 'like', a))]));
   }
   if (q.assetId !== undefined) sel = sel.where('f.asset_id', '=', q.assetId);
   if (q.siteId !== undefined) sel = sel.where('f.site_id', '=', q.siteId);
