@@ -10,8 +10,19 @@
  * time of building the advisory index plus matching every asset (`AdvisoryIndex` + `matchAll`,
  * what `evaluateFindings` runs between reading and writing the store), median of N runs after
  * one warm-up.
+ *
+ * `--store <sqlite|postgres://...>` also times the whole `evaluateFindings` over a store holding
+ * the same inventory and advisories (read, match, write every finding; then a second run with
+ * nothing changed).
  */
 import os from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatCpe23 } from '../src/secops/cpe.js';
+import { applyAssets, type AssetInput } from '../src/secops/inventory/apply.js';
+import { evaluateFindings } from '../src/secops/matching/findings.js';
+import { secopsMigrations, type SecopsTables } from '../src/secops/tables.js';
+import { openStore } from '../src/store/store.js';
 import { performance } from 'node:perf_hooks';
 import { normalizeName } from '../src/secops/cpe.js';
 import type { AffectedProduct } from '../src/secops/feeds/model.js';
@@ -101,3 +112,41 @@ console.log(`match all       median ${med.match.toFixed(0)} ms`);
 console.log(`total           median ${med.total.toFixed(0)} ms, max ${max.total.toFixed(0)} ms, cpu ${med.cpu.toFixed(0)} ms — ${(nAssets / (med.total / 1000)).toFixed(0)} assets/s`);
 console.log(`findings        ${med.matches} (${[...byConfidence].map(([k, v]) => `${k} ${v}`).join(', ')})`);
 console.log(`target          ${nAssets} × ${nAdvisories} under 5000 ms: ${med.total < 5000 ? 'met' : 'NOT met'}`);
+
+const storeArg = process.argv.indexOf('--store');
+if (storeArg > 0) {
+  const target = process.argv[storeArg + 1] ?? 'sqlite';
+  const tmp = target === 'sqlite' ? mkdtempSync(join(os.tmpdir(), 'erab-vulnmatch-')) : undefined;
+  const store = await openStore<SecopsTables>({ url: tmp ? join(tmp, 'bench.db') : target, migrations: secopsMigrations });
+  try {
+    const now = Date.now();
+    const rows: AssetInput[] = assets.map((a) => {
+      const [vendor, product] = a.cpeKeys[0]?.split(':') ?? [];
+      return {
+        id: a.id, kind: a.id.startsWith('software:') ? 'software' : 'device', management_no: a.id, name: a.id, site_id: `site-${a.id.length % 1000}`, gateway_id: null, class: null,
+        maker_code: null, product_code: a.names[0] ?? null, serial_number: null, version: a.version,
+        cpe: vendor && product ? formatCpe23({ part: 'o', vendor, product, version: a.version ?? '*', update: '*' }) : null,
+        purl: a.purl ? `${a.purl}@${a.version}` : null, parent_id: null, present: 1,
+      };
+    });
+    const s0 = performance.now();
+    await applyAssets(store.db, ['device:', 'software:'], rows, now);
+    const advRows = advisories.map((a) => ({
+      uid: a.uid, source: 'nvd', advisory_id: a.uid, title: a.uid, description: '', aliases: '[]', published: null, modified: null,
+      cvss_version: '3.1', cvss_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', cvss_score: 9.8, known_exploited: 0, fix: null, refs: '[]',
+      affected: JSON.stringify(a.affected), status: null, level: 'detail', content_sha256: '', import_id: 0, created_at: now, updated_at: now,
+    }));
+    for (let i = 0; i < advRows.length; i += 500) await store.db.insertInto('secops_advisory').values(advRows.slice(i, i + 500)).execute();
+    console.log(`store ${store.displayUrl}: loaded ${assets.length} assets and ${advisories.length} advisories in ${(performance.now() - s0).toFixed(0)} ms`);
+    const e0 = performance.now();
+    const first = await evaluateFindings(store.db);
+    const e1 = performance.now();
+    const second = await evaluateFindings(store.db);
+    const e2 = performance.now();
+    console.log(`evaluateFindings (store) first run  ${(e1 - e0).toFixed(0)} ms — ${first.opened} findings opened`);
+    console.log(`evaluateFindings (store) second run ${(e2 - e1).toFixed(0)} ms — ${second.opened} opened, ${second.updated} updated (nothing changed)`);
+  } finally {
+    await store.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
