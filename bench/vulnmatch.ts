@@ -147,6 +147,6 @@ if (storeArg > 0) {
     console.log(`evaluateFindings (store) second run ${(e2 - e1).toFixed(0)} ms — ${second.opened} opened, ${second.updated} updated (nothing changed)`);
   } finally {
     await store.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (tmp && !process.env.KEEP) rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -61,9 +61,12 @@ export interface FindingOptions {
 }
 
 /** The assets as the matcher sees them (present ones only). */
-async function matchAssets(db: Kysely<SecopsTables>): Promise<{ list: MatchAsset[]; byId: Map<string, SecopsTables['secops_asset']> }> {
+type AssetFacts = Pick<SecopsTables['secops_asset'], 'id' | 'kind' | 'version' | 'cpe' | 'purl' | 'product_code' | 'maker_code' | 'site_id' | 'gateway_id'>;
+
+async function matchAssets(db: Kysely<SecopsTables>): Promise<{ list: MatchAsset[]; byId: Map<string, AssetFacts> }> {
   const makers = new Map((await db.selectFrom('secops_maker').selectAll().execute()).map((m) => [m.maker_code.toUpperCase(), normalizeName(m.name)]));
-  const rows = await db.selectFrom('secops_asset').selectAll().where('present', '=', 1).execute();
+  // Only what matching and findings need: 100 000 rows are read on every evaluation.
+  const rows = await db.selectFrom('secops_asset').select(['id', 'kind', 'version', 'cpe', 'purl', 'product_code', 'maker_code', 'site_id', 'gateway_id']).where('present', '=', 1).execute();
   const byId = new Map(rows.map((r) => [r.id, r]));
   const list = rows.filter((r) => r.kind === 'device' || r.kind === 'software' || r.kind === 'gateway').map((r) => ({
     id: r.id,
