@@ -53,7 +53,8 @@ function parseOverview(root: Node, name: string): Advisory[] {
       const cpe = parseCpe(uri);
       if (!cpe) fail(name, `${id} sec:cpe[${j}]`, `"${uri.slice(0, 120)}" is not a CPE URI`);
       // The overview names the product but not the versions.
-      return { cpe: { ...cpe, version: '*' }, vendorName: attr(c, 'vendor'), productName: attr(c, 'product'), range: cpe.version === '*' ? {} : { exact: cpe.version } };
+      const known = cpe.version !== '*';
+      return { cpe: { ...cpe, version: '*' }, vendorName: attr(c, 'vendor'), productName: attr(c, 'product'), range: known ? { exact: cpe.version } : {}, ...(known ? {} : { versionsKnown: false as const }) };
     });
     const cvss: Cvss[] = asArray(item.cvss).map((c) => ({ version: attr(c, 'version') ?? '', vector: attr(c, 'vector') ?? '', score: score(attr(c, 'score'), name, `${id} sec:cvss`) }));
     const refs = asArray(item.references);

@@ -20,6 +20,11 @@ export interface AffectedProduct {
   /** CSAF model numbers (product_identification_helper.model_numbers). */
   modelNumbers?: string[] | undefined;
   range: VersionRange;
+  /**
+   * False when the advisory names the product but not its affected versions (a JVNRSS
+   * overview): a match is then reported at low confidence, whatever identifier matched.
+   */
+  versionsKnown?: false | undefined;
 }
 
 export interface Cvss {

@@ -7,7 +7,8 @@
  *
  * Confidence: a CPE or purl match is `high` (the identifiers name the product exactly); a CSAF
  * model number is `medium`; a product name only is `low` (the fallback for advisories without
- * identifiers and assets without a CPE). The best match of an (asset, advisory) pair counts.
+ * identifiers and assets without a CPE), and so is any match on an advisory that does not state
+ * the affected versions (a JVNRSS overview, until its VULDEF detail is imported). The best match of an (asset, advisory) pair counts.
  */
 import { cpeKey, normalizeName } from '../cpe.js';
 import type { AffectedProduct } from '../feeds/model.js';
@@ -48,6 +49,8 @@ export interface Match {
 
 interface Rule {
   advisory: string;
+  /** The advisory does not say which versions: any match is low confidence. */
+  versionsUnknown: boolean;
   range: VersionRange;
   vers: Vers | undefined;
   vendor: string | undefined;
@@ -62,7 +65,7 @@ function ruleOf(uid: string, a: AffectedProduct): Rule {
       vers = { scheme: 'generic', constraints: [], any: false }; // unreadable: matches nothing
     }
   }
-  return { advisory: uid, range: a.range, vers, vendor: a.vendorName ? normalizeName(a.vendorName) : a.cpe ? normalizeName(a.cpe.vendor) : undefined };
+  return { advisory: uid, versionsUnknown: a.versionsKnown === false, range: a.range, vers, vendor: a.vendorName ? normalizeName(a.vendorName) : a.cpe ? normalizeName(a.cpe.vendor) : undefined };
 }
 
 /** "BT-100 firmware" and "BT-100 ファームウェア" name the device BT-100. */
@@ -126,10 +129,11 @@ export class AdvisoryIndex {
       if (!rules) return;
       for (const r of rules) {
         const prev = best.get(r.advisory);
-        if (prev && RANK[prev.confidence] >= RANK[KIND_CONFIDENCE[kind]]) continue;
+        const confidence: Confidence = r.versionsUnknown ? 'low' : KIND_CONFIDENCE[kind];
+        if (prev && RANK[prev.confidence] >= RANK[confidence]) continue;
         if ((kind === 'name' || kind === 'model') && r.vendor && asset.vendor && !r.vendor.includes(asset.vendor) && !asset.vendor.includes(r.vendor)) continue;
         if (!rangeHolds(asset.version, r)) continue;
-        best.set(r.advisory, { assetId: asset.id, advisoryUid: r.advisory, kind, confidence: KIND_CONFIDENCE[kind], range: describeRange(r.range) });
+        best.set(r.advisory, { assetId: asset.id, advisoryUid: r.advisory, kind, confidence, range: r.versionsUnknown ? 'versions not stated' : describeRange(r.range) });
       }
     };
     for (const k of asset.cpeKeys) consider(this.byCpe.get(k), 'cpe');
