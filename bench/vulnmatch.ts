@@ -130,7 +130,7 @@ if (storeArg > 0) {
       };
     });
     const s0 = performance.now();
-    await applyAssets(store.db, ['device:', 'software:'], rows, now);
+    await applyAssets(store.db, { prefixes: ['device:', 'software:'] }, rows, now);
     const advRows = advisories.map((a) => ({
       uid: a.uid, source: 'nvd', advisory_id: a.uid, title: a.uid, description: '', aliases: '[]', published: null, modified: null,
       cvss_version: '3.1', cvss_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', cvss_score: 9.8, known_exploited: 0, fix: null, refs: '[]',

@@ -20,17 +20,21 @@ export interface ApplyResult {
 }
 
 /**
- * Makes the assets whose id starts with one of `prefixes` equal to `desired`: inserts the new,
- * updates the changed, marks absent ones not present. Every change goes to the history.
+ * Makes the assets in scope — ids starting with one of `scope.prefixes`, or equal to one of
+ * `scope.ids` — equal to `desired`: inserts the new, updates the changed, marks absent ones not
+ * present. Every change goes to the history.
  */
-export async function applyAssets(db: Kysely<SecopsTables>, prefixes: readonly string[], desired: readonly AssetInput[], now: number): Promise<ApplyResult> {
+export async function applyAssets(db: Kysely<SecopsTables>, scope: { prefixes: readonly string[]; ids?: readonly string[] }, desired: readonly AssetInput[], now: number): Promise<ApplyResult> {
   return db.transaction().execute(async (trx) => {
     const existing = new Map<string, AssetRow>();
-    for (const p of prefixes) {
-      for (const r of await trx.selectFrom('secops_asset').selectAll().where('id', 'like', `${p.replace(/[%_\\]/g, '\\$&')}%`).execute()) {
+    for (const p of scope.prefixes) {
+      // `_` and `%` in a prefix only widen the LIKE (escaping differs between the engines);
+      // startsWith keeps the exact scope.
+      for (const r of await trx.selectFrom('secops_asset').selectAll().where('id', 'like', `${p}%`).execute()) {
         if (r.id.startsWith(p)) existing.set(r.id, r);
       }
     }
+    if (scope.ids && scope.ids.length > 0) for (const r of await trx.selectFrom('secops_asset').selectAll().where('id', 'in', [...scope.ids]).execute()) existing.set(r.id, r);
     const changes: Omit<SecopsTables['secops_asset_change'], 'id'>[] = [];
     const inserts: AssetRow[] = [];
     let changed = 0;

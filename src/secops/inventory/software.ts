@@ -92,5 +92,5 @@ export async function recordSoftware(db: Kysely<SecopsTables>, report: SoftwareR
     seen.add(p.purl);
     assets.push({ ...base, id: softwareAssetId(report.role, p.purl), kind: 'software', management_no: p.purl, name: p.name, class: 'library', version: p.version, cpe: null, purl: p.purl, parent_id: erabId });
   }
-  return applyAssets(db, [`software:${report.role}:`, roleAssetId(report.role)], assets, now);
+  return applyAssets(db, { prefixes: [`software:${report.role}:`], ids: [roleAssetId(report.role)] }, assets, now);
 }

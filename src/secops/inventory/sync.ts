@@ -52,7 +52,7 @@ export async function syncInventoryFromPortfolio(db: Kysely<SecopsTables & Portf
       first_seen: Number(r.created_at), last_seen: r.gateway_id ? Math.max(gwSeen.get(r.gateway_id) ?? 0, Number(r.updated_at)) : Number(r.updated_at),
     });
   }
-  const result = await applyAssets(db, ['participant:site:', 'gateway:', 'device:'], assets, now);
+  const result = await applyAssets(db, { prefixes: ['participant:site:', 'gateway:', 'device:'] }, assets, now);
   opts.audit?.append({ actor: { kind: 'system', id: 'secops.inventory' }, action: 'vuln.inventory.sync', outcome: 'success', details: { ...result } });
   return result;
 }
