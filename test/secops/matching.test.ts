@@ -118,8 +118,14 @@ describeEachEngine('secops matching', (fx) => {
       packages: [{ name: 'semver', version: '7.5.1', purl: 'pkg:npm/semver@7.5.1', dependsOn: [] }, { name: 'zod', version: '4.0.0', purl: 'pkg:npm/zod@4.0.0', dependsOn: [] }],
     };
     await recordSoftware(db, report, { clock });
+    // A second role on the same store, its name a prefix-lookalike with a LIKE wildcard in it.
+    await recordSoftware(db, { ...report, role: 'aggregator_2' }, { clock });
+    await recordSoftware(db, report, { clock });
+    assert.equal((await listAssets(db, { kind: 'participant', presentOnly: true })).filter((a) => a.class === 'role').length, 2, 'each role keeps its own participant asset');
+    assert.equal((await listAssets(db, { kind: 'software', presentOnly: true })).length, 8, 'erab, node and two packages, per role');
     await evaluateFindings(db, { clock });
     assert.ok((await pairs(db)).includes('software:aggregator:pkg:npm/semver@7.5.1 csaf:TTK-2026-0007 high/purl open'));
+    assert.ok((await pairs(db)).includes('software:aggregator_2:pkg:npm/semver@7.5.1 csaf:TTK-2026-0007 high/purl open'));
     // Upgrading semver to 7.5.2 (outside vers:npm/<7.5.2) patches it.
     await recordSoftware(db, { ...report, packages: [{ name: 'semver', version: '7.5.2', purl: 'pkg:npm/semver@7.5.2', dependsOn: [] }] }, { clock });
     const r = await evaluateFindings(db, { clock });
