@@ -52,3 +52,8 @@ test('the import scan sees imports at all (a scan that finds nothing would pass 
   assert.ok(found.some((t) => t.startsWith('core/')), 'protocols import core somewhere');
   assert.ok(found.length > 50, `found ${found.length} imports`);
 });
+
+test('secops imports only core, protocols, security, store and roles (never api, web or cli)', () => {
+  const allowed = ['core/', 'protocols/', 'security/', 'store/', 'roles/', 'secops/'];
+  assert.deepEqual(violations('secops', (t) => allowed.some((p) => t.startsWith(p))), []);
+});

@@ -12,7 +12,8 @@ import { register as openadr } from './openadr.js';
 import { register as notify } from './notify.js';
 import { register as update } from './update.js';
 import { register as compliance } from './compliance.js';
+import { register as vuln } from './vuln.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance];
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln];

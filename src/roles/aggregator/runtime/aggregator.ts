@@ -26,6 +26,7 @@ import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { UpdateOffers } from '../../../endpoints/openadr/update-offers.js';
 import { TlsMaterial } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
+import { composeMigrations, type Migration } from '../../../store/migrations.js';
 import { openStore, type Store } from '../../../store/store.js';
 import type { WorkerPool } from '../../common/workers.js';
 import { Portfolio } from '../portfolio/portfolio.js';
@@ -58,6 +59,17 @@ export interface AggregatorDeps {
   routes?: ReadonlyMap<string, ExtraRoute>;
   /** Where refusals (warn) and failures (error) from the audit log are logged. */
   logger?: Logger;
+  /**
+   * Migrations of modules above the role that keep their tables in its store (secops: the
+   * vulnerability inventory and findings), composed in by the CLI so that a store `erab vuln`
+   * has written to still opens.
+   */
+  extraMigrations?: readonly Migration[];
+  /**
+   * Called with the store once it is open (and stopped with the role): modules above the role
+   * (secops) attach to it, e.g. to re-evaluate vulnerabilities when an inventory changes.
+   */
+  onStore?: (store: Store) => { inventoryChanged?(gatewayId: string): void; stop?(): Promise<void> | void };
 }
 
 /** One event in the status object. */
@@ -172,8 +184,10 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const pooled = cfg.downstream.workers !== 1;
     const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog, served: cfg.console !== undefined });
     closers.push(() => obs.close());
-    const store = await openStore({ url: cfg.store.url, migrations: aggregatorMigrations });
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(aggregatorMigrations, deps.extraMigrations ?? []) });
     closers.push(() => store.close());
+    const attached = deps.onStore?.(store);
+    if (attached?.stop) closers.push(() => attached.stop!());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
     const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
@@ -198,7 +212,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.
       onResources: (venId, declared) => {
-        void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async () => {
+        void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async (accepted) => {
+          if (!accepted.unchanged) attached?.inventoryChanged?.(venId);
           for (const d of declared) {
             const r = await portfolioDb.getResource(d.resourceId);
             const spec = r ? specFromPortfolio(r, venId) : undefined;

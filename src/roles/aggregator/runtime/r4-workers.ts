@@ -54,7 +54,8 @@ export function r4Options(cfg: AggregatorConfig, material: TlsMaterial, clock: C
  */
 export async function startR4Worker(cfg: AggregatorConfig, clock: Clock): Promise<{ vtn: RunningVtn; close(): Promise<void> }> {
   const material = await TlsMaterial.fromFiles({ certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile, ...(cfg.tls.crlFile ? { crlFile: cfg.tls.crlFile } : {}) });
-  const store = await openStore({ url: cfg.store.url, migrations: aggregatorMigrations });
+  // The primary migrated the store before forking, with the tables of modules above the role too.
+  const store = await openStore({ url: cfg.store.url, migrations: aggregatorMigrations, ignoreUnknownMigrations: true });
   try {
     const o = r4Options(cfg, material, clock, primaryAudit(), store);
     const routes = new Map<string, ExtraRoute>(WITNESS_PATHS.map((path) => [path, async (body, peer) => {

@@ -1,0 +1,227 @@
+/**
+ * `erab vuln ...`: vulnerability management over the aggregator's store (issue 13, src/secops).
+ * The store is `--db <url>` (SQLite file or postgres:// URL), by default $ERAB_AGGREGATOR_DB or
+ * ./aggregator.db, the same one `erab aggregator portfolio` uses; the inventory is read from the
+ * portfolio there. Status changes go to the audit log given by --audit-dir (default
+ * $ERAB_AGGREGATOR_AUDIT_DIR), attributed to --operator (default: the OS account).
+ *
+ *   erab vuln maker 00007B example_energy --name "Example Energy"   CPE vendor of a maker code
+ *   erab vuln inventory [--cyclonedx bom.json] [--json]            sync and list (or export)
+ *   erab vuln history <asset>                                       change history of one asset
+ *   erab vuln import <file|url> --format nvd|jvn|csaf               import a feed, then match
+ *   erab vuln imports                                               recorded imports
+ *   erab vuln match                                                 re-evaluate every finding
+ *   erab vuln findings [--status s,..] [--advisory id] [--json]     list findings
+ *   erab vuln notified|mitigated|patched|close|reopen <finding..> --reason ...
+ *   erab vuln accept <finding..> --reason ... --approver ... --expires 2027-03-31|30d
+ */
+import { Option, type Command } from 'commander';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
+import { InvalidInputError, describeError } from '../../core/errors.js';
+import { systemClock } from '../../core/clock.js';
+import { openStore } from '../../store/store.js';
+import { composeMigrations } from '../../store/migrations.js';
+import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
+import type { AuditSink } from '../../security/audit/types.js';
+import {
+  FEED_FORMATS, FINDING_STATUSES, acceptRisk, assetHistory, buildCycloneDx, evaluateFindings, fetchFeed, importFeed, listAssets, listFindings, listImports,
+  readSoftwareReport, recordSoftware, secopsMigrations, setFindingStatus, setMaker, syncInventoryFromPortfolio,
+  type FeedFormat, type FindingStatus, type SecopsTables, DEFAULT_MAX_FEED_BYTES,
+} from '../../secops/index.js';
+import { UsageError } from '../usage.js';
+import { openAudit, operator } from './aggregator-portfolio.js';
+
+type Db = Kysely<SecopsTables & PortfolioTables>;
+const DEFAULT_DB = (): string => process.env.ERAB_AGGREGATOR_DB ?? 'aggregator.db';
+/** The installed erab (the folder with package.json and package-lock.json): its software inventory. */
+const ERAB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+
+interface CommonOpts { db?: string; auditDir?: string; operator?: string }
+
+async function withVuln<T>(opts: CommonOpts, fn: (db: Db, audit: AuditSink | undefined) => Promise<T>): Promise<T> {
+  const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+  const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;
+  try {
+    const store = await openStore<SecopsTables & PortfolioTables>({ url: opts.db ?? DEFAULT_DB(), migrations: composeMigrations(portfolioMigrations, secopsMigrations), ignoreUnknownMigrations: true });
+    try {
+      return await fn(store.db, audit);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    audit?.close();
+  }
+}
+
+const common = (c: Command): Command => c
+  .option('--db <url>', 'aggregator store: SQLite file or postgres:// URL (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')
+  .option('--audit-dir <dir>', 'audit log to record in (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)')
+  .option('--operator <id>', 'operator the action is attributed to (default: the OS account)');
+
+/** Brings the inventory up to date: the portfolio's devices and this erab's own software. */
+async function refreshInventory(db: Db, audit: AuditSink | undefined): Promise<void> {
+  await syncInventoryFromPortfolio(db, audit ? { audit } : {});
+  const software = await softwareReport();
+  if (software) await recordSoftware(db, software);
+}
+
+/** This erab's software report, or undefined (with a warning) when its lock file is not installed. */
+async function softwareReport() {
+  try {
+    return await readSoftwareReport(ERAB_ROOT, 'aggregator');
+  } catch (err) {
+    process.stderr.write(`warning: erab's own software is not in the inventory: ${describeError(err)}\n`);
+    return undefined;
+  }
+}
+
+function table(head: string[], rows: string[][]): string {
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(width[i]! - [...c].length))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+/** `2027-03-31`, an ISO instant, or a duration from now: `30d`, `12h`. */
+export function parseExpiry(text: string, now: number): number {
+  const d = /^(\d{1,4})([dh])$/.exec(text.trim());
+  if (d) return now + Number(d[1]) * (d[2] === 'd' ? 86_400_000 : 3_600_000);
+  const t = Date.parse(text);
+  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new UsageError(`--expires "${text}" is neither a date (2027-03-31, ISO 8601) nor a duration (30d, 12h)`);
+  return t;
+}
+
+const parseStatuses = (s: string): FindingStatus[] => s.split(',').map((x) => {
+  if (!(FINDING_STATUSES as readonly string[]).includes(x)) throw new UsageError(`--status "${x}" is not one of ${FINDING_STATUSES.join(', ')}`);
+  return x as FindingStatus;
+});
+
+export function register(program: Command): void {
+  const vuln = program.command('vuln').description('Vulnerability management: inventory, advisory feeds (NVD, JVN, CSAF), findings');
+
+  common(vuln.command('maker').description('Record the CPE vendor of an ECHONET Lite maker code, so its devices get CPE names')
+    .argument('<maker-code>', 'ECHONET Lite maker code (0x8A), 6 hex digits').argument('<cpe-vendor>', 'CPE vendor as NVD/JVN spell it')
+    .option('--name <name>', "the maker's name (for the name fallback)", ''))
+    .action(async (code: string, vendor: string, opts: CommonOpts & { name: string }) => {
+      await withVuln(opts, async (db) => setMaker(db, code, vendor, opts.name || vendor, systemClock.now()));
+      process.stdout.write(`maker ${code.toUpperCase()} → CPE vendor ${vendor.toLowerCase()}\n`);
+    });
+
+  common(vuln.command('inventory').description('Bring the inventory up to date and list it, or export it as CycloneDX 1.6 JSON')
+    .option('--cyclonedx <file>', 'write the inventory as CycloneDX 1.6 JSON to this file')
+    .addOption(new Option('--kind <kind>', 'only this kind').choices(['participant', 'gateway', 'device', 'software']))
+    .option('--json', 'print JSON'))
+    .action(async (opts: CommonOpts & { cyclonedx?: string; kind?: 'participant' | 'gateway' | 'device' | 'software'; json?: boolean }) => {
+      await withVuln(opts, async (db, audit) => {
+        await refreshInventory(db, audit);
+        if (opts.cyclonedx !== undefined) {
+          const json = buildCycloneDx(await listAssets(db, { presentOnly: true }), await softwareReport());
+          await writeFile(opts.cyclonedx, json);
+          process.stdout.write(`wrote CycloneDX 1.6 to ${opts.cyclonedx}\n`);
+          return;
+        }
+        const assets = await listAssets(db, opts.kind ? { kind: opts.kind } : {});
+        if (opts.json) return void process.stdout.write(`${JSON.stringify(assets, null, 2)}\n`);
+        process.stdout.write(`${table(['ID', 'KIND', 'MGMT_NO', 'SITE', 'GATEWAY', 'MAKER', 'PRODUCT', 'SERIAL', 'VERSION', 'PRESENT', 'LAST_SEEN'],
+          assets.map((a) => [a.id, a.kind, a.management_no, a.site_id ?? '-', a.gateway_id ?? '-', a.maker_code ?? '-', a.product_code ?? '-', a.serial_number ?? '-', a.version ?? '-', a.present ? 'yes' : 'no', new Date(a.last_seen).toISOString()]))}\n`);
+      });
+    });
+
+  common(vuln.command('history').description('Change history of one asset').argument('<asset>', 'asset id, e.g. device:bat-001'))
+    .action(async (asset: string, opts: CommonOpts) => {
+      await withVuln(opts, async (db) => {
+        const h = await assetHistory(db, asset);
+        if (h.length === 0) throw new InvalidInputError(`asset "${asset}" has no history (see erab vuln inventory)`);
+        process.stdout.write(`${table(['AT', 'FIELD', 'OLD', 'NEW'], h.map((c) => [new Date(c.at).toISOString(), c.field, c.oldValue ?? '-', c.newValue ?? '-']))}\n`);
+      });
+    });
+
+  common(vuln.command('import').description('Import an advisory feed from a file (or an http(s) URL), then re-evaluate findings')
+    .argument('<file-or-url>', 'feed file, or URL of a configured feed')
+    .addOption(new Option('--format <format>', 'feed format').choices([...FEED_FORMATS]).makeOptionMandatory())
+    .option('--max-bytes <n>', 'size limit', String(DEFAULT_MAX_FEED_BYTES))
+    .option('--no-match', 'do not re-evaluate findings after the import'))
+    .action(async (src: string, opts: CommonOpts & { format: FeedFormat; maxBytes: string; match: boolean }) => {
+      const maxBytes = Number(opts.maxBytes);
+      if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new UsageError(`--max-bytes "${opts.maxBytes}" is not a positive integer`);
+      let bytes: Uint8Array;
+      if (/^https?:\/\//i.test(src)) bytes = await fetchFeed(src, { maxBytes });
+      else {
+        try {
+          const st = await stat(src);
+          if (!st.isFile()) throw new Error('not a regular file');
+          if (st.size > maxBytes) throw new InvalidInputError(`feed ${src}: ${st.size} bytes is more than the limit of ${maxBytes}; nothing imported`, { code: 'feed_refused' });
+          bytes = await readFile(src);
+        } catch (err) {
+          if (err instanceof InvalidInputError) throw err;
+          throw new InvalidInputError(`cannot read ${src}: ${describeError(err)}`);
+        }
+      }
+      await withVuln(opts, async (db, audit) => {
+        const s = await importFeed(db, { format: opts.format, bytes, source: src, actor: operator(opts.operator), limits: { maxBytes }, ...(audit ? { audit } : {}) });
+        process.stdout.write(`imported ${src} (${s.format}, sha256 ${s.sha256}): ${s.records} records, ${s.added} new, ${s.updated} updated, ${s.unchanged} unchanged\n`);
+        if (opts.match) {
+          await refreshInventory(db, audit);
+          const r = await evaluateFindings(db, audit ? { audit } : {});
+          process.stdout.write(`findings: ${r.opened} new, ${r.reopened} reopened, ${r.patched} patched, ${r.closed} closed (${r.assets} assets × ${r.advisories} advisories)\n`);
+        }
+      });
+    });
+
+  common(vuln.command('imports').description('Recorded feed imports, newest first'))
+    .action(async (opts: CommonOpts) => {
+      await withVuln(opts, async (db) => {
+        const rows = await listImports(db);
+        process.stdout.write(`${table(['ID', 'AT', 'FORMAT', 'RECORDS', 'NEW', 'UPDATED', 'SHA256', 'SOURCE'], rows.map((r) => [String(r.id), new Date(Number(r.imported_at)).toISOString(), r.format, String(r.records), String(r.added), String(r.updated), r.sha256.slice(0, 16), r.source]))}\n`);
+      });
+    });
+
+  common(vuln.command('match').description('Bring the inventory up to date and re-evaluate every finding (expired risk acceptances reopen)'))
+    .action(async (opts: CommonOpts) => {
+      await withVuln(opts, async (db, audit) => {
+        await refreshInventory(db, audit);
+        const r = await evaluateFindings(db, audit ? { audit } : {});
+        process.stdout.write(`${r.assets} assets × ${r.advisories} advisories: ${r.matches} matches; ${r.opened} new, ${r.reopened} reopened, ${r.updated} updated, ${r.patched} patched, ${r.closed} closed, ${r.expired} acceptances expired\n`);
+      });
+    });
+
+  common(vuln.command('findings').description('List findings, highest CVSS first')
+    .option('--status <list>', `comma-separated statuses (${FINDING_STATUSES.join(', ')})`)
+    .option('--advisory <id>', 'advisory id (CVE-..., JVNDB-..., CSAF tracking id) or uid (nvd:CVE-...)')
+    .option('--site <id>', 'only this site')
+    .option('--json', 'print JSON'))
+    .action(async (opts: CommonOpts & { status?: string; advisory?: string; site?: string; json?: boolean }) => {
+      await withVuln(opts, async (db) => {
+        const list = await listFindings(db, { ...(opts.status ? { status: parseStatuses(opts.status) } : {}), ...(opts.advisory ? { advisory: opts.advisory } : {}), ...(opts.site ? { siteId: opts.site } : {}) });
+        if (opts.json) return void process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        process.stdout.write(`${table(['FINDING', 'STATUS', 'CVSS', 'KEV', 'CONFIDENCE', 'ADVISORY', 'ASSET', 'SITE', 'VERSION', 'AFFECTED'],
+          list.map((f) => [f.id, f.status, f.cvssScore === null ? '-' : f.cvssScore.toFixed(1), f.knownExploited ? 'yes' : '-', `${f.confidence}/${f.matchKind}`, f.advisory.uid, f.asset.id, f.asset.siteId ?? '-', f.matchedVersion ?? '-', f.affectedRange]))}\n`);
+      });
+    });
+
+  const move = (name: string, to: FindingStatus, description: string, reasonRequired: boolean) =>
+    common(vuln.command(name).description(description).argument('<finding...>', 'finding ids (F-...)')
+      .option('--reason <text>', reasonRequired ? 'why (required)' : 'why'))
+      .action(async (ids: string[], opts: CommonOpts & { reason?: string }) => {
+        await withVuln(opts, (db, audit) => setFindingStatus(db, ids, to, { actor: operator(opts.operator), reason: opts.reason }, audit ? { audit } : {}));
+        process.stdout.write(`${ids.length} finding${ids.length === 1 ? '' : 's'} → ${to}\n`);
+      });
+  move('notified', 'notified', 'Mark findings notified (users told)', false);
+  move('mitigated', 'mitigated', 'Mark findings mitigated (an alternative measure is in place)', false);
+  move('patched', 'patched', 'Mark findings patched', false);
+  move('close', 'closed', 'Close findings', true);
+  move('reopen', 'open', 'Reopen findings', true);
+
+  common(vuln.command('accept').description('Accept the residual risk of findings until an expiry (then they reopen)')
+    .argument('<finding...>', 'finding ids (F-...)')
+    .requiredOption('--reason <text>', 'why the risk is acceptable')
+    .requiredOption('--approver <id>', 'who approved it')
+    .requiredOption('--expires <when>', 'until when: a date (2027-03-31) or a duration (30d, 12h)'))
+    .action(async (ids: string[], opts: CommonOpts & { reason: string; approver: string; expires: string }) => {
+      const expires = parseExpiry(opts.expires, systemClock.now());
+      await withVuln(opts, (db, audit) => acceptRisk(db, ids, { actor: operator(opts.operator), reason: opts.reason, approver: opts.approver, expires }, audit ? { audit } : {}));
+      process.stdout.write(`${ids.length} finding${ids.length === 1 ? '' : 's'} → risk_accepted until ${new Date(expires).toISOString()}\n`);
+    });
+}

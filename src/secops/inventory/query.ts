@@ -1,0 +1,26 @@
+/** Reading the inventory: assets by kind and presence, and one asset's change history. */
+import type { Kysely } from 'kysely';
+import type { SecopsTables } from '../tables.js';
+import type { AssetRow } from './apply.js';
+
+export type AssetKind = 'participant' | 'gateway' | 'device' | 'software';
+
+export async function listAssets(db: Kysely<SecopsTables>, q: { kind?: AssetKind; presentOnly?: boolean } = {}): Promise<AssetRow[]> {
+  let sel = db.selectFrom('secops_asset').selectAll();
+  if (q.kind) sel = sel.where('kind', '=', q.kind);
+  if (q.presentOnly) sel = sel.where('present', '=', 1);
+  return (await sel.orderBy('id').execute()).map((r) => ({ ...r, present: Number(r.present), first_seen: Number(r.first_seen), last_seen: Number(r.last_seen), updated_at: Number(r.updated_at) }));
+}
+
+export interface AssetChange {
+  at: number;
+  field: string;
+  oldValue: string | null;
+  newValue: string | null;
+}
+
+/** The change history of one asset, oldest first. */
+export async function assetHistory(db: Kysely<SecopsTables>, assetId: string): Promise<AssetChange[]> {
+  const rows = await db.selectFrom('secops_asset_change').selectAll().where('asset_id', '=', assetId).orderBy('id').execute();
+  return rows.map((r) => ({ at: Number(r.at), field: r.field, oldValue: r.old_value, newValue: r.new_value }));
+}
