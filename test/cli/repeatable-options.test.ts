@@ -161,6 +161,22 @@ function reaches(url: string, id: string): Promise<boolean> {
   });
 }
 
+/** True when `id`'s certificate gets a 200 from `<url>/healthz` (an operator listener). */
+function healthAnswers(url: string, id: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.request(`${url}/healthz`, {
+      method: 'GET', cert: certs[id]?.certPem, key: certs[id]?.keyPem, ca: ca.certPem, agent: false,
+      checkServerIdentity: () => undefined, timeout: 10_000,
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
 /** A mutual-TLS operator API that records the JSON bodies it receives. */
 async function fakeOperatorApi(): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
   const server = certs.TSO1 as IssuedCertificate;
@@ -285,7 +301,28 @@ async function signedConfigPackage(name: string, files: string[], gateways: stri
   return signed;
 }
 
+/** `openadr vtn|ven --operator-listen ... --operator <id>...`: each named operator, and only they, get /healthz. */
+async function operatorCase(tool: 'vtn' | 'ven'): Promise<void> {
+  for (const allowed of [['alice'], ['alice', 'MAIL1']]) {
+    const common = ['--ca', caFile, '--operator-listen', '127.0.0.1:0', ...allowed.flatMap((id) => ['--operator', id])];
+    const args = tool === 'vtn'
+      ? ['openadr', 'vtn', '--cert', f('TSO1').cert, '--key', f('TSO1').key, '--listen', '127.0.0.1:0', '--store', join(root, `op-vtn-${allowed.length}.db`), '--allow', 'aggregator:AGG1', ...common]
+      : ['openadr', 'ven', '--cert', f('AGG1').cert, '--key', f('AGG1').key, '--vtn-url', 'https://127.0.0.1:9', '--store', join(root, `op-ven-${allowed.length}.db`), ...common];
+    const running = await erabRunning(args, /health and metrics on (https:\/\/127\.0\.0\.1:\d+)\/metrics/);
+    try {
+      const url = running.match[1] as string;
+      for (const id of ['alice', 'MAIL1']) {
+        assert.equal(await healthAnswers(url, id), allowed.includes(id), `openadr ${tool} --operator ${allowed.join(' --operator ')}: ${id}`);
+      }
+    } finally {
+      await running.stop();
+    }
+  }
+}
+
 const cases: Case[] = [
+  { covers: ['openadr vtn --operator'], run: () => operatorCase('vtn') },
+  { covers: ['openadr ven --operator'], run: () => operatorCase('ven') },
   { covers: ['device site --peer'], run: () => deviceCase('site', '127.3.9.2') },
   { covers: ['device sites --peer'], run: () => deviceCase('sites', '127.3.9.10') },
   {
