@@ -11,6 +11,7 @@ import { StorageBattery } from './storage-battery.js';
 import type { ClassDef } from './types.js';
 
 export * from './types.js';
+export * from './appendix.js';
 export * from './superclass.js';
 export * from './node-profile.js';
 export * from './storage-battery.js';
