@@ -43,7 +43,8 @@ function definitionProblems(cls: ClassDef): string[] {
     if (d.access.get && a.get === 'notApplicable') out.push(`${cls.name}: ${hex(d.epc)} declares Get, the Appendix has none`);
     if (d.access.set && a.set === 'notApplicable') out.push(`${cls.name}: ${hex(d.epc)} declares Set, the Appendix has none`);
     if (d.access.anno && a.anno === 'notApplicable') out.push(`${cls.name}: ${hex(d.epc)} declares announcement, the Appendix has none`);
-    for (let n = d.codec.size.min; n <= Math.min(d.codec.size.max, 260); n++) {
+    const lengths = d.codec.size.only ?? Array.from({ length: Math.min(d.codec.size.max, 260) - d.codec.size.min + 1 }, (_, i) => d.codec.size.min + i);
+    for (const n of lengths) {
       if (!a.forms.some((f) => n >= f.size[0] && n <= f.size[1])) {
         out.push(`${cls.name}: ${hex(d.epc)} (${d.name}) codec accepts ${n} byte(s), the Appendix does not`);
         break;

@@ -66,14 +66,17 @@ export function appendixViolation(p: AppendixProperty, edt: Uint8Array): string 
     const sizes = [...new Set(p.forms.map((f) => (f.size[0] === f.size[1] ? `${f.size[0]}` : `${f.size[0]}–${f.size[1]}`)))];
     return `EDT is ${edt.length} byte(s), the Appendix allows ${sizes.join(' or ')}`;
   }
+  const parts: string[] = [];
   for (const f of sized) {
     if (f.codes) {
-      if (f.codes.includes(readInt(edt, false))) return undefined;
+      const v = readInt(edt, false);
+      if (f.codes.includes(v)) return undefined;
+      parts.push(`0x${v.toString(16).toUpperCase().padStart(2, '0')} is not one of ${f.codes.map((c) => `0x${c.toString(16).toUpperCase().padStart(2, '0')}`).join('/')}`);
     } else if (f.number) {
       const v = readInt(edt, f.number.signed);
       if (v >= f.number.min && v <= f.number.max) return undefined;
+      parts.push(`${v} is outside ${f.number.min}–${f.number.max}`);
     } else return undefined;
   }
-  const allowed = sized.map((f) => (f.codes ? `codes ${f.codes.map((c) => `0x${c.toString(16).toUpperCase()}`).join('/')}` : `${f.number!.min}–${f.number!.max}`));
-  return `value is outside the Appendix's ${allowed.join(' or ')}`;
+  return `${parts.join(', and ')} (Appendix)`;
 }
