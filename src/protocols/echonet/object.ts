@@ -163,16 +163,19 @@ export class EchonetObject<P extends PropertyTable = PropertyTable> {
     return p.codec.decode(edt);
   }
 
-  /** Device-side update (physics, local operation): validated by the codec, announced if in 0x9D. */
-  set<T>(p: PropertyDef<T>, value: T): void {
+  /**
+   * Device-side update (physics, local operation): validated by the codec, announced if in 0x9D
+   * unless `announce` is false (a value the device had all along, filled in once it is known).
+   */
+  set<T>(p: PropertyDef<T>, value: T, opts: { announce?: boolean } = {}): void {
     if (!this.defs.has(p.epc)) throw new InvalidInputError(`${formatEoj(this.eoj)} does not support ${p.name}`);
-    this.store(p.epc, p.codec.encode(value));
+    this.store(p.epc, p.codec.encode(value), opts.announce ?? true);
   }
 
-  private store(epc: number, edt: Uint8Array): void {
+  private store(epc: number, edt: Uint8Array, announce = true): void {
     const before = this.values.get(epc);
     this.values.set(epc, edt);
-    if (before && equalBytes(before, edt)) return;
+    if (!announce || (before && equalBytes(before, edt))) return;
     if (this.defs.get(epc)?.access.anno) for (const l of this.listeners) l(epc, edt);
   }
 }
