@@ -48,6 +48,7 @@ export const ClassCode = {
   storageBattery: 0x027d,
   evChargerDischarger: 0x027e,
   lowVoltageSmartMeter: 0x0288,
+  generalLighting: 0x0290,
   evCharger: 0x02a1,
   controller: 0x05ff,
 } as const;

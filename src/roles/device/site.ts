@@ -17,6 +17,7 @@ import { PvSimulator } from './pv.js';
 import { seededRandom, SimulationTime } from './sim-time.js';
 import type { DeviceIdentity, DeviceKind, DeviceSimulator } from './simulator.js';
 import { SmartMeterSimulator } from './smart-meter.js';
+import { LightingSimulator } from './lighting.js';
 import { WaterHeaterSimulator } from './water-heater.js';
 
 const identityOverride = z.object({
@@ -80,6 +81,12 @@ export const SiteConfigSchema = z.object({
     on: z.boolean().default(false),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  lighting: z.object({
+    ratedW: z.number().min(5).max(5000).default(120),
+    brightnessPercent: z.number().int().min(0).max(100).default(100),
+    on: z.boolean().default(true),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
   meter: z.object({
     baseLoadMinW: z.number().min(0).max(20_000).default(250),
     baseLoadMaxW: z.number().min(0).max(20_000).default(900),
@@ -128,6 +135,7 @@ export class DeviceSite {
   readonly ev: EvSimulator | undefined;
   readonly waterHeater: WaterHeaterSimulator | undefined;
   readonly aircon: AirconSimulator | undefined;
+  readonly lighting: LightingSimulator | undefined;
   readonly meter: SmartMeterSimulator;
   private readonly time: SimulationTime;
   private simNow: number;
@@ -142,6 +150,7 @@ export class DeviceSite {
     this.ev = devs.ev;
     this.waterHeater = devs.waterHeater;
     this.aircon = devs.aircon;
+    this.lighting = devs.lighting;
     this.meter = devs.meter;
     this.time = time;
     this.simNow = time.now();
@@ -178,7 +187,7 @@ export class DeviceSite {
   }
 
   devices(): DeviceSimulator[] {
-    return [this.pv, this.waterHeater, this.aircon, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   }
 
   device(kind: DeviceKind): DeviceSimulator | undefined {
@@ -254,8 +263,10 @@ function buildDevices(config: SiteConfig) {
   const waterHeater = w ? new WaterHeaterSimulator({ tankLitres: w.tankLitres, heaterW: w.heaterW, initialFillPercent: w.initialFillPercent }, id('HPWH', w.identity)) : undefined;
   const a = config.aircon;
   const aircon = a ? new AirconSimulator({ ratedW: a.ratedW, setC: a.setC, on: a.on }, id('AC', a.identity)) : undefined;
+  const l = config.lighting;
+  const lighting = l ? new LightingSimulator({ ratedW: l.ratedW, brightnessPercent: l.brightnessPercent, on: l.on }, id('LIGHT', l.identity)) : undefined;
   const m = config.meter;
   const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
-  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
-  return { battery, pv, ev, waterHeater, aircon, meter, list };
+  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  return { battery, pv, ev, waterHeater, aircon, lighting, meter, list };
 }

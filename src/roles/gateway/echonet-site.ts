@@ -9,7 +9,8 @@
  * - household solar power 0x0279: 0xA0 output limit setting 1 (%);
  * - electric water heater 0x026B: 0xB0 automatic water heating setting (automatic / manual
  *   heating / manual stop);
- * - home air conditioner 0x0130: 0xB3 set temperature (°C).
+ * - home air conditioner 0x0130: 0xB3 set temperature (°C);
+ * - general lighting 0x0290: 0xB0 brightness (%).
  * `auto` restores what the owner had (OwnerNormal) — the recorded 0xDA / 0xB0 mode, 0xA0 limit,
  * 0xB3 temperature — and falls back to the class's automatic mode.
  *
@@ -41,6 +42,7 @@ const READ_EPCS: Record<DeviceClass, number[]> = {
   pv: [0x80, 0xe0, 0xa0, 0xe8],
   water_heater: [0x80, 0xb0, 0xb2, 0x84],
   aircon: [0x80, 0xb0, 0xb3, 0x84],
+  lighting: [0x80, 0xb0, 0x84],
   meter: [0x80, 0xe7, 0xe0, 0xe1, 0xd3],
 };
 
@@ -301,6 +303,10 @@ export function propertiesFor(def: ClassDef, cls: DeviceClass, cmd: DeviceComman
       if (cmd.action === 'aircon_setpoint') return [p(0xb3, Math.round(cmd.temperatureC ?? 0))];
       if (cmd.action === 'auto') return normal?.temperatureC !== undefined ? [p(0xb3, Math.round(normal.temperatureC))] : [];
       break;
+    case 'lighting':
+      if (cmd.action === 'light_level') return [p(0xb0, Math.round(cmd.percent ?? 100))];
+      if (cmd.action === 'auto') return [p(0xb0, Math.round(normal?.percent ?? 100))];
+      break;
     case 'meter':
       break;
   }
@@ -353,6 +359,12 @@ function readingFrom(d: SiteDevice, results: readonly PropertyResult[], at: numb
       const mode = v<string>(0xb0);
       r.airconMode = mode === 'cooling' ? 'cooling' : mode === 'heating' ? 'heating' : mode === 'automatic' ? 'auto' : mode === 'dehumidification' ? 'dry' : mode === 'airCirculator' ? 'fan' : mode ? 'other' : undefined;
       r.temperatureC = v<number>(0xb3);
+      const p = v<number>(0x84);
+      if (p !== undefined) r.powerW = watts(p);
+      break;
+    }
+    case 'lighting': {
+      r.levelPercent = v<number>(0xb0);
       const p = v<number>(0x84);
       if (p !== undefined) r.powerW = watts(p);
       break;

@@ -26,6 +26,7 @@
  * - water heater: r > 0 manual stop of boiling; r < 0 manual boil (store surplus as heat); 0 → auto.
  * - air conditioner: set temperature = owner's set temperature ± r × airconMaxOffsetC
  *   (+ when cooling, − when heating), rounded to 1 °C (ECHONET Lite 0xB3 resolution).
+ * - lighting: r > 0 dims to (1 − r) × 100 % brightness; capacity v → v × 100 %; r ≤ 0 → no change.
  * - smart meter: nothing to control.
  *
  * A signal the gateway does not understand is refused with 460 (signal not supported) — never
@@ -105,6 +106,7 @@ const CLASS_SUPPORT: Readonly<Record<DeviceClass, readonly string[]>> = {
   pv: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   water_heater: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   aircon: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset', 'x-loadControlSetpoint'],
+  lighting: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   meter: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
 };
 
@@ -273,6 +275,14 @@ export function translateSignals(
       const sign = mode === 'cooling' ? 1 : -1;
       return ok({ ...base, action: 'aircon_setpoint', temperatureC: Math.round(owner + sign * r * cfg.airconMaxOffsetC) });
     }
+    case 'lighting': {
+      // Dimming sheds load (下げ); lights are never brightened to absorb surplus.
+      if (signal.type === 'x-loadControlCapacity') {
+        return ok(signal.value >= 1 ? { ...base, action: 'auto' } : { ...base, action: 'light_level', percent: Math.round(Math.max(0, signal.value) * 100) });
+      }
+      if (r <= 0) return ok(r === 0 ? { ...base, action: 'auto' } : undefined, r === 0 ? undefined : 'lighting is not brightened to absorb surplus');
+      return ok({ ...base, action: 'light_level', percent: Math.round((1 - r) * 100) });
+    }
     case 'meter':
       return ok(undefined, 'a smart meter is read, not controlled');
   }
@@ -428,6 +438,11 @@ function loadControlState(reading: DeviceReading, active: DeviceCommand | undefi
     }
     case 'pv': {
       const pct = active?.action === 'pv_limit' ? active.percent : reading.pvLimitPercent;
+      if (pct === undefined) return undefined;
+      return { capacity: { current: tidy(pct / 100), normal: tidy((normal?.percent ?? 100) / 100), min: 0, max: 1 } };
+    }
+    case 'lighting': {
+      const pct = active?.action === 'light_level' ? active.percent : reading.levelPercent;
       if (pct === undefined) return undefined;
       return { capacity: { current: tidy(pct / 100), normal: tidy((normal?.percent ?? 100) / 100), min: 0, max: 1 } };
     }

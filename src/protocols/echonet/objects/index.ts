@@ -8,6 +8,7 @@ import { HouseholdSolarPower } from './household-solar-power.js';
 import { NodeProfile } from './node-profile.js';
 import { LowVoltageSmartMeter } from './smart-meter.js';
 import { StorageBattery } from './storage-battery.js';
+import { GeneralLighting } from './general-lighting.js';
 import type { ClassDef } from './types.js';
 
 export * from './types.js';
@@ -21,10 +22,11 @@ export * from './electric-water-heater.js';
 export * from './smart-meter.js';
 export * from './air-conditioner.js';
 export * from './controller.js';
+export * from './general-lighting.js';
 
 export const KNOWN_CLASSES: readonly ClassDef[] = [
   NodeProfile, StorageBattery, HouseholdSolarPower, EvChargerDischarger, EvCharger,
-  ElectricWaterHeater, LowVoltageSmartMeter, AirConditioner, HemsController,
+  ElectricWaterHeater, LowVoltageSmartMeter, AirConditioner, GeneralLighting, HemsController,
 ];
 
 const BY_CODE = new Map<EojClass, ClassDef>(KNOWN_CLASSES.map((c) => [c.classCode, c]));
