@@ -115,6 +115,13 @@ export const DEVICE_CLASS_REGISTRY = {
     controllable: true, directions: BOTH, storage: false, setpoint: false,
     telemetry: ['power', 'status'], allocationClass: 'load', defaultCostPerKWh: 10,
   },
+  fuel_cell: {
+    name: 'household fuel cell (ENE-FARM)', ja: '燃料電池（エネファーム）',
+    echonet: [{ classCode: 0x027c, name: 'fuel cell' }],
+    // Generating at the rating sheds net consumption (下げ); stopping the stack raises it (上げ).
+    controllable: true, directions: BOTH, storage: false, setpoint: false,
+    telemetry: ['power', 'status'], allocationClass: 'other', defaultCostPerKWh: 7,
+  },
   lighting: {
     name: 'general lighting', ja: '一般照明',
     echonet: [{ classCode: 0x0290, name: 'general lighting' }],

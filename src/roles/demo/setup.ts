@@ -273,7 +273,7 @@ export function writeGatewayConfig(layout: DemoLayout, certs: DemoCertificates, 
 /**
  * The device node of one site: battery, PV, EV charger (V2H), water heater and smart meter, and a
  * mix of the other classes across sites (an air conditioner at every other site, dimmable
- * lighting at every third), as HEMS sites in the market differ.
+ * lighting at every third, a fuel cell at every fourth), as HEMS sites in the market differ.
  */
 export function siteDevices(layout: DemoLayout, site: SitePlan, startTime: number): SiteConfigInput {
   return {
@@ -291,6 +291,7 @@ export function siteDevices(layout: DemoLayout, site: SitePlan, startTime: numbe
     waterHeater: { tankLitres: 460 },
     ...(site.index % 2 === 1 ? { aircon: { ratedW: 2000, setC: 26, on: true } } : {}),
     ...(site.index % 3 === 2 ? { lighting: { ratedW: 150 } } : {}),
+    ...(site.index % 4 === 3 ? { fuelCell: { ratedW: 700 } } : {}),
   };
 }
 

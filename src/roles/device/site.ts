@@ -18,6 +18,7 @@ import { seededRandom, SimulationTime } from './sim-time.js';
 import type { DeviceIdentity, DeviceKind, DeviceSimulator } from './simulator.js';
 import { SmartMeterSimulator } from './smart-meter.js';
 import { LightingSimulator } from './lighting.js';
+import { FuelCellSimulator } from './fuel-cell.js';
 import { WaterHeaterSimulator } from './water-heater.js';
 
 const identityOverride = z.object({
@@ -81,6 +82,11 @@ export const SiteConfigSchema = z.object({
     on: z.boolean().default(false),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  fuelCell: z.object({
+    ratedW: z.number().min(100).max(5000).default(700),
+    generating: z.boolean().default(true),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
   lighting: z.object({
     ratedW: z.number().min(5).max(5000).default(120),
     brightnessPercent: z.number().int().min(0).max(100).default(100),
@@ -136,6 +142,7 @@ export class DeviceSite {
   readonly waterHeater: WaterHeaterSimulator | undefined;
   readonly aircon: AirconSimulator | undefined;
   readonly lighting: LightingSimulator | undefined;
+  readonly fuelCell: FuelCellSimulator | undefined;
   readonly meter: SmartMeterSimulator;
   private readonly time: SimulationTime;
   private simNow: number;
@@ -151,6 +158,7 @@ export class DeviceSite {
     this.waterHeater = devs.waterHeater;
     this.aircon = devs.aircon;
     this.lighting = devs.lighting;
+    this.fuelCell = devs.fuelCell;
     this.meter = devs.meter;
     this.time = time;
     this.simNow = time.now();
@@ -187,7 +195,7 @@ export class DeviceSite {
   }
 
   devices(): DeviceSimulator[] {
-    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.fuelCell, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   }
 
   device(kind: DeviceKind): DeviceSimulator | undefined {
@@ -222,11 +230,15 @@ export class DeviceSite {
     }
   }
 
-  /** One physics step: generation and loads first, the battery (automatic mode sees them), then the meter. */
+  /**
+   * One physics step: generation and loads first, then the fuel cell (load following sees them and
+   * the base load), the battery (automatic mode sees all of them), then the meter.
+   */
   private stepOnce(t: number, dtMs: number): void {
     let net = 0;
-    for (const d of [this.pv, this.waterHeater, this.aircon, this.ev]) if (d) net += d.step({ t: t as never, dtMs, netLoadW: net });
+    for (const d of [this.pv, this.waterHeater, this.aircon, this.lighting, this.ev]) if (d) net += d.step({ t: t as never, dtMs, netLoadW: net });
     const base = this.meter.baseLoad(t);
+    if (this.fuelCell) net += this.fuelCell.step({ t: t as never, dtMs, netLoadW: net + base });
     if (this.battery) net += this.battery.step({ t: t as never, dtMs, netLoadW: net + base });
     this.meter.step({ t: t as never, dtMs, netLoadW: net });
   }
@@ -265,8 +277,11 @@ function buildDevices(config: SiteConfig) {
   const aircon = a ? new AirconSimulator({ ratedW: a.ratedW, setC: a.setC, on: a.on }, id('AC', a.identity)) : undefined;
   const l = config.lighting;
   const lighting = l ? new LightingSimulator({ ratedW: l.ratedW, brightnessPercent: l.brightnessPercent, on: l.on }, id('LIGHT', l.identity)) : undefined;
+  const f = config.fuelCell;
+  const fuelCell = f ? new FuelCellSimulator({ ratedW: f.ratedW, generating: f.generating }, id('FC', f.identity)) : undefined;
   const m = config.meter;
   const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
-  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
-  return { battery, pv, ev, waterHeater, aircon, lighting, meter, list };
+  // The fuel cell comes after the loads so that it can follow them.
+  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  return { battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter, list };
 }

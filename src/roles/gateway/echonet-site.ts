@@ -10,7 +10,8 @@
  * - electric water heater 0x026B: 0xB0 automatic water heating setting (automatic / manual
  *   heating / manual stop);
  * - home air conditioner 0x0130: 0xB3 set temperature (°C);
- * - general lighting 0x0290: 0xB0 brightness (%).
+ * - general lighting 0x0290: 0xB0 brightness (%);
+ * - fuel cell 0x027C: 0xCA generation on/off, 0xD2 rated-maximum / load-following output.
  * `auto` restores what the owner had (OwnerNormal) — the recorded 0xDA / 0xB0 mode, 0xA0 limit,
  * 0xB3 temperature — and falls back to the class's automatic mode.
  *
@@ -43,6 +44,7 @@ const READ_EPCS: Record<DeviceClass, number[]> = {
   water_heater: [0x80, 0xb0, 0xb2, 0x84],
   aircon: [0x80, 0xb0, 0xb3, 0x84],
   lighting: [0x80, 0xb0, 0x84],
+  fuel_cell: [0x80, 0xc4, 0xca, 0xd2, 0xc2],
   meter: [0x80, 0xe7, 0xe0, 0xe1, 0xd3],
 };
 
@@ -303,6 +305,12 @@ export function propertiesFor(def: ClassDef, cls: DeviceClass, cmd: DeviceComman
       if (cmd.action === 'aircon_setpoint') return [p(0xb3, Math.round(cmd.temperatureC ?? 0))];
       if (cmd.action === 'auto') return normal?.temperatureC !== undefined ? [p(0xb3, Math.round(normal.temperatureC))] : [];
       break;
+    case 'fuel_cell':
+      if (cmd.action === 'generate') return [p(0xd2, 'maximumRating'), p(0xca, 'generationOn')];
+      if (cmd.action === 'stop_generate') return [p(0xca, 'generationOff')];
+      // The owner's setting (normally on) in the normal load-following output.
+      if (cmd.action === 'auto') return [p(0xd2, 'loadFollowing'), p(0xca, restoreMode(['generationOn', 'generationOff'], 'generationOn'))];
+      break;
     case 'lighting':
       if (cmd.action === 'light_level') return [p(0xb0, Math.round(cmd.percent ?? 100))];
       if (cmd.action === 'auto') return [p(0xb0, Math.round(normal?.percent ?? 100))];
@@ -361,6 +369,14 @@ function readingFrom(d: SiteDevice, results: readonly PropertyResult[], at: numb
       r.temperatureC = v<number>(0xb3);
       const p = v<number>(0x84);
       if (p !== undefined) r.powerW = watts(p);
+      break;
+    }
+    case 'fuel_cell': {
+      const g = v<number>(0xc4);
+      if (g !== undefined) r.powerW = watts(-g);
+      r.mode = v<string>(0xca);
+      const rated = v<number>(0xc2);
+      if (rated !== undefined) r.ratedOutputW = watts(rated);
       break;
     }
     case 'lighting': {

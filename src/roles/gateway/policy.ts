@@ -108,6 +108,7 @@ export const DEFAULT_CLASS_POLICY: Readonly<Record<DeviceClass, ClassPolicy>> = 
     water_heater: { ...base, maxChargeW: 1500 },
     aircon: { ...base, maxChargeW: 3000 },
     lighting: { ...base },
+    fuel_cell: { ...base },
     meter: { ...base, maxCommandsPerMinute: 1 },
   };
 })();

@@ -45,6 +45,7 @@ export type CommandAction =
   | 'boil' | 'stop_boil' // water heater: manual boil / manual no-boil
   | 'aircon_setpoint' // air conditioner set temperature
   | 'light_level' // lighting brightness, percent (0 = dark)
+  | 'generate' | 'stop_generate' // fuel cell: generate at the rating / stop the stack
   | 'auto';
 
 /** Which actions each class accepts (anything else is a translation bug, refused by the policy). */
@@ -55,6 +56,7 @@ export const ACTIONS_BY_CLASS: Readonly<Record<DeviceClass, readonly CommandActi
   water_heater: ['boil', 'stop_boil', 'auto'],
   aircon: ['aircon_setpoint', 'auto'],
   lighting: ['light_level', 'auto'],
+  fuel_cell: ['generate', 'stop_generate', 'auto'],
   meter: [],
 };
 

@@ -74,7 +74,7 @@ test('simulated devices over UDP: every readable value, map and mandatory proper
   const controller = await EchonetController.start({ address: '127.17.1.1', timeoutMs: 3000 });
   const site = await DeviceSite.start({
     address: '127.17.1.2', startTime: Date.UTC(2026, 5, 21, 3, 5), peers: [{ address: '127.17.1.1' }],
-    battery: {}, pv: {}, ev: {}, waterHeater: {}, aircon: {}, lighting: {}, meter: {},
+    battery: {}, pv: {}, ev: {}, waterHeater: {}, aircon: {}, lighting: {}, fuelCell: {}, meter: {},
   }, { realtime: false });
   try {
     const [node] = await controller.discover({ addresses: ['127.17.1.2'] });

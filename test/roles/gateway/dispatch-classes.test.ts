@@ -2,7 +2,8 @@
  * Dispatch through the gateway to the newer device classes: OpenADR-style events go through the
  * event engine, the translation and the safety policy, and reach simulated devices as ECHONET
  * Lite Sets over real UDP on loopback (addresses 127.17.3.x): lighting dims for a shed (下げ),
- * an air conditioner pre-cools and a heat-pump water heater boils for a take-up (上げ).
+ * an air conditioner pre-cools and a heat-pump water heater boils for a take-up (上げ); a fuel
+ * cell generates at its rating for a shed and stops for a take-up.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { ManualClock, systemClock } from '../../../src/core/clock.js';
 import { epochMillis } from '../../../src/core/units.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { EchonetController } from '../../../src/protocols/echonet/controller.js';
-import { AirConditioner, ElectricWaterHeater, GeneralLighting } from '../../../src/protocols/echonet/objects/index.js';
+import { AirConditioner, ElectricWaterHeater, FuelCell, GeneralLighting } from '../../../src/protocols/echonet/objects/index.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { AdmissionRegistry, MemoryAdmissionStore } from '../../../src/roles/gateway/admission.js';
 import { EchonetSite } from '../../../src/roles/gateway/echonet-site.js';
@@ -23,7 +24,7 @@ const T0 = Date.UTC(2026, 6, 15, 3); // 12:00 JST in July
 async function setup(address: string, gatewayAddress: string) {
   const devices = await DeviceSite.start({
     address, startTime: T0, peers: [{ address: gatewayAddress }],
-    lighting: { ratedW: 200, brightnessPercent: 100 }, aircon: { on: true, setC: 26 }, waterHeater: { initialFillPercent: 40 },
+    lighting: { ratedW: 200, brightnessPercent: 100 }, aircon: { on: true, setC: 26 }, waterHeater: { initialFillPercent: 40 }, fuelCell: { ratedW: 700 },
   }, { realtime: false });
   const controller = await EchonetController.start({ address: gatewayAddress, multicast: false, timeoutMs: 2000, retries: 1 });
   const audit = new MemoryAuditSink();
@@ -56,13 +57,15 @@ test('a shed (SIMPLE level 2) dims admitted lighting over ECHONET Lite; its powe
   try {
     const light = s.id('lighting');
     assert.equal(s.site.reading(light)?.levelPercent, 100);
-    const before = s.devices.lighting!.step({ t: epochMillis(T0), dtMs: 1000, netLoadW: 0 });
+    const before = s.devices.lighting!.power();
+    assert.ok(before > 190, `lit at full brightness: ${before} W`);
     assert.deepEqual(s.engine.accept(event('shed', [light], { name: 'SIMPLE', type: 'level', intervals: [{ startOffsetMs: 0, durationMs: 30 * 60_000, value: 2 }] })).code, 200);
     await s.engine.idle();
     const L = GeneralLighting.props;
     await waitFor(() => s.devices.lighting!.object.get(L.brightness) < 100, { timeoutMs: 3000, what: 'lighting dimmed' });
     const level = s.devices.lighting!.object.get(L.brightness);
-    const after = s.devices.lighting!.step({ t: epochMillis(T0 + 1000), dtMs: 1000, netLoadW: 0 });
+    s.devices.advance(1000);
+    const after = s.devices.lighting!.power();
     assert.ok(after < before, `dimmed to ${level} %: ${after} W < ${before} W`);
     await s.site.poll();
     assert.equal(s.site.reading(light)?.levelPercent, level, 'the gateway reads the dimmed level back');
@@ -87,6 +90,33 @@ test('a take-up (上げ) pre-cools the air conditioner and boils the heat-pump w
     await waitFor(() => s.devices.aircon!.object.get(AirConditioner.props.temperatureSetting) < 26, { timeoutMs: 3000, what: 'aircon set lower' });
     await waitFor(() => s.devices.waterHeater!.object.get(ElectricWaterHeater.props.heatingSetting) === 'manualHeating', { timeoutMs: 3000, what: 'water heater boiling' });
     assert.equal(s.devices.aircon!.object.get(AirConditioner.props.temperatureSetting), 23, '26 °C − 1 × 3 K');
+  } finally {
+    await s.close();
+  }
+});
+
+test('a fuel cell generates at its rating for a shed (下げ) and stops for a take-up (上げ)', async () => {
+  const s = await setup('127.17.3.6', '127.17.3.5');
+  try {
+    const fc = s.id('fuel_cell');
+    const P = FuelCell.props;
+    assert.equal(s.site.reading(fc)?.mode, 'generationOn');
+    s.engine.accept(event('shed', [fc], { name: 'SIMPLE', type: 'level', intervals: [{ startOffsetMs: 0, durationMs: 10 * 60_000, value: 3 }] }));
+    await s.engine.idle();
+    await waitFor(() => s.devices.fuelCell!.object.get(P.generationMode) === 'maximumRating', { timeoutMs: 3000, what: 'fuel cell at its rating' });
+    s.devices.advance(30 * 60_000);
+    assert.ok(s.devices.fuelCell!.output() > 650, `output ${s.devices.fuelCell!.output()} W near the 700 W rating`);
+    // The shed ends (its 10 minutes pass on the gateway's clock) before the take-up arrives.
+    s.clock.advance(11 * 60_000);
+    s.engine.tick();
+    await s.engine.idle();
+    await s.site.poll();
+    s.engine.accept(event('takeup', [fc], { name: 'LOAD_CONTROL', type: 'x-loadControlLevelOffset', intervals: [{ startOffsetMs: 0, durationMs: 30 * 60_000, value: 3 }] }));
+    await s.engine.idle();
+    await waitFor(() => s.devices.fuelCell!.object.get(P.generationSetting) === 'generationOff', { timeoutMs: 3000, what: 'fuel cell stopped' });
+    s.devices.advance(60 * 60_000);
+    assert.equal(s.devices.fuelCell!.output(), 0);
+    assert.equal(s.devices.fuelCell!.object.get(P.generationStatus), 'stopped');
   } finally {
     await s.close();
   }
