@@ -18,6 +18,7 @@
  * Defence in depth: `execute` refuses any device that admission does not allow, even though the
  * engine never asks for one.
  */
+import type { AuditSink } from '../../core/audit-port.js';
 import type { Clock } from '../../core/clock.js';
 import { NotAuthorizedError, PolicyRefusedError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -89,7 +90,12 @@ export interface EchonetSiteOptions {
    */
   firmwareEpcs?: Readonly<Record<string, number>> | undefined;
   logger?: Logger | undefined;
+  /** Where R5 security events go (a device INF from an unexpected or spoofed source). */
+  audit?: AuditSink | undefined;
 }
+
+/** At most one audit record per (event, source, EOJ) in this window: a flood stays one line. */
+const SECURITY_EVENT_WINDOW_MS = 60_000;
 
 function decodeWith<T>(def: ClassDef, epc: number, results: readonly PropertyResult[]): T | undefined {
   const r = results.find((x) => x.epc === epc && x.ok && x.edt.length > 0);
@@ -140,6 +146,36 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
       void this.identify(address).catch((err: unknown) => this.log.warn({ address, err: (err as Error).message }, 're-identification failed'));
     });
     o.controller.on('node', (node) => this.register(node));
+    o.controller.on('inf', (inf) => this.checkNotification(inf.address, inf.seoj));
+  }
+
+  private readonly lastSecurityEvent = new Map<string, number>();
+
+  /**
+   * Protected R5: a device object's INF is expected only from the address its device is pinned
+   * to. One from elsewhere for the EOJ of an admitted device is a spoofed source; one from a
+   * source no device is pinned to is unexpected. Both are ignored (INF never drives a reading)
+   * and recorded as security events. Node profile INF (instance list announcements) stay the
+   * way new devices are found.
+   */
+  private checkNotification(address: string, seoj: Eoj): void {
+    if (eojClass(seoj) === 0x0ef0) return;
+    const devices = [...this.devices.values()];
+    if (devices.some((d) => d.address === address && d.eoj === seoj)) return;
+    const victim = devices.find((d) => d.eoj === seoj && this.o.admission.isControllable(d.deviceId));
+    const action = victim ? 'gateway.security.spoofed_inf' : 'gateway.security.unexpected_inf';
+    const key = `${action} ${address} ${formatEoj(seoj)}`;
+    const now = this.o.clock.now();
+    if (now - (this.lastSecurityEvent.get(key) ?? -Infinity) < SECURITY_EVENT_WINDOW_MS) return;
+    this.lastSecurityEvent.set(key, now);
+    this.log.warn({ address, eoj: formatEoj(seoj) }, 'ECHONET Lite INF from an unexpected source ignored');
+    this.o.audit?.append({
+      actor: { kind: 'system', id: 'gateway.echonet' }, action, target: victim?.deviceId ?? `${address} ${formatEoj(seoj)}`, outcome: 'refused',
+      reason: victim
+        ? `INF for ${formatEoj(seoj)} from ${address}, but the admitted device is pinned to ${victim.address}; ignored`
+        : `INF for ${formatEoj(seoj)} from ${address}, where no device is pinned; ignored`,
+      details: { address, eoj: formatEoj(seoj), ...(victim ? { pinned: victim.address } : {}) },
+    });
   }
 
   /** Discovers and identifies the configured addresses; every object found goes through admission. */
@@ -166,7 +202,9 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
       const cls = deviceClassOfEchonet(eojClass(inst));
       const def = classDefinition(eojClass(inst));
       if (!cls || !def) continue;
-      const { record } = this.o.admission.observe({ address: node.address, eoj: formatEoj(inst), class: cls, identity });
+      const { record, change } = this.o.admission.observe({ address: node.address, eoj: formatEoj(inst), class: cls, identity });
+      // A pinned device seen from another source keeps its pin: the clone is not registered.
+      if (change === 'conflict') continue;
       const existing = this.devices.get(record.deviceId);
       const release = node.releases.get(inst);
       this.devices.set(record.deviceId, {
