@@ -5,7 +5,7 @@
  * value. Class definitions (defineClass) and every Set (EchonetObject.applySet) go through these,
  * so the property maps and the Set validation come from the same table.
  */
-import { APPENDIX_TABLES } from './appendix-tables.js';
+import { APPENDIX_SUPER_CLASS, APPENDIX_TABLES } from './appendix-tables.js';
 
 /** An access rule of the MRA: required, optional, not applicable, or conditionally required. */
 export type AppendixRule = 'required' | 'optional' | 'notApplicable' | 'required_c' | 'required_o';
@@ -30,6 +30,17 @@ export interface AppendixProperty {
   readonly forms: readonly AppendixForm[];
 }
 
+/** A class as the generated file holds it: its own properties; device classes add the super class's. */
+export interface AppendixClassTable {
+  readonly classCode: number;
+  readonly name: string;
+  readonly ja: string;
+  /** A device class (the super class's properties apply); false for profiles. */
+  readonly device: boolean;
+  readonly props: readonly AppendixProperty[];
+}
+
+/** A class with every property that applies to it, super class included. */
 export interface AppendixClass {
   readonly classCode: number;
   readonly name: string;
@@ -38,7 +49,12 @@ export interface AppendixClass {
 }
 
 const BY_CLASS = new Map<number, { cls: AppendixClass; byEpc: Map<number, AppendixProperty> }>(
-  APPENDIX_TABLES.map((cls) => [cls.classCode, { cls, byEpc: new Map(cls.props.map((p) => [p.epc, p])) }]),
+  APPENDIX_TABLES.map((t) => {
+    // The class's own entry overrides the super class's for the same EPC.
+    const byEpc = new Map((t.device ? [...APPENDIX_SUPER_CLASS, ...t.props] : t.props).map((p) => [p.epc, p]));
+    const props = [...byEpc.values()].sort((a, b) => a.epc - b.epc);
+    return [t.classCode, { cls: { classCode: t.classCode, name: t.name, ja: t.ja, props }, byEpc }];
+  }),
 );
 
 /** The Appendix table of a class, if the generated tables have it. */
