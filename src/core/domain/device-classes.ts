@@ -110,8 +110,24 @@ export const DEVICE_CLASS_REGISTRY = {
   aircon: {
     name: 'home air conditioner', ja: '家庭用エアコン',
     echonet: [{ classCode: 0x0130, name: 'home air conditioner' }],
-    controllable: true, directions: ['reduce'], storage: false, setpoint: false,
+    // A set temperature further from the room's shifts load down (下げ), closer to it (pre-cooling
+    // or pre-heating on surplus) shifts it up (上げ).
+    controllable: true, directions: BOTH, storage: false, setpoint: false,
     telemetry: ['power', 'status'], allocationClass: 'load', defaultCostPerKWh: 10,
+  },
+  fuel_cell: {
+    name: 'household fuel cell (ENE-FARM)', ja: '燃料電池（エネファーム）',
+    echonet: [{ classCode: 0x027c, name: 'fuel cell' }],
+    // Generating at the rating sheds net consumption (下げ); stopping the stack raises it (上げ).
+    controllable: true, directions: BOTH, storage: false, setpoint: false,
+    telemetry: ['power', 'status'], allocationClass: 'other', defaultCostPerKWh: 7,
+  },
+  lighting: {
+    name: 'general lighting', ja: '一般照明',
+    echonet: [{ classCode: 0x0290, name: 'general lighting' }],
+    // Dimming or switching off sheds load (下げ); lights are never switched on to absorb surplus.
+    controllable: true, directions: ['reduce'], storage: false, setpoint: false,
+    telemetry: ['power', 'status'], allocationClass: 'load', defaultCostPerKWh: 9,
   },
   meter: {
     name: 'low-voltage smart electric energy meter', ja: '低圧スマート電力量メータ',

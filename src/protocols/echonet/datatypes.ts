@@ -17,8 +17,8 @@ import { decodePropertyMap, encodePropertyMap } from './property-map.js';
 export interface ValueCodec<T> {
   /** The data type in words, e.g. "unsigned long 0–999999999 (W)". */
   readonly type: string;
-  /** Allowed EDT sizes in bytes. */
-  readonly size: { min: number; max: number };
+  /** Allowed EDT sizes in bytes; `only` when just some sizes of the range are (e.g. 1 or 17). */
+  readonly size: { min: number; max: number; only?: readonly number[] };
   decode(edt: Uint8Array): T;
   encode(value: T): Uint8Array;
 }
@@ -170,6 +170,22 @@ export function rawBytes(min: number, max: number): ValueCodec<Uint8Array> {
     },
   };
 }
+
+/**
+ * Installation location 0x81 (device object super class): one location code byte, or the
+ * 17-byte form (0x01 + 16 bytes of position); no other length is valid.
+ */
+export const installationLocation: ValueCodec<Uint8Array> = {
+  type: 'installation location, 1 or 17 bytes',
+  size: { min: 1, max: 17, only: [1, 17] },
+  decode(edt) {
+    if (edt.length !== 1 && edt.length !== 17) refuse(`EDT is ${edt.length} byte(s), installation location is 1 or 17 bytes`);
+    return Uint8Array.from(edt);
+  },
+  encode(v) {
+    return this.decode(v);
+  },
+};
 
 /**
  * Fixed-length ASCII (product code 0x8C, production number 0x8D: 12 bytes). Unused trailing

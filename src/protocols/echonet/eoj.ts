@@ -45,9 +45,11 @@ export const ClassCode = {
   airConditioner: 0x0130,
   electricWaterHeater: 0x026b,
   householdSolarPower: 0x0279,
+  fuelCell: 0x027c,
   storageBattery: 0x027d,
   evChargerDischarger: 0x027e,
   lowVoltageSmartMeter: 0x0288,
+  generalLighting: 0x0290,
   evCharger: 0x02a1,
   controller: 0x05ff,
 } as const;

@@ -10,7 +10,7 @@ import { InvalidInputError } from '../../core/errors.js';
 import { eoj, formatEoj, type Eoj } from './eoj.js';
 import { hex8 } from './errors.js';
 import { encodePropertyMap } from './property-map.js';
-import type { ClassDef, PropertyDef, PropertyTable } from './objects/types.js';
+import { tableViolation, type ClassDef, type PropertyDef, type PropertyTable } from './objects/types.js';
 
 /** The value type a property definition carries. */
 export type ValueOf<D> = D extends PropertyDef<infer T> ? T : never;
@@ -67,6 +67,17 @@ export class EchonetObject<P extends PropertyTable = PropertyTable> {
     for (const epc of MAP_EPCS) {
       const def = definition.byEpc.get(epc);
       if (def) this.defs.set(epc, def);
+    }
+    // Mandatory properties defined wholly by the Appendix table serve their neutral value.
+    for (const def of definition.byEpc.values()) {
+      if (def.required && def.initial && !this.defs.has(def.epc)) {
+        this.defs.set(def.epc, def);
+        this.values.set(def.epc, Uint8Array.from(def.initial));
+      }
+    }
+    for (const [epc, edt] of this.values) {
+      const why = tableViolation(definition.classCode, epc, edt);
+      if (why) throw new InvalidInputError(`${definition.name} ${formatEoj(this.eoj)} EPC 0x${hex8(epc)}: ${why}`);
     }
     const missing = Object.values(definition.props).filter((d) => d.required && !this.defs.has(d.epc) && d.epc !== 0xd5);
     if (missing.length > 0) {
@@ -132,6 +143,9 @@ export class EchonetObject<P extends PropertyTable = PropertyTable> {
     const def = this.defs.get(epc);
     if (!def) return { accepted: false, reason: `EPC 0x${hex8(epc)} is not a property of ${formatEoj(this.eoj)}` };
     if (!def.access.set) return { accepted: false, reason: `EPC 0x${hex8(epc)} (${def.name}) is not settable` };
+    // The Appendix table's size and range first (the same table the maps come from), then the codec.
+    const outside = tableViolation(this.definition.classCode, epc, edt);
+    if (outside) return { accepted: false, reason: `EPC 0x${hex8(epc)} (${def.name}): ${outside}` };
     let value: unknown;
     try {
       value = def.codec.decode(edt);
@@ -151,16 +165,19 @@ export class EchonetObject<P extends PropertyTable = PropertyTable> {
     return p.codec.decode(edt);
   }
 
-  /** Device-side update (physics, local operation): validated by the codec, announced if in 0x9D. */
-  set<T>(p: PropertyDef<T>, value: T): void {
+  /**
+   * Device-side update (physics, local operation): validated by the codec, announced if in 0x9D
+   * unless `announce` is false (a value the device had all along, filled in once it is known).
+   */
+  set<T>(p: PropertyDef<T>, value: T, opts: { announce?: boolean } = {}): void {
     if (!this.defs.has(p.epc)) throw new InvalidInputError(`${formatEoj(this.eoj)} does not support ${p.name}`);
-    this.store(p.epc, p.codec.encode(value));
+    this.store(p.epc, p.codec.encode(value), opts.announce ?? true);
   }
 
-  private store(epc: number, edt: Uint8Array): void {
+  private store(epc: number, edt: Uint8Array, announce = true): void {
     const before = this.values.get(epc);
     this.values.set(epc, edt);
-    if (before && equalBytes(before, edt)) return;
+    if (!announce || (before && equalBytes(before, edt))) return;
     if (this.defs.get(epc)?.access.anno) for (const l of this.listeners) l(epc, edt);
   }
 }

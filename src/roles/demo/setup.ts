@@ -270,7 +270,11 @@ export function writeGatewayConfig(layout: DemoLayout, certs: DemoCertificates, 
   return writeJson(join(site.dir, 'config.json'), cfg);
 }
 
-/** The device node of one site: battery, PV, EV charger (V2H), water heater and smart meter. */
+/**
+ * The device node of one site: battery, PV, EV charger (V2H), water heater and smart meter, and a
+ * mix of the other classes across sites (an air conditioner at every other site, dimmable
+ * lighting at every third, a fuel cell at every fourth), as HEMS sites in the market differ.
+ */
 export function siteDevices(layout: DemoLayout, site: SitePlan, startTime: number): SiteConfigInput {
   return {
     address: site.deviceAddress,
@@ -285,6 +289,9 @@ export function siteDevices(layout: DemoLayout, site: SitePlan, startTime: numbe
     pv: { ratedW: 4500 },
     ev: { vehicleCapacityWh: 40_000, maxChargeW: 6000, maxDischargeW: 6000, initialSocPercent: 70 },
     waterHeater: { tankLitres: 460 },
+    ...(site.index % 2 === 1 ? { aircon: { ratedW: 2000, setC: 26, on: true } } : {}),
+    ...(site.index % 3 === 2 ? { lighting: { ratedW: 150 } } : {}),
+    ...(site.index % 4 === 3 ? { fuelCell: { ratedW: 700 } } : {}),
   };
 }
 

@@ -8,7 +8,7 @@
 import { EchonetObject } from '../../protocols/echonet/object.js';
 import { StorageBattery, type BatteryOperationMode } from '../../protocols/echonet/objects/storage-battery.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
-import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, clockValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface BatteryConfig {
   capacityWh: number;
@@ -52,6 +52,12 @@ export class BatterySimulator implements DeviceSimulator {
         remainingCapacityPercent: Math.round(this.socPercent()),
         instantaneousChargeDischargePower: watts(0),
         acChargeableAmount: wattHours(0),
+        acEffectiveCapacityCharging: wattHours(Math.round((this.cfg.capacityWh * (this.cfg.maxSocPercent - this.cfg.minSocPercent)) / 100 / this.cfg.efficiency)),
+        acEffectiveCapacityDischarging: wattHours(Math.round((this.cfg.capacityWh * (this.cfg.maxSocPercent - this.cfg.minSocPercent)) / 100 * this.cfg.efficiency)),
+        acCumulativeCharging: wattHours(0),
+        acCumulativeDischarging: wattHours(0),
+        acChargeAmountSetting: wattHours(0),
+        acDischargeAmountSetting: wattHours(0),
         acDischargeableAmount: wattHours(0),
         cumulativeCharging: wattHours(0),
         cumulativeDischarging: wattHours(0),
@@ -110,6 +116,9 @@ export class BatterySimulator implements DeviceSimulator {
       this.dischargedWh -= this.powerW * h;
     }
     this.energyWh = clamp(this.energyWh, 0, this.cfg.capacityWh);
+    const now = clockValues(ctx.t);
+    o.set(P.currentTime, now.currentTime);
+    o.set(P.currentDate, now.currentDate);
     this.publish();
     return watts(this.powerW);
   }
@@ -129,5 +138,8 @@ export class BatterySimulator implements DeviceSimulator {
     o.set(P.acDischargeableAmount, wattHours(Math.max(0, Math.round((this.energyWh - (this.cfg.capacityWh * this.cfg.minSocPercent) / 100) * e))));
     o.set(P.cumulativeCharging, wattHours(Math.round(this.chargedWh) % 1_000_000_000));
     o.set(P.cumulativeDischarging, wattHours(Math.round(this.dischargedWh) % 1_000_000_000));
+    // The simulated inverter is the AC side: AC cumulative readings equal the DC ones here.
+    o.set(P.acCumulativeCharging, wattHours(Math.round(this.chargedWh) % 1_000_000_000));
+    o.set(P.acCumulativeDischarging, wattHours(Math.round(this.dischargedWh) % 1_000_000_000));
   }
 }

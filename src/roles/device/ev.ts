@@ -7,7 +7,7 @@ import { EchonetObject } from '../../protocols/echonet/object.js';
 import { EvChargerDischarger, type EvOperationMode, type VehicleConnection } from '../../protocols/echonet/objects/ev-charger-discharger.js';
 import { watts, wattHours, type Watts } from '../../core/units.js';
 import { jstHour } from './sim-time.js';
-import { clamp, hours, firmwareProperties, superValues, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
+import { clamp, hours, firmwareProperties, superValues, u32, type DeviceIdentity, type DeviceSimulator, type StepContext } from './simulator.js';
 
 export interface EvConfig {
   vehicleCapacityWh: number;
@@ -52,6 +52,10 @@ export class EvSimulator implements DeviceSimulator {
         dischargingPowerSetting: watts(cfg.maxDischargeW),
         instantaneousChargeDischargePower: watts(0),
         vehicleBatteryCapacity: wattHours(cfg.vehicleCapacityWh),
+        vehicleDischargeableCapacity: wattHours(cfg.vehicleCapacityWh),
+        vehicleRemainingDischargeable: wattHours(Math.round(this.energyWh)),
+        minMaxChargingPower: Uint8Array.of(...u32(0), ...u32(cfg.maxChargeW)),
+        minMaxDischargingPower: Uint8Array.of(...u32(0), ...u32(cfg.maxDischargeW)),
         vehicleRemainingWh: wattHours(Math.round(this.energyWh)),
         vehicleRemainingPercent: Math.round(this.soc()),
         cumulativeCharging: wattHours(0),
@@ -134,6 +138,10 @@ export class EvSimulator implements DeviceSimulator {
     o.set(P.instantaneousChargeDischargePower, watts(this.powerW));
     o.set(P.vehicleRemainingWh, wattHours(Math.round(this.energyWh)));
     o.set(P.vehicleRemainingPercent, Math.round(clamp(this.soc(), 0, 100)));
+    o.set(P.vehicleRemainingDischargeable, wattHours(Math.round(this.energyWh)));
+    o.set(P.vehicleRemainingDischargeablePercent, Uint8Array.of(Math.round(clamp(this.soc(), 0, 100))));
+    o.set(P.vehicleChargeableCapacity, u32(this.cfg.vehicleCapacityWh));
+    o.set(P.vehicleRemainingChargeable, u32(Math.max(0, Math.round(this.cfg.vehicleCapacityWh - this.energyWh))));
     o.set(P.cumulativeCharging, wattHours(Math.round(this.chargedWh) % 1_000_000_000));
     o.set(P.cumulativeDischarging, wattHours(Math.round(this.dischargedWh) % 1_000_000_000));
   }

@@ -10,6 +10,8 @@ export { EvSimulator, type EvConfig } from './ev.js';
 export { WaterHeaterSimulator, type WaterHeaterConfig } from './water-heater.js';
 export { AirconSimulator, type AirconConfig } from './aircon.js';
 export { SmartMeterSimulator, type MeterConfig } from './smart-meter.js';
+export { LightingSimulator, type LightingConfig } from './lighting.js';
+export { FuelCellSimulator, type FuelCellConfig } from './fuel-cell.js';
 export { SimulationTime, seededRandom, jstHour } from './sim-time.js';
 export { clearSkyFraction, baseLoadWatts, outdoorTemperature } from './profiles.js';
 export type { DeviceIdentity, DeviceKind, DeviceSimulator, StepContext } from './simulator.js';

@@ -1,4 +1,5 @@
 /** What every device simulator shares: identity, the step contract, superclass values. */
+import { jstFields } from '../../core/jst.js';
 import type { EchonetObject } from '../../protocols/echonet/object.js';
 import type { EpochMillis, Watts } from '../../core/units.js';
 import type { EchonetDeviceKind } from '../../core/domain/device-classes.js';
@@ -50,6 +51,24 @@ export function superValues(id: DeviceIdentity, on = true) {
     makerCode: id.makerCode,
     productCode: id.productCode,
     productionNumber: id.productionNumber,
+    // 0x83: 0xFE, the maker code, then 13 bytes unique to the device (its production number).
+    identificationNumber: { makerCode: id.makerCode, unique: Buffer.from(id.productionNumber.padEnd(13, '\0').slice(0, 13), 'latin1').toString('hex') },
+  };
+}
+
+/** An unsigned long EDT (4 bytes, big-endian): for properties carried as table-checked bytes. */
+export function u32(v: number): Uint8Array {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return Uint8Array.from(b);
+}
+
+/** 0x97 current time (hh, mm) and 0x98 current date (YYYY as 2 bytes, MM, DD), JST, of instant t. */
+export function clockValues(t: number): { currentTime: Uint8Array; currentDate: Uint8Array } {
+  const f = jstFields(t);
+  return {
+    currentTime: Uint8Array.of(f.hour, f.minute),
+    currentDate: Uint8Array.of(f.year >> 8, f.year & 0xff, f.month, f.day),
   };
 }
 

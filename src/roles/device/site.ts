@@ -18,6 +18,8 @@ import { seededRandom, SimulationTime } from './sim-time.js';
 import { DEFAULT_FIRMWARE_VERSION, type DeviceIdentity, type DeviceKind, type DeviceSimulator } from './simulator.js';
 import { SimulatedFirmware } from './firmware.js';
 import { SmartMeterSimulator } from './smart-meter.js';
+import { LightingSimulator } from './lighting.js';
+import { FuelCellSimulator } from './fuel-cell.js';
 import { WaterHeaterSimulator } from './water-heater.js';
 
 const identityOverride = z.object({
@@ -87,6 +89,17 @@ export const SiteConfigSchema = z.object({
     on: z.boolean().default(false),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  fuelCell: z.object({
+    ratedW: z.number().min(100).max(5000).default(700),
+    generating: z.boolean().default(true),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
+  lighting: z.object({
+    ratedW: z.number().min(5).max(5000).default(120),
+    brightnessPercent: z.number().int().min(0).max(100).default(100),
+    on: z.boolean().default(true),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
   meter: z.object({
     baseLoadMinW: z.number().min(0).max(20_000).default(250),
     baseLoadMaxW: z.number().min(0).max(20_000).default(900),
@@ -135,6 +148,8 @@ export class DeviceSite {
   readonly ev: EvSimulator | undefined;
   readonly waterHeater: WaterHeaterSimulator | undefined;
   readonly aircon: AirconSimulator | undefined;
+  readonly lighting: LightingSimulator | undefined;
+  readonly fuelCell: FuelCellSimulator | undefined;
   readonly meter: SmartMeterSimulator;
   /** Each device's firmware (A/B slots, installs over ECHONET Lite), by kind. */
   readonly firmware: ReadonlyMap<DeviceKind, SimulatedFirmware>;
@@ -151,6 +166,8 @@ export class DeviceSite {
     this.ev = devs.ev;
     this.waterHeater = devs.waterHeater;
     this.aircon = devs.aircon;
+    this.lighting = devs.lighting;
+    this.fuelCell = devs.fuelCell;
     this.meter = devs.meter;
     const faulty = new Set(config.firmware.faultyVersions);
     this.firmware = new Map(devs.list.map((d) => [d.kind, new SimulatedFirmware(d.object, devs.firmwareOf(d.kind), faulty)]));
@@ -189,7 +206,7 @@ export class DeviceSite {
   }
 
   devices(): DeviceSimulator[] {
-    return [this.pv, this.waterHeater, this.aircon, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.fuelCell, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   }
 
   device(kind: DeviceKind): DeviceSimulator | undefined {
@@ -224,11 +241,15 @@ export class DeviceSite {
     }
   }
 
-  /** One physics step: generation and loads first, the battery (automatic mode sees them), then the meter. */
+  /**
+   * One physics step: generation and loads first, then the fuel cell (load following sees them and
+   * the base load), the battery (automatic mode sees all of them), then the meter.
+   */
   private stepOnce(t: number, dtMs: number): void {
     let net = 0;
-    for (const d of [this.pv, this.waterHeater, this.aircon, this.ev]) if (d) net += d.step({ t: t as never, dtMs, netLoadW: net });
+    for (const d of [this.pv, this.waterHeater, this.aircon, this.lighting, this.ev]) if (d) net += d.step({ t: t as never, dtMs, netLoadW: net });
     const base = this.meter.baseLoad(t);
+    if (this.fuelCell) net += this.fuelCell.step({ t: t as never, dtMs, netLoadW: net + base });
     if (this.battery) net += this.battery.step({ t: t as never, dtMs, netLoadW: net + base });
     this.meter.step({ t: t as never, dtMs, netLoadW: net });
   }
@@ -261,7 +282,7 @@ function buildDevices(config: SiteConfig) {
       firmwareVersion,
     };
   };
-  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', meter: 'METER' };
+  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', lighting: 'LIGHT', fuel_cell: 'FC', meter: 'METER' };
   const b = config.battery;
   const battery = b ? new BatterySimulator({ capacityWh: b.capacityWh, maxChargeW: b.maxChargeW, maxDischargeW: b.maxDischargeW, initialSocPercent: b.initialSocPercent, minSocPercent: b.minSocPercent }, id('BAT', b.identity)) : undefined;
   const p = config.pv;
@@ -272,9 +293,14 @@ function buildDevices(config: SiteConfig) {
   const waterHeater = w ? new WaterHeaterSimulator({ tankLitres: w.tankLitres, heaterW: w.heaterW, initialFillPercent: w.initialFillPercent }, id('HPWH', w.identity)) : undefined;
   const a = config.aircon;
   const aircon = a ? new AirconSimulator({ ratedW: a.ratedW, setC: a.setC, on: a.on }, id('AC', a.identity)) : undefined;
+  const l = config.lighting;
+  const lighting = l ? new LightingSimulator({ ratedW: l.ratedW, brightnessPercent: l.brightnessPercent, on: l.on }, id('LIGHT', l.identity)) : undefined;
+  const f = config.fuelCell;
+  const fuelCell = f ? new FuelCellSimulator({ ratedW: f.ratedW, generating: f.generating }, id('FC', f.identity)) : undefined;
   const m = config.meter;
   const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
-  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  // The fuel cell comes after the loads so that it can follow them.
+  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   const firmwareOf = (kind: DeviceKind): string => versions.get(KIND_TAG[kind] ?? '') ?? config.firmware.version;
-  return { battery, pv, ev, waterHeater, aircon, meter, list, firmwareOf };
+  return { battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter, list, firmwareOf };
 }

@@ -28,6 +28,8 @@ export class SmartMeterSimulator implements DeviceSimulator {
   private importWh = 0;
   private exportWh = 0;
   private powerW = 0;
+  /** A fixed-time reading has been taken (the first step takes one at the boundary before it). */
+  private fixedTaken = false;
 
   constructor(private readonly cfg: MeterConfig, identity: DeviceIdentity, instance = 1) {
     this.object = new EchonetObject(LowVoltageSmartMeter, {
@@ -87,6 +89,14 @@ export class SmartMeterSimulator implements DeviceSimulator {
     // At each 30-minute boundary (a settlement period, コマ) the meter records and announces
     // the fixed-time readings 0xEA/0xEB, as B-route smart meters do.
     const boundary = komaFloor(ctx.t);
+    if (!this.fixedTaken) {
+      // The meter was running before the simulation: its last fixed-time reading is the boundary
+      // before the first step (with the registers as they start), never the epoch.
+      this.fixedTaken = true;
+      // Not announced: it is no new measurement, only the one the meter already held.
+      o.set(P.fixedTimeNormal, { at: komaFloor(before), reading: wattHoursToMeterReading(wattHours(importBefore), UNIT, 1, DIGITS) }, { announce: false });
+      o.set(P.fixedTimeReverse, { at: komaFloor(before), reading: wattHoursToMeterReading(wattHours(exportBefore), UNIT, 1, DIGITS) }, { announce: false });
+    }
     if (ctx.dtMs > 0 && boundary > before) {
       // The step may overshoot the boundary: take the registers as they were at the boundary.
       const f = (boundary - before) / ctx.dtMs;

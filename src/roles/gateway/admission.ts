@@ -126,7 +126,7 @@ function matchesEntry(e: AllowListEntry, eoj: string, id: DeviceIdentity): boole
 export interface ObserveResult {
   record: DeviceRecord;
   /** What changed with this observation. */
-  change: 'none' | 'new' | 'moved' | 'quarantined';
+  change: 'none' | 'new' | 'moved' | 'quarantined' | 'conflict';
 }
 
 /**
@@ -158,6 +158,22 @@ export class AdmissionRegistry {
     return r ? structuredClone(r) : undefined;
   }
 
+  /**
+   * The operator confirms that an admitted device really moved (e.g. a new DHCP lease): its pin
+   * becomes `address`. Recorded in the audit log as the operator's decision.
+   */
+  repin(deviceId: string, revision: number, address: string, by: string): { ok: true; record: DeviceRecord } | { ok: false; reason: string } {
+    const r = this.byId.get(deviceId);
+    if (!r) return this.refusedDecision(deviceId, 'repin', by, 'unknown device');
+    if (r.revision !== revision) return this.refusedDecision(deviceId, 'repin', by, `revision ${revision} is stale (now ${r.revision})`);
+    const from = r.address;
+    r.address = address;
+    r.revision += 1;
+    this.store.save(r);
+    this.audit.append({ actor: { kind: 'operator', id: by }, action: 'gateway.device.repinned', target: deviceId, outcome: 'success', details: { from, to: address } });
+    return { ok: true, record: structuredClone(r) };
+  }
+
   /** Only admitted devices are ever sent a command. */
   isControllable(deviceId: string): boolean {
     return this.byId.get(deviceId)?.state === 'admitted';
@@ -182,6 +198,20 @@ export class AdmissionRegistry {
         return this.quarantine(byKey, dev, `identification number ${dev.identity.identificationNumber ?? '?'} now reports maker ${dev.identity.makerCode}, product ${dev.identity.productCode ?? '?'}, serial ${dev.identity.serialNumber ?? '?'} (was ${describeIdentity(byKey.identity)})`);
       }
       const moved = byKey.address !== dev.address;
+      if (moved && byKey.state === 'admitted') {
+        // Protected R5: an admitted device is pinned to the address it was admitted at. ECHONET
+        // Lite has no authentication, so the same identity from another source is a clone or a
+        // spoofed node until the operator decides otherwise; the pin stays, nothing is moved.
+        byKey.lastSeen = now;
+        this.store.save(byKey);
+        this.audit.append({
+          actor: { kind: 'system', id: 'gateway.admission' }, action: 'gateway.security.source_changed', target: byKey.deviceId,
+          outcome: 'refused',
+          reason: `${describeIdentity(dev.identity)} ${eoj} answered from ${dev.address}, but the admitted device is pinned to ${byKey.address}: a duplicate identity or a spoofed source; ignored`,
+          details: { pinned: byKey.address, observed: dev.address, eoj },
+        });
+        return { record: structuredClone(byKey), change: 'conflict' };
+      }
       const previous = byKey.address;
       byKey.address = dev.address;
       byKey.lastSeen = now;

@@ -9,13 +9,16 @@
  * - household solar power 0x0279: 0xA0 output limit setting 1 (%);
  * - electric water heater 0x026B: 0xB0 automatic water heating setting (automatic / manual
  *   heating / manual stop);
- * - home air conditioner 0x0130: 0xB3 set temperature (°C).
+ * - home air conditioner 0x0130: 0xB3 set temperature (°C);
+ * - general lighting 0x0290: 0xB0 brightness (%);
+ * - fuel cell 0x027C: 0xCA generation on/off, 0xD2 rated-maximum / load-following output.
  * `auto` restores what the owner had (OwnerNormal) — the recorded 0xDA / 0xB0 mode, 0xA0 limit,
  * 0xB3 temperature — and falls back to the class's automatic mode.
  *
  * Defence in depth: `execute` refuses any device that admission does not allow, even though the
  * engine never asks for one.
  */
+import type { AuditSink } from '../../core/audit-port.js';
 import type { Clock } from '../../core/clock.js';
 import { NotAuthorizedError, PolicyRefusedError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -41,6 +44,8 @@ const READ_EPCS: Record<DeviceClass, number[]> = {
   pv: [0x80, 0xe0, 0xa0, 0xe8],
   water_heater: [0x80, 0xb0, 0xb2, 0x84],
   aircon: [0x80, 0xb0, 0xb3, 0x84],
+  lighting: [0x80, 0xb0, 0x84],
+  fuel_cell: [0x80, 0xc4, 0xca, 0xd2, 0xc2],
   meter: [0x80, 0xe7, 0xe0, 0xe1, 0xd3],
 };
 
@@ -85,7 +90,12 @@ export interface EchonetSiteOptions {
    */
   firmwareEpcs?: Readonly<Record<string, number>> | undefined;
   logger?: Logger | undefined;
+  /** Where R5 security events go (a device INF from an unexpected or spoofed source). */
+  audit?: AuditSink | undefined;
 }
+
+/** At most one audit record per (event, source, EOJ) in this window: a flood stays one line. */
+const SECURITY_EVENT_WINDOW_MS = 60_000;
 
 function decodeWith<T>(def: ClassDef, epc: number, results: readonly PropertyResult[]): T | undefined {
   const r = results.find((x) => x.epc === epc && x.ok && x.edt.length > 0);
@@ -136,6 +146,36 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
       void this.identify(address).catch((err: unknown) => this.log.warn({ address, err: (err as Error).message }, 're-identification failed'));
     });
     o.controller.on('node', (node) => this.register(node));
+    o.controller.on('inf', (inf) => this.checkNotification(inf.address, inf.seoj));
+  }
+
+  private readonly lastSecurityEvent = new Map<string, number>();
+
+  /**
+   * Protected R5: a device object's INF is expected only from the address its device is pinned
+   * to. One from elsewhere for the EOJ of an admitted device is a spoofed source; one from a
+   * source no device is pinned to is unexpected. Both are ignored (INF never drives a reading)
+   * and recorded as security events. Node profile INF (instance list announcements) stay the
+   * way new devices are found.
+   */
+  private checkNotification(address: string, seoj: Eoj): void {
+    if (eojClass(seoj) === 0x0ef0) return;
+    const devices = [...this.devices.values()];
+    if (devices.some((d) => d.address === address && d.eoj === seoj)) return;
+    const victim = devices.find((d) => d.eoj === seoj && this.o.admission.isControllable(d.deviceId));
+    const action = victim ? 'gateway.security.spoofed_inf' : 'gateway.security.unexpected_inf';
+    const key = `${action} ${address} ${formatEoj(seoj)}`;
+    const now = this.o.clock.now();
+    if (now - (this.lastSecurityEvent.get(key) ?? -Infinity) < SECURITY_EVENT_WINDOW_MS) return;
+    this.lastSecurityEvent.set(key, now);
+    this.log.warn({ address, eoj: formatEoj(seoj) }, 'ECHONET Lite INF from an unexpected source ignored');
+    this.o.audit?.append({
+      actor: { kind: 'system', id: 'gateway.echonet' }, action, target: victim?.deviceId ?? `${address} ${formatEoj(seoj)}`, outcome: 'refused',
+      reason: victim
+        ? `INF for ${formatEoj(seoj)} from ${address}, but the admitted device is pinned to ${victim.address}; ignored`
+        : `INF for ${formatEoj(seoj)} from ${address}, where no device is pinned; ignored`,
+      details: { address, eoj: formatEoj(seoj), ...(victim ? { pinned: victim.address } : {}) },
+    });
   }
 
   /** Discovers and identifies the configured addresses; every object found goes through admission. */
@@ -162,7 +202,9 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
       const cls = deviceClassOfEchonet(eojClass(inst));
       const def = classDefinition(eojClass(inst));
       if (!cls || !def) continue;
-      const { record } = this.o.admission.observe({ address: node.address, eoj: formatEoj(inst), class: cls, identity });
+      const { record, change } = this.o.admission.observe({ address: node.address, eoj: formatEoj(inst), class: cls, identity });
+      // A pinned device seen from another source keeps its pin: the clone is not registered.
+      if (change === 'conflict') continue;
       const existing = this.devices.get(record.deviceId);
       const release = node.releases.get(inst);
       this.devices.set(record.deviceId, {
@@ -330,6 +372,16 @@ export function propertiesFor(def: ClassDef, cls: DeviceClass, cmd: DeviceComman
       if (cmd.action === 'aircon_setpoint') return [p(0xb3, Math.round(cmd.temperatureC ?? 0))];
       if (cmd.action === 'auto') return normal?.temperatureC !== undefined ? [p(0xb3, Math.round(normal.temperatureC))] : [];
       break;
+    case 'fuel_cell':
+      if (cmd.action === 'generate') return [p(0xd2, 'maximumRating'), p(0xca, 'generationOn')];
+      if (cmd.action === 'stop_generate') return [p(0xca, 'generationOff')];
+      // The owner's setting (normally on) in the normal load-following output.
+      if (cmd.action === 'auto') return [p(0xd2, 'loadFollowing'), p(0xca, restoreMode(['generationOn', 'generationOff'], 'generationOn'))];
+      break;
+    case 'lighting':
+      if (cmd.action === 'light_level') return [p(0xb0, Math.round(cmd.percent ?? 100))];
+      if (cmd.action === 'auto') return [p(0xb0, Math.round(normal?.percent ?? 100))];
+      break;
     case 'meter':
       break;
   }
@@ -382,6 +434,20 @@ function readingFrom(d: SiteDevice, results: readonly PropertyResult[], at: numb
       const mode = v<string>(0xb0);
       r.airconMode = mode === 'cooling' ? 'cooling' : mode === 'heating' ? 'heating' : mode === 'automatic' ? 'auto' : mode === 'dehumidification' ? 'dry' : mode === 'airCirculator' ? 'fan' : mode ? 'other' : undefined;
       r.temperatureC = v<number>(0xb3);
+      const p = v<number>(0x84);
+      if (p !== undefined) r.powerW = watts(p);
+      break;
+    }
+    case 'fuel_cell': {
+      const g = v<number>(0xc4);
+      if (g !== undefined) r.powerW = watts(-g);
+      r.mode = v<string>(0xca);
+      const rated = v<number>(0xc2);
+      if (rated !== undefined) r.ratedOutputW = watts(rated);
+      break;
+    }
+    case 'lighting': {
+      r.levelPercent = v<number>(0xb0);
       const p = v<number>(0x84);
       if (p !== undefined) r.powerW = watts(p);
       break;

@@ -161,6 +161,7 @@ const EXPECTED_MODE: Partial<Record<string, string>> = {
 export function contradicts(cmd: DeviceCommand, r: DeviceReading): boolean {
   if (cmd.action === 'aircon_setpoint') return r.temperatureC !== undefined && r.temperatureC !== cmd.temperatureC;
   if (cmd.action === 'pv_limit') return r.pvLimitPercent !== undefined && r.pvLimitPercent !== cmd.percent;
+  if (cmd.action === 'light_level') return r.levelPercent !== undefined && r.levelPercent !== cmd.percent;
   const expected = EXPECTED_MODE[cmd.action];
   return expected !== undefined && r.mode !== undefined && r.mode !== expected;
 }
@@ -751,5 +752,5 @@ function optReasonOfRule(rule: string): OptReason {
 /** The owner's normal mode of a device, from its reading before the first forced command. */
 export function normalFrom(r: DeviceReading | undefined): OwnerNormal | undefined {
   if (!r) return undefined;
-  return { mode: r.mode, temperatureC: r.temperatureC, percent: r.pvLimitPercent };
+  return { mode: r.mode, temperatureC: r.temperatureC, percent: r.pvLimitPercent ?? r.levelPercent };
 }

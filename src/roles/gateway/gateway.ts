@@ -358,7 +358,7 @@ export class Gateway {
         clock, audit, timeoutMs: config.echonet.timeoutMs, retries: config.echonet.retries, perNodeRate: config.echonet.perNodeRate,
       });
       cleanup.unshift(() => controller.close());
-      const site = new EchonetSite({ controller, admission, clock, addresses: config.echonet.devices, firmwareEpcs: config.echonet.firmwareEpcs, logger: log });
+      const site = new EchonetSite({ controller, admission, clock, addresses: config.echonet.devices, firmwareEpcs: config.echonet.firmwareEpcs, logger: log, audit });
       const policy = new SafetyPolicy(config.policy, clock);
       const failSafe = new FailSafe(config.policy.failSafe, clock);
       const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, maxRampUpMs: config.engine.maxRampUpMs, logger: log });

@@ -107,6 +107,8 @@ export const DEFAULT_CLASS_POLICY: Readonly<Record<DeviceClass, ClassPolicy>> = 
     pv: { ...base, maxChargeW: 0, maxDischargeW: 6000 },
     water_heater: { ...base, maxChargeW: 1500 },
     aircon: { ...base, maxChargeW: 3000 },
+    lighting: { ...base },
+    fuel_cell: { ...base },
     meter: { ...base, maxCommandsPerMinute: 1 },
   };
 })();
@@ -144,10 +146,10 @@ export type SitePolicy = z.output<typeof sitePolicySchema>;
 export type PolicyRule =
   | 'class-action' | 'device-offline' | 'allowed-hours' | 'rate-limit' | 'site-rate-limit'
   | 'max-charge-power' | 'max-discharge-power' | 'soc-floor' | 'soc-ceiling' | 'soc-unknown'
-  | 'pv-limit-range' | 'setpoint-range' | 'ramp-rate';
+  | 'pv-limit-range' | 'light-level-range' | 'setpoint-range' | 'ramp-rate';
 
 /** Rules about a value beyond a limit (answered 454 invalid data when an event asks for it). */
-export const RANGE_RULES: readonly PolicyRule[] = ['max-charge-power', 'max-discharge-power', 'pv-limit-range', 'setpoint-range'];
+export const RANGE_RULES: readonly PolicyRule[] = ['max-charge-power', 'max-discharge-power', 'pv-limit-range', 'light-level-range', 'setpoint-range'];
 
 export interface PolicyReason {
   rule: PolicyRule;
@@ -378,6 +380,10 @@ export class SafetyPolicy {
         const r = outOfRange('pv-limit-range', `PV output limit ${p}% is outside ${limits.minPvLimitPercent}..100%`, { ...cmd, percent: clamped });
         if (r) return r;
       }
+    }
+    if (cmd.action === 'light_level') {
+      const p = cmd.percent;
+      if (p === undefined || !Number.isFinite(p) || p < 0 || p > 100) return refuse('light-level-range', `lighting brightness ${String(p)} is outside 0..100%`);
     }
     if (cmd.action === 'aircon_setpoint') {
       const t = cmd.temperatureC;

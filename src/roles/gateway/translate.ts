@@ -26,6 +26,8 @@
  * - water heater: r > 0 manual stop of boiling; r < 0 manual boil (store surplus as heat); 0 → auto.
  * - air conditioner: set temperature = owner's set temperature ± r × airconMaxOffsetC
  *   (+ when cooling, − when heating), rounded to 1 °C (ECHONET Lite 0xB3 resolution).
+ * - fuel cell: r > 0 generate at the rating; r < 0 stop generating (more net draw); 0 → auto.
+ * - lighting: r > 0 dims to (1 − r) × 100 % brightness; capacity v → v × 100 %; r ≤ 0 → no change.
  * - smart meter: nothing to control.
  *
  * A signal the gateway does not understand is refused with 460 (signal not supported) — never
@@ -105,6 +107,8 @@ const CLASS_SUPPORT: Readonly<Record<DeviceClass, readonly string[]>> = {
   pv: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   water_heater: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   aircon: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset', 'x-loadControlSetpoint'],
+  lighting: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
+  fuel_cell: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   meter: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
 };
 
@@ -273,6 +277,16 @@ export function translateSignals(
       const sign = mode === 'cooling' ? 1 : -1;
       return ok({ ...base, action: 'aircon_setpoint', temperatureC: Math.round(owner + sign * r * cfg.airconMaxOffsetC) });
     }
+    case 'fuel_cell':
+      return ok({ ...base, action: r > 0 ? 'generate' : r < 0 ? 'stop_generate' : 'auto' });
+    case 'lighting': {
+      // Dimming sheds load (下げ); lights are never brightened to absorb surplus.
+      if (signal.type === 'x-loadControlCapacity') {
+        return ok(signal.value >= 1 ? { ...base, action: 'auto' } : { ...base, action: 'light_level', percent: Math.round(Math.max(0, signal.value) * 100) });
+      }
+      if (r <= 0) return ok(r === 0 ? { ...base, action: 'auto' } : undefined, r === 0 ? undefined : 'lighting is not brightened to absorb surplus');
+      return ok({ ...base, action: 'light_level', percent: Math.round((1 - r) * 100) });
+    }
     case 'meter':
       return ok(undefined, 'a smart meter is read, not controlled');
   }
@@ -431,10 +445,20 @@ function loadControlState(reading: DeviceReading, active: DeviceCommand | undefi
       if (pct === undefined) return undefined;
       return { capacity: { current: tidy(pct / 100), normal: tidy((normal?.percent ?? 100) / 100), min: 0, max: 1 } };
     }
+    case 'lighting': {
+      const pct = active?.action === 'light_level' ? active.percent : reading.levelPercent;
+      if (pct === undefined) return undefined;
+      return { capacity: { current: tidy(pct / 100), normal: tidy((normal?.percent ?? 100) / 100), min: 0, max: 1 } };
+    }
     case 'aircon': {
       const t = active?.action === 'aircon_setpoint' ? active.temperatureC : reading.temperatureC;
       if (t === undefined) return undefined;
       return { setPoint: { current: t, normal: normal?.temperatureC } };
+    }
+    case 'fuel_cell': {
+      // As the water heater's: −1 generating at the rating (less net load), +1 stopped, 0 owner's.
+      const a = active?.action;
+      return { levelOffset: { current: a === 'generate' ? -1 : a === 'stop_generate' ? 1 : 0, normal: 0, min: -1, max: 1 } };
     }
     case 'water_heater': {
       // Level offset as in x-loadControlLevelOffset: −1 forced stop (less load), +1 forced boil

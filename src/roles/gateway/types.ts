@@ -44,6 +44,8 @@ export type CommandAction =
   | 'ev_charge' | 'ev_discharge' | 'ev_stop' // EV charger/discharger (V2H)
   | 'boil' | 'stop_boil' // water heater: manual boil / manual no-boil
   | 'aircon_setpoint' // air conditioner set temperature
+  | 'light_level' // lighting brightness, percent (0 = dark)
+  | 'generate' | 'stop_generate' // fuel cell: generate at the rating / stop the stack
   | 'auto';
 
 /** Which actions each class accepts (anything else is a translation bug, refused by the policy). */
@@ -53,6 +55,8 @@ export const ACTIONS_BY_CLASS: Readonly<Record<DeviceClass, readonly CommandActi
   ev: ['ev_charge', 'ev_discharge', 'ev_stop', 'auto'],
   water_heater: ['boil', 'stop_boil', 'auto'],
   aircon: ['aircon_setpoint', 'auto'],
+  lighting: ['light_level', 'auto'],
+  fuel_cell: ['generate', 'stop_generate', 'auto'],
   meter: [],
 };
 
@@ -63,7 +67,7 @@ export interface DeviceCommand {
   action: CommandAction;
   /** Magnitude of charge / discharge power, always ≥ 0 (the action gives the direction). */
   powerW?: Watts | undefined;
-  /** PV output limit, 0..100 % of rated output. */
+  /** PV output limit, 0..100 % of rated output; lighting brightness, 0..100 %. */
   percent?: number | undefined;
   /** Air-conditioner set temperature in °C. */
   temperatureC?: number | undefined;
@@ -136,7 +140,7 @@ export interface OwnerNormal {
   mode?: string | undefined;
   /** Air-conditioner set temperature chosen by the owner. */
   temperatureC?: number | undefined;
-  /** PV output limit before the event (normally 100). */
+  /** PV output limit (normally 100) or lighting brightness before the event. */
   percent?: number | undefined;
 }
 
@@ -161,6 +165,8 @@ export interface DeviceReading {
   airconMode?: 'cooling' | 'heating' | 'auto' | 'dry' | 'fan' | 'other' | undefined;
   /** PV output limit currently in force, % of rated. */
   pvLimitPercent?: number | undefined;
+  /** Lighting brightness currently set, %. */
+  levelPercent?: number | undefined;
   /** The owner changed the device by hand during an event (OpenADR oadrManualOverride). */
   manualOverride?: boolean | undefined;
   /** Rated powers the device declares (ECHONET Lite rated charge / discharge / output). */

@@ -16,11 +16,21 @@ export const superValues = {
 };
 
 /** A storage battery instance with a maker-specific property 0xF5. */
+/** The storage battery's other mandatory values (Appendix table), neutral for tests. */
+export const batteryMandatoryValues = {
+  acEffectiveCapacityCharging: wattHours(9000), acEffectiveCapacityDischarging: wattHours(8500),
+  acChargeableAmount: wattHours(4500), acDischargeableAmount: wattHours(4000),
+  acCumulativeCharging: wattHours(0), acCumulativeDischarging: wattHours(0),
+  acChargeAmountSetting: wattHours(0), acDischargeAmountSetting: wattHours(0),
+  minMaxChargingPower: [0, 3000] as [number, number], minMaxDischargingPower: [0, 3000] as [number, number],
+  systemInterconnection: 'reversePowerFlowNotAcceptable' as const,
+};
+
 export function testBattery(instance = 1, soc = 50): EchonetObject<typeof StorageBattery.props> {
   return new EchonetObject(StorageBattery, {
     instance,
     values: {
-      ...superValues,
+      ...superValues, ...batteryMandatoryValues,
       operationMode: 'standby', workingOperationStatus: 'standby', remainingCapacityPercent: soc,
       instantaneousChargeDischargePower: watts(0), chargingPowerSetting: watts(3000), dischargingPowerSetting: watts(3000),
       ratedEnergy: wattHours(9800),

@@ -93,10 +93,10 @@ test('SetC out of range → SetC_SNA naming the property, value not applied, sec
 });
 
 test('Get with an unknown property → Get_SNA with the known values and PDC 0 for the rest', async () => {
-  const r = await controller.request(NODE, B2, Esv.Get, [{ epc: 0xe4, edt: new Uint8Array(0) }, { epc: 0xc1, edt: new Uint8Array(0) }]);
+  const r = await controller.request(NODE, B2, Esv.Get, [{ epc: 0xe4, edt: new Uint8Array(0) }, { epc: 0xf0, edt: new Uint8Array(0) }]);
   assert.equal(r.esv, Esv.Get_SNA);
   assert.equal(r.refused, true);
-  assert.deepEqual(r.properties.map((x) => [x.epc, x.ok, x.edt.length]), [[0xe4, true, 1], [0xc1, false, 0]]);
+  assert.deepEqual(r.properties.map((x) => [x.epc, x.ok, x.edt.length]), [[0xe4, true, 1], [0xf0, false, 0]]);
 });
 
 test('SetGet sets then reads in one exchange; a refused part makes it SetGet_SNA', async () => {

@@ -8,6 +8,7 @@ import {
 } from '../../../src/protocols/echonet/objects/index.js';
 import { decodePropertyMap } from '../../../src/protocols/echonet/property-map.js';
 import { wattHours, watts } from '../../../src/core/units.js';
+import { batteryMandatoryValues } from './fixtures.js';
 
 const baseValues = {
   operationStatus: 'on' as const,
@@ -23,7 +24,7 @@ function battery(): EchonetObject<typeof StorageBattery.props> {
   return new EchonetObject(StorageBattery, {
     instance: 1,
     values: {
-      ...baseValues,
+      ...baseValues, ...batteryMandatoryValues,
       operationMode: 'standby', workingOperationStatus: 'standby', remainingCapacityPercent: 50,
       instantaneousChargeDischargePower: watts(-1500), chargingPowerSetting: watts(3000), ratedEnergy: wattHours(9800),
     },
@@ -88,8 +89,9 @@ test('property maps list exactly the supported properties by access rule', () =>
   assert.ok(get.includes(0xe4) && get.includes(0x9f) && get.includes(0xda));
   assert.ok(get.length >= 16, 'battery Get map uses the bitmap form');
   assert.equal(b.readForGet(0x9f)!.length, 17);
-  assert.deepEqual(decodePropertyMap(b.readForGet(0x9e)!), [0x80, 0x81, 0xda, 0xeb]);
-  assert.deepEqual(decodePropertyMap(b.readForGet(0x9d)!), [0x80, 0x81, 0x88, 0xcf, 0xda]);
+  assert.deepEqual(decodePropertyMap(b.readForGet(0x9e)!), [0x80, 0x81, 0xaa, 0xab, 0xda, 0xeb]);
+  // 0xAA/0xAB (AC charge/discharge amount settings) and 0xC1/0xC2 (charging/discharging method) are announced per the Appendix table.
+  assert.deepEqual(decodePropertyMap(b.readForGet(0x9d)!), [0x80, 0x81, 0x88, 0xaa, 0xab, 0xc1, 0xc2, 0xcf, 0xda]);
 });
 
 test('a class instance without its mandatory properties is refused at construction', () => {

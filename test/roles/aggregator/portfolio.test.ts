@@ -72,10 +72,13 @@ describeEachEngine('aggregator portfolio', (fx) => {
     const ac = await p.getResource('ac-001');
     assert.equal(ac?.name, 'Aircon "main"');
     assert.deepEqual(ac?.constraints, { comfortBand: { minC: 24, maxC: 28 } });
+    const acIncreaseW = ac?.maxIncreaseW ?? 0;
+    assert.ok(acIncreaseW > 0, 'an air conditioner can take up (上げ)');
     const pools = await p.listPools();
     assert.deepEqual(pools.map((x) => [x.id, x.tsoArea, x.product, x.resources, x.reduceW, x.increaseW]), [
       ['kansai-t1', 'kansai', 'tertiary1', 2, 61500, 1500],
-      ['tokyo-t2', 'tokyo', 'tertiary2', 3, 4500 + 0 + 1500, 4000 + 4500 + 0],
+      // The air conditioner takes up (上げ, pre-cooling) as well as shedding: its increase counts too.
+      ['tokyo-t2', 'tokyo', 'tertiary2', 3, 4500 + 0 + 1500, 4000 + 4500 + acIncreaseW],
     ]);
     const sites = await p.listSites();
     assert.deepEqual(sites.items.map((x) => [x.id, x.tsoArea, x.address]), [['site-001', 'tokyo', '1-2-3 Chiyoda, Tokyo'], ['site-101', 'kansai', null]]);

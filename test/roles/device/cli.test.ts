@@ -26,6 +26,13 @@ test('erab device site starts a node that announces its instances, and stops aft
   assert.equal(line.speed, 60);
 });
 
+test('erab device site plays lighting and a fuel cell with --lighting and --fuel-cell', async () => {
+  const r = await run(['device', 'site', '--address', '127.17.5.2', '--lighting', '200', '--fuel-cell', '--duration', '0.3']);
+  assert.equal(r.code, 0, r.err);
+  const line = JSON.parse(r.out.trim()) as { instances: string[] };
+  assert.deepEqual([...line.instances].sort(), ['027C01', '028801', '029001']);
+});
+
 test('erab device sites starts consecutive addresses', async () => {
   const r = await run(['device', 'sites', '--count', '3', '--base-address', '127.3.6.10', '--battery', '--duration', '0.3']);
   assert.equal(r.code, 0, r.err);

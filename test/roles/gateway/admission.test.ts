@@ -53,13 +53,30 @@ test('an allow-listed device is admitted at first sight; a partial entry without
   assert.equal(reg2.observe(bat()).record.state, 'pending');
 });
 
-test('a device that changes address keeps its record (DHCP); a different device at the same slot is quarantined', () => {
+test('an admitted device is pinned: the same identity elsewhere is a security event until the operator repins it', () => {
+  const { reg, audit } = setup();
+  const pending = reg.observe(bat());
+  assert.equal(reg.observe(bat({ address: '127.0.0.8' })).change, 'moved', 'a pending device is not pinned yet');
+  reg.observe(bat());
+  reg.admit(pending.record.deviceId, reg.get(pending.record.deviceId)!.revision, 'op');
+  const clone = reg.observe(bat({ address: '127.0.0.9' }));
+  assert.equal(clone.change, 'conflict');
+  assert.equal(clone.record.address, '127.0.0.2', 'the pin stays');
+  assert.equal(reg.isControllable(clone.record.deviceId), true);
+  const ev = audit.records.find((r) => r.action === 'gateway.security.source_changed')!;
+  assert.equal(ev.outcome, 'refused');
+  assert.deepEqual(ev.details, { pinned: '127.0.0.2', observed: '127.0.0.9', eoj: '027D01' });
+  // The operator confirms a real move (new DHCP lease); then the device is seen there.
+  assert.equal(reg.repin(clone.record.deviceId, clone.record.revision - 1, '127.0.0.9', 'op').ok, false, 'stale revision');
+  assert.equal(reg.repin(clone.record.deviceId, clone.record.revision, '127.0.0.9', 'op').ok, true);
+  assert.equal(reg.observe(bat({ address: '127.0.0.9' })).change, 'none');
+});
+
+test('a different device at the same slot is quarantined', () => {
   const { reg, audit } = setup();
   const first = reg.observe(bat()).record;
   reg.admit(first.deviceId, first.revision, 'op');
-  const moved = reg.observe(bat({ address: '127.0.0.9' }));
-  assert.equal(moved.change, 'moved');
-  assert.equal(moved.record.state, 'admitted');
+  reg.repin(first.deviceId, first.revision + 1, '127.0.0.9', 'op');
   const impostor: DeviceIdentity = { identificationNumber: 'FE0000990000000000000000000000FF', makerCode: '000099', productCode: 'X', serialNumber: 'EVIL' };
   const q = reg.observe(bat({ address: '127.0.0.9', identity: impostor }));
   assert.equal(q.change, 'quarantined');

@@ -16,6 +16,7 @@ import { WaterHeaterSimulator } from '../../../src/roles/device/water-heater.js'
 import { AdmissionRegistry, MemoryAdmissionStore } from '../../../src/roles/gateway/admission.js';
 import { EchonetSite, describeLocation } from '../../../src/roles/gateway/echonet-site.js';
 import { watts } from '../../../src/core/units.js';
+import { batteryMandatoryValues } from '../../protocols/echonet/fixtures.js';
 
 /** A random loopback block per run: other build folders may run this file at the same time. */
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
@@ -158,7 +159,7 @@ test('a maker-specific firmware property is read into the inventory when configu
   const id = { makerCode: 0xfffffc, productCode: 'FWTEST', productionNumber: 'FW0001' };
   const object = new EchonetObject(StorageBattery, {
     instance: 1,
-    values: { operationStatus: 'on', installationLocation: Uint8Array.of(0x61), standardVersion: { release: 'R', revision: 0 }, faultStatus: 'noFault', makerCode: id.makerCode, operationMode: 'standby', workingOperationStatus: 'standby', remainingCapacityPercent: 50 },
+    values: { operationStatus: 'on', installationLocation: Uint8Array.of(0x61), standardVersion: { release: 'R', revision: 0 }, faultStatus: 'noFault', makerCode: id.makerCode, operationMode: 'standby', workingOperationStatus: 'standby', remainingCapacityPercent: 50, ...batteryMandatoryValues },
     extra: [{ def: rawProperty(0xf0), edt: new Uint8Array(Buffer.from('FW 2.1.0\0\0\0\0', 'latin1')) }],
   });
   const node = await EchonetNode.start({ address: `${NET}.4`, objects: [object], identity: id, multicast: false });

@@ -63,10 +63,17 @@ test('translation never throws: a command valid for the class, or a refusal with
   }), { numRuns: 3000 });
 });
 
+const ALL_ACTIONS = [...new Set(Object.values(ACTIONS_BY_CLASS).flat()), 'auto' as const];
+
 const command: fc.Arbitrary<DeviceCommand> = fc.constantFrom(...DEVICE_CLASSES).chain((cls) => fc.record({
   deviceId: fc.constant('d1'),
   class: fc.constant(cls),
-  action: fc.constantFrom('charge', 'discharge', 'standby', 'auto', 'pv_limit', 'ev_charge', 'ev_discharge', 'ev_stop', 'boil', 'stop_boil', 'aircon_setpoint') as fc.Arbitrary<DeviceCommand['action']>,
+  // Half the time one of the class's own actions (so every verdict is reached whatever the number
+  // of classes), otherwise any action at all (a mismatch must be refused).
+  action: fc.oneof(
+    fc.constantFrom(...(ACTIONS_BY_CLASS[cls].length > 0 ? ACTIONS_BY_CLASS[cls] : ['auto' as const])),
+    fc.constantFrom(...ALL_ACTIONS),
+  ) as fc.Arbitrary<DeviceCommand['action']>,
   powerW: fc.option(fc.oneof(fc.integer({ min: -1000, max: 100_000 }), fc.double()).map((n) => n as DeviceCommand['powerW']), { nil: undefined }),
   percent: fc.option(fc.double({ min: -50, max: 150 }), { nil: undefined }),
   temperatureC: fc.option(fc.double({ min: -10, max: 60 }), { nil: undefined }),
@@ -106,6 +113,7 @@ test('the policy never lets through a step beyond the power limits, below the re
           }
         }
         if (c.action === 'pv_limit') assert.ok(c.percent! >= limits.minPvLimitPercent && c.percent! <= 100);
+        if (c.action === 'light_level') assert.ok(c.percent! >= 0 && c.percent! <= 100);
         if (c.action === 'aircon_setpoint') assert.ok(c.temperatureC! >= limits.minSetpointC && c.temperatureC! <= limits.maxSetpointC);
       }
       if (outOfRange === 'refuse') assert.ok(d.reasons.every((x) => x.rule === 'ramp-rate'), 'refuse mode only reshapes by ramps');

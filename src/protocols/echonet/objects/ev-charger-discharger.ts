@@ -6,7 +6,7 @@
 import { enumeration, milliKilowattHours, unsigned, wattHours, wattsSigned, wattsUnsigned } from '../datatypes.js';
 import { ClassCode } from '../eoj.js';
 import { superclassProps } from './superclass.js';
-import { defineClass, prop } from './types.js';
+import { appendixProp, defineClass, prop } from './types.js';
 
 /** 0xC7 vehicle connection and chargeable/dischargeable status. */
 export const vehicleConnection = enumeration({
@@ -33,6 +33,15 @@ export const EvChargerDischarger = defineClass(ClassCode.evChargerDischarger, 'e
   vehicleRemainingDischargeable: prop(0xc2, 'vehicleRemainingDischargeable', '車載電池の放電可能残容量1', wattHours(), 'G'),
   ratedChargePower: prop(0xc5, 'ratedChargePower', '定格充電能力', wattsUnsigned(4, 999_999_999), 'G'),
   ratedDischargePower: prop(0xc6, 'ratedDischargePower', '定格放電能力', wattsUnsigned(4, 999_999_999), 'G'),
+  vehicleRemainingDischargeablePercent: appendixProp(ClassCode.evChargerDischarger, 0xc4, 'vehicleRemainingDischargeablePercent'),
+  minMaxChargingPower: appendixProp(ClassCode.evChargerDischarger, 0xc8, 'minMaxChargingPower'),
+  minMaxDischargingPower: appendixProp(ClassCode.evChargerDischarger, 0xc9, 'minMaxDischargingPower'),
+  minMaxChargingCurrent: appendixProp(ClassCode.evChargerDischarger, 0xca, 'minMaxChargingCurrent'),
+  minMaxDischargingCurrent: appendixProp(ClassCode.evChargerDischarger, 0xcb, 'minMaxDischargingCurrent'),
+  chargerType: appendixProp(ClassCode.evChargerDischarger, 0xcc, 'chargerType'),
+  vehicleConnectionConfirmation: appendixProp(ClassCode.evChargerDischarger, 0xcd, 'vehicleConnectionConfirmation'),
+  vehicleChargeableCapacity: appendixProp(ClassCode.evChargerDischarger, 0xce, 'vehicleChargeableCapacity'),
+  vehicleRemainingChargeable: appendixProp(ClassCode.evChargerDischarger, 0xcf, 'vehicleRemainingChargeable'),
   vehicleConnection: prop(0xc7, 'vehicleConnection', '車両接続・充放電可否状態', vehicleConnection, 'GA', true),
   vehicleBatteryCapacity: prop(0xd0, 'vehicleBatteryCapacity', '車載電池の使用容量値1', wattHours(), 'G'),
   instantaneousChargeDischargePower: prop(0xd3, 'instantaneousChargeDischargePower', '瞬時充放電電力計測値', wattsSigned(999_999_999), 'G'),
@@ -41,6 +50,7 @@ export const EvChargerDischarger = defineClass(ClassCode.evChargerDischarger, 'e
   operationMode: prop(0xda, 'operationMode', '運転モード設定', evOperationMode, 'GSA', true),
   vehicleRemainingWh: prop(0xe2, 'vehicleRemainingWh', '車載電池の電池残容量1', wattHours(), 'G'),
   vehicleRemainingPercent: prop(0xe4, 'vehicleRemainingPercent', '車載電池の電池残容量3', percent, 'G'),
+  vehicleId: appendixProp(ClassCode.evChargerDischarger, 0xe6, 'vehicleId'),
   chargingPowerSetting: prop(0xeb, 'chargingPowerSetting', '充電電力設定値', wattsUnsigned(4, 999_999_999), 'GS'),
   dischargingPowerSetting: prop(0xec, 'dischargingPowerSetting', '放電電力設定値', wattsUnsigned(4, 999_999_999), 'GS'),
 });
@@ -48,10 +58,15 @@ export const EvChargerDischarger = defineClass(ClassCode.evChargerDischarger, 'e
 export const EvCharger = defineClass(ClassCode.evCharger, 'evCharger', '電気自動車充電器', {
   ...superclassProps,
   ratedChargePower: prop(0xc5, 'ratedChargePower', '定格充電能力', wattsUnsigned(4, 999_999_999), 'G'),
+  chargerType: appendixProp(ClassCode.evCharger, 0xcc, 'chargerType'),
+  vehicleConnectionConfirmation: appendixProp(ClassCode.evCharger, 0xcd, 'vehicleConnectionConfirmation'),
+  vehicleChargeableCapacity: appendixProp(ClassCode.evCharger, 0xce, 'vehicleChargeableCapacity'),
+  vehicleRemainingChargeable: appendixProp(ClassCode.evCharger, 0xcf, 'vehicleRemainingChargeable'),
   vehicleConnection: prop(0xc7, 'vehicleConnection', '車両接続・充電可否状態', vehicleConnection, 'GA', true),
   vehicleBatteryCapacity: prop(0xd0, 'vehicleBatteryCapacity', '車載電池の使用容量値1', wattHours(), 'G'),
   operationMode: prop(0xda, 'operationMode', '運転モード設定', evChargerOperationMode, 'GSA', true),
   vehicleRemainingWh: prop(0xe2, 'vehicleRemainingWh', '車載電池の電池残容量1', wattHours(), 'G'),
   vehicleRemainingPercent: prop(0xe4, 'vehicleRemainingPercent', '車載電池の電池残容量3', percent, 'G'),
+  vehicleId: appendixProp(ClassCode.evCharger, 0xe6, 'vehicleId'),
   chargingPowerSetting: prop(0xeb, 'chargingPowerSetting', '充電電力設定値', wattsUnsigned(4, 999_999_999), 'GS'),
 });

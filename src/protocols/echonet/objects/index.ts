@@ -8,9 +8,12 @@ import { HouseholdSolarPower } from './household-solar-power.js';
 import { NodeProfile } from './node-profile.js';
 import { LowVoltageSmartMeter } from './smart-meter.js';
 import { StorageBattery } from './storage-battery.js';
+import { GeneralLighting } from './general-lighting.js';
+import { FuelCell } from './fuel-cell.js';
 import type { ClassDef } from './types.js';
 
 export * from './types.js';
+export * from './appendix.js';
 export * from './superclass.js';
 export * from './node-profile.js';
 export * from './storage-battery.js';
@@ -20,10 +23,12 @@ export * from './electric-water-heater.js';
 export * from './smart-meter.js';
 export * from './air-conditioner.js';
 export * from './controller.js';
+export * from './general-lighting.js';
+export * from './fuel-cell.js';
 
 export const KNOWN_CLASSES: readonly ClassDef[] = [
   NodeProfile, StorageBattery, HouseholdSolarPower, EvChargerDischarger, EvCharger,
-  ElectricWaterHeater, LowVoltageSmartMeter, AirConditioner, HemsController,
+  ElectricWaterHeater, LowVoltageSmartMeter, AirConditioner, GeneralLighting, FuelCell, HemsController,
 ];
 
 const BY_CODE = new Map<EojClass, ClassDef>(KNOWN_CLASSES.map((c) => [c.classCode, c]));

@@ -11,7 +11,7 @@ import { enumeration, rawBytes, signed, unsigned, branded, type ValueCodec } fro
 import type { Watts } from '../../../core/units.js';
 import { ClassCode } from '../eoj.js';
 import { superclassProps } from './superclass.js';
-import { defineClass, prop } from './types.js';
+import { appendixProp, defineClass, prop } from './types.js';
 
 /** 0xE1 unit for cumulative amounts of electric energy, in kWh. */
 export const energyUnit = enumeration({
@@ -70,7 +70,9 @@ export const LowVoltageSmartMeter = defineClass(ClassCode.lowVoltageSmartMeter, 
   effectiveDigits: prop(0xd7, 'effectiveDigits', '積算電力量有効桁数', unsigned(1, { min: 1, max: 8 }), 'G', true),
   cumulativeNormal: prop(0xe0, 'cumulativeNormal', '積算電力量計測値（正方向計測値）', unsigned(4, { min: 0, max: 99_999_999 }), 'G', true),
   energyUnit: prop(0xe1, 'energyUnit', '積算電力量単位（正方向、逆方向計測値）', energyUnit, 'G', true),
+  cumulativeNormalLog1: appendixProp(ClassCode.lowVoltageSmartMeter, 0xe2, 'cumulativeNormalLog1'),
   cumulativeReverse: prop(0xe3, 'cumulativeReverse', '積算電力量計測値（逆方向計測値）', unsigned(4, { min: 0, max: 99_999_999 }), 'G'),
+  logDay1: appendixProp(ClassCode.lowVoltageSmartMeter, 0xe5, 'logDay1'),
   instantaneousPower: prop(0xe7, 'instantaneousPower', '瞬時電力計測値', branded<Watts>(signed(4, { min: -2_147_483_647, max: 2_147_483_645, unit: 'W' })), 'G', true),
   /** R-phase and T-phase currents, two signed shorts in 0.1 A. */
   instantaneousCurrents: prop(0xe8, 'instantaneousCurrents', '瞬時電流計測値', rawBytes(4, 4), 'G', true),

@@ -6,7 +6,7 @@
 import { enumeration, milliKilowattHours, unsigned, unsignedPair, wattHours, wattsSigned, wattsUnsigned } from '../datatypes.js';
 import { ClassCode } from '../eoj.js';
 import { superclassProps } from './superclass.js';
-import { defineClass, prop } from './types.js';
+import { appendixProp, defineClass, prop } from './types.js';
 
 /** 0xDA operation mode setting and 0xCF working operation status codes. */
 export const batteryOperationMode = enumeration({
@@ -30,14 +30,20 @@ export const systemInterconnection = enumeration({
 
 export const StorageBattery = defineClass(ClassCode.storageBattery, 'storageBattery', '蓄電池', {
   ...superclassProps,
+  currentTime: appendixProp(ClassCode.storageBattery, 0x97, 'currentTime'),
+  currentDate: appendixProp(ClassCode.storageBattery, 0x98, 'currentDate'),
   acEffectiveCapacityCharging: prop(0xa0, 'acEffectiveCapacityCharging', 'AC実効容量（充電）', wattHours(), 'G'),
   acEffectiveCapacityDischarging: prop(0xa1, 'acEffectiveCapacityDischarging', 'AC実効容量（放電）', wattHours(), 'G'),
+  acChargeableCapacity: appendixProp(ClassCode.storageBattery, 0xa2, 'acChargeableCapacity'),
+  acDischargeableCapacity: appendixProp(ClassCode.storageBattery, 0xa3, 'acDischargeableCapacity'),
   acChargeableAmount: prop(0xa4, 'acChargeableAmount', 'AC充電可能量', wattHours(), 'G'),
   acDischargeableAmount: prop(0xa5, 'acDischargeableAmount', 'AC放電可能量', wattHours(), 'G'),
   acCumulativeCharging: prop(0xa8, 'acCumulativeCharging', 'AC積算充電電力量計測値', milliKilowattHours(), 'G'),
   acCumulativeDischarging: prop(0xa9, 'acCumulativeDischarging', 'AC積算放電電力量計測値', milliKilowattHours(), 'G'),
   acChargeAmountSetting: prop(0xaa, 'acChargeAmountSetting', 'AC充電量設定値', wattHours(), 'GS'),
   acDischargeAmountSetting: prop(0xab, 'acDischargeAmountSetting', 'AC放電量設定値', wattHours(), 'GS'),
+  chargingMethod: appendixProp(ClassCode.storageBattery, 0xc1, 'chargingMethod'),
+  dischargingMethod: appendixProp(ClassCode.storageBattery, 0xc2, 'dischargingMethod'),
   minMaxChargingPower: prop(0xc8, 'minMaxChargingPower', '最小最大充電電力値', unsignedPair({ min: 0, max: 999_999_999, unit: 'W' }), 'G'),
   minMaxDischargingPower: prop(0xc9, 'minMaxDischargingPower', '最小最大放電電力値', unsignedPair({ min: 0, max: 999_999_999, unit: 'W' }), 'G'),
   workingOperationStatus: prop(0xcf, 'workingOperationStatus', '運転動作状態', batteryOperationMode, 'GA', true),
@@ -49,6 +55,7 @@ export const StorageBattery = defineClass(ClassCode.storageBattery, 'storageBatt
   systemInterconnection: prop(0xdb, 'systemInterconnection', '系統連系状態', systemInterconnection, 'G'),
   remainingCapacityWh: prop(0xe2, 'remainingCapacityWh', '蓄電残量1', wattHours(), 'G'),
   remainingCapacityPercent: prop(0xe4, 'remainingCapacityPercent', '蓄電残量3', unsigned(1, { min: 0, max: 100, unit: '%' }), 'G', true),
+  batteryType: appendixProp(ClassCode.storageBattery, 0xe6, 'batteryType'),
   chargingPowerSetting: prop(0xeb, 'chargingPowerSetting', '充電電力設定値', wattsUnsigned(4, 999_999_999), 'GS'),
   dischargingPowerSetting: prop(0xec, 'dischargingPowerSetting', '放電電力設定値', wattsUnsigned(4, 999_999_999), 'GS'),
 });

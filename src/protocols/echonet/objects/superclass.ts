@@ -3,7 +3,7 @@
  * Release R, Chapter 2): properties every device object has.
  */
 import {
-  appendixRelease, ascii, enumeration, identificationNumber, milliKilowattHours, onOff, propertyMap,
+  appendixRelease, ascii, enumeration, identificationNumber, installationLocation, milliKilowattHours, onOff, propertyMap,
   rawBytes, unsigned, wattsUnsigned,
 } from '../datatypes.js';
 import { prop } from './types.js';
@@ -12,8 +12,8 @@ export const faultStatus = enumeration({ faultOccurred: 0x41, noFault: 0x42 });
 
 export const superclassProps = {
   operationStatus: prop(0x80, 'operationStatus', '動作状態', onOff, 'GSA', true),
-  /** One byte location code, or 0xFF "not set"; the 17-byte position form is also allowed. */
-  installationLocation: prop(0x81, 'installationLocation', '設置場所', rawBytes(1, 17), 'GSA', true),
+  /** One byte location code, or 0xFF "not set", or the 17-byte position form; nothing else. */
+  installationLocation: prop(0x81, 'installationLocation', '設置場所', installationLocation, 'GSA', true),
   standardVersion: prop(0x82, 'standardVersion', '規格Version情報', appendixRelease, 'G', true),
   identificationNumber: prop(0x83, 'identificationNumber', '識別番号', identificationNumber, 'G'),
   instantaneousPower: prop(0x84, 'instantaneousPower', '瞬時消費電力計測値', wattsUnsigned(2, 65533), 'G'),
