@@ -107,12 +107,13 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
       if (n === 0 || audited >= 200_000) break;
     }
     const rows = telemetry ? await telemetry.read(observe) : 0;
-    for (const f of feed.splice(0)) observe(f);
+    const fed = feed.splice(0);
+    for (const f of fed) observe(f);
     firings.push(...engine.tick(clock.now()));
-    stats.evaluated += audited + rows;
+    stats.evaluated += audited + rows + fed.length;
     stats.firings += firings.length;
     const dirty = engine.takeDirty();
-    if (audited === 0 && rows === 0 && firings.length === 0 && Object.keys(dirty).length === 0) return;
+    if (audited === 0 && rows === 0 && fed.length === 0 && firings.length === 0 && Object.keys(dirty).length === 0) return;
     const now = clock.now();
     const raised = await db.transaction().execute(async (trx) => {
       const out: Alert[] = [];
