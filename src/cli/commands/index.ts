@@ -9,7 +9,8 @@ import { register as tso } from './tso.js';
 import { register as gateway } from './gateway.js';
 import { register as demo } from './demo.js';
 import { register as openadr } from './openadr.js';
+import { register as alerts } from './alerts.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr];
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, alerts];

@@ -114,7 +114,7 @@ export function parseRules(json: unknown, source = 'detection rules'): Rule[] {
  * The rules to run: the shipped file (or `file`), with the operator's overrides applied and
  * checked again (an override that breaks a rule stops start-up naming the rule and field).
  */
-export function loadRules(opts: { file?: string | URL; overrides?: RuleOverrides } = {}): Rule[] {
+export function loadRules(opts: { file?: string | URL; overrides?: RuleOverrides | Record<string, Record<string, unknown>> } = {}): Rule[] {
   const file = opts.file ?? SHIPPED_RULES_FILE;
   let json: unknown = shippedRules;
   if (opts.file !== undefined) {
@@ -125,7 +125,9 @@ export function loadRules(opts: { file?: string | URL; overrides?: RuleOverrides
     }
   }
   const rules = parseRules(json, `detection rules in ${String(file)}`);
-  return applyOverrides(rules, opts.overrides ?? {});
+  const o = ruleOverridesSchema.safeParse(opts.overrides ?? {});
+  if (!o.success) throw new ConfigError(`detection rule overrides are invalid:\n${formatIssues(o.error.issues)}`);
+  return applyOverrides(rules, o.data);
 }
 
 export function applyOverrides(rules: readonly Rule[], overrides: RuleOverrides): Rule[] {

@@ -31,6 +31,8 @@ import { DispatchEngine, type RefusalNote } from './engine.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
 import type { SeriesSample } from './series.js';
 import { UpstreamParty, type UpstreamStatus } from './upstream.js';
+// Detection sits above the roles; the aggregator only starts it (issue 14: on by default).
+import { detectMigrations, InProcessChannel, loadRules, startDetection, type AlertChannel, type RunningDetection } from '../../../secops/detect/index.js';
 
 /** Things a caller may inject (tests, the demo): time, the audit sink, a log function, portfolio specs. */
 export interface AggregatorDeps {
@@ -41,6 +43,8 @@ export interface AggregatorDeps {
   portfolio?: readonly ResourceSpec[];
   /** The operator console page served at `/` of the operator endpoint (src/web/console-page.ts). */
   consolePage?: { html: string; csp: string };
+  /** Where detection alerts go besides the in-process list (SMTP, webhook: src/secops/notify). */
+  alertChannels?: readonly AlertChannel[];
 }
 
 /** One event in the status object. */
@@ -85,6 +89,10 @@ export interface RunningAggregator {
   readonly downstream: DownstreamVtn;
   readonly upstream: readonly UpstreamParty[];
   readonly approvals: ApprovalBook;
+  /** Detection over our audit log and telemetry (undefined when disabled or without a real audit log). */
+  readonly detection: RunningDetection | undefined;
+  /** The latest alerts delivered in this process. */
+  readonly alertInbox: InProcessChannel;
   status(): AggregatorStatus;
   /** Target vs delivered samples of one event (`<party>/<eventID>`). */
   eventSeries(key: string): SeriesSample[];
@@ -125,7 +133,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // cluster's IPC, which is not built yet (docs/scale.md).
       throw new ConfigError(`downstream.workers ${cfg.downstream.workers}: the aggregator's downstream VTN runs in its own process for now (its telemetry and opt-out hooks are not yet forwarded from worker processes); run \`erab openadr vtn --workers N\` for a worker pool`);
     }
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations) });
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(openadrStoreMigrations, portfolioMigrations, detectMigrations) });
     closers.push(() => store.close());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
@@ -195,13 +203,30 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     }
     for (const up of upstream) await up.start();
 
+    const alertInbox = new InProcessChannel();
+    let detection: RunningDetection | undefined;
+    if (cfg.detection.enabled && auditLog) {
+      const rules = loadRules({ ...(cfg.detection.rulesFile ? { file: cfg.detection.rulesFile } : {}), overrides: cfg.detection.overrides });
+      detection = await startDetection({ store, auditLog, rules, channels: [alertInbox, ...(deps.alertChannels ?? [])], clock, pollMs: cfg.detection.pollMs, ...(log ? { log } : {}) });
+      const d = detection;
+      closers.push(() => d.stop());
+    }
+
+    // What the closed loop saw (delivered vs instructed) is what detection's deviation rule checks.
+    const feedDelivery = (): void => {
+      if (!detection) return;
+      for (const ev of engine.list()) {
+        const s = ev.state === 'active' ? engine.series.latest(ev.plan.key) : undefined;
+        if (s && s.deliveredW !== null) detection.observe({ time: s.t, type: 'telemetry.delivery', target: ev.plan.key, value: s.deliveredW, reference: s.instructedW });
+      }
+    };
     // The closed loop: at least once per interval, never overlapping itself.
     let timer: TimerHandle | undefined;
     let stopped = false;
     let running: Promise<void> = Promise.resolve();
     const loop = (): void => {
       if (stopped) return;
-      running = engine.tick().catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) })).finally(() => {
+      running = engine.tick().then(() => feedDelivery()).catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) })).finally(() => {
         if (!stopped) timer = clock.setTimeout(loop, cfg.closedLoop.intervalMs);
       });
     };
@@ -268,6 +293,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       downstream,
       upstream,
       approvals,
+      detection,
+      alertInbox,
       status,
       eventSeries: (key) => engine.series.get(key),
       tick: () => engine.tick(),

@@ -166,6 +166,18 @@ export const aggregatorConfigSchema = z.object({
     port: port.default(0),
     allowList: allowListSchema.default({ roles: ['operator'] }),
   }).strict().optional(),
+  /**
+   * Detection rules over the audit log and the gateways' telemetry (src/secops/detect): on by
+   * default. `overrides` tunes a shipped rule by id (thresholds in `params`, `enabled`,
+   * `severity`, `dedupWindowMs`, `maxAlertsPerHour`); `rulesFile` replaces the shipped rules.
+   */
+  detection: z.object({
+    enabled: z.boolean().default(true),
+    rulesFile: file.optional(),
+    overrides: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /** How often the audit log and the stored telemetry are read, ms. */
+    pollMs: z.number().int().min(10).max(60_000).default(200),
+  }).strict().default({ enabled: true, overrides: {}, pollMs: 200 }),
   /** How often status is pushed to a supervising process (`erab demo`), ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
 }).strict().superRefine((cfg, ctx) => {
