@@ -141,42 +141,86 @@ export class AlertBook {
     this.db = store.db as unknown as Db;
   }
 
+  /** Open alerts recently merged into, by rule and key: a flood of firings costs one UPDATE each, not a lookup too. */
+  private readonly open = new Map<string, Alert>();
+  /** Per rule: when its recent alerts (not suppressed) were raised, for the hourly limit; loaded once per rule. */
+  private readonly raised = new Map<string, number[]>();
+
   /**
-   * Records one firing: merged into the open alert of the same rule and key when its last firing
-   * is within the rule's de-duplication window, else a new alert (delivery `pending`, or
-   * `suppressed` past the rule's hourly limit). Returns the alert and whether it is new.
+   * Records a firing (or `count` firings of one rule and key coalesced by the caller): merged
+   * into the open alert of the same rule and key when its last firing is within the rule's
+   * de-duplication window, else a new alert (delivery `pending`, or `suppressed` past the rule's
+   * hourly limit). Returns the alert and whether it is new.
    */
-  async record(trx: DbOrTrx, f: Firing, now: number): Promise<{ alert: Alert; isNew: boolean }> {
+  async record(trx: DbOrTrx, f: Firing, now: number, count = 1): Promise<{ alert: Alert; isNew: boolean }> {
     const evidence = f.evidence.map(evidenceOf);
-    const prev = await trx.selectFrom('erab_detect_alert').selectAll()
-      .where('rule_id', '=', f.rule.id).where('alert_key', '=', f.key).where('status', '=', 'open')
-      .where('last_at', '>=', f.time - f.rule.dedupWindowMs)
-      .orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const cacheKey = `${f.rule.id}\u0000${f.key}`;
+    let prev = this.open.get(cacheKey);
+    if (prev && prev.lastAt < f.time - f.rule.dedupWindowMs) prev = undefined;
+    if (!prev) {
+      const row = await trx.selectFrom('erab_detect_alert').selectAll()
+        .where('rule_id', '=', f.rule.id).where('alert_key', '=', f.key).where('status', '=', 'open')
+        .where('last_at', '>=', f.time - f.rule.dedupWindowMs)
+        .orderBy('id', 'desc').limit(1).executeTakeFirst();
+      prev = row ? alertFromRow(row) : undefined;
+    }
+    const trigger = f.evidence[f.evidence.length - 1];
+    if (prev && trigger && trigger.source !== 'feed' && prev.evidence.some((e) => e.source === trigger.source && e.seq >= trigger.seq)) {
+      // Records evaluated again after a crash (state is committed less often than alerts): already counted.
+      return { alert: prev, isNew: false };
+    }
     if (prev) {
-      const a = alertFromRow(prev);
-      const seen = new Set(a.evidence.map((e) => `${e.source}:${e.seq}:${e.type}`));
-      const merged = [...a.evidence, ...evidence.filter((e) => !seen.has(`${e.source}:${e.seq}:${e.type}`))];
+      const seen = new Set(prev.evidence.map((e) => `${e.source}:${e.seq}:${e.type}`));
+      const merged = [...prev.evidence, ...evidence.filter((e) => !seen.has(`${e.source}:${e.seq}:${e.type}`))];
       // Keep the first evidence (how it started) and the latest (how it goes on).
       const kept = merged.length <= MAX_ALERT_EVIDENCE ? merged : [...merged.slice(0, MAX_ALERT_EVIDENCE / 2), ...merged.slice(-MAX_ALERT_EVIDENCE / 2)];
-      const lastAt = Math.max(a.lastAt, f.time);
-      await trx.updateTable('erab_detect_alert')
-        .set({ count: a.count + 1, last_at: lastAt, summary: f.summary, evidence: toJsonText(kept) })
-        .where('id', '=', a.id).execute();
-      return { alert: { ...a, count: a.count + 1, lastAt, summary: f.summary, evidence: kept }, isNew: false };
+      const lastAt = Math.max(prev.lastAt, f.time);
+      // Only while still open: an operator may have acknowledged it from another process.
+      const r = await trx.updateTable('erab_detect_alert')
+        .set({ count: prev.count + count, last_at: lastAt, summary: f.summary, evidence: toJsonText(kept) })
+        .where('id', '=', prev.id).where('status', '=', 'open').executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0) {
+        const alert = { ...prev, count: prev.count + count, lastAt, summary: f.summary, evidence: kept };
+        this.remember(cacheKey, alert);
+        return { alert, isNew: false };
+      }
     }
-    const recent = await trx.selectFrom('erab_detect_alert').select((eb) => eb.fn.countAll().as('n'))
-      .where('rule_id', '=', f.rule.id).where('raised_at', '>=', now - 3_600_000).where('delivery', '!=', 'suppressed')
-      .executeTakeFirst();
-    const delivery: AlertDelivery = toNumber(recent?.n ?? 0) >= f.rule.maxAlertsPerHour ? 'suppressed' : 'pending';
+    let times = this.raised.get(f.rule.id);
+    if (!times) {
+      const rows = await trx.selectFrom('erab_detect_alert').select('raised_at')
+        .where('rule_id', '=', f.rule.id).where('raised_at', '>=', now - 3_600_000).where('delivery', '!=', 'suppressed').execute();
+      times = rows.map((x) => toNumber(x.raised_at)).sort((a, b) => a - b);
+      this.raised.set(f.rule.id, times);
+    }
+    while (times.length > 0 && times[0]! < now - 3_600_000) times.shift();
+    const delivery: AlertDelivery = times.length >= f.rule.maxAlertsPerHour ? 'suppressed' : 'pending';
+    if (delivery === 'pending') times.push(now);
     const row = {
       rule_id: f.rule.id, alert_key: f.key, severity: f.rule.severity, summary: f.summary,
       description: toJsonText(f.rule.description), guideline: toJsonText(f.rule.guideline),
-      first_at: f.time, last_at: f.time, raised_at: now, count: 1, evidence: toJsonText(evidence.slice(-MAX_ALERT_EVIDENCE)),
+      first_at: f.time, last_at: f.time, raised_at: now, count, evidence: toJsonText(evidence.slice(-MAX_ALERT_EVIDENCE)),
       status: 'open', delivery, deliveries: '[]', acked_by: null, acked_at: null, ack_note: null, ack_audited: 0,
     };
     const ins = await trx.insertInto('erab_detect_alert').values(row as never).returning('id').executeTakeFirstOrThrow();
     const id = toNumber((ins as { id: unknown }).id, 'erab_detect_alert.id');
-    return { alert: alertFromRow({ ...row, id } as AlertRow), isNew: true };
+    const alert = alertFromRow({ ...row, id } as AlertRow);
+    this.remember(cacheKey, alert);
+    return { alert, isNew: true };
+  }
+
+  private remember(key: string, a: Alert): void {
+    this.open.delete(key);
+    if (this.open.size >= 10_000) this.open.delete(this.open.keys().next().value as string);
+    this.open.set(key, a);
+  }
+
+  /**
+   * Forgets what was cached (call after a transaction that used {@link record} rolled back, so
+   * the cache does not hold alerts that were never stored).
+   */
+  forget(): void {
+    this.open.clear();
+    this.raised.clear();
   }
 
   async setDelivery(id: number, delivery: AlertDelivery, deliveries: Alert['deliveries']): Promise<void> {

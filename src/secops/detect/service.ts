@@ -37,6 +37,14 @@ export interface DetectionOptions {
   telemetry?: boolean;
   /** How often new records are looked for, real ms (default 200). */
   pollMs?: number;
+  /** Records evaluated per pass at most: alerts are committed and delivered after each pass (default 20,000). */
+  maxRecordsPerPass?: number;
+  /**
+   * How often the rule state and cursors are committed, real ms (default 1000; always at stop).
+   * After a crash the records since are evaluated again; what they fire is recognised by its
+   * evidence and not counted twice (see AlertBook.record).
+   */
+  stateEveryMs?: number;
   /** The clock silence is measured on (default the system clock). */
   clock?: Clock;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -86,6 +94,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   let feedSeq = 0;
   const stats = { evaluated: 0, firings: 0, alertsRaised: 0, passes: 0 };
   const deliveries = new Set<Promise<void>>();
+  let carried: { firings: Firing[]; dirty: Record<string, unknown> } = { firings: [], dirty: {} };
 
   const deliver = (a: Alert): void => {
     const p = deliverToChannels(a, o.channels, () => clock.now())
@@ -95,7 +104,8 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
     deliveries.add(p);
   };
 
-  const pass = async (): Promise<void> => {
+  let stateSavedAt = 0;
+  const pass = async (final = false): Promise<void> => {
     stats.passes++;
     const firings: Firing[] = [];
     const observe = (obs: Observation): void => { engine.observe(obs, firings); };
@@ -104,24 +114,45 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
     for (;;) {
       const n = tail.read((a) => engine.wants(a), observe);
       audited += n;
-      if (n === 0 || audited >= 200_000) break;
+      if (n === 0 || audited >= (o.maxRecordsPerPass ?? 20_000)) break;
     }
     const rows = telemetry ? await telemetry.read(observe) : 0;
     const fed = feed.splice(0);
     for (const f of fed) observe(f);
     firings.push(...engine.tick(clock.now()));
+    // What a failed commit left behind is committed with this pass.
+    firings.unshift(...carried.firings);
+    // Rule state is large (evidence per key): it and the cursors are committed together, at most every stateEveryMs.
+    const saveState = final || performance.now() - stateSavedAt >= (o.stateEveryMs ?? 1000);
+    const dirty = saveState ? { ...carried.dirty, ...engine.takeDirty() } : carried.dirty;
+    carried = { firings: [], dirty: saveState ? {} : carried.dirty };
     stats.evaluated += audited + rows + fed.length;
     stats.firings += firings.length;
-    const dirty = engine.takeDirty();
     if (audited === 0 && rows === 0 && fed.length === 0 && firings.length === 0 && Object.keys(dirty).length === 0) return;
     const now = clock.now();
+    // Firings of one rule and key in this pass are one merge: a flood costs one row write per key.
+    const byKey = new Map<string, { f: Firing; n: number; evidence: Observation[] }>();
+    for (const f of firings) {
+      const k = `${f.rule.id}\u0000${f.key}`;
+      const c = byKey.get(k);
+      if (!c) byKey.set(k, { f, n: 1, evidence: [...f.evidence] });
+      else {
+        c.n++;
+        c.f = f;
+        if (c.evidence.length < 10) c.evidence.push(...f.evidence);
+        else c.evidence.splice(5, c.evidence.length - 5, ...f.evidence.slice(-5));
+      }
+    }
     const raised = await db.transaction().execute(async (trx) => {
       const out: Alert[] = [];
-      for (const f of firings) {
-        const r = await alerts.record(trx, f, now);
+      for (const { f, n, evidence } of byKey.values()) {
+        // A new alert gets one firing; the rest of the pass merges into it (its count).
+        const r = await alerts.record(trx, { ...f, evidence: n === 1 ? f.evidence : evidence }, now, n);
         if (r.isNew && r.alert.delivery === 'pending') out.push(r.alert);
         if (r.isNew) stats.alertsRaised++;
       }
+      if (!saveState) return out;
+      stateSavedAt = performance.now();
       for (const [rule_id, state] of Object.entries(dirty)) {
         const row = { rule_id, state: JSON.stringify(state ?? null), updated_at: now };
         await trx.insertInto('erab_detect_rule_state').values(row).onConflict((oc) => oc.column('rule_id').doUpdateSet({ state: row.state, updated_at: now })).execute();
@@ -131,6 +162,10 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
           .onConflict((oc) => oc.column('source').doUpdateSet({ position, updated_at: now })).execute();
       }
       return out;
+    }).catch((err: unknown) => {
+      alerts.forget();
+      carried = { firings, dirty };
+      throw err;
     });
     for (const a of raised) deliver(a);
   };
@@ -142,7 +177,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const runOnce = (): Promise<void> => {
-    running = running.catch(() => {}).then(pass).then(async () => {
+    running = running.catch(() => {}).then(() => pass()).then(async () => {
       if (audit) await alerts.auditPendingAcks(audit);
     });
     return running;
@@ -171,6 +206,9 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
       stopped = true;
       if (timer) clearTimeout(timer);
       await running.catch(() => {});
+      // The last state and cursors, so a restart resumes exactly here.
+      running = pass(true).catch((e: unknown) => o.log?.('detection: final state not saved', { error: describeError(e) }));
+      await running;
       while (deliveries.size > 0) await Promise.all([...deliveries]);
     },
   };
