@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     const store = await openStore({ url: join(root, 'detect.db'), migrations: detectMigrations });
     t = performance.now();
     const svc = await startDetection({ store, auditLog: dir, rules, channels: [], telemetry: false, pollMs: 60_000 });
+    while (svc.stats().auditCursor < records - 1) await svc.runOnce();
     const svcS = (performance.now() - t) / 1000;
     const st = svc.stats();
     const alerts = (await svc.alerts.list({ limit: 10_000 })).length;

@@ -175,15 +175,11 @@ export class AlertBook {
       // Keep the first evidence (how it started) and the latest (how it goes on).
       const kept = merged.length <= MAX_ALERT_EVIDENCE ? merged : [...merged.slice(0, MAX_ALERT_EVIDENCE / 2), ...merged.slice(-MAX_ALERT_EVIDENCE / 2)];
       const lastAt = Math.max(prev.lastAt, f.time);
-      // Only while still open: an operator may have acknowledged it from another process.
-      const r = await trx.updateTable('erab_detect_alert')
-        .set({ count: prev.count + count, last_at: lastAt, summary: f.summary, evidence: toJsonText(kept) })
-        .where('id', '=', prev.id).where('status', '=', 'open').executeTakeFirst();
-      if (Number(r.numUpdatedRows) > 0) {
-        const alert = { ...prev, count: prev.count + count, lastAt, summary: f.summary, evidence: kept };
-        this.remember(cacheKey, alert);
-        return { alert, isNew: false };
-      }
+      const alert = { ...prev, count: prev.count + count, lastAt, summary: f.summary, evidence: kept };
+      this.remember(cacheKey, alert);
+      // Written by flushMerges, with the rule state: a flood merging into open alerts costs no row write per pass.
+      this.merged.set(alert.id, { key: cacheKey, alert });
+      return { alert, isNew: false };
     }
     let times = this.raised.get(f.rule.id);
     if (!times) {
@@ -208,6 +204,24 @@ export class AlertBook {
     return { alert, isNew: true };
   }
 
+  /** Merges not yet written, by alert id. */
+  private readonly merged = new Map<number, { key: string; alert: Alert }>();
+
+  /**
+   * Writes the merges {@link record} kept in memory (count, latest time, evidence). One that finds
+   * its alert no longer open (acknowledged by another process meanwhile) is dropped, and the
+   * next firing of that rule and key raises a new alert.
+   */
+  async flushMerges(trx: DbOrTrx): Promise<void> {
+    for (const { key, alert } of this.merged.values()) {
+      const r = await trx.updateTable('erab_detect_alert')
+        .set({ count: alert.count, last_at: alert.lastAt, summary: alert.summary, evidence: toJsonText(alert.evidence) })
+        .where('id', '=', alert.id).where('status', '=', 'open').executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) this.open.delete(key);
+    }
+    this.merged.clear();
+  }
+
   private remember(key: string, a: Alert): void {
     this.open.delete(key);
     if (this.open.size >= 10_000) this.open.delete(this.open.keys().next().value as string);
@@ -220,6 +234,7 @@ export class AlertBook {
    */
   forget(): void {
     this.open.clear();
+    this.merged.clear();
     this.raised.clear();
   }
 
@@ -229,7 +244,7 @@ export class AlertBook {
 
   async get(id: number): Promise<Alert | undefined> {
     const r = await this.db.selectFrom('erab_detect_alert').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? alertFromRow(r) : undefined;
+    return r ? this.current(r) : undefined;
   }
 
   /** Alerts, newest first. */
@@ -238,7 +253,14 @@ export class AlertBook {
     if (opts.status) q = q.where('status', '=', opts.status);
     if (opts.ruleId) q = q.where('rule_id', '=', opts.ruleId);
     const rows = await q.orderBy('id', 'desc').limit(Math.min(opts.limit ?? 100, 10_000)).execute();
-    return rows.map(alertFromRow);
+    return rows.map((r) => this.current(r));
+  }
+
+  /** A stored row with the merges not yet written applied. */
+  private current(r: AlertRow): Alert {
+    const a = alertFromRow(r);
+    const m = this.merged.get(a.id)?.alert;
+    return m && a.status === 'open' ? { ...m, delivery: a.delivery, deliveries: a.deliveries } : a;
   }
 
   /**
@@ -255,6 +277,8 @@ export class AlertBook {
     await this.db.updateTable('erab_detect_alert')
       .set({ status: 'acknowledged', acked_by: operator, acked_at: now, ack_note: note ?? null, ack_audited: audit ? 1 : 0 })
       .where('id', '=', id).where('status', '=', 'open').execute();
+    for (const [k, c] of this.open) if (c.id === id) this.open.delete(k);
+    this.merged.delete(id);
     const acked = { ...a, status: 'acknowledged' as const, ackedBy: operator, ackedAt: now, ...(note !== undefined ? { ackNote: note } : {}) };
     if (audit) audit.append(ackRecord(acked));
     return acked;

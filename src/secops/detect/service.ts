@@ -153,6 +153,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
       }
       if (!saveState) return out;
       stateSavedAt = performance.now();
+      await alerts.flushMerges(trx);
       for (const [rule_id, state] of Object.entries(dirty)) {
         const row = { rule_id, state: JSON.stringify(state ?? null), updated_at: now };
         await trx.insertInto('erab_detect_rule_state').values(row).onConflict((oc) => oc.column('rule_id').doUpdateSet({ state: row.state, updated_at: now })).execute();
