@@ -4,7 +4,7 @@
  * and add evidence), at most `maxAlertsPerHour` new ones per rule delivered (the rest are stored
  * as `suppressed`), and acknowledged by a named operator, which is audited.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
 import { InvalidInputError } from '../../core/errors.js';
@@ -12,7 +12,7 @@ import type { Migration } from '../../store/migrations.js';
 import { addIdColumn, columnType, fromJsonText, toJsonText, toNumber } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
 import type { Firing } from './kinds.js';
-import { evidenceOf, type Evidence } from './observation.js';
+import { evidenceOf, type Evidence, type Observation } from './observation.js';
 
 export const detectMigrations: readonly Migration[] = [
   {
@@ -124,6 +124,23 @@ export function alertFromRow(r: AlertRow): Alert {
 }
 
 type Db = Kysely<DetectTables>;
+
+interface OpenAlert {
+  alert: Alert;
+  /** Observations of firings merged since the alert was last written (the latest). */
+  pending: Observation[];
+  /** Highest evidence position per source already counted. */
+  seen: Record<string, number>;
+  dirty: boolean;
+}
+
+/** The alert with its pending evidence merged in: the first evidence (how it started) and the latest. */
+function withPending(e: OpenAlert): Alert {
+  if (e.pending.length === 0) return { ...e.alert };
+  const all = [...e.alert.evidence, ...e.pending.map(evidenceOf)];
+  const evidence = all.length <= MAX_ALERT_EVIDENCE ? all : [...all.slice(0, MAX_ALERT_EVIDENCE / 2), ...all.slice(-MAX_ALERT_EVIDENCE / 2)];
+  return { ...e.alert, evidence };
+}
 type DbOrTrx = Kysely<DetectTables>;
 
 /**
@@ -141,8 +158,12 @@ export class AlertBook {
     this.db = store.db as unknown as Db;
   }
 
-  /** Open alerts recently merged into, by rule and key: a flood of firings costs one UPDATE each, not a lookup too. */
-  private readonly open = new Map<string, Alert>();
+  /**
+   * Open alerts by rule and key, with the firings merged into them since they were last written
+   * (count, latest time, the observations of the latest firings): a flood of firings is counted
+   * in memory and written once per state commit ({@link flushMerges}), not once per firing.
+   */
+  private readonly open = new Map<string, OpenAlert>();
   /** Per rule: when its recent alerts (not suppressed) were raised, for the hourly limit; loaded once per rule. */
   private readonly raised = new Map<string, number[]>();
 
@@ -150,36 +171,34 @@ export class AlertBook {
    * Records a firing (or `count` firings of one rule and key coalesced by the caller): merged
    * into the open alert of the same rule and key when its last firing is within the rule's
    * de-duplication window, else a new alert (delivery `pending`, or `suppressed` past the rule's
-   * hourly limit). Returns the alert and whether it is new.
+   * hourly limit). A firing whose evidence the alert already holds (records evaluated again
+   * after a crash) is not counted again. Returns the alert and whether it is new.
    */
   async record(trx: DbOrTrx, f: Firing, now: number, count = 1): Promise<{ alert: Alert; isNew: boolean }> {
-    const evidence = f.evidence.map(evidenceOf);
     const cacheKey = `${f.rule.id}\u0000${f.key}`;
-    let prev = this.open.get(cacheKey);
-    if (prev && prev.lastAt < f.time - f.rule.dedupWindowMs) prev = undefined;
-    if (!prev) {
+    let entry = this.open.get(cacheKey);
+    if (entry && entry.alert.lastAt < f.time - f.rule.dedupWindowMs) entry = undefined;
+    if (!entry) {
       const row = await trx.selectFrom('erab_detect_alert').selectAll()
         .where('rule_id', '=', f.rule.id).where('alert_key', '=', f.key).where('status', '=', 'open')
         .where('last_at', '>=', f.time - f.rule.dedupWindowMs)
         .orderBy('id', 'desc').limit(1).executeTakeFirst();
-      prev = row ? alertFromRow(row) : undefined;
+      if (row) entry = this.remember(cacheKey, alertFromRow(row));
     }
     const trigger = f.evidence[f.evidence.length - 1];
-    if (prev && trigger && trigger.source !== 'feed' && prev.evidence.some((e) => e.source === trigger.source && e.seq >= trigger.seq)) {
-      // Records evaluated again after a crash (state is committed less often than alerts): already counted.
-      return { alert: prev, isNew: false };
-    }
-    if (prev) {
-      const seen = new Set(prev.evidence.map((e) => `${e.source}:${e.seq}:${e.type}`));
-      const merged = [...prev.evidence, ...evidence.filter((e) => !seen.has(`${e.source}:${e.seq}:${e.type}`))];
-      // Keep the first evidence (how it started) and the latest (how it goes on).
-      const kept = merged.length <= MAX_ALERT_EVIDENCE ? merged : [...merged.slice(0, MAX_ALERT_EVIDENCE / 2), ...merged.slice(-MAX_ALERT_EVIDENCE / 2)];
-      const lastAt = Math.max(prev.lastAt, f.time);
-      const alert = { ...prev, count: prev.count + count, lastAt, summary: f.summary, evidence: kept };
-      this.remember(cacheKey, alert);
-      // Written by flushMerges, with the rule state: a flood merging into open alerts costs no row write per pass.
-      this.merged.set(alert.id, { key: cacheKey, alert });
-      return { alert, isNew: false };
+    if (entry) {
+      if (trigger && trigger.source !== 'feed' && (entry.seen[trigger.source] ?? -1) >= trigger.seq) return { alert: { ...entry.alert }, isNew: false };
+      const a = entry.alert;
+      a.count += count;
+      a.lastAt = Math.max(a.lastAt, f.time);
+      a.summary = f.summary;
+      for (const o of f.evidence) {
+        entry.pending.push(o);
+        if (o.source !== 'feed') entry.seen[o.source] = Math.max(entry.seen[o.source] ?? -1, o.seq);
+      }
+      if (entry.pending.length > MAX_ALERT_EVIDENCE) entry.pending.splice(0, entry.pending.length - MAX_ALERT_EVIDENCE);
+      entry.dirty = true;
+      return { alert: { ...a }, isNew: false };
     }
     let times = this.raised.get(f.rule.id);
     if (!times) {
@@ -191,10 +210,11 @@ export class AlertBook {
     while (times.length > 0 && times[0]! < now - 3_600_000) times.shift();
     const delivery: AlertDelivery = times.length >= f.rule.maxAlertsPerHour ? 'suppressed' : 'pending';
     if (delivery === 'pending') times.push(now);
+    const evidence = f.evidence.slice(-MAX_ALERT_EVIDENCE).map(evidenceOf);
     const row = {
       rule_id: f.rule.id, alert_key: f.key, severity: f.rule.severity, summary: f.summary,
       description: toJsonText(f.rule.description), guideline: toJsonText(f.rule.guideline),
-      first_at: f.time, last_at: f.time, raised_at: now, count, evidence: toJsonText(evidence.slice(-MAX_ALERT_EVIDENCE)),
+      first_at: f.time, last_at: f.time, raised_at: now, count, evidence: toJsonText(evidence),
       status: 'open', delivery, deliveries: '[]', acked_by: null, acked_at: null, ack_note: null, ack_audited: 0,
     };
     const ins = await trx.insertInto('erab_detect_alert').values(row as never).returning('id').executeTakeFirstOrThrow();
@@ -204,28 +224,51 @@ export class AlertBook {
     return { alert, isNew: true };
   }
 
-  /** Merges not yet written, by alert id. */
-  private readonly merged = new Map<number, { key: string; alert: Alert }>();
-
   /**
    * Writes the merges {@link record} kept in memory (count, latest time, evidence). One that finds
    * its alert no longer open (acknowledged by another process meanwhile) is dropped, and the
    * next firing of that rule and key raises a new alert.
    */
   async flushMerges(trx: DbOrTrx): Promise<void> {
-    for (const { key, alert } of this.merged.values()) {
-      const r = await trx.updateTable('erab_detect_alert')
-        .set({ count: alert.count, last_at: alert.lastAt, summary: alert.summary, evidence: toJsonText(alert.evidence) })
-        .where('id', '=', alert.id).where('status', '=', 'open').executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) this.open.delete(key);
+    const dirty = [...this.open].filter(([, e]) => e.dirty);
+    for (let i = 0; i < dirty.length; i += 200) {
+      const part = dirty.slice(i, i + 200);
+      const ids = part.map(([, e]) => e.alert.id);
+      // Acknowledged meanwhile (by another process): dropped; the next firing raises a new alert.
+      const closed = new Set((await trx.selectFrom('erab_detect_alert').select('id').where('id', 'in', ids).where('status', '!=', 'open').execute()).map((r) => toNumber(r.id)));
+      const rows = part.filter(([key, e]) => {
+        if (!closed.has(e.alert.id)) return true;
+        this.open.delete(key);
+        return false;
+      }).map(([, e]) => {
+        e.alert = withPending(e);
+        e.pending = [];
+        e.dirty = false;
+        return e.alert;
+      });
+      if (rows.length === 0) continue;
+      // One statement per 200 alerts (CASE over the id): a flood touching thousands of keys is a few writes a second.
+      const cases = (col: (a: Alert) => unknown, type: string) => sql.join(rows.map((a) => sql`when ${a.id} then cast(${col(a)} as ${sql.raw(type)})`), sql` `);
+      await sql`update erab_detect_alert set
+          count = case id ${cases((a) => a.count, 'integer')} end,
+          last_at = case id ${cases((a) => a.lastAt, 'bigint')} end,
+          summary = case id ${cases((a) => a.summary, 'text')} end,
+          evidence = case id ${cases((a) => toJsonText(a.evidence), 'text')} end
+        where id in (${sql.join(rows.map((a) => a.id))}) and status = 'open'`.execute(trx);
     }
-    this.merged.clear();
   }
 
-  private remember(key: string, a: Alert): void {
+  private remember(key: string, a: Alert): OpenAlert {
+    const seen: Record<string, number> = {};
+    for (const e of a.evidence) if (e.source !== 'feed') seen[e.source] = Math.max(seen[e.source] ?? -1, e.seq);
+    const entry: OpenAlert = { alert: { ...a }, pending: [], seen, dirty: false };
     this.open.delete(key);
-    if (this.open.size >= 10_000) this.open.delete(this.open.keys().next().value as string);
-    this.open.set(key, a);
+    if (this.open.size >= 10_000) {
+      // Evict a clean entry (a dirty one still has merges to write).
+      for (const [k, e] of this.open) if (!e.dirty) { this.open.delete(k); break; }
+    }
+    this.open.set(key, entry);
+    return entry;
   }
 
   /**
@@ -234,7 +277,6 @@ export class AlertBook {
    */
   forget(): void {
     this.open.clear();
-    this.merged.clear();
     this.raised.clear();
   }
 
@@ -259,8 +301,9 @@ export class AlertBook {
   /** A stored row with the merges not yet written applied. */
   private current(r: AlertRow): Alert {
     const a = alertFromRow(r);
-    const m = this.merged.get(a.id)?.alert;
-    return m && a.status === 'open' ? { ...m, delivery: a.delivery, deliveries: a.deliveries } : a;
+    if (a.status !== 'open') return a;
+    for (const e of this.open.values()) if (e.alert.id === a.id && e.dirty) return { ...withPending(e), delivery: a.delivery, deliveries: a.deliveries };
+    return a;
   }
 
   /**
@@ -277,8 +320,7 @@ export class AlertBook {
     await this.db.updateTable('erab_detect_alert')
       .set({ status: 'acknowledged', acked_by: operator, acked_at: now, ack_note: note ?? null, ack_audited: audit ? 1 : 0 })
       .where('id', '=', id).where('status', '=', 'open').execute();
-    for (const [k, c] of this.open) if (c.id === id) this.open.delete(k);
-    this.merged.delete(id);
+    for (const [k, c] of this.open) if (c.alert.id === id) this.open.delete(k);
     const acked = { ...a, status: 'acknowledged' as const, ackedBy: operator, ackedAt: now, ...(note !== undefined ? { ackNote: note } : {}) };
     if (audit) audit.append(ackRecord(acked));
     return acked;

@@ -40,7 +40,8 @@ export interface DetectionOptions {
   /** Records evaluated per pass at most: alerts are committed and delivered after each pass (default 20,000). */
   maxRecordsPerPass?: number;
   /**
-   * How often the rule state and cursors are committed, real ms (default 1000; always at stop).
+   * How often the rule state, the cursors and the merges into open alerts are committed, real ms
+   * (default 2000; always at stop; new alerts are committed at once).
    * After a crash the records since are evaluated again; what they fire is recognised by its
    * evidence and not counted twice (see AlertBook.record).
    */
@@ -123,7 +124,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
     // What a failed commit left behind is committed with this pass.
     firings.unshift(...carried.firings);
     // Rule state is large (evidence per key): it and the cursors are committed together, at most every stateEveryMs.
-    const saveState = final || performance.now() - stateSavedAt >= (o.stateEveryMs ?? 1000);
+    const saveState = final || performance.now() - stateSavedAt >= (o.stateEveryMs ?? 2000);
     const dirty = saveState ? { ...carried.dirty, ...engine.takeDirty() } : carried.dirty;
     carried = { firings: [], dirty: saveState ? {} : carried.dirty };
     stats.evaluated += audited + rows + fed.length;
