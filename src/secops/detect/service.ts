@@ -37,7 +37,7 @@ export interface DetectionOptions {
   telemetry?: boolean;
   /** How often new records are looked for, real ms (default 200). */
   pollMs?: number;
-  /** Records evaluated per pass at most: alerts are committed and delivered after each pass (default 20,000). */
+  /** Records evaluated per pass at most: alerts are committed and delivered after each pass (default 10,000). */
   maxRecordsPerPass?: number;
   /**
    * How often the rule state, the cursors and the merges into open alerts are committed, real ms
@@ -115,7 +115,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
     for (;;) {
       const n = tail.read((a) => engine.wants(a), observe);
       audited += n;
-      if (n === 0 || audited >= (o.maxRecordsPerPass ?? 20_000)) break;
+      if (n === 0 || audited >= (o.maxRecordsPerPass ?? 10_000)) break;
     }
     const rows = telemetry ? await telemetry.read(observe) : 0;
     const fed = feed.splice(0);

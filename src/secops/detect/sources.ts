@@ -12,7 +12,7 @@ import { toNumber } from '../../store/schema.js';
 import { observeAuditLine, peekAuditLine, type Observation } from './observation.js';
 
 /** Most bytes read from the audit log per poll (bounds one batch's memory and latency). */
-const AUDIT_READ_BYTES = 4 * 1024 * 1024;
+const AUDIT_READ_BYTES = 1024 * 1024;
 
 /**
  * Reads audit records appended after `cursor` (the index of the last record evaluated; -1 =
