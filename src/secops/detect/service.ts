@@ -106,8 +106,10 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   };
 
   let stateSavedAt = 0;
+  let backlog = false;
   const pass = async (final = false): Promise<void> => {
     stats.passes++;
+    backlog = false;
     const firings: Firing[] = [];
     const observe = (obs: Observation): void => { engine.observe(obs, firings); };
     let audited = 0;
@@ -115,7 +117,11 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
     for (;;) {
       const n = tail.read((a) => engine.wants(a), observe);
       audited += n;
-      if (n === 0 || audited >= (o.maxRecordsPerPass ?? 10_000)) break;
+      if (n === 0) break;
+      if (audited >= (o.maxRecordsPerPass ?? 10_000)) {
+        backlog = true; // more is waiting: the next pass starts at once
+        break;
+      }
     }
     const rows = telemetry ? await telemetry.read(observe) : 0;
     const fed = feed.splice(0);
@@ -129,6 +135,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
     carried = { firings: [], dirty: saveState ? {} : carried.dirty };
     stats.evaluated += audited + rows + fed.length;
     stats.firings += firings.length;
+    if (firings.length === 0 && !saveState) return; // nothing to commit yet: state and cursors go with the next state commit
     if (audited === 0 && rows === 0 && fed.length === 0 && firings.length === 0 && Object.keys(dirty).length === 0) return;
     const now = clock.now();
     // Firings of one rule and key in this pass are one merge: a flood costs one row write per key.
@@ -187,7 +194,7 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   const loop = (): void => {
     if (stopped) return;
     runOnce().catch((e: unknown) => o.log?.('detection pass failed', { error: describeError(e) })).finally(() => {
-      if (!stopped) timer = setTimeout(loop, o.pollMs ?? 200);
+      if (!stopped) timer = setTimeout(loop, backlog ? 0 : o.pollMs ?? 200);
     });
   };
   await runOnce();
