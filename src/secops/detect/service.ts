@@ -1,9 +1,12 @@
 /**
  * Continuous detection for a running role: tails the role's audit log and the telemetry its
- * store keeps, evaluates every enabled rule, and raises alerts. The rule state, both cursors and
- * the alerts of one pass are committed in ONE transaction, so after a crash or a restart the
- * records already evaluated are not evaluated again and no alert is raised twice; an alert
- * committed but not yet delivered is delivered at the next start.
+ * store keeps, evaluates every enabled rule, and raises alerts. A new alert is committed at the end
+ * of the pass that raised it (then delivered); the rule state, both cursors and the merges into
+ * open alerts are committed together in one transaction every `stateEveryMs` and at stop, so a
+ * restart resumes exactly where the last commit left off. After a crash the records since that
+ * commit are evaluated again and what they fire is recognised by its evidence (AlertBook.record):
+ * no alert is raised or counted twice. An alert committed but not yet delivered is delivered at
+ * the next start.
  *
  * @example
  * const detection = await startDetection({ store, auditLog, rules: loadRules(), channels: [new ConsoleChannel()] });
