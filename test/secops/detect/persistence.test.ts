@@ -77,6 +77,36 @@ describeEachEngine('detection state, dedup, rate limit and ack', (fx) => {
     }
   });
 
+  it('after a crash the records since the last state commit are evaluated again without raising or counting an alert twice', async () => {
+    const loc = await fx.location();
+    const log = AuditLog.open({ dir: join(root, `p-${++n}`, 'audit'), origin: `erab.test/p-${n}/audit` });
+    const inbox1 = new InProcessChannel();
+    // State and cursor are committed only at start here (as if the process died before its next state commit).
+    const d1 = await startDetection({ store: await loc.open(detectMigrations), auditLog: log, rules: loadRules(), channels: [inbox1], pollMs: 60_000, stateEveryMs: 3_600_000 });
+    const inbox2 = new InProcessChannel();
+    let d2: Awaited<ReturnType<typeof startDetection>> | undefined;
+    try {
+      log.append(refusal('A'));
+      await d1.runOnce();
+      await d1.settled();
+      assert.deepEqual(inbox1.received.map((a) => [a.ruleId, a.count]), [['command-refused-by-policy', 1]]);
+      // A second process on the same store starts from the old cursor: it reads the refusal again.
+      d2 = await startDetection({ store: await loc.open(detectMigrations), auditLog: log.dir, rules: loadRules(), channels: [inbox2], pollMs: 60_000 });
+      assert.equal(d2.stats().auditCursor, 0, 'the record was evaluated again');
+      await d2.settled();
+      assert.deepEqual(inbox2.received, [], 'not delivered again');
+      const stored = await d2.alerts.list();
+      assert.deepEqual(stored.map((a) => [a.ruleId, a.count]), [['command-refused-by-policy', 1]], 'not counted again');
+      log.append(refusal('A'));
+      await d2.runOnce();
+      assert.equal((await d2.alerts.list())[0]!.count, 2, 'a new refusal still counts');
+    } finally {
+      await d2?.stop();
+      await d1.stop();
+      log.close();
+    }
+  });
+
   it('rate limit per rule: past maxAlertsPerHour new alerts are stored as suppressed, not delivered', async () => {
     const loc = await fx.location();
     const log = AuditLog.open({ dir: join(root, `p-${++n}`, 'audit'), origin: `erab.test/p-${n}/audit` });
