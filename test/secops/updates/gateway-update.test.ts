@@ -73,7 +73,7 @@ const fault = () => f.site.battery!.object.get(f.site.battery!.object.definition
 
 /** The firmware version the aggregator's portfolio inventory holds for a resource (read over a second connection). */
 async function aggregatorSees(resourceId: string): Promise<string | undefined> {
-  const store = await openStore({ url: f.dbFile, migrations: aggregatorMigrations });
+  const store = await openStore({ url: f.dbFile, migrations: aggregatorMigrations, ignoreUnknownMigrations: true });
   try {
     return (await new Portfolio(store).getResource(resourceId))?.firmwareVersion ?? undefined;
   } finally {

@@ -42,6 +42,8 @@ import { DispatchEngine, type RefusalNote } from './engine.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
 import type { SeriesSample } from './series.js';
 import { UpstreamParty, type UpstreamStatus } from './upstream.js';
+// Detection sits above the roles; the aggregator only starts it (issue 14: on by default).
+import { detectMigrations, InProcessChannel, loadRules, startDetection, type AlertChannel, type RunningDetection } from '../../../secops/detect/index.js';
 
 /** Things a caller may inject (tests, the demo): time, the audit sink, a log function, portfolio specs. */
 export interface AggregatorDeps {
@@ -70,6 +72,8 @@ export interface AggregatorDeps {
    * (secops) attach to it, e.g. to re-evaluate vulnerabilities when an inventory changes.
    */
   onStore?: (store: Store) => { inventoryChanged?(gatewayId: string): void; stop?(): Promise<void> | void };
+  /** Where detection alerts go besides the in-process list (SMTP, webhook: src/secops/notify). */
+  alertChannels?: readonly AlertChannel[];
 }
 
 /** One event in the status object. */
@@ -118,6 +122,10 @@ export interface RunningAggregator {
   readonly approvals: ApprovalBook;
   /** Metrics and readiness, served on the operator endpoint (/healthz, /readyz, /metrics). */
   readonly health: RoleHealth;
+  /** Detection over our audit log and telemetry (undefined when disabled or without a real audit log). */
+  readonly detection: RunningDetection | undefined;
+  /** The latest alerts delivered in this process. */
+  readonly alertInbox: InProcessChannel;
   status(): AggregatorStatus;
   /** Target vs delivered samples of one event (`<party>/<eventID>`). */
   eventSeries(key: string): SeriesSample[];
@@ -184,7 +192,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const pooled = cfg.downstream.workers !== 1;
     const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog, served: cfg.console !== undefined });
     closers.push(() => obs.close());
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(aggregatorMigrations, deps.extraMigrations ?? []) });
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(aggregatorMigrations, detectMigrations, deps.extraMigrations ?? []) });
     closers.push(() => store.close());
     const attached = deps.onStore?.(store);
     if (attached?.stop) closers.push(() => attached.stop!());
@@ -276,13 +284,30 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     }
     for (const up of upstream) await up.start();
 
+    const alertInbox = new InProcessChannel();
+    let detection: RunningDetection | undefined;
+    if (cfg.detection.enabled && auditLog) {
+      const rules = loadRules({ ...(cfg.detection.rulesFile ? { file: cfg.detection.rulesFile } : {}), overrides: cfg.detection.overrides });
+      detection = await startDetection({ store, auditLog, rules, channels: [alertInbox, ...(deps.alertChannels ?? [])], clock, pollMs: cfg.detection.pollMs, ...(log ? { log } : {}) });
+      const d = detection;
+      closers.push(() => d.stop());
+    }
+
+    // What the closed loop saw (delivered vs instructed) is what detection's deviation rule checks.
+    const feedDelivery = (): void => {
+      if (!detection) return;
+      for (const ev of engine.list()) {
+        const s = ev.state === 'active' ? engine.series.latest(ev.plan.key) : undefined;
+        if (s && s.deliveredW !== null) detection.observe({ time: s.t, type: 'telemetry.delivery', target: ev.plan.key, value: s.deliveredW, reference: s.instructedW });
+      }
+    };
     // The closed loop: at least once per interval, never overlapping itself.
     let timer: TimerHandle | undefined;
     let stopped = false;
     let running: Promise<void> = Promise.resolve();
     const loop = (): void => {
       if (stopped) return;
-      running = engine.tick().catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) }, 'error')).finally(() => {
+      running = engine.tick().then(() => feedDelivery()).catch((e: unknown) => log?.('closed loop failed', { error: describeError(e) }, 'error')).finally(() => {
         if (!stopped) timer = clock.setTimeout(loop, cfg.closedLoop.intervalMs);
       });
     };
@@ -353,6 +378,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       upstream,
       approvals,
       health: obs.health,
+      detection,
+      alertInbox,
       status,
       eventSeries: (key) => engine.series.get(key),
       tick: () => engine.tick(),

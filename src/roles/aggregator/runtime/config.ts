@@ -174,6 +174,18 @@ export const aggregatorConfigSchema = z.object({
   }).strict().optional(),
   /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
   syslog: syslogStreamConfigSchema.optional(),
+  /**
+   * Detection rules over the audit log and the gateways' telemetry (src/secops/detect): on by
+   * default. `overrides` tunes a shipped rule by id (thresholds in `params`, `enabled`,
+   * `severity`, `dedupWindowMs`, `maxAlertsPerHour`); `rulesFile` replaces the shipped rules.
+   */
+  detection: z.object({
+    enabled: z.boolean().default(true),
+    rulesFile: file.optional(),
+    overrides: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /** How often the audit log and the stored telemetry are read, ms. */
+    pollMs: z.number().int().min(10).max(60_000).default(200),
+  }).strict().default({ enabled: true, overrides: {}, pollMs: 200 }),
   /** How often status is pushed to a supervising process (`erab demo`), ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
   /**
