@@ -7,7 +7,7 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { EpochMillis } from '../../core/units.js';
 import type { OadrCreateOpt } from '../../protocols/openadr/opt.js';
-import type { OadrReport } from '../../protocols/openadr/report.js';
+import type { OadrReport, ReportRequest } from '../../protocols/openadr/report.js';
 import type { VenOutbox, VenOutboxItem, VenPersistedState, VenStateStore } from '../../protocols/openadr/ven.js';
 import { type ClaimedEntry, type EventOpt, type PendingEntry, type QueueLease, type StoredEvent, type StoredReportRequest, type VenRegistration, type VtnStore, mergeDistribute } from '../../protocols/openadr/vtn-store.js';
 import { Outbox } from '../../store/outbox.js';
@@ -346,9 +346,31 @@ export class StoreVenState implements VenStateStore {
     await this.db.insertInto('openadr_ven_state').values({ ven_key: this.key, data }).onConflict((oc) => oc.column('ven_key').doUpdateSet({ data })).execute();
   }
   async clear(): Promise<void> {
-    await this.db.deleteFrom('openadr_ven_state').where('ven_key', '=', this.key).execute();
+    await this.db.deleteFrom('openadr_ven_state').where('ven_key', 'in', [this.key, this.reportsKey]).execute();
+  }
+  /** The report requests sit beside the registration, under `<key>#report-requests`. */
+  private get reportsKey(): string {
+    return `${this.key}#report-requests`;
+  }
+  async loadReportRequests(): Promise<ReportRequest[]> {
+    const row = await this.db.selectFrom('openadr_ven_state').select('data').where('ven_key', '=', this.reportsKey).executeTakeFirst();
+    if (!row) return [];
+    const doc = fromJsonText((row as { data: unknown }).data, reportRequestsSchema, 'openadr_ven_state report requests');
+    return doc.requests as unknown as ReportRequest[];
+  }
+  async saveReportRequests(requests: ReportRequest[]): Promise<void> {
+    const data = toJsonText({ requests });
+    await this.db.insertInto('openadr_ven_state').values({ ven_key: this.reportsKey, data }).onConflict((oc) => oc.column('ven_key').doUpdateSet({ data })).execute();
   }
 }
+
+// Our own serialisation of ReportRequests; checked for shape so a damaged row fails here, by name.
+const reportRequestsSchema = z.object({
+  requests: z.array(z.object({
+    reportRequestID: z.string(),
+    reportSpecifier: z.object({ reportSpecifierID: z.string(), granularity: z.number(), reportBackDuration: z.number(), specifierPayloads: z.array(z.object({ rID: z.string() }).passthrough()) }).passthrough(),
+  })),
+});
 
 /** The VEN outbox on the store's durable Outbox (one topic per VEN): reports survive restarts. */
 export class StoreVenOutbox implements VenOutbox {

@@ -60,6 +60,13 @@ export interface VenStateStore {
   load(): Promise<VenPersistedState | undefined>;
   save(s: VenPersistedState): Promise<void>;
   clear(): Promise<void>;
+  /**
+   * The VTN's periodic report requests we serve (oadrCreateReport, or those of
+   * oadrRegisteredReport), kept with the registration: a VEN restarted with its registration is
+   * not asked again, so without them it would report nothing until it registers anew.
+   */
+  loadReportRequests?(): Promise<ReportRequest[]>;
+  saveReportRequests?(requests: ReportRequest[]): Promise<void>;
 }
 
 /** What the application learns about an event (new or modified). */
@@ -281,9 +288,13 @@ export class Ven {
     return [...this.active.keys()];
   }
 
-  /** Starts the loop: register if needed, then poll (pull) or flush the outbox (push). */
+  /**
+   * Starts the loop: register if needed, then poll (pull) or flush the outbox (push). With a
+   * persisted registration the persisted report requests are served again at once.
+   */
   async start(): Promise<void> {
     await this.restore();
+    if (this.reg) for (const r of await this.o.state?.loadReportRequests?.() ?? []) this.startReport(r);
     this.running = true;
     this.halted = false;
     this.schedule(0);
@@ -451,7 +462,21 @@ export class Ven {
   private stopReports(): void {
     for (const a of this.active.values()) a.timer?.cancel();
     this.active.clear();
+    this.persistReports();
   }
+
+  /**
+   * Keeps the periodic report requests we serve in the state store, in the order of changes
+   * (one-shot requests are done once sent: nothing to resume).
+   */
+  private persistReports(): void {
+    const save = this.o.state?.saveReportRequests;
+    if (!save) return;
+    const requests = [...this.active.values()].map((a) => a.request).filter((r) => r.reportSpecifier.reportBackDuration > 0);
+    this.reportsSaved = this.reportsSaved.then(() => save.call(this.o.state, requests)).catch((e: unknown) => this.refused('report-state', e));
+  }
+
+  private reportsSaved: Promise<void> = Promise.resolve();
 
   private async forget(): Promise<void> {
     this.reg = undefined;
@@ -693,9 +718,10 @@ export class Ven {
       this.refused('report', err(OadrResponseCode.REPORT_NOT_SUPPORTED, `reportSpecifierID ${spec.reportSpecifierID.slice(0, 64)} is not one of ours`));
       return;
     }
-    this.stopReport(request.reportRequestID);
+    this.stopReport(request.reportRequestID, false);
     const a: ActiveReport = { request, source, samples: [], ticks: 0 };
     this.active.set(request.reportRequestID, a);
+    this.persistReports();
     const granularity = Math.max(spec.granularity || 60_000, 1000);
     const perReport = spec.reportBackDuration > 0 ? Math.max(1, Math.round(spec.reportBackDuration / granularity)) : 1;
     const oneShot = spec.reportBackDuration <= 0;
@@ -733,10 +759,11 @@ export class Ven {
     }).catch(() => {});
   }
 
-  private stopReport(id: string): void {
+  private stopReport(id: string, persist = true): void {
     const a = this.active.get(id);
     a?.timer?.cancel();
     this.active.delete(id);
+    if (a && persist) this.persistReports();
   }
 
   private sample(a: ActiveReport): void {

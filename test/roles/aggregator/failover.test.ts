@@ -4,8 +4,10 @@
  * serves; the second waits. During a TSO reduction the active one is killed with SIGKILL: the
  * standby takes over within 30 s on the same address and answers the gateway's polls; the
  * gateway carries on with the one event it holds (no second event for its battery), and the
- * TSO's ledger holds no report interval twice. Not yet covered (docs/failover.md): the new
- * process resuming the running event itself (its baselines and the TSO's report request).
+ * TSO's ledger holds no report interval twice. The new process resumes the running event from
+ * the store (docs/failover.md): it answers the TSO's re-sent event with the same optIn (no opt
+ * out for want of fresh telemetry), keeps the original baselines, and goes on reporting
+ * TELEMETRY_USAGE under the TSO's report request without registering again.
  */
 import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
 import { after, test } from 'node:test';
@@ -18,7 +20,7 @@ import { systemClock } from '../../../src/core/clock.js';
 import { epochMillis, millis } from '../../../src/core/units.js';
 import type { OadrReport } from '../../../src/protocols/openadr/report.js';
 import { Vtn } from '../../../src/protocols/openadr/vtn.js';
-import { MemoryVtnStore } from '../../../src/protocols/openadr/vtn-store.js';
+import { MemoryVtnStore, type EventOpt } from '../../../src/protocols/openadr/vtn-store.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
@@ -64,7 +66,8 @@ test('failover: kill -9 the active aggregator during an event; the standby takes
   // ---- the TSO (in this process): a VTN behind mutual TLS admitting AGG1, keeping every report
   const audit = new MemoryAuditSink();
   const received: OadrReport[] = [];
-  const tsoVtn = new Vtn({ vtnID: 'TSO1-VTN', store: new MemoryVtnStore(), clock: systemClock, audit, pollFreqMs: 200, hooks: { onReport: (_v, r) => received.push(r) } });
+  const opts: EventOpt[] = [];
+  const tsoVtn = new Vtn({ vtnID: 'TSO1-VTN', store: new MemoryVtnStore(), clock: systemClock, audit, pollFreqMs: 200, hooks: { onReport: (_v, r) => received.push(r), onEventOpt: (o) => opts.push(o) } });
   await tsoVtn.start();
   const tsoMaterial = await TlsMaterial.fromPem({ credentials: [{ certPem: pki.certs.tso.certPem, keyPem: pki.certs.tso.keyPem }], caPem: pki.caPem });
   const tso = await listenOadr(tsoVtn.handle, { material: tsoMaterial, profile: 'R1', allowList: { participants: ['aggregator:AGG1'] }, audit, host: '127.0.0.1', port: 0, listener: 'tso:R1', maxBodyBytes: 1 << 20 });
@@ -144,6 +147,7 @@ test('failover: kill -9 the active aggregator during an event; the standby takes
   await until('event start + 5 s', () => Date.now() >= start + 5000 || undefined);
 
   // ---- kill -9 the active process mid-event
+  const contactAtKill = (await gw.status()).lastContact ?? 0;
   const killedAt = Date.now();
   active.child.kill('SIGKILL');
   await active.exited;
@@ -154,13 +158,25 @@ test('failover: kill -9 the active aggregator during an event; the standby takes
 
   // ---- the gateway is served by the new process: its polls are answered again (fail-safe
   // clock reset), and it still runs the event it holds, to its known end.
-  const contactAtKill = (await gw.status()).lastContact ?? 0;
   await until('the gateway is heard by the new active process', async () => ((await gw.status()).lastContact ?? 0) > killedAt + 500 || undefined);
   assert.ok(((await gw.status()).lastContact ?? 0) > contactAtKill);
   assert.ok(before - (site.battery!.power() as number) >= 1800, 'the battery still follows the reduction after the takeover');
   assert.ok((await gw.status()).aggregatorReachable);
-  // Not yet: the new process resuming the running event itself (its baselines and the TSO's
-  // report request live in the old process's memory); see docs/failover.md.
+
+  // ---- the new process resumed the event: the TSO's re-sent event got the same optIn (never an
+  // opt out), and TELEMETRY_USAGE reports from the new process show the delivered power.
+  const registrations = tsoVtn.reportRequests('AGG1').length;
+  const deliveredAfter = async (): Promise<number[]> => received
+    .flatMap((r) => (r.intervals ?? []).filter((iv) => (iv.dtstart ?? 0) > killedAt + tookOverMs + 4000 && (iv.dtstart ?? 0) < start + 38_000))
+    .flatMap((iv) => iv.payloads.filter((p) => p.rID === 'delivered').map((p) => Number(p.value)));
+  await until('reports from the new process reach the TSO', async () => (await deliveredAfter()).length >= 3 || undefined, 25_000)
+    .catch((e: Error) => { throw new Error(`${e.message}\nreports: ${received.length}\n${standby.out().slice(-3000)}`); });
+  const delivered = await deliveredAfter();
+  for (const d of delivered) assert.ok(Math.abs(-d - 2000) <= 300, `delivered ${d} W in a report after the takeover, target −2000 W: ${delivered.join(', ')}\n${standby.out().slice(-3000)}`);
+  const mine = opts.filter((o) => o.eventID === eventID);
+  assert.deepEqual(mine.filter((o) => o.optType !== 'optIn'), [], `no opt out of the running event reached the TSO\n${standby.out().slice(-3000)}`);
+  assert.doesNotMatch(standby.out(), /no fresh telemetry/, 'the new process did not re-allocate the running event');
+  assert.equal(tsoVtn.reportRequests('AGG1').length, registrations, 'the new process did not register again');
 
   // ---- every report interval once at the TSO, one event at the gateway, restored at the end
   const keys = received.flatMap((r) => (r.intervals ?? []).map((iv) => `${r.reportRequestID}@${iv.dtstart}`));

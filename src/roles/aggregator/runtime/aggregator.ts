@@ -39,6 +39,7 @@ import { DownstreamVtn, r4VtnId } from './downstream.js';
 import { RelayConsumer } from './r4-relay.js';
 import { aggregatorMigrations, r4Options, startR4Pool } from './r4-workers.js';
 import { DispatchEngine, type RefusalNote } from './engine.js';
+import { EventBook } from './event-book.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
 import type { SeriesSample } from './series.js';
 import { UpstreamParty, type UpstreamStatus } from './upstream.js';
@@ -247,10 +248,14 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       if (p.pools.length > 0 && (spec.pool === undefined || !p.pools.includes(spec.pool))) return false;
       return p.resourceClasses.length === 0 || (p.resourceClasses as readonly string[]).includes(spec.resourceClass);
     };
+    // Running events live in the store too: a restarted or standby process resumes them (docs/failover.md).
+    const book = new EventBook(store, cfg.id, log);
     const engine = new DispatchEngine({
       aggregatorId: cfg.id, fleet, clock, audit, downstream, closedLoop: cfg.closedLoop, headroom: cfg.headroom,
-      eligible, ...(log ? { log } : {}),
+      eligible, book, ...(log ? { log } : {}),
     });
+    engine.restore(await book.load());
+    closers.push(() => book.flush());
     let port: number;
     let pool: WorkerPool | undefined;
     if (pooled) {

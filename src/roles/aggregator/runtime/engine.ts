@@ -38,6 +38,7 @@ import type { CommandRecord } from './approvals.js';
 import type { ClosedLoopConfig } from './config.js';
 import { Fleet, deliveredBy, setpointFor, toAllocatable, whyNotUsable, type ResourceSpec } from './fleet.js';
 import { hasWork, type DispatchPlan, type GatewayInstruction, type ResourceOrder, type Refusal } from './dispatch-types.js';
+import type { EventBook, StoredEvent } from './event-book.js';
 import { SeriesBook } from './series.js';
 
 /** Where per-gateway instructions go: the downstream VTN queues them (as oadrEvents) for the gateway's next poll. */
@@ -108,6 +109,11 @@ export interface EngineOptions {
   /** Whether a resource may answer a party's events (its pools and classes); absent = every resource. */
   eligible?: (party: string, spec: ResourceSpec) => boolean;
   series?: SeriesBook;
+  /**
+   * Where running events are kept so a restarted or standby process resumes them (event-book.ts);
+   * absent = memory only.
+   */
+  book?: EventBook;
   log?: LogFn;
 }
 
@@ -145,6 +151,34 @@ export class DispatchEngine {
     return this.events.get(key);
   }
 
+  /**
+   * Takes back the events a previous process of this aggregator left in the store (before the
+   * upstream VENs and the downstream VTN start). The TSO re-sends a running event after the
+   * restart; `offer` answers it from the restored event. A restored event has no fresh
+   * telemetry yet: its closed loop only measures for graceMs before judging anyone, as after
+   * a change of instructions.
+   */
+  restore(stored: readonly StoredEvent[]): void {
+    const now = this.o.clock.now();
+    for (const { event: ev, scope } of stored) {
+      if (this.events.has(ev.plan.key)) continue;
+      this.events.set(ev.plan.key, ev);
+      if (ev.source === 'operator') this.manualScope.set(ev.plan.key, scope ? new Set(scope) : undefined);
+      if (ev.state !== 'accepted' && ev.state !== 'active') continue;
+      ev.settleUntil = Math.max(ev.settleUntil, now + this.o.closedLoop.graceMs);
+      this.o.audit.append({
+        actor: { kind: 'system', id: this.o.aggregatorId }, action: 'aggregator.event.restore', target: ev.plan.key, outcome: 'success',
+        details: { modificationNumber: ev.plan.modificationNumber, state: ev.state, resources: ev.participants.size, gateways: ev.vens.size },
+      });
+      this.o.log?.('event restored from the store', { event: ev.plan.key, mod: ev.plan.modificationNumber, state: ev.state, resources: ev.participants.size });
+    }
+  }
+
+  /** Records an event's current state in the book (when there is one). */
+  private persist(ev: RunningEvent): void {
+    this.o.book?.save(ev, this.manualScope.get(ev.plan.key), this.o.clock.now());
+  }
+
   recentRefusals(): RefusalNote[] {
     return [...this.refusals];
   }
@@ -163,6 +197,13 @@ export class DispatchEngine {
   async offer(plan: DispatchPlan, source: 'upstream' | 'operator' = 'upstream', partialOk = false): Promise<OfferAnswer> {
     const now = this.o.clock.now();
     const previous = this.events.get(plan.key);
+    // The same modification of an event we run (the party re-sends it to a restarted or standby
+    // process): the answer stands. Allocating it again would measure new baselines during the
+    // event — or opt out, the fleet's telemetry not being fresh yet.
+    if (previous && previous.plan.modificationNumber === plan.modificationNumber && (previous.state === 'accepted' || previous.state === 'active')) {
+      this.o.log?.('event re-delivered: answered from the running event', { event: plan.key, mod: plan.modificationNumber });
+      return { optType: 'optIn', code: 200 };
+    }
     if (source === 'upstream') {
       for (const e of this.events.values()) {
         if (e.plan.key === plan.key || e.plan.party !== plan.party) continue;
@@ -220,6 +261,7 @@ export class DispatchEngine {
       ev.state = 'cancelled';
       ev.lastActiveAt = now;
       await this.withdraw(ev, [...ev.vens]).catch(() => {});
+      this.persist(ev);
       return this.optOut(plan, `instructions could not be sent to the gateways: ${(err as Error).message}`, undefined);
     }
     this.o.audit.append({
@@ -233,6 +275,7 @@ export class DispatchEngine {
         resources: ev.participants.size, gateways: ev.vens.size,
       },
     });
+    this.persist(ev);
     this.o.log?.('event accepted', { event: plan.key, mod: plan.modificationNumber, allocatedW: allocation.allocatedW, resources: ev.participants.size });
     return { optType: 'optIn', code: 200 };
   }
@@ -261,11 +304,13 @@ export class DispatchEngine {
     // that is completion, not a cancellation, and there is nothing left to withdraw.
     if (now >= ev.plan.end) {
       ev.state = 'completed';
+      this.persist(ev);
       return false;
     }
     ev.state = 'cancelled';
     ev.lastActiveAt = now;
     await this.withdraw(ev, [...ev.vens]);
+    this.persist(ev);
     this.o.audit.append({ actor: { kind: 'system', id: this.o.aggregatorId }, action: 'aggregator.event.cancel', target: key, outcome: 'success', reason: why });
     return true;
   }
@@ -331,6 +376,7 @@ export class DispatchEngine {
     this.noteRefusal(venId, `instruction of ${out.join(', ')} in event ${ev.plan.eventId}`, reason);
     this.o.log?.('gateway opted out: re-dispatching', { event: ev.plan.key, venId, resources: out, reason });
     await this.closedLoop(ev, this.o.clock.now(), true);
+    this.persist(ev);
     return out;
   }
 
@@ -344,16 +390,24 @@ export class DispatchEngine {
     const now = this.o.clock.now();
     for (const ev of [...this.events.values()]) {
       if (ev.state === 'cancelled' || ev.state === 'completed') {
-        if (now - ev.plan.end > KEEP_FINISHED_MS) this.events.delete(ev.plan.key);
+        if (now - ev.plan.end > KEEP_FINISHED_MS) {
+          this.events.delete(ev.plan.key);
+          this.manualScope.delete(ev.plan.key);
+          this.o.book?.delete(ev.plan.key);
+        }
         continue;
       }
       if (now >= ev.plan.end) {
         ev.state = 'completed';
+        this.persist(ev);
         this.o.log?.('event completed', { event: ev.plan.key });
         continue;
       }
       if (now < ev.plan.start) continue;
-      ev.state = 'active';
+      if (ev.state !== 'active') {
+        ev.state = 'active';
+        this.persist(ev);
+      }
       try {
         await this.closedLoop(ev, now);
       } catch (err) {
@@ -459,6 +513,7 @@ export class DispatchEngine {
       ev.downstreamMod += 1;
       ev.settleUntil = now + this.o.closedLoop.graceMs;
       await this.publishVens(ev, vens);
+      this.persist(ev);
       this.o.log?.(trimmed.length > 0 ? 'surplus trimmed' : 're-dispatched', { event: ev.plan.key, changed: changed.length, redispatchedW: step.redispatchedW, uncoveredW: ev.uncoveredW });
     }
     this.recordSample(ev, now);
@@ -590,7 +645,7 @@ export class DispatchEngine {
     if (previous && (previous.state === 'accepted' || previous.state === 'active')) {
       previous.state = 'cancelled';
       previous.lastActiveAt = this.o.clock.now();
-      void this.withdraw(previous, [...previous.vens]);
+      void this.withdraw(previous, [...previous.vens]).finally(() => this.persist(previous));
     }
     return { optType: 'optOut', code: 200, reason };
   }

@@ -27,10 +27,12 @@ import { portfolioMigrations } from '../portfolio/tables.js';
 import type { AggregatorConfig } from './config.js';
 import { r4EndpointOptions, r4VtnId, workerReportRequests, type R4EndpointOptions } from './downstream.js';
 import { RelayingVtnStore, r4RelayMigrations } from './r4-relay.js';
+import { eventBookMigrations } from './event-book.js';
 
 /** The aggregator's store: one list of migrations for the primary and its workers. */
-// The lease table too: any process of an active/standby pair (docs/failover.md) opens this list.
-export const aggregatorMigrations: readonly Migration[] = composeMigrations(openadrStoreMigrations, portfolioMigrations, r4RelayMigrations, leaseMigrations);
+// The lease table too: any process of an active/standby pair (docs/failover.md) opens this list,
+// and the engine's running events, which the process taking over resumes.
+export const aggregatorMigrations: readonly Migration[] = composeMigrations(openadrStoreMigrations, portfolioMigrations, r4RelayMigrations, leaseMigrations, eventBookMigrations);
 
 /** The witness routes a worker serves by asking the primary (whose witness holds the state). */
 const WITNESS_PATHS = [WITNESS_ADD_CHECKPOINT_PATH, WITNESS_LOG_KEY_PATH];

@@ -11,7 +11,8 @@
  *              LOAD_DISPATCH delta (a 60 kW reduction delivered is −60000)
  *   usage      reportType usage, readingType Summed: their actual net consumption
  *   baseline   reportType baseline, readingType Summed: their baseline (pre-event measurement)
- * Outside events all three are 0.
+ * Outside events all three are 0; while a running event has no fresh telemetry (just after a
+ * restart or takeover) the interval carries no data point.
  */
 import type { LogFn } from '../../../core/logger.js';
 import type { Clock } from '../../../core/clock.js';
@@ -210,11 +211,13 @@ export class UpstreamParty {
     let delivered = 0;
     let usage = 0;
     let baseline = 0;
+    let unknown = false;
     for (const ev of this.o.engine.list()) {
       if (ev.plan.party !== this.o.party.name || ev.state !== 'active') continue;
       const sign = ev.plan.direction === 'reduce' ? -1 : 1;
       const d = this.o.engine.deliveredNow(ev, now);
       if (d !== null) delivered += sign * d;
+      else unknown = true;
       for (const id of ev.participants) {
         const b = ev.baselines.get(id);
         const a = this.o.engine.freshPower(id, now);
@@ -223,6 +226,9 @@ export class UpstreamParty {
         usage += a;
       }
     }
+    // No fresh telemetry of a running event (just after a restart or takeover): no data point,
+    // rather than a 0 the party would read as nothing delivered.
+    if (unknown) return undefined;
     if (rID === 'delivered') return Math.round(delivered);
     if (rID === 'usage') return Math.round(usage);
     if (rID === 'baseline') return Math.round(baseline);
