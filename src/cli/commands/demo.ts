@@ -22,6 +22,8 @@ import { createLogger, logFnOf } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { supervisorStatus } from './aggregator-run.js';
 import { superviseTso } from './tso.js';
+import { ConsoleChannel } from '../../secops/detect/channels.js';
+import { aggregatorSecops, alertsForStatus, vtnSecops, type RoleSecops } from '../role-secops.js';
 import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
 import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
 import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
@@ -124,22 +126,28 @@ export function register(program: Command): void {
       const clock = clockFromEnv();
       const logger = createLogger(o.name);
       if (kind === 'tso' || kind === 'retailer') {
-        const tso = await startVtnParticipant(o.config, clock);
+        // Detection attaches here, as in `erab tso run`: the demo summary reads its alerts from the status.
+        let secops: RoleSecops | undefined;
+        const tso = await startVtnParticipant(o.config, clock, (cfg) => (secops = vtnSecops(cfg.detection, { channels: [new ConsoleChannel(process.stderr)] })).deps);
         if (tso.config.kind !== kind) {
           await tso.stop();
           throw new InvalidInputError(`${o.config} configures a ${tso.config.kind}, not a ${kind}`);
         }
-        await superviseTso(o.name, tso, logger);
+        const d = secops!.detection;
+        await superviseTso(o.name, tso, logger, () => alertsForStatus(d));
       } else if (kind === 'aggregator') {
-        const agg = await startAggregatorParticipant(o.config, clock, logFnOf(logger));
-        const timer = setInterval(() => reportStatus(o.name, supervisorStatus(agg)), 500);
+        let secops: RoleSecops | undefined;
+        const agg = await startAggregatorParticipant(o.config, clock, logFnOf(logger), (cfg) => (secops = aggregatorSecops(cfg, { clock, logger })).deps);
+        const d = secops!.detection;
+        const status = () => ({ ...supervisorStatus(agg), alerts: alertsForStatus(d) });
+        const timer = setInterval(() => reportStatus(o.name, status()), 500);
         timer.unref();
         const stopped = runUntilStopped(async () => {
           clearInterval(timer);
           await agg.stop();
           logger.flush();
         }, (command) => {
-          if (command === 'status') return supervisorStatus(agg);
+          if (command === 'status') return status();
           throw new InvalidInputError(`unknown command ${command}`);
         });
         reportReady(o.name, { id: agg.id, downstreamPort: agg.downstreamPort });
