@@ -49,6 +49,12 @@ export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOption
 }
 
 /** The alerts a supervisor (`erab demo`) sees in a participant's status: the latest delivered in this process. */
-export function alertsForStatus(d: DetectionAttachment, max = 50): Pick<Alert, 'id' | 'ruleId' | 'key' | 'severity' | 'summary' | 'count' | 'lastAt'>[] {
-  return d.inbox.received.slice(-max).map((a) => ({ id: a.id, ruleId: a.ruleId, key: a.key, severity: a.severity, summary: a.summary, count: a.count, lastAt: a.lastAt }));
+export function alertsForStatus(d: DetectionAttachment, max = 50, participant?: string): StatusAlert[] {
+  return d.inbox.received.slice(-max).map((a) => ({
+    id: a.id, ruleId: a.ruleId, key: a.key, severity: a.severity, summary: a.summary, count: a.count, lastAt: a.lastAt,
+    ...(participant ? { participant } : {}),
+  }));
 }
+
+/** One alert in a status message. */
+export type StatusAlert = Pick<Alert, 'id' | 'ruleId' | 'key' | 'severity' | 'summary' | 'count' | 'lastAt'> & { participant?: string };

@@ -23,6 +23,8 @@ import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/l
 import { supervisorStatus } from './aggregator-run.js';
 import { superviseTso } from './tso.js';
 import { ConsoleChannel } from '../../secops/detect/channels.js';
+import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment } from '../../secops/detect/attach.js';
+import { DEFAULT_DETECTION } from '../../roles/common/detection-config.js';
 import { aggregatorSecops, alertsForStatus, vtnSecops, type RoleSecops } from '../role-secops.js';
 import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
 import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
@@ -59,6 +61,9 @@ interface DemoFlags {
   sitesPerHost: number;
   timeout?: number;
 }
+
+/** A hosted gateway's detection reads its audit log this often (many gateways share the process). */
+const GATEWAY_DETECTION_POLL_MS = 1000;
 
 export function register(program: Command): void {
   const demo = program.command('demo')
@@ -106,13 +111,22 @@ export function register(program: Command): void {
       if (cfg.kind !== 'devices' && cfg.kind !== 'gateways') throw new InvalidInputError(`${o.config}: kind must be devices or gateways`);
       const name = o.name ?? cfg.name;
       const clock = clockFromEnv();
-      const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock);
-      const timer = setInterval(() => reportStatus(name, host.status() as unknown as Record<string, unknown>), 500);
+      // Each gateway runs detection over its own audit log (a forged command it refused is an alert).
+      const detections: { id: string; d: DetectionAttachment }[] = [];
+      const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock, {
+        compose: (config, log) => {
+          const d = detectionAttachment({ ...DEFAULT_DETECTION, pollMs: GATEWAY_DETECTION_POLL_MS }, { channels: [new ConsoleChannel(process.stderr)] });
+          detections.push({ id: config.gatewayId, d });
+          return { extraMigrations: DETECTION_MIGRATIONS, attach: [(ctx) => d.attach({ ...ctx, auditLog: log })] };
+        },
+      });
+      const status = () => ({ ...host.status(), ...(detections.length ? { alerts: detections.flatMap(({ id, d }) => alertsForStatus(d, 10, id)) } : {}) });
+      const timer = setInterval(() => reportStatus(name, status()), 500);
       timer.unref();
       const stopped = runUntilStopped(async () => {
         clearInterval(timer);
         await host.close();
-      }, (command, args) => (command === 'status' ? host.status() : host.command(command, args)));
+      }, (command, args) => (command === 'status' ? status() : host.command(command, args)));
       reportReady(name, { running: host.status().running });
       await stopped;
     });

@@ -25,7 +25,7 @@ export interface DeliverySample {
 
 /** What a running role hands an attached module. */
 export interface RoleContext {
-  readonly role: 'aggregator' | 'tso' | 'retailer';
+  readonly role: 'aggregator' | 'tso' | 'retailer' | 'gateway';
   readonly id: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly store: Store<any>;

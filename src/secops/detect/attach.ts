@@ -40,6 +40,8 @@ export interface DetectionAttachOptions {
   channels?: readonly AlertChannel[] | ((ctx: RoleContext) => readonly AlertChannel[]);
   /** Where the notify settings read secrets from (SMTP password variable); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Read the gateway telemetry the role's store keeps (default true; a gateway's store has none). */
+  telemetry?: boolean;
 }
 
 /** Detection for one role, from its `detection` settings. */
@@ -65,6 +67,7 @@ export function detectionAttachment(settings: DetectionConfig, o: DetectionAttac
     }
     const d = await startDetection({
       store: ctx.store, auditLog: ctx.auditLog, audit: ctx.audit, rules, channels, clock: ctx.clock, pollMs: settings.pollMs,
+      telemetry: o.telemetry ?? ctx.role !== 'gateway',
       ...(ctx.log ? { log: (m: string, f?: Record<string, unknown>) => ctx.log!(m, f, 'warn') } : {}),
     }).catch(async (err: unknown) => {
       await notifier?.stop();
