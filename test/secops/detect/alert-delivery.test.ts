@@ -8,6 +8,7 @@
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
@@ -129,7 +130,7 @@ it('aggregator: a rogue mTLS peer\'s repeated refusals → one alert e-mail per 
   }
 });
 
-it('TSO: detection runs on the TSO\'s own audit log and store; a rogue TLS peer and a rogue (valid but not contracted) aggregator are alerts, mailed', async () => {
+it('TSO: detection runs on the TSO\'s own audit log and store; a rogue TLS peer and a rogue aggregator (valid certificate, not contracted, trying again) are alerts, mailed', async () => {
   const tag = `tso${++seq}`;
   const url = join(world.dir, `${tag}.db`);
   await addContacts(url, 'TSO1', tag);
@@ -152,10 +153,12 @@ it('TSO: detection runs on the TSO\'s own audit log and store; a rogue TLS peer 
       venName: 'ROGUE', vtnUrl: tso.vtn.url, material: await world.material('rogueAgg'), expectVtn: { role: 'tso', id: 'TSO1' },
       audit: new MemoryAuditSink(), store: venStore, ven: { backoff: { initialMs: 100, maxMs: 200 } },
     });
-    const a = await waitFor(() => secops.detection.inbox.received.find((x) => x.ruleId === 'unauthorized-peer-retries'), { what: 'the rogue aggregator alert' });
-    assert.equal(a.key, 'ROGUE');
-    const mail = await waitFor(() => mailsFor(`soc-${tag}`, 'unauthorized-peer-retries')[0], { what: 'the rogue aggregator alert e-mail' });
-    assert.match(mail.subject, /tso:TSO1: .*\(ROGUE\)/);
+    // Its certificate (SHA-256) is the alert's key: refused, then trying again with the same certificate.
+    const rogueSha = new X509Certificate(world.get('rogueAgg').certPem).fingerprint256.replace(/:/g, '').toLowerCase();
+    const a = await waitFor(() => secops.detection.inbox.received.find((x) => x.ruleId === 'refused-peer-retries' && x.key === rogueSha), { what: 'the rogue aggregator alert' });
+    assert.match(a.evidence.map((e) => e.reason).join(' '), /aggregator ROGUE .*is not on the allow-list/);
+    const mail = await waitFor(() => mailsFor(`soc-${tag}`, 'refused-peer-retries').find((m) => m.body.includes(rogueSha)), { what: 'the rogue aggregator alert e-mail' });
+    assert.match(mail.subject, /^\[Security alert\] \[High\] tso:TSO1: /);
   } finally {
     await ven?.close();
     await venStore.close();
