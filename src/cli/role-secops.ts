@@ -53,8 +53,10 @@ export function alertsForStatus(d: DetectionAttachment, max = 50, participant?: 
   return d.inbox.received.slice(-max).map((a) => ({
     id: a.id, ruleId: a.ruleId, key: a.key, severity: a.severity, summary: a.summary, count: a.count, lastAt: a.lastAt,
     ...(participant ? { participant } : {}),
+    // The latest evidence's reason says who it was (a certificate's hash alone does not).
+    ...(a.evidence.at(-1)?.reason ? { evidence: a.evidence.at(-1)!.reason!.slice(0, 300) } : {}),
   }));
 }
 
 /** One alert in a status message. */
-export type StatusAlert = Pick<Alert, 'id' | 'ruleId' | 'key' | 'severity' | 'summary' | 'count' | 'lastAt'> & { participant?: string };
+export type StatusAlert = Pick<Alert, 'id' | 'ruleId' | 'key' | 'severity' | 'summary' | 'count' | 'lastAt'> & { participant?: string; evidence?: string };
