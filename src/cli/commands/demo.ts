@@ -23,7 +23,8 @@ import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/l
 import { supervisorStatus } from './aggregator-run.js';
 import { superviseTso } from './tso.js';
 import { ConsoleChannel } from '../../secops/detect/channels.js';
-import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment } from '../../secops/detect/attach.js';
+import { detectionAttachment, type DetectionAttachment } from '../../secops/detect/attach.js';
+import { detectMigrations } from '../../secops/detect/alerts.js';
 import { DEFAULT_DETECTION } from '../../roles/common/detection-config.js';
 import { aggregatorSecops, alertsForStatus, vtnSecops, type RoleSecops } from '../role-secops.js';
 import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
@@ -117,7 +118,7 @@ export function register(program: Command): void {
         compose: (config, log) => {
           const d = detectionAttachment({ ...DEFAULT_DETECTION, pollMs: GATEWAY_DETECTION_POLL_MS }, { channels: [new ConsoleChannel(process.stderr)] });
           detections.push({ id: config.gatewayId, d });
-          return { extraMigrations: DETECTION_MIGRATIONS, attach: [(ctx) => d.attach({ ...ctx, auditLog: log })] };
+          return { extraMigrations: detectMigrations, attach: [(ctx) => d.attach({ ...ctx, auditLog: log })] };
         },
       });
       const status = () => ({ ...host.status(), ...(detections.length ? { alerts: detections.flatMap(({ id, d }) => alertsForStatus(d, 10, id)) } : {}) });
