@@ -58,3 +58,10 @@ test('secops imports only core, protocols, endpoints, security, store and roles 
   const allowed = ['core/', 'protocols/', 'endpoints/', 'security/', 'store/', 'roles/', 'secops/'];
   assert.deepEqual(violations('secops', (t) => allowed.some((p) => t.startsWith(p))), []);
 });
+
+test('roles never import secops, compliance, api, web or cli (they are composed from above: src/roles/common/composition.ts)', () => {
+  const above = ['secops/', 'compliance/', 'api/', 'web/', 'cli/'];
+  assert.deepEqual(violations('roles', (t) => !above.some((p) => t.startsWith(p))), []);
+  // The scan sees the roles' imports (it would pass vacuously otherwise).
+  assert.ok(tsFiles(join(SRC, 'roles')).flatMap(importsOf).some((t) => t.startsWith('roles/common/composition')), 'roles import their composition hook');
+});

@@ -14,9 +14,8 @@ import { onStopSignal } from '../../core/stop-signals.js';
 import { loadAggregatorConfig, type AggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { startR4Worker } from '../../roles/aggregator/runtime/r4-workers.js';
 import { isWorker } from '../../roles/common/workers.js';
-import { secopsMigrations, type SecopsTables } from '../../secops/tables.js';
-import { InventoryReevaluator } from '../../secops/matching/reevaluate.js';
-import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
+import { aggregatorSecops, alertsForStatus } from '../role-secops.js';
+import { ConsoleChannel } from '../../secops/detect/channels.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
@@ -96,25 +95,20 @@ export function register(program: Command): void {
       }
       // Under `erab demo --speed X` every participant shares one simulated time (ERAB_SIM_*).
       const clock = clockFromEnv();
+      // Detection (alerts to the log's stream, mail and webhooks when configured) and vulnerability
+      // re-evaluation attach from here: the aggregator does not know secops.
+      const secops = aggregatorSecops(cfg, { clock, logger, channels: [new ConsoleChannel(process.stderr)] });
       agg = await startAggregator(cfg, {
+        ...secops.deps,
         clock,
         log: logFnOf(logger),
         logger,
         // The operator endpoint (when configured) serves the console page at `/`.
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
-        // `erab vuln` keeps the inventory and findings in the aggregator's store.
-        extraMigrations: secopsMigrations,
-        // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
-        onStore: (store) => {
-          const r = new InventoryReevaluator(store.db.withTables<SecopsTables & PortfolioTables>(), {
-            clock, onResult: (x) => logger.info({ ...x }, 'vulnerability findings re-evaluated'), onError: (m) => logger.warn({}, m),
-          });
-          return { inventoryChanged: () => r.changed(), stop: () => r.stop() };
-        },
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const running = agg;
-      const timer = setInterval(() => reportStatus(opts.name, supervisorStatus(running)), cfg.statusIntervalMs);
+      const timer = setInterval(() => reportStatus(opts.name, { ...supervisorStatus(running), alerts: alertsForStatus(secops.detection) }), cfg.statusIntervalMs);
       timer.unref();
       const stopped = runUntilStopped(async () => {
         clearInterval(timer);

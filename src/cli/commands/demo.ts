@@ -22,6 +22,11 @@ import { createLogger, logFnOf } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { supervisorStatus } from './aggregator-run.js';
 import { superviseTso } from './tso.js';
+import { ConsoleChannel } from '../../secops/detect/channels.js';
+import { detectionAttachment, type DetectionAttachment } from '../../secops/detect/attach.js';
+import { detectMigrations } from '../../secops/detect/alerts.js';
+import { DEFAULT_DETECTION } from '../../roles/common/detection-config.js';
+import { aggregatorSecops, alertsForStatus, vtnSecops, type RoleSecops } from '../role-secops.js';
 import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
 import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
 import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
@@ -57,6 +62,9 @@ interface DemoFlags {
   sitesPerHost: number;
   timeout?: number;
 }
+
+/** A hosted gateway's detection reads its audit log this often (many gateways share the process). */
+const GATEWAY_DETECTION_POLL_MS = 1000;
 
 export function register(program: Command): void {
   const demo = program.command('demo')
@@ -104,13 +112,22 @@ export function register(program: Command): void {
       if (cfg.kind !== 'devices' && cfg.kind !== 'gateways') throw new InvalidInputError(`${o.config}: kind must be devices or gateways`);
       const name = o.name ?? cfg.name;
       const clock = clockFromEnv();
-      const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock);
-      const timer = setInterval(() => reportStatus(name, host.status() as unknown as Record<string, unknown>), 500);
+      // Each gateway runs detection over its own audit log (a forged command it refused is an alert).
+      const detections: { id: string; d: DetectionAttachment }[] = [];
+      const host: RunningHost = cfg.kind === 'devices' ? await startDeviceHost(cfg, clock) : await startGatewayHost(cfg, clock, {
+        compose: (config, log) => {
+          const d = detectionAttachment({ ...DEFAULT_DETECTION, pollMs: GATEWAY_DETECTION_POLL_MS }, { channels: [new ConsoleChannel(process.stderr)] });
+          detections.push({ id: config.gatewayId, d });
+          return { extraMigrations: detectMigrations, attach: [(ctx) => d.attach({ ...ctx, auditLog: log })] };
+        },
+      });
+      const status = () => ({ ...host.status(), ...(detections.length ? { alerts: detections.flatMap(({ id, d }) => alertsForStatus(d, 10, id)) } : {}) });
+      const timer = setInterval(() => reportStatus(name, status()), 500);
       timer.unref();
       const stopped = runUntilStopped(async () => {
         clearInterval(timer);
         await host.close();
-      }, (command, args) => (command === 'status' ? host.status() : host.command(command, args)));
+      }, (command, args) => (command === 'status' ? status() : host.command(command, args)));
       reportReady(name, { running: host.status().running });
       await stopped;
     });
@@ -124,22 +141,28 @@ export function register(program: Command): void {
       const clock = clockFromEnv();
       const logger = createLogger(o.name);
       if (kind === 'tso' || kind === 'retailer') {
-        const tso = await startVtnParticipant(o.config, clock);
+        // Detection attaches here, as in `erab tso run`: the demo summary reads its alerts from the status.
+        let secops: RoleSecops | undefined;
+        const tso = await startVtnParticipant(o.config, clock, (cfg) => (secops = vtnSecops(cfg.detection, { channels: [new ConsoleChannel(process.stderr)] })).deps);
         if (tso.config.kind !== kind) {
           await tso.stop();
           throw new InvalidInputError(`${o.config} configures a ${tso.config.kind}, not a ${kind}`);
         }
-        await superviseTso(o.name, tso, logger);
+        const d = secops!.detection;
+        await superviseTso(o.name, tso, logger, () => alertsForStatus(d));
       } else if (kind === 'aggregator') {
-        const agg = await startAggregatorParticipant(o.config, clock, logFnOf(logger));
-        const timer = setInterval(() => reportStatus(o.name, supervisorStatus(agg)), 500);
+        let secops: RoleSecops | undefined;
+        const agg = await startAggregatorParticipant(o.config, clock, logFnOf(logger), (cfg) => (secops = aggregatorSecops(cfg, { clock, logger })).deps);
+        const d = secops!.detection;
+        const status = () => ({ ...supervisorStatus(agg), alerts: alertsForStatus(d) });
+        const timer = setInterval(() => reportStatus(o.name, status()), 500);
         timer.unref();
         const stopped = runUntilStopped(async () => {
           clearInterval(timer);
           await agg.stop();
           logger.flush();
         }, (command) => {
-          if (command === 'status') return supervisorStatus(agg);
+          if (command === 'status') return status();
           throw new InvalidInputError(`unknown command ${command}`);
         });
         reportReady(o.name, { id: agg.id, downstreamPort: agg.downstreamPort });

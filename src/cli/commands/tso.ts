@@ -14,6 +14,8 @@ import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/l
 import { loadTsoConfig } from '../../roles/tso/config.js';
 import { startTso, type DispatchInput, type RunningTso } from '../../roles/tso/tso.js';
 import { UsageError } from '../usage.js';
+import { ConsoleChannel } from '../../secops/detect/channels.js';
+import { alertsForStatus, vtnSecops } from '../role-secops.js';
 
 interface ApiOpts { api: string; cert: string; key: string; ca: string }
 
@@ -76,10 +78,12 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       if (cfg.kind !== kind) throw new UsageError(`${opts.config} configures a ${cfg.kind}; run it with erab ${cfg.kind} run`);
       const logger = createLogger(kind);
-      const tso = await startTso(cfg, { clock: clockFromEnv(), logger });
+      // Detection over the VTN's audit log attaches from here (the role does not know secops).
+      const secops = vtnSecops(cfg.detection, { channels: [new ConsoleChannel(process.stderr)] });
+      const tso = await startTso(cfg, { ...secops.deps, clock: clockFromEnv(), logger });
       const status = tso.status();
       logger.info({ url: status.url, api: status.apiUrl, contracted: cfg.contractedAggregators.map((a) => a.id) }, `${kind} running`);
-      await superviseTso(opts.name, tso, logger);
+      await superviseTso(opts.name, tso, logger, () => alertsForStatus(secops.detection));
     });
 
   apiOptions(group.command('dispatch'))
@@ -122,8 +126,9 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
  * Runs a started TSO or retailer until stopped: status to a supervisor, its commands (dispatch,
  * status, cancel), and ready reported once it listens for the stop.
  */
-export async function superviseTso(name: string, tso: RunningTso, logger: Logger): Promise<void> {
-  const timer = setInterval(() => reportStatus(name, tso.status() as unknown as Record<string, unknown>), tso.config.statusIntervalMs);
+export async function superviseTso(name: string, tso: RunningTso, logger: Logger, alerts?: () => unknown[]): Promise<void> {
+  const status = (): Record<string, unknown> => ({ ...tso.status(), ...(alerts ? { alerts: alerts() } : {}) });
+  const timer = setInterval(() => reportStatus(name, status()), tso.config.statusIntervalMs);
   timer.unref();
   const stopped = runUntilStopped(async () => {
     clearInterval(timer);
@@ -131,12 +136,12 @@ export async function superviseTso(name: string, tso: RunningTso, logger: Logger
     logger.flush();
   }, async (command, args) => {
     if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
-    if (command === 'status') return tso.status();
+    if (command === 'status') return status();
     if (command === 'cancel') return tso.cancel(String(args.eventId));
     throw new InvalidInputError(`unknown command ${command}`);
   });
-  const status = tso.status();
-  reportReady(name, { id: tso.config.id, url: status.url, apiUrl: status.apiUrl, port: tso.vtn.port });
+  const now = tso.status();
+  reportReady(name, { id: tso.config.id, url: now.url, apiUrl: now.apiUrl, port: tso.vtn.port });
   await stopped;
 }
 

@@ -15,7 +15,7 @@ import { describeError } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js';
 import { DeviceSite, type SiteConfigInput } from '../device/site.js';
-import { Gateway, gatewayConfigSchema, type GatewayConfig } from '../gateway/gateway.js';
+import { Gateway, gatewayConfigSchema, type GatewayConfig, type GatewayDeps } from '../gateway/gateway.js';
 import type { HostConfig } from './setup.js';
 
 /** Sites or gateways started at once. */
@@ -96,7 +96,11 @@ interface HostedGateway {
 }
 
 /** Starts the gateways of a gateway host, each from its own configuration file. */
-export async function startGatewayHost(cfg: HostConfig, clock: Clock, opts: { trackMs?: number } = {}): Promise<RunningHost> {
+export async function startGatewayHost(cfg: HostConfig, clock: Clock, opts: {
+  trackMs?: number;
+  /** What the CLI attaches to each gateway from above (detection over its audit log, `log`). */
+  compose?: (config: GatewayConfig, log: AuditLog) => GatewayDeps;
+} = {}): Promise<RunningHost> {
   const hosted: HostedGateway[] = [];
   const refusals: NonNullable<HostStatus['refusals']> = [];
   const events = new Map<string, { gateways: Set<string>; firstAt: number; lastAt: number; times: number[] }>();
@@ -110,7 +114,7 @@ export async function startGatewayHost(cfg: HostConfig, clock: Clock, opts: { tr
       if (refusals.length > 200) refusals.shift();
     });
     try {
-      const gw = await Gateway.start(config, { clock, audit });
+      const gw = await Gateway.start(config, { ...opts.compose?.(config, log), clock, audit });
       return { gw, log };
     } catch (err) {
       log.close();

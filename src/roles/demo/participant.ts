@@ -15,21 +15,26 @@ import type { LogFn } from '../../core/logger.js';
 import type { z } from 'zod';
 import { clockFromEnv, type Clock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
-import { startAggregator, type RunningAggregator } from '../aggregator/runtime/aggregator.js';
-import { loadAggregatorConfig } from '../aggregator/runtime/config.js';
+import { startAggregator, type AggregatorDeps, type RunningAggregator } from '../aggregator/runtime/aggregator.js';
+import { loadAggregatorConfig, type AggregatorConfig } from '../aggregator/runtime/config.js';
 import { tsoConfigSchema, type TsoConfig } from '../tso/config.js';
-import { startTso, type RunningTso } from '../tso/tso.js';
+import { startTso, type RunningTso, type TsoDeps } from '../tso/tso.js';
 
 export function loadVtnRoleConfig(file: string, env: NodeJS.ProcessEnv = process.env): TsoConfig {
   return loadConfig(tsoConfigSchema, { file, env });
 }
 
-/** Starts the TSO or retailer from its file on the shared clock. */
-export async function startVtnParticipant(file: string, clock: Clock = clockFromEnv()): Promise<RunningTso> {
-  return startTso(loadVtnRoleConfig(file), { clock });
+/**
+ * Starts the TSO or retailer from its file on the shared clock; `compose` gives what the CLI
+ * attaches from above (detection) for the configuration read.
+ */
+export async function startVtnParticipant(file: string, clock: Clock = clockFromEnv(), compose?: (cfg: TsoConfig) => TsoDeps): Promise<RunningTso> {
+  const cfg = loadVtnRoleConfig(file);
+  return startTso(cfg, { ...compose?.(cfg), clock });
 }
 
 /** Starts an aggregator from its file on the shared clock (resources are learnt from its gateways). */
-export async function startAggregatorParticipant(file: string, clock: Clock = clockFromEnv(), log?: LogFn): Promise<RunningAggregator> {
-  return startAggregator(loadAggregatorConfig(file), { clock, ...(log ? { log } : {}) });
+export async function startAggregatorParticipant(file: string, clock: Clock = clockFromEnv(), log?: LogFn, compose?: (cfg: AggregatorConfig) => AggregatorDeps): Promise<RunningAggregator> {
+  const cfg = loadAggregatorConfig(file);
+  return startAggregator(cfg, { ...compose?.(cfg), clock, ...(log ? { log } : {}) });
 }

@@ -35,7 +35,7 @@ import {
 import { ForgerVtn, TcpRelay } from './forger.js';
 import type { HostStatus } from './host.js';
 import {
-  TOLERANCE_FRACTION, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoSummary, type EventResult,
+  TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult,
 } from './summary.js';
 import { LiveView, type DemoViewState, type EventView } from './view.js';
 
@@ -160,7 +160,21 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     state.participants = [...participantState].map(([n, st]) => ({ name: n, state: st }));
     view.draw(state);
   };
-  sup.on('status', (name: string, status: Record<string, unknown>) => { statuses.set(name, status); });
+  // Alerts the participants' detection raised (each participant's status carries its latest ones).
+  const alerts = new Map<string, DemoAlert>();
+  sup.on('status', (name: string, status: Record<string, unknown>) => {
+    statuses.set(name, status);
+    for (const a of (status.alerts as (Omit<DemoAlert, 'participant'> & { participant?: string })[] | undefined) ?? []) {
+      const participant = a.participant ?? name;
+      const k = `${participant}#${a.id}`;
+      if (!alerts.has(k)) {
+        alerts.set(k, { ...a, participant });
+        log(`alert: ${formatAlertLine({ ...a, participant })}`);
+      } else alerts.set(k, { ...a, participant });
+    }
+  });
+  const alertOf = (participant: string, rule: string, about: RegExp) =>
+    [...alerts.values()].find((a) => a.participant === participant && a.ruleId === rule && about.test(`${a.key} ${a.summary} ${a.evidence ?? ''}`));
   sup.on('exit', (name: string, code: unknown) => {
     if (stopping) return;
     const tail = sup.lastOutput(name).slice(-5).map((l) => `    ${l}`).join('\n');
@@ -274,6 +288,9 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
       state.refusals.push({ time: rogueRefusal.time, by: 'tso', what: IDS.rogue, reason: rogueRefusal.reason || rogueRefusal.action });
       log(`TSO refused ${IDS.rogue}: ${rogueRefusal.reason || rogueRefusal.action}`);
     }
+    // The TSO's detection: a refused certificate that tries again is an alert (refused-peer-retries).
+    const rogueAlert = await until('the TSO to raise an alert for the rogue aggregator', () => alertOf('tso', 'refused-peer-retries', new RegExp(IDS.rogue)), Math.min(left(), 60_000), guard)
+      .catch((e: unknown) => { if (fatal || opts.signal?.aborted) throw e; return undefined; });
 
     // ---- 4. the TSO's reduction event: 2 blocks of 三次調整力②, one dispatch per aggregator
     const share = (a: string, kwPerSite: number) => round1(layout.sites.filter((s) => s.aggregator === a).length * kwPerSite);
@@ -400,6 +417,9 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
       .catch((e: unknown) => { if (fatal || opts.signal?.aborted) throw e; return undefined; });
     relay.redirect(aggPort.get(victim.aggregator)!);
     if (forged) log(`${victim.gatewayId} refused the forged command: ${forged.reason}`);
+    // The gateway's detection: a command refused by policy is an alert (command-refused-by-policy).
+    const forgedAlert = !forged ? undefined : await until(`${victim.gatewayId} to raise an alert for the forged command`, () => alertOf(victim.gatewayId, 'command-refused-by-policy', /./), Math.min(left(), 60_000), guard)
+      .catch((e: unknown) => { if (fatal || opts.signal?.aborted) throw e; return undefined; });
 
     // ---- 7. the retailer's 上げDR block, requested once the TSO event and its recovery time are over.
     // (The aggregator keeps a resource's pre-event baseline through that recovery time; an event
@@ -483,6 +503,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     if (!rogueRefusal) failures.push('the TSO did not refuse the rogue aggregator');
     if (!forged) failures.push('no gateway refused the forged command');
     if (!pending) failures.push('the unknown device was not held pending');
+    if (!rogueAlert) failures.push('the TSO raised no alert for the rogue aggregator');
+    if (!forgedAlert) failures.push(`${victim.gatewayId} raised no alert for the forged command`);
     const auditFailures = audits.filter((a) => !a.ok);
     if (auditFailures.length > 0) failures.push(`${auditFailures.length} audit log(s) do not verify`);
     const summary: DemoSummary = {
@@ -507,7 +529,10 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
         forgedRefusal: forged ? `${forged.gatewayId}: ${forged.reason}` : undefined,
         unknownDevicePending: pending !== undefined,
         unknownDevice: pending ? `${pending.gatewayId} ${pending.deviceId} at ${pending.address}: ${pending.state}` : undefined,
+        rogueAggregatorAlert: rogueAlert ? formatAlertLine(rogueAlert) : undefined,
+        forgedCommandAlert: forgedAlert ? formatAlertLine(forgedAlert) : undefined,
       },
+      alerts: [...alerts.values()],
       audit: { ok: auditFailures.length === 0, participants: audits.length, verified: audits.length - auditFailures.length, failures: auditFailures, byParticipant: audits },
       tsoEventToLastGatewayMs: tsoEvent.issueToLastGatewayMs,
       machine: machine(),

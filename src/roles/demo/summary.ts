@@ -53,6 +53,21 @@ export interface AuditResult {
   problems: string[];
 }
 
+/** One alert as a participant reported it (src/secops/detect through its status message). */
+export interface DemoAlert {
+  participant: string;
+  id: number;
+  ruleId: string;
+  key: string;
+  severity: string;
+  summary: string;
+  count: number;
+  evidence?: string | undefined;
+}
+
+/** One line per alert. */
+export const formatAlertLine = (a: DemoAlert): string => `${a.participant} #${a.id} ${a.severity.toUpperCase()} ${a.ruleId}${a.count > 1 ? ` ×${a.count}` : ''}: ${a.summary}`;
+
 export interface DemoSummary {
   ok: boolean;
   startedAt: string;
@@ -71,7 +86,13 @@ export interface DemoSummary {
     forgedRefusal?: string | undefined;
     unknownDevicePending: boolean;
     unknownDevice?: string | undefined;
+    /** The alert the TSO's detection raised for the rogue aggregator. */
+    rogueAggregatorAlert?: string | undefined;
+    /** The alert the victim gateway's detection raised for the forged command. */
+    forgedCommandAlert?: string | undefined;
   };
+  /** Every alert the participants' detection raised (from their status messages). */
+  alerts: DemoAlert[];
   audit: { ok: boolean; participants: number; verified: number; failures: AuditResult[]; byParticipant: AuditResult[] };
   /** The TSO event's figure (see EventResult.issueToLastGatewayMs). */
   tsoEventToLastGatewayMs: number | null;
@@ -126,6 +147,10 @@ export function formatSummary(s: DemoSummary): string {
   lines.push(`  ${sec.rogueAggregatorRefused ? '✓' : '✗'} rogue aggregator refused by the TSO${sec.rogueRefusal ? `: ${sec.rogueRefusal}` : ''}`);
   lines.push(`  ${sec.forgedCommandRefused ? '✓' : '✗'} forged command refused by the gateway${sec.forgedRefusal ? `: ${sec.forgedRefusal}` : ''}`);
   lines.push(`  ${sec.unknownDevicePending ? '✓' : '✗'} unknown device held pending${sec.unknownDevice ? `: ${sec.unknownDevice}` : ''}`);
+  lines.push(`  ${sec.rogueAggregatorAlert ? '✓' : '✗'} rogue aggregator raised as an alert${sec.rogueAggregatorAlert ? `: ${sec.rogueAggregatorAlert}` : ''}`);
+  lines.push(`  ${sec.forgedCommandAlert ? '✓' : '✗'} forged command raised as an alert${sec.forgedCommandAlert ? `: ${sec.forgedCommandAlert}` : ''}`);
+  lines.push(`  alerts raised: ${s.alerts.length}`);
+  for (const a of s.alerts.slice(0, 20)) lines.push(`      ${formatAlertLine(a)}`);
   lines.push(`  ${s.audit.ok ? '✓' : '✗'} audit logs verified: ${s.audit.verified}/${s.audit.participants}`);
   for (const f of s.audit.failures.slice(0, 5)) lines.push(`      ${f.participant}: ${f.problems.slice(0, 2).join('; ')}`);
   lines.push(`  TSO event → last gateway holding its command: ${s.tsoEventToLastGatewayMs === null ? '-' : `${(s.tsoEventToLastGatewayMs / 1000).toFixed(2)} s`}`);

@@ -35,7 +35,8 @@ import { AuditLog } from '../../security/audit/log.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
 import { loadTlsMaterial } from '../../security/tls.js';
-import { composeMigrations } from '../../store/migrations.js';
+import { composeMigrations, type Migration } from '../../store/migrations.js';
+import { attachAll, type Attach, type Attached } from '../common/composition.js';
 import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVenEndpoint, type RunningVen } from '../../endpoints/openadr/ven-endpoint.js';
@@ -222,6 +223,10 @@ export interface GatewayDeps {
   /** Wraps the HTTPS transport to the VTN (tests: observe or tamper with the wire). */
   wrapTransport?: ((t: OadrTransport) => OadrTransport) | undefined;
   random?: (() => number) | undefined;
+  /** Migrations of modules above the role that keep tables in the gateway's store (secops detection). */
+  extraMigrations?: readonly Migration[] | undefined;
+  /** Modules above the role (secops detection) attach once the gateway runs (src/roles/common/composition.ts). */
+  attach?: readonly Attach[] | undefined;
 }
 
 /** The parts a gateway is assembled from (see Gateway.start). */
@@ -278,6 +283,7 @@ export class Gateway {
   private readonly aggregator: { role: string; id: string };
   private endpoint: RunningVen | undefined;
   private witnessingRef: ReturnType<typeof startUpstreamWitnessing> | undefined;
+  private attached: Attached | undefined;
   private noticeInbox: { inbox: NoticeInbox; close(): void } | undefined;
   private updaterRef: GatewayUpdater | undefined;
   private watch: GatewayWatch | undefined;
@@ -347,7 +353,7 @@ export class Gateway {
     }
     const ownAudit = deps.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: config.audit.origin ?? `erab/gateway-${config.gatewayId}/audit`, clock });
     const audit = deps.audit ?? ownAudit!;
-    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations, gatewayNoticeMigrations), sqlite: { synchronous: config.databaseSync } });
+    const store = await openStore({ url: config.database, migrations: composeMigrations(openadrStoreMigrations, gatewayMigrations, gatewayNoticeMigrations, deps.extraMigrations ?? []), sqlite: { synchronous: config.databaseSync } });
     const cleanup: (() => Promise<void> | void)[] = [() => store.close(), () => ownAudit?.close()];
     try {
       const admissionStore = await SqlAdmissionStore.open(store, () => clock.now());
@@ -464,6 +470,15 @@ export class Gateway {
         devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
       }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog });
       cleanup.unshift(() => gw.watch?.close());
+      if (deps.attach?.length) {
+        gw.attached = await attachAll(deps.attach, {
+          role: 'gateway', id: config.gatewayId, store, audit, auditLog, clock,
+          log: (msg, fields, level) => log[level ?? 'info'](fields ?? {}, msg),
+          onDeliverySample: () => () => {}, // the gateway's closed loop is per device (EventEngine), not sampled here
+        });
+        const attached = gw.attached;
+        cleanup.unshift(() => attached.stop());
+      }
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
     } catch (err) {
@@ -532,6 +547,7 @@ export class Gateway {
     await this.admissionStore.flush().catch(() => {});
     await this.replayStore.flush().catch(() => {});
     await this.controller.close();
+    await this.attached?.stop().catch((e: unknown) => this.log.warn({ error: describeError(e) }, 'an attached module did not stop cleanly'));
     this.audit.append({ actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.stop', outcome: 'success' });
     await this.store.close();
     this.ownAudit?.close();

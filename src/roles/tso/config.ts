@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { loadConfig } from '../../core/config.js';
 import { syslogStreamConfigSchema } from '../../security/audit/config.js';
+import { detectionConfigSchema } from '../common/detection-config.js';
 import { PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be 1-64 letters, digits, . _ - (a participant id)');
@@ -53,6 +54,8 @@ export const tsoConfigSchema = z.object({
   scheduleFile: file.optional(),
   /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
   syslog: syslogStreamConfigSchema.optional(),
+  /** Detection over this VTN's audit log (attached by `erab tso|retailer run`; src/roles/common/detection-config.ts). */
+  detection: detectionConfigSchema.prefault({}),
   /** Status pushed to a supervising process (`erab demo`) this often, ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
 }).strict();

@@ -15,11 +15,12 @@ import { powerRealItem } from '../../protocols/openadr/units.js';
 import { AuditLog } from '../../security/audit/log.js';
 import type { AuditRecordInput, AuditSink } from '../../security/audit/types.js';
 import { loadTlsMaterial } from '../../security/tls.js';
-import { composeMigrations } from '../../store/migrations.js';
+import { composeMigrations, type Migration } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVtnEndpoint, type RunningVtn } from '../../endpoints/openadr/vtn-endpoint.js';
-import type { Logger } from '../../core/logger.js';
+import { logFnOf, type Logger } from '../../core/logger.js';
+import { attachAll, type Attach, type Attached } from '../common/composition.js';
 import type { RoleHealth } from '../common/health.js';
 import { observeRole, storeReadiness, watchVtnQueue } from '../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../common/witnessing.js';
@@ -91,11 +92,22 @@ function watchTso(health: RoleHealth, vtn: RunningVtn, ledger: DeliveryLedger, s
   health.ready('openadr_listener', () => vtn.server.listening || 'the OpenADR listener is not listening');
 }
 
+/** What a caller may inject: time, the audit sink, the logger, and modules above the role. */
+export interface TsoDeps {
+  clock?: Clock;
+  audit?: AuditSink;
+  logger?: Logger;
+  /** Migrations of modules above the role that keep tables in its store (secops: detection, notify). */
+  extraMigrations?: readonly Migration[];
+  /** Modules above the role (secops detection) attach once the store is open (src/roles/common/composition.ts). */
+  attach?: readonly Attach[];
+}
+
 /**
  * Starts the TSO (or retailer) VTN.
  * @example const tso = await startTso(loadTsoConfig('tso.json')); await tso.dispatch({ product: 'tertiary2', direction: 'reduce', quantityKw: 60, start, periods: 1, to: ['AGG1'] });
  */
-export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?: AuditSink; logger?: Logger } = {}): Promise<RunningTso> {
+export async function startTso(config: TsoConfig, opts: TsoDeps = {}): Promise<RunningTso> {
   const clock = opts.clock ?? systemClock;
   const material = await loadTlsMaterial(config.tls);
   const ownLog = opts.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: `erab/${config.kind}/${config.id}/audit`, clock });
@@ -103,14 +115,20 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
   const obs = observeRole({ role: config.kind, id: config.id, audit: opts.audit ?? ownLog!, material, logger: opts.logger, syslog: config.syslog, served: true });
   let store: Store<TsoTables> | undefined;
   let vtn: RunningVtn | undefined;
+  let attached: Attached | undefined;
   try {
-    store = await openStore<TsoTables>({ url: config.store.url, migrations: composeMigrations(openadrStoreMigrations, tsoMigrations) });
+    store = await openStore<TsoTables>({ url: config.store.url, migrations: composeMigrations(openadrStoreMigrations, tsoMigrations, opts.extraMigrations ?? []) });
     const ledger = new DeliveryLedger(store.db, config.id);
     await ledger.load();
     const contracted = new Set(config.contractedAggregators.map((a) => a.id));
     // The contracted aggregators hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
     const auditLog = ownLog ?? (opts.audit instanceof AuditLog ? opts.audit : undefined);
     const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
+    attached = await attachAll(opts.attach ?? [], {
+      role: config.kind, id: config.id, store, audit, auditLog, clock,
+      log: opts.logger ? logFnOf(opts.logger) : undefined,
+      onDeliverySample: () => () => {}, // no closed loop here: the ledger keeps what aggregators report
+    });
     const running = await startVtnEndpoint({
       vtnID: config.id,
       material,
@@ -217,6 +235,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
         for (const t of timers) t.cancel();
         await api?.close();
         await running.close();
+        await attached?.stop();
         await store!.close();
         await obs.close();
         ownLog?.close();
@@ -235,6 +254,7 @@ export async function startTso(config: TsoConfig, opts: { clock?: Clock; audit?:
     return tso;
   } catch (err) {
     await vtn?.close();
+    await attached?.stop().catch(() => {});
     await store?.close();
     await obs.close();
     ownLog?.close();

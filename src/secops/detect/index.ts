@@ -10,3 +10,5 @@ export { AuditTail, TelemetrySource, observeReport } from './sources.js';
 export { AlertBook, detectMigrations, type Alert, type AlertStatus, type AlertDelivery, type DetectTables } from './alerts.js';
 export { InProcessChannel, ConsoleChannel, formatAlert, deliverToChannels, type AlertChannel, type DeliveryResult } from './channels.js';
 export { startDetection, type DetectionOptions, type RunningDetection, type DetectionStats } from './service.js';
+export { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, type DetectionAttachOptions } from './attach.js';
+export { NotifyAlertChannel, alertRecipients, alertNoticeData, alertTemplate, ALERT_TEMPLATE, type AlertNoticeData, type AlertRecipients } from './notify-channel.js';

@@ -7,7 +7,7 @@
 import type { EpochMillis } from '../../core/units.js';
 
 /** Who the recipient is to the notifying participant. */
-export const RECIPIENT_ROLES = ['owner', 'operator', 'downstream-aggregator'] as const;
+export const RECIPIENT_ROLES = ['owner', 'operator', 'downstream-aggregator', 'security'] as const;
 export type RecipientRole = (typeof RECIPIENT_ROLES)[number];
 
 export const LANGUAGES = ['ja', 'en'] as const;

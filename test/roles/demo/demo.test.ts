@@ -88,6 +88,12 @@ test('erab demo --headless --sites 20 --speed 60: delivered within tolerance, re
     assert.equal(s.security.forgedCommandRefused, true, `forged command refused${why}`);
     assert.match(s.security.forgedRefusal ?? '', /gw-0001: .*signature/);
     assert.equal(s.security.unknownDevicePending, true, `unknown device pending${why}`);
+    // Detection in the TSO and the gateways (attached by the CLI): the rogue aggregator and the forged command are alerts.
+    assert.match(s.security.rogueAggregatorAlert ?? '', /^tso #\d+ HIGH refused-peer-retries/, `rogue aggregator alert${why}`);
+    assert.match(s.security.forgedCommandAlert ?? '', /^gw-0001 #\d+ HIGH command-refused-by-policy/, `forged command alert${why}`);
+    assert.ok(s.alerts.some((a) => a.participant === 'tso' && a.ruleId === 'refused-peer-retries' && /ROGUE-AGG/.test(a.evidence ?? '')), JSON.stringify(s.alerts).slice(0, 2000));
+    assert.ok(s.alerts.some((a) => a.participant === 'gw-0001' && a.ruleId === 'command-refused-by-policy'), JSON.stringify(s.alerts).slice(0, 2000));
+    assert.match(run.stdout, /rogue aggregator raised as an alert: tso #/);
     assert.equal(s.audit.ok, true, `audit logs verify: ${JSON.stringify(s.audit.failures).slice(0, 1000)}`);
     assert.equal(s.audit.participants, 6 + 20, 'TSO, retailer, coordinator, AGG-A, AGG-B, the rogue aggregator and 20 gateways');
     assert.ok(s.audit.byParticipant.every((a) => a.records > 0));

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import type { AggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { aggregatorSecops } from '../../../src/cli/role-secops.js';
 import { readRecords } from '../../../src/security/audit/export.js';
 import { request } from '../../security/tls-helpers.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
@@ -23,6 +25,13 @@ function erab(args: string[]): Promise<{ code: number; stdout: string; stderr: s
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** Starts the aggregator with detection attached the way `erab aggregator run` attaches it. */
+async function startWithDetection(cfg: AggregatorConfig) {
+  const secops = aggregatorSecops(cfg);
+  const agg = await startAggregator(cfg, secops.deps);
+  return { agg, detection: secops.detection };
 }
 
 let world: PkiWorld<'agg'>;
@@ -47,12 +56,12 @@ const config = (name: string, detection?: { enabled: boolean }) => parseAggregat
 
 it('the aggregator raises an alert for a rogue device at its downstream VTN; erab alerts list shows it and ack is audited by the aggregator', async () => {
   const cfg = config('on');
-  const agg = await startAggregator(cfg);
+  const { agg, detection } = await startWithDetection(cfg);
   try {
-    assert.ok(agg.detection, 'detection runs by default');
+    assert.ok(detection.running, 'detection runs by default');
     const rogue = rogueWorld.certs.rogue;
     for (let i = 0; i < 10; i++) await request(agg.downstreamPort, { cert: rogue.certPem, key: rogue.keyPem, ca: world.caPem, checkServerIdentity: () => undefined });
-    const a = await waitFor(() => agg.alertInbox.received.find((x) => x.ruleId === 'mtls-refusals-from-source'), { what: 'the alert in the aggregator' });
+    const a = await waitFor(() => detection.inbox.received.find((x) => x.ruleId === 'mtls-refusals-from-source'), { what: 'the alert in the aggregator' });
     assert.equal(a.key, '127.0.0.1');
 
     const list = await erab(['alerts', 'list', '--db', cfg.store.url, '--json']);
@@ -75,9 +84,9 @@ it('the aggregator raises an alert for a rogue device at its downstream VTN; era
 });
 
 it('detection can be switched off in the configuration', async () => {
-  const agg = await startAggregator(config('off', { enabled: false }));
+  const { agg, detection } = await startWithDetection(config('off', { enabled: false }));
   try {
-    assert.equal(agg.detection, undefined);
+    assert.equal(detection.running, undefined);
   } finally {
     await agg.stop();
   }
@@ -85,5 +94,5 @@ it('detection can be switched off in the configuration', async () => {
 
 it('an override that breaks a rule stops start-up naming the rule', async () => {
   const cfg = parseAggregatorConfig({ ...config('bad'), detection: { overrides: { 'command-flood': { params: { count: -1 } } } } } as never);
-  await assert.rejects(startAggregator(cfg), /command-flood[^]*count/);
+  await assert.rejects(startWithDetection(cfg), /command-flood[^]*count/);
 });

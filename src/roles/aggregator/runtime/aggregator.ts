@@ -43,8 +43,7 @@ import { EventBook } from './event-book.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
 import type { SeriesSample } from './series.js';
 import { UpstreamParty, type UpstreamStatus } from './upstream.js';
-// Detection sits above the roles; the aggregator only starts it (issue 14: on by default).
-import { detectMigrations, InProcessChannel, loadRules, startDetection, type AlertChannel, type RunningDetection } from '../../../secops/detect/index.js';
+import { attachAll, DeliveryFeed, type Attach } from '../../common/composition.js';
 
 /** Things a caller may inject (tests, the demo): time, the audit sink, a log function, portfolio specs. */
 export interface AggregatorDeps {
@@ -69,12 +68,10 @@ export interface AggregatorDeps {
    */
   extraMigrations?: readonly Migration[];
   /**
-   * Called with the store once it is open (and stopped with the role): modules above the role
-   * (secops) attach to it, e.g. to re-evaluate vulnerabilities when an inventory changes.
+   * Modules above the role (secops: detection, vulnerability re-evaluation) attach here once the
+   * store is open, and are stopped with the role (src/roles/common/composition.ts).
    */
-  onStore?: (store: Store) => { inventoryChanged?(gatewayId: string): void; stop?(): Promise<void> | void };
-  /** Where detection alerts go besides the in-process list (SMTP, webhook: src/secops/notify). */
-  alertChannels?: readonly AlertChannel[];
+  attach?: readonly Attach[];
 }
 
 /** One event in the status object. */
@@ -123,10 +120,6 @@ export interface RunningAggregator {
   readonly approvals: ApprovalBook;
   /** Metrics and readiness, served on the operator endpoint (/healthz, /readyz, /metrics). */
   readonly health: RoleHealth;
-  /** Detection over our audit log and telemetry (undefined when disabled or without a real audit log). */
-  readonly detection: RunningDetection | undefined;
-  /** The latest alerts delivered in this process. */
-  readonly alertInbox: InProcessChannel;
   status(): AggregatorStatus;
   /** Target vs delivered samples of one event (`<party>/<eventID>`). */
   eventSeries(key: string): SeriesSample[];
@@ -193,10 +186,14 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     const pooled = cfg.downstream.workers !== 1;
     const obs = observeRole({ role: 'aggregator', id: cfg.id, audit, material, logger: deps.logger, syslog: cfg.syslog, served: cfg.console !== undefined });
     closers.push(() => obs.close());
-    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(aggregatorMigrations, detectMigrations, deps.extraMigrations ?? []) });
+    const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(aggregatorMigrations, deps.extraMigrations ?? []) });
     closers.push(() => store.close());
-    const attached = deps.onStore?.(store);
-    if (attached?.stop) closers.push(() => attached.stop!());
+    // What the closed loop saw (delivered vs instructed), for attached modules (detection's deviation rule).
+    const deliveries = new DeliveryFeed();
+    const attached = await attachAll(deps.attach ?? [], {
+      role: 'aggregator', id: cfg.id, store, audit, auditLog, clock, log, onDeliverySample: (fn) => deliveries.subscribe(fn),
+    });
+    closers.push(() => attached.stop());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
     const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
@@ -222,7 +219,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // there (and audited) but its telemetry still counts for live delivery.
       onResources: (venId, declared) => {
         void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async (accepted) => {
-          if (!accepted.unchanged) attached?.inventoryChanged?.(venId);
+          if (!accepted.unchanged) attached.inventoryChanged(venId);
           for (const d of declared) {
             const r = await portfolioDb.getResource(d.resourceId);
             const spec = r ? specFromPortfolio(r, venId) : undefined;
@@ -289,21 +286,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     }
     for (const up of upstream) await up.start();
 
-    const alertInbox = new InProcessChannel();
-    let detection: RunningDetection | undefined;
-    if (cfg.detection.enabled && auditLog) {
-      const rules = loadRules({ ...(cfg.detection.rulesFile ? { file: cfg.detection.rulesFile } : {}), overrides: cfg.detection.overrides });
-      detection = await startDetection({ store, auditLog, rules, channels: [alertInbox, ...(deps.alertChannels ?? [])], clock, pollMs: cfg.detection.pollMs, ...(log ? { log } : {}) });
-      const d = detection;
-      closers.push(() => d.stop());
-    }
-
-    // What the closed loop saw (delivered vs instructed) is what detection's deviation rule checks.
     const feedDelivery = (): void => {
-      if (!detection) return;
+      if (!deliveries.wanted) return;
       for (const ev of engine.list()) {
         const s = ev.state === 'active' ? engine.series.latest(ev.plan.key) : undefined;
-        if (s && s.deliveredW !== null) detection.observe({ time: s.t, type: 'telemetry.delivery', target: ev.plan.key, value: s.deliveredW, reference: s.instructedW });
+        if (s && s.deliveredW !== null) deliveries.publish({ key: ev.plan.key, t: s.t, deliveredW: s.deliveredW, instructedW: s.instructedW });
       }
     };
     // The closed loop: at least once per interval, never overlapping itself.
@@ -383,8 +370,6 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       upstream,
       approvals,
       health: obs.health,
-      detection,
-      alertInbox,
       status,
       eventSeries: (key) => engine.series.get(key),
       tick: () => engine.tick(),

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { formatIssues, loadConfig } from '../../../core/config.js';
 import { ConfigError } from '../../../core/errors.js';
 import { syslogStreamConfigSchema } from '../../../security/audit/config.js';
+import { detectionConfigSchema } from '../../common/detection-config.js';
 import { PARTICIPANT_ID_PATTERN, PARTICIPANT_ROLES } from '../../../security/identity.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be 1-64 letters, digits, . _ - (a participant id)');
@@ -175,17 +176,11 @@ export const aggregatorConfigSchema = z.object({
   /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
   syslog: syslogStreamConfigSchema.optional(),
   /**
-   * Detection rules over the audit log and the gateways' telemetry (src/secops/detect): on by
-   * default. `overrides` tunes a shipped rule by id (thresholds in `params`, `enabled`,
-   * `severity`, `dedupWindowMs`, `maxAlertsPerHour`); `rulesFile` replaces the shipped rules.
+   * Detection rules over the audit log and the gateways' telemetry (src/secops/detect, attached by
+   * `erab aggregator run`): on by default. `overrides` tunes a shipped rule by id; `notify` and
+   * `recipients` send alerts by e-mail and webhook (src/roles/common/detection-config.ts).
    */
-  detection: z.object({
-    enabled: z.boolean().default(true),
-    rulesFile: file.optional(),
-    overrides: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
-    /** How often the audit log and the stored telemetry are read, ms. */
-    pollMs: z.number().int().min(10).max(60_000).default(200),
-  }).strict().default({ enabled: true, overrides: {}, pollMs: 200 }),
+  detection: detectionConfigSchema.prefault({}),
   /** How often status is pushed to a supervising process (`erab demo`), ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
   /**

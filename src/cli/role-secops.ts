@@ -1,0 +1,62 @@
+/**
+ * What the CLI attaches to a running role from above (layering: roles never import secops):
+ * detection on every VTN role (aggregator, TSO, retailer) and, on the aggregator, vulnerability
+ * findings re-evaluated when a gateway's inventory changes. `erab aggregator run`, `erab tso|retailer
+ * run` (and so `erab demo`'s participants) and the tests start roles through these, so a test runs
+ * the composition the operator runs.
+ *
+ * @example
+ * const secops = aggregatorSecops(cfg, { clock, logger });
+ * const agg = await startAggregator(cfg, { ...secops.deps, clock });
+ * secops.detection.running?.alerts.list();
+ */
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { AggregatorConfig } from '../roles/aggregator/runtime/config.js';
+import type { PortfolioTables } from '../roles/aggregator/portfolio/tables.js';
+import type { Attach } from '../roles/common/composition.js';
+import type { DetectionConfig } from '../roles/common/detection-config.js';
+import type { Migration } from '../store/migrations.js';
+import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, type DetectionAttachOptions } from '../secops/detect/attach.js';
+import type { Alert } from '../secops/detect/alerts.js';
+import { InventoryReevaluator } from '../secops/matching/reevaluate.js';
+import { secopsMigrations, type SecopsTables } from '../secops/tables.js';
+
+export interface RoleSecops {
+  /** Spread into the role's deps. */
+  readonly deps: { extraMigrations: readonly Migration[]; attach: readonly Attach[] };
+  readonly detection: DetectionAttachment;
+}
+
+/** Detection for a TSO or retailer. */
+export function vtnSecops(detection: DetectionConfig, o: DetectionAttachOptions = {}): RoleSecops {
+  const d = detectionAttachment(detection, o);
+  return { deps: { extraMigrations: DETECTION_MIGRATIONS, attach: [d.attach] }, detection: d };
+}
+
+/** Detection and vulnerability re-evaluation for an aggregator (`erab vuln` keeps its inventory in the aggregator's store). */
+export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & { clock?: Clock; logger?: Logger } = {}): RoleSecops {
+  const d = detectionAttachment(cfg.detection, o);
+  const reevaluate: Attach = (ctx) => {
+    const r = new InventoryReevaluator(ctx.store.db.withTables<SecopsTables & PortfolioTables>(), {
+      clock: o.clock ?? ctx.clock,
+      onResult: (x) => o.logger?.info({ ...x }, 'vulnerability findings re-evaluated'),
+      onError: (m) => o.logger?.warn({}, m),
+    });
+    return { inventoryChanged: () => r.changed(), stop: () => r.stop() };
+  };
+  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [reevaluate, d.attach] }, detection: d };
+}
+
+/** The alerts a supervisor (`erab demo`) sees in a participant's status: the latest delivered in this process. */
+export function alertsForStatus(d: DetectionAttachment, max = 50, participant?: string): StatusAlert[] {
+  return d.inbox.received.slice(-max).map((a) => ({
+    id: a.id, ruleId: a.ruleId, key: a.key, severity: a.severity, summary: a.summary, count: a.count, lastAt: a.lastAt,
+    ...(participant ? { participant } : {}),
+    // The latest evidence's reason says who it was (a certificate's hash alone does not).
+    ...(a.evidence.at(-1)?.reason ? { evidence: a.evidence.at(-1)!.reason!.slice(0, 300) } : {}),
+  }));
+}
+
+/** One alert in a status message. */
+export type StatusAlert = Pick<Alert, 'id' | 'ruleId' | 'key' | 'severity' | 'summary' | 'count' | 'lastAt'> & { participant?: string; evidence?: string };
