@@ -34,7 +34,8 @@ async function flips(checkId: string, mutate: () => void | Promise<void>, undo: 
   try {
     assert.deepEqual(diff(base.checks, bad.checks), [checkId], 'only this check changed');
     assert.equal(bad.checks.get(checkId), 'not-satisfied');
-    const expected = [...base.controls].filter(([id, s]) => s === 'satisfied' && checksFor(id).includes(checkId)).map(([id]) => id).sort();
+    // Satisfied technical items fail; organisational items waiting for a decision fail too (a supporting check fails).
+    const expected = [...base.controls].filter(([id, s]) => (s === 'satisfied' || s === 'needs-decision') && checksFor(id).includes(checkId)).map(([id]) => id).sort();
     assert.ok(expected.length > 0, `${checkId} judges at least one applicable control`);
     assert.deepEqual(diff(base.controls, bad.controls), expected, 'exactly the controls this check judges flipped');
     for (const id of expected) assert.equal(bad.controls.get(id), 'not-satisfied');
@@ -225,11 +226,12 @@ test('a module provides a secops check later: the placeholder is replaced and it
   registry.register({ id: 'secops.backups-recent', title: 'Backups recent', reads: 'backup records', run: async (ctx) => ({ status: 'satisfied', evidence: [{ source: 'backups', observed: 'last backup 1 h ago', at: ctx.now }] }) }, { replace: true });
   const now = await snapshot(d.profile(), registry);
   assert.deepEqual(diff(base.checks, now.checks), ['secops.backups-recent']);
-  // erab-3.5-iv (事業継続) is also judged by continuity.active-standby, not satisfied on this SQLite deployment.
+  // jk-8-3-1 and erab-3.4.2 wait on the other placeholder; erab-3.5-iv (事業継続, organisational) on its decision once
+  // backups and continuity.active-standby (not satisfied on this SQLite deployment) both hold.
   assert.equal(base.controls.get('erab-3.5-iv'), 'not-satisfied');
   const withBoth = builtinRegistry().register(registry.get('secops.backups-recent')!, { replace: true })
     .register({ id: 'continuity.active-standby', title: 't', reads: 'r', run: async (ctx) => ({ status: 'satisfied', evidence: [{ source: 's', observed: 'pair', at: ctx.now }] }) }, { replace: true });
-  assert.equal((await snapshot(d.profile(), withBoth)).controls.get('erab-3.5-iv'), 'satisfied', 'the control follows the replaced check');
+  assert.equal((await snapshot(d.profile(), withBoth)).controls.get('erab-3.5-iv'), 'needs-decision', 'the control follows the replaced check (then waits for its decision)');
 });
 
 test('every built-in check has its mutation test above (placeholders are provided elsewhere; PostgreSQL-only ones in postgres-checks)', () => {
