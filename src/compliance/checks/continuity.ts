@@ -4,15 +4,15 @@
  * gateways when the active process dies. The number of R4 workers is shown beside it.
  */
 import type { Check } from '../registry.js';
+import { aggregatorConfigOr, isResult } from './aggregator-config.js';
 
 export const activeStandbyCheck: Check = {
   id: 'continuity.active-standby',
   title: 'The aggregator runs as an active/standby pair (a standby takes over)',
   reads: 'aggregator standby.enabled (with its lease) and downstream.workers',
   async run(ctx) {
-    if (!ctx.profile.roles.includes('aggregator')) return { status: 'not-applicable', evidence: [{ source: 'profile roles', observed: 'active/standby is a setting of the aggregator', at: ctx.now }] };
-    const a = ctx.config('aggregator');
-    if (!a) return { status: 'not-satisfied', evidence: [{ source: 'profile configs.aggregator', observed: 'no aggregator configuration named', at: ctx.now }] };
+    const a = aggregatorConfigOr(ctx, 'active/standby is a setting of the aggregator');
+    if (isResult(a)) return a;
     const on = a.standby?.enabled === true;
     const workers = a.downstream.workers === 0 ? 'one R4 worker per core' : `${a.downstream.workers} R4 worker${a.downstream.workers === 1 ? '' : 's'}`;
     return { status: on ? 'satisfied' : 'not-satisfied', evidence: [{ source: `${ctx.configFile('aggregator')}#standby`,

@@ -6,6 +6,7 @@
  */
 import { loadRules } from '../../secops/detect/rules.js';
 import type { Check, CheckContext, CheckResult, Evidence } from '../registry.js';
+import { aggregatorConfigOr, isResult } from './aggregator-config.js';
 
 /** One declared role's configuration, as the checks below read it. */
 interface RoleView {
@@ -79,9 +80,8 @@ export const detectionRulesCheck: Check = {
   title: 'Detection rules are enabled',
   reads: 'aggregator detection.enabled, detection.rulesFile (or the shipped rules) and detection.overrides',
   async run(ctx) {
-    if (!ctx.profile.roles.includes('aggregator')) return { status: 'not-applicable', evidence: [{ source: 'profile roles', observed: 'detection runs in the aggregator (over its audit log and the gateways\' telemetry)', at: ctx.now }] };
-    const a = ctx.config('aggregator');
-    if (!a) return { status: 'not-satisfied', evidence: [{ source: 'profile configs.aggregator', observed: 'no aggregator configuration named', at: ctx.now }] };
+    const a = aggregatorConfigOr(ctx, "detection runs in the aggregator (over its audit log and the gateways' telemetry)");
+    if (isResult(a)) return a;
     const source = `${ctx.configFile('aggregator')}#detection`;
     if (!a.detection.enabled) return { status: 'not-satisfied', evidence: [{ source, observed: 'detection is switched OFF (detection.enabled false)', at: ctx.now }] };
     const rules = loadRules({ ...(a.detection.rulesFile ? { file: a.detection.rulesFile } : {}), overrides: a.detection.overrides });

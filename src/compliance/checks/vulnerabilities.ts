@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import type { Check, CheckContext, CheckResult } from '../registry.js';
+import { aggregatorConfigOr, isResult } from './aggregator-config.js';
 import { rowsOrNone } from './peers.js';
 import { redactUrl } from '../../store/url.js';
 
@@ -15,10 +16,8 @@ const WAITING = ['open', 'notified'];
 
 /** The aggregator's store url, or the result to answer when there is none to read. */
 function aggregatorStore(ctx: CheckContext, what: string): string | CheckResult {
-  if (!ctx.profile.roles.includes('aggregator')) return { status: 'not-applicable', evidence: [{ source: 'profile roles', observed: `${what} is kept by the aggregator (its inventory)`, at: ctx.now }] };
-  const a = ctx.config('aggregator');
-  if (!a) return { status: 'not-satisfied', evidence: [{ source: 'profile configs.aggregator', observed: 'no aggregator configuration named', at: ctx.now }] };
-  return a.store.url;
+  const a = aggregatorConfigOr(ctx, `${what} is kept by the aggregator (its inventory)`);
+  return isResult(a) ? a : a.store.url;
 }
 
 export const findingsOverdueCheck: Check = {
