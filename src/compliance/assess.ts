@@ -77,7 +77,12 @@ export function judge(control: ScopedControl, checks: { id: string; result: Chec
     const relevant = checks.filter((c) => c.result.status !== 'not-applicable');
     if (relevant.length === 0) return live ? { status: live.kind, note: 'checks not applicable; decision recorded' } : { status: 'not-applicable', note: 'no declared role is concerned' };
     const failing = relevant.filter((c) => c.result.status === 'not-satisfied');
-    if (failing.length === 0) return { status: 'satisfied', note: `${relevant.length} check(s) satisfied` };
+    if (failing.length === 0) {
+      // An organisational item needs its decision even when every supporting check holds: the checks show part of it only.
+      if (!needsDecision(control.id)) return { status: 'satisfied', note: `${relevant.length} check(s) satisfied` };
+      return live ? { status: live.kind, note: `decided by ${live.approver}; ${relevant.length} supporting check(s) satisfied` }
+        : { status: 'needs-decision', note: `${relevant.length} supporting check(s) satisfied; ${expired || 'no decision recorded'}` };
+    }
     const names = failing.map((c) => c.id).join(', ');
     const kankoku = control.appliedLevel === '勧告';
     // An organisational item is judged by its decision; its checks only support it (and are shown).

@@ -24,6 +24,17 @@ export const complianceProfileSchema = z.object({
   store: z.string().min(1).default('compliance.db'),
   /** CRLs older than this are stale even before their nextUpdate, hours. */
   crlMaxAgeHours: z.number().positive().default(24 * 7),
+  /**
+   * When a vulnerability finding is overdue (secops.findings-overdue): days after it was first
+   * found, by severity (critical = CVSS >= 9 or known exploited, high = CVSS >= 7, other); and how
+   * old the newest advisory feed import may be (secops.feeds-recent).
+   */
+  vulnerabilities: z.object({
+    criticalDays: z.number().positive().default(14),
+    highDays: z.number().positive().default(30),
+    otherDays: z.number().positive().default(90),
+    feedMaxAgeDays: z.number().positive().default(7),
+  }).strict().prefault({}),
   /** The audit log decisions are recorded in (src/security/audit). */
   audit: z.object({ dir: z.string().min(1).default('compliance-audit'), origin: z.string().regex(/^[^\s+]+$/, 'must contain no spaces or +').optional() }).strict().default({ dir: 'compliance-audit' }),
   /** Report signing: the participant's key and certificate (PEM). */

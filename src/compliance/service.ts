@@ -4,7 +4,8 @@
  * and the console call this; nothing else assembles these parts.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { AuditLog } from '../security/audit/log.js';
 import type { AuditSink } from '../core/audit-port.js';
 import { openStore, type Store } from '../store/store.js';
 import type { TlsProfile } from '../security/tls/profiles.js';
@@ -115,4 +116,20 @@ export class ComplianceService {
   }
 
   async close(): Promise<void> { await this.store.close(); }
+}
+
+/** Opens the service with the profile's own audit log, runs `fn`, closes both. */
+export async function withComplianceService<T>(profile: ComplianceProfile, fn: (s: ComplianceService) => Promise<T>): Promise<T> {
+  mkdirSync(profile.audit.dir, { recursive: true });
+  const audit = AuditLog.open({ dir: profile.audit.dir, origin: profile.audit.origin ?? `erab/${profile.participant.id}/compliance` });
+  try {
+    const service = await ComplianceService.open(profile, { audit });
+    try {
+      return await fn(service);
+    } finally {
+      await service.close();
+    }
+  } finally {
+    audit.close();
+  }
 }

@@ -14,6 +14,10 @@ export interface Summary {
   changes: Change[];
 }
 
+/** The order levels are shown in: the binding ones first. */
+export const LEVEL_ORDER = ['勧告', '推奨', '参考', '記載なし', '-'];
+export const byLevel = <T>(counts: Record<string, T>): [string, T][] => Object.entries(counts).sort(([a], [b]) => LEVEL_ORDER.indexOf(a) - LEVEL_ORDER.indexOf(b));
+
 const FAILING: ReadonlySet<ControlStatus> = new Set(['not-satisfied', 'needs-decision']);
 export const isFailing = (s: ControlStatus) => FAILING.has(s);
 
@@ -50,8 +54,7 @@ export function formatSummary(s: Summary): string {
   const lines: string[] = [`compliance at ${new Date(s.at).toISOString()}`, ''];
   const statuses: ControlStatus[] = ['satisfied', 'not-satisfied', 'needs-decision', 'implemented-by-process', 'compensating-control', 'not-adopted', 'not-applicable'];
   lines.push(['level'.padEnd(8), 'total'.padStart(5), ...statuses.map((x) => x.padStart(x.length + 1))].join(' '));
-  const order = ['勧告', '推奨', '参考', '記載なし', '-'];
-  for (const [level, row] of Object.entries(s.counts).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))) {
+  for (const [level, row] of byLevel(s.counts)) {
     lines.push([padEnd(level, 8), String(row.total).padStart(5), ...statuses.map((x) => String(row[x] ?? 0).padStart(x.length + 1))].join(' '));
   }
   lines.push('', '勧告 items (failing first):');

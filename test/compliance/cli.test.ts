@@ -93,3 +93,32 @@ test('--demo assesses a participant of an erab demo work folder from its own con
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /not found: is .* an erab demo work folder/);
 });
+
+test('the demo summary part: counts per level and the failing 勧告 items with their failing checks; a folder that is no demo gives an error, not a throw', async () => {
+  const { mkdirSync, copyFileSync } = await import('node:fs');
+  const { demoCompliance, formatDemoCompliance } = await import('../../src/compliance/demo-status.js');
+  const demo = join(d.dir, 'demo-summary');
+  mkdirSync(join(demo, 'AGG-A'), { recursive: true });
+  copyFileSync(d.files.aggregator, join(demo, 'AGG-A', 'config.json'));
+  const c = await demoCompliance(demo);
+  assert.equal(c.error, undefined);
+  assert.equal(c.participant, 'AGG-A');
+  assert.ok((c.counts!['勧告']?.['total'] ?? 0) > 0 && (c.counts!['推奨']?.['total'] ?? 0) > 0, JSON.stringify(c.counts));
+  // The organisational 勧告 items wait for a decision; the technical ones hold on this deployment.
+  assert.ok(c.failingKankoku!.some((f) => f.id === 'erab-3.5-iii' && f.status === 'needs-decision'), JSON.stringify(c.failingKankoku, null, 1));
+  assert.ok(!c.failingKankoku!.some((f) => f.id === 'erab-3.3.3-1'), 'R4 holds');
+  const text = formatDemoCompliance(c);
+  assert.match(text, /^compliance \(AGG-A, erab compliance status --demo <dir>\):\n  勧告: \d+ items — /);
+  assert.match(text, /✗ §3\.5.* — needs-decision/);
+  // Widening the R4 allow-list makes R4 fail, with the check's evidence under it.
+  d.editConfig('aggregator', (cfg) => { cfg.downstream.allowList.anyCertifiedPeer = true; });
+  copyFileSync(d.files.aggregator, join(demo, 'AGG-A', 'config.json'));
+  d.editConfig('aggregator', (cfg) => { delete cfg.downstream.allowList.anyCertifiedPeer; });
+  const wide = await demoCompliance(demo);
+  const r4 = wide.failingKankoku!.find((f) => f.id === 'erab-3.3.3-1');
+  assert.equal(r4?.status, 'not-satisfied');
+  assert.ok(r4!.failingChecks.some((k) => k.startsWith('peers.r4-allow-list: ')), JSON.stringify(r4!.failingChecks));
+  const none = await demoCompliance(join(d.dir, 'nowhere'));
+  assert.match(none.error!, /not found: is .* an erab demo work folder/);
+  assert.match(formatDemoCompliance(none), /^compliance \(AGG-A\): could not be assessed: /);
+});

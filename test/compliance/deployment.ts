@@ -2,11 +2,14 @@
  * A small live deployment for the compliance tests: a TSO, an aggregator (upstream TSO, retailer and
  * coordinator; downstream gateways) and a gateway, with certificates from the test PKI, config
  * files, audit logs with records, the aggregator's store with registrations and a portfolio, and
- * the TSO's store with the aggregator's registration. Every check is satisfied on it, except the
- * secops placeholders.
+ * the TSO's store with the aggregator's registration, vulnerability management (a recent feed
+ * import, one fresh finding), syslog streaming, health listeners and the update channel. Every
+ * check is satisfied on it, except the placeholders and continuity.active-standby (SQLite: one process).
  */
 import { aggregatorMigrations } from '../../src/roles/aggregator/runtime/r4-workers.js';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { secopsMigrations } from '../../src/secops/tables.js';
+import { composeMigrations } from '../../src/store/migrations.js';
 import { join } from 'node:path';
 import { pkiWorld, type PkiWorld } from '../kit/index.js';
 import { AuditLog } from '../../src/security/audit/log.js';
@@ -38,11 +41,15 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
     log.close();
   }
   const aggDb = opts.aggStoreUrl ?? join(dir, 'aggregator.db');
+  const updatesDir = join(dir, 'updates');
+  mkdirSync(updatesDir, { recursive: true });
+  const syslog = { host: '127.0.0.1', port: 6514 };
   const configs = {
     aggregator: {
       id: 'AGG1', tls: { certFile: agg.certFile, keyFile: agg.keyFile, caFile: world.caFile, crlFile: world.crlFile },
       store: { url: aggDb }, audit: { dir: auditDirs.aggregator, witnessIntervalMs: 300_000 },
       downstream: { allowList: { roles: ['gateway'] } },
+      updates: { dir: updatesDir }, syslog, console: { port: 0 },
       upstream: [
         { name: 'tso', kind: 'tso', vtnUrl: 'https://127.0.0.1:8443', expect: { role: 'tso', id: 'TSO1' } },
         { name: 'retailer', kind: 'retailer', vtnUrl: 'https://127.0.0.1:8445', expect: { role: 'retailer', id: 'RET1' } },
@@ -51,19 +58,20 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
     },
     tso: {
       id: 'TSO1', kind: 'tso', tls: { certFile: tso.certFile, keyFile: tso.keyFile, caFile: world.caFile, crlFile: world.crlFile },
-      store: { url: join(dir, 'tso.db') }, audit: { dir: auditDirs.tso }, contractedAggregators: [{ id: 'AGG1' }],
+      store: { url: join(dir, 'tso.db') }, audit: { dir: auditDirs.tso }, contractedAggregators: [{ id: 'AGG1' }], syslog,
     },
     gateway: {
       gatewayId: 'GW1', database: join(dir, 'gw.db'), audit: { dir: auditDirs.gateway },
       tls: { certFile: gw.certFile, keyFile: gw.keyFile, caFile: world.caFile, crlFile: world.crlFile },
       aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:8444', certificateFile: agg.certFile },
       admission: { allowList: [{ identificationNumber: 'FE000006AABBCCDD' }, { makerCode: '000006', serialNumber: 'SN1' }] },
+      syslog, operator: { port: 0 },
     },
   };
   const files = { aggregator: join(dir, 'aggregator.json'), tso: join(dir, 'tso.json'), gateway: join(dir, 'gateway.json') };
   for (const k of Object.keys(files) as (keyof typeof files)[]) writeFileSync(files[k], JSON.stringify(configs[k], null, 2));
 
-  const aggStore = await openStore<any>({ url: aggDb, migrations: aggregatorMigrations, ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const aggStore = await openStore<any>({ url: aggDb, migrations: composeMigrations(aggregatorMigrations, secopsMigrations), ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }); // eslint-disable-line @typescript-eslint/no-explicit-any
   const n = opts.gateways ?? 3;
   const now = Date.now();
   await aggStore.db.insertInto('portfolio_site').values({ id: 'S1', name: 'site 1', tso_area: 'tokyo', address: null, pool_id: null, created_at: now, updated_at: now }).execute();
@@ -81,6 +89,13 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
       search_text: `d${k}`, created_at: now, updated_at: now,
     }))).execute();
   }
+  // Vulnerability management: advisories imported an hour ago, one high finding found a day ago (deadline 30 d).
+  await aggStore.db.insertInto('secops_feed_import').values({ format: 'nvd', source: 'nvdcve-2.0-recent.json', sha256: '0'.repeat(64), bytes: 1000, imported_at: now - 3_600_000, records: 1, added: 1, updated: 0, unchanged: 0, actor: 'op-test' }).execute();
+  await aggStore.db.insertInto('secops_finding').values({
+    id: 'F-high', asset_id: 'device:D0', advisory_uid: 'nvd:CVE-2026-10001', status: 'open', confidence: 'high', match_kind: 'cpe', matched_version: '1.0.0',
+    affected_range: '<1.1.0', cvss_vector: null, cvss_score: 8.1, known_exploited: 0, fix: null, site_id: 'S1', gateway_id: null,
+    accepted_reason: null, accepted_by: null, accepted_until: null, status_reason: 'matched', status_by: 'secops.matching', first_found: now - 86_400_000, updated_at: now,
+  }).execute();
   const tsoStore = await openStore<any>({ url: configs.tso.store.url, migrations: openadrStoreMigrations }); // eslint-disable-line @typescript-eslint/no-explicit-any
   await tsoStore.db.insertInto('openadr_vtn_registration').values({ vtn_id: 'TSO1', ven_id: 'AGG1', fingerprint: 'fpagg', data: JSON.stringify({ venID: 'AGG1', xmlSignature: true }) }).execute();
 

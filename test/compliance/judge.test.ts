@@ -33,6 +33,9 @@ test('an organisational control is judged by its decision, its supporting checks
   assert.equal(r.status, 'implemented-by-process');
   assert.match(r.note, /supporting checks failing: secops\.detection-rules/);
   assert.equal(judge(c('erab-3.5-iii'), [{ id: 'x', result: fail }], undefined, NOW).status, 'not-satisfied');
+  const held = judge(c('erab-3.5-iii'), [{ id: 'secops.detection-rules', result: pass }], undefined, NOW);
+  assert.deepEqual([held.status, held.note], ['needs-decision', '1 supporting check(s) satisfied; no decision recorded'], 'passing supporting checks do not replace the decision');
+  assert.equal(judge(c('erab-3.5-iii'), [{ id: 'secops.detection-rules', result: pass }], decision('implemented-by-process'), NOW).status, 'implemented-by-process');
   assert.equal(judge(c('jk-2-1'), [], decision('not-adopted'), NOW).status, 'not-satisfied', 'a 勧告 item (区分A) not adopted, e.g. decided while the operator was 区分B');
   assert.equal(judge({ ...c('jk-2-1'), appliedLevel: '推奨' }, [], decision('not-adopted'), NOW).status, 'not-adopted');
 });

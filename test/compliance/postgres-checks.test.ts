@@ -31,3 +31,26 @@ test('signatures.r4 and inventory.complete read a PostgreSQL store', { skip }, a
   assert.equal(s.inv.status, 'not-satisfied');
   assert.match(s.inv.evidence[0]!.observed, /50 present devices, 1 missing/);
 });
+
+test('continuity.active-standby: an aggregator pair over PostgreSQL satisfies it; back to a single process fails it, nothing else changes', { skip }, async () => {
+  const db = await freshDatabase('erab_compliance_');
+  const d = await deployment({ aggStoreUrl: db.url, gateways: 3 });
+  after(async () => { await d.close(); await db.drop(); });
+  const run = async () => {
+    const a = await assess(d.profile(), builtinRegistry(), new Map(), { now: Date.now() });
+    return { checks: new Map([...a.checks].map(([k, v]) => [k, v])), controls: new Map(a.controls.map((c) => [c.control.id, c])) };
+  };
+  const single = await run();
+  assert.equal(single.checks.get('continuity.active-standby')!.status, 'not-satisfied');
+  d.editConfig('aggregator', (c) => { c.standby = { enabled: true, leaseTtlMs: 5000 }; c.downstream.workers = 2; });
+  const pair = await run();
+  const r = pair.checks.get('continuity.active-standby')!;
+  assert.equal(r.status, 'satisfied', JSON.stringify(r.evidence));
+  assert.match(r.evidence[0]!.observed, /aggregator AGG1: active\/standby, a standby takes over 5000 ms after .*; 2 R4 workers/);
+  const changed = [...pair.checks.keys()].filter((k) => pair.checks.get(k)!.status !== single.checks.get(k)!.status);
+  assert.deepEqual(changed, ['continuity.active-standby'], 'only this check changed');
+  // 事業継続 (§3.5 (iv)) is an organisational item: the check supports its decision and is shown beside it.
+  assert.ok(pair.controls.get('erab-3.5-iv')!.checks.some((c) => c.id === 'continuity.active-standby' && c.result.status === 'satisfied'));
+  d.editConfig('aggregator', (c) => { delete c.standby; c.downstream.workers = 1; });
+  assert.equal((await run()).checks.get('continuity.active-standby')!.status, 'not-satisfied');
+});

@@ -16,11 +16,10 @@
  */
 import { Command, Option } from 'commander';
 import { mkdirSync } from 'node:fs';
-import { AuditLog } from '../../security/audit/log.js';
 import { OPERATOR_ROLES } from '../../compliance/catalog.js';
 import { checksFor, needsDecision } from '../../compliance/mapping.js';
 import { applicableControls, complianceProfileSchema, loadComplianceProfile, type ComplianceProfile } from '../../compliance/profile.js';
-import { ComplianceService } from '../../compliance/service.js';
+import { withComplianceService } from '../../compliance/service.js';
 import { demoProfile } from '../../compliance/demo-profile.js';
 import { statusDocument } from '../../compliance/status-document.js';
 import { formatSummary, isFailing } from '../../compliance/summary.js';
@@ -75,18 +74,6 @@ function parseDate(v: string, what: string): number {
   return Date.parse(`${v}T00:00:00Z`);
 }
 
-async function withService<T>(profile: ComplianceProfile, fn: (s: ComplianceService) => Promise<T>): Promise<T> {
-  mkdirSync(profile.audit.dir, { recursive: true });
-  const audit = AuditLog.open({ dir: profile.audit.dir, origin: profile.audit.origin ?? `erab/${profile.participant.id}/compliance` });
-  const service = await ComplianceService.open(profile, { audit });
-  try {
-    return await fn(service);
-  } finally {
-    await service.close();
-    audit.close();
-  }
-}
-
 export function register(program: Command): void {
   const group = program.command('compliance').description('compliance with the ERAB and private-facility guidelines, from the live system');
 
@@ -94,7 +81,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: ProfileOpts & { json?: boolean }) => {
       const profile = resolveProfile(o);
-      await withService(profile, async (s) => {
+      await withComplianceService(profile, async (s) => {
         const run = await s.run();
         const { summary } = run;
         if (o.json) process.stdout.write(JSON.stringify(statusDocument(run), null, 2) + '\n');
@@ -115,7 +102,7 @@ export function register(program: Command): void {
     .action(async (o: ProfileOpts & { control: string; kind: DecisionKind; approver: string; review: string; date?: string; reference?: string; reason?: string; compensating?: string }) => {
       const profile = resolveProfile(o);
       const decidedAt = o.date ? parseDate(o.date, '--date') : Date.parse(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
-      await withService(profile, async (s) => {
+      await withComplianceService(profile, async (s) => {
         const id = await s.decide({ controlId: o.control, kind: o.kind, approver: o.approver, reference: o.reference, reason: o.reason, compensating: o.compensating, decidedAt, reviewAt: parseDate(o.review, '--review') });
         process.stdout.write(`decision ${id} recorded for ${o.control}\n`);
       });
@@ -126,7 +113,7 @@ export function register(program: Command): void {
     .action(async (o: ProfileOpts & { out: string }) => {
       const profile = resolveProfile(o);
       mkdirSync(o.out, { recursive: true });
-      await withService(profile, async (s) => {
+      await withComplianceService(profile, async (s) => {
         const r = await s.run();
         for (const f of await s.writeOutputs(o.out, r)) process.stdout.write(`${f}\n`);
       });
@@ -140,7 +127,7 @@ export function register(program: Command): void {
     }, 60)
     .action(async (o: ProfileOpts & { intervalMin: number }) => {
       const profile = resolveProfile(o);
-      await withService(profile, async (s) => {
+      await withComplianceService(profile, async (s) => {
         const schedule = new ComplianceSchedule(s, {
           clock: systemClock, intervalMs: o.intervalMin * 60_000,
           onRun: (r) => {

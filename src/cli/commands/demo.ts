@@ -33,6 +33,7 @@ import { startAggregatorParticipant, startVtnParticipant } from '../../roles/dem
 import { runDemo } from '../../roles/demo/scenario.js';
 import type { HostConfig } from '../../roles/demo/setup.js';
 import { readConfigFile } from '../../core/config.js';
+import { demoCompliance, formatDemoCompliance, type DemoCompliance } from '../../compliance/demo-status.js';
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -83,11 +84,15 @@ export function register(program: Command): void {
       const controller = new AbortController();
       const stopListening = onStopSignal(() => controller.abort());
       try {
-        const summary = await runDemo({
+        let compliance: DemoCompliance | undefined;
+        const demoSummary = await runDemo({
           dir: o.dir, sites: o.sites, speed: o.speed, net: o.net, tsoPort: o.tsoPort, sitesPerHost: o.sitesPerHost,
           headless: Boolean(o.headless), keep: Boolean(o.keep), signal: controller.signal,
           ...(o.timeout !== undefined ? { timeoutS: o.timeout } : {}),
+          // Compliance of one participant (AGG-A), read before the work folder may be removed.
+          afterStop: async (dir) => { compliance = await demoCompliance(dir); process.stdout.write(`\n${formatDemoCompliance(compliance)}\n`); },
         });
+        const summary = { ...demoSummary, compliance };
         if (o.json) {
           const file = resolve(o.json);
           try {

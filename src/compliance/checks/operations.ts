@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { Check } from '../registry.js';
+import { aggregatorConfigOr, isResult } from './aggregator-config.js';
 import { rowsOrNone } from './peers.js';
 import { redactUrl } from '../../store/url.js';
 
@@ -13,9 +14,8 @@ export const inventoryCompleteCheck: Check = {
   title: 'Every present device has maker, product, serial, firmware version and location',
   reads: 'aggregator portfolio_resource (present devices), one SQL count',
   async run(ctx) {
-    if (!ctx.profile.roles.includes('aggregator')) return { status: 'not-applicable', evidence: [{ source: 'profile roles', observed: 'the device inventory is kept by the aggregator', at: ctx.now }] };
-    const a = ctx.config('aggregator');
-    if (!a) return { status: 'not-satisfied', evidence: [{ source: 'profile configs.aggregator', observed: 'no aggregator configuration named', at: ctx.now }] };
+    const a = aggregatorConfigOr(ctx, 'the device inventory is kept by the aggregator');
+    if (isResult(a)) return a;
     const incomplete = sql<number>`sum(case when maker_code is null or product_code is null or serial_number is null or firmware_version is null or installation_location is null then 1 else 0 end)`;
     const row = await rowsOrNone(ctx, a.store.url, (db) => db.selectFrom('portfolio_resource').select([sql<number>`count(*)`.as('n'), incomplete.as('bad')]).where('present', '=', 1).executeTakeFirst());
     if (!row) return { status: 'not-satisfied', evidence: [{ source: `${redactUrl(a.store.url)} portfolio_resource`, observed: 'no portfolio in the store', at: ctx.now }] };
@@ -29,9 +29,8 @@ export const twoPersonRuleCheck: Check = {
   title: 'Large operator commands need a second operator',
   reads: 'aggregator config approvals',
   async run(ctx) {
-    if (!ctx.profile.roles.includes('aggregator')) return { status: 'not-applicable', evidence: [{ source: 'profile roles', observed: 'operator commands are issued by the aggregator', at: ctx.now }] };
-    const a = ctx.config('aggregator');
-    if (!a) return { status: 'not-satisfied', evidence: [{ source: 'profile configs.aggregator', observed: 'no aggregator configuration named', at: ctx.now }] };
+    const a = aggregatorConfigOr(ctx, 'operator commands are issued by the aggregator');
+    if (isResult(a)) return a;
     const p = a.approvals;
     const ok = p.maxSingleOperatorFleetPercent < 100;
     return { status: ok ? 'satisfied' : 'not-satisfied', evidence: [{ source: `${ctx.configFile('aggregator')}#approvals`, observed: `one operator alone up to ${p.maxSingleOperatorW} W and ${p.maxSingleOperatorFleetPercent} % of the fleet${ok ? '' : ' (the whole fleet: no second person ever needed)'}`, at: ctx.now }] };

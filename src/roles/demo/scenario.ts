@@ -53,6 +53,11 @@ export interface DemoRunOptions extends DemoOptions {
   out?: NodeJS.WriteStream;
   /** Aborts the run (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Called once the summary is made and every participant stopped (logs closed), before the work
+   * folder may be removed: the CLI reads the compliance status of a participant here.
+   */
+  afterStop?: (dir: string) => Promise<void>;
 }
 
 /**
@@ -189,6 +194,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
 
   let dir = layout.options.dir;
   let passed = false;
+  let summarized = false;
   try {
     // ---- 1. the work folder, free ports, certificates and configuration files
     dir = prepareWorkFolder(layout);
@@ -541,12 +547,14 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     view.draw(state, true);
     out.write(`\n${formatSummary(summary)}\n`);
     passed = summary.ok;
+    summarized = true;
     return summary;
   } finally {
     stopping = true;
     await forger?.close().catch(() => {});
     await relay?.close().catch(() => {});
     await sup.stopAll(10_000);
+    if (summarized && opts.afterStop) await opts.afterStop(dir);
     if (!opts.keep && passed && existsSync(layout.markerFile)) {
       // Audit logs were verified; the folder is kept on request (--keep) or when anything failed.
       rmSync(dir, { recursive: true, force: true });

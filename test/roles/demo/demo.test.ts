@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DemoSummary } from '../../../src/roles/demo/summary.js';
+import type { DemoCompliance } from '../../../src/compliance/demo-status.js';
 import { ERAB_BIN, REPO_ROOT } from '../../repo.js';
 import { waitFor } from '../../kit/index.js';
 
@@ -97,6 +98,17 @@ test('erab demo --headless --sites 20 --speed 60: delivered within tolerance, re
     assert.equal(s.audit.ok, true, `audit logs verify: ${JSON.stringify(s.audit.failures).slice(0, 1000)}`);
     assert.equal(s.audit.participants, 6 + 20, 'TSO, retailer, coordinator, AGG-A, AGG-B, the rogue aggregator and 20 gateways');
     assert.ok(s.audit.byParticipant.every((a) => a.records > 0));
+    // AGG-A's compliance status, read after the participants stopped (src/compliance/demo-status.ts).
+    const c = (s as DemoSummary & { compliance?: DemoCompliance }).compliance;
+    assert.ok(c, `the summary includes compliance${why}`);
+    assert.equal(c.error, undefined, `compliance assessed: ${c.error}`);
+    assert.equal(c.participant, 'AGG-A');
+    assert.ok((c.counts?.['勧告']?.['total'] ?? 0) > 0 && (c.counts?.['推奨']?.['total'] ?? 0) > 0, JSON.stringify(c.counts));
+    for (const f of c.failingKankoku ?? []) {
+      assert.ok(f.status === 'needs-decision' || (f.status === 'not-satisfied' && f.failingChecks.length > 0), `a failing 勧告 item says why: ${JSON.stringify(f)}`);
+    }
+    assert.ok(c.failingKankoku!.some((f) => f.id === 'erab-3.5-i' && f.status === 'needs-decision'), 'organisational 勧告 items wait for a decision');
+    assert.match(run.stdout, /compliance \(AGG-A, erab compliance status --demo <dir>\):\n {2}勧告: \d+ items — /);
     assert.equal(s.ok, true);
     assert.equal(run.code, 0);
     assert.ok(s.machine.cpus > 0);
