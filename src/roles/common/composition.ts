@@ -12,6 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import type { LogFn } from '../../core/logger.js';
 import type { AuditLog } from '../../security/audit/log.js';
 import type { Store } from '../../store/store.js';
+import { OperatorRoutes, type OperatorRoute } from './operator-routes.js';
 
 /** One closed-loop sample of an active event: what the fleet delivered against what was instructed. */
 export interface DeliverySample {
@@ -46,6 +47,12 @@ export interface RoleContext {
 export interface RoleAttachment {
   /** A gateway's declared inventory changed (aggregator). */
   inventoryChanged?(gatewayId: string): void;
+  /**
+   * JSON routes served on the role's operator endpoint (the aggregator's console, the TSO/retailer
+   * operator API), behind its mutual TLS and operator allow-list, each request audited with the
+   * operator's certificate identity (operator-routes.ts).
+   */
+  routes?: readonly OperatorRoute[];
   stop?(): Promise<void> | void;
 }
 
@@ -75,6 +82,8 @@ export class DeliveryFeed {
 /** The attachments of a role, together. */
 export interface Attached {
   inventoryChanged(gatewayId: string): void;
+  /** Every attachment's routes, for the operator endpoint. */
+  readonly routes: OperatorRoutes;
   stop(): Promise<void>;
 }
 
@@ -84,13 +93,16 @@ export interface Attached {
  */
 export async function attachAll(attach: readonly Attach[], ctx: RoleContext): Promise<Attached> {
   const done: RoleAttachment[] = [];
+  const routes = new OperatorRoutes();
   const stop = async (): Promise<void> => {
     for (const a of done.splice(0).reverse()) await a.stop?.();
   };
   try {
     for (const fn of attach) {
       const a = await fn(ctx);
-      if (a) done.push(a);
+      if (!a) continue;
+      done.push(a);
+      for (const r of a.routes ?? []) routes.add(r);
     }
   } catch (err) {
     await stop().catch(() => {});
@@ -100,6 +112,7 @@ export async function attachAll(attach: readonly Attach[], ctx: RoleContext): Pr
     inventoryChanged(gatewayId) {
       for (const a of done) a.inventoryChanged?.(gatewayId);
     },
+    routes,
     stop,
   };
 }

@@ -6,6 +6,7 @@
  *   GET    /api/dispatches/<eventId>   one dispatch
  *   POST   /api/dispatches             issue one: {product, direction, quantityKw, start, periods, to?}
  *   DELETE /api/dispatches/<eventId>   cancel it
+ *   ...                                the routes attached modules contribute (operator-routes.ts)
  *
  * Every write is attributed to the operator's certificate and recorded in the audit log
  * (自家用GL 8-1-1). Errors are JSON `{ error }` with 400 (bad input), 404, 405, 413 or 500.
@@ -18,6 +19,7 @@ import type { AuditSink } from '../../security/audit/types.js';
 import { readJsonBody } from '../common/json-body.js';
 import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../security/tls.js';
 import type { RoleHealth } from '../common/health.js';
+import type { OperatorRoutes } from '../common/operator-routes.js';
 import type { DispatchInput, RunningTso } from './tso.js';
 
 const MAX_BODY = 64 * 1024;
@@ -52,9 +54,11 @@ function dispatchInput(body: unknown): DispatchInput {
 }
 
 /** Starts the operator API for a running TSO/retailer on mutual TLS (operator role only). */
-export async function startTsoApi(tso: RunningTso, opts: { material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth }): Promise<RunningApi> {
+export async function startTsoApi(tso: RunningTso, opts: { material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth; routes?: OperatorRoutes }): Promise<RunningApi> {
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (opts.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
+    // Contributed routes check the operator themselves, audit each request and map their errors.
+    if (opts.routes?.handle(req, res, opts.audit)) return;
     const peer = peerOf(req);
     const actor = { kind: 'operator' as const, id: peer?.id ?? '?', role: peer?.role, fingerprint: peer?.fingerprint };
     const url = new URL(req.url ?? '/', 'https://api');

@@ -241,7 +241,7 @@ export async function startTso(config: TsoConfig, opts: TsoDeps = {}): Promise<R
         ownLog?.close();
       },
     };
-    api = await startTsoApi(tso, { material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators, health: obs.health });
+    api = await startTsoApi(tso, { material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators, health: obs.health, ...(attached ? { routes: attached.routes } : {}) });
     if (config.scheduleFile) {
       for (const entry of loadSchedule(config.scheduleFile, clock.now())) {
         timers.push(clock.setTimeout(() => {

@@ -393,7 +393,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     };
     let consolePort: number | undefined;
     if (cfg.console) {
-      const c = await startConsole(agg, { material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, health: obs.health, ...(deps.consolePage ? { page: deps.consolePage } : {}) });
+      const c = await startConsole(agg, { material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, health: obs.health, routes: attached.routes, ...(deps.consolePage ? { page: deps.consolePage } : {}) });
       consolePort = c.port;
       closers.push(() => c.close());
     }

@@ -12,6 +12,7 @@
  *   POST /commands                   submit {action, powerW, resources, durationMs, reason}
  *   POST /commands/<id>/approve      approve a held command (a different operator)
  *   POST /commands/<id>/reject       reject {reason}
+ *   ...                              the routes attached modules contribute (operator-routes.ts)
  *
  * Errors map once, here: bad input 400, not an operator / same operator 403, refused by policy
  * (not held, expired) 409, unknown path 404; anything else 500 without detail.
@@ -24,6 +25,7 @@ import type { AuditSink } from '../../../security/audit/types.js';
 import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../../security/tls.js';
 import { readJsonBody, RequestBodyError } from '../../common/json-body.js';
 import type { RoleHealth } from '../../common/health.js';
+import type { OperatorRoutes } from '../../common/operator-routes.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
 
@@ -39,6 +41,8 @@ export interface ConsoleOptions {
   port: number;
   /** Serves /healthz, /readyz and /metrics (src/roles/common/health.ts). */
   health?: RoleHealth | undefined;
+  /** Routes the attached modules contribute (composition.ts), e.g. secops' /api/vuln/... and /api/alerts. */
+  routes?: OperatorRoutes | undefined;
 }
 
 export interface RunningConsole {
@@ -77,6 +81,8 @@ export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): P
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
     };
     const peer = peerOf(req);
+    // Contributed routes check the operator themselves, audit each request and map their errors.
+    if (o.routes?.handle(req, res, o.audit)) return;
     void (async () => {
       if (!peer || peer.role !== 'operator') throw new NotAuthorizedError(`only operator certificates may use the operator endpoint, not ${peer?.role ?? 'none'}`);
       if (o.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
