@@ -1,7 +1,8 @@
 /**
  * What the CLI attaches to a running role from above (layering: roles never import secops):
  * detection on every VTN role (aggregator, TSO, retailer) and, on the aggregator, vulnerability
- * findings re-evaluated when a gateway's inventory changes. `erab aggregator run`, `erab tso|retailer
+ * findings re-evaluated when a gateway's inventory changes; and the operator endpoint's secops routes
+ * (/api/alerts on every VTN role, /api/vuln/... on the aggregator: src/secops/api/routes.ts). `erab aggregator run`, `erab tso|retailer
  * run` (and so `erab demo`'s participants) and the tests start roles through these, so a test runs
  * the composition the operator runs.
  *
@@ -20,6 +21,7 @@ import type { Migration } from '../store/migrations.js';
 import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, type DetectionAttachOptions } from '../secops/detect/attach.js';
 import type { Alert } from '../secops/detect/alerts.js';
 import { InventoryReevaluator } from '../secops/matching/reevaluate.js';
+import { secopsApiAttachment } from '../secops/api/routes.js';
 import { secopsMigrations, type SecopsTables } from '../secops/tables.js';
 
 export interface RoleSecops {
@@ -31,7 +33,8 @@ export interface RoleSecops {
 /** Detection for a TSO or retailer. */
 export function vtnSecops(detection: DetectionConfig, o: DetectionAttachOptions = {}): RoleSecops {
   const d = detectionAttachment(detection, o);
-  return { deps: { extraMigrations: DETECTION_MIGRATIONS, attach: [d.attach] }, detection: d };
+  const api = secopsApiAttachment({ vuln: false, alerts: () => d.running?.alerts });
+  return { deps: { extraMigrations: DETECTION_MIGRATIONS, attach: [d.attach, api] }, detection: d };
 }
 
 /** Detection and vulnerability re-evaluation for an aggregator (`erab vuln` keeps its inventory in the aggregator's store). */
@@ -45,7 +48,9 @@ export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOption
     });
     return { inventoryChanged: () => r.changed(), stop: () => r.stop() };
   };
-  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [reevaluate, d.attach] }, detection: d };
+  // The console's /api/vuln/... and /api/alerts routes (src/secops/api/routes.ts).
+  const api = secopsApiAttachment({ vuln: true, alerts: () => d.running?.alerts });
+  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [reevaluate, d.attach, api] }, detection: d };
 }
 
 /** The alerts a supervisor (`erab demo`) sees in a participant's status: the latest delivered in this process. */

@@ -289,10 +289,11 @@ export class AlertBook {
     return r ? this.current(r) : undefined;
   }
 
-  /** Alerts, newest first. */
-  async list(opts: { status?: AlertStatus; ruleId?: string; limit?: number } = {}): Promise<Alert[]> {
+  /** Alerts, newest first; `beforeId` pages on (the operator API). */
+  async list(opts: { status?: AlertStatus; ruleId?: string; limit?: number; beforeId?: number } = {}): Promise<Alert[]> {
     let q = this.db.selectFrom('erab_detect_alert').selectAll();
     if (opts.status) q = q.where('status', '=', opts.status);
+    if (opts.beforeId !== undefined) q = q.where('id', '<', opts.beforeId);
     if (opts.ruleId) q = q.where('rule_id', '=', opts.ruleId);
     const rows = await q.orderBy('id', 'desc').limit(Math.min(opts.limit ?? 100, 10_000)).execute();
     return rows.map((r) => this.current(r));

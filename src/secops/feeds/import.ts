@@ -134,6 +134,8 @@ export async function fetchFeed(url: string, limits: FeedLimits = {}, init: { si
 }
 
 /** Recorded imports, newest first. */
-export async function listImports(db: Kysely<SecopsTables>, limit = 50): Promise<SecopsTables['secops_feed_import'][]> {
-  return db.selectFrom('secops_feed_import').selectAll().orderBy('id', 'desc').limit(limit).execute();
+export async function listImports(db: Kysely<SecopsTables>, limit = 50, beforeId?: number): Promise<SecopsTables['secops_feed_import'][]> {
+  let sel = db.selectFrom('secops_feed_import').selectAll();
+  if (beforeId !== undefined) sel = sel.where('id', '<', beforeId);
+  return sel.orderBy('id', 'desc').limit(limit).execute();
 }

@@ -41,9 +41,12 @@ export interface FindingQuery {
   siteId?: string;
   gatewayId?: string;
   limit?: number;
+  /** `id` orders by finding id, for paging with `afterId` (the operator API); default highest CVSS first. */
+  order?: 'cvss' | 'id';
+  afterId?: string;
 }
 
-/** Findings with asset and advisory, highest CVSS first. */
+/** Findings with asset and advisory, highest CVSS first (or by id, see {@link FindingQuery.order}). */
 export async function listFindings(db: Kysely<SecopsTables>, q: FindingQuery = {}): Promise<FindingView[]> {
   let sel = db.selectFrom('secops_finding as f')
     .innerJoin('secops_asset as a', 'a.id', 'f.asset_id')
@@ -59,7 +62,9 @@ export async function listFindings(db: Kysely<SecopsTables>, q: FindingQuery = {
   if (q.assetId !== undefined) sel = sel.where('f.asset_id', '=', q.assetId);
   if (q.siteId !== undefined) sel = sel.where('f.site_id', '=', q.siteId);
   if (q.gatewayId !== undefined) sel = sel.where('f.gateway_id', '=', q.gatewayId);
-  const rows = await sel.orderBy('f.cvss_score', 'desc').orderBy('f.id').limit(q.limit ?? 100_000).execute();
+  if (q.afterId !== undefined) sel = sel.where('f.id', '>', q.afterId);
+  const ordered = q.order === 'id' ? sel.orderBy('f.id') : sel.orderBy('f.cvss_score', 'desc').orderBy('f.id');
+  const rows = await ordered.limit(q.limit ?? 100_000).execute();
   return rows.map((r) => ({
     id: r.id, status: r.status as FindingStatus, confidence: r.confidence as Confidence, matchKind: r.match_kind as MatchKind,
     asset: { id: r.asset_id, kind: r.kind, name: r.name, managementNo: r.management_no, siteId: r.site_id, gatewayId: r.gateway_id, version: r.version, makerCode: r.maker_code, productCode: r.product_code },
