@@ -21,6 +21,9 @@ import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { composeMigrations } from '../../../src/store/migrations.js';
 import { openStore, type Store } from '../../../src/store/store.js';
 import { evaluateFindings, importFeed, listAssets, secopsMigrations, setMaker, syncInventoryFromPortfolio, type SecopsTables } from '../../../src/secops/index.js';
+import { startTso } from '../../../src/roles/tso/tso.js';
+import { tsoConfigSchema } from '../../../src/roles/tso/config.js';
+import { vtnSecops } from '../../../src/cli/role-secops.js';
 import { request } from '../../security/tls-helpers.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 import { REPO_ROOT } from '../../repo.js';
@@ -32,19 +35,19 @@ const FLEET = [
   'bat-out,site-b,B house,tokyo,gw-b,ven-b,battery,BT,3000,6000,3000,3000,00007B,BT-100,SN2,1.2.4', // the first fixed version
 ].join('\n');
 
-let world: PkiWorld<'agg' | 'alice' | 'gw'>;
+let world: PkiWorld<'agg' | 'tso' | 'alice' | 'gw'>;
 let rogueWorld: PkiWorld<'rogue'>;
 let cfg: AggregatorConfig;
 let agg: RunningAggregator;
 let side: Store<SecopsTables & PortfolioTables>;
 
 type Reply = { status: number; json: any; text: string };
-/** One request to the console as `who`, over mutual TLS. */
-async function api(who: IssuedCertificate, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
+/** One request to an operator endpoint (default: the aggregator's console) as `who`, over mutual TLS. */
+async function api(who: IssuedCertificate, method: 'GET' | 'POST', path: string, body?: unknown, at?: { port: number; role: 'tso'; id: string }): Promise<Reply> {
   const material = await TlsMaterial.fromPem({ credentials: [{ certPem: who.certPem, keyPem: who.keyPem }], caPem: world.caPem });
-  const tls = clientTlsOptions(material, 'console', { expect: { role: 'aggregator', id: 'AGG1' } });
+  const tls = clientTlsOptions(material, 'console', { expect: at ? { role: at.role, id: at.id } : { role: 'aggregator', id: 'AGG1' } });
   return new Promise((resolve, reject) => {
-    const req = https.request({ ...tls, host: '127.0.0.1', port: agg.consolePort!, method, path, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = https.request({ ...tls, host: '127.0.0.1', port: at?.port ?? agg.consolePort!, method, path, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => { text += c.toString(); });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined, text }));
@@ -75,7 +78,7 @@ async function everyPage(path: string, limit: number): Promise<{ ids: (string | 
 }
 
 before(async () => {
-  world = await pkiWorld({ agg: 'aggregator:AGG1', alice: 'operator:alice', gw: 'gateway:GW1' }, { prefix: 'erab-secops-api-', flatFiles: true });
+  world = await pkiWorld({ agg: 'aggregator:AGG1', tso: 'tso:TSO1', alice: 'operator:alice', gw: 'gateway:GW1' }, { prefix: 'erab-secops-api-', flatFiles: true });
   rogueWorld = await pkiWorld({ rogue: 'gateway:GW1' }, { prefix: 'erab-secops-api-rogue-', ca: { commonName: 'rogue CA' } });
   cfg = parseAggregatorConfig({
     id: 'AGG1',
@@ -196,4 +199,29 @@ it('an operator lists the alert a rogue peer raised and acknowledges it, audited
   ]);
   assert.ok(requests.every((r) => typeof r.actor.fingerprint === 'string' && r.actor.fingerprint.length > 0), 'with the certificate\'s fingerprint');
   assert.ok(records().some((r) => r.action === 'secops.api.findings' && r.actor.id === 'alice' && r.outcome === 'success'), 'reads are audited too');
+});
+
+it('the TSO\'s operator API serves the alert routes the same way (no vulnerability routes: its store keeps no inventory)', async () => {
+  const cfg = tsoConfigSchema.parse({
+    id: 'TSO1', tls: world.tlsFiles('tso'), listen: { port: 0 }, store: { url: join(world.dir, 'tso.db') }, audit: { dir: join(world.dir, 'tso-audit') },
+    contractedAggregators: [{ id: 'AGG1' }],
+  });
+  const secops = vtnSecops(cfg.detection);
+  const tso = await startTso(cfg, secops.deps);
+  try {
+    const at = { port: Number(new URL(tso.status().apiUrl!).port), role: 'tso' as const, id: 'TSO1' };
+    const rogue = rogueWorld.certs.rogue;
+    for (let i = 0; i < 10; i++) await request(tso.vtn.port, { cert: rogue.certPem, key: rogue.keyPem, ca: world.caPem, checkServerIdentity: () => undefined });
+    const alert = await waitFor(async () => ((await api(world.certs.alice, 'GET', '/api/alerts?status=open', undefined, at)).json.items as any[])[0], { what: 'the TSO\'s alert in GET /api/alerts' });
+    const ack = await api(world.certs.alice, 'POST', `/api/alerts/${alert.id}/ack`, { note: 'seen' }, at);
+    assert.equal(ack.status, 200, ack.text);
+    assert.equal(ack.json.ackedBy, 'alice');
+    assert.equal((await api(world.certs.alice, 'GET', '/api/alerts?limit=501', undefined, at)).json.parameter, 'limit');
+    assert.equal((await api(world.certs.alice, 'GET', '/api/vuln/findings', undefined, at)).status, 404);
+    assert.equal((await api(world.certs.alice, 'GET', '/api/status', undefined, at)).status, 200, 'the TSO\'s own routes still answer');
+    await assert.rejects(api(world.certs.gw, 'GET', '/api/alerts', undefined, at));
+    await waitFor(() => [...readRecords(cfg.audit.dir)].find((l) => l.record?.action === 'secops.api.alert.ack' && l.record.actor.id === 'alice' && l.record.outcome === 'success'), { what: 'the TSO audits the request as alice' });
+  } finally {
+    await tso.stop();
+  }
 });
