@@ -22,6 +22,8 @@ import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, ty
 import type { Alert } from '../secops/detect/alerts.js';
 import { InventoryReevaluator } from '../secops/matching/reevaluate.js';
 import { secopsApiAttachment } from '../secops/api/routes.js';
+import { complianceApiAttachment } from '../compliance/api-routes.js';
+import type { ComplianceProfile } from '../compliance/profile.js';
 import { secopsMigrations, type SecopsTables } from '../secops/tables.js';
 
 export interface RoleSecops {
@@ -38,7 +40,8 @@ export function vtnSecops(detection: DetectionConfig, o: DetectionAttachOptions 
 }
 
 /** Detection and vulnerability re-evaluation for an aggregator (`erab vuln` keeps its inventory in the aggregator's store). */
-export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & { clock?: Clock; logger?: Logger } = {}): RoleSecops {
+/** `compliance`: serve GET /api/compliance/status from this profile's checks (src/compliance/api-routes.ts). */
+export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & { clock?: Clock; logger?: Logger; compliance?: ComplianceProfile } = {}): RoleSecops {
   const d = detectionAttachment(cfg.detection, o);
   const reevaluate: Attach = (ctx) => {
     const r = new InventoryReevaluator(ctx.store.db.withTables<SecopsTables & PortfolioTables>(), {
@@ -50,7 +53,7 @@ export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOption
   };
   // The console's /api/vuln/... and /api/alerts routes (src/secops/api/routes.ts).
   const api = secopsApiAttachment({ vuln: true, alerts: () => d.running?.alerts });
-  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [reevaluate, d.attach, api] }, detection: d };
+  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [reevaluate, d.attach, api, ...(o.compliance ? [complianceApiAttachment(o.compliance)] : [])] }, detection: d };
 }
 
 /** The alerts a supervisor (`erab demo`) sees in a participant's status: the latest delivered in this process. */

@@ -8,13 +8,14 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAggregatorConfig, type AggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../../../src/roles/aggregator/portfolio/tables.js';
 import { aggregatorSecops } from '../../../src/cli/role-secops.js';
+import { complianceProfileSchema } from '../../../src/compliance/profile.js';
 import { readRecords } from '../../../src/security/audit/export.js';
 import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
 import type { IssuedCertificate } from '../../../src/security/pki/index.js';
@@ -80,15 +81,22 @@ async function everyPage(path: string, limit: number): Promise<{ ids: (string | 
 before(async () => {
   world = await pkiWorld({ agg: 'aggregator:AGG1', tso: 'tso:TSO1', alice: 'operator:alice', gw: 'gateway:GW1' }, { prefix: 'erab-secops-api-', flatFiles: true });
   rogueWorld = await pkiWorld({ rogue: 'gateway:GW1' }, { prefix: 'erab-secops-api-rogue-', ca: { commonName: 'rogue CA' } });
-  cfg = parseAggregatorConfig({
+  const input = {
     id: 'AGG1',
     tls: { certFile: join(world.dir, 'agg.pem'), keyFile: join(world.dir, 'agg.key'), caFile: join(world.dir, 'ca.pem') },
     store: { url: join(world.dir, 'agg.db') },
     audit: { dir: join(world.dir, 'audit') },
     downstream: { port: 0, allowList: { participants: ['gateway:GW1'] } },
     console: { port: 0 },
+  };
+  cfg = parseAggregatorConfig(input);
+  // The compliance checks read the aggregator's configuration file, as `erab compliance status --aggregator-config` does.
+  writeFileSync(join(world.dir, 'agg.json'), JSON.stringify(input));
+  const compliance = complianceProfileSchema.parse({
+    participant: { id: 'AGG1' }, roles: ['aggregator'], configs: { aggregator: join(world.dir, 'agg.json') },
+    store: join(world.dir, 'compliance.db'), audit: { dir: join(world.dir, 'compliance-audit') },
   });
-  const secops = aggregatorSecops(cfg);
+  const secops = aggregatorSecops(cfg, { compliance });
   agg = await startAggregator(cfg, secops.deps);
   // What `erab aggregator portfolio import`, `erab vuln maker` and `erab vuln import --match` do, on the running aggregator's store.
   side = await openStore<SecopsTables & PortfolioTables>({ url: cfg.store.url, migrations: composeMigrations(portfolioMigrations, secopsMigrations), ignoreUnknownMigrations: true });
@@ -199,6 +207,20 @@ it('an operator lists the alert a rogue peer raised and acknowledges it, audited
   ]);
   assert.ok(requests.every((r) => typeof r.actor.fingerprint === 'string' && r.actor.fingerprint.length > 0), 'with the certificate\'s fingerprint');
   assert.ok(records().some((r) => r.action === 'secops.api.findings' && r.actor.id === 'alice' && r.outcome === 'success'), 'reads are audited too');
+});
+
+it('GET /api/compliance/status serves the document `erab compliance status --json` prints, one run while it is fresh', async () => {
+  const first = await get('/api/compliance/status');
+  assert.equal(first.status, 200, first.text.slice(0, 500));
+  assert.ok(Number.isInteger(first.json.runId));
+  assert.ok(first.json.controls.length > 0);
+  assert.ok(first.json.controls.every((c: any) => typeof c.id === 'string' && typeof c.status === 'string'));
+  assert.ok(Array.isArray(first.json.failingKankoku));
+  const again = await get('/api/compliance/status');
+  assert.equal(again.json.runId, first.json.runId, 'the fresh run is served again, not re-run');
+  const bad = await get('/api/compliance/status?fresh=1');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.parameter, 'fresh');
 });
 
 it('the TSO\'s operator API serves the alert routes the same way (no vulnerability routes: its store keeps no inventory)', async () => {
