@@ -14,7 +14,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { composeMigrations } from '../../src/store/migrations.js';
 import { Portfolio } from '../../src/roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../../src/roles/aggregator/portfolio/tables.js';
-import { importFeed } from '../../src/secops/feeds/import.js';
+import { importFeed, listImports } from '../../src/secops/feeds/import.js';
 import { setMaker, syncInventoryFromPortfolio } from '../../src/secops/inventory/sync.js';
 import { assetHistory, listAssets } from '../../src/secops/inventory/query.js';
 import { recordSoftware, type SoftwareReport } from '../../src/secops/inventory/software.js';
@@ -210,6 +210,25 @@ describeEachEngine('secops matching', (fx) => {
     const [f] = await listFindings(db, { assetId: 'device:bat-in' });
     assert.equal(f?.status, 'patched');
     await r.stop();
+    await store.close();
+  });
+
+  test('keyset pages (afterId, order by id) of assets, findings and imports list every row once on this engine', async () => {
+    const { store, db, clock } = await world();
+    await evaluateFindings(db, { clock });
+    const pages = async <T>(fetch: (after: T | undefined) => Promise<T[]>): Promise<T[]> => {
+      const out: T[] = [];
+      for (let page = await fetch(undefined); page.length > 0; page = await fetch(out[out.length - 1])) out.push(...page);
+      return out;
+    };
+    const assets = (await listAssets(db)).map((a) => a.id);
+    assert.deepEqual(await pages<string>(async (after) => (await listAssets(db, { limit: 2, ...(after ? { afterId: after } : {}) })).map((a) => a.id)), assets);
+    const findings = (await listFindings(db, { order: 'id' })).map((f) => f.id);
+    assert.ok(findings.length >= 3, findings.join(', '));
+    assert.deepEqual(await pages<string>(async (after) => (await listFindings(db, { order: 'id', limit: 1, ...(after ? { afterId: after } : {}) })).map((f) => f.id)), findings);
+    assert.deepEqual([...findings].sort(), [...(await listFindings(db)).map((f) => f.id)].sort(), 'the same findings as by CVSS');
+    const imports = (await listImports(db)).map((i) => Number(i.id));
+    assert.deepEqual(await pages<number>(async (after) => (await listImports(db, 1, after)).map((i) => Number(i.id))), imports);
     await store.close();
   });
 });
