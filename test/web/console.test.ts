@@ -26,6 +26,8 @@ test('the console draws target vs delivered for a running event, for an operator
   const { alice } = pki.certs;
   const cfg = parseAggregatorConfig({
     id: 'AGG1', tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },
+    // Its own store: the default (aggregator.db in the working directory) kept the last run's events.
+    store: { url: join(dir, 'agg.db') },
     downstream: { port: 0, allowList: { roles: ['gateway'] } },
     console: { port: 0 },
     closedLoop: { intervalMs: 200 },

@@ -60,6 +60,8 @@ test('console: operators only; fleet-wide command held for a second operator; at
   const audit = new MemoryAuditSink();
   const cfg = parseAggregatorConfig({
     id: 'AGG1', tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },
+    // Its own store: the default (aggregator.db in the working directory) kept the last run's events.
+    store: { url: join(dir, 'agg.db') },
     downstream: { port: 0, allowList: { roles: ['gateway'] } },
     console: { port: 0 },
     closedLoop: { intervalMs: 60_000 },
