@@ -40,6 +40,7 @@ import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVenEndpoint, type RunningVen } from '../../endpoints/openadr/ven-endpoint.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
+import { gatewayOperatorRoutes } from './operator-actions.js';
 import { CommandGuard, type SignatureVerdict, type SignerIdentity } from './command-guard.js';
 import { EchonetSite } from './echonet-site.js';
 import { EventEngine, type EventAnswer, type ResourceRefusal } from './engine.js';
@@ -462,7 +463,7 @@ export class Gateway {
         registered: () => gw.venRef?.registration !== undefined,
         aggregatorReachable: () => !gw.failSafe.unreachable(),
         devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
-      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog });
+      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({ engine, admission }) });
       cleanup.unshift(() => gw.watch?.close());
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;
