@@ -117,7 +117,7 @@ function knock(host: string, port: number, cert: { certPem: string; keyPem: stri
 
 async function attackerCertificate(scenario: DrillScenario, target: DrillTarget, log: (what: string, details?: Record<string, unknown>) => void): Promise<{ certPem: string; keyPem: string }> {
   if (scenario === 'rogue-peer') {
-    const ca = await CertificateAuthority.create({ commonName: 'erab DRILL rogue CA', days: 1 });
+    const ca = await CertificateAuthority.create({ commonName: 'erab DRILL rogue CA', days: 2 });
     const c = await ca.issue({ role: 'gateway', id: 'DRILL-ROGUE', days: 1 });
     log('attacker certificate made by a CA the deployment does not trust', { participant: 'gateway:DRILL-ROGUE', serial: c.serial });
     return c;
