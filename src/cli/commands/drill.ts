@@ -54,11 +54,13 @@ function aggregatorUrlInDemo(dir: string, id: string): string | undefined {
 /** Where the attack goes and where the alerts are read, from a demo folder or a participant's folder. */
 export function resolveTarget(dir: string, o: { participant?: string; url?: string; alertsDb?: string; pki?: string }): DrillTarget {
   if (existsSync(join(dir, '.erab-demo'))) {
-    const id = o.participant ?? IDS.aggregators[0];
-    const cfgFile = join(dir, id, 'config.json');
-    if (!existsSync(cfgFile)) throw new UsageError(`--participant ${id}: no ${cfgFile} in the demo folder`);
-    const cfg = readJson(cfgFile);
+    const asked = o.participant ?? IDS.aggregators[0];
+    // The TSO and retailer keep their files under tso/ and retailer/ (src/roles/demo/setup.ts).
+    const id = asked === 'tso' ? IDS.tso : asked === 'retailer' ? IDS.retailer : asked;
     const isVtnParty = id === IDS.tso || id === IDS.retailer;
+    const cfgFile = join(dir, isVtnParty ? (id === IDS.tso ? 'tso' : 'retailer') : id, 'config.json');
+    if (!existsSync(cfgFile)) throw new UsageError(`--participant ${asked}: no ${cfgFile} in the demo folder`);
+    const cfg = readJson(cfgFile);
     let url = o.url;
     if (!url && isVtnParty) {
       // The TSO's / retailer's R1 address as its aggregators use it.

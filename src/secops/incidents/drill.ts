@@ -131,12 +131,25 @@ async function attackerCertificate(scenario: DrillScenario, target: DrillTarget,
   return c;
 }
 
-/** The newest alert of an expected rule raised since the drill started (its store read directly). */
-async function findAlert(db: string, rules: readonly string[], since: number): Promise<Alert | undefined> {
+/** Every alert's firing count now: the baseline the drill's own alert is told apart from. */
+async function alertCounts(db: string): Promise<Map<number, number>> {
+  const store = await openStore({ url: db, migrations: detectMigrations, ignoreUnknownMigrations: true });
+  try {
+    return new Map((await new AlertBook(store).list({ limit: 10_000 })).map((a) => [a.id, a.count]));
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * An alert of an expected rule that is new since `baseline` or counts more firings. Compared by
+ * id and count, not by time: a deployment may run on a simulated clock (the demo does).
+ */
+async function findAlert(db: string, rules: readonly string[], baseline: Map<number, number>): Promise<Alert | undefined> {
   const store = await openStore({ url: db, migrations: detectMigrations, ignoreUnknownMigrations: true });
   try {
     const list = await new AlertBook(store).list({ limit: 200 });
-    return list.find((a) => rules.includes(a.ruleId) && a.lastAt >= since);
+    return list.find((a) => rules.includes(a.ruleId) && a.count > (baseline.get(a.id) ?? 0));
   } finally {
     await store.close();
   }
@@ -162,6 +175,8 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   log(`drill ${scenario} started against ${target.participant} at ${target.url}`);
   const cert = await attackerCertificate(scenario, target, log);
 
+  const baseline = await alertCounts(target.alertsDb);
+  log(`${baseline.size} alert(s) in ${target.participant}'s store before the attack`);
   const outcomes: string[] = [];
   for (let i = 0; i < attempts; i++) outcomes.push(await knock(host, port, cert));
   const answered = outcomes.filter((x) => x.startsWith('answered'));
@@ -173,7 +188,7 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   let alert: Alert | undefined;
   // Wait for the alert, then for its delivery to the channels (the detection's next pass).
   for (;;) {
-    alert = await findAlert(target.alertsDb, rules, startedAt - 1000);
+    alert = await findAlert(target.alertsDb, rules, baseline);
     if ((alert && alert.delivery !== 'pending') || Date.now() > deadline) break;
     await sleep(250);
   }
