@@ -11,6 +11,7 @@
  * - `revoked-gateway` a gateway certificate of the deployment's own CA, issued for the drill and
  *                     revoked at once (CRL rewritten), connects repeatedly.
  */
+import { existsSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { InvalidInputError } from '../../core/errors.js';
 import { CertificateAuthority } from '../../security/pki/authority.js';
@@ -101,6 +102,8 @@ function knock(host: string, port: number, cert: { certPem: string; keyPem: stri
       resolve(what);
     };
     const socket = tls.connect({ host, port, cert: cert.certPem, key: cert.keyPem, rejectUnauthorized: false, servername: host === '::1' || /^\d/.test(host) ? undefined : host });
+    let reached = false;
+    socket.once('connect', () => { reached = true; });
     socket.setTimeout(5000, () => done('refused (timeout)'));
     socket.on('secureConnect', () => {
       socket.write('POST /OpenADR2/Simple/2.0b/EiRegisterParty HTTP/1.1\r\nHost: drill\r\nContent-Type: application/xml\r\nContent-Length: 0\r\n\r\n');
@@ -110,7 +113,8 @@ function knock(host: string, port: number, cert: { certPem: string; keyPem: stri
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
       if (m) done(m[1]!.startsWith('2') ? `answered ${m[1]}` : `refused (HTTP ${m[1]})`);
     });
-    socket.on('error', (e) => done(`refused (${e.message.slice(0, 80)})`));
+    // No TCP connection at all: nothing listens there, the drill did not reach its target.
+    socket.on('error', (e) => done(reached ? `refused (${e.message.slice(0, 80)})` : `unreachable (${e.message.slice(0, 80)})`));
     socket.on('close', () => done('refused (closed)'));
   });
 }
@@ -133,6 +137,7 @@ async function attackerCertificate(scenario: DrillScenario, target: DrillTarget,
 
 /** Every alert's firing count now: the baseline the drill's own alert is told apart from. */
 async function alertCounts(db: string): Promise<Map<number, number>> {
+  if (!/^postgres(ql)?:\/\//.test(db) && !existsSync(db)) throw new InvalidInputError(`drill: the participant's store ${db} does not exist (is it running, with this store?)`);
   const store = await openStore({ url: db, migrations: detectMigrations, ignoreUnknownMigrations: true });
   try {
     return new Map((await new AlertBook(store).list({ limit: 10_000 })).map((a) => [a.id, a.count]));
@@ -180,7 +185,9 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   const outcomes: string[] = [];
   for (let i = 0; i < attempts; i++) outcomes.push(await knock(host, port, cert));
   const answered = outcomes.filter((x) => x.startsWith('answered'));
+  const unreachable = outcomes.filter((x) => x.startsWith('unreachable'));
   log(`attacker connected ${attempts} time(s)`, { outcomes: [...new Set(outcomes)] });
+  checks.push({ name: 'target reached', ok: unreachable.length === 0, detail: unreachable.length === 0 ? `${target.url} accepted TCP connections` : `${unreachable.length} of ${attempts} connection(s): ${unreachable[0]}` });
   checks.push({ name: 'listener refused the attacker', ok: answered.length === 0, detail: answered.length === 0 ? `all ${attempts} connections refused` : `${answered.length} connection(s) answered: ${answered[0]}` });
 
   const rules = EXPECTED_RULES[scenario];
