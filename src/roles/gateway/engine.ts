@@ -463,6 +463,18 @@ export class EventEngine {
     return devices;
   }
 
+  /**
+   * Returns one device to the owner's mode now, whatever event controls it, without handing it to
+   * another event (before an operator quarantines it: the last command it gets is the restore).
+   * Returns false when no event controlled it.
+   */
+  releaseToOwner(deviceId: string, reason: string): boolean {
+    const c = this.control.get(deviceId);
+    if (!c) return false;
+    this.release(deviceId, c.eventID, reason, false);
+    return true;
+  }
+
   /** Lifts safe mode: events are accepted again. Audited. */
   leaveSafeMode(by: string, reason: string): void {
     if (!this.safe) return;
@@ -693,10 +705,10 @@ export class EventEngine {
    * event that commands the device may change it: the next accepted event that wants the device
    * takes it over (arbitration.ts); when none does, it goes back to the owner's normal mode.
    */
-  private release(id: string, eventID: string, reason: string): void {
+  private release(id: string, eventID: string, reason: string, handOver = true): void {
     let c = this.control.get(id);
     if (!c || c.eventID !== eventID) return;
-    if (!this.stopping && !this.closed) {
+    if (handOver && !this.stopping && !this.closed) {
       const next = this.leadFor(id);
       if (next) this.handOver(next, id);
       c = this.control.get(id);

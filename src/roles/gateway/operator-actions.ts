@@ -5,7 +5,7 @@
  *   GET  /safe-mode                  {safeMode: {by, reason, since} | null}
  *   POST /safe-mode                  {reason}: every device back to the owner's mode, events refused
  *   POST /safe-mode/leave            {reason}: events accepted again
- *   POST /devices/<id>/quarantine    {reason}: the device is no longer controlled until admitted again
+ *   POST /devices/<id>/quarantine    {reason}: back to the owner's mode, then not controlled until admitted again
  *
  * The presenting operator certificate is the actor of the audit record (自家用GL 8-1-1).
  */
@@ -53,9 +53,12 @@ export function gatewayOperatorRoutes(g: { engine: EventEngine; admission: Admis
         return send(200, { safeMode: null });
       }
       const deviceId = decodeURIComponent(parts[1]!);
-      const r = g.admission.quarantineByOperator(deviceId, operator.id, reason);
-      if (!r) return send(404, { error: `device ${deviceId.slice(0, 100)}: not known to this gateway` });
-      return send(200, { deviceId: r.deviceId, state: r.state, revision: r.revision });
+      if (!g.admission.get(deviceId)) return send(404, { error: `device ${deviceId.slice(0, 100)}: not known to this gateway` });
+      // Back to the owner's mode first: once quarantined, the device gets no command at all.
+      const released = g.engine.releaseToOwner(deviceId, `quarantined by ${operator.id}: ${reason}`);
+      await g.engine.idle();
+      const r = g.admission.quarantineByOperator(deviceId, operator.id, reason)!;
+      return send(200, { deviceId: r.deviceId, state: r.state, revision: r.revision, released });
     })().catch((e: unknown) => {
       if (res.headersSent) return;
       if (e instanceof RequestBodyError) return send(e.status, { error: e.message });

@@ -123,23 +123,32 @@ test('fleet safe mode: every battery back to the owner\'s mode, audited at each 
   await waitFor('the next event refused in safe mode', () => gateways.every((g) => g.audit.records.some((r) => r.action === 'gateway.command' && r.target === `ev-after-${g.gw.config.gatewayId}` && r.outcome === 'refused' && /safe mode/.test(r.reason ?? ''))));
   assert.ok(sites.every((s, i) => mode(s) === owner[i]));
 
+  const leave = await runErab(['incident', 'act', id, 'leave-safe-mode', ...urls, ...tlsArgs, '--reason', 'contained', '--operator', 'op-sato', ...desk]);
+  assert.equal(leave.code, 0, leave.stderr);
+  assert.ok(gateways.every((g) => g.gw.engine.safeMode() === undefined && g.audit.records.some((r) => r.action === 'gateway.safe-mode.leave')));
+
+  // A device quarantined while an event controls it goes back to the owner's mode first.
+  await vtn.vtn.createEvent({
+    eventID: 'ev-again', marketContext: 'urn:erab:aggregator:AGG1',
+    activePeriod: { dtstart: epochMillis(Date.now() + 1000), duration: millis(600_000) },
+    signals: [dispatch(gateways[0]!.battery, -1000)], target: { venID: ['GW1'] },
+  });
+  await waitFor('GW1\'s battery discharging again', () => mode(sites[0]!) === 'discharging');
   const q = await runErab(['incident', 'act', id, 'quarantine', '--gateway', gateways[0]!.gw.operatorUrl!, '--device', gateways[0]!.battery, ...tlsArgs, '--reason', 'firmware suspected', '--operator', 'op-sato', ...desk]);
   assert.equal(q.code, 0, `${q.stdout}\n${q.stderr}`);
   assert.equal(gateways[0]!.gw.admission.get(gateways[0]!.battery)?.state, 'quarantined');
+  await waitFor('the quarantined battery back to the owner\'s mode', () => mode(sites[0]!) === owner[0]);
+  assert.ok(gateways[0]!.audit.records.some((r) => r.action === 'gateway.command' && r.target === gateways[0]!.battery && /^quarantined by op-sato/.test(r.reason ?? '')), 'the restore names the quarantine');
   assert.ok(gateways[0]!.audit.records.some((r) => r.action === 'gateway.device.quarantined' && r.actor.id === 'op-sato'));
   const unknown = await runErab(['incident', 'act', id, 'quarantine', '--gateway', gateways[0]!.gw.operatorUrl!, '--device', 'no-such-device', ...tlsArgs, '--reason', 'x', '--operator', 'op-sato', ...desk]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stdout, /FAILED: quarantine: device no-such-device .* HTTP 404/);
 
-  const leave = await runErab(['incident', 'act', id, 'leave-safe-mode', ...urls, ...tlsArgs, '--reason', 'contained', '--operator', 'op-sato', ...desk]);
-  assert.equal(leave.code, 0, leave.stderr);
-  assert.ok(gateways.every((g) => g.gw.engine.safeMode() === undefined && g.audit.records.some((r) => r.action === 'gateway.safe-mode.leave')));
-
   const shown = JSON.parse((await runErab(['incident', 'show', id, '--json', ...desk])).stdout) as { timeline: { kind: string; details: { step?: string; outcome?: string } }[] };
   assert.deepEqual(shown.timeline.filter((e) => e.kind === 'action').map((e) => `${e.details.step}:${e.details.outcome}`),
-    ['safe-mode:success', 'quarantine:success', 'quarantine:failure', 'leave-safe-mode:success']);
+    ['safe-mode:success', 'leave-safe-mode:success', 'quarantine:success', 'quarantine:failure']);
   const audited = [...readRecords(join(pki.dir, 'incidents-audit'))].filter((l) => l.record?.action === 'incident.action').map((l) => l.record!.outcome);
-  assert.deepEqual(audited, ['success', 'success', 'failure', 'success']);
+  assert.deepEqual(audited, ['success', 'success', 'success', 'failure']);
 });
 
 test('a gateway refuses safe mode from a certificate that is not an allowed operator', async () => {
