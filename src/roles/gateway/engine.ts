@@ -475,6 +475,12 @@ export class EventEngine {
     return true;
   }
 
+  /** At start: the safe mode the gateway was in when it stopped stays in force (audited). */
+  resumeSafeMode(state: { by: string; reason: string; since: number }): void {
+    this.safe = { ...state };
+    this.o.audit.append({ actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.safe-mode.resumed', outcome: 'success', reason: state.reason, details: { by: state.by, since: state.since } });
+  }
+
   /** Lifts safe mode: events are accepted again. Audited. */
   leaveSafeMode(by: string, reason: string): void {
     if (!this.safe) return;

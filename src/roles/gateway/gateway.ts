@@ -48,7 +48,7 @@ import {
   InventoryTracker, assetUrn, buildInventory, describeDataPoints, type DeviceDetails, type InventoryDocument,
 } from './inventory.js';
 import { descriptionsOf, gatewayEventOf, guardPayloadOf } from './oadr-adapter.js';
-import { gatewayMigrations, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
+import { gatewayMigrations, loadSafeMode, saveSafeMode, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
 import { FailSafe, SafetyPolicy, sitePolicySchema } from './policy.js';
 import { GatewayReportSources } from './telemetry.js';
 import { translationConfigSchema } from './translate.js';
@@ -364,6 +364,8 @@ export class Gateway {
       const failSafe = new FailSafe(config.policy.failSafe, clock);
       const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, maxRampUpMs: config.engine.maxRampUpMs, logger: log });
       cleanup.unshift(() => engine.close());
+      const safeMode = await loadSafeMode(store);
+      if (safeMode) engine.resumeSafeMode(safeMode);
       const guard = new CommandGuard(
         {
           venId: config.gatewayId,
@@ -463,7 +465,7 @@ export class Gateway {
         registered: () => gw.venRef?.registration !== undefined,
         aggregatorReachable: () => !gw.failSafe.unreachable(),
         devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
-      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({ engine, admission }) });
+      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({ engine, admission, persistSafeMode: (state) => saveSafeMode(store, state) }) });
       cleanup.unshift(() => gw.watch?.close());
       audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.start', outcome: 'success', details: { devices: site.resources().size, vtn: config.aggregator.vtnUrl } });
       return gw;

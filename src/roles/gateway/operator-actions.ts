@@ -26,7 +26,11 @@ function reasonOf(body: unknown): string {
 /**
  * @example startOperatorListener(health, { ..., routes: gatewayOperatorRoutes({ engine, admission }) })
  */
-export function gatewayOperatorRoutes(g: { engine: EventEngine; admission: AdmissionRegistry }): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function gatewayOperatorRoutes(g: {
+  engine: EventEngine; admission: AdmissionRegistry;
+  /** Keeps the safe mode across restarts (persistence.ts saveSafeMode). */
+  persistSafeMode: (state: { by: string; reason: string; since: number } | undefined) => Promise<void>;
+}): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'https://gateway').pathname;
     const parts = path.split('/').filter(Boolean);
@@ -45,11 +49,13 @@ export function gatewayOperatorRoutes(g: { engine: EventEngine; admission: Admis
       const reason = reasonOf(await readJsonBody(req, MAX_BODY));
       if (path === '/safe-mode') {
         const devices = g.engine.enterSafeMode(operator.id, reason);
+        await g.persistSafeMode(g.engine.safeMode());
         await g.engine.idle();
         return send(200, { safeMode: g.engine.safeMode(), released: devices });
       }
       if (path === '/safe-mode/leave') {
         g.engine.leaveSafeMode(operator.id, reason);
+        await g.persistSafeMode(undefined);
         return send(200, { safeMode: null });
       }
       const deviceId = decodeURIComponent(parts[1]!);

@@ -31,7 +31,7 @@ let pki: PkiWorld<'agg' | 'gw1' | 'gw2' | 'ops'>;
 let store: Store;
 let vtn: RunningVtn;
 const sites: DeviceSite[] = [];
-const gateways: { gw: Gateway; audit: MemoryAuditSink; battery: string }[] = [];
+const gateways: { gw: Gateway; audit: MemoryAuditSink; battery: string; config: ReturnType<typeof gatewayConfigSchema.parse> }[] = [];
 
 function mode(site: DeviceSite): string {
   return site.battery!.object.get(StorageBattery.props.operationMode) as string;
@@ -59,7 +59,7 @@ before(async () => {
     const site = await DeviceSite.start({ address: node, serialPrefix: `FLEET${i}`, battery: { initialSocPercent: 80 } });
     sites.push(site);
     const audit = new MemoryAuditSink();
-    const gw = await Gateway.start(gatewayConfigSchema.parse({
+    const config = gatewayConfigSchema.parse({
       gatewayId: `GW${i + 1}`,
       database: join(pki.dir, `${name}.db`),
       tls: pki.tlsFiles(name),
@@ -67,8 +67,9 @@ before(async () => {
       echonet: { address: controller, devices: [node], pollMs: 1000 },
       admission: { allowList: [{ serialNumber: `FLEET${i}` }] },
       operator: { port: 0, operators: ['op-sato'] },
-    }), { audit });
-    gateways.push({ gw, audit, battery: gw.admission.list().find((r) => r.class === 'battery')!.deviceId });
+    });
+    const gw = await Gateway.start(config, { audit });
+    gateways.push({ gw, audit, config, battery: gw.admission.list().find((r) => r.class === 'battery')!.deviceId });
   }
 });
 
@@ -97,10 +98,10 @@ test('fleet safe mode: every battery back to the owner\'s mode, audited at each 
   const desk = ['--db', join(pki.dir, 'incidents.db'), '--audit-dir', join(pki.dir, 'incidents-audit')];
   const ops = pki.get('ops');
   const tlsArgs = ['--cert', ops.files.certFile, '--key', ops.files.keyFile, '--ca', pki.caFile];
-  const urls = gateways.flatMap((g) => ['--gateway', g.gw.operatorUrl!]);
+  const urls = (): string[] => gateways.flatMap((g) => ['--gateway', g.gw.operatorUrl!]);
   const opened = await runErab(['incident', 'open', '--title', 'forged commands suspected', '--severity', 'critical', '--operator', 'op-sato', '--json', ...desk]);
   const id = String((JSON.parse(opened.stdout) as { id: number }).id);
-  const act = await runErab(['incident', 'act', id, 'safe-mode', ...urls, ...tlsArgs, '--reason', 'forged commands suspected', '--operator', 'op-sato', ...desk]);
+  const act = await runErab(['incident', 'act', id, 'safe-mode', ...urls(), ...tlsArgs, '--reason', 'forged commands suspected', '--operator', 'op-sato', ...desk]);
   assert.equal(act.code, 0, `${act.stdout}\n${act.stderr}`);
   assert.match(act.stdout, /owner's safe mode on 2\/2 gateway/);
 
@@ -123,7 +124,15 @@ test('fleet safe mode: every battery back to the owner\'s mode, audited at each 
   await waitFor('the next event refused in safe mode', () => gateways.every((g) => g.audit.records.some((r) => r.action === 'gateway.command' && r.target === `ev-after-${g.gw.config.gatewayId}` && r.outcome === 'refused' && /safe mode/.test(r.reason ?? ''))));
   assert.ok(sites.every((s, i) => mode(s) === owner[i]));
 
-  const leave = await runErab(['incident', 'act', id, 'leave-safe-mode', ...urls, ...tlsArgs, '--reason', 'contained', '--operator', 'op-sato', ...desk]);
+  // Safe mode outlives a restart of the gateway.
+  const g2 = gateways[1]!;
+  await g2.gw.close();
+  g2.audit = new MemoryAuditSink();
+  g2.gw = await Gateway.start(g2.config, { audit: g2.audit });
+  assert.equal(g2.gw.engine.safeMode()?.by, 'op-sato');
+  assert.ok(g2.audit.records.some((r) => r.action === 'gateway.safe-mode.resumed'));
+
+  const leave = await runErab(['incident', 'act', id, 'leave-safe-mode', ...urls(), ...tlsArgs, '--reason', 'contained', '--operator', 'op-sato', ...desk]);
   assert.equal(leave.code, 0, leave.stderr);
   assert.ok(gateways.every((g) => g.gw.engine.safeMode() === undefined && g.audit.records.some((r) => r.action === 'gateway.safe-mode.leave')));
 
