@@ -1,8 +1,9 @@
 /**
- * `erab incident open|list|show|note|status|close|act|report`: the incident desk (issue 14 item 4).
+ * `erab incident open|list|show|note|add-alert|status|close|act|report`: the incident desk (issue 14 item 4).
  *
  *   erab incident open --operator op-sato (--alert 7 --alerts-db aggregator.db [--source aggregator:AGG-A] | --title T [--severity high])
  *   erab incident note 3 "source is the lab scanner" --operator op-sato
+ *   erab incident add-alert 3 --alert 9 --alerts-db aggregator.db [--source aggregator:AGG-A] --operator op-sato
  *   erab incident status 3 contained --operator op-sato [--reason R]      (open → contained → resolved → closed)
  *   erab incident close 3 --operator op-sato [--reason R]
  *   erab incident act 3 revoke --pki D --role gateway --id GW7 [--reason keyCompromise] --operator op-sato
@@ -45,6 +46,19 @@ const iso = (t: number): string => new Date(t).toISOString();
 function printIncident(inc: IncidentWithTimeline): void {
   process.stdout.write(`#${inc.id} [${inc.status}] ${inc.severity}${inc.drill ? ' DRILL' : ''} ${inc.title} (opened ${iso(inc.openedAt)} by ${inc.openedBy})\n`);
   for (const e of inc.timeline) process.stdout.write(`  ${iso(e.at)} ${e.kind.padEnd(6)} ${e.actor}: ${e.summary}\n`);
+}
+
+/** An alert from the store of the role that raised it (erab alerts list shows its number). */
+async function loadAlert(idText: string, alertsDb: string | undefined): Promise<Alert> {
+  if (!alertsDb) throw new UsageError('--alert needs --alerts-db <url> (the store of the role that raised it)');
+  const store = await openStore({ url: alertsDb, migrations: detectMigrations, ignoreUnknownMigrations: true });
+  try {
+    const alert = await new AlertBook(store).get(idArg(idText, 'alert id'));
+    if (!alert) throw new UsageError(`alert ${idText}: no such alert in ${alertsDb}`);
+    return alert;
+  } finally {
+    await store.close();
+  }
 }
 
 const fleetSchema = z.object({ gateways: z.array(z.string().url()).min(1).max(100_000) }).strict();
@@ -130,17 +144,7 @@ export function register(program: Command): void {
     .option('--json', 'print the incident as JSON')
     .action(async (o: DeskOpts & { operator: string; alert?: string; alertsDb?: string; source?: string; title?: string; severity?: Severity; json?: boolean }) => {
       if (o.alert === undefined && !o.title) throw new UsageError('give --alert <id> (with --alerts-db) or --title');
-      let alert: Alert | undefined;
-      if (o.alert !== undefined) {
-        if (!o.alertsDb) throw new UsageError('--alert needs --alerts-db <url> (the store of the role that raised it)');
-        const store = await openStore({ url: o.alertsDb, migrations: detectMigrations, ignoreUnknownMigrations: true });
-        try {
-          alert = await new AlertBook(store).get(idArg(o.alert, 'alert id'));
-        } finally {
-          await store.close();
-        }
-        if (!alert) throw new UsageError(`alert ${o.alert}: no such alert in ${o.alertsDb}`);
-      }
+      const alert = o.alert !== undefined ? await loadAlert(o.alert, o.alertsDb) : undefined;
       const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).open({
         by: o.operator, ...(o.title ? { title: o.title } : {}), ...(o.severity ? { severity: o.severity } : {}), ...(alert ? { alert } : {}), ...(o.source ? { alertSource: o.source } : {}),
       }));
@@ -175,6 +179,19 @@ export function register(program: Command): void {
     .action(async (idText: string, text: string, o: DeskOpts & { operator: string }) => {
       const e = await withDesk(o, (store, audit) => new IncidentBook(store, audit).note(idArg(idText), o.operator, text));
       process.stdout.write(`noted (#${e.id})\n`);
+    });
+
+  deskOptions(incident.command('add-alert'))
+    .description('Add another alert (with its evidence) to an incident\'s timeline')
+    .argument('<id>')
+    .requiredOption('--alert <n>', 'the alert number (erab alerts list)')
+    .requiredOption('--alerts-db <url>', 'the store of the role that raised it')
+    .option('--source <participant>', 'the role that raised it')
+    .requiredOption('--operator <id>', 'who adds it')
+    .action(async (idText: string, o: DeskOpts & { alert: string; alertsDb: string; source?: string; operator: string }) => {
+      const alert = await loadAlert(o.alert, o.alertsDb);
+      const e = await withDesk(o, (store, audit) => new IncidentBook(store, audit).addAlert(idArg(idText), o.operator, alert, o.source));
+      process.stdout.write(`added (#${e.id}): ${e.summary}\n`);
     });
 
   deskOptions(incident.command('status'))

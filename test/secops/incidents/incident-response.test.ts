@@ -103,6 +103,8 @@ describe('against a running aggregator', () => {
     assert.equal(opened.code, 0, opened.stderr);
     const id = (JSON.parse(opened.stdout) as { id: number; drill: boolean }).id;
     assert.equal(await runErab(['incident', 'note', String(id), 'scanner in the lab segment', '--operator', 'op-tanaka', ...desk()]).then((x) => x.code), 0);
+    const more = await runErab(['incident', 'add-alert', String(id), '--alert', String(drillAlert!.id), '--alerts-db', join(world.dir, 'aggregator.db'), '--operator', 'op-tanaka', ...desk()]);
+    assert.equal(more.code, 0, more.stderr);
     const json = join(world.dir, 'report.json');
     const html = join(world.dir, 'report.html');
     const rep = await runErab(['incident', 'report', String(id), '--json', json, '--html', html, '--lang', 'ja', ...desk()]);
@@ -112,7 +114,7 @@ describe('against a running aggregator', () => {
     assert.equal(report.detection[0]?.ruleId, drillAlert?.ruleId);
     const ev = report.detection[0]!.evidence;
     assert.ok(ev.some((e) => /^[0-9a-f]{64}$/.test(e.leafHash ?? '') && /refused/.test(e.type)), JSON.stringify(ev[0]));
-    assert.deepEqual(report.timeline.map((e) => e.kind), ['opened', 'alert', 'note']);
+    assert.deepEqual(report.timeline.map((e) => e.kind), ['opened', 'alert', 'note', 'alert']);
     const page = readFileSync(html, 'utf8');
     assert.match(page, /セキュリティインシデント報告書/);
     assert.ok(page.includes(drillAlert!.ruleId));
