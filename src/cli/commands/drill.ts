@@ -4,6 +4,7 @@
  *   erab drill run rogue-peer --target ./erab-demo [--participant AGG-A | TSO-TOKYO] [--out drill.json]
  *   erab drill run rogue-peer --target ./agg1 --url https://127.0.0.1:8443      (a participant's folder with config.json)
  *   erab drill run revoked-gateway --target ./erab-demo                           (issues and revokes a DRILL gateway certificate in <target>/pki)
+ *   erab drill run flood --target ./erab-demo [--attempts 200]                    (the rogue certificate, all connections at once)
  *   erab drill list | show <n>
  *
  * The attack is played only at loopback addresses. The participant's alerts are read from its

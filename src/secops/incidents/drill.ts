@@ -10,6 +10,9 @@
  *                     repeatedly to the participant's listener (an aggregator's R4 or a TSO's R1).
  * - `revoked-gateway` a gateway certificate of the deployment's own CA, issued for the drill and
  *                     revoked at once (CRL rewritten), connects repeatedly.
+ * - `flood`           the rogue certificate opens `attempts` connections at once (default 200): the
+ *                     listener must refuse them all, stay up (one more connection is still
+ *                     handled afterwards) and the flood must raise the alert.
  */
 import { existsSync } from 'node:fs';
 import * as tls from 'node:tls';
@@ -19,7 +22,7 @@ import { openPki } from '../../security/pki/store.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, detectMigrations, type Alert } from '../detect/alerts.js';
 
-export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway'] as const;
+export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood'] as const;
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
 
 export interface DrillTarget {
@@ -68,6 +71,7 @@ export interface DrillOptions {
 const EXPECTED_RULES: Record<DrillScenario, readonly string[]> = {
   'rogue-peer': ['mtls-refusals-from-source', 'refused-peer-retries'],
   'revoked-gateway': ['refused-peer-retries', 'mtls-refusals-from-source'],
+  flood: ['mtls-refusals-from-source', 'refused-peer-retries'],
 };
 
 function loopbackUrl(url: string): { host: string; port: number } {
@@ -120,7 +124,7 @@ function knock(host: string, port: number, cert: { certPem: string; keyPem: stri
 }
 
 async function attackerCertificate(scenario: DrillScenario, target: DrillTarget, log: (what: string, details?: Record<string, unknown>) => void): Promise<{ certPem: string; keyPem: string }> {
-  if (scenario === 'rogue-peer') {
+  if (scenario === 'rogue-peer' || scenario === 'flood') {
     const ca = await CertificateAuthority.create({ commonName: 'erab DRILL rogue CA', days: 2 });
     const c = await ca.issue({ role: 'gateway', id: 'DRILL-ROGUE', days: 1 });
     log('attacker certificate made by a CA the deployment does not trust', { participant: 'gateway:DRILL-ROGUE', serial: c.serial });
@@ -168,7 +172,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: DrillOptions = {}): Promise<DrillRecord> {
   if (!DRILL_SCENARIOS.includes(scenario)) throw new InvalidInputError(`drill scenario "${String(scenario)}" is not one of ${DRILL_SCENARIOS.join(', ')}`);
-  const attempts = o.attempts ?? 10;
+  const attempts = o.attempts ?? (scenario === 'flood' ? 200 : 10);
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new InvalidInputError(`drill attempts must be 1..1000, got ${attempts}`);
   const { host, port } = loopbackUrl(target.url);
   const startedAt = Date.now();
@@ -183,7 +187,14 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   const baseline = await alertCounts(target.alertsDb);
   log(`${baseline.size} alert(s) in ${target.participant}'s store before the attack`);
   const outcomes: string[] = [];
-  for (let i = 0; i < attempts; i++) outcomes.push(await knock(host, port, cert));
+  if (scenario === 'flood') {
+    outcomes.push(...await Promise.all(Array.from({ length: attempts }, () => knock(host, port, cert))));
+    // Still up after the flood: one more connection reaches the listener.
+    const after = await knock(host, port, cert);
+    checks.push({ name: 'listener survived the flood', ok: !after.startsWith('unreachable'), detail: `a connection after the flood: ${after}` });
+  } else {
+    for (let i = 0; i < attempts; i++) outcomes.push(await knock(host, port, cert));
+  }
   const answered = outcomes.filter((x) => x.startsWith('answered'));
   const unreachable = outcomes.filter((x) => x.startsWith('unreachable'));
   log(`attacker connected ${attempts} time(s)`, { outcomes: [...new Set(outcomes)] });

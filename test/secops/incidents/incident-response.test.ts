@@ -120,6 +120,19 @@ describe('against a running aggregator', () => {
     assert.ok(page.includes(drillAlert!.ruleId));
     assert.match(page, /scanner in the lab segment/);
     assert.doesNotMatch(page, /<script/i);
+    const en = join(world.dir, 'report-en.html');
+    assert.equal((await runErab(['incident', 'report', String(id), '--html', en, '--lang', 'en', ...desk()])).code, 0);
+    assert.match(readFileSync(en, 'utf8'), /<html lang="en">[^]*Security incident report #\d+[^]*What was detected, with evidence/);
+  });
+
+  it('erab drill run flood: 100 connections at once are refused, the listener stays up, the alert fires', async () => {
+    const out = join(world.dir, 'flood.json');
+    const r = await runErab(['drill', 'run', 'flood', '--target', world.dir, '--url', `https://127.0.0.1:${agg.downstreamPort}`, '--attempts', '100', '--participant', 'aggregator:AGG1',
+      '--alerts-db', join(world.dir, 'aggregator.db'), '--out', out, ...desk()]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /ok {3}listener survived the flood/);
+    assert.match(r.stdout, /ok {3}listener refused the attacker: all 100 connections refused/);
+    assert.match(r.stdout, /flood against aggregator:AGG1: PASSED/);
   });
 
   it('the revocation step drops the gateway\'s live mutual-TLS connection; another gateway stays connected', async () => {
