@@ -16,11 +16,11 @@
  */
 import { existsSync } from 'node:fs';
 import * as tls from 'node:tls';
-import { InvalidInputError } from '../../core/errors.js';
+import { describeError, InvalidInputError } from '../../core/errors.js';
 import { CertificateAuthority } from '../../security/pki/authority.js';
 import { openPki } from '../../security/pki/store.js';
 import { openStore } from '../../store/store.js';
-import { AlertBook, detectMigrations, type Alert } from '../detect/alerts.js';
+import { AlertBook, type Alert } from '../detect/alerts.js';
 
 export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood'] as const;
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
@@ -139,15 +139,25 @@ async function attackerCertificate(scenario: DrillScenario, target: DrillTarget,
   return c;
 }
 
-/** Every alert's firing count now: the baseline the drill's own alert is told apart from. */
-async function alertCounts(db: string): Promise<Map<number, number>> {
+/**
+ * The participant's alerts, read without changing its store: opened with no migrations of ours (a
+ * store whose role runs no detection has no alert table, and the drill must not create one there).
+ */
+async function readAlerts(db: string, limit: number): Promise<Alert[]> {
   if (!/^postgres(ql)?:\/\//.test(db) && !existsSync(db)) throw new InvalidInputError(`drill: the participant's store ${db} does not exist (is it running, with this store?)`);
-  const store = await openStore({ url: db, migrations: detectMigrations, ignoreUnknownMigrations: true });
+  const store = await openStore({ url: db, migrations: [], ignoreUnknownMigrations: true });
   try {
-    return new Map((await new AlertBook(store).list({ limit: 10_000 })).map((a) => [a.id, a.count]));
+    return await new AlertBook(store).list({ limit });
+  } catch (e) {
+    throw new InvalidInputError(`drill: ${db} holds no alerts table (${describeError(e).slice(0, 120)}): does the participant run detection?`);
   } finally {
     await store.close();
   }
+}
+
+/** Every alert's firing count now: the baseline the drill's own alert is told apart from. */
+async function alertCounts(db: string): Promise<Map<number, number>> {
+  return new Map((await readAlerts(db, 10_000)).map((a) => [a.id, a.count]));
 }
 
 /**
@@ -155,13 +165,7 @@ async function alertCounts(db: string): Promise<Map<number, number>> {
  * id and count, not by time: a deployment may run on a simulated clock (the demo does).
  */
 async function findAlert(db: string, rules: readonly string[], baseline: Map<number, number>): Promise<Alert | undefined> {
-  const store = await openStore({ url: db, migrations: detectMigrations, ignoreUnknownMigrations: true });
-  try {
-    const list = await new AlertBook(store).list({ limit: 200 });
-    return list.find((a) => rules.includes(a.ruleId) && a.count > (baseline.get(a.id) ?? 0));
-  } finally {
-    await store.close();
-  }
+  return (await readAlerts(db, 200)).find((a) => rules.includes(a.ruleId) && a.count > (baseline.get(a.id) ?? 0));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

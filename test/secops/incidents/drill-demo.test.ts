@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import { openStore } from '../../../src/store/store.js';
 import { IDS, planDemo } from '../../../src/roles/demo/layout.js';
 import { issueCertificates, prepareWorkFolder, writeAggregatorConfig, writeGatewayConfig, writeVtnConfig } from '../../../src/roles/demo/setup.js';
 import { pkiWorld, type PkiWorld } from '../../kit/index.js';
@@ -56,4 +57,17 @@ test('erab drill run rogue-peer and revoked-gateway against the demo folder find
   const tso = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', ...desk]);
   assert.notEqual(tso.code, 0);
   assert.match(tso.stderr, /the participant's store .*tso\.db does not exist \(is it running/);
+  // A store without detection's tables: the drill says so and does not create them there.
+  const tsoDb = join(dir, 'tso', 'tso.db');
+  await (await openStore({ url: tsoDb, migrations: [] })).close();
+  const noDetection = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', ...desk]);
+  assert.notEqual(noDetection.code, 0);
+  assert.match(noDetection.stderr, /tso\.db holds no alerts table .* does the participant run detection\?/);
+  const after = await openStore({ url: tsoDb, migrations: [] });
+  try {
+    const tables = await after.db.introspection.getTables();
+    assert.ok(!tables.some((t) => t.name.startsWith('erab_detect')), tables.map((t) => t.name).join(','));
+  } finally {
+    await after.close();
+  }
 });
