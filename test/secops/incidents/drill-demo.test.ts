@@ -54,13 +54,13 @@ test('erab drill run rogue-peer and revoked-gateway against the demo folder find
   assert.match(list.stdout, /#2 .* revoked-gateway → aggregator:AGG-A: passed\n#1 .* rogue-peer → aggregator:AGG-A: passed/);
 
   // The TSO is not running in this folder: the drill says so and creates nothing there.
-  const tso = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', ...desk]);
+  const tso = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', '--out', join(scratch.dir, 'tso.json'), ...desk]);
   assert.notEqual(tso.code, 0);
   assert.match(tso.stderr, /the participant's store .*tso\.db does not exist \(is it running/);
   // A store without detection's tables: the drill says so and does not create them there.
   const tsoDb = join(dir, 'tso', 'tso.db');
   await (await openStore({ url: tsoDb, migrations: [] })).close();
-  const noDetection = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', ...desk]);
+  const noDetection = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', '--out', join(scratch.dir, 'tso.json'), ...desk]);
   assert.notEqual(noDetection.code, 0);
   assert.match(noDetection.stderr, /tso\.db holds no alerts table .* does the participant run detection\?/);
   const after = await openStore({ url: tsoDb, migrations: [] });

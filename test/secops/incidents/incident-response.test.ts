@@ -183,11 +183,11 @@ test('a drill against an aggregator whose detection is off fails and says why', 
     assert.match(r.stdout, /ok {3}listener refused the attacker/);
     assert.match(r.stdout, /FAIL detection rule fired: no alert of mtls-refusals-from-source or refused-peer-retries within 3 s/);
     assert.ok(existsSync(out), 'a failed drill is recorded too');
-    const nobody = await runErab(['drill', 'run', 'rogue-peer', '--target', world.dir, '--url', 'https://127.0.0.1:9', '--attempts', '2', '--wait', '0',
+    const nobody = await runErab(['drill', 'run', 'rogue-peer', '--target', world.dir, '--url', 'https://127.0.0.1:9', '--attempts', '2', '--wait', '0', '--out', join(world.dir, 'nobody.json'),
       '--alerts-db', join(world.dir, 'aggregator.db'), '--db', join(world.dir, 'desk.db'), '--audit-dir', join(world.dir, 'desk-audit')]);
     assert.equal(nobody.code, 1);
     assert.match(nobody.stdout, /FAIL target reached: 2 of 2 connection\(s\): unreachable \(connect ECONNREFUSED/);
-    const bad = await runErab(['drill', 'run', 'rogue-peer', '--target', world.dir, '--url', 'https://10.0.0.1:443', '--alerts-db', join(world.dir, 'aggregator.db'), '--db', join(world.dir, 'desk.db'), '--audit-dir', join(world.dir, 'desk-audit')]);
+    const bad = await runErab(['drill', 'run', 'rogue-peer', '--target', world.dir, '--url', 'https://10.0.0.1:443', '--alerts-db', join(world.dir, 'aggregator.db'), '--out', join(world.dir, 'bad.json'), '--db', join(world.dir, 'desk.db'), '--audit-dir', join(world.dir, 'desk-audit')]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /only loopback addresses/);
   } finally {
