@@ -37,7 +37,7 @@ function collect(v: string, prev: string[] | undefined): string[] {
 }
 
 /** Reads the CA passphrase: --passphrase-file wins, then ERAB_CA_PASSPHRASE, else none. */
-function passphrase(opts: CommonOpts): string | undefined {
+export function passphrase(opts: { passphraseFile?: string | undefined }): string | undefined {
   if (opts.passphraseFile) {
     let text: string;
     try {

@@ -290,12 +290,15 @@ export interface OperatorListener {
  */
 export async function startOperatorListener(health: RoleHealth, o: {
   material: TlsMaterial; audit: AuditSink; host: string; port: number; listener: string; operators?: readonly string[] | undefined;
+  /** A role's few operator actions (the gateway's safe mode, quarantine): true when it handled the request. */
+  routes?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 }): Promise<OperatorListener> {
   const { server } = createMutualTlsServer({
     material: o.material, profile: 'console', audit: o.audit, listener: o.listener, serverOptions: { requestTimeout: 30_000 },
     allowList: o.operators && o.operators.length > 0 ? { participants: o.operators.map((id) => `operator:${id}`) } : { roles: ['operator'] },
   }, (req, res) => {
     if (health.handle(req, res)) return;
+    if (o.routes?.(req, res)) return;
     const text = JSON.stringify({ error: `no ${req.method ?? '?'} ${(req.url ?? '').slice(0, 100)}; this listener serves /healthz, /readyz and /metrics` });
     res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
   });

@@ -294,6 +294,26 @@ export class AdmissionRegistry {
     return { ok: true, record: structuredClone(r) };
   }
 
+  /**
+   * The operator quarantines a device (an incident playbook: a device suspected of compromise):
+   * not controlled from now on, until the operator admits it again at its new revision.
+   * Audited as the operator's decision. Returns the record, or undefined for an unknown device.
+   */
+  quarantineByOperator(deviceId: string, by: string, reason: string): DeviceRecord | undefined {
+    const r = this.byId.get(deviceId);
+    if (!r) return undefined;
+    if (r.state !== 'quarantined') {
+      r.state = 'quarantined';
+      r.observedIdentity = structuredClone(r.identity);
+      r.revision += 1;
+      r.reason = `quarantined by the operator: ${reason}`;
+      r.decidedBy = by;
+      this.store.save(r);
+    }
+    this.audit.append({ actor: { kind: 'operator', id: by }, action: 'gateway.device.quarantined', target: deviceId, outcome: 'success', reason, details: { revision: r.revision } });
+    return structuredClone(r);
+  }
+
   private quarantine(r: DeviceRecord, dev: ObservedDevice, reason: string): ObserveResult {
     const now = this.clock.now();
     r.state = 'quarantined';

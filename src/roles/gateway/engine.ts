@@ -263,6 +263,8 @@ export class EventEngine {
    * taken before that release still shows the forced state and must not become "normal".
    */
   private readonly released = new Map<string, { normal: OwnerNormal | undefined; baselinePowerW: number | undefined; at: number }>();
+  /** The owner's safe mode (an incident playbook): every device in the owner's mode, no event accepted. */
+  private safe: { by: string; reason: string; since: number } | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.cfg = o.translation ?? DEFAULT_TRANSLATION;
@@ -277,6 +279,7 @@ export class EventEngine {
       if (previous) this.finish(previous, 'event cancelled');
       return { code: OADR_CODE.OK, optType: 'optIn', description: 'cancellation applied' };
     }
+    if (this.safe) return this.refuseEvent(ev, OADR_CODE.NOT_ALLOWED, `the site is in the owner's safe mode (by ${this.safe.by}: ${this.safe.reason}); no event is accepted until an operator lifts it`);
     const invalid = validateSignals(allSignalValues(ev));
     if (invalid) return this.refuseEvent(ev, invalid.code, invalid.reason);
 
@@ -445,6 +448,49 @@ export class EventEngine {
         this.command(id, c, stop.command);
       }
     }
+  }
+
+  /**
+   * Safe mode (incident response, 自家用GL 10-2 被害拡大防止): every event ends and every device
+   * it controlled goes back to the owner's mode; events are refused until {@link leaveSafeMode}.
+   * Audited as the operator's decision. Returns the devices released.
+   */
+  enterSafeMode(by: string, reason: string): string[] {
+    const devices = [...this.control.keys()];
+    this.safe = { by, reason, since: this.o.clock.now() };
+    this.o.audit.append({ actor: { kind: 'operator', id: by }, action: 'gateway.safe-mode.enter', outcome: 'success', reason, details: { events: this.eventIds(), devices } });
+    for (const state of [...this.events.values()]) this.finish(state, `owner's safe mode: ${reason}`);
+    return devices;
+  }
+
+  /**
+   * Returns one device to the owner's mode now, whatever event controls it, without handing it to
+   * another event (before an operator quarantines it: the last command it gets is the restore).
+   * Returns false when no event controlled it.
+   */
+  releaseToOwner(deviceId: string, reason: string): boolean {
+    const c = this.control.get(deviceId);
+    if (!c) return false;
+    this.release(deviceId, c.eventID, reason, false);
+    return true;
+  }
+
+  /** At start: the safe mode the gateway was in when it stopped stays in force (audited). */
+  resumeSafeMode(state: { by: string; reason: string; since: number }): void {
+    this.safe = { ...state };
+    this.o.audit.append({ actor: { kind: 'system', id: 'gateway.engine' }, action: 'gateway.safe-mode.resumed', outcome: 'success', reason: state.reason, details: { by: state.by, since: state.since } });
+  }
+
+  /** Lifts safe mode: events are accepted again. Audited. */
+  leaveSafeMode(by: string, reason: string): void {
+    if (!this.safe) return;
+    this.safe = undefined;
+    this.o.audit.append({ actor: { kind: 'operator', id: by }, action: 'gateway.safe-mode.leave', outcome: 'success', reason });
+  }
+
+  /** The safe mode in force, if any. */
+  safeMode(): { by: string; reason: string; since: number } | undefined {
+    return this.safe ? { ...this.safe } : undefined;
   }
 
   /** Returns every controlled device to normal and stops all timers. */
@@ -620,6 +666,7 @@ export class EventEngine {
 
   /** The event that commands a device now by the stated precedence (arbitration.ts), if any wants it. */
   private leadFor(id: string): EventState | undefined {
+    if (this.safe) return undefined; // safe mode: nothing takes a released device over
     const claims: { eventID: string; priority: number | undefined; acceptedSeq: number; state: EventState }[] = [];
     for (const state of this.events.values()) {
       if (this.wants(state, id)) claims.push({ eventID: state.ev.eventID, priority: state.ev.priority, acceptedSeq: state.acceptedSeq, state });
@@ -664,10 +711,10 @@ export class EventEngine {
    * event that commands the device may change it: the next accepted event that wants the device
    * takes it over (arbitration.ts); when none does, it goes back to the owner's normal mode.
    */
-  private release(id: string, eventID: string, reason: string): void {
+  private release(id: string, eventID: string, reason: string, handOver = true): void {
     let c = this.control.get(id);
     if (!c || c.eventID !== eventID) return;
-    if (!this.stopping && !this.closed) {
+    if (handOver && !this.stopping && !this.closed) {
       const next = this.leadFor(id);
       if (next) this.handOver(next, id);
       c = this.control.get(id);

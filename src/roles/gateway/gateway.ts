@@ -41,6 +41,7 @@ import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVenEndpoint, type RunningVen } from '../../endpoints/openadr/ven-endpoint.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
+import { gatewayOperatorRoutes } from './operator-actions.js';
 import { CommandGuard, type SignatureVerdict, type SignerIdentity } from './command-guard.js';
 import { EchonetSite } from './echonet-site.js';
 import { EventEngine, type EventAnswer, type ResourceRefusal } from './engine.js';
@@ -48,7 +49,7 @@ import {
   InventoryTracker, assetUrn, buildInventory, describeDataPoints, type DeviceDetails, type InventoryDocument,
 } from './inventory.js';
 import { descriptionsOf, gatewayEventOf, guardPayloadOf } from './oadr-adapter.js';
-import { gatewayMigrations, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
+import { gatewayMigrations, loadSafeMode, saveSafeMode, SqlAdmissionStore, SqlReplayStore } from './persistence.js';
 import { FailSafe, SafetyPolicy, sitePolicySchema } from './policy.js';
 import { GatewayReportSources } from './telemetry.js';
 import { translationConfigSchema } from './translate.js';
@@ -369,6 +370,8 @@ export class Gateway {
       const failSafe = new FailSafe(config.policy.failSafe, clock);
       const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, maxRampUpMs: config.engine.maxRampUpMs, logger: log });
       cleanup.unshift(() => engine.close());
+      const safeMode = await loadSafeMode(store);
+      if (safeMode) engine.resumeSafeMode(safeMode);
       const guard = new CommandGuard(
         {
           venId: config.gatewayId,
@@ -468,7 +471,7 @@ export class Gateway {
         registered: () => gw.venRef?.registration !== undefined,
         aggregatorReachable: () => !gw.failSafe.unreachable(),
         devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
-      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog });
+      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({ engine, admission, persistSafeMode: (state) => saveSafeMode(store, state) }) });
       cleanup.unshift(() => gw.watch?.close());
       if (deps.attach?.length) {
         gw.attached = await attachAll(deps.attach, {

@@ -1,9 +1,11 @@
 /**
  * The gateway's health, metrics and security-event stream (src/roles/common/health.ts): the
- * gateway has no operator API, so `operator: { port }` in its configuration starts a listener
- * for /healthz, /readyz and /metrics (mutual TLS, operator certificates), and `syslog: {...}`
+ * gateway has no operator API of its own, so `operator: { port }` in its configuration starts a
+ * listener for /healthz, /readyz and /metrics (mutual TLS, operator certificates) that also serves
+ * the incident-response actions of operator-actions.ts (safe mode, quarantine), and `syslog: {...}`
  * streams its security events to a collector (RFC 5425).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Logger } from '../../core/logger.js';
 import type { AuditSink } from '../../security/audit/types.js';
@@ -41,6 +43,8 @@ export async function watchGateway(probe: GatewayProbe, o: {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   id: string; audit: AuditSink; material: TlsMaterial; logger: Logger; store: Store<any>;
   operator?: z.output<typeof gatewayOperatorSchema> | undefined; syslog?: SyslogStreamConfig | undefined;
+  /** Operator actions served beside health (operator-actions.ts). */
+  routes?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 }): Promise<GatewayWatch> {
   const obs = observeRole({ role: 'gateway', id: o.id, audit: o.audit, material: o.material, logger: o.logger, syslog: o.syslog, served: o.operator !== undefined });
   const h = obs.health;
@@ -64,7 +68,7 @@ export async function watchGateway(probe: GatewayProbe, o: {
   try {
     if (o.operator) {
       operator = await startOperatorListener(h, {
-        material: o.material, audit: o.audit, host: o.operator.host, port: o.operator.port, listener: `gateway:${o.id}:operator`, operators: o.operator.operators,
+        material: o.material, audit: o.audit, host: o.operator.host, port: o.operator.port, listener: `gateway:${o.id}:operator`, operators: o.operator.operators, routes: o.routes,
       });
     }
   } catch (err) {

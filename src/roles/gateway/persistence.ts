@@ -55,6 +55,22 @@ export const gatewayMigrations: readonly Migration[] = [
       await db.schema.dropTable('gateway_event_seen').execute();
     },
   },
+  {
+    // The owner's safe mode an operator put the site in (incident response): it outlives a restart.
+    name: '0004_gateway_safe_mode',
+    async up(db) {
+      await db.schema
+        .createTable('gateway_safe_mode')
+        .addColumn('site', 'text', (c) => c.primaryKey())
+        .addColumn('decided_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('since', columnType.epochMillis, (c) => c.notNull())
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('gateway_safe_mode').execute();
+    },
+  },
 ];
 
 /** Every migration a gateway database needs. */
@@ -64,6 +80,26 @@ interface Tables {
   gateway_device: { device_id: string; record: string; updated_at: number };
   gateway_event_seen: { event_id: string; modification_number: number; keep_until: number };
   gateway_nonce_seen: { nonce: string; keep_until: number };
+  gateway_safe_mode: { site: string; decided_by: string; reason: string; since: number };
+}
+
+export interface SafeModeState { by: string; reason: string; since: number }
+
+/** Writes (or, with undefined, clears) the site's safe mode. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function saveSafeMode(store: Store<any>, state: SafeModeState | undefined): Promise<void> {
+  const db = store.db as Kysely<Tables>;
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('gateway_safe_mode').where('site', '=', 'site').execute();
+    if (state) await trx.insertInto('gateway_safe_mode').values({ site: 'site', decided_by: state.by, reason: state.reason, since: state.since }).execute();
+  });
+}
+
+/** The safe mode in force when the gateway last stopped, if any. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function loadSafeMode(store: Store<any>): Promise<SafeModeState | undefined> {
+  const row = await (store.db as Kysely<Tables>).selectFrom('gateway_safe_mode').selectAll().where('site', '=', 'site').executeTakeFirst();
+  return row ? { by: row.decided_by, reason: row.reason, since: toNumber(row.since, 'gateway_safe_mode.since') } : undefined;
 }
 
 const identitySchema = z.object({

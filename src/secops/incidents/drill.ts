@@ -1,0 +1,238 @@
+/**
+ * Drills (ERAB §4.1.3 訓練, 自家用GL 10-4): a scripted attack played against a running
+ * deployment, marked as a drill (the attacker's identities say DRILL), then checked: did the
+ * expected detection rule fire, did its alert reach the channels, did the playbook run (an
+ * incident opened from it, marked drill). The record — every step with its time — is the
+ * evidence that the drill took place and what it showed.
+ *
+ * Scenarios:
+ * - `rogue-peer`      a certificate from another CA (the drill's own, made for the run) connects
+ *                     repeatedly to the participant's listener (an aggregator's R4 or a TSO's R1).
+ * - `revoked-gateway` a gateway certificate of the deployment's own CA, issued for the drill and
+ *                     revoked at once (CRL rewritten), connects repeatedly.
+ * - `flood`           the rogue certificate opens `attempts` connections at once (default 200): the
+ *                     listener must refuse them all, stay up (one more connection is still
+ *                     handled afterwards) and the flood must raise the alert.
+ */
+import { existsSync } from 'node:fs';
+import * as tls from 'node:tls';
+import { describeError, InvalidInputError } from '../../core/errors.js';
+import { CertificateAuthority } from '../../security/pki/authority.js';
+import { openPki } from '../../security/pki/store.js';
+import { openStore } from '../../store/store.js';
+import { AlertBook, type Alert } from '../detect/alerts.js';
+
+export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood'] as const;
+export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
+
+export interface DrillTarget {
+  /** Participant under test, e.g. "aggregator:AGG-A". */
+  participant: string;
+  /** Its listener the attack goes to: https://host:port (loopback only). */
+  url: string;
+  /** Its store, where its detection keeps alerts (SQLite file or postgres:// URL). */
+  alertsDb: string;
+  /** revoked-gateway: the deployment's PKI folder (a drill certificate is issued and revoked there). */
+  pkiDir?: string | undefined;
+  pkiPassphrase?: string | undefined;
+}
+
+export interface DrillCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface DrillRecord {
+  format: 'erab-drill-record';
+  version: 1;
+  drill: true;
+  scenario: DrillScenario;
+  target: { participant: string; url: string; alertsDb: string };
+  startedAt: string;
+  finishedAt: string;
+  passed: boolean;
+  checks: DrillCheck[];
+  timeline: { at: string; what: string; details?: Record<string, unknown> | undefined }[];
+  /** The alert that answered the drill, with its evidence. */
+  alert?: Alert | undefined;
+  incidentId?: number | undefined;
+}
+
+export interface DrillOptions {
+  /** Connections the attacker makes (default 10). */
+  attempts?: number;
+  /** How long to wait for the alert, ms (default 30 s). */
+  waitMs?: number;
+  /** Opens an incident (marked drill) from the alert: the playbook's first step. */
+  openIncident?: ((alert: Alert, record: DrillRecord) => Promise<number>) | undefined;
+}
+
+const EXPECTED_RULES: Record<DrillScenario, readonly string[]> = {
+  'rogue-peer': ['mtls-refusals-from-source', 'refused-peer-retries'],
+  'revoked-gateway': ['refused-peer-retries', 'mtls-refusals-from-source'],
+  flood: ['mtls-refusals-from-source', 'refused-peer-retries'],
+};
+
+function loopbackUrl(url: string): { host: string; port: number } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidInputError(`drill target URL "${url.slice(0, 200)}" is not a URL`);
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  // Drills are played on our own deployment over loopback, never at another network.
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) && host !== '::1' && host !== 'localhost') {
+    throw new InvalidInputError(`drill target ${url.slice(0, 200)}: only loopback addresses (127.0.0.0/8, ::1) may be attacked by a drill`);
+  }
+  if (u.protocol !== 'https:' || !u.port) throw new InvalidInputError(`drill target ${url.slice(0, 200)} must be https://host:port`);
+  return { host, port: Number(u.port) };
+}
+
+/**
+ * One connection as the attacker: TLS with its certificate, then a request. Resolves to what
+ * the listener did: `refused` (handshake failed or the connection was closed without an
+ * answer), or `answered <status>` — a listener that answers a rogue peer failed the drill.
+ */
+function knock(host: string, port: number, cert: { certPem: string; keyPem: string }): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    let settled = false;
+    const done = (what: string): void => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolve(what);
+    };
+    const socket = tls.connect({ host, port, cert: cert.certPem, key: cert.keyPem, rejectUnauthorized: false, servername: host === '::1' || /^\d/.test(host) ? undefined : host });
+    let reached = false;
+    socket.once('connect', () => { reached = true; });
+    socket.setTimeout(5000, () => done('refused (timeout)'));
+    socket.on('secureConnect', () => {
+      socket.write('POST /OpenADR2/Simple/2.0b/EiRegisterParty HTTP/1.1\r\nHost: drill\r\nContent-Type: application/xml\r\nContent-Length: 0\r\n\r\n');
+    });
+    socket.on('data', (b: Buffer) => {
+      data += b.toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      if (m) done(m[1]!.startsWith('2') ? `answered ${m[1]}` : `refused (HTTP ${m[1]})`);
+    });
+    // No TCP connection at all: nothing listens there, the drill did not reach its target.
+    socket.on('error', (e) => done(reached ? `refused (${e.message.slice(0, 80)})` : `unreachable (${e.message.slice(0, 80)})`));
+    socket.on('close', () => done('refused (closed)'));
+  });
+}
+
+async function attackerCertificate(scenario: DrillScenario, target: DrillTarget, log: (what: string, details?: Record<string, unknown>) => void): Promise<{ certPem: string; keyPem: string }> {
+  if (scenario === 'rogue-peer' || scenario === 'flood') {
+    const ca = await CertificateAuthority.create({ commonName: 'erab DRILL rogue CA', days: 2 });
+    const c = await ca.issue({ role: 'gateway', id: 'DRILL-ROGUE', days: 1 });
+    log('attacker certificate made by a CA the deployment does not trust', { participant: 'gateway:DRILL-ROGUE', serial: c.serial });
+    return c;
+  }
+  if (!target.pkiDir) throw new InvalidInputError('drill revoked-gateway: the deployment\'s PKI folder is needed (--pki)');
+  const pki = await openPki({ dir: target.pkiDir, ...(target.pkiPassphrase !== undefined ? { passphrase: target.pkiPassphrase } : {}) });
+  const id = `DRILL-REVOKED-${Date.now().toString(36).toUpperCase()}`;
+  const c = await pki.issue({ role: 'gateway', id, days: 1 });
+  const serials = await pki.revoke({ role: 'gateway', id }, 'keyCompromise');
+  log('drill gateway certificate issued by the deployment\'s CA and revoked (CRL rewritten)', { participant: `gateway:${id}`, serials });
+  return c;
+}
+
+/**
+ * The participant's alerts, read without changing its store: opened with no migrations of ours (a
+ * store whose role runs no detection has no alert table, and the drill must not create one there).
+ */
+async function readAlerts(db: string, limit: number): Promise<Alert[]> {
+  if (!/^postgres(ql)?:\/\//.test(db) && !existsSync(db)) throw new InvalidInputError(`drill: the participant's store ${db} does not exist (is it running, with this store?)`);
+  const store = await openStore({ url: db, migrations: [], ignoreUnknownMigrations: true });
+  try {
+    return await new AlertBook(store).list({ limit });
+  } catch (e) {
+    throw new InvalidInputError(`drill: ${db} holds no alerts table (${describeError(e).slice(0, 120)}): does the participant run detection?`);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Every alert's firing count now: the baseline the drill's own alert is told apart from. */
+async function alertCounts(db: string): Promise<Map<number, number>> {
+  return new Map((await readAlerts(db, 10_000)).map((a) => [a.id, a.count]));
+}
+
+/**
+ * An alert of an expected rule that is new since `baseline` or counts more firings. Compared by
+ * id and count, not by time: a deployment may run on a simulated clock (the demo does).
+ */
+async function findAlert(db: string, rules: readonly string[], baseline: Map<number, number>): Promise<Alert | undefined> {
+  return (await readAlerts(db, 200)).find((a) => rules.includes(a.ruleId) && a.count > (baseline.get(a.id) ?? 0));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Plays `scenario` against `target` and checks the response.
+ * @example const record = await runDrill('rogue-peer', { participant: 'aggregator:AGG-A', url, alertsDb });
+ */
+export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: DrillOptions = {}): Promise<DrillRecord> {
+  if (!DRILL_SCENARIOS.includes(scenario)) throw new InvalidInputError(`drill scenario "${String(scenario)}" is not one of ${DRILL_SCENARIOS.join(', ')}`);
+  const attempts = o.attempts ?? (scenario === 'flood' ? 200 : 10);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new InvalidInputError(`drill attempts must be 1..1000, got ${attempts}`);
+  const { host, port } = loopbackUrl(target.url);
+  const startedAt = Date.now();
+  const timeline: DrillRecord['timeline'] = [];
+  const log = (what: string, details?: Record<string, unknown>): void => {
+    timeline.push({ at: new Date().toISOString(), what, ...(details ? { details } : {}) });
+  };
+  const checks: DrillCheck[] = [];
+  log(`drill ${scenario} started against ${target.participant} at ${target.url}`);
+  const cert = await attackerCertificate(scenario, target, log);
+
+  const baseline = await alertCounts(target.alertsDb);
+  log(`${baseline.size} alert(s) in ${target.participant}'s store before the attack`);
+  const outcomes: string[] = [];
+  if (scenario === 'flood') {
+    outcomes.push(...await Promise.all(Array.from({ length: attempts }, () => knock(host, port, cert))));
+    // Still up after the flood: one more connection reaches the listener.
+    const after = await knock(host, port, cert);
+    checks.push({ name: 'listener survived the flood', ok: !after.startsWith('unreachable'), detail: `a connection after the flood: ${after}` });
+  } else {
+    for (let i = 0; i < attempts; i++) outcomes.push(await knock(host, port, cert));
+  }
+  const answered = outcomes.filter((x) => x.startsWith('answered'));
+  const unreachable = outcomes.filter((x) => x.startsWith('unreachable'));
+  log(`attacker connected ${attempts} time(s)`, { outcomes: [...new Set(outcomes)] });
+  checks.push({ name: 'target reached', ok: unreachable.length === 0, detail: unreachable.length === 0 ? `${target.url} accepted TCP connections` : `${unreachable.length} of ${attempts} connection(s): ${unreachable[0]}` });
+  checks.push({ name: 'listener refused the attacker', ok: answered.length === 0, detail: answered.length === 0 ? `all ${attempts} connections refused` : `${answered.length} connection(s) answered: ${answered[0]}` });
+
+  const rules = EXPECTED_RULES[scenario];
+  const deadline = Date.now() + (o.waitMs ?? 30_000);
+  let alert: Alert | undefined;
+  // Wait for the alert, then for its delivery to the channels (the detection's next pass).
+  for (;;) {
+    alert = await findAlert(target.alertsDb, rules, baseline);
+    if ((alert && alert.delivery !== 'pending') || Date.now() > deadline) break;
+    await sleep(250);
+  }
+  checks.push({ name: 'detection rule fired', ok: alert !== undefined, detail: alert ? `alert #${alert.id} ${alert.ruleId} (${alert.key}), ${alert.count} firing(s)` : `no alert of ${rules.join(' or ')} within ${(o.waitMs ?? 30_000) / 1000} s` });
+  if (alert) {
+    log(`alert #${alert.id} ${alert.ruleId} raised`, { key: alert.key, raisedAt: new Date(alert.raisedAt).toISOString(), evidence: alert.evidence.length });
+    const delivered = alert.delivery === 'sent' || alert.deliveries.some((d) => d.ok);
+    checks.push({ name: 'alert arrived', ok: delivered, detail: `delivery ${alert.delivery}${alert.deliveries.length ? ` via ${alert.deliveries.map((d) => `${d.channel}${d.ok ? '' : ' (failed)'}`).join(', ')}` : ''}` });
+  }
+  const record: DrillRecord = {
+    format: 'erab-drill-record', version: 1, drill: true, scenario,
+    target: { participant: target.participant, url: target.url, alertsDb: target.alertsDb },
+    startedAt: new Date(startedAt).toISOString(), finishedAt: '', passed: false, checks, timeline, ...(alert ? { alert } : {}),
+  };
+  if (alert && o.openIncident) {
+    const incidentId = await o.openIncident(alert, record);
+    record.incidentId = incidentId;
+    log(`playbook: incident #${incidentId} opened from alert #${alert.id} (marked drill)`);
+    checks.push({ name: 'playbook ran', ok: true, detail: `incident #${incidentId}` });
+  }
+  record.finishedAt = new Date().toISOString();
+  record.passed = checks.every((c) => c.ok) && checks.some((c) => c.name === 'detection rule fired');
+  log(`drill ${record.passed ? 'passed' : 'FAILED'}`);
+  return record;
+}

@@ -1,0 +1,73 @@
+/**
+ * `erab drill run` against the demo's work folder: the folder is laid out by the demo's own
+ * setup code (certificates from its PKI, its configuration files), AGG-A runs from its written
+ * configuration, and the gateways' configurations name where it listens — which is how the drill
+ * finds its target in a live demo. rogue-peer and revoked-gateway (a DRILL gateway certificate
+ * issued and revoked in the demo's own PKI) both pass and are recorded.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import { openStore } from '../../../src/store/store.js';
+import { IDS, planDemo } from '../../../src/roles/demo/layout.js';
+import { issueCertificates, prepareWorkFolder, writeAggregatorConfig, writeGatewayConfig, writeVtnConfig } from '../../../src/roles/demo/setup.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
+import { runErab } from './run-erab.js';
+
+let scratch: PkiWorld;
+let dir: string;
+let agg: RunningAggregator;
+
+before(async () => {
+  scratch = await pkiWorld({}, { prefix: 'erab-drill-demo-' });
+  dir = join(scratch.dir, 'erab-demo');
+  const layout = planDemo({ dir, sites: 2, speed: 1, net: 93, tsoPort: 0, sitesPerHost: 250 });
+  prepareWorkFolder(layout);
+  const certs = await issueCertificates(layout);
+  writeVtnConfig(layout, certs, 'tso');
+  // The TSO and retailer are not started: AGG-A keeps retrying them, its R4 listener serves anyway.
+  const file = writeAggregatorConfig(layout, certs, IDS.aggregators[0], { tso: 'https://127.0.0.1:9', retailer: 'https://127.0.0.1:9' });
+  agg = await startAggregator(loadAggregatorConfig(file, {}));
+  for (const site of layout.sites) writeGatewayConfig(layout, certs, site, `https://127.0.0.1:${agg.downstreamPort}`);
+});
+
+after(async () => {
+  await agg?.stop();
+  await scratch?.close();
+});
+
+test('erab drill run rogue-peer and revoked-gateway against the demo folder find AGG-A and pass', async () => {
+  const desk = ['--db', join(scratch.dir, 'incidents.db'), '--audit-dir', join(scratch.dir, 'incidents-audit')];
+  const rogue = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--operator', 'op-alice', '--out', join(scratch.dir, 'rogue.json'), ...desk]);
+  assert.equal(rogue.code, 0, `${rogue.stdout}\n${rogue.stderr}`);
+  assert.match(rogue.stdout, /rogue-peer against aggregator:AGG-A: PASSED/);
+  const record = JSON.parse(readFileSync(join(scratch.dir, 'rogue.json'), 'utf8')) as { target: { url: string }; incidentId: number };
+  assert.equal(record.target.url, `https://127.0.0.1:${agg.downstreamPort}`);
+
+  const revoked = await runErab(['drill', 'run', 'revoked-gateway', '--target', dir, '--out', join(scratch.dir, 'revoked.json'), ...desk]);
+  assert.equal(revoked.code, 0, `${revoked.stdout}\n${revoked.stderr}`);
+  assert.match(revoked.stdout, /ok {3}detection rule fired: alert #\d+ refused-peer-retries/);
+  const list = await runErab(['drill', 'list', ...desk]);
+  assert.match(list.stdout, /#2 .* revoked-gateway → aggregator:AGG-A: passed\n#1 .* rogue-peer → aggregator:AGG-A: passed/);
+
+  // The TSO is not running in this folder: the drill says so and creates nothing there.
+  const tso = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', '--out', join(scratch.dir, 'tso.json'), ...desk]);
+  assert.notEqual(tso.code, 0);
+  assert.match(tso.stderr, /the participant's store .*tso\.db does not exist \(is it running/);
+  // A store without detection's tables: the drill says so and does not create them there.
+  const tsoDb = join(dir, 'tso', 'tso.db');
+  await (await openStore({ url: tsoDb, migrations: [] })).close();
+  const noDetection = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--participant', 'tso', '--wait', '1', '--out', join(scratch.dir, 'tso.json'), ...desk]);
+  assert.notEqual(noDetection.code, 0);
+  assert.match(noDetection.stderr, /tso\.db holds no alerts table .* does the participant run detection\?/);
+  const after = await openStore({ url: tsoDb, migrations: [] });
+  try {
+    const tables = await after.db.introspection.getTables();
+    assert.ok(!tables.some((t) => t.name.startsWith('erab_detect')), tables.map((t) => t.name).join(','));
+  } finally {
+    await after.close();
+  }
+});
