@@ -14,9 +14,7 @@ import { onStopSignal } from '../../core/stop-signals.js';
 import { loadAggregatorConfig, type AggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { startR4Worker } from '../../roles/aggregator/runtime/r4-workers.js';
 import { isWorker } from '../../roles/common/workers.js';
-import { secopsMigrations, type SecopsTables } from '../../secops/tables.js';
-import { InventoryReevaluator } from '../../secops/matching/reevaluate.js';
-import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
+import { loadNotifyConfig, notifyConfigFile, secopsWiring } from './aggregator-secops.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
@@ -59,7 +57,8 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
     .option('--name <name>', 'participant name reported to a supervisor', 'aggregator')
     .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
-    .action(async (opts: { config: string; name: string; syslog?: string }) => {
+    .option('--notify-config <file>', 'notification channels (SMTP, webhook TLS, retry) for notices to users; default $ERAB_NOTIFY_CONFIG or notify.json next to --config')
+    .action(async (opts: { config: string; name: string; syslog?: string; notifyConfig?: string }) => {
       const loaded = loadAggregatorConfig(opts.config);
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       const logger = createLogger('aggregator');
@@ -96,21 +95,22 @@ export function register(program: Command): void {
       }
       // Under `erab demo --speed X` every participant shares one simulated time (ERAB_SIM_*).
       const clock = clockFromEnv();
+      // Vulnerability findings, the gateway notice board and the notifier (src/secops, issue 13).
+      const notifyFile = notifyConfigFile(opts.notifyConfig, opts.config);
+      const secops = secopsWiring({
+        ...(notifyFile !== undefined ? { notify: loadNotifyConfig(notifyFile) } : {}),
+        onReevaluated: (x) => logger.info({ ...x }, 'vulnerability findings re-evaluated'),
+        onError: (m) => logger.warn({}, m),
+      });
       agg = await startAggregator(cfg, {
         clock,
         log: logFnOf(logger),
         logger,
         // The operator endpoint (when configured) serves the console page at `/`.
         consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
-        // `erab vuln` keeps the inventory and findings in the aggregator's store.
-        extraMigrations: secopsMigrations,
-        // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
-        onStore: (store) => {
-          const r = new InventoryReevaluator(store.db.withTables<SecopsTables & PortfolioTables>(), {
-            clock, onResult: (x) => logger.info({ ...x }, 'vulnerability findings re-evaluated'), onError: (m) => logger.warn({}, m),
-          });
-          return { inventoryChanged: () => r.changed(), stop: () => r.stop() };
-        },
+        // `erab vuln` and `erab notify` keep inventory, findings, contacts and deliveries in the
+        // aggregator's store; gateways fetch their site's notices over R4.
+        ...secops.deps,
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const running = agg;

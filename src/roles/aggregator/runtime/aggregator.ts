@@ -69,9 +69,10 @@ export interface AggregatorDeps {
   extraMigrations?: readonly Migration[];
   /**
    * Called with the store once it is open (and stopped with the role): modules above the role
-   * (secops) attach to it, e.g. to re-evaluate vulnerabilities when an inventory changes.
+   * (secops) attach to it, e.g. to re-evaluate vulnerabilities when an inventory changes, or to
+   * run a notifier that records its deliveries in the role's audit log.
    */
-  onStore?: (store: Store) => { inventoryChanged?(gatewayId: string): void; stop?(): Promise<void> | void };
+  onStore?: (store: Store, role: { audit: AuditSink; clock: Clock }) => { inventoryChanged?(gatewayId: string): void; stop?(): Promise<void> | void };
   /** Where detection alerts go besides the in-process list (SMTP, webhook: src/secops/notify). */
   alertChannels?: readonly AlertChannel[];
 }
@@ -194,7 +195,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     closers.push(() => obs.close());
     const store = await openStore({ url: cfg.store.url, migrations: composeMigrations(aggregatorMigrations, detectMigrations, deps.extraMigrations ?? []) });
     closers.push(() => store.close());
-    const attached = deps.onStore?.(store);
+    const attached = deps.onStore?.(store, { audit, clock });
     if (attached?.stop) closers.push(() => attached.stop!());
     const portfolioDb = new Portfolio(store, { clock, audit });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).

@@ -1,0 +1,99 @@
+/**
+ * What `erab aggregator run` adds to the aggregator role from secops (roles never import secops):
+ * the vulnerability and notification tables in its store, re-evaluation of findings when a
+ * gateway's inventory changes (a signed update reports the new firmware → `patched`), the
+ * gateway notice board on the R4 listener (gateways fetch site notices over mutual TLS), and a
+ * notifier that retries pending deliveries (those `erab vuln notify` or `erab notify send` left)
+ * for as long as the aggregator runs.
+ *
+ * The notifier's channels come from a notification configuration (src/secops/notify/config.ts):
+ * `--notify-config <file>`, else $ERAB_NOTIFY_CONFIG, else `notify.json` next to the aggregator's
+ * configuration file when there is one; without any, only the gateway channel is used.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadConfig } from '../../core/config.js';
+import type { ExtraRoute } from '../../protocols/openadr/http.js';
+import type { AggregatorDeps } from '../../roles/aggregator/runtime/aggregator.js';
+import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
+import { composeMigrations } from '../../store/migrations.js';
+import { InventoryReevaluator } from '../../secops/matching/reevaluate.js';
+import type { EvaluateResult } from '../../secops/matching/findings.js';
+import { createNotifier, notifyConfigSchema, type NotifyConfig } from '../../secops/notify/config.js';
+import { GatewayNoticeBoard, gatewayNoticeRoutes, NOTICE_ACK_PATH, NOTICE_FETCH_PATH } from '../../secops/notify/gateway-board.js';
+import type { Notifier } from '../../secops/notify/notifier.js';
+import { notifyMigrations } from '../../secops/notify/tables.js';
+import { secopsMigrations, type SecopsTables } from '../../secops/tables.js';
+
+/** The sibling file looked for next to the aggregator's configuration. */
+export const NOTIFY_SIBLING = 'notify.json';
+
+/** The notification configuration file to use, if any (option, environment, sibling file). */
+export function notifyConfigFile(option: string | undefined, aggregatorConfigFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (option !== undefined) return option;
+  if (env.ERAB_NOTIFY_CONFIG) return env.ERAB_NOTIFY_CONFIG;
+  const sibling = aggregatorConfigFile !== undefined ? join(dirname(aggregatorConfigFile), NOTIFY_SIBLING) : undefined;
+  return sibling !== undefined && existsSync(sibling) ? sibling : undefined;
+}
+
+export interface SecopsWiringOptions {
+  /** Notification configuration (channels, retry); default: the gateway channel only. */
+  notify?: NotifyConfig;
+  /** Delay before re-evaluating findings after an inventory change (default 30 s of the role's clock). */
+  reevaluateDelayMs?: number;
+  onReevaluated?: (r: EvaluateResult) => void;
+  onError?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A running aggregator's secops parts, once its store is open. */
+export interface SecopsAttached {
+  board: GatewayNoticeBoard;
+  notifier: Notifier;
+}
+
+/**
+ * The deps to merge into startAggregator's: migrations, notice routes and the store hook.
+ * @example const s = secopsWiring({ notify: loadNotifyConfig(file) }); await startAggregator(cfg, { ...s.deps });
+ */
+export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: Pick<AggregatorDeps, 'extraMigrations' | 'routes' | 'onStore'>; attached(): SecopsAttached | undefined } {
+  let parts: SecopsAttached | undefined;
+  // The board needs the store, which the role opens later than its routes are given: the routes
+  // resolve it per request (no request arrives before the listener, which starts after onStore).
+  const routeOf = (path: string): ExtraRoute => async (body, peer) => {
+    if (!parts) return { status: 503, contentType: 'text/plain', body: 'notice board not ready' };
+    return gatewayNoticeRoutes(parts.board, boardAudit!).get(path)!(body, peer);
+  };
+  let boardAudit: Parameters<typeof gatewayNoticeRoutes>[1];
+  return {
+    attached: () => parts,
+    deps: {
+      extraMigrations: composeMigrations(secopsMigrations, notifyMigrations),
+      routes: new Map([[NOTICE_FETCH_PATH, routeOf(NOTICE_FETCH_PATH)], [NOTICE_ACK_PATH, routeOf(NOTICE_ACK_PATH)]]),
+      onStore: (store, role) => {
+        boardAudit = role.audit;
+        const board = new GatewayNoticeBoard(store, { audit: role.audit, clock: role.clock });
+        const notifier = createNotifier(store, opts.notify ?? notifyConfigSchema.parse({}), { audit: role.audit, clock: role.clock, board, ...(opts.env ? { env: opts.env } : {}) });
+        notifier.start();
+        parts = { board, notifier };
+        // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
+        const r = new InventoryReevaluator(store.db.withTables<SecopsTables & PortfolioTables>(), {
+          clock: role.clock, audit: role.audit,
+          ...(opts.reevaluateDelayMs !== undefined ? { delayMs: opts.reevaluateDelayMs } : {}),
+          ...(opts.onReevaluated ? { onResult: opts.onReevaluated } : {}),
+          ...(opts.onError ? { onError: opts.onError } : {}),
+        });
+        return {
+          inventoryChanged: () => r.changed(),
+          stop: async () => {
+            await r.stop();
+            await notifier.close();
+          },
+        };
+      },
+    },
+  };
+}
+
+/** Reads a notification configuration file (ERAB_NOTIFY_* variables override it). */
+export const loadNotifyConfig = (file: string): NotifyConfig => loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
