@@ -17,6 +17,7 @@ import type { ExtraRoute } from '../../protocols/openadr/http.js';
 import type { AggregatorDeps } from '../../roles/aggregator/runtime/aggregator.js';
 import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
 import { composeMigrations } from '../../store/migrations.js';
+import type { Store } from '../../store/store.js';
 import { InventoryReevaluator } from '../../secops/matching/reevaluate.js';
 import type { EvaluateResult } from '../../secops/matching/findings.js';
 import { createNotifier, notifyConfigSchema, type NotifyConfig } from '../../secops/notify/config.js';
@@ -48,6 +49,7 @@ export interface SecopsWiringOptions {
 
 /** A running aggregator's secops parts, once its store is open. */
 export interface SecopsAttached {
+  store: Store;
   board: GatewayNoticeBoard;
   notifier: Notifier;
 }
@@ -75,7 +77,7 @@ export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: Pick<Aggre
         const board = new GatewayNoticeBoard(store, { audit: role.audit, clock: role.clock });
         const notifier = createNotifier(store, opts.notify ?? notifyConfigSchema.parse({}), { audit: role.audit, clock: role.clock, board, ...(opts.env ? { env: opts.env } : {}) });
         notifier.start();
-        parts = { board, notifier };
+        parts = { store, board, notifier };
         // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
         const r = new InventoryReevaluator(store.db.withTables<SecopsTables & PortfolioTables>(), {
           clock: role.clock, audit: role.audit,

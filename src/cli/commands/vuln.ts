@@ -259,7 +259,7 @@ export function register(program: Command): void {
           const rows = r.deliveries.map((d) => ({
             contactId: d.contactId, name: names.get(d.contactId)?.name ?? '', siteId: names.get(d.contactId)?.siteId ?? null, channel: d.channel, address: d.address,
             // A gateway delivery completes when the gateway fetches and acknowledges the notice.
-            result: d.status === 'delivered' ? 'delivered' : d.channel === 'gateway' && d.lastError === null ? 'waiting for the gateway' : d.status,
+            result: d.status === 'delivered' ? 'delivered' : d.channel === 'gateway' && d.lastError?.startsWith('queued') === true ? 'queued for the gateway' : d.status,
             attempts: d.attempts, error: d.lastError,
           }));
           const issuedAt = new Date(r.notice.issuedAt).toISOString();
