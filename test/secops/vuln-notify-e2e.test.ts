@@ -34,8 +34,8 @@ import { DeviceSite } from '../../src/roles/device/site.js';
 import { Gateway, gatewayConfigSchema } from '../../src/roles/gateway/gateway.js';
 import { ContactRegistry, newWebhookSecret, notifyConfigSchema, type WebhookNoticeBody } from '../../src/secops/notify/index.js';
 import { evaluateFindings, importFeed, listFindings, notifyAdvisory, syncInventoryFromPortfolio, type SecopsTables } from '../../src/secops/index.js';
-import { secopsWiring } from '../../src/cli/commands/aggregator-secops.js';
-import { simulatedBatteryAdvisory } from '../../src/cli/commands/demo-advisory.js';
+import { secopsCommand, secopsWiring } from '../../src/cli/commands/aggregator-secops.js';
+import { simulatedBatteryAdvisory } from '../../src/roles/demo/advisory.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../kit/index.js';
 import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from './notify/servers.js';
 
@@ -243,6 +243,12 @@ test('erab vuln notify, run by an operator against the running aggregator\'s sto
     assert.equal(new Date(n.issuedAt).toISOString(), out.issuedAt);
   }
   assert.ok((await listFindings(db(), { advisory: 'CVE-2026-49002' })).every((x) => x.status === 'notified'));
+  // The supervisor commands `erab aggregator run` answers (what a demo scene drives) read the same state.
+  const viaCommand = await secopsCommand(f.wiring.attached(), 'vuln-findings', { advisory: 'CVE-2026-49002' }) as { status: string; siteId: string }[];
+  assert.deepEqual(viaCommand.map((x) => `${x.siteId} ${x.status}`).sort(), ['site-1 notified', 'site-2 notified']);
+  const deliveries = await secopsCommand(f.wiring.attached(), 'notify-deliveries', { noticeId: out.noticeId }) as { status: string }[];
+  assert.equal(deliveries.length, 7);
+  await assert.rejects(secopsCommand(f.wiring.attached(), 'vuln-import', { file: join(f.world.dir, 'missing.json'), format: 'xml' }), /format must be one of nvd, jvn, csaf/);
   // The table form lists recipients, channels and results.
   const again = await erab('vuln', 'notify', 'CVE-2026-49002', '--db', f.dbFile, '--notify-config', f.notifyFile);
   assert.equal(again.code, 0, again.err);

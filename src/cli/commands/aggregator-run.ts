@@ -14,7 +14,7 @@ import { onStopSignal } from '../../core/stop-signals.js';
 import { loadAggregatorConfig, type AggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { startR4Worker } from '../../roles/aggregator/runtime/r4-workers.js';
 import { isWorker } from '../../roles/common/workers.js';
-import { loadNotifyConfig, notifyConfigFile, secopsWiring } from './aggregator-secops.js';
+import { loadNotifyConfig, notifyConfigFile, secopsCommand, secopsWiring } from './aggregator-secops.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
@@ -121,7 +121,7 @@ export function register(program: Command): void {
         await running.stop();
         await lease?.release();
         logger.flush();
-      });
+      }, (command, args) => (command === 'status' ? supervisorStatus(running) : secopsCommand(secops.attached(), command, args)));
       reportReady(opts.name, { id: cfg.id, downstreamPort: running.downstreamPort, ...(running.consolePort !== undefined ? { consolePort: running.consolePort } : {}), ...(lease ? { leaseEpoch: lease.epoch } : {}) });
       await stopped;
     });

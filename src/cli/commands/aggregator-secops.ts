@@ -18,6 +18,17 @@ import type { AggregatorDeps } from '../../roles/aggregator/runtime/aggregator.j
 import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
 import { composeMigrations } from '../../store/migrations.js';
 import type { Store } from '../../store/store.js';
+import type { AuditActor, AuditSink } from '../../core/audit-port.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { notifyAdvisory } from '../../secops/advisory-notice.js';
+import { importFeed } from '../../secops/feeds/import.js';
+import { FEED_FORMATS, type FeedFormat } from '../../secops/feeds/model.js';
+import { syncInventoryFromPortfolio } from '../../secops/inventory/sync.js';
+import { evaluateFindings } from '../../secops/matching/findings.js';
+import { listFindings } from '../../secops/matching/query.js';
+import { ContactRegistry } from '../../secops/notify/contacts.js';
+import type { ContactInput } from '../../secops/notify/types.js';
+import { readFileSync } from 'node:fs';
 import { InventoryReevaluator } from '../../secops/matching/reevaluate.js';
 import type { EvaluateResult } from '../../secops/matching/findings.js';
 import { createNotifier, notifyConfigSchema, type NotifyConfig } from '../../secops/notify/config.js';
@@ -50,6 +61,7 @@ export interface SecopsWiringOptions {
 /** A running aggregator's secops parts, once its store is open. */
 export interface SecopsAttached {
   store: Store;
+  audit: AuditSink;
   board: GatewayNoticeBoard;
   notifier: Notifier;
 }
@@ -77,7 +89,7 @@ export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: Pick<Aggre
         const board = new GatewayNoticeBoard(store, { audit: role.audit, clock: role.clock });
         const notifier = createNotifier(store, opts.notify ?? notifyConfigSchema.parse({}), { audit: role.audit, clock: role.clock, board, ...(opts.env ? { env: opts.env } : {}) });
         notifier.start();
-        parts = { store, board, notifier };
+        parts = { store, audit: role.audit, board, notifier };
         // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
         const r = new InventoryReevaluator(store.db.withTables<SecopsTables & PortfolioTables>(), {
           clock: role.clock, audit: role.audit,
@@ -99,3 +111,46 @@ export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: Pick<Aggre
 
 /** Reads a notification configuration file (ERAB_NOTIFY_* variables override it). */
 export const loadNotifyConfig = (file: string): NotifyConfig => loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
+
+const SUPERVISOR: AuditActor = { kind: 'operator', id: 'demo-operator' };
+
+/**
+ * Supervisor commands (`erab demo` drives a running aggregator with them, in its process, so its
+ * audit log records every step): `vuln-import` {file, format}, `notify-contact-add` {contact},
+ * `vuln-notify` {advisory, deadline}, `notify-deliveries` {noticeId}, `vuln-findings` {advisory}.
+ */
+export async function secopsCommand(parts: SecopsAttached | undefined, command: string, args: Record<string, unknown>): Promise<unknown> {
+  if (!parts) throw new InvalidInputError(`${command}: the aggregator's store is not open yet`);
+  const db = parts.store.db.withTables<SecopsTables & PortfolioTables>();
+  const str = (k: string): string => {
+    const v = args[k];
+    if (typeof v !== 'string' || v === '') throw new InvalidInputError(`${command}: ${k} must be a non-empty string`);
+    return v;
+  };
+  switch (command) {
+    case 'vuln-import': {
+      const format = str('format');
+      if (!(FEED_FORMATS as readonly string[]).includes(format)) throw new InvalidInputError(`${command}: format must be one of ${FEED_FORMATS.join(', ')}`);
+      const file = str('file');
+      const s = await importFeed(db, { format: format as FeedFormat, bytes: readFileSync(file), source: file, actor: SUPERVISOR, audit: parts.audit });
+      await syncInventoryFromPortfolio(db, { audit: parts.audit });
+      const r = await evaluateFindings(db, { audit: parts.audit });
+      return { records: s.records, added: s.added, sha256: s.sha256, opened: r.opened };
+    }
+    case 'notify-contact-add':
+      return (await new ContactRegistry(parts.store, { audit: parts.audit }).add(args.contact as ContactInput, SUPERVISOR)).id;
+    case 'vuln-notify': {
+      const r = await notifyAdvisory(db, { notifier: parts.notifier, contacts: new ContactRegistry(parts.store) }, str('advisory'), { actor: SUPERVISOR, deadline: Number(args.deadline), audit: parts.audit });
+      return {
+        advisory: r.advisoryId, title: r.title, noticeId: r.notice.id, issuedAt: r.notice.issuedAt, sites: r.sites, findings: r.findings.length,
+        recipients: r.recipients.length, deliveries: r.deliveries.map((d) => ({ channel: d.channel, address: d.address, status: d.status })),
+      };
+    }
+    case 'notify-deliveries':
+      return (await parts.notifier.deliveries({ noticeId: str('noticeId') })).map((d) => ({ channel: d.channel, address: d.address, status: d.status, deliveredAt: d.deliveredAt }));
+    case 'vuln-findings':
+      return (await listFindings(db, { advisory: str('advisory') })).map((f) => ({ id: f.id, status: f.status, siteId: f.asset.siteId, version: f.asset.version }));
+    default:
+      throw new InvalidInputError(`unknown command ${command}`);
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * A CSAF 2.0 advisory for erab's simulated battery (maker 0xFFFFFE, product code `ERAB-BAT`),
- * written by us: the demo imports it and the end-to-end test of vulnerability notification uses
- * it. Firmware below `fixedVersion` is affected; the fix is the signed update to that version.
+ * written by us (plain JSON: no secops import, so the demo's roles layer may write it too). The
+ * end-to-end test of vulnerability notification imports it; a demo scene is to (docs/vuln.md).
+ * Firmware below `fixedVersion` is affected; the fix is the signed update to that version.
  */
 export interface SimulatedAdvisoryOptions {
   /** CSAF tracking id, e.g. "ERAB-SIM-2026-0001". */
