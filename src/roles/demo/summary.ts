@@ -53,6 +53,8 @@ export interface AuditResult {
   problems: string[];
 }
 
+import type { VulnSceneResult } from './vuln-scene.js';
+
 export interface DemoSummary {
   ok: boolean;
   startedAt: string;
@@ -72,6 +74,8 @@ export interface DemoSummary {
     unknownDevicePending: boolean;
     unknownDevice?: string | undefined;
   };
+  /** The vulnerability scene (./vuln-scene.ts), null when it did not complete. */
+  vulnerability: VulnSceneResult | null;
   audit: { ok: boolean; participants: number; verified: number; failures: AuditResult[]; byParticipant: AuditResult[] };
   /** The TSO event's figure (see EventResult.issueToLastGatewayMs). */
   tsoEventToLastGatewayMs: number | null;
@@ -126,6 +130,14 @@ export function formatSummary(s: DemoSummary): string {
   lines.push(`  ${sec.rogueAggregatorRefused ? '✓' : '✗'} rogue aggregator refused by the TSO${sec.rogueRefusal ? `: ${sec.rogueRefusal}` : ''}`);
   lines.push(`  ${sec.forgedCommandRefused ? '✓' : '✗'} forged command refused by the gateway${sec.forgedRefusal ? `: ${sec.forgedRefusal}` : ''}`);
   lines.push(`  ${sec.unknownDevicePending ? '✓' : '✗'} unknown device held pending${sec.unknownDevice ? `: ${sec.unknownDevice}` : ''}`);
+  const v = s.vulnerability;
+  if (v) {
+    lines.push(`  ${v.patched === v.findings ? '✓' : '✗'} vulnerability ${v.advisory}: ${v.findings} findings on ${v.sitesAffected} sites affected`);
+    for (const n of v.notices) lines.push(`      ${n.aggregator} notified ${n.recipients} recipients at once at ${n.issuedAt} (${n.delivered}/${n.deliveries} delivered to the sites' gateways)`);
+    lines.push(`      signed firmware update applied by the gateways: ${v.patched} findings patched on ${v.patchedSites} sites`);
+  } else {
+    lines.push('  ✗ vulnerability scene did not complete');
+  }
   lines.push(`  ${s.audit.ok ? '✓' : '✗'} audit logs verified: ${s.audit.verified}/${s.audit.participants}`);
   for (const f of s.audit.failures.slice(0, 5)) lines.push(`      ${f.participant}: ${f.problems.slice(0, 2).join('; ')}`);
   lines.push(`  TSO event → last gateway holding its command: ${s.tsoEventToLastGatewayMs === null ? '-' : `${(s.tsoEventToLastGatewayMs / 1000).toFixed(2)} s`}`);
