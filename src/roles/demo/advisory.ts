@@ -1,7 +1,7 @@
 /**
  * A CSAF 2.0 advisory for erab's simulated battery (maker 0xFFFFFE, product code `ERAB-BAT`),
  * written by us (plain JSON: no secops import, so the demo's roles layer may write it too). The
- * end-to-end test of vulnerability notification imports it; a demo scene is to (docs/vuln.md).
+ * demo's vulnerability scene (./vuln-scene.ts) and the end-to-end test of notification use it.
  * Firmware below `fixedVersion` is affected; the fix is the signed update to that version.
  */
 export interface SimulatedAdvisoryOptions {
