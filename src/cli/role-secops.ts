@@ -14,22 +14,23 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { AggregatorConfig } from '../roles/aggregator/runtime/config.js';
-import type { PortfolioTables } from '../roles/aggregator/portfolio/tables.js';
 import type { Attach } from '../roles/common/composition.js';
 import type { DetectionConfig } from '../roles/common/detection-config.js';
 import type { Migration } from '../store/migrations.js';
 import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, type DetectionAttachOptions } from '../secops/detect/attach.js';
 import type { Alert } from '../secops/detect/alerts.js';
-import { InventoryReevaluator } from '../secops/matching/reevaluate.js';
 import { secopsApiAttachment } from '../secops/api/routes.js';
 import { complianceApiAttachment } from '../compliance/api-routes.js';
 import type { ComplianceProfile } from '../compliance/profile.js';
-import { secopsMigrations, type SecopsTables } from '../secops/tables.js';
+import type { ExtraRoute } from '../protocols/openadr/http.js';
+import { secopsWiring, type SecopsAttached, type SecopsWiringOptions } from './commands/aggregator-secops.js';
 
 export interface RoleSecops {
   /** Spread into the role's deps. */
-  readonly deps: { extraMigrations: readonly Migration[]; attach: readonly Attach[] };
+  readonly deps: { extraMigrations: readonly Migration[]; attach: readonly Attach[]; routes?: ReadonlyMap<string, ExtraRoute> };
   readonly detection: DetectionAttachment;
+  /** The aggregator's notice board and notifier once its store is open (supervisor commands: aggregator-secops.ts). */
+  readonly attached?: () => SecopsAttached | undefined;
 }
 
 /** Detection for a TSO or retailer. */
@@ -39,21 +40,29 @@ export function vtnSecops(detection: DetectionConfig, o: DetectionAttachOptions 
   return { deps: { extraMigrations: DETECTION_MIGRATIONS, attach: [d.attach, api] }, detection: d };
 }
 
-/** Detection and vulnerability re-evaluation for an aggregator (`erab vuln` keeps its inventory in the aggregator's store). */
-/** `compliance`: serve GET /api/compliance/status from this profile's checks (src/compliance/api-routes.ts). */
-export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & { clock?: Clock; logger?: Logger; compliance?: ComplianceProfile } = {}): RoleSecops {
+/**
+ * An aggregator's secops: detection, the console's /api/vuln/... and /api/alerts routes, the
+ * vulnerability and notification tables, the gateway notice board on R4, the notifier and the
+ * re-evaluation of findings when a gateway's inventory changes (aggregator-secops.ts).
+ * `compliance`: serve GET /api/compliance/status from this profile's checks (src/compliance/api-routes.ts).
+ */
+export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & SecopsWiringOptions & { clock?: Clock; logger?: Logger; compliance?: ComplianceProfile } = {}): RoleSecops {
   const d = detectionAttachment(cfg.detection, o);
-  const reevaluate: Attach = (ctx) => {
-    const r = new InventoryReevaluator(ctx.store.db.withTables<SecopsTables & PortfolioTables>(), {
-      clock: o.clock ?? ctx.clock,
-      onResult: (x) => o.logger?.info({ ...x }, 'vulnerability findings re-evaluated'),
-      onError: (m) => o.logger?.warn({}, m),
-    });
-    return { inventoryChanged: () => r.changed(), stop: () => r.stop() };
-  };
-  // The console's /api/vuln/... and /api/alerts routes (src/secops/api/routes.ts).
+  const wiring = secopsWiring({
+    ...o,
+    ...(o.onReevaluated || !o.logger ? {} : { onReevaluated: (x) => o.logger?.info({ ...x }, 'vulnerability findings re-evaluated') }),
+    ...(o.onError || !o.logger ? {} : { onError: (m: string) => o.logger?.warn({}, m) }),
+  });
   const api = secopsApiAttachment({ vuln: true, alerts: () => d.running?.alerts });
-  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [reevaluate, d.attach, api, ...(o.compliance ? [complianceApiAttachment(o.compliance)] : [])] }, detection: d };
+  return {
+    deps: {
+      extraMigrations: [...wiring.deps.extraMigrations, ...DETECTION_MIGRATIONS],
+      attach: [...wiring.deps.attach, d.attach, api, ...(o.compliance ? [complianceApiAttachment(o.compliance)] : [])],
+      routes: wiring.deps.routes,
+    },
+    detection: d,
+    attached: wiring.attached,
+  };
 }
 
 /** The alerts a supervisor (`erab demo`) sees in a participant's status: the latest delivered in this process. */

@@ -25,3 +25,5 @@ export { compareVersions, inRange, parseVers, describeRange, type VersionRange }
 export { evaluateFindings, setFindingStatus, acceptRisk, markNotified, expireRiskAcceptances, findingId, FINDING_STATUSES, type FindingStatus, type EvaluateResult, type StatusChange } from './matching/findings.js';
 export { InventoryReevaluator, type ReevaluatorOptions } from './matching/reevaluate.js';
 export { listFindings, findingsByAdvisory, ACTIVE_STATUSES, type FindingView, type FindingQuery, type SiteGroup } from './matching/query.js';
+// notifying an advisory's recipients at once (matching × notify)
+export { notifyAdvisory, advisoryNoticeData, type AdvisoryNoticeOptions, type AdvisoryNoticeResult } from './advisory-notice.js';

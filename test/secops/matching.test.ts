@@ -231,4 +231,16 @@ describeEachEngine('secops matching', (fx) => {
     assert.deepEqual(await pages<number>(async (after) => (await listImports(db, 1, after)).map((i) => Number(i.id))), imports);
     await store.close();
   });
+
+  test('a re-evaluator without a result callback still evaluates (the finding is patched)', async () => {
+    const { store, db, clock, portfolio } = await world();
+    await evaluateFindings(db, { clock });
+    const r = new InventoryReevaluator(db, { clock, delayMs: 1_000 });
+    await portfolio.importText(`resource_id,site_id,gateway_id,class,firmware_version\nbat-in,site-a,gw-a,battery,1.2.4`, 'csv', 'fw.csv', operator);
+    r.changed();
+    clock.advance(1_000);
+    await waitFor('the finding patched', async () => (await listFindings(db, { assetId: 'device:bat-in' }))[0]?.status === 'patched', 10_000);
+    await r.stop();
+    await store.close();
+  });
 });

@@ -16,6 +16,7 @@ import { startR4Worker } from '../../roles/aggregator/runtime/r4-workers.js';
 import { isWorker } from '../../roles/common/workers.js';
 import { aggregatorSecops, alertsForStatus } from '../role-secops.js';
 import { ConsoleChannel } from '../../secops/detect/channels.js';
+import { loadNotifyConfig, notifyConfigFile, secopsCommand } from './aggregator-secops.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
@@ -58,7 +59,8 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
     .option('--name <name>', 'participant name reported to a supervisor', 'aggregator')
     .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
-    .action(async (opts: { config: string; name: string; syslog?: string }) => {
+    .option('--notify-config <file>', 'notification channels (SMTP, webhook TLS, retry) for notices to users; default $ERAB_NOTIFY_CONFIG or notify.json next to --config')
+    .action(async (opts: { config: string; name: string; syslog?: string; notifyConfig?: string }) => {
       const loaded = loadAggregatorConfig(opts.config);
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       const logger = createLogger('aggregator');
@@ -95,9 +97,14 @@ export function register(program: Command): void {
       }
       // Under `erab demo --speed X` every participant shares one simulated time (ERAB_SIM_*).
       const clock = clockFromEnv();
-      // Detection (alerts to the log's stream, mail and webhooks when configured) and vulnerability
-      // re-evaluation attach from here: the aggregator does not know secops.
-      const secops = aggregatorSecops(cfg, { clock, logger, channels: [new ConsoleChannel(process.stderr)] });
+      // Detection (alerts to the log's stream, mail and webhooks when configured), vulnerability
+      // findings, the gateway notice board and the notifier attach from here: the aggregator does
+      // not know secops (issues 13, 14).
+      const notifyFile = notifyConfigFile(opts.notifyConfig, opts.config);
+      const secops = aggregatorSecops(cfg, {
+        clock, logger, channels: [new ConsoleChannel(process.stderr)],
+        ...(notifyFile !== undefined ? { notify: loadNotifyConfig(notifyFile) } : {}),
+      });
       agg = await startAggregator(cfg, {
         ...secops.deps,
         clock,
@@ -115,7 +122,7 @@ export function register(program: Command): void {
         await running.stop();
         await lease?.release();
         logger.flush();
-      });
+      }, (command, args) => (command === 'status' ? supervisorStatus(running) : secopsCommand(secops.attached?.(), command, args)));
       reportReady(opts.name, { id: cfg.id, downstreamPort: running.downstreamPort, ...(running.consolePort !== undefined ? { consolePort: running.consolePort } : {}), ...(lease ? { leaseEpoch: lease.epoch } : {}) });
       await stopped;
     });

@@ -14,6 +14,8 @@
  *   erab vuln findings [--status s,..] [--advisory id] [--json]     list findings
  *   erab vuln notified|mitigated|patched|close|reopen <finding..> --reason ...
  *   erab vuln accept <finding..> --reason ... --approver ... --expires 2027-03-31|30d
+ *   erab vuln notify <advisory|CVE> --notify-config notify.json [--deadline 14d] [--json]
+ *                                    tell every affected site's and participant-level contact at once
  */
 import { Option, type Command } from 'commander';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -22,7 +24,13 @@ import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import { InvalidInputError, describeError } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
-import { openStore } from '../../store/store.js';
+import { openStore, type Store } from '../../store/store.js';
+import { loadConfig } from '../../core/config.js';
+import { notifyAdvisory } from '../../secops/advisory-notice.js';
+import { ContactRegistry } from '../../secops/notify/contacts.js';
+import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
+import { GatewayNoticeBoard } from '../../secops/notify/gateway-board.js';
+import { notifyMigrations } from '../../secops/notify/tables.js';
 import { composeMigrations } from '../../store/migrations.js';
 import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
 import type { AuditSink } from '../../security/audit/types.js';
@@ -41,13 +49,13 @@ const ERAB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '
 
 interface CommonOpts { db?: string; auditDir?: string; operator?: string }
 
-async function withVuln<T>(opts: CommonOpts, fn: (db: Db, audit: AuditSink | undefined) => Promise<T>): Promise<T> {
+async function withVuln<T>(opts: CommonOpts, fn: (db: Db, audit: AuditSink | undefined, store: Store<SecopsTables & PortfolioTables>) => Promise<T>): Promise<T> {
   const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
   const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;
   try {
-    const store = await openStore<SecopsTables & PortfolioTables>({ url: opts.db ?? DEFAULT_DB(), migrations: composeMigrations(portfolioMigrations, secopsMigrations), ignoreUnknownMigrations: true });
+    const store = await openStore<SecopsTables & PortfolioTables>({ url: opts.db ?? DEFAULT_DB(), migrations: composeMigrations(portfolioMigrations, secopsMigrations, notifyMigrations), ignoreUnknownMigrations: true });
     try {
-      return await fn(store.db, audit);
+      return await fn(store.db, audit, store);
     } finally {
       await store.close();
     }
@@ -223,5 +231,48 @@ export function register(program: Command): void {
       const expires = parseExpiry(opts.expires, systemClock.now());
       await withVuln(opts, (db, audit) => acceptRisk(db, ids, { actor: operator(opts.operator), reason: opts.reason, approver: opts.approver, expires }, audit ? { audit } : {}));
       process.stdout.write(`${ids.length} finding${ids.length === 1 ? '' : 's'} → risk_accepted until ${new Date(expires).toISOString()}\n`);
+    });
+
+  common(vuln.command('notify').description("Notify every recipient an advisory affects at once (the affected sites' contacts and the participant-level ones), then mark its findings notified")
+    .argument('<advisory>', 'advisory id (CVE-..., JVNDB-..., CSAF tracking id) or uid')
+    .option('--notify-config <file>', 'notification configuration: SMTP, webhook TLS, retry schedule (default $ERAB_NOTIFY_CONFIG)')
+    .option('--deadline <when>', 'deadline for the countermeasure: a date (2027-03-31) or a duration (14d, 12h)', '14d')
+    .option('--countermeasure <text>', "what to do (default: the advisory's fix)")
+    .option('--participant <id>', 'participant-level contacts of this participant only (default: all of them)')
+    .option('--json', 'print JSON'))
+    .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; json?: boolean }) => {
+      const file = opts.notifyConfig ?? (process.env.ERAB_NOTIFY_CONFIG || undefined);
+      if (file === undefined) throw new UsageError('--notify-config <file> (or $ERAB_NOTIFY_CONFIG) is required: it names the SMTP server and webhook TLS');
+      const config = loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
+      const deadline = parseExpiry(opts.deadline, systemClock.now());
+      await withVuln(opts, async (db, audit, store) => {
+        const deps = audit ? { audit } : {};
+        // Sends directly; a running aggregator's notifier retries what stays pending (same store).
+        const notifier = createNotifier(store, config, { ...deps, board: new GatewayNoticeBoard(store, deps) });
+        try {
+          const r = await notifyAdvisory(db, { notifier, contacts: new ContactRegistry(store) }, advisory, {
+            actor: operator(opts.operator), deadline, ...deps,
+            ...(opts.countermeasure !== undefined ? { countermeasure: opts.countermeasure } : {}),
+            ...(opts.participant !== undefined ? { participantId: opts.participant } : {}),
+          });
+          const names = new Map(r.recipients.map((c) => [c.id, c]));
+          const rows = r.deliveries.map((d) => ({
+            contactId: d.contactId, name: names.get(d.contactId)?.name ?? '', siteId: names.get(d.contactId)?.siteId ?? null, channel: d.channel, address: d.address,
+            // A gateway delivery completes when the gateway fetches and acknowledges the notice.
+            result: d.status === 'delivered' ? 'delivered' : d.channel === 'gateway' && d.lastError?.startsWith('queued') === true ? 'queued for the gateway' : d.status,
+            attempts: d.attempts, error: d.lastError,
+          }));
+          const issuedAt = new Date(r.notice.issuedAt).toISOString();
+          if (opts.json) {
+            return void process.stdout.write(`${JSON.stringify({ advisory: r.advisoryId, title: r.title, noticeId: r.notice.id, issuedAt, sites: r.sites, findings: r.findings.length, recipients: r.recipients.length, deliveries: rows }, null, 2)}\n`);
+          }
+          process.stdout.write(`${r.advisoryId} ${r.title}\nnotice ${r.notice.id} issued at ${issuedAt} to ${r.recipients.length} recipients of ${r.sites.length} sites; ${r.findings.length} findings → notified\n`);
+          process.stdout.write(`${table(['CONTACT', 'NAME', 'SITE', 'CHANNEL', 'ADDRESS', 'RESULT', 'ATTEMPTS', 'ERROR'],
+            rows.map((x) => [String(x.contactId), x.name, x.siteId ?? '-', x.channel, x.address, x.result, String(x.attempts), x.error ?? '']))}\n`);
+          if (rows.some((x) => x.result === 'pending')) process.stdout.write('pending deliveries are retried by a running aggregator (erab aggregator run --notify-config) or `erab notify retry`\n');
+        } finally {
+          await notifier.close();
+        }
+      });
     });
 }

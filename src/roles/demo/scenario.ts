@@ -38,6 +38,7 @@ import {
   TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult,
 } from './summary.js';
 import { LiveView, type DemoViewState, type EventView } from './view.js';
+import { runVulnScene, seedPortfolios } from './vuln-scene.js';
 
 export class DemoError extends ErabError {
   constructor(message: string) {
@@ -88,11 +89,11 @@ interface AggStatusView {
 }
 
 /** Real-time wait with a clear failure, checked every `everyMs`. */
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs: number, guard: () => void, everyMs = 200): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, guard: () => void, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     guard();
-    const v = fn();
+    const v = await fn();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new DemoError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
@@ -241,6 +242,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     const urls = { tso: String(tso.info.url), retailer: String(retailer.info.url), coordinator: `https://127.0.0.1:${Number(coord.info.downstreamPort)}` };
     log(`TSO ${IDS.tso} at ${urls.tso}, retailer ${IDS.retailer} at ${urls.retailer}, aggregation coordinator ${IDS.coordinator} at ${urls.coordinator}`);
     const aggFiles = [...IDS.aggregators, IDS.rogue].map((id) => writeAggregatorConfig(layout, certs, id, urls));
+    // Their portfolios list their sites and gateways, so their inventories (and findings) fill in.
+    await seedPortfolios(layout);
     const aggs = await Promise.all([...IDS.aggregators, IDS.rogue].map((id, i) => start(id, ['aggregator', 'run', '--config', aggFiles[i]!, '--name', id])));
     const aggPort = new Map(aggs.map((p) => [p.name, Number(p.info.downstreamPort)]));
     log(`aggregators ${IDS.aggregators.join(', ')} up (downstream VTNs on ${[...aggPort.values()].join(', ')}); rogue ${IDS.rogue} trying the TSO`);
@@ -446,6 +449,16 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     await until(`the retailer's event to end (${iso(retEnd)})`, () => clock.now() >= retEnd + layout.timings.upstreamReportMs, left(), guard, 250);
     log('events completed');
 
+    // ---- 7b. the vulnerability scene: advisory → findings → everyone told at once → signed update → patched
+    const vulnerability = await runVulnScene({
+      layout, sup, certs, dir, log, deadline: clock.now() + 14 * 86_400_000,
+      until: (what, fn) => until(what, fn, Math.min(left(), 120_000), guard, 250),
+    }).catch((e: unknown) => {
+      if (fatal || opts.signal?.aborted) throw e;
+      log(`vulnerability scene failed: ${describeError(e)}`);
+      return undefined;
+    });
+
     // ---- 8. results
     const tsoFinal = await sup.request<TsoStatusView>('tso', 'status');
     const retFinal = await sup.request<TsoStatusView>('retailer', 'status');
@@ -513,6 +526,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     if (!forgedAlert) failures.push(`${victim.gatewayId} raised no alert for the forged command`);
     const auditFailures = audits.filter((a) => !a.ok);
     if (auditFailures.length > 0) failures.push(`${auditFailures.length} audit log(s) do not verify`);
+    if (!vulnerability) failures.push('the vulnerability scene did not complete (advisory, notice, signed update, patched)');
+    else if (vulnerability.patched < vulnerability.findings) failures.push(`vulnerability: ${vulnerability.patched} of ${vulnerability.findings} findings patched`);
     const summary: DemoSummary = {
       ok: failures.length === 0,
       startedAt: new Date(startedAt).toISOString(),
@@ -539,6 +554,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
         forgedCommandAlert: forgedAlert ? formatAlertLine(forgedAlert) : undefined,
       },
       alerts: [...alerts.values()],
+      vulnerability: vulnerability ?? null,
       audit: { ok: auditFailures.length === 0, participants: audits.length, verified: audits.length - auditFailures.length, failures: auditFailures, byParticipant: audits },
       tsoEventToLastGatewayMs: tsoEvent.issueToLastGatewayMs,
       machine: machine(),

@@ -194,6 +194,8 @@ export function writeAggregatorConfig(layout: DemoLayout, certs: DemoCertificate
     tls: tlsOf(certs, 'aggregator', id),
     store: { url: layout.file(id, 'aggregator.db') },
     audit: { dir: layout.file(id, 'audit') },
+    // Signed firmware packages it offers its gateways (the vulnerability scene publishes one).
+    updates: { dir: layout.file(id, 'updates') },
     downstream: {
       host: '127.0.0.1', port: 0,
       allowList: { participants: gateways },
@@ -259,7 +261,14 @@ export function writeGatewayConfig(layout: DemoLayout, certs: DemoCertificates, 
       // The simulator serves a whole home on one node and the gateway polls it 60 times as often
       // in real terms at x60; a real home's devices keep the default of 20 per second.
       perNodeRate: 1000,
+      // The simulated maker's firmware version and install EPCs (src/roles/device/firmware.ts).
+      firmwareEpcs: { FFFFFE: 0xf0 },
+      firmwareInstallEpcs: { FFFFFE: 0xf1 },
     },
+    // The vulnerability scene: site notices and signed updates from the aggregator, looked for
+    // every simulated minute (a real second at x60).
+    notices: { fetchIntervalMs: 60_000 },
+    updates: { checkMs: 60_000, healthCheckMs: 5_000 },
     telemetry: { minPeriodMs: t.gatewayReportMs },
     admission: { allowList: [{ makerCode: 'FFFFFE', serialNumber: site.serial }] },
     security: { maxClockSkewMs: t.maxClockSkewMs },

@@ -67,6 +67,7 @@ export interface DemoAlert {
 
 /** One line per alert. */
 export const formatAlertLine = (a: DemoAlert): string => `${a.participant} #${a.id} ${a.severity.toUpperCase()} ${a.ruleId}${a.count > 1 ? ` ×${a.count}` : ''}: ${a.summary}`;
+import type { VulnSceneResult } from './vuln-scene.js';
 
 export interface DemoSummary {
   ok: boolean;
@@ -93,6 +94,8 @@ export interface DemoSummary {
   };
   /** Every alert the participants' detection raised (from their status messages). */
   alerts: DemoAlert[];
+  /** The vulnerability scene (./vuln-scene.ts), null when it did not complete. */
+  vulnerability: VulnSceneResult | null;
   audit: { ok: boolean; participants: number; verified: number; failures: AuditResult[]; byParticipant: AuditResult[] };
   /** The TSO event's figure (see EventResult.issueToLastGatewayMs). */
   tsoEventToLastGatewayMs: number | null;
@@ -151,6 +154,14 @@ export function formatSummary(s: DemoSummary): string {
   lines.push(`  ${sec.forgedCommandAlert ? '✓' : '✗'} forged command raised as an alert${sec.forgedCommandAlert ? `: ${sec.forgedCommandAlert}` : ''}`);
   lines.push(`  alerts raised: ${s.alerts.length}`);
   for (const a of s.alerts.slice(0, 20)) lines.push(`      ${formatAlertLine(a)}`);
+  const v = s.vulnerability;
+  if (v) {
+    lines.push(`  ${v.patched === v.findings ? '✓' : '✗'} vulnerability ${v.advisory}: ${v.findings} findings on ${v.sitesAffected} sites affected`);
+    for (const n of v.notices) lines.push(`      ${n.aggregator} notified ${n.recipients} recipients at once at ${n.issuedAt} (${n.delivered}/${n.deliveries} delivered to the sites' gateways)`);
+    lines.push(`      signed firmware update applied by the gateways: ${v.patched} findings patched on ${v.patchedSites} sites`);
+  } else {
+    lines.push('  ✗ vulnerability scene did not complete');
+  }
   lines.push(`  ${s.audit.ok ? '✓' : '✗'} audit logs verified: ${s.audit.verified}/${s.audit.participants}`);
   for (const f of s.audit.failures.slice(0, 5)) lines.push(`      ${f.participant}: ${f.problems.slice(0, 2).join('; ')}`);
   lines.push(`  TSO event → last gateway holding its command: ${s.tsoEventToLastGatewayMs === null ? '-' : `${(s.tsoEventToLastGatewayMs / 1000).toFixed(2)} s`}`);

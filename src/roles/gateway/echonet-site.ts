@@ -218,10 +218,15 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
   private async readDetails(d: SiteDevice): Promise<void> {
     const maker = this.o.controller.node(d.address)?.identity.makerCode;
     const fwEpc = maker === undefined ? undefined : this.firmwareEpcs.get(maker);
-    const epcs = fwEpc === undefined ? [0x81] : [0x81, fwEpc];
+    // 0x8C: the object's own product code (型番): a node holding a battery and a meter has one
+    // node-profile product code but two products, and vulnerability matching needs the product's.
+    const epcs = fwEpc === undefined ? [0x81, 0x8c] : [0x81, 0x8c, fwEpc];
     const r = await this.o.controller.getProperties(d.address, d.eoj, epcs).catch(() => []);
     const loc = r.find((x) => x.epc === 0x81 && x.ok);
     if (loc) d.details.installationLocation = describeLocation(loc.edt);
+    const pc = r.find((x) => x.epc === 0x8c && x.ok && x.edt.length > 0 && x.edt.length <= 12);
+    const product = pc ? Buffer.from(pc.edt).toString('latin1').replace(/[\s\0]+$/, '') : '';
+    if (/^[\x20-\x7e]+$/.test(product)) d.details.productCode = product;
     const fw = fwEpc === undefined ? undefined : r.find((x) => x.epc === fwEpc && x.ok && x.edt.length > 0);
     if (fw) d.details.firmwareVersion = firmwareText(fw.edt);
   }

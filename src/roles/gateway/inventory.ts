@@ -38,6 +38,8 @@ export interface DeviceDetails {
   firmwareVersion?: string | undefined;
   /** 0x81 installation location, decoded (e.g. "living room", "garden", "location code 0x61"). */
   installationLocation?: string | undefined;
+  /** 0x8C of the device object itself (the node profile's may name the whole unit). */
+  productCode?: string | undefined;
 }
 
 export interface InventoryItem {
@@ -90,7 +92,7 @@ export function inventoryItem(r: DeviceRecord, details: DeviceDetails = {}): Inv
     instance: r.eoj.slice(4, 6),
     address: r.address,
     makerCode: r.identity.makerCode.toUpperCase(),
-    productCode: r.identity.productCode,
+    productCode: details.productCode ?? r.identity.productCode,
     serialNumber: r.identity.serialNumber,
     identificationNumber: r.identity.identificationNumber?.toUpperCase(),
     standardVersion: details.standardVersion,

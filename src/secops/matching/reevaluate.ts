@@ -53,7 +53,9 @@ export class InventoryReevaluator {
     try {
       const c = this.opts.clock ? { clock: this.opts.clock } : {};
       await syncInventoryFromPortfolio(this.db, { ...c, ...(this.opts.audit ? { audit: this.opts.audit } : {}) });
-      this.opts.onResult?.(await evaluateFindings(this.db, { ...c, ...(this.opts.audit ? { audit: this.opts.audit } : {}) }));
+      // Evaluate first: `onResult?.(await evaluateFindings(...))` would skip the evaluation itself without a callback.
+      const r = await evaluateFindings(this.db, { ...c, ...(this.opts.audit ? { audit: this.opts.audit } : {}) });
+      this.opts.onResult?.(r);
     } catch (err) {
       this.opts.onError?.(`vulnerability re-evaluation failed: ${describeError(err)}`);
     }

@@ -95,6 +95,14 @@ test('erab demo --headless --sites 20 --speed 60: delivered within tolerance, re
     assert.ok(s.alerts.some((a) => a.participant === 'tso' && a.ruleId === 'refused-peer-retries' && /ROGUE-AGG/.test(a.evidence ?? '')), JSON.stringify(s.alerts).slice(0, 2000));
     assert.ok(s.alerts.some((a) => a.participant === 'gw-0001' && a.ruleId === 'command-refused-by-policy'), JSON.stringify(s.alerts).slice(0, 2000));
     assert.match(run.stdout, /rogue aggregator raised as an alert: tso #/);
+    const v = s.vulnerability;
+    assert.ok(v, `the vulnerability scene completed${why}`);
+    assert.equal(v.sitesAffected, 20, 'every site\'s battery is affected');
+    assert.equal(v.findings, 20);
+    assert.deepEqual(v.notices.map((n) => n.recipients), [10, 10], 'each aggregator tells all its sites in one notice');
+    assert.ok(v.notices.every((n) => n.delivered === n.deliveries && /^\d{4}-\d{2}-\d{2}T/.test(n.issuedAt)));
+    assert.equal(v.patched, 20, 'the signed update patched every finding');
+    assert.equal(v.patchedSites, 20);
     assert.equal(s.audit.ok, true, `audit logs verify: ${JSON.stringify(s.audit.failures).slice(0, 1000)}`);
     assert.equal(s.audit.participants, 6 + 20, 'TSO, retailer, coordinator, AGG-A, AGG-B, the rogue aggregator and 20 gateways');
     assert.ok(s.audit.byParticipant.every((a) => a.records > 0));
