@@ -118,7 +118,7 @@ const files: Record<string, { cert: string; key: string }> = {};
 let caFile: string;
 
 before(async () => {
-  world = await pkiWorld({ TSO1: 'tso:TSO1', TSO2: 'tso:TSO2', AGG1: 'aggregator:AGG1', AGG2: 'aggregator:AGG2', AGG3: 'aggregator:AGG3', alice: 'operator:alice', MAIL1: 'operator:MAIL1' }, { prefix: 'erab-repeatable-' });
+  world = await pkiWorld({ TSO1: 'tso:TSO1', TSO2: 'tso:TSO2', AGG1: 'aggregator:AGG1', AGG2: 'aggregator:AGG2', AGG3: 'aggregator:AGG3', alice: 'operator:alice', MAIL1: 'operator:MAIL1', GW1: 'gateway:GW1', GW2: 'gateway:GW2' }, { prefix: 'erab-repeatable-' });
   root = world.dir;
   ca = { certPem: world.caPem };
   caFile = world.caFile;
@@ -178,14 +178,16 @@ function healthAnswers(url: string, id: string): Promise<boolean> {
 }
 
 /** A mutual-TLS operator API that records the JSON bodies it receives. */
-async function fakeOperatorApi(): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
-  const server = certs.TSO1 as IssuedCertificate;
+async function fakeOperatorApi(serverId = 'TSO1'): Promise<{ url: string; bodies: unknown[]; paths: string[]; close(): Promise<void> }> {
+  const server = certs[serverId] as IssuedCertificate;
   const bodies: unknown[] = [];
+  const paths: string[] = [];
   const s = https.createServer({ cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => { text += c; });
     req.on('end', () => {
+      paths.push(`${req.method ?? ''} ${req.url ?? ''}`);
       bodies.push(JSON.parse(text));
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
@@ -194,6 +196,7 @@ async function fakeOperatorApi(): Promise<{ url: string; bodies: unknown[]; clos
   return {
     url: `https://127.0.0.1:${(s.address() as AddressInfo).port}`,
     bodies,
+    paths,
     close: () => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); }),
   };
 }
@@ -320,7 +323,28 @@ async function operatorCase(tool: 'vtn' | 'ven'): Promise<void> {
   }
 }
 
+/** `incident act <id> safe-mode --gateway <url>...`: every named gateway's operator endpoint is asked, and only they. */
+async function incidentCase(): Promise<void> {
+  const desk = ['--db', join(root, 'incidents.db'), '--audit-dir', join(root, 'incidents-audit')];
+  const opened = await erab(['incident', 'open', '--title', 'repeatable --gateway', '--severity', 'high', '--operator', 'alice', '--json', ...desk]);
+  assert.equal(opened.code, 0, opened.stderr);
+  const id = String((JSON.parse(opened.stdout) as { id: number }).id);
+  for (const n of [1, 2]) {
+    const gws = [await fakeOperatorApi('GW1'), await fakeOperatorApi('GW2')];
+    try {
+      const given = gws.slice(0, n);
+      const r = await erab(['incident', 'act', id, 'safe-mode', ...given.flatMap((g) => ['--gateway', g.url]), '--reason', 'drill', '--operator', 'alice',
+        '--cert', f('alice').cert, '--key', f('alice').key, '--ca', caFile, ...desk]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      gws.forEach((g, i) => assert.deepEqual(g.paths, i < n ? ['POST /safe-mode'] : [], `--gateway given ${n}×: gateway ${i + 1}`));
+    } finally {
+      for (const g of gws) await g.close();
+    }
+  }
+}
+
 const cases: Case[] = [
+  { covers: ['incident act --gateway'], run: () => incidentCase() },
   { covers: ['openadr vtn --operator'], run: () => operatorCase('vtn') },
   { covers: ['openadr ven --operator'], run: () => operatorCase('ven') },
   { covers: ['device site --peer'], run: () => deviceCase('site', '127.3.9.2') },

@@ -11,6 +11,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import type { AggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { aggregatorSecops } from '../../../src/cli/role-secops.js';
+
+/** The aggregator as `erab aggregator run` composes it: detection and the secops tables attached. */
+const startComposed = (cfg: AggregatorConfig): Promise<RunningAggregator> => startAggregator(cfg, { ...aggregatorSecops(cfg).deps });
 import { openStore } from '../../../src/store/store.js';
 import { IDS, planDemo } from '../../../src/roles/demo/layout.js';
 import { issueCertificates, prepareWorkFolder, writeAggregatorConfig, writeGatewayConfig, writeVtnConfig } from '../../../src/roles/demo/setup.js';
@@ -30,7 +35,7 @@ before(async () => {
   writeVtnConfig(layout, certs, 'tso');
   // The TSO and retailer are not started: AGG-A keeps retrying them, its R4 listener serves anyway.
   const file = writeAggregatorConfig(layout, certs, IDS.aggregators[0], { tso: 'https://127.0.0.1:9', retailer: 'https://127.0.0.1:9' });
-  agg = await startAggregator(loadAggregatorConfig(file, {}));
+  agg = await startComposed(loadAggregatorConfig(file, {}));
   for (const site of layout.sites) writeGatewayConfig(layout, certs, site, `https://127.0.0.1:${agg.downstreamPort}`);
 });
 

@@ -12,6 +12,11 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import type { AggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { aggregatorSecops } from '../../../src/cli/role-secops.js';
+
+/** The aggregator as `erab aggregator run` composes it: detection and the secops tables attached. */
+const startComposed = (cfg: AggregatorConfig): Promise<RunningAggregator> => startAggregator(cfg, { ...aggregatorSecops(cfg).deps });
 import { AuditLog } from '../../../src/security/audit/log.js';
 import { readRecords } from '../../../src/security/audit/export.js';
 import { IncidentBook, incidentMigrations } from '../../../src/secops/incidents/index.js';
@@ -60,7 +65,7 @@ describe('against a running aggregator', () => {
     world = await pkiWorld({ agg: 'aggregator:AGG1', gw1: 'gateway:GW1', gw2: 'gateway:GW2' }, { prefix: 'erab-incident-agg-' });
     deskDb = join(world.dir, 'incidents.db');
     deskAudit = join(world.dir, 'incidents-audit');
-    agg = await startAggregator(parseAggregatorConfig({
+    agg = await startComposed(parseAggregatorConfig({
       id: 'AGG1',
       tls: world.tlsFiles('agg'),
       store: { url: join(world.dir, 'aggregator.db') },
@@ -171,7 +176,7 @@ describe('against a running aggregator', () => {
 
 test('a drill against an aggregator whose detection is off fails and says why', async () => {
   const world = await pkiWorld({ agg: 'aggregator:AGG2' }, { prefix: 'erab-drill-off-' });
-  const agg = await startAggregator(parseAggregatorConfig({
+  const agg = await startComposed(parseAggregatorConfig({
     id: 'AGG2', tls: world.tlsFiles('agg'), store: { url: join(world.dir, 'aggregator.db') }, audit: { dir: join(world.dir, 'audit') },
     downstream: { port: 0, allowList: { participants: ['gateway:GW1'] } }, detection: { enabled: false },
   }));
