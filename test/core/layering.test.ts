@@ -58,3 +58,13 @@ test('secops imports only core, protocols, endpoints, security, store and roles 
   const allowed = ['core/', 'protocols/', 'endpoints/', 'security/', 'store/', 'roles/', 'secops/'];
   assert.deepEqual(violations('secops', (t) => allowed.some((p) => t.startsWith(p))), []);
 });
+
+test('security and store import only core (siblings, docs/architecture.md §2)', () => {
+  assert.deepEqual(violations('security', (t) => t.startsWith('core/') || t.startsWith('security/')), []);
+  assert.deepEqual(violations('store', (t) => t.startsWith('core/') || t.startsWith('store/')), []);
+});
+
+test('endpoints import only core, protocols, security and store (below roles, docs/architecture.md §2)', () => {
+  const allowed = ['core/', 'protocols/', 'security/', 'store/', 'endpoints/'];
+  assert.deepEqual(violations('endpoints', (t) => allowed.some((p) => t.startsWith(p))), []);
+});
