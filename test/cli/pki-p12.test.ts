@@ -121,4 +121,26 @@ describe('erab pki issue --p12', () => {
     assert.match(tooShort.stderr, /at least 8 characters/);
     assert.equal(existsSync(issued('operator', 'carol')), false, 'no certificate issued');
   });
+
+  it('erab pki p12 exports the current certificate of a participant, and refuses a revoked one', async () => {
+    const out = join(root, 'alice-again.p12');
+    writeFileSync(out, 'old content', { mode: 0o644 });
+    const r = await erab(['pki', 'p12', '--dir', dir, '--id', 'alice', '--out', out], { ERAB_P12_PASSPHRASE: PASS });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(out).mode & 0o777, 0o600, 'an existing file is made private too');
+    const certs = opensslPkcs12(out, passFile, ['-nokeys', '-clcerts']);
+    assert.equal(certs.status, 0, certs.stderr);
+    const fromP12 = new X509Certificate(certs.stdout.slice(certs.stdout.indexOf('-----BEGIN CERTIFICATE-----')));
+    assert.ok(fromP12.raw.equals(new X509Certificate(readFileSync(join(issued('operator', 'alice'), 'cert.pem'))).raw));
+
+    const nobody = await erab(['pki', 'p12', '--dir', dir, '--id', 'nobody', '--out', join(root, 'nobody.p12')], { ERAB_P12_PASSPHRASE: PASS });
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /no TLS certificate of operator nobody/);
+
+    assert.equal((await erab(['pki', 'revoke', '--dir', dir, '--role', 'operator', '--id', 'alice', '--reason', 'keyCompromise'])).code, 0);
+    const revoked = await erab(['pki', 'p12', '--dir', dir, '--id', 'alice', '--out', join(root, 'revoked.p12')], { ERAB_P12_PASSPHRASE: PASS });
+    assert.equal(revoked.code, 1);
+    assert.match(revoked.stderr, /is revoked/);
+    assert.equal(existsSync(join(root, 'revoked.p12')), false);
+  });
 });

@@ -5,6 +5,7 @@
  *   erab pki init    [--dir D] [--passphrase-file F] [--algorithm ec|rsa]
  *   erab pki issue   --role R --id I [--usage tls|code-signing] [--algorithm ec|rsa] [--days N] [--dns name...] [--ip addr...]
  *                    [--p12 F --p12-passphrase-file F2]   (also a PKCS#12 file for a browser)
+ *   erab pki p12     [--role operator] --id I --out F [--p12-passphrase-file F2]   (PKCS#12 of the current one)
  *   erab pki revoke  --serial S | --role R --id I [--reason R]
  *   erab pki crl     [--days N]
  *   erab pki list    [--json]
@@ -15,7 +16,7 @@
  * for the PKCS#12 passphrase (--p12-passphrase-file or ERAB_P12_PASSPHRASE).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
 import { CERTIFICATE_USAGES, DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, toPkcs12, checkPkcs12Passphrase, type CertificateUsage, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
@@ -139,17 +140,26 @@ export function register(program: Command): void {
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
       const c = await store.issue({ ...who, usage: o.usage, algorithm: o.algorithm, days: o.days, ...(o.dns ? { dns: o.dns } : {}), ...(o.ip ? { ip: o.ip } : {}) });
       printIssued(c, 'issued');
-      if (o.p12 && p12Pass !== undefined) {
-        const p12 = await toPkcs12({
-          certPem: readFileSync(c.files.certFile, 'utf8'),
-          keyPem: readFileSync(c.files.keyFile, 'utf8'),
-          chainPem: readFileSync(c.files.caFile, 'utf8'),
-          passphrase: p12Pass,
-          friendlyName: `erab ${c.role} ${c.id}`,
-        });
-        writeFileSync(o.p12, p12, { mode: 0o600 });
-        process.stdout.write(`  PKCS#12      ${o.p12} (0600, passphrase-protected; import it into the browser)\n`);
-      }
+      if (o.p12 && p12Pass !== undefined) await writePkcs12(c.files, `${c.role} ${c.id}`, o.p12, p12Pass);
+    });
+
+  common(pki.command('p12'))
+    .description('write the current TLS certificate of a participant, its key and the CA as a PKCS#12 file (to import into a browser)')
+    .addOption(roleOption().default('operator'))
+    .requiredOption('--id <id>', 'participant id')
+    .requiredOption('--out <file>', 'the .p12 file to write (mode 0600)')
+    .option('--p12-passphrase-file <file>', 'file holding the PKCS#12 passphrase (else $ERAB_P12_PASSPHRASE); at least 8 characters')
+    .action(async (o: CommonOpts & { role: string; id: string; out: string; p12PassphraseFile?: string }) => {
+      const who = participantArgs(o);
+      const pass = readPassphrase(o.p12PassphraseFile, 'ERAB_P12_PASSPHRASE');
+      if (pass === undefined) throw new UsageError('a PKCS#12 file needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)');
+      checkPkcs12Passphrase(pass);
+      const store = await openPki({ dir: o.dir });
+      const files = store.files(who.role, who.id);
+      const current = store.list().filter((r) => r.role === who.role && r.id === who.id && (r.usage ?? 'tls') === 'tls').at(-1);
+      if (!current) throw new InvalidInputError(`no TLS certificate of ${who.role} ${who.id} in ${o.dir}: issue one with erab pki issue`);
+      if (current.status !== 'valid') throw new InvalidInputError(`the current certificate of ${who.role} ${who.id} (serial ${current.serial}) is ${current.status}: rotate or issue a new one first`);
+      await writePkcs12(files, `${who.role} ${who.id}`, o.out, pass);
     });
 
   common(pki.command('revoke'))
@@ -206,6 +216,20 @@ export function register(program: Command): void {
       printIssued(c, 'rotated');
       process.stdout.write(`  revoked      ${c.replaced} (superseded)\n`);
     });
+}
+
+/** Writes certificate, key and CA of `files` as a passphrase-protected PKCS#12 file (0600). */
+async function writePkcs12(files: { certFile: string; keyFile: string; caFile: string }, who: string, out: string, passphrase: string): Promise<void> {
+  const p12 = await toPkcs12({
+    certPem: readFileSync(files.certFile, 'utf8'),
+    keyPem: readFileSync(files.keyFile, 'utf8'),
+    chainPem: readFileSync(files.caFile, 'utf8'),
+    passphrase,
+    friendlyName: `erab ${who}`,
+  });
+  writeFileSync(out, p12, { mode: 0o600 });
+  chmodSync(out, 0o600); // `mode` applies only to a new file; an existing one may have been readable by others
+  process.stdout.write(`  PKCS#12      ${out} (0600, passphrase-protected; import it into the browser)\n`);
 }
 
 function passOpt(o: CommonOpts): { passphrase?: string } {
