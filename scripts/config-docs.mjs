@@ -233,7 +233,7 @@ function renderMarkdown(role, entry, json, rows) {
     `${entry.title}.`,
     '',
     `Read by: \`${entry.usedBy}\`. Check a file with \`erab config check ${role} --config <file>\`.`,
-    `JSON Schema for editors: [${role}.schema.json](${role}.schema.json) (add \`"$schema": "./${role}.schema.json"\` or map it in your editor).`,
+    `JSON Schema for editors: [${role}.schema.json](${role}.schema.json) (name it in the file as \`"$schema": "<path>/${role}.schema.json"\`, which erab ignores, or map it in your editor's settings).`,
     `Schema: \`${entry.source.name}\` in ${entry.source.file}.`,
     '',
     entry.envPrefix === null
@@ -262,6 +262,8 @@ export async function generateConfigDocs(repoRoot) {
     // A deep copy: zod may share one JSON object between places that reuse one schema.
     const json = JSON.parse(JSON.stringify(z.toJSONSchema(entry.schema, { io: 'input', unrepresentable: 'any' })));
     json.title = `erab ${role} configuration`;
+    // Editors find the schema through "$schema" in the file; loadConfig drops that key (core/config.ts).
+    json.properties = { $schema: { type: 'string', description: 'The JSON Schema of this file, for editors (ignored by erab).' }, ...json.properties };
     const top = describe(consts, entry.source.name, '');
     if (top) json.description = top;
     const rows = [];

@@ -59,6 +59,7 @@ test('the JSON Schema accepts what the role accepts and refuses a misspelt key, 
   const validate = ajv.compile(schemaOf('aggregator'));
   const good = { id: 'agg-1', tls: { certFile: 'a.pem', keyFile: 'a.key', caFile: 'ca.pem' }, upstream: [{ name: 'tso-tokyo', kind: 'tso', vtnUrl: 'https://127.0.0.1:8443', expect: { role: 'tso', id: 'tokyo' } }] };
   assert.equal(validate(good), true, JSON.stringify(validate.errors));
+  assert.equal(validate({ $schema: './aggregator.schema.json', ...good }), true, 'an editor accepts the "$schema" key erab ignores');
   assert.equal(validate({ ...good, downstream: { wokers: 2 } }), false);
   assert.equal(validate.errors?.[0]?.keyword, 'additionalProperties');
   assert.equal(validate({ ...good, closedLoop: { missesToMark: 0 } }), false, 'a bound of the zod schema is in the JSON Schema');
@@ -76,12 +77,14 @@ test('erab config check <role> prints the effective configuration, or names the 
   const dir = mkdtempSync(join(tmpdir(), 'erab-config-check-'));
   try {
     const good = join(dir, 'tso.json');
-    writeFileSync(good, JSON.stringify({ id: 'tokyo', tls: { certFile: 'a.pem', keyFile: 'a.key', caFile: 'ca.pem' } }));
+    // "$schema" lets an editor check the file; erab ignores it instead of refusing an unknown key.
+    writeFileSync(good, JSON.stringify({ $schema: '../docs/config/tso.schema.json', id: 'tokyo', tls: { certFile: 'a.pem', keyFile: 'a.key', caFile: 'ca.pem' } }));
     const ok = await erab(['config', 'check', 'tso', '--config', good], { ERAB_LISTEN__PORT: '9443' });
     assert.equal(ok.code, 0, ok.stderr);
     const effective = JSON.parse(ok.stdout) as { listen: { port: number }; pollIntervalMs: number };
     assert.equal(effective.pollIntervalMs, 10_000, 'defaults filled in');
     assert.equal(effective.listen.port, 9443, 'the environment overrides the file, as when the role runs');
+    assert.equal('$schema' in effective, false);
 
     const bad = join(dir, 'site.json');
     writeFileSync(bad, JSON.stringify({ address: '127.0.0.1', battery: { capacityWh: 5 } }));
