@@ -56,6 +56,7 @@ test('descriptions come from the JSDoc of each field, through nesting, reference
 test('the JSON Schema accepts what the role accepts and refuses a misspelt key, as the role does', () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
+  for (const role of CONFIG_ROLES) assert.doesNotThrow(() => new Ajv2020({ strict: false }).compile(schemaOf(role)), `${role}.schema.json is a valid JSON Schema`);
   const validate = ajv.compile(schemaOf('aggregator'));
   const good = { id: 'agg-1', tls: { certFile: 'a.pem', keyFile: 'a.key', caFile: 'ca.pem' }, upstream: [{ name: 'tso-tokyo', kind: 'tso', vtnUrl: 'https://127.0.0.1:8443', expect: { role: 'tso', id: 'tokyo' } }] };
   assert.equal(validate(good), true, JSON.stringify(validate.errors));
