@@ -4,7 +4,7 @@
  * Figures are wall-clock ms of the whole `allocate()` call (validation, sort, fill, result),
  * median and max of N runs after one warm-up run, plus the median CPU time of this process
  * (less sensitive to other load on a shared machine); the pool is generated once per size
- * from a fixed seed (typical Japanese residential resources, DESIGN.md §4).
+ * from a fixed seed (typical Japanese residential resources, docs/architecture.md §4).
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';

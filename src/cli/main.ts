@@ -5,13 +5,13 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ErabError, describeError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { setTlsLogger } from '../security/tls/material.js';
 import { commandGroups } from './commands/index.js';
 import { AuditLog } from '../security/audit/log.js';
 import { checkReleaseIntegrity } from '../secops/updates/release.js';
 import { UsageError } from './usage.js';
+import { endQuietlyWhenStdoutCloses, failureLine } from './failure.js';
 
 function packageVersion(): string {
   try {
@@ -72,6 +72,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   // CRL status and reloads of every TLS endpoint this command opens (created on first use).
   setTlsLogger(() => createLogger('tls'));
+  endQuietlyWhenStdoutCloses();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -85,9 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`erab: ${err.message}\n`);
       return 2;
     }
-    const prefix = err instanceof ErabError ? '' : 'unexpected error: ';
-    process.stderr.write(`erab: ${prefix}${describeError(err)}\n`);
-    if (!(err instanceof ErabError) && process.env.ERAB_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.stderr.write(`erab: ${failureLine(err)}\n`);
     return 1;
   }
 }

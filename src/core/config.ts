@@ -94,12 +94,23 @@ export function readConfigFile(file: string): unknown {
 }
 
 /**
+ * A top-level `"$schema"` names the JSON Schema an editor checks the file against
+ * (docs/config/<role>.schema.json); it is for the editor, not a setting, so it is dropped here
+ * rather than refused as an unknown key.
+ */
+function withoutSchemaRef(config: unknown): unknown {
+  if (!isPlainObject(config) || typeof config.$schema !== 'string') return config;
+  const { $schema: _editorOnly, ...rest } = config;
+  return rest;
+}
+
+/**
  * Validates defaults < file < environment against `schema` and returns the typed result.
  * @example
  *   const cfg = loadConfig(gatewayConfigSchema, { file: 'gateway.json' });
  */
 export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptions = {}): z.output<S> {
-  const fromFile = opts.file ? readConfigFile(opts.file) : {};
+  const fromFile = withoutSchemaRef(opts.file ? readConfigFile(opts.file) : {});
   const fromEnv = configFromEnv(opts.env ?? process.env, opts.envPrefix ?? 'ERAB_');
   const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
   if (shape && typeof shape === 'object') {

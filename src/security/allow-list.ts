@@ -1,6 +1,6 @@
 /**
  * Which authenticated peers a listener admits (ERAB cybersecurity guideline §3.3.1: the TSO's
- * system accepts only the aggregators it has specified; DESIGN.md §3 "allow-list of peer
+ * system accepts only the aggregators it has specified; docs/architecture.md §3 "allow-list of peer
  * certificates per listener").
  *
  * A peer is admitted when

@@ -10,7 +10,7 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { InvalidInputError } from '../core/errors.js';
 
-/** The roles a certificate can hold (DESIGN.md §2). */
+/** The roles a certificate can hold (docs/architecture.md §1). */
 export const PARTICIPANT_ROLES = ['tso', 'retailer', 'aggregator', 'gateway', 'operator'] as const;
 export type ParticipantRole = (typeof PARTICIPANT_ROLES)[number];
 

@@ -1,7 +1,7 @@
 /**
  * Wake-ups between processes that share a store: "something changed on <channel>, go and
  * look". Used so a sender waiting on an empty outbox, or a VTN holding a long poll, reacts at
- * once instead of polling (DESIGN §7: PostgreSQL LISTEN/NOTIFY wakes long polls).
+ * once instead of polling (docs/architecture.md §6: PostgreSQL LISTEN/NOTIFY wakes long polls).
  *
  * A wake-up is a hint, never the data: a receiver always reads the store afterwards, and keeps
  * a timeout so a lost hint (a dropped LISTEN connection) only delays it.

@@ -63,3 +63,16 @@ test('variables that do not name a field of the schema belong to other readers a
   assert.equal(cfg.listen.port, 9001);
   assert.throws(() => loadConfig(schema, { env: { ERAB_LISTEN__PROT: '1' } }), /listen/, 'a typo inside a known section is still refused');
 });
+
+test('a top-level "$schema" (for editors) is ignored; other unknown keys are still refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'erab-cfg-'));
+  const file = join(dir, 'c.json');
+  writeFileSync(file, JSON.stringify({ $schema: './c.schema.json', listen: { port: 9000 } }));
+  const cfg = loadConfig(schema, { file, env: {} });
+  assert.equal(cfg.listen.port, 9000);
+  assert.equal('$schema' in cfg, false);
+  writeFileSync(file, JSON.stringify({ $schema: './c.schema.json', listen: { port: 9000, $schema: 'x' } }));
+  assert.throws(() => loadConfig(schema, { file, env: {} }), (err: unknown) => err instanceof ConfigError && /listen/.test(err.message), 'only the top level');
+  writeFileSync(file, JSON.stringify({ $schema: 42 }));
+  assert.throws(() => loadConfig(schema, { file, env: {} }), ConfigError, 'a "$schema" that is not a reference is not ignored');
+});

@@ -65,3 +65,13 @@ test('roles never import secops, compliance, api, web or cli (they are composed 
   // The scan sees the roles' imports (it would pass vacuously otherwise).
   assert.ok(tsFiles(join(SRC, 'roles')).flatMap(importsOf).some((t) => t.startsWith('roles/common/composition')), 'roles import their composition hook');
 });
+
+test('security and store import only core (siblings, docs/architecture.md §2)', () => {
+  assert.deepEqual(violations('security', (t) => t.startsWith('core/') || t.startsWith('security/')), []);
+  assert.deepEqual(violations('store', (t) => t.startsWith('core/') || t.startsWith('store/')), []);
+});
+
+test('endpoints import only core, protocols, security and store (below roles, docs/architecture.md §2)', () => {
+  const allowed = ['core/', 'protocols/', 'security/', 'store/', 'endpoints/'];
+  assert.deepEqual(violations('endpoints', (t) => allowed.some((p) => t.startsWith(p))), []);
+});

@@ -16,7 +16,8 @@ import { register as vuln } from './vuln.js';
 import { register as alerts } from './alerts.js';
 import { register as incident } from './incident.js';
 import { register as drill } from './drill.js';
+import { register as config } from './config.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln, alerts, incident, drill];
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln, alerts, incident, drill, config];

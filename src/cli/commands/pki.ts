@@ -4,19 +4,22 @@
  *
  *   erab pki init    [--dir D] [--passphrase-file F] [--algorithm ec|rsa]
  *   erab pki issue   --role R --id I [--usage tls|code-signing] [--algorithm ec|rsa] [--days N] [--dns name...] [--ip addr...]
+ *                    [--p12 F --p12-passphrase-file F2]   (also a PKCS#12 file for a browser)
+ *   erab pki p12     [--role operator] --id I --out F [--p12-passphrase-file F2]   (PKCS#12 of the current one)
  *   erab pki revoke  --serial S | --role R --id I [--reason R]
  *   erab pki crl     [--days N]
  *   erab pki list    [--json]
  *   erab pki rotate  --role R --id I [--usage tls|code-signing] [--days N]
  *
  * The CA passphrase comes from --passphrase-file or ERAB_CA_PASSPHRASE, never from the command
- * line (it would end up in shell history and `ps`). Private keys are never printed.
+ * line (it would end up in shell history and `ps`). Private keys are never printed. The same holds
+ * for the PKCS#12 passphrase (--p12-passphrase-file or ERAB_P12_PASSPHRASE).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
-import { CERTIFICATE_USAGES, DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, type CertificateUsage, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
+import { CERTIFICATE_USAGES, DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, toPkcs12, checkPkcs12Passphrase, type CertificateUsage, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
 import { UsageError } from '../usage.js';
 
 interface CommonOpts {
@@ -36,21 +39,26 @@ function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
 }
 
-/** Reads the CA passphrase: --passphrase-file wins, then ERAB_CA_PASSPHRASE, else none. */
-export function passphrase(opts: { passphraseFile?: string | undefined }): string | undefined {
-  if (opts.passphraseFile) {
+/** Reads a passphrase: the file wins, then the environment variable, else none. */
+function readPassphrase(file: string | undefined, envName: string): string | undefined {
+  if (file) {
     let text: string;
     try {
-      text = readFileSync(opts.passphraseFile, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new InvalidInputError(`passphrase file ${opts.passphraseFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new InvalidInputError(`passphrase file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     const p = text.replace(/\r?\n$/, '');
-    if (p.length === 0) throw new InvalidInputError(`passphrase file ${opts.passphraseFile} is empty`);
+    if (p.length === 0) throw new InvalidInputError(`passphrase file ${file} is empty`);
     return p;
   }
-  const env = process.env.ERAB_CA_PASSPHRASE;
+  const env = process.env[envName];
   return env !== undefined && env !== '' ? env : undefined;
+}
+
+/** The CA passphrase: --passphrase-file wins, then ERAB_CA_PASSPHRASE, else none. */
+export function passphrase(opts: { passphraseFile?: string | undefined }): string | undefined {
+  return readPassphrase(opts.passphraseFile, 'ERAB_CA_PASSPHRASE');
 }
 
 function common(cmd: Command): Command {
@@ -118,12 +126,40 @@ export function register(program: Command): void {
     .option('--days <n>', 'validity in days', positiveInt('--days', 3650), 365)
     .option('--dns <name>', 'DNS name for servers (repeatable; default localhost)', collect)
     .option('--ip <addr>', 'IP address for servers (repeatable; default 127.0.0.1 and ::1)', collect)
-    .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; algorithm: KeyAlgorithm; days: number; dns?: string[]; ip?: string[] }) => {
+    .option('--p12 <file>', 'also write certificate, key and CA as a PKCS#12 file (to import into a browser)')
+    .option('--p12-passphrase-file <file>', 'file holding the PKCS#12 passphrase (else $ERAB_P12_PASSPHRASE); at least 8 characters')
+    .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; algorithm: KeyAlgorithm; days: number; dns?: string[]; ip?: string[]; p12?: string; p12PassphraseFile?: string }) => {
       const who = participantArgs(o);
       if (o.usage === 'code-signing' && (o.dns || o.ip)) throw new UsageError('a code-signing certificate names no host: leave out --dns and --ip');
+      if (o.usage === 'code-signing' && o.p12) throw new UsageError('--p12 is for TLS certificates imported into a browser, not code-signing keys');
+      if (o.p12PassphraseFile && !o.p12) throw new UsageError('--p12-passphrase-file needs --p12 <file>');
+      // Read the PKCS#12 passphrase before issuing, so a missing one issues nothing.
+      const p12Pass = o.p12 ? readPassphrase(o.p12PassphraseFile, 'ERAB_P12_PASSPHRASE') : undefined;
+      if (o.p12 && p12Pass === undefined) throw new UsageError('--p12 needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)');
+      if (p12Pass !== undefined) checkPkcs12Passphrase(p12Pass);
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
       const c = await store.issue({ ...who, usage: o.usage, algorithm: o.algorithm, days: o.days, ...(o.dns ? { dns: o.dns } : {}), ...(o.ip ? { ip: o.ip } : {}) });
       printIssued(c, 'issued');
+      if (o.p12 && p12Pass !== undefined) await writePkcs12(c.files, `${c.role} ${c.id}`, o.p12, p12Pass);
+    });
+
+  common(pki.command('p12'))
+    .description('write the current TLS certificate of a participant, its key and the CA as a PKCS#12 file (to import into a browser)')
+    .addOption(roleOption().default('operator'))
+    .requiredOption('--id <id>', 'participant id')
+    .requiredOption('--out <file>', 'the .p12 file to write (mode 0600)')
+    .option('--p12-passphrase-file <file>', 'file holding the PKCS#12 passphrase (else $ERAB_P12_PASSPHRASE); at least 8 characters')
+    .action(async (o: CommonOpts & { role: string; id: string; out: string; p12PassphraseFile?: string }) => {
+      const who = participantArgs(o);
+      const pass = readPassphrase(o.p12PassphraseFile, 'ERAB_P12_PASSPHRASE');
+      if (pass === undefined) throw new UsageError('a PKCS#12 file needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)');
+      checkPkcs12Passphrase(pass);
+      const store = await openPki({ dir: o.dir });
+      const files = store.files(who.role, who.id);
+      const current = store.list().filter((r) => r.role === who.role && r.id === who.id && (r.usage ?? 'tls') === 'tls').at(-1);
+      if (!current) throw new InvalidInputError(`no TLS certificate of ${who.role} ${who.id} in ${o.dir}: issue one with erab pki issue`);
+      if (current.status !== 'valid') throw new InvalidInputError(`the current certificate of ${who.role} ${who.id} (serial ${current.serial}) is ${current.status}: rotate or issue a new one first`);
+      await writePkcs12(files, `${who.role} ${who.id}`, o.out, pass);
     });
 
   common(pki.command('revoke'))
@@ -180,6 +216,20 @@ export function register(program: Command): void {
       printIssued(c, 'rotated');
       process.stdout.write(`  revoked      ${c.replaced} (superseded)\n`);
     });
+}
+
+/** Writes certificate, key and CA of `files` as a passphrase-protected PKCS#12 file (0600). */
+async function writePkcs12(files: { certFile: string; keyFile: string; caFile: string }, who: string, out: string, passphrase: string): Promise<void> {
+  const p12 = await toPkcs12({
+    certPem: readFileSync(files.certFile, 'utf8'),
+    keyPem: readFileSync(files.keyFile, 'utf8'),
+    chainPem: readFileSync(files.caFile, 'utf8'),
+    passphrase,
+    friendlyName: `erab ${who}`,
+  });
+  writeFileSync(out, p12, { mode: 0o600 });
+  chmodSync(out, 0o600); // `mode` applies only to a new file; an existing one may have been readable by others
+  process.stdout.write(`  PKCS#12      ${out} (0600, passphrase-protected; import it into the browser)\n`);
 }
 
 function passOpt(o: CommonOpts): { passphrase?: string } {

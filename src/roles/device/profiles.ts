@@ -1,6 +1,6 @@
 /**
  * Weather-free profiles for the simulators: clear-sky solar generation for a Japanese site and a
- * household base load with morning and evening peaks (values from DESIGN.md §4: base load
+ * household base load with morning and evening peaks (values from docs/architecture.md §4: base load
  * 0.2–1 kW).
  */
 import { jstDayOfYear, jstHour } from './sim-time.js';

@@ -22,17 +22,25 @@ import { LightingSimulator } from './lighting.js';
 import { FuelCellSimulator } from './fuel-cell.js';
 import { WaterHeaterSimulator } from './water-heater.js';
 
+/** Overrides of one device's identity (maker, product code, production number, firmware version). */
 const identityOverride = z.object({
+  /** ECHONET Lite maker code of this device (3 bytes); default: the site's `makerCode`. */
   makerCode: z.number().int().min(0).max(0xffffff).optional(),
+  /** Product code (EPC 0x8C), up to 12 ASCII characters; default `ERAB-<kind>`. */
   productCode: z.string().max(12).optional(),
+  /** Production (serial) number (EPC 0x8D), up to 12 ASCII characters; default `<serialPrefix>-<kind>`. */
   productionNumber: z.string().max(12).optional(),
+  /** Firmware version this device reports and starts with; default: the site's `firmware.version`. */
   firmwareVersion: z.string().regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version').optional(),
 }).strict();
 
 /** The site configuration, validated (zod) with realistic Japanese residential defaults. */
 export const SiteConfigSchema = z.object({
+  /** IPv4 address the site's ECHONET Lite node binds (one address per simulated home). */
   address: z.ipv4(),
+  /** UDP port to bind (3610, the ECHONET Lite port; 0 = ephemeral). */
   port: z.number().int().min(0).max(65535).default(3610),
+  /** Where responses go: a port (default 3610, what the standard's controllers listen on) or "source" (the request's source port). */
   replyPort: z.union([z.number().int().min(1).max(65535), z.literal('source')]).optional(),
   /** Simulated ms per real ms. */
   speed: z.number().positive().max(100_000).default(1),
@@ -40,69 +48,112 @@ export const SiteConfigSchema = z.object({
   tickMs: z.number().int().min(10).max(60_000).default(1000),
   /** Simulated start instant (epoch ms); default now. */
   startTime: z.number().int().optional(),
+  /** Seed of the simulation's random numbers (noise, base load), so a run can be repeated. */
   seed: z.number().int().default(1),
+  /** ECHONET Lite maker code of every device (3 bytes; 0xFFFFFE = experimental). */
   makerCode: z.number().int().min(0).max(0xffffff).default(0xfffffe),
   /** Simulated firmware (./firmware.ts): the version every device starts with, and versions that boot into a fault. */
   firmware: z.object({
+    /** Firmware version every device starts with (dotted numbers). */
     version: z.string().regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version').default(DEFAULT_FIRMWARE_VERSION),
+    /** Versions that boot into a fault when installed (to exercise update roll-back). */
     faultyVersions: z.array(z.string().max(40)).max(100).default([]),
   }).strict().prefault({}),
   /** Prefix of production numbers; default derived from the address. */
   serialPrefix: z.string().regex(/^[\x20-\x7e]{1,8}$/).optional(),
+  /** Unicast targets of the node's announcements (INF), for networks without multicast. */
   peers: z.array(z.object({ address: z.ipv4(), port: z.number().int().min(1).max(65535).optional() }).strict()).default([]),
+  /** Join and announce to the ECHONET Lite multicast group (true, or the group and interface address). */
   multicast: z.union([z.boolean(), z.object({ group: z.ipv4().optional(), interfaceAddress: z.ipv4().optional() }).strict()]).default(false),
+  /** SO_REUSEADDR on the unicast socket (to share a host with a stack bound to 0.0.0.0:3610). */
   reuseAddr: z.boolean().default(false),
+  /** A storage battery (EOJ 0x027D); null = none. */
   battery: z.object({
+    /** Usable capacity, Wh (Japanese home batteries: 5–16 kWh). */
     capacityWh: z.number().min(1000).max(100_000).default(9800),
+    /** Largest charge power of the inverter, W. */
     maxChargeW: z.number().min(100).max(50_000).default(3000),
+    /** Largest discharge power of the inverter, W. */
     maxDischargeW: z.number().min(100).max(50_000).default(3000),
+    /** State of charge at start, %. */
     initialSocPercent: z.number().min(0).max(100).default(50),
+    /** The battery's own floor: it does not discharge below this state of charge, %. */
     minSocPercent: z.number().min(0).max(100).default(10),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** A PV system (EOJ 0x0279); null = none. */
   pv: z.object({
+    /** Rated output, W (Japanese homes: 3–6 kW). */
     ratedW: z.number().min(100).max(65_533).default(4500),
+    /** ± fraction of random variation of the output (passing clouds); 0 = clear sky. */
     noise: z.number().min(0).max(1).default(0),
+    /** Latitude of the site for the sun's elevation, degrees north (35 ≈ Tokyo). */
     latitudeDeg: z.number().min(20).max(46).default(35),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** An EV charger/discharger (V2H, EOJ 0x027E) with its vehicle; null = none. */
   ev: z.object({
+    /** The vehicle's battery capacity, Wh (40–60 kWh typical). */
     vehicleCapacityWh: z.number().min(5000).max(200_000).default(40_000),
+    /** Largest charge power of the V2H unit, W. */
     maxChargeW: z.number().min(1000).max(20_000).default(6000),
+    /** Largest discharge power of the V2H unit, W. */
     maxDischargeW: z.number().min(1000).max(20_000).default(6000),
+    /** The vehicle's state of charge at start, %. */
     initialSocPercent: z.number().min(0).max(100).default(60),
+    /** Whether the vehicle is plugged in (when no `pluggedHours` are given). */
     pluggedIn: z.boolean().default(true),
     /** Commuter schedule [from, to] in JST hours (e.g. [18, 8]); absent = always as pluggedIn. */
     pluggedHours: z.tuple([z.number().min(0).max(24), z.number().min(0).max(24)]).optional(),
+    /** Energy a day's driving takes from the vehicle while away, Wh. */
     driveWh: z.number().min(0).max(100_000).default(6000),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** A heat-pump water heater (EcoCute, EOJ 0x026B); null = none. */
   waterHeater: z.object({
+    /** Tank volume, litres (370–460 L typical). */
     tankLitres: z.number().min(100).max(1000).default(460),
+    /** Power drawn while heating, W (about 1–1.5 kW). */
     heaterW: z.number().min(300).max(5000).default(1200),
+    /** Hot water remaining at start, % of the tank. */
     initialFillPercent: z.number().min(0).max(100).default(70),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** A home air conditioner (EOJ 0x0130); null = none. */
   aircon: z.object({
+    /** Power drawn while running, W. */
     ratedW: z.number().min(300).max(10_000).default(2000),
+    /** Set temperature at start, °C. */
     setC: z.number().int().min(16).max(32).default(26),
+    /** Running at start. */
     on: z.boolean().default(false),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** A household fuel cell (ENE-FARM, EOJ 0x027C); null = none. */
   fuelCell: z.object({
+    /** Rated electric output, W. */
     ratedW: z.number().min(100).max(5000).default(700),
+    /** Generating at start. */
     generating: z.boolean().default(true),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** General lighting (EOJ 0x0290); null = none. */
   lighting: z.object({
+    /** Power drawn at full brightness, W. */
     ratedW: z.number().min(5).max(5000).default(120),
+    /** Brightness at start, %. */
     brightnessPercent: z.number().int().min(0).max(100).default(100),
+    /** Lit at start. */
     on: z.boolean().default(true),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /** The smart meter (EOJ 0x0288): measures the sum of the devices plus a household base load. */
   meter: z.object({
+    /** Household base load at its lowest (night), W. */
     baseLoadMinW: z.number().min(0).max(20_000).default(250),
+    /** Household base load at its peaks (morning and evening), W. */
     baseLoadMaxW: z.number().min(0).max(20_000).default(900),
+    /** ± fraction of random variation of the base load. */
     noise: z.number().min(0).max(1).default(0),
     identity: identityOverride.optional(),
   }).strict().default({ baseLoadMinW: 250, baseLoadMaxW: 900, noise: 0 }),

@@ -59,11 +59,17 @@ import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type Site
 import { GatewayUpdater } from './updater.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
+/** A device the gateway admits without an operator: fields left out match anything, but an entry must name an identification number or a serial number. */
 const allowListEntry = z.object({
+  /** Identification number (EPC 0x83), hex. */
   identificationNumber: z.string().regex(/^[0-9A-Fa-f]{2,34}$/).optional(),
+  /** Maker code (EPC 0x8A), 6 hex digits. */
   makerCode: z.string().regex(/^[0-9A-Fa-f]{6}$/).optional(),
+  /** Product code (EPC 0x8C). */
   productCode: z.string().max(12).optional(),
+  /** Production number (EPC 0x8D). */
   serialNumber: z.string().max(12).optional(),
+  /** ECHONET Lite object (class group, class, instance), 6 hex digits, e.g. 027D01. */
   eoj: z.string().regex(/^[0-9A-Fa-f]{6}$/).optional(),
 }).strict();
 
@@ -71,6 +77,7 @@ const allowListEntry = z.object({
 export const gatewayConfigSchema = z.object({
   /** Participant id of the gateway (its certificate's `urn:erab:gateway:<id>`); also its venID. */
   gatewayId: participantId,
+  /** Our venName at the aggregator (default: the gateway id). */
   venName: z.string().min(1).max(128).optional(),
   /** The gateway's database: an SQLite file (default) or a postgres:// URL. */
   database: z.string().min(1).default('gateway.db'),
@@ -83,7 +90,9 @@ export const gatewayConfigSchema = z.object({
   databaseSync: z.enum(['full', 'normal']).default('full'),
   /** Tamper-evident audit log directory. */
   audit: z.object({
+    /** The log directory. */
     dir: z.string().min(1).default('audit'),
+    /** Log identity and checkpoint key name (default derived from the gateway id). */
     origin: z.string().optional(),
     /**
      * How often the latest audit checkpoint is handed to the aggregator to be witnessed, ms; never
@@ -91,6 +100,7 @@ export const gatewayConfigSchema = z.object({
      */
     witnessIntervalMs: z.number().int().min(0).max(86_400_000).default(300_000),
   }).strict().prefault({}),
+  /** Our certificate (urn:erab:gateway:<id>), its key, the CA we trust and the CA's CRL (PEM files). */
   tls: z.object({
     certFile: z.string().min(1),
     keyFile: z.string().min(1),
@@ -102,6 +112,7 @@ export const gatewayConfigSchema = z.object({
     /** How often to look for notices, ms; 0 = never. */
     fetchIntervalMs: z.number().int().min(0).max(86_400_000).default(60_000),
   }).strict().prefault({}),
+  /** The aggregator this gateway serves (R4): where its VTN is and whose signature commands must carry. */
   aggregator: z.object({
     /** Participant id of the aggregator (its certificate's `urn:erab:aggregator:<id>`). */
     id: participantId,
@@ -116,17 +127,23 @@ export const gatewayConfigSchema = z.object({
   }).strict(),
   /** OpenADR groups this gateway belongs to (event targets by groupID). */
   groups: z.array(z.string().min(1)).default([]),
+  /** The ECHONET Lite controller towards the site's devices (R5). */
   echonet: z.object({
     /** Address the controller binds (the LAN side of the gateway). */
     address: z.ipv4().default('127.0.0.1'),
+    /** UDP port the controller binds (3610; 0 = ephemeral). */
     port: z.number().int().min(0).max(65535).default(3610),
     /** Device node addresses to discover by unicast. */
     devices: z.array(z.ipv4()).default([]),
+    /** Discover devices by multicast too (not only the `devices` addresses). */
     multicast: z.boolean().default(false),
+    /** How often each device's state and power are read, ms. */
     pollMs: z.number().int().min(200).max(3_600_000).default(10_000),
+    /** How often the site is searched again for new or moved devices, ms. */
     rediscoverMs: z.number().int().min(1000).max(86_400_000).default(300_000),
     /** Wait for a device's response per attempt, real time (also under `--speed`). */
     timeoutMs: z.number().int().min(100).max(20_000).default(5000),
+    /** Attempts after a request went unanswered. */
     retries: z.number().int().min(0).max(5).default(2),
     /** Requests per real second to one device node at most. */
     perNodeRate: z.number().int().min(1).max(1000).default(20),
@@ -146,22 +163,31 @@ export const gatewayConfigSchema = z.object({
   }).strict().prefault({}),
   policy: sitePolicySchema.prefault({}),
   translation: translationConfigSchema.prefault({}),
+  /** Telemetry reported to the aggregator (OpenADR TELEMETRY_USAGE and STATUS). */
   telemetry: z.object({
+    /** SI scale of reported power: none = W, k = kW. */
     powerScale: z.enum(['none', 'k']).default('none'),
+    /** SI scale of reported energy: none = Wh, k = kWh. */
     energyScale: z.enum(['none', 'k']).default('none'),
     /** Fastest sampling we offer in METADATA (the VTN requests at most this often). */
     minPeriodMs: z.number().int().min(1000).default(60_000),
+    /** Slowest sampling we offer in METADATA, ms. */
     maxPeriodMs: z.number().int().min(1000).default(3_600_000),
     /** Grid of the site (east Japan 50 Hz, west 60 Hz) and voltage, for powerReal attributes. */
     gridHz: z.union([z.literal(50), z.literal(60)]).default(50),
+    /** Nominal voltage of the site, V (100 or 200). */
     voltage: z.union([z.literal(100), z.literal(200)]).default(100),
   }).strict().prefault({}),
+  /** Which devices are admitted at once; any other device found is held pending until an operator admits it. */
   admission: z.object({ allowList: z.array(allowListEntry).default([]) }).strict().prefault({}),
+  /** Freshness of signed commands. */
   security: z.object({
     /** Largest difference between a command's signature timestamp and our clock. */
     maxClockSkewMs: z.number().int().min(1000).max(3_600_000).default(300_000),
   }).strict().prefault({}),
+  /** The event engine that turns active events into device commands. */
   engine: z.object({
+    /** How often active events are re-evaluated (start, end, ramps), ms. */
     tickMs: z.number().int().min(100).max(60_000).default(5000),
     /** Longest x-eiRampUp honoured (devices start this long before an event at most), ms. */
     maxRampUpMs: z.number().int().min(0).max(3_600_000).default(900_000),

@@ -18,7 +18,9 @@ import type { SyslogStreamConfig } from '../../security/audit/config.js';
 
 /** `operator`: where health and metrics are served. */
 export const gatewayOperatorSchema = z.object({
+  /** Address the health and metrics listener binds. */
   host: z.string().min(1).default('127.0.0.1'),
+  /** Its port (0 = ephemeral). */
   port: z.number().int().min(0).max(65535),
   /** Operator participant ids allowed (default: any operator certificate from our CA). */
   operators: z.array(z.string().regex(PARTICIPANT_ID_PATTERN)).default([]),

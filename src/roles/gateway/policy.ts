@@ -82,7 +82,7 @@ export type ClassPolicy = Required<ClassPolicyInput>;
 const ALL_DAY: HoursWindow[] = [{ from: '00:00', to: '24:00' }];
 
 /**
- * Safe defaults per class, sized for typical Japanese residential equipment (DESIGN.md §4:
+ * Safe defaults per class, sized for typical Japanese residential equipment (docs/architecture.md §4:
  * battery 5–16 kWh with a 2–6 kW inverter, EV with a 6 kW V2H unit). The battery floor of 30 %
  * is the owner's backup reserve for outages; a site lowers or raises it in its configuration.
  */

@@ -29,10 +29,13 @@ export const contractedAggregatorSchema = z.object({
 export const tsoConfigSchema = z.object({
   /** Our participant id (urn:erab:tso:<id> or urn:erab:retailer:<id> in our certificate). */
   id: participantId,
+  /** tso: a TSO's simple dispatch system (R1); retailer: a retailer's DR requests (R2). */
   kind: z.enum(['tso', 'retailer']).default('tso'),
   /** TSO area (e.g. tokyo, kansai); informational, part of the market contexts. */
   area: z.string().min(1).default('tokyo'),
+  /** Our certificate, its key, the CA we trust and the CA's CRL (PEM files). */
   tls: z.object({ certFile: file, keyFile: file, caFile: file, crlFile: file.optional() }).strict(),
+  /** Where the VTN listens for aggregators (mutual TLS). */
   listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8443) }).strict().default({ host: '127.0.0.1', port: 8443 }),
   /** The HTTP API for operators (mutual TLS, operator certificates only); port 0 = ephemeral. */
   api: z.object({
@@ -40,7 +43,9 @@ export const tsoConfigSchema = z.object({
     port: port.default(0),
     operators: z.array(participantId).default([]),
   }).strict().default({ host: '127.0.0.1', port: 0, operators: [] }),
+  /** The store: an SQLite file (default) or a postgres:// URL. */
   store: z.object({ url: z.string().min(1).default('tso.db') }).strict().default({ url: 'tso.db' }),
+  /** The tamper-evident audit log's directory. */
   audit: z.object({ dir: z.string().min(1).default('tso-audit') }).strict().default({ dir: 'tso-audit' }),
   /** The registry of contracted aggregators; nobody else connects. */
   contractedAggregators: z.array(contractedAggregatorSchema).default([]),

@@ -2,7 +2,7 @@
  * Balancing products of Japan's balancing market (需給調整市場) that the TSO role can dispatch,
  * and the dispatch plan the simple dispatch system (簡易指令システム) sends for them.
  *
- * Figures are those of DESIGN.md §4 (response time / minimum duration); everything is traded
+ * Figures are those of docs/architecture.md §4 (response time / minimum duration); everything is traded
  * and settled in 30-minute blocks (コマ). Products that need a dedicated line (専用線: 一次, 二次①)
  * cannot be dispatched over the simple dispatch system and are refused here.
  */

@@ -16,8 +16,11 @@ import { GatewayChannel, type GatewayNoticeBoard } from './gateway-board.js';
 import { Notifier } from './notifier.js';
 
 export const notifyConfigSchema = z.object({
+  /** E-mail notices over SMTP with STARTTLS; absent = no e-mail channel. */
   smtp: z.object({
+    /** The mail server. */
     host: z.string().min(1),
+    /** Its submission port. */
     port: z.number().int().min(1).max(65535).default(587),
     /** Envelope and header From. */
     from: z.string().min(3).max(254),
@@ -25,24 +28,34 @@ export const notifyConfigSchema = z.object({
     caFile: z.string().min(1).optional(),
     /** Name checked against the certificate when `host` is an address. */
     servername: z.string().min(1).optional(),
+    /** Login name, with `passwordEnv`. */
     user: z.string().min(1).optional(),
     /** Environment variable holding the SMTP password (never the password itself). */
     passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name').optional(),
+    /** Give up one delivery attempt after this long, ms. */
     timeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
   }).strict().refine((s) => (s.user === undefined) === (s.passwordEnv === undefined), 'user and passwordEnv go together').optional(),
+  /** HTTPS webhooks (recipients with a webhook URL). */
   webhook: z.object({
     /** CA(s) of receivers' certificates; default the system store. */
     caFile: z.string().min(1).optional(),
     /** Client certificate for receivers that require mutual TLS. */
     certFile: z.string().min(1).optional(),
+    /** Key of `certFile`. */
     keyFile: z.string().min(1).optional(),
+    /** Give up one delivery attempt after this long, ms. */
     timeoutMs: z.number().int().min(1000).max(300_000).default(15_000),
   }).strict().refine((w) => (w.certFile === undefined) === (w.keyFile === undefined), 'certFile and keyFile go together').prefault({}),
+  /** Retries of failed deliveries: attempt n waits min(maxMs, baseMs·2^(n−1)). */
   retry: z.object({
+    /** Wait before the first retry, ms. */
     baseMs: z.number().int().min(0).max(86_400_000).default(30_000),
+    /** Longest wait between retries, ms. */
     maxMs: z.number().int().min(0).max(7 * 86_400_000).default(3_600_000),
+    /** How often due retries are looked for, ms. */
     pollMs: z.number().int().min(100).max(3_600_000).default(5_000),
   }).strict().prefault({}),
+  /** Deliveries in flight at once (every one carries the notice's one timestamp whatever its turn). */
   concurrency: z.number().int().min(1).max(1000).default(64),
 }).strict();
 export type NotifyConfigInput = z.input<typeof notifyConfigSchema>;

@@ -52,12 +52,15 @@ export function openAuditLog(config: AuditConfig, clock?: Clock): AuditLog {
  * every role's configuration (`syslog: {...}`) and on the command lines (`--syslog host:port`).
  */
 export const syslogStreamConfigSchema = z.strictObject({
+  /** The collector's address. */
   host: z.string().min(1),
   /** 6514 is the IANA port for syslog over TLS. */
   port: z.number().int().min(1).max(65535).default(6514),
   /** The collector's certificate must name this participant id (urn:erab:<role>:<id>); default: any from our CA. */
   expectId: z.string().min(1).optional(),
+  /** Syslog facility of the messages (RFC 5424). */
   facility: z.enum(Object.keys(SYSLOG_FACILITIES) as [SyslogFacility, ...SyslogFacility[]]).default('authpriv'),
+  /** APP-NAME of the messages (RFC 5424). */
   appName: z.string().regex(/^[!-~]{1,48}$/, 'must be 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME)').default('erab'),
   /** Which records: refusals and failures only (default, the security events) or every record. */
   records: z.enum(['security', 'all']).default('security'),

@@ -1,5 +1,5 @@
 /**
- * Sending RFC 5424 messages to a collector over TLS as RFC 5425 specifies (DESIGN.md §3: export to
+ * Sending RFC 5424 messages to a collector over TLS as RFC 5425 specifies (docs/architecture.md §3: export to
  * syslog over TLS). The connection is mutual TLS with erab's 'syslog' profile: the caller passes
  * client options from security/tls (our certificate, the CA, revocation, expected collector).
  *

@@ -21,3 +21,4 @@ export {
   toPem,
 } from './pem.js';
 export * from './code-signing.js';
+export { toPkcs12, checkPkcs12Passphrase, MIN_P12_PASSPHRASE_LENGTH, type Pkcs12Input } from './pkcs12.js';

@@ -1,5 +1,5 @@
 /**
- * TLS settings per interface (DESIGN.md §2). The ERAB cybersecurity guideline §3.3 makes
+ * TLS settings per interface (docs/architecture.md §1). The ERAB cybersecurity guideline §3.3 makes
  * mutual authentication and encryption a 勧告 (recommendation to follow) on R1–R4; erab applies
  * it to every listener.
  *

@@ -1,6 +1,6 @@
 /**
  * Device-level baseline (機器個別計測): for a resource metered at the device, the baseline is
- * the power measured just before the event, held for the whole event (DESIGN.md §4; the
+ * the power measured just before the event, held for the whole event (docs/architecture.md §4; the
  * balancing market's rules for low-voltage resources with device-level metering from FY2026).
  *
  * Our choice, documented: mode `last` (default) takes the last reading strictly before the

@@ -3,7 +3,7 @@
  *
  * Source: 資源エネルギー庁「エネルギー・リソース・アグリゲーション・ビジネスに関するガイドライン」
  * (ERAB business guideline), 標準ベースライン, as revised 2020-06-01 (令和2年6月1日改定), the
- * version DESIGN.md §4 names. What we implemented, step by step:
+ * version docs/architecture.md §4 names. What we implemented, step by step:
  *
  * 1. Day type. The event day is a 平日 (weekday) or a 土日祝日 (Saturday, Sunday or a national
  *    holiday from the caller's JST holiday calendar). Only days of the same type are candidates.

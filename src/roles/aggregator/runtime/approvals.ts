@@ -2,7 +2,7 @@
  * Operator commands and the two-person rule.
  *
  * 自家用電気工作物 cybersecurity guideline 7-1-2 (不正処理防止) asks that critical operations be
- * protected against a single person's mistake or misuse; DESIGN.md §3 turns that into: a
+ * protected against a single person's mistake or misuse; docs/architecture.md §3 turns that into: a
  * fleet-wide or unusually large command is held until a SECOND, DIFFERENT operator approves
  * it. Guideline 8-1-1 (管理者権限) asks that every administrative action be attributed and
  * recorded: every submission, approval, rejection, expiry and refused attempt here is written

@@ -21,18 +21,26 @@ const port = z.number().int().min(0).max(65535);
 
 /** Our certificate, key, the CA(s) we trust and the CA's CRL. */
 export const tlsFilesSchema = z.object({
+  /** Our certificate (PEM). */
   certFile: file,
+  /** Its private key (PEM, mode 0600). */
   keyFile: file,
+  /** The CA certificate(s) we trust for peers (PEM). */
   caFile: file,
+  /** The CA's CRL (PEM), reloaded when it changes; a revoked peer is refused. */
   crlFile: file.optional(),
 }).strict();
 export type TlsFilesConfig = z.output<typeof tlsFilesSchema>;
 
 /** Which peers a listener admits (see src/security/allow-list.ts); an empty list admits nobody. */
 export const allowListSchema = z.object({
+  /** Admit these certificates: OpenADR 10-byte or full SHA-256 fingerprints, with or without colons. */
   fingerprints: z.array(z.string().min(1)).optional(),
+  /** Admit these participants, as `<role>:<id>` (e.g. `aggregator:AGG1`). */
   participants: z.array(z.string().min(1)).optional(),
+  /** Roles admitted: restricts the entries above, or on its own admits every certified peer of these roles. */
   roles: z.array(z.enum(PARTICIPANT_ROLES)).optional(),
+  /** Admit every peer our CA certified; must be written out (an empty allow-list admits nobody). */
   anyCertifiedPeer: z.boolean().optional(),
 }).strict();
 
@@ -44,13 +52,17 @@ export const allowListSchema = z.object({
 export const upstreamPartySchema = z.object({
   /** Short name used in logs, status and the operator's view, e.g. "tso-tokyo". */
   name: participantId,
+  /** What the party is: TSO (R1), retailer (R2) or aggregation coordinator (R3). */
   kind: z.enum(['tso', 'retailer', 'coordinator']),
   /** Base URL of the party's VTN, e.g. https://127.0.0.1:8443 (the /OpenADR2/Simple/2.0b/... paths are appended). */
   vtnUrl: z.url({ protocol: /^https$/, error: 'must be an https:// URL (OpenADR 2.0b over mutual TLS)' }),
   /** The server identity we must reach: role and participant id in its certificate, optionally its fingerprint. */
   expect: z.object({
+    /** Role in its server certificate. */
     role: z.enum(['tso', 'retailer', 'aggregator']),
+    /** Participant id in its server certificate. */
     id: participantId,
+    /** Pin its certificate too (OpenADR fingerprint). */
     fingerprint: z.string().optional(),
   }).strict(),
   /** Our venName at this party (default: our id). */
@@ -89,8 +101,11 @@ export type ApprovalsConfig = z.output<typeof approvalsSchema>;
 export const closedLoopSchema = z.object({
   /** How often delivered power is compared with the target, ms (at most the reporting interval). */
   intervalMs: z.number().int().min(50).max(3_600_000).default(15_000),
+  /** Share of the instructed power a resource may fall short by and still count as following. */
   toleranceFraction: z.number().min(0).max(0.99).default(0.1),
+  /** Absolute shortfall a resource may have and still count as following, W. */
   toleranceW: z.number().min(0).default(50),
+  /** Consecutive misses after which a resource is marked non-responding and its power re-dispatched. */
   missesToMark: z.number().int().min(1).max(100).default(3),
   /** Telemetry older than this counts as missing, ms. */
   telemetryMaxAgeMs: z.number().int().min(100).default(120_000),

@@ -22,7 +22,7 @@
  *
  * Delivered power = Σ over the event's participating resources of (baseline − actual) for
  * reduce, (actual − baseline) for increase, with device-level metering: baseline = the
- * resource's measured power just before it was first instructed (DESIGN.md §4, ERAB business
+ * resource's measured power just before it was first instructed (docs/architecture.md §4, ERAB business
  * guideline: device-level metering uses the pre-event measured value).
  */
 import type { LogFn } from '../../../core/logger.js';
