@@ -9,7 +9,7 @@
  * never from the command line. `restore --check` runs every check and writes nothing.
  */
 import { Option, type Command } from 'commander';
-import { readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { loadTsoConfig } from '../../roles/tso/config.js';
@@ -67,16 +67,18 @@ export function register(program: Command): void {
     .option('--passphrase-file <file>', 'file holding the passphrase that encrypts the keys (else $ERAB_BACKUP_PASSPHRASE)')
     .action(async (opts: { role: BackupRole; config: string; out: string; passphraseFile?: string }) => {
       const spec = roleBackupSpec(opts.role, opts.config);
+      if (existsSync(opts.out)) throw new InvalidInputError(`--out ${opts.out} exists; choose a new file name`);
       const r = await createBackup(spec, passphrase(opts.passphraseFile));
+      // Written aside, then linked into place: never a half-written archive, never over another one.
       const tmp = `${opts.out}.tmp-${process.pid}`;
       writeFileSync(tmp, r.archive, { mode: 0o600, flag: 'wx' });
       try {
-        statSync(opts.out);
-        throw new InvalidInputError(`--out ${opts.out} exists; choose a new file name`);
+        linkSync(tmp, opts.out);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        throw new InvalidInputError(`--out ${opts.out}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      } finally {
+        rmSync(tmp, { force: true });
       }
-      renameSync(tmp, opts.out);
       process.stdout.write(
         `backup of ${spec.role}:${spec.id} written to ${opts.out}: ${r.manifest.entries.length} entries, ${r.archive.length} bytes, ` +
           `${r.manifest.database.dialect} database, audit log ${r.audit.origin} of ${r.audit.treeSize} records (verified)\n`,
