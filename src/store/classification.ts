@@ -86,11 +86,13 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   portfolio_resource: {
     ...all(O, 'id', 'site_id', 'gateway_id', 'pool_id', 'class', 'name', 'capacity_w', 'capacity_wh', 'max_charge_w', 'max_discharge_w', 'max_reduce_w', 'max_increase_w',
       'constraints', 'echonet_class', 'maker_code', 'product_code', 'firmware_version', 'standard_version', 'admission', 'present', 'source', 'created_at', 'updated_at'),
-    serial_number: C,
-    // Where in the home a device sits, and the search text built from it, describe the household.
-    ...all(P, 'installation_location', 'search_text'),
+    // Where in the home a device sits (and the search text that includes it) describes the device's
+    // placement, not who lives there; it stays searchable by substring.
+    ...all(C, 'serial_number', 'installation_location', 'search_text'),
   },
-  portfolio_site: { ...all(O, 'id', 'tso_area', 'pool_id', 'created_at', 'updated_at'), ...all(P, 'name', 'address') },
+  // name and address are sealed by src/store/vault.ts when the role has a key-encryption key.
+  portfolio_site: { ...all(O, 'id', 'tso_area', 'pool_id', 'created_at', 'updated_at'), ...all(P, 'name', 'address'), name_index: C },
+  privacy_data_key: { ...all(O, 'subject', 'kek_id', 'created_at', 'rewrapped_at'), wrapped: C },
   secops_advisory: all(O, 'uid', 'source', 'advisory_id', 'title', 'description', 'aliases', 'published', 'modified', 'cvss_version', 'cvss_vector', 'cvss_score',
     'known_exploited', 'fix', 'refs', 'affected', 'status', 'level', 'content_sha256', 'import_id', 'created_at', 'updated_at'),
   secops_asset: {

@@ -21,13 +21,16 @@ import { UsageError } from '../usage.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import type { AuditSink } from '../../security/audit/types.js';
+import type { PersonalDataVault } from '../../store/vault.js';
+import { kekOptions, vaultFrom, type KekOptions } from './privacy.js';
 
 const DEFAULT_DB = (): string => process.env.ERAB_AGGREGATOR_DB ?? 'aggregator.db';
 
-async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store) => Promise<T>, audit?: AuditSink): Promise<T> {
+async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store, vault: PersonalDataVault | undefined) => Promise<T>, audit?: AuditSink, kek: KekOptions = {}): Promise<T> {
+  const vault = vaultFrom(kek);
   const store = await openStore({ url: db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
   try {
-    return await fn(new Portfolio(store, audit ? { audit } : {}), store);
+    return await fn(new Portfolio(store, { ...(audit ? { audit } : {}), ...(vault ? { vault } : {}) }), store, vault);
   } finally {
     await store.close();
   }
@@ -75,15 +78,15 @@ function table(resources: Resource[]): string {
 export function registerPortfolio(aggregator: Command): void {
   const portfolio = aggregator.command('portfolio').description('Sites, gateways, resources and pools of the aggregator');
 
-  portfolio
+  kekOptions(portfolio
     .command('import')
     .description('Import pools, sites, gateways and resources from a CSV or JSON file (all or nothing)')
     .argument('<file>', 'CSV (one resource per row) or JSON (erab-portfolio/1) file')
     .option('--db <url>', 'aggregator store: SQLite file or postgres:// URL (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['csv', 'json']))
     .option('--audit-dir <dir>', "record the import in this audit log (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)")
-    .option('--operator <id>', 'operator the import is attributed to (default: the OS account)')
-    .action(async (file: string, opts: { db?: string; format?: ImportFormat; auditDir?: string; operator?: string }) => {
+    .option('--operator <id>', 'operator the import is attributed to (default: the OS account)'))
+    .action(async (file: string, opts: KekOptions & { db?: string; format?: ImportFormat; auditDir?: string; operator?: string }) => {
       const actor = operator(opts.operator);
       const format = opts.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : extname(file).toLowerCase() === '.csv' ? 'csv' : undefined);
       if (!format) throw new UsageError(`cannot tell the format of ${file} from its extension: give --format csv|json`);
@@ -112,7 +115,7 @@ export function registerPortfolio(aggregator: Command): void {
             for (const issue of err.issues) process.stderr.write(`${formatIssue(file, issue)}\n`);
             throw new InvalidInputError(`${file}: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}, nothing imported`);
           }
-        }, audit);
+        }, audit, opts);
       } finally {
         audit?.close(); // writes the final checkpoint
       }
@@ -151,16 +154,16 @@ export function registerPortfolio(aggregator: Command): void {
       });
     });
 
-  portfolio
+  kekOptions(portfolio
     .command('export')
     .description('Write the portfolio as CSV in the import format (edit it and import it again)')
     .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')
-    .option('--pool <id>', 'only resources of this pool')
-    .action(async (opts: { db?: string; pool?: string }) => {
-      await withPortfolio(opts.db ?? DEFAULT_DB(), async (_p, store) => {
-        const n = await exportPortfolioCsv(store.db as Kysely<PortfolioTables>, (text) => { process.stdout.write(text); }, opts.pool !== undefined ? { poolId: opts.pool } : {});
+    .option('--pool <id>', 'only resources of this pool'))
+    .action(async (opts: KekOptions & { db?: string; pool?: string }) => {
+      await withPortfolio(opts.db ?? DEFAULT_DB(), async (_p, store, vault) => {
+        const n = await exportPortfolioCsv(store.db as Kysely<PortfolioTables>, (text) => { process.stdout.write(text); }, opts.pool !== undefined ? { poolId: opts.pool } : {}, vault);
         if (process.stderr.isTTY) process.stderr.write(`${n} resources exported\n`);
-      });
+      }, undefined, opts);
     });
 
   portfolio

@@ -15,7 +15,8 @@ import { register as compliance } from './compliance.js';
 import { register as vuln } from './vuln.js';
 import { register as alerts } from './alerts.js';
 import { register as backup } from './backup.js';
+import { register as privacy } from './privacy.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln, alerts, backup];
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln, alerts, backup, privacy];

@@ -4,6 +4,7 @@
  * changes of what the aggregator may command (自家用GL 8-1-1 attributable administrative
  * actions, 8-2 asset inventory), so each one — accepted or refused — goes to the audit log.
  */
+import type { PersonalDataVault } from '../../../store/vault.js';
 import type { Kysely } from 'kysely';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { ErabError, describeError } from '../../../core/errors.js';
@@ -19,6 +20,8 @@ import type { Gateway, MarketProduct, Resource, Site, TsoArea } from './types.js
 export interface PortfolioOptions {
   clock?: Clock;
   audit?: AuditSink;
+  /** Seals and opens the sites' personal fields (name, address); without it they are stored in clear. */
+  vault?: PersonalDataVault;
 }
 
 /**
@@ -33,6 +36,7 @@ export class Portfolio {
   private readonly dialect: StoreDialect;
   private readonly clock: Clock;
   private readonly audit: AuditSink | undefined;
+  private readonly vault: PersonalDataVault | undefined;
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(store: Store<any>, options: PortfolioOptions = {}) {
@@ -40,6 +44,7 @@ export class Portfolio {
     this.dialect = store.dialect;
     this.clock = options.clock ?? systemClock;
     this.audit = options.audit;
+    this.vault = options.vault;
   }
 
   /**
@@ -48,7 +53,7 @@ export class Portfolio {
    */
   async importText(text: string, format: ImportFormat, source: string, actor: AuditActor): Promise<ImportSummary> {
     try {
-      const summary = await importPortfolio(this.db, { text, format, source }, this.clock);
+      const summary = await importPortfolio(this.db, { text, format, source }, this.clock, this.vault);
       this.audit?.append({ actor, action: 'portfolio.import', target: source, outcome: 'success', details: { ...summary } });
       return summary;
     } catch (err) {
@@ -120,7 +125,7 @@ export class Portfolio {
   }
 
   listSites(q: { poolId?: string; search?: string; limit?: number; cursor?: string } = {}): Promise<Page<Site>> {
-    return listSites(this.db, q);
+    return listSites(this.db, q, this.vault);
   }
 
   listGateways(q: { siteId?: string } = {}): Promise<Gateway[]> {

@@ -1,0 +1,91 @@
+/**
+ * `erab privacy ...`: the key-encryption key of personal data at rest (src/store/vault.ts).
+ *
+ *   erab privacy new-kek --out kek.key                  a new 32-byte key file (0600)
+ *   erab privacy rotate-key --db URL --kek-file NEW --previous-kek-file OLD
+ *                                                       re-wrap every data key under NEW, online
+ *   erab privacy key-status --db URL                    data keys per key-encryption key
+ *
+ * Commands that read or write personal fields take the key from --kek-file or
+ * ERAB_PRIVACY_KEK_FILE, and earlier keys (during a rotation) from --previous-kek-file or
+ * ERAB_PRIVACY_PREVIOUS_KEK_FILES (comma-separated).
+ */
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { InvalidInputError } from '../../core/errors.js';
+import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
+import { openStore } from '../../store/store.js';
+import { PersonalDataVault, vaultMigrations } from '../../store/vault.js';
+
+export interface KekOptions {
+  kekFile?: string;
+  previousKekFile?: string[];
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+/** Adds --kek-file and --previous-kek-file to a command that touches personal fields. */
+export function kekOptions(cmd: Command): Command {
+  return cmd
+    .option('--kek-file <file>', 'key-encryption key of personal data (else $ERAB_PRIVACY_KEK_FILE; none: stored in clear)')
+    .option('--previous-kek-file <file>', 'an earlier key-encryption key, still unwrapping during a rotation (repeatable)', collect);
+}
+
+/** The vault for these options, or undefined when no key-encryption key is configured. */
+export function vaultFrom(opts: KekOptions, env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
+  const current = opts.kekFile ?? (env.ERAB_PRIVACY_KEK_FILE || undefined);
+  const previous = opts.previousKekFile ?? (env.ERAB_PRIVACY_PREVIOUS_KEK_FILES ? env.ERAB_PRIVACY_PREVIOUS_KEK_FILES.split(',').filter(Boolean) : []);
+  if (current === undefined) {
+    if (previous.length > 0) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
+    return undefined;
+  }
+  return new PersonalDataVault(FileKeyring.fromFiles(current, previous));
+}
+
+export function register(program: Command): void {
+  const privacy = program.command('privacy').description('Personal data at rest: key-encryption keys, rotation, access reports');
+
+  privacy
+    .command('new-kek')
+    .description('Write a new random key-encryption key (32 bytes, hex) to a file with mode 0600')
+    .requiredOption('--out <file>', 'key file to create (refused if it exists)')
+    .action((opts: { out: string }) => {
+      try {
+        writeFileSync(opts.out, newKekText(), { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        throw new InvalidInputError(`--out ${opts.out}: cannot create (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      process.stdout.write(`key-encryption key written to ${opts.out} (id ${FileKeyring.fromFiles(opts.out).currentKeyId})\n`);
+    });
+
+  kekOptions(
+    privacy
+      .command('rotate-key')
+      .description('Re-wrap every data key under the current key-encryption key while the role keeps running')
+      .requiredOption('--db <url>', "the role's store: SQLite file or postgres:// URL"),
+  ).action(async (opts: KekOptions & { db: string }) => {
+    const vault = vaultFrom(opts);
+    if (!vault) throw new InvalidInputError('rotate-key needs --kek-file (the new key) and --previous-kek-file (the old one)');
+    const store = await openStore({ url: opts.db, migrations: vaultMigrations, ignoreUnknownMigrations: true });
+    try {
+      const n = await vault.rotate(store.db, (done) => { if (process.stderr.isTTY) process.stderr.write(`\r${done} data keys re-wrapped`); });
+      const left = await PersonalDataVault.keysByKek(store.db);
+      process.stdout.write(`${n} data keys re-wrapped; data keys per key-encryption key: ${JSON.stringify(left)}\n`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  privacy
+    .command('key-status')
+    .description('Data keys per key-encryption key id (a rotation is done when only the new id is left)')
+    .requiredOption('--db <url>', "the role's store")
+    .action(async (opts: { db: string }) => {
+      const store = await openStore({ url: opts.db, migrations: vaultMigrations, ignoreUnknownMigrations: true });
+      try {
+        process.stdout.write(`${JSON.stringify(await PersonalDataVault.keysByKek(store.db))}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+}
