@@ -92,7 +92,8 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   },
   // name and address are sealed by src/store/vault.ts when the role has a key-encryption key.
   portfolio_site: { ...all(O, 'id', 'tso_area', 'pool_id', 'created_at', 'updated_at'), ...all(P, 'name', 'address'), name_index: C },
-  privacy_data_key: { ...all(O, 'subject', 'kek_id', 'created_at', 'rewrapped_at'), wrapped: C },
+  privacy_data_key: { ...all(O, 'name', 'kek_id', 'created_at', 'rewrapped_at'), wrapped: C },
+  privacy_subject_key: { ...all(O, 'subject', 'created_at'), salt: C },
   secops_advisory: all(O, 'uid', 'source', 'advisory_id', 'title', 'description', 'aliases', 'published', 'modified', 'cvss_version', 'cvss_vector', 'cvss_score',
     'known_exploited', 'fix', 'refs', 'affected', 'status', 'level', 'content_sha256', 'import_id', 'created_at', 'updated_at'),
   secops_asset: {

@@ -68,7 +68,7 @@ export function register(program: Command): void {
     if (!vault) throw new InvalidInputError('rotate-key needs --kek-file (the new key) and --previous-kek-file (the old one)');
     const store = await openStore({ url: opts.db, migrations: vaultMigrations, ignoreUnknownMigrations: true });
     try {
-      const n = await vault.rotate(store.db, (done) => { if (process.stderr.isTTY) process.stderr.write(`\r${done} data keys re-wrapped`); });
+      const n = await vault.rotate(store.db);
       const left = await PersonalDataVault.keysByKek(store.db);
       process.stdout.write(`${n} data keys re-wrapped; data keys per key-encryption key: ${JSON.stringify(left)}\n`);
     } finally {

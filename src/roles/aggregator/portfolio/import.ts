@@ -369,8 +369,7 @@ export async function importPortfolio(
     }
     for (const batch of chunked([...sites.values()], BATCH)) {
       const sealed = vault ? await vault.sealMany(trx, batch.map(({ value: s }) => ({ subject: siteSubject(s.id), fields: { name: s.name, address: s.address ?? null } }))) : undefined;
-      const nameIndex: (string | null)[] = [];
-      for (const { value: s } of batch) nameIndex.push(vault ? await vault.blindIndex(trx, SITE_NAME_INDEX, s.name) : null);
+      const nameIndex = vault ? await vault.blindIndexMany(trx, SITE_NAME_INDEX, batch.map(({ value: s }) => s.name)) : batch.map(() => null);
       await trx.insertInto('portfolio_site').values(batch.map(({ value: s }, i) => {
         count(summary.sites, dbSites.has(s.id));
         // A CSV row cannot express a site's default pool: keep the one already stored.
