@@ -5,6 +5,8 @@
  *   erab privacy rotate-key --db URL --kek-file NEW --previous-kek-file OLD
  *                                                       re-wrap every data key under NEW, online
  *   erab privacy key-status --db URL                    data keys per key-encryption key
+ *   erab privacy access-report --subject SITE --audit-dir DIR [--db URL] [--json]
+ *                                                       who read or exported a site's data, why, when
  *
  * Commands that read or write personal fields take the key from --kek-file or
  * ERAB_PRIVACY_KEK_FILE, and earlier keys (during a rotation) from --previous-kek-file or
@@ -16,6 +18,8 @@ import { InvalidInputError } from '../../core/errors.js';
 import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
 import { openStore } from '../../store/store.js';
 import { PersonalDataVault, vaultMigrations } from '../../store/vault.js';
+import { accessReport } from '../../security/privacy/access.js';
+import { sql } from 'kysely';
 
 export interface KekOptions {
   kekFile?: string;
@@ -75,6 +79,37 @@ export function register(program: Command): void {
       await store.close();
     }
   });
+
+  privacy
+    .command('access-report')
+    .description("Every recorded read or export of a data subject's personal data (for the subject's request): who, what, why, when")
+    .requiredOption('--subject <site>', 'the site id')
+    .option('--audit-dir <dir>', 'the role\'s audit log (default $ERAB_AGGREGATOR_AUDIT_DIR)')
+    .option('--db <url>', 'the store, to tell whether pool-wide exports covered the site')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { subject: string; auditDir?: string; db?: string; json?: boolean }) => {
+      const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+      if (auditDir === undefined) throw new InvalidInputError('give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
+      let pools = new Set<string>();
+      if (opts.db !== undefined) {
+        const store = await openStore({ url: opts.db, migrations: [], ignoreUnknownMigrations: true });
+        try {
+          const rows = await sql<{ pool_id: string | null }>`select distinct pool_id from portfolio_resource where site_id = ${opts.subject}`.execute(store.db);
+          pools = new Set(rows.rows.map((r) => r.pool_id).filter((x): x is string => x !== null));
+        } finally {
+          await store.close();
+        }
+      }
+      const entries = accessReport(auditDir, opts.subject, (scope) => scope === 'all' || (scope.startsWith('pool:') && pools.has(scope.slice(5))));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ subject: opts.subject, entries }, null, 2)}\n`);
+        return;
+      }
+      for (const e of entries) {
+        process.stdout.write(`${e.time}  #${e.index}  ${e.operator}  ${e.action}  ${e.outcome}  purpose: ${e.purpose}  via: ${e.via}${e.match === 'scope' ? `  (bulk: ${e.scope})` : ''}${e.reason ? `  reason: ${e.reason}` : ''}\n`);
+      }
+      process.stdout.write(`${entries.length} recorded accesses to ${opts.subject}\n`);
+    });
 
   privacy
     .command('key-status')

@@ -1,0 +1,93 @@
+/**
+ * The access trail of personal data, as operators meet it: `portfolio list` and `export` need a
+ * purpose and a permitted operator, every access (and every refusal) lands in the audit log, and
+ * `erab privacy access-report --subject` answers who read a household's data, why and when.
+ * The portfolio is sealed at rest with a key-encryption key throughout.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnErab } from '../kit/index.js';
+import { AuditLog } from '../../src/security/audit/log.js';
+import { readRecords } from '../../src/security/audit/export.js';
+import { verifyAuditLog } from '../../src/security/audit/verify.js';
+import { newKekText } from '../../src/security/privacy/keyring.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'erab-privacy-access-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function erab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = spawnErab(args, { ...process.env, ERAB_AGGREGATOR_DB: '', ERAB_AGGREGATOR_AUDIT_DIR: '', ERAB_PRIVACY_ACCESS_POLICY: '', ERAB_PRIVACY_KEK_FILE: '' });
+  const [code] = (await once(p, 'exit')) as [number];
+  return { code, out: p.out, err: p.err };
+}
+
+test('reads and exports need a permitted operator and a purpose, are audited, and are listed per subject', async () => {
+  const db = join(dir, 'aggregator.db');
+  const audit = join(dir, 'audit');
+  AuditLog.open({ dir: audit, origin: 'erab.test/agg/audit' }).close();
+  const kek = join(dir, 'kek.key');
+  writeFileSync(kek, newKekText(), { mode: 0o600 });
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ operators: { alice: ['read', 'export'], bob: ['read'] } }));
+  const csv = join(dir, 'fleet.csv');
+  writeFileSync(csv, [
+    'resource_id,site_id,site_name,tso_area,site_address,pool_id,pool_name,product,program,class,name,capacity_w,capacity_wh',
+    'bat-1,s1,Ito household,tokyo,"7-7-7 Nerima",tokyo-t2,Tokyo,tertiary2,tepco-sds,battery,Battery,5000,9800',
+    'bat-2,s2,Abe household,kansai,"8-8-8 Kita",kansai-t1,Kansai,tertiary1,kepco-sds,battery,Battery,5000,9800',
+  ].join('\n'));
+  const common = ['--db', db, '--audit-dir', audit, '--access-policy', policy];
+  const imp = await erab('aggregator', 'portfolio', 'import', csv, '--db', db, '--kek-file', kek, '--audit-dir', audit, '--operator', 'alice');
+  assert.equal(imp.code, 0, imp.err);
+
+  const noPurpose = await erab('aggregator', 'portfolio', 'export', ...common, '--kek-file', kek, '--operator', 'alice');
+  assert.notEqual(noPurpose.code, 0);
+  assert.match(noPurpose.err, /--purpose is required/);
+
+  const exp = await erab('aggregator', 'portfolio', 'export', ...common, '--kek-file', kek, '--operator', 'alice', '--purpose', 'contract renewal letters');
+  assert.equal(exp.code, 0, exp.err);
+  assert.match(exp.out, /bat-1,s1,Ito household,tokyo,7-7-7 Nerima,/);
+
+  const bobExport = await erab('aggregator', 'portfolio', 'export', ...common, '--kek-file', kek, '--operator', 'bob', '--purpose', 'curious');
+  assert.equal(bobExport.code, 1);
+  assert.match(bobExport.err, /operator bob is not permitted to export personal data/);
+  assert.equal(bobExport.out, '', 'nothing exported');
+  const mallory = await erab('aggregator', 'portfolio', 'list', ...common, '--operator', 'mallory', '--site', 's1', '--purpose', 'looking around');
+  assert.equal(mallory.code, 1);
+  assert.match(mallory.err, /operator mallory is not permitted to read personal data/);
+
+  const bobList = await erab('aggregator', 'portfolio', 'list', ...common, '--operator', 'bob', '--pool', 'kansai-t1', '--purpose', 'dispatch check', '--json');
+  assert.equal(bobList.code, 0, bobList.err);
+
+  const noPolicy = await erab('aggregator', 'portfolio', 'list', '--db', db, '--audit-dir', audit, '--operator', 'alice', '--purpose', 'anything');
+  assert.equal(noPolicy.code, 1);
+  assert.match(noPolicy.err, /no access policy is configured/);
+
+  const access = [...readRecords(audit)].map((l) => l.record!).filter((r) => r.action.startsWith('personal-data.'));
+  assert.deepEqual(access.map((r) => [r.actor.id, r.action, r.outcome]), [
+    ['alice', 'personal-data.export', 'success'],
+    ['bob', 'personal-data.export', 'refused'],
+    ['mallory', 'personal-data.read', 'refused'],
+    ['bob', 'personal-data.read', 'success'],
+    ['alice', 'personal-data.read', 'refused'],
+  ]);
+  assert.deepEqual((access[0]!.details as { subjects: string[] }).subjects, ['s1', 's2']);
+  const raw = [...readRecords(audit)].map((l) => l.line).join('\n');
+  assert.ok(!raw.includes('Ito household') && !raw.includes('Nerima'), 'the audit log references subjects, never holds their data');
+  assert.ok(verifyAuditLog(audit).ok);
+
+  const report = await erab('privacy', 'access-report', '--subject', 's1', '--audit-dir', audit, '--json');
+  assert.equal(report.code, 0, report.err);
+  const entries = (JSON.parse(report.out) as { entries: { operator: string; action: string; outcome: string; purpose: string }[] }).entries;
+  assert.deepEqual(entries.map((e) => [e.operator, e.action, e.outcome, e.purpose]), [
+    ['alice', 'personal-data.export', 'success', 'contract renewal letters'],
+    ['mallory', 'personal-data.read', 'refused', 'looking around'],
+  ]);
+  const s2 = await erab('privacy', 'access-report', '--subject', 's2', '--audit-dir', audit);
+  assert.match(s2.out, /alice\s+personal-data\.export\s+success\s+purpose: contract renewal letters/);
+  assert.match(s2.out, /bob\s+personal-data\.read\s+success\s+purpose: dispatch check/);
+  assert.match(s2.out, /2 recorded accesses to s2/);
+});
