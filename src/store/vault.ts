@@ -214,6 +214,11 @@ export class PersonalDataVault {
   /** Crypto-shreds a subject: its salt is deleted, so every copy of its fields is unreadable. */
   async shred(db: AnyDb, subject: string): Promise<boolean> {
     this.#cache.delete(subject);
+    return PersonalDataVault.shred(db, subject);
+  }
+
+  /** {@link shred} without a key-encryption key at hand (erasing needs no key). */
+  static async shred(db: AnyDb, subject: string): Promise<boolean> {
     const r = await db.deleteFrom(SUBJECT_KEY_TABLE).where('subject', '=', subject).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }

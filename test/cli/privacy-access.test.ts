@@ -32,7 +32,7 @@ test('reads and exports need a permitted operator and a purpose, are audited, an
   const kek = join(dir, 'kek.key');
   writeFileSync(kek, newKekText(), { mode: 0o600 });
   const policy = join(dir, 'policy.json');
-  writeFileSync(policy, JSON.stringify({ operators: { alice: ['read', 'export'], bob: ['read'] } }));
+  writeFileSync(policy, JSON.stringify({ operators: { alice: ['read', 'export', 'erase'], bob: ['read'] } }));
   const csv = join(dir, 'fleet.csv');
   writeFileSync(csv, [
     'resource_id,site_id,site_name,tso_area,site_address,pool_id,pool_name,product,program,class,name,capacity_w,capacity_wh',
@@ -90,4 +90,21 @@ test('reads and exports need a permitted operator and a purpose, are audited, an
   assert.match(s2.out, /alice\s+personal-data\.export\s+success\s+purpose: contract renewal letters/);
   assert.match(s2.out, /bob\s+personal-data\.read\s+success\s+purpose: dispatch check/);
   assert.match(s2.out, /2 recorded accesses to s2/);
+
+  // The household asks to be forgotten: bob may not, alice may; the audit log still verifies.
+  const bobErase = await erab('aggregator', 'portfolio', 'erase', ...common, '--site', 's1', '--operator', 'bob', '--purpose', 'subject request #77');
+  assert.equal(bobErase.code, 1);
+  const erase = await erab('aggregator', 'portfolio', 'erase', ...common, '--site', 's1', '--operator', 'alice', '--purpose', 'subject request #77');
+  assert.equal(erase.code, 0, erase.err);
+  const after = await erab('aggregator', 'portfolio', 'export', ...common, '--kek-file', kek, '--operator', 'alice', '--purpose', 'check erasure');
+  assert.equal(after.code, 0, after.err);
+  assert.match(after.out, /bat-1,s1,\(erased\),tokyo,,/);
+  assert.match(after.out, /bat-2,s2,Abe household,kansai,8-8-8 Kita,/);
+  assert.ok(verifyAuditLog(audit).ok);
+  const report1 = JSON.parse((await erab('privacy', 'access-report', '--subject', 's1', '--audit-dir', audit, '--json')).out) as { entries: { operator: string; action: string; outcome: string }[] };
+  assert.deepEqual(report1.entries.slice(2).map((e) => [e.operator, e.action, e.outcome]), [
+    ['bob', 'personal-data.erase', 'refused'],
+    ['alice', 'personal-data.erase', 'success'],
+    ['alice', 'personal-data.export', 'success'],
+  ]);
 });

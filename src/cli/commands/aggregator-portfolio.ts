@@ -219,6 +219,19 @@ export function registerPortfolio(aggregator: Command): void {
       }), undefined, opts);
     });
 
+  accessOptions(portfolio
+    .command('erase')
+    .description("Erase a site's personal data (name, address; its key crypto-shredded): a data subject's request or retention")
+    .requiredOption('--site <id>', 'the site')
+    .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)'))
+    .action(async (opts: AccessOpts & { site: string; db?: string }) => {
+      await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'erase', 'aggregator portfolio erase', { site: opts.site }, async () => {
+        if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(`--site ${opts.site}: no such site`);
+        process.stdout.write(`personal data of site ${opts.site} erased\n`);
+        return { result: undefined, subjects: [opts.site] };
+      }));
+    });
+
   portfolio
     .command('pools')
     .description('List pools (TSO area × market product × upstream program) with their resources and capacity')

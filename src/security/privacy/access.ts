@@ -6,7 +6,7 @@
  * why and when. A refused attempt is recorded too. `accessReport` answers a subject's request
  * from the audit log alone.
  *
- * Policy file (JSON):  { "operators": { "alice": ["read", "export"], "bob": ["read"] } }
+ * Policy file (JSON):  { "operators": { "alice": ["read", "export", "erase"], "bob": ["read"] } }
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -14,16 +14,16 @@ import { InvalidInputError, NotAuthorizedError } from '../../core/errors.js';
 import type { AuditSink } from '../audit/types.js';
 import { readRecords } from '../audit/export.js';
 
-export const ACCESS_PERMISSIONS = ['read', 'export'] as const;
+export const ACCESS_PERMISSIONS = ['read', 'export', 'erase'] as const;
 export type AccessPermission = (typeof ACCESS_PERMISSIONS)[number];
 
 const policySchema = z.object({
-  operators: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, 'must be an operator id'), z.array(z.enum(ACCESS_PERMISSIONS)).max(2)),
+  operators: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, 'must be an operator id'), z.array(z.enum(ACCESS_PERMISSIONS)).max(ACCESS_PERMISSIONS.length)),
 }).strict();
 export type AccessPolicy = z.output<typeof policySchema>;
 
 /** The audit action of an access. */
-export const ACCESS_ACTION: Record<AccessPermission, string> = { read: 'personal-data.read', export: 'personal-data.export' };
+export const ACCESS_ACTION: Record<AccessPermission, string> = { read: 'personal-data.read', export: 'personal-data.export', erase: 'personal-data.erase' };
 /** More subjects than this are recorded as the access's scope rather than one by one (audit lines stay small). */
 export const MAX_LISTED_SUBJECTS = 5000;
 

@@ -4,7 +4,11 @@
  * changes of what the aggregator may command (自家用GL 8-1-1 attributable administrative
  * actions, 8-2 asset inventory), so each one — accepted or refused — goes to the audit log.
  */
-import type { PersonalDataVault } from '../../../store/vault.js';
+import { PersonalDataVault } from '../../../store/vault.js';
+import { siteSubject } from './tables.js';
+
+/** What an erased site's name reads as. */
+export const ERASED = '(erased)';
 import type { Kysely } from 'kysely';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { ErabError, describeError } from '../../../core/errors.js';
@@ -63,6 +67,24 @@ export class Portfolio {
       });
       throw err;
     }
+  }
+
+  /**
+   * Erases a site's personal data (a data subject's request, or its retention period ended):
+   * its name and address are blanked and its key crypto-shredded, so sealed copies (backups,
+   * replicas) cannot be read either. The site, its resources and the audit log stay: records
+   * reference the site by id, never by its data, so the audit log still verifies.
+   * Resolves to false when the site does not exist.
+   */
+  async eraseSite(siteId: string, actor: AuditActor, reason: string): Promise<boolean> {
+    const found = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.updateTable('portfolio_site').set({ name: ERASED, address: null, name_index: null, updated_at: this.clock.now() }).where('id', '=', siteId).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return false;
+      await (this.vault ?? PersonalDataVault).shred(trx, siteSubject(siteId));
+      return true;
+    });
+    this.audit?.append({ actor, action: 'personal-data.erase', target: siteId, outcome: found ? 'success' : 'failure', ...(found ? {} : { reason: 'no such site' }), details: { purpose: reason, subjects: [siteId] } });
+    return found;
   }
 
   /** Applies a gateway's inventory upload (see ./inventory.ts for every check). */
