@@ -8,7 +8,7 @@
  * in PGPASSWORD, never on a command line other users can read.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -106,6 +106,7 @@ export async function restoreDatabase(target: DatabaseTarget, dialect: StoreDial
   if (loc.dialect !== dialect) throw new InvalidInputError(`the archive holds a ${dialect} database but the configured store ${loc.dialect === 'postgres' ? redactUrl(loc.url) : loc.path} is ${loc.dialect}`);
   if (loc.dialect === 'sqlite') {
     const path = resolve(loc.path);
+    mkdirSync(dirname(path), { recursive: true });
     const tmpFile = join(dirname(path), `.${Date.now()}-${process.pid}.restore`);
     writeFileSync(tmpFile, bytes, { mode: 0o600 });
     for (const s of ['-wal', '-shm']) rmSync(path + s, { force: true });
