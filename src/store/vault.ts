@@ -148,8 +148,12 @@ export class PersonalDataVault {
       const salts = randomBytes(16 * fresh.length);
       const now = this.#now();
       const values = fresh.map((subject, j) => ({ subject, salt: salts.subarray(16 * j, 16 * j + 16).toString('base64'), created_at: now }));
-      await db.insertInto(SUBJECT_KEY_TABLE).values(values).execute();
-      for (const v of values) derive(v.subject, v.salt);
+      // Another process may have created some of them meanwhile: its salt wins, read back.
+      const ins = await db.insertInto(SUBJECT_KEY_TABLE).values(values).onConflict((oc) => oc.column('subject').doNothing()).executeTakeFirst();
+      const stored = Number(ins.numInsertedOrUpdatedRows ?? 0) === values.length
+        ? values
+        : await db.selectFrom(SUBJECT_KEY_TABLE).select(['subject', 'salt']).where('subject', 'in', fresh).execute() as { subject: string; salt: string }[];
+      for (const r of stored) derive(r.subject, r.salt);
     }
     return out;
   }
