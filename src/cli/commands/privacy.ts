@@ -6,6 +6,8 @@
  *                                                       re-wrap every data key under NEW, online
  *   erab privacy key-status --db URL                    data keys per key-encryption key
  *   erab privacy access-report --subject SITE --audit-dir DIR [--db URL] [--json]
+ *   erab privacy retention --db URL --personal-days N --audit-dir DIR [--dry-run]
+ *                                                       erase personal data past its retention (run from a timer)
  *                                                       who read or exported a site's data, why, when
  *
  * Commands that read or write personal fields take the key from --kek-file or
@@ -19,7 +21,11 @@ import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
 import { openStore } from '../../store/store.js';
 import { PersonalDataVault, vaultMigrations } from '../../store/vault.js';
 import { accessReport } from '../../security/privacy/access.js';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
+import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
+import { enforceRetention, sitesPastRetention } from '../../roles/aggregator/portfolio/retention.js';
+import { openAudit } from './aggregator-portfolio.js';
 
 export interface KekOptions {
   kekFile?: string;
@@ -109,6 +115,32 @@ export function register(program: Command): void {
         process.stdout.write(`${e.time}  #${e.index}  ${e.operator}  ${e.action}  ${e.outcome}  purpose: ${e.purpose}  via: ${e.via}${e.match === 'scope' ? `  (bulk: ${e.scope})` : ''}${e.reason ? `  reason: ${e.reason}` : ''}\n`);
       }
       process.stdout.write(`${entries.length} recorded accesses to ${opts.subject}\n`);
+    });
+
+  privacy
+    .command('retention')
+    .description("Erase the personal data of sites with no present resource for longer than the retention period (audited; run it from a timer)")
+    .requiredOption('--db <url>', "the aggregator's store")
+    .requiredOption('--personal-days <n>', 'days personal data is kept after a site\'s last present resource')
+    .option('--audit-dir <dir>', 'audit log the erasures are recorded in (default $ERAB_AGGREGATOR_AUDIT_DIR)')
+    .option('--dry-run', 'list the sites due, erase nothing')
+    .action(async (opts: { db: string; personalDays: string; auditDir?: string; dryRun?: boolean }) => {
+      const personalDays = Number(opts.personalDays);
+      if (!Number.isInteger(personalDays) || personalDays < 1 || personalDays > 36_500) throw new InvalidInputError(`--personal-days must be an integer 1..36500, got ${opts.personalDays}`);
+      const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+      if (auditDir === undefined && !opts.dryRun) throw new InvalidInputError('erasures are recorded in the audit log: give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
+      const store = await openStore({ url: opts.db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
+      const audit = auditDir !== undefined && !opts.dryRun ? openAudit(auditDir) : undefined;
+      try {
+        const db = store.db as Kysely<PortfolioTables>;
+        const ids = opts.dryRun
+          ? await sitesPastRetention(db, { personalDays }, Date.now())
+          : await enforceRetention(new Portfolio(store, audit ? { audit } : {}), db, { personalDays }, Date.now());
+        process.stdout.write(`${ids.length} sites ${opts.dryRun ? 'due for erasure' : 'erased'}${ids.length ? `: ${ids.join(', ')}` : ''}\n`);
+      } finally {
+        audit?.close();
+        await store.close();
+      }
     });
 
   privacy
