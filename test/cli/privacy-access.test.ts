@@ -108,3 +108,33 @@ test('reads and exports need a permitted operator and a purpose, are audited, an
     ['alice', 'personal-data.export', 'success'],
   ]);
 });
+
+test('erab privacy new-kek, rotate-key and key-status: after a rotation the new key alone reads everything', async () => {
+  const db = join(dir, 'rotate.db');
+  const audit = join(dir, 'rotate-audit');
+  AuditLog.open({ dir: audit, origin: 'erab.test/rotate/audit' }).close();
+  const policy = join(dir, 'rotate-policy.json');
+  writeFileSync(policy, JSON.stringify({ operators: { alice: ['export'] } }));
+  const oldKek = join(dir, 'old.key');
+  const newKek = join(dir, 'new.key');
+  const made = await erab('privacy', 'new-kek', '--out', oldKek);
+  assert.equal(made.code, 0, made.err);
+  assert.equal((await erab('privacy', 'new-kek', '--out', oldKek)).code, 1, 'never overwrites a key');
+  const madeNew = await erab('privacy', 'new-kek', '--out', newKek);
+  const newId = /\(id ([0-9a-f]{16})\)/.exec(madeNew.out)?.[1];
+  assert.ok(newId, madeNew.out);
+  const csv = join(dir, 'rotate.csv');
+  writeFileSync(csv, 'resource_id,site_id,site_name,tso_area,site_address,class,name,capacity_w,capacity_wh\nbat-9,s9,Ueno household,tokyo,"9-9 Taito",battery,Battery,5000,9800\n');
+  assert.equal((await erab('aggregator', 'portfolio', 'import', csv, '--db', db, '--kek-file', oldKek)).code, 0);
+  const rot = await erab('privacy', 'rotate-key', '--db', db, '--kek-file', newKek, '--previous-kek-file', oldKek);
+  assert.equal(rot.code, 0, rot.err);
+  assert.match(rot.out, /^2 data keys re-wrapped/);
+  const status = JSON.parse((await erab('privacy', 'key-status', '--db', db)).out) as Record<string, number>;
+  assert.deepEqual(status, { [newId]: 2 }, 'every data key is under the new key-encryption key');
+  const exp = await erab('aggregator', 'portfolio', 'export', '--db', db, '--kek-file', newKek, '--audit-dir', audit, '--access-policy', policy, '--operator', 'alice', '--purpose', 'after rotation');
+  assert.equal(exp.code, 0, exp.err);
+  assert.match(exp.out, /bat-9,s9,Ueno household,tokyo,9-9 Taito,/);
+  const stale = await erab('aggregator', 'portfolio', 'export', '--db', db, '--kek-file', oldKek, '--audit-dir', audit, '--access-policy', policy, '--operator', 'alice', '--purpose', 'old key');
+  assert.equal(stale.code, 1);
+  assert.match(stale.err, /does not hold/);
+});
