@@ -8,3 +8,4 @@ export { Outbox, OutboxFullError, outboxMigrations, OUTBOX_TABLE, type OutboxEnt
 export { Inbox, inboxMigrations, type Accepted, type InboxTables } from './inbox.js';
 export { type StoreWake } from './wake.js';
 export { LeaderLease, leaseMigrations, LEASE_TABLE, type LeaseHolder, type LeaderLeaseOptions, type LeaseTables } from './lease.js';
+export { COLUMN_CLASSES, DATA_CLASSES, classOf, columnsOfClass, type DataClass } from './classification.js';

@@ -21,13 +21,18 @@ import { UsageError } from '../usage.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import type { AuditSink } from '../../security/audit/types.js';
+import type { PersonalDataVault } from '../../store/vault.js';
+import { kekOptions, vaultFrom, type KekOptions } from './privacy.js';
+import { authorizeAccess, checkPurpose, loadAccessPolicy, type AccessPermission } from '../../security/privacy/access.js';
+import { sql } from 'kysely';
 
 const DEFAULT_DB = (): string => process.env.ERAB_AGGREGATOR_DB ?? 'aggregator.db';
 
-async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store) => Promise<T>, audit?: AuditSink): Promise<T> {
+async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store, vault: PersonalDataVault | undefined) => Promise<T>, audit?: AuditSink, kek: KekOptions = {}): Promise<T> {
+  const vault = vaultFrom(kek);
   const store = await openStore({ url: db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
   try {
-    return await fn(new Portfolio(store, audit ? { audit } : {}), store);
+    return await fn(new Portfolio(store, { ...(audit ? { audit } : {}), ...(vault ? { vault } : {}) }), store, vault);
   } finally {
     await store.close();
   }
@@ -59,6 +64,53 @@ export function openAudit(dir: string): AuditLog {
   return AuditLog.open({ dir, origin });
 }
 
+/** Who reads personal data and why (src/security/privacy/access.ts). */
+interface AccessOpts {
+  operator?: string;
+  purpose?: string;
+  accessPolicy?: string;
+  auditDir?: string;
+}
+
+function accessOptions(cmd: Command): Command {
+  return cmd
+    .option('--operator <id>', 'operator reading the data (default: the OS account); must be permitted by the access policy')
+    .option('--purpose <text>', 'why the data is read (required; recorded in the audit log)')
+    .option('--access-policy <file>', 'who may read and export personal data (default $ERAB_PRIVACY_ACCESS_POLICY)')
+    .option('--audit-dir <dir>', 'audit log the access is recorded in (default $ERAB_AGGREGATOR_AUDIT_DIR)');
+}
+
+/**
+ * Runs a read of personal data under the access policy: refused (and audited) for an operator
+ * without the permission; recorded with the subjects it covered once done.
+ */
+async function withPersonalDataAccess<T>(
+  opts: AccessOpts, permission: AccessPermission, via: string, filter: Record<string, string | undefined>,
+  read: () => Promise<{ result: T; subjects: string[]; scope?: string }>,
+): Promise<T> {
+  const purpose = checkPurpose(opts.purpose);
+  const actor = operator(opts.operator);
+  const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+  if (auditDir === undefined) throw new UsageError('every read of personal data is recorded in the audit log: give --audit-dir or set ERAB_AGGREGATOR_AUDIT_DIR');
+  const policyFile = opts.accessPolicy ?? (process.env.ERAB_PRIVACY_ACCESS_POLICY || undefined);
+  const policy = policyFile !== undefined ? loadAccessPolicy(policyFile) : undefined;
+  const given = Object.fromEntries(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined));
+  const audit = openAudit(auditDir);
+  try {
+    const record = authorizeAccess(policy, { operator: actor.id, permission, purpose, via, ...(Object.keys(given).length ? { filter: given } : {}) }, audit);
+    try {
+      const r = await read();
+      record({ subjects: r.subjects, ...(r.scope ? { scope: r.scope } : {}) });
+      return r.result;
+    } catch (err) {
+      record({ error: describeError(err) });
+      throw err;
+    }
+  } finally {
+    audit.close();
+  }
+}
+
 const fmtW = (v: number | null): string => (v === null ? '-' : String(Math.round(v)));
 
 function table(resources: Resource[]): string {
@@ -75,15 +127,15 @@ function table(resources: Resource[]): string {
 export function registerPortfolio(aggregator: Command): void {
   const portfolio = aggregator.command('portfolio').description('Sites, gateways, resources and pools of the aggregator');
 
-  portfolio
+  kekOptions(portfolio
     .command('import')
     .description('Import pools, sites, gateways and resources from a CSV or JSON file (all or nothing)')
     .argument('<file>', 'CSV (one resource per row) or JSON (erab-portfolio/1) file')
     .option('--db <url>', 'aggregator store: SQLite file or postgres:// URL (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['csv', 'json']))
     .option('--audit-dir <dir>', "record the import in this audit log (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)")
-    .option('--operator <id>', 'operator the import is attributed to (default: the OS account)')
-    .action(async (file: string, opts: { db?: string; format?: ImportFormat; auditDir?: string; operator?: string }) => {
+    .option('--operator <id>', 'operator the import is attributed to (default: the OS account)'))
+    .action(async (file: string, opts: KekOptions & { db?: string; format?: ImportFormat; auditDir?: string; operator?: string }) => {
       const actor = operator(opts.operator);
       const format = opts.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : extname(file).toLowerCase() === '.csv' ? 'csv' : undefined);
       if (!format) throw new UsageError(`cannot tell the format of ${file} from its extension: give --format csv|json`);
@@ -112,13 +164,13 @@ export function registerPortfolio(aggregator: Command): void {
             for (const issue of err.issues) process.stderr.write(`${formatIssue(file, issue)}\n`);
             throw new InvalidInputError(`${file}: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}, nothing imported`);
           }
-        }, audit);
+        }, audit, opts);
       } finally {
         audit?.close(); // writes the final checkpoint
       }
     });
 
-  portfolio
+  accessOptions(portfolio
     .command('list')
     .description('List resources, filtered and searched, one page at a time')
     .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')
@@ -128,11 +180,11 @@ export function registerPortfolio(aggregator: Command): void {
     .option('--search <text>', 'case-insensitive text in id, name, maker, product, serial, firmware, location')
     .option('--limit <n>', 'page size 1..1000', '100')
     .option('--cursor <cursor>', 'continue after the page that printed this cursor')
-    .option('--json', 'print the page as JSON')
-    .action(async (opts: { db?: string; pool?: string; site?: string; class?: ResourceClass; search?: string; limit: string; cursor?: string; json?: boolean }) => {
+    .option('--json', 'print the page as JSON'))
+    .action(async (opts: AccessOpts & { db?: string; pool?: string; site?: string; class?: ResourceClass; search?: string; limit: string; cursor?: string; json?: boolean }) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer 1..1000, got ${opts.limit}`);
-      await withPortfolio(opts.db ?? DEFAULT_DB(), async (p) => {
+      await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'read', 'aggregator portfolio list', { pool: opts.pool, site: opts.site, search: opts.search }, async () => {
         const page = await p.listResources({
           limit,
           ...(opts.pool !== undefined ? { poolId: opts.pool } : {}),
@@ -143,24 +195,41 @@ export function registerPortfolio(aggregator: Command): void {
         });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
-          return;
+        } else {
+          process.stdout.write(`${table(page.items)}\n`);
+          const more = page.nextCursor ? `; next page: --cursor ${page.nextCursor}` : '';
+          process.stdout.write(`${page.items.length} of ${page.total} resources${more}\n`);
         }
-        process.stdout.write(`${table(page.items)}\n`);
-        const more = page.nextCursor ? `; next page: --cursor ${page.nextCursor}` : '';
-        process.stdout.write(`${page.items.length} of ${page.total} resources${more}\n`);
-      });
+        return { result: undefined, subjects: page.items.map((r) => r.siteId) };
+      }));
     });
 
-  portfolio
+  accessOptions(kekOptions(portfolio
     .command('export')
     .description('Write the portfolio as CSV in the import format (edit it and import it again)')
     .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')
-    .option('--pool <id>', 'only resources of this pool')
-    .action(async (opts: { db?: string; pool?: string }) => {
-      await withPortfolio(opts.db ?? DEFAULT_DB(), async (_p, store) => {
-        const n = await exportPortfolioCsv(store.db as Kysely<PortfolioTables>, (text) => { process.stdout.write(text); }, opts.pool !== undefined ? { poolId: opts.pool } : {});
+    .option('--pool <id>', 'only resources of this pool')))
+    .action(async (opts: KekOptions & AccessOpts & { db?: string; pool?: string }) => {
+      await withPortfolio(opts.db ?? DEFAULT_DB(), (_p, store, vault) => withPersonalDataAccess(opts, 'export', 'aggregator portfolio export', { pool: opts.pool }, async () => {
+        const db = store.db as Kysely<PortfolioTables>;
+        const n = await exportPortfolioCsv(db, (text) => { process.stdout.write(text); }, opts.pool !== undefined ? { poolId: opts.pool } : {}, vault);
         if (process.stderr.isTTY) process.stderr.write(`${n} resources exported\n`);
-      });
+        const sites = await sql<{ site_id: string }>`select distinct site_id from portfolio_resource where ${opts.pool === undefined ? sql`1 = 1` : sql`pool_id = ${opts.pool}`}`.execute(db);
+        return { result: undefined, subjects: sites.rows.map((r) => r.site_id), scope: opts.pool === undefined ? 'all' : `pool:${opts.pool}` };
+      }), undefined, opts);
+    });
+
+  accessOptions(portfolio
+    .command('erase')
+    .description("Erase a site's personal data (name, address; its key crypto-shredded): a data subject's request or retention")
+    .requiredOption('--site <id>', 'the site')
+    .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)'))
+    .action(async (opts: AccessOpts & { site: string; db?: string }) => {
+      await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'erase', 'aggregator portfolio erase', { site: opts.site }, async () => {
+        if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(`--site ${opts.site}: no such site`);
+        process.stdout.write(`personal data of site ${opts.site} erased\n`);
+        return { result: undefined, subjects: [opts.site] };
+      }));
     });
 
   portfolio

@@ -17,7 +17,9 @@ import { register as alerts } from './alerts.js';
 import { register as incident } from './incident.js';
 import { register as drill } from './drill.js';
 import { register as config } from './config.js';
+import { register as backup } from './backup.js';
+import { register as privacy } from './privacy.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln, alerts, incident, drill, config];
+export const commandGroups: RegisterCommand[] = [pki, aggregator, aggregatorRun, audit, device, tso, gateway, demo, openadr, notify, update, compliance, vuln, alerts, incident, drill, config, backup, privacy];

@@ -27,7 +27,9 @@ export async function syncInventoryFromPortfolio(db: Kysely<SecopsTables & Portf
   const assets: AssetInput[] = [];
   for (const s of await db.selectFrom('portfolio_site').selectAll().execute()) {
     assets.push({
-      id: siteAssetId(s.id), kind: 'participant', management_no: s.id, name: s.name, site_id: s.id, gateway_id: null, class: 'site',
+      // Named by its id: the household's name is personal data (src/store/classification.ts) and
+      // the asset inventory needs none (it may be sealed at rest, see src/store/vault.ts).
+      id: siteAssetId(s.id), kind: 'participant', management_no: s.id, name: s.id, site_id: s.id, gateway_id: null, class: 'site',
       maker_code: null, product_code: null, serial_number: null, version: null, cpe: null, purl: null, parent_id: null, present: 1,
       first_seen: Number(s.created_at), last_seen: Number(s.updated_at),
     });

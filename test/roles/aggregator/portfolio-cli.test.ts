@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,13 +11,18 @@ import { readRecords } from '../../../src/security/audit/export.js';
 const dir = mkdtempSync(join(tmpdir(), 'erab-portfolio-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const db = join(dir, 'aggregator.db');
+// Reading the portfolio is an access to personal data: audited, under a policy that permits this account.
+const accessAudit = join(dir, 'access-audit');
+AuditLog.open({ dir: accessAudit, origin: 'erab.test/portfolio-cli/audit' }).close();
+const accessPolicy = join(dir, 'access-policy.json');
+writeFileSync(accessPolicy, JSON.stringify({ operators: { [userInfo().username]: ['read', 'export'] } }));
 
 /** Runs `erab ...args` in a child process (its own stdout/stderr, real exit code). */
 function erab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(new URL('./portfolio-cli-runner.js', import.meta.url)), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ERAB_AGGREGATOR_DB: '' },
+      env: { ...process.env, ERAB_AGGREGATOR_DB: '', ERAB_AGGREGATOR_AUDIT_DIR: accessAudit, ERAB_PRIVACY_ACCESS_POLICY: accessPolicy },
     });
     let out = '';
     let err = '';
@@ -42,28 +47,28 @@ test('erab aggregator portfolio import, list, pools', async () => {
   assert.equal(imp.code, 0, imp.err);
   assert.match(imp.out, /resources 3 new 0 updated/);
 
-  const list = await erab('aggregator', 'portfolio', 'list', '--db', db, '--pool', 'tokyo-t2', '--json');
+  const list = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--pool', 'tokyo-t2', '--json');
   assert.equal(list.code, 0, list.err);
   const page = JSON.parse(list.out) as { items: { id: string }[]; total: number };
   assert.deepEqual(page.items.map((r) => r.id), ['bat-1', 'bat-2']);
   assert.equal(page.total, 2);
 
-  const text = await erab('aggregator', 'portfolio', 'list', '--db', db, '--class', 'water_heater');
+  const text = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--class', 'water_heater');
   assert.equal(text.code, 0, text.err);
   assert.match(text.out, /^ID\s+CLASS/m);
   assert.match(text.out, /wh-1\s+water_heater\s+s2\s+kansai-t1/);
   assert.match(text.out, /1 of 1 resources/);
 
-  const search = await erab('aggregator', 'portfolio', 'list', '--db', db, '--search', '00007b', '--json');
+  const search = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--search', '00007b', '--json');
   assert.deepEqual((JSON.parse(search.out) as { items: { id: string }[] }).items.map((r) => r.id), ['bat-1']);
 
-  const paged = await erab('aggregator', 'portfolio', 'list', '--db', db, '--limit', '2');
+  const paged = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--limit', '2');
   const cursor = /--cursor (\S+)/.exec(paged.out)?.[1];
   assert.ok(cursor, paged.out);
-  const next = await erab('aggregator', 'portfolio', 'list', '--db', db, '--limit', '2', '--cursor', cursor, '--json');
+  const next = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--limit', '2', '--cursor', cursor, '--json');
   assert.deepEqual((JSON.parse(next.out) as { items: { id: string }[] }).items.map((r) => r.id), ['wh-1']);
 
-  const exported = await erab('aggregator', 'portfolio', 'export', '--db', db, '--pool', 'kansai-t1');
+  const exported = await erab('aggregator', 'portfolio', 'export', '--purpose', 'portfolio test', '--db', db, '--pool', 'kansai-t1');
   assert.equal(exported.code, 0, exported.err);
   assert.match(exported.out, /^resource_id,site_id,/);
   assert.match(exported.out, /\r\nwh-1,s2,Osaka flat,kansai,,kansai-t1,/);
@@ -82,14 +87,14 @@ test('a bad import exits 1, prints every problem with file:line, and imports not
   assert.match(r.err, /bad\.csv:2: capacity_w: must be a number of watts/);
   assert.match(r.err, /bad\.csv:3: class: must be one of/);
   assert.match(r.err, /2 problems, nothing imported/);
-  const list = await erab('aggregator', 'portfolio', 'list', '--db', db, '--site', 's9', '--json');
+  const list = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--site', 's9', '--json');
   assert.equal((JSON.parse(list.out) as { total: number }).total, 0);
 });
 
 test('usage errors exit 2; unreadable files and stores exit 1 with the reason', async () => {
   assert.equal((await erab('aggregator', 'portfolio', 'import')).code, 2);
-  assert.equal((await erab('aggregator', 'portfolio', 'list', '--db', db, '--class', 'fridge')).code, 2);
-  assert.equal((await erab('aggregator', 'portfolio', 'list', '--db', db, '--limit', '0')).code, 2);
+  assert.equal((await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--class', 'fridge')).code, 2);
+  assert.equal((await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', db, '--limit', '0')).code, 2);
   const noExt = join(dir, 'fleet.txt');
   writeFileSync(noExt, csv);
   const fmt = await erab('aggregator', 'portfolio', 'import', noExt, '--db', db);
@@ -100,7 +105,7 @@ test('usage errors exit 2; unreadable files and stores exit 1 with the reason', 
   const missing = await erab('aggregator', 'portfolio', 'import', join(dir, 'nope.csv'), '--db', db);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /cannot read .*nope\.csv: .*ENOENT/);
-  const store = await erab('aggregator', 'portfolio', 'list', '--db', 'postgres://erab:hunter2@127.0.0.1:1/x');
+  const store = await erab('aggregator', 'portfolio', 'list', '--purpose', 'portfolio test', '--db', 'postgres://erab:hunter2@127.0.0.1:1/x');
   assert.equal(store.code, 1);
   assert.match(store.err, /cannot connect to PostgreSQL at postgres:\/\/erab:\*\*\*@127\.0\.0\.1:1\/x/);
   assert.doesNotMatch(store.err, /hunter2/);

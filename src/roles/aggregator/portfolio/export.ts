@@ -7,6 +7,8 @@ import type { Kysely } from 'kysely';
 import { fromJsonText } from '../../../store/schema.js';
 import { constraintsSchema } from './model.js';
 import type { PortfolioTables } from './tables.js';
+import { openSites } from './query.js';
+import type { PersonalDataVault } from '../../../store/vault.js';
 
 export const EXPORT_COLUMNS = [
   'resource_id', 'site_id', 'site_name', 'tso_area', 'site_address', 'pool_id', 'pool_name', 'product', 'program',
@@ -27,7 +29,7 @@ export function csvCell(v: string | number | null | undefined): string {
  * reading in chunks so a 100 000-resource portfolio never sits in memory at once.
  * @example await exportPortfolioCsv(db, (line) => process.stdout.write(line));
  */
-export async function exportPortfolioCsv(db: Kysely<PortfolioTables>, write: (text: string) => void, filter: { poolId?: string } = {}): Promise<number> {
+export async function exportPortfolioCsv(db: Kysely<PortfolioTables>, write: (text: string) => void, filter: { poolId?: string } = {}, vault?: PersonalDataVault): Promise<number> {
   write(`${EXPORT_COLUMNS.join(',')}\r\n`);
   let after: string | undefined;
   let n = 0;
@@ -49,10 +51,11 @@ export async function exportPortfolioCsv(db: Kysely<PortfolioTables>, write: (te
     if (after !== undefined) q = q.where('r.id', '>', after);
     const rows = await q.execute();
     const lines: string[] = [];
-    for (const r of rows) {
+    const personal = await openSites(db, rows.map((r) => ({ id: r.site_id, name: r.site_name, address: r.site_address })), vault);
+    for (const [i, r] of rows.entries()) {
       const c = fromJsonText(r.constraints, constraintsSchema, `portfolio_resource ${r.id}.constraints`);
       const cells = [
-        r.id, r.site_id, r.site_name, r.tso_area, r.site_address, r.pool_id, r.pool_name, r.product, r.program,
+        r.id, r.site_id, personal[i]!.name, r.tso_area, personal[i]!.address, r.pool_id, r.pool_name, r.product, r.program,
         r.gateway_id, r.ven_id, r.class, r.name, r.capacity_w, r.capacity_wh, r.max_charge_w, r.max_discharge_w,
         r.max_reduce_w, r.max_increase_w, c.backupReservePercent, c.comfortBand?.minC, c.comfortBand?.maxC, c.maxReductionMinutes,
         r.maker_code, r.product_code, r.serial_number, r.firmware_version, r.standard_version, r.installation_location,

@@ -4,6 +4,11 @@
  * changes of what the aggregator may command (自家用GL 8-1-1 attributable administrative
  * actions, 8-2 asset inventory), so each one — accepted or refused — goes to the audit log.
  */
+import { PersonalDataVault } from '../../../store/vault.js';
+import { siteSubject } from './tables.js';
+
+/** What an erased site's name reads as. */
+export const ERASED = '(erased)';
 import type { Kysely } from 'kysely';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { ErabError, describeError } from '../../../core/errors.js';
@@ -19,6 +24,8 @@ import type { Gateway, MarketProduct, Resource, Site, TsoArea } from './types.js
 export interface PortfolioOptions {
   clock?: Clock;
   audit?: AuditSink;
+  /** Seals and opens the sites' personal fields (name, address); without it they are stored in clear. */
+  vault?: PersonalDataVault;
 }
 
 /**
@@ -33,6 +40,7 @@ export class Portfolio {
   private readonly dialect: StoreDialect;
   private readonly clock: Clock;
   private readonly audit: AuditSink | undefined;
+  private readonly vault: PersonalDataVault | undefined;
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(store: Store<any>, options: PortfolioOptions = {}) {
@@ -40,6 +48,7 @@ export class Portfolio {
     this.dialect = store.dialect;
     this.clock = options.clock ?? systemClock;
     this.audit = options.audit;
+    this.vault = options.vault;
   }
 
   /**
@@ -48,7 +57,7 @@ export class Portfolio {
    */
   async importText(text: string, format: ImportFormat, source: string, actor: AuditActor): Promise<ImportSummary> {
     try {
-      const summary = await importPortfolio(this.db, { text, format, source }, this.clock);
+      const summary = await importPortfolio(this.db, { text, format, source }, this.clock, this.vault);
       this.audit?.append({ actor, action: 'portfolio.import', target: source, outcome: 'success', details: { ...summary } });
       return summary;
     } catch (err) {
@@ -58,6 +67,24 @@ export class Portfolio {
       });
       throw err;
     }
+  }
+
+  /**
+   * Erases a site's personal data (a data subject's request, or its retention period ended):
+   * its name and address are blanked and its key crypto-shredded, so sealed copies (backups,
+   * replicas) cannot be read either. The site, its resources and the audit log stay: records
+   * reference the site by id, never by its data, so the audit log still verifies.
+   * Resolves to false when the site does not exist.
+   */
+  async eraseSite(siteId: string, actor: AuditActor, reason: string): Promise<boolean> {
+    const found = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.updateTable('portfolio_site').set({ name: ERASED, address: null, name_index: null, updated_at: this.clock.now() }).where('id', '=', siteId).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return false;
+      await (this.vault ?? PersonalDataVault).shred(trx, siteSubject(siteId));
+      return true;
+    });
+    this.audit?.append({ actor, action: 'personal-data.erase', target: siteId, outcome: found ? 'success' : 'failure', ...(found ? {} : { reason: 'no such site' }), details: { purpose: reason, subjects: [siteId] } });
+    return found;
   }
 
   /** Applies a gateway's inventory upload (see ./inventory.ts for every check). */
@@ -120,7 +147,7 @@ export class Portfolio {
   }
 
   listSites(q: { poolId?: string; search?: string; limit?: number; cursor?: string } = {}): Promise<Page<Site>> {
-    return listSites(this.db, q);
+    return listSites(this.db, q, this.vault);
   }
 
   listGateways(q: { siteId?: string } = {}): Promise<Gateway[]> {

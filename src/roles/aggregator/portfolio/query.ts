@@ -8,7 +8,8 @@ import type { EpochMillis, Percent, WattHours, Watts } from '../../../core/units
 import { fromDbBool, fromJsonText, toEpochMillis } from '../../../store/schema.js';
 import { constraintsSchema } from './model.js';
 import { containsPattern } from './search-text.js';
-import type { PortfolioTables } from './tables.js';
+import { SITE_NAME_INDEX, siteSubject, type PortfolioTables } from './tables.js';
+import { isSealed, type PersonalDataVault } from '../../../store/vault.js';
 import { RESOURCE_CLASSES, type Gateway, type OwnerConstraints, type Pool, type Resource, type ResourceClass, type ResourceSource, type Site, type TsoArea, type MarketProduct } from './types.js';
 
 type Db = Kysely<PortfolioTables>;
@@ -175,25 +176,42 @@ export async function listPools(db: Db, filter: { tsoArea?: TsoArea; product?: M
 }
 
 /** Sites ordered by id, optionally of one pool or matching a text. */
-export async function listSites(db: Db, q: { poolId?: string; search?: string; limit?: number; cursor?: string } = {}): Promise<Page<Site>> {
+export async function listSites(db: Db, q: { poolId?: string; search?: string; limit?: number; cursor?: string } = {}, vault?: PersonalDataVault): Promise<Page<Site>> {
   const limit = q.limit ?? 100;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new InvalidInputError(`limit must be 1..1000, got ${limit}`);
   let base = db.selectFrom('portfolio_site');
   if (q.poolId !== undefined) base = base.where('pool_id', '=', q.poolId);
   if (q.search !== undefined && q.search.trim() !== '') {
     const p = containsPattern(q.search.trim());
-    base = base.where(sql<boolean>`(lower(id) like ${p} escape '\\' or lower(name) like ${p} escape '\\')`);
+    // Sealed names match exactly through their keyed hash; names stored in clear by substring.
+    const index = vault ? await vault.blindIndex(db, SITE_NAME_INDEX, q.search) : null;
+    base = base.where(sql<boolean>`(lower(id) like ${p} escape '\\' or (name_index is null and lower(name) like ${p} escape '\\') or name_index = ${index})`);
   }
   const totalRow = await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
   let pageQ = base.selectAll().orderBy('id').limit(limit + 1);
   if (q.cursor !== undefined) pageQ = pageQ.where('id', '>', decodeCursor(q.cursor));
   const rows = await pageQ.execute();
-  const items: Site[] = rows.slice(0, limit).map((s) => ({
-    id: s.id, name: s.name, tsoArea: s.tso_area as TsoArea, address: s.address, poolId: s.pool_id,
+  const page = rows.slice(0, limit);
+  const personal = await openSites(db, page, vault);
+  const items: Site[] = page.map((s, i) => ({
+    id: s.id, name: personal[i]!.name ?? '', tsoArea: s.tso_area as TsoArea, address: personal[i]!.address ?? null, poolId: s.pool_id,
     createdAt: toEpochMillis(s.created_at), updatedAt: toEpochMillis(s.updated_at),
   }));
   const last = items.at(-1);
   return { items, total: Number(totalRow.n), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.id) } : {}) };
+}
+
+/**
+ * The personal fields of sites, opened (sealed ones need the vault; without it they are refused,
+ * never shown as ciphertext). A shredded site's fields read as null.
+ */
+export async function openSites(db: Db, rows: readonly { id: string; name: string | null; address: string | null }[], vault?: PersonalDataVault): Promise<{ name: string | null; address: string | null }[]> {
+  const items = rows.map((r) => ({ subject: siteSubject(r.id), fields: { name: r.name, address: r.address } }));
+  if (vault) return (await vault.openMany(db, items)).map((f) => ({ name: f.name ?? null, address: f.address ?? null }));
+  if (rows.some((r) => isSealed(r.name) || isSealed(r.address))) {
+    throw new InvalidInputError('the portfolio holds encrypted personal data: give the key-encryption key (--kek-file or ERAB_PRIVACY_KEK_FILE)');
+  }
+  return rows.map((r) => ({ name: r.name, address: r.address }));
 }
 
 /** The gateways of a site (or all), ordered by id. */

@@ -4,16 +4,25 @@
  * 0/1, JSON as text, so the same queries run on SQLite and PostgreSQL.
  */
 import { sql } from 'kysely';
-import type { Migration } from '../../../store/migrations.js';
+import { composeMigrations, type Migration } from '../../../store/migrations.js';
+import { vaultMigrations, type VaultTables } from '../../../store/vault.js';
 import { columnType } from '../../../store/schema.js';
 
-export type PortfolioTables = {
+/** The data subject a site's personal fields are sealed under (its data key; shredding it erases them). */
+export const siteSubject = (siteId: string): string => `site:${siteId}`;
+/** The blind-index field name of a site's name. */
+export const SITE_NAME_INDEX = 'portfolio_site.name';
+
+export type PortfolioTables = VaultTables & {
   portfolio_pool: {
     id: string; name: string; tso_area: string; product: string; program: string;
     created_at: number; updated_at: number;
   };
   portfolio_site: {
+    /** Personal: sealed (`enc1:…`) when the role has a key-encryption key (src/store/vault.ts). */
     id: string; name: string; tso_area: string; address: string | null; pool_id: string | null;
+    /** Keyed hash of the name for exact search while the name is sealed; null when not sealed. */
+    name_index: string | null;
     created_at: number; updated_at: number;
   };
   portfolio_gateway: {
@@ -34,7 +43,7 @@ export type PortfolioTables = {
   };
 };
 
-export const portfolioMigrations: readonly Migration[] = [
+export const portfolioMigrations: readonly Migration[] = composeMigrations(vaultMigrations, [
   {
     name: '0001_aggregator_portfolio',
     async up(db) {
@@ -108,4 +117,12 @@ export const portfolioMigrations: readonly Migration[] = [
       for (const t of ['portfolio_resource', 'portfolio_gateway', 'portfolio_site', 'portfolio_pool']) await db.schema.dropTable(t).execute();
     },
   },
-];
+  {
+    // Sealed site names cannot be searched with LIKE: an exact keyed-hash match replaces it.
+    name: '0002_aggregator_portfolio_site_name_index',
+    async up(db) {
+      await db.schema.alterTable('portfolio_site').addColumn('name_index', 'text').execute();
+      await db.schema.createIndex('portfolio_site_name_index').on('portfolio_site').column('name_index').execute();
+    },
+  },
+]);

@@ -1,0 +1,158 @@
+/**
+ * `erab privacy ...`: the key-encryption key of personal data at rest (src/store/vault.ts).
+ *
+ *   erab privacy new-kek --out kek.key                  a new 32-byte key file (0600)
+ *   erab privacy rotate-key --db URL --kek-file NEW --previous-kek-file OLD
+ *                                                       re-wrap every data key under NEW, online
+ *   erab privacy key-status --db URL                    data keys per key-encryption key
+ *   erab privacy access-report --subject SITE --audit-dir DIR [--db URL] [--json]
+ *   erab privacy retention --db URL --personal-days N --audit-dir DIR [--dry-run]
+ *                                                       erase personal data past its retention (run from a timer)
+ *                                                       who read or exported a site's data, why, when
+ *
+ * Commands that read or write personal fields take the key from --kek-file or
+ * ERAB_PRIVACY_KEK_FILE, and earlier keys (during a rotation) from --previous-kek-file or
+ * ERAB_PRIVACY_PREVIOUS_KEK_FILES (comma-separated).
+ */
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { InvalidInputError } from '../../core/errors.js';
+import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
+import { openStore } from '../../store/store.js';
+import { PersonalDataVault, vaultMigrations } from '../../store/vault.js';
+import { accessReport } from '../../security/privacy/access.js';
+import { sql, type Kysely } from 'kysely';
+import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
+import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
+import { enforceRetention, sitesPastRetention } from '../../roles/aggregator/portfolio/retention.js';
+import { openAudit } from './aggregator-portfolio.js';
+
+export interface KekOptions {
+  kekFile?: string;
+  previousKekFile?: string[];
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+/** Adds --kek-file and --previous-kek-file to a command that touches personal fields. */
+export function kekOptions(cmd: Command): Command {
+  return cmd
+    .option('--kek-file <file>', 'key-encryption key of personal data (else $ERAB_PRIVACY_KEK_FILE; none: stored in clear)')
+    .option('--previous-kek-file <file>', 'an earlier key-encryption key, still unwrapping during a rotation (repeatable)', collect);
+}
+
+/** The vault for these options, or undefined when no key-encryption key is configured. */
+export function vaultFrom(opts: KekOptions, env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
+  const current = opts.kekFile ?? (env.ERAB_PRIVACY_KEK_FILE || undefined);
+  const previous = opts.previousKekFile ?? (env.ERAB_PRIVACY_PREVIOUS_KEK_FILES ? env.ERAB_PRIVACY_PREVIOUS_KEK_FILES.split(',').filter(Boolean) : []);
+  if (current === undefined) {
+    if (previous.length > 0) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
+    return undefined;
+  }
+  return new PersonalDataVault(FileKeyring.fromFiles(current, previous));
+}
+
+export function register(program: Command): void {
+  const privacy = program.command('privacy').description('Personal data at rest: key-encryption keys, rotation, access reports');
+
+  privacy
+    .command('new-kek')
+    .description('Write a new random key-encryption key (32 bytes, hex) to a file with mode 0600')
+    .requiredOption('--out <file>', 'key file to create (refused if it exists)')
+    .action((opts: { out: string }) => {
+      try {
+        writeFileSync(opts.out, newKekText(), { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        throw new InvalidInputError(`--out ${opts.out}: cannot create (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      process.stdout.write(`key-encryption key written to ${opts.out} (id ${FileKeyring.fromFiles(opts.out).currentKeyId})\n`);
+    });
+
+  kekOptions(
+    privacy
+      .command('rotate-key')
+      .description('Re-wrap every data key under the current key-encryption key while the role keeps running')
+      .requiredOption('--db <url>', "the role's store: SQLite file or postgres:// URL"),
+  ).action(async (opts: KekOptions & { db: string }) => {
+    const vault = vaultFrom(opts);
+    if (!vault) throw new InvalidInputError('rotate-key needs --kek-file (the new key) and --previous-kek-file (the old one)');
+    const store = await openStore({ url: opts.db, migrations: vaultMigrations, ignoreUnknownMigrations: true });
+    try {
+      const n = await vault.rotate(store.db);
+      const left = await PersonalDataVault.keysByKek(store.db);
+      process.stdout.write(`${n} data keys re-wrapped; data keys per key-encryption key: ${JSON.stringify(left)}\n`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  privacy
+    .command('access-report')
+    .description("Every recorded read or export of a data subject's personal data (for the subject's request): who, what, why, when")
+    .requiredOption('--subject <site>', 'the site id')
+    .option('--audit-dir <dir>', 'the role\'s audit log (default $ERAB_AGGREGATOR_AUDIT_DIR)')
+    .option('--db <url>', 'the store, to tell whether pool-wide exports covered the site')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { subject: string; auditDir?: string; db?: string; json?: boolean }) => {
+      const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+      if (auditDir === undefined) throw new InvalidInputError('give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
+      let pools = new Set<string>();
+      if (opts.db !== undefined) {
+        const store = await openStore({ url: opts.db, migrations: [], ignoreUnknownMigrations: true });
+        try {
+          const rows = await sql<{ pool_id: string | null }>`select distinct pool_id from portfolio_resource where site_id = ${opts.subject}`.execute(store.db);
+          pools = new Set(rows.rows.map((r) => r.pool_id).filter((x): x is string => x !== null));
+        } finally {
+          await store.close();
+        }
+      }
+      const entries = accessReport(auditDir, opts.subject, (scope) => scope === 'all' || (scope.startsWith('pool:') && pools.has(scope.slice(5))));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ subject: opts.subject, entries }, null, 2)}\n`);
+        return;
+      }
+      for (const e of entries) {
+        process.stdout.write(`${e.time}  #${e.index}  ${e.operator}  ${e.action}  ${e.outcome}  purpose: ${e.purpose}  via: ${e.via}${e.match === 'scope' ? `  (bulk: ${e.scope})` : ''}${e.reason ? `  reason: ${e.reason}` : ''}\n`);
+      }
+      process.stdout.write(`${entries.length} recorded accesses to ${opts.subject}\n`);
+    });
+
+  privacy
+    .command('retention')
+    .description("Erase the personal data of sites with no present resource for longer than the retention period (audited; run it from a timer)")
+    .requiredOption('--db <url>', "the aggregator's store")
+    .requiredOption('--personal-days <n>', 'days personal data is kept after a site\'s last present resource')
+    .option('--audit-dir <dir>', 'audit log the erasures are recorded in (default $ERAB_AGGREGATOR_AUDIT_DIR)')
+    .option('--dry-run', 'list the sites due, erase nothing')
+    .action(async (opts: { db: string; personalDays: string; auditDir?: string; dryRun?: boolean }) => {
+      const personalDays = Number(opts.personalDays);
+      if (!Number.isInteger(personalDays) || personalDays < 1 || personalDays > 36_500) throw new InvalidInputError(`--personal-days must be an integer 1..36500, got ${opts.personalDays}`);
+      const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
+      if (auditDir === undefined && !opts.dryRun) throw new InvalidInputError('erasures are recorded in the audit log: give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
+      const store = await openStore({ url: opts.db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
+      const audit = auditDir !== undefined && !opts.dryRun ? openAudit(auditDir) : undefined;
+      try {
+        const db = store.db as Kysely<PortfolioTables>;
+        const ids = opts.dryRun
+          ? await sitesPastRetention(db, { personalDays }, Date.now())
+          : await enforceRetention(new Portfolio(store, audit ? { audit } : {}), db, { personalDays }, Date.now());
+        process.stdout.write(`${ids.length} sites ${opts.dryRun ? 'due for erasure' : 'erased'}${ids.length ? `: ${ids.join(', ')}` : ''}\n`);
+      } finally {
+        audit?.close();
+        await store.close();
+      }
+    });
+
+  privacy
+    .command('key-status')
+    .description('Data keys per key-encryption key id (a rotation is done when only the new id is left)')
+    .requiredOption('--db <url>', "the role's store")
+    .action(async (opts: { db: string }) => {
+      const store = await openStore({ url: opts.db, migrations: vaultMigrations, ignoreUnknownMigrations: true });
+      try {
+        process.stdout.write(`${JSON.stringify(await PersonalDataVault.keysByKek(store.db))}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+}
