@@ -30,6 +30,8 @@ function all(cls: DataClass, ...names: string[]): Columns {
 
 /** table → column → class. Keep tables in alphabetical order. */
 export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
+  // The engine's running events: allocation and baselines per resource (a site's behaviour, no names).
+  aggregator_event: { ...all(O, 'aggregator_id', 'event_key', 'updated_at'), data: C },
   aggregator_r4_relay: { ...all(O, 'id', 'vtn_id', 'key', 'kind', 'ven_id', 'created_at'), data: C },
   compliance_check_result: { ...all(O, 'run_id', 'check_id', 'status'), evidence: C },
   compliance_control_status: all(O, 'run_id', 'control_id', 'level', 'status'),
@@ -49,6 +51,10 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   erab_detect_rule_state: { ...all(O, 'rule_id', 'updated_at'), state: C },
   erab_inbox_cursor: all(O, 'source', 'topic', 'last_seq', 'updated_at'),
   erab_inbox_key: all(O, 'source', 'key', 'seen_at'),
+  // Drills and incidents: who acted and what was seen (operator ids, evidence), not household data.
+  erab_drill: { ...all(O, 'id', 'scenario', 'target', 'started_at', 'finished_at', 'passed'), record: C },
+  erab_incident: { ...all(O, 'id', 'severity', 'status', 'drill', 'opened_by', 'opened_at', 'updated_at'), title: C },
+  erab_incident_event: { ...all(O, 'id', 'incident_id', 'at', 'actor', 'kind'), summary: C, details: C },
   erab_lease: all(O, 'name', 'holder', 'epoch', 'acquired_at', 'expires_at'),
   erab_migration: all(O, 'name', 'timestamp'),
   erab_migration_lock: all(O, 'id', 'is_locked'),
@@ -57,6 +63,7 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   gateway_event_seen: all(O, 'event_id', 'modification_number', 'keep_until'),
   gateway_nonce_seen: all(O, 'nonce', 'keep_until'),
   gateway_notice: { ...all(O, 'board_id', 'notice_id', 'template', 'issued_at', 'language', 'received_at'), ...all(C, 'subject', 'text', 'content') },
+  gateway_safe_mode: { ...all(O, 'site', 'decided_by', 'since'), reason: C },
   notify_contact: {
     ...all(O, 'id', 'participant_id', 'site_id', 'role', 'language', 'gateway_ven_id', 'created_at'),
     ...all(P, 'name', 'email', 'webhook_url'),

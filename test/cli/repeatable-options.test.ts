@@ -23,7 +23,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as https from 'node:https';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -343,7 +343,50 @@ async function incidentCase(): Promise<void> {
   }
 }
 
+/**
+ * `--previous-kek-file` (privacy rotate-key, portfolio import and export): the data keys are under
+ * k1, then k2; an unrelated key first and the right one second only works when the second value is read.
+ */
+async function previousKekCase(): Promise<void> {
+  const d = join(root, 'kek');
+  mkdirSync(d, { recursive: true });
+  const key = async (name: string): Promise<string> => {
+    const file = join(d, `${name}.key`);
+    const r = await erab(['privacy', 'new-kek', '--out', file]);
+    assert.equal(r.code, 0, r.stderr);
+    return file;
+  };
+  const [k1, k2, k3, kx] = [await key('k1'), await key('k2'), await key('k3'), await key('kx')];
+  const db = join(d, 'aggregator.db');
+  const audit = join(d, 'audit');
+  AuditLog.open({ dir: audit, origin: 'erab.test/repeatable/kek' }).close();
+  const policy = join(d, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ operators: { alice: ['export'] } }));
+  const csv = (id: string): string => {
+    const file = join(d, `${id}.csv`);
+    writeFileSync(file, `resource_id,site_id,site_name,tso_area,site_address,class,name,capacity_w,capacity_wh\nbat-${id},${id},Household ${id},tokyo,"1-1 Taito",battery,Battery,5000,9800\n`);
+    return file;
+  };
+  assert.equal((await erab(['aggregator', 'portfolio', 'import', csv('s1'), '--db', db, '--kek-file', k1])).code, 0);
+  // rotate-key: the old key given second.
+  assert.equal((await erab(['privacy', 'rotate-key', '--db', db, '--kek-file', k2, '--previous-kek-file', kx])).code, 1, 'an unrelated previous key cannot unwrap');
+  const rot = await erab(['privacy', 'rotate-key', '--db', db, '--kek-file', k2, '--previous-kek-file', kx, '--previous-kek-file', k1]);
+  assert.equal(rot.code, 0, rot.stderr);
+  // export under a new current key: the data keys are under k2, given second.
+  const exp = (prev: string[]): Promise<Run> => erab(['aggregator', 'portfolio', 'export', '--db', db, '--kek-file', k3, ...prev.flatMap((p) => ['--previous-kek-file', p]),
+    '--audit-dir', audit, '--access-policy', policy, '--operator', 'alice', '--purpose', 'repeatable option check']);
+  assert.equal((await exp([kx])).code, 1);
+  const both = await exp([kx, k2]);
+  assert.equal(both.code, 0, both.stderr);
+  assert.match(both.stdout, /Household s1/);
+  // import under k3 while the data keys are under k2, given second.
+  assert.notEqual((await erab(['aggregator', 'portfolio', 'import', csv('s2'), '--db', db, '--kek-file', k3, '--previous-kek-file', kx])).code, 0);
+  const imp = await erab(['aggregator', 'portfolio', 'import', csv('s3'), '--db', db, '--kek-file', k3, '--previous-kek-file', kx, '--previous-kek-file', k2]);
+  assert.equal(imp.code, 0, imp.stderr);
+}
+
 const cases: Case[] = [
+  { covers: ['aggregator portfolio export --previous-kek-file', 'aggregator portfolio import --previous-kek-file', 'privacy rotate-key --previous-kek-file'], run: () => previousKekCase() },
   { covers: ['incident act --gateway'], run: () => incidentCase() },
   { covers: ['openadr vtn --operator'], run: () => operatorCase('vtn') },
   { covers: ['openadr ven --operator'], run: () => operatorCase('ven') },
