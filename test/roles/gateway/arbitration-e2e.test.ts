@@ -17,133 +17,30 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { TlsMaterial } from '../../../src/security/tls.js';
-import { openStore, type Store } from '../../../src/store/store.js';
-import { openadrStoreMigrations } from '../../../src/endpoints/openadr/store.js';
-import { startVtnEndpoint, type RunningVtn } from '../../../src/endpoints/openadr/vtn-endpoint.js';
-import { decodePayload } from '../../../src/protocols/openadr/payload.js';
-import type { EventSignal, OadrCreatedEvent } from '../../../src/protocols/openadr/event.js';
-import type { OadrCreateOpt } from '../../../src/protocols/openadr/opt.js';
-import { DeviceSite } from '../../../src/roles/device/site.js';
-import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
-import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { ORIGIN_PRIORITY } from '../../../src/roles/common/event-priority.js';
-import { epochMillis, millis } from '../../../src/core/units.js';
-import { acceleratedClock, pkiWorld, waitFor, sleep } from '../../kit/index.js';
+import { millis } from '../../../src/core/units.js';
+import { waitFor } from '../../kit/index.js';
+import { setpoint, startSingleSiteWorld, type SingleSiteWorld } from './single-site-world.js';
 
-const SPEED = 20;
-const POLL_MS = 10_000;
-const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
-const CONTROLLER = `${NET}.1`;
-const NODE = `${NET}.2`;
-const clock = acceleratedClock(SPEED);
-const W = { kind: 'powerReal' as const, itemDescription: 'RealPower', itemUnits: 'W', siScaleCode: 'none' as const, powerAttributes: { hertz: 50, voltage: 100, ac: true } };
-
-let vtn: RunningVtn;
-let vtnStore: Store;
-let gw: Gateway;
-let site: DeviceSite;
-let dir = '';
+let w: SingleSiteWorld;
 let bat = '';
 let ev = '';
 let meter = '';
-const audit = new MemoryAuditSink();
-const created: OadrCreatedEvent[] = [];
-const opts: OadrCreateOpt[] = [];
-
-function setpoint(resourceID: string, watts: number, durationMs: number): EventSignal {
-  return {
-    signalName: 'LOAD_DISPATCH', signalType: 'setpoint', signalID: resourceID, target: { resourceID: [resourceID] },
-    itemBase: W, intervals: [{ duration: millis(durationMs), uid: '0', value: watts }],
-  };
-}
-
-async function publish(eventID: string, startInMs: number, durationMs: number, signals: EventSignal[], o: { priority?: number; resources?: string[] } = {}): Promise<{ start: number; end: number }> {
-  const start = clock.now() + startInMs;
-  await vtn.vtn.createEvent({
-    eventID, marketContext: 'urn:erab:aggregator:AGG1',
-    activePeriod: { dtstart: epochMillis(start), duration: millis(durationMs) },
-    signals, target: { venID: ['GW1'], ...(o.resources ? { resourceID: o.resources } : {}) }, venIDs: ['GW1'], responseRequired: 'always',
-    ...(o.priority !== undefined ? { priority: o.priority } : {}),
-  });
-  return { start, end: start + durationMs };
-}
-
-async function answer(eventID: string, modificationNumber = 0) {
-  return waitFor(`oadrCreatedEvent for ${eventID} #${modificationNumber}`, () => {
-    for (const c of created) {
-      const r = c.eventResponses?.find((x) => x.qualifiedEventID.eventID === eventID && x.qualifiedEventID.modificationNumber === modificationNumber);
-      if (r) return r;
-    }
-    return undefined;
-  }, 60_000);
-}
-
-function battery(): { mode: string; discharge: number; charge: number } {
-  const o = site.battery!.object;
-  return { mode: o.get(StorageBattery.props.operationMode), discharge: o.get(StorageBattery.props.dischargingPowerSetting), charge: o.get(StorageBattery.props.chargingPowerSetting) };
-}
-
-/** Lets `polls` VTN polls (and the device polls between them) happen. */
-const polls = (n: number): Promise<void> => sleep((n * POLL_MS) / SPEED);
+const publish: SingleSiteWorld['publish'] = (...a) => w.publish(...a);
+const answer: SingleSiteWorld['answer'] = (...a) => w.answer(...a);
+const battery = (): ReturnType<SingleSiteWorld['battery']> => w.battery();
+const polls = (n: number): Promise<void> => w.polls(n);
 
 before(async () => {
-  const pki = await pkiWorld({}, { prefix: 'erab-gw-arb-' });
-  dir = pki.dir;
-  const agg = await pki.issue('agg', 'aggregator:AGG1');
-  const gwCert = await pki.issue('gwCert', 'gateway:GW1');
-  vtnStore = await openStore({ url: join(dir, 'vtn.db'), migrations: openadrStoreMigrations });
-  vtn = await startVtnEndpoint({
-    vtnID: 'vtn-AGG1',
-    material: await TlsMaterial.fromPem({ credentials: [{ certPem: agg.certPem, keyPem: agg.keyPem }], caPem: pki.caPem }),
-    profile: 'R4',
-    allowList: { participants: ['gateway:GW1'] },
-    audit: new MemoryAuditSink(),
-    store: vtnStore,
-    clock,
-    vtn: {
-      pollFreqMs: POLL_MS,
-      reportBackMs: 30_000,
-      onXml: (d, service, xml) => {
-        if (d !== 'in') return;
-        if (service !== 'EiEvent' && service !== 'EiOpt') return;
-        const m = decodePayload(xml).message;
-        if (m.type === 'oadrCreatedEvent') created.push(m);
-        if (m.type === 'oadrCreateOpt') opts.push(m);
-      },
-    },
-  });
-  site = await DeviceSite.start({ address: NODE, speed: 1, tickMs: 1000, serialPrefix: 'ARB', battery: { initialSocPercent: 70 }, ev: { initialSocPercent: 70, pluggedIn: true } }, { clock });
-  const config = gatewayConfigSchema.parse({
-    gatewayId: 'GW1',
-    database: join(dir, 'gateway.db'),
-    tls: { certFile: gwCert.files.certFile, keyFile: gwCert.files.keyFile, caFile: pki.caFile },
-    aggregator: { id: 'AGG1', vtnUrl: vtn.url, certificateFile: agg.files.certFile, vtnId: 'vtn-AGG1' },
-    echonet: { address: CONTROLLER, devices: [NODE], pollMs: 30_000, timeoutMs: 20_000, retries: 1 },
-    telemetry: { minPeriodMs: 30_000 },
-    admission: { allowList: [{ serialNumber: 'ARB' }] },
-    policy: { classes: { battery: { maxDischargeW: 1500 }, ev: { maxDischargeW: 1500 } } },
-    engine: { tickMs: 5000 },
-    security: { maxClockSkewMs: 3_600_000 },
-  });
-  gw = await Gateway.start(config, { clock, audit });
-  const of = (cls: string) => gw.admission.list().find((r) => r.class === cls)!.deviceId;
-  bat = of('battery');
-  ev = of('ev');
-  meter = of('meter');
-  assert.ok(gw.admission.isControllable(meter), 'the smart meter is admitted like every device of the site');
-  await waitFor('registration and report requests', () => vtn.vtn.registration('GW1') && gw.ven.activeReports().length > 0, 30_000);
+  w = await startSingleSiteWorld({ prefix: 'erab-gw-arb-', serialPrefix: 'ARB', socPercent: 70, policy: { classes: { battery: { maxDischargeW: 1500 }, ev: { maxDischargeW: 1500 } } } });
+  bat = w.deviceOf('battery');
+  ev = w.deviceOf('ev');
+  meter = w.deviceOf('meter');
+  assert.ok(w.gw.admission.isControllable(meter), 'the smart meter is admitted like every device of the site');
 });
 
 after(async () => {
-  await gw?.close();
-  await vtn?.close();
-  await site?.close();
-  await vtnStore?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await w?.close();
 });
 
 test('a 3000 W discharge beyond the 1500 W policy, for the battery and the smart meter, is answered optOut 454 (not 200 optIn)', async () => {
@@ -155,25 +52,25 @@ test('a 3000 W discharge beyond the 1500 W policy, for the battery and the smart
   assert.match(r.responseDescription ?? '', /max-discharge-power/);
   await polls(3);
   assert.equal(battery().mode, 'standby', 'the battery was never commanded');
-  assert.deepEqual(gw.engine.eventIds(), []);
+  assert.deepEqual(w.gw.engine.eventIds(), []);
 });
 
 test('accepted for the battery, refused for the EV: optIn plus an oadrCreateOpt opting the EV out with its reason', async () => {
   await publish('P', 0, 30 * 60_000, [setpoint(bat, -1000, 30 * 60_000), setpoint(ev, -3000, 30 * 60_000)]);
   const r = await answer('P');
   assert.deepEqual([r.responseCode, r.optType], [200, 'optIn'], r.responseDescription);
-  const opt = await waitFor('oadrCreateOpt for the EV', () => opts.find((o) => o.qualifiedEventID?.eventID === 'P'), 30_000);
+  const opt = await waitFor('oadrCreateOpt for the EV', () => w.opts.find((o) => o.qualifiedEventID?.eventID === 'P'), 30_000);
   assert.deepEqual(
     { optType: opt.optType, optReason: opt.optReason, target: opt.target, event: opt.qualifiedEventID, venID: opt.venID },
     { optType: 'optOut', optReason: 'x-max-discharge-power', target: { resourceID: [ev] }, event: { eventID: 'P', modificationNumber: 0 }, venID: 'GW1' },
   );
-  assert.equal(opts.filter((o) => o.qualifiedEventID?.eventID === 'P').length, 1, 'only the refused resource is opted out');
+  assert.equal(w.opts.filter((o) => o.qualifiedEventID?.eventID === 'P').length, 1, 'only the refused resource is opted out');
   // The VTN keeps optIn as the gateway's answer to the event; the EV's opt out is kept apart.
-  assert.deepEqual((await vtn.vtn.eventOpts('P')).map((o) => [o.venID, o.optType]), [['GW1', 'optIn']]);
+  assert.deepEqual((await w.vtn.vtn.eventOpts('P')).map((o) => [o.venID, o.optType]), [['GW1', 'optIn']]);
   await waitFor('battery discharging 1000 W for P', () => battery().mode === 'discharging' && battery().discharge === 1000, 60_000);
-  assert.equal(gw.engine.activeCommand(ev), undefined, 'the EV is not commanded');
+  assert.equal(w.gw.engine.activeCommand(ev), undefined, 'the EV is not commanded');
   // Audited once the VTN answered the oadrCreateOpt (the capture above sees the request first).
-  await waitFor('the opt out audited as delivered', () => audit.records.some((x) => x.action === 'gateway.opt_out' && x.target === ev && x.outcome === 'success'), 30_000);
+  await waitFor('the opt out audited as delivered', () => w.audit.records.some((x) => x.action === 'gateway.opt_out' && x.target === ev && x.outcome === 'success'), 30_000);
 });
 
 test('while the accepted 1000 W event runs, a refused event and a later equal-priority one come and go: the battery keeps delivering 1000 W', async () => {
@@ -181,7 +78,7 @@ test('while the accepted 1000 W event runs, a refused event and a later equal-pr
   await publish('REFUSED', 0, 10 * 60_000, [{ signalName: 'SIMPLE', signalType: 'level', signalID: 'big', intervals: [{ duration: millis(10 * 60_000), uid: '0', value: 3 }] }], { resources: [bat, meter] });
   const r = await answer('REFUSED');
   assert.equal(r.optType, 'optOut', r.responseDescription);
-  await vtn.vtn.cancelEvent('REFUSED', 'withdrawn by the aggregator');
+  await w.vtn.vtn.cancelEvent('REFUSED', 'withdrawn by the aggregator');
   await answer('REFUSED', 1);
   await polls(3);
   assert.deepEqual([battery().mode, battery().discharge], ['discharging', 1000], 'withdrawing the refused event reset the battery P controls');
@@ -191,30 +88,30 @@ test('while the accepted 1000 W event runs, a refused event and a later equal-pr
   assert.deepEqual([l.responseCode, l.optType], [200, 'optIn'], l.responseDescription);
   await polls(3);
   assert.deepEqual([battery().mode, battery().discharge], ['discharging', 1000], 'LATER took the battery from P');
-  await vtn.vtn.cancelEvent('LATER', 'withdrawn by the aggregator');
+  await w.vtn.vtn.cancelEvent('LATER', 'withdrawn by the aggregator');
   await answer('LATER', 1);
-  await waitFor('LATER ended on the gateway', () => !gw.engine.eventIds().includes('LATER'), 30_000);
+  await waitFor('LATER ended on the gateway', () => !w.gw.engine.eventIds().includes('LATER'), 30_000);
   await polls(3);
-  await gw.site.poll();
+  await w.gw.site.poll();
   assert.deepEqual([battery().mode, battery().discharge], ['discharging', 1000], 'ending another event reset the battery P still controls');
-  assert.equal(gw.site.reading(bat)?.mode, 'discharging', 'the gateway reads the battery back discharging, not standby');
-  assert.equal(gw.engine.activeCommand(bat)?.powerW, 1000);
+  assert.equal(w.gw.site.reading(bat)?.mode, 'discharging', 'the gateway reads the battery back discharging, not standby');
+  assert.equal(w.gw.engine.activeCommand(bat)?.powerW, 1000);
   // P ends: nobody else wants the battery, so it goes back to its owner's mode.
-  await vtn.vtn.cancelEvent('P', 'done');
+  await w.vtn.vtn.cancelEvent('P', 'done');
   await waitFor('battery back to standby after P', () => battery().mode === 'standby', 60_000);
 });
 
 test('overlapping retailer and TSO events on one battery: the TSO\'s wins; when it ends the retailer\'s resumes', async () => {
   const ret = await publish('RET', 20_000, 5 * 60_000, [setpoint(bat, 1000, 5 * 60_000)], { priority: ORIGIN_PRIORITY.retailer });
   assert.equal((await answer('RET')).optType, 'optIn');
-  await waitFor('battery charging for the retailer', () => clock.now() >= ret.start && battery().mode === 'charging', 60_000);
+  await waitFor('battery charging for the retailer', () => w.clock.now() >= ret.start && battery().mode === 'charging', 60_000);
   const tso = await publish('TSO', 20_000, 90_000, [setpoint(bat, -1500, 90_000)], { priority: ORIGIN_PRIORITY.tso });
   assert.equal((await answer('TSO')).optType, 'optIn');
   await waitFor('battery discharging 1500 W for the TSO', () => battery().mode === 'discharging' && battery().discharge === 1500, 60_000);
-  assert.ok(clock.now() >= tso.start - 1000, 'the TSO event took the battery at its start');
-  assert.ok(audit.records.some((x) => x.action === 'gateway.arbitration' && x.details?.from === 'RET' && x.details?.to === 'TSO'));
+  assert.ok(w.clock.now() >= tso.start - 1000, 'the TSO event took the battery at its start');
+  assert.ok(w.audit.records.some((x) => x.action === 'gateway.arbitration' && x.details?.from === 'RET' && x.details?.to === 'TSO'));
   await waitFor('battery charging again for the retailer after the TSO event', () => battery().mode === 'charging' && battery().charge === 1000, 90_000);
-  assert.ok(clock.now() >= tso.end - 1000 && clock.now() < ret.end, 'the retailer event resumed when the TSO event ended, before its own end');
+  assert.ok(w.clock.now() >= tso.end - 1000 && w.clock.now() < ret.end, 'the retailer event resumed when the TSO event ended, before its own end');
   await waitFor('battery back to its normal mode after the retailer event', () => battery().mode === 'standby', 120_000);
-  assert.ok(clock.now() >= ret.end - 1000);
+  assert.ok(w.clock.now() >= ret.end - 1000);
 });
