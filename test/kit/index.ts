@@ -1,5 +1,5 @@
 /**
- * The shared test kit: one PKI world builder, one waitFor, one set of clocks, one TCP proxy, one
+ * The shared test kit: one PKI world builder, one local gateway configuration, one waitFor, one set of clocks, one TCP proxy, one
  * Prometheus exposition reader, free loopback ports and erab child processes. Import from here.
  *
  * @example
@@ -14,3 +14,4 @@ export * from './clock.js';
 export * from './tcp-proxy.js';
 export * from './metrics.js';
 export * from './net.js';
+export * from './gateway.js';

@@ -25,12 +25,12 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { listenOadr } from '../../../src/endpoints/openadr/listener.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
-import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
+import { Gateway } from '../../../src/roles/gateway/gateway.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
 import { erabBin } from '../../../src/roles/common/supervisor.js';
 import { openStore } from '../../../src/store/store.js';
 import { freshDatabase, POSTGRES_TEST_URL, postgresUnreachable } from '../../store/harness.js';
-import { pkiWorld, sleep, waiter } from '../../kit/index.js';
+import { localGatewayConfig, pkiWorld, sleep, waiter } from '../../kit/index.js';
 
 const until = waiter({ timeoutMs: 40_000, intervalMs: 100 });
 const skip = postgresUnreachable && !process.env.CI ? `PostgreSQL unreachable at ${POSTGRES_TEST_URL} (${postgresUnreachable}); an active/standby pair needs PostgreSQL` : false;
@@ -108,16 +108,7 @@ test('failover: kill -9 the active aggregator during an event; the standby takes
   const site = await DeviceSite.start({ address: `127.${net}.2`, speed: 1, tickMs: 100, serialPrefix: 'F1', battery: { capacityWh: 10_000, maxChargeW: 3000, maxDischargeW: 3000, initialSocPercent: 80 } });
   cleanup.push(() => site.close());
   const events: string[] = [];
-  const gw = await Gateway.start(gatewayConfigSchema.parse({
-    gatewayId: 'GW1',
-    database: join(dir, 'gw.db'),
-    tls: { certFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw.key'), caFile: join(dir, 'ca.pem') },
-    aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${port}`, certificateFile: join(dir, 'agg.pem') },
-    echonet: { address: `127.${net}.1`, devices: [`127.${net}.2`], pollMs: 500, timeoutMs: 2000, retries: 1 },
-    telemetry: { minPeriodMs: 1000 },
-    admission: { allowList: [{ serialNumber: 'F1' }] },
-    engine: { tickMs: 200 },
-  }), { clock: systemClock, audit: { append: (r) => { if (r.action === 'gateway.event.accepted' || r.action === 'gateway.command') events.push(`${r.action} ${r.target} ${JSON.stringify(r.details ?? {})}`); return audit.append(r); } } as typeof audit });
+  const gw = await Gateway.start(localGatewayConfig({ dir, port, net: `127.${net}`, serialPrefixes: ['F1'] }), { clock: systemClock, audit: { append: (r) => { if (r.action === 'gateway.event.accepted' || r.action === 'gateway.command') events.push(`${r.action} ${r.target} ${JSON.stringify(r.details ?? {})}`); return audit.append(r); } } as typeof audit });
   cleanup.push(() => gw.close());
   await until('the aggregator is registered at the TSO and asked for telemetry', () => tsoVtn.reportRequests('AGG1').some((r) => r.state === 'active') || undefined);
   await until('the aggregator learned the gateway\'s battery', () => /gateway resources learned/.test(active.out()) || undefined);

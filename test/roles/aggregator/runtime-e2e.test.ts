@@ -34,9 +34,9 @@ import { DeviceSite } from '../../../src/roles/device/site.js';
 import { openStore } from '../../../src/store/store.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
 import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
-import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
+import { Gateway } from '../../../src/roles/gateway/gateway.js';
 import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
-import { pkiWorld, sleep, waiter } from '../../kit/index.js';
+import { localGatewayConfig, pkiWorld, sleep, waiter } from '../../kit/index.js';
 import { tsoReduction } from './tso-reduction.js';
 import { vtnTransport } from '../../../src/endpoints/openadr/ven-endpoint.js';
 
@@ -129,16 +129,7 @@ async function world(): Promise<World> {
       }
       writeFileSync(join(dir, `${cert.id}.pem`), cert.certPem);
       writeFileSync(join(dir, `${cert.id}.key`), cert.keyPem, { mode: 0o600 });
-      const gcfg = gatewayConfigSchema.parse({
-        gatewayId: cert.id,
-        database: join(dir, `${cert.id}.db`),
-        tls: { certFile: join(dir, `${cert.id}.pem`), keyFile: join(dir, `${cert.id}.key`), caFile: join(dir, 'ca.pem') },
-        aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, certificateFile: join(dir, 'agg.pem') },
-        echonet: { address: base, devices: homes, pollMs: 500, timeoutMs: 2000, retries: 1 },
-        telemetry: { minPeriodMs: 1000 },
-        admission: { allowList: [{ serialNumber: `S${i}0` }, { serialNumber: `S${i}1` }] },
-        engine: { tickMs: 200 },
-      });
+      const gcfg = localGatewayConfig({ dir, port: agg.downstreamPort, net: `127.${net}`, controller: base, homes, gatewayId: cert.id, certStem: cert.id, database: join(dir, `${cert.id}.db`), serialPrefixes: [`S${i}0`, `S${i}1`] });
       gateways.push(await Gateway.start(gcfg, { clock: systemClock, audit }));
     }
     // Everyone registered; the aggregator knows 4 batteries with ratings from telemetry.

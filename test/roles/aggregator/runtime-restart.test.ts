@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
-import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
+import { Gateway } from '../../../src/roles/gateway/gateway.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
 import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
-import { pkiWorld, waitFor as until } from '../../kit/index.js';
+import { localGatewayConfig, pkiWorld, waitFor as until } from '../../kit/index.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -42,16 +42,7 @@ test('restart: registrations and data points come back from the store; the gatew
   let a: RunningAggregator | undefined = await startAggregator(cfg, { audit, clock: systemClock });
   let g: Gateway | undefined;
   try {
-    g = await Gateway.start(gatewayConfigSchema.parse({
-      gatewayId: 'GW1',
-      database: join(dir, 'gw.db'),
-      tls: { certFile: join(dir, 'gw.pem'), keyFile: join(dir, 'gw.key'), caFile: join(dir, 'ca.pem') },
-      aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${port}`, certificateFile: join(dir, 'agg.pem') },
-      echonet: { address: `127.${net}.1`, devices: [`127.${net}.2`], pollMs: 500, timeoutMs: 2000, retries: 1 },
-      telemetry: { minPeriodMs: 1000 },
-      admission: { allowList: [{ serialNumber: 'R1' }] },
-      engine: { tickMs: 500 },
-    }), { clock: systemClock, audit });
+    g = await Gateway.start(localGatewayConfig({ dir, port, net: `127.${net}`, serialPrefixes: ['R1'], engineTickMs: 500 }), { clock: systemClock, audit });
     const battery = () => a!.fleet.all().find((r) => r.resourceClass === 'battery');
     const first = await until('battery telemetry before the restart', () => { const b = battery(); return b && a!.engine.freshPower(b.id) !== undefined ? b : undefined; });
     const registrationID = g.ven.registration!.registrationID;
