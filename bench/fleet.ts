@@ -26,12 +26,12 @@ import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execSync } from 'node:child_process';
 import type { FleetCreds } from './lib/fleet-certs.js';
 import { cpuOf } from './lib/process-cpu.js';
+import { RawOadrConn as Conn, oadrOk as ok, oadrRequest as request } from './lib/raw-oadr-conn.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -102,58 +102,10 @@ async function server(): Promise<void> {
 
 // ------------------------------------------------------------------ load generator
 
-/** A minimal HTTP/1.1 client on one TLS socket: one request at a time, Content-Length framing. */
-class Conn {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiting: ((body: string) => void) | undefined;
-  private failed: ((e: Error) => void) | undefined;
-  constructor(readonly socket: tls.TLSSocket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this.parse();
-    });
-    socket.on('error', (e) => this.failed?.(e));
-    socket.on('close', () => this.failed?.(new Error('connection closed')));
-  }
-  static open(port: number, gw: { certPem: string; keyPem: string }, caPem: string): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, cert: gw.certPem, key: gw.keyPem, ca: caPem, servername: 'localhost' }, () => { s.setNoDelay(true); resolve(new Conn(s)); });
-      s.once('error', reject);
-    });
-  }
-  private parse(): void {
-    const he = this.buf.indexOf('\r\n\r\n');
-    if (he < 0 || !this.waiting) return;
-    const m = /content-length:\s*(\d+)/i.exec(this.buf.subarray(0, he).toString('latin1'));
-    const len = m ? Number(m[1]) : 0;
-    if (this.buf.length < he + 4 + len) return;
-    const body = this.buf.subarray(he + 4, he + 4 + len).toString('utf8');
-    this.buf = this.buf.subarray(he + 4 + len);
-    const w = this.waiting;
-    this.waiting = undefined;
-    this.failed = undefined;
-    w(body);
-  }
-  send(raw: Buffer): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failed = reject;
-      this.socket.write(raw);
-    });
-  }
-  close(): void {
-    this.failed = undefined;
-    this.socket.destroy();
-  }
-}
-
 async function load(): Promise<void> {
   const { encodePayload } = await import('../src/protocols/openadr/payload.js');
   const creds = JSON.parse(readFileSync(join(dir, 'creds.json'), 'utf8')) as FleetCreds;
   let port = Number(arg('port', '0'));
-  const request = (service: string, xml: string): Buffer =>
-    Buffer.from(`POST /OpenADR2/Simple/2.0b/${service} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(xml)}\r\n\r\n${xml}`);
-  const ok = (body: string): boolean => body.includes('<ei:responseCode>200</ei:responseCode>');
 
   async function register(): Promise<unknown> {
     const t0 = performance.now();
@@ -163,8 +115,8 @@ async function load(): Promise<void> {
       for (;;) {
         const gw = creds.gateways[next++];
         if (!gw) return;
-        const c = await Conn.open(port, gw, creds.caPem);
-        const r = await c.send(request('EiRegisterParty', encodePayload({ type: 'oadrCreatePartyRegistration', requestID: 'r', profileName: '2.0b', transportName: 'simpleHttp', reportOnly: false, xmlSignature: false, httpPullModel: true })));
+        const c = await Conn.open(port, gw, creds.caPem, { noDelay: true });
+        const { body: r } = await c.send(request('EiRegisterParty', encodePayload({ type: 'oadrCreatePartyRegistration', requestID: 'r', profileName: '2.0b', transportName: 'simpleHttp', reportOnly: false, xmlSignature: false, httpPullModel: true })));
         if (!ok(r)) throw new Error(`registration of ${gw.id} failed: ${r.slice(0, 300)}`);
         c.close();
         if (++done % 10_000 === 0) process.stdout.write(`  ${done} registered (${(done / ((performance.now() - t0) / 1000)).toFixed(0)}/s)\n`);
@@ -189,7 +141,7 @@ async function load(): Promise<void> {
         const i = next++;
         const gw = sample[i];
         if (!gw) return;
-        conns[i] = await Conn.open(port, gw, creds.caPem);
+        conns[i] = await Conn.open(port, gw, creds.caPem, { noDelay: true });
       }
     };
     await Promise.all(Array.from({ length: 32 }, opener));
@@ -209,7 +161,7 @@ async function load(): Promise<void> {
           for (;;) {
             polls++;
             const sentAt = Date.now();
-            const body = await c.send(pollReq);
+            const { body } = await c.send(pollReq);
             if (!body.includes('oadrDistributeEvent')) break;
             if (body.includes(EVENT_ID)) {
               if (held.has(gw.id)) dupes++;
@@ -233,7 +185,7 @@ async function load(): Promise<void> {
 
   async function pollHard(concurrency: number, seconds: number): Promise<unknown> {
     const sample = creds.gateways.slice(0, concurrency);
-    const conns = await Promise.all(sample.map((g) => Conn.open(port, g, creds.caPem)));
+    const conns = await Promise.all(sample.map((g) => Conn.open(port, g, creds.caPem, { noDelay: true })));
     const reqs = sample.map((g) => request('OadrPoll', encodePayload({ type: 'oadrPoll', venID: g.id })));
     let measuring = false;
     let stop = false;
@@ -242,7 +194,7 @@ async function load(): Promise<void> {
     const all = Promise.all(conns.map(async (c, k) => {
       while (!stop) {
         const t = performance.now();
-        const r = await c.send(reqs[k] as Buffer);
+        const { body: r } = await c.send(reqs[k] as Buffer);
         if (measuring && ok(r)) {
           count++;
           lat.push(performance.now() - t);

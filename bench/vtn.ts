@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ONE_CPU_V8_FLAGS } from '../src/cli/launch.js';
 import { cpuOf } from './lib/process-cpu.js';
+import { RawOadrConn as Conn, oadrOk as ok, oadrRequest as request } from './lib/raw-oadr-conn.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -204,59 +205,10 @@ async function aggregatorWithWorkers(creds: Creds): Promise<void> {
 
 // ------------------------------------------------------------------ load generator (core 1)
 
-/** A minimal HTTP/1.1 client on one TLS socket: one request at a time, Content-Length framing. */
-class Conn {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiting: ((r: { status: number; body: string }) => void) | undefined;
-  private failed: ((e: Error) => void) | undefined;
-  constructor(readonly socket: tls.TLSSocket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this.tryParse();
-    });
-    socket.on('error', (e) => this.failed?.(e));
-    socket.on('close', () => this.failed?.(new Error('connection closed')));
-  }
-  static open(port: number, ven: { certPem: string; keyPem: string }, caPem: string): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, cert: ven.certPem, key: ven.keyPem, ca: caPem, servername: 'localhost' }, () => resolve(new Conn(s)));
-      s.once('error', reject);
-    });
-  }
-  private tryParse(): void {
-    const he = this.buf.indexOf('\r\n\r\n');
-    if (he < 0 || !this.waiting) return;
-    const head = this.buf.subarray(0, he).toString('latin1');
-    const m = /content-length:\s*(\d+)/i.exec(head);
-    const len = m ? Number(m[1]) : 0;
-    if (this.buf.length < he + 4 + len) return;
-    const body = this.buf.subarray(he + 4, he + 4 + len).toString('utf8');
-    this.buf = this.buf.subarray(he + 4 + len);
-    const w = this.waiting;
-    this.waiting = undefined;
-    this.failed = undefined;
-    w({ status: Number(head.slice(9, 12)), body });
-  }
-  send(raw: Buffer): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failed = reject;
-      this.socket.write(raw);
-    });
-  }
-  close(): void {
-    this.failed = undefined;
-    this.socket.destroy();
-  }
-}
-
 async function load(): Promise<void> {
   const { encodePayload } = await import('../src/protocols/openadr/payload.js');
   const creds = JSON.parse(readFileSync(join(dir, 'creds.json'), 'utf8')) as Creds;
   const port = Number(arg('port', '0'));
-  const request = (service: string, xml: string): Buffer =>
-    Buffer.from(`POST /OpenADR2/Simple/2.0b/${service} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(xml)}\r\n\r\n${xml}`);
-  const ok = (body: string): boolean => body.includes('<ei:responseCode>200</ei:responseCode>');
   let idle: Conn[] = [];
 
   async function register(from: number, to: number): Promise<{ registered: number; ms: number }> {
