@@ -18,7 +18,7 @@
  * supervisor such as `erab demo` chose its children's flags: fork passes its own execArgv on).
  */
 import { spawn } from 'node:child_process';
-import { STOP_SIGNALS } from '../core/stop-signals.js';
+import { DUPLICATE_WINDOW_MS, LAUNCHER_PID_ENV, STOP_SIGNALS } from '../core/stop-signals.js';
 
 /** V8 flags for a process that has exactly one CPU. */
 export const ONE_CPU_V8_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=4'];
@@ -44,15 +44,45 @@ export function relaunchFlags(ctx: LaunchContext): string[] {
 }
 
 /**
+ * What the launcher does with a stop signal it receives: the first is forwarded to the child
+ * (which ignores any copy that reached it directly as well); a repeat within the duplicate
+ * window is the same request (the group's copy and a service manager's, say) and is dropped; a
+ * repeat after it is a person asking again, and the child is ended at once, as Node's default
+ * action would end a process on a second Ctrl-C. SIGHUP (reload) is always forwarded.
+ */
+export class StopForwarding {
+  private firstAt: number | undefined;
+  decide(signal: NodeJS.Signals, now: number): 'forward' | 'drop' | 'end' {
+    if (!(STOP_SIGNALS as readonly string[]).includes(signal)) return 'forward';
+    if (this.firstAt === undefined) {
+      this.firstAt = now;
+      return 'forward';
+    }
+    return now - this.firstAt < DUPLICATE_WINDOW_MS ? 'drop' : 'end';
+  }
+}
+
+/**
  * Runs this same command again in a child Node with `flags` added, and mirrors its outcome:
- * the child's exit code, or the signal that killed it. Stop signals sent to the launcher alone
- * (`kill <pid>`, a container runtime signalling PID 1) are forwarded; the child treats a copy
- * that also reached it directly as the same request (core/stop-signals.ts).
+ * the child's exit code, or the signal that killed it. Stop signals reach the child once
+ * (StopForwarding): whether they were sent to the launcher alone (`kill <pid>`, a container
+ * runtime signalling PID 1) or to the whole process group (Ctrl-C), where the child ignores its
+ * own copies because the launcher named itself in its environment (core/stop-signals.ts).
  */
 export function relaunch(flags: readonly string[]): void {
-  const child = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [LAUNCHER_PID_ENV]: String(process.pid) },
+  });
+  const stops = new StopForwarding();
+  let endedBy: NodeJS.Signals | undefined;
   const forward = (signal: NodeJS.Signals): void => {
-    child.kill(signal);
+    const what = stops.decide(signal, Date.now());
+    if (what === 'forward') child.kill(signal);
+    if (what === 'end') {
+      endedBy = signal;
+      child.kill('SIGKILL');
+    }
   };
   const forwarded: NodeJS.Signals[] = [...STOP_SIGNALS, 'SIGHUP'];
   for (const s of forwarded) process.on(s, forward);
@@ -62,7 +92,9 @@ export function relaunch(flags: readonly string[]): void {
   });
   child.once('exit', (code, signal) => {
     for (const s of forwarded) process.off(s, forward);
-    if (signal) process.kill(process.pid, signal);
+    // Ended on a person's repeated request: the launcher ends by that signal, as Node would.
+    if (endedBy) process.kill(process.pid, endedBy);
+    else if (signal) process.kill(process.pid, signal);
     else process.exitCode = code ?? 1;
   });
 }

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ONE_CPU_V8_FLAGS, relaunchFlags } from '../../src/cli/launch.js';
-import { DUPLICATE_WINDOW_MS, onStopSignal } from '../../src/core/stop-signals.js';
+import { ONE_CPU_V8_FLAGS, StopForwarding, relaunchFlags } from '../../src/cli/launch.js';
+import { DUPLICATE_WINDOW_MS, LAUNCHER_PID_ENV, onStopSignal, startedByLauncher } from '../../src/core/stop-signals.js';
 import { ERAB_BIN } from '../repo.js';
 
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -81,10 +81,41 @@ describe('onStopSignal', () => {
     assert.equal(process.listenerCount('SIGINT'), before);
     assert.equal(process.listenerCount('SIGTERM'), before);
   });
+  it('under the launcher, a late copy of the stop signal is absorbed too (the launcher decides when a person asks again)', async () => {
+    // Found under load: the launcher's forwarded SIGINT reached the child after the window and
+    // killed it half way through stopping.
+    const before = process.listenerCount('SIGINT');
+    const seen: string[] = [];
+    const dispose = onStopSignal((s) => seen.push(s), { underLauncher: true });
+    process.kill(process.pid, 'SIGINT');
+    await new Promise((r) => setTimeout(r, DUPLICATE_WINDOW_MS + 200));
+    assert.equal(process.listenerCount('SIGINT'), before + 1, 'still listening after the window');
+    process.kill(process.pid, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen, ['SIGINT']);
+    dispose();
+  });
+  it('knows it was started by the launcher only when the launcher is its parent', () => {
+    assert.equal(startedByLauncher({ [LAUNCHER_PID_ENV]: '4242' }, 4242), true);
+    assert.equal(startedByLauncher({ [LAUNCHER_PID_ENV]: '4242' }, 4343), false, 'a grandchild inherits the variable but not the launcher');
+    assert.equal(startedByLauncher({}, 4242), false);
+  });
   it('stops listening at once when disposed before any signal', () => {
     const before = process.listenerCount('SIGTERM');
     onStopSignal(() => assert.fail('no signal was sent'))();
     assert.equal(process.listenerCount('SIGTERM'), before);
+  });
+});
+
+describe('StopForwarding (the launcher)', () => {
+  it('forwards the first stop signal, drops copies within the window, ends the child on a later one', () => {
+    const f = new StopForwarding();
+    assert.equal(f.decide('SIGHUP', 0), 'forward');
+    assert.equal(f.decide('SIGINT', 1000), 'forward');
+    assert.equal(f.decide('SIGINT', 1000 + DUPLICATE_WINDOW_MS - 1), 'drop');
+    assert.equal(f.decide('SIGTERM', 1000 + DUPLICATE_WINDOW_MS - 1), 'drop');
+    assert.equal(f.decide('SIGINT', 1000 + DUPLICATE_WINDOW_MS), 'end');
+    assert.equal(f.decide('SIGHUP', 5000), 'forward', 'a reload is always passed on');
   });
 });
 
