@@ -2,6 +2,9 @@
  * Loading one typed, validated configuration object per role: defaults < file < environment.
  *
  * - File: JSON. Unknown keys are refused (a typo must not silently fall back to a default).
+ *   A relative path written in the file (a key ending in `File` or `Dir`, `database`, an SQLite
+ *   `store.url`) is relative to the file's folder, so a role started from any working directory
+ *   (a service manager starts it in /) finds what its configuration names.
  * - Environment: `ERAB_<PATH>` where nested keys are joined by `__`, e.g.
  *   `ERAB_TLS__CA_FILE=/etc/erab/ca.pem` sets `tls.caFile` (camelCase from SNAKE_CASE).
  *   Values are parsed as JSON when they look like JSON (numbers, booleans, arrays), else strings.
@@ -11,6 +14,7 @@
  * - A failure names the source (file path or variable), the field and the rule it broke.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -93,6 +97,30 @@ export function readConfigFile(file: string): unknown {
   }
 }
 
+/** Keys whose string values are file-system paths. */
+const PATH_KEY = /(File|Dir)$|^database$/;
+
+/** Whether `value` at `key` (under `parent`) is a relative file-system path. */
+function isRelativePath(parent: string | undefined, key: string, value: string): boolean {
+  if (value === '' || isAbsolute(value)) return false;
+  if (PATH_KEY.test(key)) return true;
+  // The store's url is an SQLite path unless it is a URL (postgres://), sqlite: or :memory:.
+  return key === 'url' && parent === 'store' && value !== ':memory:' && !/^[a-z][a-z0-9+.-]*:/i.test(value);
+}
+
+/** Resolves the relative paths of a configuration file's content against the file's folder. */
+export function resolvePathsFrom(config: unknown, folder: string, parent?: string): unknown {
+  if (Array.isArray(config)) return config.map((v) => resolvePathsFrom(v, folder, parent));
+  if (!isPlainObject(config)) return config;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (typeof v === 'string') out[k] = isRelativePath(parent, k, v) ? resolve(folder, v) : v;
+    else if (Array.isArray(v) && PATH_KEY.test(k.replace(/s$/, ''))) out[k] = v.map((x) => (typeof x === 'string' && x !== '' && !isAbsolute(x) ? resolve(folder, x) : resolvePathsFrom(x, folder, k)));
+    else out[k] = resolvePathsFrom(v, folder, k);
+  }
+  return out;
+}
+
 /**
  * A top-level `"$schema"` names the JSON Schema an editor checks the file against
  * (docs/config/<role>.schema.json); it is for the editor, not a setting, so it is dropped here
@@ -110,7 +138,7 @@ function withoutSchemaRef(config: unknown): unknown {
  *   const cfg = loadConfig(gatewayConfigSchema, { file: 'gateway.json' });
  */
 export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptions = {}): z.output<S> {
-  const fromFile = withoutSchemaRef(opts.file ? readConfigFile(opts.file) : {});
+  const fromFile = opts.file ? resolvePathsFrom(withoutSchemaRef(readConfigFile(opts.file)), dirname(resolve(opts.file))) : {};
   const fromEnv = configFromEnv(opts.env ?? process.env, opts.envPrefix ?? 'ERAB_');
   const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
   if (shape && typeof shape === 'object') {

@@ -76,3 +76,38 @@ test('a top-level "$schema" (for editors) is ignored; other unknown keys are sti
   writeFileSync(file, JSON.stringify({ $schema: 42 }));
   assert.throws(() => loadConfig(schema, { file, env: {} }), ConfigError, 'a "$schema" that is not a reference is not ignored');
 });
+
+test('a relative path written in a configuration file is relative to that file\'s folder, not to the working directory', async () => {
+  // Found by a new operator: `erab gateway run --config /etc/erab/gw.json` from another folder
+  // looked for its certificates and database in the folder it was started from.
+  const { gatewayConfigSchema } = await import('../../src/roles/gateway/gateway.js');
+  const { loadAggregatorConfig } = await import('../../src/roles/aggregator/runtime/config.js');
+  const dir = mkdtempSync(join(tmpdir(), 'erab-cfg-rel-'));
+  const file = join(dir, 'gw.json');
+  writeFileSync(file, JSON.stringify({
+    gatewayId: 'GW1', database: 'state/gw.db',
+    tls: { certFile: 'pki/gw.pem', keyFile: '/abs/gw.key', caFile: './pki/ca.pem' },
+    aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:8443', certificateFile: 'pki/agg.pem' },
+    echonet: { address: '127.0.0.1', devices: ['127.0.0.2'] },
+  }));
+  const gw = loadConfig(gatewayConfigSchema, { file, env: {} });
+  assert.equal(gw.database, join(dir, 'state/gw.db'));
+  assert.equal(gw.tls.certFile, join(dir, 'pki/gw.pem'));
+  assert.equal(gw.tls.keyFile, '/abs/gw.key', 'absolute paths stay');
+  assert.equal(gw.tls.caFile, join(dir, 'pki/ca.pem'));
+  assert.equal(gw.aggregator.certificateFile, join(dir, 'pki/agg.pem'));
+  assert.equal(gw.aggregator.vtnUrl, 'https://127.0.0.1:8443', 'URLs are not paths');
+
+  // The store's url: an SQLite path is a path; a PostgreSQL URL and :memory: are not.
+  const agg = (store: string) => {
+    const f = join(dir, `agg-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(f, JSON.stringify({ id: 'AGG1', tls: { certFile: 'a.pem', keyFile: 'a.key', caFile: 'ca.pem' }, store: { url: store } }));
+    return loadAggregatorConfig(f, {});
+  };
+  assert.equal(agg('data/agg.db').store.url, join(dir, 'data/agg.db'));
+  assert.equal(agg('postgres://127.0.0.1:5432/test').store.url, 'postgres://127.0.0.1:5432/test');
+  assert.equal(agg(':memory:').store.url, ':memory:');
+  // Values from the environment are typed at a shell: relative to the working directory, as given.
+  const fromEnv = loadConfig(gatewayConfigSchema, { file, env: { ERAB_DATABASE: 'here.db' } });
+  assert.equal(fromEnv.database, 'here.db');
+});
