@@ -10,7 +10,7 @@ import { InvalidInputError } from '../../core/errors.js';
 import { onReloadSignal } from '../../core/reload-signal.js';
 import { tlsProfile, type TlsProfile, type TlsProfileName } from './profiles.js';
 import { TlsMaterial, type CrlReloadTrigger } from './material.js';
-import { PeerAuthenticator, type PeerPolicy } from './authenticator.js';
+import { PeerAuthenticator, type PeerPolicy, type Refusal } from './authenticator.js';
 import { enforceRevocationOnListener } from './revocation.js';
 
 /** Options of {@link serverTlsOptions}. */
@@ -70,6 +70,40 @@ export interface MutualTlsServerOptions extends PeerPolicy, ServerTlsSettings {
   kind?: 'https' | 'tls';
   /** Extra options for https.createServer / tls.createServer (timeouts, keep-alive...). */
   serverOptions?: https.ServerOptions;
+  /**
+   * For a listener people reach with a browser (an operator console): the page a refused peer
+   * gets instead of an empty reply (issue 16). It is answered as a fixed `403` before anything
+   * the peer sends is parsed; it must not depend on the peer beyond the refusal's code.
+   */
+  refusalPage?: RefusalPage;
+}
+
+/** A fixed HTML page for a refused browser, chosen by the refusal's code. */
+export type RefusalPage = (code: Refusal['code']) => string;
+
+/** How long a refused browser has to read the page before the connection is cut. */
+const REFUSAL_PAGE_LINGER_MS = 2000;
+/** What a refused peer may send while it reads the page: drained unparsed, then cut. */
+const REFUSAL_PAGE_MAX_DRAIN = 64 * 1024;
+
+/**
+ * Answers a refused socket with the page and closes it. The request is never parsed: the
+ * bytes the browser sent are drained (bounded) only so that closing does not reset the
+ * connection before the browser read the answer.
+ */
+function answerRefused(socket: tls.TLSSocket, html: string): void {
+  const body = Buffer.from(html, 'utf8');
+  let drained = 0;
+  socket.on('data', (d: Buffer) => {
+    drained += d.length;
+    if (drained > REFUSAL_PAGE_MAX_DRAIN) socket.destroy();
+  });
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(REFUSAL_PAGE_LINGER_MS, () => socket.destroy());
+  socket.end(Buffer.concat([
+    Buffer.from(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`, 'latin1'),
+    body,
+  ]));
 }
 
 /** What {@link createMutualTlsServer} returns. */
@@ -91,7 +125,7 @@ export interface MutualTlsServer<S extends tls.Server = tls.Server> {
  * audited) before the HTTP parser or the application sees a byte. Also audits handshake
  * failures. Call once, after the server's own listeners are installed.
  */
-export function guardServer(server: tls.Server, authenticator: PeerAuthenticator): void {
+export function guardServer(server: tls.Server, authenticator: PeerAuthenticator, refusalPage?: RefusalPage): void {
   // Live revocation: the CRL is watched while the server listens, and authenticated sockets
   // whose peer a new CRL revokes are closed (./revocation.ts).
   const track = enforceRevocationOnListener(server, authenticator.material, authenticator.audit, authenticator.listener);
@@ -107,7 +141,8 @@ export function guardServer(server: tls.Server, authenticator: PeerAuthenticator
       throw err;
     }
     if (!res.ok) {
-      socket.destroy();
+      if (refusalPage) answerRefused(socket, refusalPage(res.refusal.code));
+      else socket.destroy();
       return;
     }
     track(socket);
@@ -158,7 +193,7 @@ export function createMutualTlsServer(
     ? tls.createServer(tlsOpts, listener as ((s: tls.TLSSocket) => void) | undefined)
     : https.createServer(tlsOpts, listener as ((req: IncomingMessage, res: ServerResponse) => void) | undefined);
   const authenticator = new PeerAuthenticator(opts.material, { ...opts, profile: profile.name });
-  guardServer(server, authenticator);
+  guardServer(server, authenticator, opts.kind === 'tls' ? undefined : opts.refusalPage);
   const material = opts.material;
   const audit = opts.audit;
   const actor = { kind: 'system' as const, id: authenticator.listener };
