@@ -303,6 +303,38 @@ test('secops.personal-data-encryption: a key-encryption key others may read, non
   assert.ok(wrong.evidence.some((e) => /1 NOT under the declared key/.test(e.observed)), JSON.stringify(wrong.evidence));
 });
 
+test('transport.r5: a device admitted over ECHONET Lite/UDP (no mutual authentication or encryption) fails it; the evidence says how each device is reached', async () => {
+  const { openStore } = await import('../../src/store/store.js');
+  const { GATEWAY_DB_MIGRATIONS, SqlAdmissionStore } = await import('../../src/roles/gateway/persistence.js');
+  const { epochMillis } = await import('../../src/core/units.js');
+  const file = JSON.parse(readFileSync(d.files.gateway, 'utf8')).database as string;
+  const gw = await openStore<any>({ url: file, migrations: GATEWAY_DB_MIGRATIONS }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    const admission = await SqlAdmissionStore.open(gw);
+    const record = (state: 'admitted' | 'pending') => ({
+      deviceId: '027D01-0123456789', class: 'battery' as const, eoj: '027D01', address: '192.168.1.20', state, revision: 2,
+      identity: { identificationNumber: 'FE000006AABBCCDD', makerCode: '000006' }, firstSeen: epochMillis(Date.now() - 60_000), lastSeen: epochMillis(Date.now()),
+    });
+    admission.save(record('pending'));
+    await admission.flush();
+    const pending = await runCheck('transport.r5');
+    assert.equal(pending.status, 'satisfied', 'a device held pending is not controlled');
+    assert.match(pending.evidence[1]!.observed, /^0 admitted of 1 devices seen$/);
+    await flips('transport.r5', async () => { admission.save(record('admitted')); await admission.flush(); }, async () => { admission.save(record('pending')); await admission.flush(); });
+    admission.save(record('admitted'));
+    await admission.flush();
+    const r = await runCheck('transport.r5');
+    assert.match(r.evidence[0]!.observed, /^ECHONET Lite controller bound on 127\.0\.0\.1:3610 only/);
+    assert.match(r.evidence[1]!.observed, /1 admitted of 1 devices seen; 1 over echonet-lite-udp: 027D01-0123456789 pinned to 192\.168\.1\.20 EOJ 027D01; 1 reached WITHOUT mutual authentication or encryption/);
+    // A 推奨 item: the pinning may be recorded as the compensating control.
+    const a = await assess(d.profile(), builtinRegistry(), new Map([['erab-3.3.4-1', { id: 9, controlId: 'erab-3.3.4-1', kind: 'compensating-control' as const, reference: undefined, reason: undefined, compensating: 'address/EOJ pinning, spoofed-source events', approver: 'Sato', decidedAt: Date.now() - 1, reviewAt: Date.now() + 86_400_000, recordedAt: Date.now() }]]), { now: Date.now() });
+    assert.equal(a.controls.find((c) => c.control.id === 'erab-3.3.4-1')!.status, 'compensating-control');
+  } finally {
+    await gw.db.deleteFrom('gateway_device').execute();
+    await gw.close();
+  }
+});
+
 test('a module may replace a check by id; the controls follow the replacement', async () => {
   const base = await snapshot();
   const registry = builtinRegistry();

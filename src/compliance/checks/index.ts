@@ -13,6 +13,7 @@ import { signedUpdatesCheck } from './updates.js';
 import { feedsRecentCheck, findingsOverdueCheck } from './vulnerabilities.js';
 import { backupsRecentCheck } from './backups.js';
 import { personalDataEncryptionCheck } from './personal-data.js';
+import { r5TransportCheck } from './r5-transport.js';
 
 export function builtinRegistry(): CheckRegistry {
   const r = new CheckRegistry();
@@ -20,7 +21,7 @@ export function builtinRegistry(): CheckRegistry {
   for (const c of [crlFreshCheck, keyFileModeCheck, tsoSpecifiedPeersCheck, r4AllowListCheck, deviceAdmissionCheck, r1SignaturesCheck, r4SignaturesCheck,
     auditVerifyCheck, auditWitnessCheck, inventoryCompleteCheck, twoPersonRuleCheck, scopeDeclaredCheck,
     findingsOverdueCheck, feedsRecentCheck, detectionRulesCheck, syslogStreamCheck, healthListenerCheck, signedUpdatesCheck, activeStandbyCheck,
-    backupsRecentCheck, personalDataEncryptionCheck]) r.register(c);
+    backupsRecentCheck, personalDataEncryptionCheck, r5TransportCheck]) r.register(c);
   return r;
 }
 
