@@ -7,7 +7,8 @@
  * every entry's hash, the keys' passphrase, the audit log) and must have been made within
  * `backups.maxAgeHours`. The time judged is the archive's signed `created`, not the file's mtime.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BACKUP_MAGIC, decodeBackup, type BackupManifest } from '../../secops/backup/container.js';
 import { verifyBackup, type RoleBackupSpec } from '../../secops/backup/backup.js';
@@ -31,6 +32,22 @@ function roleSpecs(ctx: CheckContext): RoleBackupSpec[] {
   return specs;
 }
 
+/**
+ * Archives verified in this process, by file identity (inode, size, ctime: any write or touch
+ * changes ctime) and what they were verified under (the CA file, the passphrase): a scheduled run
+ * does not re-read and re-hash tens of megabytes that have not changed since the last run.
+ */
+const verifiedArchives = new Map<string, { manifest: BackupManifest; records: number }>();
+/** Whose archive a file is (`role:id`), by file identity: another role's archive is not read again. */
+const archiveOwners = new Map<string, string>();
+const MAX_REMEMBERED = 1000;
+const fileKey = (file: string, st: Stats): string => `${file}\0${st.ino}\0${st.size}\0${st.ctimeMs}`;
+function verifiedKey(file: string, st: Stats, spec: RoleBackupSpec, passphrase: string): string {
+  const ca = statSync(spec.tls.caFile);
+  const secret = createHash('sha256').update(passphrase).digest('hex');
+  return `${fileKey(file, st)}\0${spec.role}:${spec.id}\0${spec.tls.caFile}\0${ca.ino}\0${ca.ctimeMs}\0${secret}`;
+}
+
 const ago = (ms: number): string => (ms < 2 * HOUR ? `${Math.round(ms / 60_000)} min` : `${(ms / HOUR).toFixed(1)} h`);
 
 export const backupsRecentCheck: Check = {
@@ -48,22 +65,33 @@ export const backupsRecentCheck: Check = {
     // Newest files first; each read once and matched to the roles still waiting for a verified archive.
     const files = readdirSync(b.dir, { withFileTypes: true })
       .filter((e) => e.isFile() && !/\.tmp-\d+$/.test(e.name))
-      .map((e) => ({ file: join(b.dir, e.name), mtime: statSync(join(b.dir, e.name)).mtimeMs }))
-      .sort((x, y) => y.mtime - x.mtime);
+      .map((e) => ({ file: join(b.dir, e.name), st: statSync(join(b.dir, e.name)) }))
+      .sort((x, y) => y.st.mtimeMs - x.st.mtimeMs);
     const pending = new Map(specs.map((s) => [`${s.role}:${s.id}`, s]));
     const found = new Map<string, { file: string; manifest: BackupManifest; records: number }>();
     const failures = new Map<string, string[]>();
     /** Files that begin as an archive but cannot be decoded (truncated, say): whose they are is unknown. */
     const unreadable: string[] = [];
     let read = 0;
-    for (const { file } of files) {
+    for (const { file, st } of files) {
       if (pending.size === 0 || read >= MAX_ARCHIVES_READ) break;
+      const known = [...pending.values()].map((spec) => [spec, verifiedKey(file, st, spec, passphrase)] as const).find(([, k]) => verifiedArchives.has(k));
+      if (known) {
+        const [spec, k] = known;
+        found.set(`${spec.role}:${spec.id}`, { file, ...verifiedArchives.get(k)! });
+        pending.delete(`${spec.role}:${spec.id}`);
+        continue;
+      }
+      const owner = archiveOwners.get(fileKey(file, st));
+      if (owner !== undefined && !pending.has(owner)) continue;
       read += 1;
       const bytes = readFileSync(file);
       let who: string;
       try {
         const m = decodeBackup(bytes, file).manifest;
         who = `${m.role}:${m.id}`;
+        if (archiveOwners.size >= MAX_REMEMBERED) archiveOwners.clear();
+        archiveOwners.set(fileKey(file, st), who);
       } catch (err) {
         if (bytes.subarray(0, BACKUP_MAGIC.length).toString('latin1') === BACKUP_MAGIC) unreadable.push((err as Error).message);
         continue; // else not an erab archive (another file in the folder)
@@ -74,6 +102,8 @@ export const backupsRecentCheck: Check = {
       try {
         const v = verifyBackup(bytes, file, spec, passphrase);
         found.set(who, { file, manifest: v.decoded.manifest, records: v.audit.treeSize });
+        if (verifiedArchives.size >= MAX_REMEMBERED) verifiedArchives.clear();
+        verifiedArchives.set(verifiedKey(file, st, spec, passphrase), { manifest: v.decoded.manifest, records: v.audit.treeSize });
         pending.delete(who);
       } catch (err) {
         tried.push(`${file}: ${(err as Error).message}`);
