@@ -20,7 +20,7 @@ import type { Migration } from '../store/migrations.js';
 import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, type DetectionAttachOptions } from '../secops/detect/attach.js';
 import type { Alert } from '../secops/detect/alerts.js';
 import { secopsApiAttachment } from '../secops/api/routes.js';
-import { complianceApiAttachment } from '../compliance/api-routes.js';
+import { complianceApiAttachment, type ComplianceAttachOptions } from '../compliance/api-routes.js';
 import type { ComplianceProfile } from '../compliance/profile.js';
 import type { ExtraRoute } from '../protocols/openadr/http.js';
 import { secopsWiring, type SecopsAttached, type SecopsWiringOptions } from './commands/aggregator-secops.js';
@@ -44,9 +44,10 @@ export function vtnSecops(detection: DetectionConfig, o: DetectionAttachOptions 
  * An aggregator's secops: detection, the console's /api/vuln/... and /api/alerts routes, the
  * vulnerability and notification tables, the gateway notice board on R4, the notifier and the
  * re-evaluation of findings when a gateway's inventory changes (aggregator-secops.ts).
- * `compliance`: serve GET /api/compliance/status from this profile's checks (src/compliance/api-routes.ts).
+ * `compliance`: run this profile's checks on a schedule (`complianceSchedule.intervalMs`, default
+ * hourly), keep every run, and serve GET /api/compliance/status and /history (src/compliance/api-routes.ts).
  */
-export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & SecopsWiringOptions & { clock?: Clock; logger?: Logger; compliance?: ComplianceProfile } = {}): RoleSecops {
+export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOptions & SecopsWiringOptions & { clock?: Clock; logger?: Logger; compliance?: ComplianceProfile; complianceSchedule?: ComplianceAttachOptions } = {}): RoleSecops {
   const d = detectionAttachment(cfg.detection, o);
   const wiring = secopsWiring({
     ...o,
@@ -57,7 +58,7 @@ export function aggregatorSecops(cfg: AggregatorConfig, o: DetectionAttachOption
   return {
     deps: {
       extraMigrations: [...wiring.deps.extraMigrations, ...DETECTION_MIGRATIONS],
-      attach: [...wiring.deps.attach, d.attach, api, ...(o.compliance ? [complianceApiAttachment(o.compliance)] : [])],
+      attach: [...wiring.deps.attach, d.attach, api, ...(o.compliance ? [complianceApiAttachment(o.compliance, o.complianceSchedule)] : [])],
       routes: wiring.deps.routes,
     },
     detection: d,

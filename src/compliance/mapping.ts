@@ -8,6 +8,10 @@
  * findings with their deadlines and audited risk acceptances, and delivers signed updates. 7-1(1)
  * (only predetermined programs) stays a decision: signed updates and the release manifest cover
  * erab and the devices it updates, not the rest of the host.
+ *
+ * ERAB §3.3.4 (R5, 推奨) is judged per device by transport.r5: which admitted devices the gateway
+ * reaches how. Over ECHONET Lite/UDP it is not satisfied; the address/EOJ pinning may be recorded
+ * as a compensating control.
  */
 const TLS = ['tls.r1', 'tls.r2', 'tls.r3', 'tls.r4'];
 
@@ -19,6 +23,7 @@ export const CONTROL_CHECKS: Readonly<Record<string, readonly string[]>> = {
   'erab-3.3.2-r2': ['tls.r2', 'crl.fresh', 'keys.file-mode'],
   'erab-3.3.2-r3': ['tls.r3', 'crl.fresh', 'keys.file-mode'],
   'erab-3.3.3-1': ['tls.r4', 'peers.r4-allow-list', 'signatures.r4', 'crl.fresh', 'keys.file-mode'],
+  'erab-3.3.4-1': ['transport.r5'],
   'erab-3.4.2': ['secops.personal-data-encryption'],
   'erab-3.5-iii': ['secops.detection-rules', 'audit.syslog'],
   'erab-3.5-iv': ['secops.backups-recent', 'continuity.active-standby'],
@@ -49,7 +54,7 @@ export const CONTROL_CHECKS: Readonly<Record<string, readonly string[]>> = {
 
 /** Controls judged by a recorded decision (organisational, or not implemented by erab). */
 export const DECISION_CONTROLS: ReadonlySet<string> = new Set([
-  'erab-3.2-1', 'erab-3.2-2', 'erab-3.2-3', 'erab-3.3.4-1', 'erab-3.4.1', 'erab-3.4.2',
+  'erab-3.2-1', 'erab-3.2-2', 'erab-3.2-3', 'erab-3.4.1', 'erab-3.4.2',
   'erab-3.5-i', 'erab-3.5-ii', 'erab-3.5-iii', 'erab-3.5-iv', 'erab-3.5-targeted', 'erab-3.6-1', 'erab-3.6-2', 'erab-3.6-3',
   'erab-4.1-1', 'erab-4.1.1-1', 'erab-4.1.2-1', 'erab-4.1.2-2', 'erab-4.1.2-3', 'erab-4.1.3-1', 'erab-4.1.3-2', 'erab-4.1.3-3', 'erab-4.1.3-5',
   'jk-1-4', 'jk-2-1', 'jk-2-2', 'jk-2-3', 'jk-3-1', 'jk-3-2', 'jk-4-1', 'jk-5-1', 'jk-5-2',

@@ -35,6 +35,23 @@ export const complianceProfileSchema = z.object({
     otherDays: z.number().positive().default(90),
     feedMaxAgeDays: z.number().positive().default(7),
   }).strict().prefault({}),
+  /**
+   * Where `erab backup --out` writes the roles' archives (secops.backups-recent, docs/backup.md):
+   * the newest archive of each declared aggregator/TSO/retailer that verifies as `erab restore
+   * --check` does must be at most `maxAgeHours` old (a daily job with slack: 26 h). Verifying
+   * opens the encrypted keys, so the check needs the backup passphrase's file (owner-only).
+   */
+  backups: z.object({
+    dir: z.string().min(1),
+    maxAgeHours: z.number().positive().default(26),
+    passphraseFile: z.string().min(1).optional(),
+  }).strict().optional(),
+  /**
+   * Personal data at rest (secops.personal-data-encryption, docs/privacy.md): the key-encryption
+   * key file the roles are given (ERAB_PRIVACY_KEK_FILE / --kek-file). Only its mode and key id
+   * are reported, never its bytes.
+   */
+  privacy: z.object({ kekFile: z.string().min(1) }).strict().optional(),
   /** The audit log decisions are recorded in (src/security/audit). */
   audit: z.object({ dir: z.string().min(1).default('compliance-audit'), origin: z.string().regex(/^[^\s+]+$/, 'must contain no spaces or +').optional() }).strict().default({ dir: 'compliance-audit' }),
   /** Report signing: the participant's key and certificate (PEM). */

@@ -122,3 +122,15 @@ test('the demo summary part: counts per level and the failing 勧告 items with 
   assert.match(none.error!, /not found: is .* an erab demo work folder/);
   assert.match(formatDemoCompliance(none), /^compliance \(AGG-A\): could not be assessed: /);
 });
+
+test('erab aggregator run --compliance-profile: a broken profile or interval stops the start-up, naming it', async () => {
+  const broken = join(d.dir, 'broken-profile.json');
+  writeFileSync(broken, JSON.stringify({ participant: { id: 'AGG1' }, roles: ['aggregator'], backups: { maxAgeHours: 26 } }));
+  const r = await erab(['aggregator', 'run', '--config', d.files.aggregator, '--compliance-profile', broken]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /broken-profile\.json/);
+  assert.match(r.stderr, /backups\.dir/);
+  const i = await erab(['aggregator', 'run', '--config', d.files.aggregator, '--compliance-profile', profileFile, '--compliance-interval-min', '0']);
+  assert.notEqual(i.code, 0);
+  assert.match(i.stderr, /--compliance-interval-min must be a number of minutes from 1 to 10080, got "0"/);
+});

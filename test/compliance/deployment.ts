@@ -3,8 +3,10 @@
  * coordinator; downstream gateways) and a gateway, with certificates from the test PKI, config
  * files, audit logs with records, the aggregator's store with registrations and a portfolio, and
  * the TSO's store with the aggregator's registration, vulnerability management (a recent feed
- * import, one fresh finding), syslog streaming, health listeners and the update channel. Every
- * check is satisfied on it, except the placeholders and continuity.active-standby (SQLite: one process).
+ * import, one fresh finding), syslog streaming, health listeners, the update channel, the site's
+ * personal data sealed under a 0600 key-encryption key, and a fresh signed backup of the aggregator
+ * and the TSO (erab backup) in the declared backup folder. Every check is satisfied on it, except
+ * continuity.active-standby (SQLite: one process).
  */
 import { aggregatorMigrations } from '../../src/roles/aggregator/runtime/r4-workers.js';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
@@ -15,6 +17,10 @@ import { pkiWorld, type PkiWorld } from '../kit/index.js';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { openadrStoreMigrations } from '../../src/endpoints/openadr/store.js';
+import { createBackup } from '../../src/secops/backup/backup.js';
+import { FileKeyring, newKekText } from '../../src/security/privacy/keyring.js';
+import { PersonalDataVault } from '../../src/store/vault.js';
+import { siteSubject } from '../../src/roles/aggregator/portfolio/tables.js';
 import { complianceProfileSchema, type ComplianceProfile, type ComplianceProfileInput } from '../../src/compliance/profile.js';
 
 export interface Deployment {
@@ -27,6 +33,12 @@ export interface Deployment {
   aggStore: Store<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   tsoStore: Store<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   auditDirs: { aggregator: string; tso: string; gateway: string };
+  /** The key-encryption key the site's personal data is sealed under (mode 0600). */
+  kekFile: string;
+  /** The backup folder and the passphrase file of the archives in it. */
+  backups: { dir: string; passphraseFile: string; files: { aggregator: string; tso: string } };
+  /** Writes a new archive of a role (as `erab backup`) made at `created`; returns its file. */
+  backup(role: 'aggregator' | 'tso', opts?: { created?: Date; file?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -74,7 +86,12 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
   const aggStore = await openStore<any>({ url: aggDb, migrations: composeMigrations(aggregatorMigrations, secopsMigrations), ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }); // eslint-disable-line @typescript-eslint/no-explicit-any
   const n = opts.gateways ?? 3;
   const now = Date.now();
-  await aggStore.db.insertInto('portfolio_site').values({ id: 'S1', name: 'site 1', tso_area: 'tokyo', address: null, pool_id: null, created_at: now, updated_at: now }).execute();
+  // The household's name and address sealed by the vault, as `portfolio import` with ERAB_PRIVACY_KEK_FILE writes them.
+  const kekFile = join(dir, 'privacy-kek.key');
+  writeFileSync(kekFile, newKekText(), { mode: 0o600 });
+  const vault = new PersonalDataVault(FileKeyring.fromFiles(kekFile));
+  const [sealed] = await vault.sealMany(aggStore.db, [{ subject: siteSubject('S1'), fields: { name: 'Sato household', address: '1-2-3 Chiyoda, Tokyo' } }]);
+  await aggStore.db.insertInto('portfolio_site').values({ id: 'S1', name: sealed!.name, tso_area: 'tokyo', address: sealed!.address, pool_id: null, created_at: now, updated_at: now }).execute();
   for (let i = 0; i < n; i += 1000) {
     const chunk = Array.from({ length: Math.min(1000, n - i) }, (_, j) => i + j);
     await aggStore.db.insertInto('openadr_vtn_registration').values(chunk.map((k) => ({
@@ -99,8 +116,27 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
   const tsoStore = await openStore<any>({ url: configs.tso.store.url, migrations: openadrStoreMigrations }); // eslint-disable-line @typescript-eslint/no-explicit-any
   await tsoStore.db.insertInto('openadr_vtn_registration').values({ vtn_id: 'TSO1', ven_id: 'AGG1', fingerprint: 'fpagg', data: JSON.stringify({ venID: 'AGG1', xmlSignature: true }) }).execute();
 
+  // Backups as `erab backup --role R --config F --out DIR/...` writes them.
+  const backupDir = join(dir, 'backups');
+  mkdirSync(backupDir, { recursive: true });
+  const passphraseFile = join(dir, 'backup-passphrase');
+  writeFileSync(passphraseFile, 'correct horse battery staple\n', { mode: 0o600 });
+  const specs = {
+    aggregator: { role: 'aggregator' as const, id: 'AGG1', database: { url: aggDb, ...(opts.aggStoreSchema ? { schema: opts.aggStoreSchema } : {}) }, auditDir: auditDirs.aggregator, tls: { certFile: agg.certFile, keyFile: agg.keyFile, caFile: world.caFile } },
+    tso: { role: 'tso' as const, id: 'TSO1', database: { url: configs.tso.store.url }, auditDir: auditDirs.tso, tls: { certFile: tso.certFile, keyFile: tso.keyFile, caFile: world.caFile } },
+  };
+  let serial = 0;
+  const backup = async (role: 'aggregator' | 'tso', o: { created?: Date; file?: string } = {}): Promise<string> => {
+    const r = await createBackup(specs[role], 'correct horse battery staple', o.created ?? new Date());
+    const file = o.file ?? join(backupDir, `${role}-${++serial}.erab-backup`);
+    writeFileSync(file, r.archive, { mode: 0o600 });
+    return file;
+  };
+  const backupFiles = { aggregator: await backup('aggregator'), tso: await backup('tso') };
+
   return {
-    world, dir, files, aggStore, tsoStore, auditDirs,
+    world, dir, files, aggStore, tsoStore, auditDirs, kekFile, backup,
+    backups: { dir: backupDir, passphraseFile, files: backupFiles },
     editConfig(which, edit) {
       const cfg = JSON.parse(readFileSync(files[which], 'utf8'));
       edit(cfg);
@@ -110,7 +146,8 @@ export async function deployment(opts: { gateways?: number; aggStoreUrl?: string
       return complianceProfileSchema.parse({
         participant: { id: 'AGG1', name: 'Test participant' }, roles: ['tso', 'aggregator', 'ems'], kubun: 'A',
         configs: { ...files }, store: join(dir, 'compliance.db'), audit: { dir: join(dir, 'compliance-audit') },
-        signing: { keyFile: agg.keyFile, certFile: agg.certFile }, ...extra,
+        signing: { keyFile: agg.keyFile, certFile: agg.certFile },
+        backups: { dir: backupDir, passphraseFile }, privacy: { kekFile }, ...extra,
       });
     },
     async close() {

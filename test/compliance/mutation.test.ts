@@ -6,10 +6,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assess } from '../../src/compliance/assess.js';
+import { assess, checkContext } from '../../src/compliance/assess.js';
 import { builtinRegistry } from '../../src/compliance/checks/index.js';
 import { checksFor } from '../../src/compliance/mapping.js';
 import type { ComplianceProfile } from '../../src/compliance/profile.js';
+import type { CheckRegistry } from '../../src/compliance/registry.js';
 import { deployment, type Deployment } from './deployment.js';
 
 let d: Deployment;
@@ -25,12 +26,13 @@ const diff = (a: Map<string, string>, b: Map<string, string>) => [...new Set([..
 
 /** Baseline, mutate, expect exactly `checkId` (and its satisfied controls) to fail, undo, expect the baseline again. */
 const mutated = new Set<string>();
-async function flips(checkId: string, mutate: () => void | Promise<void>, undo: () => void | Promise<void>, profiles?: { mutated: () => ComplianceProfile }) {
+async function flips(checkId: string, mutate: () => void | Promise<void>, undo: () => void | Promise<void>, profiles?: { mutated?: () => ComplianceProfile; registry?: () => CheckRegistry }) {
   mutated.add(checkId);
-  const base = await snapshot();
+  const registry = profiles?.registry ?? builtinRegistry;
+  const base = await snapshot(d.profile(), registry());
   assert.equal(base.checks.get(checkId), 'satisfied', `${checkId} is satisfied on the baseline deployment`);
   await mutate();
-  const bad = await snapshot(profiles?.mutated());
+  const bad = await snapshot(profiles?.mutated?.() ?? d.profile(), registry());
   try {
     assert.deepEqual(diff(base.checks, bad.checks), [checkId], 'only this check changed');
     assert.equal(bad.checks.get(checkId), 'not-satisfied');
@@ -42,26 +44,26 @@ async function flips(checkId: string, mutate: () => void | Promise<void>, undo: 
   } finally {
     await undo();
   }
-  const back = await snapshot();
+  const back = await snapshot(d.profile(), registry());
   assert.deepEqual(diff(base.checks, back.checks), [], 'every check is back');
   assert.deepEqual(diff(base.controls, back.controls), [], 'every control is back');
 }
 
-/** Placeholders for features being built (issue 18): replace them here when they land. */
-const PLACEHOLDERS = ['secops.backups-recent', 'secops.personal-data-encryption'];
 /** Satisfied only on a PostgreSQL store (an active/standby pair): its mutation test is in postgres-checks.test.ts. */
 const POSTGRES_ONLY = ['continuity.active-standby'];
 
-test('baseline: every built-in check is satisfied, the placeholders say "feature not present"', async () => {
+/** One check on its own, at `now` (a later time than the deployment's, say). */
+async function runCheck(id: string, profile: ComplianceProfile = d.profile(), now = Date.now()) {
+  const ctx = checkContext(profile, { now });
+  try { return await builtinRegistry().run(id, ctx); } finally { await ctx.close(); }
+}
+
+test('baseline: every built-in check is satisfied (active/standby needs PostgreSQL)', async () => {
   const a = await assess(d.profile(), builtinRegistry(), new Map(), { now: Date.now() });
-  assert.deepEqual(PLACEHOLDERS.filter((id) => !a.checks.has(id)), [], 'the placeholders are run (their controls apply)');
   for (const [id, r] of a.checks) {
     if (POSTGRES_ONLY.includes(id)) {
       assert.equal(r.status, 'not-satisfied', id);
       assert.match(r.evidence[0]!.observed, /a single process \(standby not enabled\)/);
-    } else if (PLACEHOLDERS.includes(id)) {
-      assert.equal(r.status, 'not-satisfied', id);
-      assert.equal(r.evidence[0]!.observed, 'feature not present in this build');
     } else {
       assert.equal(r.status, 'satisfied', `${id}: ${JSON.stringify(r.evidence)}`);
       assert.ok(r.evidence.length > 0 && r.evidence.every((e) => e.source && e.observed && e.at > 0), `${id} gives evidence`);
@@ -218,24 +220,136 @@ test('updates.signed: a gateway that never asks for updates fails it', async () 
   assert.equal((await a()).checks.get('updates.signed')!.status, 'satisfied');
 });
 
-test('a module provides a secops check later: the placeholder is replaced and its controls follow it', async () => {
-  const base = await snapshot();
-  assert.equal(base.checks.get('secops.backups-recent'), 'not-satisfied');
-  const registry = builtinRegistry();
-  assert.throws(() => registry.register({ id: 'secops.backups-recent', title: 't', reads: 'r', run: async () => ({ status: 'satisfied', evidence: [] }) }), /already registered/);
-  registry.register({ id: 'secops.backups-recent', title: 'Backups recent', reads: 'backup records', run: async (ctx) => ({ status: 'satisfied', evidence: [{ source: 'backups', observed: 'last backup 1 h ago', at: ctx.now }] }) }, { replace: true });
-  const now = await snapshot(d.profile(), registry);
-  assert.deepEqual(diff(base.checks, now.checks), ['secops.backups-recent']);
-  // jk-8-3-1 and erab-3.4.2 wait on the other placeholder; erab-3.5-iv (事業継続, organisational) on its decision once
-  // backups and continuity.active-standby (not satisfied on this SQLite deployment) both hold.
-  assert.equal(base.controls.get('erab-3.5-iv'), 'not-satisfied');
-  const withBoth = builtinRegistry().register(registry.get('secops.backups-recent')!, { replace: true })
-    .register({ id: 'continuity.active-standby', title: 't', reads: 'r', run: async (ctx) => ({ status: 'satisfied', evidence: [{ source: 's', observed: 'pair', at: ctx.now }] }) }, { replace: true });
-  assert.equal((await snapshot(d.profile(), withBoth)).controls.get('erab-3.5-iv'), 'needs-decision', 'the control follows the replaced check (then waits for its decision)');
+test('secops.backups-recent: the only aggregator archive modified (it no longer verifies) fails it', async () => {
+  const file = d.backups.files.aggregator;
+  const original = readFileSync(file);
+  const tampered = Buffer.from(original);
+  tampered[tampered.length - 10]! ^= 0xff; // a byte of the last entry: its SHA-256 no longer matches the signed manifest
+  // 事業継続 (erab-3.5-iv) also needs active/standby, which only a PostgreSQL pair satisfies (postgres-checks.test.ts): stood in for here.
+  const withStandby = () => builtinRegistry().register({ id: 'continuity.active-standby', title: 'stand-in', reads: 'r', run: async (ctx) => ({ status: 'satisfied', evidence: [{ source: 'stand-in', observed: 'a pair', at: ctx.now }] }) }, { replace: true });
+  await flips('secops.backups-recent', () => writeFileSync(file, tampered), () => writeFileSync(file, original), { registry: withStandby });
+  const r = await runCheck('secops.backups-recent');
+  assert.ok(r.evidence.some((e) => /aggregator:AGG1: newest verified backup made .*, \d+ min ago \(within 26 h\); signature, \d+ entries, key passphrase and audit log of 5 records verify$/.test(e.observed)), JSON.stringify(r.evidence));
 });
 
-test('every built-in check has its mutation test above (placeholders are provided elsewhere; PostgreSQL-only ones in postgres-checks)', () => {
-  const builtin = builtinRegistry().all().map((c) => c.id).filter((id) => !PLACEHOLDERS.includes(id) && !POSTGRES_ONLY.includes(id)).sort();
+test('secops.backups-recent: a day and three hours later the same archives are too old; a new archive mends it, a broken newer one is named', async () => {
+  const later = Date.now() + 27 * 3_600_000;
+  const old = await runCheck('secops.backups-recent', d.profile(), later);
+  assert.equal(old.status, 'not-satisfied');
+  assert.ok(old.evidence.some((e) => /aggregator:AGG1: .*27\.\d h ago \(OLDER than 26 h\)/.test(e.observed)), JSON.stringify(old.evidence));
+  assert.equal((await runCheck('secops.backups-recent', d.profile({ backups: { dir: d.backups.dir, passphraseFile: d.backups.passphraseFile, maxAgeHours: 28 } }), later)).status, 'satisfied', 'the age limit is the profile\'s');
+  // Newer archives, one of them broken: the newest that verifies counts, the broken one is reported.
+  const fresh = [await d.backup('aggregator'), await d.backup('tso')];
+  const broken = await d.backup('aggregator');
+  const { utimesSync, rmSync } = await import('node:fs');
+  const bytes = readFileSync(broken);
+  bytes[bytes.length - 10]! ^= 0xff;
+  writeFileSync(broken, bytes);
+  utimesSync(broken, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
+  try {
+    const r = await runCheck('secops.backups-recent', d.profile(), Date.now() + 3_600_000);
+    assert.equal(r.status, 'satisfied', JSON.stringify(r.evidence));
+    const agg = r.evidence.find((e) => e.source === fresh[0])!;
+    assert.match(agg.observed, /newer archive\(s\) that do NOT verify: .*aggregator-\d+\.erab-backup/);
+  } finally {
+    for (const f of [...fresh, broken]) rmSync(f);
+  }
+});
+
+test('secops.backups-recent: no folder declared, no passphrase, or a wrong passphrase fails it', async () => {
+  assert.match((await runCheck('secops.backups-recent', d.profile({ backups: undefined }))).evidence[0]!.observed, /no backup folder declared/);
+  assert.match((await runCheck('secops.backups-recent', d.profile({ backups: { dir: d.backups.dir } }))).evidence[0]!.observed, /cannot be verified/);
+  const wrong = join(d.dir, 'wrong-passphrase');
+  writeFileSync(wrong, 'not the right passphrase', { mode: 0o600 });
+  const r = await runCheck('secops.backups-recent', d.profile({ backups: { dir: d.backups.dir, passphraseFile: wrong } }));
+  assert.equal(r.status, 'not-satisfied');
+  assert.ok(r.evidence.every((e) => /no verified backup of (aggregator:AGG1|tso:TSO1); newer archive\(s\) that do NOT verify/.test(e.observed)), JSON.stringify(r.evidence));
+});
+
+test('secops.personal-data-encryption: a household name written in clear fails it', async () => {
+  const row = await d.aggStore.db.selectFrom('portfolio_site').select('name').where('id', '=', 'S1').executeTakeFirstOrThrow();
+  const set = (v: string) => d.aggStore.db.updateTable('portfolio_site').set({ name: v }).where('id', '=', 'S1').execute().then(() => undefined);
+  await flips('secops.personal-data-encryption', () => set('Sato household'), () => set(row.name));
+  await set('Sato household');
+  try {
+    const r = await runCheck('secops.personal-data-encryption');
+    const store = r.evidence.find((e) => e.source.includes('aggregator AGG1'))!;
+    assert.match(store.observed, /portfolio_site\.address: 1\/1 sealed, portfolio_site\.name: 0\/1 sealed; IN CLEAR: portfolio_site\.name \(1 values\)/);
+    assert.ok(r.evidence.every((e) => !e.observed.includes('Sato')), 'no personal value in the evidence');
+  } finally { await set(row.name); }
+});
+
+test('secops.personal-data-encryption: a key-encryption key others may read, none declared, or another key than the one wrapping the data keys fails it', async () => {
+  const ok = await runCheck('secops.personal-data-encryption');
+  assert.equal(ok.status, 'satisfied', JSON.stringify(ok.evidence));
+  const { FileKeyring, newKekText } = await import('../../src/security/privacy/keyring.js');
+  const id = FileKeyring.fromFiles(d.kekFile).currentKeyId;
+  assert.ok(ok.evidence.some((e) => e.source === d.kekFile && e.observed === `key-encryption key ${id}, mode 0600`), JSON.stringify(ok.evidence));
+  assert.ok(ok.evidence.some((e) => e.observed === `data keys per KEK: ${id}: 1`), JSON.stringify(ok.evidence));
+  chmodSync(d.kekFile, 0o640);
+  try {
+    const loose = await assess(d.profile(), builtinRegistry(), new Map(), { now: Date.now() });
+    assert.equal(loose.checks.get('secops.personal-data-encryption')!.status, 'not-satisfied');
+    assert.match(loose.checks.get('secops.personal-data-encryption')!.evidence.find((e) => e.source === d.kekFile)!.observed, /mode 640 lets others read it/);
+    assert.equal(loose.checks.get('keys.file-mode')!.status, 'satisfied', 'only the privacy check reads the KEK');
+  } finally { chmodSync(d.kekFile, 0o600); }
+  const none = await runCheck('secops.personal-data-encryption', d.profile({ privacy: undefined }));
+  assert.equal(none.status, 'not-satisfied');
+  assert.ok(none.evidence.some((e) => /no key-encryption key declared/.test(e.observed)));
+  const other = join(d.dir, 'other-kek.key');
+  writeFileSync(other, newKekText(), { mode: 0o600 });
+  const wrong = await runCheck('secops.personal-data-encryption', d.profile({ privacy: { kekFile: other } }));
+  assert.equal(wrong.status, 'not-satisfied');
+  assert.ok(wrong.evidence.some((e) => /1 NOT under the declared key/.test(e.observed)), JSON.stringify(wrong.evidence));
+});
+
+test('transport.r5: a device admitted over ECHONET Lite/UDP (no mutual authentication or encryption) fails it; the evidence says how each device is reached', async () => {
+  const { openStore } = await import('../../src/store/store.js');
+  const { GATEWAY_DB_MIGRATIONS, SqlAdmissionStore } = await import('../../src/roles/gateway/persistence.js');
+  const { epochMillis } = await import('../../src/core/units.js');
+  const file = JSON.parse(readFileSync(d.files.gateway, 'utf8')).database as string;
+  const gw = await openStore<any>({ url: file, migrations: GATEWAY_DB_MIGRATIONS }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    const admission = await SqlAdmissionStore.open(gw);
+    const record = (state: 'admitted' | 'pending') => ({
+      deviceId: '027D01-0123456789', class: 'battery' as const, eoj: '027D01', address: '192.168.1.20', state, revision: 2,
+      identity: { identificationNumber: 'FE000006AABBCCDD', makerCode: '000006' }, firstSeen: epochMillis(Date.now() - 60_000), lastSeen: epochMillis(Date.now()),
+    });
+    admission.save(record('pending'));
+    await admission.flush();
+    const pending = await runCheck('transport.r5');
+    assert.equal(pending.status, 'satisfied', 'a device held pending is not controlled');
+    assert.match(pending.evidence[1]!.observed, /^0 admitted of 1 devices seen$/);
+    await flips('transport.r5', async () => { admission.save(record('admitted')); await admission.flush(); }, async () => { admission.save(record('pending')); await admission.flush(); });
+    admission.save(record('admitted'));
+    await admission.flush();
+    const r = await runCheck('transport.r5');
+    assert.match(r.evidence[0]!.observed, /^ECHONET Lite controller bound on 127\.0\.0\.1:3610 only/);
+    assert.match(r.evidence[1]!.observed, /1 admitted of 1 devices seen; 1 over echonet-lite-udp: 027D01-0123456789 pinned to 192\.168\.1\.20 EOJ 027D01; 1 reached WITHOUT mutual authentication or encryption/);
+    // A 推奨 item: the pinning may be recorded as the compensating control.
+    const a = await assess(d.profile(), builtinRegistry(), new Map([['erab-3.3.4-1', { id: 9, controlId: 'erab-3.3.4-1', kind: 'compensating-control' as const, reference: undefined, reason: undefined, compensating: 'address/EOJ pinning, spoofed-source events', approver: 'Sato', decidedAt: Date.now() - 1, reviewAt: Date.now() + 86_400_000, recordedAt: Date.now() }]]), { now: Date.now() });
+    assert.equal(a.controls.find((c) => c.control.id === 'erab-3.3.4-1')!.status, 'compensating-control');
+  } finally {
+    await gw.db.deleteFrom('gateway_device').execute();
+    await gw.close();
+  }
+});
+
+test('a module may replace a check by id; the controls follow the replacement', async () => {
+  const base = await snapshot();
+  const registry = builtinRegistry();
+  const fake = { id: 'continuity.active-standby', title: 't', reads: 'r', run: async (ctx: { now: number }) => ({ status: 'satisfied' as const, evidence: [{ source: 's', observed: 'pair', at: ctx.now }] }) };
+  assert.throws(() => registry.register(fake), /already registered/);
+  registry.register(fake, { replace: true });
+  const now = await snapshot(d.profile(), registry);
+  assert.deepEqual(diff(base.checks, now.checks), ['continuity.active-standby']);
+  // erab-3.5-iv (事業継続, organisational): backups hold, active/standby does not on SQLite → not satisfied; with both → its decision.
+  assert.equal(base.controls.get('erab-3.5-iv'), 'not-satisfied');
+  assert.equal(now.controls.get('erab-3.5-iv'), 'needs-decision', 'the control follows the replaced check (then waits for its decision)');
+});
+
+test('every built-in check has its mutation test above (PostgreSQL-only ones in postgres-checks)', () => {
+  const builtin = builtinRegistry().all().map((c) => c.id).filter((id) => !POSTGRES_ONLY.includes(id)).sort();
   assert.deepEqual(builtin.filter((id) => !mutated.has(id)), []);
   assert.ok(builtin.length >= 22, `${builtin.length} built-in checks`);
 });

@@ -20,6 +20,8 @@ import { loadNotifyConfig, notifyConfigFile, secopsCommand } from './aggregator-
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
+import { loadComplianceProfile } from '../../compliance/profile.js';
+import { InvalidInputError } from '../../core/errors.js';
 
 /** Samples per event sent with each status message (the live view draws the latest ones). */
 const SAMPLES_IN_STATUS = 120;
@@ -60,8 +62,18 @@ export function register(program: Command): void {
     .option('--name <name>', 'participant name reported to a supervisor', 'aggregator')
     .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
     .option('--notify-config <file>', 'notification channels (SMTP, webhook TLS, retry) for notices to users; default $ERAB_NOTIFY_CONFIG or notify.json next to --config')
-    .action(async (opts: { config: string; name: string; syslog?: string; notifyConfig?: string }) => {
+    .option('--compliance-profile <file>', 'assess compliance on a schedule from this profile (src/compliance/profile.ts), keep every run, serve /api/compliance/*; default $ERAB_COMPLIANCE_PROFILE')
+    .option('--compliance-interval-min <n>', 'minutes between scheduled compliance runs', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 1 || n > 7 * 24 * 60) throw new InvalidInputError(`--compliance-interval-min must be a number of minutes from 1 to ${7 * 24 * 60}, got "${v}"`);
+      return n;
+    }, 60)
+    .action(async (opts: { config: string; name: string; syslog?: string; notifyConfig?: string; complianceProfile?: string; complianceIntervalMin: number }) => {
       const loaded = loadAggregatorConfig(opts.config);
+      const complianceFile = opts.complianceProfile ?? (process.env.ERAB_COMPLIANCE_PROFILE || undefined);
+      // Read before the role starts: a broken profile stops the start-up naming the file, not an hour later.
+      // Not from the environment: ERAB_STORE__URL and the like are the aggregator's, not the profile's.
+      const compliance = complianceFile !== undefined ? loadComplianceProfile(complianceFile, {}) : undefined;
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
       const logger = createLogger('aggregator');
       if (isWorker()) {
@@ -104,6 +116,7 @@ export function register(program: Command): void {
       const secops = aggregatorSecops(cfg, {
         clock, logger, channels: [new ConsoleChannel(process.stderr)],
         ...(notifyFile !== undefined ? { notify: loadNotifyConfig(notifyFile) } : {}),
+        ...(compliance ? { compliance, complianceSchedule: { intervalMs: opts.complianceIntervalMin * 60_000 } } : {}),
       });
       agg = await startAggregator(cfg, {
         ...secops.deps,

@@ -1,5 +1,5 @@
-/** The built-in checks, and the placeholders for checks whose feature is still being built. */
-import { absentFeatureCheck, CheckRegistry } from '../registry.js';
+/** The built-in checks. */
+import { CheckRegistry } from '../registry.js';
 import { auditVerifyCheck, auditWitnessCheck } from './audit-log.js';
 import { keyFileModeCheck } from './key-modes.js';
 import { inventoryCompleteCheck, scopeDeclaredCheck, twoPersonRuleCheck } from './operations.js';
@@ -11,16 +11,9 @@ import { activeStandbyCheck } from './continuity.js';
 import { detectionRulesCheck, healthListenerCheck, syslogStreamCheck } from './monitoring.js';
 import { signedUpdatesCheck } from './updates.js';
 import { feedsRecentCheck, findingsOverdueCheck } from './vulnerabilities.js';
-
-/**
- * Checks whose feature is being built (issue 18); until then they answer "feature not present in
- * this build". The module that brings the feature replaces one by id (`register(check, { replace: true })`)
- * or its real check is added to BUILTIN_CHECKS here and the placeholder line removed.
- */
-export const PLACEHOLDER_CHECKS = [
-  absentFeatureCheck('secops.backups-recent', 'Backups are recent and restorable', 'secops backup records'),
-  absentFeatureCheck('secops.personal-data-encryption', 'Personal data is encrypted at rest', 'secops personal-data store settings'),
-];
+import { backupsRecentCheck } from './backups.js';
+import { personalDataEncryptionCheck } from './personal-data.js';
+import { r5TransportCheck } from './r5-transport.js';
 
 export function builtinRegistry(): CheckRegistry {
   const r = new CheckRegistry();
@@ -28,7 +21,7 @@ export function builtinRegistry(): CheckRegistry {
   for (const c of [crlFreshCheck, keyFileModeCheck, tsoSpecifiedPeersCheck, r4AllowListCheck, deviceAdmissionCheck, r1SignaturesCheck, r4SignaturesCheck,
     auditVerifyCheck, auditWitnessCheck, inventoryCompleteCheck, twoPersonRuleCheck, scopeDeclaredCheck,
     findingsOverdueCheck, feedsRecentCheck, detectionRulesCheck, syslogStreamCheck, healthListenerCheck, signedUpdatesCheck, activeStandbyCheck,
-    ...PLACEHOLDER_CHECKS]) r.register(c);
+    backupsRecentCheck, personalDataEncryptionCheck, r5TransportCheck]) r.register(c);
   return r;
 }
 
