@@ -163,10 +163,7 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
     seen.add(shape(r));
   }
   let document: Record<string, unknown> = {};
-  all.push({
-    method: 'GET', path: '/openapi.json', action: 'api.openapi', role: 'viewer', summary: 'This OpenAPI 3.1 document',
-    response: z.object({ openapi: z.string() }).loose(), handle: () => document,
-  });
+  all.push(documentRoute(() => document));
   document = openApiDocument(o.title, all);
 
   let tlsServer: https.Server | undefined;
@@ -275,6 +272,22 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
       await app.close();
     },
   };
+}
+
+/** GET /openapi.json: every listener serves its own document. */
+function documentRoute(doc: () => Record<string, unknown>): ApiRoute {
+  return {
+    method: 'GET', path: '/openapi.json', action: 'api.openapi', role: 'viewer', summary: 'This OpenAPI 3.1 document',
+    response: z.object({ openapi: z.string() }).loose(), handle: doc,
+  };
+}
+
+/**
+ * The document a listener with these routes serves at /openapi.json (itself included), without
+ * starting it (the route-coverage test reads it).
+ */
+export function operatorApiDocument(title: string, routes: readonly ApiRoute[], contributed: readonly OperatorRoute[] = []): Record<string, unknown> {
+  return openApiDocument(title, [...routes, ...contributed.map(contributedRoute), documentRoute(() => ({}))]);
 }
 
 const errorBody = {

@@ -40,13 +40,10 @@ const dispatchBody = z.object({
 
 const dispatchView = z.object({ eventId: z.string(), product: z.string() }).loose();
 
-/** Starts the operator API for a running TSO/retailer on mutual TLS (operator certificates only). */
-export async function startTsoApi(tso: RunningTso, opts: {
-  material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth; routes?: OperatorRoutes;
-  roles?: OperatorRoleTable | undefined;
-}): Promise<RunningApi> {
+/** The TSO/retailer's own operator routes. */
+export function tsoApiRoutes(tso: RunningTso): ApiRoute[] {
   const found = (id: string) => tso.view(id) ?? (() => { throw new NotFoundError(`no dispatch ${id.slice(0, 100)}`); })();
-  const routes: ApiRoute[] = [
+  return [
     { method: 'GET', path: '/api/status', action: 'api.status', role: 'viewer', summary: 'Registered aggregators, dispatches (requested vs delivered) and refusals', response: z.object({ id: z.string() }).loose(), handle: () => tso.status() },
     { method: 'GET', path: '/api/dispatches', action: 'api.dispatches', role: 'viewer', summary: 'Every dispatch with its requested-vs-delivered view', response: z.array(dispatchView), handle: () => tso.ledger.list().map((d) => tso.view(d.eventId)) },
     {
@@ -69,6 +66,14 @@ export async function startTsoApi(tso: RunningTso, opts: {
       },
     },
   ];
+}
+
+/** Starts the operator API for a running TSO/retailer on mutual TLS (operator certificates only). */
+export async function startTsoApi(tso: RunningTso, opts: {
+  material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth; routes?: OperatorRoutes;
+  roles?: OperatorRoleTable | undefined;
+}): Promise<RunningApi> {
+  const routes = tsoApiRoutes(tso);
   const api = await startOperatorApi({
     material: opts.material, audit: opts.audit, host: opts.host, port: opts.port, listener: `${tso.config.id}:api`,
     allowList: opts.operators.length > 0 ? { participants: opts.operators.map((o) => `operator:${o}`) } : { roles: ['operator'] },

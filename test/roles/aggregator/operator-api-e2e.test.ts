@@ -138,6 +138,21 @@ test('portfolio imported while running; a pending device admitted on its gateway
   const released = await operatorCall(gw2Listener(), sec, 'POST', `/api/devices/${battery.deviceId}/release`, { revision: q.json.revision, reason: 'checked on site' });
   assert.equal(released.status, 200, released.text);
   assert.equal(released.json.state, 'admitted');
+  const one = await operatorCall(gw2Listener(), dave, 'GET', `/api/devices/${battery.deviceId}`);
+  assert.deepEqual([one.json.state, one.json.revision], ['admitted', released.json.revision]);
+  assert.equal((await operatorCall(gw2Listener(), dave, 'GET', '/api/devices/nope')).status, 404);
+  // Reject, then admit again: rejected devices may be admitted at the revision the operator saw.
+  const rejected = await operatorCall(gw2Listener(), alice, 'POST', `/api/devices/${battery.deviceId}/reject`, { reason: 'wrong household' });
+  assert.equal(rejected.json.state, 'rejected', rejected.text);
+  const back = await operatorCall(gw2Listener(), alice, 'POST', `/api/devices/${battery.deviceId}/admit`, { revision: rejected.json.revision });
+  assert.equal(back.json.state, 'admitted', back.text);
+
+  // Safe mode on GW2: viewers read it, a security officer enters and leaves it.
+  assert.deepEqual((await operatorCall(gw2Listener(), dave, 'GET', '/safe-mode')).json, { safeMode: null });
+  assert.equal((await operatorCall(gw2Listener(), alice, 'POST', '/safe-mode', { reason: 'drill' })).status, 403);
+  const safe = await operatorCall(gw2Listener(), sec, 'POST', '/safe-mode', { reason: 'drill' });
+  assert.equal(safe.json.safeMode.by, 'sec', safe.text);
+  assert.equal((await operatorCall(gw2Listener(), sec, 'POST', '/safe-mode/leave', { reason: 'drill over' })).json.safeMode, null);
   assert.ok(b1);
 });
 
@@ -196,6 +211,35 @@ test('held command listed and approved by a second operator with the approver ro
     assert.ok(owner !== undefined);
     assert.equal((await operatorCall(console_(), alice, 'POST', `/api/events/${encodeURIComponent(key)}/cancel`, { reason: 'again' })).status, 409);
     await until('the cancellation streamed', () => stream.messages.find((m) => m.event === 'event' && m.data.id === key && m.data.value.state === 'cancelled'));
+
+    // Target vs delivered samples of the event, by its URL-encoded key.
+    const series = await operatorCall(console_(), dave, 'GET', `/events/${encodeURIComponent(key)}/series`);
+    assert.equal(series.status, 200);
+    assert.ok(Array.isArray(series.json) && series.json.length > 0, series.text);
+
+    // Modify an operator event: replaced by a command with the new figures (2 kW: within the single-operator power limit, but half the fleet, so held).
+    const small = await operatorCall(console_(), alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [b1.id], durationMs: 600_000, reason: 'modify me' });
+    const approvedSmall = await operatorCall(console_(), bob, 'POST', `/commands/${small.json.record.id}/approve`);
+    assert.equal(approvedSmall.json.record.state, 'executed', approvedSmall.text);
+    const smallKey = `operator/${small.json.record.id}`;
+    assert.equal((await operatorCall(console_(), dave, 'PATCH', `/api/events/${encodeURIComponent(smallKey)}`, { powerW: 2000, reason: 'more' })).status, 403);
+    const modified = await operatorCall(console_(), alice, 'PATCH', `/api/events/${encodeURIComponent(smallKey)}`, { powerW: 2000, reason: 'more' });
+    assert.equal(modified.status, 202, modified.text);
+    assert.equal(modified.json.record.command.powerW, 2000);
+    assert.equal(agg.engine.get(smallKey)?.state !== 'cancelled', true, 'the old event runs until the replacement is approved');
+    // The replacement is rejected by a second operator: the original event keeps running.
+    const rejected = await operatorCall(console_(), bob, 'POST', `/commands/${modified.json.record.id}/reject`, { reason: 'not now' });
+    assert.equal(rejected.json.state, 'rejected', rejected.text);
+    assert.equal((await operatorCall(console_(), alice, 'POST', `/commands/${modified.json.record.id}/reject`, {})).status, 409, 'already decided');
+    assert.equal((await operatorCall(console_(), alice, 'PATCH', `/api/events/${encodeURIComponent('tso/E1')}`, { powerW: 1, reason: 'x' })).status, 404);
+    // Approved by a second operator: the new figures run and the old event stops.
+    const modified2 = await operatorCall(console_(), alice, 'PATCH', `/api/events/${encodeURIComponent(smallKey)}`, { powerW: 2000, durationMs: 120_000, reason: 'more, shorter' });
+    const applied = await operatorCall(console_(), bob, 'POST', `/commands/${modified2.json.record.id}/approve`);
+    assert.equal(applied.json.record.state, 'executed', applied.text);
+    assert.equal(agg.engine.get(smallKey)?.state, 'cancelled');
+    const newKey = `operator/${modified2.json.record.id}`;
+    assert.equal(agg.engine.get(newKey)?.plan.intervals[0]?.targetW, 2000);
+    await agg.engine.cancel(newKey, 'test over');
 
     // The CLI says so too: a short command is not a success.
     const again = await operatorCall(console_(), alice, 'POST', '/commands', { action: 'reduce', powerW: 30_000, resources: [b1.id], durationMs: 60_000, reason: 'cli drill' });

@@ -367,6 +367,9 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     watchAggregator(obs.health, { store, downstream, upstream, status, telemetryMaxAgeMs: cfg.closedLoop.telemetryMaxAgeMs });
 
     const run = async (rec: CommandRecord) => {
+      // A modification: the event it replaces stops as the new one starts (not before: a held
+      // modification leaves the running event alone until a second operator approves it).
+      if (rec.command.replaces) await engine.cancel(rec.command.replaces, `modified by operator ${rec.submittedBy.id}: replaced by ${rec.id}`);
       const result = await engine.executeManual(rec);
       approvals.markExecuted(rec.id, result);
       const short = result.shortfallW > 0;

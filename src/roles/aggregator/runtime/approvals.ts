@@ -42,6 +42,8 @@ export interface ManualCommand {
   durationMs: number;
   /** Free text reason, recorded in the audit log. */
   reason: string;
+  /** The operator event (`operator/<id>`) this command modifies: cancelled when this one runs. */
+  replaces?: string | undefined;
 }
 
 /**

@@ -12,7 +12,7 @@
  *   GET  /commands                     operator commands and their state (an array, newest first)      viewer
  *   POST /commands                     submit {action, powerW, resources, durationMs, reason}          operator
  *   POST /commands/<id>/approve        approve a held command (a different operator)                   approver
- *   POST /commands/<id>/reject         reject {reason}                                                 approver
+ *   POST /commands/<id>/reject         reject {reason} (an approver), or withdraw one's own             operator
  *   GET  /api/commands                 commands page, `state` filter (held: waiting for approval)      viewer
  *   GET  /api/commands/<id>            one command with its details                                    viewer
  *   GET  /api/events                   events page, `state` filter                                     viewer
@@ -28,7 +28,7 @@
  * (with `shortfallW`), never `executed`; one naming a resource the fleet does not have is refused.
  */
 import { z } from 'zod';
-import { InvalidInputError, PolicyRefusedError } from '../../../core/errors.js';
+import { NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis } from '../../../core/units.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
@@ -37,7 +37,7 @@ import type { RoleHealth } from '../../common/health.js';
 import { LiveFeed } from '../../common/live-feed.js';
 import { ApiAnswer, startOperatorApi, type ApiRoute } from '../../common/operator-api.js';
 import { NotFoundError, type OperatorRoutes } from '../../common/operator-routes.js';
-import type { OperatorRoleTable } from '../../common/operator-roles.js';
+import { grants, type OperatorRoleTable } from '../../common/operator-roles.js';
 import { pageOf, pageQuery } from '../../common/pages.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { CommandRecord, ManualCommand, OperatorIdentity } from './approvals.js';
@@ -93,11 +93,8 @@ const deviceView = z.object({ id: z.string(), gateway: z.string(), resourceClass
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
-/**
- * Starts the operator endpoint for a running aggregator.
- * @example const c = await startConsole(agg, { material, allowList: { roles: ['operator'] }, audit, host: '127.0.0.1', port: 0 });
- */
-export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): Promise<RunningConsole> {
+/** The console's own routes and the live feed its stream serves. */
+export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'page' | 'liveIntervalMs' | 'online'>): { routes: ApiRoute[]; feed: LiveFeed } {
   const online = o.online ?? ((id: string) => agg.fleet.state(id)?.online ?? false);
   const feed = new LiveFeed({
     event: () => new Map(agg.status().events.map((e) => [e.key, e])),
@@ -135,9 +132,16 @@ export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): P
     },
     { method: 'POST', path: '/commands/:id/approve', action: 'console.commands.approve', role: 'approver', summary: 'Approve a held command (not its submitter)', response: commandOutcome, handle: async (r) => acted(await agg.approveCommand(r.params.id!, operatorOf(r))) },
     {
-      method: 'POST', path: '/commands/:id/reject', action: 'console.commands.reject', role: 'approver', summary: 'Reject or withdraw a held command',
+      method: 'POST', path: '/commands/:id/reject', action: 'console.commands.reject', role: 'operator',
+      summary: 'Reject a held command (an approver) or withdraw one\'s own (its submitter)',
       body: z.object({ reason: z.string().optional() }).strict(), response: commandRecord,
-      handle: (r) => acted(agg.rejectCommand(r.params.id!, operatorOf(r), (r.body as { reason?: string }).reason?.trim().slice(0, 500) || 'rejected')),
+      handle: (r) => {
+        const rec = agg.approvals.get(r.params.id!);
+        if (rec && rec.submittedBy.id !== r.operator.id && !grants(r.role, 'approver')) {
+          throw new NotAuthorizedError(`rejecting command ${rec.id}, submitted by ${rec.submittedBy.id}, needs the role approver; operator ${r.operator.id} is ${r.role}`);
+        }
+        return acted(agg.rejectCommand(r.params.id!, operatorOf(r), (r.body as { reason?: string }).reason?.trim().slice(0, 500) || 'rejected'));
+      },
     },
     {
       method: 'GET', path: '/api/commands', action: 'console.api.commands', role: 'viewer', summary: 'Commands newest first; `state=held` lists those waiting for a second operator',
@@ -189,11 +193,11 @@ export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): P
         const b = r.body as { powerW?: number; durationMs?: number; reason: string };
         const replacement: ManualCommand = {
           action: old.command.action, resources: old.command.resources, reason: `modifies ${key}: ${b.reason}`,
-          powerW: b.powerW ?? old.command.powerW, durationMs: b.durationMs ?? Math.max(1, Number(ev.plan.end) - Date.now()),
+          powerW: b.powerW ?? old.command.powerW, durationMs: b.durationMs ?? Math.max(1, Number(ev.plan.end) - Date.now()), replaces: key,
         };
-        // The new command is checked (and held, if large) before the old event is touched.
+        // The new command is checked (and held, if large) before the old event is touched; it
+        // cancels the old one when it runs.
         const out = await agg.submitCommand(operatorOf(r), replacement);
-        if (out.record.state !== 'held') await agg.engine.cancel(key, `modified by operator ${r.operator.id}: replaced by ${out.record.id}`);
         return acted(new ApiAnswer(out.record.state === 'held' ? 202 : 200, out));
       },
     },
@@ -237,6 +241,15 @@ export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): P
       handle: (r) => feed.subscribe(r.raw.res, { aggregator: agg.id, time: epochMillis(Date.now()) }),
     },
   ];
+  return { routes, feed };
+}
+
+/**
+ * Starts the operator endpoint for a running aggregator.
+ * @example const c = await startConsole(agg, { material, allowList: { roles: ['operator'] }, audit, host: '127.0.0.1', port: 0 });
+ */
+export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): Promise<RunningConsole> {
+  const { routes, feed } = consoleRoutes(agg, o);
   const api = await startOperatorApi({
     material: o.material, allowList: o.allowList, audit: o.audit, listener: `aggregator:${agg.id}:console`, host: o.host, port: o.port,
     title: `erab aggregator ${agg.id} operator API`, routes, contributed: o.routes?.list(), roles: o.roles, health: o.health,
