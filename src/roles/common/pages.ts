@@ -23,10 +23,11 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-const encode = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
+// `k` + the last key in base64url: never empty, even after an empty key.
+const encode = (key: string): string => `k${Buffer.from(key, 'utf8').toString('base64url')}`;
 
 function decode(cursor: string): string {
-  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  const key = Buffer.from(cursor.slice(1), 'base64url').toString('utf8');
   if (encode(key) !== cursor) throw new BadQueryError('cursor', 'not a cursor this list gave (use nextCursor as it came)');
   return key;
 }

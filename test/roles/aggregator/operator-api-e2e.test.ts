@@ -128,7 +128,8 @@ test('portfolio imported while running; a pending device admitted on its gateway
   assert.deepEqual(online.json.items.map((d: { id: string }) => d.id), [battery.deviceId]);
 
   // Quarantine: an operator may not, a security officer may; release names the new revision.
-  const denied = await operatorCall(gw2Listener(), alice, 'POST', `/api/devices/${battery.deviceId}/quarantine`, { reason: 'odd telemetry' });
+  // (the path `erab incident act … quarantine` uses, the same route)
+  const denied = await operatorCall(gw2Listener(), alice, 'POST', `/devices/${battery.deviceId}/quarantine`, { reason: 'odd telemetry' });
   assert.equal(denied.status, 403);
   assert.ok(gwAudit.records.some((r) => r.action === 'gateway.api.device.quarantine' && r.actor.id === 'alice' && r.outcome === 'refused' && r.details?.operatorRole === 'operator'));
   const q = await operatorCall(gw2Listener(), sec, 'POST', `/api/devices/${battery.deviceId}/quarantine`, { reason: 'odd telemetry' });
