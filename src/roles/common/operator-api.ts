@@ -184,7 +184,7 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
     },
   });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (req, payload, done) => {
+  app.addContentTypeParser('*', (_req, payload, done) => {
     readJsonBody(payload as IncomingMessage, MAX_BODY).then((ok) => done(null, { ok } satisfies DeferredBody), (err: unknown) => done(null, { err } satisfies DeferredBody));
   });
   const sendError = (reply: Reply, e: unknown): void => {

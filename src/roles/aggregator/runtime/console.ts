@@ -40,7 +40,7 @@ import { NotFoundError, type OperatorRoutes } from '../../common/operator-routes
 import { grants, type OperatorRoleTable } from '../../common/operator-roles.js';
 import { pageOf, pageQuery } from '../../common/pages.js';
 import type { RunningAggregator } from './aggregator.js';
-import type { CommandRecord, ManualCommand, OperatorIdentity } from './approvals.js';
+import type { ManualCommand, OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
 
 export interface ConsoleOptions {
