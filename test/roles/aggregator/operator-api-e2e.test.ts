@@ -263,6 +263,11 @@ test('fleet pages and search; strict queries; the OpenAPI documents of the conso
   assert.notEqual(second.json.items[0].id, first.json.items[0].id);
   const gws = await operatorCall(console_(), dave, 'GET', '/api/fleet/gateways?q=gw2');
   assert.deepEqual(gws.json.items.map((g: { venId: string }) => g.venId), ['GW2']);
+  const siteList = await operatorCall(console_(), dave, 'GET', '/api/fleet/sites?limit=1');
+  assert.deepEqual([siteList.json.items, siteList.json.total], [[{ id: 'site-1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }], 2]);
+  const next = await operatorCall(console_(), dave, 'GET', `/api/fleet/sites?limit=1&cursor=${encodeURIComponent(siteList.json.nextCursor)}`);
+  assert.deepEqual([next.json.items.map((x: { id: string }) => x.id), next.json.nextCursor], [['site-2'], null]);
+  assert.equal((await operatorCall(console_(), dave, 'GET', '/api/fleet/sites?q=site-2')).json.items[0].id, 'site-2');
   const bad = await operatorCall(console_(), dave, 'GET', '/api/fleet/devices?colour=red');
   assert.equal(bad.status, 400);
   assert.deepEqual([bad.json.code, bad.json.parameter], ['bad_query', 'colour']);

@@ -141,6 +141,8 @@ export interface RunningAggregator {
    * dispatchable at once and every gateway's last declared inventory is accepted again.
    */
   importPortfolio(text: string, format: ImportFormat, source: string, op: OperatorIdentity): Promise<{ summary: ImportSummary; gateways: { venId: string; accepted: boolean; reason?: string }[]; fleet: number }>;
+  /** A page of the portfolio's sites (id, TSO area, pool; no name or address: personal data stays out of the console). */
+  sites(q: { pool?: string | undefined; q?: string | undefined; limit: number; cursor?: string | undefined }): Promise<{ items: { id: string; tsoArea: string; poolId: string | null }[]; nextCursor: string | null; total: number }>;
   stop(): Promise<void>;
 }
 
@@ -404,6 +406,10 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         return { record, result: await run(record) };
       },
       rejectCommand: (id, op, reason) => approvals.reject(id, op, reason),
+      async sites(q) {
+        const page = await portfolioDb.listSites({ limit: q.limit, ...(q.pool ? { poolId: q.pool } : {}), ...(q.q ? { search: q.q } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
+        return { items: page.items.map((s) => ({ id: s.id, tsoArea: s.tsoArea, poolId: s.poolId })), nextCursor: page.nextCursor ?? null, total: page.total };
+      },
       async importPortfolio(text, format, source, op) {
         const summary = await portfolioDb.importText(text, format, source, { kind: 'operator', id: op.id, role: op.role, fingerprint: op.fingerprint });
         if (!deps.portfolio) {

@@ -18,7 +18,8 @@
  *   GET  /api/events                   events page, `state` filter                                     viewer
  *   POST /api/events/<key>/cancel      cancel an event {reason}: its devices return to their owners    operator
  *   PATCH /api/events/<key>            modify an operator event {powerW?, durationMs?, reason}        operator
- *   GET  /api/fleet/gateways           gateways (sites) page, `q` search                               viewer
+ *   GET  /api/fleet/sites              the portfolio's sites page, `q`, `pool`                          viewer
+ *   GET  /api/fleet/gateways           gateways page, `q` search                                       viewer
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online` filters                  viewer
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
@@ -202,7 +203,7 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       },
     },
     {
-      method: 'GET', path: '/api/fleet/gateways', action: 'console.api.fleet.gateways', role: 'viewer', summary: 'Gateways (one per site) by venID; `q` searches the venID',
+      method: 'GET', path: '/api/fleet/gateways', action: 'console.api.fleet.gateways', role: 'viewer', summary: 'Gateways registered with the downstream VTN by venID; `q` searches the venID',
       query: z.object({ q: z.string().max(100).optional(), ...pageQuery }), response: pageOfSchema(z.object({ venId: z.string() }).loose()),
       handle: (r) => {
         const a = r.args as { q?: string; limit: number; cursor?: string };
@@ -210,6 +211,13 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
         const q = a.q?.toLowerCase();
         return pageOf(gws, (g) => g.venId, { limit: a.limit, cursor: a.cursor, filter: q ? (g) => g.venId.toLowerCase().includes(q) : undefined });
       },
+    },
+    {
+      method: 'GET', path: '/api/fleet/sites', action: 'console.api.fleet.sites', role: 'viewer',
+      summary: 'The portfolio\'s sites by id (TSO area, pool; names and addresses are personal data and stay out); `q` searches the id (or a sealed name exactly), `pool` filters',
+      query: z.object({ q: z.string().max(100).optional(), pool: z.string().max(128).optional(), ...pageQuery }),
+      response: z.object({ items: z.array(z.object({ id: z.string(), tsoArea: z.string(), poolId: z.string().nullable() })), nextCursor: z.string().nullable(), total: z.number() }),
+      handle: (r) => agg.sites(r.args as { q?: string; pool?: string; limit: number; cursor?: string }),
     },
     {
       method: 'GET', path: '/api/fleet/devices', action: 'console.api.fleet.devices', role: 'viewer',
