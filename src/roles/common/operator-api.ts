@@ -172,6 +172,8 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
     bodyLimit: MAX_BODY,
     requestTimeout: 30_000,
     forceCloseConnections: true,
+    // Only the documented methods: a HEAD on the event stream would hold a connection for nothing.
+    exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 500 },
     serverFactory: (handler) => {
       tlsServer = createMutualTlsServer({
