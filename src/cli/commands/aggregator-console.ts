@@ -69,7 +69,13 @@ async function call(o: ConnOpts, method: 'GET' | 'POST', path: string, body?: un
   });
 }
 
-/** Prints the reply; a refusal (4xx/5xx) sets exit code 1 with the server's reason on stderr. */
+/** Exit code of a command that ran but could not be covered in full (`short`): not a success. */
+export const EXIT_SHORT = 3;
+
+/**
+ * Prints the reply; a refusal (4xx/5xx) sets exit code 1 with the server's reason on stderr; a
+ * command the fleet could not cover in full (`short`) is printed and says so on stderr, exit code 3.
+ */
 function print(r: { status: number; json: unknown }): void {
   if (r.status >= 400) {
     const err = (r.json as { error?: string } | undefined)?.error ?? `HTTP ${r.status}`;
@@ -78,6 +84,12 @@ function print(r: { status: number; json: unknown }): void {
     return;
   }
   process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
+  const rec = (r.json as { record?: { id?: string; state?: string; allocatedW?: number; shortfallW?: number; command?: { powerW?: number } } } | undefined)?.record;
+  if (rec?.state === 'short') {
+    const kw = (w: number | undefined) => ((w ?? 0) / 1000).toFixed(1);
+    process.stderr.write(`erab: command ${rec.id ?? '?'} is short by ${kw(rec.shortfallW)} kW: the addressed resources took ${kw(rec.allocatedW)} of ${kw(rec.command?.powerW)} kW\n`);
+    process.exitCode = EXIT_SHORT;
+  }
 }
 
 function positive(name: string) {

@@ -25,7 +25,6 @@
  * closure per poll). Everything else is computed when scraped.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../../core/logger.js';
@@ -33,7 +32,9 @@ import type { OadrServiceHandler } from '../../protocols/openadr/http.js';
 import type { AuditLog } from '../../security/audit/log.js';
 import type { AuditRecord } from '../../security/audit/record.js';
 import type { AuditSink } from '../../security/audit/types.js';
-import { createMutualTlsServer, type TlsMaterial } from '../../security/tls.js';
+import type { TlsMaterial } from '../../security/tls.js';
+import { startOperatorApi, type ApiRoute } from './operator-api.js';
+import type { OperatorRoleTable } from './operator-roles.js';
 
 /** A readiness check: true when ready; false or a reason when not. May be async (store ping). */
 export type ReadinessCheck = () => boolean | string | Promise<boolean | string>;
@@ -284,32 +285,23 @@ export interface OperatorListener {
 }
 
 /**
- * Starts the health/metrics listener of a role that has no operator API (gateway, standalone
- * VTN/VEN): mutual TLS, operator certificates only (a Prometheus server scrapes with one).
+ * Starts the health/metrics listener of a role that has no operator API of its own (gateway,
+ * standalone VTN/VEN) on the operator API layer (operator-api.ts): mutual TLS, operator
+ * certificates only (a Prometheus server scrapes with one), plus the role's few actions (the
+ * gateway's safe mode and device admission), each with its least role and audited.
  * @example const op = await startOperatorListener(health, { material, audit, host: '127.0.0.1', port: 9464, listener: 'gateway:GW1:operator' });
  */
 export async function startOperatorListener(health: RoleHealth, o: {
   material: TlsMaterial; audit: AuditSink; host: string; port: number; listener: string; operators?: readonly string[] | undefined;
-  /** A role's few operator actions (the gateway's safe mode, quarantine): true when it handled the request. */
-  routes?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** A role's operator actions (the gateway's safe mode, device admission). */
+  routes?: readonly ApiRoute[] | undefined;
+  /** Who may do what (operator-roles.ts); undefined: every admitted operator is an administrator. */
+  roles?: OperatorRoleTable | undefined;
 }): Promise<OperatorListener> {
-  const { server } = createMutualTlsServer({
-    material: o.material, profile: 'console', audit: o.audit, listener: o.listener, serverOptions: { requestTimeout: 30_000 },
+  const api = await startOperatorApi({
+    material: o.material, audit: o.audit, host: o.host, port: o.port, listener: o.listener, health, roles: o.roles,
     allowList: o.operators && o.operators.length > 0 ? { participants: o.operators.map((id) => `operator:${id}`) } : { roles: ['operator'] },
-  }, (req, res) => {
-    if (health.handle(req, res)) return;
-    if (o.routes?.(req, res)) return;
-    const text = JSON.stringify({ error: `no ${req.method ?? '?'} ${(req.url ?? '').slice(0, 100)}; this listener serves /healthz, /readyz and /metrics` });
-    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+    title: `erab ${o.listener} operator API`, routes: o.routes ?? [],
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => { server.off('error', reject); resolve(); });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    url: `https://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`,
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
-  };
+  return { port: api.port, url: api.url, close: () => api.close() };
 }

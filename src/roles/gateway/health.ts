@@ -1,11 +1,10 @@
 /**
  * The gateway's health, metrics and security-event stream (src/roles/common/health.ts): the
- * gateway has no operator API of its own, so `operator: { port }` in its configuration starts a
- * listener for /healthz, /readyz and /metrics (mutual TLS, operator certificates) that also serves
- * the incident-response actions of operator-actions.ts (safe mode, quarantine), and `syslog: {...}`
+ * gateway's `operator: { port }` in its configuration starts a listener for /healthz, /readyz and
+ * /metrics (mutual TLS, operator certificates) that also serves the operator actions of
+ * operator-actions.ts (safe mode, device admission and quarantine), and `syslog: {...}`
  * streams its security events to a collector (RFC 5425).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Logger } from '../../core/logger.js';
 import type { AuditSink } from '../../security/audit/types.js';
@@ -13,6 +12,8 @@ import { PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
 import type { TlsMaterial } from '../../security/tls.js';
 import type { Store } from '../../store/store.js';
 import { startOperatorListener, type OperatorListener } from '../common/health.js';
+import type { ApiRoute } from '../common/operator-api.js';
+import { OperatorRoleTable, operatorRolesSchema } from '../common/operator-roles.js';
 import { observeRole, outboxDepths, storeReadiness } from '../common/observability.js';
 import type { SyslogStreamConfig } from '../../security/audit/config.js';
 
@@ -24,6 +25,11 @@ export const gatewayOperatorSchema = z.object({
   port: z.number().int().min(0).max(65535),
   /** Operator participant ids allowed (default: any operator certificate from our CA). */
   operators: z.array(z.string().regex(PARTICIPANT_ID_PATTERN)).default([]),
+  /**
+   * Each operator's role (viewer, operator, approver, security officer, administrator) by
+   * operator id or certificate fingerprint. Absent: every admitted operator is an administrator.
+   */
+  roles: operatorRolesSchema.optional(),
 }).strict();
 
 /** What the gateway exposes to its health checks. */
@@ -46,7 +52,7 @@ export async function watchGateway(probe: GatewayProbe, o: {
   id: string; audit: AuditSink; material: TlsMaterial; logger: Logger; store: Store<any>;
   operator?: z.output<typeof gatewayOperatorSchema> | undefined; syslog?: SyslogStreamConfig | undefined;
   /** Operator actions served beside health (operator-actions.ts). */
-  routes?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  routes?: readonly ApiRoute[] | undefined;
 }): Promise<GatewayWatch> {
   const obs = observeRole({ role: 'gateway', id: o.id, audit: o.audit, material: o.material, logger: o.logger, syslog: o.syslog, served: o.operator !== undefined });
   const h = obs.health;
@@ -71,6 +77,7 @@ export async function watchGateway(probe: GatewayProbe, o: {
     if (o.operator) {
       operator = await startOperatorListener(h, {
         material: o.material, audit: o.audit, host: o.operator.host, port: o.operator.port, listener: `gateway:${o.id}:operator`, operators: o.operator.operators, routes: o.routes,
+        roles: o.operator.roles ? new OperatorRoleTable(o.operator.roles) : undefined,
       });
     }
   } catch (err) {

@@ -1,75 +1,140 @@
 /**
- * The gateway's operator actions for incident response, served on its operator listener (mutual
- * TLS, operator certificates only — the same listener as /healthz and /metrics; see health.ts):
+ * The gateway's operator actions, served on its operator listener (the operator API layer:
+ * mutual TLS, operator certificates only, a role per operator, every request audited — the same
+ * listener as /healthz and /metrics; see health.ts):
  *
- *   GET  /safe-mode                  {safeMode: {by, reason, since} | null}
- *   POST /safe-mode                  {reason}: every device back to the owner's mode, events refused
- *   POST /safe-mode/leave            {reason}: events accepted again
- *   POST /devices/<id>/quarantine    {reason}: back to the owner's mode, then not controlled until admitted again
+ *   GET  /safe-mode                      {safeMode: {by, reason, since} | null}                        viewer
+ *   POST /safe-mode                      {reason}: every device back to the owner's mode, events refused security officer
+ *   POST /safe-mode/leave                {reason}: events accepted again                               security officer
+ *   GET  /api/devices                    the devices and their admission, `q`, `state` filters, paged   viewer
+ *   GET  /api/devices/<id>               one device                                                   viewer
+ *   POST /api/devices/<id>/admit         {revision}: a pending (or rejected) device may be controlled   operator
+ *   POST /api/devices/<id>/reject        {reason}: never controlled, not "new" again                   operator
+ *   POST /api/devices/<id>/quarantine    {reason}: back to the owner's mode, then not controlled        security officer
+ *   POST /devices/<id>/quarantine        the same (the path `erab incident act` uses)                  security officer
+ *   POST /api/devices/<id>/release       {revision, reason}: a quarantined device admitted again       security officer
  *
- * The presenting operator certificate is the actor of the audit record (自家用GL 8-1-1).
+ * Admission is decided here, on the gateway, rather than relayed by the aggregator: the registry
+ * and the devices are here, the operator's own certificate is the audited actor of the decision
+ * (an admission event signed by the aggregator names only the aggregator), and it works while
+ * the aggregator is unreachable — which is when a quarantine is most needed. `revision` is the
+ * record's revision the operator saw: a device whose record changed since is refused (409).
+ * After each decision the gateway sends its inventory upstream, so the aggregator sees it at once.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { peerOf } from '../../security/tls.js';
-import { readJsonBody, RequestBodyError } from '../common/json-body.js';
-import type { AdmissionRegistry } from './admission.js';
+import { z } from 'zod';
+import { PolicyRefusedError } from '../../core/errors.js';
+import type { ApiRoute } from '../common/operator-api.js';
+import { NotFoundError } from '../common/operator-routes.js';
+import { pageOf, pageQuery } from '../common/pages.js';
+import type { AdmissionRegistry, DeviceRecord } from './admission.js';
 import type { EventEngine } from './engine.js';
 
-const MAX_BODY = 16 * 1024;
-
-function reasonOf(body: unknown): string {
-  const r = (body as { reason?: unknown } | null)?.reason;
-  if (typeof r !== 'string' || r.trim().length === 0) throw new RequestBodyError(400, 'body: "reason" must be a non-empty string');
-  return r.trim().slice(0, 500);
-}
+const reasonBody = z.object({ reason: z.string({ error: 'must be a non-empty string' }).trim().min(1, { error: 'must be a non-empty string' }).max(500) }).strict();
+const revisionBody = z.object({ revision: z.number().int().min(1), reason: z.string().trim().min(1).max(500).optional() }).strict();
+const deviceView = z.object({ deviceId: z.string(), class: z.string(), state: z.enum(['admitted', 'pending', 'quarantined', 'rejected']), revision: z.number(), online: z.boolean() }).loose();
+const safeModeView = z.object({ safeMode: z.object({ by: z.string(), reason: z.string(), since: z.number() }).nullable() }).loose();
 
 /**
- * @example startOperatorListener(health, { ..., routes: gatewayOperatorRoutes({ engine, admission }) })
+ * @example startOperatorListener(health, { ..., routes: gatewayOperatorRoutes({ engine, admission, persistSafeMode, online, inventoryChanged }) })
  */
 export function gatewayOperatorRoutes(g: {
   engine: EventEngine; admission: AdmissionRegistry;
   /** Keeps the safe mode across restarts (persistence.ts saveSafeMode). */
   persistSafeMode: (state: { by: string; reason: string; since: number } | undefined) => Promise<void>;
-}): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return (req, res) => {
-    const path = new URL(req.url ?? '/', 'https://gateway').pathname;
-    const parts = path.split('/').filter(Boolean);
-    const isSafe = path === '/safe-mode' || path === '/safe-mode/leave';
-    const isQuarantine = parts.length === 3 && parts[0] === 'devices' && parts[2] === 'quarantine';
-    if (!isSafe && !isQuarantine) return false;
-    const send = (status: number, body: unknown): void => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
-    };
-    const operator = peerOf(req);
-    void (async () => {
-      if (!operator || operator.role !== 'operator') return send(403, { error: 'only operator certificates may act on the gateway' });
-      if (req.method === 'GET' && path === '/safe-mode') return send(200, { safeMode: g.engine.safeMode() ?? null });
-      if (req.method !== 'POST') return send(405, { error: `${req.method ?? '?'} ${path}: use POST` });
-      const reason = reasonOf(await readJsonBody(req, MAX_BODY));
-      if (path === '/safe-mode') {
-        const devices = g.engine.enterSafeMode(operator.id, reason);
+  /** Whether a device answers (its last reading). */
+  online?: ((deviceId: string) => boolean) | undefined;
+  /** Sends the inventory upstream after a decision. */
+  inventoryChanged?: (() => Promise<void>) | undefined;
+}): ApiRoute[] {
+  const online = g.online ?? (() => false);
+  const view = (r: DeviceRecord) => ({ ...r, online: online(r.deviceId) });
+  const known = (id: string): DeviceRecord => g.admission.get(id) ?? (() => { throw new NotFoundError(`device ${id.slice(0, 100)}: not known to this gateway`); })();
+  const decided = async (r: { ok: true; record: DeviceRecord } | { ok: false; reason: string }) => {
+    if (!r.ok) throw new PolicyRefusedError(r.reason);
+    await g.inventoryChanged?.().catch(() => undefined); // the next periodic upload retries
+    return view(r.record);
+  };
+  const quarantine = async (deviceId: string, by: string, reason: string) => {
+    known(deviceId);
+    // Back to the owner's mode first: once quarantined, the device gets no command at all.
+    const released = g.engine.releaseToOwner(deviceId, `quarantined by ${by}: ${reason}`);
+    await g.engine.idle();
+    const r = g.admission.quarantineByOperator(deviceId, by, reason)!;
+    await g.inventoryChanged?.().catch(() => undefined);
+    return { deviceId: r.deviceId, state: r.state, revision: r.revision, released };
+  };
+  const quarantineRoute = (path: string, summary: string): ApiRoute => ({
+    method: 'POST', path, action: 'gateway.api.device.quarantine', role: 'security officer', summary, body: reasonBody,
+    response: z.object({ deviceId: z.string(), state: z.string(), revision: z.number(), released: z.unknown() }),
+    handle: (r) => quarantine(r.params.deviceId!, r.operator.id, (r.body as { reason: string }).reason),
+  });
+  return [
+    { method: 'GET', path: '/safe-mode', action: 'gateway.api.safe-mode', role: 'viewer', summary: 'Whether the gateway is in safe mode', response: safeModeView, handle: () => ({ safeMode: g.engine.safeMode() ?? null }) },
+    {
+      method: 'POST', path: '/safe-mode', action: 'gateway.api.safe-mode.enter', role: 'security officer', body: reasonBody, response: safeModeView,
+      summary: 'Safe mode: every device back to its owner\'s mode, events refused until left',
+      handle: async (r) => {
+        const devices = g.engine.enterSafeMode(r.operator.id, (r.body as { reason: string }).reason);
         await g.persistSafeMode(g.engine.safeMode());
         await g.engine.idle();
-        return send(200, { safeMode: g.engine.safeMode(), released: devices });
-      }
-      if (path === '/safe-mode/leave') {
-        g.engine.leaveSafeMode(operator.id, reason);
+        return { safeMode: g.engine.safeMode(), released: devices };
+      },
+    },
+    {
+      method: 'POST', path: '/safe-mode/leave', action: 'gateway.api.safe-mode.leave', role: 'security officer', body: reasonBody, response: safeModeView,
+      summary: 'Leave safe mode: events accepted again',
+      handle: async (r) => {
+        g.engine.leaveSafeMode(r.operator.id, (r.body as { reason: string }).reason);
         await g.persistSafeMode(undefined);
-        return send(200, { safeMode: null });
-      }
-      const deviceId = decodeURIComponent(parts[1]!);
-      if (!g.admission.get(deviceId)) return send(404, { error: `device ${deviceId.slice(0, 100)}: not known to this gateway` });
-      // Back to the owner's mode first: once quarantined, the device gets no command at all.
-      const released = g.engine.releaseToOwner(deviceId, `quarantined by ${operator.id}: ${reason}`);
-      await g.engine.idle();
-      const r = g.admission.quarantineByOperator(deviceId, operator.id, reason)!;
-      return send(200, { deviceId: r.deviceId, state: r.state, revision: r.revision, released });
-    })().catch((e: unknown) => {
-      if (res.headersSent) return;
-      if (e instanceof RequestBodyError) return send(e.status, { error: e.message });
-      return send(500, { error: 'internal error' });
-    });
-    return true;
-  };
+        return { safeMode: null };
+      },
+    },
+    {
+      method: 'GET', path: '/api/devices', action: 'gateway.api.devices', role: 'viewer', summary: 'Devices by id with their admission state; `q` searches id and class, `state` filters',
+      query: z.object({ q: z.string().max(100).optional(), state: z.enum(['admitted', 'pending', 'quarantined', 'rejected']).optional(), ...pageQuery }),
+      response: z.object({ items: z.array(deviceView), nextCursor: z.string().nullable() }),
+      handle: (r) => {
+        const a = r.args as { q?: string; state?: string; limit: number; cursor?: string };
+        const q = a.q?.toLowerCase();
+        const sorted = g.admission.list().sort((x, y) => (x.deviceId < y.deviceId ? -1 : 1));
+        const page = pageOf(sorted, (d) => d.deviceId, {
+          limit: a.limit, cursor: a.cursor,
+          filter: q || a.state ? (d) => (!a.state || d.state === a.state) && (!q || d.deviceId.toLowerCase().includes(q) || d.class.includes(q)) : undefined,
+        });
+        return { items: page.items.map(view), nextCursor: page.nextCursor };
+      },
+    },
+    { method: 'GET', path: '/api/devices/:deviceId', action: 'gateway.api.device', role: 'viewer', summary: 'One device and its admission record', response: deviceView, handle: (r) => view(known(r.params.deviceId!)) },
+    {
+      method: 'POST', path: '/api/devices/:deviceId/admit', action: 'gateway.api.device.admit', role: 'operator', body: revisionBody, response: deviceView,
+      summary: 'Admit a pending or rejected device at the revision the operator saw: it may be controlled from now on',
+      handle: async (r) => {
+        const id = r.params.deviceId!;
+        if (known(id).state === 'quarantined') throw new PolicyRefusedError(`device ${id.slice(0, 100)}: quarantined; a security officer releases it`);
+        return decided(g.admission.admit(id, (r.body as { revision: number }).revision, r.operator.id));
+      },
+    },
+    {
+      method: 'POST', path: '/api/devices/:deviceId/reject', action: 'gateway.api.device.reject', role: 'operator', body: reasonBody, response: deviceView,
+      summary: 'Reject a device: it stays known and is never controlled',
+      handle: async (r) => {
+        const id = r.params.deviceId!;
+        known(id);
+        g.engine.releaseToOwner(id, `rejected by ${r.operator.id}: ${(r.body as { reason: string }).reason}`);
+        await g.engine.idle();
+        return decided(g.admission.reject(id, r.operator.id));
+      },
+    },
+    quarantineRoute('/api/devices/:deviceId/quarantine', 'Quarantine a device: back to its owner\'s mode, then not controlled until released'),
+    quarantineRoute('/devices/:deviceId/quarantine', 'Quarantine a device (the path `erab incident act` uses)'),
+    {
+      method: 'POST', path: '/api/devices/:deviceId/release', action: 'gateway.api.device.release', role: 'security officer', body: revisionBody, response: deviceView,
+      summary: 'Release a quarantined device at the revision the operator saw: its observed identity becomes its admitted one',
+      handle: async (r) => {
+        const id = r.params.deviceId!;
+        if (known(id).state !== 'quarantined') throw new PolicyRefusedError(`device ${id.slice(0, 100)}: ${known(id).state}, not quarantined`);
+        return decided(g.admission.admit(id, (r.body as { revision: number }).revision, r.operator.id));
+      },
+    },
+  ];
 }

@@ -8,114 +8,76 @@
  *   DELETE /api/dispatches/<eventId>   cancel it
  *   ...                                the routes attached modules contribute (operator-routes.ts)
  *
- * Every write is attributed to the operator's certificate and recorded in the audit log
- * (自家用GL 8-1-1). Errors are JSON `{ error }` with 400 (bad input), 404, 405, 413 or 500.
+ * Served by the operator API layer (src/roles/common/operator-api.ts): every request is attributed
+ * to the operator's certificate, checked against its role (reads: viewer; dispatch and cancel:
+ * operator) and recorded in the audit log (自家用GL 8-1-1); errors map once (400, 403, 404, 405,
+ * 409, 413, 500); OpenAPI 3.1 at /openapi.json.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { ErabError, InvalidInputError } from '../../core/errors.js';
+import { z } from 'zod';
 import type { AuditSink } from '../../security/audit/types.js';
-import { readJsonBody } from '../common/json-body.js';
-import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../security/tls.js';
+import type { TlsMaterial } from '../../security/tls.js';
 import type { RoleHealth } from '../common/health.js';
-import type { OperatorRoutes } from '../common/operator-routes.js';
+import { ApiAnswer, startOperatorApi, type ApiRoute } from '../common/operator-api.js';
+import { NotFoundError, type OperatorRoutes } from '../common/operator-routes.js';
+import type { OperatorRoleTable } from '../common/operator-roles.js';
 import type { DispatchInput, RunningTso } from './tso.js';
 
-const MAX_BODY = 64 * 1024;
-
 export interface RunningApi {
-  server: Server;
   url: string;
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
+const dispatchBody = z.object({
+  product: z.string({ error: 'must be a string' }),
+  direction: z.string({ error: 'must be a string' }),
+  quantityKw: z.union([z.number(), z.array(z.number())], { error: 'must be a number or an array of numbers' }),
+  start: z.union([z.string(), z.number()], { error: 'must be an ISO 8601 date-time or epoch ms' }),
+  periods: z.number({ error: 'must be a number' }),
+  to: z.array(z.string(), { error: 'must be an array of participant ids' }).optional(),
+  eventId: z.string().optional(),
+  ignoreLeadTime: z.boolean().optional(),
+}).strict();
 
-function dispatchInput(body: unknown): DispatchInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInputError('body: must be a JSON object');
-  const b = body as Record<string, unknown>;
-  const str = (k: string) => { if (typeof b[k] !== 'string') throw new InvalidInputError(`${k}: must be a string`); return b[k] as string; };
-  const quantity = b.quantityKw;
-  if (typeof quantity !== 'number' && !(Array.isArray(quantity) && quantity.every((q) => typeof q === 'number'))) throw new InvalidInputError('quantityKw: must be a number or an array of numbers');
-  if (typeof b.start !== 'string' && typeof b.start !== 'number') throw new InvalidInputError('start: must be an ISO 8601 date-time or epoch ms');
-  if (typeof b.periods !== 'number') throw new InvalidInputError('periods: must be a number');
-  if (b.to !== undefined && !(Array.isArray(b.to) && b.to.every((t) => typeof t === 'string'))) throw new InvalidInputError('to: must be an array of participant ids');
-  return {
-    product: str('product'), direction: str('direction'), quantityKw: quantity as number | number[], start: b.start, periods: b.periods,
-    ...(b.to ? { to: b.to as string[] } : {}),
-    ...(typeof b.eventId === 'string' ? { eventId: b.eventId } : {}),
-    ...(b.ignoreLeadTime === true ? { ignoreLeadTime: true } : {}),
-  };
-}
+const dispatchView = z.object({ eventId: z.string(), product: z.string() }).loose();
 
-/** Starts the operator API for a running TSO/retailer on mutual TLS (operator role only). */
-export async function startTsoApi(tso: RunningTso, opts: { material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth; routes?: OperatorRoutes }): Promise<RunningApi> {
-  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (opts.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
-    // Contributed routes check the operator themselves, audit each request and map their errors.
-    if (opts.routes?.handle(req, res, opts.audit)) return;
-    const peer = peerOf(req);
-    const actor = { kind: 'operator' as const, id: peer?.id ?? '?', role: peer?.role, fingerprint: peer?.fingerprint };
-    const url = new URL(req.url ?? '/', 'https://api');
-    const parts = url.pathname.split('/').filter(Boolean);
-    try {
-      if (parts[0] !== 'api') return send(res, 404, { error: `no such resource ${url.pathname}` });
-      if (parts[1] === 'status' && parts.length === 2) {
-        if (req.method !== 'GET') return send(res, 405, { error: 'use GET' });
-        return send(res, 200, tso.status());
-      }
-      if (parts[1] === 'dispatches' && parts.length === 2) {
-        if (req.method === 'GET') return send(res, 200, tso.ledger.list().map((d) => tso.view(d.eventId)));
-        if (req.method !== 'POST') return send(res, 405, { error: 'use GET or POST' });
-        const input = dispatchInput(await readJsonBody(req, MAX_BODY));
-        try {
-          const issued = await tso.dispatch(input);
-          opts.audit.append({ actor, action: 'api.dispatch', target: issued.eventId, outcome: 'success' });
-          return send(res, 201, tso.view(issued.eventId));
-        } catch (err) {
-          opts.audit.append({ actor, action: 'api.dispatch', outcome: 'failure', reason: (err as Error).message });
-          throw err;
-        }
-      }
-      if (parts[1] === 'dispatches' && parts.length === 3) {
-        const id = decodeURIComponent(parts[2]!);
-        const view = tso.view(id);
-        if (!view) return send(res, 404, { error: `no dispatch ${id}` });
-        if (req.method === 'GET') return send(res, 200, view);
-        if (req.method !== 'DELETE') return send(res, 405, { error: 'use GET or DELETE' });
-        await tso.cancel(id);
-        opts.audit.append({ actor, action: 'api.cancel', target: id, outcome: 'success' });
-        return send(res, 200, tso.view(id));
-      }
-      return send(res, 404, { error: `no such resource ${url.pathname}` });
-    } catch (err) {
-      const status = (err as { status?: number }).status ?? (err instanceof InvalidInputError ? 400 : err instanceof ErabError ? 400 : 500);
-      if (!res.headersSent) send(res, status, { error: status === 500 ? 'internal error' : (err as Error).message });
-    }
-  };
-  const { server } = createMutualTlsServer(
+/** The TSO/retailer's own operator routes. */
+export function tsoApiRoutes(tso: RunningTso): ApiRoute[] {
+  const found = (id: string) => tso.view(id) ?? (() => { throw new NotFoundError(`no dispatch ${id.slice(0, 100)}`); })();
+  return [
+    { method: 'GET', path: '/api/status', action: 'api.status', role: 'viewer', summary: 'Registered aggregators, dispatches (requested vs delivered) and refusals', response: z.object({ id: z.string() }).loose(), handle: () => tso.status() },
+    { method: 'GET', path: '/api/dispatches', action: 'api.dispatches', role: 'viewer', summary: 'Every dispatch with its requested-vs-delivered view', response: z.array(dispatchView), handle: () => tso.ledger.list().map((d) => tso.view(d.eventId)) },
     {
-      material: opts.material,
-      profile: 'console',
-      allowList: opts.operators.length > 0 ? { participants: opts.operators.map((o) => `operator:${o}`) } : { roles: ['operator'] },
-      audit: opts.audit,
-      listener: `${tso.config.id}:api`,
+      method: 'POST', path: '/api/dispatches', action: 'api.dispatch', role: 'operator', status: 201, body: dispatchBody, response: dispatchView,
+      summary: 'Issue a dispatch: {product, direction, quantityKw, start, periods, to?}',
+      handle: async (r) => {
+        const b = r.body as z.output<typeof dispatchBody>;
+        const input: DispatchInput = { ...b, quantityKw: b.quantityKw, ...(b.ignoreLeadTime === true ? { ignoreLeadTime: true } : {}) } as DispatchInput;
+        const issued = await tso.dispatch(input);
+        return new ApiAnswer(201, tso.view(issued.eventId));
+      },
     },
-    (req, res) => { void handler(req, res); },
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+    { method: 'GET', path: '/api/dispatches/:eventId', action: 'api.dispatch.view', role: 'viewer', summary: 'One dispatch', response: dispatchView, handle: (r) => found(r.params.eventId!) },
+    {
+      method: 'DELETE', path: '/api/dispatches/:eventId', action: 'api.cancel', role: 'operator', summary: 'Cancel a dispatch at every aggregator', response: dispatchView,
+      handle: async (r) => {
+        found(r.params.eventId!);
+        await tso.cancel(r.params.eventId!);
+        return tso.view(r.params.eventId!);
+      },
+    },
+  ];
+}
+
+/** Starts the operator API for a running TSO/retailer on mutual TLS (operator certificates only). */
+export async function startTsoApi(tso: RunningTso, opts: {
+  material: TlsMaterial; audit: AuditSink; host: string; port: number; operators: string[]; health?: RoleHealth; routes?: OperatorRoutes;
+  roles?: OperatorRoleTable | undefined;
+}): Promise<RunningApi> {
+  const routes = tsoApiRoutes(tso);
+  const api = await startOperatorApi({
+    material: opts.material, audit: opts.audit, host: opts.host, port: opts.port, listener: `${tso.config.id}:api`,
+    allowList: opts.operators.length > 0 ? { participants: opts.operators.map((o) => `operator:${o}`) } : { roles: ['operator'] },
+    title: `erab ${tso.config.kind} ${tso.config.id} operator API`, routes, contributed: opts.routes?.list(), roles: opts.roles, health: opts.health,
   });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    server,
-    url: `https://${opts.host}:${port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
+  return { url: api.url, close: () => api.close() };
 }

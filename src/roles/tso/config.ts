@@ -8,6 +8,7 @@
  * admits operator certificates only.
  */
 import { z } from 'zod';
+import { operatorRolesSchema } from '../common/operator-roles.js';
 import { loadConfig } from '../../core/config.js';
 import { syslogStreamConfigSchema } from '../../security/audit/config.js';
 import { detectionConfigSchema } from '../common/detection-config.js';
@@ -42,6 +43,11 @@ export const tsoConfigSchema = z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(0),
     operators: z.array(participantId).default([]),
+    /**
+     * Each operator's role (viewer, operator, approver, security officer, administrator) by
+     * operator id or certificate fingerprint. Absent: every admitted operator is an administrator.
+     */
+    roles: operatorRolesSchema.optional(),
   }).strict().default({ host: '127.0.0.1', port: 0, operators: [] }),
   /** The store: an SQLite file (default) or a postgres:// URL. */
   store: z.object({ url: z.string().min(1).default('tso.db') }).strict().default({ url: 'tso.db' }),

@@ -25,6 +25,7 @@ import type { RoleHealth } from '../common/health.js';
 import { observeRole, storeReadiness, watchVtnQueue } from '../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../common/witnessing.js';
 import { startTsoApi, type RunningApi } from './api.js';
+import { OperatorRoleTable } from '../common/operator-roles.js';
 import type { TsoConfig } from './config.js';
 import { loadSchedule } from './schedule.js';
 import { DeliveryLedger, tsoMigrations, type DispatchView, type IssuedDispatch, type TsoTables } from './delivery.js';
@@ -241,7 +242,10 @@ export async function startTso(config: TsoConfig, opts: TsoDeps = {}): Promise<R
         ownLog?.close();
       },
     };
-    api = await startTsoApi(tso, { material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators, health: obs.health, ...(attached ? { routes: attached.routes } : {}) });
+    api = await startTsoApi(tso, {
+      material, audit, host: config.api.host, port: config.api.port, operators: config.api.operators, health: obs.health,
+      roles: config.api.roles ? new OperatorRoleTable(config.api.roles) : undefined, ...(attached ? { routes: attached.routes } : {}),
+    });
     if (config.scheduleFile) {
       for (const entry of loadSchedule(config.scheduleFile, clock.now())) {
         timers.push(clock.setTimeout(() => {

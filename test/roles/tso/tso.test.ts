@@ -14,6 +14,7 @@ import { scaledClock } from '../../../src/core/clock.js';
 import type { VenEventInfo } from '../../../src/protocols/openadr/ven.js';
 import { powerRealItem } from '../../../src/protocols/openadr/units.js';
 import type { CertificateAuthority } from '../../../src/security/pki/index.js';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial } from '../../../src/security/tls.js';
 import { openStore } from '../../../src/store/store.js';
@@ -166,6 +167,18 @@ test('the operator API admits operator certificates only and validates its input
   assert.ok('status' in created && created.status === 201, JSON.stringify(created));
   const view = created.json as { eventId: string; periods: { requestedW: number }[] };
   assert.deepEqual(view.periods.map((p) => p.requestedW), [30_000, 20_000]);
+  const listed = await apiCall('OP1', 'GET', '/api/dispatches');
+  assert.ok('status' in listed && (listed.json as { eventId: string }[]).some((d) => d.eventId === view.eventId));
+  const one = await apiCall('OP1', 'GET', `/api/dispatches/${view.eventId}`);
+  assert.ok('status' in one && one.status === 200 && (one.json as { eventId: string }).eventId === view.eventId);
+  const cancelled = await apiCall('OP1', 'DELETE', `/api/dispatches/${view.eventId}`);
+  assert.ok('status' in cancelled && cancelled.status === 200, JSON.stringify(cancelled));
+  assert.equal((cancelled.json as { state: string }).state, 'cancelled');
+  const missing = await apiCall('OP1', 'DELETE', '/api/dispatches/no-such-event');
+  assert.ok('status' in missing && missing.status === 404);
+  const doc = await apiCall('OP1', 'GET', '/openapi.json');
+  assert.ok('status' in doc && doc.status === 200);
+  await SwaggerParser.validate(doc.json as never);
 
   const notOperator = await apiCall('AGG1', 'GET', '/api/status');
   assert.ok('error' in notOperator || notOperator.status >= 400, 'an aggregator certificate cannot use the operator API');

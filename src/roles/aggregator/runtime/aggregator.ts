@@ -31,8 +31,10 @@ import { openStore, type Store } from '../../../store/store.js';
 import type { WorkerPool } from '../../common/workers.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import type { PortfolioTables } from '../portfolio/tables.js';
+import type { ImportFormat, ImportSummary } from '../portfolio/import.js';
 import { readPortfolioSpecs, specFromPortfolio } from './portfolio-source.js';
 import { startConsole } from './console.js';
+import { OperatorRoleTable } from '../../common/operator-roles.js';
 import { ApprovalBook, type CommandRecord, type ManualCommand, type OperatorIdentity } from './approvals.js';
 import type { AggregatorConfig } from './config.js';
 import { DownstreamVtn, r4VtnId } from './downstream.js';
@@ -134,6 +136,13 @@ export interface RunningAggregator {
   approveCommand(id: string, op: OperatorIdentity): Promise<{ record: CommandRecord; result: { key: string; allocatedW: number; shortfallW: number } }>;
   rejectCommand(id: string, op: OperatorIdentity, reason: string): CommandRecord;
   commands(): CommandRecord[];
+  /**
+   * Imports a portfolio file (CSV or JSON, all or nothing) while running: its resources are
+   * dispatchable at once and every gateway's last declared inventory is accepted again.
+   */
+  importPortfolio(text: string, format: ImportFormat, source: string, op: OperatorIdentity): Promise<{ summary: ImportSummary; gateways: { venId: string; accepted: boolean; reason?: string }[]; fleet: number }>;
+  /** A page of the portfolio's sites (id, TSO area, pool; no name or address: personal data stays out of the console). */
+  sites(q: { pool?: string | undefined; q?: string | undefined; limit: number; cursor?: string | undefined }): Promise<{ items: { id: string; tsoArea: string; poolId: string | null }[]; nextCursor: string | null; total: number }>;
   stop(): Promise<void>;
 }
 
@@ -203,6 +212,21 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     for (const s of portfolio.values()) fleet.upsert(s);
     // The VTN's state and accepted signature nonces live in the store: a payload replayed after a restart is refused.
     const routes = witness ? witnessRoutes(witness) : undefined;
+    // The last inventory each gateway declared: a portfolio imported while running accepts them
+    // again at once, so a gateway the portfolio did not list yet needs no restart.
+    const declaredBy = new Map<string, readonly { resourceId: string; asset?: string | undefined }[]>();
+    const acceptInventory = async (venId: string, declared: readonly { resourceId: string; asset?: string | undefined }[]): Promise<void> => {
+      const accepted = await portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared);
+      if (!accepted.unchanged) attached.inventoryChanged(venId);
+      for (const d of declared) {
+        const r = await portfolioDb.getResource(d.resourceId);
+        const spec = r ? specFromPortfolio(r, venId) : undefined;
+        if (spec) {
+          portfolio.set(spec.id, spec);
+          fleet.upsert(spec);
+        }
+      }
+    };
     const downstream = new DownstreamVtn({
       ...r4Options(cfg, material, clock, audit, store),
       instrument: (h) => obs.health.instrument('R4', h),
@@ -218,17 +242,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // portfolio's ratings then apply to them. A gateway the portfolio does not list is refused
       // there (and audited) but its telemetry still counts for live delivery.
       onResources: (venId, declared) => {
-        void portfolioDb.acceptDeclaredAssets({ gatewayId: venId }, declared).then(async (accepted) => {
-          if (!accepted.unchanged) attached.inventoryChanged(venId);
-          for (const d of declared) {
-            const r = await portfolioDb.getResource(d.resourceId);
-            const spec = r ? specFromPortfolio(r, venId) : undefined;
-            if (spec) {
-              portfolio.set(spec.id, spec);
-              fleet.upsert(spec);
-            }
-          }
-        }).catch((e: unknown) => log?.('inventory not accepted into the portfolio', { venId, error: describeError(e) }, 'warn'));
+        declaredBy.set(venId, declared);
+        void acceptInventory(venId, declared).catch((e: unknown) => log?.('inventory not accepted into the portfolio', { venId, error: describeError(e) }, 'warn'));
       },
       // A gateway's opt out (whole copy or per resource) is a shortfall: re-dispatched at once.
       onOptOut: (venId, eventId, resourceIds, reason) => {
@@ -310,7 +325,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       await running;
     });
 
-    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size);
+    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined);
     audit.append({ actor: { kind: 'system', id: cfg.id }, action: 'aggregator.start', outcome: 'success', details: { downstreamPort: port, upstream: cfg.upstream.map((p) => p.name) } });
 
     const status = (): AggregatorStatus => {
@@ -354,9 +369,17 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     watchAggregator(obs.health, { store, downstream, upstream, status, telemetryMaxAgeMs: cfg.closedLoop.telemetryMaxAgeMs });
 
     const run = async (rec: CommandRecord) => {
+      // A modification: the event it replaces stops as the new one starts (not before: a held
+      // modification leaves the running event alone until a second operator approves it).
+      if (rec.command.replaces) await engine.cancel(rec.command.replaces, `modified by operator ${rec.submittedBy.id}: replaced by ${rec.id}`);
       const result = await engine.executeManual(rec);
-      approvals.markExecuted(rec.id);
-      audit.append({ actor: { kind: 'operator', id: rec.submittedBy.id, fingerprint: rec.submittedBy.fingerprint }, action: 'operator.command.execute', target: rec.id, outcome: 'success', details: { ...result, approvedBy: rec.approvedBy?.id } });
+      approvals.markExecuted(rec.id, result);
+      const short = result.shortfallW > 0;
+      audit.append({
+        actor: { kind: 'operator', id: rec.submittedBy.id, fingerprint: rec.submittedBy.fingerprint }, action: 'operator.command.execute', target: rec.id,
+        outcome: short ? 'failure' : 'success', ...(short ? { reason: `short by ${(result.shortfallW / 1000).toFixed(1)} kW: the addressed resources cannot take ${(rec.command.powerW / 1000).toFixed(1)} kW` } : {}),
+        details: { ...result, approvedBy: rec.approvedBy?.id },
+      });
       return result;
     };
 
@@ -383,6 +406,29 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         return { record, result: await run(record) };
       },
       rejectCommand: (id, op, reason) => approvals.reject(id, op, reason),
+      async sites(q) {
+        const page = await portfolioDb.listSites({ limit: q.limit, ...(q.pool ? { poolId: q.pool } : {}), ...(q.q ? { search: q.q } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
+        return { items: page.items.map((s) => ({ id: s.id, tsoArea: s.tsoArea, poolId: s.poolId })), nextCursor: page.nextCursor ?? null, total: page.total };
+      },
+      async importPortfolio(text, format, source, op) {
+        const summary = await portfolioDb.importText(text, format, source, { kind: 'operator', id: op.id, role: op.role, fingerprint: op.fingerprint });
+        if (!deps.portfolio) {
+          for (const spec of await readPortfolioSpecs(store.db as Kysely<PortfolioTables>)) {
+            portfolio.set(spec.id, spec);
+            fleet.upsert(spec);
+          }
+        }
+        const gateways: { venId: string; accepted: boolean; reason?: string }[] = [];
+        for (const [venId, declared] of declaredBy) {
+          try {
+            await acceptInventory(venId, declared);
+            gateways.push({ venId, accepted: true });
+          } catch (e) {
+            gateways.push({ venId, accepted: false, reason: describeError(e) });
+          }
+        }
+        return { summary, gateways, fleet: fleet.size };
+      },
       commands: () => approvals.list(),
       async stop() {
         for (const c of closers.reverse()) await c();
@@ -393,7 +439,12 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
     };
     let consolePort: number | undefined;
     if (cfg.console) {
-      const c = await startConsole(agg, { material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, health: obs.health, routes: attached.routes, ...(deps.consolePage ? { page: deps.consolePage } : {}) });
+      const c = await startConsole(agg, {
+        material, allowList: cfg.console.allowList, audit, host: cfg.console.host, port: cfg.console.port, health: obs.health, routes: attached.routes,
+        roles: cfg.console.roles ? new OperatorRoleTable(cfg.console.roles) : undefined, liveIntervalMs: cfg.statusIntervalMs,
+        online: (id) => fleet.freshPower(id, clock.now(), cfg.closedLoop.telemetryMaxAgeMs) !== undefined,
+        ...(deps.consolePage ? { page: deps.consolePage } : {}),
+      });
       consolePort = c.port;
       closers.push(() => c.close());
     }

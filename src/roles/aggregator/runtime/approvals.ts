@@ -42,9 +42,15 @@ export interface ManualCommand {
   durationMs: number;
   /** Free text reason, recorded in the audit log. */
   reason: string;
+  /** The operator event (`operator/<id>`) this command modifies: cancelled when this one runs. */
+  replaces?: string | undefined;
 }
 
-export type CommandState = 'held' | 'approved' | 'rejected' | 'expired' | 'executed';
+/**
+ * `executed`: sent to the fleet in full; `short`: sent, but the fleet could not cover all of it
+ * (the record's `shortfallW` says how much is missing) — never reported as executed.
+ */
+export type CommandState = 'held' | 'approved' | 'rejected' | 'expired' | 'executed' | 'short';
 
 /** A command as the book keeps it. */
 export interface CommandRecord {
@@ -58,6 +64,9 @@ export interface CommandRecord {
   approvedBy?: OperatorIdentity | undefined;
   decidedAt?: number | undefined;
   expiresAt: number;
+  /** Once run: the power sent to resources and the part no resource could take, W. */
+  allocatedW?: number | undefined;
+  shortfallW?: number | undefined;
 }
 
 /** What submitting a command led to. */
@@ -140,6 +149,8 @@ export class ApprovalBook {
     private readonly clock: Clock,
     private readonly audit: AuditSink,
     private readonly fleetSize: () => number,
+    /** Whether a resource id is in the fleet: a command naming an unknown one is refused. */
+    private readonly isKnown: (resourceId: string) => boolean = () => true,
   ) {}
 
   /** Submits a command; throws NotAuthorizedError for a non-operator, InvalidInputError for a malformed command. */
@@ -147,6 +158,10 @@ export class ApprovalBook {
     try {
       requireOperator(op, 'manual command');
       validateManualCommand(command);
+      if (command.resources !== 'fleet') {
+        const unknown = command.resources.filter((r) => !this.isKnown(r));
+        if (unknown.length > 0) throw new InvalidInputError(`manual command: ${unknown.length === 1 ? 'resource' : 'resources'} ${unknown.slice(0, 5).map((r) => `"${r.slice(0, 64)}"`).join(', ')} not in the fleet`);
+      }
     } catch (err) {
       this.audit.append({ actor: actor(op), action: 'operator.command.submit', outcome: 'refused', reason: (err as Error).message, details: { action: String(command?.action) } });
       throw err;
@@ -201,10 +216,13 @@ export class ApprovalBook {
     return rec;
   }
 
-  /** Marks an approved command as sent to the fleet. */
-  markExecuted(id: string): void {
+  /** Marks an approved command as sent to the fleet: `short` when part of its power found no resource. */
+  markExecuted(id: string, result: { allocatedW: number; shortfallW: number } = { allocatedW: 0, shortfallW: 0 }): void {
     const rec = this.records.get(id);
-    if (rec && rec.state === 'approved') rec.state = 'executed';
+    if (!rec || rec.state !== 'approved') return;
+    rec.allocatedW = result.allocatedW;
+    rec.shortfallW = result.shortfallW;
+    rec.state = result.shortfallW > 0 ? 'short' : 'executed';
   }
 
   get(id: string): CommandRecord | undefined {

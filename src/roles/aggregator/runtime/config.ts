@@ -9,6 +9,7 @@
  *   const agg = await startAggregator(cfg);
  */
 import { z } from 'zod';
+import { operatorRolesSchema } from '../../common/operator-roles.js';
 import { formatIssues, loadConfig } from '../../../core/config.js';
 import { ConfigError } from '../../../core/errors.js';
 import { syslogStreamConfigSchema } from '../../../security/audit/config.js';
@@ -182,11 +183,20 @@ export const aggregatorConfigSchema = z.object({
     mode: z.enum(['standby', 'overallocate']).default('standby'),
     fraction: z.number().min(0).max(1).default(0.1),
   }).strict().default({ mode: 'standby', fraction: 0.1 }),
-  /** Optional read-only status endpoint (HTTPS JSON, mutual TLS, operator certificates only). */
+  /**
+   * The operator console and API (HTTPS JSON, mutual TLS, operator certificates only; OpenAPI at
+   * /openapi.json, docs/operator-api.md).
+   */
   console: z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(0),
     allowList: allowListSchema.default({ roles: ['operator'] }),
+    /**
+     * Each operator's role (viewer, operator, approver, security officer, administrator) by
+     * operator id or certificate fingerprint. Absent: every operator the allow-list admits is an
+     * administrator.
+     */
+    roles: operatorRolesSchema.optional(),
   }).strict().optional(),
   /** Stream security events to a syslog collector over mutual TLS (RFC 5425). */
   syslog: syslogStreamConfigSchema.optional(),

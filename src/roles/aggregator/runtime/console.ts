@@ -1,35 +1,48 @@
 /**
- * The aggregator's operator endpoint: HTTPS + JSON behind mutual TLS, admitting only operator
- * certificates (role `operator`, `urn:erab:operator:<id>`) on its allow-list. The certificate is
- * the operator's identity (自家用GL 8-1-1: every administrative action attributed): commands are
- * submitted, approved and rejected as the presenting operator, and the two-person rule of
- * approvals.ts decides whether a second, different operator must approve (自家用GL 7-1-2).
+ * The aggregator's operator endpoint, on the operator API layer (src/roles/common/operator-api.ts:
+ * mutual TLS with operator certificates on the console's allow-list, a role per operator, every
+ * request audited, errors mapped once, OpenAPI 3.1 at /openapi.json). The certificate is the
+ * operator's identity (自家用GL 8-1-1): commands are submitted, approved and rejected as the
+ * presenting operator, and the two-person rule of approvals.ts decides whether a second, different
+ * operator must approve (自家用GL 7-1-2).
  *
- *   GET  /                           the operator console page, when one is configured (src/web)
- *   GET  /status                     the status object (events, gateways, refusals...)
- *   GET  /events/<key>/series        target vs delivered samples of one event, an array (key URL-encoded)
- *   GET  /commands                   operator commands and their state
- *   POST /commands                   submit {action, powerW, resources, durationMs, reason}
- *   POST /commands/<id>/approve      approve a held command (a different operator)
- *   POST /commands/<id>/reject       reject {reason}
- *   ...                              the routes attached modules contribute (operator-routes.ts)
+ *   GET  /                             the operator console page, when one is configured (src/web)     viewer
+ *   GET  /status                       the status object (events, gateways, refusals...)               viewer
+ *   GET  /events/<key>/series          target vs delivered samples of one event (key URL-encoded)      viewer
+ *   GET  /commands                     operator commands and their state (an array, newest first)      viewer
+ *   POST /commands                     submit {action, powerW, resources, durationMs, reason}          operator
+ *   POST /commands/<id>/approve        approve a held command (a different operator)                   approver
+ *   POST /commands/<id>/reject         reject {reason} (an approver), or withdraw one's own             operator
+ *   GET  /api/commands                 commands page, `state` filter (held: waiting for approval)      viewer
+ *   GET  /api/commands/<id>            one command with its details                                    viewer
+ *   GET  /api/events                   events page, `state` filter                                     viewer
+ *   POST /api/events/<key>/cancel      cancel an event {reason}: its devices return to their owners    operator
+ *   PATCH /api/events/<key>            modify an operator event {powerW?, durationMs?, reason}        operator
+ *   GET  /api/fleet/sites              the portfolio's sites page, `q`, `pool`                          viewer
+ *   GET  /api/fleet/gateways           gateways page, `q` search                                       viewer
+ *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online` filters                  viewer
+ *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
+ *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
+ *   ...                                the routes attached modules contribute (operator-routes.ts)
  *
- * Errors map once, here: bad input 400, not an operator / same operator 403, refused by policy
- * (not held, expired) 409, unknown path 404; anything else 500 without detail.
+ * A command whose power the addressed resources cannot take runs as far as it can and is `short`
+ * (with `shortfallW`), never `executed`; one naming a resource the fleet does not have is refused.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ErabError, InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
+import { z } from 'zod';
+import { NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
+import { epochMillis } from '../../../core/units.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
-import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../../security/tls.js';
-import { readJsonBody, RequestBodyError } from '../../common/json-body.js';
+import type { TlsMaterial } from '../../../security/tls.js';
 import type { RoleHealth } from '../../common/health.js';
-import type { OperatorRoutes } from '../../common/operator-routes.js';
+import { LiveFeed } from '../../common/live-feed.js';
+import { ApiAnswer, startOperatorApi, type ApiRoute } from '../../common/operator-api.js';
+import { NotFoundError, type OperatorRoutes } from '../../common/operator-routes.js';
+import { grants, type OperatorRoleTable } from '../../common/operator-roles.js';
+import { pageOf, pageQuery } from '../../common/pages.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
-
-const MAX_BODY = 64 * 1024;
+import type { ResourceSpec } from './fleet.js';
 
 export interface ConsoleOptions {
   /** The page served at `/` with its Content-Security-Policy (src/web/console-page.ts). */
@@ -43,6 +56,12 @@ export interface ConsoleOptions {
   health?: RoleHealth | undefined;
   /** Routes the attached modules contribute (composition.ts), e.g. secops' /api/vuln/... and /api/alerts. */
   routes?: OperatorRoutes | undefined;
+  /** Who may do what (operator-roles.ts); undefined: every admitted operator is an administrator. */
+  roles?: OperatorRoleTable | undefined;
+  /** How often the live feed compares (ms). */
+  liveIntervalMs?: number | undefined;
+  /** Whether a resource answered recently enough to count as online (default: its last status said so). */
+  online?: ((resourceId: string) => boolean) | undefined;
 }
 
 export interface RunningConsole {
@@ -50,24 +69,187 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+// Shapes only: the rules (power > 0, 1 ms-24 h, a reason, known resources) are approvals.ts's, so
+// their messages are the same for every caller.
+const commandBody = z.object({
+  action: z.enum(['reduce', 'increase', 'release']),
+  powerW: z.number().default(0).describe('total power over the addressed resources, W (> 0 unless release)'),
+  resources: z.union([z.literal('fleet'), z.array(z.string())]).optional().describe('"fleet" or resource ids (required)'),
+  durationMs: z.number().default(0).describe('how long it holds, ms (1 ms-24 h unless release)'),
+  reason: z.string().optional().describe('why, 1-500 characters (required; recorded in the audit log)'),
+}).strict();
 
-function asCommand(body: unknown): ManualCommand {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInputError('command: body must be a JSON object');
-  const b = body as Record<string, unknown>;
-  const allowed = new Set(['action', 'powerW', 'resources', 'durationMs', 'reason']);
-  for (const k of Object.keys(b)) if (!allowed.has(k)) throw new InvalidInputError(`command: unknown field "${k.slice(0, 40)}"`);
-  return {
-    action: b.action as ManualCommand['action'],
-    powerW: (b.powerW ?? 0) as number,
-    resources: b.resources as ManualCommand['resources'],
-    durationMs: (b.durationMs ?? 0) as number,
-    reason: b.reason as string,
+const reasonBody = z.object({ reason: z.string().trim().min(1).max(500) }).strict();
+const operatorOf = (r: { operator: OperatorIdentity }): OperatorIdentity => ({ id: r.operator.id, role: r.operator.role, fingerprint: r.operator.fingerprint });
+
+const commandRecord = z.object({
+  id: z.string(), state: z.enum(['held', 'approved', 'rejected', 'expired', 'executed', 'short']), submittedAt: z.number(), expiresAt: z.number(),
+  submittedBy: z.object({ id: z.string() }).loose(), approvedBy: z.object({ id: z.string() }).loose().optional(),
+  needsSecondBecause: z.string().optional(), allocatedW: z.number().optional(), shortfallW: z.number().optional(),
+  command: z.object({ action: z.string(), powerW: z.number(), resources: z.union([z.literal('fleet'), z.array(z.string())]), durationMs: z.number(), reason: z.string() }),
+}).loose();
+const commandOutcome = z.object({ record: commandRecord, result: z.object({ key: z.string(), allocatedW: z.number(), shortfallW: z.number() }).optional() });
+const pageOfSchema = (item: z.ZodType) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+const deviceView = z.object({ id: z.string(), gateway: z.string(), resourceClass: z.string(), ratedReduceW: z.number(), ratedIncreaseW: z.number(), online: z.boolean() }).loose();
+
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** The console's own routes and the live feed its stream serves. */
+export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'page' | 'liveIntervalMs' | 'online'>): { routes: ApiRoute[]; feed: LiveFeed } {
+  const online = o.online ?? ((id: string) => agg.fleet.state(id)?.online ?? false);
+  const feed = new LiveFeed({
+    event: () => new Map(agg.status().events.map((e) => [e.key, e])),
+    command: () => new Map(agg.commands().map((c) => [c.id, c])),
+    gateway: () => new Map(agg.status().gateways.map((g) => [g.venId, g])),
+  }, o.liveIntervalMs ?? 1000);
+  const acted = <T>(v: T): T => {
+    feed.poke();
+    return v;
   };
+  const deviceOf = (s: ResourceSpec) => ({ id: s.id, gateway: s.venId, resourceClass: s.resourceClass, ratedReduceW: s.ratedReduceW, ratedIncreaseW: s.ratedIncreaseW, ...(s.pool ? { pool: s.pool } : {}), online: online(s.id) });
+  const eventOr404 = (key: string) => {
+    const ev = agg.engine.get(key);
+    if (!ev) throw new NotFoundError(`event ${key.slice(0, 200)}: not known to this aggregator`);
+    return ev;
+  };
+
+  const routes: ApiRoute[] = [
+    ...(o.page ? [{
+      method: 'GET', path: '/', action: 'console.page', role: 'viewer', summary: 'The operator console page', produces: 'html',
+      handle: () => new ApiAnswer(200, o.page!.html, {
+        'content-type': 'text/html; charset=utf-8', 'content-security-policy': o.page!.csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer',
+      }),
+    } satisfies ApiRoute] : []),
+    { method: 'GET', path: '/status', action: 'console.status', role: 'viewer', summary: 'Events, gateways, resources, refusals and pending approvals', response: z.object({ id: z.string() }).loose(), handle: () => agg.status() },
+    { method: 'GET', path: '/events/:key/series', action: 'console.event.series', role: 'viewer', summary: 'Target vs instructed vs delivered samples of one event', response: z.array(z.object({ t: z.number() }).loose()), handle: (r) => agg.eventSeries(r.params.key!) },
+    { method: 'GET', path: '/commands', action: 'console.commands.list', role: 'viewer', summary: 'Every operator command, newest first', response: z.array(commandRecord), handle: () => agg.commands() },
+    {
+      method: 'POST', path: '/commands', action: 'console.commands.submit', role: 'operator', status: 200, body: commandBody, response: commandOutcome,
+      summary: 'Submit a manual command; answered 202 when held for a second operator, state `short` when the fleet cannot take all of it',
+      handle: async (r) => {
+        const out = await agg.submitCommand(operatorOf(r), r.body as ManualCommand);
+        return acted(new ApiAnswer(out.record.state === 'held' ? 202 : 200, out));
+      },
+    },
+    { method: 'POST', path: '/commands/:id/approve', action: 'console.commands.approve', role: 'approver', summary: 'Approve a held command (not its submitter)', response: commandOutcome, handle: async (r) => acted(await agg.approveCommand(r.params.id!, operatorOf(r))) },
+    {
+      method: 'POST', path: '/commands/:id/reject', action: 'console.commands.reject', role: 'operator',
+      summary: 'Reject a held command (an approver) or withdraw one\'s own (its submitter)',
+      body: z.object({ reason: z.string().optional() }).strict(), response: commandRecord,
+      handle: (r) => {
+        const rec = agg.approvals.get(r.params.id!);
+        if (rec && rec.submittedBy.id !== r.operator.id && !grants(r.role, 'approver')) {
+          throw new NotAuthorizedError(`rejecting command ${rec.id}, submitted by ${rec.submittedBy.id}, needs the role approver; operator ${r.operator.id} is ${r.role}`);
+        }
+        return acted(agg.rejectCommand(r.params.id!, operatorOf(r), (r.body as { reason?: string }).reason?.trim().slice(0, 500) || 'rejected'));
+      },
+    },
+    {
+      method: 'GET', path: '/api/commands', action: 'console.api.commands', role: 'viewer', summary: 'Commands newest first; `state=held` lists those waiting for a second operator',
+      query: z.object({ state: z.enum(['held', 'approved', 'rejected', 'expired', 'executed', 'short']).optional(), ...pageQuery }), response: pageOfSchema(commandRecord),
+      handle: (r) => {
+        const a = r.args as { state?: string; limit: number; cursor?: string };
+        // Newest first: the key sorts descending time, then id, so the keyset order is stable.
+        const sorted = agg.commands().map((c) => ({ c, k: `${(9e15 - c.submittedAt).toString().padStart(16, '0')}|${c.id}` })).sort((x, y) => (x.k < y.k ? -1 : 1));
+        const page = pageOf(sorted, (x) => x.k, { limit: a.limit, cursor: a.cursor, filter: a.state ? (x) => x.c.state === a.state : undefined });
+        return { items: page.items.map((x) => x.c), nextCursor: page.nextCursor };
+      },
+    },
+    {
+      method: 'GET', path: '/api/commands/:id', action: 'console.api.command', role: 'viewer', summary: 'One command with its details', response: commandRecord,
+      handle: (r) => agg.approvals.get(r.params.id!) ?? (() => { throw new NotFoundError(`command ${r.params.id!.slice(0, 100)}: unknown`); })(),
+    },
+    {
+      method: 'GET', path: '/api/events', action: 'console.api.events', role: 'viewer', summary: 'Events by key, with target, instructed and delivered power and the uncovered part',
+      query: z.object({ state: z.enum(['accepted', 'active', 'completed', 'cancelled']).optional(), ...pageQuery }), response: pageOfSchema(z.object({ key: z.string() }).loose()),
+      handle: (r) => {
+        const a = r.args as { state?: string; limit: number; cursor?: string };
+        const events = agg.status().events.sort((x, y) => (x.key < y.key ? -1 : 1));
+        return pageOf(events, (e) => e.key, { limit: a.limit, cursor: a.cursor, filter: a.state ? (e) => e.state === a.state : undefined });
+      },
+    },
+    {
+      method: 'POST', path: '/api/events/:key/cancel', action: 'console.api.event.cancel', role: 'operator', summary: 'Cancel an event: every gateway withdraws it and its devices return to their owners',
+      body: reasonBody, response: z.object({ key: z.string(), state: z.string() }),
+      handle: async (r) => {
+        const key = r.params.key!;
+        eventOr404(key);
+        const done = await agg.engine.cancel(key, `cancelled by operator ${r.operator.id}: ${(r.body as { reason: string }).reason}`);
+        if (!done) throw new PolicyRefusedError(`event ${key.slice(0, 200)}: already ${agg.engine.get(key)?.state ?? 'over'}`);
+        return acted({ key, state: agg.engine.get(key)?.state ?? 'cancelled' });
+      },
+    },
+    {
+      method: 'PATCH', path: '/api/events/:key', action: 'console.api.event.modify', role: 'operator',
+      summary: 'Modify an operator event (power, remaining duration): it is replaced by a command with the new figures, under the same two-person rule',
+      body: z.object({ powerW: z.number().positive().optional(), durationMs: z.number().int().positive().optional(), reason: z.string().trim().min(1).max(500) }).strict(),
+      response: commandOutcome,
+      handle: async (r) => {
+        const key = r.params.key!;
+        const ev = eventOr404(key);
+        if (!key.startsWith('operator/')) throw new PolicyRefusedError(`event ${key.slice(0, 200)}: only operator events can be modified here; an upstream party's event is modified by that party`);
+        if (ev.state === 'cancelled' || ev.state === 'completed') throw new PolicyRefusedError(`event ${key.slice(0, 200)}: already ${ev.state}`);
+        const old = agg.approvals.get(key.slice('operator/'.length));
+        if (!old) throw new NotFoundError(`event ${key.slice(0, 200)}: its command is no longer kept`);
+        const b = r.body as { powerW?: number; durationMs?: number; reason: string };
+        const replacement: ManualCommand = {
+          action: old.command.action, resources: old.command.resources, reason: `modifies ${key}: ${b.reason}`,
+          powerW: b.powerW ?? old.command.powerW, durationMs: b.durationMs ?? Math.max(1, Number(ev.plan.end) - Date.now()), replaces: key,
+        };
+        // The new command is checked (and held, if large) before the old event is touched; it
+        // cancels the old one when it runs.
+        const out = await agg.submitCommand(operatorOf(r), replacement);
+        return acted(new ApiAnswer(out.record.state === 'held' ? 202 : 200, out));
+      },
+    },
+    {
+      method: 'GET', path: '/api/fleet/gateways', action: 'console.api.fleet.gateways', role: 'viewer', summary: 'Gateways registered with the downstream VTN by venID; `q` searches the venID',
+      query: z.object({ q: z.string().max(100).optional(), ...pageQuery }), response: pageOfSchema(z.object({ venId: z.string() }).loose()),
+      handle: (r) => {
+        const a = r.args as { q?: string; limit: number; cursor?: string };
+        const gws = agg.downstream.gateways().sort((x, y) => (x.venId < y.venId ? -1 : 1));
+        const q = a.q?.toLowerCase();
+        return pageOf(gws, (g) => g.venId, { limit: a.limit, cursor: a.cursor, filter: q ? (g) => g.venId.toLowerCase().includes(q) : undefined });
+      },
+    },
+    {
+      method: 'GET', path: '/api/fleet/sites', action: 'console.api.fleet.sites', role: 'viewer',
+      summary: 'The portfolio\'s sites by id (TSO area, pool; names and addresses are personal data and stay out); `q` searches the id (or a sealed name exactly), `pool` filters',
+      query: z.object({ q: z.string().max(100).optional(), pool: z.string().max(128).optional(), ...pageQuery }),
+      response: z.object({ items: z.array(z.object({ id: z.string(), tsoArea: z.string(), poolId: z.string().nullable() })), nextCursor: z.string().nullable(), total: z.number() }),
+      handle: (r) => agg.sites(r.args as { q?: string; pool?: string; limit: number; cursor?: string }),
+    },
+    {
+      method: 'GET', path: '/api/fleet/devices', action: 'console.api.fleet.devices', role: 'viewer',
+      summary: 'Devices (resources) by id; `q` searches id and gateway, `gateway` and `online` filter',
+      query: z.object({ q: z.string().max(100).optional(), gateway: z.string().max(128).optional(), online: bool.optional(), ...pageQuery }), response: pageOfSchema(deviceView),
+      handle: (r) => {
+        const a = r.args as { q?: string; gateway?: string; online?: boolean; limit: number; cursor?: string };
+        const q = a.q?.toLowerCase();
+        const filter = q || a.gateway || a.online !== undefined
+          ? (s: ResourceSpec) => (!a.gateway || s.venId === a.gateway) && (!q || s.id.toLowerCase().includes(q) || s.venId.toLowerCase().includes(q)) && (a.online === undefined || online(s.id) === a.online)
+          : undefined;
+        const page = pageOf(agg.fleet.sorted(), (s) => s.id, { limit: a.limit, cursor: a.cursor, filter });
+        return { items: page.items.map(deviceOf), nextCursor: page.nextCursor };
+      },
+    },
+    {
+      method: 'POST', path: '/api/portfolio', action: 'console.api.portfolio.import', role: 'administrator',
+      summary: 'Import a portfolio file (CSV or JSON, all or nothing) while running: its resources are dispatchable at once and the gateways\' inventories are accepted again without a restart',
+      body: z.object({ format: z.enum(['csv', 'json']), text: z.string().min(1), source: z.string().min(1).max(200).default('console') }).strict(),
+      response: z.object({ summary: z.object({}).loose(), gateways: z.array(z.object({ venId: z.string(), accepted: z.boolean(), reason: z.string().optional() })), fleet: z.number() }),
+      handle: async (r) => {
+        const b = r.body as { format: 'csv' | 'json'; text: string; source: string };
+        return acted(await agg.importPortfolio(b.text, b.format, b.source, operatorOf(r)));
+      },
+    },
+    {
+      method: 'GET', path: '/api/events/stream', action: 'console.api.stream', role: 'viewer', produces: 'event-stream',
+      summary: 'Server-sent events: `hello`, then one message per changed event, command or gateway ({op: upsert|remove, id, value})',
+      handle: (r) => feed.subscribe(r.raw.res, { aggregator: agg.id, time: epochMillis(Date.now()) }),
+    },
+  ];
+  return { routes, feed };
 }
 
 /**
@@ -75,72 +257,17 @@ function asCommand(body: unknown): ManualCommand {
  * @example const c = await startConsole(agg, { material, allowList: { roles: ['operator'] }, audit, host: '127.0.0.1', port: 0 });
  */
 export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): Promise<RunningConsole> {
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const send = (status: number, body: unknown): void => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
-    };
-    const peer = peerOf(req);
-    // Contributed routes check the operator themselves, audit each request and map their errors.
-    if (o.routes?.handle(req, res, o.audit)) return;
-    void (async () => {
-      if (!peer || peer.role !== 'operator') throw new NotAuthorizedError(`only operator certificates may use the operator endpoint, not ${peer?.role ?? 'none'}`);
-      if (o.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
-      const op: OperatorIdentity = { id: peer.id, role: peer.role, fingerprint: peer.fingerprint };
-      const url = new URL(req.url ?? '/', 'https://console');
-      const parts = url.pathname.split('/').filter(Boolean);
-      if (req.method === 'GET' && url.pathname === '/' && o.page) {
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(o.page.html), 'cache-control': 'no-store',
-          'content-security-policy': o.page.csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer',
-        }).end(o.page.html);
-        return;
-      }
-      if (req.method === 'GET' && url.pathname === '/status') return send(200, agg.status());
-      if (req.method === 'GET' && parts.length === 3 && parts[0] === 'events' && parts[2] === 'series') {
-        return send(200, agg.eventSeries(decodeURIComponent(parts[1]!)));
-      }
-      if (req.method === 'GET' && url.pathname === '/commands') return send(200, agg.commands());
-      if (req.method === 'POST' && url.pathname === '/commands') {
-        const out = await agg.submitCommand(op, asCommand(await readJsonBody(req, MAX_BODY)));
-        return send(out.record.state === 'held' ? 202 : 200, out);
-      }
-      if (req.method === 'POST' && parts.length === 3 && parts[0] === 'commands' && parts[2] === 'approve') {
-        return send(200, await agg.approveCommand(parts[1]!, op));
-      }
-      if (req.method === 'POST' && parts.length === 3 && parts[0] === 'commands' && parts[2] === 'reject') {
-        const body = (await readJsonBody(req, MAX_BODY)) as { reason?: unknown };
-        const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.slice(0, 500) : 'rejected';
-        return send(200, agg.rejectCommand(parts[1]!, op, reason));
-      }
-      throw new HttpError(404, `no ${req.method ?? '?'} ${url.pathname.slice(0, 100)}`);
-    })().catch((e: unknown) => {
-      if (res.headersSent) return;
-      if (e instanceof HttpError || e instanceof RequestBodyError) return send(e.status, { error: e.message });
-      if (e instanceof NotAuthorizedError) return send(403, { error: e.message, code: e.code });
-      if (e instanceof PolicyRefusedError) return send(409, { error: e.message, code: e.code });
-      if (e instanceof InvalidInputError) return send(400, { error: e.message, code: e.code });
-      if (e instanceof ErabError) return send(409, { error: e.message, code: e.code });
-      o.audit.append({ actor: { kind: 'system', id: agg.id }, action: 'aggregator.console.error', outcome: 'failure', reason: String((e as Error)?.message ?? e).slice(0, 200) });
-      return send(500, { error: 'internal error' });
-    });
-  };
-  const { server } = createMutualTlsServer(
-    { material: o.material, profile: 'console', allowList: o.allowList, audit: o.audit, listener: `aggregator:${agg.id}:console`, serverOptions: { requestTimeout: 30_000 } },
-    handler,
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const { routes, feed } = consoleRoutes(agg, o);
+  const api = await startOperatorApi({
+    material: o.material, allowList: o.allowList, audit: o.audit, listener: `aggregator:${agg.id}:console`, host: o.host, port: o.port,
+    title: `erab aggregator ${agg.id} operator API`, routes, contributed: o.routes?.list(), roles: o.roles, health: o.health,
   });
   return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    port: api.port,
+    close: async () => {
+      feed.close();
+      await api.close();
+    },
   };
 }
+

@@ -62,14 +62,18 @@ export const SETPOINT_CLASSES: ReadonlySet<ResourceClass> = new Set(kindsWhere((
 export class Fleet {
   private readonly specs = new Map<string, ResourceSpec>();
   private readonly live = new Map<string, ResourceLive>();
+  /** The specs sorted by id, kept until the membership changes (100,000 resources sort in tens of ms). */
+  private sortedCache: readonly ResourceSpec[] | undefined;
 
   /** Adds or replaces a resource's spec (portfolio import or gateway inventory). */
   upsert(spec: ResourceSpec): void {
+    this.sortedCache = undefined;
     this.specs.set(spec.id, { ...spec });
     if (!this.live.has(spec.id)) this.live.set(spec.id, { online: false, manualOverride: false });
   }
 
   remove(id: string): void {
+    this.sortedCache = undefined;
     this.specs.delete(id);
     this.live.delete(id);
   }
@@ -88,7 +92,13 @@ export class Fleet {
 
   /** Every spec, sorted by id (deterministic iteration for allocation). */
   all(): ResourceSpec[] {
-    return [...this.specs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.sorted()];
+  }
+
+  /** Every spec, sorted by id, without copying the list (the operator API's fleet pages). */
+  sorted(): readonly ResourceSpec[] {
+    this.sortedCache ??= [...this.specs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.sortedCache;
   }
 
   /** Resources behind one gateway. */
