@@ -16,6 +16,7 @@ import { pkiWorld } from '../kit/index.js';
 import { parseAggregatorConfig } from '../../src/roles/aggregator/runtime/config.js';
 import { startAggregator } from '../../src/roles/aggregator/runtime/aggregator.js';
 import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
+import { consoleRefusalPage } from '../../src/web/refusal-page.js';
 
 const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -35,7 +36,7 @@ test('the console draws target vs delivered for a running event, for an operator
     approvals: { maxSingleOperatorFleetPercent: 100 },
   });
   const portfolio = ['b1', 'b2'].map((id) => ({ id, venId: 'GW1', resourceClass: 'battery' as const, ratedReduceW: 3000, ratedIncreaseW: 3000, capacityWh: 10_000, costPerKWh: 5 }));
-  const agg = await startAggregator(cfg, { audit: new MemoryAuditSink(), clock: systemClock, portfolio, consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP } });
+  const agg = await startAggregator(cfg, { audit: new MemoryAuditSink(), clock: systemClock, portfolio, consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP, refused: consoleRefusalPage } });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   let feeder: NodeJS.Timeout | undefined;
   try {
@@ -69,9 +70,13 @@ test('the console draws target vs delivered for a running event, for an operator
     await page.screenshot({ path: process.env.ERAB_CONSOLE_SCREENSHOT ?? join(dir, 'console.png'), fullPage: true });
     await context.close();
 
-    // Without an operator certificate the browser gets nothing.
+    // Without an operator certificate the browser reads why and what to do, not an empty reply.
     const anonymous = await browser.newContext({ ignoreHTTPSErrors: true });
-    await assert.rejects(anonymous.newPage().then((p) => p.goto(`${origin}/`)));
+    const refusedPage = await anonymous.newPage();
+    const refused = await refusedPage.goto(`${origin}/`);
+    assert.equal(refused?.status(), 403);
+    assert.match(await refusedPage.textContent('body') ?? '', /運用者証明書が必要です[^]*erab pki issue --p12[^]*An operator certificate is required/);
+    assert.equal(await refusedPage.$('#who'), null, 'nothing of the console is served');
     await anonymous.close();
   } finally {
     clearInterval(feeder);

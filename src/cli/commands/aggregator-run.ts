@@ -18,6 +18,7 @@ import { aggregatorSecops, alertsForStatus } from '../role-secops.js';
 import { ConsoleChannel } from '../../secops/detect/channels.js';
 import { loadNotifyConfig, notifyConfigFile, secopsCommand } from './aggregator-secops.js';
 import { CONSOLE_CSP, consolePage } from '../../web/console-page.js';
+import { consoleRefusalPage } from '../../web/refusal-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
 import { loadComplianceProfile } from '../../compliance/profile.js';
@@ -124,7 +125,7 @@ export function register(program: Command): void {
         log: logFnOf(logger),
         logger,
         // The operator endpoint (when configured) serves the console page at `/`.
-        consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP },
+        consolePage: { html: consolePage(cfg.id), csp: CONSOLE_CSP, refused: consoleRefusalPage },
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const running = agg;

@@ -29,7 +29,7 @@ import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
 import { InvalidInputError, NotAuthorizedError } from '../../core/errors.js';
 import type { AllowListConfig } from '../../security/allow-list.js';
-import { createMutualTlsServer, peerOf, type TlsMaterial } from '../../security/tls.js';
+import { createMutualTlsServer, peerOf, type RefusalPage, type TlsMaterial } from '../../security/tls.js';
 import type { RoleHealth } from './health.js';
 import { readJsonBody } from './json-body.js';
 import { BadQueryError, errorResponse, type OperatorRoute, type RouteRequest } from './operator-routes.js';
@@ -92,6 +92,8 @@ export interface OperatorApiOptions {
   roles?: OperatorRoleTable | undefined;
   /** Serves /healthz, /readyz and /metrics (health.ts) to operator certificates. */
   health?: RoleHealth | undefined;
+  /** The page a refused browser reads instead of an empty reply (security/tls/server.ts). */
+  refusalPage?: RefusalPage | undefined;
 }
 
 export interface RunningOperatorApi {
@@ -178,6 +180,7 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
     serverFactory: (handler) => {
       tlsServer = createMutualTlsServer({
         material: o.material, profile: 'console', allowList: o.allowList, audit: o.audit, listener: o.listener, serverOptions: { requestTimeout: 30_000 },
+        ...(o.refusalPage ? { refusalPage: o.refusalPage } : {}),
       }, (req, res) => {
         if (peerOf(req)?.role === 'operator' && o.health?.handle(req, res)) return; // /healthz, /readyz, /metrics
         handler(req, res);

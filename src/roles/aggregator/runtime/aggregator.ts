@@ -24,7 +24,7 @@ import type { RoleHealth } from '../../common/health.js';
 import { observeRole, outboxDepths, storeReadiness, watchVtnQueue } from '../../common/observability.js';
 import { openRoleWitness, witnessRoutes } from '../../common/witnessing.js';
 import { UpdateOffers } from '../../../endpoints/openadr/update-offers.js';
-import { TlsMaterial } from '../../../security/tls.js';
+import { TlsMaterial, type RefusalPage } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations, type Migration } from '../../../store/migrations.js';
 import { openStore, type Store } from '../../../store/store.js';
@@ -55,7 +55,7 @@ export interface AggregatorDeps {
   /** Resource specs to use instead of reading the portfolio from the store (tests). */
   portfolio?: readonly ResourceSpec[];
   /** The operator console page served at `/` of the operator endpoint (src/web/console-page.ts). */
-  consolePage?: { html: string; csp: string };
+  consolePage?: { html: string; csp: string; refused?: RefusalPage };
   /**
    * More POST routes on the downstream (R4) listener, behind its mutual TLS and allow-list, e.g.
    * the gateway notice board of src/secops/notify (a layer above roles, wired by the caller).

@@ -33,7 +33,7 @@ import { NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js'
 import { epochMillis } from '../../../core/units.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
-import type { TlsMaterial } from '../../../security/tls.js';
+import type { RefusalPage, TlsMaterial } from '../../../security/tls.js';
 import type { RoleHealth } from '../../common/health.js';
 import { LiveFeed } from '../../common/live-feed.js';
 import { ApiAnswer, startOperatorApi, type ApiRoute } from '../../common/operator-api.js';
@@ -45,8 +45,11 @@ import type { ManualCommand, OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
 
 export interface ConsoleOptions {
-  /** The page served at `/` with its Content-Security-Policy (src/web/console-page.ts). */
-  page?: { html: string; csp: string } | undefined;
+  /**
+   * The page served at `/` with its Content-Security-Policy (src/web/console-page.ts), and the
+   * page a browser whose certificate is refused reads instead of an empty reply.
+   */
+  page?: { html: string; csp: string; refused?: RefusalPage } | undefined;
   material: TlsMaterial;
   allowList: AllowListConfig;
   audit: AuditSink;
@@ -261,6 +264,7 @@ export async function startConsole(agg: RunningAggregator, o: ConsoleOptions): P
   const api = await startOperatorApi({
     material: o.material, allowList: o.allowList, audit: o.audit, listener: `aggregator:${agg.id}:console`, host: o.host, port: o.port,
     title: `erab aggregator ${agg.id} operator API`, routes, contributed: o.routes?.list(), roles: o.roles, health: o.health,
+    refusalPage: o.page?.refused,
   });
   return {
     port: api.port,
