@@ -239,8 +239,9 @@ export function register(program: Command): void {
     .option('--deadline <when>', 'deadline for the countermeasure: a date (2027-03-31) or a duration (14d, 12h)', '14d')
     .option('--countermeasure <text>', "what to do (default: the advisory's fix)")
     .option('--participant <id>', 'participant-level contacts of this participant only (default: all of them)')
+    .option('--notifier <id>', 'the notifying participant (this aggregator\'s id): its participant-level contacts are told every affected site; every other recipient only its own')
     .option('--json', 'print JSON'))
-    .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; json?: boolean }) => {
+    .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; notifier?: string; json?: boolean }) => {
       const file = opts.notifyConfig ?? (process.env.ERAB_NOTIFY_CONFIG || undefined);
       if (file === undefined) throw new UsageError('--notify-config <file> (or $ERAB_NOTIFY_CONFIG) is required: it names the SMTP server and webhook TLS');
       const config = loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
@@ -254,6 +255,7 @@ export function register(program: Command): void {
             actor: operator(opts.operator), deadline, ...deps,
             ...(opts.countermeasure !== undefined ? { countermeasure: opts.countermeasure } : {}),
             ...(opts.participant !== undefined ? { participantId: opts.participant } : {}),
+            ...(opts.notifier !== undefined ? { notifierId: opts.notifier } : {}),
           });
           const names = new Map(r.recipients.map((c) => [c.id, c]));
           const rows = r.deliveries.map((d) => ({
