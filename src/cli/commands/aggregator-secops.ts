@@ -24,6 +24,7 @@ import { notifyAdvisory } from '../../secops/advisory-notice.js';
 import { importFeed } from '../../secops/feeds/import.js';
 import { FEED_FORMATS, type FeedFormat } from '../../secops/feeds/model.js';
 import { syncInventoryFromPortfolio } from '../../secops/inventory/sync.js';
+import { ownSoftwareAttachment } from '../../secops/inventory/own-software.js';
 import { evaluateFindings } from '../../secops/matching/findings.js';
 import { listFindings } from '../../secops/matching/query.js';
 import { ContactRegistry } from '../../secops/notify/contacts.js';
@@ -113,7 +114,8 @@ export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: SecopsWiri
     deps: {
       extraMigrations: composeMigrations(secopsMigrations, notifyMigrations),
       routes: new Map([[NOTICE_FETCH_PATH, routeOf(NOTICE_FETCH_PATH)], [NOTICE_ACK_PATH, routeOf(NOTICE_ACK_PATH)]]),
-      attach: [attach],
+      // The aggregator's own software (erab, Node.js, npm tree of this process) in its inventory.
+      attach: [attach, ownSoftwareAttachment()],
     },
   };
 }

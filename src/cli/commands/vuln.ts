@@ -36,7 +36,7 @@ import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregato
 import type { AuditSink } from '../../security/audit/types.js';
 import {
   FEED_FORMATS, FINDING_STATUSES, acceptRisk, assetHistory, buildCycloneDx, evaluateFindings, fetchFeed, importFeed, listAssets, listFindings, listImports,
-  readSoftwareReport, recordSoftware, secopsMigrations, setFindingStatus, setMaker, syncInventoryFromPortfolio,
+  readSoftwareReport, secopsMigrations, setFindingStatus, setMaker, syncInventoryFromPortfolio,
   type FeedFormat, type FindingStatus, type SecopsTables, DEFAULT_MAX_FEED_BYTES,
 } from '../../secops/index.js';
 import { UsageError } from '../usage.js';
@@ -69,11 +69,13 @@ const common = (c: Command): Command => c
   .option('--audit-dir <dir>', 'audit log to record in (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)')
   .option('--operator <id>', 'operator the action is attributed to (default: the OS account)');
 
-/** Brings the inventory up to date: the portfolio's devices and this erab's own software. */
+/**
+ * Brings the inventory up to date with the portfolio (sites, gateways and the software each
+ * gateway reported). erab's own software is recorded by each running role from its own
+ * installation (`erab aggregator run` at start), not by this command from wherever it runs.
+ */
 async function refreshInventory(db: Db, audit: AuditSink | undefined): Promise<void> {
   await syncInventoryFromPortfolio(db, audit ? { audit } : {});
-  const software = await softwareReport();
-  if (software) await recordSoftware(db, software);
 }
 
 /** This erab's software report, or undefined (with a warning) when its lock file is not installed. */

@@ -57,6 +57,9 @@ import { OADR_CODE, describeCommand } from './types.js';
 import { httpsWitnessPost, startUpstreamWitnessing } from '../common/witnessing.js';
 import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';
 import { GatewayUpdater } from './updater.js';
+import { installRoot, readInstalledSoftware } from '../../core/software.js';
+import { SOFTWARE_REPORT_PATH, softwareDocument, type SoftwareDocument } from '../common/software-report.js';
+import type { WitnessPost } from '../../security/audit/witness-client.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
 /** A device the gateway admits without an operator: fields left out match anything, but an entry must name an identification number or a serial number. */
@@ -314,6 +317,8 @@ export class Gateway {
   private noticeInbox: { inbox: NoticeInbox; close(): void } | undefined;
   private updaterRef: GatewayUpdater | undefined;
   private watch: GatewayWatch | undefined;
+  /** This process's own software (erab, Node.js, npm packages) and the digest the aggregator acknowledged. */
+  private software: { doc?: SoftwareDocument; acked?: string; post?: WitnessPost } = {};
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -453,6 +458,7 @@ export class Gateway {
           },
           onRegistered: () => {
             gw.tracker.acknowledge(gw.inventory());
+            void gw.uploadSoftware();
             audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.registered', target: config.aggregator.vtnUrl, outcome: 'success' });
           },
         },
@@ -492,6 +498,15 @@ export class Gateway {
         validateConfig: (text) => validateManagedConfig(text, config.gatewayId), onApplied: () => gw.syncInventory(), logger: log,
       });
       gw.closers.push(() => updatesTransport.close());
+      // Our own software goes to the aggregator with the inventory (src/roles/common/software-report.ts),
+      // read from the installation this process runs from.
+      gw.software.post = updatesTransport.post;
+      try {
+        gw.software.doc = softwareDocument(config.gatewayId, await readInstalledSoftware(installRoot(), 'gateway'));
+      } catch (err) {
+        log.warn({ err: describeError(err) }, 'own software not readable; it is not reported to the aggregator');
+      }
+      if (gw.venRef?.registration) void gw.uploadSoftware();
       if (config.updates.checkMs > 0) gw.every(config.updates.checkMs, async () => { await gw.updaterRef?.check(); });
       gw.watch = await watchGateway({
         registered: () => gw.venRef?.registration !== undefined,
@@ -629,6 +644,7 @@ export class Gateway {
     await this.admissionStore.flush();
     const ven = this.venRef;
     if (this.inventoryBusy || !ven?.registration) return;
+    await this.uploadSoftware();
     const current = this.inventory();
     if (!this.tracker.needsUpload(current)) return;
     this.inventoryBusy = true;
@@ -643,6 +659,20 @@ export class Gateway {
     } finally {
       this.inventoryBusy = false;
     }
+  }
+
+  /** Sends our software report when the aggregator has not acknowledged this digest yet. */
+  private async uploadSoftware(): Promise<void> {
+    const { doc, acked, post } = this.software;
+    if (!doc || !post || acked === doc.digest || this.closed) return;
+    const reply = await post(SOFTWARE_REPORT_PATH, JSON.stringify(doc)).catch((err: unknown) => ({ status: 0, body: describeError(err) }));
+    const ok = reply.status === 200;
+    if (ok) this.software.acked = doc.digest;
+    this.audit.append({
+      actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.software.upload', target: this.config.aggregator.id,
+      outcome: ok ? 'success' : 'failure', ...(ok ? {} : { reason: `HTTP ${reply.status}: ${reply.body.slice(0, 300)}` }),
+      details: { digest: doc.digest, erab: doc.erab.version, node: doc.node, packages: doc.packages.length },
+    });
   }
 
   /**
