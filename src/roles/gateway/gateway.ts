@@ -58,6 +58,7 @@ import { httpsWitnessPost, startUpstreamWitnessing } from '../common/witnessing.
 import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';
 import { GatewayUpdater } from './updater.js';
 import { installRoot, readInstalledSoftware } from '../../core/software.js';
+import { confirmRelease, pendingRelease } from './software-release.js';
 import { SOFTWARE_REPORT_PATH, softwareDocument, type SoftwareDocument } from '../common/software-report.js';
 import type { WitnessPost } from '../../security/audit/witness-client.js';
 
@@ -163,6 +164,11 @@ export const gatewayConfigSchema = z.object({
     healthCheckMs: z.number().int().min(0).max(600_000).default(5000),
     /** The managed configuration file a configuration package replaces (validated as a gateway configuration). */
     configFile: z.string().min(1).optional(),
+    /**
+     * Folder of the gateway's own erab releases that software packages install into
+     * (releases/<version>, the `current` symlink its launcher starts, `previous`; docs/updates.md).
+     */
+    softwareDir: z.string().min(1).optional(),
   }).strict().prefault({}),
   policy: sitePolicySchema.prefault({}),
   translation: translationConfigSchema.prefault({}),
@@ -257,6 +263,11 @@ export interface GatewayDeps {
   extraMigrations?: readonly Migration[] | undefined;
   /** Modules above the role (secops detection) attach once the gateway runs (src/roles/common/composition.ts). */
   attach?: readonly Attach[] | undefined;
+  /**
+   * A signed software package made a new erab release current (`updates.softwareDir`): restart
+   * into it (`erab gateway run` stops and exits with code 75 so its launcher starts `current`).
+   */
+  onSoftwareSwitched?: ((version: string) => void) | undefined;
 }
 
 /** The parts a gateway is assembled from (see Gateway.start). */
@@ -491,13 +502,6 @@ export class Gateway {
       }
       // Update offers come over the same mutual TLS as the VEN's polls (src/endpoints/openadr/update-offers.ts).
       const updatesTransport = httpsWitnessPost(config.aggregator.vtnUrl, tls, 60_000, 17 * 1024 * 1024);
-      cleanup.unshift(() => updatesTransport.close());
-      gw.updaterRef = new GatewayUpdater({
-        gatewayId: config.gatewayId, aggregatorId: config.aggregator.id, material, post: updatesTransport.post, site, audit, clock,
-        installEpcs: config.echonet.firmwareInstallEpcs, healthCheckMs: config.updates.healthCheckMs, configFile: config.updates.configFile,
-        validateConfig: (text) => validateManagedConfig(text, config.gatewayId), onApplied: () => gw.syncInventory(), logger: log,
-      });
-      gw.closers.push(() => updatesTransport.close());
       // Our own software goes to the aggregator with the inventory (src/roles/common/software-report.ts),
       // read from the installation this process runs from.
       gw.software.post = updatesTransport.post;
@@ -506,6 +510,31 @@ export class Gateway {
       } catch (err) {
         log.warn({ err: describeError(err) }, 'own software not readable; it is not reported to the aggregator');
       }
+      const softwareDir = config.updates.softwareDir;
+      const running = gw.software.doc?.erab.version;
+      if (softwareDir && running !== undefined) {
+        // A release switched to before our restart is confirmed once it is what runs.
+        const pending = pendingRelease(softwareDir);
+        const outcome = confirmRelease(softwareDir, running);
+        if (outcome !== 'none') {
+          audit.append({
+            actor: { kind: 'system', id: config.gatewayId }, action: outcome === 'confirmed' ? 'gateway.update.confirmed' : 'gateway.update.not_running',
+            target: `software:${softwareDir}`, outcome: outcome === 'confirmed' ? 'success' : 'failure', details: { pending: pending?.version ?? null, running },
+          });
+        }
+      }
+      cleanup.unshift(() => updatesTransport.close());
+      gw.updaterRef = new GatewayUpdater({
+        gatewayId: config.gatewayId, aggregatorId: config.aggregator.id, material, post: updatesTransport.post, site, audit, clock,
+        installEpcs: config.echonet.firmwareInstallEpcs, healthCheckMs: config.updates.healthCheckMs, configFile: config.updates.configFile,
+        validateConfig: (text) => validateManagedConfig(text, config.gatewayId), onApplied: () => gw.syncInventory(), logger: log,
+        softwareDir, softwareVersion: running,
+        onSoftwareSwitched: (version) => {
+          log.warn({ version }, 'a new erab release is current; restarting into it');
+          deps.onSoftwareSwitched?.(version);
+        },
+      });
+      gw.closers.push(() => updatesTransport.close());
       if (gw.venRef?.registration) void gw.uploadSoftware();
       if (config.updates.checkMs > 0) gw.every(config.updates.checkMs, async () => { await gw.updaterRef?.check(); });
       gw.watch = await watchGateway({
