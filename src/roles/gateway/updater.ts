@@ -78,6 +78,9 @@ export class GatewayUpdater {
   /** Offers already handled in this process (packageId@version#sha256), so a result is reported once. */
   private readonly handled = new Set<string>();
   private busy: Promise<UpdateResult[]> | undefined;
+  /** A software release made current and not yet restarted into; `reporting` while check() owes results. */
+  private switchedTo: string | undefined;
+  private reporting = false;
   private readonly log: Logger;
 
   constructor(private readonly o: GatewayUpdaterOptions) {
@@ -100,7 +103,18 @@ export class GatewayUpdater {
     const parsed = offersReplySchema.safeParse(JSON.parse(reply.body));
     if (!parsed.success) throw new Error(`update offers reply: ${parsed.error.issues[0]!.message}`);
     const out: UpdateResult[] = [];
-    for (const offer of parsed.data.offers) {
+    this.reporting = true;
+    try {
+      await this.handleOffers(parsed.data.offers, post, out);
+    } finally {
+      this.reporting = false;
+      this.restartIfSwitched();
+    }
+    return out;
+  }
+
+  private async handleOffers(offers: readonly UpdateOffer[], post: WitnessPost, out: UpdateResult[]): Promise<void> {
+    for (const offer of offers) {
       const key = `${offer.packageId}@${offer.version}#${offer.sha256}`;
       if (this.handled.has(key)) continue;
       this.handled.add(key);
@@ -110,7 +124,14 @@ export class GatewayUpdater {
         await post(UPDATE_RESULT_PATH, JSON.stringify(r)).catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'update result not delivered'));
       }
     }
-    return out;
+  }
+
+  /** Asks for the restart into a release made current, once its result is reported. */
+  private restartIfSwitched(): void {
+    const v = this.switchedTo;
+    if (v === undefined || this.reporting) return;
+    this.switchedTo = undefined;
+    this.o.onSoftwareSwitched?.(v);
   }
 
   private async handleOffer(offer: UpdateOffer, post: WitnessPost): Promise<UpdateResult[]> {
@@ -144,6 +165,7 @@ export class GatewayUpdater {
     this.audit('gateway.update.verified', `${m.packageId}@${m.version}`, 'success', undefined, { sha256: pkg.sha256, signer: `${pkg.signer.role}:${pkg.signer.id}`, signerSerial: pkg.signer.serial });
     const results = m.target.kind === 'device' ? await this.applyFirmware(pkg) : m.target.kind === 'software' ? [await this.applySoftware(pkg)] : [await this.applyConfig(pkg)];
     if (results.some((r) => r.outcome === 'applied' || r.outcome === 'rolled-back')) await this.o.onApplied?.().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'inventory upload after update failed'));
+    this.restartIfSwitched();
     return results;
   }
 
@@ -303,7 +325,8 @@ export class GatewayUpdater {
       return rolledBack(`the release is not healthy once current: ${currentProblem}`);
     }
     this.audit('gateway.update.applied', `software:${dir}`, 'success', undefined, { package: name, from: previous, to: m.version, restart: true });
-    this.o.onSoftwareSwitched?.(m.version);
+    // The restart waits until the result has been reported (checkOnce), or install() returns.
+    this.switchedTo = m.version;
     return { ...base, outcome: 'applied', installedVersion: m.version };
   }
 
