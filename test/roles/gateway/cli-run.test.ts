@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,24 @@ import { verifyPackageFile } from '../../../src/secops/updates/packaging.js';
 import { SOFTWARE_RESTART_EXIT_CODE } from '../../../src/cli/commands/gateway.js';
 
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+
+/** `erab gateway run --config <file>` as a child process, its output collected. */
+function gatewayRun(config: string): { child: ChildProcess; exited: Promise<number | null>; out: string; err: string } {
+  const mainJs = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    `import(${JSON.stringify(mainJs)}).then(async (m) => { process.exitCode = await m.main(['node', 'erab', 'gateway', 'run', '--config', ${JSON.stringify(config)}]); })`,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ERAB_LOG_LEVEL: 'warn' } });
+  const run = { child, exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))), out: '', err: '' };
+  child.stdout!.on('data', (c: Buffer) => { run.out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { run.err += c.toString(); });
+  return run;
+}
+
+async function cleanUp(child: ChildProcess, closables: { close(): Promise<unknown> }[], dir: string): Promise<void> {
+  if (child.exitCode === null) child.kill('SIGKILL');
+  for (const c of closables) await c.close();
+  rmSync(dir, { recursive: true, force: true });
+}
 
 test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM', { timeout: 120_000 }, async () => {
   const pki = await pkiWorld({}, { prefix: 'erab-gw-run-' });
@@ -46,25 +64,18 @@ test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM
     echonet: { address: `${NET}.1`, devices: [`${NET}.2`], pollMs: 1000 },
     admission: { allowList: [{ serialNumber: 'RUNA' }] },
   }));
-  const mainJs = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, ['--input-type=module', '-e',
-    `import(${JSON.stringify(mainJs)}).then(async (m) => { process.exitCode = await m.main(['node', 'erab', 'gateway', 'run', '--config', ${JSON.stringify(config)}]); })`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ERAB_LOG_LEVEL: 'warn' } });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const run = gatewayRun(config);
+  const { child, exited } = run;
   try {
     const ready = await waitFor('ready line', () => {
-      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${err}`);
-      return out.split('\n').find((l) => l.startsWith('{"ready"'));
-    }, 60_000).catch((e: Error) => { throw new Error(`${e.message}; stdout: ${out.slice(0, 500)}; stderr: ${err.slice(0, 1500)}`); });
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${run.err}`);
+      return run.out.split('\n').find((l) => l.startsWith('{"ready"'));
+    }, 60_000).catch((e: Error) => { throw new Error(`${e.message}; stdout: ${run.out.slice(0, 500)}; stderr: ${run.err.slice(0, 1500)}`); });
     assert.deepEqual(JSON.parse(ready), { ready: 'gateway', gatewayId: 'GW1', devices: 2 });
     await waitFor('registration at the VTN', () => vtn.vtn.registration('GW1'), 60_000);
     assert.equal(vtn.vtn.registration('GW1')?.xmlSignature, true);
     child.kill('SIGTERM');
-    assert.equal(await exited, 0, err);
+    assert.equal(await exited, 0, run.err);
     // The audit log it wrote verifies.
     let verifyOut = '';
     const write = process.stdout.write.bind(process.stdout);
@@ -81,11 +92,7 @@ test('erab gateway run: ready, registered over mutual TLS, clean stop on SIGTERM
     }
     assert.equal(code, 0, verifyOut);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await vtn.close();
-    await site.close();
-    await store.close();
-    rmSync(pki.dir, { recursive: true, force: true });
+    await cleanUp(child, [vtn, site, store], pki.dir);
   }
 });
 
@@ -118,25 +125,15 @@ test('erab gateway run: a signed software package offered over R4 becomes curren
     admission: { allowList: [{ serialNumber: 'RUNB' }] },
     updates: { checkMs: 500, softwareDir },
   }));
-  const mainJs = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, ['--input-type=module', '-e',
-    `import(${JSON.stringify(mainJs)}).then(async (m) => { process.exitCode = await m.main(['node', 'erab', 'gateway', 'run', '--config', ${JSON.stringify(config)}]); })`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ERAB_LOG_LEVEL: 'warn' } });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  child.stdout.resume();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const run = gatewayRun(config);
+  const { child, exited } = run;
   try {
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 90_000))]);
-    assert.equal(code, SOFTWARE_RESTART_EXIT_CODE, err.slice(-2000));
+    assert.equal(code, SOFTWARE_RESTART_EXIT_CODE, run.err.slice(-2000));
     assert.equal(readlinkSync(join(softwareDir, 'current')), join('releases', '0.2.0'));
     assert.equal(JSON.parse(readFileSync(join(softwareDir, 'pending.json'), 'utf8')).version, '0.2.0', 'waiting for the new release to confirm itself');
     assert.deepEqual(offers.results().map((r) => [r.packageId, r.outcome, r.installedVersion]), [['erab-gateway', 'applied', '0.2.0']]);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await vtn.close();
-    await site.close();
-    await store.close();
-    rmSync(pki.dir, { recursive: true, force: true });
+    await cleanUp(child, [vtn, site, store], pki.dir);
   }
 });
