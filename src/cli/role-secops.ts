@@ -20,6 +20,8 @@ import type { Migration } from '../store/migrations.js';
 import { detectionAttachment, DETECTION_MIGRATIONS, type DetectionAttachment, type DetectionAttachOptions } from '../secops/detect/attach.js';
 import type { Alert } from '../secops/detect/alerts.js';
 import { secopsApiAttachment } from '../secops/api/routes.js';
+import { ownSoftwareAttachment } from '../secops/inventory/own-software.js';
+import { secopsMigrations } from '../secops/tables.js';
 import { complianceApiAttachment, type ComplianceAttachOptions } from '../compliance/api-routes.js';
 import type { ComplianceProfile } from '../compliance/profile.js';
 import type { ExtraRoute } from '../protocols/openadr/http.js';
@@ -33,11 +35,11 @@ export interface RoleSecops {
   readonly attached?: () => SecopsAttached | undefined;
 }
 
-/** Detection for a TSO or retailer. */
+/** Detection for a TSO or retailer, and its own software in its own inventory store. */
 export function vtnSecops(detection: DetectionConfig, o: DetectionAttachOptions = {}): RoleSecops {
   const d = detectionAttachment(detection, o);
   const api = secopsApiAttachment({ vuln: false, alerts: () => d.running?.alerts });
-  return { deps: { extraMigrations: DETECTION_MIGRATIONS, attach: [d.attach, api] }, detection: d };
+  return { deps: { extraMigrations: [...secopsMigrations, ...DETECTION_MIGRATIONS], attach: [d.attach, api, ownSoftwareAttachment()] }, detection: d };
 }
 
 /**

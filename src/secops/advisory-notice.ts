@@ -2,7 +2,8 @@
  * Telling everyone an advisory affects, at once (ERAB guideline §3.2 勧告, issue 13): the active
  * findings of one advisory name the affected sites; their contacts plus the participant-level
  * contacts (the aggregator's operator, a downstream aggregator: no site) receive ONE notice
- * (one timestamp) through the notifier, and the findings move to `notified`.
+ * (one timestamp) through the notifier, and the findings move to `notified`. Each recipient is
+ * told only the sites that concern it (see {@link AdvisoryNoticeOptions.notifierId}).
  *
  * Lives at the secops root because it joins two modules that do not know each other: matching
  * (who is affected) and notify (how to reach them).
@@ -26,6 +27,12 @@ export interface AdvisoryNoticeOptions {
   countermeasure?: string;
   /** Participant-level contacts of this participant only (default: every participant-level contact). */
   participantId?: string;
+  /**
+   * The participant sending the notice (the aggregator's id): its own participant-level contacts
+   * are told every affected site. Every other recipient is told only its own: a site's contact its
+   * site, a participant-level contact the sites of its participant (those with a contact of it).
+   */
+  notifierId?: string;
   audit?: AuditSink;
 }
 
@@ -46,13 +53,23 @@ const oneLine = (s: string, max = 500): string => {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 
-/** The template's data for the findings of one advisory. */
-export function advisoryNoticeData(findings: readonly FindingView[], sites: readonly string[], opts: Pick<AdvisoryNoticeOptions, 'deadline' | 'countermeasure'>): VulnerabilityNoticeData {
+const productLine = (f: FindingView): string => {
+  const what = [f.asset.makerCode, f.asset.productCode].filter(Boolean).join('/') || f.asset.name;
+  return oneLine(`${what} ${f.asset.kind === 'software' || f.asset.kind === 'gateway' ? 'version' : 'firmware'} ${f.affectedRange}`);
+};
+
+/**
+ * The template's data for the findings of one advisory. With `siteParticipants` (site → the
+ * participants it belongs to), the data carries per-site scopes, so each recipient is told only
+ * its own sites (templates.ts `forRecipient`).
+ */
+export function advisoryNoticeData(
+  findings: readonly FindingView[],
+  sites: readonly string[],
+  opts: Pick<AdvisoryNoticeOptions, 'deadline' | 'countermeasure' | 'notifierId'> & { siteParticipants?: ReadonlyMap<string, readonly string[]> },
+): VulnerabilityNoticeData {
   const first = findings[0]!;
-  const products = [...new Set(findings.map((f) => {
-    const what = [f.asset.makerCode, f.asset.productCode].filter(Boolean).join('/') || f.asset.name;
-    return oneLine(`${what} ${f.asset.kind === 'software' ? 'version' : 'firmware'} ${f.affectedRange}`);
-  }))].slice(0, 200);
+  const products = [...new Set(findings.map(productLine))].slice(0, 200);
   const worst = findings.reduce((a, b) => ((b.cvssScore ?? -1) > (a.cvssScore ?? -1) ? b : a));
   const fixes = [...new Set(findings.map((f) => f.fix).filter((x): x is string => !!x))];
   return {
@@ -63,6 +80,14 @@ export function advisoryNoticeData(findings: readonly FindingView[], sites: read
     cvss: { score: worst.cvssScore ?? 0, ...(worst.cvssVector ? { vector: oneLine(worst.cvssVector, 200) } : {}) },
     countermeasure: (opts.countermeasure ?? (fixes.join('\n') || DEFAULT_COUNTERMEASURE)).slice(0, 4000),
     deadline: opts.deadline,
+    ...(opts.siteParticipants ? {
+      siteScopes: sites.map((site) => ({
+        site,
+        participants: [...(opts.siteParticipants!.get(site) ?? [])].slice(0, 100),
+        products: [...new Set(findings.filter((f) => f.asset.siteId === site).map(productLine))].slice(0, 200),
+      })),
+    } : {}),
+    ...(opts.notifierId !== undefined ? { notifierId: opts.notifierId } : {}),
   };
 }
 
@@ -88,7 +113,9 @@ export async function notifyAdvisory(
   if (recipients.length === 0) {
     throw new InvalidInputError(`advisory ${advisory}: no contact registered for the affected sites (${sites.join(', ') || 'none'}) nor at participant level (erab notify contacts add)`);
   }
-  const data = advisoryNoticeData(findings, sites, opts);
+  // A site belongs to the participants its contacts are registered under.
+  const siteParticipants = new Map<string, string[]>(sites.map((s) => [s, [...new Set(siteContacts.filter((c) => c.siteId === s).map((c) => c.participantId))]]));
+  const data = advisoryNoticeData(findings, sites, { ...opts, siteParticipants });
   const result = await via.notifier.notifyAll({ template: 'vulnerability', subject: data.advisoryId, data: data as unknown as Record<string, unknown> }, recipients, opts.actor);
   await markNotified(db, findings.map((f) => f.id), opts.actor, opts.audit ? { audit: opts.audit } : {});
   opts.audit?.append({

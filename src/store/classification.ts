@@ -89,6 +89,7 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   openadr_vtn_report_registration: { ...all(O, 'vtn_id', 'ven_id'), data: C },
   openadr_vtn_report_request: { ...all(O, 'vtn_id', 'ven_id', 'report_request_id'), data: C },
   portfolio_gateway: all(O, 'id', 'site_id', 'ven_id', 'inventory_digest', 'inventory_at', 'created_at', 'updated_at'),
+  portfolio_gateway_software: { ...all(O, 'gateway_id', 'digest', 'reported_at'), ...all(C, 'erab_name', 'erab_version', 'node_version', 'packages') },
   portfolio_pool: all(O, 'id', 'name', 'tso_area', 'product', 'program', 'created_at', 'updated_at'),
   portfolio_resource: {
     ...all(O, 'id', 'site_id', 'gateway_id', 'pool_id', 'class', 'name', 'capacity_w', 'capacity_wh', 'max_charge_w', 'max_discharge_w', 'max_reduce_w', 'max_increase_w',

@@ -37,6 +37,10 @@ import { evaluateFindings, importFeed, listFindings, notifyAdvisory, syncInvento
 import { secopsCommand, secopsWiring } from '../../src/cli/commands/aggregator-secops.js';
 import { simulatedBatteryAdvisory } from '../../src/roles/demo/advisory.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../kit/index.js';
+import { clientTlsOptions } from '../../src/security/tls.js';
+import { httpsWitnessPost } from '../../src/roles/common/witnessing.js';
+import { SOFTWARE_REPORT_PATH, softwareDocument } from '../../src/roles/common/software-report.js';
+import { installRoot, readInstalledSoftware } from '../../src/core/software.js';
 import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from './notify/servers.js';
 
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
@@ -255,4 +259,77 @@ test('erab vuln notify, run by an operator against the running aggregator\'s sto
   assert.match(again.out, /to 4 recipients of 2 sites/);
   assert.match(again.out, /CONTACT\s+NAME\s+SITE\s+CHANNEL\s+ADDRESS\s+RESULT/);
   assert.match(again.out, /site-2\s+email\s+owner@site2\.example\.jp\s+delivered/);
+});
+
+/** A CSAF 2.0 advisory for one npm package (purl, `vers:npm` range), written by us. */
+function npmAdvisory(id: string, cve: string, name: string, range: string): string {
+  const at = new Date().toISOString();
+  return JSON.stringify({
+    document: {
+      category: 'csaf_security_advisory', csaf_version: '2.0', lang: 'en', title: `${name} ${range}: a test vulnerability`,
+      publisher: { category: 'vendor', name: 'erab tests', namespace: 'https://erab.invalid' },
+      tracking: { id, status: 'final', version: '1', initial_release_date: at, current_release_date: at, revision_history: [{ number: '1', date: at, summary: 'first' }] },
+    },
+    product_tree: { branches: [{ category: 'vendor', name: 'npm', branches: [{ category: 'product_name', name, branches: [
+      { category: 'product_version_range', name: `vers:npm/${range}`, product: { product_id: 'P1', name: `${name} ${range}`, product_identification_helper: { purl: `pkg:npm/${name}` } } },
+    ] }] }] },
+    vulnerabilities: [{ cve, title: 'test', product_status: { known_affected: ['P1'] }, scores: [{ products: ['P1'], cvss_v3: { version: '3.1', vectorString: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', baseScore: 9.8, baseSeverity: 'CRITICAL' } }] }],
+  });
+}
+
+test('each role reports its own software: the aggregator records its own, each gateway uploads its own over R4, npm advisories match them by purl and range', { timeout: 60_000 }, async () => {
+  const own = await readInstalledSoftware(installRoot(), 'gateway');
+  // Both gateways uploaded theirs after registering (over the R4 mutual TLS), the aggregator recorded its own at start.
+  const sw = await waitFor('both gateways\' software in the portfolio', async () => {
+    const rows = await db().selectFrom('portfolio_gateway_software').selectAll().orderBy('gateway_id').execute();
+    return rows.length === 2 ? rows : false;
+  }, 20_000);
+  assert.deepEqual(sw.map((r) => [r.gateway_id, r.erab_name, r.erab_version, r.node_version]), [['GW1', 'erab', own.erab.version, process.versions.node], ['GW2', 'erab', own.erab.version, process.versions.node]]);
+  assert.equal((JSON.parse(sw[0]!.packages) as unknown[]).length, softwareDocument('GW1', own).packages.length);
+  await syncInventoryFromPortfolio(db());
+  const gwAsset = await db().selectFrom('secops_asset').selectAll().where('id', '=', 'gateway:GW1').executeTakeFirstOrThrow();
+  assert.equal(gwAsset.version, own.erab.version, 'the gateway asset carries the erab version it runs');
+  assert.equal(gwAsset.purl, `pkg:npm/erab@${own.erab.version}`);
+  const zod = own.packages.find((p) => p.name === 'zod')!;
+  const gwZod = await db().selectFrom('secops_asset').selectAll().where('id', '=', `software:gateway:GW2:pkg:npm/zod@${zod.version}`).executeTakeFirstOrThrow();
+  assert.deepEqual([gwZod.kind, gwZod.site_id, gwZod.gateway_id, gwZod.parent_id], ['software', 'site-2', 'GW2', 'gateway:GW2']);
+  assert.ok(await db().selectFrom('secops_asset').select('id').where('id', '=', `software:aggregator:pkg:npm/zod@${zod.version}`).executeTakeFirst(), 'the aggregator\'s own zod');
+
+  // A gateway advisory by version range: erab < next major matches both gateways; erab < the running version matches none.
+  const [major] = own.erab.version.split('.');
+  await importFeed(db(), { format: 'csaf', bytes: Buffer.from(npmAdvisory('ERAB-GW-1', 'CVE-2026-49101', 'erab', `<${Number(major) + 1}.0.0`)), source: 'erab-gw-1.json', actor: OPERATOR });
+  await importFeed(db(), { format: 'csaf', bytes: Buffer.from(npmAdvisory('ERAB-GW-2', 'CVE-2026-49102', 'erab', `<${own.erab.version}`)), source: 'erab-gw-2.json', actor: OPERATOR });
+  // An npm dependency advisory for the zod installed: every role's copy matches.
+  await importFeed(db(), { format: 'csaf', bytes: Buffer.from(npmAdvisory('ZOD-1', 'CVE-2026-49103', 'zod', `<=${zod.version}`)), source: 'zod-1.json', actor: OPERATOR });
+  await evaluateFindings(db());
+  const gwFindings = await listFindings(db(), { advisory: 'CVE-2026-49101' });
+  assert.deepEqual(gwFindings.filter((x) => x.asset.kind === 'gateway').map((x) => `${x.asset.id} ${x.asset.siteId} ${x.confidence}`).sort(), ['gateway:GW1 site-1 high', 'gateway:GW2 site-2 high']);
+  assert.deepEqual((await listFindings(db(), { advisory: 'CVE-2026-49102' })).filter((x) => x.asset.kind === 'gateway'), [], 'outside the range: no finding');
+  const zodIds = (await listFindings(db(), { advisory: 'CVE-2026-49103' })).map((x) => x.asset.id).sort();
+  assert.deepEqual(zodIds, [`software:aggregator:pkg:npm/zod@${zod.version}`, `software:gateway:GW1:pkg:npm/zod@${zod.version}`, `software:gateway:GW2:pkg:npm/zod@${zod.version}`]);
+
+  // Hostile uploads over the real R4 listener, with GW1's own certificate: refused, nothing changed.
+  const tls = clientTlsOptions(await f.world.material('gw1'), 'R4', { expect: { role: 'aggregator', id: 'AGG1' } });
+  const t = httpsWitnessPost(`https://127.0.0.1:${f.agg.downstreamPort}`, tls);
+  try {
+    const good = softwareDocument('GW1', own);
+    const cases: [string, string, number, RegExp][] = [
+      ['not JSON', '{"format":', 400, /not JSON/],
+      ['another gateway', JSON.stringify(softwareDocument('GW2', own)), 403, /names gateway "GW2" but was sent by gateway "GW1"/],
+      ['digest', JSON.stringify({ ...good, erab: { name: 'erab', version: '99.0.0' } }), 400, /digest .* does not match/],
+      ['bad name', JSON.stringify({ ...good, packages: [{ name: '../../etc', version: '1.0.0' }] }), 400, /packages\[0\]\.name: must be an npm package name/],
+      ['too many', JSON.stringify({ ...good, packages: Array.from({ length: 5001 }, (_, i) => ({ name: `p${i}`, version: '1.0.0' })) }), 400, /at most 5000 packages/],
+      ['oversized', JSON.stringify({ ...good, pad: 'x'.repeat(600 * 1024) }), 400, /more than 524288/],
+    ];
+    for (const [what, body, status, msg] of cases) {
+      const r = await t.post(SOFTWARE_REPORT_PATH, body);
+      assert.equal(r.status, status, `${what}: ${r.body}`);
+      assert.match((JSON.parse(r.body) as { error: string }).error, msg, what);
+    }
+  } finally {
+    t.close();
+  }
+  const after = await db().selectFrom('portfolio_gateway_software').select(['gateway_id', 'erab_version']).orderBy('gateway_id').execute();
+  assert.deepEqual(after.map((r) => r.erab_version), [own.erab.version, own.erab.version]);
+  assert.ok([...readRecords(f.audit.dir)].some((l) => l.record?.action === 'portfolio.software' && l.record.outcome === 'refused'), 'refusals audited');
 });

@@ -24,6 +24,7 @@ import { notifyAdvisory } from '../../secops/advisory-notice.js';
 import { importFeed } from '../../secops/feeds/import.js';
 import { FEED_FORMATS, type FeedFormat } from '../../secops/feeds/model.js';
 import { syncInventoryFromPortfolio } from '../../secops/inventory/sync.js';
+import { ownSoftwareAttachment } from '../../secops/inventory/own-software.js';
 import { evaluateFindings } from '../../secops/matching/findings.js';
 import { listFindings } from '../../secops/matching/query.js';
 import { ContactRegistry } from '../../secops/notify/contacts.js';
@@ -60,6 +61,8 @@ export interface SecopsWiringOptions {
 
 /** A running aggregator's secops parts, once its store is open. */
 export interface SecopsAttached {
+  /** The aggregator's id: the participant that sends notices. */
+  id: string;
   store: Store;
   audit: AuditSink;
   board: GatewayNoticeBoard;
@@ -90,7 +93,7 @@ export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: SecopsWiri
     const board = new GatewayNoticeBoard(ctx.store, { audit: ctx.audit, clock: ctx.clock });
     const notifier = createNotifier(ctx.store, opts.notify ?? notifyConfigSchema.parse({}), { audit: ctx.audit, clock: ctx.clock, board, ...(opts.env ? { env: opts.env } : {}) });
     notifier.start();
-    parts = { store: ctx.store, audit: ctx.audit, board, notifier };
+    parts = { id: ctx.id, store: ctx.store, audit: ctx.audit, board, notifier };
     // A gateway's new inventory (firmware updated, device added) re-evaluates vulnerability findings.
     const r = new InventoryReevaluator(ctx.store.db.withTables<SecopsTables & PortfolioTables>(), {
       clock: ctx.clock, audit: ctx.audit,
@@ -111,7 +114,8 @@ export function secopsWiring(opts: SecopsWiringOptions = {}): { deps: SecopsWiri
     deps: {
       extraMigrations: composeMigrations(secopsMigrations, notifyMigrations),
       routes: new Map([[NOTICE_FETCH_PATH, routeOf(NOTICE_FETCH_PATH)], [NOTICE_ACK_PATH, routeOf(NOTICE_ACK_PATH)]]),
-      attach: [attach],
+      // The aggregator's own software (erab, Node.js, npm tree of this process) in its inventory.
+      attach: [attach, ownSoftwareAttachment()],
     },
   };
 }
@@ -147,7 +151,7 @@ export async function secopsCommand(parts: SecopsAttached | undefined, command: 
     case 'notify-contact-add':
       return (await new ContactRegistry(parts.store, { audit: parts.audit }).add(args.contact as ContactInput, SUPERVISOR)).id;
     case 'vuln-notify': {
-      const r = await notifyAdvisory(db, { notifier: parts.notifier, contacts: new ContactRegistry(parts.store) }, str('advisory'), { actor: SUPERVISOR, deadline: Number(args.deadline), audit: parts.audit });
+      const r = await notifyAdvisory(db, { notifier: parts.notifier, contacts: new ContactRegistry(parts.store) }, str('advisory'), { actor: SUPERVISOR, deadline: Number(args.deadline), notifierId: parts.id, audit: parts.audit });
       return {
         advisory: r.advisoryId, title: r.title, noticeId: r.notice.id, issuedAt: r.notice.issuedAt, sites: r.sites, findings: r.findings.length,
         recipients: r.recipients.length, deliveries: r.deliveries.map((d) => ({ channel: d.channel, address: d.address, status: d.status })),

@@ -5,12 +5,14 @@
  *   erab gateway run     --config <file> [--name N] [--speed X]   run until SIGINT/SIGTERM
  *   erab gateway check   --config <file>                          validate and print the configuration
  *   erab gateway devices --config <file> [--json]                 the device allow-list and its states
+ *   erab gateway software-rollback --config <file>                 current release back to the previous one
  *
  * The configuration is one JSON file (src/roles/gateway/gateway.ts, gatewayConfigSchema);
  * ERAB_* environment variables override it (e.g. ERAB_ECHONET__POLL_MS=5000). An invalid file
  * stops with a message naming the field and the rule (exit 1). `--speed` accelerates time for
  * demonstrations only.
  */
+import { pendingRelease, rollbackRelease } from '../../roles/gateway/software-release.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
@@ -38,6 +40,9 @@ function load(file: string): GatewayConfig {
   return loadConfig(gatewayConfigSchema, { file });
 }
 
+/** Exit code of `gateway run` after a new software release became current: restart me. */
+export const SOFTWARE_RESTART_EXIT_CODE = 75;
+
 export function register(program: Command): void {
   const gw = program.command('gateway').description('EMS gateway: OpenADR VEN upstream (R4), ECHONET Lite controller downstream (R5), safe local control');
 
@@ -58,7 +63,16 @@ export function register(program: Command): void {
         ...(opts.syslog ? { syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : {}),
       };
       const logger = createLogger('gateway');
-      const gateway = await Gateway.start(cfg, { clock: acceleratedClock(opts.speed), logger });
+      // A signed software package made a new release current: stop cleanly and exit with 75
+      // (EX_TEMPFAIL), so the launcher (systemd Restart=on-failure) starts <softwareDir>/current.
+      let restartInto: string | undefined;
+      const gateway = await Gateway.start(cfg, {
+        clock: acceleratedClock(opts.speed), logger,
+        onSoftwareSwitched: (version) => {
+          restartInto = version;
+          process.kill(process.pid, 'SIGTERM');
+        },
+      });
       const status = await gateway.status();
       logger.info({ gatewayId: cfg.gatewayId, devices: status.devices.length, vtn: cfg.aggregator.vtnUrl }, 'gateway running');
       const timer = setInterval(() => {
@@ -69,12 +83,24 @@ export function register(program: Command): void {
         clearInterval(timer);
         await gateway.close();
         logger.flush();
+        if (restartInto !== undefined) process.exit(SOFTWARE_RESTART_EXIT_CODE);
       }, async (command) => {
         if (command === 'status') return gateway.status();
         throw new Error(`unknown command ${command}`);
       });
       reportReady(opts.name, { gatewayId: cfg.gatewayId, devices: status.devices.length });
       await stopped;
+    });
+
+  gw.command('software-rollback')
+    .description('point the gateway\'s software back at the previous release (updates.softwareDir), e.g. when the new one failed to start (a launcher\'s ExecStopPost)')
+    .requiredOption('--config <file>', 'JSON configuration file')
+    .action((opts: { config: string }) => {
+      const dir = load(opts.config).updates.softwareDir;
+      if (!dir) throw new InvalidInputError(`${opts.config}: updates.softwareDir is not set; there is no release to roll back`);
+      const pending = pendingRelease(dir);
+      const now = rollbackRelease(dir);
+      process.stdout.write(`${pending ? `release ${pending.version} left; ` : ''}current is now ${now ?? 'the launcher\'s own installation (no earlier release)'}\n`);
     });
 
   gw.command('check')

@@ -3,6 +3,7 @@
  * `erab release ...`: the signed manifest of erab's own files that every role checks at start.
  *
  *   erab update pack     --id P --package-version V --target device|config [--class C] [--maker HEX6] [--product P] [--gateway G...] --file F... --out U
+ *   erab update pack     --id P --package-version V --target software [--gateway G...] --tree RELEASE_DIR --out U
  *   erab update sign     --in U --cert C --key K --out PKG        (the aggregator's code-signing certificate, never its TLS one)
  *   erab update verify   --in PKG --ca CA [--crl CRL] --aggregator ID
  *   erab update publish  --in PKG --dir UPDATES --ca CA [--crl CRL] --aggregator ID [--gateway G...]
@@ -28,7 +29,7 @@ function targetOf(o: { target: string; class?: string; maker?: string; product?:
     return { kind: 'device', ...(o.class ? { deviceClass: o.class } : {}), ...(o.maker ? { makerCode: o.maker.toUpperCase() } : {}), ...(o.product ? { productCode: o.product } : {}) };
   }
   if (o.class || o.maker || o.product) throw new UsageError('--class, --maker and --product belong to --target device');
-  return { kind: 'config', ...(o.gateway ? { gatewayIds: o.gateway } : {}) };
+  return { kind: o.target === 'software' ? 'software' : 'config', ...(o.gateway ? { gatewayIds: o.gateway } : {}) };
 }
 
 /** Registers `erab update` and `erab release`. */
@@ -39,16 +40,20 @@ export function register(program: Command): void {
     .description('pack files into an unsigned update package (manifest with SHA-256 of every file)')
     .requiredOption('--id <packageId>', 'package id')
     .requiredOption('--package-version <version>', 'dotted numeric version, e.g. 2.0.0 (not --version: that one prints erab\'s own)')
-    .addOption(new Option('--target <kind>', 'device firmware or gateway configuration').choices(['device', 'config']).makeOptionMandatory())
+    .addOption(new Option('--target <kind>', 'device firmware, gateway configuration, or the gateway\'s own software (an erab release tree: --tree)').choices(['device', 'config', 'software']).makeOptionMandatory())
     .option('--class <deviceClass>', 'device class (battery, pv, ev, water_heater, aircon, meter)')
     .option('--maker <hex6>', 'ECHONET Lite maker code, 6 hex digits')
     .option('--product <code>', 'product code')
-    .option('--gateway <id>', 'config target: only this gateway (repeatable)', collect)
+    .option('--gateway <id>', 'config or software target: only this gateway (repeatable)', collect)
     .option('--description <text>', 'what the update does')
-    .requiredOption('--file <path>', 'file to include (repeatable; firmware: the image first)', collect)
+    .option('--file <path>', 'file to include (repeatable; firmware: the image first)', collect)
+    .option('--tree <dir>', 'software target: the erab release folder to pack (package.json, bin/, dist/, node_modules/)')
     .requiredOption('--out <file>', 'unsigned package to write')
-    .action((o: { id: string; packageVersion: string; target: string; class?: string; maker?: string; product?: string; gateway?: string[]; description?: string; file: string[]; out: string }) => {
-      const { text, manifest } = packUnsigned({ packageId: o.id, version: o.packageVersion, target: targetOf(o), ...(o.description ? { description: o.description } : {}) }, o.file);
+    .action((o: { id: string; packageVersion: string; target: string; class?: string; maker?: string; product?: string; gateway?: string[]; description?: string; file?: string[]; tree?: string; out: string }) => {
+      if (o.target === 'software' ? o.tree === undefined || o.file !== undefined : o.file === undefined || o.tree !== undefined) {
+        throw new UsageError(o.target === 'software' ? '--target software packs a release folder: give --tree <dir> (and no --file)' : `--target ${o.target} packs files: give --file <path> (and no --tree)`);
+      }
+      const { text, manifest } = packUnsigned({ packageId: o.id, version: o.packageVersion, target: targetOf(o), ...(o.description ? { description: o.description } : {}) }, o.tree !== undefined ? { tree: o.tree } : o.file!);
       writeFileSync(o.out, text);
       process.stdout.write(`packed ${manifest.packageId}@${manifest.version} (${manifest.files.length} file(s), unsigned): ${o.out}\n`);
     });

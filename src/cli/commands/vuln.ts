@@ -36,7 +36,7 @@ import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregato
 import type { AuditSink } from '../../security/audit/types.js';
 import {
   FEED_FORMATS, FINDING_STATUSES, acceptRisk, assetHistory, buildCycloneDx, evaluateFindings, fetchFeed, importFeed, listAssets, listFindings, listImports,
-  readSoftwareReport, recordSoftware, secopsMigrations, setFindingStatus, setMaker, syncInventoryFromPortfolio,
+  readSoftwareReport, secopsMigrations, setFindingStatus, setMaker, syncInventoryFromPortfolio,
   type FeedFormat, type FindingStatus, type SecopsTables, DEFAULT_MAX_FEED_BYTES,
 } from '../../secops/index.js';
 import { UsageError } from '../usage.js';
@@ -69,11 +69,13 @@ const common = (c: Command): Command => c
   .option('--audit-dir <dir>', 'audit log to record in (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)')
   .option('--operator <id>', 'operator the action is attributed to (default: the OS account)');
 
-/** Brings the inventory up to date: the portfolio's devices and this erab's own software. */
+/**
+ * Brings the inventory up to date with the portfolio (sites, gateways and the software each
+ * gateway reported). erab's own software is recorded by each running role from its own
+ * installation (`erab aggregator run` at start), not by this command from wherever it runs.
+ */
 async function refreshInventory(db: Db, audit: AuditSink | undefined): Promise<void> {
   await syncInventoryFromPortfolio(db, audit ? { audit } : {});
-  const software = await softwareReport();
-  if (software) await recordSoftware(db, software);
 }
 
 /** This erab's software report, or undefined (with a warning) when its lock file is not installed. */
@@ -239,8 +241,9 @@ export function register(program: Command): void {
     .option('--deadline <when>', 'deadline for the countermeasure: a date (2027-03-31) or a duration (14d, 12h)', '14d')
     .option('--countermeasure <text>', "what to do (default: the advisory's fix)")
     .option('--participant <id>', 'participant-level contacts of this participant only (default: all of them)')
+    .option('--notifier <id>', 'the notifying participant (this aggregator\'s id): its participant-level contacts are told every affected site; every other recipient only its own')
     .option('--json', 'print JSON'))
-    .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; json?: boolean }) => {
+    .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; notifier?: string; json?: boolean }) => {
       const file = opts.notifyConfig ?? (process.env.ERAB_NOTIFY_CONFIG || undefined);
       if (file === undefined) throw new UsageError('--notify-config <file> (or $ERAB_NOTIFY_CONFIG) is required: it names the SMTP server and webhook TLS');
       const config = loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
@@ -254,6 +257,7 @@ export function register(program: Command): void {
             actor: operator(opts.operator), deadline, ...deps,
             ...(opts.countermeasure !== undefined ? { countermeasure: opts.countermeasure } : {}),
             ...(opts.participant !== undefined ? { participantId: opts.participant } : {}),
+            ...(opts.notifier !== undefined ? { notifierId: opts.notifier } : {}),
           });
           const names = new Map(r.recipients.map((c) => [c.id, c]));
           const rows = r.deliveries.map((d) => ({

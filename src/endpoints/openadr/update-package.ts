@@ -1,6 +1,6 @@
 /**
- * Signed update packages for gateways (自家用GL 7-1, ERAB §3.6): device firmware and gateway
- * configuration, signed by the aggregator's code-signing certificate (src/security/pki/code-signing.ts).
+ * Signed update packages for gateways (自家用GL 7-1, ERAB §3.6): device firmware, gateway
+ * configuration and the gateway's own software (an erab release tree), signed by the aggregator's code-signing certificate (src/security/pki/code-signing.ts).
  *
  * One package is one JSON file (`<packageId>-<version>.erabpkg.json`, at most
  * {@link MAX_PACKAGE_BYTES}):
@@ -27,12 +27,15 @@ export const UPDATE_FORMAT = 'erab-update/1';
 export const UPDATE_SIGNATURE_TYPE = 'erab-update+jws';
 /** Largest package file accepted (the whole JSON text). */
 export const MAX_PACKAGE_BYTES = 16 * 1024 * 1024;
-const MAX_FILES = 64;
+/** A software package is a release tree (bin/, dist/, package.json...): more files than firmware. */
+const MAX_FILES = 2048;
 
 /** Dotted numeric versions only ("1.2.3"): what can be ordered can be refused as a downgrade. */
 export const VERSION_PATTERN = /^\d{1,9}(\.\d{1,9}){0,3}$/;
 const version = z.string().regex(VERSION_PATTERN, 'must be a dotted numeric version such as 1.2.3');
-const fileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be a plain file name (letters, digits, . _ -)');
+// A relative path of plain segments: each starts with a letter or digit, so no `.`, `..`, empty
+// or absolute segment can lead a write outside the folder the package is staged in.
+const fileName = z.string().max(512).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,15}$/, 'must be a relative path of plain names (letters, digits, . _ -; no . or .. segments)');
 
 /** What a package applies to. */
 export const updateTargetSchema = z.discriminatedUnion('kind', [
@@ -46,6 +49,12 @@ export const updateTargetSchema = z.discriminatedUnion('kind', [
   z.object({
     /** The gateway's managed configuration file. */
     kind: z.literal('config'),
+    /** Only these gateways (default all of the aggregator's). */
+    gatewayIds: z.array(z.string().min(1).max(64)).max(10_000).optional(),
+  }).strict(),
+  z.object({
+    /** The gateway's own software: an erab release tree (package.json, bin/erab.js, dist/...). */
+    kind: z.literal('software'),
     /** Only these gateways (default all of the aggregator's). */
     gatewayIds: z.array(z.string().min(1).max(64)).max(10_000).optional(),
   }).strict(),

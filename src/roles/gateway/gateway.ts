@@ -57,6 +57,10 @@ import { OADR_CODE, describeCommand } from './types.js';
 import { httpsWitnessPost, startUpstreamWitnessing } from '../common/witnessing.js';
 import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';
 import { GatewayUpdater } from './updater.js';
+import { installRoot, readInstalledSoftware } from '../../core/software.js';
+import { confirmRelease, pendingRelease } from './software-release.js';
+import { SOFTWARE_REPORT_PATH, softwareDocument, type SoftwareDocument } from '../common/software-report.js';
+import type { WitnessPost } from '../../security/audit/witness-client.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
 /** A device the gateway admits without an operator: fields left out match anything, but an entry must name an identification number or a serial number. */
@@ -160,6 +164,11 @@ export const gatewayConfigSchema = z.object({
     healthCheckMs: z.number().int().min(0).max(600_000).default(5000),
     /** The managed configuration file a configuration package replaces (validated as a gateway configuration). */
     configFile: z.string().min(1).optional(),
+    /**
+     * Folder of the gateway's own erab releases that software packages install into
+     * (releases/<version>, the `current` symlink its launcher starts, `previous`; docs/updates.md).
+     */
+    softwareDir: z.string().min(1).optional(),
   }).strict().prefault({}),
   policy: sitePolicySchema.prefault({}),
   translation: translationConfigSchema.prefault({}),
@@ -254,6 +263,11 @@ export interface GatewayDeps {
   extraMigrations?: readonly Migration[] | undefined;
   /** Modules above the role (secops detection) attach once the gateway runs (src/roles/common/composition.ts). */
   attach?: readonly Attach[] | undefined;
+  /**
+   * A signed software package made a new erab release current (`updates.softwareDir`): restart
+   * into it (`erab gateway run` stops and exits with code 75 so its launcher starts `current`).
+   */
+  onSoftwareSwitched?: ((version: string) => void) | undefined;
 }
 
 /** The parts a gateway is assembled from (see Gateway.start). */
@@ -314,6 +328,8 @@ export class Gateway {
   private noticeInbox: { inbox: NoticeInbox; close(): void } | undefined;
   private updaterRef: GatewayUpdater | undefined;
   private watch: GatewayWatch | undefined;
+  /** This process's own software (erab, Node.js, npm packages) and the digest the aggregator acknowledged. */
+  private software: { doc?: SoftwareDocument; acked?: string; post?: WitnessPost } = {};
 
   private constructor(p: GatewayParts) {
     this.config = p.config;
@@ -453,6 +469,7 @@ export class Gateway {
           },
           onRegistered: () => {
             gw.tracker.acknowledge(gw.inventory());
+            void gw.uploadSoftware();
             audit.append({ actor: { kind: 'system', id: config.gatewayId }, action: 'gateway.registered', target: config.aggregator.vtnUrl, outcome: 'success' });
           },
         },
@@ -485,13 +502,40 @@ export class Gateway {
       }
       // Update offers come over the same mutual TLS as the VEN's polls (src/endpoints/openadr/update-offers.ts).
       const updatesTransport = httpsWitnessPost(config.aggregator.vtnUrl, tls, 60_000, 17 * 1024 * 1024);
+      // Our own software goes to the aggregator with the inventory (src/roles/common/software-report.ts),
+      // read from the installation this process runs from.
+      gw.software.post = updatesTransport.post;
+      try {
+        gw.software.doc = softwareDocument(config.gatewayId, await readInstalledSoftware(installRoot(), 'gateway'));
+      } catch (err) {
+        log.warn({ err: describeError(err) }, 'own software not readable; it is not reported to the aggregator');
+      }
+      const softwareDir = config.updates.softwareDir;
+      const running = gw.software.doc?.erab.version;
+      if (softwareDir && running !== undefined) {
+        // A release switched to before our restart is confirmed once it is what runs.
+        const pending = pendingRelease(softwareDir);
+        const outcome = confirmRelease(softwareDir, running);
+        if (outcome !== 'none') {
+          audit.append({
+            actor: { kind: 'system', id: config.gatewayId }, action: outcome === 'confirmed' ? 'gateway.update.confirmed' : 'gateway.update.not_running',
+            target: `software:${softwareDir}`, outcome: outcome === 'confirmed' ? 'success' : 'failure', details: { pending: pending?.version ?? null, running },
+          });
+        }
+      }
       cleanup.unshift(() => updatesTransport.close());
       gw.updaterRef = new GatewayUpdater({
         gatewayId: config.gatewayId, aggregatorId: config.aggregator.id, material, post: updatesTransport.post, site, audit, clock,
         installEpcs: config.echonet.firmwareInstallEpcs, healthCheckMs: config.updates.healthCheckMs, configFile: config.updates.configFile,
         validateConfig: (text) => validateManagedConfig(text, config.gatewayId), onApplied: () => gw.syncInventory(), logger: log,
+        softwareDir, softwareVersion: running,
+        onSoftwareSwitched: (version) => {
+          log.warn({ version }, 'a new erab release is current; restarting into it');
+          deps.onSoftwareSwitched?.(version);
+        },
       });
       gw.closers.push(() => updatesTransport.close());
+      if (gw.venRef?.registration) void gw.uploadSoftware();
       if (config.updates.checkMs > 0) gw.every(config.updates.checkMs, async () => { await gw.updaterRef?.check(); });
       gw.watch = await watchGateway({
         registered: () => gw.venRef?.registration !== undefined,
@@ -632,6 +676,7 @@ export class Gateway {
     await this.admissionStore.flush();
     const ven = this.venRef;
     if (this.inventoryBusy || !ven?.registration) return;
+    await this.uploadSoftware();
     const current = this.inventory();
     if (!this.tracker.needsUpload(current)) return;
     this.inventoryBusy = true;
@@ -646,6 +691,20 @@ export class Gateway {
     } finally {
       this.inventoryBusy = false;
     }
+  }
+
+  /** Sends our software report when the aggregator has not acknowledged this digest yet. */
+  private async uploadSoftware(): Promise<void> {
+    const { doc, acked, post } = this.software;
+    if (!doc || !post || acked === doc.digest || this.closed) return;
+    const reply = await post(SOFTWARE_REPORT_PATH, JSON.stringify(doc)).catch((err: unknown) => ({ status: 0, body: describeError(err) }));
+    const ok = reply.status === 200;
+    if (ok) this.software.acked = doc.digest;
+    this.audit.append({
+      actor: { kind: 'system', id: this.config.gatewayId }, action: 'gateway.software.upload', target: this.config.aggregator.id,
+      outcome: ok ? 'success' : 'failure', ...(ok ? {} : { reason: `HTTP ${reply.status}: ${reply.body.slice(0, 300)}` }),
+      details: { digest: doc.digest, erab: doc.erab.version, node: doc.node, packages: doc.packages.length },
+    });
   }
 
   /**

@@ -6,14 +6,17 @@
  *   2. the signature: ES256 by a **code-signing** certificate of its own aggregator, issued by
  *      our CA, valid, not revoked (src/security/pki/code-signing.ts);
  *   3. every file against its hash in the signed manifest;
- *   4. the target: a device of that class/maker here (firmware), or this gateway (config);
+ *   4. the target: a device of that class/maker here (firmware), or this gateway (config, software);
  *   5. the version is newer than the installed one (no downgrade; equal = already installed).
  * Then it applies, runs a health check, and rolls back when the check fails:
  *   - firmware: install over ECHONET Lite (the maker's install EPC, `echonet.firmwareInstallEpcs`),
  *     wait, read back version and fault status (0x88); wrong version or a fault → `rollback`
  *     command, read back again;
  *   - config: the managed file is replaced atomically (previous kept as `<file>.previous`), the
- *     new text must pass the caller's validation, else the previous file is restored.
+ *     new text must pass the caller's validation, else the previous file is restored;
+ *   - software (the gateway's own erab): the release is staged in `updates.softwareDir`, checked
+ *     on disk and by running it, made `current` (checked again there, else pointed back), and the
+ *     gateway restarts into it (./software-release.ts).
  * Every step is an audit record (`gateway.update.*`), and each result is reported back to the
  * aggregator. A refused package never touches a device.
  */
@@ -31,6 +34,8 @@ import {
 } from '../../endpoints/openadr/update-offers.js';
 import type { WitnessPost } from '../../security/audit/witness-client.js';
 import type { EchonetSite } from './echonet-site.js';
+import { join } from 'node:path';
+import { checkRelease, currentRelease, rollbackRelease, stageRelease, switchRelease } from './software-release.js';
 
 export interface GatewayUpdaterOptions {
   gatewayId: string;
@@ -51,6 +56,12 @@ export interface GatewayUpdaterOptions {
   configFile?: string | undefined;
   /** Checks a new configuration text (throws naming the field); the health check of a config update. */
   validateConfig?: ((text: string) => void) | undefined;
+  /** Where the gateway's own software releases live (`software` packages; ./software-release.ts). */
+  softwareDir?: string | undefined;
+  /** The erab version this process runs (the installed version when no release was installed by a package). */
+  softwareVersion?: string | undefined;
+  /** A new software release is current: the gateway should restart into it (its launcher starts `current`). */
+  onSoftwareSwitched?: ((version: string) => void) | undefined;
   /** Called after something was applied (the gateway uploads its inventory again). */
   onApplied?: (() => Promise<void>) | undefined;
   logger?: Logger | undefined;
@@ -67,6 +78,9 @@ export class GatewayUpdater {
   /** Offers already handled in this process (packageId@version#sha256), so a result is reported once. */
   private readonly handled = new Set<string>();
   private busy: Promise<UpdateResult[]> | undefined;
+  /** A software release made current and not yet restarted into; `reporting` while check() owes results. */
+  private switchedTo: string | undefined;
+  private reporting = false;
   private readonly log: Logger;
 
   constructor(private readonly o: GatewayUpdaterOptions) {
@@ -89,7 +103,18 @@ export class GatewayUpdater {
     const parsed = offersReplySchema.safeParse(JSON.parse(reply.body));
     if (!parsed.success) throw new Error(`update offers reply: ${parsed.error.issues[0]!.message}`);
     const out: UpdateResult[] = [];
-    for (const offer of parsed.data.offers) {
+    this.reporting = true;
+    try {
+      await this.handleOffers(parsed.data.offers, post, out);
+    } finally {
+      this.reporting = false;
+      this.restartIfSwitched();
+    }
+    return out;
+  }
+
+  private async handleOffers(offers: readonly UpdateOffer[], post: WitnessPost, out: UpdateResult[]): Promise<void> {
+    for (const offer of offers) {
       const key = `${offer.packageId}@${offer.version}#${offer.sha256}`;
       if (this.handled.has(key)) continue;
       this.handled.add(key);
@@ -99,7 +124,14 @@ export class GatewayUpdater {
         await post(UPDATE_RESULT_PATH, JSON.stringify(r)).catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'update result not delivered'));
       }
     }
-    return out;
+  }
+
+  /** Asks for the restart into a release made current, once its result is reported. */
+  private restartIfSwitched(): void {
+    const v = this.switchedTo;
+    if (v === undefined || this.reporting) return;
+    this.switchedTo = undefined;
+    this.o.onSoftwareSwitched?.(v);
   }
 
   private async handleOffer(offer: UpdateOffer, post: WitnessPost): Promise<UpdateResult[]> {
@@ -131,8 +163,9 @@ export class GatewayUpdater {
     }
     const m = pkg.manifest;
     this.audit('gateway.update.verified', `${m.packageId}@${m.version}`, 'success', undefined, { sha256: pkg.sha256, signer: `${pkg.signer.role}:${pkg.signer.id}`, signerSerial: pkg.signer.serial });
-    const results = m.target.kind === 'device' ? await this.applyFirmware(pkg) : [await this.applyConfig(pkg)];
+    const results = m.target.kind === 'device' ? await this.applyFirmware(pkg) : m.target.kind === 'software' ? [await this.applySoftware(pkg)] : [await this.applyConfig(pkg)];
     if (results.some((r) => r.outcome === 'applied' || r.outcome === 'rolled-back')) await this.o.onApplied?.().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'inventory upload after update failed'));
+    this.restartIfSwitched();
     return results;
   }
 
@@ -237,6 +270,64 @@ export class GatewayUpdater {
     writeFileAtomic(versionFile, `${m.version}\n`);
     this.audit('gateway.update.applied', file, 'success', undefined, { package: name, from: previous, to: m.version });
     return { packageId: m.packageId, version: m.version, outcome: 'applied', previousVersion: previous, installedVersion: m.version };
+  }
+
+  // ------------------------------------------------------------------ the gateway's own software
+
+  private async applySoftware(pkg: VerifiedPackage): Promise<UpdateResult> {
+    const m = pkg.manifest;
+    const name = `${m.packageId}@${m.version}`;
+    const t = m.target.kind === 'software' ? m.target : undefined;
+    const dir = this.o.softwareDir;
+    if (t?.gatewayIds && !t.gatewayIds.includes(this.o.gatewayId)) return this.refused(m.packageId, m.version, `the package targets other gateways (${t.gatewayIds.join(', ')})`, 'wrong_target');
+    if (!dir) return this.refused(m.packageId, m.version, 'this gateway has no software folder (updates.softwareDir)', 'no_software_dir');
+    // The release must say it is erab at the signed version: what the health check and the inventory will read.
+    let declared: { name?: unknown; version?: unknown } = {};
+    try {
+      declared = JSON.parse(pkg.files.get('package.json')?.toString('utf8') ?? '{}') as typeof declared;
+    } catch {
+      // refused below
+    }
+    if (declared.name !== 'erab' || declared.version !== m.version) {
+      return this.refused(m.packageId, m.version, `a software package carries erab's package.json at the package's version (${m.version}); it has ${JSON.stringify(declared.name ?? null)}@${JSON.stringify(declared.version ?? null)}`, 'wrong_target');
+    }
+    const release = currentRelease(dir);
+    const previous = release ?? this.o.softwareVersion;
+    if (previous === undefined || !VERSION_PATTERN.test(previous)) {
+      return this.refused(m.packageId, m.version, `the installed erab version is unknown (${previous ?? 'not readable'}), so a downgrade cannot be ruled out`, 'unknown_version');
+    }
+    const cmp = compareVersions(m.version, previous);
+    if (cmp < 0) return this.refused(m.packageId, m.version, `downgrade refused: erab ${previous} is installed, the package is ${m.version}`, 'downgrade', undefined, previous);
+    if (cmp === 0) return this.refused(m.packageId, m.version, `erab ${previous} is already installed`, 'already_installed', undefined, previous);
+    const base = { packageId: m.packageId, version: m.version, previousVersion: previous };
+    this.audit('gateway.update.apply', `software:${dir}`, 'success', undefined, { package: name, from: previous, to: m.version });
+    let staged: string;
+    try {
+      staged = stageRelease(dir, { version: m.version, files: m.files, contents: pkg.files });
+    } catch (err) {
+      this.audit('gateway.update.failed', `software:${dir}`, 'failure', describeError(err), { package: name });
+      return { ...base, outcome: 'failed', reason: `staging failed: ${describeError(err)}` };
+    }
+    const rolledBack = (why: string): UpdateResult => {
+      this.audit('gateway.update.health_check_failed', `software:${dir}`, 'failure', why, { package: name });
+      this.audit('gateway.update.rolled_back', `software:${dir}`, 'success', why, { package: name, to: previous });
+      return { ...base, outcome: 'rolled-back', reason: why, installedVersion: previous };
+    };
+    const stagedProblem = await checkRelease(staged, m.version);
+    if (stagedProblem) {
+      rmSync(staged, { recursive: true, force: true });
+      return rolledBack(`the staged release is not healthy: ${stagedProblem}`);
+    }
+    switchRelease(dir, m.version, new Date());
+    const currentProblem = await checkRelease(join(dir, 'current'), m.version);
+    if (currentProblem) {
+      rollbackRelease(dir, release);
+      return rolledBack(`the release is not healthy once current: ${currentProblem}`);
+    }
+    this.audit('gateway.update.applied', `software:${dir}`, 'success', undefined, { package: name, from: previous, to: m.version, restart: true });
+    // The restart waits until the result has been reported (checkOnce), or install() returns.
+    this.switchedTo = m.version;
+    return { ...base, outcome: 'applied', installedVersion: m.version };
   }
 
   // ------------------------------------------------------------------ helpers

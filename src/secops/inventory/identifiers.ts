@@ -4,7 +4,6 @@
  * matches that are wrong. The product code becomes the CPE product the way NVD and JVN name
  * device firmware (`<model>_firmware`, part `o`). Software gets a package URL.
  */
-import { PackageURL } from 'packageurl-js';
 import { cpeKey, cpeValue, formatCpe23, normalizeName, parseCpe } from '../cpe.js';
 
 /** `cpe:2.3:o:<vendor>:<product>_firmware:<firmware>:...`, or undefined without vendor or product. */
@@ -13,13 +12,7 @@ export function deviceCpe(cpeVendor: string | null | undefined, productCode: str
   return formatCpe23({ part: 'o', vendor: cpeValue(cpeVendor), product: `${cpeValue(productCode)}_firmware`, version: firmware ? cpeValue(firmware) : '*', update: '*' });
 }
 
-/** `pkg:npm/<name>@<version>` (scoped names keep their namespace). */
-export function npmPurl(name: string, version: string | undefined): string {
-  const slash = name.startsWith('@') ? name.indexOf('/') : -1;
-  const ns = slash > 0 ? name.slice(0, slash) : undefined;
-  const n = slash > 0 ? name.slice(slash + 1) : name;
-  return new PackageURL('npm', ns, n, version, undefined, undefined).toString();
-}
+export { npmPurl } from '../../core/software.js';
 
 /** The Node.js runtime as NVD names it. */
 export function nodeCpe(version: string): string {

@@ -1,77 +1,18 @@
 /**
- * erab's own software as an inventory: the role's erab version, the Node.js version and the
- * npm dependency tree that is installed, read from package-lock.json (lockfileVersion 2 or 3,
- * the `packages` map) — dev dependencies are left out, they do not run in a role. Each package
- * has a purl; dependencies are resolved the way Node resolves them (nearest node_modules up).
+ * erab's own software in the inventory: a role's software report (src/core/software.ts: erab
+ * version, Node.js version, the npm tree installed with the running process) recorded as assets
+ * with purls, so npm advisories (CSAF/NVD with purl or ranges) match them.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { InvalidInputError, describeError } from '../../core/errors.js';
 import { type Clock, systemClock } from '../../core/clock.js';
+import { readInstalledSoftware, type SoftwarePackage, type SoftwareReport } from '../../core/software.js';
 import type { SecopsTables } from '../tables.js';
 import { applyAssets, type ApplyResult, type AssetInput } from './apply.js';
-import { nodeCpe, npmPurl } from './identifiers.js';
+import { nodeCpe } from './identifiers.js';
 
-export interface SoftwarePackage {
-  name: string;
-  version: string;
-  purl: string;
-  /** Purls of the packages it depends on (resolved). */
-  dependsOn: string[];
-}
-
-export interface SoftwareReport {
-  role: string;
-  erab: SoftwarePackage;
-  node: string;
-  packages: SoftwarePackage[];
-}
-
-type LockEntry = { name?: string; version?: string; dev?: boolean; devOptional?: boolean; link?: boolean; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
-
-/**
- * Reads the software report of the erab installed at `root` (the folder with package.json).
- * @throws InvalidInputError when the lock file is missing or unreadable
- */
-export async function readSoftwareReport(root: string, role: string, nodeVersion = process.versions.node): Promise<SoftwareReport> {
-  let lock: { packages?: Record<string, LockEntry> };
-  try {
-    lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as typeof lock;
-  } catch (err) {
-    throw new InvalidInputError(`software inventory: cannot read ${join(root, 'package-lock.json')}: ${describeError(err)}`);
-  }
-  const pkgs = lock.packages;
-  if (!pkgs || typeof pkgs !== 'object' || !pkgs['']) throw new InvalidInputError(`software inventory: ${join(root, 'package-lock.json')} has no "packages" map (lockfileVersion 2 or 3 needed)`);
-  const nameOf = (path: string, e: LockEntry) => e.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
-  const purlOf = new Map<string, string>();
-  for (const [path, e] of Object.entries(pkgs)) if (path !== '' && !e.link && e.version) purlOf.set(path, npmPurl(nameOf(path, e), e.version));
-  /** Node's resolution: <dir>/node_modules/<dep>, then each parent's. */
-  const resolve = (from: string, dep: string): string | undefined => {
-    let base = from;
-    for (;;) {
-      const p = base === '' ? `node_modules/${dep}` : `${base}/node_modules/${dep}`;
-      if (purlOf.has(p)) return p;
-      if (base === '') return undefined;
-      const i = base.lastIndexOf('/node_modules/');
-      base = i < 0 ? '' : base.slice(0, i);
-    }
-  };
-  const deps = (path: string, e: LockEntry) => Object.keys({ ...e.dependencies, ...e.optionalDependencies }).map((d) => resolve(path, d)).filter((p): p is string => p !== undefined).map((p) => purlOf.get(p)!);
-  const rootEntry = pkgs['']!;
-  const erabName = rootEntry.name ?? 'erab';
-  const packages: SoftwarePackage[] = [];
-  for (const [path, e] of Object.entries(pkgs)) {
-    if (path === '' || e.link || !e.version || e.dev) continue;
-    packages.push({ name: nameOf(path, e), version: e.version, purl: purlOf.get(path)!, dependsOn: deps(path, e) });
-  }
-  return {
-    role,
-    erab: { name: erabName, version: rootEntry.version ?? '0.0.0', purl: npmPurl(erabName, rootEntry.version), dependsOn: deps('', { ...rootEntry, optionalDependencies: {} }).filter((p) => packages.some((x) => x.purl === p)) },
-    node: nodeVersion,
-    packages,
-  };
-}
+export type { SoftwarePackage, SoftwareReport };
+/** The software report of the erab installed at `root` (see src/core/software.ts). */
+export const readSoftwareReport = readInstalledSoftware;
 
 export const roleAssetId = (role: string) => `participant:${role}`;
 export const softwareAssetId = (role: string, purl: string) => `software:${role}:${purl}`;

@@ -2,7 +2,7 @@
 export * from './types.js';
 export { notifyMigrations, type NotifyTables } from './tables.js';
 export { ContactRegistry, validateContact, newWebhookSecret, webhookSecretKey, channelNames, type ContactFilter } from './contacts.js';
-export { registerTemplate, noticeTemplate, renderNotice, checkNoticeData, vulnerabilityTemplate, vulnerabilityNoticeSchema, type NoticeTemplate, type VulnerabilityNoticeData } from './templates.js';
+export { registerTemplate, noticeTemplate, renderNotice, noticeFor, checkNoticeData, vulnerabilityTemplate, vulnerabilityNoticeSchema, type NoticeTemplate, type VulnerabilityNoticeData } from './templates.js';
 export { Notifier, listDeliveries, type NotifierOptions, type NotifyResult, type Backoff } from './notifier.js';
 export type { NoticeChannel, NoticeMessage } from './channels/channel.js';
 export { SmtpChannel, type SmtpChannelOptions } from './channels/smtp.js';

@@ -19,7 +19,7 @@ import { fromJsonText, toEpochMillis, toNumber } from '../../store/schema.js';
 import type { NoticeChannel } from './channels/channel.js';
 import { ContactRegistry } from './contacts.js';
 import type { NotifyTables } from './tables.js';
-import { checkNoticeData, renderNotice } from './templates.js';
+import { checkNoticeData, noticeFor, renderNotice } from './templates.js';
 import type { ChannelKind, Contact, Delivery, DeliveryStatus, Notice, NoticeInput } from './types.js';
 
 /** Retry schedule: attempt n (1-based) failed → next one after min(maxMs, baseMs·2^(n−1)). */
@@ -103,7 +103,7 @@ export class Notifier {
     const unique = [...new Map(recipients.map((r) => [r.id, r])).values()];
     if (unique.length === 0) throw new InvalidInputError(`notice "${input.template}": no recipients`);
     const notice: Notice = { ...input, id: `N-${randomUUID()}`, issuedAt: this.clock.now() };
-    for (const r of unique) renderNotice(notice, r.language); // refuse before anything is written
+    for (const r of unique) renderNotice(noticeFor(notice, r), r.language); // refuse before anything is written
     const rows = await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('notify_notice')
@@ -225,7 +225,9 @@ export class Notifier {
       }
       const channel = this.channels.get(kind);
       if (!channel) throw new Error(`no ${kind} channel is configured`);
-      const outcome = await channel.send({ notice, contact, rendered: renderNotice(notice, contact.language), deliveryId: `${notice.id}.${id}`, delivery: id });
+      // Each recipient is sent only what concerns it (its own sites), under the one id and timestamp.
+      const own = noticeFor(notice, contact);
+      const outcome = await channel.send({ notice: own, contact, rendered: renderNotice(own, contact.language), deliveryId: `${notice.id}.${id}`, delivery: id });
       awaiting = outcome === 'awaiting';
     } catch (err) {
       error = describeError(err).slice(0, 1000);

@@ -7,13 +7,18 @@ import { z } from 'zod';
 import { formatJst } from '../../core/jst.js';
 import { InvalidInputError } from '../../core/errors.js';
 import type { EpochMillis } from '../../core/units.js';
-import type { Language, Notice, RenderedNotice } from './types.js';
+import type { Contact, Language, Notice, RenderedNotice } from './types.js';
 
 /** Renders a notice of one kind. `render` receives data already validated by `schema`. */
 export interface NoticeTemplate<D = unknown> {
   readonly id: string;
   readonly schema: z.ZodType<D>;
   render(data: D, language: Language, issuedAt: EpochMillis): { subject: string; text: string };
+  /**
+   * The part of a notice's data that concerns one recipient (what it is told, rendered and sent
+   * as content); default: all of it. The notice keeps one id and one timestamp for everyone.
+   */
+  forRecipient?(data: D, recipient: Pick<Contact, 'participantId' | 'siteId'>): D;
 }
 
 const templates = new Map<string, NoticeTemplate<unknown>>();
@@ -51,6 +56,18 @@ export function renderNotice(notice: Pick<Notice, 'template' | 'data' | 'issuedA
   return { language, ...t.render(r.data, language, notice.issuedAt) };
 }
 
+/**
+ * The notice as one recipient receives it: its data narrowed by the template's `forRecipient`
+ * (a site's contact is not told about other sites), same id and timestamp.
+ */
+export function noticeFor(notice: Notice, recipient: Pick<Contact, 'participantId' | 'siteId'>): Notice {
+  const t = noticeTemplate(notice.template);
+  if (!t.forRecipient) return notice;
+  const r = t.schema.safeParse(notice.data);
+  if (!r.success) return notice; // renderNotice refuses it, naming the field
+  return { ...notice, data: t.forRecipient(r.data, recipient) as Record<string, unknown> };
+}
+
 const line = z.string().min(1).max(500).refine((s) => !/[\r\n]/.test(s), 'must be one line');
 
 /** Data of a vulnerability notice (ERAB guideline §3.2 countermeasure information). */
@@ -66,6 +83,13 @@ export const vulnerabilityNoticeSchema = z.object({
   /** Deadline for the countermeasure, epoch ms. */
   deadline: z.number().int().positive(),
   url: z.url().optional(),
+  /**
+   * Per affected site: the participants it belongs to and its affected products. With it, each
+   * recipient is told only its own sites (`forRecipient`); the field itself is never sent.
+   */
+  siteScopes: z.array(z.object({ site: line, participants: z.array(line).max(100), products: z.array(line).max(200) })).max(10_000).optional(),
+  /** The notifying participant: its participant-level contacts are told every affected site. */
+  notifierId: line.optional(),
 });
 export type VulnerabilityNoticeData = z.input<typeof vulnerabilityNoticeSchema>;
 
@@ -123,6 +147,18 @@ export const vulnerabilityTemplate: NoticeTemplate<z.output<typeof vulnerability
         `Notified at: ${utc(issuedAt)}`,
       ].join('\n'),
     };
+  },
+  forRecipient(d, who) {
+    const { siteScopes, notifierId, ...shared } = d;
+    if (!siteScopes) return d;
+    // A site's contact: that site. A participant-level contact: its participant's sites (all of
+    // them for the notifying participant's own people).
+    const mine = siteScopes.filter((s) => (who.siteId ? s.site === who.siteId : who.participantId === notifierId || s.participants.includes(who.participantId)));
+    const products = [...new Set(mine.flatMap((s) => s.products))];
+    // Products not tied to a site (erab's own software) concern every recipient.
+    const unsited = d.affectedProducts.filter((p) => !siteScopes.some((s) => s.products.includes(p)));
+    const affectedProducts = [...new Set([...products, ...unsited])];
+    return { ...shared, affectedSites: mine.map((s) => s.site), affectedProducts: affectedProducts.length > 0 ? affectedProducts : d.affectedProducts };
   },
 };
 

@@ -4,8 +4,8 @@
  * (never its TLS key), verify it with the trust its gateways use, publish it to the updates
  * folder its R4 listener serves (src/endpoints/openadr/update-offers.ts).
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.js';
 import { parseCertificates, readTextFile } from '../../security/pki/pem.js';
@@ -22,13 +22,23 @@ const unsignedSchema = z.object({
   files: z.record(z.string(), z.string()),
 }).strict();
 
-/** Packs `files` (paths; the package keeps their base names) into an unsigned package text. */
-export function packUnsigned(p: { packageId: string; version: string; target: UpdateTarget; description?: string }, paths: readonly string[]): { text: string; manifest: UpdateManifest } {
+/** Packs `files` (paths; the package keeps their base names), or a whole release tree, into an unsigned package text. */
+export function packUnsigned(p: { packageId: string; version: string; target: UpdateTarget; description?: string }, paths: readonly string[] | { tree: string }): { text: string; manifest: UpdateManifest } {
   const files = new Map<string, Buffer>();
-  for (const path of paths) {
-    const name = basename(path);
-    if (files.has(name)) throw new InvalidInputError(`two files are named ${name}`);
-    files.set(name, readFileSync(path));
+  if ('tree' in paths) {
+    // A release tree (software target): every regular file under it, by its path relative to it.
+    for (const e of readdirSync(paths.tree, { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue; // symlinks are not followed: a package carries bytes, not links
+      const full = join(e.parentPath, e.name);
+      files.set(relative(paths.tree, full).split(sep).join('/'), readFileSync(full));
+    }
+    if (files.size === 0) throw new InvalidInputError(`${paths.tree}: no files to pack`);
+  } else {
+    for (const path of paths) {
+      const name = basename(path);
+      if (files.has(name)) throw new InvalidInputError(`two files are named ${name}`);
+      files.set(name, readFileSync(path));
+    }
   }
   const manifest = buildManifest({ packageId: p.packageId, version: p.version, target: p.target, ...(p.description ? { description: p.description } : {}) }, files);
   return { manifest, text: `${JSON.stringify({ format: UNSIGNED_FORMAT, manifest, files: Object.fromEntries([...files].map(([n, d]) => [n, d.toString('base64')])) })}\n` };

@@ -1,7 +1,7 @@
 /** `erab gateway ...` through the real CLI entry point (exit codes, messages, output). */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
@@ -10,6 +10,7 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore } from '../../../src/store/store.js';
 import { AdmissionRegistry } from '../../../src/roles/gateway/admission.js';
 import { GATEWAY_DB_MIGRATIONS, SqlAdmissionStore } from '../../../src/roles/gateway/persistence.js';
+import { switchRelease } from '../../../src/roles/gateway/software-release.js';
 
 /** Runs the CLI capturing stdout and stderr. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -97,4 +98,20 @@ test('gateway devices lists the allow-list from the gateway database', async () 
   assert.match(r.out, /027D01-[0-9a-f]{10}\s+battery\s+pending\s+rev 1\s+127\.0\.0\.2\s+maker FFFFFE product ERAB-SITE serial S1/);
   const j = await run(['gateway', 'devices', '--config', configFile('ok3.json', base), '--json']);
   assert.equal(JSON.parse(j.out)[0].state, 'pending');
+});
+
+test('gateway software-rollback points current back at the previous release and clears the pending switch; without updates.softwareDir it refuses', async () => {
+  const sw = join(dir, 'software');
+  for (const v of ['1.0.0', '1.1.0']) mkdirSync(join(sw, 'releases', v), { recursive: true });
+  switchRelease(sw, '1.0.0', new Date());
+  switchRelease(sw, '1.1.0', new Date());
+  assert.ok(existsSync(join(sw, 'pending.json')));
+  const r = await run(['gateway', 'software-rollback', '--config', configFile('sw.json', { ...base, updates: { softwareDir: sw } })]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /release 1\.1\.0 left; current is now 1\.0\.0/);
+  assert.equal(readlinkSync(join(sw, 'current')), join('releases', '1.0.0'));
+  assert.ok(!existsSync(join(sw, 'pending.json')));
+  const none = await run(['gateway', 'software-rollback', '--config', configFile('nosw.json', base)]);
+  assert.equal(none.code, 1);
+  assert.match(none.err, /updates\.softwareDir is not set/);
 });

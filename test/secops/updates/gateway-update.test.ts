@@ -12,7 +12,7 @@
 import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, sign as signBytes } from 'node:crypto';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
@@ -27,6 +27,7 @@ import { buildManifest, sha256Hex, signPackage, type UpdateTarget } from '../../
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import type { StoredCertificate } from '../../../src/security/pki/store.js';
+import { confirmRelease, pendingRelease, rollbackRelease } from '../../../src/roles/gateway/software-release.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
@@ -49,6 +50,8 @@ interface Fixture {
   battery: string;
 }
 let f: Fixture;
+/** Versions the gateway asked to restart into (its launcher would start `current`). */
+const restarts: string[] = [];
 
 function firmwarePackage(version: string, signer: StoredCertificate, packageId = 'battery-fw'): string {
   const files = new Map([['firmware.bin', Buffer.from(`simulated battery firmware ${version}\n`)]]);
@@ -114,9 +117,9 @@ before(async () => {
     telemetry: { minPeriodMs: 5000 },
     admission: { allowList: [{ serialNumber: 'SITEA' }] },
     audit: { witnessIntervalMs: 0 },
-    updates: { checkMs: 0, healthCheckMs: 300, configFile: join(world.dir, 'managed-gateway.json') },
+    updates: { checkMs: 0, healthCheckMs: 300, configFile: join(world.dir, 'managed-gateway.json'), softwareDir: join(world.dir, 'gw-software') },
   });
-  const gw = await Gateway.start(config, { audit });
+  const gw = await Gateway.start(config, { audit, onSoftwareSwitched: (v) => restarts.push(v) });
   const battery = gw.admission.list().find((r) => r.class === 'battery')!.deviceId;
   f = { world, signer, otherSigner, agg, dbFile, vtnAudit, offers, updatesDir, site, gw, audit, battery };
   await waitFor('the aggregator\'s inventory shows firmware 1.0.0', async () => (await aggregatorSees(battery)) === '1.0.0', 20_000);
@@ -237,4 +240,85 @@ test('a configuration package replaces the managed file atomically; an invalid o
   assert.equal(r3!.outcome, 'refused');
   assert.match(r3!.reason!, /downgrade refused: configuration 1 is installed/);
   assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { groups: string[] }).groups, ['tokyo']);
+});
+
+/** A small erab release: package.json, a launcher that answers --version, one nested file. */
+function softwarePackage(version: string, opts: { healthy?: boolean; packageVersion?: string } = {}): string {
+  const launcher = opts.healthy === false
+    ? "process.stderr.write('cannot start: missing module\\n'); process.exit(1);\n"
+    : "const { readFileSync } = require('node:fs'); const { join } = require('node:path');\nif (process.argv[2] === '--version') console.log(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version);\n";
+  const files = new Map([
+    ['package.json', Buffer.from(JSON.stringify({ name: 'erab', version: opts.packageVersion ?? version }))],
+    ['bin/erab.js', Buffer.from(`#!/usr/bin/env node\n${launcher}`)],
+    ['dist/src/cli/main.js', Buffer.from(`// erab ${version}\n`)],
+  ]);
+  return signPackage(buildManifest({ packageId: 'erab-gateway', version, target: { kind: 'software', gatewayIds: ['GW1'] } }, files), files, { certPem: f.signer.certPem, keyPem: f.signer.keyPem });
+}
+
+const SOFTWARE: UpdateTarget = { kind: 'software', gatewayIds: ['GW1'] };
+
+test('a gateway software package: staged, checked by running it, made current and the gateway restarts into it; tampered, downgraded or unhealthy ones change nothing', async () => {
+  const dir = f.gw.config.updates.softwareDir!;
+  const current = () => (existsSync(join(dir, 'current')) ? readlinkSync(join(dir, 'current')) : undefined);
+  // Tampered: one byte of the launcher changed after signing.
+  const tampered = JSON.parse(softwarePackage('0.2.0')) as { files: Record<string, string> };
+  tampered.files['bin/erab.js'] = Buffer.from(`${Buffer.from(tampered.files['bin/erab.js']!, 'base64').toString()}require('node:child_process');\n`).toString('base64');
+  offerRaw(JSON.stringify(tampered), 'erab-gateway', '0.2.0', SOFTWARE);
+  const [t] = await f.gw.updater.check();
+  assert.equal(t!.outcome, 'refused');
+  assert.match(t!.reason!, /bin\/erab\.js/);
+  assert.equal(current(), undefined, 'nothing installed');
+  assert.ok(!existsSync(join(dir, 'releases', '0.2.0')));
+
+  // Older than the erab this process runs (0.1.0 from package.json): a downgrade.
+  offerRaw(softwarePackage('0.0.9'), 'erab-gateway', '0.0.9', SOFTWARE);
+  const [d] = await f.gw.updater.check();
+  assert.equal(d!.outcome, 'refused');
+  assert.match(d!.reason!, /downgrade refused: erab 0\.1\.0 is installed, the package is 0\.0\.9/);
+
+  // A package whose package.json names another version than the signed manifest.
+  offerRaw(softwarePackage('0.2.0', { packageVersion: '9.9.9' }), 'erab-gateway', '0.2.0', SOFTWARE);
+  const [w] = await f.gw.updater.check();
+  assert.equal(w!.outcome, 'refused');
+  assert.match(w!.reason!, /package\.json at the package's version \(0\.2\.0\)/);
+
+  // A real apply: the release on disk, current switched, the restart asked for, the aggregator told.
+  offerRaw(softwarePackage('0.2.0'), 'erab-gateway', '0.2.0', SOFTWARE);
+  const [a] = await f.gw.updater.check();
+  assert.equal(a!.outcome, 'applied', a!.reason);
+  assert.deepEqual([a!.previousVersion, a!.installedVersion], ['0.1.0', '0.2.0']);
+  assert.equal(current(), join('releases', '0.2.0'));
+  assert.equal(readFileSync(join(dir, 'current', 'dist', 'src', 'cli', 'main.js'), 'utf8'), '// erab 0.2.0\n');
+  assert.deepEqual(restarts, ['0.2.0']);
+  assert.equal(pendingRelease(dir)?.version, '0.2.0');
+  await waitFor('applied software result at the aggregator', () => f.offers.results().find((x) => x.packageId === 'erab-gateway' && x.outcome === 'applied'));
+
+  // Downgrade below the installed release, and a release that does not start: current stays 0.2.0.
+  offerRaw(softwarePackage('0.1.5'), 'erab-gateway', '0.1.5', SOFTWARE);
+  const [d2] = await f.gw.updater.check();
+  assert.match(d2!.reason!, /downgrade refused: erab 0\.2\.0 is installed/);
+  offerRaw(softwarePackage('0.3.0', { healthy: false }), 'erab-gateway', '0.3.0', SOFTWARE);
+  const [u] = await f.gw.updater.check();
+  assert.equal(u!.outcome, 'rolled-back');
+  assert.match(u!.reason!, /not healthy: bin\/erab\.js --version failed/);
+  assert.equal(current(), join('releases', '0.2.0'));
+  assert.ok(!existsSync(join(dir, 'releases', '0.3.0')), 'the unhealthy release is removed');
+  assert.deepEqual(restarts, ['0.2.0'], 'no restart for a refused or rolled-back package');
+  const actions = f.audit.records.filter((x) => x.target === `software:${dir}`).map((x) => x.action);
+  for (const a of ['gateway.update.apply', 'gateway.update.applied', 'gateway.update.health_check_failed', 'gateway.update.rolled_back']) assert.ok(actions.includes(a), a);
+
+  // After the restart the new release confirms itself; a launcher can roll back to the one before.
+  assert.equal(confirmRelease(dir, '0.1.0'), 'not-running');
+  assert.equal(confirmRelease(dir, '0.2.0'), 'confirmed');
+  assert.equal(pendingRelease(dir), undefined);
+  offerRaw(softwarePackage('0.4.0'), 'erab-gateway', '0.4.0', SOFTWARE);
+  assert.equal((await f.gw.updater.check())[0]!.outcome, 'applied');
+  assert.equal(rollbackRelease(dir), '0.2.0');
+  assert.equal(current(), join('releases', '0.2.0'));
+});
+
+test('a package file name that climbs out of the release folder is refused before anything is signed or written', () => {
+  for (const name of ['../evil.js', 'bin/../../evil.js', '/etc/passwd', 'bin//x', '.hidden']) {
+    assert.throws(() => buildManifest({ packageId: 'erab-gateway', version: '1.0.0', target: SOFTWARE }, new Map([[name, Buffer.from('x')]])), /relative path of plain names/, name);
+  }
 });

@@ -44,7 +44,7 @@ test('malformed and hostile packages are refused with the rule they break', () =
     ['wrong format', mutate((p) => { p.format = 'zip'; }), /field format/],
     ['unknown field', mutate((p) => { p.extra = 1; }), /update package: field \(root\)/],
     ['version not numeric', mutate((p) => { p.manifest.version = '1.0-beta'; }), /manifest: field version: must be a dotted numeric version/],
-    ['path in a file name', mutate((p) => { p.manifest.files[0].name = '../etc/passwd'; }), /field files\.0\.name: must be a plain file name/],
+    ['path in a file name', mutate((p) => { p.manifest.files[0].name = '../etc/passwd'; }), /field files\.0\.name: must be a relative path of plain names/],
     ['unsigned extra file', mutate((p) => { p.files['evil.sh'] = 'ZXZpbA=='; }), /file evil\.sh is not in the signed manifest/],
     ['missing file', mutate((p) => { delete p.files['fw.bin']; }), /file fw\.bin listed in the manifest is missing/],
     ['signature not a JWS', mutate((p) => { p.signature = 'abc'; }), /not a detached compact JWS/],

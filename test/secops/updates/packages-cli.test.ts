@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { openPackage } from '../../../src/endpoints/openadr/update-package.js';
@@ -59,6 +59,29 @@ test('erab pki issue --usage code-signing makes a second key for the aggregator 
 test('signing refuses a TLS certificate, so code is never signed with the TLS key', () => {
   const agg = world.get('agg');
   assert.throws(() => signDetached(Buffer.from('x'), { certPem: agg.certPem, keyPem: agg.keyPem }, 'erab-update+jws'), /no extKeyUsage codeSigning/);
+});
+
+test('erab update pack --target software packs a release tree by relative paths; sign and verify keep every path', async () => {
+  const dir = join(world.pkiDir, 'issued', 'aggregator-AGG1-code-signing');
+  const tree = join(world.dir, 'release-0.2.0');
+  mkdirSync(join(tree, 'bin'), { recursive: true });
+  mkdirSync(join(tree, 'dist', 'src'), { recursive: true });
+  writeFileSync(join(tree, 'package.json'), JSON.stringify({ name: 'erab', version: '0.2.0' }));
+  writeFileSync(join(tree, 'bin', 'erab.js'), 'console.log("0.2.0");\n');
+  writeFileSync(join(tree, 'dist', 'src', 'main.js'), '// main\n');
+  const mixed = await erab(['update', 'pack', '--id', 'erab-gw', '--package-version', '0.2.0', '--target', 'software', '--file', 'x', '--out', 'sw.unsigned.json']);
+  assert.equal(mixed.code, 2, 'a usage error');
+  assert.match(mixed.stderr, /--target software packs a release folder: give --tree <dir>/);
+  const pack = await erab(['update', 'pack', '--id', 'erab-gw', '--package-version', '0.2.0', '--target', 'software', '--gateway', 'GW1', '--tree', tree, '--out', 'sw.unsigned.json']);
+  assert.equal(pack.code, 0, pack.stderr);
+  assert.match(pack.stdout, /packed erab-gw@0\.2\.0 \(3 file\(s\), unsigned\)/);
+  const sign = await erab(['update', 'sign', '--in', 'sw.unsigned.json', '--cert', join(dir, 'cert.pem'), '--key', join(dir, 'key.pem'), '--out', 'sw.erabpkg.json']);
+  assert.equal(sign.code, 0, sign.stderr);
+  const verify = await erab(['update', 'verify', '--in', 'sw.erabpkg.json', '--ca', world.caFile, '--aggregator', 'AGG1']);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.match(verify.stdout, /valid: erab-gw@0\.2\.0 for \{"kind":"software","gatewayIds":\["GW1"\]\}.*3 file\(s\)/);
+  const pkg = JSON.parse(readFileSync(join(world.dir, 'sw.erabpkg.json'), 'utf8')) as { manifest: { files: { name: string }[] } };
+  assert.deepEqual(pkg.manifest.files.map((x) => x.name).sort(), ['bin/erab.js', 'dist/src/main.js', 'package.json']);
 });
 
 test('pack → sign → verify → publish with the erab update commands; a revoked signer is refused afterwards', async () => {

@@ -17,6 +17,7 @@ import type { Store } from '../../../store/store.js';
 import type { StoreDialect } from '../../../store/url.js';
 import { importPortfolio, PortfolioImportError, type ImportFormat, type ImportSummary } from './import.js';
 import { acceptDeclaredAssets, upsertGatewayInventory, type InventoryResult, type InventoryUploader } from './inventory.js';
+import { acceptGatewaySoftware, type SoftwareResult } from './software.js';
 import { getResource, listGateways, listPools, listResources, listSites, poolResources, type Page, type PoolSummary, type ResourceQuery } from './query.js';
 import type { PortfolioTables } from './tables.js';
 import type { Gateway, MarketProduct, Resource, Site, TsoArea } from './types.js';
@@ -85,6 +86,22 @@ export class Portfolio {
     });
     this.audit?.append({ actor, action: 'personal-data.erase', target: siteId, outcome: found ? 'success' : 'failure', ...(found ? {} : { reason: 'no such site' }), details: { purpose: reason, subjects: [siteId] } });
     return found;
+  }
+
+  /** Records a gateway's own software upload (`erab-software/1`, see ./software.ts); audited. */
+  async acceptSoftware(uploader: InventoryUploader, body: Buffer | string): Promise<SoftwareResult> {
+    const actor: AuditActor = { kind: 'peer', id: uploader.gatewayId, role: 'gateway' };
+    try {
+      const r = await acceptGatewaySoftware(this.db, uploader.gatewayId, body, this.clock);
+      if (!r.unchanged) this.audit?.append({ actor, action: 'portfolio.software', target: uploader.gatewayId, outcome: 'success', details: { digest: r.digest, erab: r.erabVersion, packages: r.packages } });
+      return r;
+    } catch (err) {
+      this.audit?.append({
+        actor, action: 'portfolio.software', target: uploader.gatewayId, outcome: err instanceof ErabError ? 'refused' : 'failure',
+        reason: describeError(err).slice(0, 500), details: err instanceof ErabError ? { code: err.code } : undefined,
+      });
+      throw err;
+    }
   }
 
   /** Applies a gateway's inventory upload (see ./inventory.ts for every check). */

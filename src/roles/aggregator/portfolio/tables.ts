@@ -29,6 +29,13 @@ export type PortfolioTables = VaultTables & {
     id: string; site_id: string; ven_id: string | null; inventory_digest: string | null; inventory_at: number | null;
     created_at: number; updated_at: number;
   };
+  /** A gateway's own software as it last reported it (src/roles/common/software-report.ts). */
+  portfolio_gateway_software: {
+    gateway_id: string; digest: string; erab_name: string; erab_version: string; node_version: string;
+    /** JSON `[{ name, version }]`, sorted. */
+    packages: string;
+    reported_at: number;
+  };
   portfolio_resource: {
     id: string; site_id: string; gateway_id: string | null; pool_id: string | null; class: string; name: string;
     capacity_w: number | null; capacity_wh: number | null;
@@ -123,6 +130,22 @@ export const portfolioMigrations: readonly Migration[] = composeMigrations(vault
     async up(db) {
       await db.schema.alterTable('portfolio_site').addColumn('name_index', 'text').execute();
       await db.schema.createIndex('portfolio_site_name_index').on('portfolio_site').column('name_index').execute();
+    },
+  },
+  {
+    // What each gateway runs (erab, Node.js, npm packages), so advisories for them find the sites.
+    name: '0003_aggregator_portfolio_gateway_software',
+    async up(db) {
+      await db.schema
+        .createTable('portfolio_gateway_software')
+        .addColumn('gateway_id', 'text', (c) => c.primaryKey().references('portfolio_gateway.id').onDelete('cascade'))
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('erab_name', 'text', (c) => c.notNull())
+        .addColumn('erab_version', 'text', (c) => c.notNull())
+        .addColumn('node_version', 'text', (c) => c.notNull())
+        .addColumn('packages', columnType.json, (c) => c.notNull())
+        .addColumn('reported_at', columnType.epochMillis, (c) => c.notNull())
+        .execute();
     },
   },
 ]);

@@ -14,6 +14,8 @@
  *   agg.eventSeries('tso/E1');
  *   await agg.stop();
  */
+import { SOFTWARE_REPORT_PATH } from '../../common/software-report.js';
+import { gatewaySoftwareRoute } from '../portfolio/software.js';
 import type { ExtraRoute } from '../../../protocols/openadr/http.js';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
 import { describeError } from '../../../core/errors.js';
@@ -236,6 +238,8 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       routes: new Map([
         ...(routes ?? []),
         ...(cfg.updates ? new UpdateOffers({ dir: cfg.updates.dir, audit, aggregatorId: cfg.id }).routes() : []),
+        // Each gateway's own software (erab, Node.js, npm packages) for the vulnerability inventory.
+        [SOFTWARE_REPORT_PATH, gatewaySoftwareRoute(portfolioDb, (gw) => attached.inventoryChanged(gw))],
         ...(deps.routes ?? []),
       ]),
       // A gateway's declared devices go into the portfolio inventory (自家用GL 8-2); the
