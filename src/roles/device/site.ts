@@ -21,6 +21,7 @@ import { SmartMeterSimulator } from './smart-meter.js';
 import { LightingSimulator } from './lighting.js';
 import { FuelCellSimulator } from './fuel-cell.js';
 import { WaterHeaterSimulator } from './water-heater.js';
+import { PcsSimulator } from './pcs.js';
 
 /** Overrides of one device's identity (maker, product code, production number, firmware version). */
 const identityOverride = z.object({
@@ -147,6 +148,15 @@ export const SiteConfigSchema = z.object({
     on: z.boolean().default(true),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /**
+   * A multi-input PCS (EOJ 0x02A5) that the site's PV and battery share (at least one of them is
+   * needed); it measures their AC exchange. null = none.
+   */
+  pcs: z.object({
+    /** The PCS's own consumption while on, W. */
+    standbyW: z.number().min(0).max(200).default(15),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
   /** The smart meter (EOJ 0x0288): measures the sum of the devices plus a household base load. */
   meter: z.object({
     /** Household base load at its lowest (night), W. */
@@ -157,7 +167,7 @@ export const SiteConfigSchema = z.object({
     noise: z.number().min(0).max(1).default(0),
     identity: identityOverride.optional(),
   }).strict().default({ baseLoadMinW: 250, baseLoadMaxW: 900, noise: 0 }),
-}).strict();
+}).strict().refine((c) => !c.pcs || c.pv || c.battery, { path: ['pcs'], message: 'a multi-input PCS needs a PV system or a battery on its inputs' });
 
 export type SiteConfigInput = z.input<typeof SiteConfigSchema>;
 export type SiteConfig = z.output<typeof SiteConfigSchema>;
@@ -201,6 +211,7 @@ export class DeviceSite {
   readonly aircon: AirconSimulator | undefined;
   readonly lighting: LightingSimulator | undefined;
   readonly fuelCell: FuelCellSimulator | undefined;
+  readonly pcs: PcsSimulator | undefined;
   readonly meter: SmartMeterSimulator;
   /** Each device's firmware (A/B slots, installs over ECHONET Lite), by kind. */
   readonly firmware: ReadonlyMap<DeviceKind, SimulatedFirmware>;
@@ -219,6 +230,7 @@ export class DeviceSite {
     this.aircon = devs.aircon;
     this.lighting = devs.lighting;
     this.fuelCell = devs.fuelCell;
+    this.pcs = devs.pcs;
     this.meter = devs.meter;
     const faulty = new Set(config.firmware.faultyVersions);
     this.firmware = new Map(devs.list.map((d) => [d.kind, new SimulatedFirmware(d.object, devs.firmwareOf(d.kind), faulty)]));
@@ -257,7 +269,7 @@ export class DeviceSite {
   }
 
   devices(): DeviceSimulator[] {
-    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.fuelCell, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.fuelCell, this.ev, this.battery, this.pcs, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   }
 
   device(kind: DeviceKind): DeviceSimulator | undefined {
@@ -294,7 +306,8 @@ export class DeviceSite {
 
   /**
    * One physics step: generation and loads first, then the fuel cell (load following sees them and
-   * the base load), the battery (automatic mode sees all of them), then the meter.
+   * the base load), the battery (automatic mode sees all of them), the PCS (which measures its
+   * PV and battery inputs after they stepped), then the meter.
    */
   private stepOnce(t: number, dtMs: number): void {
     let net = 0;
@@ -302,6 +315,7 @@ export class DeviceSite {
     const base = this.meter.baseLoad(t);
     if (this.fuelCell) net += this.fuelCell.step({ t: t as never, dtMs, netLoadW: net + base });
     if (this.battery) net += this.battery.step({ t: t as never, dtMs, netLoadW: net + base });
+    if (this.pcs) net += this.pcs.step({ t: t as never, dtMs, netLoadW: net });
     this.meter.step({ t: t as never, dtMs, netLoadW: net });
   }
 
@@ -333,7 +347,7 @@ function buildDevices(config: SiteConfig) {
       firmwareVersion,
     };
   };
-  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', lighting: 'LIGHT', fuel_cell: 'FC', meter: 'METER' };
+  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', lighting: 'LIGHT', fuel_cell: 'FC', pcs: 'PCS', meter: 'METER' };
   const b = config.battery;
   const battery = b ? new BatterySimulator({ capacityWh: b.capacityWh, maxChargeW: b.maxChargeW, maxDischargeW: b.maxDischargeW, initialSocPercent: b.initialSocPercent, minSocPercent: b.minSocPercent }, id('BAT', b.identity)) : undefined;
   const p = config.pv;
@@ -348,10 +362,16 @@ function buildDevices(config: SiteConfig) {
   const lighting = l ? new LightingSimulator({ ratedW: l.ratedW, brightnessPercent: l.brightnessPercent, on: l.on }, id('LIGHT', l.identity)) : undefined;
   const f = config.fuelCell;
   const fuelCell = f ? new FuelCellSimulator({ ratedW: f.ratedW, generating: f.generating }, id('FC', f.identity)) : undefined;
+  const c = config.pcs;
+  const inputs = [
+    ...(pv ? [{ eoj: pv.object.eoj, powerW: () => -pv.output() }] : []),
+    ...(battery ? [{ eoj: battery.object.eoj, powerW: () => battery.power() }] : []),
+  ];
+  const pcs = c ? new PcsSimulator({ standbyW: c.standbyW, inputs }, id('PCS', c.identity)) : undefined;
   const m = config.meter;
   const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
   // The fuel cell comes after the loads so that it can follow them.
-  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, fuelCell, pcs, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   const firmwareOf = (kind: DeviceKind): string => versions.get(KIND_TAG[kind] ?? '') ?? config.firmware.version;
-  return { battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter, list, firmwareOf };
+  return { battery, pv, ev, waterHeater, aircon, lighting, fuelCell, pcs, meter, list, firmwareOf };
 }

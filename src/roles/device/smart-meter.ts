@@ -47,7 +47,7 @@ export class SmartMeterSimulator implements DeviceSimulator {
         cumulativeNormal: 0,
         cumulativeReverse: 0,
         instantaneousPower: watts(0),
-        instantaneousCurrents: Uint8Array.of(0, 0, 0, 0),
+        instantaneousCurrents: { r: 0, t: 0 },
         fixedTimeNormal: { at: 0, reading: 0 },
         fixedTimeReverse: { at: 0, reading: 0 },
         minuteReading: { at: 0, normal: null, reverse: null },
@@ -113,12 +113,9 @@ export class SmartMeterSimulator implements DeviceSimulator {
     o.set(P.instantaneousPower, watts(this.powerW));
     o.set(P.cumulativeNormal, wattHoursToMeterReading(wattHours(this.importWh), UNIT, 1, DIGITS));
     o.set(P.cumulativeReverse, wattHoursToMeterReading(wattHours(this.exportWh), UNIT, 1, DIGITS));
-    // R and T phase currents at 100 V each, in 0.1 A (signed shorts).
-    const amps = clamp(Math.round(this.powerW / 200 * 10), -32767, 32765);
-    const cur = Buffer.alloc(4);
-    cur.writeInt16BE(amps, 0);
-    cur.writeInt16BE(amps, 2);
-    o.set(P.instantaneousCurrents, Uint8Array.from(cur));
+    // Single-phase three-wire 100/200 V: the load split evenly, each phase carrying half at 100 V.
+    const amps = clamp(Math.round(this.powerW / 200 * 10), -32767, 32765) / 10;
+    o.set(P.instantaneousCurrents, { r: amps, t: amps });
     // At each 30-minute boundary (a settlement period, コマ) the meter records and announces
     // the fixed-time readings 0xEA/0xEB, as B-route smart meters do.
     const boundary = komaFloor(ctx.t);

@@ -29,7 +29,7 @@ import { eojClass, formatEoj, type Eoj } from '../../protocols/echonet/eoj.js';
 import type { Property } from '../../protocols/echonet/frame.js';
 import { classDefinition } from '../../protocols/echonet/objects/index.js';
 import type { ClassDef, PropertyDef } from '../../protocols/echonet/objects/types.js';
-import { meterReadingToWattHours, type EnergyUnit } from '../../protocols/echonet/objects/smart-meter.js';
+import { meterReadingToWattHours, type EnergyUnit, type PhaseCurrents } from '../../protocols/echonet/objects/smart-meter.js';
 import type { AdmissionRegistry, DeviceIdentity, DeviceRecord } from './admission.js';
 import type { DeviceDirectory, DevicePort } from './engine.js';
 import type { DeviceDetails } from './inventory.js';
@@ -46,7 +46,10 @@ const READ_EPCS: Record<DeviceClass, number[]> = {
   aircon: [0x80, 0xb0, 0xb3, 0x84],
   lighting: [0x80, 0xb0, 0x84],
   fuel_cell: [0x80, 0xc4, 0xca, 0xd2, 0xc2],
-  meter: [0x80, 0xe7, 0xe0, 0xe1, 0xd3],
+  // B-route view: instantaneous power and currents, both cumulative registers with their unit,
+  // coefficient and effective digits (the register wraps at 10^digits).
+  meter: [0x80, 0xe7, 0xe8, 0xe0, 0xe3, 0xe1, 0xd3, 0xd7],
+  pcs: [0x80, 0xe7, 0xe0, 0xe3, 0xe8, 0xd0],
 };
 
 /** 0x81 installation location codes (upper 5 bits), APPENDIX §2 (device object super class). */
@@ -388,6 +391,7 @@ export function propertiesFor(def: ClassDef, cls: DeviceClass, cmd: DeviceComman
       if (cmd.action === 'auto') return [p(0xb0, Math.round(normal?.percent ?? 100))];
       break;
     case 'meter':
+    case 'pcs':
       break;
   }
   throw new PolicyRefusedError(`action ${cmd.action} has no ECHONET Lite mapping for class ${cls}`);
@@ -462,7 +466,22 @@ function readingFrom(d: SiteDevice, results: readonly PropertyResult[], at: numb
       if (p !== undefined) r.powerW = watts(p);
       const count = v<number>(0xe0);
       const unit = v<EnergyUnit>(0xe1);
-      if (count !== undefined && unit !== undefined) r.energyWh = meterReadingToWattHours(count, unit, v<number>(0xd3) ?? 1);
+      const coefficient = v<number>(0xd3) ?? 1;
+      if (count !== undefined && unit !== undefined) r.energyWh = meterReadingToWattHours(count, unit, coefficient);
+      const sold = v<number>(0xe3);
+      if (sold !== undefined && unit !== undefined) r.exportedEnergyWh = meterReadingToWattHours(sold, unit, coefficient);
+      const currents = v<PhaseCurrents>(0xe8);
+      if (currents) r.phaseCurrentsA = { r: currents.r, ...(currents.t !== null ? { t: currents.t } : {}) };
+      break;
+    }
+    case 'pcs': {
+      const p = v<number>(0xe7);
+      if (p !== undefined) r.powerW = watts(p);
+      const bought = v<number>(0xe0);
+      if (bought !== undefined) r.energyWh = wattHours(bought);
+      const sold = v<number>(0xe3);
+      if (sold !== undefined) r.exportedEnergyWh = wattHours(sold);
+      r.connectedObjects = v<Eoj[]>(0xe8)?.map(formatEoj);
       break;
     }
   }

@@ -497,7 +497,7 @@ export class Gateway {
         registered: () => gw.venRef?.registration !== undefined,
         aggregatorReachable: () => !gw.failSafe.unreachable(),
         devices: () => gw.admission.list().map((r) => ({ admission: r.state, online: gw.site.reading(r.deviceId)?.online ?? false })),
-      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({ engine, admission, persistSafeMode: (state) => saveSafeMode(store, state) }) });
+      }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({ engine, admission, persistSafeMode: (state) => saveSafeMode(store, state), identify: (address) => site.identify(address) }) });
       cleanup.unshift(() => gw.watch?.close());
       if (deps.attach?.length) {
         gw.attached = await attachAll(deps.attach, {

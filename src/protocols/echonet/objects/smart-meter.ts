@@ -7,7 +7,7 @@
 import { InvalidInputError } from '../../../core/errors.js';
 import { fromJstFields, jstFields } from '../../../core/jst.js';
 import type { WattHours } from '../../../core/units.js';
-import { enumeration, rawBytes, signed, unsigned, branded, type ValueCodec } from '../datatypes.js';
+import { enumeration, signed, unsigned, branded, type ValueCodec } from '../datatypes.js';
 import type { Watts } from '../../../core/units.js';
 import { ClassCode } from '../eoj.js';
 import { superclassProps } from './superclass.js';
@@ -188,6 +188,41 @@ export const log3: ValueCodec<Log3> = {
   },
 };
 
+/** 0xE8: R- and T-phase effective currents in A (0.1 A steps); T is null on a single-phase two-wire service (0x7FFE). */
+export interface PhaseCurrents {
+  r: number;
+  t: number | null;
+}
+const NO_PHASE = 0x7ffe;
+export const phaseCurrents: ValueCodec<PhaseCurrents> = {
+  type: '2 × signed short, 0.1 A (−3276.7–3276.5 A, 0x7FFE = no data)',
+  size: { min: 4, max: 4 },
+  decode(edt) {
+    if (edt.length !== 4) throw new InvalidInputError(`0xE8: EDT is ${edt.length} byte(s), the type needs 4`, { code: 'echonet_value' });
+    const b = Buffer.from(edt);
+    const phase = (o: number, name: string): number | null => {
+      const raw = b.readInt16BE(o);
+      if (raw === NO_PHASE) return null;
+      if (raw < -32767 || raw > 32765) throw new InvalidInputError(`0xE8 ${name}: ${raw} is outside −32767–32765 (0.1 A)`, { code: 'echonet_value' });
+      return raw / 10;
+    };
+    const r = phase(0, 'R phase');
+    if (r === null) throw new InvalidInputError('0xE8: the R phase has no reading (0x7FFE is only for the T phase)', { code: 'echonet_value' });
+    return { r, t: phase(2, 'T phase') };
+  },
+  encode(v) {
+    const b = Buffer.alloc(4);
+    const raw = (a: number): number => {
+      const x = Math.round(a * 10);
+      if (x < -32767 || x > 32765) throw new InvalidInputError(`0xE8: ${a} A is outside −3276.7–3276.5 A`, { code: 'echonet_value' });
+      return x;
+    };
+    b.writeInt16BE(raw(v.r), 0);
+    b.writeInt16BE(v.t === null ? NO_PHASE : raw(v.t), 2);
+    return Uint8Array.from(b);
+  },
+};
+
 export const LowVoltageSmartMeter = defineClass(ClassCode.lowVoltageSmartMeter, 'lowVoltageSmartMeter', '低圧スマート電力量メータ', {
   ...superclassProps,
   minuteReading: prop(0xd0, 'minuteReading', '1分積算電力量計測値（正方向、逆方向計測値）', minuteReading, 'G', true),
@@ -199,8 +234,7 @@ export const LowVoltageSmartMeter = defineClass(ClassCode.lowVoltageSmartMeter, 
   cumulativeReverse: prop(0xe3, 'cumulativeReverse', '積算電力量計測値（逆方向計測値）', unsigned(4, { min: 0, max: 99_999_999 }), 'G'),
   logDay1: appendixProp(ClassCode.lowVoltageSmartMeter, 0xe5, 'logDay1'),
   instantaneousPower: prop(0xe7, 'instantaneousPower', '瞬時電力計測値', branded<Watts>(signed(4, { min: -2_147_483_647, max: 2_147_483_645, unit: 'W' })), 'G', true),
-  /** R-phase and T-phase currents, two signed shorts in 0.1 A. */
-  instantaneousCurrents: prop(0xe8, 'instantaneousCurrents', '瞬時電流計測値', rawBytes(4, 4), 'G', true),
+  instantaneousCurrents: prop(0xe8, 'instantaneousCurrents', '瞬時電流計測値', phaseCurrents, 'G', true),
   /** The normal-direction reading taken at each 30-minute boundary (announced). */
   fixedTimeNormal: prop(0xea, 'fixedTimeNormal', '定時積算電力量計測値（正方向計測値）', fixedTimeReading, 'GA', true),
   fixedTimeReverse: prop(0xeb, 'fixedTimeReverse', '定時積算電力量計測値（逆方向計測値）', fixedTimeReading, 'GA'),
