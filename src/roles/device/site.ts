@@ -22,6 +22,10 @@ import { LightingSimulator } from './lighting.js';
 import { FuelCellSimulator } from './fuel-cell.js';
 import { WaterHeaterSimulator } from './water-heater.js';
 import { PcsSimulator } from './pcs.js';
+import type { Server } from 'node:https';
+import type { AllowListConfig } from '../../security/allow-list.js';
+import { createMutualTlsServer, type TlsMaterial } from '../../security/tls.js';
+import { webApiHandler, type WebApiClientCredential } from '../../protocols/echonet/webapi/server.js';
 
 /** Overrides of one device's identity (maker, product code, production number, firmware version). */
 const identityOverride = z.object({
@@ -182,12 +186,31 @@ export function parseSiteConfig(input: unknown, source = 'site config'): SiteCon
   return r.data;
 }
 
+/**
+ * The site's ECHONET Lite Web API server (for a device reached over IP beyond the home LAN):
+ * HTTPS with mutual TLS on the site's address, OAuth 2.0 client credentials for the bearer token.
+ */
+export interface SiteWebApiOptions {
+  /** The device's certificate and the CA its clients' certificates must chain to. */
+  material: TlsMaterial;
+  /** Which client certificates may connect (default: gateway certificates). */
+  allowList?: AllowListConfig;
+  /** OAuth 2.0 clients allowed to obtain tokens. */
+  clients: readonly WebApiClientCredential[];
+  /** TCP port (default 0: ephemeral; see DeviceSite.webApiUrl). */
+  port?: number;
+  /** Where refused connections and requests are recorded. */
+  audit: AuditSink;
+}
+
 export interface SiteRuntimeOptions {
   /** Base clock (default the system clock); simulated time runs `speed` times faster. */
   clock?: Clock;
   /** Run physics on timers (true, default) or only on `advance` (tests, benchmarks). */
   realtime?: boolean;
   audit?: AuditSink;
+  /** Serve the site's objects over the ECHONET Lite Web API too (besides UDP). */
+  webApi?: SiteWebApiOptions;
 }
 
 /** Longest physics step; longer advances are split so integration stays accurate. */
@@ -219,6 +242,9 @@ export class DeviceSite {
   private simNow: number;
   private timer: TimerHandle | undefined;
   private closed = false;
+  private webApiServer: Server | undefined;
+  /** The Web API base URL (https://address:port) when the site serves it. */
+  webApiUrl: string | undefined;
 
   private constructor(config: SiteConfig, node: EchonetNode, devs: ReturnType<typeof buildDevices>, time: SimulationTime, private readonly clock: Clock) {
     this.config = config;
@@ -258,9 +284,28 @@ export class DeviceSite {
       ...(runtime.audit ? { audit: runtime.audit } : {}),
     });
     const site = new DeviceSite(config, node, devs, time, clock);
+    if (runtime.webApi) await site.serveWebApi(runtime.webApi).catch(async (err: unknown) => {
+      await node.close();
+      throw err;
+    });
     site.stepTo(site.simNow, true);
     if (runtime.realtime ?? true) site.schedule();
     return site;
+  }
+
+  private async serveWebApi(w: SiteWebApiOptions): Promise<void> {
+    const handler = webApiHandler({
+      objects: () => [this.node.profile, ...this.node.hosted()], clients: w.clients, clock: this.clock,
+      onRefused: (r) => w.audit.append({ actor: { kind: 'system', id: `device.webapi:${this.config.address}` }, action: 'echonet.webapi.refused', target: r.path, outcome: 'refused', reason: r.reason, details: { status: r.status } }),
+    });
+    const { server } = createMutualTlsServer({ material: w.material, profile: 'R5', audit: w.audit, allowList: w.allowList ?? { roles: ['gateway'] }, listener: `device:webapi:${this.config.address}` }, handler);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(w.port ?? 0, this.config.address, () => resolve());
+    });
+    this.webApiServer = server;
+    const port = (server.address() as { port: number }).port;
+    this.webApiUrl = `https://${this.config.address}:${port}`;
   }
 
   /** The simulated instant of the last physics step. */
@@ -323,6 +368,11 @@ export class DeviceSite {
     if (this.closed) return;
     this.closed = true;
     this.timer?.cancel();
+    if (this.webApiServer) {
+      const s = this.webApiServer;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
     await this.node.close();
   }
 }
