@@ -22,11 +22,15 @@ import { EchonetSite } from '../../../src/roles/gateway/echonet-site.js';
 import { EventEngine } from '../../../src/roles/gateway/engine.js';
 import { FailSafe, SafetyPolicy, sitePolicySchema } from '../../../src/roles/gateway/policy.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { watts } from '../../../src/core/units.js';
+import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 
 const T0 = Date.UTC(2026, 6, 15, 3);
 const SECRET = 'webapi-client-secret-for-GW1';
 
-let pki: PkiWorld<'gw' | 'remote'>;
+let pki: PkiWorld<'gw' | 'remote' | 'agg'>;
 let foreign: PkiWorld<'gw'>;
 let site: DeviceSite;
 const deviceAudit = new MemoryAuditSink();
@@ -34,7 +38,7 @@ const deviceAudit = new MemoryAuditSink();
 const material = (world: PkiWorld<string>, name: string) => TlsMaterial.fromPem({ credentials: [{ certPem: world.get(name).certPem, keyPem: world.get(name).keyPem }], caPem: world.caPem });
 
 before(async () => {
-  pki = await pkiWorld({ gw: 'gateway:GW1', remote: { role: 'gateway', id: 'REMOTE-SITE-1', ip: ['127.17.6.2'] } }, { prefix: 'erab-webapi-' });
+  pki = await pkiWorld({ gw: 'gateway:GW1', agg: 'aggregator:AGG1', remote: { role: 'gateway', id: 'REMOTE-SITE-1', ip: ['127.17.6.2'] } }, { prefix: 'erab-webapi-' });
   foreign = await pkiWorld({ gw: 'gateway:GW1' }, { prefix: 'erab-webapi-foreign-' });
   // The device's Web API node: its certificate from the project CA; gateway certificates may connect.
   site = await DeviceSite.start({ address: '127.17.6.2', port: 0, startTime: T0, battery: { initialSocPercent: 80 } }, {
@@ -118,4 +122,33 @@ test('the Web API refuses a client without a certificate, one from another CA, o
   assert.notEqual(site.battery!.object.get(StorageBattery.props.operationMode), 'charging', 'the device was never set');
   assert.equal(deviceAudit.records.filter((r) => r.action === 'tls.refused').length, 3, 'the device refused the three handshakes, and audited them');
   assert.ok(deviceAudit.records.some((r) => r.action === 'echonet.webapi.refused' && r.details?.status === 401), 'the refused token request is audited');
+});
+
+test('a gateway configured with echonet.webApi reaches the device with its own certificate and the secret from its file', async () => {
+  const secretFile = join(pki.dir, 'webapi.secret');
+  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+  const base = {
+    gatewayId: 'GW1', database: join(pki.dir, 'gw-webapi.db'), tls: pki.tlsFiles('gw'),
+    // No VTN is needed here: the gateway keeps retrying its registration in the background.
+    aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:9', certificateFile: pki.get('agg').files.certFile },
+    operator: { port: 0, operators: ['op-sato'] },
+  };
+  assert.throws(() => gatewayConfigSchema.parse({ ...base, echonet: { address: '127.17.6.3', port: 0, webApi: { devices: ['http://127.17.6.2:80'], clientId: 'GW1', clientSecretFile: secretFile } } }), /https/);
+  const config = gatewayConfigSchema.parse({
+    ...base,
+    echonet: { address: '127.17.6.3', port: 0, pollMs: 60_000, webApi: { devices: [site.webApiUrl!], clientId: 'GW1', clientSecretFile: secretFile } },
+    admission: { allowList: [{ serialNumber: site.node.profile.get(site.node.profile.definition.props.productionNumber) as string }] },
+  });
+  const audit = new MemoryAuditSink();
+  const gw = await Gateway.start(config, { audit });
+  try {
+    const rec = gw.admission.list().find((r) => r.class === 'battery');
+    assert.ok(rec, 'discovered through the Web API at start');
+    assert.deepEqual([rec.address, rec.state], [site.webApiUrl, 'admitted']);
+    assert.equal(gw.site.reading(rec.deviceId)?.online, true);
+    await gw.site.execute({ deviceId: rec.deviceId, class: 'battery', action: 'charge', powerW: watts(500) }, undefined);
+    assert.equal(site.battery!.object.get(StorageBattery.props.operationMode), 'charging');
+  } finally {
+    await gw.close();
+  }
 });
