@@ -40,26 +40,15 @@ export const fixedTimeReading: ValueCodec<FixedTimeReading> = {
   decode(edt) {
     if (edt.length !== 11) throw new InvalidInputError(`EDT is ${edt.length} byte(s), the type needs 11`, { code: 'echonet_value' });
     const b = Buffer.from(edt);
-    const y = b.readUInt16BE(0);
-    const [mo, d, h, mi, se] = [b[2]!, b[3]!, b[4]!, b[5]!, b[6]!];
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) {
-      throw new InvalidInputError(`date-time ${y}-${mo}-${d} ${h}:${mi}:${se} is not valid`, { code: 'echonet_value' });
-    }
+    const at = readJst(b, true, 'fixed-time reading');
     const reading = b.readUInt32BE(7);
     if (reading > 99_999_999) throw new InvalidInputError(`${reading} is outside 0–99999999`, { code: 'echonet_value' });
-    return { at: fromJstFields(y, mo, d, h, mi, se), reading };
+    return { at, reading };
   },
   encode(v) {
-    if (!Number.isInteger(v.reading) || v.reading < 0 || v.reading > 99_999_999) throw new InvalidInputError(`${v.reading} is outside 0–99999999`, { code: 'echonet_value' });
-    const t = jstFields(v.at);
     const b = Buffer.alloc(11);
-    b.writeUInt16BE(t.year, 0);
-    b[2] = t.month;
-    b[3] = t.day;
-    b[4] = t.hour;
-    b[5] = t.minute;
-    b[6] = t.second;
-    b.writeUInt32BE(v.reading, 7);
+    writeJst(b, v.at, true);
+    writeReading(b, v.reading, 7);
     return Uint8Array.from(b);
   },
 };
