@@ -52,8 +52,11 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new HttpError(413, 'rangeError', `request body exceeds ${MAX_BODY} bytes`));
-        req.destroy();
+        // Stop keeping it, let the rest drain, answer 413 and close (destroying the request would
+        // close the socket before the client reads why).
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, 'rangeError', `request body exceeds ${MAX_BODY} bytes`, { connection: 'close' }));
         return;
       }
       chunks.push(c);
