@@ -122,7 +122,7 @@ export function register(program: Command): void {
     .description('confirm that an admitted device moved: its R5 pin becomes the new address (over the gateway operator listener, mutual TLS, audited as your decision)')
     .requiredOption('--gateway <url>', 'the gateway operator endpoint, e.g. https://127.0.0.1:9464')
     .requiredOption('--device <id>', 'the device id (erab gateway devices)')
-    .requiredOption('--address <ip>', 'the address the device now answers from')
+    .requiredOption('--address <ip|url>', 'the address the device now answers from (or the https:// base URL of its Web API node)')
     .requiredOption('--reason <text>', 'why (recorded in the gateway audit log)')
     .option('--revision <n>', 'the record revision you decided on (erab gateway devices); refused when it changed since')
     .requiredOption('--cert <file>', 'your operator certificate').requiredOption('--key <file>', 'its key').requiredOption('--ca <file>', 'the CA').option('--crl <file>', 'the CRL')

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { peerOf } from '../../security/tls.js';
 import { readJsonBody, RequestBodyError } from '../common/json-body.js';
+import { isWebApiAddress } from '../../protocols/echonet/webapi/client.js';
 import type { AdmissionRegistry } from './admission.js';
 import type { EventEngine } from './engine.js';
 
@@ -32,7 +33,10 @@ function reasonOf(body: unknown): string {
 /** The body of a repin: the new address (an IP address) and, optionally, the revision the operator saw. */
 function repinOf(body: unknown): { address: string; revision: number | undefined } {
   const b = (body ?? {}) as { address?: unknown; revision?: unknown };
-  if (typeof b.address !== 'string' || isIP(b.address) === 0) throw new RequestBodyError(400, 'body: "address" must be the IPv4 or IPv6 address the device now answers from');
+  const web = typeof b.address === 'string' && isWebApiAddress(b.address) && URL.canParse(b.address) && b.address.length <= 300;
+  if (typeof b.address !== 'string' || (isIP(b.address) === 0 && !web)) {
+    throw new RequestBodyError(400, 'body: "address" must be the IPv4 or IPv6 address the device now answers from (or the https:// base URL of its ECHONET Lite Web API node)');
+  }
   if (b.revision !== undefined && (!Number.isSafeInteger(b.revision) || (b.revision as number) < 1)) throw new RequestBodyError(400, 'body: "revision" must be a positive integer (the record\'s revision)');
   return { address: b.address, revision: b.revision as number | undefined };
 }
