@@ -7,7 +7,11 @@
  * themselves are not committed.
  *
  *   node scripts/gen-echonet-tables.mjs <MRA> [--release M] [--out file]
- *   MRA_PATH=<MRA> node scripts/gen-echonet-tables.mjs
+ *   ERAB_MRA_DIR=<MRA> node scripts/gen-echonet-tables.mjs      (MRA_PATH is read too)
+ *
+ * The committed tables come from MRA data version 1.3.0 (Appendix Release R, 2024-07-26), the
+ * mraData folder as public ECHONET Lite libraries redistribute it (e.g. pychonet/mraData); the
+ * generator reads it from wherever it was fetched, it is never copied into this repository.
  *
  * <MRA> is either the MRA directory (mraData/definitions/definitions.json, superClass/0x0000.json,
  * nodeProfile/0x0EF0.json, devices/0x....json) or one file holding the combined object
@@ -29,13 +33,13 @@ function die(msg) {
 
 function args() {
   const a = process.argv.slice(2);
-  const out = { mra: process.env.MRA_PATH, release: undefined, out: undefined };
+  const out = { mra: process.env.ERAB_MRA_DIR ?? process.env.MRA_PATH, release: undefined, out: undefined };
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--release') out.release = a[++i];
     else if (a[i] === '--out') out.out = a[++i];
     else out.mra = a[i];
   }
-  if (!out.mra) die('give the MRA directory or combined file as argument or MRA_PATH');
+  if (!out.mra) die('give the MRA directory or combined file as argument, ERAB_MRA_DIR or MRA_PATH');
   return out;
 }
 

@@ -164,7 +164,7 @@ test('aggregator: the portfolio accepts every class, limits it to its directions
 
 test('device simulators: a site can play every ECHONET class, each as an object of its class code', async () => {
   const site = await DeviceSite.start(
-    { address: '127.0.0.1', port: 0, startTime: T, battery: {}, pv: {}, ev: {}, waterHeater: {}, aircon: {}, lighting: {}, fuelCell: {}, meter: {} },
+    { address: '127.0.0.1', port: 0, startTime: T, battery: {}, pv: {}, ev: {}, waterHeater: {}, aircon: {}, lighting: {}, fuelCell: {}, pcs: {}, meter: {} },
     { realtime: false },
   );
   try {

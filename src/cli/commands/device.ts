@@ -2,7 +2,7 @@
  * `erab device ...`: ECHONET Lite device simulators (the `device` role) and a probe.
  *
  *   erab device site  --address 127.0.0.2 [--battery [kWh:kW]] [--pv [kW]] [--ev [kWh:kW]]
- *                     [--water-heater [L]] [--aircon] [--lighting [W]] [--fuel-cell [W]] [--ev-hours 18-8] [--pv-noise 0.2]
+ *                     [--water-heater [L]] [--aircon] [--lighting [W]] [--fuel-cell [W]] [--pcs] [--ev-hours 18-8] [--pv-noise 0.2]
  *                     [--speed 60] [--peer ADDR ...] [--multicast]
  *                     [--maker-code 0xFFFFFE] [--serial-prefix S] [--config site.json] [--duration s]
  *   erab device sites --count N --base-address 127.0.1.1 [same device options]
@@ -66,6 +66,7 @@ interface DeviceFlags {
   aircon?: boolean;
   lighting?: string | true;
   fuelCell?: string | true;
+  pcs?: boolean;
   evHours?: string;
   pvNoise?: number;
   speed?: number;
@@ -116,6 +117,7 @@ function templateFrom(flags: DeviceFlags): Omit<SiteConfigInput, 'address'> {
     const [w] = pair(flags.fuelCell, '--fuel-cell');
     t.fuelCell = w ? { ratedW: w } : {};
   }
+  if (flags.pcs) t.pcs = {};
   if (flags.speed !== undefined) t.speed = flags.speed;
   if (flags.tickMs !== undefined) t.tickMs = flags.tickMs;
   if (flags.port !== undefined) t.port = flags.port;
@@ -145,6 +147,7 @@ function addDeviceOptions(cmd: Command): Command {
     .option('--aircon', 'home air conditioner')
     .option('--lighting [W]', 'general lighting, dimmable (default 120 W)')
     .option('--fuel-cell [W]', 'household fuel cell, ENE-FARM (default 700 W, load following)')
+    .option('--pcs', 'a multi-input PCS shared by the PV system and the battery (needs --pv or --battery)')
     .option('--ev-hours <from-to>', 'EV plugged in only between these JST hours, e.g. 18-8 (commuter)')
     .option('--pv-noise <fraction>', 'PV output noise, 0–1 (passing clouds)', positiveNumber('--pv-noise'))
     .option('--speed <x>', 'simulated time runs x times faster than real time', positiveNumber('--speed'))

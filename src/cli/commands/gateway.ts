@@ -6,6 +6,8 @@
  *   erab gateway check   --config <file>                          validate and print the configuration
  *   erab gateway devices --config <file> [--json]                 the device allow-list and its states
  *   erab gateway software-rollback --config <file>                 current release back to the previous one
+ *   erab gateway repin   --gateway <operator URL> --device ID --address A --reason R [--revision N]
+ *                        --cert C --key K --ca CA [--crl F]       confirm that an admitted device moved (R5 pin)
  *
  * The configuration is one JSON file (src/roles/gateway/gateway.ts, gatewayConfigSchema);
  * ERAB_* environment variables override it (e.g. ERAB_ECHONET__POLL_MS=5000). An invalid file
@@ -23,6 +25,9 @@ import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/l
 import { SqlAdmissionStore, gatewayMigrations } from '../../roles/gateway/persistence.js';
 import { Gateway, acceleratedClock, gatewayConfigSchema, type GatewayConfig } from '../../roles/gateway/gateway.js';
 import { openStore } from '../../store/store.js';
+import { TlsMaterial } from '../../security/tls.js';
+import { operatorCall } from '../../secops/incidents/operator-client.js';
+import { UsageError } from '../usage.js';
 
 function speedOption(v: string): number {
   const n = Number(v);
@@ -137,5 +142,37 @@ export function register(program: Command): void {
       } finally {
         await store.close();
       }
+    });
+
+  gw.command('repin')
+    .description('confirm that an admitted device moved: its R5 pin becomes the new address (over the gateway operator listener, mutual TLS, audited as your decision)')
+    .requiredOption('--gateway <url>', 'the gateway operator endpoint, e.g. https://127.0.0.1:9464')
+    .requiredOption('--device <id>', 'the device id (erab gateway devices)')
+    .requiredOption('--address <ip|url>', 'the address the device now answers from (or the https:// base URL of its Web API node)')
+    .requiredOption('--reason <text>', 'why (recorded in the gateway audit log)')
+    .option('--revision <n>', 'the record revision you decided on (erab gateway devices); refused when it changed since')
+    .requiredOption('--cert <file>', 'your operator certificate').requiredOption('--key <file>', 'its key').requiredOption('--ca <file>', 'the CA').option('--crl <file>', 'the CRL')
+    .action(async (o: { gateway: string; device: string; address: string; reason: string; revision?: string; cert: string; key: string; ca: string; crl?: string }) => {
+      const revision = o.revision === undefined ? undefined : Number(o.revision);
+      if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) throw new UsageError(`--revision must be a positive integer, got "${o.revision!.slice(0, 20)}"`);
+      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded at the gateway and in the audit log)');
+      const material = await TlsMaterial.fromFiles({ certFile: o.cert, keyFile: o.key, caFile: o.ca, ...(o.crl ? { crlFile: o.crl } : {}) });
+      let r: { status: number; json: unknown };
+      try {
+        r = await operatorCall(material, o.gateway, 'POST', `/devices/${encodeURIComponent(o.device)}/repin`, { address: o.address, reason: o.reason.trim(), ...(revision !== undefined ? { revision } : {}) }, 'gateway');
+      } catch (err) {
+        if (err instanceof InvalidInputError) throw err;
+        // The operator listener closes the handshake of a client whose certificate is not an operator's.
+        process.stderr.write(`repin refused: ${o.gateway.slice(0, 200)} closed the connection (${(err as Error).message}); it accepts operator certificates only\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const body = (r.json ?? {}) as { error?: string; from?: string; address?: string; revision?: number; identified?: boolean };
+      if (r.status !== 200) {
+        process.stderr.write(`repin refused (HTTP ${r.status}): ${body.error ?? 'no reason given'}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`${o.device} repinned from ${body.from ?? '?'} to ${body.address ?? o.address} (revision ${body.revision ?? '?'})${body.identified ? '; identified there' : '; not yet answering there'}\n`);
     });
 }

@@ -135,6 +135,14 @@ export const DEVICE_CLASS_REGISTRY = {
     controllable: false, directions: [], storage: false, setpoint: false,
     telemetry: ['power', 'energy', 'status'], allocationClass: 'other', defaultCostPerKWh: Number.POSITIVE_INFINITY,
   },
+  pcs: {
+    name: 'multi-input PCS', ja: 'マルチ入力PCS',
+    echonet: [{ classCode: 0x02a5, name: 'multiple input PCS' }],
+    // The PCS measures what its PV and battery inputs exchange with the house; its inputs are
+    // steered through their own objects (battery, PV), so the PCS itself is read, not controlled.
+    controllable: false, directions: [], storage: false, setpoint: false,
+    telemetry: ['power', 'energy', 'status'], allocationClass: 'other', defaultCostPerKWh: Number.POSITIVE_INFINITY,
+  },
   load: {
     name: 'controllable load (BEMS/FEMS)', ja: '需要側負荷',
     controllable: true, directions: ['reduce'], storage: false, setpoint: false,

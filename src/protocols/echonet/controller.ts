@@ -269,47 +269,7 @@ export class EchonetController extends EventEmitter<ControllerEvents> {
    * `identityChanged` when the identity at this address differs from before.
    */
   async identify(address: string): Promise<RemoteNode> {
-    const np = await this.getProperties(address, NODE_PROFILE_EOJ, [0xd6, 0x83, 0x8a, 0x8c, 0x8d, 0x82]);
-    const val = <T>(epc: number, decode: (e: Uint8Array) => T): T | undefined => {
-      const p = np.find((x) => x.epc === epc && x.ok);
-      if (!p) return undefined;
-      try {
-        return decode(p.edt);
-      } catch {
-        return undefined;
-      }
-    };
-    const instances = val(0xd6, (e) => instanceList.decode(e)) ?? [];
-    const identity: NodeIdentityInfo = {};
-    const maker = val(0x8a, (e) => unsigned(3, { min: 0, max: 0xffffff }).decode(e));
-    if (maker !== undefined) identity.makerCode = maker;
-    const pc = val(0x8c, (e) => ascii(12).decode(e));
-    if (pc !== undefined) identity.productCode = pc;
-    const sn = val(0x8d, (e) => ascii(12).decode(e));
-    if (sn !== undefined) identity.productionNumber = sn;
-    const id = val(0x83, (e) => (identificationNumber.decode(e), hexBytes(e)));
-    if (id !== undefined) identity.identificationNumber = id;
-    const v = val(0x82, (e) => liteVersion.decode(e));
-    const node: RemoteNode = { address, instances, identity, maps: new Map(), releases: new Map(), lastSeen: this.clock.now() };
-    if (v) node.version = `${v.major}.${v.minor}`;
-    for (const inst of instances) {
-      const r = await this.getProperties(address, inst, [0x9d, 0x9e, 0x9f, 0x82]).catch(() => []);
-      const map = (epc: number): number[] => {
-        const p = r.find((x) => x.epc === epc && x.ok);
-        try {
-          return p ? propertyMap.decode(p.edt) : [];
-        } catch {
-          return [];
-        }
-      };
-      node.maps.set(inst, { anno: map(0x9d), set: map(0x9e), get: map(0x9f) });
-      const rel = r.find((x) => x.epc === 0x82 && x.ok);
-      if (rel) {
-        try {
-          node.releases.set(inst, appendixRelease.decode(rel.edt).release);
-        } catch { /* unknown format: leave out */ }
-      }
-    }
+    const node = await readNode(address, (deoj, epcs) => this.getProperties(address, deoj, epcs), this.clock.now());
     const before = this.known.get(address);
     this.known.set(address, node);
     if (!before) this.emit('node', node);
@@ -541,4 +501,54 @@ export function describeProperty(classCode: number, epc: number, edt: Uint8Array
     } catch { /* fall through to raw */ }
   }
   return { name: `0x${hex8(epc)}`, value: hexBytes(edt) };
+}
+
+/**
+ * Identifies a node through any way of reading its properties (UDP frames, the Web API): the node
+ * profile's instance list and identity (0xD6, 0x83, 0x8A, 0x8C, 0x8D, 0x82), then each instance's
+ * property maps and Appendix release.
+ */
+export async function readNode(address: string, get: (deoj: Eoj, epcs: number[]) => Promise<PropertyResult[]>, now: number): Promise<RemoteNode> {
+  const np = await get(NODE_PROFILE_EOJ, [0xd6, 0x83, 0x8a, 0x8c, 0x8d, 0x82]);
+  const val = <T>(epc: number, decode: (e: Uint8Array) => T): T | undefined => {
+    const p = np.find((x) => x.epc === epc && x.ok);
+    if (!p) return undefined;
+    try {
+      return decode(p.edt);
+    } catch {
+      return undefined;
+    }
+  };
+  const instances = val(0xd6, (e) => instanceList.decode(e)) ?? [];
+  const identity: NodeIdentityInfo = {};
+  const maker = val(0x8a, (e) => unsigned(3, { min: 0, max: 0xffffff }).decode(e));
+  if (maker !== undefined) identity.makerCode = maker;
+  const pc = val(0x8c, (e) => ascii(12).decode(e));
+  if (pc !== undefined) identity.productCode = pc;
+  const sn = val(0x8d, (e) => ascii(12).decode(e));
+  if (sn !== undefined) identity.productionNumber = sn;
+  const id = val(0x83, (e) => (identificationNumber.decode(e), hexBytes(e)));
+  if (id !== undefined) identity.identificationNumber = id;
+  const v = val(0x82, (e) => liteVersion.decode(e));
+  const node: RemoteNode = { address, instances, identity, maps: new Map(), releases: new Map(), lastSeen: now };
+  if (v) node.version = `${v.major}.${v.minor}`;
+  for (const inst of instances) {
+    const r = await get(inst, [0x9d, 0x9e, 0x9f, 0x82]).catch(() => []);
+    const map = (epc: number): number[] => {
+      const p = r.find((x) => x.epc === epc && x.ok);
+      try {
+        return p ? propertyMap.decode(p.edt) : [];
+      } catch {
+        return [];
+      }
+    };
+    node.maps.set(inst, { anno: map(0x9d), set: map(0x9e), get: map(0x9f) });
+    const rel = r.find((x) => x.epc === 0x82 && x.ok);
+    if (rel) {
+      try {
+        node.releases.set(inst, appendixRelease.decode(rel.edt).release);
+      } catch { /* unknown format: leave out */ }
+    }
+  }
+  return node;
 }

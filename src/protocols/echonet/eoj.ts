@@ -51,6 +51,7 @@ export const ClassCode = {
   lowVoltageSmartMeter: 0x0288,
   generalLighting: 0x0290,
   evCharger: 0x02a1,
+  multiInputPcs: 0x02a5,
   controller: 0x05ff,
 } as const;
 

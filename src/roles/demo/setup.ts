@@ -282,7 +282,9 @@ export function writeGatewayConfig(layout: DemoLayout, certs: DemoCertificates, 
 /**
  * The device node of one site: battery, PV, EV charger (V2H), water heater and smart meter, and a
  * mix of the other classes across sites (an air conditioner at every other site, dimmable
- * lighting at every third, a fuel cell at every fourth), as HEMS sites in the market differ.
+ * lighting at every third, a fuel cell at every fourth, a multi-input PCS shared by PV and battery
+ * at every other one from the first), as HEMS sites in the market differ. Every site has its
+ * low-voltage smart meter (the B-route view).
  */
 export function siteDevices(layout: DemoLayout, site: SitePlan, startTime: number): SiteConfigInput {
   return {
@@ -301,6 +303,7 @@ export function siteDevices(layout: DemoLayout, site: SitePlan, startTime: numbe
     ...(site.index % 2 === 1 ? { aircon: { ratedW: 2000, setC: 26, on: true } } : {}),
     ...(site.index % 3 === 2 ? { lighting: { ratedW: 150 } } : {}),
     ...(site.index % 4 === 3 ? { fuelCell: { ratedW: 700 } } : {}),
+    ...(site.index % 2 === 0 ? { pcs: {} } : {}),
   };
 }
 

@@ -45,6 +45,12 @@ export class EvSimulator implements DeviceSimulator {
       values: {
         ...superValues(identity),
         operationMode: 'standby',
+        actualOperationMode: 'standby',
+        // Designated-power charging and discharging (0xEB/0xEC), the way the gateway steers it.
+        chargingMethod: Uint8Array.of(0x03),
+        dischargingMethod: Uint8Array.of(0x03),
+        maintenanceStatus: Uint8Array.of(0x42),
+        faultDescription: Uint8Array.of(0x00, 0x00),
         vehicleConnection: this.connection(),
         ratedChargePower: watts(cfg.maxChargeW),
         ratedDischargePower: watts(cfg.maxDischargeW),
@@ -136,6 +142,8 @@ export class EvSimulator implements DeviceSimulator {
     const P = EvChargerDischarger.props;
     o.set(P.vehicleConnection, this.connection());
     o.set(P.instantaneousChargeDischargePower, watts(this.powerW));
+    // 0xE1 says what the unit does, which may differ from what 0xDA asks (no vehicle, full, empty).
+    o.set(P.actualOperationMode, this.powerW > 0 ? 'charging' : this.powerW < 0 ? 'discharging' : o.get(P.operationMode) === 'idle' ? 'idle' : 'standby');
     o.set(P.vehicleRemainingWh, wattHours(Math.round(this.energyWh)));
     o.set(P.vehicleRemainingPercent, Math.round(clamp(this.soc(), 0, 100)));
     o.set(P.vehicleRemainingDischargeable, wattHours(Math.round(this.energyWh)));

@@ -21,6 +21,11 @@ import { SmartMeterSimulator } from './smart-meter.js';
 import { LightingSimulator } from './lighting.js';
 import { FuelCellSimulator } from './fuel-cell.js';
 import { WaterHeaterSimulator } from './water-heater.js';
+import { PcsSimulator } from './pcs.js';
+import type { Server } from 'node:https';
+import type { AllowListConfig } from '../../security/allow-list.js';
+import { createMutualTlsServer, type TlsMaterial } from '../../security/tls.js';
+import { webApiHandler, type WebApiClientCredential } from '../../protocols/echonet/webapi/server.js';
 
 /** Overrides of one device's identity (maker, product code, production number, firmware version). */
 const identityOverride = z.object({
@@ -147,6 +152,15 @@ export const SiteConfigSchema = z.object({
     on: z.boolean().default(true),
     identity: identityOverride.optional(),
   }).strict().nullable().default(null),
+  /**
+   * A multi-input PCS (EOJ 0x02A5) that the site's PV and battery share (at least one of them is
+   * needed); it measures their AC exchange. null = none.
+   */
+  pcs: z.object({
+    /** The PCS's own consumption while on, W. */
+    standbyW: z.number().min(0).max(200).default(15),
+    identity: identityOverride.optional(),
+  }).strict().nullable().default(null),
   /** The smart meter (EOJ 0x0288): measures the sum of the devices plus a household base load. */
   meter: z.object({
     /** Household base load at its lowest (night), W. */
@@ -157,7 +171,7 @@ export const SiteConfigSchema = z.object({
     noise: z.number().min(0).max(1).default(0),
     identity: identityOverride.optional(),
   }).strict().default({ baseLoadMinW: 250, baseLoadMaxW: 900, noise: 0 }),
-}).strict();
+}).strict().refine((c) => !c.pcs || c.pv || c.battery, { path: ['pcs'], message: 'a multi-input PCS needs a PV system or a battery on its inputs' });
 
 export type SiteConfigInput = z.input<typeof SiteConfigSchema>;
 export type SiteConfig = z.output<typeof SiteConfigSchema>;
@@ -172,12 +186,31 @@ export function parseSiteConfig(input: unknown, source = 'site config'): SiteCon
   return r.data;
 }
 
+/**
+ * The site's ECHONET Lite Web API server (for a device reached over IP beyond the home LAN):
+ * HTTPS with mutual TLS on the site's address, OAuth 2.0 client credentials for the bearer token.
+ */
+export interface SiteWebApiOptions {
+  /** The device's certificate and the CA its clients' certificates must chain to. */
+  material: TlsMaterial;
+  /** Which client certificates may connect (default: gateway certificates). */
+  allowList?: AllowListConfig;
+  /** OAuth 2.0 clients allowed to obtain tokens. */
+  clients: readonly WebApiClientCredential[];
+  /** TCP port (default 0: ephemeral; see DeviceSite.webApiUrl). */
+  port?: number;
+  /** Where refused connections and requests are recorded. */
+  audit: AuditSink;
+}
+
 export interface SiteRuntimeOptions {
   /** Base clock (default the system clock); simulated time runs `speed` times faster. */
   clock?: Clock;
   /** Run physics on timers (true, default) or only on `advance` (tests, benchmarks). */
   realtime?: boolean;
   audit?: AuditSink;
+  /** Serve the site's objects over the ECHONET Lite Web API too (besides UDP). */
+  webApi?: SiteWebApiOptions;
 }
 
 /** Longest physics step; longer advances are split so integration stays accurate. */
@@ -201,6 +234,7 @@ export class DeviceSite {
   readonly aircon: AirconSimulator | undefined;
   readonly lighting: LightingSimulator | undefined;
   readonly fuelCell: FuelCellSimulator | undefined;
+  readonly pcs: PcsSimulator | undefined;
   readonly meter: SmartMeterSimulator;
   /** Each device's firmware (A/B slots, installs over ECHONET Lite), by kind. */
   readonly firmware: ReadonlyMap<DeviceKind, SimulatedFirmware>;
@@ -208,6 +242,9 @@ export class DeviceSite {
   private simNow: number;
   private timer: TimerHandle | undefined;
   private closed = false;
+  private webApiServer: Server | undefined;
+  /** The Web API base URL (https://address:port) when the site serves it. */
+  webApiUrl: string | undefined;
 
   private constructor(config: SiteConfig, node: EchonetNode, devs: ReturnType<typeof buildDevices>, time: SimulationTime, private readonly clock: Clock) {
     this.config = config;
@@ -219,6 +256,7 @@ export class DeviceSite {
     this.aircon = devs.aircon;
     this.lighting = devs.lighting;
     this.fuelCell = devs.fuelCell;
+    this.pcs = devs.pcs;
     this.meter = devs.meter;
     const faulty = new Set(config.firmware.faultyVersions);
     this.firmware = new Map(devs.list.map((d) => [d.kind, new SimulatedFirmware(d.object, devs.firmwareOf(d.kind), faulty)]));
@@ -246,9 +284,28 @@ export class DeviceSite {
       ...(runtime.audit ? { audit: runtime.audit } : {}),
     });
     const site = new DeviceSite(config, node, devs, time, clock);
+    if (runtime.webApi) await site.serveWebApi(runtime.webApi).catch(async (err: unknown) => {
+      await node.close();
+      throw err;
+    });
     site.stepTo(site.simNow, true);
     if (runtime.realtime ?? true) site.schedule();
     return site;
+  }
+
+  private async serveWebApi(w: SiteWebApiOptions): Promise<void> {
+    const handler = webApiHandler({
+      objects: () => [this.node.profile, ...this.node.hosted()], clients: w.clients, clock: this.clock,
+      onRefused: (r) => w.audit.append({ actor: { kind: 'system', id: `device.webapi:${this.config.address}` }, action: 'echonet.webapi.refused', target: r.path, outcome: 'refused', reason: r.reason, details: { status: r.status } }),
+    });
+    const { server } = createMutualTlsServer({ material: w.material, profile: 'R5', audit: w.audit, allowList: w.allowList ?? { roles: ['gateway'] }, listener: `device:webapi:${this.config.address}` }, handler);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(w.port ?? 0, this.config.address, () => resolve());
+    });
+    this.webApiServer = server;
+    const port = (server.address() as { port: number }).port;
+    this.webApiUrl = `https://${this.config.address}:${port}`;
   }
 
   /** The simulated instant of the last physics step. */
@@ -257,7 +314,7 @@ export class DeviceSite {
   }
 
   devices(): DeviceSimulator[] {
-    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.fuelCell, this.ev, this.battery, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+    return [this.pv, this.waterHeater, this.aircon, this.lighting, this.fuelCell, this.ev, this.battery, this.pcs, this.meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   }
 
   device(kind: DeviceKind): DeviceSimulator | undefined {
@@ -294,7 +351,8 @@ export class DeviceSite {
 
   /**
    * One physics step: generation and loads first, then the fuel cell (load following sees them and
-   * the base load), the battery (automatic mode sees all of them), then the meter.
+   * the base load), the battery (automatic mode sees all of them), the PCS (which measures its
+   * PV and battery inputs after they stepped), then the meter.
    */
   private stepOnce(t: number, dtMs: number): void {
     let net = 0;
@@ -302,6 +360,7 @@ export class DeviceSite {
     const base = this.meter.baseLoad(t);
     if (this.fuelCell) net += this.fuelCell.step({ t: t as never, dtMs, netLoadW: net + base });
     if (this.battery) net += this.battery.step({ t: t as never, dtMs, netLoadW: net + base });
+    if (this.pcs) net += this.pcs.step({ t: t as never, dtMs, netLoadW: net });
     this.meter.step({ t: t as never, dtMs, netLoadW: net });
   }
 
@@ -309,6 +368,11 @@ export class DeviceSite {
     if (this.closed) return;
     this.closed = true;
     this.timer?.cancel();
+    if (this.webApiServer) {
+      const s = this.webApiServer;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
     await this.node.close();
   }
 }
@@ -333,7 +397,7 @@ function buildDevices(config: SiteConfig) {
       firmwareVersion,
     };
   };
-  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', lighting: 'LIGHT', fuel_cell: 'FC', meter: 'METER' };
+  const KIND_TAG: Record<string, string> = { battery: 'BAT', pv: 'PV', ev: 'V2H', water_heater: 'HPWH', aircon: 'AC', lighting: 'LIGHT', fuel_cell: 'FC', pcs: 'PCS', meter: 'METER' };
   const b = config.battery;
   const battery = b ? new BatterySimulator({ capacityWh: b.capacityWh, maxChargeW: b.maxChargeW, maxDischargeW: b.maxDischargeW, initialSocPercent: b.initialSocPercent, minSocPercent: b.minSocPercent }, id('BAT', b.identity)) : undefined;
   const p = config.pv;
@@ -348,10 +412,16 @@ function buildDevices(config: SiteConfig) {
   const lighting = l ? new LightingSimulator({ ratedW: l.ratedW, brightnessPercent: l.brightnessPercent, on: l.on }, id('LIGHT', l.identity)) : undefined;
   const f = config.fuelCell;
   const fuelCell = f ? new FuelCellSimulator({ ratedW: f.ratedW, generating: f.generating }, id('FC', f.identity)) : undefined;
+  const c = config.pcs;
+  const inputs = [
+    ...(pv ? [{ eoj: pv.object.eoj, powerW: () => -pv.output() }] : []),
+    ...(battery ? [{ eoj: battery.object.eoj, powerW: () => battery.power() }] : []),
+  ];
+  const pcs = c ? new PcsSimulator({ standbyW: c.standbyW, inputs }, id('PCS', c.identity)) : undefined;
   const m = config.meter;
   const meter = new SmartMeterSimulator({ baseLoadMinW: m.baseLoadMinW, baseLoadMaxW: m.baseLoadMaxW, noise: m.noise, random }, id('METER', m.identity));
   // The fuel cell comes after the loads so that it can follow them.
-  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
+  const list: DeviceSimulator[] = [battery, pv, ev, waterHeater, aircon, lighting, fuelCell, pcs, meter].filter((d): d is NonNullable<typeof d> => d !== undefined);
   const firmwareOf = (kind: DeviceKind): string => versions.get(KIND_TAG[kind] ?? '') ?? config.firmware.version;
-  return { battery, pv, ev, waterHeater, aircon, lighting, fuelCell, meter, list, firmwareOf };
+  return { battery, pv, ev, waterHeater, aircon, lighting, fuelCell, pcs, meter, list, firmwareOf };
 }

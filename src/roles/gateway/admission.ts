@@ -162,7 +162,7 @@ export class AdmissionRegistry {
    * The operator confirms that an admitted device really moved (e.g. a new DHCP lease): its pin
    * becomes `address`. Recorded in the audit log as the operator's decision.
    */
-  repin(deviceId: string, revision: number, address: string, by: string): { ok: true; record: DeviceRecord } | { ok: false; reason: string } {
+  repin(deviceId: string, revision: number, address: string, by: string, reason?: string): { ok: true; record: DeviceRecord } | { ok: false; reason: string } {
     const r = this.byId.get(deviceId);
     if (!r) return this.refusedDecision(deviceId, 'repin', by, 'unknown device');
     if (r.revision !== revision) return this.refusedDecision(deviceId, 'repin', by, `revision ${revision} is stale (now ${r.revision})`);
@@ -170,7 +170,7 @@ export class AdmissionRegistry {
     r.address = address;
     r.revision += 1;
     this.store.save(r);
-    this.audit.append({ actor: { kind: 'operator', id: by }, action: 'gateway.device.repinned', target: deviceId, outcome: 'success', details: { from, to: address } });
+    this.audit.append({ actor: { kind: 'operator', id: by }, action: 'gateway.device.repinned', target: deviceId, outcome: 'success', ...(reason ? { reason } : {}), details: { from, to: address } });
     return { ok: true, record: structuredClone(r) };
   }
 

@@ -25,11 +25,12 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import { watts, wattHours, type EpochMillis } from '../../core/units.js';
 import type { EchonetController, PropertyResult, RemoteNode } from '../../protocols/echonet/controller.js';
+import { isWebApiAddress, type WebApiClient } from '../../protocols/echonet/webapi/client.js';
 import { eojClass, formatEoj, type Eoj } from '../../protocols/echonet/eoj.js';
 import type { Property } from '../../protocols/echonet/frame.js';
 import { classDefinition } from '../../protocols/echonet/objects/index.js';
 import type { ClassDef, PropertyDef } from '../../protocols/echonet/objects/types.js';
-import { meterReadingToWattHours, type EnergyUnit } from '../../protocols/echonet/objects/smart-meter.js';
+import { meterReadingToWattHours, type EnergyUnit, type PhaseCurrents } from '../../protocols/echonet/objects/smart-meter.js';
 import type { AdmissionRegistry, DeviceIdentity, DeviceRecord } from './admission.js';
 import type { DeviceDirectory, DevicePort } from './engine.js';
 import type { DeviceDetails } from './inventory.js';
@@ -46,7 +47,10 @@ const READ_EPCS: Record<DeviceClass, number[]> = {
   aircon: [0x80, 0xb0, 0xb3, 0x84],
   lighting: [0x80, 0xb0, 0x84],
   fuel_cell: [0x80, 0xc4, 0xca, 0xd2, 0xc2],
-  meter: [0x80, 0xe7, 0xe0, 0xe1, 0xd3],
+  // B-route view: instantaneous power and currents, both cumulative registers with their unit,
+  // coefficient and effective digits (the register wraps at 10^digits).
+  meter: [0x80, 0xe7, 0xe8, 0xe0, 0xe3, 0xe1, 0xd3, 0xd7],
+  pcs: [0x80, 0xe7, 0xe0, 0xe3, 0xe8, 0xd0],
 };
 
 /** 0x81 installation location codes (upper 5 bits), APPENDIX §2 (device object super class). */
@@ -92,7 +96,17 @@ export interface EchonetSiteOptions {
   logger?: Logger | undefined;
   /** Where R5 security events go (a device INF from an unexpected or spoofed source). */
   audit?: AuditSink | undefined;
+  /**
+   * The ECHONET Lite Web API client (HTTPS with mutual TLS + OAuth 2.0) for devices reached over IP
+   * beyond the home LAN: an address in `addresses` that is an https:// URL is a Web API node.
+   */
+  webApi?: WebApiClient | undefined;
 }
+
+/** What the site needs of a way to reach a node: the UDP controller or the Web API client. */
+type NodeAccess = Pick<EchonetController, 'identify' | 'getProperties' | 'node'> & {
+  setProperties(address: string, deoj: Eoj, props: Property[]): Promise<PropertyResult[]>;
+};
 
 /** At most one audit record per (event, source, EOJ) in this window: a flood stays one line. */
 const SECURITY_EVENT_WINDOW_MS = 60_000;
@@ -151,6 +165,13 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
 
   private readonly lastSecurityEvent = new Map<string, number>();
 
+  /** The Web API client for an https:// address, the UDP controller otherwise. */
+  private access(address: string): NodeAccess {
+    if (!isWebApiAddress(address)) return this.o.controller;
+    if (!this.o.webApi) throw new PolicyRefusedError(`${address.slice(0, 200)} is an ECHONET Lite Web API address, but no Web API client is configured`);
+    return this.o.webApi;
+  }
+
   /**
    * Protected R5: a device object's INF is expected only from the address its device is pinned
    * to. One from elsewhere for the EOJ of an admitted device is a spoofed source; one from a
@@ -191,7 +212,7 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
 
   /** Identifies one node (again) and registers its objects. */
   async identify(address: string): Promise<void> {
-    const node = await this.o.controller.identify(address);
+    const node = await this.access(address).identify(address);
     this.register(node);
     for (const d of this.devices.values()) if (d.address === address) await this.readDetails(d);
   }
@@ -216,12 +237,12 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
   }
 
   private async readDetails(d: SiteDevice): Promise<void> {
-    const maker = this.o.controller.node(d.address)?.identity.makerCode;
+    const maker = this.access(d.address).node(d.address)?.identity.makerCode;
     const fwEpc = maker === undefined ? undefined : this.firmwareEpcs.get(maker);
     // 0x8C: the object's own product code (型番): a node holding a battery and a meter has one
     // node-profile product code but two products, and vulnerability matching needs the product's.
     const epcs = fwEpc === undefined ? [0x81, 0x8c] : [0x81, 0x8c, fwEpc];
-    const r = await this.o.controller.getProperties(d.address, d.eoj, epcs).catch(() => []);
+    const r = await this.access(d.address).getProperties(d.address, d.eoj, epcs).catch(() => []);
     const loc = r.find((x) => x.epc === 0x81 && x.ok);
     if (loc) d.details.installationLocation = describeLocation(loc.edt);
     const pc = r.find((x) => x.epc === 0x8c && x.ok && x.edt.length > 0 && x.edt.length <= 12);
@@ -245,12 +266,12 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
 
   private async read(d: SiteDevice): Promise<void> {
     const now = this.o.clock.now();
-    const node = this.o.controller.node(d.address);
+    const node = this.access(d.address).node(d.address);
     const gettable = node?.maps.get(d.eoj)?.get;
     const epcs = READ_EPCS[d.class].filter((e) => !gettable || gettable.length === 0 || gettable.includes(e));
     let results: PropertyResult[];
     try {
-      results = await this.o.controller.getProperties(d.address, d.eoj, epcs);
+      results = await this.access(d.address).getProperties(d.address, d.eoj, epcs);
     } catch (err) {
       d.reading = { ...(d.reading ?? { deviceId: d.deviceId, class: d.class }), at: now, online: false };
       this.log.debug({ device: d.deviceId, err: (err as Error).message }, 'device read failed');
@@ -291,7 +312,7 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
   /** The maker code (6 hex digits) of the node a device is on, or undefined when unknown. */
   makerCodeOf(deviceId: string): string | undefined {
     const d = this.devices.get(deviceId);
-    const maker = d ? this.o.controller.node(d.address)?.identity.makerCode : undefined;
+    const maker = d ? this.access(d.address).node(d.address)?.identity.makerCode : undefined;
     return maker === undefined ? undefined : maker.toString(16).toUpperCase().padStart(6, '0');
   }
 
@@ -303,7 +324,7 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
     const d = this.devices.get(deviceId);
     if (!d) throw new PolicyRefusedError(`unknown device ${deviceId}`);
     if (!this.o.admission.isControllable(deviceId)) throw new NotAuthorizedError(`device ${deviceId} is not admitted; no firmware command is sent`);
-    const results = await this.o.controller.setProperties(d.address, d.eoj, [{ epc, edt: new Uint8Array(Buffer.from(text, 'latin1')) }]);
+    const results = await this.access(d.address).setProperties(d.address, d.eoj, [{ epc, edt: new Uint8Array(Buffer.from(text, 'latin1')) }]);
     if (results.some((r) => !r.ok)) throw new PolicyRefusedError(`device ${deviceId} refused the firmware command on 0x${epc.toString(16).toUpperCase()} (SetC_SNA)`);
   }
 
@@ -312,7 +333,7 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
     const d = this.devices.get(deviceId);
     if (!d) throw new PolicyRefusedError(`unknown device ${deviceId}`);
     await this.readDetails(d);
-    const r = await this.o.controller.getProperties(d.address, d.eoj, [0x88]);
+    const r = await this.access(d.address).getProperties(d.address, d.eoj, [0x88]);
     const fault = decodeWith<string>(d.def, 0x88, r);
     return { firmwareVersion: d.details.firmwareVersion, fault: fault === undefined ? undefined : fault !== 'noFault' };
   }
@@ -327,7 +348,7 @@ export class EchonetSite implements DeviceDirectory, DevicePort {
     }
     const props = propertiesFor(d.def, d.class, cmd, normal);
     if (props.length === 0) return;
-    const results = await this.o.controller.setProperties(d.address, d.eoj, props);
+    const results = await this.access(d.address).setProperties(d.address, d.eoj, props);
     const refused = results.filter((r) => !r.ok).map((r) => `0x${r.epc.toString(16).toUpperCase()}`);
     if (refused.length > 0) throw new PolicyRefusedError(`device ${cmd.deviceId} refused ${refused.join(', ')} (SetC_SNA)`);
     // The reading is left as it is: only a Get after this Set says what the device does now
@@ -388,6 +409,7 @@ export function propertiesFor(def: ClassDef, cls: DeviceClass, cmd: DeviceComman
       if (cmd.action === 'auto') return [p(0xb0, Math.round(normal?.percent ?? 100))];
       break;
     case 'meter':
+    case 'pcs':
       break;
   }
   throw new PolicyRefusedError(`action ${cmd.action} has no ECHONET Lite mapping for class ${cls}`);
@@ -462,7 +484,22 @@ function readingFrom(d: SiteDevice, results: readonly PropertyResult[], at: numb
       if (p !== undefined) r.powerW = watts(p);
       const count = v<number>(0xe0);
       const unit = v<EnergyUnit>(0xe1);
-      if (count !== undefined && unit !== undefined) r.energyWh = meterReadingToWattHours(count, unit, v<number>(0xd3) ?? 1);
+      const coefficient = v<number>(0xd3) ?? 1;
+      if (count !== undefined && unit !== undefined) r.energyWh = meterReadingToWattHours(count, unit, coefficient);
+      const sold = v<number>(0xe3);
+      if (sold !== undefined && unit !== undefined) r.exportedEnergyWh = meterReadingToWattHours(sold, unit, coefficient);
+      const currents = v<PhaseCurrents>(0xe8);
+      if (currents) r.phaseCurrentsA = { r: currents.r, ...(currents.t !== null ? { t: currents.t } : {}) };
+      break;
+    }
+    case 'pcs': {
+      const p = v<number>(0xe7);
+      if (p !== undefined) r.powerW = watts(p);
+      const bought = v<number>(0xe0);
+      if (bought !== undefined) r.energyWh = wattHours(bought);
+      const sold = v<number>(0xe3);
+      if (sold !== undefined) r.exportedEnergyWh = wattHours(sold);
+      r.connectedObjects = v<Eoj[]>(0xe8)?.map(formatEoj);
       break;
     }
   }

@@ -34,7 +34,8 @@ import type { Ven, VenDistribute, VenDistributeVerdict, VenEventAnswer, VenEvent
 import { AuditLog } from '../../security/audit/log.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
-import { loadTlsMaterial } from '../../security/tls.js';
+import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
+import { WebApiClient } from '../../protocols/echonet/webapi/client.js';
 import { composeMigrations, type Migration } from '../../store/migrations.js';
 import { attachAll, type Attach, type Attached } from '../common/composition.js';
 import { openStore, type Store } from '../../store/store.js';
@@ -155,6 +156,18 @@ export const gatewayConfigSchema = z.object({
     firmwareEpcs: z.record(z.string().regex(/^[0-9A-Fa-f]{6}$/, 'must be a maker code of 6 hex digits'), z.number().int().min(0xf0).max(0xff)).default({}),
     /** Maker code (6 hex digits) → maker-specific EPC (0xF0–0xFF) of its firmware install command (./updater.ts). */
     firmwareInstallEpcs: z.record(z.string().regex(/^[0-9A-Fa-f]{6}$/, 'must be a maker code of 6 hex digits'), z.number().int().min(0xf0).max(0xff)).default({}),
+    /**
+     * Devices reached over IP beyond the home LAN through the ECHONET Lite Web API (HTTPS with
+     * mutual TLS, the gateway's own certificate, profile R5; OAuth 2.0 client credentials).
+     */
+    webApi: z.object({
+      /** Web API node base URLs (https://host:port), discovered and pinned like UDP devices. */
+      devices: z.array(z.url({ protocol: /^https$/, error: 'must be an https:// URL' })).min(1).max(100),
+      /** OAuth 2.0 client id the gateway is registered under at the nodes. */
+      clientId: z.string().min(1).max(200),
+      /** File holding the OAuth 2.0 client secret (never in the configuration itself). */
+      clientSecretFile: z.string().min(1),
+    }).strict().optional(),
   }).strict().prefault({}),
   /** Signed updates from the aggregator (./updater.ts). */
   updates: z.object({
@@ -407,7 +420,12 @@ export class Gateway {
         clock, audit, timeoutMs: config.echonet.timeoutMs, retries: config.echonet.retries, perNodeRate: config.echonet.perNodeRate,
       });
       cleanup.unshift(() => controller.close());
-      const site = new EchonetSite({ controller, admission, clock, addresses: config.echonet.devices, firmwareEpcs: config.echonet.firmwareEpcs, logger: log, audit });
+      const wa = config.echonet.webApi;
+      const webApi = wa ? new WebApiClient({
+        tls: clientTlsOptions(material, 'R5', { audit }), clientId: wa.clientId, clientSecret: readSecret(wa.clientSecretFile, 'echonet.webApi.clientSecretFile'), clock,
+      }) : undefined;
+      if (webApi) cleanup.unshift(() => webApi.close());
+      const site = new EchonetSite({ controller, admission, clock, addresses: [...config.echonet.devices, ...(wa?.devices ?? [])], firmwareEpcs: config.echonet.firmwareEpcs, logger: log, audit, webApi });
       const policy = new SafetyPolicy(config.policy, clock);
       const failSafe = new FailSafe(config.policy.failSafe, clock);
       const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, maxRampUpMs: config.engine.maxRampUpMs, logger: log });
@@ -544,6 +562,7 @@ export class Gateway {
       }, { id: config.gatewayId, audit, material, logger: log, store, operator: config.operator, syslog: config.syslog, routes: gatewayOperatorRoutes({
         engine, admission, persistSafeMode: (state) => saveSafeMode(store, state),
         online: (id) => gw.site.reading(id)?.online ?? false, inventoryChanged: () => gw.syncInventory(),
+        identify: (address) => site.identify(address),
       }) });
       cleanup.unshift(() => gw.watch?.close());
       if (deps.attach?.length) {
@@ -804,4 +823,16 @@ export class Gateway {
       ? { code: OADR_CODE.OK, optType: 'optIn', description: 'admission decision applied' }
       : { code: OADR_CODE.INVALID_ID, optType: 'optOut', description: problems.join('; ') };
   }
+}
+
+/** A secret kept in a file (trailing newline trimmed); an unreadable or empty file stops start-up naming the field. */
+function readSecret(file: string, field: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`${field}: cannot read ${file} (${describeError(err)})`);
+  }
+  if (text.length === 0) throw new ConfigError(`${field}: ${file} is empty`);
+  return text;
 }

@@ -13,6 +13,10 @@
  *   POST /api/devices/<id>/quarantine    {reason}: back to the owner's mode, then not controlled        security officer
  *   POST /devices/<id>/quarantine        the same (the path `erab incident act` uses)                  security officer
  *   POST /api/devices/<id>/release       {revision, reason}: a quarantined device admitted again       security officer
+ *   POST /devices/<id>/repin             {address, reason, revision?}: the operator confirms that an   security officer
+ *                                        admitted device really moved (protected R5: until then, its
+ *                                        identity from another source is refused as a clone); its pin
+ *                                        becomes `address` and the device is identified there
  *
  * Admission is decided here, on the gateway, rather than relayed by the aggregator: the registry
  * and the devices are here, the operator's own certificate is the audited actor of the decision
@@ -26,12 +30,18 @@ import { PolicyRefusedError } from '../../core/errors.js';
 import type { ApiRoute } from '../common/operator-api.js';
 import { NotFoundError } from '../common/operator-routes.js';
 import { pageOf, pageQuery } from '../common/pages.js';
+import { isIP } from 'node:net';
+import { isWebApiAddress } from '../../protocols/echonet/webapi/client.js';
 import type { AdmissionRegistry, DeviceRecord } from './admission.js';
 import type { EventEngine } from './engine.js';
 
 const reasonBody = z.object({ reason: z.string({ error: 'must be a non-empty string' }).trim().min(1, { error: 'must be a non-empty string' }).max(500) }).strict();
 const revisionBody = z.object({ revision: z.number().int().min(1), reason: z.string().trim().min(1).max(500).optional() }).strict();
 const deviceView = z.object({ deviceId: z.string(), class: z.string(), state: z.enum(['admitted', 'pending', 'quarantined', 'rejected']), revision: z.number(), online: z.boolean() }).loose();
+const repinAddress = z.string().max(300).refine((a) => isIP(a) !== 0 || (isWebApiAddress(a) && URL.canParse(a)), {
+  error: 'must be the IPv4 or IPv6 address the device now answers from (or the https:// base URL of its ECHONET Lite Web API node)',
+});
+const repinBody = z.object({ address: repinAddress, reason: z.string().trim().min(1).max(500), revision: z.number().int().min(1).optional() }).strict();
 const safeModeView = z.object({ safeMode: z.object({ by: z.string(), reason: z.string(), since: z.number() }).nullable() }).loose();
 
 /**
@@ -45,6 +55,8 @@ export function gatewayOperatorRoutes(g: {
   online?: ((deviceId: string) => boolean) | undefined;
   /** Sends the inventory upstream after a decision. */
   inventoryChanged?: (() => Promise<void>) | undefined;
+  /** Identifies the node at an address again (EchonetSite.identify), so a repinned device is reached there. */
+  identify?: ((address: string) => Promise<void>) | undefined;
 }): ApiRoute[] {
   const online = g.online ?? (() => false);
   const view = (r: DeviceRecord) => ({ ...r, online: online(r.deviceId) });
@@ -134,6 +146,22 @@ export function gatewayOperatorRoutes(g: {
         const id = r.params.deviceId!;
         if (known(id).state !== 'quarantined') throw new PolicyRefusedError(`device ${id.slice(0, 100)}: ${known(id).state}, not quarantined`);
         return decided(g.admission.admit(id, (r.body as { revision: number }).revision, r.operator.id));
+      },
+    },
+    {
+      method: 'POST', path: '/devices/:deviceId/repin', action: 'gateway.api.device.repin', role: 'security officer', body: repinBody,
+      response: z.object({ deviceId: z.string(), address: z.string(), from: z.string(), revision: z.number(), state: z.string(), identified: z.boolean() }),
+      summary: 'Confirm that an admitted device moved: its R5 pin becomes the new address (`erab gateway repin`)',
+      handle: async (r) => {
+        const id = r.params.deviceId!;
+        const record = known(id);
+        const b = r.body as { address: string; reason: string; revision?: number };
+        const moved = g.admission.repin(id, b.revision ?? record.revision, b.address, r.operator.id, b.reason);
+        if (!moved.ok) throw new PolicyRefusedError(`repin of ${id.slice(0, 100)} refused: ${moved.reason}`);
+        // The device is reached at its new pin from now on (not waiting for the next discovery).
+        const identified = (await g.identify?.(b.address).then(() => true, () => false)) ?? false;
+        await g.inventoryChanged?.().catch(() => undefined);
+        return { deviceId: moved.record.deviceId, address: moved.record.address, from: record.address, revision: moved.record.revision, state: moved.record.state, identified };
       },
     },
   ];

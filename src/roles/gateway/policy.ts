@@ -110,6 +110,7 @@ export const DEFAULT_CLASS_POLICY: Readonly<Record<DeviceClass, ClassPolicy>> = 
     lighting: { ...base },
     fuel_cell: { ...base },
     meter: { ...base, maxCommandsPerMinute: 1 },
+    pcs: { ...base, maxCommandsPerMinute: 1 },
   };
 })();
 

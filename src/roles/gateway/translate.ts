@@ -110,6 +110,7 @@ const CLASS_SUPPORT: Readonly<Record<DeviceClass, readonly string[]>> = {
   lighting: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   fuel_cell: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
   meter: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
+  pcs: ['level', 'x-loadControlCapacity', 'x-loadControlLevelOffset', 'x-loadControlPercentOffset'],
 };
 
 const fail = (code: 454 | 460 | 469, reason: string): TranslationResult => ({ ok: false, code, reason });
@@ -289,6 +290,8 @@ export function translateSignals(
     }
     case 'meter':
       return ok(undefined, 'a smart meter is read, not controlled');
+    case 'pcs':
+      return ok(undefined, 'a multi-input PCS is read; its battery and PV are controlled through their own objects');
   }
 }
 

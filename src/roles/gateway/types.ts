@@ -58,6 +58,7 @@ export const ACTIONS_BY_CLASS: Readonly<Record<DeviceClass, readonly CommandActi
   lighting: ['light_level', 'auto'],
   fuel_cell: ['generate', 'stop_generate', 'auto'],
   meter: [],
+  pcs: [],
 };
 
 /** One abstract command for one device. Only the field its action needs is set. */
@@ -152,8 +153,14 @@ export interface DeviceReading {
   online: boolean;
   /** Signed net power (+ draw, − feed), e.g. battery charge +, discharge −, PV output −. */
   powerW?: Watts | undefined;
-  /** Cumulative energy (meter: normal-direction cumulative energy). */
+  /** Cumulative energy (meter: normal-direction cumulative energy, bought; PCS: 0xE0 normal direction). */
   energyWh?: WattHours | undefined;
+  /** Cumulative reverse-direction energy (meter 0xE3: sold to the grid; PCS 0xE3). */
+  exportedEnergyWh?: WattHours | undefined;
+  /** Meter 0xE8: R- and T-phase currents in A (T absent on a single-phase two-wire service). */
+  phaseCurrentsA?: { r: number; t?: number | undefined } | undefined;
+  /** PCS 0xE8: the ECHONET Lite objects on its inputs (EOJs, e.g. ['027901', '027D01']). */
+  connectedObjects?: string[] | undefined;
   /** Battery or vehicle state of charge, 0..100 %. */
   socPercent?: number | undefined;
   /** Rated energy capacity (battery, vehicle), to turn SoC into stored energy. */

@@ -61,6 +61,7 @@ export const TLS_PROFILES = {
   R4: openadr('R4', 'aggregator ↔ EMS/gateway, OpenADR 2.0b pull'),
   console: modern('console', 'operator console and HTTP API'),
   syslog: modern('syslog', 'audit export, syslog over TLS (RFC 5425)'),
+  R5: modern('R5', 'gateway ↔ device beyond the home LAN, ECHONET Lite Web API (HTTPS + OAuth 2.0)'),
 } as const satisfies Record<string, TlsProfile>;
 
 export type TlsProfileName = keyof typeof TLS_PROFILES;

@@ -74,11 +74,13 @@ test('simulated devices over UDP: every readable value, map and mandatory proper
   const controller = await EchonetController.start({ address: '127.17.1.1', timeoutMs: 3000 });
   const site = await DeviceSite.start({
     address: '127.17.1.2', startTime: Date.UTC(2026, 5, 21, 3, 5), peers: [{ address: '127.17.1.1' }],
-    battery: {}, pv: {}, ev: {}, waterHeater: {}, aircon: {}, lighting: {}, fuelCell: {}, meter: {},
+    battery: {}, pv: {}, ev: {}, waterHeater: {}, aircon: {}, lighting: {}, fuelCell: {}, pcs: {}, meter: {},
   }, { realtime: false });
   try {
     const [node] = await controller.discover({ addresses: ['127.17.1.2'] });
-    assert.ok(node && node.instances.length >= 6);
+    assert.ok(node);
+    // Every simulated class is walked: the Release R classes (multi-input PCS) and the B-route meter among them.
+    assert.deepEqual(node.instances.map((x) => classOf(x)).sort((a, b) => a - b), [0x0130, 0x026b, 0x0279, 0x027c, 0x027d, 0x027e, 0x0288, 0x0290, 0x02a5]);
     const problems: string[] = [];
     let bitmaps = 0;
     for (const deoj of node.instances) {

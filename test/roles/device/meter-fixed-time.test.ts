@@ -28,3 +28,42 @@ test('0xEA/0xEB read the last half-hour boundary, never 1970-01-01, before the f
     await controller.close();
   }
 });
+
+test('0xD0 holds the last 1-minute reading and 0xEF/0xEE return the 1-minute history over UDP (Release R)', async () => {
+  const start = Date.UTC(2026, 5, 21, 3, 10, 20); // 12:10:20 JST
+  const controller = await EchonetController.start({ address: '127.17.2.3', timeoutMs: 3000 });
+  const site = await DeviceSite.start({ address: '127.17.2.4', startTime: start, peers: [{ address: '127.17.2.3' }], meter: { baseLoadMinW: 6000, baseLoadMaxW: 6000 } }, { realtime: false });
+  const meter = eoj(0x0288, 1);
+  const P = LowVoltageSmartMeter.props;
+  try {
+    site.advance(5 * 60_000); // 12:15:20: minutes 12:11 … 12:15 recorded
+    const [d0] = await controller.getProperties('127.17.2.4', meter, [0xd0]);
+    const minute = P.minuteReading.codec.decode(d0!.edt);
+    assert.equal(minute.at, Date.UTC(2026, 5, 21, 3, 15), 'the 12:15:00 boundary');
+    assert.ok(minute.normal !== null && minute.normal > 0, 'the house imported energy');
+    // Ask for three segments back from 12:14, then for ten from 12:12 (older minutes were before the start).
+    const [setEf] = await controller.setProperties('127.17.2.4', meter, [{ epc: 0xef, edt: P.logDay3.codec.encode({ at: Date.UTC(2026, 5, 21, 3, 14), segments: 3 }) }]);
+    assert.equal(setEf!.ok, true);
+    const [ee] = await controller.getProperties('127.17.2.4', meter, [0xee]);
+    const log = P.log3.codec.decode(ee!.edt);
+    assert.equal(log.at, Date.UTC(2026, 5, 21, 3, 14));
+    assert.equal(log.readings.length, 3);
+    const normals = log.readings.map((r) => r.normal!);
+    assert.ok(normals[0]! >= normals[1]! && normals[1]! >= normals[2]!, `cumulative readings fall going back: ${normals.join(', ')}`);
+    assert.ok(minute.normal! >= normals[0]!);
+    await controller.setProperties('127.17.2.4', meter, [{ epc: 0xef, edt: P.logDay3.codec.encode({ at: Date.UTC(2026, 5, 21, 3, 12), segments: 10 }) }]);
+    const [ee2] = await controller.getProperties('127.17.2.4', meter, [0xee]);
+    const old = P.log3.codec.decode(ee2!.edt).readings;
+    assert.equal(old.length, 10);
+    assert.ok(old[0]!.normal !== null && old[1]!.normal !== null, '12:12 and 12:11 are held');
+    assert.deepEqual(old.slice(3), Array(7).fill({ normal: null, reverse: null }), 'minutes before 12:10 are 0xFFFFFFFE (no data)');
+    // A segment count outside 1–10 is refused by the table (_SNA), not stored.
+    const bad = Uint8Array.from(P.logDay3.codec.encode({ at: Date.UTC(2026, 5, 21, 3, 14), segments: 1 }));
+    bad[6] = 11;
+    const [refused] = await controller.setProperties('127.17.2.4', meter, [{ epc: 0xef, edt: bad }]);
+    assert.equal(refused!.ok, false);
+  } finally {
+    await site.close();
+    await controller.close();
+  }
+});

@@ -11,7 +11,7 @@ import { ManualClock, systemClock } from '../../../src/core/clock.js';
 import { epochMillis } from '../../../src/core/units.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { EchonetController } from '../../../src/protocols/echonet/controller.js';
-import { AirConditioner, ElectricWaterHeater, FuelCell, GeneralLighting } from '../../../src/protocols/echonet/objects/index.js';
+import { AirConditioner, ElectricWaterHeater, FuelCell, GeneralLighting, StorageBattery } from '../../../src/protocols/echonet/objects/index.js';
 import { DeviceSite } from '../../../src/roles/device/site.js';
 import { AdmissionRegistry, MemoryAdmissionStore } from '../../../src/roles/gateway/admission.js';
 import { EchonetSite } from '../../../src/roles/gateway/echonet-site.js';
@@ -119,5 +119,52 @@ test('a fuel cell generates at its rating for a shed (下げ) and stops for a ta
     assert.equal(s.devices.fuelCell!.object.get(P.generationStatus), 'stopped');
   } finally {
     await s.close();
+  }
+});
+
+test('the multi-input PCS and the low-voltage smart meter are measurement sources: a battery shed through the gateway shows at the PCS and the meter', async () => {
+  const devices = await DeviceSite.start({
+    address: '127.17.3.8', startTime: T0, peers: [{ address: '127.17.3.7' }],
+    pv: { ratedW: 4000 }, battery: { initialSocPercent: 80 }, pcs: { standbyW: 15 }, meter: { baseLoadMinW: 600, baseLoadMaxW: 600 },
+  }, { realtime: false });
+  const controller = await EchonetController.start({ address: '127.17.3.7', multicast: false, timeoutMs: 2000, retries: 1 });
+  const audit = new MemoryAuditSink();
+  const admission = new AdmissionRegistry(new MemoryAdmissionStore(), new ManualClock(), audit);
+  const site = new EchonetSite({ controller, admission, clock: systemClock, addresses: ['127.17.3.8'] });
+  const clock = new ManualClock(T0);
+  const cfg = sitePolicySchema.parse({ failSafe: { aggregatorTimeoutMs: 3_600_000, maxForcedWhileUnreachableMs: 7_200_000 } });
+  const engine = new EventEngine({ clock, policy: new SafetyPolicy(cfg, clock), failSafe: new FailSafe(cfg.failSafe, clock), devices: site, port: site, audit, tickMs: 5000 });
+  try {
+    await site.discover();
+    for (const r of admission.list()) admission.admit(r.deviceId, r.revision, 'op:test');
+    const id = (cls: string) => admission.list().find((r) => r.class === cls)!.deviceId;
+    const [pcs, meter, battery] = [id('pcs'), id('meter'), id('battery')];
+    // The battery idles at first (standby), so the PCS carries only the PV.
+    devices.battery!.object.applySet(0xda, Uint8Array.of(0x44));
+    devices.advance(10 * 60_000);
+    await site.poll();
+    const p0 = site.reading(pcs)!;
+    assert.equal(p0.powerW, Math.round(-devices.pv!.output() + 15), 'PCS 0xE7 = its PV input delivered to the house + its standby draw');
+    assert.deepEqual(p0.connectedObjects, ['027901', '027D01'], 'PCS 0xE8 lists its PV and battery inputs');
+    assert.ok((p0.exportedEnergyWh ?? 0) > 0, 'PCS 0xE3 counts what it delivered');
+    const m0 = site.reading(meter)!;
+    assert.equal(m0.powerW, devices.meter.power());
+    assert.ok(m0.phaseCurrentsA && Math.abs(m0.phaseCurrentsA.r - devices.meter.power() / 200) <= 0.1, `0xE8 R phase ${m0.phaseCurrentsA?.r} A`);
+    assert.ok(m0.exportedEnergyWh !== undefined && m0.energyWh !== undefined, 'both cumulative registers (0xE0 bought, 0xE3 sold) read');
+    // A shed (下げ) through the gateway discharges the battery behind the PCS.
+    engine.accept(event('shed', [battery], { name: 'SIMPLE', type: 'level', intervals: [{ startOffsetMs: 0, durationMs: 30 * 60_000, value: 2 }] }));
+    await engine.idle();
+    await waitFor(() => devices.battery!.power() < 0 || devices.battery!.object.get(StorageBattery.props.operationMode) === 'discharging', { timeoutMs: 3000, what: 'battery discharging' });
+    devices.advance(5 * 60_000);
+    await site.poll();
+    const p1 = site.reading(pcs)!;
+    assert.ok(devices.battery!.power() < 0, `battery discharges: ${devices.battery!.power()} W`);
+    assert.equal(p1.powerW, Math.round(-devices.pv!.output() + devices.battery!.power() + 15), 'the PCS carries PV and battery discharge');
+    assert.ok(p1.powerW! < p0.powerW!, `the PCS delivers more: ${p1.powerW} W < ${p0.powerW} W`);
+    assert.ok(site.reading(meter)!.powerW! < m0.powerW!, 'the meter sees the house import fall');
+  } finally {
+    engine.close();
+    await controller.close();
+    await devices.close();
   }
 });

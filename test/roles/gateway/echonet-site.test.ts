@@ -159,7 +159,7 @@ test('a maker-specific firmware property is read into the inventory when configu
   const id = { makerCode: 0xfffffc, productCode: 'FWTEST', productionNumber: 'FW0001' };
   const object = new EchonetObject(StorageBattery, {
     instance: 1,
-    values: { operationStatus: 'on', installationLocation: Uint8Array.of(0x61), standardVersion: { release: 'R', revision: 0 }, faultStatus: 'noFault', makerCode: id.makerCode, operationMode: 'standby', workingOperationStatus: 'standby', remainingCapacityPercent: 50, ...batteryMandatoryValues },
+    values: { operationStatus: 'on', installationLocation: Uint8Array.of(0x61), standardVersion: { release: 'R', revision: 0 }, faultStatus: 'noFault', makerCode: id.makerCode, productCode: id.productCode, operationMode: 'standby', workingOperationStatus: 'standby', remainingCapacityPercent: 50, ...batteryMandatoryValues },
     extra: [{ def: rawProperty(0xf0), edt: new Uint8Array(Buffer.from('FW 2.1.0\0\0\0\0', 'latin1')) }],
   });
   const node = await EchonetNode.start({ address: `${NET}.4`, objects: [object], identity: id, multicast: false });
@@ -169,7 +169,7 @@ test('a maker-specific firmware property is read into the inventory when configu
     const site = new EchonetSite({ controller, admission, clock: systemClock, addresses: [`${NET}.4`], firmwareEpcs: { FFFFFC: 0xf0 } });
     await site.discover();
     const rec = admission.list()[0]!;
-    assert.deepEqual(site.details(rec.deviceId), { standardVersion: 'R', installationLocation: 'garden 1', firmwareVersion: 'FW 2.1.0' });
+    assert.deepEqual(site.details(rec.deviceId), { standardVersion: 'R', installationLocation: 'garden 1', productCode: 'FWTEST', firmwareVersion: 'FW 2.1.0' });
   } finally {
     await controller.close();
     await node.close();

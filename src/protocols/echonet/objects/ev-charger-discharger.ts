@@ -29,6 +29,7 @@ const percent = unsigned(1, { min: 0, max: 100, unit: '%' });
 
 export const EvChargerDischarger = defineClass(ClassCode.evChargerDischarger, 'evChargerDischarger', '電気自動車充放電器', {
   ...superclassProps,
+  faultDescription: appendixProp(ClassCode.evChargerDischarger, 0x89, 'faultDescription'),
   vehicleDischargeableCapacity: prop(0xc0, 'vehicleDischargeableCapacity', '車載電池の放電可能容量値1', wattHours(), 'G'),
   vehicleRemainingDischargeable: prop(0xc2, 'vehicleRemainingDischargeable', '車載電池の放電可能残容量1', wattHours(), 'G'),
   ratedChargePower: prop(0xc5, 'ratedChargePower', '定格充電能力', wattsUnsigned(4, 999_999_999), 'G'),
@@ -48,6 +49,11 @@ export const EvChargerDischarger = defineClass(ClassCode.evChargerDischarger, 'e
   cumulativeDischarging: prop(0xd6, 'cumulativeDischarging', '積算放電電力量計測値', milliKilowattHours(), 'G'),
   cumulativeCharging: prop(0xd8, 'cumulativeCharging', '積算充電電力量計測値', milliKilowattHours(), 'G'),
   operationMode: prop(0xda, 'operationMode', '運転モード設定', evOperationMode, 'GSA', true),
+  chargingMethod: appendixProp(ClassCode.evChargerDischarger, 0xdc, 'chargingMethod'),
+  dischargingMethod: appendixProp(ClassCode.evChargerDischarger, 0xdd, 'dischargingMethod'),
+  /** What the unit is actually doing (Release R): follows 0xDA, but standby while no vehicle can take or give energy. */
+  actualOperationMode: prop(0xe1, 'actualOperationMode', '運転動作状態', evOperationMode, 'GA', true),
+  maintenanceStatus: appendixProp(ClassCode.evChargerDischarger, 0xe5, 'maintenanceStatus'),
   vehicleRemainingWh: prop(0xe2, 'vehicleRemainingWh', '車載電池の電池残容量1', wattHours(), 'G'),
   vehicleRemainingPercent: prop(0xe4, 'vehicleRemainingPercent', '車載電池の電池残容量3', percent, 'G'),
   vehicleId: appendixProp(ClassCode.evChargerDischarger, 0xe6, 'vehicleId'),

@@ -13,6 +13,7 @@ export const HouseholdSolarPower = defineClass(ClassCode.householdSolarPower, 'h
   ...superclassProps,
   outputLimitPercent: prop(0xa0, 'outputLimitPercent', '出力制御設定1', unsigned(1, { min: 0, max: 100, unit: '%' }), 'GS'),
   outputLimitWatts: prop(0xa1, 'outputLimitWatts', '出力制御設定2', wattsUnsigned(2, 65533), 'GS'),
+  faultDescription: appendixProp(ClassCode.householdSolarPower, 0x89, 'faultDescription'),
   nextAccessDateTime: appendixProp(ClassCode.householdSolarPower, 0xb1, 'nextAccessDateTime'),
   fitContractType: appendixProp(ClassCode.householdSolarPower, 0xc1, 'fitContractType'),
   selfConsumptionType: appendixProp(ClassCode.householdSolarPower, 0xc2, 'selfConsumptionType'),

@@ -10,6 +10,7 @@ import { LowVoltageSmartMeter } from './smart-meter.js';
 import { StorageBattery } from './storage-battery.js';
 import { GeneralLighting } from './general-lighting.js';
 import { FuelCell } from './fuel-cell.js';
+import { MultiInputPcs } from './multi-input-pcs.js';
 import type { ClassDef } from './types.js';
 
 export * from './types.js';
@@ -25,10 +26,11 @@ export * from './air-conditioner.js';
 export * from './controller.js';
 export * from './general-lighting.js';
 export * from './fuel-cell.js';
+export * from './multi-input-pcs.js';
 
 export const KNOWN_CLASSES: readonly ClassDef[] = [
   NodeProfile, StorageBattery, HouseholdSolarPower, EvChargerDischarger, EvCharger,
-  ElectricWaterHeater, LowVoltageSmartMeter, AirConditioner, GeneralLighting, FuelCell, HemsController,
+  ElectricWaterHeater, LowVoltageSmartMeter, AirConditioner, GeneralLighting, FuelCell, MultiInputPcs, HemsController,
 ];
 
 const BY_CODE = new Map<EojClass, ClassDef>(KNOWN_CLASSES.map((c) => [c.classCode, c]));

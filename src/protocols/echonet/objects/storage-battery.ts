@@ -30,6 +30,7 @@ export const systemInterconnection = enumeration({
 
 export const StorageBattery = defineClass(ClassCode.storageBattery, 'storageBattery', '蓄電池', {
   ...superclassProps,
+  faultDescription: appendixProp(ClassCode.storageBattery, 0x89, 'faultDescription'),
   currentTime: appendixProp(ClassCode.storageBattery, 0x97, 'currentTime'),
   currentDate: appendixProp(ClassCode.storageBattery, 0x98, 'currentDate'),
   acEffectiveCapacityCharging: prop(0xa0, 'acEffectiveCapacityCharging', 'AC実効容量（充電）', wattHours(), 'G'),
