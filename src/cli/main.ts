@@ -2,7 +2,7 @@
  * The `erab` command. Exit codes: 0 ok, 1 failure, 2 usage error.
  * Each command group lives in its own module under ./commands and registers itself.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../core/logger.js';
@@ -12,6 +12,7 @@ import { AuditLog } from '../security/audit/log.js';
 import { checkReleaseIntegrity } from '../secops/updates/release.js';
 import { UsageError } from './usage.js';
 import { endQuietlyWhenStdoutCloses, failureLine } from './failure.js';
+import { CLI_LANGUAGES, cliLanguage, setCliLanguage } from './i18n.js';
 
 function packageVersion(): string {
   try {
@@ -54,7 +55,9 @@ export function buildProgram(): Command {
     .description('Secure-by-design platform for Japan\'s Energy Resource Aggregation Business (VPP)')
     .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
-    .configureHelp({ showGlobalOptions: true });
+    .configureHelp({ showGlobalOptions: true })
+    // Read by main() before parsing (cliLanguage), declared here so every command accepts it.
+    .addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
   for (const register of commandGroups) register(program);
   program.hook('preAction', (_cmd, action) => {
     if (ROLE_COMMANDS.has(action.name())) verifyOwnCode(`${action.parent?.name() ?? 'erab'} ${action.name()}`);
@@ -73,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   // CRL status and reloads of every TLS endpoint this command opens (created on first use).
   setTlsLogger(() => createLogger('tls'));
   endQuietlyWhenStdoutCloses();
+  setCliLanguage(cliLanguage(argv.slice(2)));
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
