@@ -72,6 +72,8 @@ function composeValidator() {
   ajv.removeKeyword('id'); // its definitions name themselves with "id" too: an annotation here
   (addFormats as unknown as (a: Ajv2019) => void)(ajv);
   // Compose's "duration" is Go's (30s, 1m30s), as its reference validator reads it, not ISO 8601.
+  ajv.addFormat('ports', /^(([\d.]+|\[[0-9a-fA-F:]+\]):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp))?$/);
+  ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp))?$/);
   ajv.addFormat('subnet_ip_address', /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/);
   ajv.addFormat('duration', /^[-+]?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/);
   return ajv.compile(schema);
@@ -108,6 +110,6 @@ test('compose.yaml: valid against the Compose specification\'s schema; the guide
   broken.services.tso!.restart_policy = 'always';
   assert.equal(validate(broken), false);
   const broken2 = structuredClone(doc) as unknown as { services: Record<string, Record<string, unknown>> };
-  broken2.services.aggregator!.ports = [{ target: 'nine' }];
+  broken2.services.aggregator!.ports = ['9444:nine'];
   assert.equal(validate(broken2), false);
 });
