@@ -31,8 +31,8 @@ export const en = {
   },
   alerts: {
     none: 'No alerts.',
-    col: { id: 'no.', raised: 'raised (JST)', severity: 'severity', rule: 'rule', status: 'status', source: 'source', summary: 'summary' },
-    rulesCol: { id: 'rule', severity: 'severity', enabled: 'enabled', description: 'description' },
+    col: { id: 'no.', raised: 'last (JST)', severity: 'severity', rule: 'rule', status: 'status', source: 'key', summary: 'summary' },
+    rulesCol: { id: 'rule', kind: 'kind', severity: 'severity', description: 'description', guideline: 'guideline' },
   },
   incident: {
     none: 'No incidents.',

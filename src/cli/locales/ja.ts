@@ -33,8 +33,8 @@ export const ja: Messages = {
   },
   alerts: {
     none: 'アラートはありません。',
-    col: { id: '番号', raised: '発生（JST）', severity: '重大度', rule: 'ルール', status: '状態', source: '発生元', summary: '概要' },
-    rulesCol: { id: 'ルール', severity: '重大度', enabled: '有効', description: '説明' },
+    col: { id: '番号', raised: '最終発生（JST）', severity: '重大度', rule: 'ルール', status: '状態', source: 'キー', summary: '概要' },
+    rulesCol: { id: 'ルール', kind: '種類', severity: '重大度', description: '説明', guideline: 'ガイドライン' },
   },
   incident: {
     none: 'インシデントはありません。',
