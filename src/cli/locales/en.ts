@@ -29,6 +29,18 @@ export const en = {
     rejected: 'command {{id}} {{state}}',
     series: { col: { time: 'time (JST)', target: 'target kW', instructed: 'instructed kW', delivered: 'delivered kW' } },
   },
+  tso: {
+    heading: '{{id}} ({{kind}}) · registered aggregators: {{registered}}',
+    dispatches: 'Dispatches',
+    noDispatches: 'No dispatch yet.',
+    blocks: 'Blocks (コマ, 30 minutes)',
+    issued: 'dispatch {{id}} issued: {{product}} {{direction}} to {{to}}',
+    cancelled: 'dispatch {{id}} cancelled',
+    col: {
+      event: 'event', product: 'product', direction: 'direction', to: 'to', state: 'state', requestedWh: 'requested kWh', deliveredWh: 'delivered kWh',
+      koma: 'コマ', start: 'start (JST)', end: 'end (JST)', requested: 'requested kW', delivered: 'delivered kW', time: 'time (JST)', who: 'who', action: 'action', reason: 'reason',
+    },
+  },
   alerts: {
     none: 'No alerts.',
     col: { id: 'no.', raised: 'last (JST)', severity: 'severity', rule: 'rule', status: 'status', source: 'key', summary: 'summary' },

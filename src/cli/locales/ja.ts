@@ -31,6 +31,18 @@ export const ja: Messages = {
     rejected: '指令 {{id}}: {{state}}',
     series: { col: { time: '時刻（JST）', target: '目標 kW', instructed: '指示 kW', delivered: '実績 kW' } },
   },
+  tso: {
+    heading: '{{id}}（{{kind}}）· 登録済みのアグリゲーター: {{registered}}',
+    dispatches: '指令',
+    noDispatches: '指令はまだありません。',
+    blocks: 'コマ（30 分）ごと',
+    issued: '指令 {{id}} を発出しました: {{product}} {{direction}} → {{to}}',
+    cancelled: '指令 {{id}} を取り消しました',
+    col: {
+      event: 'イベント', product: '商品', direction: '方向', to: '宛先', state: '状態', requestedWh: '指令量 kWh', deliveredWh: '実績 kWh',
+      koma: 'コマ', start: '開始（JST）', end: '終了（JST）', requested: '指令 kW', delivered: '実績 kW', time: '時刻（JST）', who: '相手', action: '操作', reason: '理由',
+    },
+  },
   alerts: {
     none: 'アラートはありません。',
     col: { id: '番号', raised: '最終発生（JST）', severity: '重大度', rule: 'ルール', status: '状態', source: 'キー', summary: '概要' },
