@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { cliLanguage, setCliLanguage } from '../../src/cli/i18n.js';
+import { cliLanguage, setCliLanguage, t } from '../../src/cli/i18n.js';
+import { formatSummary, type DemoSummary } from '../../src/roles/demo/summary.js';
 import { failureLine } from '../../src/cli/failure.js';
 import { displayWidth, formatTable } from '../../src/cli/table.js';
 import { formatStatus } from '../../src/cli/aggregator-view.js';
@@ -126,4 +127,30 @@ test('a bug\'s failure line in both languages, with its id', () => {
   assert.match(failureLine(new TypeError('boom'), quiet), /^予期しないエラー [0-9a-f]{8}: .*boom.*（erab の不具合です。errorId [0-9a-f]{8} のログ行に詳細があります）$/);
   setCliLanguage('en');
   assert.match(failureLine(new TypeError('boom'), quiet), /^unexpected error [0-9a-f]{8}: .*boom.* \(a bug in erab; the log line with errorId [0-9a-f]{8} has the details\)$/);
+});
+
+test('the demo summary in Japanese and in English (every sentence of it)', () => {
+  const summary = {
+    ok: true, startedAt: '2026-12-06T07:00:00.000Z', durationS: 312, sites: 20, speed: 60, workFolder: '/tmp/erab-demo',
+    topology: ['TSO-TOKYO → AGG-A'], tolerance: 'mean delivered ≥ 90 %',
+    events: [{ id: 'TSO-E1', issuer: 'tso', product: 'tertiary2 (三次調整力②)', direction: 'reduce', start: '2026-12-06T17:00:00+09:00', end: '2026-12-06T18:00:00+09:00', requestedKw: 50, deliveredKw: 49.5, percent: 99, withinTolerance: true,
+      dispatches: [{ aggregator: 'AGG-A', eventId: 'TSO-E1-AGG-A', requestedKw: 25, deliveredKw: 24.8, percent: 99.2 }], samples: 10, issueToLastGatewayMs: 1500, gatewaysInstructed: 20, gatewaysWithCommand: 20, gatewaysBeforeStart: 20 }],
+    security: { rogueAggregatorRefused: true, rogueRefusal: 'not contracted', forgedCommandRefused: true, forgedRefusal: 'GW-0001: bad signature', unknownDevicePending: true, unknownDevice: 'x', rogueAggregatorAlert: 'a', forgedCommandAlert: 'b' },
+    alerts: [], vulnerability: { advisory: 'CVE-2026-0001', title: 't', sitesAffected: 20, findings: 20, notices: [{ aggregator: 'AGG-A', issuedAt: '2026-12-06T16:30:00+09:00', recipients: 10, deliveries: 10, delivered: 10 }], patched: 20, patchedSites: 20 },
+    audit: { ok: true, participants: 26, verified: 26, failures: [], byParticipant: [] }, tsoEventToLastGatewayMs: 1500,
+    machine: { cpus: 2, cpuModel: 'EPYC', memoryGb: 23.5, platform: 'linux', node: 'v20', loadAverage: [1] }, failures: [],
+  } as unknown as DemoSummary;
+  const english = formatSummary(summary);
+  assert.match(english, /^erab demo: PASSED — 20 sites, x60, 312 s$/m);
+  assert.match(english, /requested 50\.0 kW, delivered 49\.5 kW \(99\.0 %\)/);
+  setCliLanguage('ja');
+  const ja = formatSummary(summary, (key, vars) => t(`demoSummary.${key}`, vars ?? {}));
+  assert.match(ja, /^erab demo: 合格 — 20 サイト、60 倍速、312 秒$/m);
+  assert.match(ja, /指令 50\.0 kW、実績 49\.5 kW（99\.0 %）/);
+  assert.match(ja, /2026-12-06T17:00:00\+09:00 → 2026-12-06T18:00:00\+09:00/);
+  assert.equal(ja.split('\n').length, english.split('\n').length, 'the same lines');
+  // No English sentence left over (names, ids and figures aside).
+  for (const word of ['requested', 'refused', 'pending', 'verified', 'machine:', 'work folder', 'notified', 'alerts raised']) assert.ok(!ja.includes(word), `"${word}" in: ${ja}`);
+  setCliLanguage('en');
+  assert.equal(formatSummary(summary, (key, vars) => t(`demoSummary.${key}`, vars ?? {})), english, 'the CLI\'s English is the summary\'s own');
 });

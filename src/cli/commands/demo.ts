@@ -98,6 +98,7 @@ export function register(program: Command): void {
           headless: Boolean(o.headless), keep: Boolean(o.keep), signal: controller.signal,
           ...(o.timeout !== undefined ? { timeoutS: o.timeout } : {}),
           ...(o.console ? { console: { opened: (c: DemoConsole) => process.stdout.write(consoleLines(c)) } } : {}),
+          summaryWords: (key, vars) => t(`demoSummary.${key}`, vars ?? {}),
           // Compliance of one participant (AGG-A), read before the work folder may be removed.
           afterStop: async (dir) => { compliance = await demoCompliance(dir); process.stdout.write(`\n${formatDemoCompliance(compliance)}\n`); },
         });

@@ -1,4 +1,6 @@
 /** The CLI's operator-facing messages in English (keys shared with ja.ts). */
+import { SUMMARY_EN } from '../../roles/demo/summary.js';
+
 export const en = {
   common: {
     none: '–',
@@ -52,6 +54,8 @@ export const en = {
     header: '#{{id}} [{{status}}] {{severity}}{{drill}} {{title}} (opened {{opened}} by {{by}})',
     drill: ' DRILL',
   },
+  /** The demo's summary (src/roles/demo/summary.ts writes it in English by itself). */
+  demoSummary: SUMMARY_EN,
   demo: {
     console: 'Operator console: {{url}}',
     consoleP12: 'Import this certificate into your browser: {{file}}',

@@ -26,7 +26,7 @@ import { toPkcs12 } from '../../security/pki/index.js';
 import { join, resolve } from 'node:path';
 import { scaledClock, type Clock } from '../../core/clock.js';
 import { ErabError, describeError } from '../../core/errors.js';
-import { KOMA_MS, komaCeil } from '../../core/jst.js';
+import { KOMA_MS, formatJst, komaCeil } from '../../core/jst.js';
 import { verifyAuditLog } from '../../security/audit/verify.js';
 import { Supervisor } from '../common/supervisor.js';
 import { IDS, planDemo, type DemoLayout, type DemoOptions } from './layout.js';
@@ -37,7 +37,7 @@ import {
 import { ForgerVtn, TcpRelay } from './forger.js';
 import type { HostStatus } from './host.js';
 import {
-  TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult,
+  TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult, type SummaryWords,
 } from './summary.js';
 import { LiveView, type DemoViewState, type EventView } from './view.js';
 import { runVulnScene, seedPortfolios } from './vuln-scene.js';
@@ -67,6 +67,8 @@ export interface DemoRunOptions extends DemoOptions {
    * scenario until `signal` aborts (Ctrl-C), so the console can be watched.
    */
   console?: { opened: (c: DemoConsole) => void };
+  /** The summary's sentences in the operator's language (default English). */
+  summaryWords?: SummaryWords;
 }
 
 /** What an operator needs to open the demo's console in a browser. */
@@ -603,7 +605,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
       failures,
     };
     view.draw(state, true);
-    out.write(`\n${formatSummary(summary)}\n`);
+    out.write(`\n${formatSummary(summary, opts.summaryWords)}\n`);
     passed = summary.ok;
     summarized = true;
     return summary;
@@ -622,8 +624,9 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
   }
 }
 
+/** Times in the summary are read by operators: JST, ISO 8601 with +09:00. */
 function iso(t: number): string {
-  return new Date(t).toISOString();
+  return formatJst(t);
 }
 
 /** Verifies the audit log of every participant (after they stopped: every log closed with a checkpoint). */
