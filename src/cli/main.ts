@@ -50,15 +50,30 @@ function verifyOwnCode(role: string): void {
   log.flush?.();
 }
 
+/**
+ * Every command takes `--lang ja|en` (main() reads it before parsing: cliLanguage). It is each
+ * command's own option, not the program's: a program option would take `--lang` from the
+ * commands that already have one with their own meaning (`erab incident report --lang`, the
+ * report's language).
+ */
+function acceptLanguageOption(cmd: Command): void {
+  if (cmd.commands.length === 0) {
+    if (!cmd.options.some((o) => o.long === '--lang')) {
+      cmd.addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
+    }
+    return;
+  }
+  for (const sub of cmd.commands) acceptLanguageOption(sub);
+}
+
 export function buildProgram(): Command {
   const program = new Command('erab')
     .description('Secure-by-design platform for Japan\'s Energy Resource Aggregation Business (VPP)')
     .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
-    .configureHelp({ showGlobalOptions: true })
-    // Read by main() before parsing (cliLanguage), declared here so every command accepts it.
-    .addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
+    .configureHelp({ showGlobalOptions: true });
   for (const register of commandGroups) register(program);
+  acceptLanguageOption(program);
   program.hook('preAction', (_cmd, action) => {
     if (ROLE_COMMANDS.has(action.name())) verifyOwnCode(`${action.parent?.name() ?? 'erab'} ${action.name()}`);
   });
