@@ -32,10 +32,10 @@ const stillRunning = (marker: string): string[] => readdirSync('/proc').filter((
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker); } catch { return false; }
 });
 
-test('erab demo --console: URL, p12 and passphrase printed; the URL answers over mutual TLS with that certificate; runs until Ctrl-C', { timeout: 300_000 }, async () => {
+test('erab demo --console: URL, p12 and passphrase printed; the URL answers over mutual TLS with that certificate; runs until Ctrl-C', { timeout: 420_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'erab-demo-console-'));
   const net = 150 + Math.floor(Math.random() * 100);
-  const child = spawn(process.execPath, [ERAB_BIN, 'demo', '--console', '--headless', '--sites', '2', '--speed', '60', '--dir', join(dir, 'work'), '--net', String(net)],
+  const child = spawn(process.execPath, [ERAB_BIN, 'demo', '--console', '--headless', '--sites', '2', '--speed', '300', '--dir', join(dir, 'work'), '--net', String(net)],
     { cwd: REPO_ROOT, env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: '', ERAB_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -62,12 +62,19 @@ test('erab demo --console: URL, p12 and passphrase printed; the URL answers over
     await assert.rejects(get(printed.url, { ca }));
     // A wrong passphrase does not open the file.
     await assert.rejects(get(printed.url, { pfx: readFileSync(printed.p12), passphrase: 'not-the-passphrase', ca }));
-    // Still running a moment later (it does not end on its own while the console is open).
+    // The scenario plays to its end, and the demo stays up with the console answering.
+    await waitFor('the scenario to end with the console left open', () => {
+      if (child.exitCode !== null) throw new Error(`demo exited ${child.exitCode} before Ctrl-C: ${out.slice(-3000)}\n${err.slice(-2000)}`);
+      return /scenario played; the console stays open until Ctrl-C/.test(out);
+    }, 240_000);
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(child.exitCode, null);
+    assert.equal(child.exitCode, null, 'still running after the scenario');
+    assert.equal((await get(printed.url, { pfx: readFileSync(printed.p12), passphrase: printed.passphrase, ca })).status, 200);
+    assert.doesNotMatch(out, /erab demo: (PASSED|FAILED)/, 'no summary before Ctrl-C');
     child.kill('SIGINT');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
     assert.notEqual(code, 'timeout', 'the demo stops on Ctrl-C');
+    assert.match(out, /erab demo: (PASSED|FAILED)/, 'then it stops everyone, verifies the audit logs and prints its summary');
     await waitFor(() => stillRunning(dir).length === 0, { what: 'no demo process left', timeoutMs: 20_000, intervalMs: 250 });
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
