@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErabError, describeError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { t } from './i18n.js';
 
 /** Node's system errors (fs, net, child_process) carry an errno code such as ENOENT or ECONNREFUSED. */
 function isSystemError(err: unknown): err is NodeJS.ErrnoException {
@@ -27,7 +28,7 @@ export function failureLine(err: unknown, log: () => Logger = () => createLogger
   const logger = log();
   logger.error({ errorId, errorName: err instanceof Error ? err.name : typeof err, stack: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
   logger.flush?.();
-  return `unexpected error ${errorId}: ${describeError(err)} (a bug in erab; the log line with errorId ${errorId} has the details)`;
+  return t('failure.unexpected', { id: errorId, message: describeError(err) });
 }
 
 let pipeGuardInstalled = false;

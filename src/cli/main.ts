@@ -2,7 +2,7 @@
  * The `erab` command. Exit codes: 0 ok, 1 failure, 2 usage error.
  * Each command group lives in its own module under ./commands and registers itself.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../core/logger.js';
@@ -12,6 +12,7 @@ import { AuditLog } from '../security/audit/log.js';
 import { checkReleaseIntegrity } from '../secops/updates/release.js';
 import { UsageError } from './usage.js';
 import { endQuietlyWhenStdoutCloses, failureLine } from './failure.js';
+import { CLI_LANGUAGES, cliLanguage, setCliLanguage } from './i18n.js';
 
 function packageVersion(): string {
   try {
@@ -49,6 +50,22 @@ function verifyOwnCode(role: string): void {
   log.flush?.();
 }
 
+/**
+ * Every command takes `--lang ja|en` (main() reads it before parsing: cliLanguage). It is each
+ * command's own option, not the program's: a program option would take `--lang` from the
+ * commands that already have one with their own meaning (`erab incident report --lang`, the
+ * report's language).
+ */
+function acceptLanguageOption(cmd: Command): void {
+  if (cmd.commands.length === 0) {
+    if (!cmd.options.some((o) => o.long === '--lang')) {
+      cmd.addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
+    }
+    return;
+  }
+  for (const sub of cmd.commands) acceptLanguageOption(sub);
+}
+
 export function buildProgram(): Command {
   const program = new Command('erab')
     .description('Secure-by-design platform for Japan\'s Energy Resource Aggregation Business (VPP)')
@@ -56,6 +73,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true });
   for (const register of commandGroups) register(program);
+  acceptLanguageOption(program);
   program.hook('preAction', (_cmd, action) => {
     if (ROLE_COMMANDS.has(action.name())) verifyOwnCode(`${action.parent?.name() ?? 'erab'} ${action.name()}`);
   });
@@ -73,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   // CRL status and reloads of every TLS endpoint this command opens (created on first use).
   setTlsLogger(() => createLogger('tls'));
   endQuietlyWhenStdoutCloses();
+  setCliLanguage(cliLanguage(argv.slice(2)));
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

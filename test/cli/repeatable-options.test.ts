@@ -463,7 +463,7 @@ const cases: Case[] = [
       const api = await fakeOperatorApi();
       try {
         const common = [kind, 'dispatch', '--api', api.url, '--cert', f('alice').cert, '--key', f('alice').key, '--ca', caFile,
-          '--product', kind === 'tso' ? 'tertiary2' : 'dr', '--direction', 'reduce', '--start', '2026-01-15T09:00:00Z'];
+          '--product', kind === 'tso' ? 'tertiary2' : 'dr', '--direction', 'reduce', '--start', '2026-01-15T09:00:00Z', '--json'];
         const once = await erab([...common, '--kw', '5', '--to', 'AGG1']);
         assert.equal(once.code, 0, once.stderr);
         const twice = await erab([...common, '--periods', '2', '--kw', '5', '--kw', '7', '--to', 'AGG1', '--to', 'AGG2']);

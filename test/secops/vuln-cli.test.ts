@@ -68,6 +68,8 @@ async function scenario(db: string): Promise<void> {
   assert.match(bad.err, /feed .*hostile\.xml: XML with a DOCTYPE .* is refused; nothing imported/);
   const imports = await erab('vuln', 'imports', '--db', db);
   assert.equal(imports.out.trim().split('\n').length, 3, 'header + two recorded imports, the refused one not recorded');
+  assert.match(imports.out.split('\n')[1]!, /^\d+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00\s/, 'imported at, in JST');
+  assert.equal((JSON.parse((await erab('vuln', 'imports', '--json', '--db', db)).out) as unknown[]).length, 2, '--json for scripts');
 
   const bom = join(dir, 'bom.json');
   const inv = await erab('vuln', 'inventory', '--cyclonedx', bom, '--db', db);

@@ -10,8 +10,11 @@
  */
 import * as https from 'node:https';
 import type { Command } from 'commander';
+import type { CommandRecord } from '../../roles/aggregator/runtime/approvals.js';
 import { TlsMaterial, clientTlsOptions } from '../../security/tls.js';
 import { UsageError } from '../usage.js';
+import { t } from '../i18n.js';
+import { formatCommandOutcome, formatSeries, formatStatus } from '../aggregator-view.js';
 
 interface ConnOpts {
   url: string;
@@ -20,6 +23,7 @@ interface ConnOpts {
   ca: string;
   crl?: string;
   aggregator?: string;
+  json?: boolean;
 }
 
 function connOptions(cmd: Command): Command {
@@ -29,7 +33,8 @@ function connOptions(cmd: Command): Command {
     .requiredOption('--key <file>', 'your private key (PEM)')
     .requiredOption('--ca <file>', 'the CA certificate(s) the aggregator chains to')
     .option('--crl <file>', 'the CA\'s CRL, to refuse a revoked aggregator certificate')
-    .option('--aggregator <id>', 'refuse the server unless it is this aggregator (participant id)');
+    .option('--aggregator <id>', 'refuse the server unless it is this aggregator (participant id)')
+    .option('--json', 'print the server\'s JSON (for scripts) instead of tables');
 }
 
 async function call(o: ConnOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -73,17 +78,18 @@ async function call(o: ConnOpts, method: 'GET' | 'POST', path: string, body?: un
 export const EXIT_SHORT = 3;
 
 /**
- * Prints the reply; a refusal (4xx/5xx) sets exit code 1 with the server's reason on stderr; a
+ * Prints the reply: `human` renders it for a person (the default), `--json` prints it as the
+ * server sent it; a refusal (4xx/5xx) sets exit code 1 with the server's reason on stderr; a
  * command the fleet could not cover in full (`short`) is printed and says so on stderr, exit code 3.
  */
-function print(r: { status: number; json: unknown }): void {
+function print(r: { status: number; json: unknown }, json: boolean | undefined, human: (body: never) => string): void {
   if (r.status >= 400) {
     const err = (r.json as { error?: string } | undefined)?.error ?? `HTTP ${r.status}`;
-    process.stderr.write(`erab: refused (HTTP ${r.status}): ${err}\n`);
+    process.stderr.write(`erab: ${t('failure.refused', { status: r.status, reason: err })}\n`);
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
+  process.stdout.write(json ? `${JSON.stringify(r.json, null, 2)}\n` : human(r.json as never));
   const rec = (r.json as { record?: { id?: string; state?: string; allocatedW?: number; shortfallW?: number; command?: { powerW?: number } } } | undefined)?.record;
   if (rec?.state === 'short') {
     const kw = (w: number | undefined) => ((w ?? 0) / 1000).toFixed(1);
@@ -105,7 +111,7 @@ export function registerConsoleCommands(aggregator: Command): void {
   connOptions(aggregator.command('status').description('show a running aggregator\'s status (events, gateways, refusals)'))
     .option('--series <event>', 'print the target-vs-delivered samples of one event (<party>/<eventID>) instead')
     .action(async (o: ConnOpts & { series?: string }) => {
-      print(await call(o, 'GET', o.series ? `/events/${encodeURIComponent(o.series)}/series` : '/status'));
+      print(await call(o, 'GET', o.series ? `/events/${encodeURIComponent(o.series)}/series` : '/status'), o.json, o.series ? formatSeries : formatStatus);
     });
 
   connOptions(aggregator.command('command').description('issue a manual command as an operator (large or fleet-wide ones wait for a second operator)'))
@@ -122,17 +128,17 @@ export function registerConsoleCommands(aggregator: Command): void {
         resources: o.resources === 'fleet' ? 'fleet' : o.resources.split(',').map((x) => x.trim()).filter(Boolean),
         durationMs: Math.round((o.durationMin ?? 0) * 60_000),
         reason: o.reason,
-      }));
+      }), o.json, formatCommandOutcome);
     });
 
   connOptions(aggregator.command('approve').description('approve a held command (you must not be the operator who issued it)').argument('<id>', 'command id'))
     .action(async (id: string, o: ConnOpts) => {
-      print(await call(o, 'POST', `/commands/${encodeURIComponent(id)}/approve`));
+      print(await call(o, 'POST', `/commands/${encodeURIComponent(id)}/approve`), o.json, formatCommandOutcome);
     });
 
   connOptions(aggregator.command('reject').description('reject or withdraw a held command').argument('<id>', 'command id'))
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, o: ConnOpts & { reason: string }) => {
-      print(await call(o, 'POST', `/commands/${encodeURIComponent(id)}/reject`, { reason: o.reason }));
+      print(await call(o, 'POST', `/commands/${encodeURIComponent(id)}/reject`, { reason: o.reason }), o.json, (b: { record: CommandRecord }) => formatCommandOutcome(b));
     });
 }

@@ -11,9 +11,10 @@ import { openStore } from '../../store/store.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import { AlertBook, detectMigrations, type AlertStatus } from '../../secops/detect/alerts.js';
-import { formatAlert } from '../../secops/detect/channels.js';
 import { loadRules } from '../../secops/detect/rules.js';
 import { UsageError } from '../usage.js';
+import { formatTable } from '../table.js';
+import { currentLanguage, jstTime, t } from '../i18n.js';
 
 const DEFAULT_DB = (): string => process.env.ERAB_AGGREGATOR_DB ?? 'aggregator.db';
 
@@ -46,14 +47,18 @@ export function register(program: Command): void {
     .addOption(new Option('--status <status>', 'which alerts').choices(['open', 'acknowledged', 'all']).default('open'))
     .option('--rule <id>', 'only alerts of this rule')
     .option('--limit <n>', 'at most this many, 1..10000', '100')
-    .addOption(new Option('--lang <lang>', 'language of the descriptions').choices(['ja', 'en']).default('en'))
+    .addOption(new Option('--lang <lang>', 'language of the table and descriptions (default: ja when LANG=ja_JP*, else en)').choices(['ja', 'en']))
     .option('--json', 'print the alerts as JSON (with their evidence)')
-    .action(async (opts: { db?: string; status: AlertStatus | 'all'; rule?: string; limit: string; lang: 'ja' | 'en'; json?: boolean }) => {
+    .action(async (opts: { db?: string; status: AlertStatus | 'all'; rule?: string; limit: string; lang?: 'ja' | 'en'; json?: boolean }) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit must be an integer 1..10000, got ${opts.limit}`);
       const list = await withAlerts(opts.db ?? DEFAULT_DB(), (b) => b.list({ limit, ...(opts.status !== 'all' ? { status: opts.status } : {}), ...(opts.rule ? { ruleId: opts.rule } : {}) }));
       if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      else process.stdout.write(list.length === 0 ? `no ${opts.status === 'all' ? '' : `${opts.status} `}alerts\n` : `${list.map((a) => formatAlert(a, opts.lang)).join('\n')}\n`);
+      else process.stdout.write(formatTable(
+        ['id', 'raised', 'severity', 'rule', 'status', 'source', 'summary'].map((k) => ({ header: t(`alerts.col.${k}`) })),
+        list.map((a) => [`#${a.id}`, jstTime(a.lastAt), a.severity, a.ruleId, a.status + (a.ackedBy ? ` (${a.ackedBy})` : ''), a.key + (a.count > 1 ? ` ×${a.count}` : ''), `${a.description[opts.lang ?? currentLanguage()]} — ${a.summary}`]),
+        t('alerts.none'),
+      ));
     });
 
   alerts
@@ -82,10 +87,13 @@ export function register(program: Command): void {
     .command('rules')
     .description('Show the detection rules shipped with erab')
     .option('--json', 'print them as JSON')
-    .addOption(new Option('--lang <lang>', 'language of the descriptions').choices(['ja', 'en']).default('en'))
-    .action((opts: { json?: boolean; lang: 'ja' | 'en' }) => {
+    .addOption(new Option('--lang <lang>', 'language of the table and descriptions (default: ja when LANG=ja_JP*, else en)').choices(['ja', 'en']))
+    .action((opts: { json?: boolean; lang?: 'ja' | 'en' }) => {
       const rules = loadRules();
       if (opts.json) process.stdout.write(`${JSON.stringify(rules, null, 2)}\n`);
-      else process.stdout.write(`${rules.map((r) => `${r.id} [${r.kind}, ${r.severity}] ${r.description[opts.lang]} (${r.guideline.join(', ')}) ${JSON.stringify(r.params)}`).join('\n')}\n`);
+      else process.stdout.write(formatTable(
+        ['id', 'kind', 'severity', 'description', 'guideline'].map((k) => ({ header: t(`alerts.rulesCol.${k}`) })),
+        rules.map((r) => [r.id, r.kind, r.severity, r.description[opts.lang ?? currentLanguage()], r.guideline.join(', ')]),
+      ));
     });
 }

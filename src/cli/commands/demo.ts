@@ -3,7 +3,7 @@
  * src/roles/demo/scenario.ts), with a live view on a terminal and a JSON summary for CI.
  *
  *   erab demo [--dir ./erab-demo] [--sites 20] [--speed 60] [--headless] [--json <file>] [--keep]
- *             [--net 77] [--tso-port 0] [--sites-per-host 250] [--timeout <s>]
+ *             [--net 77] [--tso-port 0] [--sites-per-host 250] [--timeout <s>] [--console]
  *
  * Exit code 0 when every event was delivered within tolerance, every security refusal happened
  * and every audit log verifies; 1 otherwise (or when it cannot run); 2 on bad arguments.
@@ -30,7 +30,8 @@ import { aggregatorSecops, alertsForStatus, vtnSecops, type RoleSecops } from '.
 import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
 import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
 import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
-import { runDemo } from '../../roles/demo/scenario.js';
+import { runDemo, type DemoConsole } from '../../roles/demo/scenario.js';
+import { t } from '../i18n.js';
 import type { HostConfig } from '../../roles/demo/setup.js';
 import { readConfigFile } from '../../core/config.js';
 import { demoCompliance, formatDemoCompliance, type DemoCompliance } from '../../compliance/demo-status.js';
@@ -62,10 +63,16 @@ interface DemoFlags {
   tsoPort: number;
   sitesPerHost: number;
   timeout?: number;
+  console?: boolean;
 }
 
 /** A hosted gateway's detection reads its audit log this often (many gateways share the process). */
 const GATEWAY_DETECTION_POLL_MS = 1000;
+
+/** How to open the demo's console, in the operator's language. */
+function consoleLines(c: DemoConsole): string {
+  return `\n${t('demo.console', { url: c.url })}\n  ${t('demo.consoleP12', { file: c.p12File })}\n  ${t('demo.consolePassphrase', { passphrase: c.passphrase })}\n  ${t('demo.consoleCa', { file: c.caFile })}\n  ${t('demo.consoleStop')}\n\n`;
+}
 
 export function register(program: Command): void {
   const demo = program.command('demo')
@@ -80,6 +87,7 @@ export function register(program: Command): void {
     .option('--tso-port <port>', 'TCP port of the TSO\'s VTN (0: any free port)', intArg('--tso-port', 0, 65535), 0)
     .option('--sites-per-host <n>', 'sites per device-host and gateway-host process', intArg('--sites-per-host', 1, 5000), DEFAULT_SITES_PER_HOST)
     .option('--timeout <s>', 'give up after this many seconds', numArg('--timeout', 10, 86_400))
+    .option('--console', 'open the aggregator AGG-A\'s operator console: print its URL and a PKCS#12 file to import into the browser, and keep running after the scenario until Ctrl-C')
     .action(async (o: DemoFlags) => {
       const controller = new AbortController();
       const stopListening = onStopSignal(() => controller.abort());
@@ -89,6 +97,8 @@ export function register(program: Command): void {
           dir: o.dir, sites: o.sites, speed: o.speed, net: o.net, tsoPort: o.tsoPort, sitesPerHost: o.sitesPerHost,
           headless: Boolean(o.headless), keep: Boolean(o.keep), signal: controller.signal,
           ...(o.timeout !== undefined ? { timeoutS: o.timeout } : {}),
+          ...(o.console ? { console: { opened: (c: DemoConsole) => process.stdout.write(consoleLines(c)) } } : {}),
+          summaryWords: (key, vars) => t(`demoSummary.${key}`, vars ?? {}),
           // Compliance of one participant (AGG-A), read before the work folder may be removed.
           afterStop: async (dir) => { compliance = await demoCompliance(dir); process.stdout.write(`\n${formatDemoCompliance(compliance)}\n`); },
         });

@@ -32,6 +32,8 @@ import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.j
 import { notifyMigrations } from '../../secops/notify/index.js';
 import { RECIPIENT_ROLES, type RecipientRole } from '../../secops/notify/types.js';
 import { UsageError } from '../usage.js';
+import { formatTable } from '../table.js';
+import { jstTime, t } from '../i18n.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 import { passphrase } from './pki.js';
 
@@ -41,10 +43,11 @@ function idArg(text: string, what = 'incident id'): number {
   return id;
 }
 
-const iso = (t: number): string => new Date(t).toISOString();
+/** Times an operator reads: JST, ISO 8601 with +09:00. */
+const iso = (at: number): string => jstTime(at);
 
 function printIncident(inc: IncidentWithTimeline): void {
-  process.stdout.write(`#${inc.id} [${inc.status}] ${inc.severity}${inc.drill ? ' DRILL' : ''} ${inc.title} (opened ${iso(inc.openedAt)} by ${inc.openedBy})\n`);
+  process.stdout.write(`${t('incident.header', { id: inc.id, status: inc.status, severity: inc.severity, drill: inc.drill ? t('incident.drill') : '', title: inc.title, opened: iso(inc.openedAt), by: inc.openedBy })}\n`);
   for (const e of inc.timeline) process.stdout.write(`  ${iso(e.at)} ${e.kind.padEnd(6)} ${e.actor}: ${e.summary}\n`);
 }
 
@@ -159,7 +162,11 @@ export function register(program: Command): void {
     .action(async (o: DeskOpts & { status?: IncidentStatus; json?: boolean }) => {
       const list = await withDesk(o, (store, audit) => new IncidentBook(store, audit).list(o.status ? { status: o.status } : {}));
       if (o.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      else process.stdout.write(list.length === 0 ? 'no incidents\n' : `${list.map((i) => `#${i.id} [${i.status}] ${i.severity}${i.drill ? ' DRILL' : ''} ${i.title} (${iso(i.openedAt)})`).join('\n')}\n`);
+      else process.stdout.write(formatTable(
+        ['id', 'status', 'severity', 'title', 'opened', 'by'].map((k) => ({ header: t(`incident.col.${k}`) })),
+        list.map((i) => [`#${i.id}`, i.status, i.severity, i.title + (i.drill ? t('incident.drill') : ''), iso(i.openedAt), i.openedBy]),
+        t('incident.none'),
+      ));
     });
 
   deskOptions(incident.command('show'))

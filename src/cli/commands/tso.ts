@@ -12,12 +12,15 @@ import { createLogger, type Logger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
 import { loadTsoConfig } from '../../roles/tso/config.js';
-import { startTso, type DispatchInput, type RunningTso } from '../../roles/tso/tso.js';
+import { startTso, type DispatchInput, type RunningTso, type TsoStatus } from '../../roles/tso/tso.js';
 import { UsageError } from '../usage.js';
+import { t } from '../i18n.js';
+import { formatDispatch, formatTsoStatus } from '../tso-view.js';
+import type { DispatchView } from '../../roles/tso/delivery.js';
 import { ConsoleChannel } from '../../secops/detect/channels.js';
 import { alertsForStatus, vtnSecops } from '../role-secops.js';
 
-interface ApiOpts { api: string; cert: string; key: string; ca: string }
+interface ApiOpts { api: string; cert: string; key: string; ca: string; json?: boolean }
 
 function readFile(path: string, what: string): string {
   try {
@@ -61,7 +64,8 @@ function apiOptions(cmd: Command): Command {
     .requiredOption('--api <url>', 'operator API base URL, e.g. https://127.0.0.1:9443')
     .requiredOption('--cert <file>', 'operator certificate (erab pki issue --role operator)')
     .requiredOption('--key <file>', 'operator private key')
-    .requiredOption('--ca <file>', 'CA certificate');
+    .requiredOption('--ca <file>', 'CA certificate')
+    .option('--json', 'print the API\'s JSON (for scripts) instead of tables');
 }
 
 function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
@@ -105,20 +109,22 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
       const result = await callApi(o, 'POST', '/api/dispatches', {
         product: o.product, direction: o.direction, quantityKw: kws.length === 1 ? kws[0] : kws, start: o.start, periods, ...(o.to ? { to: o.to } : {}),
       });
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : formatDispatch(result as DispatchView));
     });
 
   apiOptions(group.command('status'))
     .description('show registered aggregators, dispatches (requested vs delivered) and refusals')
     .action(async (o: ApiOpts) => {
-      process.stdout.write(`${JSON.stringify(await callApi(o, 'GET', '/api/status'), null, 2)}\n`);
+      const status = await callApi(o, 'GET', '/api/status');
+      process.stdout.write(o.json ? `${JSON.stringify(status, null, 2)}\n` : formatTsoStatus(status as TsoStatus));
     });
 
   apiOptions(group.command('cancel'))
     .description('cancel a dispatch')
     .argument('<eventId>', 'the dispatch (OpenADR event id)')
     .action(async (eventId: string, o: ApiOpts) => {
-      process.stdout.write(`${JSON.stringify(await callApi(o, 'DELETE', `/api/dispatches/${encodeURIComponent(eventId)}`), null, 2)}\n`);
+      const result = await callApi(o, 'DELETE', `/api/dispatches/${encodeURIComponent(eventId)}`);
+      process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${t('tso.cancelled', { id: eventId })}\n`);
     });
 }
 

@@ -7,9 +7,9 @@
  *
  *   erab vuln maker 00007B example_energy --name "Example Energy"   CPE vendor of a maker code
  *   erab vuln inventory [--cyclonedx bom.json] [--json]            sync and list (or export)
- *   erab vuln history <asset>                                       change history of one asset
+ *   erab vuln history <asset> [--json]                              change history of one asset
  *   erab vuln import <file|url> --format nvd|jvn|csaf               import a feed, then match
- *   erab vuln imports                                               recorded imports
+ *   erab vuln imports [--json]                                      recorded imports
  *   erab vuln match                                                 re-evaluate every finding
  *   erab vuln findings [--status s,..] [--advisory id] [--json]     list findings
  *   erab vuln notified|mitigated|patched|close|reopen <finding..> --reason ...
@@ -18,6 +18,8 @@
  *                                    tell every affected site's and participant-level contact at once
  */
 import { Option, type Command } from 'commander';
+import { formatTable } from '../table.js';
+import { jstTime } from '../i18n.js';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,11 +90,8 @@ async function softwareReport() {
   }
 }
 
-function table(head: string[], rows: string[][]): string {
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(width[i]! - [...c].length))).join('  ');
-  return [line(head), ...rows.map(line)].join('\n');
-}
+/** An aligned table (src/cli/table.ts), without its last newline. */
+const table = (head: string[], rows: string[][]): string => formatTable(head.map((header) => ({ header })), rows).trimEnd() || head.join('  ');
 
 /** `2027-03-31`, an ISO instant, or a duration from now: `30d`, `12h`. */
 export function parseExpiry(text: string, now: number): number {
@@ -135,16 +134,18 @@ export function register(program: Command): void {
         const assets = await listAssets(db, opts.kind ? { kind: opts.kind } : {});
         if (opts.json) return void process.stdout.write(`${JSON.stringify(assets, null, 2)}\n`);
         process.stdout.write(`${table(['ID', 'KIND', 'MGMT_NO', 'SITE', 'GATEWAY', 'MAKER', 'PRODUCT', 'SERIAL', 'VERSION', 'PRESENT', 'LAST_SEEN'],
-          assets.map((a) => [a.id, a.kind, a.management_no, a.site_id ?? '-', a.gateway_id ?? '-', a.maker_code ?? '-', a.product_code ?? '-', a.serial_number ?? '-', a.version ?? '-', a.present ? 'yes' : 'no', new Date(a.last_seen).toISOString()]))}\n`);
+          assets.map((a) => [a.id, a.kind, a.management_no, a.site_id ?? '-', a.gateway_id ?? '-', a.maker_code ?? '-', a.product_code ?? '-', a.serial_number ?? '-', a.version ?? '-', a.present ? 'yes' : 'no', jstTime(a.last_seen)]))}\n`);
       });
     });
 
   common(vuln.command('history').description('Change history of one asset').argument('<asset>', 'asset id, e.g. device:bat-001'))
-    .action(async (asset: string, opts: CommonOpts) => {
+    .option('--json', 'print JSON')
+    .action(async (asset: string, opts: CommonOpts & { json?: boolean }) => {
       await withVuln(opts, async (db) => {
         const h = await assetHistory(db, asset);
         if (h.length === 0) throw new InvalidInputError(`asset "${asset}" has no history (see erab vuln inventory)`);
-        process.stdout.write(`${table(['AT', 'FIELD', 'OLD', 'NEW'], h.map((c) => [new Date(c.at).toISOString(), c.field, c.oldValue ?? '-', c.newValue ?? '-']))}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify(h, null, 2)}\n`);
+        else process.stdout.write(`${table(['AT (JST)', 'FIELD', 'OLD', 'NEW'], h.map((c) => [jstTime(c.at), c.field, c.oldValue ?? '-', c.newValue ?? '-']))}\n`);
       });
     });
 
@@ -181,10 +182,15 @@ export function register(program: Command): void {
     });
 
   common(vuln.command('imports').description('Recorded feed imports, newest first'))
-    .action(async (opts: CommonOpts) => {
+    .option('--json', 'print JSON')
+    .action(async (opts: CommonOpts & { json?: boolean }) => {
       await withVuln(opts, async (db) => {
         const rows = await listImports(db);
-        process.stdout.write(`${table(['ID', 'AT', 'FORMAT', 'RECORDS', 'NEW', 'UPDATED', 'SHA256', 'SOURCE'], rows.map((r) => [String(r.id), new Date(Number(r.imported_at)).toISOString(), r.format, String(r.records), String(r.added), String(r.updated), r.sha256.slice(0, 16), r.source]))}\n`);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(`${table(['ID', 'AT (JST)', 'FORMAT', 'RECORDS', 'NEW', 'UPDATED', 'SHA256', 'SOURCE'], rows.map((r) => [String(r.id), jstTime(Number(r.imported_at)), r.format, String(r.records), String(r.added), String(r.updated), r.sha256.slice(0, 16), r.source]))}\n`);
       });
     });
 
@@ -232,7 +238,7 @@ export function register(program: Command): void {
     .action(async (ids: string[], opts: CommonOpts & { reason: string; approver: string; expires: string }) => {
       const expires = parseExpiry(opts.expires, systemClock.now());
       await withVuln(opts, (db, audit) => acceptRisk(db, ids, { actor: operator(opts.operator), reason: opts.reason, approver: opts.approver, expires }, audit ? { audit } : {}));
-      process.stdout.write(`${ids.length} finding${ids.length === 1 ? '' : 's'} → risk_accepted until ${new Date(expires).toISOString()}\n`);
+      process.stdout.write(`${ids.length} finding${ids.length === 1 ? '' : 's'} → risk_accepted until ${jstTime(expires)}\n`);
     });
 
   common(vuln.command('notify').description("Notify every recipient an advisory affects at once (the affected sites' contacts and the participant-level ones), then mark its findings notified")
@@ -266,7 +272,7 @@ export function register(program: Command): void {
             result: d.status === 'delivered' ? 'delivered' : d.channel === 'gateway' && d.lastError?.startsWith('queued') === true ? 'queued for the gateway' : d.status,
             attempts: d.attempts, error: d.lastError,
           }));
-          const issuedAt = new Date(r.notice.issuedAt).toISOString();
+          const issuedAt = jstTime(r.notice.issuedAt);
           if (opts.json) {
             return void process.stdout.write(`${JSON.stringify({ advisory: r.advisoryId, title: r.title, noticeId: r.notice.id, issuedAt, sites: r.sites, findings: r.findings.length, recipients: r.recipients.length, deliveries: rows }, null, 2)}\n`);
           }

@@ -20,11 +20,13 @@
  */
 import { createServer as createTcpServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { toPkcs12 } from '../../security/pki/index.js';
 import { join, resolve } from 'node:path';
 import { scaledClock, type Clock } from '../../core/clock.js';
 import { ErabError, describeError } from '../../core/errors.js';
-import { KOMA_MS, komaCeil } from '../../core/jst.js';
+import { KOMA_MS, formatJst, komaCeil } from '../../core/jst.js';
 import { verifyAuditLog } from '../../security/audit/verify.js';
 import { Supervisor } from '../common/supervisor.js';
 import { IDS, planDemo, type DemoLayout, type DemoOptions } from './layout.js';
@@ -35,7 +37,7 @@ import {
 import { ForgerVtn, TcpRelay } from './forger.js';
 import type { HostStatus } from './host.js';
 import {
-  TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult,
+  TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult, type SummaryWords,
 } from './summary.js';
 import { LiveView, type DemoViewState, type EventView } from './view.js';
 import { runVulnScene, seedPortfolios } from './vuln-scene.js';
@@ -59,6 +61,26 @@ export interface DemoRunOptions extends DemoOptions {
    * folder may be removed: the CLI reads the compliance status of a participant here.
    */
   afterStop?: (dir: string) => Promise<void>;
+  /**
+   * Open AGG-A's operator console (`erab demo --console`): `opened` is told its URL and the
+   * operator's PKCS#12 file to import once AGG-A is up, and the demo keeps running after its
+   * scenario until `signal` aborts (Ctrl-C), so the console can be watched.
+   */
+  console?: { opened: (c: DemoConsole) => void };
+  /** The summary's sentences in the operator's language (default English). */
+  summaryWords?: SummaryWords;
+}
+
+/** What an operator needs to open the demo's console in a browser. */
+export interface DemoConsole {
+  url: string;
+  aggregator: string;
+  operator: string;
+  /** PKCS#12 (certificate, key and CA) to import into the browser, mode 0600. */
+  p12File: string;
+  /** Its passphrase: random for this run (also in `<p12File>.pass`, 0600). */
+  passphrase: string;
+  caFile: string;
 }
 
 /**
@@ -137,6 +159,21 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
  * Runs the whole demo and resolves with its summary (also printed). Throws DemoError (or the
  * work folder / participant error) when it cannot run; every started process is stopped first.
  */
+/** Writes the first operator's PKCS#12 file, with a passphrase for this run, for the console. */
+async function demoConsole(layout: DemoLayout, certs: DemoCertificates, aggregator: string, port: number): Promise<DemoConsole> {
+  const operator = IDS.operators[0];
+  const f = certs.files.get(certKey('operator', operator));
+  if (!f) throw new DemoError(`no certificate issued for operator ${operator}`);
+  const passphrase = randomBytes(12).toString('base64url');
+  const dir = join(layout.options.dir, 'console');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const p12File = join(dir, `${operator}.p12`);
+  const p12 = await toPkcs12({ certPem: readFileSync(f.certFile, 'utf8'), keyPem: readFileSync(f.keyFile, 'utf8'), chainPem: readFileSync(certs.caFile, 'utf8'), passphrase, friendlyName: `erab demo ${operator}` });
+  writeFileSync(p12File, p12, { mode: 0o600 });
+  writeFileSync(`${p12File}.pass`, `${passphrase}\n`, { mode: 0o600 });
+  return { url: `https://127.0.0.1:${port}/`, aggregator, operator, p12File, passphrase, caFile: certs.caFile };
+}
+
 export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
   const out = opts.out ?? process.stdout;
   // Absolute from here on: the participants run with the work folder as their working directory,
@@ -241,11 +278,14 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     ]);
     const urls = { tso: String(tso.info.url), retailer: String(retailer.info.url), coordinator: `https://127.0.0.1:${Number(coord.info.downstreamPort)}` };
     log(`TSO ${IDS.tso} at ${urls.tso}, retailer ${IDS.retailer} at ${urls.retailer}, aggregation coordinator ${IDS.coordinator} at ${urls.coordinator}`);
-    const aggFiles = [...IDS.aggregators, IDS.rogue].map((id) => writeAggregatorConfig(layout, certs, id, urls));
+    const consoleOf = IDS.aggregators[0];
+    const aggFiles = [...IDS.aggregators, IDS.rogue].map((id) => writeAggregatorConfig(layout, certs, id, urls, Boolean(opts.console) && id === consoleOf));
     // Their portfolios list their sites and gateways, so their inventories (and findings) fill in.
     await seedPortfolios(layout);
     const aggs = await Promise.all([...IDS.aggregators, IDS.rogue].map((id, i) => start(id, ['aggregator', 'run', '--config', aggFiles[i]!, '--name', id])));
     const aggPort = new Map(aggs.map((p) => [p.name, Number(p.info.downstreamPort)]));
+    const consolePort = aggs.find((p) => p.name === consoleOf)?.info.consolePort;
+    if (opts.console && consolePort !== undefined) opts.console.opened(await demoConsole(layout, certs, consoleOf, Number(consolePort)));
     log(`aggregators ${IDS.aggregators.join(', ')} up (downstream VTNs on ${[...aggPort.values()].join(', ')}); rogue ${IDS.rogue} trying the TSO`);
 
     // Site 1's gateway reaches AGG-A through a relay: the path the security act hijacks.
@@ -507,7 +547,11 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
       });
     }
 
-    // ---- 9. stop everyone, then verify every participant's audit log
+    // ---- 9. (with --console: keep running until Ctrl-C) stop everyone, then verify every participant's audit log
+    if (opts.console && opts.signal && !opts.signal.aborted) {
+      log('scenario played; the console stays open until Ctrl-C');
+      await new Promise<void>((done) => opts.signal!.addEventListener('abort', () => { stopping = true; done(); }, { once: true }));
+    }
     stopping = true;
     await forger.close();
     forger = undefined;
@@ -561,7 +605,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
       failures,
     };
     view.draw(state, true);
-    out.write(`\n${formatSummary(summary)}\n`);
+    out.write(`\n${formatSummary(summary, opts.summaryWords)}\n`);
     passed = summary.ok;
     summarized = true;
     return summary;
@@ -580,8 +624,9 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
   }
 }
 
+/** Times in the summary are read by operators: JST, ISO 8601 with +09:00. */
 function iso(t: number): string {
-  return new Date(t).toISOString();
+  return formatJst(t);
 }
 
 /** Verifies the audit log of every participant (after they stopped: every log closed with a checkpoint). */

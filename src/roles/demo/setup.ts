@@ -185,7 +185,7 @@ export function writeCoordinatorConfig(layout: DemoLayout, certs: DemoCertificat
 }
 
 /** A resource aggregator's configuration: upstream TSO and retailer, downstream its gateways. */
-export function writeAggregatorConfig(layout: DemoLayout, certs: DemoCertificates, id: string, urls: UpstreamUrls): string {
+export function writeAggregatorConfig(layout: DemoLayout, certs: DemoCertificates, id: string, urls: UpstreamUrls, withConsole = false): string {
   const t = layout.timings;
   const gateways = layout.sites.filter((s) => s.aggregator === id).map((s) => `gateway:${s.gatewayId}`);
   const isRogue = id === IDS.rogue;
@@ -211,6 +211,8 @@ export function writeAggregatorConfig(layout: DemoLayout, certs: DemoCertificate
     ],
     closedLoop: closedLoopFor(layout),
     statusIntervalMs: t.statusRealMs,
+    // `erab demo --console`: the operator console on loopback, for the demo's operators only.
+    ...(withConsole ? { console: { host: '127.0.0.1', port: 0, allowList: { participants: IDS.operators.map((o) => `operator:${o}`) } } } : {}),
   };
   return writeJson(layout.file(id, 'config.json'), cfg);
 }

@@ -134,39 +134,77 @@ export function machine(): DemoSummary['machine'] {
 
 const pct = (p: number | null): string => (p === null ? '-' : `${p.toFixed(1)} %`);
 const kw = (k: number | null): string => (k === null ? '-' : `${k.toFixed(1)} kW`);
+const secs = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(2)} s`);
 
-/** The summary as text for the terminal. */
-export function formatSummary(s: DemoSummary): string {
+/**
+ * The summary's sentences in English, `{{name}}` for the figures. A caller that speaks another
+ * language (the CLI, through i18next) passes its own `SummaryWords` with the same keys.
+ */
+export const SUMMARY_EN = {
+  result: 'erab demo: {{verdict}} — {{sites}} sites, x{{speed}}, {{seconds}} s',
+  passed: 'PASSED',
+  failed: 'FAILED',
+  topology: 'topology: {{line}}',
+  tolerance: 'tolerance: {{rule}}',
+  event: '{{issuer}} {{id}} ({{product}}, {{direction}}) {{start}} → {{end}}: requested {{requested}}, delivered {{delivered}} ({{percent}})',
+  dispatch: '{{aggregator}}: requested {{requested}}, delivered {{delivered}} ({{percent}})  [{{eventId}}]',
+  reach: 'command held by {{before}} gateways before the start ({{all}} in all, closed-loop re-dispatch included); issue → last of them {{time}}',
+  rogueRefused: 'rogue aggregator refused by the TSO',
+  forgedRefused: 'forged command refused by the gateway',
+  unknownPending: 'unknown device held pending',
+  rogueAlert: 'rogue aggregator raised as an alert',
+  forgedAlert: 'forged command raised as an alert',
+  alerts: 'alerts raised: {{count}}',
+  vulnerability: 'vulnerability {{advisory}}: {{findings}} findings on {{sites}} sites affected',
+  notice: '{{aggregator}} notified {{recipients}} recipients at once at {{at}} ({{delivered}}/{{deliveries}} delivered to the sites\' gateways)',
+  patched: 'signed firmware update applied by the gateways: {{patched}} findings patched on {{sites}} sites',
+  noVulnerability: 'vulnerability scene did not complete',
+  audit: 'audit logs verified: {{verified}}/{{participants}}',
+  reachTso: 'TSO event → last gateway holding its command: {{time}}',
+  machine: 'machine: {{cpus}} × {{model}}, {{memory}} GB, {{platform}}, node {{node}}',
+  workFolder: 'work folder: {{dir}}',
+} as const;
+
+/** One sentence of the summary with its figures filled in. */
+export type SummaryWords = (key: keyof typeof SUMMARY_EN, vars?: Record<string, string | number>) => string;
+
+const english: SummaryWords = (key, vars = {}) => SUMMARY_EN[key].replace(/\{\{(\w+)\}\}/g, (_m, k: string) => String(vars[k] ?? ''));
+
+/** The summary as text for the terminal, in English unless `words` speaks another language. */
+export function formatSummary(s: DemoSummary, words: SummaryWords = english): string {
+  const w = words;
+  const mark = (ok: boolean): string => (ok ? '✓' : '✗');
   const lines: string[] = [];
-  lines.push(`erab demo: ${s.ok ? 'PASSED' : 'FAILED'} — ${s.sites} sites, x${s.speed}, ${s.durationS.toFixed(0)} s`);
-  for (const t of s.topology) lines.push(`topology: ${t}`);
-  lines.push(`tolerance: ${s.tolerance}`);
+  lines.push(w('result', { verdict: w(s.ok ? 'passed' : 'failed'), sites: s.sites, speed: s.speed, seconds: s.durationS.toFixed(0) }));
+  for (const t of s.topology) lines.push(w('topology', { line: t }));
+  lines.push(w('tolerance', { rule: s.tolerance }));
   for (const e of s.events) {
-    lines.push(`  ${e.withinTolerance ? '✓' : '✗'} ${e.issuer} ${e.id} (${e.product}, ${e.direction}) ${e.start} → ${e.end}: requested ${kw(e.requestedKw)}, delivered ${kw(e.deliveredKw)} (${pct(e.percent)})`);
-    for (const d of e.dispatches) lines.push(`      ${d.aggregator}: requested ${kw(d.requestedKw)}, delivered ${kw(d.deliveredKw)} (${pct(d.percent)})  [${d.eventId}]`);
-    lines.push(`      command held by ${e.gatewaysBeforeStart} gateways before the start (${e.gatewaysWithCommand} in all, closed-loop re-dispatch included); issue → last of them ${e.issueToLastGatewayMs === null ? '-' : `${(e.issueToLastGatewayMs / 1000).toFixed(2)} s`}`);
+    lines.push(`  ${mark(e.withinTolerance)} ${w('event', { issuer: e.issuer, id: e.id, product: e.product, direction: e.direction, start: e.start, end: e.end, requested: kw(e.requestedKw), delivered: kw(e.deliveredKw), percent: pct(e.percent) })}`);
+    for (const d of e.dispatches) lines.push(`      ${w('dispatch', { aggregator: d.aggregator, requested: kw(d.requestedKw), delivered: kw(d.deliveredKw), percent: pct(d.percent), eventId: d.eventId })}`);
+    lines.push(`      ${w('reach', { before: e.gatewaysBeforeStart, all: e.gatewaysWithCommand, time: secs(e.issueToLastGatewayMs) })}`);
   }
   const sec = s.security;
-  lines.push(`  ${sec.rogueAggregatorRefused ? '✓' : '✗'} rogue aggregator refused by the TSO${sec.rogueRefusal ? `: ${sec.rogueRefusal}` : ''}`);
-  lines.push(`  ${sec.forgedCommandRefused ? '✓' : '✗'} forged command refused by the gateway${sec.forgedRefusal ? `: ${sec.forgedRefusal}` : ''}`);
-  lines.push(`  ${sec.unknownDevicePending ? '✓' : '✗'} unknown device held pending${sec.unknownDevice ? `: ${sec.unknownDevice}` : ''}`);
-  lines.push(`  ${sec.rogueAggregatorAlert ? '✓' : '✗'} rogue aggregator raised as an alert${sec.rogueAggregatorAlert ? `: ${sec.rogueAggregatorAlert}` : ''}`);
-  lines.push(`  ${sec.forgedCommandAlert ? '✓' : '✗'} forged command raised as an alert${sec.forgedCommandAlert ? `: ${sec.forgedCommandAlert}` : ''}`);
-  lines.push(`  alerts raised: ${s.alerts.length}`);
+  const check = (ok: boolean, key: keyof typeof SUMMARY_EN, detail: string | undefined): string => `  ${mark(ok)} ${w(key)}${detail ? `: ${detail}` : ''}`;
+  lines.push(check(sec.rogueAggregatorRefused, 'rogueRefused', sec.rogueRefusal));
+  lines.push(check(sec.forgedCommandRefused, 'forgedRefused', sec.forgedRefusal));
+  lines.push(check(sec.unknownDevicePending, 'unknownPending', sec.unknownDevice));
+  lines.push(check(Boolean(sec.rogueAggregatorAlert), 'rogueAlert', sec.rogueAggregatorAlert));
+  lines.push(check(Boolean(sec.forgedCommandAlert), 'forgedAlert', sec.forgedCommandAlert));
+  lines.push(`  ${w('alerts', { count: s.alerts.length })}`);
   for (const a of s.alerts.slice(0, 20)) lines.push(`      ${formatAlertLine(a)}`);
   const v = s.vulnerability;
   if (v) {
-    lines.push(`  ${v.patched === v.findings ? '✓' : '✗'} vulnerability ${v.advisory}: ${v.findings} findings on ${v.sitesAffected} sites affected`);
-    for (const n of v.notices) lines.push(`      ${n.aggregator} notified ${n.recipients} recipients at once at ${n.issuedAt} (${n.delivered}/${n.deliveries} delivered to the sites' gateways)`);
-    lines.push(`      signed firmware update applied by the gateways: ${v.patched} findings patched on ${v.patchedSites} sites`);
+    lines.push(`  ${mark(v.patched === v.findings)} ${w('vulnerability', { advisory: v.advisory, findings: v.findings, sites: v.sitesAffected })}`);
+    for (const n of v.notices) lines.push(`      ${w('notice', { aggregator: n.aggregator, recipients: n.recipients, at: n.issuedAt, delivered: n.delivered, deliveries: n.deliveries })}`);
+    lines.push(`      ${w('patched', { patched: v.patched, sites: v.patchedSites })}`);
   } else {
-    lines.push('  ✗ vulnerability scene did not complete');
+    lines.push(`  ✗ ${w('noVulnerability')}`);
   }
-  lines.push(`  ${s.audit.ok ? '✓' : '✗'} audit logs verified: ${s.audit.verified}/${s.audit.participants}`);
+  lines.push(`  ${mark(s.audit.ok)} ${w('audit', { verified: s.audit.verified, participants: s.audit.participants })}`);
   for (const f of s.audit.failures.slice(0, 5)) lines.push(`      ${f.participant}: ${f.problems.slice(0, 2).join('; ')}`);
-  lines.push(`  TSO event → last gateway holding its command: ${s.tsoEventToLastGatewayMs === null ? '-' : `${(s.tsoEventToLastGatewayMs / 1000).toFixed(2)} s`}`);
-  lines.push(`  machine: ${s.machine.cpus} × ${s.machine.cpuModel}, ${s.machine.memoryGb} GB, ${s.machine.platform}, node ${s.machine.node}`);
+  lines.push(`  ${w('reachTso', { time: secs(s.tsoEventToLastGatewayMs) })}`);
+  lines.push(`  ${w('machine', { cpus: s.machine.cpus, model: s.machine.cpuModel, memory: s.machine.memoryGb, platform: s.machine.platform, node: s.machine.node })}`);
   for (const f of s.failures) lines.push(`  ✗ ${f}`);
-  lines.push(`  work folder: ${s.workFolder}`);
+  lines.push(`  ${w('workFolder', { dir: s.workFolder })}`);
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * participants and security refusals. `renderView` is pure (tested); `LiveView` redraws it on a
  * TTY and prints plain log lines instead when stdout is not a terminal.
  */
-import { jstClock } from '../../core/jst.js';
+import { formatJst, jstClock } from '../../core/jst.js';
 
 export interface PowerSample {
   /** Simulated time, epoch ms. */
@@ -112,6 +112,7 @@ export class LiveView {
   /** A plain progress line; on a TTY the dashboard already shows it, so it is suppressed. */
   log(line: string): void {
     if (this.enabled) return;
-    this.out.write(`${new Date().toISOString()} ${line}\n`);
+    // Real time, as operators read it: JST with +09:00.
+    this.out.write(`${formatJst(Date.now())} ${line}\n`);
   }
 }

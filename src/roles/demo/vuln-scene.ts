@@ -10,6 +10,7 @@
  * `erab aggregator run`, src/cli/commands/aggregator-secops.ts), so their audit logs record it;
  * this module (roles layer) never imports secops.
  */
+import { formatJst } from '../../core/jst.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nullAudit } from '../../core/audit-port.js';
@@ -106,7 +107,7 @@ export async function runVulnScene(c: Ctx): Promise<VulnSceneResult> {
       const d = await c.sup.request<{ status: string }[]>(a, 'notify-deliveries', { noticeId: r.noticeId });
       return d.every((x) => x.status === 'delivered') ? d.length : false;
     });
-    notices.push({ aggregator: a, issuedAt: new Date(r.issuedAt).toISOString(), recipients: r.recipients, deliveries: r.deliveries.length, delivered });
+    notices.push({ aggregator: a, issuedAt: formatJst(r.issuedAt), recipients: r.recipients, deliveries: r.deliveries.length, delivered });
     c.log(`${a} notified ${r.recipients} sites at once (${new Date(r.issuedAt).toISOString()}); every gateway acknowledged`);
   }
 

@@ -126,7 +126,7 @@ test('console: operators only; fleet-wide command held for a second operator; at
       writeFileSync(join(dir, `${n}.pem`), c.certPem);
       writeFileSync(join(dir, `${n}.key`), c.keyPem, { mode: 0o600 });
     }
-    const conn = (n: string) => ['--url', `https://127.0.0.1:${port}`, '--cert', join(dir, `${n}.pem`), '--key', join(dir, `${n}.key`), '--ca', join(dir, 'ca.pem'), '--aggregator', 'AGG1'];
+    const conn = (n: string) => ['--url', `https://127.0.0.1:${port}`, '--cert', join(dir, `${n}.pem`), '--key', join(dir, `${n}.key`), '--ca', join(dir, 'ca.pem'), '--aggregator', 'AGG1', '--json'];
     const issued = await erab(['aggregator', 'command', ...conn('alice'), '--action', 'reduce', '--power-kw', '1', '--resources', 'b1,b2', '--duration-min', '5', '--reason', 'cli drill']);
     assert.equal(issued.code, 0, issued.err);
     const rec = JSON.parse(issued.out) as { record: { id: string; state: string } };

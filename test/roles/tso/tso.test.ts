@@ -190,7 +190,7 @@ test('erab tso dispatch and status talk to the API with an operator certificate'
   writeFileSync(join(dir, 'op.key'), pem.OP1!.keyPem, { mode: 0o600 });
   const api = ['--api', tso.status().apiUrl!, '--cert', join(dir, 'op.pem'), '--key', join(dir, 'op.key'), '--ca', join(dir, 'ca.pem')];
   const start = new Date(simAnchor + 60_000 + 4 * KOMA_MS).toISOString();
-  const ok = await runCli(['tso', 'dispatch', ...api, '--product', 'tertiary1', '--direction', 'reduce', '--kw', '15', '--start', start]);
+  const ok = await runCli(['tso', 'dispatch', ...api, '--product', 'tertiary1', '--direction', 'reduce', '--kw', '15', '--start', start, '--json']);
   const usage = await runCli(['tso', 'dispatch', ...api, '--product', 'tertiary1', '--direction', 'reduce', '--kw', 'x', '--start', start]);
   const failure = await runCli(['tso', 'dispatch', ...api, '--product', 'tertiary1', '--direction', 'sideways', '--kw', '1', '--start', start]);
   const code = ok.code;

@@ -1,0 +1,135 @@
+/**
+ * The console in Japanese and in English, in a real browser (Debian's chromium through
+ * playwright-core) over mutual TLS: a browser whose languages put Japanese first (it sends
+ * Accept-Language: ja-JP) gets the page in Japanese, another in English; times are JST with
+ * +09:00 in both, an event shows its コマ, and the page's switch changes the language in place.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { systemClock } from '../../src/core/clock.js';
+import { epochMillis } from '../../src/core/units.js';
+import { formatJst, komaNumber } from '../../src/core/jst.js';
+import { MemoryAuditSink } from '../../src/security/audit/types.js';
+import { pkiWorld } from '../kit/index.js';
+import { parseAggregatorConfig } from '../../src/roles/aggregator/runtime/config.js';
+import { startAggregator } from '../../src/roles/aggregator/runtime/aggregator.js';
+import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
+import { CONSOLE_MESSAGES, consoleLanguage } from '../../src/web/console-messages.js';
+
+const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ISO_JST = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00$/;
+
+test('consoleLanguage: Japanese when Accept-Language prefers it, English otherwise', () => {
+  assert.equal(consoleLanguage('ja-JP,ja;q=0.9,en-US;q=0.8'), 'ja');
+  assert.equal(consoleLanguage('en-US,en;q=0.9,ja;q=0.8'), 'en');
+  assert.equal(consoleLanguage('en;q=0.5, ja;q=0.7'), 'ja');
+  assert.equal(consoleLanguage('fr-FR, ja;q=0.3'), 'ja');
+  assert.equal(consoleLanguage('fr-FR,de'), 'en');
+  assert.equal(consoleLanguage('ja;q=0'), 'en');
+  assert.equal(consoleLanguage(undefined), 'en');
+});
+
+test('console messages: Japanese has every English key', () => {
+  const keys = (o: object, p = ''): string[] => Object.entries(o).flatMap(([k, v]) => (typeof v === 'string' ? [p + k] : keys(v as object, `${p}${k}.`)));
+  assert.deepEqual(keys(CONSOLE_MESSAGES.ja.translation).sort(), keys(CONSOLE_MESSAGES.en.translation).sort());
+});
+
+test('the console page in Japanese and in English, times in JST, コマ shown', { timeout: 120_000, skip: existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}` }, async () => {
+  const pki = await pkiWorld({ agg: 'aggregator:AGG1', alice: 'operator:alice' }, { prefix: 'erab-console-i18n-', flatFiles: true });
+  const dir = pki.dir;
+  const { alice } = pki.certs;
+  const cfg = parseAggregatorConfig({
+    id: 'AGG1', tls: { certFile: join(dir, 'agg.pem'), keyFile: join(dir, 'agg.key'), caFile: join(dir, 'ca.pem') },
+    store: { url: join(dir, 'agg.db') },
+    downstream: { port: 0, allowList: { roles: ['gateway'] } },
+    console: { port: 0 },
+    closedLoop: { intervalMs: 200 },
+    approvals: { maxSingleOperatorFleetPercent: 100 },
+  });
+  const portfolio = ['b1', 'b2'].map((id) => ({ id, venId: 'GW1', resourceClass: 'battery' as const, ratedReduceW: 3000, ratedIncreaseW: 3000, capacityWh: 10_000, costPerKWh: 5 }));
+  const agg = await startAggregator(cfg, { audit: new MemoryAuditSink(), clock: systemClock, portfolio, consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP } });
+  let browser: Browser | undefined;
+  let feeder: NodeJS.Timeout | undefined;
+  try {
+    const feed = (w: number) => {
+      for (const id of ['b1', 'b2']) {
+        agg.fleet.recordPower(id, w, epochMillis(Date.now()));
+        agg.fleet.recordStatus(id, { online: true, manualOverride: false, socPercent: 90 }, epochMillis(Date.now()));
+      }
+    };
+    feed(0);
+    const started = Date.now();
+    await agg.submitCommand({ id: 'alice', fingerprint: 'AA' }, { action: 'reduce', powerW: 4000, resources: ['b1', 'b2'], durationMs: 600_000, reason: 'i18n test' });
+    feeder = setInterval(() => { feed(-2000); void agg.tick(); }, 150);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    const origin = `https://127.0.0.1:${agg.consolePort}`;
+    const open = async (locale: string): Promise<{ page: Page; acceptLanguage: string | undefined }> => {
+      const context = await browser!.newContext({ locale, ignoreHTTPSErrors: true, clientCertificates: [{ origin, cert: Buffer.from(alice.certPem), key: Buffer.from(alice.keyPem) }] });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      // The browser's own favicon request is not the page's; every other failure is.
+      page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()); });
+      page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`); });
+      const response = await page.goto(`${origin}/`);
+      assert.equal(response?.status(), 200);
+      assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
+      await page.waitForSelector('section.event p.period', { timeout: 30_000 });
+      assert.deepEqual(errors, [], 'no script error and no CSP violation');
+      return { page, acceptLanguage: await response!.request().headerValue('accept-language') ?? undefined };
+    };
+    const expectedKoma = String(komaNumber(started));
+
+    const ja = await open('ja-JP');
+    assert.match(ja.acceptLanguage ?? '', /^ja/, 'the browser asked for Japanese');
+    assert.equal(await ja.page.getAttribute('html', 'lang'), 'ja');
+    assert.equal(await ja.page.textContent('.legend .t'), '目標');
+    assert.equal(await ja.page.textContent('.legend .d'), '実績');
+    assert.equal(await ja.page.textContent('#refusals th'), '時刻（JST）');
+    assert.match(await ja.page.textContent('section.event h2') ?? '', /下げ 4\.0 kW/);
+    assert.doesNotMatch(await ja.page.textContent('section.event h2') ?? '', /reduce/);
+    assert.match(await ja.page.textContent('section.event p.state') ?? '', /^実行中 · 実績 /);
+    assert.match(await ja.page.textContent('#fleet') ?? '', /オンラインのリソース 2 \/ 2/);
+    const period = await ja.page.textContent('section.event p.period') ?? '';
+    const [from, to] = period.split(' · ')[0]!.split(' – ');
+    assert.match(from!, ISO_JST);
+    assert.match(to!, ISO_JST);
+    assert.match(period, new RegExp(`コマ ${expectedKoma}`));
+    assert.match(await ja.page.textContent('#clock') ?? '', ISO_JST);
+    assert.ok(Math.abs(Date.parse((await ja.page.textContent('#clock'))!) - Date.now()) < 60_000, 'the clock is now, in JST');
+    assert.equal(await ja.page.title(), 'AGG1 · erab コンソール');
+    // The switch: English in place, and the choice kept in the address.
+    await ja.page.click('#lang button[data-lang="en"]');
+    await ja.page.waitForSelector('html[lang="en"]', { state: 'attached' });
+    assert.equal(await ja.page.textContent('.legend .t'), 'target');
+    assert.match(ja.page.url(), /\?lang=en$/);
+    await ja.page.context().close();
+
+    const en = await open('en-US');
+    assert.match(en.acceptLanguage ?? '', /^en/);
+    assert.equal(await en.page.getAttribute('html', 'lang'), 'en');
+    assert.equal(await en.page.textContent('.legend .t'), 'target');
+    assert.equal(await en.page.textContent('#refusals th'), 'time (JST)');
+    assert.match(await en.page.textContent('section.event h2') ?? '', /reduce \(下げ\) 4\.0 kW/);
+    assert.match(await en.page.textContent('section.event p.state') ?? '', /^active · delivered /);
+    assert.match(await en.page.textContent('section.event p.period') ?? '', new RegExp(`^${formatJst(started).slice(0, 11)}.*\\+09:00 – .*\\+09:00 · コマ ${expectedKoma}`));
+    assert.match(await en.page.textContent('#clock') ?? '', ISO_JST);
+    await en.page.context().close();
+
+    // ?lang=ja wins over an English browser.
+    const forced = await open('en-US');
+    await forced.page.goto(`${origin}/?lang=ja`);
+    await forced.page.waitForSelector('section.event p.period');
+    assert.equal(await forced.page.textContent('.legend .t'), '目標');
+    await forced.page.context().close();
+  } finally {
+    clearInterval(feeder);
+    await browser?.close();
+    await agg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
