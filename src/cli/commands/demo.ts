@@ -31,6 +31,7 @@ import { DEFAULT_SITES_PER_HOST } from '../../roles/demo/layout.js';
 import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles/demo/host.js';
 import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
 import { runDemo } from '../../roles/demo/scenario.js';
+import { demoIncidentDesk } from './demo-incidents.js';
 import type { HostConfig } from '../../roles/demo/setup.js';
 import { readConfigFile } from '../../core/config.js';
 import { demoCompliance, formatDemoCompliance, type DemoCompliance } from '../../compliance/demo-status.js';
@@ -91,6 +92,8 @@ export function register(program: Command): void {
           ...(o.timeout !== undefined ? { timeoutS: o.timeout } : {}),
           // Compliance of one participant (AGG-A), read before the work folder may be removed.
           afterStop: async (dir) => { compliance = await demoCompliance(dir); process.stdout.write(`\n${formatDemoCompliance(compliance)}\n`); },
+          // Incidents from the alerts, in the work folder's incident desk (erab incident --db <dir>/incidents.db).
+          incidents: demoIncidentDesk(resolve(o.dir)),
         });
         const summary = { ...demoSummary, compliance };
         if (o.json) {
