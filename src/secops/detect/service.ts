@@ -225,11 +225,11 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   };
 
   /**
-   * One pass: evaluate what is new, commit and deliver what fired, and (every stateEveryMs) one
-   * step of the state commit. Evaluation stops at the first slice (≤ AUDIT_SLICE_BYTES of the log)
-   * that fired anything, or after `sliceRecords` records: an alert is delivered after at most one
-   * slice of evaluation, one short transaction and one bounded state step — not after a whole
-   * backlog or a whole state commit. A pass that stopped early has the next one start at once.
+   * One pass: evaluate what is new, at most one slice (`sliceRecords` records or `sliceMs`, read
+   * AUDIT_SLICE_BYTES at a time), commit and deliver what it fired, then (every stateEveryMs) one
+   * step of the state commit. An alert is delivered after at most one slice of evaluation, one
+   * short transaction and one bounded state step — not after a whole backlog or a whole state
+   * commit. A pass that stopped early has the next one start at once.
    */
   const pass = async (final = false): Promise<void> => {
     stats.passes++;
