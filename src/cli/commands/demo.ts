@@ -32,6 +32,7 @@ import { startDeviceHost, startGatewayHost, type RunningHost } from '../../roles
 import { startAggregatorParticipant, startVtnParticipant } from '../../roles/demo/participant.js';
 import { runDemo, type DemoConsole } from '../../roles/demo/scenario.js';
 import { t } from '../i18n.js';
+import { demoIncidentDesk } from './demo-incidents.js';
 import type { HostConfig } from '../../roles/demo/setup.js';
 import { readConfigFile } from '../../core/config.js';
 import { demoCompliance, formatDemoCompliance, type DemoCompliance } from '../../compliance/demo-status.js';
@@ -101,6 +102,8 @@ export function register(program: Command): void {
           summaryWords: (key, vars) => t(`demoSummary.${key}`, vars ?? {}),
           // Compliance of one participant (AGG-A), read before the work folder may be removed.
           afterStop: async (dir) => { compliance = await demoCompliance(dir); process.stdout.write(`\n${formatDemoCompliance(compliance)}\n`); },
+          // Incidents from the alerts, in the work folder's incident desk (erab incident --db <dir>/incidents.db).
+          incidents: demoIncidentDesk(resolve(o.dir)),
         });
         const summary = { ...demoSummary, compliance };
         if (o.json) {

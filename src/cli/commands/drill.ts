@@ -5,6 +5,7 @@
  *   erab drill run rogue-peer --target ./agg1 --url https://127.0.0.1:8443      (a participant's folder with config.json)
  *   erab drill run revoked-gateway --target ./erab-demo                           (issues and revokes a DRILL gateway certificate in <target>/pki)
  *   erab drill run flood --target ./erab-demo [--attempts 200]                    (the rogue certificate, all connections at once)
+ *   erab drill run forged-command --target ./erab-demo --participant tso           (a DRILL-FORGER certificate of <target>/pki, payloads signed with another key)
  *   erab drill list | show <n>
  *
  * The attack is played only at loopback addresses. The participant's alerts are read from its
@@ -101,8 +102,8 @@ export function register(program: Command): void {
     .option('--participant <id>', `who is attacked (demo: default ${IDS.aggregators[0]}; ${IDS.tso} for the TSO's R1)`)
     .option('--url <url>', "the participant's listener, https://127.0.0.1:<port> (default: from the folder)")
     .option('--alerts-db <url>', "the participant's store (default: its config's store.url)")
-    .option('--pki <dir>', 'revoked-gateway: the deployment\'s PKI folder (demo: <target>/pki)')
-    .option('--passphrase-file <file>', 'revoked-gateway: CA key passphrase (else $ERAB_CA_PASSPHRASE)')
+    .option('--pki <dir>', 'revoked-gateway, forged-command: the deployment\'s PKI folder (demo: <target>/pki)')
+    .option('--passphrase-file <file>', 'revoked-gateway, forged-command: CA key passphrase (else $ERAB_CA_PASSPHRASE)')
     .option('--attempts <n>', 'connections the attacker makes', '10')
     .option('--wait <s>', 'seconds to wait for the alert', '30')
     .option('--operator <id>', 'open an incident (marked drill) from the alert, as this operator')

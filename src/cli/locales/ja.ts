@@ -69,6 +69,7 @@ export const ja: Messages = {
     unknownPending: '未知の機器を保留',
     rogueAlert: '契約外アグリゲーターをアラートとして検知',
     forgedAlert: '偽造指令をアラートとして検知',
+    incidentOpened: 'アラートからインシデントを起票',
     alerts: '発生したアラート: {{count}} 件',
     vulnerability: '脆弱性 {{advisory}}: {{sites}} サイトで {{findings}} 件該当',
     notice: '{{aggregator}} が {{recipients}} 件の宛先へ {{at}} に一斉通知（サイトのゲートウェイへの配信 {{delivered}}/{{deliveries}}）',

@@ -37,7 +37,7 @@ import {
 import { ForgerVtn, TcpRelay } from './forger.js';
 import type { HostStatus } from './host.js';
 import {
-  TOLERANCE_FRACTION, formatAlertLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoSummary, type EventResult, type SummaryWords,
+  TOLERANCE_FRACTION, formatAlertLine, formatIncidentLine, formatSummary, machine, meanDelivery, withinTolerance, type AuditResult, type DeliverySample, type DemoAlert, type DemoIncident, type DemoIncidentDesk, type DemoSummary, type EventResult, type SummaryWords,
 } from './summary.js';
 import { LiveView, type DemoViewState, type EventView } from './view.js';
 import { runVulnScene, seedPortfolios } from './vuln-scene.js';
@@ -69,6 +69,12 @@ export interface DemoRunOptions extends DemoOptions {
   console?: { opened: (c: DemoConsole) => void };
   /** The summary's sentences in the operator's language (default English). */
   summaryWords?: SummaryWords;
+  /**
+   * The incident desk (the CLI's): when given, an incident is opened from the rogue aggregator's
+   * alert, with the revocation of its certificate as the playbook's first step, and the forged
+   * command's alert is added to it.
+   */
+  incidents?: DemoIncidentDesk;
 }
 
 /** What an operator needs to open the demo's console in a browser. */
@@ -192,6 +198,8 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
   let forger: ForgerVtn | undefined;
   let fatal: Error | undefined;
   let stopping = false;
+  let incident: DemoIncident | undefined;
+  let incidentError: string | undefined;
   const guard = () => {
     if (opts.signal?.aborted) throw new DemoError('interrupted');
     if (fatal) throw fatal;
@@ -340,6 +348,15 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     // The TSO's detection: a refused certificate that tries again is an alert (refused-peer-retries).
     const rogueAlert = await until('the TSO to raise an alert for the rogue aggregator', () => alertOf('tso', 'refused-peer-retries', new RegExp(IDS.rogue)), Math.min(left(), 60_000), guard)
       .catch((e: unknown) => { if (fatal || opts.signal?.aborted) throw e; return undefined; });
+    // Incident response (自家用GL 10-2): an incident from the alert; its first step revokes the
+    // rogue aggregator's certificate (the TSO reloads its CRL and drops the connection).
+    if (rogueAlert && opts.incidents) {
+      incident = await opts.incidents.open({
+        alert: rogueAlert, alertsDb: layout.file('tso', 'tso.db'), title: `rogue aggregator ${IDS.rogue} at the TSO`,
+        contain: { role: 'aggregator', id: IDS.rogue },
+      }).catch((e: unknown) => { incidentError = describeError(e); return undefined; });
+      log(incident ? formatIncidentLine(incident) : `incident not opened: ${incidentError}`);
+    }
 
     // ---- 4. the TSO's reduction event: 2 blocks of 三次調整力②, one dispatch per aggregator
     const share = (a: string, kwPerSite: number) => round1(layout.sites.filter((s) => s.aggregator === a).length * kwPerSite);
@@ -469,6 +486,12 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     // The gateway's detection: a command refused by policy is an alert (command-refused-by-policy).
     const forgedAlert = !forged ? undefined : await until(`${victim.gatewayId} to raise an alert for the forged command`, () => alertOf(victim.gatewayId, 'command-refused-by-policy', /./), Math.min(left(), 60_000), guard)
       .catch((e: unknown) => { if (fatal || opts.signal?.aborted) throw e; return undefined; });
+    if (forgedAlert && incident && opts.incidents) {
+      const open = incident;
+      incident = await opts.incidents.addAlert(open.id, forgedAlert, join(victim.dir, 'gateway.db'))
+        .catch((e: unknown) => { incidentError = describeError(e); return open; });
+      log(formatIncidentLine(incident));
+    }
 
     // ---- 7. the retailer's 上げDR block, requested once the TSO event and its recovery time are over.
     // (The aggregator keeps a resource's pre-event baseline through that recovery time; an event
@@ -568,6 +591,10 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
     if (!pending) failures.push('the unknown device was not held pending');
     if (!rogueAlert) failures.push('the TSO raised no alert for the rogue aggregator');
     if (!forgedAlert) failures.push(`${victim.gatewayId} raised no alert for the forged command`);
+    if (opts.incidents) {
+      if (!incident) failures.push(`no incident opened from the alerts${incidentError ? `: ${incidentError}` : ''}`);
+      else if (incidentError) failures.push(`incident #${incident.id}: ${incidentError}`);
+    }
     const auditFailures = audits.filter((a) => !a.ok);
     if (auditFailures.length > 0) failures.push(`${auditFailures.length} audit log(s) do not verify`);
     if (!vulnerability) failures.push('the vulnerability scene did not complete (advisory, notice, signed update, patched)');
@@ -596,8 +623,10 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoSummary> {
         unknownDevice: pending ? `${pending.gatewayId} ${pending.deviceId} at ${pending.address}: ${pending.state}` : undefined,
         rogueAggregatorAlert: rogueAlert ? formatAlertLine(rogueAlert) : undefined,
         forgedCommandAlert: forgedAlert ? formatAlertLine(forgedAlert) : undefined,
+        incident: incident ? formatIncidentLine(incident) : undefined,
       },
       alerts: [...alerts.values()],
+      incidents: incident ? [incident] : [],
       vulnerability: vulnerability ?? null,
       audit: { ok: auditFailures.length === 0, participants: audits.length, verified: audits.length - auditFailures.length, failures: auditFailures, byParticipant: audits },
       tsoEventToLastGatewayMs: tsoEvent.issueToLastGatewayMs,

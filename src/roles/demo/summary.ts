@@ -65,6 +65,31 @@ export interface DemoAlert {
   evidence?: string | undefined;
 }
 
+/** The incident the demo opened from its alerts (through the incident desk the CLI provides). */
+export interface DemoIncident {
+  id: number;
+  title: string;
+  status: string;
+  /** The alerts in its timeline, as participant #id rule. */
+  alerts: string[];
+  /** Playbook steps run, each as its outcome line. */
+  steps: string[];
+}
+
+/**
+ * Incident response for the demo's alerts, provided from above (roles never import secops):
+ * `erab demo` opens the incident desk in the work folder (src/cli/commands/demo-incidents.ts).
+ */
+export interface DemoIncidentDesk {
+  /** Opens an incident from the alert (read from `alertsDb`, its evidence with it) and runs `contain` as its first playbook step. */
+  open(req: { alert: DemoAlert; alertsDb: string; title: string; contain?: { role: 'aggregator' | 'gateway'; id: string } }): Promise<DemoIncident>;
+  /** Adds another alert to the incident's timeline; returns the incident as it now stands. */
+  addAlert(incidentId: number, alert: DemoAlert, alertsDb: string): Promise<DemoIncident>;
+}
+
+/** One line per incident. */
+export const formatIncidentLine = (i: DemoIncident): string => `incident #${i.id} (${i.status}) "${i.title}": alerts ${i.alerts.join(', ')}; playbook: ${i.steps.join('; ') || 'no step'}`;
+
 /** One line per alert. */
 export const formatAlertLine = (a: DemoAlert): string => `${a.participant} #${a.id} ${a.severity.toUpperCase()} ${a.ruleId}${a.count > 1 ? ` ×${a.count}` : ''}: ${a.summary}`;
 import type { VulnSceneResult } from './vuln-scene.js';
@@ -91,7 +116,11 @@ export interface DemoSummary {
     rogueAggregatorAlert?: string | undefined;
     /** The alert the victim gateway's detection raised for the forged command. */
     forgedCommandAlert?: string | undefined;
+    /** The incident opened from those alerts, with its playbook step (formatIncidentLine). */
+    incident?: string | undefined;
   };
+  /** Incidents the demo opened from its alerts (when run with an incident desk). */
+  incidents: DemoIncident[];
   /** Every alert the participants' detection raised (from their status messages). */
   alerts: DemoAlert[];
   /** The vulnerability scene (./vuln-scene.ts), null when it did not complete. */
@@ -154,6 +183,7 @@ export const SUMMARY_EN = {
   unknownPending: 'unknown device held pending',
   rogueAlert: 'rogue aggregator raised as an alert',
   forgedAlert: 'forged command raised as an alert',
+  incidentOpened: 'incident opened from the alerts',
   alerts: 'alerts raised: {{count}}',
   vulnerability: 'vulnerability {{advisory}}: {{findings}} findings on {{sites}} sites affected',
   notice: '{{aggregator}} notified {{recipients}} recipients at once at {{at}} ({{delivered}}/{{deliveries}} delivered to the sites\' gateways)',
@@ -190,6 +220,7 @@ export function formatSummary(s: DemoSummary, words: SummaryWords = english): st
   lines.push(check(sec.unknownDevicePending, 'unknownPending', sec.unknownDevice));
   lines.push(check(Boolean(sec.rogueAggregatorAlert), 'rogueAlert', sec.rogueAggregatorAlert));
   lines.push(check(Boolean(sec.forgedCommandAlert), 'forgedAlert', sec.forgedCommandAlert));
+  if (s.incidents.length > 0 || sec.incident !== undefined) lines.push(check(sec.incident !== undefined, 'incidentOpened', sec.incident));
   lines.push(`  ${w('alerts', { count: s.alerts.length })}`);
   for (const a of s.alerts.slice(0, 20)) lines.push(`      ${formatAlertLine(a)}`);
   const v = s.vulnerability;

@@ -176,8 +176,7 @@ export class AlertBook {
    */
   async record(trx: DbOrTrx, f: Firing, now: number, count = 1): Promise<{ alert: Alert; isNew: boolean }> {
     const cacheKey = `${f.rule.id}\u0000${f.key}`;
-    let entry = this.open.get(cacheKey);
-    if (entry && entry.alert.lastAt < f.time - f.rule.dedupWindowMs) entry = undefined;
+    let entry = this.cachedOpen(cacheKey, f);
     if (!entry) {
       const row = await trx.selectFrom('erab_detect_alert').selectAll()
         .where('rule_id', '=', f.rule.id).where('alert_key', '=', f.key).where('status', '=', 'open')
@@ -185,21 +184,43 @@ export class AlertBook {
         .orderBy('id', 'desc').limit(1).executeTakeFirst();
       if (row) entry = this.remember(cacheKey, alertFromRow(row));
     }
+    if (entry) return { alert: this.merge(entry, f, count), isNew: false };
+    return this.insertNew(trx, cacheKey, f, now, count);
+  }
+
+  /**
+   * Merges a firing into its open alert when that alert is in memory (no store access: counted,
+   * written by the next {@link flushMerges}); false when the firing needs {@link record}.
+   */
+  mergeCached(f: Firing, count = 1): boolean {
+    const entry = this.cachedOpen(`${f.rule.id}\u0000${f.key}`, f);
+    if (!entry) return false;
+    this.merge(entry, f, count);
+    return true;
+  }
+
+  private cachedOpen(cacheKey: string, f: Firing): OpenAlert | undefined {
+    const entry = this.open.get(cacheKey);
+    return entry && entry.alert.lastAt >= f.time - f.rule.dedupWindowMs ? entry : undefined;
+  }
+
+  private merge(entry: OpenAlert, f: Firing, count: number): Alert {
     const trigger = f.evidence[f.evidence.length - 1];
-    if (entry) {
-      if (trigger && trigger.source !== 'feed' && (entry.seen[trigger.source] ?? -1) >= trigger.seq) return { alert: { ...entry.alert }, isNew: false };
-      const a = entry.alert;
-      a.count += count;
-      a.lastAt = Math.max(a.lastAt, f.time);
-      a.summary = f.summary;
-      for (const o of f.evidence) {
-        entry.pending.push(o);
-        if (o.source !== 'feed') entry.seen[o.source] = Math.max(entry.seen[o.source] ?? -1, o.seq);
-      }
-      if (entry.pending.length > MAX_ALERT_EVIDENCE) entry.pending.splice(0, entry.pending.length - MAX_ALERT_EVIDENCE);
-      entry.dirty = true;
-      return { alert: { ...a }, isNew: false };
+    if (trigger && trigger.source !== 'feed' && (entry.seen[trigger.source] ?? -1) >= trigger.seq) return { ...entry.alert };
+    const a = entry.alert;
+    a.count += count;
+    a.lastAt = Math.max(a.lastAt, f.time);
+    a.summary = f.summary;
+    for (const o of f.evidence) {
+      entry.pending.push(o);
+      if (o.source !== 'feed') entry.seen[o.source] = Math.max(entry.seen[o.source] ?? -1, o.seq);
     }
+    if (entry.pending.length > MAX_ALERT_EVIDENCE) entry.pending.splice(0, entry.pending.length - MAX_ALERT_EVIDENCE);
+    entry.dirty = true;
+    return { ...a };
+  }
+
+  private async insertNew(trx: DbOrTrx, cacheKey: string, f: Firing, now: number, count: number): Promise<{ alert: Alert; isNew: boolean }> {
     let times = this.raised.get(f.rule.id);
     if (!times) {
       const rows = await trx.selectFrom('erab_detect_alert').select('raised_at')
@@ -227,10 +248,12 @@ export class AlertBook {
   /**
    * Writes the merges {@link record} kept in memory (count, latest time, evidence). One that finds
    * its alert no longer open (acknowledged by another process meanwhile) is dropped, and the
-   * next firing of that rule and key raises a new alert.
+   * next firing of that rule and key raises a new alert. `limit` bounds the alerts written in
+   * this call (a commit that must stay short); returns how many merges are still to be written.
    */
-  async flushMerges(trx: DbOrTrx): Promise<void> {
-    const dirty = [...this.open].filter(([, e]) => e.dirty);
+  async flushMerges(trx: DbOrTrx, limit = Infinity): Promise<number> {
+    const all = [...this.open].filter(([, e]) => e.dirty);
+    const dirty = all.length > limit ? all.slice(0, limit) : all;
     for (let i = 0; i < dirty.length; i += 200) {
       const part = dirty.slice(i, i + 200);
       const ids = part.map(([, e]) => e.alert.id);
@@ -256,6 +279,14 @@ export class AlertBook {
           evidence = case id ${cases((a) => toJsonText(a.evidence), 'text')} end
         where id in (${sql.join(rows.map((a) => a.id))}) and status = 'open'`.execute(trx);
     }
+    return all.length - dirty.length;
+  }
+
+  /** Merges recorded in memory and not yet written. */
+  get unflushed(): number {
+    let n = 0;
+    for (const e of this.open.values()) if (e.dirty) n++;
+    return n;
   }
 
   private remember(key: string, a: Alert): OpenAlert {
@@ -281,7 +312,17 @@ export class AlertBook {
   }
 
   async setDelivery(id: number, delivery: AlertDelivery, deliveries: Alert['deliveries']): Promise<void> {
-    await this.db.updateTable('erab_detect_alert').set({ delivery, deliveries: toJsonText(deliveries) }).where('id', '=', id).execute();
+    await this.setDeliveries([{ id, delivery, deliveries }]);
+  }
+
+  /** Several delivery outcomes in one transaction (one commit, not one per alert). */
+  async setDeliveries(items: readonly { id: number; delivery: AlertDelivery; deliveries: Alert['deliveries'] }[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const { id, delivery, deliveries } of items) {
+        await trx.updateTable('erab_detect_alert').set({ delivery, deliveries: toJsonText(deliveries) }).where('id', '=', id).execute();
+      }
+    });
   }
 
   async get(id: number): Promise<Alert | undefined> {

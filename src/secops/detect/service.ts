@@ -40,8 +40,13 @@ export interface DetectionOptions {
   telemetry?: boolean;
   /** How often new records are looked for, real ms (default 200). */
   pollMs?: number;
-  /** Records evaluated per pass at most: alerts are committed and delivered after each pass (default 10,000). */
-  maxRecordsPerPass?: number;
+  /**
+   * Evaluation between two commits, at most: records (default 10,000) and real ms (default 50).
+   * What fired is committed and delivered after each such slice, so a backlog (a restart, a
+   * flood) delays an alert by one slice, not by the whole backlog.
+   */
+  sliceRecords?: number;
+  sliceMs?: number;
   /**
    * How often the rule state, the cursors and the merges into open alerts are committed, real ms
    * (default 2000; always at stop; new alerts are committed at once).
@@ -78,6 +83,10 @@ export interface RunningDetection {
 
 const CURSOR_AUDIT = 'audit';
 const CURSOR_TELEMETRY = 'telemetry';
+/** Audit log bytes read at a time (about 800 records) between checks of the slice's budget. */
+const AUDIT_SLICE_BYTES = 256 * 1024;
+/** Open alerts whose merges one state step writes (each step a short transaction). */
+const MERGES_PER_COMMIT = 200;
 
 /** Starts continuous detection; resolves after state is loaded and the first pass has run. */
 export async function startDetection(o: DetectionOptions): Promise<RunningDetection> {
@@ -98,48 +107,45 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   let feedSeq = 0;
   const stats = { evaluated: 0, firings: 0, alertsRaised: 0, passes: 0 };
   const deliveries = new Set<Promise<void>>();
-  let carried: { firings: Firing[]; dirty: Record<string, unknown> } = { firings: [], dirty: {} };
+  let carried: Firing[] = [];
 
+  // Delivery outcomes that finish in the same turn of the event loop are written in one transaction.
+  type Outcome = Parameters<AlertBook['setDeliveries']>[0][number];
+  let batch: { items: Outcome[]; written: Promise<void> } | undefined;
+  const recordDelivery = (item: Outcome): Promise<void> => {
+    if (!batch) {
+      const b: { items: Outcome[]; written: Promise<void> } = { items: [], written: Promise.resolve() };
+      b.written = new Promise<void>((r) => setImmediate(r)).then(() => {
+        batch = undefined;
+        return alerts.setDeliveries(b.items);
+      });
+      batch = b;
+    }
+    batch.items.push(item);
+    return batch.written;
+  };
   const deliver = (a: Alert): void => {
     const p = deliverToChannels(a, o.channels, () => clock.now())
-      .then((results) => alerts.setDelivery(a.id, results.length === 0 || results.some((r) => r.ok) ? 'sent' : 'failed', results))
+      .then((results) => recordDelivery({ id: a.id, delivery: results.length === 0 || results.some((r) => r.ok) ? 'sent' : 'failed', deliveries: results }))
       .catch((e: unknown) => o.log?.('alert delivery not recorded', { alert: a.id, error: describeError(e) }))
       .finally(() => deliveries.delete(p));
     deliveries.add(p);
   };
 
+  const sliceRecords = o.sliceRecords ?? 10_000;
+  const sliceMs = o.sliceMs ?? 50;
+  const stateEveryMs = o.stateEveryMs ?? 2000;
   let stateSavedAt = 0;
+  let savedCursors = '';
   let backlog = false;
-  const pass = async (final = false): Promise<void> => {
-    stats.passes++;
-    backlog = false;
-    const firings: Firing[] = [];
-    const observe = (obs: Observation): void => { engine.observe(obs, firings); };
-    let audited = 0;
-    // Read until caught up; commit after every few MiB so a long backlog is not one transaction.
-    for (;;) {
-      const n = tail.read((a) => engine.wants(a), observe);
-      audited += n;
-      if (n === 0) break;
-      if (audited >= (o.maxRecordsPerPass ?? 10_000)) {
-        backlog = true; // more is waiting: the next pass starts at once
-        break;
-      }
-    }
-    const rows = telemetry ? await telemetry.read(observe) : 0;
-    const fed = feed.splice(0);
-    for (const f of fed) observe(f);
-    firings.push(...engine.tick(clock.now()));
-    // What a failed commit left behind is committed with this pass.
-    firings.unshift(...carried.firings);
-    // Rule state is large (evidence per key): it and the cursors are committed together, at most every stateEveryMs.
-    const saveState = final || performance.now() - stateSavedAt >= (o.stateEveryMs ?? 2000);
-    const dirty = saveState ? { ...carried.dirty, ...engine.takeDirty() } : carried.dirty;
-    carried = { firings: [], dirty: saveState ? {} : carried.dirty };
-    stats.evaluated += audited + rows + fed.length;
-    stats.firings += firings.length;
-    if (firings.length === 0 && !saveState) return; // nothing to commit yet: state and cursors go with the next state commit
-    if (audited === 0 && rows === 0 && fed.length === 0 && firings.length === 0 && Object.keys(dirty).length === 0) return;
+  let carriedDirty: Record<string, unknown> = {};
+
+  /**
+   * Commits the alerts these firings raise or merge into (merges are counted in memory, written
+   * by the state commit) in one short transaction, then hands the new ones to the channels.
+   */
+  const commitFirings = async (firings: Firing[]): Promise<void> => {
+    if (firings.length === 0) return;
     const now = clock.now();
     // Firings of one rule and key in this pass are one merge: a flood costs one row write per key.
     const byKey = new Map<string, { f: Firing; n: number; evidence: Observation[] }>();
@@ -154,16 +160,52 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
         else c.evidence.splice(5, c.evidence.length - 5, ...f.evidence.slice(-5));
       }
     }
+    // Firings into open alerts held in memory are counted there (written by the state commit):
+    // only new alerts (and alerts not in memory) cost a transaction, and its fsync.
+    const rest = [...byKey.values()].filter(({ f, n, evidence }) => !alerts.mergeCached({ ...f, evidence: n === 1 ? f.evidence : evidence }, n));
+    if (rest.length === 0) return;
     const raised = await db.transaction().execute(async (trx) => {
       const out: Alert[] = [];
-      for (const { f, n, evidence } of byKey.values()) {
+      for (const { f, n, evidence } of rest) {
         // A new alert gets one firing; the rest of the pass merges into it (its count).
         const r = await alerts.record(trx, { ...f, evidence: n === 1 ? f.evidence : evidence }, now, n);
         if (r.isNew && r.alert.delivery === 'pending') out.push(r.alert);
         if (r.isNew) stats.alertsRaised++;
       }
-      if (!saveState) return out;
-      stateSavedAt = performance.now();
+      return out;
+    }).catch((err: unknown) => {
+      alerts.forget();
+      carried = firings; // committed with the next pass
+      throw err;
+    });
+    for (const a of raised) deliver(a);
+  };
+
+  /**
+   * The state commit: merges into open alerts, rule state and both cursors. The merges go first,
+   * at most MERGES_PER_COMMIT alerts per transaction with evaluation in between, so a flood that
+   * touched thousands of alerts never holds the loop (and the next alert) for long; rule state
+   * and cursors are then written together with what merges remain, in one transaction.
+   */
+  const commitState = async (final: boolean): Promise<void> => {
+    const overdue = performance.now() - stateSavedAt >= 2 * stateEveryMs;
+    if (!final && !overdue && alerts.unflushed > MERGES_PER_COMMIT) {
+      await db.transaction().execute((trx) => alerts.flushMerges(trx, MERGES_PER_COMMIT)).catch((err: unknown) => {
+        alerts.forget();
+        throw err;
+      });
+      backlog = true; // the rest after the next evaluation slice
+      return;
+    }
+    const dirty = { ...carriedDirty, ...engine.takeDirty() };
+    carriedDirty = {};
+    const cursors = `${tail.cursor}/${telemetry?.cursor ?? 0}`;
+    if (Object.keys(dirty).length === 0 && alerts.unflushed === 0 && cursors === savedCursors) {
+      stateSavedAt = performance.now(); // nothing changed: no write
+      return;
+    }
+    const now = clock.now();
+    await db.transaction().execute(async (trx) => {
       await alerts.flushMerges(trx);
       for (const [rule_id, state] of Object.entries(dirty)) {
         const row = { rule_id, state: JSON.stringify(state ?? null), updated_at: now };
@@ -173,13 +215,48 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
         await trx.insertInto('erab_detect_cursor').values({ source, position, updated_at: now })
           .onConflict((oc) => oc.column('source').doUpdateSet({ position, updated_at: now })).execute();
       }
-      return out;
     }).catch((err: unknown) => {
       alerts.forget();
-      carried = { firings, dirty };
+      carriedDirty = dirty;
       throw err;
     });
-    for (const a of raised) deliver(a);
+    savedCursors = cursors;
+    stateSavedAt = performance.now();
+  };
+
+  /**
+   * One pass: evaluate what is new, at most one slice (`sliceRecords` records or `sliceMs`, read
+   * AUDIT_SLICE_BYTES at a time), commit and deliver what it fired, then (every stateEveryMs) one
+   * step of the state commit. An alert is delivered after at most one slice of evaluation, one
+   * short transaction and one bounded state step — not after a whole backlog or a whole state
+   * commit. A pass that stopped early has the next one start at once.
+   */
+  const pass = async (final = false): Promise<void> => {
+    stats.passes++;
+    backlog = false;
+    // What a failed commit left behind is committed with this pass.
+    const firings: Firing[] = carried;
+    carried = [];
+    const observe = (obs: Observation): void => { engine.observe(obs, firings); };
+    let audited = 0;
+    const sliceEnd = performance.now() + sliceMs;
+    for (;;) {
+      const n = tail.read((a) => engine.wants(a), observe, AUDIT_SLICE_BYTES);
+      audited += n;
+      if (n === 0) break;
+      if (audited >= sliceRecords || performance.now() >= sliceEnd) {
+        backlog = true; // more may be waiting: the next pass starts at once
+        break;
+      }
+    }
+    const rows = telemetry ? await telemetry.read(observe) : 0;
+    const fed = feed.splice(0);
+    for (const f of fed) observe(f);
+    firings.push(...engine.tick(clock.now()));
+    stats.evaluated += audited + rows + fed.length;
+    stats.firings += firings.length;
+    await commitFirings(firings);
+    if (final || performance.now() - stateSavedAt >= stateEveryMs) await commitState(final);
   };
 
   // Alerts a crash left between commit and delivery.
@@ -197,7 +274,10 @@ export async function startDetection(o: DetectionOptions): Promise<RunningDetect
   const loop = (): void => {
     if (stopped) return;
     runOnce().catch((e: unknown) => o.log?.('detection pass failed', { error: describeError(e) })).finally(() => {
-      if (!stopped) timer = setTimeout(loop, backlog ? 0 : o.pollMs ?? 200);
+      if (stopped) return;
+      // More is waiting (a slice stopped early, merges left to write): go on at once.
+      if (backlog) setImmediate(loop);
+      else timer = setTimeout(loop, o.pollMs ?? 200);
     });
   };
   await runOnce();

@@ -13,6 +13,9 @@
  * - `flood`           the rogue certificate opens `attempts` connections at once (default 200): the
  *                     listener must refuse them all, stay up (one more connection is still
  *                     handled afterwards) and the flood must raise the alert.
+ * - `forged-command`  a `DRILL-FORGER` certificate of the deployment's own CA (revoked when the
+ *                     drill ends) sends signed requests whose XML signature is forged: the
+ *                     signature check must refuse each (./drill-forged.ts).
  */
 import { existsSync } from 'node:fs';
 import * as tls from 'node:tls';
@@ -21,8 +24,9 @@ import { CertificateAuthority } from '../../security/pki/authority.js';
 import { openPki } from '../../security/pki/store.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, type Alert } from '../detect/alerts.js';
+import { forgedPayload, issueForger, sendForged } from './drill-forged.js';
 
-export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood'] as const;
+export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood', 'forged-command'] as const;
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
 
 export interface DrillTarget {
@@ -32,7 +36,7 @@ export interface DrillTarget {
   url: string;
   /** Its store, where its detection keeps alerts (SQLite file or postgres:// URL). */
   alertsDb: string;
-  /** revoked-gateway: the deployment's PKI folder (a drill certificate is issued and revoked there). */
+  /** revoked-gateway, forged-command: the deployment's PKI folder (a drill certificate is issued and revoked there). */
   pkiDir?: string | undefined;
   pkiPassphrase?: string | undefined;
 }
@@ -72,6 +76,7 @@ const EXPECTED_RULES: Record<DrillScenario, readonly string[]> = {
   'rogue-peer': ['mtls-refusals-from-source', 'refused-peer-retries'],
   'revoked-gateway': ['refused-peer-retries', 'mtls-refusals-from-source'],
   flood: ['mtls-refusals-from-source', 'refused-peer-retries'],
+  'forged-command': ['forged-signature'],
 };
 
 function loopbackUrl(url: string): { host: string; port: number } {
@@ -176,7 +181,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: DrillOptions = {}): Promise<DrillRecord> {
   if (!DRILL_SCENARIOS.includes(scenario)) throw new InvalidInputError(`drill scenario "${String(scenario)}" is not one of ${DRILL_SCENARIOS.join(', ')}`);
-  const attempts = o.attempts ?? (scenario === 'flood' ? 200 : 10);
+  const attempts = o.attempts ?? (scenario === 'flood' ? 200 : scenario === 'forged-command' ? 3 : 10);
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new InvalidInputError(`drill attempts must be 1..1000, got ${attempts}`);
   const { host, port } = loopbackUrl(target.url);
   const startedAt = Date.now();
@@ -186,12 +191,34 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   };
   const checks: DrillCheck[] = [];
   log(`drill ${scenario} started against ${target.participant} at ${target.url}`);
-  const cert = await attackerCertificate(scenario, target, log);
+  const forger = scenario === 'forged-command' ? await issueForger(target.participant, target.pkiDir, target.pkiPassphrase) : undefined;
+  if (forger) log('forger certificate issued by the deployment\'s CA; its payloads are signed with another key', { participant: forger.participant, serial: forger.serial });
+  const cert = forger ?? await attackerCertificate(scenario, target, log);
 
   const baseline = await alertCounts(target.alertsDb);
   log(`${baseline.size} alert(s) in ${target.participant}'s store before the attack`);
   const outcomes: string[] = [];
-  if (scenario === 'flood') {
+  let forgedRefusedBy: 'signature' | 'tls' | undefined;
+  if (forger) {
+    try {
+      for (let i = 0; i < attempts; i++) outcomes.push(await sendForged(host, port, forger, forgedPayload(forger, i)));
+    } finally {
+      // The forger's certificate exists only during the drill.
+      const serials = await forger.revoke();
+      log('forger certificate revoked (CRL rewritten)', { serials });
+    }
+    const bySignature = outcomes.filter((x) => x.startsWith('signature refused')).length;
+    const atTls = outcomes.filter((x) => /^refused \((?!HTTP|OpenADR)/.test(x)).length;
+    // Refused at the signature check (the forger was admitted at TLS), or before it at TLS (the
+    // target does not admit the forger's identity at all): either defence refused the command.
+    forgedRefusedBy = bySignature === attempts ? 'signature' : atTls === attempts ? 'tls' : undefined;
+    checks.push({
+      name: 'forged command refused', ok: forgedRefusedBy !== undefined,
+      detail: forgedRefusedBy === 'signature' ? `all ${attempts} by the signature check: ${outcomes[0]}`
+        : forgedRefusedBy === 'tls' ? `all ${attempts} at TLS before the signature check (${outcomes[0]}): the target does not admit ${forger.participant}`
+          : `${outcomes.filter((x) => !x.startsWith('signature refused')).length} of ${attempts} not refused by the signature check: ${outcomes.find((x) => !x.startsWith('signature refused'))}`,
+    });
+  } else if (scenario === 'flood') {
     outcomes.push(...await Promise.all(Array.from({ length: attempts }, () => knock(host, port, cert))));
     // Still up after the flood: one more connection reaches the listener.
     const after = await knock(host, port, cert);
@@ -205,7 +232,7 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   checks.push({ name: 'target reached', ok: unreachable.length === 0, detail: unreachable.length === 0 ? `${target.url} accepted TCP connections` : `${unreachable.length} of ${attempts} connection(s): ${unreachable[0]}` });
   checks.push({ name: 'listener refused the attacker', ok: answered.length === 0, detail: answered.length === 0 ? `all ${attempts} connections refused` : `${answered.length} connection(s) answered: ${answered[0]}` });
 
-  const rules = EXPECTED_RULES[scenario];
+  const rules = forgedRefusedBy === 'tls' ? EXPECTED_RULES['rogue-peer'] : EXPECTED_RULES[scenario];
   const deadline = Date.now() + (o.waitMs ?? 30_000);
   let alert: Alert | undefined;
   // Wait for the alert, then for its delivery to the channels (the detection's next pass).

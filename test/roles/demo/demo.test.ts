@@ -95,6 +95,16 @@ test('erab demo --headless --sites 20 --speed 60: delivered within tolerance, re
     assert.ok(s.alerts.some((a) => a.participant === 'tso' && a.ruleId === 'refused-peer-retries' && /ROGUE-AGG/.test(a.evidence ?? '')), JSON.stringify(s.alerts).slice(0, 2000));
     assert.ok(s.alerts.some((a) => a.participant === 'gw-0001' && a.ruleId === 'command-refused-by-policy'), JSON.stringify(s.alerts).slice(0, 2000));
     assert.match(run.stdout, /rogue aggregator raised as an alert: tso #/);
+    // Incident response: an incident opened from the rogue aggregator's alert, its certificate revoked
+    // as the first playbook step, and the forged command's alert added (the desk in the work folder).
+    assert.equal(s.incidents.length, 1, `one incident${why}`);
+    const inc = s.incidents[0]!;
+    assert.match(inc.alerts[0] ?? '', /^alert #\d+ refused-peer-retries/);
+    assert.ok(inc.alerts.some((a) => /command-refused-by-policy/.test(a)), JSON.stringify(inc.alerts));
+    assert.deepEqual(inc.steps.length, 1);
+    assert.match(inc.steps[0]!, /^revoke: revoked aggregator:ROGUE-AGG \([0-9A-F]+, keyCompromise\); CRL rewritten/);
+    assert.match(s.security.incident ?? '', /^incident #1 \(open\) "rogue aggregator ROGUE-AGG at the TSO"/);
+    assert.match(run.stdout, /✓ incident opened from the alerts: incident #1/);
     const v = s.vulnerability;
     assert.ok(v, `the vulnerability scene completed${why}`);
     assert.equal(v.sitesAffected, 20, 'every site\'s battery is affected');

@@ -15,7 +15,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 it('the shipped file holds every rule the issue asks for, each with ja and en descriptions and a guideline item', () => {
   const rules = loadRules();
-  assert.deepEqual(rules.map((r) => r.id).sort(), ['audit-log-went-backwards', 'command-flood', 'command-refused-by-policy', 'delivery-far-from-instruction', 'device-identity-changed', 'gateway-silent', 'mtls-refusals-from-source', 'pv-output-at-night', 'refused-peer-retries', 'soc-jump']);
+  assert.deepEqual(rules.map((r) => r.id).sort(), ['audit-log-went-backwards', 'command-flood', 'command-refused-by-policy', 'delivery-far-from-instruction', 'device-identity-changed', 'forged-signature', 'gateway-silent', 'mtls-refusals-from-source', 'pv-output-at-night', 'refused-peer-retries', 'soc-jump']);
   assert.deepEqual([...new Set(rules.map((r) => r.kind))].sort(), ['absence', 'deviation', 'jump', 'range', 'sequence', 'threshold']);
   for (const r of rules) {
     assert.ok(r.description.ja.length > 0 && r.description.en.length > 0 && r.guideline.length > 0, r.id);
@@ -27,7 +27,7 @@ it('the shipped file holds every rule the issue asks for, each with ja and en de
 it('a bad rule file is refused naming the rule index and field', () => {
   const base = JSON.parse(readFileSync(SHIPPED_RULES_FILE, 'utf8')) as { version: number; rules: Record<string, unknown>[] };
   const dup = { ...base, rules: [...base.rules, base.rules[0]!] };
-  assert.throws(() => parseRules(dup), /rules\.10\.id: duplicate rule id "mtls-refusals-from-source"/);
+  assert.throws(() => parseRules(dup), /rules\.11\.id: duplicate rule id "mtls-refusals-from-source"/);
   const badKind = { ...base, rules: [{ ...base.rules[0]!, kind: 'magic' }] };
   assert.throws(() => parseRules(badKind), /rules\.0\.kind/);
   const badField = { ...base, rules: [{ ...base.rules[0]!, groupBy: ['password'] }] };

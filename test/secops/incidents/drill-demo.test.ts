@@ -21,6 +21,9 @@ import { IDS, planDemo } from '../../../src/roles/demo/layout.js';
 import { issueCertificates, prepareWorkFolder, writeAggregatorConfig, writeGatewayConfig, writeVtnConfig } from '../../../src/roles/demo/setup.js';
 import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 import { runErab } from './run-erab.js';
+import { demoIncidentDesk } from '../../../src/cli/commands/demo-incidents.js';
+import { openPki } from '../../../src/security/pki/store.js';
+import { readRecords } from '../../../src/security/audit/export.js';
 
 let scratch: PkiWorld;
 let dir: string;
@@ -75,4 +78,30 @@ test('erab drill run rogue-peer and revoked-gateway against the demo folder find
   } finally {
     await after.close();
   }
+});
+
+test('erab demo\'s incident desk: an incident from a stored alert, the rogue aggregator revoked as its first step, a second alert added', async () => {
+  // An alert in AGG-A's store, raised by a real attack (the rogue-peer drill).
+  const desk = ['--db', join(scratch.dir, 'desk2.db'), '--audit-dir', join(scratch.dir, 'desk2-audit')];
+  const out = join(scratch.dir, 'rogue2.json');
+  const r = await runErab(['drill', 'run', 'rogue-peer', '--target', dir, '--out', out, ...desk]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const alert = (JSON.parse(readFileSync(out, 'utf8')) as { alert: { id: number; ruleId: string; key: string; severity: string; summary: string; count: number } }).alert;
+  const demoAlert = { participant: IDS.aggregators[0], id: alert.id, ruleId: alert.ruleId, key: alert.key, severity: alert.severity, summary: alert.summary, count: alert.count };
+  const alertsDb = join(dir, IDS.aggregators[0], 'aggregator.db');
+  const incidents = demoIncidentDesk(dir);
+  const inc = await incidents.open({ alert: demoAlert, alertsDb, title: 'rogue peer at AGG-A', contain: { role: 'aggregator', id: IDS.rogue } });
+  assert.equal(inc.status, 'open');
+  assert.deepEqual(inc.alerts, [`alert #${alert.id} ${alert.ruleId} (${alert.key})`]);
+  assert.equal(inc.steps.length, 1);
+  assert.match(inc.steps[0]!, new RegExp(`^revoke: revoked aggregator:${IDS.rogue} \\([0-9A-F]+, keyCompromise\\); CRL rewritten`));
+  // The step acted on the demo's PKI.
+  const rogue = (await openPki({ dir: join(dir, 'pki') })).list().filter((c) => c.role === 'aggregator' && c.id === IDS.rogue);
+  assert.deepEqual(rogue.map((c) => c.status), ['revoked']);
+  const more = await incidents.addAlert(inc.id, demoAlert, alertsDb);
+  assert.equal(more.alerts.length, 2);
+  // The desk's audit log in the work folder records the incident, its step and the added alert.
+  const actions = [...readRecords(join(dir, 'incidents-audit'))].map((l) => l.record?.action);
+  assert.deepEqual(actions, ['incident.open', 'incident.action', 'incident.alert']);
+  await assert.rejects(incidents.open({ alert: { ...demoAlert, id: 99_999 }, alertsDb, title: 'x' }), /alert #99999 of AGG-A is not in/);
 });

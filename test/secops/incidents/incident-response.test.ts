@@ -70,7 +70,8 @@ describe('against a running aggregator', () => {
       tls: world.tlsFiles('agg'),
       store: { url: join(world.dir, 'aggregator.db') },
       audit: { dir: join(world.dir, 'agg-audit') },
-      downstream: { port: 0, allowList: { participants: ['gateway:GW1', 'gateway:GW2'] } },
+      // gateway:DRILL-FORGER: the forged-command drill's identity (a certificate that exists only during a drill).
+      downstream: { port: 0, allowList: { participants: ['gateway:GW1', 'gateway:GW2', 'gateway:DRILL-FORGER'] } },
     }));
   });
   after(async () => {
@@ -138,6 +139,36 @@ describe('against a running aggregator', () => {
     assert.match(r.stdout, /ok {3}listener survived the flood/);
     assert.match(r.stdout, /ok {3}listener refused the attacker: all 100 connections refused/);
     assert.match(r.stdout, /flood against aggregator:AGG1: PASSED/);
+  });
+
+  it('erab drill run forged-command: forged signatures refused by the signature check, forged-signature alert delivered, incident opened, forger revoked', async () => {
+    const out = join(world.dir, 'forged.json');
+    const pki = join(world.dir, 'world-pki');
+    const r = await runErab(['drill', 'run', 'forged-command', '--target', world.dir, '--url', `https://127.0.0.1:${agg.downstreamPort}`, '--attempts', '3', '--participant', 'aggregator:AGG1',
+      '--alerts-db', join(world.dir, 'aggregator.db'), '--pki', pki, '--operator', 'op-sato', '--out', out, ...desk()]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /ok {3}forged command refused: all 3 by the signature check: signature refused \(463 XML signature refused/);
+    assert.match(r.stdout, /ok {3}detection rule fired: alert #\d+ forged-signature \(DRILL-FORGER\)/);
+    assert.match(r.stdout, /forged-command against aggregator:AGG1: PASSED/);
+    const record = JSON.parse(readFileSync(out, 'utf8')) as { checks: { name: string; ok: boolean }[]; alert: { ruleId: string; evidence: { type: string; leafHash?: string; reason?: string }[] }; incidentId: number; timeline: { what: string; details?: { serials?: string[] } }[] };
+    assert.deepEqual(record.checks.map((c) => [c.name, c.ok]), [
+      ['forged command refused', true], ['target reached', true], ['listener refused the attacker', true], ['detection rule fired', true], ['alert arrived', true], ['playbook ran', true],
+    ]);
+    // The evidence is the aggregator's own audit record of the refusal, with its leaf hash.
+    assert.ok(record.alert.evidence.some((e) => e.type === 'openadr.unauthorized' && /^[0-9a-f]{64}$/.test(e.leafHash ?? '') && /^XML signature refused/.test(e.reason ?? '')), JSON.stringify(record.alert.evidence));
+    // The forger's certificate lived only during the drill: revoked in the deployment's PKI.
+    const revoked = record.timeline.find((e) => /forger certificate revoked/.test(e.what));
+    assert.equal(revoked?.details?.serials?.length, 1);
+    const listed = await runErab(['pki', 'list', '--dir', pki, '--json']);
+    const forgers = (JSON.parse(listed.stdout) as { role: string; id: string; status: string }[]).filter((c) => c.id === 'DRILL-FORGER');
+    assert.deepEqual(forgers.map((c) => [c.role, c.status]), [['gateway', 'revoked']]);
+    const inc = JSON.parse((await runErab(['incident', 'show', String(record.incidentId), '--json', ...desk()])).stdout) as { drill: boolean; timeline: { kind: string }[] };
+    assert.equal(inc.drill, true);
+    assert.ok(inc.timeline.some((e) => e.kind === 'alert'));
+    // A second run works: the previous forger is revoked, a new one is issued.
+    const again = await runErab(['drill', 'run', 'forged-command', '--target', world.dir, '--url', `https://127.0.0.1:${agg.downstreamPort}`, '--attempts', '1', '--participant', 'aggregator:AGG1',
+      '--alerts-db', join(world.dir, 'aggregator.db'), '--pki', pki, '--out', join(world.dir, 'forged2.json'), ...desk()]);
+    assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   });
 
   it('the revocation step drops the gateway\'s live mutual-TLS connection; another gateway stays connected', async () => {
