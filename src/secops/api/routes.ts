@@ -99,7 +99,7 @@ function alertRoutes(book: () => AlertBook): OperatorRoute[] {
       },
     },
     {
-      method: 'POST', path: '/api/alerts/:id/ack', action: 'secops.api.alert.ack',
+      method: 'POST', path: '/api/alerts/:id/ack', action: 'secops.api.alert.ack', role: 'security officer',
       async handle({ params, body, operator, audit }) {
         if (!/^[1-9]\d{0,15}$/.test(params.id!)) throw new InvalidInputError(`alert id "${params.id!.slice(0, 40)}": must be a positive integer`);
         const id = Number(params.id);
