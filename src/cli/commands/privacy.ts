@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
 import { openStore } from '../../store/store.js';
-import { PersonalDataVault, vaultMigrations } from '../../store/vault.js';
+import { PersonalDataVault, vaultFromEnvironment, vaultMigrations } from '../../store/vault.js';
 import { accessReport } from '../../security/privacy/access.js';
 import { sql, type Kysely } from 'kysely';
 import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
@@ -43,12 +43,10 @@ export function kekOptions(cmd: Command): Command {
 
 /** The vault for these options, or undefined when no key-encryption key is configured. */
 export function vaultFrom(opts: KekOptions, env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
+  if (opts.kekFile === undefined && opts.previousKekFile === undefined) return vaultFromEnvironment(env);
   const current = opts.kekFile ?? (env.ERAB_PRIVACY_KEK_FILE || undefined);
+  if (current === undefined) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
   const previous = opts.previousKekFile ?? (env.ERAB_PRIVACY_PREVIOUS_KEK_FILES ? env.ERAB_PRIVACY_PREVIOUS_KEK_FILES.split(',').filter(Boolean) : []);
-  if (current === undefined) {
-    if (previous.length > 0) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
-    return undefined;
-  }
   return new PersonalDataVault(FileKeyring.fromFiles(current, previous));
 }
 
