@@ -19,6 +19,7 @@ import { Portfolio } from '../src/roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations } from '../src/roles/aggregator/portfolio/tables.js';
 import { FileKeyring, newKekText } from '../src/security/privacy/keyring.js';
 import { PersonalDataVault } from '../src/store/vault.js';
+import { portfolioCsv } from './lib/portfolio-csv.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,13 +29,7 @@ const sites = Number(arg('sites', '100000'));
 const runs = Number(arg('runs', '3'));
 const pgUrl = arg('postgres', '');
 
-const csv = [
-  'resource_id,site_id,site_name,tso_area,site_address,pool_id,pool_name,product,program,class,name,capacity_w,capacity_wh,max_charge_w,max_discharge_w',
-  ...Array.from({ length: sites }, (_, i) => {
-    const n = String(i).padStart(7, '0');
-    return `bat-${n},site-${n},Household ${n},tokyo,"${i % 9 + 1}-${i % 30 + 1}-${i % 17 + 1} Setagaya ${n}",tokyo-t2,Tokyo,tertiary2,tepco-simple-dispatch,battery,Battery,5000,9800,4000,4500`;
-  }),
-].join('\n');
+const csv = portfolioCsv(sites);
 
 const dir = mkdtempSync(join(tmpdir(), 'erab-bench-portfolio-'));
 const kek = join(dir, 'kek.key');

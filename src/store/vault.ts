@@ -167,13 +167,20 @@ export class PersonalDataVault {
     return items.map(({ subject, fields }) => {
       const key = keys.get(subject)!;
       const out: Record<string, string | null> = {};
-      for (const [field, v] of Object.entries(fields)) {
+      for (const field in fields) {
+        const v = fields[field]!;
         const nonce = nonces.subarray(at, at += 12);
         if (v === null) { out[field] = null; continue; }
         const c = createCipheriv('aes-256-gcm', key, nonce);
         c.setAAD(aad(subject, field));
-        const body = Buffer.concat([c.update(v, 'utf8'), c.final()]);
-        out[field] = PREFIX + Buffer.concat([nonce, c.getAuthTag(), body]).toString('base64');
+        // GCM is a stream mode: update() gives all the ciphertext, final() nothing more.
+        const body = c.update(v, 'utf8');
+        c.final();
+        const sealed = Buffer.allocUnsafe(28 + body.length);
+        nonce.copy(sealed, 0);
+        c.getAuthTag().copy(sealed, 12);
+        body.copy(sealed, 28);
+        out[field] = PREFIX + sealed.toString('base64');
       }
       return out;
     });
