@@ -24,7 +24,7 @@ import { TlsMaterial } from '../../security/tls.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, detectMigrations, type Alert } from '../../secops/detect/alerts.js';
 import {
-  buildReport, IncidentBook, INCIDENT_STATUSES, PLAYBOOK_STEPS, renderReportHtml, runStep, SEVERITIES,
+  buildReport, describeLeakClock, IncidentBook, INCIDENT_STATUSES, LeakBook, PLAYBOOK_STEPS, renderReportHtml, runStep, SEVERITIES,
   type IncidentStatus, type IncidentWithTimeline, type PlaybookStep, type PlaybookStepName, type Severity,
 } from '../../secops/incidents/index.js';
 import { ContactRegistry } from '../../secops/notify/contacts.js';
@@ -32,6 +32,7 @@ import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.j
 import { notifyMigrations } from '../../secops/notify/index.js';
 import { RECIPIENT_ROLES, type RecipientRole } from '../../secops/notify/types.js';
 import { UsageError } from '../usage.js';
+import { registerLeakCommands } from './incident-leak.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 import { passphrase } from './pki.js';
 
@@ -167,9 +168,16 @@ export function register(program: Command): void {
     .argument('<id>')
     .option('--json', 'as JSON')
     .action(async (idText: string, o: DeskOpts & { json?: boolean }) => {
-      const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).show(idArg(idText)));
-      if (o.json) process.stdout.write(`${JSON.stringify(inc, null, 2)}\n`);
-      else printIncident(inc);
+      const [inc, leak] = await withDesk(o, async (store, audit) => {
+        const book = new IncidentBook(store, audit);
+        const i = await book.show(idArg(idText));
+        return [i, await new LeakBook(store, book, audit).find(i.id, Date.now())] as const;
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify(leak ? { ...inc, leak } : inc, null, 2)}\n`);
+      else {
+        printIncident(inc);
+        if (leak) process.stdout.write(`  personal-data leak — reports to the PPC:\n${describeLeakClock(leak).map((l) => `    ${l}\n`).join('')}`);
+      }
     });
 
   deskOptions(incident.command('note'))
@@ -246,12 +254,19 @@ export function register(program: Command): void {
     .option('--html <file>', 'write the HTML page here')
     .addOption(new Option('--lang <lang>', 'language of the page').choices(['ja', 'en']).default('ja'))
     .action(async (idText: string, o: DeskOpts & { json?: string; html?: string; lang: 'ja' | 'en' }) => {
-      const report = buildReport(await withDesk(o, (store, audit) => new IncidentBook(store, audit).show(idArg(idText))));
+      const report = await withDesk(o, async (store, audit) => {
+        const book = new IncidentBook(store, audit);
+        const inc = await book.show(idArg(idText));
+        const now = Date.now();
+        return buildReport(inc, now, await new LeakBook(store, book, audit).find(inc.id, now));
+      });
       const json = `${JSON.stringify(report, null, 2)}\n`;
       if (o.json) writeFileSync(o.json, json);
       else if (!o.html) process.stdout.write(json);
       if (o.html) writeFileSync(o.html, renderReportHtml(report, o.lang));
       if (o.json || o.html) process.stdout.write(`report of #${report.incident.id} written${o.json ? `: ${o.json}` : ''}${o.html ? ` ${o.html}` : ''}\n`);
     });
+
+  registerLeakCommands(incident);
 }
 
