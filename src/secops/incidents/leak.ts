@@ -24,7 +24,7 @@ import { DAY_MS, formatJst, jstDayStart } from '../../core/jst.js';
 import type { Migration } from '../../store/migrations.js';
 import { columnType, fromDbBool, fromJsonText, toDbBool, toJsonText, toNumber } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
-import { noticeTemplate, registerTemplate, type NoticeTemplate } from '../notify/templates.js';
+import { ensureTemplate, type NoticeTemplate } from '../notify/templates.js';
 import type { IncidentBook, IncidentWithTimeline } from './book.js';
 
 export const leakMigrations: readonly Migration[] = [{
@@ -278,11 +278,7 @@ const reminderTemplate: NoticeTemplate<ReminderData> = {
 
 /** Registers the reminder template once per process. */
 export function ensureLeakReminderTemplate(): void {
-  try {
-    noticeTemplate(LEAK_REMINDER_TEMPLATE);
-  } catch {
-    registerTemplate(reminderTemplate);
-  }
+  ensureTemplate(reminderTemplate);
 }
 
 /** The notice of a reminder, for Notifier.notifyAll. */
