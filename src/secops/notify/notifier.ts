@@ -142,7 +142,9 @@ export class Notifier {
     });
     const byId = new Map(unique.map((c) => [c.id, c]));
     // Fan out: every delivery starts now, none waits for another.
-    const done = await inParallel(rows, this.concurrency, (r, i) => this.attempt({ ...r, address: planned[i]!.address }, notice, byId.get(toNumber(r.contact_id))!));
+    // Each row with its address in clear, by (contact, channel) — unique per notice — not by row order.
+    const clear = new Map(planned.map((p) => [`${p.contact.id}\0${p.kind}`, p.address]));
+    const done = await inParallel(rows, this.concurrency, (r) => this.attempt({ ...r, address: clear.get(`${toNumber(r.contact_id)}\0${r.channel}`)! }, notice, byId.get(toNumber(r.contact_id))!));
     return { notice, deliveries: done };
   }
 
@@ -303,13 +305,13 @@ function withoutAddress(text: string, address: string): string {
 }
 
 /** Maps `items` with at most `limit` calls of `fn` running at once; results in input order. */
-async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!, i);
+      out[i] = await fn(items[i]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
