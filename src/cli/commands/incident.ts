@@ -11,6 +11,7 @@
  *   erab incident act 3 quarantine --gateway URL --device ID --cert C --key K --ca CA --reason R --operator op-sato
  *   erab incident act 3 notify --notify-db DB [--notify-config F] (--all | --participant P | --role R | --site S) [--message M] --operator op-sato
  *   erab incident report 3 [--json F] [--html F] [--lang ja|en]
+ *   erab incident leak|leak-report|leak-remind ...                        (a personal-data leak's legal clock: incident-leak.ts)
  *
  * Every change is stored in the desk's store and audited in its log (incident-desk.ts).
  */
