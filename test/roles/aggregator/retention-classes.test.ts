@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { describeEachEngine } from '../../store/harness.js';
-import { manualClock, T0 } from '../../kit/index.js';
+import { manualClock, pkiWorld, T0, waitFor } from '../../kit/index.js';
+import { startAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import { openStore } from '../../../src/store/store.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../../../src/roles/aggregator/portfolio/tables.js';
 import { applyRetention, scheduleRetention } from '../../../src/roles/aggregator/portfolio/retention.js';
@@ -126,4 +128,50 @@ test('the running role applies the periods on start and then every interval of i
 
 test('a retention period out of range is refused naming the field', () => {
   assert.throws(() => parseAggregatorConfig({ id: 'AGG1', tls: { caFile: 'ca.pem', certFile: 'c.pem', keyFile: 'k.pem' }, privacy: { retention: { personalDays: 0 } } }), /privacy\.retention\.personalDays/);
+});
+
+test('a running aggregator with privacy.retention erases what expired on its own clock, and its audit log verifies', async () => {
+  const world = await pkiWorld({ agg: 'aggregator:AGG1' }, { prefix: 'erab-retention-run-' });
+  try {
+    const url = join(dir, 'running-agg.db');
+    const store = await openStore({ url, migrations: portfolioMigrations });
+    await new Portfolio(store, { clock: manualClock(T0) }).importText([
+      'resource_id,site_id,site_name,tso_area,site_address,pool_id,pool_name,product,program,class,name,capacity_w,capacity_wh',
+      'bat-1,s1,Mori household,tokyo,"1-1 Ota",tokyo-t2,Tokyo,tertiary2,tepco-sds,battery,Battery,5000,9800',
+    ].join('\n'), 'csv', 'fleet.csv', { kind: 'operator', id: 'alice' });
+    await sql`update portfolio_resource set present = 0`.execute(store.db);
+    await store.close();
+    const auditDir = join(dir, 'running-agg-audit');
+    const cfg = parseAggregatorConfig({
+      id: 'AGG1', tls: world.tlsFiles('agg'), store: { url }, audit: { dir: auditDir }, downstream: { port: 0 },
+      privacy: { retention: { personalDays: 30, intervalMs: DAY } },
+    });
+    const clock = manualClock(T0 + 10 * DAY);
+    const agg = await startAggregator(cfg, { clock });
+    const siteName = async () => {
+      const s = await openStore<PortfolioTables>({ url, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
+      try { return (await s.db.selectFrom('portfolio_site').select('name').where('id', '=', 's1').executeTakeFirstOrThrow()).name; } finally { await s.close(); }
+    };
+    try {
+      const applications = () => [...readRecords(auditDir)].filter((l) => l.record?.action === 'privacy.retention').length;
+      clock.advance(0); // the application on start: day 10, nothing expired
+      await waitFor('the application on start', () => applications() === 1, 30_000);
+      clock.advance(DAY); // day 11: the next daily one, still nothing
+      await waitFor('the next daily application', () => applications() === 2, 30_000);
+      assert.notEqual(await siteName(), '(erased)');
+      clock.advance(24 * DAY); // the next one falls on day 12 (timers fire at their own time), still in the period
+      await waitFor('the third application', () => applications() === 3, 30_000);
+      assert.notEqual(await siteName(), '(erased)');
+      clock.advance(DAY); // day 36: past the 30 days
+      await waitFor('the site erased by the schedule', async () => (await siteName()) === '(erased)', 30_000);
+    } finally {
+      await agg.stop();
+    }
+    const v = verifyAuditLog(auditDir);
+    assert.ok(v.ok, JSON.stringify(v.problems));
+    const erased = [...readRecords(auditDir)].map((l) => l.record!).filter((r) => r.action === 'personal-data.erase');
+    assert.deepEqual(erased.map((r) => [r.target, r.actor.id]), [['s1', 'retention']]);
+  } finally {
+    await world.close();
+  }
 });
