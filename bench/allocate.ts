@@ -5,11 +5,26 @@
  * median and max of N runs after one warm-up run, plus the median CPU time of this process
  * (less sensitive to other load on a shared machine); the pool is generated once per size
  * from a fixed seed (typical Japanese residential resources, docs/architecture.md §4).
+ *
+ * `--portfolio N` (default off; `--portfolio 100000` for issue 18's figure): the dispatch path from a
+ * portfolio at rest instead — N sites imported into a SQLite store with personal fields in clear and
+ * sealed by the vault (src/store/vault.ts), then timed: read the pool's resources from the store,
+ * make them allocatable (with a state of charge), allocate a level reduction. Modes interleaved,
+ * so machine load hits both alike; prints both and the overhead of sealing.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { epochMillis, millis, wattHours, watts } from '../src/core/units.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { allocate, levelRequest } from '../src/roles/aggregator/allocation/index.js';
+import { toAllocatable } from '../src/roles/aggregator/portfolio/allocatable.js';
+import { Portfolio } from '../src/roles/aggregator/portfolio/portfolio.js';
+import { portfolioMigrations } from '../src/roles/aggregator/portfolio/tables.js';
+import { FileKeyring, newKekText } from '../src/security/privacy/keyring.js';
+import { openStore } from '../src/store/store.js';
+import { PersonalDataVault } from '../src/store/vault.js';
+import { BENCH_POOL, portfolioCsv } from './lib/portfolio-csv.js';
 import type { AllocatableResource, AllocationRequest } from '../src/roles/aggregator/allocation/index.js';
 
 /** Small deterministic PRNG (mulberry32) so every run benches the same pool. */
@@ -130,4 +145,57 @@ function main(): void {
   }
 }
 
-main();
+/** Allocation from a portfolio store, clear and sealed (see the file's comment). */
+async function fromPortfolio(sites: number, runs: number): Promise<void> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'erab-bench-allocate-'));
+  const kek = join(dir, 'kek.key');
+  writeFileSync(kek, newKekText(), { mode: 0o600 });
+  const csv = portfolioCsv(sites);
+  const modes = { clear: undefined, sealed: new PersonalDataVault(FileKeyring.fromFiles(kek)) } as const;
+  const opened: Record<string, { portfolio: Portfolio; close: () => Promise<void> }> = {};
+  console.log(`allocate from a portfolio at rest — ${sites} sites, runs: ${runs} (+1 warm-up); load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  try {
+    for (const [mode, vault] of Object.entries(modes)) {
+      const store = await openStore({ url: join(dir, `${mode}.db`), migrations: portfolioMigrations });
+      const portfolio = new Portfolio(store, vault ? { vault } : {});
+      await portfolio.importText(csv, 'csv', 'bench.csv', { kind: 'operator', id: 'bench' });
+      opened[mode] = { portfolio, close: () => store.close() };
+    }
+    const once = async (p: Portfolio): Promise<{ wall: number; cpu: number; allocated: number }> => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const resources = (await p.poolResources(BENCH_POOL)).map((r) => toAllocatable(r, { socWh: wattHours(6000) })).filter((r) => r !== undefined);
+      const reducible = resources.reduce((s, r) => s + r.maxReduceW, 0);
+      const result = allocate({ ...levelRequest(`level-${sites}`, 'reduce', watts(reducible * 0.25), epochMillis(T0), epochMillis(T0 + 2 * H)), responseTimeMs: millis(900_000) }, resources);
+      const c = process.cpuUsage(c0);
+      return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000, allocated: result.instructions.length };
+    };
+    const t: Record<string, { wall: number[]; cpu: number[]; allocated: number }> = { clear: { wall: [], cpu: [], allocated: 0 }, sealed: { wall: [], cpu: [], allocated: 0 } };
+    for (const mode of Object.keys(modes)) await once(opened[mode]!.portfolio); // warm-up
+    for (let i = 0; i < runs; i++) {
+      // The order alternates, so garbage one mode leaves behind is collected as often in the other's time.
+      for (const mode of i % 2 === 0 ? ['clear', 'sealed'] : ['sealed', 'clear']) {
+        const r = await once(opened[mode]!.portfolio);
+        t[mode]!.wall.push(r.wall);
+        t[mode]!.cpu.push(r.cpu);
+        t[mode]!.allocated = r.allocated;
+      }
+    }
+    for (const mode of Object.keys(modes)) {
+      console.log(`${mode.padEnd(7)} read pool + allocate: wall median ${stats(t[mode]!.wall).median.toFixed(1)} ms  max ${stats(t[mode]!.wall).max.toFixed(1)} ms  cpu median ${stats(t[mode]!.cpu).median.toFixed(1)} ms  (${t[mode]!.allocated} resources instructed)`);
+    }
+    const pct = (k: 'wall' | 'cpu') => `${(((stats(t.sealed![k]).median - stats(t.clear![k]).median) / stats(t.clear![k]).median) * 100).toFixed(1)}%`;
+    console.log(`overhead of sealing: wall median ${pct('wall')}, cpu median ${pct('cpu')}`);
+  } finally {
+    for (const o of Object.values(opened)) await o.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const portfolioArg = process.argv.indexOf('--portfolio');
+if (portfolioArg >= 0) {
+  const runsArg = process.argv.indexOf('--runs');
+  await fromPortfolio(Number(process.argv[portfolioArg + 1]) || 100_000, runsArg >= 0 ? Math.max(1, Number(process.argv[runsArg + 1]) || 7) : 7);
+} else {
+  main();
+}

@@ -55,6 +55,7 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   erab_drill: { ...all(O, 'id', 'scenario', 'target', 'started_at', 'finished_at', 'passed'), record: C },
   erab_incident: { ...all(O, 'id', 'severity', 'status', 'drill', 'opened_by', 'opened_at', 'updated_at'), title: C },
   erab_incident_event: { ...all(O, 'id', 'incident_id', 'at', 'actor', 'kind'), summary: C, details: C },
+  erab_incident_leak: { ...all(O, 'incident_id', 'discovered_at', 'declared_by', 'preliminary_reported_at', 'final_reported_at', 'reminders'), unauthorised_purpose: C },
   erab_lease: all(O, 'name', 'holder', 'epoch', 'acquired_at', 'expires_at'),
   erab_migration: all(O, 'name', 'timestamp'),
   erab_migration_lock: all(O, 'id', 'is_locked'),

@@ -23,8 +23,8 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { IntegrityError } from '../core/errors.js';
-import type { KeyEncryptionService } from '../security/privacy/keyring.js';
+import { IntegrityError, InvalidInputError } from '../core/errors.js';
+import { FileKeyring, type KeyEncryptionService } from '../security/privacy/keyring.js';
 import type { Migration } from './migrations.js';
 import { columnType } from './schema.js';
 
@@ -167,13 +167,20 @@ export class PersonalDataVault {
     return items.map(({ subject, fields }) => {
       const key = keys.get(subject)!;
       const out: Record<string, string | null> = {};
-      for (const [field, v] of Object.entries(fields)) {
+      for (const field in fields) {
+        const v = fields[field]!;
         const nonce = nonces.subarray(at, at += 12);
         if (v === null) { out[field] = null; continue; }
         const c = createCipheriv('aes-256-gcm', key, nonce);
         c.setAAD(aad(subject, field));
-        const body = Buffer.concat([c.update(v, 'utf8'), c.final()]);
-        out[field] = PREFIX + Buffer.concat([nonce, c.getAuthTag(), body]).toString('base64');
+        // GCM is a stream mode: update() gives all the ciphertext, final() nothing more.
+        const body = c.update(v, 'utf8');
+        c.final();
+        const sealed = Buffer.allocUnsafe(28 + body.length);
+        nonce.copy(sealed, 0);
+        c.getAuthTag().copy(sealed, 12);
+        body.copy(sealed, 28);
+        out[field] = PREFIX + sealed.toString('base64');
       }
       return out;
     });
@@ -250,4 +257,20 @@ export class PersonalDataVault {
     const rows = await db.selectFrom(DATA_KEY_TABLE).select(['kek_id', (eb) => eb.fn.countAll().as('n')]).groupBy('kek_id').execute() as { kek_id: string; n: number | string }[];
     return Object.fromEntries(rows.map((r) => [r.kek_id, Number(r.n)]));
   }
+}
+
+/**
+ * A vault for the key-encryption key named by the environment (`ERAB_PRIVACY_KEK_FILE`, and
+ * during a rotation `ERAB_PRIVACY_PREVIOUS_KEK_FILES`, comma-separated), or undefined when none is
+ * configured (personal fields are then stored in clear). A vault caches the unwrapped keys of
+ * ONE database, so each store gets its own.
+ */
+export function vaultFromEnvironment(env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
+  const current = env.ERAB_PRIVACY_KEK_FILE || undefined;
+  const previous = env.ERAB_PRIVACY_PREVIOUS_KEK_FILES ? env.ERAB_PRIVACY_PREVIOUS_KEK_FILES.split(',').filter(Boolean) : [];
+  if (current === undefined) {
+    if (previous.length > 0) throw new InvalidInputError('ERAB_PRIVACY_PREVIOUS_KEK_FILES needs ERAB_PRIVACY_KEK_FILE (the current key)');
+    return undefined;
+  }
+  return new PersonalDataVault(FileKeyring.fromFiles(current, previous));
 }

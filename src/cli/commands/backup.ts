@@ -4,6 +4,7 @@
  *
  *   erab backup  --role aggregator --config aggregator.json --out agg-2026-12-06.erab-backup
  *   erab restore --role aggregator --config aggregator.json agg-2026-12-06.erab-backup [--check] [--replace]
+ *   erab backup  --role gateway --config gateway.json --out gw-2026-12-06.erab-backup      (likewise tso)
  *
  * The passphrase that encrypts the keys comes from --passphrase-file or ERAB_BACKUP_PASSPHRASE,
  * never from the command line. `restore --check` runs every check and writes nothing.
@@ -11,18 +12,25 @@
 import { Option, type Command } from 'commander';
 import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
+import { loadConfig } from '../../core/config.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
+import { gatewayConfigSchema } from '../../roles/gateway/gateway.js';
 import { loadTsoConfig } from '../../roles/tso/config.js';
 import { createBackup, restoreBackup, verifyBackup, type RoleBackupSpec } from '../../secops/backup/backup.js';
 import { checkPassphrase } from '../../secops/backup/secrets.js';
 
-const ROLES = ['aggregator', 'tso'] as const;
+const ROLES = ['aggregator', 'tso', 'gateway'] as const;
 type BackupRole = (typeof ROLES)[number];
 /** Archives are read whole; one this large is not a role's backup. */
 const MAX_ARCHIVE_BYTES = 4 * 1024 * 1024 * 1024 - 1;
 
 /** What to back up, from the role's configuration file. */
 export function roleBackupSpec(role: BackupRole, configFile: string): RoleBackupSpec {
+  if (role === 'gateway') {
+    // The gateway's store (admission, safe mode, queued reports, notices), its audit log and keys.
+    const gw = loadConfig(gatewayConfigSchema, { file: configFile });
+    return { role: 'gateway', id: gw.gatewayId, database: { url: gw.database }, auditDir: gw.audit.dir, tls: { certFile: gw.tls.certFile, keyFile: gw.tls.keyFile, caFile: gw.tls.caFile } };
+  }
   const cfg = role === 'aggregator' ? loadAggregatorConfig(configFile) : loadTsoConfig(configFile);
   const r = role === 'tso' ? (cfg as ReturnType<typeof loadTsoConfig>).kind : 'aggregator';
   return { role: r, id: cfg.id, database: { url: cfg.store.url }, auditDir: cfg.audit.dir, tls: { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, caFile: cfg.tls.caFile } };

@@ -8,7 +8,8 @@ import { describeError } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import { openStore, type Store } from '../../store/store.js';
-import { incidentMigrations } from '../../secops/incidents/index.js';
+import { incidentMigrations, leakMigrations } from '../../secops/incidents/index.js';
+import { composeMigrations } from '../../store/migrations.js';
 import { UsageError } from '../usage.js';
 
 export interface DeskOpts { db?: string; auditDir?: string }
@@ -31,7 +32,7 @@ export async function withDesk<T>(o: DeskOpts, fn: (store: Store, audit: AuditLo
     throw new UsageError(`--audit-dir ${dir}: ${describeError(err)}`);
   }
   try {
-    const store = await openStore({ url: o.db ?? (process.env.ERAB_INCIDENT_DB || 'incidents.db'), migrations: incidentMigrations, ignoreUnknownMigrations: true });
+    const store = await openStore({ url: o.db ?? (process.env.ERAB_INCIDENT_DB || 'incidents.db'), migrations: composeMigrations(incidentMigrations, leakMigrations), ignoreUnknownMigrations: true });
     try {
       return await fn(store, audit);
     } finally {

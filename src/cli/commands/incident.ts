@@ -11,6 +11,7 @@
  *   erab incident act 3 quarantine --gateway URL --device ID --cert C --key K --ca CA --reason R --operator op-sato
  *   erab incident act 3 notify --notify-db DB [--notify-config F] (--all | --participant P | --role R | --site S) [--message M] --operator op-sato
  *   erab incident report 3 [--json F] [--html F] [--lang ja|en]
+ *   erab incident leak|leak-report|leak-remind ...                        (a personal-data leak's legal clock: incident-leak.ts)
  *
  * Every change is stored in the desk's store and audited in its log (incident-desk.ts).
  */
@@ -24,7 +25,7 @@ import { TlsMaterial } from '../../security/tls.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, detectMigrations, type Alert } from '../../secops/detect/alerts.js';
 import {
-  buildReport, IncidentBook, INCIDENT_STATUSES, PLAYBOOK_STEPS, renderReportHtml, runStep, SEVERITIES,
+  buildReport, describeLeakClock, IncidentBook, INCIDENT_STATUSES, LeakBook, PLAYBOOK_STEPS, renderReportHtml, runStep, SEVERITIES,
   type IncidentStatus, type IncidentWithTimeline, type PlaybookStep, type PlaybookStepName, type Severity,
 } from '../../secops/incidents/index.js';
 import { ContactRegistry } from '../../secops/notify/contacts.js';
@@ -34,6 +35,7 @@ import { RECIPIENT_ROLES, type RecipientRole } from '../../secops/notify/types.j
 import { UsageError } from '../usage.js';
 import { formatTable } from '../table.js';
 import { jstTime, t } from '../i18n.js';
+import { registerLeakCommands } from './incident-leak.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 import { passphrase } from './pki.js';
 
@@ -174,9 +176,16 @@ export function register(program: Command): void {
     .argument('<id>')
     .option('--json', 'as JSON')
     .action(async (idText: string, o: DeskOpts & { json?: boolean }) => {
-      const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).show(idArg(idText)));
-      if (o.json) process.stdout.write(`${JSON.stringify(inc, null, 2)}\n`);
-      else printIncident(inc);
+      const [inc, leak] = await withDesk(o, async (store, audit) => {
+        const book = new IncidentBook(store, audit);
+        const i = await book.show(idArg(idText));
+        return [i, await new LeakBook(store, book, audit).find(i.id, Date.now())] as const;
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify(leak ? { ...inc, leak } : inc, null, 2)}\n`);
+      else {
+        printIncident(inc);
+        if (leak) process.stdout.write(`  personal-data leak — reports to the PPC:\n${describeLeakClock(leak).map((l) => `    ${l}\n`).join('')}`);
+      }
     });
 
   deskOptions(incident.command('note'))
@@ -253,12 +262,19 @@ export function register(program: Command): void {
     .option('--html <file>', 'write the HTML page here')
     .addOption(new Option('--lang <lang>', 'language of the page').choices(['ja', 'en']).default('ja'))
     .action(async (idText: string, o: DeskOpts & { json?: string; html?: string; lang: 'ja' | 'en' }) => {
-      const report = buildReport(await withDesk(o, (store, audit) => new IncidentBook(store, audit).show(idArg(idText))));
+      const report = await withDesk(o, async (store, audit) => {
+        const book = new IncidentBook(store, audit);
+        const inc = await book.show(idArg(idText));
+        const now = Date.now();
+        return buildReport(inc, now, await new LeakBook(store, book, audit).find(inc.id, now));
+      });
       const json = `${JSON.stringify(report, null, 2)}\n`;
       if (o.json) writeFileSync(o.json, json);
       else if (!o.html) process.stdout.write(json);
       if (o.html) writeFileSync(o.html, renderReportHtml(report, o.lang));
       if (o.json || o.html) process.stdout.write(`report of #${report.incident.id} written${o.json ? `: ${o.json}` : ''}${o.html ? ` ${o.html}` : ''}\n`);
     });
+
+  registerLeakCommands(incident);
 }
 

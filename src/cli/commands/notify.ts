@@ -20,6 +20,7 @@ import { ContactRegistry, channelNames, newWebhookSecret } from '../../secops/no
 import { listDeliveries } from '../../secops/notify/notifier.js';
 import { notifyMigrations, type NotifyTables } from '../../secops/notify/tables.js';
 import { LANGUAGES, RECIPIENT_ROLES, type Contact, type Language, type RecipientRole } from '../../secops/notify/types.js';
+import { vaultFromEnvironment } from '../../store/vault.js';
 import { UsageError } from '../usage.js';
 import { openAudit, operator } from './aggregator-portfolio.js';
 
@@ -264,7 +265,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (o: { pending?: boolean; notice?: string; db?: string; json?: boolean }) => {
       await withStore(o.db, async (store) => {
-        const list = await listDeliveries(store.db as Kysely<NotifyTables>, { ...(o.pending ? { pending: true } : {}), ...(o.notice !== undefined ? { noticeId: o.notice } : {}) });
+        const list = await listDeliveries(store.db as Kysely<NotifyTables>, { ...(o.pending ? { pending: true } : {}), ...(o.notice !== undefined ? { noticeId: o.notice } : {}) }, vaultFromEnvironment());
         if (o.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;

@@ -6,7 +6,7 @@
  *                                                       re-wrap every data key under NEW, online
  *   erab privacy key-status --db URL                    data keys per key-encryption key
  *   erab privacy access-report --subject SITE --audit-dir DIR [--db URL] [--json]
- *   erab privacy retention --db URL --personal-days N --audit-dir DIR [--dry-run]
+ *   erab privacy retention --db URL [--config F] [--personal-days N] [--confidential-days N] [--operational-days N] --audit-dir DIR [--dry-run]
  *                                                       erase personal data past its retention (run from a timer)
  *                                                       who read or exported a site's data, why, when
  *
@@ -19,12 +19,13 @@ import { writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
 import { openStore } from '../../store/store.js';
-import { PersonalDataVault, vaultMigrations } from '../../store/vault.js';
+import { PersonalDataVault, vaultFromEnvironment, vaultMigrations } from '../../store/vault.js';
 import { accessReport } from '../../security/privacy/access.js';
 import { sql, type Kysely } from 'kysely';
 import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations, type PortfolioTables } from '../../roles/aggregator/portfolio/tables.js';
-import { enforceRetention, sitesPastRetention } from '../../roles/aggregator/portfolio/retention.js';
+import { applyRetention } from '../../roles/aggregator/portfolio/retention.js';
+import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { openAudit } from './aggregator-portfolio.js';
 
 export interface KekOptions {
@@ -43,12 +44,10 @@ export function kekOptions(cmd: Command): Command {
 
 /** The vault for these options, or undefined when no key-encryption key is configured. */
 export function vaultFrom(opts: KekOptions, env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
+  if (opts.kekFile === undefined && opts.previousKekFile === undefined) return vaultFromEnvironment(env);
   const current = opts.kekFile ?? (env.ERAB_PRIVACY_KEK_FILE || undefined);
+  if (current === undefined) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
   const previous = opts.previousKekFile ?? (env.ERAB_PRIVACY_PREVIOUS_KEK_FILES ? env.ERAB_PRIVACY_PREVIOUS_KEK_FILES.split(',').filter(Boolean) : []);
-  if (current === undefined) {
-    if (previous.length > 0) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
-    return undefined;
-  }
   return new PersonalDataVault(FileKeyring.fromFiles(current, previous));
 }
 
@@ -119,24 +118,38 @@ export function register(program: Command): void {
 
   privacy
     .command('retention')
-    .description("Erase the personal data of sites with no present resource for longer than the retention period (audited; run it from a timer)")
+    .description('Apply the retention period of each data class: erase the personal data of sites with no present resource for longer, delete or blank expired records (audited; run it from a timer)')
     .requiredOption('--db <url>', "the aggregator's store")
-    .requiredOption('--personal-days <n>', 'days personal data is kept after a site\'s last present resource')
+    .option('--config <file>', "the aggregator's configuration: its privacy.retention periods (the options below override them)")
+    .option('--personal-days <n>', "days personal data is kept (a site's after its last present resource)")
+    .option('--confidential-days <n>', 'days confidential records are kept (telemetry reports, fetched gateway notices)')
+    .option('--operational-days <n>', 'days operational records are kept (finished notice deliveries)')
     .option('--audit-dir <dir>', 'audit log the erasures are recorded in (default $ERAB_AGGREGATOR_AUDIT_DIR)')
-    .option('--dry-run', 'list the sites due, erase nothing')
-    .action(async (opts: { db: string; personalDays: string; auditDir?: string; dryRun?: boolean }) => {
-      const personalDays = Number(opts.personalDays);
-      if (!Number.isInteger(personalDays) || personalDays < 1 || personalDays > 36_500) throw new InvalidInputError(`--personal-days must be an integer 1..36500, got ${opts.personalDays}`);
+    .option('--dry-run', 'count what is due, change nothing')
+    .action(async (opts: { db: string; config?: string; personalDays?: string; confidentialDays?: string; operationalDays?: string; auditDir?: string; dryRun?: boolean }) => {
+      const fromConfig = opts.config !== undefined ? loadAggregatorConfig(opts.config).privacy?.retention ?? {} : {};
+      const days = (flag: string, v: string | undefined): number | undefined => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 36_500) throw new InvalidInputError(`--${flag} must be an integer 1..36500, got ${v}`);
+        return n;
+      };
+      const policy = {
+        ...fromConfig,
+        ...defined({ personalDays: days('personal-days', opts.personalDays), confidentialDays: days('confidential-days', opts.confidentialDays), operationalDays: days('operational-days', opts.operationalDays) }),
+      };
+      if (policy.personalDays === undefined && policy.confidentialDays === undefined && policy.operationalDays === undefined) {
+        throw new InvalidInputError('no retention period: give --personal-days, --confidential-days or --operational-days, or --config with privacy.retention');
+      }
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
       if (auditDir === undefined && !opts.dryRun) throw new InvalidInputError('erasures are recorded in the audit log: give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
       const store = await openStore({ url: opts.db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
       const audit = auditDir !== undefined && !opts.dryRun ? openAudit(auditDir) : undefined;
       try {
-        const db = store.db as Kysely<PortfolioTables>;
-        const ids = opts.dryRun
-          ? await sitesPastRetention(db, { personalDays }, Date.now())
-          : await enforceRetention(new Portfolio(store, audit ? { audit } : {}), db, { personalDays }, Date.now());
-        process.stdout.write(`${ids.length} sites ${opts.dryRun ? 'due for erasure' : 'erased'}${ids.length ? `: ${ids.join(', ')}` : ''}\n`);
+        const run = await applyRetention(new Portfolio(store, audit ? { audit } : {}), store as unknown as { db: Kysely<PortfolioTables>; dialect: typeof store.dialect }, policy, Date.now(), audit, { dryRun: opts.dryRun ?? false });
+        const verb = opts.dryRun ? 'due for erasure' : 'erased';
+        process.stdout.write(`${run.sites.length} sites ${verb}${run.sites.length ? `: ${run.sites.join(', ')}` : ''}\n`);
+        for (const r of run.rows) process.stdout.write(`${r.class} ${r.table}: ${r.rows} rows ${opts.dryRun ? `due to be ${r.action}` : r.action}\n`);
       } finally {
         audit?.close();
         await store.close();
@@ -155,4 +168,9 @@ export function register(program: Command): void {
         await store.close();
       }
     });
+}
+
+/** `o` without its undefined entries, so they do not override what the configuration gives. */
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

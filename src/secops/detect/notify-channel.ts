@@ -15,7 +15,7 @@ import type { AuditActor } from '../../core/audit-port.js';
 import type { Store } from '../../store/store.js';
 import { ContactRegistry } from '../notify/contacts.js';
 import type { Notifier } from '../notify/notifier.js';
-import { registerTemplate, noticeTemplate, type NoticeTemplate } from '../notify/templates.js';
+import { ensureTemplate, type NoticeTemplate } from '../notify/templates.js';
 import type { Contact } from '../notify/types.js';
 import type { Alert } from './alerts.js';
 import type { AlertChannel, DeliveryResult } from './channels.js';
@@ -96,11 +96,7 @@ export const alertTemplate: NoticeTemplate<AlertNoticeData> = {
 
 /** Registers the alert template once (the template registry refuses a second one with an id). */
 export function registerAlertTemplate(): void {
-  try {
-    noticeTemplate(ALERT_TEMPLATE);
-  } catch {
-    registerTemplate(alertTemplate);
-  }
+  ensureTemplate(alertTemplate);
 }
 registerAlertTemplate();
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { formatJst } from '../../core/jst.js';
-import { noticeTemplate, registerTemplate, type NoticeTemplate } from '../notify/templates.js';
+import { ensureTemplate, type NoticeTemplate } from '../notify/templates.js';
 
 export const incidentNoticeSchema = z.object({
   incidentId: z.number().int().positive(),
@@ -49,9 +49,5 @@ const template: NoticeTemplate<IncidentNoticeData> = {
 
 /** Registers the template once per process (the notify module keeps one registry). */
 export function ensureIncidentTemplate(): void {
-  try {
-    noticeTemplate(INCIDENT_NOTICE_TEMPLATE);
-  } catch {
-    registerTemplate(template);
-  }
+  ensureTemplate(template);
 }

@@ -5,6 +5,7 @@
  */
 import { formatJst } from '../../core/jst.js';
 import type { IncidentWithTimeline, TimelineEntry } from './book.js';
+import type { LeakStatus } from './leak.js';
 
 export interface IncidentReport {
   format: 'erab-incident-report';
@@ -19,12 +20,17 @@ export interface IncidentReport {
   detection: { at: string; source?: unknown; ruleId: unknown; key: unknown; count: unknown; description: unknown; guideline: unknown; evidence: unknown }[];
   actions: { at: string; actor: string; step: unknown; outcome: unknown; summary: string }[];
   timeline: { at: string; actor: string; kind: string; summary: string; details: Record<string, unknown> }[];
+  /** A personal-data leak: the legal clock of the report to the PPC (./leak.ts). */
+  leak?: {
+    discoveredAt: string; unauthorisedPurpose: boolean; reported: { preliminary: string | null; final: string | null };
+    deadlines: { name: string; days: number; due: string; state: string }[];
+  };
 }
 
 const iso = (t: number): string => new Date(t).toISOString();
 
 /** @example writeFileSync('incident-3.json', JSON.stringify(buildReport(await book.show(3)), null, 2)); */
-export function buildReport(inc: IncidentWithTimeline, now = Date.now()): IncidentReport {
+export function buildReport(inc: IncidentWithTimeline, now = Date.now(), leak?: LeakStatus): IncidentReport {
   const alerts = inc.timeline.filter((e) => e.kind === 'alert');
   const actions = inc.timeline.filter((e) => e.kind === 'action');
   return {
@@ -40,6 +46,13 @@ export function buildReport(inc: IncidentWithTimeline, now = Date.now()): Incide
     })),
     actions: actions.map((e) => ({ at: iso(e.at), actor: e.actor, step: e.details.step, outcome: e.details.outcome, summary: e.summary })),
     timeline: inc.timeline.map((e: TimelineEntry) => ({ at: iso(e.at), actor: e.actor, kind: e.kind, summary: e.summary, details: e.details })),
+    ...(leak ? {
+      leak: {
+        discoveredAt: iso(leak.discoveredAt), unauthorisedPurpose: leak.unauthorisedPurpose,
+        reported: { preliminary: leak.reported.preliminary === null ? null : iso(leak.reported.preliminary), final: leak.reported.final === null ? null : iso(leak.reported.final) },
+        deadlines: leak.deadlines.map((d) => ({ name: d.name, days: d.days, due: iso(d.due), state: d.state })),
+      },
+    } : {}),
   };
 }
 
@@ -50,13 +63,13 @@ const LABELS = {
     title: 'セキュリティインシデント報告書', drill: '訓練', overview: '概要', id: 'インシデント番号', subject: '件名', severity: '重大度', status: '状態',
     openedBy: '起票者', openedAt: '起票日時', updatedAt: '最終更新', detection: '検知した事象と証跡', rule: '検知ルール', key: '対象', count: '回数',
     evidence: '証跡', actions: '実施した対応', timeline: '経緯', at: '日時 (日本時間)', actor: '実施者', kind: '種別', summary: '内容', outcome: '結果', none: 'なし',
-    basis: '根拠',
+    basis: '根拠', leak: '個人情報の漏えい等 — 個人情報保護委員会への報告', knownAt: '事態を知った日時', deadline: '報告', due: '期限 (日本時間)', state: '状況',
   },
   en: {
     title: 'Security incident report', drill: 'DRILL', overview: 'Overview', id: 'Incident', subject: 'Title', severity: 'Severity', status: 'Status',
     openedBy: 'Opened by', openedAt: 'Opened at', updatedAt: 'Last update', detection: 'What was detected, with evidence', rule: 'Rule', key: 'Key', count: 'Count',
     evidence: 'Evidence', actions: 'Actions taken', timeline: 'Timeline', at: 'Time (JST)', actor: 'Actor', kind: 'Kind', summary: 'What', outcome: 'Outcome', none: 'none',
-    basis: 'Basis',
+    basis: 'Basis', leak: 'Personal-data leak — reports to the PPC', knownAt: 'Known since', deadline: 'Report', due: 'Due (JST)', state: 'State',
   },
 } as const;
 
@@ -87,6 +100,10 @@ ${r.incident.drill ? `<p class="drill">${L.drill}</p>` : ''}
 ${rows([[L.id, esc(r.incident.id)], [L.subject, esc(r.incident.title)], [L.severity, esc(r.incident.severity)], [L.status, esc(r.incident.status)],
     [L.openedBy, esc(r.incident.openedBy)], [L.openedAt, esc(jst(r.incident.openedAt))], [L.updatedAt, esc(jst(r.incident.updatedAt))], [L.basis, esc(r.guideline.join(' / '))]])}
 </table>
+${r.leak ? `<h2>${L.leak}</h2>
+<p>${L.knownAt}: ${esc(jst(r.leak.discoveredAt))}${r.leak.unauthorisedPurpose ? ' (不正の目的 / unauthorised purpose: 60 days)' : ''}</p>
+<table><tr><th>${L.deadline}</th><th>${L.due}</th><th>${L.state}</th></tr>
+${rows(r.leak.deadlines.map((d) => [esc(`${d.name} (${d.days})`), esc(jst(d.due)), esc(d.state)]))}</table>` : ''}
 <h2>${L.detection}</h2>
 ${detection}
 <h2>${L.actions}</h2>

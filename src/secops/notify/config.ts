@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
 import type { Clock } from '../../core/clock.js';
 import { ConfigError, describeError } from '../../core/errors.js';
+import { vaultFromEnvironment } from '../../store/vault.js';
 import type { Store } from '../../store/store.js';
 import type { NoticeChannel } from './channels/channel.js';
 import { SmtpChannel } from './channels/smtp.js';
@@ -102,6 +103,8 @@ export function buildChannels(config: NotifyConfig, options: { board?: GatewayNo
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function createNotifier(store: Store<any>, config: NotifyConfig, deps: { audit?: AuditSink; clock?: Clock; board?: GatewayNoticeBoard; env?: NodeJS.ProcessEnv } = {}): Notifier {
   return new Notifier(store, {
+    // Contacts and delivery addresses sealed with the key-encryption key the environment names.
+    vault: vaultFromEnvironment(deps.env ?? process.env) ?? null,
     channels: buildChannels(config, { ...(deps.board ? { board: deps.board } : {}), ...(deps.env ? { env: deps.env } : {}) }),
     backoff: { baseMs: config.retry.baseMs, maxMs: config.retry.maxMs },
     pollMs: config.retry.pollMs,

@@ -12,6 +12,7 @@ import { InvalidInputError } from '../../core/errors.js';
 import type { EpochMillis } from '../../core/units.js';
 import type { Store } from '../../store/store.js';
 import { toEpochMillis, toNumber } from '../../store/schema.js';
+import { isSealed, PersonalDataVault, vaultFromEnvironment } from '../../store/vault.js';
 import type { NotifyTables } from './tables.js';
 import { LANGUAGES, RECIPIENT_ROLES, type Contact, type ContactInput, type Language, type RecipientRole } from './types.js';
 
@@ -87,34 +88,47 @@ export class ContactRegistry {
   private readonly db: Kysely<NotifyTables>;
   private readonly audit: AuditSink;
   private readonly clock: Clock;
+  private readonly vault: PersonalDataVault | undefined;
 
+  /**
+   * `vault` seals the personal fields (name, e-mail, webhook URL and secret) under the contact's
+   * own subject key; by default the vault of ERAB_PRIVACY_KEK_FILE, `null` for none (clear).
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  constructor(store: Store<any>, options: { audit?: AuditSink; clock?: Clock } = {}) {
+  constructor(store: Store<any>, options: ContactRegistryOptions = {}) {
     this.db = store.db as Kysely<NotifyTables>;
     this.audit = options.audit ?? nullAudit;
     this.clock = options.clock ?? systemClock;
+    this.vault = options.vault === undefined ? vaultFromEnvironment() : options.vault ?? undefined;
   }
 
   /** Registers a contact; returns it with its id. */
   async add(input: ContactInput, actor: AuditActor): Promise<Contact> {
     const c = validateContact(input);
     const createdAt = this.clock.now();
-    const row = await this.db
-      .insertInto('notify_contact')
-      .values({
-        participant_id: c.participantId,
-        site_id: c.siteId ?? null,
-        name: c.name,
-        role: c.role,
-        language: c.language,
-        email: c.channels.email ?? null,
-        webhook_url: c.channels.webhook?.url ?? null,
-        webhook_secret: c.channels.webhook?.secret ?? null,
-        gateway_ven_id: c.channels.gatewayVenId ?? null,
-        created_at: createdAt,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const personal = { name: c.name, email: c.channels.email ?? null, webhook_url: c.channels.webhook?.url ?? null, webhook_secret: c.channels.webhook?.secret ?? null };
+    const vault = this.vault;
+    const row = await this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('notify_contact')
+        .values({
+          participant_id: c.participantId,
+          site_id: c.siteId ?? null,
+          // Sealed under the contact's id, which the insert gives: written in clear only without a vault.
+          ...(vault ? { name: '', email: null, webhook_url: null, webhook_secret: null } : personal),
+          role: c.role,
+          language: c.language,
+          gateway_ven_id: c.channels.gatewayVenId ?? null,
+          created_at: createdAt,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (vault) {
+        const [sealed] = await vault.sealMany(trx, [{ subject: contactSubject(inserted.id), fields: personal }]);
+        await trx.updateTable('notify_contact').set({ ...sealed!, name: sealed!.name! }).where('id', '=', inserted.id).execute();
+      }
+      return inserted;
+    });
     const contact = toContact({
       id: row.id, participant_id: c.participantId, site_id: c.siteId ?? null, name: c.name, role: c.role, language: c.language,
       email: c.channels.email ?? null, webhook_url: c.channels.webhook?.url ?? null, webhook_secret: c.channels.webhook?.secret ?? null,
@@ -133,22 +147,47 @@ export class ContactRegistry {
     if (filter.participantId !== undefined) q = q.where('participant_id', '=', filter.participantId);
     if (filter.siteId !== undefined) q = q.where('site_id', '=', filter.siteId);
     if (filter.role !== undefined) q = q.where('role', '=', filter.role);
-    return (await q.orderBy('id').execute()).map(toContact);
+    return this.open(await q.orderBy('id').execute());
   }
 
   /** One contact, or undefined. */
   async get(id: number): Promise<Contact | undefined> {
     const r = await this.db.selectFrom('notify_contact').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toContact(r) : undefined;
+    return r ? (await this.open([r]))[0] : undefined;
+  }
+
+  /** Contacts from rows, their sealed fields opened (refused without the key-encryption key). */
+  private async open(rows: Selectable<NotifyTables['notify_contact']>[]): Promise<Contact[]> {
+    const sealed = rows.filter((r) => isSealed(r.name) || isSealed(r.email) || isSealed(r.webhook_url) || isSealed(r.webhook_secret));
+    if (sealed.length === 0) return rows.map(toContact);
+    if (!this.vault) throw new InvalidInputError('the contacts hold encrypted personal data: give the key-encryption key (ERAB_PRIVACY_KEK_FILE)');
+    const opened = await this.vault.openMany(this.db, rows.map((r) => ({ subject: contactSubject(r.id), fields: { name: r.name, email: r.email, webhook_url: r.webhook_url, webhook_secret: r.webhook_secret } })));
+    return rows.map((r, i) => toContact({ ...r, ...opened[i]!, name: opened[i]!.name ?? '(erased)' }));
   }
 
   /** Removes a contact; false when there was none. Its past deliveries stay on record. */
   async remove(id: number, actor: AuditActor): Promise<boolean> {
-    const r = await this.db.deleteFrom('notify_contact').where('id', '=', id).executeTakeFirst();
-    const removed = Number(r.numDeletedRows) > 0;
+    const removed = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('notify_contact').where('id', '=', id).executeTakeFirst();
+      // Crypto-shredding: the addresses its deliveries were sealed with become unreadable too.
+      await (this.vault ?? PersonalDataVault).shred(trx, contactSubject(id));
+      return Number(r.numDeletedRows) > 0;
+    });
     this.audit.append({ actor, action: 'notify.contact.remove', target: `contact:${id}`, outcome: removed ? 'success' : 'failure', ...(removed ? {} : { reason: 'no such contact' }) });
     return removed;
   }
+}
+
+export interface ContactRegistryOptions {
+  audit?: AuditSink;
+  clock?: Clock;
+  /** Seals the contacts' personal fields; default the vault of ERAB_PRIVACY_KEK_FILE, `null` for none. */
+  vault?: PersonalDataVault | null;
+}
+
+/** The data subject a contact's sealed fields (and its deliveries' addresses) belong to. */
+export function contactSubject(id: number | string | bigint): string {
+  return `contact:${String(id)}`;
 }
 
 /** The channel kinds a contact can be reached on. */

@@ -17,7 +17,8 @@ import type { EpochMillis } from '../../core/units.js';
 import type { Store } from '../../store/store.js';
 import { fromJsonText, toEpochMillis, toNumber } from '../../store/schema.js';
 import type { NoticeChannel } from './channels/channel.js';
-import { ContactRegistry } from './contacts.js';
+import { isSealed, type PersonalDataVault, vaultFromEnvironment } from '../../store/vault.js';
+import { contactSubject, ContactRegistry } from './contacts.js';
 import type { NotifyTables } from './tables.js';
 import { checkNoticeData, noticeFor, renderNotice } from './templates.js';
 import type { ChannelKind, Contact, Delivery, DeliveryStatus, Notice, NoticeInput } from './types.js';
@@ -45,6 +46,11 @@ export interface NotifierOptions {
    * SMTP and HTTPS connections in the same millisecond.
    */
   concurrency?: number;
+  /**
+   * Seals the delivery addresses (and the contacts read back) under each contact's subject key;
+   * default the vault of ERAB_PRIVACY_KEK_FILE, `null` for none (clear).
+   */
+  vault?: PersonalDataVault | null;
 }
 
 /** What `notifyAll` did. */
@@ -76,6 +82,7 @@ export class Notifier {
   private readonly pollMs: number;
   private readonly concurrency: number;
   private readonly contacts: ContactRegistry;
+  private readonly vault: PersonalDataVault | undefined;
   private timer: TimerHandle | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
@@ -91,7 +98,8 @@ export class Notifier {
     this.pollMs = options.pollMs ?? 5_000;
     this.concurrency = options.concurrency ?? 64;
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) throw new InvalidInputError(`notifier concurrency must be a positive integer, got ${this.concurrency}`);
-    this.contacts = new ContactRegistry(store, { clock: this.clock });
+    this.vault = options.vault === undefined ? vaultFromEnvironment() : options.vault ?? undefined;
+    this.contacts = new ContactRegistry(store, { clock: this.clock, vault: this.vault ?? null });
   }
 
   /**
@@ -104,25 +112,28 @@ export class Notifier {
     if (unique.length === 0) throw new InvalidInputError(`notice "${input.template}": no recipients`);
     const notice: Notice = { ...input, id: `N-${randomUUID()}`, issuedAt: this.clock.now() };
     for (const r of unique) renderNotice(noticeFor(notice, r), r.language); // refuse before anything is written
+    const planned = unique.flatMap((c) => deliveryChannels(c).map((kind) => ({ contact: c, kind, address: this.channels.get(kind)?.address(c) ?? addressOf(c, kind) })));
+    const vault = this.vault;
     const rows = await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('notify_notice')
         .values({ id: notice.id, template: notice.template, subject: notice.subject ?? null, data: JSON.stringify(notice.data), issued_at: notice.issuedAt })
         .execute();
-      const values = unique.flatMap((c) =>
-        deliveryChannels(c).map((kind) => ({
-          notice_id: notice.id,
-          contact_id: c.id,
-          channel: kind,
-          address: this.channels.get(kind)?.address(c) ?? addressOf(c, kind),
-          status: 'pending',
-          last_attempt_at: null,
-          next_attempt_at: notice.issuedAt,
-          lease_until: null,
-          delivered_at: null,
-          last_error: null,
-        })),
-      );
+      const stored = vault
+        ? (await vault.sealMany(trx, planned.map((p) => ({ subject: contactSubject(p.contact.id), fields: { address: p.address } })))).map((f) => f.address!)
+        : planned.map((p) => p.address);
+      const values = planned.map((p, i) => ({
+        notice_id: notice.id,
+        contact_id: p.contact.id,
+        channel: p.kind,
+        address: stored[i]!,
+        status: 'pending',
+        last_attempt_at: null,
+        next_attempt_at: notice.issuedAt,
+        lease_until: null,
+        delivered_at: null,
+        last_error: null,
+      }));
       return trx.insertInto('notify_delivery').values(values).returningAll().execute();
     });
     this.audit.append({
@@ -131,7 +142,9 @@ export class Notifier {
     });
     const byId = new Map(unique.map((c) => [c.id, c]));
     // Fan out: every delivery starts now, none waits for another.
-    const done = await inParallel(rows, this.concurrency, (r) => this.attempt(r, notice, byId.get(toNumber(r.contact_id))!));
+    // Each row with its address in clear, by (contact, channel) — unique per notice — not by row order.
+    const clear = new Map(planned.map((p) => [`${p.contact.id}\0${p.kind}`, p.address]));
+    const done = await inParallel(rows, this.concurrency, (r) => this.attempt({ ...r, address: clear.get(`${toNumber(r.contact_id)}\0${r.channel}`)! }, notice, byId.get(toNumber(r.contact_id))!));
     return { notice, deliveries: done };
   }
 
@@ -152,7 +165,8 @@ export class Notifier {
       .execute();
     const notices = new Map<string, Notice | undefined>();
     for (const r of due) if (!notices.has(r.notice_id)) notices.set(r.notice_id, await this.notice(r.notice_id));
-    const results = await inParallel(due, this.concurrency, async (r) => this.attempt(r, notices.get(r.notice_id), await this.contacts.get(toNumber(r.contact_id))));
+    const open = await openAddresses(this.db, due, this.vault);
+    const results = await inParallel(open, this.concurrency, async (r) => this.attempt(r, notices.get(r.notice_id), await this.contacts.get(toNumber(r.contact_id))));
     return results.filter((d) => d.status === 'delivered').length;
   }
 
@@ -197,9 +211,10 @@ export class Notifier {
 
   /** Deliveries, newest notice first; `pending` only those not yet delivered. */
   async deliveries(filter: { pending?: boolean; noticeId?: string } = {}): Promise<Delivery[]> {
-    return listDeliveries(this.db, filter);
+    return listDeliveries(this.db, filter, this.vault);
   }
 
+  /** `row` with its address opened (the caller's). */
   private async attempt(row: DeliveryRow, notice: Notice | undefined, contact: Contact | undefined): Promise<Delivery> {
     const id = toNumber(row.id, 'notify_delivery id');
     const now = this.clock.now();
@@ -230,7 +245,8 @@ export class Notifier {
       const outcome = await channel.send({ notice: own, contact, rendered: renderNotice(own, contact.language), deliveryId: `${notice.id}.${id}`, delivery: id });
       awaiting = outcome === 'awaiting';
     } catch (err) {
-      error = describeError(err).slice(0, 1000);
+      // The record and the audit log refer to the contact; a channel's error may quote its address.
+      error = withoutAddress(describeError(err), row.address).slice(0, 1000);
     }
     const at = this.clock.now();
     const status: DeliveryStatus = error === undefined && !awaiting ? 'delivered' : cancel ? 'cancelled' : 'pending';
@@ -254,7 +270,7 @@ export class Notifier {
       outcome: error === undefined ? 'success' : 'failure',
       ...(error !== undefined ? { reason: error } : {}),
       details: {
-        noticeId: row.notice_id, delivery: id, channel: kind, address: row.address, attempt: attempts, ...(awaiting ? { state: 'queued' } : {}),
+        noticeId: row.notice_id, delivery: id, channel: kind, attempt: attempts, ...(awaiting ? { state: 'queued' } : {}),
         issuedAt: notice ? new Date(notice.issuedAt).toISOString() : null,
         ...(next !== null ? { nextAttemptAt: new Date(next).toISOString() } : {}),
       },
@@ -267,11 +283,27 @@ export class Notifier {
 }
 
 /** Deliveries in a store (the CLI reads them without channels). */
-export async function listDeliveries(db: Kysely<NotifyTables>, filter: { pending?: boolean; noticeId?: string } = {}): Promise<Delivery[]> {
+export async function listDeliveries(db: Kysely<NotifyTables>, filter: { pending?: boolean; noticeId?: string } = {}, vault?: PersonalDataVault): Promise<Delivery[]> {
   let q = db.selectFrom('notify_delivery').selectAll();
   if (filter.pending) q = q.where('status', '=', 'pending');
   if (filter.noticeId !== undefined) q = q.where('notice_id', '=', filter.noticeId);
-  return (await q.orderBy('id', 'desc').execute()).map(toDelivery);
+  return (await openAddresses(db, await q.orderBy('id', 'desc').execute(), vault)).map(toDelivery);
+}
+
+/**
+ * Delivery rows with their sealed addresses opened: "(erased)" once the contact was removed (its
+ * key shredded), "(sealed)" without the key-encryption key — the rest of the record stays readable.
+ */
+async function openAddresses(db: Kysely<NotifyTables>, rows: DeliveryRow[], vault: PersonalDataVault | undefined): Promise<DeliveryRow[]> {
+  if (!rows.some((r) => isSealed(r.address))) return rows;
+  if (!vault) return rows.map((r) => (isSealed(r.address) ? { ...r, address: '(sealed)' } : r));
+  const opened = await vault.openMany(db, rows.map((r) => ({ subject: contactSubject(r.contact_id), fields: { address: r.address } })));
+  return rows.map((r, i) => ({ ...r, address: opened[i]!.address ?? '(erased)' }));
+}
+
+/** `text` with every occurrence of `address` replaced by a reference to it. */
+function withoutAddress(text: string, address: string): string {
+  return address.length >= 3 ? text.split(address).join('<address>') : text;
 }
 
 /** Maps `items` with at most `limit` calls of `fn` running at once; results in input order. */

@@ -1,9 +1,11 @@
 /** Store tables of notification: contacts, notices and deliveries (both engines, see store/schema.ts). */
 import type { Generated } from 'kysely';
-import type { Migration } from '../../store/migrations.js';
+import { composeMigrations, type Migration } from '../../store/migrations.js';
 import { addIdColumn, columnType } from '../../store/schema.js';
+import { vaultMigrations } from '../../store/vault.js';
 
-export const notifyMigrations: readonly Migration[] = [
+// The vault's key tables come along: contacts and delivery addresses are sealed with it.
+export const notifyMigrations: readonly Migration[] = composeMigrations(vaultMigrations, [
   {
     name: '0001_notify_contact',
     async up(db, ctx) {
@@ -87,7 +89,7 @@ export const notifyMigrations: readonly Migration[] = [
       await db.schema.dropTable('notify_gateway_notice').execute();
     },
   },
-];
+]);
 
 export interface NotifyTables {
   notify_contact: {

@@ -29,6 +29,11 @@ export function registerTemplate<D>(t: NoticeTemplate<D>): void {
   templates.set(t.id, t as NoticeTemplate<unknown>);
 }
 
+/** Adds `t` unless a template with its id is already registered (modules that register on first use). */
+export function ensureTemplate<D>(t: NoticeTemplate<D>): void {
+  if (!templates.has(t.id)) registerTemplate(t);
+}
+
 /** The template of `id`; throws naming the known ones. */
 export function noticeTemplate(id: string): NoticeTemplate<unknown> {
   const t = templates.get(id);

@@ -8,7 +8,11 @@
  * Run it on a schedule (`erab privacy retention`, from cron or a systemd timer).
  */
 import { sql, type Kysely } from 'kysely';
-import type { AuditActor } from '../../../security/audit/types.js';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { describeError } from '../../../core/errors.js';
+import type { AuditActor, AuditSink } from '../../../security/audit/types.js';
+import { expireRows, type ExpiredRows, type RetentionPolicy as StoreRetentionPolicy } from '../../../store/retention.js';
+import type { StoreDialect } from '../../../store/url.js';
 import { ERASED, type Portfolio } from './portfolio.js';
 import type { PortfolioTables } from './tables.js';
 
@@ -35,4 +39,73 @@ export async function enforceRetention(portfolio: Portfolio, db: Kysely<Portfoli
   const due = await sitesPastRetention(db, policy, now);
   for (const id of due) await portfolio.eraseSite(id, actor, `retention: no present resource for ${policy.personalDays} days`);
   return due;
+}
+
+/** What one application of the retention periods did. */
+export interface RetentionRun {
+  /** Sites whose personal data was erased (or is due, in a dry run). */
+  sites: string[];
+  /** Rows of the other tables deleted or blanked, per rule (src/store/retention.ts). */
+  rows: ExpiredRows[];
+}
+
+/**
+ * Applies every class's period of `policy` at `now` — the portfolio's sites (personal), then the
+ * rows of src/store/retention.ts — and records one `privacy.retention` audit record with the
+ * counts (no personal data: sites by id, which each erasure's own record names too).
+ * @example await applyRetention(portfolio, store, { personalDays: 365, confidentialDays: 730 }, clock.now(), audit);
+ */
+export async function applyRetention(
+  portfolio: Portfolio,
+  store: { db: Kysely<PortfolioTables>; dialect: StoreDialect },
+  policy: Partial<StoreRetentionPolicy>,
+  now: number,
+  audit?: AuditSink,
+  options: { dryRun?: boolean; actor?: AuditActor } = {},
+): Promise<RetentionRun> {
+  const actor = options.actor ?? { kind: 'system', id: 'retention' };
+  const sites = policy.personalDays === undefined ? []
+    : options.dryRun ? await sitesPastRetention(store.db, { personalDays: policy.personalDays }, now)
+      : await enforceRetention(portfolio, store.db, { personalDays: policy.personalDays }, now, actor);
+  const rows = await expireRows(store, policy, now, { dryRun: options.dryRun ?? false });
+  if (!options.dryRun) {
+    audit?.append({
+      actor, action: 'privacy.retention', outcome: 'success',
+      details: {
+        periods: { personalDays: policy.personalDays ?? null, confidentialDays: policy.confidentialDays ?? null, operationalDays: policy.operationalDays ?? null },
+        sitesErased: sites.length, rows: rows.map((r) => `${r.class} ${r.table} ${r.action} ${r.rows}`),
+      },
+    });
+  }
+  return { sites, rows };
+}
+
+/**
+ * Runs `apply` now and then every `policy.intervalMs` of `clock` (never overlapping itself);
+ * resolves the returned stopper once a running application has finished. A failure is logged
+ * and retried at the next interval.
+ */
+export function scheduleRetention(
+  policy: Pick<StoreRetentionPolicy, 'intervalMs'>,
+  clock: Clock,
+  apply: (now: number) => Promise<unknown>,
+  log?: (msg: string, fields: Record<string, unknown>, level?: 'warn' | 'error') => void,
+): () => Promise<void> {
+  let stopped = false;
+  let timer: TimerHandle | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  const tick = (): void => {
+    if (stopped) return;
+    running = apply(clock.now())
+      .catch((e: unknown) => log?.('retention failed', { error: describeError(e) }, 'error'))
+      .finally(() => {
+        if (!stopped) timer = clock.setTimeout(tick, policy.intervalMs);
+      });
+  };
+  timer = clock.setTimeout(tick, 0);
+  return async () => {
+    stopped = true;
+    timer?.cancel();
+    await running;
+  };
 }

@@ -32,6 +32,7 @@ import { composeMigrations, type Migration } from '../../../store/migrations.js'
 import { openStore, type Store } from '../../../store/store.js';
 import type { WorkerPool } from '../../common/workers.js';
 import { Portfolio } from '../portfolio/portfolio.js';
+import { applyRetention, scheduleRetention } from '../portfolio/retention.js';
 import type { PortfolioTables } from '../portfolio/tables.js';
 import type { ImportFormat, ImportSummary } from '../portfolio/import.js';
 import { readPortfolioSpecs, specFromPortfolio } from './portfolio-source.js';
@@ -328,6 +329,10 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       timer?.cancel();
       await running;
     });
+    const retention = cfg.privacy?.retention;
+    if (retention && [retention.personalDays, retention.confidentialDays, retention.operationalDays].some((d) => d !== undefined)) {
+      closers.push(scheduleRetention(retention, clock, (now) => applyRetention(portfolioDb, store, retention, now, audit), log));
+    }
 
     const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined);
     audit.append({ actor: { kind: 'system', id: cfg.id }, action: 'aggregator.start', outcome: 'success', details: { downstreamPort: port, upstream: cfg.upstream.map((p) => p.name) } });

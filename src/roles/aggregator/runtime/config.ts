@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { operatorRolesSchema } from '../../common/operator-roles.js';
+import { retentionPolicySchema } from '../../../store/retention.js';
 import { formatIssues, loadConfig } from '../../../core/config.js';
 import { ConfigError } from '../../../core/errors.js';
 import { syslogStreamConfigSchema } from '../../../security/audit/config.js';
@@ -206,6 +207,13 @@ export const aggregatorConfigSchema = z.object({
    * `recipients` send alerts by e-mail and webhook (src/roles/common/detection-config.ts).
    */
   detection: detectionConfigSchema.prefault({}),
+  /**
+   * Personal data and records at rest (docs/privacy.md): retention periods per data class,
+   * applied on start and then every `intervalMs` (also by `erab privacy retention --config`).
+   */
+  privacy: z.object({
+    retention: retentionPolicySchema.prefault({}),
+  }).strict().optional(),
   /** How often status is pushed to a supervising process (`erab demo`), ms. */
   statusIntervalMs: z.number().int().min(50).default(1000),
   /**
