@@ -135,8 +135,8 @@ test('the demo summary in Japanese and in English (every sentence of it)', () =>
     topology: ['TSO-TOKYO → AGG-A'], tolerance: 'mean delivered ≥ 90 %',
     events: [{ id: 'TSO-E1', issuer: 'tso', product: 'tertiary2 (三次調整力②)', direction: 'reduce', start: '2026-12-06T17:00:00+09:00', end: '2026-12-06T18:00:00+09:00', requestedKw: 50, deliveredKw: 49.5, percent: 99, withinTolerance: true,
       dispatches: [{ aggregator: 'AGG-A', eventId: 'TSO-E1-AGG-A', requestedKw: 25, deliveredKw: 24.8, percent: 99.2 }], samples: 10, issueToLastGatewayMs: 1500, gatewaysInstructed: 20, gatewaysWithCommand: 20, gatewaysBeforeStart: 20 }],
-    security: { rogueAggregatorRefused: true, rogueRefusal: 'not contracted', forgedCommandRefused: true, forgedRefusal: 'GW-0001: bad signature', unknownDevicePending: true, unknownDevice: 'x', rogueAggregatorAlert: 'a', forgedCommandAlert: 'b' },
-    alerts: [], vulnerability: { advisory: 'CVE-2026-0001', title: 't', sitesAffected: 20, findings: 20, notices: [{ aggregator: 'AGG-A', issuedAt: '2026-12-06T16:30:00+09:00', recipients: 10, deliveries: 10, delivered: 10 }], patched: 20, patchedSites: 20 },
+    security: { rogueAggregatorRefused: true, rogueRefusal: 'not contracted', forgedCommandRefused: true, forgedRefusal: 'GW-0001: bad signature', unknownDevicePending: true, unknownDevice: 'x', rogueAggregatorAlert: 'a', forgedCommandAlert: 'b', incident: 'incident #1 (contained)' },
+    alerts: [], incidents: [{ id: 1, status: 'contained', title: 'rogue aggregator', alerts: [1], steps: ['revoke ROGUE-AGG'] }], vulnerability: { advisory: 'CVE-2026-0001', title: 't', sitesAffected: 20, findings: 20, notices: [{ aggregator: 'AGG-A', issuedAt: '2026-12-06T16:30:00+09:00', recipients: 10, deliveries: 10, delivered: 10 }], patched: 20, patchedSites: 20 },
     audit: { ok: true, participants: 26, verified: 26, failures: [], byParticipant: [] }, tsoEventToLastGatewayMs: 1500,
     machine: { cpus: 2, cpuModel: 'EPYC', memoryGb: 23.5, platform: 'linux', node: 'v20', loadAverage: [1] }, failures: [],
   } as unknown as DemoSummary;
@@ -148,6 +148,8 @@ test('the demo summary in Japanese and in English (every sentence of it)', () =>
   assert.match(ja, /^erab demo: 合格 — 20 サイト、60 倍速、312 秒$/m);
   assert.match(ja, /指令 50\.0 kW、実績 49\.5 kW（99\.0 %）/);
   assert.match(ja, /2026-12-06T17:00:00\+09:00 → 2026-12-06T18:00:00\+09:00/);
+  assert.match(ja, /アラートからインシデントを起票: incident #1/);
+  assert.match(english, /incident opened from the alerts: incident #1/);
   assert.equal(ja.split('\n').length, english.split('\n').length, 'the same lines');
   // No English sentence left over (names, ids and figures aside).
   for (const word of ['requested', 'refused', 'pending', 'verified', 'machine:', 'work folder', 'notified', 'alerts raised']) assert.ok(!ja.includes(word), `"${word}" in: ${ja}`);
