@@ -22,7 +22,6 @@ import { issueCertificates, prepareWorkFolder, writeAggregatorConfig, writeGatew
 import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 import { runErab } from './run-erab.js';
 import { demoIncidentDesk } from '../../../src/cli/commands/demo-incidents.js';
-import { openPki } from '../../../src/security/pki/store.js';
 import { readRecords } from '../../../src/security/audit/export.js';
 
 let scratch: PkiWorld;
@@ -96,7 +95,8 @@ test('erab demo\'s incident desk: an incident from a stored alert, the rogue agg
   assert.equal(inc.steps.length, 1);
   assert.match(inc.steps[0]!, new RegExp(`^revoke: revoked aggregator:${IDS.rogue} \\([0-9A-F]+, keyCompromise\\); CRL rewritten`));
   // The step acted on the demo's PKI.
-  const rogue = (await openPki({ dir: join(dir, 'pki') })).list().filter((c) => c.role === 'aggregator' && c.id === IDS.rogue);
+  const listed = await runErab(['pki', 'list', '--dir', join(dir, 'pki'), '--json']);
+  const rogue = (JSON.parse(listed.stdout) as { role: string; id: string; status: string }[]).filter((c) => c.role === 'aggregator' && c.id === IDS.rogue);
   assert.deepEqual(rogue.map((c) => c.status), ['revoked']);
   const more = await incidents.addAlert(inc.id, demoAlert, alertsDb);
   assert.equal(more.alerts.length, 2);
