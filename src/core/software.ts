@@ -102,7 +102,9 @@ export async function readInstalledSoftware(root: string, role: string, nodeVers
   const erabVersion = rootEntry.version ?? lock.version ?? '0.0.0';
   const packages: SoftwarePackage[] = [];
   for (const [path, e] of Object.entries(pkgs)) {
-    if (path === '' || e.link || !e.version || e.dev) continue;
+    // devOptional: a dev dependency that some optional peer also names (typescript, under Fastify's
+    // type packages): it is installed for development, it does not run in a role.
+    if (path === '' || e.link || !e.version || e.dev || e.devOptional) continue;
     packages.push({ name: nameOf(path, e), version: e.version, purl: purlOf.get(path)!, dependsOn: deps(path, e) });
   }
   return {

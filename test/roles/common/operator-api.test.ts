@@ -57,6 +57,7 @@ const COVERED: Record<string, readonly string[]> = {
   'POST /api/devices/{deviceId}/quarantine': [E2E],
   'POST /api/devices/{deviceId}/release': [E2E],
   'POST /devices/{deviceId}/quarantine': [E2E],
+  'POST /devices/{deviceId}/repin': ['test/roles/gateway/repin-operator.test.ts'],
 };
 
 // The route lists only: none of their handlers runs here.

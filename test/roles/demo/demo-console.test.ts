@@ -58,8 +58,11 @@ test('erab demo --console: URL, p12 and passphrase printed; the URL answers over
     const status = await get(`${printed.url}status`, { pfx: readFileSync(printed.p12), passphrase: printed.passphrase, ca });
     assert.equal(status.status, 200);
     assert.equal((JSON.parse(status.body) as { id: string }).id, 'AGG-A');
-    // Without a client certificate: refused during the handshake.
-    await assert.rejects(get(printed.url, { ca }));
+    // Without a client certificate: a 403 page saying what to import, never the console itself.
+    const anonymous = await get(printed.url, { ca });
+    assert.equal(anonymous.status, 403);
+    assert.match(anonymous.body, /erab pki issue --p12/);
+    assert.doesNotMatch(anonymous.body, /id="who"/);
     // A wrong passphrase does not open the file.
     await assert.rejects(get(printed.url, { pfx: readFileSync(printed.p12), passphrase: 'not-the-passphrase', ca }));
     // The scenario plays to its end, and the demo stays up with the console answering.

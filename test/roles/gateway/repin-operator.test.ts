@@ -1,7 +1,8 @@
 /**
  * Protected R5, the operator's side: an admitted battery whose node moves to another address is
  * refused there as a clone (source_changed) until the operator confirms the move with
- * `erab gateway repin` (a separate process, an operator certificate, mutual TLS to the gateway's
+ * `erab gateway repin` (a separate process calling POST /devices/<id>/repin with an operator
+ * certificate, mutual TLS to the gateway's
  * operator listener). Then the pin is the new address, the decision is audited with the
  * operator and the reason, and commands reach the device there. A certificate that is not an
  * operator's, and a stale revision, are refused. Devices on loopback UDP (127.17.5.x).
@@ -74,7 +75,7 @@ test('erab gateway repin moves the R5 pin of an admitted device after a refused 
   // An address that is neither an IP address nor a Web API URL is refused (400).
   const badAddress = await runErab(['gateway', 'repin', '--gateway', gw.operatorUrl!, '--device', battery.deviceId, '--address', '127.17.5.3;rm', '--reason', 'typo', ...asOperator]);
   assert.equal(badAddress.code, 1);
-  assert.match(badAddress.stderr, /HTTP 400.*"address" must be the IPv4 or IPv6 address/);
+  assert.match(badAddress.stderr, /HTTP 400.*address: must be the IPv4 or IPv6 address/);
   // A decision on a record that changed meanwhile is refused (409).
   const stale = await runErab([...base, '--revision', String(battery.revision + 5), ...asOperator]);
   assert.equal(stale.code, 1);
