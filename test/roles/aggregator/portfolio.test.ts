@@ -472,7 +472,7 @@ describeEachEngine('aggregator portfolio', (fx) => {
     const copy = await (await fx.location()).open<PortfolioTables>(portfolioMigrations);
     const q = new Portfolio(copy, { clock });
     await q.importText(csv, 'csv', 'export.csv', operator);
-    const strip = (r: Awaited<ReturnType<Portfolio['listResources']>>['items'][number]) => ({ ...r, createdAt: 0, updatedAt: 0, source: '', admission: null, echonetClass: null, present: true });
+    const strip = (r: Awaited<ReturnType<Portfolio['listResources']>>['items'][number]) => ({ ...r, createdAt: 0, updatedAt: 0, source: '', admission: null, admissionRevision: null, echonetClass: null, present: true });
     assert.deepEqual((await q.listResources()).items.map(strip), (await p.listResources()).items.map(strip));
     assert.deepEqual((await q.listPools()).map((x) => [x.id, x.tsoArea, x.product, x.program, x.name]), (await p.listPools()).map((x) => [x.id, x.tsoArea, x.product, x.program, x.name]));
     assert.deepEqual((await q.listSites()).items.map((x) => [x.id, x.name, x.address, x.tsoArea]), (await p.listSites()).items.map((x) => [x.id, x.name, x.address, x.tsoArea]));
