@@ -150,7 +150,7 @@ export function registerConsoleCommands(aggregator: Command): void {
     .option('--state <state>', `only devices in this admission state (${ADMISSION_STATES.join(', ')})`)
     .option('--gateway <venId>', 'only devices behind this gateway')
     .option('--search <text>', 'devices whose id or gateway contains this text')
-    .option('--limit <n>', 'devices per page (1-1000)', positive('--limit'))
+    .option('--limit <n>', 'devices per page (1-500)', positive('--limit'))
     .option('--cursor <cursor>', 'the page after this cursor (printed under a full page)')
     .action(async (o: ConnOpts & { state?: string; gateway?: string; search?: string; limit?: number; cursor?: string }) => {
       if (o.state !== undefined && !(ADMISSION_STATES as readonly string[]).includes(o.state)) throw new UsageError(`--state must be one of ${ADMISSION_STATES.join(', ')}, got "${o.state}"`);
