@@ -309,6 +309,7 @@ describeEachEngine('aggregator portfolio', (fx) => {
     assert.equal(bat.firmwareVersion, '1.0.0');
     assert.equal(bat.installationLocation, 'garden');
     assert.equal(bat.admission, 'admitted');
+    assert.equal(bat.admissionRevision, 1, 'the revision an admission decision names');
     assert.equal(bat.name, 'battery (garden)');
     const meter = await p.getResource('028801-bbbb');
     assert.equal(meter?.maxReduceW, 0);
@@ -442,6 +443,7 @@ describeEachEngine('aggregator portfolio', (fx) => {
     assert.equal(bat?.firmwareVersion, '2.0');
     assert.equal(bat?.echonetClass, '027D01');
     assert.equal((await p.getResource('026B01-dddd'))?.admission, 'quarantined');
+    assert.deepEqual([bat?.admissionRevision, (await p.getResource('026B01-dddd'))?.admissionRevision], [2, 3], 'each revision from its asset URN');
     assert.equal((await p.acceptDeclaredAssets({ gatewayId: 'gw-001' }, declared)).unchanged, true, 'a re-registration with the same devices changes nothing');
 
     await assert.rejects(p.acceptDeclaredAssets({ gatewayId: 'gw-001' }, [{ resourceId: 'x', asset: 'urn:other:1' }]), /resource "x": not an erab asset URN/);
