@@ -59,3 +59,27 @@ export function formatCommandOutcome(r: { record: CommandRecord; result?: { allo
   if (result) return `${t('aggregator.executed', { id: record.id, allocated: kw(result.allocatedW), short: kw(result.shortfallW) })}\n`;
   return `${t('aggregator.rejected', { id: record.id, state: record.state })}\n`;
 }
+
+/** One device of `erab aggregator devices` (the console's /api/fleet/devices item). */
+export interface DeviceItem {
+  id: string;
+  gateway: string;
+  resourceClass: string;
+  online: boolean;
+  admission: string | null;
+  admissionRevision: number | null;
+}
+
+/** A page of devices with their admission at the gateway (what `admit --revision` names). */
+export function formatDevices(page: { items: readonly DeviceItem[]; nextCursor: string | null }): string {
+  const c = (k: string, right = false) => ({ header: t(`aggregator.devices.col.${k}`), right });
+  const table = formatTable([c('id'), c('gateway'), c('class'), c('online'), c('admission'), c('revision', true)],
+    page.items.map((d) => [d.id, d.gateway, d.resourceClass, d.online ? t('common.yes') : t('common.no'), t(`aggregator.devices.state.${d.admission ?? 'unknown'}`), d.admissionRevision === null ? '–' : String(d.admissionRevision)]),
+    t('aggregator.devices.none'));
+  return page.nextCursor ? `${table}${t('aggregator.devices.more', { cursor: page.nextCursor })}\n` : table;
+}
+
+/** One sentence on an admission decision sent to a gateway. */
+export function formatAdmissionSent(r: { eventId: string; deviceId: string; gateway: string; decision: 'admit' | 'reject'; revision: number }): string {
+  return `${t('aggregator.devices.sent', { decision: t(`aggregator.devices.decision.${r.decision}`), device: r.deviceId, revision: r.revision, gateway: r.gateway, event: r.eventId })}\n`;
+}

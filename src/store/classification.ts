@@ -94,7 +94,7 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   portfolio_pool: all(O, 'id', 'name', 'tso_area', 'product', 'program', 'created_at', 'updated_at'),
   portfolio_resource: {
     ...all(O, 'id', 'site_id', 'gateway_id', 'pool_id', 'class', 'name', 'capacity_w', 'capacity_wh', 'max_charge_w', 'max_discharge_w', 'max_reduce_w', 'max_increase_w',
-      'constraints', 'echonet_class', 'maker_code', 'product_code', 'firmware_version', 'standard_version', 'admission', 'present', 'source', 'created_at', 'updated_at'),
+      'constraints', 'echonet_class', 'maker_code', 'product_code', 'firmware_version', 'standard_version', 'admission', 'admission_revision', 'present', 'source', 'created_at', 'updated_at'),
     // Where in the home a device sits (and the search text that includes it) describes the device's
     // placement, not who lives there; it stays searchable by substring.
     ...all(C, 'serial_number', 'installation_location', 'search_text'),

@@ -135,7 +135,7 @@ function resourceOf(kind: Resource['class']): Resource {
     capacityW: watts(3000), capacityWh: deviceClass(kind).storage ? wattHours(10_000) : null,
     maxChargeW: null, maxDischargeW: null, maxReduceW: watts(2000), maxIncreaseW: watts(2000), constraints: {},
     echonetClass: null, makerCode: null, productCode: null, serialNumber: null, firmwareVersion: null, standardVersion: null,
-    installationLocation: null, admission: 'admitted', present: true, source: 'import', createdAt: T, updatedAt: T,
+    installationLocation: null, admission: 'admitted', admissionRevision: 2, present: true, source: 'import', createdAt: T, updatedAt: T,
   };
 }
 

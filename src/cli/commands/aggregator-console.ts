@@ -7,6 +7,9 @@
  *   erab aggregator command --url https://127.0.0.1:9443 --cert alice.pem --key alice.key --ca ca.pem \
  *     --action reduce --power-kw 200 --resources fleet --duration-min 60 --reason "evening peak"
  *   erab aggregator approve <id> --url ... --cert bob.pem --key bob.key --ca ca.pem
+ *   erab aggregator devices --state pending --url ... --cert alice.pem --key alice.key --ca ca.pem
+ *   erab aggregator admit <deviceId> --revision 1 --url ...      (the revision `devices` shows)
+ *   erab aggregator reject-device <deviceId> --reason "not ours" --url ...
  */
 import * as https from 'node:https';
 import type { Command } from 'commander';
@@ -14,7 +17,8 @@ import type { CommandRecord } from '../../roles/aggregator/runtime/approvals.js'
 import { TlsMaterial, clientTlsOptions } from '../../security/tls.js';
 import { UsageError } from '../usage.js';
 import { t } from '../i18n.js';
-import { formatCommandOutcome, formatSeries, formatStatus } from '../aggregator-view.js';
+import { formatAdmissionSent, formatCommandOutcome, formatDevices, formatSeries, formatStatus } from '../aggregator-view.js';
+import { ADMISSION_STATES } from '../../roles/common/admission-signal.js';
 
 interface ConnOpts {
   url: string;
@@ -140,5 +144,36 @@ export function registerConsoleCommands(aggregator: Command): void {
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, o: ConnOpts & { reason: string }) => {
       print(await call(o, 'POST', `/commands/${encodeURIComponent(id)}/reject`, { reason: o.reason }), o.json, (b: { record: CommandRecord }) => formatCommandOutcome(b));
+    });
+
+  connOptions(aggregator.command('devices').description('list the devices behind the gateways with their admission state and revision'))
+    .option('--state <state>', `only devices in this admission state (${ADMISSION_STATES.join(', ')})`)
+    .option('--gateway <venId>', 'only devices behind this gateway')
+    .option('--search <text>', 'devices whose id or gateway contains this text')
+    .option('--limit <n>', 'devices per page (1-500)', positive('--limit'))
+    .option('--cursor <cursor>', 'the page after this cursor (printed under a full page)')
+    .action(async (o: ConnOpts & { state?: string; gateway?: string; search?: string; limit?: number; cursor?: string }) => {
+      if (o.state !== undefined && !(ADMISSION_STATES as readonly string[]).includes(o.state)) throw new UsageError(`--state must be one of ${ADMISSION_STATES.join(', ')}, got "${o.state}"`);
+      const q = new URLSearchParams();
+      if (o.state) q.set('admission', o.state);
+      if (o.gateway) q.set('gateway', o.gateway);
+      if (o.search) q.set('q', o.search);
+      if (o.limit !== undefined) q.set('limit', String(Math.floor(o.limit)));
+      if (o.cursor) q.set('cursor', o.cursor);
+      const qs = q.toString();
+      print(await call(o, 'GET', `/api/fleet/devices${qs ? `?${qs}` : ''}`), o.json, formatDevices);
+    });
+
+  connOptions(aggregator.command('admit').description('admit a pending, quarantined or rejected device: its gateway controls it from then on').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
+    .requiredOption('--revision <n>', 'the admission revision `erab aggregator devices` shows (refused when the record changed since)', positive('--revision'))
+    .action(async (id: string, o: ConnOpts & { revision: number }) => {
+      if (!Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);
+      print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/admit`, { revision: o.revision }), o.json, formatAdmissionSent);
+    });
+
+  connOptions(aggregator.command('reject-device').description('reject a device: its gateway never controls it (`reject` is for held commands)').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, o: ConnOpts & { reason: string }) => {
+      print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/reject`, { reason: o.reason }), o.json, formatAdmissionSent);
     });
 }

@@ -31,6 +31,14 @@ export const en = {
     executed: 'command {{id}} executed: {{allocated}} kW allocated, {{short}} kW short',
     rejected: 'command {{id}} {{state}}',
     series: { col: { time: 'time (JST)', target: 'target kW', instructed: 'instructed kW', delivered: 'delivered kW' } },
+    devices: {
+      col: { id: 'device', gateway: 'gateway', class: 'class', online: 'online', admission: 'admission', revision: 'revision' },
+      none: 'No device matches.',
+      more: 'More: --cursor {{cursor}}',
+      state: { admitted: 'admitted', pending: 'pending', quarantined: 'quarantined', rejected: 'rejected', unknown: 'unknown' },
+      sent: '{{decision}} of device {{device}} (revision {{revision}}) sent to gateway {{gateway}} as event {{event}}; its next inventory shows the new state',
+      decision: { admit: 'admission', reject: 'rejection' },
+    },
   },
   tso: {
     heading: '{{id}} ({{kind}}) · registered aggregators: {{registered}}',

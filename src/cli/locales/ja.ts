@@ -31,6 +31,14 @@ export const ja: Messages = {
     executed: '指令 {{id}} を実行しました: 割当 {{allocated}} kW、不足 {{short}} kW',
     rejected: '指令 {{id}}: {{state}}',
     series: { col: { time: '時刻（JST）', target: '目標 kW', instructed: '指示 kW', delivered: '実績 kW' } },
+    devices: {
+      col: { id: '機器', gateway: 'ゲートウェイ', class: '種別', online: 'オンライン', admission: '接続許可', revision: 'リビジョン' },
+      none: '該当する機器はありません。',
+      more: '続き: --cursor {{cursor}}',
+      state: { admitted: '許可済み', pending: '保留中', quarantined: '隔離中', rejected: '拒否', unknown: '不明' },
+      sent: '機器 {{device}}（リビジョン {{revision}}）の{{decision}}をイベント {{event}} としてゲートウェイ {{gateway}} に送りました。次の機器一覧の報告で新しい状態になります',
+      decision: { admit: '接続許可', reject: '接続拒否' },
+    },
   },
   tso: {
     heading: '{{id}}（{{kind}}）· 登録済みのアグリゲーター: {{registered}}',

@@ -24,9 +24,10 @@ import type { Clock } from '../../core/clock.js';
 import type { EpochMillis } from '../../core/units.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import type { DeviceClass } from './types.js';
+import type { AdmissionStateName } from '../common/admission-signal.js';
 
-/** The signal name of an admission decision sent by the aggregator (see header). */
-export const ADMISSION_SIGNAL_NAME = 'x-ERAB_DEVICE_ADMISSION';
+/** The signal name of an admission decision sent by the aggregator (see header); shared with the aggregator. */
+export { ADMISSION_SIGNAL_NAME } from '../common/admission-signal.js';
 
 /** What a device says it is. Codes as upper-case hex without 0x; texts as decoded ASCII. */
 export interface DeviceIdentity {
@@ -50,7 +51,7 @@ export interface ObservedDevice {
   identity: DeviceIdentity;
 }
 
-export type AdmissionState = 'admitted' | 'pending' | 'quarantined' | 'rejected';
+export type AdmissionState = AdmissionStateName;
 
 export interface DeviceRecord {
   /** Stable device id = OpenADR resourceID: `<eoj>-<10 hex of SHA-256 of the identity key>`. */

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { epochMillis, millis } from '../../../src/core/units.js';
 import { decodePayload, encodePayload } from '../../../src/protocols/openadr/payload.js';
 import type { GatewayInstruction } from '../../../src/roles/aggregator/runtime/dispatch-types.js';
-import { oadrEventOf } from '../../../src/roles/aggregator/runtime/oadr-adapter.js';
+import { admissionEventOf, oadrEventOf } from '../../../src/roles/aggregator/runtime/oadr-adapter.js';
+import { ADMISSION_SIGNAL_NAME } from '../../../src/roles/gateway/admission.js';
 import { gatewayEventOf } from '../../../src/roles/gateway/oadr-adapter.js';
 
 const T0 = Date.UTC(2026, 10, 24, 5, 0);
@@ -137,4 +138,16 @@ test('oadr-adapter: the event survives the real codec and reads as the instructi
     ['LOAD_DISPATCH', 'setpoint', ['b2'], 'W', [[0, 15 * MIN, -1200], [15 * MIN, 30 * MIN, 400]]],
     ['SIMPLE', 'level', ['b3'], undefined, [[0, 15 * MIN, 0], [15 * MIN, 30 * MIN, 0]]],
   ]);
+});
+
+test('oadr-adapter: an admission decision is one x-ERAB_DEVICE_ADMISSION/level signal on the device, value = the revision to admit or 0 to reject, for its gateway only', () => {
+  const base = { aggregatorId: 'AGG1', venId: 'GW2', eventId: 'admission-1', deviceId: '027D01-ab12cd34ef', issuedAt: epochMillis(T0), validForMs: millis(60 * MIN) };
+  const admit = admissionEventOf({ ...base, decision: { admit: 3 } });
+  // The gateway recognises it by the name it imports from the shared module.
+  assert.equal(admit.signals[0]?.signalName, ADMISSION_SIGNAL_NAME);
+  assert.deepEqual(admit.signals.map((s) => [s.signalType, s.target?.resourceID, s.intervals.map((i) => i.value)]), [['level', ['027D01-ab12cd34ef'], [3]]]);
+  assert.deepEqual([admit.eventID, admit.marketContext, admit.venIDs, admit.target, admit.responseRequired], ['admission-1', 'urn:erab:aggregator:AGG1', ['GW2'], { venID: ['GW2'] }, 'always']);
+  assert.deepEqual(admit.activePeriod, { dtstart: T0, duration: 60 * MIN });
+  const reject = admissionEventOf({ ...base, decision: 'reject' });
+  assert.deepEqual(reject.signals.map((s) => [s.signalID, s.intervals.map((i) => i.value)]), [['reject', [0]]]);
 });

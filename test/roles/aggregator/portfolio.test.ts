@@ -309,6 +309,7 @@ describeEachEngine('aggregator portfolio', (fx) => {
     assert.equal(bat.firmwareVersion, '1.0.0');
     assert.equal(bat.installationLocation, 'garden');
     assert.equal(bat.admission, 'admitted');
+    assert.equal(bat.admissionRevision, 1, 'the revision an admission decision names');
     assert.equal(bat.name, 'battery (garden)');
     const meter = await p.getResource('028801-bbbb');
     assert.equal(meter?.maxReduceW, 0);
@@ -442,6 +443,7 @@ describeEachEngine('aggregator portfolio', (fx) => {
     assert.equal(bat?.firmwareVersion, '2.0');
     assert.equal(bat?.echonetClass, '027D01');
     assert.equal((await p.getResource('026B01-dddd'))?.admission, 'quarantined');
+    assert.deepEqual([bat?.admissionRevision, (await p.getResource('026B01-dddd'))?.admissionRevision], [2, 3], 'each revision from its asset URN');
     assert.equal((await p.acceptDeclaredAssets({ gatewayId: 'gw-001' }, declared)).unchanged, true, 'a re-registration with the same devices changes nothing');
 
     await assert.rejects(p.acceptDeclaredAssets({ gatewayId: 'gw-001' }, [{ resourceId: 'x', asset: 'urn:other:1' }]), /resource "x": not an erab asset URN/);
@@ -472,7 +474,7 @@ describeEachEngine('aggregator portfolio', (fx) => {
     const copy = await (await fx.location()).open<PortfolioTables>(portfolioMigrations);
     const q = new Portfolio(copy, { clock });
     await q.importText(csv, 'csv', 'export.csv', operator);
-    const strip = (r: Awaited<ReturnType<Portfolio['listResources']>>['items'][number]) => ({ ...r, createdAt: 0, updatedAt: 0, source: '', admission: null, echonetClass: null, present: true });
+    const strip = (r: Awaited<ReturnType<Portfolio['listResources']>>['items'][number]) => ({ ...r, createdAt: 0, updatedAt: 0, source: '', admission: null, admissionRevision: null, echonetClass: null, present: true });
     assert.deepEqual((await q.listResources()).items.map(strip), (await p.listResources()).items.map(strip));
     assert.deepEqual((await q.listPools()).map((x) => [x.id, x.tsoArea, x.product, x.program, x.name]), (await p.listPools()).map((x) => [x.id, x.tsoArea, x.product, x.program, x.name]));
     assert.deepEqual((await q.listSites()).items.map((x) => [x.id, x.name, x.address, x.tsoArea]), (await p.listSites()).items.map((x) => [x.id, x.name, x.address, x.tsoArea]));

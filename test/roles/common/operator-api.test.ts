@@ -21,6 +21,7 @@ import type { RunningTso } from '../../../src/roles/tso/tso.js';
 const E2E = 'test/roles/aggregator/operator-api-e2e.test.ts';
 const CONSOLE = 'test/roles/aggregator/runtime-console.test.ts';
 const TSO = 'test/roles/tso/tso.test.ts';
+const ADMISSION = 'test/roles/aggregator/device-admission-e2e.test.ts';
 
 /** Each documented route → the test files that call it over real mutual TLS. */
 const COVERED: Record<string, readonly string[]> = {
@@ -39,7 +40,9 @@ const COVERED: Record<string, readonly string[]> = {
   'PATCH /api/events/{key}': [E2E],
   'GET /api/fleet/sites': [E2E],
   'GET /api/fleet/gateways': [E2E],
-  'GET /api/fleet/devices': [E2E],
+  'GET /api/fleet/devices': [E2E, ADMISSION],
+  'POST /api/fleet/devices/{id}/admit': [ADMISSION],
+  'POST /api/fleet/devices/{id}/reject': [ADMISSION],
   'POST /api/portfolio': [E2E],
   'GET /api/events/stream': [E2E],
   'GET /api/status': [TSO],

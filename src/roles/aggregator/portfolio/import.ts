@@ -415,6 +415,7 @@ export async function importPortfolio(
           standard_version: r.standardVersion ?? old?.standard_version ?? null,
           installation_location: r.installationLocation ?? old?.installation_location ?? null,
           admission: old?.admission ?? null,
+          admission_revision: old?.admission_revision ?? null,
           present: old?.present ?? toDbBool(true),
           source: old?.source ?? 'import',
           created_at: now, updated_at: now,

@@ -265,6 +265,7 @@ async function applyInventory(
         standard_version: d.standardVersion ?? old?.standard_version ?? null,
         installation_location: d.installationLocation ?? old?.installation_location ?? null,
         admission: d.admission,
+        admission_revision: d.admissionRevision,
       };
       if (old) {
         updated++;

@@ -63,6 +63,7 @@ export function resourceFromRow(r: ResourceRow): Resource {
     standardVersion: r.standard_version,
     installationLocation: r.installation_location,
     admission: r.admission,
+    admissionRevision: r.admission_revision === null ? null : Number(r.admission_revision),
     present: fromDbBool(r.present),
     source: r.source as ResourceSource,
     createdAt: toEpochMillis(r.created_at),

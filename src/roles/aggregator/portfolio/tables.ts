@@ -43,7 +43,10 @@ export type PortfolioTables = VaultTables & {
     constraints: string;
     echonet_class: string | null; maker_code: string | null; product_code: string | null; serial_number: string | null;
     firmware_version: string | null; standard_version: string | null; installation_location: string | null;
-    admission: string | null; present: number; source: string;
+    admission: string | null;
+    /** The gateway's revision of the device's admission record (an admission decision names it); null before a gateway reported one. */
+    admission_revision: number | null;
+    present: number; source: string;
     /** Lower-cased id, name, site, maker, product, serial: one portable case-insensitive LIKE. */
     search_text: string;
     created_at: number; updated_at: number;
@@ -146,6 +149,17 @@ export const portfolioMigrations: readonly Migration[] = composeMigrations(vault
         .addColumn('packages', columnType.json, (c) => c.notNull())
         .addColumn('reported_at', columnType.epochMillis, (c) => c.notNull())
         .execute();
+    },
+  },
+  {
+    // The revision of each device's admission record at its gateway, from every inventory upload:
+    // an operator's admission decision sent from the aggregator names the revision it admits.
+    name: '0004_aggregator_portfolio_admission_revision',
+    async up(db) {
+      await db.schema.alterTable('portfolio_resource').addColumn('admission_revision', 'integer').execute();
+      // An unchanged inventory is skipped by its digest: forget the digests so each gateway's next
+      // upload is applied and fills the new column.
+      await db.updateTable('portfolio_gateway').set({ inventory_digest: null }).execute();
     },
   },
 ]);

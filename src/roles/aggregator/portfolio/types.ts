@@ -112,6 +112,8 @@ export interface Resource {
   installationLocation: string | null;
   /** Admission state at the gateway (admitted / pending / quarantined / rejected), from the inventory. */
   admission: string | null;
+  /** The revision of the gateway's admission record (an admission decision names it), from the inventory. */
+  admissionRevision: number | null;
   /** False when the gateway's latest inventory no longer lists it. */
   present: boolean;
   source: ResourceSource;

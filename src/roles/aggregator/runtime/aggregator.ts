@@ -46,6 +46,8 @@ import { aggregatorMigrations, r4Options, startR4Pool } from './r4-workers.js';
 import { DispatchEngine, type RefusalNote } from './engine.js';
 import { EventBook } from './event-book.js';
 import { Fleet, type ResourceSpec } from './fleet.js';
+import { decideAdmission, type AdmissionDecision, type AdmissionSent } from './device-admission.js';
+import { ADMISSION_STATES, type AdmissionStateName } from '../../common/admission-signal.js';
 import type { SeriesSample } from './series.js';
 import { UpstreamParty, type UpstreamStatus } from './upstream.js';
 import { attachAll, DeliveryFeed, type Attach } from '../../common/composition.js';
@@ -146,6 +148,11 @@ export interface RunningAggregator {
   importPortfolio(text: string, format: ImportFormat, source: string, op: OperatorIdentity): Promise<{ summary: ImportSummary; gateways: { venId: string; accepted: boolean; reason?: string }[]; fleet: number }>;
   /** A page of the portfolio's sites (id, TSO area, pool; no name or address: personal data stays out of the console). */
   sites(q: { pool?: string | undefined; q?: string | undefined; limit: number; cursor?: string | undefined }): Promise<{ items: { id: string; tsoArea: string; poolId: string | null }[]; nextCursor: string | null; total: number }>;
+  /**
+   * An operator admits (at the revision seen) or rejects a device: checked against the portfolio,
+   * sent to its gateway as a signed admission event, audited (device-admission.ts).
+   */
+  decideAdmission(op: OperatorIdentity, deviceId: string, decision: AdmissionDecision): Promise<AdmissionSent>;
   stop(): Promise<void>;
 }
 
@@ -223,6 +230,11 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       if (!accepted.unchanged) attached.inventoryChanged(venId);
       for (const d of declared) {
         const r = await portfolioDb.getResource(d.resourceId);
+        // The gateway's admission state and revision: the device list shows them, allocation skips
+        // devices their gateway would refuse, and an admission decision names the revision.
+        if (r?.admission && r.admissionRevision !== null && (ADMISSION_STATES as readonly string[]).includes(r.admission)) {
+          fleet.recordAdmission(r.id, r.admission as AdmissionStateName, r.admissionRevision);
+        }
         const spec = r ? specFromPortfolio(r, venId) : undefined;
         if (spec) {
           portfolio.set(spec.id, spec);
@@ -439,6 +451,9 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         return { summary, gateways, fleet: fleet.size };
       },
       commands: () => approvals.list(),
+      decideAdmission: (op, deviceId, decision) => decideAdmission({
+        aggregatorId: cfg.id, getResource: (id) => portfolioDb.getResource(id), fleet, downstream, audit, clock,
+      }, op, deviceId, decision),
       async stop() {
         for (const c of closers.reverse()) await c();
         closers.length = 0;

@@ -20,7 +20,9 @@
  *   PATCH /api/events/<key>            modify an operator event {powerW?, durationMs?, reason}        operator
  *   GET  /api/fleet/sites              the portfolio's sites page, `q`, `pool`                          viewer
  *   GET  /api/fleet/gateways           gateways page, `q` search                                       viewer
- *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online` filters                  viewer
+ *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online`, `admission` filters     viewer
+ *   POST /api/fleet/devices/<id>/admit admit a device at the revision seen {revision}: 202 {eventId}     operator
+ *   POST /api/fleet/devices/<id>/reject reject a device {reason}: 202 {eventId}                          operator
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
  *   ...                                the routes attached modules contribute (operator-routes.ts)
@@ -40,6 +42,7 @@ import { ApiAnswer, startOperatorApi, type ApiRoute } from '../../common/operato
 import { NotFoundError, type OperatorRoutes } from '../../common/operator-routes.js';
 import { grants, type OperatorRoleTable } from '../../common/operator-roles.js';
 import { pageOf, pageQuery } from '../../common/pages.js';
+import { ADMISSION_STATES } from '../../common/admission-signal.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
@@ -93,7 +96,12 @@ const commandRecord = z.object({
 }).loose();
 const commandOutcome = z.object({ record: commandRecord, result: z.object({ key: z.string(), allocatedW: z.number(), shortfallW: z.number() }).optional() });
 const pageOfSchema = (item: z.ZodType) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-const deviceView = z.object({ id: z.string(), gateway: z.string(), resourceClass: z.string(), ratedReduceW: z.number(), ratedIncreaseW: z.number(), online: z.boolean() }).loose();
+const deviceView = z.object({
+  id: z.string(), gateway: z.string(), resourceClass: z.string(), ratedReduceW: z.number(), ratedIncreaseW: z.number(), online: z.boolean(),
+  admission: z.enum(ADMISSION_STATES).nullable().describe('the device\'s admission at its gateway (null: no inventory of its gateway accepted)'),
+  admissionRevision: z.number().int().nullable().describe('the revision of its admission record: admit names it'),
+}).loose();
+const admissionSent = z.object({ eventId: z.string(), deviceId: z.string(), gateway: z.string(), decision: z.enum(['admit', 'reject']), revision: z.number().int() });
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -109,7 +117,14 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     feed.poke();
     return v;
   };
-  const deviceOf = (s: ResourceSpec) => ({ id: s.id, gateway: s.venId, resourceClass: s.resourceClass, ratedReduceW: s.ratedReduceW, ratedIncreaseW: s.ratedIncreaseW, ...(s.pool ? { pool: s.pool } : {}), online: online(s.id) });
+  const admissionOf = (id: string) => agg.fleet.state(id)?.admission;
+  const deviceOf = (s: ResourceSpec) => {
+    const a = admissionOf(s.id);
+    return {
+      id: s.id, gateway: s.venId, resourceClass: s.resourceClass, ratedReduceW: s.ratedReduceW, ratedIncreaseW: s.ratedIncreaseW, ...(s.pool ? { pool: s.pool } : {}), online: online(s.id),
+      admission: a?.state ?? null, admissionRevision: a?.revision ?? null,
+    };
+  };
   const eventOr404 = (key: string) => {
     const ev = agg.engine.get(key);
     if (!ev) throw new NotFoundError(`event ${key.slice(0, 200)}: not known to this aggregator`);
@@ -224,17 +239,30 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     },
     {
       method: 'GET', path: '/api/fleet/devices', action: 'console.api.fleet.devices', role: 'viewer',
-      summary: 'Devices (resources) by id; `q` searches id and gateway, `gateway` and `online` filter',
-      query: z.object({ q: z.string().max(100).optional(), gateway: z.string().max(128).optional(), online: bool.optional(), ...pageQuery }), response: pageOfSchema(deviceView),
+      summary: 'Devices (resources) by id with their admission at the gateway; `q` searches id and gateway, `gateway`, `online` and `admission` (e.g. pending) filter',
+      query: z.object({ q: z.string().max(100).optional(), gateway: z.string().max(128).optional(), online: bool.optional(), admission: z.enum(ADMISSION_STATES).optional(), ...pageQuery }), response: pageOfSchema(deviceView),
       handle: (r) => {
-        const a = r.args as { q?: string; gateway?: string; online?: boolean; limit: number; cursor?: string };
+        const a = r.args as { q?: string; gateway?: string; online?: boolean; admission?: string; limit: number; cursor?: string };
         const q = a.q?.toLowerCase();
-        const filter = q || a.gateway || a.online !== undefined
-          ? (s: ResourceSpec) => (!a.gateway || s.venId === a.gateway) && (!q || s.id.toLowerCase().includes(q) || s.venId.toLowerCase().includes(q)) && (a.online === undefined || online(s.id) === a.online)
+        const filter = q || a.gateway || a.online !== undefined || a.admission
+          ? (s: ResourceSpec) => (!a.gateway || s.venId === a.gateway) && (!q || s.id.toLowerCase().includes(q) || s.venId.toLowerCase().includes(q))
+            && (a.online === undefined || online(s.id) === a.online) && (!a.admission || admissionOf(s.id)?.state === a.admission)
           : undefined;
         const page = pageOf(agg.fleet.sorted(), (s) => s.id, { limit: a.limit, cursor: a.cursor, filter });
         return { items: page.items.map(deviceOf), nextCursor: page.nextCursor };
       },
+    },
+    {
+      method: 'POST', path: '/api/fleet/devices/:id/admit', action: 'console.api.device.admit', role: 'operator', status: 202,
+      summary: 'Admit a device at the revision the operator saw (409 when stale): a signed admission event goes to its gateway; its next inventory shows the device admitted',
+      body: z.object({ revision: z.number().int().min(1).describe('the admissionRevision the operator saw') }).strict(), response: admissionSent,
+      handle: async (r) => acted(new ApiAnswer(202, await agg.decideAdmission(operatorOf(r), r.params.id!, { decision: 'admit', revision: (r.body as { revision: number }).revision }))),
+    },
+    {
+      method: 'POST', path: '/api/fleet/devices/:id/reject', action: 'console.api.device.reject', role: 'operator', status: 202,
+      summary: 'Reject a device: a signed admission event goes to its gateway, which never controls it; its next inventory shows the device rejected',
+      body: reasonBody, response: admissionSent,
+      handle: async (r) => acted(new ApiAnswer(202, await agg.decideAdmission(operatorOf(r), r.params.id!, { decision: 'reject', reason: (r.body as { reason: string }).reason }))),
     },
     {
       method: 'POST', path: '/api/portfolio', action: 'console.api.portfolio.import', role: 'administrator',

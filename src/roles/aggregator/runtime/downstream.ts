@@ -20,7 +20,8 @@ import { epochMillis, millis } from '../../../core/units.js';
 import type { LogFn } from '../../../core/logger.js';
 import type { ExtraRoute, OadrServiceHandler } from '../../../protocols/openadr/http.js';
 import type { OadrReport, ReportRequest, ResourceStatus } from '../../../protocols/openadr/report.js';
-import type { Vtn, VtnHooks } from '../../../protocols/openadr/vtn.js';
+import type { NewEvent, Vtn, VtnHooks } from '../../../protocols/openadr/vtn.js';
+import { PolicyRefusedError } from '../../../core/errors.js';
 import type { VtnStore } from '../../../protocols/openadr/vtn-store.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
@@ -281,6 +282,18 @@ export class DownstreamVtn implements DownstreamSink {
     if (current.cancelled) return;
     if (cancelled) await this.vtn.cancelEvent(id, 'released by the aggregator');
     else await this.vtn.modifyEvent(id, { activePeriod: event.activePeriod, signals: event.signals, modificationReason: 'closed-loop re-dispatch' });
+  }
+
+  /**
+   * Queues one admission decision event (built by oadr-adapter.ts) for a registered gateway; it is
+   * signed like every event we send.
+   * @throws PolicyRefusedError the gateway has not registered with this VTN
+   */
+  async sendAdmission(event: NewEvent & { eventID: string; venIDs: string[] }): Promise<void> {
+    for (const venId of event.venIDs) {
+      if (!this.vtn.registration(venId)) throw new PolicyRefusedError(`gateway ${venId} has not registered with the downstream VTN: an admission decision cannot reach it yet`);
+    }
+    await this.vtn.createEvent(event);
   }
 
   /** Our report requests for the data points learned from these reports. */

@@ -14,6 +14,7 @@ import { wattHours, watts } from '../../../core/units.js';
 import type { AllocatableResource, DispatchDirection, ResourceClass } from '../allocation/types.js';
 import { deviceClass, kindsWhere } from '../../../core/domain/device-classes.js';
 import { delivered, targetFrom } from '../../../core/domain/direction.js';
+import type { AdmissionStateName } from '../../common/admission-signal.js';
 
 /** What a resource is: from the portfolio, or derived from telemetry metadata. */
 export interface ResourceSpec {
@@ -50,6 +51,11 @@ export interface ResourceLive {
   online: boolean;
   manualOverride: boolean;
   statusAt?: EpochMillis | undefined;
+  /**
+   * The device's admission at its gateway with the record's revision, from the portfolio after
+   * each inventory upload; undefined when no inventory of its gateway was accepted.
+   */
+  admission?: { state: AdmissionStateName; revision: number } | undefined;
 }
 
 /** Classes the aggregator can steer with a net-power set point (LOAD_DISPATCH/setpoint at the gateway). */
@@ -127,6 +133,12 @@ export class Fleet {
     l.statusAt = at;
   }
 
+  /** Records the device's admission state and revision at its gateway (from an accepted inventory). */
+  recordAdmission(id: string, state: AdmissionStateName, revision: number): void {
+    const l = this.live.get(id);
+    if (l) l.admission = { state, revision };
+  }
+
   /** Latest power when it is no older than `maxAgeMs` at `now`; else undefined. */
   freshPower(id: string, now: number, maxAgeMs: number): number | undefined {
     const l = this.live.get(id);
@@ -158,6 +170,8 @@ export function toAllocatable(
   extra: { reliability?: number | undefined; alreadyCommittedW?: number | undefined } = {},
 ): AllocatableResource | undefined {
   if (!live || !live.online || live.manualOverride || baselineW === undefined) return undefined;
+  // The gateway refuses to control a device it has not admitted (451): do not plan on it.
+  if (live.admission && live.admission.state !== 'admitted') return undefined;
   const committed = Math.max(0, extra.alreadyCommittedW ?? 0);
   if (spec.aggregate) {
     return {
@@ -200,6 +214,7 @@ export function toAllocatable(
 export function whyNotUsable(spec: ResourceSpec, live: ResourceLive | undefined, baselineW: number | undefined): string | undefined {
   if (!live || !live.online) return 'offline';
   if (live.manualOverride) return 'under manual override';
+  if (live.admission && live.admission.state !== 'admitted') return `${live.admission.state} at its gateway`;
   if (baselineW === undefined) return 'no fresh telemetry';
   if (spec.aggregate) return undefined;
   if (!SETPOINT_CLASSES.has(spec.resourceClass)) return `${spec.resourceClass} not steerable by set point`;
