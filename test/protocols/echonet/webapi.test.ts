@@ -27,13 +27,13 @@ let base: string;
 let tls: ReturnType<typeof clientTlsOptions>;
 
 before(async () => {
-  pki = await pkiWorld({ dev: 'gateway:DEV1', gw: 'gateway:GW1' }, { prefix: 'erab-webapi-res-' });
+  pki = await pkiWorld({ dev: 'device:DEV1', gw: 'gateway:GW1' }, { prefix: 'erab-webapi-res-' });
   const m = (n: 'dev' | 'gw') => TlsMaterial.fromPem({ credentials: [{ certPem: pki.get(n).certPem, keyPem: pki.get(n).keyPem }], caPem: pki.caPem });
   const handler = webApiHandler({ objects: () => [host.profile, ...host.hosted()], clients: [{ id: 'GW1', secret: 's3cret' }], clock, tokenTtlMs: 60_000 });
   ({ server } = createMutualTlsServer({ material: await m('dev'), profile: 'R5', audit: new MemoryAuditSink(), allowList: { participants: ['gateway:GW1'] } }, handler));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-  tls = clientTlsOptions(await m('gw'), 'R5');
+  tls = clientTlsOptions(await m('gw'), 'R5', { expect: { role: 'device', id: 'DEV1' } });
 });
 
 after(async () => {
