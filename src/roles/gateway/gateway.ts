@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { readSecretFile } from '../../core/config.js';
 import { ConfigError, describeError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { syslogStreamConfigSchema } from '../../security/audit/config.js';
@@ -436,7 +437,7 @@ export class Gateway {
       cleanup.unshift(() => controller.close());
       const wa = config.echonet.webApi;
       const webApi = wa ? new WebApiClient({
-        tls: webApiTls(material, wa.devices, audit), clientId: wa.clientId, clientSecret: readSecret(wa.clientSecretFile, 'echonet.webApi.clientSecretFile'), clock,
+        tls: webApiTls(material, wa.devices, audit), clientId: wa.clientId, clientSecret: readSecretFile(wa.clientSecretFile, 'echonet.webApi.clientSecretFile'), clock,
       }) : undefined;
       if (webApi) cleanup.unshift(() => webApi.close());
       const site = new EchonetSite({ controller, admission, clock, addresses: [...config.echonet.devices, ...(wa?.devices ?? []).map(webApiDeviceUrl)], firmwareEpcs: config.echonet.firmwareEpcs, logger: log, audit, webApi });
@@ -839,7 +840,6 @@ export class Gateway {
   }
 }
 
-/** A secret kept in a file (trailing newline trimmed); an unreadable or empty file stops start-up naming the field. */
 type WebApiDevice = string | { url: string; id: string };
 const webApiDeviceUrl = (d: WebApiDevice): string => (typeof d === 'string' ? d : d.url);
 
@@ -862,13 +862,3 @@ function webApiTls(material: TlsMaterial, devices: readonly WebApiDevice[], audi
   };
 }
 
-function readSecret(file: string, field: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new ConfigError(`${field}: cannot read ${file} (${describeError(err)})`);
-  }
-  if (text.length === 0) throw new ConfigError(`${field}: ${file} is empty`);
-  return text;
-}
