@@ -13,7 +13,7 @@ import { InvalidInputError } from '../../../core/errors.js';
 import { readNode, type PropertyResult, type RemoteNode } from '../controller.js';
 import type { Eoj } from '../eoj.js';
 import type { Property } from '../frame.js';
-import { deviceIdOf, edtOfRawValue, ELAPI_PREFIX, ELAPI_TOKEN_PATH, propertyNameOf, rawValue } from './resources.js';
+import { deviceIdOf, edtOfValue, ELAPI_PREFIX, ELAPI_TOKEN_PATH, propertyNameOf, valueOf } from './resources.js';
 
 export interface WebApiClientOptions {
   /**
@@ -87,7 +87,7 @@ export class WebApiClient {
       const v = values[propertyNameOf(deoj, epc)];
       if (v === undefined) return { epc, edt: new Uint8Array(0), ok: false };
       try {
-        return { epc, edt: edtOfRawValue(v, propertyNameOf(deoj, epc)), ok: true };
+        return { epc, edt: edtOfValue(deoj, epc, v, propertyNameOf(deoj, epc)), ok: true };
       } catch {
         return { epc, edt: new Uint8Array(0), ok: false };
       }
@@ -99,7 +99,7 @@ export class WebApiClient {
     const out: PropertyResult[] = [];
     for (const p of props) {
       const name = propertyNameOf(deoj, p.epc);
-      const r = await this.call(address, 'PUT', `${ELAPI_PREFIX}/devices/${deviceIdOf(deoj)}/properties/${encodeURIComponent(name)}`, { [name]: rawValue(p.edt) });
+      const r = await this.call(address, 'PUT', `${ELAPI_PREFIX}/devices/${deviceIdOf(deoj)}/properties/${encodeURIComponent(name)}`, { [name]: valueOf(deoj, p.epc, p.edt) });
       if (r.status >= 500) throw new InvalidInputError(`Web API ${address}: HTTP ${r.status} ${describe(r.json)}`);
       out.push({ epc: p.epc, edt: r.status === 200 ? new Uint8Array(0) : Uint8Array.from(p.edt), ok: r.status === 200 });
     }
