@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { systemClock } from '../../../src/core/clock.js';
@@ -125,4 +125,24 @@ test('erab device site refuses a Web API certificate that is not a device\'s, an
   const noTls = await run(['device', 'site', '--address', '127.17.7.3', '--webapi-client-id', 'GW1', '--webapi-secret-file', secretFile, '--duration', '0.1']);
   assert.equal(noTls.code, 1);
   assert.match(noTls.err, /webApi\.tls/);
+});
+
+test('the site configuration\'s webApi section works with files relative to it; erab device sites refuses it', async () => {
+  const folder = mkdtempSync(join(pki.dir, 'conf-'));
+  copyFileSync(device.certFile, join(folder, 'node.pem'));
+  copyFileSync(device.keyFile, join(folder, 'node.key'));
+  copyFileSync(pki.caFile, join(folder, 'ca.pem'));
+  copyFileSync(secretFile, join(folder, 'gw1.secret'));
+  const file = join(folder, 'site.json');
+  writeFileSync(file, JSON.stringify({
+    battery: {},
+    webApi: { tls: { certFile: 'node.pem', keyFile: 'node.key', caFile: 'ca.pem' }, clients: [{ id: 'GW1', secretFile: 'gw1.secret' }], gateways: ['GW1'] },
+    audit: { dir: join(folder, 'audit') },
+  }));
+  const r = await run(['device', 'site', '--address', '127.17.7.5', '--port', '0', '--config', file, '--duration', '0.5']);
+  assert.equal(r.code, 0, r.err);
+  assert.match((JSON.parse(r.out.trim()) as { webApiUrl: string }).webApiUrl, /^https:\/\/127\.17\.7\.5:\d+$/);
+  const many = await run(['device', 'sites', '--count', '2', '--base-address', '127.17.7.10', '--config', file, '--duration', '0.1']);
+  assert.equal(many.code, 2);
+  assert.match(many.err, /webApi is served by one node per process: use erab device site/);
 });
