@@ -97,6 +97,21 @@ export function readConfigFile(file: string): unknown {
   }
 }
 
+/**
+ * A secret kept in a file (trailing newline trimmed), never in the configuration itself; an
+ * unreadable or empty file stops start-up naming the configuration field.
+ */
+export function readSecretFile(file: string, field: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`${field}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
+  if (text.length === 0) throw new ConfigError(`${field}: ${file} is empty`);
+  return text;
+}
+
 /** Keys whose string values are file-system paths. */
 const PATH_KEY = /(File|Dir)$|^database$/;
 

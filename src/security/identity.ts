@@ -10,8 +10,12 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { InvalidInputError } from '../core/errors.js';
 
-/** The roles a certificate can hold (docs/architecture.md §1). */
-export const PARTICIPANT_ROLES = ['tso', 'retailer', 'aggregator', 'gateway', 'operator'] as const;
+/**
+ * The roles a certificate can hold (docs/architecture.md §1). `device` is a customer device
+ * reached beyond the home LAN over the ECHONET Lite Web API (R5): the server certificate of its
+ * Web API node, which the gateway checks (docs/echonet.md).
+ */
+export const PARTICIPANT_ROLES = ['tso', 'retailer', 'aggregator', 'gateway', 'operator', 'device'] as const;
 export type ParticipantRole = (typeof PARTICIPANT_ROLES)[number];
 
 /**

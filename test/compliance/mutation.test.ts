@@ -335,6 +335,38 @@ test('transport.r5: a device admitted over ECHONET Lite/UDP (no mutual authentic
   }
 });
 
+test('transport.r5: a device the gateway reaches over the ECHONET Lite Web API (its https:// address, as the gateway records it) satisfies it; the same device at a UDP address does not', async () => {
+  const { openStore } = await import('../../src/store/store.js');
+  const { GATEWAY_DB_MIGRATIONS, SqlAdmissionStore } = await import('../../src/roles/gateway/persistence.js');
+  const { epochMillis } = await import('../../src/core/units.js');
+  const file = JSON.parse(readFileSync(d.files.gateway, 'utf8')).database as string;
+  const gw = await openStore<any>({ url: file, migrations: GATEWAY_DB_MIGRATIONS }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    const admission = await SqlAdmissionStore.open(gw);
+    // What the gateway writes for a Web API node: the base URL is the pinned address (src/roles/gateway/echonet-site.ts).
+    const record = (address: string) => ({
+      deviceId: '027D01-0123456789', class: 'battery' as const, eoj: '027D01', address, state: 'admitted' as const, revision: 2,
+      identity: { identificationNumber: 'FE000006AABBCCDD', makerCode: '000006' }, firstSeen: epochMillis(Date.now() - 60_000), lastSeen: epochMillis(Date.now()),
+    });
+    const webApi = 'https://203.0.113.7:8443';
+    admission.save(record(webApi));
+    await admission.flush();
+    // The baseline (satisfied) has the Web API device admitted; moving it to a UDP address fails exactly R5.
+    await flips('transport.r5', async () => { admission.save(record('203.0.113.7')); await admission.flush(); }, async () => { admission.save(record(webApi)); await admission.flush(); });
+    const r = await runCheck('transport.r5');
+    assert.equal(r.status, 'satisfied');
+    assert.match(r.evidence[1]!.observed, /^1 admitted of 1 devices seen; 1 over echonet-lite-web-api \(mutual TLS\): 027D01-0123456789 pinned to https:\/\/203\.0\.113\.7:8443 EOJ 027D01$/);
+    admission.save(record('203.0.113.7'));
+    await admission.flush();
+    const udp = await runCheck('transport.r5');
+    assert.equal(udp.status, 'not-satisfied');
+    assert.match(udp.evidence[1]!.observed, /1 over echonet-lite-udp: 027D01-0123456789 pinned to 203\.0\.113\.7 EOJ 027D01; 1 reached WITHOUT/);
+  } finally {
+    await gw.db.deleteFrom('gateway_device').execute();
+    await gw.close();
+  }
+});
+
 test('a module may replace a check by id; the controls follow the replacement', async () => {
   const base = await snapshot();
   const registry = builtinRegistry();

@@ -33,7 +33,7 @@ import {
   type RevocationReason,
   type StoredCertificate,
 } from '../../src/security/pki/index.js';
-import { isParticipantRole, type ParticipantRole } from '../../src/security/identity.js';
+import { isParticipantRole, PARTICIPANT_ROLES, type ParticipantRole } from '../../src/security/identity.js';
 import { loadTlsMaterial, type TlsMaterial } from '../../src/security/tls.js';
 
 const DAY_MS = 86_400_000;
@@ -225,7 +225,7 @@ export class PkiWorld<N extends string = string> {
 function parseSpec(s: string): ParticipantSpec {
   const i = s.indexOf(':');
   const role = s.slice(0, i);
-  if (i < 0 || !isParticipantRole(role)) throw new Error(`participant "${s}" must be "role:id" with a role of tso, retailer, aggregator, gateway or operator`);
+  if (i < 0 || !isParticipantRole(role)) throw new Error(`participant "${s}" must be "role:id" with a role of ${PARTICIPANT_ROLES.join(', ')}`);
   return { role, id: s.slice(i + 1) };
 }
 

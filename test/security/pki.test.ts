@@ -80,6 +80,15 @@ describe('PKI store', () => {
     assert.equal(d.checkIP('127.0.0.1'), '127.0.0.1');
   });
 
+  it('issues a device certificate (urn:erab:device:<id>, a Web API node) that the index keeps across a reopen', async () => {
+    const dir = join(root, 'device');
+    const c = await (await initCa({ dir })).issue({ role: 'device', id: 'HOME-42-BAT', ip: ['127.0.0.9'] });
+    assert.match(new X509Certificate(c.certPem).subjectAltName!, /URI:urn:erab:device:HOME-42-BAT/);
+    assert.deepEqual([identityFromCertificate(c.certPem).role, identityFromCertificate(c.certPem).id], ['device', 'HOME-42-BAT']);
+    const again = await openPki({ dir });
+    assert.deepEqual(again.list().map((r) => [r.role, r.id, r.status]), [['device', 'HOME-42-BAT', 'valid']]);
+  });
+
   it('issues RSA 2048 on request, with keyEncipherment for TLS_RSA suites', async () => {
     const pki = await openPki({ dir: join(root, 'a') });
     const c = await pki.issue({ role: 'tso', id: 'TSO-RSA', algorithm: 'rsa' });

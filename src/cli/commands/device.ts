@@ -5,6 +5,9 @@
  *                     [--water-heater [L]] [--aircon] [--lighting [W]] [--fuel-cell [W]] [--pcs] [--ev-hours 18-8] [--pv-noise 0.2]
  *                     [--speed 60] [--peer ADDR ...] [--multicast]
  *                     [--maker-code 0xFFFFFE] [--serial-prefix S] [--config site.json] [--duration s]
+ *                     [--webapi-port P --webapi-cert F --webapi-key F --webapi-ca F [--webapi-crl F]
+ *                      --webapi-client-id ID --webapi-secret-file F] [--audit-dir DIR]
+ *                     (the ECHONET Lite Web API beside UDP: HTTPS, mutual TLS, OAuth 2.0; docs/echonet.md)
  *   erab device sites --count N --base-address 127.0.1.1 [same device options]
  *   erab device probe --from 127.0.0.1 ADDRESS... [--json]    discover, identify and read a node
  *
@@ -13,11 +16,13 @@
  */
 import { untilStopped } from '../until-stopped.js';
 import { Command, InvalidArgumentError } from 'commander';
-import { deepMerge, readConfigFile } from '../../core/config.js';
+import { dirname, resolve } from 'node:path';
+import { deepMerge, readConfigFile, resolvePathsFrom } from '../../core/config.js';
 import { describeError } from '../../core/errors.js';
 import { EchonetController, describeProperty } from '../../protocols/echonet/controller.js';
 import { eojClass, formatEoj } from '../../protocols/echonet/eoj.js';
 import { DeviceSite, parseSiteConfig, type SiteConfigInput } from '../../roles/device/site.js';
+import { openSiteRuntime } from '../../roles/device/site-runtime.js';
 import { startSites } from '../../roles/device/sites.js';
 import { UsageError } from '../usage.js';
 
@@ -82,6 +87,36 @@ interface DeviceFlags {
   start?: string;
 }
 
+/** The Web API and audit flags of `erab device site` (one node, one device certificate). */
+interface WebApiFlags {
+  webapiPort?: number;
+  webapiCert?: string;
+  webapiKey?: string;
+  webapiCa?: string;
+  webapiCrl?: string;
+  webapiClientId?: string;
+  webapiSecretFile?: string;
+  auditDir?: string;
+}
+
+/** The `webApi` and `audit` sections the flags give (over the file's, when --config has them). */
+function webApiFrom(flags: WebApiFlags): Record<string, unknown> {
+  const t: Record<string, unknown> = {};
+  const tls = { certFile: flags.webapiCert, keyFile: flags.webapiKey, caFile: flags.webapiCa, crlFile: flags.webapiCrl };
+  const given = Object.entries({ ...tls, port: flags.webapiPort, clientId: flags.webapiClientId, secretFile: flags.webapiSecretFile }).filter(([, v]) => v !== undefined);
+  if (given.length > 0) {
+    const w: Record<string, unknown> = {};
+    if (flags.webapiPort !== undefined) w.port = flags.webapiPort;
+    const files = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+    if (Object.keys(files).length > 0) w.tls = files;
+    if ((flags.webapiClientId === undefined) !== (flags.webapiSecretFile === undefined)) throw new UsageError('--webapi-client-id and --webapi-secret-file go together');
+    if (flags.webapiClientId !== undefined) w.clients = [{ id: flags.webapiClientId, secretFile: flags.webapiSecretFile }];
+    t.webApi = w;
+  }
+  if (flags.auditDir !== undefined) t.audit = { dir: flags.auditDir };
+  return t;
+}
+
 /** Builds a site configuration from the CLI flags (over an optional JSON file). */
 function templateFrom(flags: DeviceFlags): Omit<SiteConfigInput, 'address'> {
   const t: Record<string, unknown> = {};
@@ -134,7 +169,8 @@ function templateFrom(flags: DeviceFlags): Omit<SiteConfigInput, 'address'> {
     if (Number.isNaN(ms)) throw new UsageError(`--start "${flags.start}" is not an ISO 8601 instant`);
     t.startTime = ms;
   }
-  const fromFile = flags.config ? readConfigFile(flags.config) : {};
+  // Files a configuration names are relative to its folder, as in every role's configuration.
+  const fromFile = flags.config ? resolvePathsFrom(readConfigFile(flags.config), dirname(resolve(flags.config))) : {};
   return deepMerge(fromFile, t) as Omit<SiteConfigInput, 'address'>;
 }
 
@@ -170,6 +206,7 @@ function siteLine(site: DeviceSite): string {
     speed: site.config.speed,
     instances: site.node.hosted().map((o) => formatEoj(o.eoj)),
     productionNumber: site.node.profile.get(site.node.profile.definition.props.productionNumber),
+    ...(site.webApiUrl ? { webApiUrl: site.webApiUrl } : {}),
   });
 }
 
@@ -178,13 +215,29 @@ export function register(program: Command): void {
 
   addDeviceOptions(device.command('site').description('run one simulated home on one ECHONET Lite node')
     .requiredOption('--address <ip>', 'address to bind (e.g. 127.0.0.2)'))
-    .action(async (opts: DeviceFlags & { address: string }) => {
-      const config = parseSiteConfig({ ...templateFrom(opts), address: opts.address }, opts.config ?? 'command line');
-      const site = await DeviceSite.start(config);
+    .option('--webapi-port <n>', 'serve the ECHONET Lite Web API (HTTPS, mutual TLS, OAuth 2.0) on this TCP port too (0 = any)', intOption('--webapi-port', 0, 65535))
+    .option('--webapi-cert <file>', "the Web API node's device certificate (erab pki issue --role device)")
+    .option('--webapi-key <file>', 'its private key')
+    .option('--webapi-ca <file>', 'the CA the gateways\' certificates chain to')
+    .option('--webapi-crl <file>', 'the CA\'s CRL')
+    .option('--webapi-client-id <id>', 'the OAuth 2.0 client id a gateway obtains tokens with')
+    .option('--webapi-secret-file <file>', 'file holding that client\'s secret')
+    .option('--audit-dir <dir>', 'the site\'s audit log (default ./audit when the Web API is served)')
+    .action(async (opts: DeviceFlags & WebApiFlags & { address: string }) => {
+      const config = parseSiteConfig(deepMerge({ ...templateFrom(opts), address: opts.address }, webApiFrom(opts)), opts.config ?? 'command line');
+      const opened = await openSiteRuntime(config);
+      let site: DeviceSite;
+      try {
+        site = await DeviceSite.start(config, opened.runtime);
+      } catch (err) {
+        opened.close();
+        throw err;
+      }
       const stopped = untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
       process.stdout.write(`${siteLine(site)}\n`);
       await stopped;
       await site.close();
+      opened.close();
     });
 
   addDeviceOptions(device.command('sites').description('run many simulated homes in one process (scale tests)')
@@ -192,7 +245,9 @@ export function register(program: Command): void {
     .requiredOption('--base-address <ip>', 'address of the first site; the next ones follow'))
     .action(async (opts: DeviceFlags & { count: number; baseAddress: string }) => {
       const template = templateFrom(opts);
-      parseSiteConfig({ ...template, address: opts.baseAddress }, opts.config ?? 'command line');
+      const checked = parseSiteConfig({ ...template, address: opts.baseAddress }, opts.config ?? 'command line');
+      // One device certificate names one node's address: many sites in one process cannot share it.
+      if (checked.webApi) throw new UsageError(`${opts.config ?? 'the configuration'}: webApi is served by one node per process: use erab device site`);
       const sites = await startSites({ count: opts.count, baseAddress: opts.baseAddress, template });
       const stopped = untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
       for (const s of sites) process.stdout.write(`${siteLine(s)}\n`);

@@ -5,20 +5,19 @@
  * measures there are shown as evidence — the controller bound to one address of the home network,
  * each admitted device pinned to its source address and EOJ (a changed source, a duplicate
  * identity or an unexpected INF is ignored and raised as a security event). A device reached over
- * a transport with mutual TLS (the ECHONET Lite Web API, when a device record names it) counts as
- * protected. Not satisfied while any admitted device is reached without it: the operator may
+ * a transport with mutual TLS (the ECHONET Lite Web API: the gateway pins such a device to its
+ * https:// base URL, deviceTransport in src/roles/gateway/admission.ts) counts as protected.
+ * Not satisfied while any admitted device is reached without it: the operator may
  * record the pinning as a compensating control (a 推奨 item).
  */
 import { SqlAdmissionStore } from '../../roles/gateway/persistence.js';
-import type { DeviceRecord } from '../../roles/gateway/admission.js';
+import { deviceTransport as transportOf, type DeviceRecord, type DeviceTransport } from '../../roles/gateway/admission.js';
 import { redactUrl } from '../../store/url.js';
 import type { Check } from '../registry.js';
 import { rowsOrNone } from './peers.js';
 
-/** How a device record says it is reached; records written before transports were told apart are ECHONET Lite over UDP. */
-const transportOf = (r: DeviceRecord): string => (r as DeviceRecord & { transport?: string }).transport ?? 'echonet-lite-udp';
 /** Transports with mutual authentication and encryption on the wire. */
-const PROTECTED = new Set(['echonet-lite-web-api']);
+const PROTECTED = new Set<DeviceTransport>(['echonet-lite-web-api']);
 
 export const r5TransportCheck: Check = {
   id: 'transport.r5',
@@ -37,7 +36,7 @@ export const r5TransportCheck: Check = {
       return { status: 'satisfied', evidence };
     }
     const admitted = records.filter((r) => r.state === 'admitted');
-    const byTransport = new Map<string, DeviceRecord[]>();
+    const byTransport = new Map<DeviceTransport, DeviceRecord[]>();
     for (const r of admitted) byTransport.set(transportOf(r), [...(byTransport.get(transportOf(r)) ?? []), r]);
     const open = admitted.filter((r) => !PROTECTED.has(transportOf(r)));
     const lines = [...byTransport].map(([t, rs]) => `${rs.length} over ${t}${PROTECTED.has(t) ? ' (mutual TLS)' : ''}: ${rs.slice(0, 10).map((r) => `${r.deviceId} pinned to ${r.address} EOJ ${r.eoj}`).join(', ')}${rs.length > 10 ? ', …' : ''}`);

@@ -24,6 +24,7 @@ import { WaterHeaterSimulator } from './water-heater.js';
 import { PcsSimulator } from './pcs.js';
 import type { Server } from 'node:https';
 import type { AllowListConfig } from '../../security/allow-list.js';
+import { PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
 import { createMutualTlsServer, type TlsMaterial } from '../../security/tls.js';
 import { webApiHandler, type WebApiClientCredential } from '../../protocols/echonet/webapi/server.js';
 
@@ -171,6 +172,37 @@ export const SiteConfigSchema = z.object({
     noise: z.number().min(0).max(1).default(0),
     identity: identityOverride.optional(),
   }).strict().default({ baseLoadMinW: 250, baseLoadMaxW: 900, noise: 0 }),
+  /**
+   * Serve the site's objects over the ECHONET Lite Web API too (a device reached beyond the home
+   * LAN, R5): HTTPS with mutual TLS (profile R5) and OAuth 2.0 client credentials. Absent = UDP only.
+   */
+  webApi: z.object({
+    /** TCP port of the HTTPS listener on the site's address (0 = ephemeral; the start-up line prints the URL). */
+    port: z.number().int().min(0).max(65535).default(0),
+    /** The node's device certificate (urn:erab:device:<id>, `erab pki issue --role device`), its key, the CA gateways chain to, its CRL. */
+    tls: z.object({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      caFile: z.string().min(1),
+      crlFile: z.string().min(1).optional(),
+    }).strict(),
+    /** OAuth 2.0 clients allowed to obtain tokens; each secret in its own file (never in the configuration). */
+    clients: z.array(z.object({
+      /** The client id (the gateway's registration at this node). */
+      id: z.string().min(1).max(200),
+      /** File holding the client secret (trailing newline ignored). */
+      secretFile: z.string().min(1),
+    }).strict()).min(1).max(100),
+    /** Gateway ids whose certificates may connect (urn:erab:gateway:<id>); absent = any gateway certificate from the CA. */
+    gateways: z.array(z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)')).min(1).optional(),
+  }).strict().optional(),
+  /** The site's tamper-evident audit log (refused connections and requests, ECHONET Lite refusals); opened when `webApi` is served or this is given. */
+  audit: z.object({
+    /** The log directory. */
+    dir: z.string().min(1).default('audit'),
+    /** Log identity and checkpoint key name (default erab/device-<address>/audit). */
+    origin: z.string().optional(),
+  }).strict().optional(),
 }).strict().refine((c) => !c.pcs || c.pv || c.battery, { path: ['pcs'], message: 'a multi-input PCS needs a PV system or a battery on its inputs' });
 
 export type SiteConfigInput = z.input<typeof SiteConfigSchema>;

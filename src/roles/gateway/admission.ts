@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import type { EpochMillis } from '../../core/units.js';
 import type { AuditSink } from '../../security/audit/types.js';
+import { isWebApiAddress } from '../../protocols/echonet/webapi/client.js';
 import type { DeviceClass } from './types.js';
 import type { AdmissionStateName } from '../common/admission-signal.js';
 
@@ -52,6 +53,19 @@ export interface ObservedDevice {
 }
 
 export type AdmissionState = AdmissionStateName;
+
+/** How the gateway reaches a device: ECHONET Lite over UDP on the home LAN, or the ECHONET Lite Web API (HTTPS, mutual TLS). */
+export type DeviceTransport = 'echonet-lite-udp' | 'echonet-lite-web-api';
+
+/**
+ * The transport of a device, told by its pinned address: a Web API node is pinned to its
+ * https:// base URL, a UDP node to its IP address. The address is the one fact the gateway
+ * acts on (src/roles/gateway/echonet-site.ts picks the client by it), so a separate field could
+ * only disagree with it; records written before the Web API existed need no migration.
+ */
+export function deviceTransport(record: { address: string }): DeviceTransport {
+  return isWebApiAddress(record.address) ? 'echonet-lite-web-api' : 'echonet-lite-udp';
+}
 
 export interface DeviceRecord {
   /** Stable device id = OpenADR resourceID: `<eoj>-<10 hex of SHA-256 of the identity key>`. */

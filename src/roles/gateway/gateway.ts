@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { readSecretFile } from '../../core/config.js';
 import { ConfigError, describeError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { syslogStreamConfigSchema } from '../../security/audit/config.js';
@@ -34,7 +35,8 @@ import type { Ven, VenDistribute, VenDistributeVerdict, VenEventAnswer, VenEvent
 import { AuditLog } from '../../security/audit/log.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { identityFromCertificate, PARTICIPANT_ID_PATTERN } from '../../security/identity.js';
-import { clientTlsOptions, loadTlsMaterial } from '../../security/tls.js';
+import { clientTlsOptions, loadTlsMaterial, type TlsMaterial } from '../../security/tls.js';
+import type * as tls from 'node:tls';
 import { WebApiClient } from '../../protocols/echonet/webapi/client.js';
 import { composeMigrations, type Migration } from '../../store/migrations.js';
 import { attachAll, type Attach, type Attached } from '../common/composition.js';
@@ -64,6 +66,7 @@ import { SOFTWARE_REPORT_PATH, softwareDocument, type SoftwareDocument } from '.
 import type { WitnessPost } from '../../security/audit/witness-client.js';
 
 const participantId = z.string().regex(PARTICIPANT_ID_PATTERN, 'must be a participant id (letters, digits, . _ -; up to 64)');
+const webApiUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 /** A device the gateway admits without an operator: fields left out match anything, but an entry must name an identification number or a serial number. */
 const allowListEntry = z.object({
   /** Identification number (EPC 0x83), hex. */
@@ -161,8 +164,20 @@ export const gatewayConfigSchema = z.object({
      * mutual TLS, the gateway's own certificate, profile R5; OAuth 2.0 client credentials).
      */
     webApi: z.object({
-      /** Web API node base URLs (https://host:port), discovered and pinned like UDP devices. */
-      devices: z.array(z.url({ protocol: /^https$/, error: 'must be an https:// URL' })).min(1).max(100),
+      /**
+       * Web API nodes, discovered and pinned like UDP devices: a base URL (https://host:port),
+       * whose server certificate must be a device certificate (urn:erab:device:<id>) from the
+       * gateway's CA naming that host; or {url, id} to require the certificate of device `id`.
+       */
+      devices: z.array(z.union([
+        webApiUrl,
+        z.object({
+          /** The node's base URL (https://host:port). */
+          url: webApiUrl,
+          /** The participant id of its device certificate (urn:erab:device:<id>). */
+          id: participantId,
+        }).strict(),
+      ])).min(1).max(100),
       /** OAuth 2.0 client id the gateway is registered under at the nodes. */
       clientId: z.string().min(1).max(200),
       /** File holding the OAuth 2.0 client secret (never in the configuration itself). */
@@ -422,10 +437,10 @@ export class Gateway {
       cleanup.unshift(() => controller.close());
       const wa = config.echonet.webApi;
       const webApi = wa ? new WebApiClient({
-        tls: clientTlsOptions(material, 'R5', { audit }), clientId: wa.clientId, clientSecret: readSecret(wa.clientSecretFile, 'echonet.webApi.clientSecretFile'), clock,
+        tls: webApiTls(material, wa.devices, audit), clientId: wa.clientId, clientSecret: readSecretFile(wa.clientSecretFile, 'echonet.webApi.clientSecretFile'), clock,
       }) : undefined;
       if (webApi) cleanup.unshift(() => webApi.close());
-      const site = new EchonetSite({ controller, admission, clock, addresses: [...config.echonet.devices, ...(wa?.devices ?? [])], firmwareEpcs: config.echonet.firmwareEpcs, logger: log, audit, webApi });
+      const site = new EchonetSite({ controller, admission, clock, addresses: [...config.echonet.devices, ...(wa?.devices ?? []).map(webApiDeviceUrl)], firmwareEpcs: config.echonet.firmwareEpcs, logger: log, audit, webApi });
       const policy = new SafetyPolicy(config.policy, clock);
       const failSafe = new FailSafe(config.policy.failSafe, clock);
       const engine = new EventEngine({ clock, policy, failSafe, devices: site, port: site, audit, translation: config.translation, tickMs: config.engine.tickMs, maxRampUpMs: config.engine.maxRampUpMs, logger: log });
@@ -825,14 +840,25 @@ export class Gateway {
   }
 }
 
-/** A secret kept in a file (trailing newline trimmed); an unreadable or empty file stops start-up naming the field. */
-function readSecret(file: string, field: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new ConfigError(`${field}: cannot read ${file} (${describeError(err)})`);
-  }
-  if (text.length === 0) throw new ConfigError(`${field}: ${file} is empty`);
-  return text;
+type WebApiDevice = string | { url: string; id: string };
+const webApiDeviceUrl = (d: WebApiDevice): string => (typeof d === 'string' ? d : d.url);
+
+/**
+ * The gateway's TLS options towards each Web API node (R5): its own certificate, and the node's
+ * server certificate must be a device certificate (`device:<id>` when the configuration names
+ * the id) from the gateway's CA naming the node's host. One options object per node.
+ */
+function webApiTls(material: TlsMaterial, devices: readonly WebApiDevice[], audit: AuditSink): (address: string) => tls.ConnectionOptions {
+  const ids = new Map(devices.map((d) => [webApiDeviceUrl(d), typeof d === 'string' ? undefined : d.id]));
+  const byAddress = new Map<string, tls.ConnectionOptions>();
+  return (address) => {
+    let o = byAddress.get(address);
+    if (!o) {
+      const id = ids.get(address);
+      o = clientTlsOptions(material, 'R5', { audit, expect: { role: 'device', ...(id ? { id } : {}) } });
+      byAddress.set(address, o);
+    }
+    return o;
+  };
 }
+

@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
-import { parseParticipant, normalizeSerial, openadrFingerprint, type ParticipantRole } from '../identity.js';
+import { PARTICIPANT_ROLES, parseParticipant, normalizeSerial, openadrFingerprint, type ParticipantRole } from '../identity.js';
 import {
   CERTIFICATE_USAGES,
   CertificateAuthority,
@@ -44,7 +44,7 @@ export const DEFAULT_PKI_DIR = '.erab/pki';
 
 const recordSchema = z.object({
   serial: z.string().regex(/^[0-9A-F]+$/),
-  role: z.enum(['tso', 'retailer', 'aggregator', 'gateway', 'operator']),
+  role: z.enum(PARTICIPANT_ROLES),
   id: z.string(),
   algorithm: z.enum(['ec', 'rsa']),
   /** Absent in indexes written before code signing: `tls`. */

@@ -27,13 +27,13 @@ let base: string;
 let tls: ReturnType<typeof clientTlsOptions>;
 
 before(async () => {
-  pki = await pkiWorld({ dev: 'gateway:DEV1', gw: 'gateway:GW1' }, { prefix: 'erab-webapi-res-' });
+  pki = await pkiWorld({ dev: 'device:DEV1', gw: 'gateway:GW1' }, { prefix: 'erab-webapi-res-' });
   const m = (n: 'dev' | 'gw') => TlsMaterial.fromPem({ credentials: [{ certPem: pki.get(n).certPem, keyPem: pki.get(n).keyPem }], caPem: pki.caPem });
   const handler = webApiHandler({ objects: () => [host.profile, ...host.hosted()], clients: [{ id: 'GW1', secret: 's3cret' }], clock, tokenTtlMs: 60_000 });
   ({ server } = createMutualTlsServer({ material: await m('dev'), profile: 'R5', audit: new MemoryAuditSink(), allowList: { participants: ['gateway:GW1'] } }, handler));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-  tls = clientTlsOptions(await m('gw'), 'R5');
+  tls = clientTlsOptions(await m('gw'), 'R5', { expect: { role: 'device', id: 'DEV1' } });
 });
 
 after(async () => {
@@ -60,7 +60,7 @@ async function token(secret = 's3cret'): Promise<{ status: number; json: any }> 
   return call('POST', '/elapi/oauth/token', 'grant_type=client_credentials', { authorization: `Basic ${Buffer.from(`GW1:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' });
 }
 
-test('client credentials give a bearer token; devices and properties are served by MRA name with raw values', async () => {
+test('client credentials give a bearer token; devices and properties are served by MRA name, the battery\'s main ones typed, the rest raw', async () => {
   const t = await token();
   assert.equal(t.status, 200);
   assert.equal(t.json.token_type, 'Bearer');
@@ -70,12 +70,28 @@ test('client credentials give a bearer token; devices and properties are served 
   assert.deepEqual(list.json.devices.map((d: { id: string }) => d.id), ['0ef001', '027d01']);
   assert.equal(list.json.devices[1].deviceType, 'storageBattery');
   const one = await call('GET', '/elapi/v1/devices/027d01/properties/operationMode', undefined, auth);
-  assert.deepEqual(one.json, { operationMode: Buffer.from(battery.object.readForGet(0xda)!).toString('hex').toUpperCase() });
+  assert.deepEqual(one.json, { operationMode: battery.object.get(StorageBattery.props.operationMode) }, 'a state by its name');
   const byEpc = await call('GET', '/elapi/v1/devices/027d01/properties/0xE4', undefined, auth);
-  assert.deepEqual(byEpc.json, { remainingCapacity3: '32' }, '0xE4 by EPC, answered under its MRA name (50 %)');
-  const set = await call('PUT', '/elapi/v1/devices/027d01/properties/operationMode', JSON.stringify({ operationMode: '43' }), { ...auth, 'content-type': 'application/json' });
-  assert.deepEqual([set.status, set.json], [200, { operationMode: '43' }]);
+  assert.deepEqual(byEpc.json, { remainingCapacity3: 50 }, '0xE4 by EPC, answered under its MRA name, in %');
+  const json = { ...auth, 'content-type': 'application/json' };
+  const set = await call('PUT', '/elapi/v1/devices/027d01/properties/operationMode', JSON.stringify({ operationMode: '43' }), json);
+  assert.deepEqual([set.status, set.json], [200, { operationMode: 'discharging' }], 'the raw form is still accepted on a typed property');
   assert.equal(battery.object.get(StorageBattery.props.operationMode), 'discharging');
+  const typed = await call('PUT', '/elapi/v1/devices/027d01/properties/operationMode', JSON.stringify({ operationMode: 'charging' }), json);
+  assert.deepEqual([typed.status, typed.json], [200, { operationMode: 'charging' }]);
+  assert.equal(battery.object.get(StorageBattery.props.operationMode), 'charging');
+  const power = await call('PUT', '/elapi/v1/devices/027d01/properties/chargingPower', JSON.stringify({ chargingPower: 1500 }), json);
+  assert.equal(power.status, 200, JSON.stringify(power.json));
+  assert.equal(battery.object.get(StorageBattery.props.chargingPowerSetting), 1500, 'a power in W');
+  const all = await call('GET', '/elapi/v1/devices/027d01/properties', undefined, auth);
+  assert.equal(all.json.operationStatus, true, 'operationStatus as a boolean');
+  assert.equal(typeof all.json.instantaneousChargingAndDischargingElectricPower, 'number');
+  assert.match(all.json.installationLocation, /^[0-9A-F]{2}$/, 'a property outside the typed set stays raw');
+  const description = await call('GET', '/elapi/v1/devices/027d01', undefined, auth);
+  const forms = Object.fromEntries(description.json.properties.map((p: { name: string; form: string }) => [p.name, p.form]));
+  assert.deepEqual([forms.operationMode, forms.remainingCapacity3, forms.installationLocation], ['typed', 'typed', 'raw']);
+  const back = await call('PUT', '/elapi/v1/devices/027d01/properties/operationMode', JSON.stringify({ operationMode: 'discharging' }), json);
+  assert.equal(back.status, 200);
 });
 
 test('hostile and malformed requests are refused with a status and a message naming the rule; the device is untouched', async () => {
@@ -86,8 +102,13 @@ test('hostile and malformed requests are refused with a status and a message nam
     ['GET', '/elapi/v1/devices/zz;drop/properties', undefined, 404, /not an EOJ in hex/],
     ['GET', '/elapi/v1/devices/013001/properties', undefined, 404, /no device 013001/],
     ['GET', '/elapi/v1/devices/027d01/properties/noSuchProperty', undefined, 404, /has no property noSuchProperty/],
-    ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', '{"operationMode": 67}', 400, /must be the EDT as hex/],
-    ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', '{"operationMode": "4"}', 400, /must be the EDT as hex/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', '{"operationMode": 67}', 400, /"67" is not one of enumeration/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', '{"operationMode": "4"}', 400, /"4" is not one of enumeration .* or the EDT as hex/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', '{"operationMode": null}', 400, /must be enumeration .*, or the EDT as hex/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/operationStatus', '{"operationStatus": "yes"}', 400, /"yes" is not one of .*must be true or false/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/chargingPower', '{"chargingPower": 1.5}', 400, /1\.5 is not an integer/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/chargingPower', '{"chargingPower": -1}', 400, /-1 is outside 0–999999999 W/],
+    ['PUT', '/elapi/v1/devices/027d01/properties/installationLocation', '{"installationLocation": 67}', 400, /must be the EDT as hex/],
     ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', 'not json', 400, /not JSON/],
     ['PUT', '/elapi/v1/devices/027d01/properties/operationMode', '{"operationMode": "99"}', 400, /0x99 is not one of/],
     ['PUT', '/elapi/v1/devices/027d01/properties/remainingCapacity3', '{"remainingCapacity3": "10"}', 405, /not settable/],

@@ -75,7 +75,7 @@ test('erab gateway repin moves the R5 pin of an admitted device after a refused 
   // An address that is neither an IP address nor a Web API URL is refused (400).
   const badAddress = await runErab(['gateway', 'repin', '--gateway', gw.operatorUrl!, '--device', battery.deviceId, '--address', '127.17.5.3;rm', '--reason', 'typo', ...asOperator]);
   assert.equal(badAddress.code, 1);
-  assert.match(badAddress.stderr, /HTTP 400.*address: must be the IPv4 or IPv6 address/);
+  assert.match(badAddress.stderr, /HTTP 400.*body\.address: must be the IPv4 or IPv6 address/);
   // A decision on a record that changed meanwhile is refused (409).
   const stale = await runErab([...base, '--revision', String(battery.revision + 5), ...asOperator]);
   assert.equal(stale.code, 1);

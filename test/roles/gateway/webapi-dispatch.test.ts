@@ -30,7 +30,7 @@ import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway
 const T0 = Date.UTC(2026, 6, 15, 3);
 const SECRET = 'webapi-client-secret-for-GW1';
 
-let pki: PkiWorld<'gw' | 'remote' | 'agg'>;
+let pki: PkiWorld<'gw' | 'remote' | 'agg' | 'impostor'>;
 let foreign: PkiWorld<'gw'>;
 let site: DeviceSite;
 const deviceAudit = new MemoryAuditSink();
@@ -38,9 +38,9 @@ const deviceAudit = new MemoryAuditSink();
 const material = (world: PkiWorld<string>, name: string) => TlsMaterial.fromPem({ credentials: [{ certPem: world.get(name).certPem, keyPem: world.get(name).keyPem }], caPem: world.caPem });
 
 before(async () => {
-  pki = await pkiWorld({ gw: 'gateway:GW1', agg: 'aggregator:AGG1', remote: { role: 'gateway', id: 'REMOTE-SITE-1', ip: ['127.17.6.2'] } }, { prefix: 'erab-webapi-' });
+  pki = await pkiWorld({ gw: 'gateway:GW1', agg: 'aggregator:AGG1', remote: { role: 'device', id: 'REMOTE-SITE-1', ip: ['127.17.6.2'] }, impostor: { role: 'gateway', id: 'GW-IMPOSTOR', ip: ['127.17.6.4'] } }, { prefix: 'erab-webapi-' });
   foreign = await pkiWorld({ gw: 'gateway:GW1' }, { prefix: 'erab-webapi-foreign-' });
-  // The device's Web API node: its certificate from the project CA; gateway certificates may connect.
+  // The device's Web API node: its device certificate from the project CA; gateway certificates may connect.
   site = await DeviceSite.start({ address: '127.17.6.2', port: 0, startTime: T0, battery: { initialSocPercent: 80 } }, {
     realtime: false,
     webApi: { material: await material(pki, 'remote'), clients: [{ id: 'GW1', secret: SECRET }], audit: deviceAudit, allowList: { participants: ['gateway:GW1'] } },
@@ -57,7 +57,7 @@ test('a Web API device is identified, admitted, read and dispatched through the 
   const url = site.webApiUrl!;
   assert.match(url, /^https:\/\/127\.17\.6\.2:\d+$/);
   const controller = await EchonetController.start({ address: '127.17.6.1', multicast: false, timeoutMs: 2000, retries: 1 });
-  const webApi = new WebApiClient({ tls: clientTlsOptions(await material(pki, 'gw'), 'R5', { expect: { role: 'gateway', id: 'REMOTE-SITE-1' } }), clientId: 'GW1', clientSecret: SECRET, clock: systemClock });
+  const webApi = new WebApiClient({ tls: clientTlsOptions(await material(pki, 'gw'), 'R5', { expect: { role: 'device', id: 'REMOTE-SITE-1' } }), clientId: 'GW1', clientSecret: SECRET, clock: systemClock });
   const audit = new MemoryAuditSink();
   const admission = new AdmissionRegistry(new MemoryAdmissionStore(), new ManualClock(), audit);
   const echonet = new EchonetSite({ controller, admission, clock: systemClock, addresses: [url], webApi });
@@ -150,5 +150,46 @@ test('a gateway configured with echonet.webApi reaches the device with its own c
     assert.equal(site.battery!.object.get(StorageBattery.props.operationMode), 'charging');
   } finally {
     await gw.close();
+  }
+});
+
+test('the gateway reaches a Web API node only when it presents a device certificate (the configured device:<id> when named)', async () => {
+  const secretFile = join(pki.dir, 'webapi-2.secret');
+  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+  // A node on another address whose server certificate is a gateway's, not a device's.
+  const impostor = await DeviceSite.start({ address: '127.17.6.4', port: 0, startTime: T0, battery: {} }, {
+    realtime: false,
+    webApi: { material: await material(pki, 'impostor'), clients: [{ id: 'GW1', secret: SECRET }], audit: new MemoryAuditSink(), allowList: { participants: ['gateway:GW1'] } },
+  });
+  const start = async (devices: unknown[], db: string) => {
+    const audit = new MemoryAuditSink();
+    const gw = await Gateway.start(gatewayConfigSchema.parse({
+      gatewayId: 'GW1', database: join(pki.dir, db), tls: pki.tlsFiles('gw'),
+      aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:9', certificateFile: pki.get('agg').files.certFile },
+      operator: { port: 0, operators: ['op-sato'] },
+      echonet: { address: '127.17.6.3', port: 0, pollMs: 60_000, timeoutMs: 2000, retries: 0, webApi: { devices, clientId: 'GW1', clientSecretFile: secretFile } },
+    }), { audit });
+    return { gw, audit };
+  };
+  try {
+    assert.throws(() => gatewayConfigSchema.parse({ gatewayId: 'GW1', database: 'x.db', tls: pki.tlsFiles('gw'), aggregator: { id: 'AGG1', vtnUrl: 'https://127.0.0.1:9', certificateFile: 'a.pem' }, echonet: { webApi: { devices: [{ url: site.webApiUrl, id: 'bad id' }], clientId: 'GW1', clientSecretFile: secretFile } } }), /echonet\.webApi\.devices|participant id/);
+    // Named right: reached. Named wrong, or a gateway certificate: refused in the handshake and audited.
+    const right = await start([{ url: site.webApiUrl!, id: 'REMOTE-SITE-1' }], 'gw-webapi-right.db');
+    try {
+      assert.ok(right.gw.admission.list().some((r) => r.address === site.webApiUrl), 'the named device is reached');
+    } finally {
+      await right.gw.close();
+    }
+    const wrong = await start([{ url: site.webApiUrl!, id: 'REMOTE-SITE-2' }, impostor.webApiUrl!], 'gw-webapi-wrong.db');
+    try {
+      assert.deepEqual(wrong.gw.admission.list(), [], 'neither node is discovered');
+      const refused = wrong.audit.records.filter((r) => r.action === 'tls.server_refused').map((r) => r.reason ?? '');
+      assert.ok(refused.some((r) => /server is device REMOTE-SITE-1, expected id REMOTE-SITE-2/.test(r)), refused.join(' | '));
+      assert.ok(refused.some((r) => /server is a gateway, expected device/.test(r)), refused.join(' | '));
+    } finally {
+      await wrong.gw.close();
+    }
+  } finally {
+    await impostor.close();
   }
 });

@@ -13,11 +13,15 @@ import { InvalidInputError } from '../../../core/errors.js';
 import { readNode, type PropertyResult, type RemoteNode } from '../controller.js';
 import type { Eoj } from '../eoj.js';
 import type { Property } from '../frame.js';
-import { deviceIdOf, edtOfRawValue, ELAPI_PREFIX, ELAPI_TOKEN_PATH, propertyNameOf, rawValue } from './resources.js';
+import { deviceIdOf, edtOfValue, ELAPI_PREFIX, ELAPI_TOKEN_PATH, propertyNameOf, valueOf } from './resources.js';
 
 export interface WebApiClientOptions {
-  /** TLS options with our client certificate (mutual TLS) and the server check, e.g. clientTlsOptions(...). */
-  tls: tls.ConnectionOptions;
+  /**
+   * TLS options with our client certificate (mutual TLS) and the server check, e.g.
+   * clientTlsOptions(...); or, per node, a function of its base URL (to expect each node's own
+   * device certificate, `device:<id>`).
+   */
+  tls: tls.ConnectionOptions | ((address: string) => tls.ConnectionOptions);
   clientId: string;
   clientSecret: string;
   clock: Clock;
@@ -53,8 +57,13 @@ export class WebApiClient {
   private readonly agent: https.Agent;
   private readonly known = new Map<string, RemoteNode>();
 
+  private readonly tlsFor: (address: string) => tls.ConnectionOptions;
+
   constructor(private readonly o: WebApiClientOptions) {
-    this.agent = new https.Agent({ ...o.tls, keepAlive: true, maxSockets: 4 });
+    const given = o.tls;
+    this.tlsFor = typeof given === 'function' ? given : () => given;
+    // The TLS options travel with each request (the agent pools sockets per host, port and certificate).
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
   }
 
   /** What identification found at a base URL. */
@@ -78,7 +87,7 @@ export class WebApiClient {
       const v = values[propertyNameOf(deoj, epc)];
       if (v === undefined) return { epc, edt: new Uint8Array(0), ok: false };
       try {
-        return { epc, edt: edtOfRawValue(v, propertyNameOf(deoj, epc)), ok: true };
+        return { epc, edt: edtOfValue(deoj, epc, v, propertyNameOf(deoj, epc)), ok: true };
       } catch {
         return { epc, edt: new Uint8Array(0), ok: false };
       }
@@ -90,7 +99,7 @@ export class WebApiClient {
     const out: PropertyResult[] = [];
     for (const p of props) {
       const name = propertyNameOf(deoj, p.epc);
-      const r = await this.call(address, 'PUT', `${ELAPI_PREFIX}/devices/${deviceIdOf(deoj)}/properties/${encodeURIComponent(name)}`, { [name]: rawValue(p.edt) });
+      const r = await this.call(address, 'PUT', `${ELAPI_PREFIX}/devices/${deviceIdOf(deoj)}/properties/${encodeURIComponent(name)}`, { [name]: valueOf(deoj, p.epc, p.edt) });
       if (r.status >= 500) throw new InvalidInputError(`Web API ${address}: HTTP ${r.status} ${describe(r.json)}`);
       out.push({ epc: p.epc, edt: r.status === 200 ? new Uint8Array(0) : Uint8Array.from(p.edt), ok: r.status === 200 });
     }
@@ -128,7 +137,7 @@ export class WebApiClient {
     const timeout = this.o.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       const req = https.request({
-        ...this.o.tls, agent: this.agent, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 443, method, path, timeout,
+        ...this.tlsFor(address), agent: this.agent, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 443, method, path, timeout,
         headers: { accept: 'application/json', ...headers, ...(text ? { 'content-length': Buffer.byteLength(text) } : {}) },
       }, (res) => {
         let out = '';

@@ -5,7 +5,7 @@
  *
  *   POST /elapi/oauth/token                                   OAuth 2.0 client credentials grant (RFC 6749 §4.4)
  *   GET  /elapi/v1/devices                                    {devices: [{id, deviceType, eoj}]}
- *   GET  /elapi/v1/devices/{id}                               {id, deviceType, eoj, properties: [{name, epc, get, set}]}
+ *   GET  /elapi/v1/devices/{id}                               {id, deviceType, eoj, properties: [{name, epc, get, set, form}]}
  *   GET  /elapi/v1/devices/{id}/properties                    {<name>: <value>, ...} every readable property
  *   GET  /elapi/v1/devices/{id}/properties/{name}             {<name>: <value>}
  *   PUT  /elapi/v1/devices/{id}/properties/{name}             body {<name>: <value>} → {<name>: <value>}
@@ -15,14 +15,20 @@
  *   ("0ef001") so that a controller identifies a node over the Web API as it does over UDP;
  * - property names are the Machine Readable Appendix short names (the generated tables), or
  *   "0xNN" for an EPC the tables do not name (maker-specific); either form is accepted;
- * - every value is in the guideline's raw form (the EDT as upper-case hex), not the typed forms of
- *   its Device Descriptions: both ends check it against the same Appendix tables.
+ * - values are typed (a number in the property's unit, a state name, true/false for
+ *   operationStatus, as the guideline's Device Descriptions give them) only for the storage
+ *   battery's main properties (TYPED below); every other value is in the guideline's raw form (the
+ *   EDT as upper-case hex). A typed property also accepts the raw form on a PUT. State names are
+ *   erab's class definitions' (src/protocols/echonet/objects), which were not checked name by
+ *   name against the Device Description files. Both ends check values against the same Appendix
+ *   tables.
  * Errors are {type, message} with the HTTP status (400 rangeError, 401 and 403 authorisation,
  * 404 referenceError, 405 methodNotAllowed).
  */
 import { InvalidInputError } from '../../../core/errors.js';
 import { eojClass, formatEoj, parseEoj, type Eoj } from '../eoj.js';
 import { appendixProperty } from '../objects/appendix.js';
+import { classDefinition } from '../objects/index.js';
 
 /** The path prefix of the device resources. */
 export const ELAPI_PREFIX = '/elapi/v1';
@@ -64,4 +70,58 @@ export function edtOfRawValue(v: unknown, name: string): Uint8Array {
     throw new InvalidInputError(`Web API value of "${name.slice(0, 60)}" must be the EDT as hex (1–255 bytes, e.g. "42")`);
   }
   return Uint8Array.from(Buffer.from(v, 'hex'));
+}
+
+/** A property value in the Web API: typed (number, state name, boolean) or raw (EDT hex). */
+export type WebApiValue = string | number | boolean;
+
+const OPERATION_STATUS = 0x80;
+/**
+ * Properties whose values travel typed, by class: the storage battery's operation status, modes,
+ * capacities, powers and remaining capacity. The codec is the class definition's, so the typed
+ * form and the EDT cannot disagree.
+ */
+const TYPED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
+  [0x027d, new Set([OPERATION_STATUS, 0xa0, 0xa1, 0xa4, 0xa5, 0xaa, 0xab, 0xcf, 0xd0, 0xd3, 0xda, 0xdb, 0xe2, 0xe4, 0xeb, 0xec])],
+]);
+const RAW_HEX = /^(?:[0-9a-fA-F]{2}){1,255}$/;
+
+function typedCodec(o: Eoj, epc: number) {
+  return TYPED.get(eojClass(o))?.has(epc) ? classDefinition(eojClass(o))?.byEpc.get(epc)?.codec : undefined;
+}
+
+/** Whether property `epc` of `o` travels typed ("typed") or as EDT hex ("raw"). */
+export function valueFormOf(o: Eoj, epc: number): 'typed' | 'raw' {
+  return typedCodec(o, epc) ? 'typed' : 'raw';
+}
+
+/** The Web API value of an EDT: typed where the property is, else raw; an EDT the codec cannot read stays raw. */
+export function valueOf(o: Eoj, epc: number, edt: Uint8Array): WebApiValue {
+  const codec = typedCodec(o, epc);
+  if (!codec) return rawValue(edt);
+  try {
+    const v = codec.decode(edt) as unknown;
+    if (epc === OPERATION_STATUS) return v === 'on';
+    return typeof v === 'number' || typeof v === 'string' ? v : rawValue(edt);
+  } catch {
+    return rawValue(edt);
+  }
+}
+
+/**
+ * The EDT of a Web API value: for a typed property its typed form (or the raw form, EDT hex, which
+ * no typed value of these properties looks like), else the raw form; anything else is refused
+ * naming the property and the rule.
+ */
+export function edtOfValue(o: Eoj, epc: number, v: unknown, name: string): Uint8Array {
+  const codec = typedCodec(o, epc);
+  if (!codec || (typeof v === 'string' && RAW_HEX.test(v))) return edtOfRawValue(v, name);
+  const typed = epc === OPERATION_STATUS && typeof v === 'boolean' ? (v ? 'on' : 'off') : v;
+  const rule = `${epc === OPERATION_STATUS ? 'true or false' : codec.type}, or the EDT as hex`;
+  if (typeof typed !== 'number' && typeof typed !== 'string') throw new InvalidInputError(`Web API value of "${name.slice(0, 60)}" must be ${rule}`);
+  try {
+    return codec.encode(typed as never);
+  } catch (err) {
+    throw new InvalidInputError(`Web API value of "${name.slice(0, 60)}": ${(err as Error).message} (must be ${rule})`);
+  }
 }

@@ -14,7 +14,7 @@ import type { EchonetObject } from '../object.js';
 import { eojClass, type Eoj } from '../eoj.js';
 import { classDefinition } from '../objects/index.js';
 import {
-  deviceIdOf, edtOfRawValue, eojOfDeviceId, epcOfPropertyName, ELAPI_PREFIX, ELAPI_TOKEN_PATH, propertyNameOf, rawValue,
+  deviceIdOf, edtOfValue, eojOfDeviceId, epcOfPropertyName, ELAPI_PREFIX, ELAPI_TOKEN_PATH, propertyNameOf, valueFormOf, valueOf, type WebApiValue,
 } from './resources.js';
 
 /** An OAuth 2.0 client allowed to obtain tokens; the secret is kept as its SHA-256 only. */
@@ -137,14 +137,14 @@ export function webApiHandler(o: WebApiServerOptions): (req: IncomingMessage, re
     const maps = obj.propertyMaps();
     const known = new Set([...maps.get, ...maps.set]);
     if (parts.length === 2) {
-      return { ...describe(obj), properties: [...known].sort((a, b) => a - b).map((epc) => ({ name: propertyNameOf(obj.eoj, epc), epc: `0x${epc.toString(16).toUpperCase().padStart(2, '0')}`, get: maps.get.includes(epc), set: maps.set.includes(epc) })) };
+      return { ...describe(obj), properties: [...known].sort((a, b) => a - b).map((epc) => ({ name: propertyNameOf(obj.eoj, epc), epc: `0x${epc.toString(16).toUpperCase().padStart(2, '0')}`, get: maps.get.includes(epc), set: maps.set.includes(epc), form: valueFormOf(obj.eoj, epc) })) };
     }
     if (parts[2] !== 'properties' || parts.length > 4) throw new HttpError(404, 'referenceError', `no resource ${url.pathname.slice(0, 100)}`);
     if (parts.length === 3) {
-      const all: Record<string, string> = {};
+      const all: Record<string, WebApiValue> = {};
       for (const epc of maps.get) {
         const edt = obj.readForGet(epc);
-        if (edt) all[propertyNameOf(obj.eoj, epc)] = rawValue(edt);
+        if (edt) all[propertyNameOf(obj.eoj, epc)] = valueOf(obj.eoj, epc, edt);
       }
       return all;
     }
@@ -155,7 +155,7 @@ export function webApiHandler(o: WebApiServerOptions): (req: IncomingMessage, re
     if (method === 'GET') {
       const edt = obj.readForGet(epc);
       if (!edt) throw new HttpError(405, 'methodNotAllowed', `${canonical} cannot be read`);
-      return { [canonical]: rawValue(edt) };
+      return { [canonical]: valueOf(obj.eoj, epc, edt) };
     }
     let body: unknown;
     try {
@@ -168,13 +168,13 @@ export function webApiHandler(o: WebApiServerOptions): (req: IncomingMessage, re
     const value = given[canonical] ?? given[name];
     let edt: Uint8Array;
     try {
-      edt = edtOfRawValue(value, canonical);
+      edt = edtOfValue(obj.eoj, epc, value, canonical);
     } catch (err) {
       throw new HttpError(400, 'rangeError', (err as InvalidInputError).message);
     }
     const outcome = obj.applySet(epc, edt);
     if (!outcome.accepted) throw new HttpError(outcome.reason.includes('not settable') ? 405 : 400, outcome.reason.includes('not settable') ? 'methodNotAllowed' : 'rangeError', outcome.reason);
-    return { [canonical]: rawValue(edt) };
+    return { [canonical]: valueOf(obj.eoj, epc, edt) };
   };
 
   return (req, res) => {
