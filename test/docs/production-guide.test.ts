@@ -64,8 +64,10 @@ test('docs/production.md brings up a TSO, an aggregator on PostgreSQL and two ga
   const net = 100 + Math.floor(Math.random() * 100);
   const ports = new Map<string, number>();
   for (const p of ['8443', '9443', '8444', '9444']) ports.set(p, await freeLoopbackPort());
-  // The TSO's example start, moved to the first block that leaves tertiary1's 15 minutes of lead time.
-  const start = formatJst(komaCeil(Date.now() + 16 * 60_000));
+  // The TSO's example start, moved to the first block that leaves tertiary1's 15 minutes of lead time
+  // when the dispatch step runs (minutes after the test began: computed then, not at the start).
+  let start = '';
+  const dispatchStart = (): string => (start ||= formatJst(komaCeil(Date.now() + 16 * 60_000)));
   let commandId = '';
   const adapt = (text: string): string => {
     let s = text.replaceAll('postgres://erab@192.0.2.30:5432/erab_aggregator', db.url)
@@ -74,7 +76,7 @@ test('docs/production.md brings up a TSO, an aggregator on PostgreSQL and two ga
       .replace(/192\.0\.2\.\d+/g, '127.0.0.1')
       .replaceAll('192.168.10.', `127.${net}.10.`)
       .replaceAll('192.168.20.', `127.${net}.20.`)
-      .replaceAll('2026-12-07T18:00:00+09:00', start)
+      .replaceAll('2026-12-07T18:00:00+09:00', text.includes('2026-12-07T18:00:00+09:00') ? dispatchStart() : '')
       .replaceAll('<command-id>', commandId);
     for (const [from, to] of ports) s = s.replace(new RegExp(`\\b${from}\\b`, 'g'), String(to));
     return s;
