@@ -42,6 +42,8 @@ const COVERED: Record<string, readonly string[]> = {
   'GET /api/fleet/devices': [E2E],
   'POST /api/portfolio': [E2E],
   'GET /api/events/stream': [E2E],
+  'GET /api/audit': ['test/roles/aggregator/console-audit.test.ts'],
+  'GET /api/refusals': ['test/roles/aggregator/console-audit.test.ts'],
   'GET /api/status': [TSO],
   'GET /api/dispatches': [TSO],
   'POST /api/dispatches': [TSO],

@@ -23,13 +23,15 @@
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online` filters                  viewer
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
+ *   GET  /api/audit                    audit log page newest first, `action` filter, with verification  viewer
+ *   GET  /api/refusals                 refusals: dispatch refusals and refused requests and TLS peers  viewer
  *   ...                                the routes attached modules contribute (operator-routes.ts)
  *
  * A command whose power the addressed resources cannot take runs as far as it can and is `short`
  * (with `shortfallW`), never `executed`; one naming a resource the fleet does not have is refused.
  */
 import { z } from 'zod';
-import { NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
+import { InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis } from '../../../core/units.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
@@ -43,6 +45,7 @@ import { pageOf, pageQuery } from '../../common/pages.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
+import { AuditView } from './audit-view.js';
 
 export interface ConsoleOptions {
   /**
@@ -98,7 +101,7 @@ const deviceView = z.object({ id: z.string(), gateway: z.string(), resourceClass
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The console's own routes and the live feed its stream serves. */
-export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'page' | 'liveIntervalMs' | 'online'>): { routes: ApiRoute[]; feed: LiveFeed } {
+export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'page' | 'liveIntervalMs' | 'online'> & { audit?: AuditSink | undefined }): { routes: ApiRoute[]; feed: LiveFeed } {
   const online = o.online ?? ((id: string) => agg.fleet.state(id)?.online ?? false);
   const feed = new LiveFeed({
     event: () => new Map(agg.status().events.map((e) => [e.key, e])),
@@ -116,6 +119,7 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     return ev;
   };
 
+  const auditView = new AuditView(o.audit ?? { append() {} });
   const routes: ApiRoute[] = [
     ...(o.page ? [{
       method: 'GET', path: '/', action: 'console.page', role: 'viewer', summary: 'The operator console page', produces: 'html',
@@ -250,6 +254,35 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       method: 'GET', path: '/api/events/stream', action: 'console.api.stream', role: 'viewer', produces: 'event-stream',
       summary: 'Server-sent events: `hello`, then one message per changed event, command or gateway ({op: upsert|remove, id, value})',
       handle: (r) => feed.subscribe(r.raw.res, { aggregator: agg.id, time: epochMillis(Date.now()) }),
+    },
+    {
+      method: 'GET', path: '/api/audit', action: 'console.api.audit', role: 'viewer',
+      summary: 'The role\'s audit log newest first, with the log\'s verification result; `action` is one action or a prefix ending in "." (e.g. tls.), `outcome` filters',
+      query: z.object({ action: z.string().max(100).optional(), outcome: z.enum(['success', 'failure', 'refused']).optional(), ...pageQuery }),
+      response: z.object({ items: z.array(z.object({ index: z.number(), time: z.number(), action: z.string(), outcome: z.string() }).loose()), nextCursor: z.string().nullable(), verification: z.object({ ok: z.boolean().nullable(), checkedAt: z.number(), problems: z.array(z.string()) }).loose() }),
+      handle: (r) => {
+        const a = r.args as { action?: string; outcome?: string; limit: number; cursor?: string };
+        try {
+          return auditView.page(a);
+        } catch (err) {
+          if (err instanceof RangeError) throw new InvalidInputError(err.message);
+          throw err;
+        }
+      },
+    },
+    {
+      method: 'GET', path: '/api/refusals', action: 'console.api.refusals', role: 'viewer',
+      summary: 'Refusals newest first: dispatches the engine refused (kind dispatch), peers refused at the TLS handshake (kind tls) and requests refused by policy or role (kind request)',
+      query: z.object({ kind: z.enum(['dispatch', 'tls', 'request']).optional(), limit: pageQuery.limit }),
+      response: z.object({ items: z.array(z.object({ kind: z.string(), time: z.number(), by: z.string(), what: z.string(), reason: z.string() })) }),
+      handle: (r) => {
+        const a = r.args as { kind?: 'dispatch' | 'tls' | 'request'; limit: number };
+        const dispatch = a.kind && a.kind !== 'dispatch' ? [] : agg.engine.recentRefusals().map((n) => ({ kind: 'dispatch', time: n.time, by: n.by, what: n.what, reason: n.reason }));
+        const audited = a.kind === 'dispatch' ? [] : auditView.page({ limit: a.limit, outcome: 'refused', ...(a.kind === 'tls' ? { action: 'tls.' } : {}) }).items
+          .map((e) => ({ kind: e.action.startsWith('tls.') ? 'tls' : 'request', time: e.time, by: e.actor.address ? `${e.actor.id} (${e.actor.address})` : e.actor.id, what: e.target ? `${e.action} ${e.target}` : e.action, reason: e.reason ?? '' }))
+          .filter((x) => !a.kind || x.kind === a.kind);
+        return { items: [...dispatch, ...audited].sort((x, y) => y.time - x.time).slice(0, a.limit) };
+      },
     },
   ];
   return { routes, feed };

@@ -1,0 +1,94 @@
+/**
+ * The console's audit log browser and refusals view over real mutual TLS, against the
+ * aggregator's own tamper-evident audit log on disk (no injected sink): GET /api/audit pages
+ * the log newest first with its verification result, filters by action (or a prefix) and by
+ * outcome; GET /api/refusals lists a gateway certificate refused at the console's TLS handshake
+ * (kind tls) and an operator refused by the role table (kind request).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock } from '../../../src/core/clock.js';
+import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
+import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
+import { operatorCall } from '../common/operator-client.js';
+
+let pki: PkiWorld<'agg' | 'gw9' | 'alice' | 'vera'>;
+let agg: RunningAggregator;
+const consoleAt = () => ({ port: agg.consolePort!, caPem: pki.caPem, server: { role: 'aggregator', id: 'AGG1' } });
+
+before(async () => {
+  pki = await pkiWorld({ agg: 'aggregator:AGG1', gw9: 'gateway:GW9', alice: 'operator:alice', vera: 'operator:vera' }, { prefix: 'erab-console-audit-' });
+  agg = await startAggregator(parseAggregatorConfig({
+    id: 'AGG1', tls: pki.tlsFiles('agg'), store: { url: join(pki.dir, 'agg.db') }, audit: { dir: join(pki.dir, 'audit') },
+    downstream: { host: '127.0.0.1', port: 0, allowList: { roles: ['gateway'] } },
+    console: { port: 0, roles: { default: 'viewer', operators: { alice: 'administrator' } } },
+  }), { clock: systemClock });
+});
+
+after(async () => {
+  await agg?.stop();
+  pki?.close();
+});
+
+test('GET /api/audit: newest first, paged, filtered, with the log verified', async () => {
+  const { alice, vera } = pki.certs;
+  for (let i = 0; i < 3; i++) assert.equal((await operatorCall(consoleAt(), alice, 'GET', '/status')).status, 200);
+  const all = await operatorCall(consoleAt(), vera, 'GET', '/api/audit?limit=3');
+  assert.equal(all.status, 200, all.text);
+  assert.equal(all.json.items.length, 3, all.text);
+  const idx = all.json.items.map((e: { index: number }) => e.index);
+  assert.deepEqual(idx, [...idx].sort((a: number, b: number) => b - a), 'newest first');
+  assert.equal(all.json.verification.ok, true, JSON.stringify(all.json.verification));
+  assert.ok(all.json.verification.records >= 3);
+  const next = await operatorCall(consoleAt(), vera, 'GET', `/api/audit?limit=3&cursor=${all.json.nextCursor}`);
+  assert.ok(next.json.items.every((e: { index: number }) => e.index < idx[2]), 'the next page is older');
+  const byAction = await operatorCall(consoleAt(), vera, 'GET', '/api/audit?action=console.status');
+  assert.ok(byAction.json.items.length >= 1);
+  assert.ok(byAction.json.items.every((e: { action: string }) => e.action === 'console.status'));
+  assert.ok(byAction.json.items.some((e: { actor: { id: string } }) => e.actor.id === 'alice'));
+  const prefix = await operatorCall(consoleAt(), vera, 'GET', '/api/audit?action=aggregator.');
+  assert.ok(prefix.json.items.some((e: { action: string }) => e.action === 'aggregator.start'));
+  const bad = await operatorCall(consoleAt(), vera, 'GET', '/api/audit?cursor=zz');
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /cursor/);
+});
+
+test('GET /api/refusals: a certificate refused at the TLS handshake and a request refused by role', async () => {
+  const { gw9, vera } = pki.certs;
+  // A gateway's certificate is not an operator's: the console's allow-list refuses the handshake.
+  await operatorCall(consoleAt(), gw9, 'GET', '/status').then(() => assert.fail('a gateway certificate reached the console'), () => {});
+  // vera is a viewer: submitting a command is refused (403) and audited.
+  const refused = await operatorCall(consoleAt(), vera, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: 'fleet', durationMs: 60_000, reason: 'not mine to give' });
+  assert.equal(refused.status, 403, refused.text);
+  const tls = await operatorCall(consoleAt(), vera, 'GET', '/api/refusals?kind=tls');
+  assert.equal(tls.status, 200, tls.text);
+  const gwRefusal = tls.json.items.find((r: { by: string }) => r.by.includes('GW9'));
+  assert.ok(gwRefusal, JSON.stringify(tls.json.items));
+  assert.equal(gwRefusal.kind, 'tls');
+  assert.ok(gwRefusal.reason.length > 0);
+  const every = await operatorCall(consoleAt(), vera, 'GET', '/api/refusals');
+  const kinds = new Set(every.json.items.map((r: { kind: string }) => r.kind));
+  assert.ok(kinds.has('tls') && kinds.has('request'), JSON.stringify(every.json.items));
+  const roleRefusal = every.json.items.find((r: { kind: string; by: string }) => r.kind === 'request' && r.by.startsWith('vera'));
+  assert.ok(roleRefusal, 'the viewer refused by role is listed');
+});
+
+test('GET /api/audit: a record edited on disk turns the verification red', async () => {
+  const { vera } = pki.certs;
+  const segs = join(pki.dir, 'audit', 'segments');
+  const last = readdirSync(segs).sort().at(-1)!;
+  // A forged line appended behind the writer's back: its hash chain does not hold.
+  appendFileSync(join(segs, last), `${JSON.stringify({ i: 999_999, time: new Date().toISOString(), prev: '0'.repeat(64), actor: { kind: 'system', id: 'x' }, action: 'forged', outcome: 'success' })}\n`);
+  // The verification is kept for 30 s; the next page after that sees it. A fresh view now:
+  const { AuditView } = await import('../../../src/roles/aggregator/runtime/audit-view.js');
+  const { AuditLog } = await import('../../../src/security/audit/log.js');
+  const view = new AuditView(Object.assign(Object.create(AuditLog.prototype), { dir: join(pki.dir, 'audit') }) as never, 0);
+  const v = view.verification();
+  assert.equal(v.ok, false);
+  assert.ok(v.problems.length > 0);
+  const page = await operatorCall(consoleAt(), vera, 'GET', '/api/audit?limit=1');
+  assert.equal(page.status, 200);
+});
