@@ -116,7 +116,7 @@ const ja: Widen<typeof en> = {
     period: '{{start}} – {{end}} · コマ {{koma}}',
     col: { target: '目標', instructed: '指示', delivered: '実績', uncovered: '不足' },
     byParty: '発令元: {{party}}',
-    byOperator: '運用者 {{by}} の指令: {{reason}}',
+    byOperator: '運用者 {{by}}の指令: {{reason}}',
     approvedBy: '{{by}}（承認: {{approver}}）',
     uncovered: 'フリートで賄えない {{kw}}',
     nonRespondingList: '応答なし（{{count}} 件）: {{ids}}',
