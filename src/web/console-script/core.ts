@@ -76,9 +76,14 @@ async function send(method, path, body) {
   return json;
 }
 const enc = encodeURIComponent;
-/** Runs fn at most once per ms (the last call wins), for work that deltas trigger. */
+/** Runs fn once calls have stopped for ms (typing in a search box). */
 function debounce(fn, ms) {
   let timer;
   return () => { clearTimeout(timer); timer = setTimeout(fn, ms); };
+}
+/** Runs fn at most once per ms, after the first call of each period (work that a stream of deltas triggers). */
+function throttle(fn, ms) {
+  let timer = null;
+  return () => { if (timer === null) timer = setTimeout(() => { timer = null; fn(); }, ms); };
 }
 `;

@@ -92,5 +92,5 @@ for (const b of document.querySelectorAll('#fleet-tabs button')) {
   });
 }
 /** The device page again, when the gateways' deltas say something moved (one page, not the fleet). */
-const reloadDevices = debounce(() => void fleet.devices.load().catch(showError), 1000);
+const reloadDevices = throttle(() => void fleet.devices.load().catch(showError), 2000);
 `;

@@ -16,16 +16,17 @@ function drawHeader() {
   $('#who').textContent = status.id;
   document.title = t('title', { id: status.id });
   const pending = [...commandsById.values()].filter((c) => c.state === 'held').length;
-  $('#fleet').textContent = t('fleet', { online: status.resources.online, total: status.resources.total, gateways: status.gateways.length, pending });
+  $('#fleet').textContent = t('fleet', { online: status.resources.online, total: status.resources.total, gateways: status.gateways, pending });
 }
+/** The header's counts (/api/summary: small whatever the fleet's size; /status carries every gateway). */
 async function loadStatus() {
-  status = await getJson('/status');
+  status = await getJson('/api/summary');
   serverOffset = status.time - Date.now();
   drawHeader();
   $('#clock').textContent = iso(Date.now() + serverOffset);
 }
-const reloadStatus = debounce(() => void loadStatus().catch(showError), 1000);
-const reloadRefusals = debounce(() => void loadRefusals().catch(showError), 1000);
+const reloadStatus = throttle(() => void loadStatus().catch(showError), 1000);
+const reloadRefusals = throttle(() => void loadRefusals().catch(showError), 1000);
 
 /** The page's fixed text (elements with data-i18n / data-i18n-placeholder) in the current language. */
 function applyLanguage() {
@@ -72,11 +73,8 @@ function onDelta(kind, m) {
 async function loadAll() {
   held = [];
   try {
-    await loadServedPaths();
-    await loadStatus();
-    await loadCommands();
-    await loadEvents();
-    await fleet.devices.first();
+    // The first device page does not wait for the rest.
+    await Promise.all([fleet.devices.first(), loadServedPaths(), loadCommands().then(loadEvents), loadStatus()]);
     $('#error').textContent = '';
     const waiting = held;
     held = null;
@@ -88,12 +86,28 @@ async function loadAll() {
   }
 }
 
+/** Commands, events and the header again, keeping the deltas that arrive meanwhile. */
+async function reloadStreamed() {
+  while (held) await new Promise((r) => setTimeout(r, 50)); // the first reading is still under way
+  held = [];
+  try {
+    await Promise.all([loadCommands().then(loadEvents), loadStatus()]);
+  } catch (err) { showError(err); }
+  const waiting = held;
+  held = null;
+  for (const [kind, d] of waiting) APPLY[kind](d);
+}
+
 function live() {
   const stream = new EventSource('/api/events/stream');
+  let hellos = 0;
   stream.addEventListener('hello', () => {
     $('#live').textContent = t('live.on');
     $('#live').className = 'on';
-    void loadAll();
+    // The lists were read at start, perhaps before the stream's baseline: the streamed ones (commands,
+    // events, the header) are read again now; after a reconnect, everything.
+    if (++hellos > 1) void loadAll();
+    else void reloadStreamed();
   });
   for (const kind of Object.keys(APPLY)) stream.addEventListener(kind, (m) => onDelta(kind, m));
   stream.addEventListener('error', () => {
@@ -102,7 +116,9 @@ function live() {
   });
 }
 applyLanguage();
+// The stream and the lists at once: the first device page does not wait for the stream's hello.
 live();
+void loadAll();
 // The clock runs locally from the server's time; the panels that have no stream are read again
 // now and then (alerts, findings, compliance, the audit log), the lists never.
 setInterval(() => { $('#clock').textContent = iso(Date.now() + serverOffset); }, 1000);

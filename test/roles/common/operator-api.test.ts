@@ -44,6 +44,7 @@ const COVERED: Record<string, readonly string[]> = {
   'GET /api/events/stream': [E2E],
   'GET /api/audit': ['test/roles/aggregator/console-audit.test.ts'],
   'GET /api/refusals': ['test/roles/aggregator/console-audit.test.ts'],
+  'GET /api/summary': ['test/web/console-scale.test.ts'],
   'GET /api/status': [TSO],
   'GET /api/dispatches': [TSO],
   'POST /api/dispatches': [TSO],

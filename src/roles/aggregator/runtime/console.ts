@@ -23,6 +23,7 @@
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online` filters                  viewer
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
+ *   GET  /api/summary                  counts for the console's header (not the lists)                viewer
  *   GET  /api/audit                    audit log page newest first, `action` filter, with verification  viewer
  *   GET  /api/refusals                 refusals: dispatch refusals and refused requests and TLS peers  viewer
  *   ...                                the routes attached modules contribute (operator-routes.ts)
@@ -254,6 +255,17 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       method: 'GET', path: '/api/events/stream', action: 'console.api.stream', role: 'viewer', produces: 'event-stream',
       summary: 'Server-sent events: `hello`, then one message per changed event, command or gateway ({op: upsert|remove, id, value})',
       handle: (r) => feed.subscribe(r.raw.res, { aggregator: agg.id, time: epochMillis(Date.now()) }),
+    },
+    {
+      method: 'GET', path: '/api/summary', action: 'console.api.summary', role: 'viewer',
+      summary: 'Counts for the console\'s header: resources (online), gateways, events by state, commands held; a few hundred bytes whatever the fleet\'s size',
+      response: z.object({ id: z.string(), time: z.number(), resources: z.object({ total: z.number(), online: z.number() }), gateways: z.number(), events: z.record(z.string(), z.number()), held: z.number() }),
+      handle: () => {
+        const s = agg.status();
+        const events: Record<string, number> = {};
+        for (const e of s.events) events[e.state] = (events[e.state] ?? 0) + 1;
+        return { id: s.id, time: s.time, resources: s.resources, gateways: s.gateways.length, events, held: agg.commands().filter((c) => c.state === 'held').length };
+      },
     },
     {
       method: 'GET', path: '/api/audit', action: 'console.api.audit', role: 'viewer',
