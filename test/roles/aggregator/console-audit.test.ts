@@ -3,11 +3,14 @@
  * aggregator's own tamper-evident audit log on disk (no injected sink): GET /api/audit pages
  * the log newest first with its verification result, filters by action (or a prefix) and by
  * outcome; GET /api/refusals lists a gateway certificate refused at the console's TLS handshake
- * (kind tls) and an operator refused by the role table (kind request).
+ * (kind tls) and an operator refused by the role table (kind request). The view's verification
+ * turns red for a record edited on disk.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { AuditLog } from '../../../src/security/audit/log.js';
+import { AuditView } from '../../../src/roles/aggregator/runtime/audit-view.js';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
@@ -76,19 +79,21 @@ test('GET /api/refusals: a certificate refused at the TLS handshake and a reques
   assert.ok(roleRefusal, 'the viewer refused by role is listed');
 });
 
-test('GET /api/audit: a record edited on disk turns the verification red', async () => {
-  const { vera } = pki.certs;
-  const segs = join(pki.dir, 'audit', 'segments');
-  const last = readdirSync(segs).sort().at(-1)!;
-  // A forged line appended behind the writer's back: its hash chain does not hold.
-  appendFileSync(join(segs, last), `${JSON.stringify({ i: 999_999, time: new Date().toISOString(), prev: '0'.repeat(64), actor: { kind: 'system', id: 'x' }, action: 'forged', outcome: 'success' })}\n`);
-  // The verification is kept for 30 s; the next page after that sees it. A fresh view now:
-  const { AuditView } = await import('../../../src/roles/aggregator/runtime/audit-view.js');
-  const { AuditLog } = await import('../../../src/security/audit/log.js');
-  const view = new AuditView(Object.assign(Object.create(AuditLog.prototype), { dir: join(pki.dir, 'audit') }) as never, 0);
-  const v = view.verification();
-  assert.equal(v.ok, false);
-  assert.ok(v.problems.length > 0);
-  const page = await operatorCall(consoleAt(), vera, 'GET', '/api/audit?limit=1');
-  assert.equal(page.status, 200);
+test('the audit view: a record edited on disk turns the verification red', () => {
+  const dir = join(pki.dir, 'edited-audit');
+  const log = AuditLog.open({ dir, origin: 'erab/test/audit' });
+  try {
+    for (let i = 0; i < 4; i++) log.append({ actor: { kind: 'operator', id: 'alice' }, action: 'console.status', outcome: 'success' });
+    const view = new AuditView(log, 0);
+    assert.equal(view.verification().ok, true);
+    assert.deepEqual(view.page({ limit: 2 }).items.map((e) => e.index), [3, 2]);
+    // Someone rewrites who did record 1, behind the log's back: the chain no longer holds.
+    const seg = join(dir, 'segments', readdirSync(join(dir, 'segments')).sort()[0]!);
+    writeFileSync(seg, readFileSync(seg, 'utf8').replace(/("i":1,.*?"id":)"alice"/, '$1"mallory"'));
+    const v = view.verification();
+    assert.equal(v.ok, false);
+    assert.match(v.problems.join('; '), /edited/);
+  } finally {
+    log.close();
+  }
 });
