@@ -52,6 +52,7 @@ table { border-collapse: collapse; background: #fff; margin: .3rem 0; } td, th {
 .mono { font-family: ui-monospace, monospace; font-size: 12px; } td.online.on { color: #0a6b2d; } td.online.off { color: #8a94a6; } td.admission.pending { color: #c25400; }
 .reason-input { width: 12rem; } .actions button { margin-right: .3rem; } .tools { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; margin: .3rem 0; }
 .legend span { margin-right: 1rem; } #lang { margin-left: auto; } #lang button[aria-pressed="true"], #fleet-tabs button[aria-pressed="true"] { font-weight: 600; } .period { margin: 0 0 .3rem; color: #5a6270; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
+#audit td:nth-child(2), #recent td:first-child, #held td:nth-child(2), #held td:nth-child(7), #refusals td:first-child { white-space: nowrap; }
 tr.sev-high td, tr.sev-critical td { color: #b00020; } tr.refused td { color: #b00020; }
 `;
 
@@ -80,7 +81,7 @@ export function consolePage(title: string, opts: { lang?: ConsoleLanguage } = {}
 <p id="notice" role="status"></p>
 <h3 data-i18n="held.title">Held commands</h3>
 <p id="held-none" class="muted" data-i18n="held.none">No command is waiting for approval.</p>
-<table id="held"><thead><tr><th data-i18n="held.col.id">id</th><th data-i18n="held.col.submitted">submitted (JST)</th><th data-i18n="held.col.by">by</th><th data-i18n="held.col.what">what</th><th data-i18n="held.col.reason">reason</th><th data-i18n="held.col.why">why a second operator</th><th data-i18n="held.col.expires">expires (JST)</th><th></th></tr></thead><tbody></tbody></table>
+<table id="held" hidden><thead><tr><th data-i18n="held.col.id">id</th><th data-i18n="held.col.submitted">submitted (JST)</th><th data-i18n="held.col.by">by</th><th data-i18n="held.col.what">what</th><th data-i18n="held.col.reason">reason</th><th data-i18n="held.col.why">why a second operator</th><th data-i18n="held.col.expires">expires (JST)</th><th></th></tr></thead><tbody></tbody></table>
 <h3 data-i18n="events.title">Events</h3>
 <p class="legend"><span class="t" data-i18n="legend.target">target</span><span class="i" data-i18n="legend.instructed">instructed</span><span class="d" data-i18n="legend.delivered">delivered</span></p>
 <div id="events"><p class="muted" data-i18n="loading">Loading…</p></div>

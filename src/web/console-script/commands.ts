@@ -52,6 +52,7 @@ function drawCommands() {
   const held = all.filter((c) => c.state === 'held');
   $('#held tbody').replaceChildren(...held.map(heldRow));
   $('#held-none').hidden = held.length > 0;
+  $('#held').hidden = held.length === 0;
   $('#recent tbody').replaceChildren(...all.filter((c) => c.state !== 'held').slice(0, 20).map(recentRow));
   drawHeader();
 }
