@@ -14,7 +14,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { systemClock } from '../../src/core/clock.js';
@@ -30,6 +30,7 @@ import { Gateway, gatewayConfigSchema } from '../../src/roles/gateway/gateway.js
 import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
 import { pkiWorld, waiter, type PkiWorld } from '../kit/index.js';
 import { operatorCall } from '../roles/common/operator-client.js';
+import { REPO_ROOT } from '../repo.js';
 
 const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -163,6 +164,16 @@ test('two operators: alice submits a command over the two-person threshold, bob 
   assert.match(await bobPage.textContent(`${card} p.state`) ?? '', /^取消/);
   assert.equal(await alicePage.$(`${card} button.cancel`), null, 'a cancelled event has no Cancel button');
   assert.ok(audit.records.some((r) => r.action === 'console.api.event.cancel' && r.actor.id === 'alice' && r.outcome === 'success'));
+
+  // The fleet: GW1's battery online and admitted; the gateways with the erab version they reported.
+  await alicePage.waitForSelector(`#devices tr[data-id="${b1.id}"][data-online="true"]`, { timeout: 15_000 });
+  await alicePage.click('#fleet-tabs button[data-tab="gateways"]');
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (let i = 0; i < 30 && (await alicePage.textContent('#gateways tr[data-id="GW1"] td:nth-child(6)').catch(() => null)) !== version; i++) {
+    await alicePage.fill('#gateways-q', i % 2 ? 'GW' : 'gw'); // a new search reads the page again
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(await alicePage.textContent('#gateways tr[data-id="GW1"] td:nth-child(6)'), version);
 });
 
 test('an over-capacity command is shown as short, not green, in English and in Japanese', { timeout: 120_000, skip: SKIP }, async () => {

@@ -19,7 +19,7 @@
  *   POST /api/events/<key>/cancel      cancel an event {reason}: its devices return to their owners    operator
  *   PATCH /api/events/<key>            modify an operator event {powerW?, durationMs?, reason}        operator
  *   GET  /api/fleet/sites              the portfolio's sites page, `q`, `pool`                          viewer
- *   GET  /api/fleet/gateways           gateways page, `q` search                                       viewer
+ *   GET  /api/fleet/gateways           gateways page, `q` search (with each one's erab version)        viewer
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online` filters                  viewer
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
@@ -97,7 +97,7 @@ const commandRecord = z.object({
 }).loose();
 const commandOutcome = z.object({ record: commandRecord, result: z.object({ key: z.string(), allocatedW: z.number(), shortfallW: z.number() }).optional() });
 const pageOfSchema = (item: z.ZodType) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-const deviceView = z.object({ id: z.string(), gateway: z.string(), resourceClass: z.string(), ratedReduceW: z.number(), ratedIncreaseW: z.number(), online: z.boolean() }).loose();
+const deviceView = z.object({ id: z.string(), gateway: z.string(), resourceClass: z.string(), ratedReduceW: z.number(), ratedIncreaseW: z.number(), online: z.boolean(), version: z.string().optional().describe('firmware version, from the portfolio') }).loose();
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -121,6 +121,8 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
   };
 
   const auditView = new AuditView(o.audit ?? { append() {} });
+  // Versions of the items of one page (the bench's stand-in aggregator has none to give).
+  const versionsOf = async (gateways: string[], devices: string[]) => (agg.versions ? agg.versions({ gateways, devices }) : { gateways: {} as Record<string, { erab: string; node: string }>, devices: {} as Record<string, string> });
   const routes: ApiRoute[] = [
     ...(o.page ? [{
       method: 'GET', path: '/', action: 'console.page', role: 'viewer', summary: 'The operator console page', produces: 'html',
@@ -212,12 +214,14 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     },
     {
       method: 'GET', path: '/api/fleet/gateways', action: 'console.api.fleet.gateways', role: 'viewer', summary: 'Gateways registered with the downstream VTN by venID; `q` searches the venID',
-      query: z.object({ q: z.string().max(100).optional(), ...pageQuery }), response: pageOfSchema(z.object({ venId: z.string() }).loose()),
-      handle: (r) => {
+      query: z.object({ q: z.string().max(100).optional(), ...pageQuery }), response: pageOfSchema(z.object({ venId: z.string(), version: z.string().optional(), nodeVersion: z.string().optional() }).loose()),
+      handle: async (r) => {
         const a = r.args as { q?: string; limit: number; cursor?: string };
         const gws = agg.downstream.gateways().sort((x, y) => (x.venId < y.venId ? -1 : 1));
         const q = a.q?.toLowerCase();
-        return pageOf(gws, (g) => g.venId, { limit: a.limit, cursor: a.cursor, filter: q ? (g) => g.venId.toLowerCase().includes(q) : undefined });
+        const page = pageOf(gws, (g) => g.venId, { limit: a.limit, cursor: a.cursor, filter: q ? (g) => g.venId.toLowerCase().includes(q) : undefined });
+        const v = await versionsOf(page.items.map((g) => g.venId), []);
+        return { items: page.items.map((g) => (v.gateways[g.venId] ? { ...g, version: v.gateways[g.venId]!.erab, nodeVersion: v.gateways[g.venId]!.node } : g)), nextCursor: page.nextCursor };
       },
     },
     {
@@ -231,14 +235,15 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       method: 'GET', path: '/api/fleet/devices', action: 'console.api.fleet.devices', role: 'viewer',
       summary: 'Devices (resources) by id; `q` searches id and gateway, `gateway` and `online` filter',
       query: z.object({ q: z.string().max(100).optional(), gateway: z.string().max(128).optional(), online: bool.optional(), ...pageQuery }), response: pageOfSchema(deviceView),
-      handle: (r) => {
+      handle: async (r) => {
         const a = r.args as { q?: string; gateway?: string; online?: boolean; limit: number; cursor?: string };
         const q = a.q?.toLowerCase();
         const filter = q || a.gateway || a.online !== undefined
           ? (s: ResourceSpec) => (!a.gateway || s.venId === a.gateway) && (!q || s.id.toLowerCase().includes(q) || s.venId.toLowerCase().includes(q)) && (a.online === undefined || online(s.id) === a.online)
           : undefined;
         const page = pageOf(agg.fleet.sorted(), (s) => s.id, { limit: a.limit, cursor: a.cursor, filter });
-        return { items: page.items.map(deviceOf), nextCursor: page.nextCursor };
+        const v = await versionsOf([], page.items.map((s) => s.id));
+        return { items: page.items.map((s) => (v.devices[s.id] ? { ...deviceOf(s), version: v.devices[s.id] } : deviceOf(s))), nextCursor: page.nextCursor };
       },
     },
     {
