@@ -68,7 +68,7 @@ function onDelta(kind, m) {
   if (held) { held.push([kind, d]); return; }
   APPLY[kind](d);
   if (kind !== 'gateway') reloadStatus();
-  reloadRefusals();
+  if (kind === 'event' && d.value && d.value.state === 'refused') reloadRefusals();
 }
 async function loadAll() {
   held = [];
@@ -120,7 +120,7 @@ applyLanguage();
 live();
 void loadAll();
 // The clock runs locally from the server's time; the panels that have no stream are read again
-// now and then (alerts, findings, compliance, the audit log), the lists never.
+// now and then (alerts, findings, compliance, refusals, the audit log), the lists never.
 setInterval(() => { $('#clock').textContent = iso(Date.now() + serverOffset); }, 1000);
-setInterval(() => { void loadPanels(); if (audit.at === 0) void loadAudit().catch(() => {}); }, 30000);
+setInterval(() => { void loadPanels(); void loadRefusals().catch(() => {}); if (audit.at === 0) void loadAudit().catch(() => {}); }, 30000);
 `;

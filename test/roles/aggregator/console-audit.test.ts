@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { AuditLog } from '../../../src/security/audit/log.js';
-import { AuditView } from '../../../src/roles/aggregator/runtime/audit-view.js';
+import { AUDIT_SCAN_MAX, AuditView } from '../../../src/roles/aggregator/runtime/audit-view.js';
+import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
@@ -96,4 +97,17 @@ test('the audit view: a record edited on disk turns the verification red', () =>
   } finally {
     log.close();
   }
+});
+
+test('the audit view: a filter that matches little stops after AUDIT_SCAN_MAX records and its cursor continues there', () => {
+  const sink = new MemoryAuditSink();
+  sink.append({ actor: { kind: 'operator', id: 'alice' }, action: 'needle', outcome: 'success' });
+  for (let i = 0; i < AUDIT_SCAN_MAX + 5; i++) sink.append({ actor: { kind: 'system', id: 'x' }, action: 'hay', outcome: 'success' });
+  const view = new AuditView(sink);
+  const first = view.page({ limit: 10, action: 'needle' });
+  assert.deepEqual(first.items, []);
+  assert.equal(first.nextCursor, 'a6', 'continues below the last record read');
+  const second = view.page({ limit: 10, action: 'needle', cursor: first.nextCursor! });
+  assert.deepEqual([second.items.map((e) => [e.index, e.action]), second.nextCursor], [[[0, 'needle']], null]);
+  assert.equal(second.verification.ok, null, 'a memory sink is not a tamper-evident log');
 });

@@ -5,7 +5,7 @@
  * TLS handshakes refused by the allow-list (`tls.refused`) and every other `refused` outcome.
  *
  * The log on disk is read, never held in memory: segments are read newest first and the scan
- * stops once a page is full. The verification reads the whole log, so its result is kept for
+ * stops once a page is full, or after AUDIT_SCAN_MAX records (the cursor then continues there). The verification reads the whole log, so its result is kept for
  * `verifyEveryMs` and recomputed on the next request after that.
  */
 import { readAnchor, listSegments, readStoreFile } from '../../../security/audit/store.js';
@@ -56,6 +56,12 @@ function indexOf(cursor: string | undefined): number {
   return Number(m[1]);
 }
 
+/**
+ * The most records one filtered page reads: a filter that matches little stops there and its
+ * nextCursor continues below the last record read (the page may hold fewer items, even none).
+ */
+export const AUDIT_SCAN_MAX = 20_000;
+
 export class AuditView {
   private verified: AuditVerification | undefined;
 
@@ -66,7 +72,11 @@ export class AuditView {
     const before = indexOf(q.cursor);
     const wanted = (e: { action: string; outcome: string }) => (!q.action || (q.action.endsWith('.') ? e.action.startsWith(q.action) : e.action === q.action)) && (!q.outcome || e.outcome === q.outcome);
     const items: AuditEntry[] = [];
+    let scanned = 0;
+    let lastRead: number | undefined;
     for (const e of this.newestFirst(before)) {
+      if (scanned++ >= AUDIT_SCAN_MAX) return { items, nextCursor: cursorOf(lastRead!), verification: this.verification() };
+      lastRead = e.index;
       if (!wanted(e)) continue;
       items.push(e);
       if (items.length > q.limit) break;
