@@ -73,8 +73,9 @@ function onDelta(kind, m) {
 async function loadAll() {
   held = [];
   try {
-    // The first device page does not wait for the rest.
-    await Promise.all([fleet.devices.first(), loadServedPaths(), loadCommands().then(loadEvents), loadStatus()]);
+    // The first device page first, alone: the server answers it before the heavier readings.
+    await fleet.devices.first();
+    await Promise.all([loadServedPaths(), loadCommands().then(loadEvents), loadStatus()]);
     $('#error').textContent = '';
     const waiting = held;
     held = null;
