@@ -37,22 +37,22 @@ const agg = { id: 'BENCH', fleet, downstream: { gateways: () => gateways.map((g)
 const { routes } = consoleRoutes(agg, { online: (id) => id.charCodeAt(id.length - 1) % 2 === 0 });
 const route = (path: string): ApiRoute => routes.find((r) => r.method === 'GET' && r.path === path)!;
 
-function call(path: string, query: string): { items: unknown[]; nextCursor: string | null } {
+async function call(path: string, query: string): Promise<{ items: unknown[]; nextCursor: string | null }> {
   const r = route(path);
   const search = new URLSearchParams(query);
   const raw = Object.fromEntries(search);
   const parsed = r.query!.parse(raw);
-  return r.handle({ operator: { id: 'bench', role: 'operator', fingerprint: '' }, role: 'viewer', params: {}, query: search, args: parsed, body: undefined, audit: { append() {} }, raw: {} as never }) as { items: unknown[]; nextCursor: string | null };
+  return await r.handle({ operator: { id: 'bench', role: 'operator', fingerprint: '' }, role: 'viewer', params: {}, query: search, args: parsed, body: undefined, audit: { append() {} }, raw: {} as never }) as { items: unknown[]; nextCursor: string | null };
 }
 
-function time(label: string, path: string, query: () => string): void {
-  call(path, query()); // warm-up
+async function time(label: string, path: string, query: () => string): Promise<void> {
+  await call(path, query()); // warm-up
   const ms: number[] = [];
   let items = 0;
   for (let i = 0; i < RUNS; i++) {
     const q = query();
     const t0 = performance.now();
-    items = call(path, q).items.length;
+    items = (await call(path, q)).items.length;
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
@@ -62,17 +62,17 @@ function time(label: string, path: string, query: () => string): void {
 
 console.log(`operator-api fleet pages: ${N} devices behind ${G} gateways, ${RUNS} runs each; node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 let t0 = performance.now();
-call('/api/fleet/devices', 'limit=100');
+await call('/api/fleet/devices', 'limit=100');
 console.log(`${'first page after a fleet change (index built)'.padEnd(44)} ${(performance.now() - t0).toFixed(2)} ms`);
-const deep = call('/api/fleet/devices', `limit=500&cursor=${Buffer.from('dev-0050000').toString('base64url').replace(/^/, 'k')}`);
-time('devices: first page (100)', '/api/fleet/devices', () => 'limit=100');
-time('devices: a page from the middle (100)', '/api/fleet/devices', () => `limit=100&cursor=${deep.nextCursor!}`);
-time('devices: search (q=dev-00999, 100 match)', '/api/fleet/devices', () => 'q=dev-00999&limit=100');
-time('devices: one gateway (gateway=GW-04242)', '/api/fleet/devices', () => 'gateway=GW-04242&limit=100');
-time('devices: online=true (100)', '/api/fleet/devices', () => 'online=true&limit=100');
-time('gateways: first page (100)', '/api/fleet/gateways', () => 'limit=100');
-time('gateways: search (q=gw-0424)', '/api/fleet/gateways', () => 'q=gw-0424&limit=100');
+const deep = await call('/api/fleet/devices', `limit=500&cursor=${Buffer.from('dev-0050000').toString('base64url').replace(/^/, 'k')}`);
+await time('devices: first page (100)', '/api/fleet/devices', () => 'limit=100');
+await time('devices: a page from the middle (100)', '/api/fleet/devices', () => `limit=100&cursor=${deep.nextCursor!}`);
+await time('devices: search (q=dev-00999, 100 match)', '/api/fleet/devices', () => 'q=dev-00999&limit=100');
+await time('devices: one gateway (gateway=GW-04242)', '/api/fleet/devices', () => 'gateway=GW-04242&limit=100');
+await time('devices: online=true (100)', '/api/fleet/devices', () => 'online=true&limit=100');
+await time('gateways: first page (100)', '/api/fleet/gateways', () => 'limit=100');
+await time('gateways: search (q=gw-0424)', '/api/fleet/gateways', () => 'q=gw-0424&limit=100');
 fleet.upsert({ id: 'dev-new', venId: 'GW-00000', resourceClass: 'battery', ratedReduceW: 1, ratedIncreaseW: 1, costPerKWh: 1 });
 t0 = performance.now();
-call('/api/fleet/devices', 'limit=100');
+await call('/api/fleet/devices', 'limit=100');
 console.log(`${'first page after one more device (re-sort)'.padEnd(44)} ${(performance.now() - t0).toFixed(2)} ms`);

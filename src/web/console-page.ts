@@ -1,9 +1,14 @@
 /**
  * The aggregator operator console: one self-contained HTML page (no external assets, no build
  * step) served by the aggregator's operator endpoint behind mutual TLS, in Japanese or English
- * (i18next, inlined; ./console-messages.ts), every time in JST (+09:00), events with their コマ. It polls `/status` and
- * `/events/<key>/series` and draws, per event, the target vs delivered curve as SVG — the picture
- * an operator watches during a dispatch — with the refusals and pending approvals beside it.
+ * (i18next, inlined; ./console-messages.ts), every time in JST (+09:00), events with their コマ.
+ * It reads the lists once (server-paged: the fleet is never loaded whole) and then applies the
+ * deltas of the server-sent event stream. Views: events (target vs instructed vs delivered, as
+ * figures and an SVG curve, with who, why, start and end, and Cancel), held commands (Approve /
+ * Reject) and recent ones (a short command shown as short), the fleet (sites, gateways, devices
+ * with search, filters and Admit / Reject for pending devices), alerts, incidents, vulnerability
+ * findings and compliance when those routes are served, the audit log with its verification,
+ * and refusals including TLS refusals.
  *
  * The script is inline and pinned by its SHA-256 in the Content-Security-Policy, so the page
  * runs nothing else (no eval, no third-party origin, no inline handlers).
@@ -13,155 +18,42 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { CONSOLE_MESSAGES, type ConsoleLanguage } from './console-messages.js';
+import { COMMANDS_SCRIPT } from './console-script/commands.js';
+import { CORE_SCRIPT } from './console-script/core.js';
+import { EVENTS_SCRIPT } from './console-script/events.js';
+import { FLEET_SCRIPT } from './console-script/fleet.js';
+import { LIVE_SCRIPT } from './console-script/live.js';
+import { PANELS_SCRIPT } from './console-script/panels.js';
 
 /** i18next's browser build, inlined (the page loads nothing from elsewhere). */
 const I18NEXT = readFileSync(join(dirname(createRequire(import.meta.url).resolve('i18next/package.json')), 'dist/umd/i18next.min.js'), 'utf8');
 
-const SCRIPT = String.raw`
-'use strict';
-const $ = (sel) => document.querySelector(sel);
-const NS = 'http://www.w3.org/2000/svg';
-// Every time an operator reads is JST: ISO 8601 with +09:00, or HH:MM on a chart's axis.
-const JST_MS = 9 * 3600e3;
-const iso = (t) => new Date(t + JST_MS).toISOString().slice(0, 19) + '+09:00';
-const hhmm = (t) => new Date(t + JST_MS).toISOString().slice(11, 16);
-// The market's コマ: 30-minute blocks of the JST day, 1..48.
-const koma = (t) => Math.floor(((t + JST_MS) % 86400e3) / 1800e3) + 1;
-const kw = (w) => (w === null || w === undefined ? '–' : (w / 1000).toFixed(1) + ' kW');
-
-/** ?lang= wins, then the language the server chose from Accept-Language, then the browser's list. */
-function pickLanguage() {
-  const asked = new URLSearchParams(location.search).get('lang');
-  if (asked === 'ja' || asked === 'en') return asked;
-  const served = document.documentElement.dataset.lang;
-  if (served === 'ja' || served === 'en') return served;
-  for (const l of navigator.languages || [navigator.language]) {
-    const tag = String(l).toLowerCase();
-    if (tag === 'ja' || tag.startsWith('ja-')) return 'ja';
-    if (tag === 'en' || tag.startsWith('en-')) return 'en';
-  }
-  return 'en';
-}
-i18next.init({ lng: pickLanguage(), fallbackLng: 'en', resources: MESSAGES, initAsync: false, interpolation: { escapeValue: false } });
-const t = (key, vars) => i18next.t(key, vars);
-
-/** The page's fixed text (elements with data-i18n) in the current language. */
-function applyLanguage() {
-  document.documentElement.lang = i18next.language;
-  for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
-  document.title = t('title', { id: $('#who').textContent });
-  for (const b of document.querySelectorAll('#lang button')) b.setAttribute('aria-pressed', String(b.dataset.lang === i18next.language));
-}
-
-function el(tag, attrs, text) {
-  const e = tag.startsWith('svg:') ? document.createElementNS(NS, tag.slice(4)) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-/** Target (dashed), instructed (dotted) and delivered (solid) power of one event, kW over JST time. */
-function chart(samples) {
-  const W = 640, H = 220, L = 56, R = 12, T = 12, B = 28;
-  const svg = el('svg:svg', { viewBox: '0 0 ' + W + ' ' + H, width: '100%', role: 'img', 'aria-label': t('chart.label'), class: 'chart' });
-  if (samples.length === 0) { svg.appendChild(el('svg:text', { x: L, y: H / 2 }, t('chart.waiting'))); return svg; }
-  const t0 = samples[0].t, t1 = Math.max(samples[samples.length - 1].t, t0 + 1);
-  // Axis ticks at 1, 2 or 5 × 10^k kW so that the labels are exact.
-  const peak = Math.max(1, ...samples.map((s) => Math.max(s.targetW, s.instructedW || 0, s.deliveredW || 0))) * 1.05;
-  const raw = peak / 4, mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw);
-  const max = step * 4;
-  const x = (tt) => L + ((tt - t0) / (t1 - t0)) * (W - L - R);
-  const y = (w) => T + (1 - w / max) * (H - T - B);
-  for (let i = 0; i <= 4; i++) {
-    const w = (max * i) / 4;
-    svg.appendChild(el('svg:line', { x1: L, x2: W - R, y1: y(w), y2: y(w), class: 'grid' }));
-    svg.appendChild(el('svg:text', { x: L - 6, y: y(w) + 4, 'text-anchor': 'end', class: 'axis' }, String(+(w / 1000).toFixed(3))));
-  }
-  svg.appendChild(el('svg:text', { x: 4, y: T + 8, class: 'axis' }, t('chart.axis')));
-  svg.appendChild(el('svg:text', { x: L, y: H - 8, class: 'axis', 'data-t': iso(t0) }, hhmm(t0) + ' ' + t('chart.time')));
-  svg.appendChild(el('svg:text', { x: W - R, y: H - 8, 'text-anchor': 'end', class: 'axis', 'data-t': iso(t1) }, hhmm(t1) + ' ' + t('chart.time')));
-  const line = (key, cls) => {
-    const pts = samples.filter((s) => s[key] !== null && s[key] !== undefined).map((s) => x(s.t).toFixed(1) + ',' + y(s[key]).toFixed(1));
-    if (pts.length) svg.appendChild(el('svg:polyline', { points: pts.join(' '), class: cls, 'data-series': key }));
-  };
-  line('targetW', 'target'); line('instructedW', 'instructed'); line('deliveredW', 'delivered');
-  return svg;
-}
-
-async function getJson(path) {
-  const res = await fetch(path, { cache: 'no-store' });
-  if (!res.ok) throw new Error(path + ': ' + res.status);
-  return res.json();
-}
-
-function komaSpan(start, end) {
-  const a = koma(start), b = koma(Math.max(start, end - 1));
-  return a === b ? String(a) : a + '–' + b;
-}
-
-async function refresh() {
-  try {
-    const s = await getJson('status');
-    $('#who').textContent = s.id;
-    document.title = t('title', { id: s.id });
-    $('#clock').textContent = iso(s.time);
-    $('#fleet').textContent = t('fleet', { online: s.resources.online, total: s.resources.total, gateways: s.gateways.length, pending: s.pendingApprovals });
-    const events = $('#events');
-    events.replaceChildren();
-    if (s.events.length === 0) events.appendChild(el('p', { class: 'muted' }, t('noEvents')));
-    for (const e of s.events) {
-      const series = await getJson('events/' + encodeURIComponent(e.key) + '/series');
-      const pct = e.deliveredW !== null && e.targetW > 0 ? Math.round((e.deliveredW / e.targetW) * 100) + '%' : '–';
-      const card = el('section', { class: 'event', 'data-key': e.key });
-      card.appendChild(el('h2', {}, e.party + ' · ' + e.eventId + ' · ' + t('direction.' + e.direction) + ' ' + kw(e.targetW)));
-      if (Number.isFinite(e.start) && Number.isFinite(e.end)) card.appendChild(el('p', { class: 'period' }, t('event.period', { start: iso(e.start), end: iso(e.end), koma: komaSpan(e.start, e.end) })));
-      const state = t('event.state.' + e.state, { defaultValue: e.state });
-      card.appendChild(el('p', { class: 'state ' + e.state }, t('event.line', { state, delivered: kw(e.deliveredW), pct, resources: e.resources, gateways: e.gateways })
-        + (e.nonResponding.length ? t('event.nonResponding', { count: e.nonResponding.length }) : '')));
-      card.appendChild(chart(series));
-      events.appendChild(card);
-    }
-    const tbody = $('#refusals tbody');
-    tbody.replaceChildren();
-    for (const r of s.refusals.slice(-20).reverse()) {
-      const tr = el('tr');
-      for (const v of [iso(r.time), r.by, r.what, r.reason]) tr.appendChild(el('td', {}, v));
-      tbody.appendChild(tr);
-    }
-    $('#error').textContent = '';
-  } catch (err) {
-    $('#error').textContent = t('error', { message: err.message });
-  }
-}
-for (const b of document.querySelectorAll('#lang button')) {
-  b.addEventListener('click', () => {
-    i18next.changeLanguage(b.dataset.lang);
-    const u = new URL(location.href);
-    u.searchParams.set('lang', b.dataset.lang);
-    history.replaceState(null, '', u);
-    applyLanguage();
-    refresh();
-  });
-}
-applyLanguage();
-refresh();
-setInterval(refresh, 2000);
-`.replace('MESSAGES', () => JSON.stringify(CONSOLE_MESSAGES));
+/**
+ * The page's one script, put together from the modules of ./console-script/ (each plain browser
+ * JavaScript as text) with the messages inlined; the CSP pins its hash.
+ */
+const SCRIPT = [CORE_SCRIPT, COMMANDS_SCRIPT, EVENTS_SCRIPT, FLEET_SCRIPT, PANELS_SCRIPT, LIVE_SCRIPT].join('\n').replace('MESSAGES', () => JSON.stringify(CONSOLE_MESSAGES));
 
 const STYLE = `
 body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f6f7f9; }
 header { display: flex; gap: 1.5rem; align-items: baseline; flex-wrap: wrap; }
-h1 { font-size: 1.3rem; margin: 0; } h2 { font-size: 1rem; margin: 0 0 .3rem; }
-.muted, #fleet { color: #5a6270; } #error { color: #b00020; }
+h1 { font-size: 1.3rem; margin: 0; } h2 { font-size: 1rem; margin: 0 0 .3rem; } h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+.muted, #fleet { color: #5a6270; } #error, .bad { color: #b00020; } .good { color: #0a6b2d; }
+#live.on { color: #0a6b2d; } #live.off { color: #b00020; }
 .event { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; padding: .8rem 1rem; margin: 1rem 0; }
+.event.short { border-color: #c25400; border-width: 2px; }
 .state { margin: 0 0 .5rem; } .state.active { color: #0a6b2d; } .state.refused, .state.cancelled { color: #b00020; }
+.short, td.cstate.short { color: #c25400; font-weight: 600; } td.cstate.executed, td.cstate.approved { color: #0a6b2d; } td.cstate.rejected, td.cstate.expired { color: #b00020; }
 svg.chart { max-width: 960px; display: block; } svg .grid { stroke: #e4e7ec; } svg .axis { font-size: 11px; fill: #5a6270; }
 svg polyline { fill: none; stroke-width: 2; }
 svg .target { stroke: #1d2330; stroke-dasharray: 6 4; } svg .instructed { stroke: #8a94a6; stroke-dasharray: 2 3; }
 svg .delivered { stroke: #0b7a75; stroke-width: 2.5; }
-table { border-collapse: collapse; background: #fff; } td, th { border: 1px solid #dde1e7; padding: .25rem .5rem; text-align: left; }
-.legend span { margin-right: 1rem; } #lang { margin-left: auto; } #lang button[aria-pressed="true"] { font-weight: 600; } .period { margin: 0 0 .3rem; color: #5a6270; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
+table { border-collapse: collapse; background: #fff; margin: .3rem 0; } td, th { border: 1px solid #dde1e7; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+.mono { font-family: ui-monospace, monospace; font-size: 12px; } td.online.on { color: #0a6b2d; } td.online.off { color: #8a94a6; } td.admission.pending { color: #c25400; }
+.reason-input { width: 12rem; } .actions button { margin-right: .3rem; } .tools { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; margin: .3rem 0; }
+.legend span { margin-right: 1rem; } #lang { margin-left: auto; } #lang button[aria-pressed="true"], #fleet-tabs button[aria-pressed="true"] { font-weight: 600; } .period { margin: 0 0 .3rem; color: #5a6270; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
+#audit td:nth-child(2), #recent td:first-child, #held td:nth-child(2), #held td:nth-child(7), #refusals td:first-child { white-space: nowrap; }
+tr.sev-high td, tr.sev-critical td { color: #b00020; } tr.refused td { color: #b00020; }
 `;
 
 const hash = (code: string): string => `'sha256-${createHash('sha256').update(code).digest('base64')}'`;
@@ -184,12 +76,36 @@ export function consolePage(title: string, opts: { lang?: ConsoleLanguage } = {}
 <html lang="${lang}"${opts.lang ? ` data-lang="${opts.lang}"` : ''}><head><meta charset="utf-8"><title>${escapeHtml(title)} · erab console</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
 <body>
-<header><h1>erab · <span id="who">${escapeHtml(title)}</span></h1><span id="clock"></span><span id="fleet"></span><span id="error"></span>
+<header><h1>erab · <span id="who">${escapeHtml(title)}</span></h1><span id="clock"></span><span id="fleet"></span><span id="live"></span><span id="error"></span>
 <nav id="lang"><button type="button" data-lang="ja" lang="ja">日本語</button><button type="button" data-lang="en" lang="en">English</button></nav></header>
+<p id="notice" role="status"></p>
+<h3 data-i18n="held.title">Held commands</h3>
+<p id="held-none" class="muted" data-i18n="held.none">No command is waiting for approval.</p>
+<table id="held" hidden><thead><tr><th data-i18n="held.col.id">id</th><th data-i18n="held.col.submitted">submitted (JST)</th><th data-i18n="held.col.by">by</th><th data-i18n="held.col.what">what</th><th data-i18n="held.col.reason">reason</th><th data-i18n="held.col.why">why a second operator</th><th data-i18n="held.col.expires">expires (JST)</th><th></th></tr></thead><tbody></tbody></table>
+<h3 data-i18n="events.title">Events</h3>
 <p class="legend"><span class="t" data-i18n="legend.target">target</span><span class="i" data-i18n="legend.instructed">instructed</span><span class="d" data-i18n="legend.delivered">delivered</span></p>
 <div id="events"><p class="muted" data-i18n="loading">Loading…</p></div>
-<h2 data-i18n="refusals">Refusals</h2>
-<table id="refusals"><thead><tr><th data-i18n="col.time">time (JST)</th><th data-i18n="col.by">by</th><th data-i18n="col.what">what</th><th data-i18n="col.reason">reason</th></tr></thead><tbody></tbody></table>
+<h3 data-i18n="recent.title">Recent commands</h3>
+<table id="recent"><thead><tr><th data-i18n="col.time">time (JST)</th><th data-i18n="held.col.by">by</th><th data-i18n="held.col.what">what</th><th data-i18n="recent.state">state</th><th data-i18n="held.col.reason">reason</th></tr></thead><tbody></tbody></table>
+<h3 data-i18n="fleetView.title">Fleet</h3>
+<nav id="fleet-tabs" class="tools"><button type="button" data-tab="devices" aria-pressed="true" data-i18n="fleetView.devices">Devices</button><button type="button" data-tab="gateways" aria-pressed="false" data-i18n="fleetView.gateways">Gateways</button><button type="button" data-tab="sites" aria-pressed="false" data-i18n="fleetView.sites">Sites</button></nav>
+<section id="devices"><div class="tools"><input id="devices-q" type="search" maxlength="100" data-i18n-placeholder="fleetView.search"><input id="devices-gateway" type="text" maxlength="128" data-i18n-placeholder="fleetView.gatewayFilter"><select id="devices-online"><option value="" data-i18n="fleetView.any">any</option><option value="true" data-i18n="fleetView.online">online</option><option value="false" data-i18n="fleetView.offline">offline</option></select><button type="button" class="prev" data-i18n="page.prev">‹ previous</button><button type="button" class="next" data-i18n="page.next">next ›</button><span class="count"></span></div>
+<table><thead><tr><th data-i18n="fleetView.col.id">device</th><th data-i18n="fleetView.col.gateway">gateway</th><th data-i18n="fleetView.col.class">class</th><th data-i18n="fleetView.col.rated">rated down / up</th><th data-i18n="fleetView.col.online">online</th><th data-i18n="fleetView.col.admission">admission</th><th data-i18n="fleetView.col.version">version</th><th></th></tr></thead><tbody></tbody></table></section>
+<section id="gateways" hidden><div class="tools"><input id="gateways-q" type="search" maxlength="100" data-i18n-placeholder="fleetView.search"><button type="button" class="prev" data-i18n="page.prev">‹ previous</button><button type="button" class="next" data-i18n="page.next">next ›</button><span class="count"></span></div>
+<table><thead><tr><th data-i18n="fleetView.col.gateway">gateway</th><th data-i18n="fleetView.col.resources">resources</th><th data-i18n="fleetView.col.lastReport">last report (JST)</th><th data-i18n="fleetView.col.reports">reports</th><th data-i18n="fleetView.col.signed">signed</th><th data-i18n="fleetView.col.version">version</th></tr></thead><tbody></tbody></table></section>
+<section id="sites" hidden><div class="tools"><input id="sites-q" type="search" maxlength="100" data-i18n-placeholder="fleetView.search"><input id="sites-pool" type="text" maxlength="128" data-i18n-placeholder="fleetView.poolFilter"><button type="button" class="prev" data-i18n="page.prev">‹ previous</button><button type="button" class="next" data-i18n="page.next">next ›</button><span class="count"></span></div>
+<table><thead><tr><th data-i18n="fleetView.col.site">site</th><th data-i18n="fleetView.col.tsoArea">TSO area</th><th data-i18n="fleetView.col.pool">pool</th></tr></thead><tbody></tbody></table></section>
+<section id="alerts" class="panel" hidden><h3 data-i18n="alerts.title">Alerts</h3><div class="body"></div></section>
+<section id="incidents" class="panel" hidden><h3 data-i18n="incidents.title">Incidents</h3><div class="body"></div></section>
+<section id="vuln" class="panel" hidden><h3 data-i18n="vuln.title">Vulnerability findings</h3><div class="body"></div></section>
+<section id="compliance" class="panel" hidden><h3 data-i18n="compliance.title">Compliance</h3><div class="body"></div></section>
+<h3 data-i18n="refusals">Refusals</h3>
+<div class="tools"><select id="refusals-kind"><option value="" data-i18n="refusal.all">all</option><option value="dispatch" data-i18n="refusal.kind.dispatch">dispatch</option><option value="tls" data-i18n="refusal.kind.tls">TLS</option><option value="request" data-i18n="refusal.kind.request">request</option></select></div>
+<table id="refusals"><thead><tr><th data-i18n="col.time">time (JST)</th><th data-i18n="col.by">by</th><th data-i18n="col.what">what</th><th data-i18n="col.reason">reason</th><th data-i18n="col.kind">kind</th></tr></thead><tbody></tbody></table>
+<h3 data-i18n="audit.title">Audit log</h3>
+<p id="audit-verification" class="muted"></p>
+<section id="audit"><div class="tools"><input id="audit-action" type="search" maxlength="100" data-i18n-placeholder="audit.actionFilter"><select id="audit-outcome"><option value="" data-i18n="audit.anyOutcome">any outcome</option><option value="success" data-i18n="audit.outcome.success">success</option><option value="failure" data-i18n="audit.outcome.failure">failure</option><option value="refused" data-i18n="audit.outcome.refused">refused</option></select><button type="button" class="prev" data-i18n="page.newer">‹ newer</button><button type="button" class="next" data-i18n="page.older">older ›</button></div>
+<table><thead><tr><th>#</th><th data-i18n="col.time">time (JST)</th><th data-i18n="col.by">by</th><th data-i18n="audit.action">action</th><th data-i18n="col.what">what</th><th data-i18n="audit.outcomeCol">outcome</th><th data-i18n="col.reason">reason</th></tr></thead><tbody></tbody></table></section>
 <script>${I18NEXT}</script>
 <script>${SCRIPT}</script>
 </body></html>`;

@@ -2,7 +2,9 @@
  * The console in Japanese and in English, in a real browser (Debian's chromium through
  * playwright-core) over mutual TLS: a browser whose languages put Japanese first (it sends
  * Accept-Language: ja-JP) gets the page in Japanese, another in English; times are JST with
- * +09:00 in both, an event shows its コマ, and the page's switch changes the language in place.
+ * +09:00 in both, an event shows its コマ, and the page's switch changes the language in place —
+ * the views drawn from data too (commands, devices, the audit log's verification), not only the
+ * fixed text.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,7 @@ import { CONSOLE_MESSAGES, consoleLanguage } from '../../src/web/console-message
 const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ISO_JST = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00$/;
+const ISO_JST_IN = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00/;
 
 test('consoleLanguage: Japanese when Accept-Language prefers it, English otherwise', () => {
   assert.equal(consoleLanguage('ja-JP,ja;q=0.9,en-US;q=0.8'), 'ja');
@@ -102,11 +105,31 @@ test('the console page in Japanese and in English, times in JST, コマ shown', 
     assert.match(await ja.page.textContent('#clock') ?? '', ISO_JST);
     assert.ok(Math.abs(Date.parse((await ja.page.textContent('#clock'))!) - Date.now()) < 60_000, 'the clock is now, in JST');
     assert.equal(await ja.page.title(), 'AGG1 · erab コンソール');
+    // The other views, in Japanese: held commands, recent ones, the event's figures, the fleet, the audit log.
+    assert.equal(await ja.page.textContent('#held-none'), '承認待ちのコマンドはありません。');
+    await ja.page.waitForSelector('#recent tr[data-state="executed"]');
+    assert.equal(await ja.page.textContent('#recent tr[data-state="executed"] td.cstate'), '実行済み');
+    assert.match(await ja.page.textContent('#recent tr[data-state="executed"]') ?? '', ISO_JST_IN);
+    assert.equal(await ja.page.textContent('section.event table.figures th'), '目標');
+    assert.equal(await ja.page.textContent('section.event td[data-f="target"]'), '4.0 kW');
+    assert.equal(await ja.page.textContent('section.event button.cancel'), '指令を取り消す');
+    assert.equal(await ja.page.textContent('#fleet-tabs button[data-tab="devices"]'), '機器');
+    await ja.page.waitForSelector('#devices tbody tr[data-id="b1"]');
+    assert.equal(await ja.page.textContent('#devices tr[data-id="b1"] td:nth-child(3)'), '蓄電池');
+    assert.equal(await ja.page.getAttribute('#devices-q', 'placeholder'), 'ID で検索…');
+    await ja.page.waitForFunction(() => ((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('#audit-verification')?.textContent ?? '') !== '');
+    assert.match(await ja.page.textContent('#audit-verification') ?? '', /^検証できません: /, 'a memory sink is no tamper-evident log, said in Japanese');
+    assert.match(await ja.page.textContent('#audit tbody tr td:nth-child(2)') ?? '', ISO_JST);
+    assert.equal(await ja.page.textContent('#live'), '● ライブ');
     // The switch: English in place, and the choice kept in the address.
     await ja.page.click('#lang button[data-lang="en"]');
     await ja.page.waitForSelector('html[lang="en"]', { state: 'attached' });
     assert.equal(await ja.page.textContent('.legend .t'), 'target');
     assert.match(ja.page.url(), /\?lang=en$/);
+    assert.equal(await ja.page.textContent('#recent tr[data-state="executed"] td.cstate'), 'executed');
+    assert.equal(await ja.page.textContent('section.event button.cancel'), 'Cancel event');
+    assert.equal(await ja.page.textContent('#devices tr[data-id="b1"] td:nth-child(3)'), 'battery');
+    await ja.page.waitForFunction(() => ((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('#audit-verification')?.textContent ?? '').startsWith('not verifiable'));
     await ja.page.context().close();
 
     const en = await open('en-US');
@@ -118,6 +141,10 @@ test('the console page in Japanese and in English, times in JST, コマ shown', 
     assert.match(await en.page.textContent('section.event p.state') ?? '', /^active · delivered /);
     assert.match(await en.page.textContent('section.event p.period') ?? '', new RegExp(`^${formatJst(started).slice(0, 11)}.*\\+09:00 – .*\\+09:00 · コマ ${expectedKoma}`));
     assert.match(await en.page.textContent('#clock') ?? '', ISO_JST);
+    assert.equal(await en.page.textContent('#held-none'), 'No command is waiting for approval.');
+    assert.equal(await en.page.textContent('section.event table.figures th'), 'target');
+    assert.equal(await en.page.textContent('#fleet-tabs button[data-tab="devices"]'), 'Devices');
+    assert.match(await en.page.textContent('section.event p.origin') ?? '', /^operator command by alice: i18n test$/);
     await en.page.context().close();
 
     // ?lang=ja wins over an English browser.

@@ -93,17 +93,25 @@ const REFUSAL_PAGE_MAX_DRAIN = 64 * 1024;
  */
 function answerRefused(socket: tls.TLSSocket, html: string): void {
   const body = Buffer.from(html, 'utf8');
+  const page = Buffer.concat([
+    Buffer.from(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`, 'latin1'),
+    body,
+  ]);
   let drained = 0;
+  let answered = false;
+  // The page goes out once the browser has sent (the start of) its request: a page written
+  // before the request can be lost to a browser that finds the connection closed when it writes
+  // (Chromium: ERR_SOCKET_NOT_CONNECTED). A peer that sends nothing is cut after the linger time.
   socket.on('data', (d: Buffer) => {
     drained += d.length;
     if (drained > REFUSAL_PAGE_MAX_DRAIN) socket.destroy();
+    else if (!answered) {
+      answered = true;
+      socket.end(page);
+    }
   });
   socket.on('error', () => socket.destroy());
   socket.setTimeout(REFUSAL_PAGE_LINGER_MS, () => socket.destroy());
-  socket.end(Buffer.concat([
-    Buffer.from(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`, 'latin1'),
-    body,
-  ]));
 }
 
 /** What {@link createMutualTlsServer} returns. */

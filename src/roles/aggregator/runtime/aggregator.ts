@@ -153,6 +153,11 @@ export interface RunningAggregator {
    * sent to its gateway as a signed admission event, audited (device-admission.ts).
    */
   decideAdmission(op: OperatorIdentity, deviceId: string, decision: AdmissionDecision): Promise<AdmissionSent>;
+  /**
+   * Versions for one console page: each gateway's erab and Node.js versions (its software report)
+   * and each device's firmware version (the portfolio), for the ids asked only.
+   */
+  versions(q: { gateways: readonly string[]; devices: readonly string[] }): Promise<{ gateways: Record<string, { erab: string; node: string }>; devices: Record<string, string> }>;
   stop(): Promise<void>;
 }
 
@@ -430,6 +435,22 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       async sites(q) {
         const page = await portfolioDb.listSites({ limit: q.limit, ...(q.pool ? { poolId: q.pool } : {}), ...(q.q ? { search: q.q } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
         return { items: page.items.map((s) => ({ id: s.id, tsoArea: s.tsoArea, poolId: s.poolId })), nextCursor: page.nextCursor ?? null, total: page.total };
+      },
+      async versions(q) {
+        const db = store.db.withTables<PortfolioTables>();
+        const gateways: Record<string, { erab: string; node: string }> = {};
+        const devices: Record<string, string> = {};
+        if (q.gateways.length) {
+          for (const r of await db.selectFrom('portfolio_gateway_software').select(['gateway_id', 'erab_version', 'node_version']).where('gateway_id', 'in', [...q.gateways]).execute()) {
+            gateways[r.gateway_id] = { erab: r.erab_version, node: r.node_version };
+          }
+        }
+        if (q.devices.length) {
+          for (const r of await db.selectFrom('portfolio_resource').select(['id', 'firmware_version']).where('id', 'in', [...q.devices]).execute()) {
+            if (r.firmware_version) devices[r.id] = r.firmware_version;
+          }
+        }
+        return { gateways, devices };
       },
       async importPortfolio(text, format, source, op) {
         const summary = await portfolioDb.importText(text, format, source, { kind: 'operator', id: op.id, role: op.role, fingerprint: op.fingerprint });

@@ -19,19 +19,22 @@
  *   POST /api/events/<key>/cancel      cancel an event {reason}: its devices return to their owners    operator
  *   PATCH /api/events/<key>            modify an operator event {powerW?, durationMs?, reason}        operator
  *   GET  /api/fleet/sites              the portfolio's sites page, `q`, `pool`                          viewer
- *   GET  /api/fleet/gateways           gateways page, `q` search                                       viewer
+ *   GET  /api/fleet/gateways           gateways page, `q` search (with each one's erab version)        viewer
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online`, `admission` filters     viewer
  *   POST /api/fleet/devices/<id>/admit admit a device at the revision seen {revision}: 202 {eventId}     operator
  *   POST /api/fleet/devices/<id>/reject reject a device {reason}: 202 {eventId}                          operator
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
+ *   GET  /api/summary                  counts for the console's header (not the lists)                viewer
+ *   GET  /api/audit                    audit log page newest first, `action` filter, with verification  viewer
+ *   GET  /api/refusals                 refusals: dispatch refusals and refused requests and TLS peers  viewer
  *   ...                                the routes attached modules contribute (operator-routes.ts)
  *
  * A command whose power the addressed resources cannot take runs as far as it can and is `short`
  * (with `shortfallW`), never `executed`; one naming a resource the fleet does not have is refused.
  */
 import { z } from 'zod';
-import { NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
+import { InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis } from '../../../core/units.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
@@ -46,6 +49,7 @@ import { ADMISSION_STATES } from '../../common/admission-signal.js';
 import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
+import { AuditView } from './audit-view.js';
 
 export interface ConsoleOptions {
   /**
@@ -100,13 +104,14 @@ const deviceView = z.object({
   id: z.string(), gateway: z.string(), resourceClass: z.string(), ratedReduceW: z.number(), ratedIncreaseW: z.number(), online: z.boolean(),
   admission: z.enum(ADMISSION_STATES).nullable().describe('the device\'s admission at its gateway (null: no inventory of its gateway accepted)'),
   admissionRevision: z.number().int().nullable().describe('the revision of its admission record: admit names it'),
+  version: z.string().optional().describe('firmware version, from the portfolio'),
 }).loose();
 const admissionSent = z.object({ eventId: z.string(), deviceId: z.string(), gateway: z.string(), decision: z.enum(['admit', 'reject']), revision: z.number().int() });
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The console's own routes and the live feed its stream serves. */
-export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'page' | 'liveIntervalMs' | 'online'>): { routes: ApiRoute[]; feed: LiveFeed } {
+export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'page' | 'liveIntervalMs' | 'online'> & { audit?: AuditSink | undefined }): { routes: ApiRoute[]; feed: LiveFeed } {
   const online = o.online ?? ((id: string) => agg.fleet.state(id)?.online ?? false);
   const feed = new LiveFeed({
     event: () => new Map(agg.status().events.map((e) => [e.key, e])),
@@ -131,6 +136,9 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     return ev;
   };
 
+  const auditView = new AuditView(o.audit ?? { append() {} });
+  // Versions of the items of one page (the bench's stand-in aggregator has none to give).
+  const versionsOf = async (gateways: string[], devices: string[]) => (agg.versions ? agg.versions({ gateways, devices }) : { gateways: {} as Record<string, { erab: string; node: string }>, devices: {} as Record<string, string> });
   const routes: ApiRoute[] = [
     ...(o.page ? [{
       method: 'GET', path: '/', action: 'console.page', role: 'viewer', summary: 'The operator console page', produces: 'html',
@@ -222,12 +230,14 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     },
     {
       method: 'GET', path: '/api/fleet/gateways', action: 'console.api.fleet.gateways', role: 'viewer', summary: 'Gateways registered with the downstream VTN by venID; `q` searches the venID',
-      query: z.object({ q: z.string().max(100).optional(), ...pageQuery }), response: pageOfSchema(z.object({ venId: z.string() }).loose()),
-      handle: (r) => {
+      query: z.object({ q: z.string().max(100).optional(), ...pageQuery }), response: pageOfSchema(z.object({ venId: z.string(), version: z.string().optional(), nodeVersion: z.string().optional() }).loose()),
+      handle: async (r) => {
         const a = r.args as { q?: string; limit: number; cursor?: string };
         const gws = agg.downstream.gateways().sort((x, y) => (x.venId < y.venId ? -1 : 1));
         const q = a.q?.toLowerCase();
-        return pageOf(gws, (g) => g.venId, { limit: a.limit, cursor: a.cursor, filter: q ? (g) => g.venId.toLowerCase().includes(q) : undefined });
+        const page = pageOf(gws, (g) => g.venId, { limit: a.limit, cursor: a.cursor, filter: q ? (g) => g.venId.toLowerCase().includes(q) : undefined });
+        const v = await versionsOf(page.items.map((g) => g.venId), []);
+        return { items: page.items.map((g) => (v.gateways[g.venId] ? { ...g, version: v.gateways[g.venId]!.erab, nodeVersion: v.gateways[g.venId]!.node } : g)), nextCursor: page.nextCursor };
       },
     },
     {
@@ -239,9 +249,9 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     },
     {
       method: 'GET', path: '/api/fleet/devices', action: 'console.api.fleet.devices', role: 'viewer',
-      summary: 'Devices (resources) by id with their admission at the gateway; `q` searches id and gateway, `gateway`, `online` and `admission` (e.g. pending) filter',
+      summary: 'Devices (resources) by id with their admission at the gateway and firmware version; `q` searches id and gateway, `gateway`, `online` and `admission` (e.g. pending) filter',
       query: z.object({ q: z.string().max(100).optional(), gateway: z.string().max(128).optional(), online: bool.optional(), admission: z.enum(ADMISSION_STATES).optional(), ...pageQuery }), response: pageOfSchema(deviceView),
-      handle: (r) => {
+      handle: async (r) => {
         const a = r.args as { q?: string; gateway?: string; online?: boolean; admission?: string; limit: number; cursor?: string };
         const q = a.q?.toLowerCase();
         const filter = q || a.gateway || a.online !== undefined || a.admission
@@ -249,7 +259,8 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
             && (a.online === undefined || online(s.id) === a.online) && (!a.admission || admissionOf(s.id)?.state === a.admission)
           : undefined;
         const page = pageOf(agg.fleet.sorted(), (s) => s.id, { limit: a.limit, cursor: a.cursor, filter });
-        return { items: page.items.map(deviceOf), nextCursor: page.nextCursor };
+        const v = await versionsOf([], page.items.map((s) => s.id));
+        return { items: page.items.map((s) => (v.devices[s.id] ? { ...deviceOf(s), version: v.devices[s.id] } : deviceOf(s))), nextCursor: page.nextCursor };
       },
     },
     {
@@ -278,6 +289,46 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       method: 'GET', path: '/api/events/stream', action: 'console.api.stream', role: 'viewer', produces: 'event-stream',
       summary: 'Server-sent events: `hello`, then one message per changed event, command or gateway ({op: upsert|remove, id, value})',
       handle: (r) => feed.subscribe(r.raw.res, { aggregator: agg.id, time: epochMillis(Date.now()) }),
+    },
+    {
+      method: 'GET', path: '/api/summary', action: 'console.api.summary', role: 'viewer',
+      summary: 'Counts for the console\'s header: resources (online), gateways, events by state, commands held; a few hundred bytes whatever the fleet\'s size',
+      response: z.object({ id: z.string(), time: z.number(), resources: z.object({ total: z.number(), online: z.number() }), gateways: z.number(), events: z.record(z.string(), z.number()), held: z.number() }),
+      handle: () => {
+        const s = agg.status();
+        const events: Record<string, number> = {};
+        for (const e of s.events) events[e.state] = (events[e.state] ?? 0) + 1;
+        return { id: s.id, time: s.time, resources: s.resources, gateways: s.gateways.length, events, held: agg.commands().filter((c) => c.state === 'held').length };
+      },
+    },
+    {
+      method: 'GET', path: '/api/audit', action: 'console.api.audit', role: 'viewer',
+      summary: 'The role\'s audit log newest first, with the log\'s verification result; `action` is one action or a prefix ending in "." (e.g. tls.), `outcome` filters',
+      query: z.object({ action: z.string().max(100).optional(), outcome: z.enum(['success', 'failure', 'refused']).optional(), ...pageQuery }),
+      response: z.object({ items: z.array(z.object({ index: z.number(), time: z.number(), action: z.string(), outcome: z.string() }).loose()), nextCursor: z.string().nullable(), verification: z.object({ ok: z.boolean().nullable(), checkedAt: z.number(), problems: z.array(z.string()) }).loose() }),
+      handle: (r) => {
+        const a = r.args as { action?: string; outcome?: string; limit: number; cursor?: string };
+        try {
+          return auditView.page(a);
+        } catch (err) {
+          if (err instanceof RangeError) throw new InvalidInputError(err.message);
+          throw err;
+        }
+      },
+    },
+    {
+      method: 'GET', path: '/api/refusals', action: 'console.api.refusals', role: 'viewer',
+      summary: 'Refusals newest first: dispatches the engine refused (kind dispatch), peers refused at the TLS handshake (kind tls) and requests refused by policy or role (kind request)',
+      query: z.object({ kind: z.enum(['dispatch', 'tls', 'request']).optional(), limit: pageQuery.limit }),
+      response: z.object({ items: z.array(z.object({ kind: z.string(), time: z.number(), by: z.string(), what: z.string(), reason: z.string() })) }),
+      handle: (r) => {
+        const a = r.args as { kind?: 'dispatch' | 'tls' | 'request'; limit: number };
+        const dispatch = a.kind && a.kind !== 'dispatch' ? [] : agg.engine.recentRefusals().map((n) => ({ kind: 'dispatch', time: n.time, by: n.by, what: n.what, reason: n.reason }));
+        const audited = a.kind === 'dispatch' ? [] : auditView.page({ limit: a.limit, outcome: 'refused', ...(a.kind === 'tls' ? { action: 'tls.' } : {}) }).items
+          .map((e) => ({ kind: e.action.startsWith('tls.') ? 'tls' : 'request', time: e.time, by: e.actor.address ? `${e.actor.id} (${e.actor.address})` : e.actor.id, what: e.target ? `${e.action} ${e.target}` : e.action, reason: e.reason ?? '' }))
+          .filter((x) => !a.kind || x.kind === a.kind);
+        return { items: [...dispatch, ...audited].sort((x, y) => y.time - x.time).slice(0, a.limit) };
+      },
     },
   ];
   return { routes, feed };
