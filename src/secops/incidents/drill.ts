@@ -312,10 +312,15 @@ async function runOutage(target: DrillTarget, o: DrillOptions): Promise<DrillRec
   };
   let alert: Alert | undefined;
   const resume = pauseProcess(outage.pid);
-  const stoppedState = processState(outage.pid);
-  log(`aggregator paused (SIGSTOP), process state ${stoppedState}`);
+  let stoppedState = processState(outage.pid);
   let resumedAt: number;
   try {
+    // SIGSTOP takes effect asynchronously: look for the stopped state (T) for up to a second.
+    for (let i = 0; i < 20 && stoppedState !== 'T'; i++) {
+      await sleep(50);
+      stoppedState = processState(outage.pid);
+    }
+    log(`aggregator paused (SIGSTOP), process state ${stoppedState}`);
     const end = Date.now() + outage.outageMs;
     while (Date.now() < end) {
       alert ??= await ours();
