@@ -78,7 +78,11 @@ export function pauseProcess(pid: number): () => void {
   }
   return () => {
     if (!paused.delete(pid)) return;
-    process.kill(pid, 'SIGCONT');
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // Gone while paused (killed by someone else): nothing to resume; the recovery check fails.
+    }
   };
 }
 
