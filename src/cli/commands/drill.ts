@@ -6,6 +6,7 @@
  *   erab drill run revoked-gateway --target ./erab-demo                           (issues and revokes a DRILL gateway certificate in <target>/pki)
  *   erab drill run flood --target ./erab-demo [--attempts 200]                    (the rogue certificate, all connections at once)
  *   erab drill run forged-command --target ./erab-demo --participant tso           (a DRILL-FORGER certificate of <target>/pki, payloads signed with another key)
+ *   erab drill run aggregator-outage --target ./tso --pid 4242 [--outage-s 30]     (pauses `erab aggregator run` 4242; the TSO must see it silent)
  *   erab drill list | show <n>
  *
  * The attack is played only at loopback addresses. The participant's alerts are read from its
@@ -54,7 +55,7 @@ function aggregatorUrlInDemo(dir: string, id: string): string | undefined {
 }
 
 /** Where the attack goes and where the alerts are read, from a demo folder or a participant's folder. */
-export function resolveTarget(dir: string, o: { participant?: string; url?: string; alertsDb?: string; pki?: string }): DrillTarget {
+export function resolveTarget(dir: string, o: { participant?: string; url?: string; alertsDb?: string; pki?: string; noUrl?: boolean }): DrillTarget {
   if (existsSync(join(dir, '.erab-demo'))) {
     const asked = o.participant ?? IDS.aggregators[0];
     // The TSO and retailer keep their files under tso/ and retailer/ (src/roles/demo/setup.ts).
@@ -78,11 +79,11 @@ export function resolveTarget(dir: string, o: { participant?: string; url?: stri
     };
   }
   const cfgFile = join(dir, 'config.json');
-  if (!existsSync(cfgFile) && (!o.url || !o.alertsDb)) throw new UsageError(`--target ${dir}: neither a demo folder nor a participant folder with config.json; give --url and --alerts-db`);
+  if (!existsSync(cfgFile) && ((!o.url && !o.noUrl) || !o.alertsDb)) throw new UsageError(`--target ${dir}: neither a demo folder nor a participant folder with config.json; give --url and --alerts-db`);
   const cfg = existsSync(cfgFile) ? readJson(cfgFile) : {};
-  if (!o.url) throw new UsageError(`--target ${dir}: give --url, the participant's listener (https://127.0.0.1:<port>)`);
+  if (!o.url && !o.noUrl) throw new UsageError(`--target ${dir}: give --url, the participant's listener (https://127.0.0.1:<port>)`);
   return {
-    participant: o.participant ?? (typeof cfg.id === 'string' ? cfg.id : dir), url: o.url,
+    participant: o.participant ?? (typeof cfg.id === 'string' ? cfg.id : dir), url: o.url ?? '',
     alertsDb: o.alertsDb ?? storeUrlOf(cfg, cfgFile), pkiDir: o.pki,
   };
 }
@@ -90,6 +91,7 @@ export function resolveTarget(dir: string, o: { participant?: string; url?: stri
 interface RunOpts extends DeskOpts {
   target: string; participant?: string; url?: string; alertsDb?: string; pki?: string; passphraseFile?: string;
   attempts: string; wait: string; out?: string; operator?: string; json?: boolean;
+  pid?: string; ven?: string; outageS: string;
 }
 
 export function register(program: Command): void {
@@ -104,6 +106,9 @@ export function register(program: Command): void {
     .option('--alerts-db <url>', "the participant's store (default: its config's store.url)")
     .option('--pki <dir>', 'revoked-gateway, forged-command: the deployment\'s PKI folder (demo: <target>/pki)')
     .option('--passphrase-file <file>', 'revoked-gateway, forged-command: CA key passphrase (else $ERAB_CA_PASSPHRASE)')
+    .option('--pid <n>', 'aggregator-outage: the `erab aggregator run` process to pause (SIGSTOP, then SIGCONT)')
+    .option('--ven <id>', 'aggregator-outage: its VEN id at the target (default: the id in its --config)')
+    .option('--outage-s <s>', 'aggregator-outage: how long the aggregator stays paused, seconds', '30')
     .option('--attempts <n>', 'connections the attacker makes', '10')
     .option('--wait <s>', 'seconds to wait for the alert', '30')
     .option('--operator <id>', 'open an incident (marked drill) from the alert, as this operator')
@@ -115,7 +120,15 @@ export function register(program: Command): void {
       const waitS = Number(o.wait);
       if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new UsageError(`--attempts must be 1..1000, got ${o.attempts}`);
       if (!Number.isFinite(waitS) || waitS < 0 || waitS > 3600) throw new UsageError(`--wait must be 0..3600 seconds, got ${o.wait}`);
-      const target = { ...resolveTarget(o.target, o), pkiPassphrase: passphrase(o) };
+      const outageS = Number(o.outageS);
+      if (!Number.isFinite(outageS) || outageS < 0.1 || outageS > 3600) throw new UsageError(`--outage-s must be 0.1..3600 seconds, got ${o.outageS}`);
+      const outage = scenario === 'aggregator-outage';
+      if (outage && !o.pid) throw new UsageError('aggregator-outage: give --pid, the `erab aggregator run` process to pause');
+      if (!outage && o.pid) throw new UsageError(`--pid is for aggregator-outage only, not ${scenario}`);
+      const target = {
+        ...resolveTarget(o.target, { ...o, noUrl: outage }), pkiPassphrase: passphrase(o),
+        ...(outage ? { outage: { pid: Number(o.pid), ven: o.ven, outageMs: Math.round(outageS * 1000) } } : {}),
+      };
       const { record, drillId } = await withDesk(o, async (store, audit) => {
         const book = new IncidentBook(store, audit);
         const record = await runDrill(scenario as DrillScenario, target, {

@@ -16,6 +16,11 @@
  * - `forged-command`  a `DRILL-FORGER` certificate of the deployment's own CA (revoked when the
  *                     drill ends) sends signed requests whose XML signature is forged: the
  *                     signature check must refuse each (./drill-forged.ts).
+ * - `aggregator-outage` a fault, not an attack: the running aggregator process (`outage.pid`) is
+ *                     paused (SIGSTOP) for `outage.outageMs` and resumed (SIGCONT) whatever happens
+ *                     (./drill-outage.ts). The target is its upstream TSO/retailer, whose detection
+ *                     must raise `gateway-silent` for the aggregator's VEN and deliver it; after the
+ *                     resume the aggregator must report again (recovery).
  */
 import { existsSync } from 'node:fs';
 import * as tls from 'node:tls';
@@ -25,8 +30,9 @@ import { openPki } from '../../security/pki/store.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, type Alert } from '../detect/alerts.js';
 import { forgedPayload, issueForger, sendForged } from './drill-forged.js';
+import { aggregatorProcess, lastReport, pauseProcess, processState } from './drill-outage.js';
 
-export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood', 'forged-command'] as const;
+export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood', 'forged-command', 'aggregator-outage'] as const;
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
 
 export interface DrillTarget {
@@ -39,6 +45,8 @@ export interface DrillTarget {
   /** revoked-gateway, forged-command: the deployment's PKI folder (a drill certificate is issued and revoked there). */
   pkiDir?: string | undefined;
   pkiPassphrase?: string | undefined;
+  /** aggregator-outage: the aggregator process paused, its VEN id at the target (default: its config's id), how long. */
+  outage?: { pid: number; ven?: string | undefined; outageMs: number } | undefined;
 }
 
 export interface DrillCheck {
@@ -77,6 +85,8 @@ const EXPECTED_RULES: Record<DrillScenario, readonly string[]> = {
   'revoked-gateway': ['refused-peer-retries', 'mtls-refusals-from-source'],
   flood: ['mtls-refusals-from-source', 'refused-peer-retries'],
   'forged-command': ['forged-signature'],
+  // The silence rule keyed by VEN: at a TSO or retailer its VENs are the aggregators.
+  'aggregator-outage': ['gateway-silent'],
 };
 
 function loopbackUrl(url: string): { host: string; port: number } {
@@ -181,6 +191,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: DrillOptions = {}): Promise<DrillRecord> {
   if (!DRILL_SCENARIOS.includes(scenario)) throw new InvalidInputError(`drill scenario "${String(scenario)}" is not one of ${DRILL_SCENARIOS.join(', ')}`);
+  if (scenario === 'aggregator-outage') return runOutage(target, o);
   const attempts = o.attempts ?? (scenario === 'flood' ? 200 : scenario === 'forged-command' ? 3 : 10);
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new InvalidInputError(`drill attempts must be 1..1000, got ${attempts}`);
   const { host, port } = loopbackUrl(target.url);
@@ -242,11 +253,20 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
     await sleep(250);
   }
   checks.push({ name: 'detection rule fired', ok: alert !== undefined, detail: alert ? `alert #${alert.id} ${alert.ruleId} (${alert.key}), ${alert.count} firing(s)` : `no alert of ${rules.join(' or ')} within ${(o.waitMs ?? 30_000) / 1000} s` });
+  return conclude(scenario, target, startedAt, { checks, timeline, log }, alert, o);
+}
+
+type Log = (what: string, details?: Record<string, unknown>) => void;
+
+/** The common end of every drill: the alert's delivery, the record, the playbook's incident, the verdict. */
+async function conclude(scenario: DrillScenario, target: DrillTarget, startedAt: number, r: { checks: DrillCheck[]; timeline: DrillRecord['timeline']; log: Log }, alert: Alert | undefined, o: DrillOptions, after: DrillCheck[] = []): Promise<DrillRecord> {
+  const { checks, timeline, log } = r;
   if (alert) {
     log(`alert #${alert.id} ${alert.ruleId} raised`, { key: alert.key, raisedAt: new Date(alert.raisedAt).toISOString(), evidence: alert.evidence.length });
     const delivered = alert.delivery === 'sent' || alert.deliveries.some((d) => d.ok);
     checks.push({ name: 'alert arrived', ok: delivered, detail: `delivery ${alert.delivery}${alert.deliveries.length ? ` via ${alert.deliveries.map((d) => `${d.channel}${d.ok ? '' : ' (failed)'}`).join(', ')}` : ''}` });
   }
+  checks.push(...after);
   const record: DrillRecord = {
     format: 'erab-drill-record', version: 1, drill: true, scenario,
     target: { participant: target.participant, url: target.url, alertsDb: target.alertsDb },
@@ -262,4 +282,72 @@ export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: 
   record.passed = checks.every((c) => c.ok) && checks.some((c) => c.name === 'detection rule fired');
   log(`drill ${record.passed ? 'passed' : 'FAILED'}`);
   return record;
+}
+
+/**
+ * aggregator-outage: pause the aggregator for the outage, wait for the upstream's silence alert
+ * for its VEN (during the outage or just after), resume it, then wait for the alert's delivery
+ * and for the aggregator's next report at the upstream (recovery).
+ */
+async function runOutage(target: DrillTarget, o: DrillOptions): Promise<DrillRecord> {
+  const outage = target.outage;
+  if (!outage) throw new InvalidInputError('drill aggregator-outage: the aggregator\'s process is needed (--pid)');
+  if (!Number.isInteger(outage.outageMs) || outage.outageMs < 100 || outage.outageMs > 3_600_000) throw new InvalidInputError(`drill aggregator-outage: the outage must last 0.1..3600 s, got ${outage.outageMs / 1000} s`);
+  const proc = aggregatorProcess(outage.pid);
+  const ven = outage.ven ?? proc.id;
+  if (!ven) throw new InvalidInputError(`drill aggregator-outage: cannot read the aggregator's id from process ${outage.pid}'s --config; give --ven (its VEN id at ${target.participant})`);
+  const startedAt = Date.now();
+  const timeline: DrillRecord['timeline'] = [];
+  const log: Log = (what, details) => { timeline.push({ at: new Date().toISOString(), what, ...(details ? { details } : {}) }); };
+  const checks: DrillCheck[] = [];
+  const rules = EXPECTED_RULES['aggregator-outage'];
+  log(`drill aggregator-outage started: aggregator process ${outage.pid} (VEN ${ven}) silent for ${outage.outageMs / 1000} s, watched by ${target.participant}`, { process: proc.args });
+  const before = await lastReport(target.alertsDb, ven);
+  checks.push({ name: 'aggregator reporting before the outage', ok: before !== undefined, detail: before ? `last report #${before.id} received ${new Date(before.receivedAt).toISOString()}` : `${target.participant} holds no report from VEN ${ven}` });
+  const baseline = await alertCounts(target.alertsDb);
+  log(`${baseline.size} alert(s) in ${target.participant}'s store before the outage`);
+  const ours = async (): Promise<Alert | undefined> => {
+    const a = await findAlert(target.alertsDb, rules, baseline);
+    return a?.key === ven ? a : undefined;
+  };
+  let alert: Alert | undefined;
+  const resume = pauseProcess(outage.pid);
+  let stoppedState = processState(outage.pid);
+  let resumedAt: number;
+  try {
+    // SIGSTOP takes effect asynchronously: look for the stopped state (T) for up to a second.
+    for (let i = 0; i < 20 && stoppedState !== 'T'; i++) {
+      await sleep(50);
+      stoppedState = processState(outage.pid);
+    }
+    log(`aggregator paused (SIGSTOP), process state ${stoppedState}`);
+    const end = Date.now() + outage.outageMs;
+    while (Date.now() < end) {
+      alert ??= await ours();
+      await sleep(Math.min(250, Math.max(0, end - Date.now())));
+    }
+  } finally {
+    // Resumed whatever happened while it was paused (an interrupted drill resumes it at exit too).
+    resume();
+    resumedAt = Date.now();
+    log(`aggregator resumed (SIGCONT) after ${(resumedAt - startedAt) / 1000} s, process state ${processState(outage.pid)}`);
+  }
+  checks.push({ name: 'aggregator paused', ok: stoppedState === 'T', detail: `process ${outage.pid} state ${stoppedState} during the outage (T: stopped)` });
+  const atResume = await lastReport(target.alertsDb, ven);
+  const deadline = Date.now() + (o.waitMs ?? 30_000);
+  let recovered: Awaited<ReturnType<typeof lastReport>>;
+  for (;;) {
+    alert = (await ours()) ?? alert;
+    const last = await lastReport(target.alertsDb, ven);
+    if (last && last.id > (atResume?.id ?? 0)) recovered ??= last;
+    if ((alert && alert.delivery !== 'pending' && recovered) || Date.now() > deadline) break;
+    await sleep(250);
+  }
+  if (recovered) log(`aggregator reported again: report #${recovered.id} received ${new Date(recovered.receivedAt).toISOString()}, ${(recovered.receivedAt - resumedAt) / 1000} s after the resume`);
+  checks.push({ name: 'detection rule fired', ok: alert !== undefined, detail: alert ? `alert #${alert.id} ${alert.ruleId} (${alert.key}), ${alert.count} firing(s)` : `no alert of ${rules.join(' or ')} for VEN ${ven} within the outage and ${(o.waitMs ?? 30_000) / 1000} s after` });
+  const recovery: DrillCheck = {
+    name: 'aggregator recovered', ok: recovered !== undefined,
+    detail: recovered ? `report #${recovered.id} from VEN ${ven} at ${target.participant} after the resume` : `no report from VEN ${ven} at ${target.participant} within ${(o.waitMs ?? 30_000) / 1000} s of the resume`,
+  };
+  return conclude('aggregator-outage', target, startedAt, { checks, timeline, log }, alert, o, [recovery]);
 }
