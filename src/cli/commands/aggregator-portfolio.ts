@@ -22,7 +22,7 @@ import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import type { PersonalDataVault } from '../../store/vault.js';
-import { kekOptions, vaultFrom, type KekOptions } from './privacy.js';
+import { kekFileOption, kekOptions, vaultFrom, type KekOptions } from './privacy.js';
 import { authorizeAccess, checkPurpose, loadAccessPolicy, type AccessPermission } from '../../security/privacy/access.js';
 import { sql } from 'kysely';
 
@@ -220,7 +220,7 @@ export function registerPortfolio(aggregator: Command): void {
     });
 
   // The key re-seals the rest of the site's sealed batch without it (src/store/vault.ts, shred).
-  accessOptions(kekOptions(portfolio
+  accessOptions(kekFileOption(portfolio
     .command('erase')
     .description("Erase a site's personal data (name, address; crypto-shredded): a data subject's request or retention")
     .requiredOption('--site <id>', 'the site')
