@@ -92,9 +92,6 @@ const BATCH_CACHE = 256;
 /** True when a stored value is sealed by a vault. */
 export const isSealed = (v: string | null | undefined): boolean => typeof v === 'string' && (v.startsWith(PREFIX2) || v.startsWith(PREFIX));
 
-/** The prefixes of sealed values, newest first (format 2: a reference into a sealed batch; format 1: the field's own ciphertext). */
-export const SEALED_PREFIXES: readonly string[] = [PREFIX2, PREFIX];
-
 /** One slot of a sealed batch: the subject and its fields; null once the subject is shredded. */
 type Slot = [subject: string, fields: Record<string, string>] | null;
 
@@ -146,12 +143,12 @@ export interface SubjectFields {
 type AnyDb = Kysely<any>;
 
 export interface VaultOptions {
-  /** Subject keys kept in memory (most recently used). Default 10 000. */
+  /** Format-1 subject keys kept in memory, default 10 000; opened batches too, at most 256. */
   cacheSize?: number;
   now?: () => number;
 }
 
-/** Seals and opens personal fields with per-subject keys under a KMS's key-encryption key. */
+/** Seals and opens personal fields, in batches, under a KMS's key-encryption key. */
 export class PersonalDataVault {
   readonly #kms: KeyEncryptionService;
   readonly #dataKeys = new Map<string, Buffer>();
@@ -219,7 +216,7 @@ export class PersonalDataVault {
   }
 
   #rememberBatch(id: string, slots: Slot[]): void {
-    if (this.#batches.size >= BATCH_CACHE) this.#batches.clear();
+    if (this.#batches.size >= Math.min(BATCH_CACHE, this.#cacheSize)) this.#batches.clear();
     this.#batches.set(id, slots);
   }
 
