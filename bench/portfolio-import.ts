@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- portfolio-import [--sites 100000] [--runs 3] [--postgres URL]`: time a portfolio
  * import (one site with one battery per row, every site with a name and an address) into a fresh
- * store, with personal fields in clear and sealed by the vault (src/store/vault.ts: a data key per
- * site, wrapped by a key-encryption key, plus the keyed-hash name index). Median and min of N runs
+ * store, with personal fields in clear and sealed by the vault (src/store/vault.ts: each import
+ * batch of sites sealed as one AES-256-GCM record under a key derived from a data key wrapped by a
+ * key-encryption key). Median and min of N runs
  * per mode, modes interleaved (in alternating order) so machine load and garbage collection hit both alike, and the CPU time this process
  * spent (less sensitive to other load on a shared machine; PostgreSQL's own work is not in it);
  * SQLite always, PostgreSQL when given.

@@ -103,6 +103,10 @@ export const COLUMN_CLASSES: Readonly<Record<string, Columns>> = {
   portfolio_site: { ...all(O, 'id', 'tso_area', 'pool_id', 'created_at', 'updated_at'), ...all(P, 'name', 'address'), name_index: C },
   privacy_data_key: { ...all(O, 'name', 'kek_id', 'created_at', 'rewrapped_at'), wrapped: C },
   privacy_subject_key: { ...all(O, 'subject', 'created_at'), salt: C },
+  // The sealed record of a batch of subjects (src/store/vault.ts, format 2): only ever AES-GCM
+  // ciphertext, like a wrapped key (the personal columns referring to it are judged instead);
+  // subjects are their pseudonymous ids.
+  privacy_sealed_batch: { ...all(O, 'id', 'subjects', 'created_at'), ...all(C, 'salt', 'sealed') },
   secops_advisory: all(O, 'uid', 'source', 'advisory_id', 'title', 'description', 'aliases', 'published', 'modified', 'cvss_version', 'cvss_vector', 'cvss_score',
     'known_exploited', 'fix', 'refs', 'affected', 'status', 'level', 'content_sha256', 'import_id', 'created_at', 'updated_at'),
   secops_asset: {

@@ -94,7 +94,11 @@ test('reads and exports need a permitted operator and a purpose, are audited, an
   // The household asks to be forgotten: bob may not, alice may; the audit log still verifies.
   const bobErase = await erab('aggregator', 'portfolio', 'erase', ...common, '--site', 's1', '--operator', 'bob', '--purpose', 'subject request #77');
   assert.equal(bobErase.code, 1);
-  const erase = await erab('aggregator', 'portfolio', 'erase', ...common, '--site', 's1', '--operator', 'alice', '--purpose', 'subject request #77');
+  // s1 was sealed in one batch with s2: erasing re-seals s2 without s1, which takes the key.
+  const keyless = await erab('aggregator', 'portfolio', 'erase', ...common, '--site', 's1', '--operator', 'alice', '--purpose', 'subject request #77');
+  assert.equal(keyless.code, 1);
+  assert.match(keyless.err, /erasing site:s1: .*needs the key-encryption key/);
+  const erase = await erab('aggregator', 'portfolio', 'erase', ...common, '--kek-file', kek, '--site', 's1', '--operator', 'alice', '--purpose', 'subject request #77');
   assert.equal(erase.code, 0, erase.err);
   const after = await erab('aggregator', 'portfolio', 'export', ...common, '--kek-file', kek, '--operator', 'alice', '--purpose', 'check erasure');
   assert.equal(after.code, 0, after.err);
@@ -104,6 +108,7 @@ test('reads and exports need a permitted operator and a purpose, are audited, an
   const report1 = JSON.parse((await erab('privacy', 'access-report', '--subject', 's1', '--audit-dir', audit, '--json')).out) as { entries: { operator: string; action: string; outcome: string }[] };
   assert.deepEqual(report1.entries.slice(2).map((e) => [e.operator, e.action, e.outcome]), [
     ['bob', 'personal-data.erase', 'refused'],
+    ['alice', 'personal-data.erase', 'failure'],
     ['alice', 'personal-data.erase', 'success'],
     ['alice', 'personal-data.export', 'success'],
   ]);
@@ -128,9 +133,10 @@ test('erab privacy new-kek, rotate-key and key-status: after a rotation the new 
   assert.equal((await erab('aggregator', 'portfolio', 'import', csv, '--db', db, '--kek-file', oldKek)).code, 0);
   const rot = await erab('privacy', 'rotate-key', '--db', db, '--kek-file', newKek, '--previous-kek-file', oldKek);
   assert.equal(rot.code, 0, rot.err);
-  assert.match(rot.out, /^2 data keys re-wrapped/);
+  // One data key: the batch keys derive from it (no keyed-hash key: nothing sealed carries one).
+  assert.match(rot.out, /^1 data keys re-wrapped/);
   const status = JSON.parse((await erab('privacy', 'key-status', '--db', db)).out) as Record<string, number>;
-  assert.deepEqual(status, { [newId]: 2 }, 'every data key is under the new key-encryption key');
+  assert.deepEqual(status, { [newId]: 1 }, 'every data key is under the new key-encryption key');
   const exp = await erab('aggregator', 'portfolio', 'export', '--db', db, '--kek-file', newKek, '--audit-dir', audit, '--access-policy', policy, '--operator', 'alice', '--purpose', 'after rotation');
   assert.equal(exp.code, 0, exp.err);
   assert.match(exp.out, /bat-9,s9,Ueno household,tokyo,9-9 Taito,/);

@@ -1,7 +1,8 @@
 /**
  * `erab privacy retention` as an operator's timer runs it: the periods come from the aggregator's
  * configuration (privacy.retention), what expired goes, the run is audited and the audit log
- * verifies; without any period the command refuses, naming the options.
+ * verifies; without any period the command refuses, naming the options. Sites sealed together
+ * are erased with --kek-file (the rest of their batch is re-sealed without them).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,12 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnErab } from '../kit/index.js';
 import { openadrMigrations } from '../../src/endpoints/openadr/store.js';
-import { portfolioMigrations } from '../../src/roles/aggregator/portfolio/tables.js';
+import { portfolioMigrations, type PortfolioTables } from '../../src/roles/aggregator/portfolio/tables.js';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { readRecords } from '../../src/security/audit/export.js';
 import { verifyAuditLog } from '../../src/security/audit/verify.js';
 import { composeMigrations } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/store.js';
+import { Portfolio } from '../../src/roles/aggregator/portfolio/portfolio.js';
+import { FileKeyring, newKekText } from '../../src/security/privacy/keyring.js';
+import { PersonalDataVault } from '../../src/store/vault.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'erab-privacy-retention-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,4 +64,37 @@ test('erab privacy retention applies the configured periods, audited, and refuse
   const records = [...readRecords(audit)].map((l) => l.record!).filter((r) => r.action === 'privacy.retention');
   assert.equal(records.length, 2);
   assert.deepEqual((records[0]!.details as { rows: string[] }).rows, ['confidential openadr_vtn_report deleted 1']);
+});
+
+test('erab privacy retention erases a site sealed with others given the key; without it, refuses and keeps it', async () => {
+  const db = join(dir, 'sealed.db');
+  const audit = join(dir, 'sealed-audit');
+  const kek = join(dir, 'kek.key');
+  writeFileSync(kek, newKekText(), { mode: 0o600 });
+  AuditLog.open({ dir: audit, origin: 'erab.test/agg/audit' }).close();
+  const store = await openStore<PortfolioTables>({ url: db, migrations: portfolioMigrations });
+  await new Portfolio(store, { vault: new PersonalDataVault(FileKeyring.fromFiles(kek)) }).importText([
+    'resource_id,site_id,site_name,tso_area,site_address,pool_id,pool_name,product,program,class,name,capacity_w,capacity_wh',
+    'bat-1,s1,Mori household,tokyo,"1-1 Ota",tokyo-t2,Tokyo,tertiary2,tepco-sds,battery,Battery,5000,9800',
+    'bat-2,s2,Kato household,tokyo,"2-2 Ota",tokyo-t2,Tokyo,tertiary2,tepco-sds,battery,Battery,5000,9800',
+  ].join('\n'), 'csv', 'fleet.csv', { kind: 'operator', id: 'alice' });
+  const old = Date.now() - 100 * DAY;
+  await store.db.updateTable('portfolio_resource').set({ present: 0, updated_at: old }).where('id', '=', 'bat-1').execute();
+  await store.db.updateTable('portfolio_site').set({ updated_at: old }).where('id', '=', 's1').execute();
+  await store.close();
+
+  const keyless = await erab('privacy', 'retention', '--db', db, '--personal-days', '30', '--audit-dir', audit);
+  assert.equal(keyless.code, 1);
+  assert.match(keyless.err, /erasing site:s1: .*needs the key-encryption key/);
+  const run = await erab('privacy', 'retention', '--db', db, '--personal-days', '30', '--audit-dir', audit, '--kek-file', kek);
+  assert.equal(run.code, 0, run.err);
+
+  const after = await openStore({ url: db, migrations: portfolioMigrations });
+  try {
+    const sites = (await new Portfolio(after, { vault: new PersonalDataVault(FileKeyring.fromFiles(kek)) }).listSites()).items;
+    assert.deepEqual(sites.map((s) => [s.id, s.name, s.address]), [['s1', '(erased)', null], ['s2', 'Kato household', '2-2 Ota']]);
+  } finally {
+    await after.close();
+  }
+  assert.ok(verifyAuditLog(audit).ok);
 });

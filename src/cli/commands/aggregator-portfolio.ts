@@ -22,7 +22,7 @@ import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import type { PersonalDataVault } from '../../store/vault.js';
-import { kekOptions, vaultFrom, type KekOptions } from './privacy.js';
+import { kekFileOption, kekOptions, vaultFrom, type KekOptions } from './privacy.js';
 import { authorizeAccess, checkPurpose, loadAccessPolicy, type AccessPermission } from '../../security/privacy/access.js';
 import { sql } from 'kysely';
 
@@ -219,17 +219,18 @@ export function registerPortfolio(aggregator: Command): void {
       }), undefined, opts);
     });
 
-  accessOptions(portfolio
+  // The key re-seals the rest of the site's sealed batch without it (src/store/vault.ts, shred).
+  accessOptions(kekFileOption(portfolio
     .command('erase')
-    .description("Erase a site's personal data (name, address; its key crypto-shredded): a data subject's request or retention")
+    .description("Erase a site's personal data (name, address; crypto-shredded): a data subject's request or retention")
     .requiredOption('--site <id>', 'the site')
-    .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)'))
-    .action(async (opts: AccessOpts & { site: string; db?: string }) => {
+    .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')))
+    .action(async (opts: KekOptions & AccessOpts & { site: string; db?: string }) => {
       await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'erase', 'aggregator portfolio erase', { site: opts.site }, async () => {
         if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(`--site ${opts.site}: no such site`);
         process.stdout.write(`personal data of site ${opts.site} erased\n`);
         return { result: undefined, subjects: [opts.site] };
-      }));
+      }), undefined, opts);
     });
 
   portfolio

@@ -42,6 +42,14 @@ export function kekOptions(cmd: Command): Command {
     .option('--previous-kek-file <file>', 'an earlier key-encryption key, still unwrapping during a rotation (repeatable)', collect);
 }
 
+/**
+ * Adds --kek-file alone, for a command that erases sealed data (re-sealing the rest of a batch);
+ * during a rotation the previous keys come from $ERAB_PRIVACY_PREVIOUS_KEK_FILES.
+ */
+export function kekFileOption(cmd: Command): Command {
+  return cmd.option('--kek-file <file>', 'key-encryption key of personal data (else $ERAB_PRIVACY_KEK_FILE)');
+}
+
 /** The vault for these options, or undefined when no key-encryption key is configured. */
 export function vaultFrom(opts: KekOptions, env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
   if (opts.kekFile === undefined && opts.previousKekFile === undefined) return vaultFromEnvironment(env);
@@ -116,7 +124,8 @@ export function register(program: Command): void {
       process.stdout.write(`${entries.length} recorded accesses to ${opts.subject}\n`);
     });
 
-  privacy
+  // The key re-seals the rest of an erased site's sealed batch without it (src/store/vault.ts, shred).
+  kekFileOption(privacy
     .command('retention')
     .description('Apply the retention period of each data class: erase the personal data of sites with no present resource for longer, delete or blank expired records (audited; run it from a timer)')
     .requiredOption('--db <url>', "the aggregator's store")
@@ -125,8 +134,8 @@ export function register(program: Command): void {
     .option('--confidential-days <n>', 'days confidential records are kept (telemetry reports, fetched gateway notices)')
     .option('--operational-days <n>', 'days operational records are kept (finished notice deliveries)')
     .option('--audit-dir <dir>', 'audit log the erasures are recorded in (default $ERAB_AGGREGATOR_AUDIT_DIR)')
-    .option('--dry-run', 'count what is due, change nothing')
-    .action(async (opts: { db: string; config?: string; personalDays?: string; confidentialDays?: string; operationalDays?: string; auditDir?: string; dryRun?: boolean }) => {
+    .option('--dry-run', 'count what is due, change nothing'))
+    .action(async (opts: KekOptions & { db: string; config?: string; personalDays?: string; confidentialDays?: string; operationalDays?: string; auditDir?: string; dryRun?: boolean }) => {
       const fromConfig = opts.config !== undefined ? loadAggregatorConfig(opts.config).privacy?.retention ?? {} : {};
       const days = (flag: string, v: string | undefined): number | undefined => {
         if (v === undefined) return undefined;
@@ -146,7 +155,8 @@ export function register(program: Command): void {
       const store = await openStore({ url: opts.db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
       const audit = auditDir !== undefined && !opts.dryRun ? openAudit(auditDir) : undefined;
       try {
-        const run = await applyRetention(new Portfolio(store, audit ? { audit } : {}), store as unknown as { db: Kysely<PortfolioTables>; dialect: typeof store.dialect }, policy, Date.now(), audit, { dryRun: opts.dryRun ?? false });
+        const vault = vaultFrom(opts);
+        const run = await applyRetention(new Portfolio(store, { ...(audit ? { audit } : {}), ...(vault ? { vault } : {}) }), store as unknown as { db: Kysely<PortfolioTables>; dialect: typeof store.dialect }, policy, Date.now(), audit, { dryRun: opts.dryRun ?? false });
         const verb = opts.dryRun ? 'due for erasure' : 'erased';
         process.stdout.write(`${run.sites.length} sites ${verb}${run.sites.length ? `: ${run.sites.join(', ')}` : ''}\n`);
         for (const r of run.rows) process.stdout.write(`${r.class} ${r.table}: ${r.rows} rows ${opts.dryRun ? `due to be ${r.action}` : r.action}\n`);

@@ -25,8 +25,8 @@ import { redactUrl } from '../../store/url.js';
 import type { Check, CheckContext, Evidence } from '../registry.js';
 import { rowsOrNone } from './peers.js';
 
-/** How the vault marks a sealed value (guarded below against src/store/vault.ts isSealed). */
-const SEALED_PREFIX = 'enc1:';
+/** How the vault marks a sealed value, both formats (guarded below against src/store/vault.ts isSealed). */
+const SEALED_PREFIXES = ['enc2:', 'enc1:'] as const;
 /** Operator ids kept for accountability, in clear by design (see the file comment). */
 export const OPERATOR_IDENTITY_COLUMNS: readonly string[] = [
   'compliance_decision.approver', 'erab_detect_alert.acked_by', 'secops_feed_import.actor', 'secops_finding.accepted_by', 'secops_finding.status_by',
@@ -58,7 +58,8 @@ export const personalDataEncryptionCheck: Check = {
   title: 'Personal data is sealed at rest under an owner-only key-encryption key',
   reads: "declared roles' stores: personal columns not sealed (one SQL count each), privacy_data_key per KEK; profile privacy.kekFile mode and key id",
   async run(ctx) {
-    if (!isSealed(`${SEALED_PREFIX}x`) || isSealed('x')) throw new Error(`the vault no longer marks sealed values with "${SEALED_PREFIX}": update this check`);
+    for (const p of SEALED_PREFIXES) if (!isSealed(`${p}x`)) throw new Error(`the vault no longer marks sealed values with "${p}": update this check`);
+    if (isSealed('x')) throw new Error('the vault takes any value for sealed: update this check');
     const stores = roleStores(ctx);
     if (stores.length === 0) return { status: 'not-applicable', evidence: [{ source: 'profile configs', observed: 'no role configuration named: no store to read', at: ctx.now }] };
     const evidence: Evidence[] = [];
@@ -72,7 +73,7 @@ export const personalDataEncryptionCheck: Check = {
         const row = await rowsOrNone(ctx, url, (db) => db.selectFrom(table)
           .select([
             sql<number>`count(case when ${sql.ref(col)} is not null and ${sql.ref(col)} <> '' and ${sql.ref(col)} <> ${ERASED} then 1 end)`.as('values'),
-            sql<number>`count(case when ${sql.ref(col)} is not null and ${sql.ref(col)} <> '' and ${sql.ref(col)} <> ${ERASED} and ${sql.ref(col)} not like ${`${SEALED_PREFIX}%`} then 1 end)`.as('clear'),
+            sql<number>`count(case when ${sql.ref(col)} is not null and ${sql.ref(col)} <> '' and ${sql.ref(col)} <> ${ERASED} ${sql.join(SEALED_PREFIXES.map((p) => sql`and ${sql.ref(col)} not like ${`${p}%`}`), sql` `)} then 1 end)`.as('clear'),
           ]).executeTakeFirst());
         if (row) counts.push({ column, values: Number(row.values), clear: Number(row.clear) });
       }

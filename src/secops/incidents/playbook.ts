@@ -82,7 +82,9 @@ async function notify(s: Extract<PlaybookStep, { step: 'notify' }>, book: Incide
   return {
     ok: sent > 0,
     summary: `notice ${notice.id} to ${s.recipients.length} contact(s): ${sent}/${deliveries.length} deliveries made at once${sent < deliveries.length ? ', the rest retried by the notifier' : ''}`,
-    details: { noticeId: notice.id, deliveries: deliveries.map((d) => ({ contactId: d.contactId, channel: d.channel, address: d.address, status: d.status, error: d.lastError })) },
+    // The contact by id, never its address: the incident desk's timeline keeps no personal data
+    // (the address stays sealed in the notify store; its errors already quote it as <address>).
+    details: { noticeId: notice.id, deliveries: deliveries.map((d) => ({ contactId: d.contactId, channel: d.channel, status: d.status, error: d.lastError })) },
   };
 }
 

@@ -1,11 +1,12 @@
 /**
  * The playbook's notify step: `erab incident act … notify` (a separate process) tells the TSO's
  * contact of the incident by e-mail over STARTTLS to a real SMTP server, with the actions taken
- * so far; the delivery is recorded in the notify tables and the step in the incident's timeline.
+ * so far; the delivery is recorded in the notify tables and the step in the incident's timeline,
+ * which names the contact by id, never by its address (the incident desk keeps no personal data).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../../src/store/store.js';
 import { ContactRegistry, notifyMigrations } from '../../../src/secops/notify/index.js';
@@ -28,7 +29,7 @@ after(async () => {
 test('the notify step e-mails the TSO contact with the incident and its actions; recorded and audited', async () => {
   const notifyDb = join(world.dir, 'notify.db');
   const store = await openStore({ url: notifyDb, migrations: notifyMigrations });
-  await new ContactRegistry(store).add({ participantId: 'TSO-TOKYO', name: '給電指令所', role: 'operator', language: 'ja', channels: { email: 'soc@tso.example.jp' } }, { kind: 'operator', id: 'op-sato' });
+  const tso = await new ContactRegistry(store).add({ participantId: 'TSO-TOKYO', name: '給電指令所', role: 'operator', language: 'ja', channels: { email: 'soc@tso.example.jp' } }, { kind: 'operator', id: 'op-sato' });
   await new ContactRegistry(store).add({ participantId: 'RETAIL-1', name: 'retailer desk', role: 'operator', language: 'en', channels: { email: 'desk@retail.example.jp' } }, { kind: 'operator', id: 'op-sato' });
   await store.close();
   const config = join(world.dir, 'notify.json');
@@ -50,7 +51,10 @@ test('the notify step e-mails the TSO contact with the incident and its actions;
   assert.match(mail.body, /需給への影響はありません/);
   assert.doesNotMatch(JSON.stringify(r), new RegExp(SMTP_PASS));
 
-  const shown = JSON.parse((await runErab(['incident', 'show', id, '--json', ...desk])).stdout) as { timeline: { kind: string; details: { step?: string; outcome?: string; deliveries?: { status: string; address: string }[] } }[] };
+  const shown = JSON.parse((await runErab(['incident', 'show', id, '--json', ...desk])).stdout) as { timeline: { kind: string; details: { step?: string; outcome?: string; deliveries?: Record<string, unknown>[] } }[] };
   const step = shown.timeline.find((e) => e.kind === 'action');
-  assert.deepEqual([step?.details.step, step?.details.outcome, step?.details.deliveries?.[0]?.status, step?.details.deliveries?.[0]?.address], ['notify', 'success', 'delivered', 'soc@tso.example.jp']);
+  assert.deepEqual([step?.details.step, step?.details.outcome], ['notify', 'success']);
+  assert.deepEqual(step?.details.deliveries, [{ contactId: tso.id, channel: 'email', status: 'delivered', error: null }]);
+  const raw = ['', '-wal'].map((x) => join(world.dir, `incidents.db${x}`)).filter(existsSync).map((f) => readFileSync(f).toString('utf8')).join('');
+  assert.ok(raw.includes('rogue peer at R4') && !raw.includes('soc@tso.example.jp'), 'the incident database refers to the contact, never holds its address');
 });

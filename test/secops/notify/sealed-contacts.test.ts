@@ -83,9 +83,9 @@ test('sealed contacts: the raw database and the audit log hold no address, and e
 
     // The columns hold ciphertext on the engine's own terms, not only in the file.
     const rows = await (store.db as Kysely<NotifyTables>).selectFrom('notify_contact').selectAll().execute();
-    for (const r of rows) for (const f of [r.name, r.email, r.webhook_url, r.webhook_secret]) assert.match(String(f), /^enc1:/);
+    for (const r of rows) for (const f of [r.name, r.email, r.webhook_url, r.webhook_secret]) assert.match(String(f), /^enc2:/);
     const drows = await (store.db as Kysely<NotifyTables>).selectFrom('notify_delivery').select(['address', 'channel']).execute();
-    for (const r of drows) assert.match(r.address, /^enc1:/, `${r.channel} delivery address is sealed`);
+    for (const r of drows) assert.match(r.address, /^enc2:/, `${r.channel} delivery address is sealed`);
 
     // Without the key the contacts are refused, never shown as ciphertext; deliveries say "(sealed)".
     await assert.rejects(new ContactRegistry(store, { vault: null }).list(), /key-encryption key/);

@@ -29,7 +29,7 @@ import {
   constraintsOf, defaultLimits, gatewaySchema, poolSchema, portfolioDocumentSchema, resourceSchema, siteSchema,
   type GatewayInput, type PoolInput, type ResourceInput, type SiteInput,
 } from './model.js';
-import { SITE_NAME_INDEX, siteSubject, type PortfolioTables } from './tables.js';
+import { siteSubject, type PortfolioTables } from './tables.js';
 import type { PersonalDataVault } from '../../../store/vault.js';
 import { resourceSearchText } from './search-text.js';
 
@@ -369,13 +369,14 @@ export async function importPortfolio(
     }
     for (const batch of chunked([...sites.values()], BATCH)) {
       const sealed = vault ? await vault.sealMany(trx, batch.map(({ value: s }) => ({ subject: siteSubject(s.id), fields: { name: s.name, address: s.address ?? null } }))) : undefined;
-      const nameIndex = vault ? await vault.blindIndexMany(trx, SITE_NAME_INDEX, batch.map(({ value: s }) => s.name)) : batch.map(() => null);
       await trx.insertInto('portfolio_site').values(batch.map(({ value: s }, i) => {
         count(summary.sites, dbSites.has(s.id));
         // A CSV row cannot express a site's default pool: keep the one already stored.
         const poolId = s.poolId ?? (csv ? dbSites.get(s.id)?.pool_id ?? null : null);
         const personal = sealed ? sealed[i]! : { name: s.name, address: s.address ?? null };
-        return { id: s.id, name: personal.name!, tso_area: s.tsoArea, address: personal.address ?? null, name_index: nameIndex[i]!, pool_id: poolId, created_at: now, updated_at: now };
+        return { id: s.id, name: personal.name!, tso_area: s.tsoArea, address: personal.address ?? null, // Sealed names are searched by opening their batches (query.ts): no per-site keyed hash, which
+        // cost as much as the sealing itself (docs/privacy.md, Cost); rows sealed before keep theirs.
+        name_index: null, pool_id: poolId, created_at: now, updated_at: now };
       })).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
         name: eb.ref('excluded.name'), tso_area: eb.ref('excluded.tso_area'), address: eb.ref('excluded.address'), name_index: eb.ref('excluded.name_index'),
         pool_id: eb.ref('excluded.pool_id'), updated_at: eb.ref('excluded.updated_at'),

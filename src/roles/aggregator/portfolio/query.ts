@@ -180,18 +180,23 @@ export async function listPools(db: Db, filter: { tsoArea?: TsoArea; product?: M
 export async function listSites(db: Db, q: { poolId?: string; search?: string; limit?: number; cursor?: string } = {}, vault?: PersonalDataVault): Promise<Page<Site>> {
   const limit = q.limit ?? 100;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new InvalidInputError(`limit must be 1..1000, got ${limit}`);
-  let base = db.selectFrom('portfolio_site');
-  if (q.poolId !== undefined) base = base.where('pool_id', '=', q.poolId);
-  if (q.search !== undefined && q.search.trim() !== '') {
-    const p = containsPattern(q.search.trim());
-    // Sealed names match exactly through their keyed hash; names stored in clear by substring.
-    const index = vault ? await vault.blindIndex(db, SITE_NAME_INDEX, q.search) : null;
-    base = base.where(sql<boolean>`(lower(id) like ${p} escape '\\' or (name_index is null and lower(name) like ${p} escape '\\') or name_index = ${index})`);
+  const search = q.search?.trim() ? q.search : undefined;
+  if (search !== undefined && vault) return searchSealedSites(db, q.poolId, search, limit, q.cursor, vault);
+  let base = sitesOf(db, q.poolId);
+  if (search !== undefined) {
+    const p = containsPattern(search.trim());
+    base = base.where(sql<boolean>`(lower(id) like ${p} escape '\\' or lower(name) like ${p} escape '\\')`);
   }
   const totalRow = await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
   let pageQ = base.selectAll().orderBy('id').limit(limit + 1);
   if (q.cursor !== undefined) pageQ = pageQ.where('id', '>', decodeCursor(q.cursor));
-  const rows = await pageQ.execute();
+  return sitePage(db, await pageQ.execute(), limit, Number(totalRow.n), vault);
+}
+
+const sitesOf = (db: Db, poolId: string | undefined) => (poolId === undefined ? db.selectFrom('portfolio_site') : db.selectFrom('portfolio_site').where('pool_id', '=', poolId));
+type SiteRow = PortfolioTables['portfolio_site'];
+
+async function sitePage(db: Db, rows: readonly SiteRow[], limit: number, total: number, vault?: PersonalDataVault): Promise<Page<Site>> {
   const page = rows.slice(0, limit);
   const personal = await openSites(db, page, vault);
   const items: Site[] = page.map((s, i) => ({
@@ -199,7 +204,30 @@ export async function listSites(db: Db, q: { poolId?: string; search?: string; l
     createdAt: toEpochMillis(s.created_at), updatedAt: toEpochMillis(s.updated_at),
   }));
   const last = items.at(-1);
-  return { items, total: Number(totalRow.n), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.id) } : {}) };
+  return { items, total, ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.id) } : {}) };
+}
+
+/**
+ * Search with the key at hand: names are opened and matched by substring (case-insensitive),
+ * like names in clear. Names sealed in batches carry no per-site keyed hash (on an import it
+ * cost as much as the sealing, docs/privacy.md, Cost); opening a batch is one AES-GCM (a
+ * 100 000-site portfolio is 200 of them), so a search reads every site's id and name reference,
+ * opens them and fetches only the page asked for. Rows sealed in format 1 match exactly through
+ * their keyed hash (`name_index`), as before.
+ */
+async function searchSealedSites(db: Db, poolId: string | undefined, search: string, limit: number, cursor: string | undefined, vault: PersonalDataVault): Promise<Page<Site>> {
+  const text = search.trim().normalize('NFC').toLowerCase();
+  const all = await sitesOf(db, poolId).select(['id', 'name', 'name_index']).orderBy('id').execute();
+  // The keyed hash only where format-1 rows carry one (computing it may create its key).
+  const index = all.some((r) => r.name_index !== null) ? await vault.blindIndex(db, SITE_NAME_INDEX, search) : null;
+  const inBatch = (r: { name: string; name_index: string | null }) => isSealed(r.name) && r.name_index === null;
+  const names = await vault.openMany(db, all.map((r) => ({ subject: siteSubject(r.id), fields: { name: inBatch(r) ? r.name : null } })));
+  const matching = all.filter((r, i) => r.id.toLowerCase().includes(text) || (r.name_index !== null && r.name_index === index)
+    || (!isSealed(r.name) && r.name.toLowerCase().includes(text)) || (names[i]!.name ?? '').normalize('NFC').toLowerCase().includes(text)).map((r) => r.id);
+  const from = cursor === undefined ? undefined : decodeCursor(cursor);
+  const ids = (from === undefined ? matching : matching.filter((id) => id > from)).slice(0, limit + 1);
+  const rows = ids.length === 0 ? [] : await db.selectFrom('portfolio_site').selectAll().where('id', 'in', ids).orderBy('id').execute();
+  return sitePage(db, rows, limit, matching.length, vault);
 }
 
 /**

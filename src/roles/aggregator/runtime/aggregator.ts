@@ -30,6 +30,7 @@ import { TlsMaterial, type RefusalPage } from '../../../security/tls.js';
 import type { Kysely } from 'kysely';
 import { composeMigrations, type Migration } from '../../../store/migrations.js';
 import { openStore, type Store } from '../../../store/store.js';
+import { vaultFromEnvironment } from '../../../store/vault.js';
 import type { WorkerPool } from '../../common/workers.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { applyRetention, scheduleRetention } from '../portfolio/retention.js';
@@ -218,7 +219,10 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       role: 'aggregator', id: cfg.id, store, audit, auditLog, clock, log, onDeliverySample: (fn) => deliveries.subscribe(fn),
     });
     closers.push(() => attached.stop());
-    const portfolioDb = new Portfolio(store, { clock, audit });
+    // The role's key-encryption key (ERAB_PRIVACY_KEK_FILE): the scheduled retention erases sites
+    // sealed together with others, which re-seals the others (src/store/vault.ts, shred).
+    const vault = vaultFromEnvironment();
+    const portfolioDb = new Portfolio(store, { clock, audit, ...(vault ? { vault } : {}) });
     // The gateways below us hand us their audit checkpoints to witness (src/roles/common/witnessing.ts).
     const witness = auditLog ? openRoleWitness(auditLog, audit, clock) : undefined;
     const fleet = new Fleet();
