@@ -16,7 +16,6 @@ import { watts } from '../../../src/core/units.js';
 import { eoj } from '../../../src/protocols/echonet/eoj.js';
 import { WebApiClient } from '../../../src/protocols/echonet/webapi/client.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { openPki } from '../../../src/security/pki/index.js';
 import { clientTlsOptions } from '../../../src/security/tls.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
@@ -42,8 +41,8 @@ before(async () => {
   const dir = join(pki.dir, 'world-pki');
   const issued = await run(['pki', 'issue', '--dir', dir, '--role', 'device', '--id', 'HOME-7', '--ip', '127.17.7.2']);
   assert.equal(issued.code, 0, issued.err);
-  const files = (await openPki({ dir })).files('device', 'HOME-7');
-  device = { certFile: files.certFile, keyFile: files.keyFile };
+  // Where `erab pki issue` writes a participant's files (issued/<role>-<id>/).
+  device = { certFile: join(dir, 'issued', 'device-HOME-7', 'cert.pem'), keyFile: join(dir, 'issued', 'device-HOME-7', 'key.pem') };
   secretFile = join(pki.dir, 'client.secret');
   writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
 });
