@@ -202,6 +202,12 @@ test('held command listed and approved by a second operator with the approver ro
     const site = sites[0]!;
     const owner = mode(site);
     await until('the battery discharging for the command', () => mode(site) === 'discharging' || undefined);
+    // The closed loop samples the running event; on a loaded machine the first sample can come
+    // after the battery started, so wait for it before cancelling (the series is read below).
+    await until('a sample of the running event', async () => {
+      const r = await operatorCall(console_(), dave, 'GET', `/events/${encodeURIComponent(key)}/series`);
+      return Array.isArray(r.json) && r.json.length > 0 ? true : undefined;
+    });
     const page = await operatorCall(console_(), dave, 'GET', '/api/events?state=active');
     assert.ok(page.json.items.some((e: { key: string; uncoveredW: number }) => e.key === key), page.text);
     assert.equal((await operatorCall(console_(), dave, 'POST', `/api/events/${encodeURIComponent(key)}/cancel`, { reason: 'x' })).status, 403);
