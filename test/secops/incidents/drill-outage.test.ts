@@ -43,6 +43,9 @@ before(async () => {
   agg = spawnErab(['aggregator', 'run', '--config', config], { ...process.env, ERAB_NODE_TUNING: 'off' });
   await waitFor(() => tso.vtn.vtn.reportRequests('AGG1').some((r) => r.state === 'active'), { what: 'AGG1 registered at the TSO and asked for telemetry', timeoutMs: 30_000 })
     .catch((e: Error) => { throw new Error(`${e.message}\n${agg.out.slice(-2000)}\n${agg.err.slice(-2000)}`); });
+  // The drill first checks that the aggregator was reporting: wait for its first stored report
+  // (asked for is not yet sent; on a loaded machine the first report came after the drill began).
+  await waitFor(async () => (await lastReport(alertsDb, 'AGG1')) !== undefined, { what: 'a report from AGG1 stored at the TSO', timeoutMs: 30_000 });
 });
 
 after(async () => {
