@@ -18,16 +18,20 @@ import addFormats from 'ajv-formats';
 import { CATALOGS } from '../../src/compliance/catalog.js';
 import { deployment, type Deployment } from './deployment.js';
 import { erab } from './erab-cli.js';
+import { subsetValidators } from './oscal-subset.js';
 
 const DIR = process.env.ERAB_OSCAL_SCHEMA_DIR;
-const skip = DIR ? false : 'set ERAB_OSCAL_SCHEMA_DIR to a folder with the official OSCAL 1.1.2 JSON schemas (oscal_catalog_schema.json, oscal_ssp_schema.json, oscal_assessment-results_schema.json) to run this check; test/fixtures/oscal/README.md ("The official schemas") gives the steps to make them';
+const skip = DIR ? false : 'set ERAB_OSCAL_SCHEMA_DIR to a folder with the official OSCAL 1.1.2 JSON schemas (oscal_catalog_schema.json, oscal_ssp_schema.json, oscal_assessment-results_schema.json) to run this check; test/fixtures/oscal/README.md ("The official schemas: how to make them") gives the steps to make them';
 
 /** The file name part of each schema, and the short name in its $id. */
 const MODELS = { catalog: 'catalog', ssp: 'ssp', ar: 'assessment-results' } as const;
 type Model = keyof typeof MODELS;
 
-/** One ajv per schema (the three official schemas share definition names, not $ids across files). */
+/** One ajv per schema (the official schemas are each self-contained and share definition $ids), compiled once. */
+const compiled = new Map<Model, ValidateFunction>();
 function official(model: Model): ValidateFunction {
+  const done = compiled.get(model);
+  if (done) return done;
   const file = join(DIR!, `oscal_${MODELS[model]}_schema.json`);
   assert.ok(existsSync(file), `ERAB_OSCAL_SCHEMA_DIR=${DIR} has no ${file}: see test/fixtures/oscal/README.md`);
   const text = readFileSync(file, 'utf8');
@@ -40,7 +44,9 @@ function official(model: Model): ValidateFunction {
   // need unicodeRegExp (ajv's default too, stated so that it stays).
   const ajv = new Ajv.default({ allErrors: true, unicodeRegExp: true });
   addFormats.default(ajv);
-  return ajv.compile(schema);
+  const v = ajv.compile(schema);
+  compiled.set(model, v);
+  return v;
 }
 
 const show = (errors: ErrorObject[] | null | undefined) => JSON.stringify((errors ?? []).slice(0, 8), null, 1);
@@ -108,4 +114,53 @@ test('the assessment-results.json of erab compliance report validates against th
   const badState = structuredClone(ar);
   badState['assessment-results'].results[0].findings[0].target.status.state = 'passed';
   assertRejects(v, badState, 'state');
+});
+
+/**
+ * Every single-field change of a document: the field removed, renamed, emptied, padded with spaces,
+ * or made a number. Arrays are walked through their first element only.
+ */
+function* mutants(doc: unknown): Generator<{ what: string; doc: unknown }> {
+  const paths: string[][] = [];
+  const walk = (o: unknown, path: string[]) => {
+    if (!o || typeof o !== 'object') return;
+    const keys = Array.isArray(o) ? (o.length ? ['0'] : []) : Object.keys(o);
+    for (const k of keys) { paths.push([...path, k]); walk((o as Record<string, unknown>)[k], [...path, k]); }
+  };
+  walk(doc, []);
+  for (const path of paths) {
+    for (const kind of ['removed', 'renamed', 'emptied', 'padded', 'number'] as const) {
+      const copy = structuredClone(doc) as Record<string, unknown>;
+      let o = copy;
+      for (const k of path.slice(0, -1)) o = o[k] as Record<string, unknown>;
+      const k = path.at(-1)!;
+      const v = o[k];
+      if (Array.isArray(o) && (kind === 'removed' || kind === 'renamed')) continue;
+      if (kind === 'padded' && typeof v !== 'string') continue;
+      if (kind === 'removed') delete o[k];
+      else if (kind === 'renamed') { o[`${k}x`] = v; delete o[k]; }
+      else if (kind === 'emptied') o[k] = Array.isArray(v) ? [] : typeof v === 'string' ? '' : v && typeof v === 'object' ? {} : v;
+      else if (kind === 'padded') o[k] = ` ${v as string} `;
+      else o[k] = 7;
+      yield { what: `${path.join('/')} ${kind}`, doc: copy };
+    }
+  }
+}
+
+test('the subset schemas of test/fixtures/oscal are nowhere looser than the official ones for what erab writes', { skip }, () => {
+  const sub = subsetValidators();
+  const docs = { catalog: CATALOGS.erab, ssp: readOut('ssp.json'), ar: readOut('assessment-results.json') };
+  for (const model of ['catalog', 'ssp', 'ar'] as const) {
+    const off = official(model);
+    assert.ok(sub[model](docs[model]) && off(docs[model]), model);
+    const looser: string[] = [];
+    let rejected = 0;
+    for (const m of mutants(docs[model])) {
+      const officialOk = off(m.doc);
+      if (!officialOk) rejected++;
+      if (!officialOk && sub[model](m.doc)) looser.push(m.what);
+    }
+    assert.deepEqual(looser, [], `${model}: changes the official schema rejects and the subset accepts`);
+    assert.ok(rejected > 50, `${model}: the official schema rejected only ${rejected} changes`);
+  }
 });
