@@ -2,34 +2,28 @@
  * The errors an operator meets, in the CLI's language (issue 16): a configuration file that
  * `erab config check` refuses (each problem as path and rule), and the PKI commands' refusals —
  * Japanese under a Japanese locale, English with `--lang en` or an English locale; the English
- * text is the error's own message. Real `erab` processes (bin/erab.js), as an operator runs them.
+ * text is the error's own message. Real `erab` processes (the compiled CLI, test kit spawnErab).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeInLanguage, explain, NotAuthorizedError } from '../../src/core/errors.js';
 import { ERROR_MESSAGES } from '../../src/core/error-messages.js';
-import { ERAB_BIN } from '../repo.js';
+import { spawnErab } from '../kit/index.js';
 
-interface Ran { code: number | null; out: string; err: string }
-
-/** Runs bin/erab.js with this LANG (LC_ALL and LC_MESSAGES unset). */
-function erab(args: string[], lang: string): Promise<Ran> {
+/** Runs `erab <args>` as its own process (test kit spawnErab) with this LANG, LC_ALL and LC_MESSAGES unset. */
+async function erab(args: string[], lang: string): Promise<{ code: number | null; out: string; err: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
   delete env.LC_ALL;
   delete env.LC_MESSAGES;
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [ERAB_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  const p = spawnErab(args, env);
+  const code = await new Promise<number | null>((resolve, reject) => {
     p.on('error', reject);
-    p.on('exit', (code) => resolve({ code, out, err }));
+    p.on('close', (c) => resolve(c));
   });
+  return { code, out: p.out, err: p.err };
 }
 
 test('every error key has a text in both languages with the same placeholders', () => {
