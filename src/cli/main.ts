@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2; // commander already printed the message
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`erab: ${err.message}\n`);
+      process.stderr.write(`erab: ${failureLine(err)}\n`);
       return 2;
     }
     process.stderr.write(`erab: ${failureLine(err)}\n`);

@@ -15,8 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { z } from 'zod';
+import { ConfigError, explain, type ExplainedLine } from './errors.js';
 
 export interface LoadConfigOptions {
   /** Path of a JSON configuration file; omitted = defaults + environment only. */
@@ -75,6 +75,45 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
+const zodEn = z.locales.en();
+const zodJa = z.locales.ja();
+
+function localeText(locale: ReturnType<typeof z.locales.en>, issue: z.core.$ZodIssue): string | undefined {
+  const out = locale.localeError(issue as never);
+  return typeof out === 'string' ? out : out?.message;
+}
+
+/** zod's type names in Japanese (its ja locale leaves most of them in English). */
+const JA_TYPE: Readonly<Record<string, string>> = {
+  string: '文字列', number: '数値', int: '整数', boolean: '真偽値（true / false）', object: 'オブジェクト', array: '配列', null: 'null', bigint: '整数', date: '日時',
+};
+
+/** The Japanese rule of a wrong or missing value (zod's ja text names the types in English). */
+function jaTypeRule(issue: z.core.$ZodIssue): string | undefined {
+  if (issue.code !== 'invalid_type') return undefined;
+  const expected = JA_TYPE[String(issue.expected)] ?? String(issue.expected);
+  if (!('input' in issue)) return undefined;
+  const input: unknown = issue.input;
+  if (input === undefined) return `必須の項目がありません（${expected}）`;
+  const got = input === null ? 'null' : Array.isArray(input) ? 'array' : typeof input === 'number' && Number.isInteger(input) && issue.expected === 'int' ? 'int' : typeof input;
+  return `${expected}を指定してください（${JA_TYPE[got] ?? got}が指定されています）`;
+}
+
+/**
+ * zod issues as `  - field.path: rule` lines in English and Japanese. The rule is zod's own text in
+ * each language, unless the schema wrote its own (a refinement's rule), which stays as written.
+ * Issues from a parse with `reportInput: true` name what was received; the input itself is dropped.
+ * @example configIssueLines(schema.safeParse(v, { reportInput: true }).error!.issues)
+ */
+export function configIssueLines(issues: readonly z.core.$ZodIssue[]): ExplainedLine[] {
+  return issues.map((i) => {
+    const path = i.path.length ? i.path.map(String).join('.') : '(root)';
+    const own = i.message !== localeText(zodEn, i);
+    const ja = own ? i.message : (jaTypeRule(i) ?? localeText(zodJa, i) ?? i.message);
+    return { en: `  - ${path}: ${i.message}`, ja: `  - ${path}: ${ja}` };
+  });
+}
+
 /** Formats zod issues as `field.path: rule` lines. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
@@ -88,12 +127,12 @@ export function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new ConfigError(explain('config.cannotRead', { file, why: (err as NodeJS.ErrnoException).code ?? String(err) }), { cause: err });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ConfigError(`configuration file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(explain('config.notJson', { file, why: (err as Error).message }), { cause: err });
   }
 }
 
@@ -160,10 +199,10 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
     for (const key of Object.keys(fromEnv)) if (!(key in shape)) delete fromEnv[key];
   }
   const merged = deepMerge(fromFile, fromEnv);
-  const result = schema.safeParse(merged);
+  const result = schema.safeParse(merged, { reportInput: true });
   if (!result.success) {
-    const source = opts.file ? `configuration file ${opts.file}` : 'configuration';
-    throw new ConfigError(`${source} is invalid:\n${formatIssues(result.error.issues)}`);
+    const what = opts.file ? explain('config.fileInvalid', { file: opts.file }) : explain('config.invalid');
+    throw new ConfigError(what, { details: configIssueLines(result.error.issues) });
   }
   return result.data;
 }

@@ -2,7 +2,13 @@
  * The console page's text in English and Japanese (i18next resources; keys shared). The page
  * picks the language from `?lang=`, else the browser's preferred languages (the list it sends as
  * Accept-Language): Japanese when Japanese comes before English, English otherwise.
+ *
+ * `errors` holds the texts of the keyed errors an operator API answers with (`key` and `params`
+ * beside the English `error`, operator-routes.ts errorResponse): core/error-messages.ts, shared
+ * with the CLI.
  */
+import { ERROR_MESSAGES } from '../core/error-messages.js';
+
 const en = {
   title: '{{id}} · erab console',
   loading: 'Loading…',
@@ -96,6 +102,7 @@ const en = {
   col: { time: 'time (JST)', by: 'by', what: 'what', reason: 'reason', kind: 'kind' },
   error: 'cannot refresh: {{message}}',
   language: 'Language',
+  errors: ERROR_MESSAGES.en,
 } as const;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : Widen<T[K]> };
@@ -193,6 +200,7 @@ const ja: Widen<typeof en> = {
   col: { time: '時刻（JST）', by: '実行者', what: '対象', reason: '理由', kind: '種類' },
   error: '更新できません: {{message}}',
   language: '言語',
+  errors: ERROR_MESSAGES.ja,
 };
 
 /** i18next resources of the console page. */

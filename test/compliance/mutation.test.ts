@@ -303,7 +303,12 @@ test('secops.personal-data-encryption: a key-encryption key others may read, non
   assert.ok(wrong.evidence.some((e) => /1 NOT under the declared key/.test(e.observed)), JSON.stringify(wrong.evidence));
 });
 
-test('transport.r5: a device admitted over ECHONET Lite/UDP (no mutual authentication or encryption) fails it; the evidence says how each device is reached', async () => {
+/**
+ * The gateway's admission store as the R5 check reads it: `put` records the one battery
+ * 027D01-0123456789 at `address` in `state` (as the gateway writes it) and flushes; the table is
+ * emptied after `body`.
+ */
+async function withGatewayDevice(body: (put: (address: string, state: 'admitted' | 'pending') => Promise<void>) => Promise<void>): Promise<void> {
   const { openStore } = await import('../../src/store/store.js');
   const { GATEWAY_DB_MIGRATIONS, SqlAdmissionStore } = await import('../../src/roles/gateway/persistence.js');
   const { epochMillis } = await import('../../src/core/units.js');
@@ -311,60 +316,52 @@ test('transport.r5: a device admitted over ECHONET Lite/UDP (no mutual authentic
   const gw = await openStore<any>({ url: file, migrations: GATEWAY_DB_MIGRATIONS }); // eslint-disable-line @typescript-eslint/no-explicit-any
   try {
     const admission = await SqlAdmissionStore.open(gw);
-    const record = (state: 'admitted' | 'pending') => ({
-      deviceId: '027D01-0123456789', class: 'battery' as const, eoj: '027D01', address: '192.168.1.20', state, revision: 2,
-      identity: { identificationNumber: 'FE000006AABBCCDD', makerCode: '000006' }, firstSeen: epochMillis(Date.now() - 60_000), lastSeen: epochMillis(Date.now()),
+    await body(async (address, state) => {
+      admission.save({
+        deviceId: '027D01-0123456789', class: 'battery' as const, eoj: '027D01', address, state, revision: 2,
+        identity: { identificationNumber: 'FE000006AABBCCDD', makerCode: '000006' }, firstSeen: epochMillis(Date.now() - 60_000), lastSeen: epochMillis(Date.now()),
+      });
+      await admission.flush();
     });
-    admission.save(record('pending'));
-    await admission.flush();
+  } finally {
+    await gw.db.deleteFrom('gateway_device').execute();
+    await gw.close();
+  }
+}
+
+test('transport.r5: a device admitted over ECHONET Lite/UDP (no mutual authentication or encryption) fails it; the evidence says how each device is reached', async () => {
+  await withGatewayDevice(async (put) => {
+    const lan = '192.168.1.20';
+    await put(lan, 'pending');
     const pending = await runCheck('transport.r5');
     assert.equal(pending.status, 'satisfied', 'a device held pending is not controlled');
     assert.match(pending.evidence[1]!.observed, /^0 admitted of 1 devices seen$/);
-    await flips('transport.r5', async () => { admission.save(record('admitted')); await admission.flush(); }, async () => { admission.save(record('pending')); await admission.flush(); });
-    admission.save(record('admitted'));
-    await admission.flush();
+    await flips('transport.r5', () => put(lan, 'admitted'), () => put(lan, 'pending'));
+    await put(lan, 'admitted');
     const r = await runCheck('transport.r5');
     assert.match(r.evidence[0]!.observed, /^ECHONET Lite controller bound on 127\.0\.0\.1:3610 only/);
     assert.match(r.evidence[1]!.observed, /1 admitted of 1 devices seen; 1 over echonet-lite-udp: 027D01-0123456789 pinned to 192\.168\.1\.20 EOJ 027D01; 1 reached WITHOUT mutual authentication or encryption/);
     // A 推奨 item: the pinning may be recorded as the compensating control.
     const a = await assess(d.profile(), builtinRegistry(), new Map([['erab-3.3.4-1', { id: 9, controlId: 'erab-3.3.4-1', kind: 'compensating-control' as const, reference: undefined, reason: undefined, compensating: 'address/EOJ pinning, spoofed-source events', approver: 'Sato', decidedAt: Date.now() - 1, reviewAt: Date.now() + 86_400_000, recordedAt: Date.now() }]]), { now: Date.now() });
     assert.equal(a.controls.find((c) => c.control.id === 'erab-3.3.4-1')!.status, 'compensating-control');
-  } finally {
-    await gw.db.deleteFrom('gateway_device').execute();
-    await gw.close();
-  }
+  });
 });
 
 test('transport.r5: a device the gateway reaches over the ECHONET Lite Web API (its https:// address, as the gateway records it) satisfies it; the same device at a UDP address does not', async () => {
-  const { openStore } = await import('../../src/store/store.js');
-  const { GATEWAY_DB_MIGRATIONS, SqlAdmissionStore } = await import('../../src/roles/gateway/persistence.js');
-  const { epochMillis } = await import('../../src/core/units.js');
-  const file = JSON.parse(readFileSync(d.files.gateway, 'utf8')).database as string;
-  const gw = await openStore<any>({ url: file, migrations: GATEWAY_DB_MIGRATIONS }); // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    const admission = await SqlAdmissionStore.open(gw);
+  await withGatewayDevice(async (put) => {
     // What the gateway writes for a Web API node: the base URL is the pinned address (src/roles/gateway/echonet-site.ts).
-    const record = (address: string) => ({
-      deviceId: '027D01-0123456789', class: 'battery' as const, eoj: '027D01', address, state: 'admitted' as const, revision: 2,
-      identity: { identificationNumber: 'FE000006AABBCCDD', makerCode: '000006' }, firstSeen: epochMillis(Date.now() - 60_000), lastSeen: epochMillis(Date.now()),
-    });
     const webApi = 'https://203.0.113.7:8443';
-    admission.save(record(webApi));
-    await admission.flush();
+    await put(webApi, 'admitted');
     // The baseline (satisfied) has the Web API device admitted; moving it to a UDP address fails exactly R5.
-    await flips('transport.r5', async () => { admission.save(record('203.0.113.7')); await admission.flush(); }, async () => { admission.save(record(webApi)); await admission.flush(); });
+    await flips('transport.r5', () => put('203.0.113.7', 'admitted'), () => put(webApi, 'admitted'));
     const r = await runCheck('transport.r5');
     assert.equal(r.status, 'satisfied');
     assert.match(r.evidence[1]!.observed, /^1 admitted of 1 devices seen; 1 over echonet-lite-web-api \(mutual TLS\): 027D01-0123456789 pinned to https:\/\/203\.0\.113\.7:8443 EOJ 027D01$/);
-    admission.save(record('203.0.113.7'));
-    await admission.flush();
+    await put('203.0.113.7', 'admitted');
     const udp = await runCheck('transport.r5');
     assert.equal(udp.status, 'not-satisfied');
     assert.match(udp.evidence[1]!.observed, /1 over echonet-lite-udp: 027D01-0123456789 pinned to 203\.0\.113\.7 EOJ 027D01; 1 reached WITHOUT/);
-  } finally {
-    await gw.db.deleteFrom('gateway_device').execute();
-    await gw.close();
-  }
+  });
 });
 
 test('a module may replace a check by id; the controls follow the replacement', async () => {

@@ -7,8 +7,10 @@
  * with both gateways' devices admitted and online at the aggregator, a fleet command approved by a
  * second operator and delivered by the batteries, and the TSO's dispatch held by the aggregator.
  *
- * Devices are admitted by the gateways' admission allow-lists (configuration): the guide shows
- * that way because no admit command or API route exists in this version.
+ * Devices are admitted both ways the guide explains: gw1's by its admission allow-list
+ * (configuration, for devices known before installation), gw2's by an operator at the aggregator —
+ * `erab aggregator devices --state pending` lists them, `erab aggregator admit` relays each
+ * decision to the gateway, and the gateway's next inventory shows them admitted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +46,7 @@ test('the guide\'s steps parse: files, commands, services and waits in order', (
   const kinds = (k: GuideStep['kind']) => steps.filter((s) => s.kind === k).map((s) => s.arg);
   assert.deepEqual(kinds('service'), ['tso', 'aggregator', 'device1', 'device2', 'gw1', 'gw2']);
   assert.deepEqual(kinds('file'), ['/etc/erab/tso.json', '/etc/erab/portfolio.json', '/etc/erab/aggregator.json', '/etc/erab/gateway.json', '/etc/erab/gateway2.json']);
-  assert.deepEqual(kinds('wait'), ['aggregator-online', 'tso-registered', 'delivered', 'tso-event-at-aggregator']);
+  assert.deepEqual(kinds('wait'), ['gw2-pending', 'gw2-admitted', 'aggregator-online', 'tso-registered', 'delivered', 'tso-event-at-aggregator']);
   // Every configuration path is absolute (the guide's point: nothing relative to the working directory).
   for (const f of steps.filter((s) => s.kind === 'file' && s.arg.endsWith('.json'))) {
     const paths = [...f.body.matchAll(/"(?:certFile|keyFile|caFile|crlFile|certificateFile|database|dir|url)": "([^"]+)"/g)].map((m) => m[1]!);
@@ -94,7 +96,25 @@ test('docs/production.md brings up a TSO, an aggregator on PostgreSQL and two ga
     const r = await sh(adapt(step.body).trimEnd() + extra, root, env);
     return r;
   };
+  // gw2's devices as the operator saw them pending (id → revision), before admitting them.
+  const pendingGw2 = new Map<string, number>();
   const waits: Record<string, (out: string, json: () => Promise<any>) => Promise<boolean>> = {
+    'gw2-pending': async (out, json) => {
+      if (!/GW2/.test(out)) return false;
+      const page = await json() as { items: { id: string; gateway: string; admission: string; admissionRevision: number | null }[] };
+      if (page.items.length < 2) return false;
+      for (const d of page.items) {
+        assert.equal(d.gateway, 'GW2', 'the list is filtered by gateway');
+        assert.equal(d.admission, 'pending', 'gw2 has no allow-list: its devices wait for an operator');
+        assert.ok(Number.isInteger(d.admissionRevision) && d.admissionRevision! >= 1, `${d.id}: revision ${d.admissionRevision}`);
+        pendingGw2.set(d.id, d.admissionRevision!);
+      }
+      return true;
+    },
+    'gw2-admitted': async (_out, json) => {
+      const page = await json() as { items: { id: string; admission: string }[] };
+      return page.items.length >= 2 && page.items.every((d) => d.admission === 'admitted') && [...pendingGw2.keys()].every((id) => page.items.some((d) => d.id === id));
+    },
     'aggregator-online': async (out, json) => {
       if (!/GW1/.test(out) || !/GW2/.test(out)) return false;
       const s = await json();
@@ -125,6 +145,12 @@ test('docs/production.md brings up a TSO, an aggregator on PostgreSQL and two ga
         const held = /command ([0-9a-f-]{36}) held/.exec(r.out);
         if (held) commandId = held[1]!;
         if (step.body.includes('<command-id>')) assert.match(r.out, new RegExp(`command ${commandId} executed: 2\\.0 kW allocated, 0\\.0 kW short`), where);
+        if (step.body.includes('erab aggregator admit')) {
+          // One decision sent per pending device of gw2, at the revision the operator saw.
+          const sent = [...r.out.matchAll(/^admission of device (\S+) \(revision (\d+)\) sent to gateway GW2 as event \S+/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+          assert.deepEqual(new Map(sent), pendingGw2, `${where}: ${r.out}`);
+          assert.equal(sent.length, pendingGw2.size, where);
+        }
         if (step.body.includes('erab tso dispatch')) assert.match(r.out, new RegExp(`^dispatch \\S+ issued: tertiary1 reduce \\(下げ\\) to AGG1\\n[^]*${start.replace('+', '\\+')}`), where);
       } else if (step.kind === 'service') {
         const cmd = adapt(step.body).trim();

@@ -19,6 +19,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { InvalidInputError } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
+import { refusalReason } from '../failure.js';
 import { createLogger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
@@ -169,7 +170,7 @@ export function register(program: Command): void {
       }
       const body = (r.json ?? {}) as { error?: string; from?: string; address?: string; revision?: number; identified?: boolean };
       if (r.status !== 200) {
-        process.stderr.write(`repin refused (HTTP ${r.status}): ${body.error ?? 'no reason given'}\n`);
+        process.stderr.write(`repin refused (HTTP ${r.status}): ${refusalReason(body, 'no reason given')}\n`);
         process.exitCode = 1;
         return;
       }

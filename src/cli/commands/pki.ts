@@ -17,7 +17,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { explain, InvalidInputError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
 import { CERTIFICATE_USAGES, DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, toPkcs12, checkPkcs12Passphrase, type CertificateUsage, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
 import { UsageError } from '../usage.js';
@@ -46,10 +46,10 @@ function readPassphrase(file: string | undefined, envName: string): string | und
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new InvalidInputError(`passphrase file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new InvalidInputError(explain('pki.passphraseUnreadable', { file, why: (err as NodeJS.ErrnoException).code ?? (err as Error).message }));
     }
     const p = text.replace(/\r?\n$/, '');
-    if (p.length === 0) throw new InvalidInputError(`passphrase file ${file} is empty`);
+    if (p.length === 0) throw new InvalidInputError(explain('pki.passphraseEmpty', { file }));
     return p;
   }
   const env = process.env[envName];
@@ -68,7 +68,7 @@ function common(cmd: Command): Command {
 }
 
 function participantArgs(o: { role?: string; id?: string }): { role: string; id: string } {
-  if (!o.role || !o.id) throw new UsageError('--role and --id are both required');
+  if (!o.role || !o.id) throw new UsageError(explain('pki.roleAndId'));
   try {
     return parseParticipant(o.role, o.id);
   } catch (err) {
@@ -130,12 +130,12 @@ export function register(program: Command): void {
     .option('--p12-passphrase-file <file>', 'file holding the PKCS#12 passphrase (else $ERAB_P12_PASSPHRASE); at least 8 characters')
     .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; algorithm: KeyAlgorithm; days: number; dns?: string[]; ip?: string[]; p12?: string; p12PassphraseFile?: string }) => {
       const who = participantArgs(o);
-      if (o.usage === 'code-signing' && (o.dns || o.ip)) throw new UsageError('a code-signing certificate names no host: leave out --dns and --ip');
-      if (o.usage === 'code-signing' && o.p12) throw new UsageError('--p12 is for TLS certificates imported into a browser, not code-signing keys');
-      if (o.p12PassphraseFile && !o.p12) throw new UsageError('--p12-passphrase-file needs --p12 <file>');
+      if (o.usage === 'code-signing' && (o.dns || o.ip)) throw new UsageError(explain('pki.codeSigningHost'));
+      if (o.usage === 'code-signing' && o.p12) throw new UsageError(explain('pki.codeSigningP12'));
+      if (o.p12PassphraseFile && !o.p12) throw new UsageError(explain('pki.p12PassFileAlone'));
       // Read the PKCS#12 passphrase before issuing, so a missing one issues nothing.
       const p12Pass = o.p12 ? readPassphrase(o.p12PassphraseFile, 'ERAB_P12_PASSPHRASE') : undefined;
-      if (o.p12 && p12Pass === undefined) throw new UsageError('--p12 needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)');
+      if (o.p12 && p12Pass === undefined) throw new UsageError(explain('pki.p12NeedsPassphrase'));
       if (p12Pass !== undefined) checkPkcs12Passphrase(p12Pass);
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
       const c = await store.issue({ ...who, usage: o.usage, algorithm: o.algorithm, days: o.days, ...(o.dns ? { dns: o.dns } : {}), ...(o.ip ? { ip: o.ip } : {}) });
@@ -152,13 +152,13 @@ export function register(program: Command): void {
     .action(async (o: CommonOpts & { role: string; id: string; out: string; p12PassphraseFile?: string }) => {
       const who = participantArgs(o);
       const pass = readPassphrase(o.p12PassphraseFile, 'ERAB_P12_PASSPHRASE');
-      if (pass === undefined) throw new UsageError('a PKCS#12 file needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)');
+      if (pass === undefined) throw new UsageError(explain('pki.exportNeedsPassphrase'));
       checkPkcs12Passphrase(pass);
       const store = await openPki({ dir: o.dir });
       const files = store.files(who.role, who.id);
       const current = store.list().filter((r) => r.role === who.role && r.id === who.id && (r.usage ?? 'tls') === 'tls').at(-1);
-      if (!current) throw new InvalidInputError(`no TLS certificate of ${who.role} ${who.id} in ${o.dir}: issue one with erab pki issue`);
-      if (current.status !== 'valid') throw new InvalidInputError(`the current certificate of ${who.role} ${who.id} (serial ${current.serial}) is ${current.status}: rotate or issue a new one first`);
+      if (!current) throw new InvalidInputError(explain('pki.noCurrent', { role: who.role, id: who.id, dir: o.dir }));
+      if (current.status !== 'valid') throw new InvalidInputError(explain('pki.currentNotValid', { role: who.role, id: who.id, serial: current.serial, status: current.status }));
       await writePkcs12(files, `${who.role} ${who.id}`, o.out, pass);
     });
 
@@ -169,8 +169,8 @@ export function register(program: Command): void {
     .option('--id <id>', 'participant id')
     .addOption(new Option('--reason <reason>', 'RFC 5280 reason').choices([...REVOCATION_REASONS]).default('unspecified'))
     .action(async (o: CommonOpts & { serial?: string; role?: string; id?: string; reason: RevocationReason }) => {
-      if (o.serial && (o.role || o.id)) throw new UsageError('give either --serial or --role with --id, not both');
-      if (!o.serial && !o.role && !o.id) throw new UsageError('give --serial, or --role with --id');
+      if (o.serial && (o.role || o.id)) throw new UsageError(explain('pki.serialOrRole'));
+      if (!o.serial && !o.role && !o.id) throw new UsageError(explain('pki.serialOrRoleMissing'));
       const target = o.serial ? { serial: o.serial } : participantArgs(o);
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
       const serials = await store.revoke(target, o.reason);

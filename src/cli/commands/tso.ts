@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { clockFromEnv } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
+import { refusalReason } from '../failure.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
@@ -49,7 +50,7 @@ function callApi(o: ApiOpts, method: string, path: string, body?: unknown): Prom
       res.on('end', () => {
         let json: unknown;
         try { json = JSON.parse(text); } catch { json = { error: text }; }
-        if ((res.statusCode ?? 500) >= 400) reject(new InvalidInputError(`${method} ${url.pathname}: ${res.statusCode} ${(json as { error?: string }).error ?? ''}`));
+        if ((res.statusCode ?? 500) >= 400) reject(new InvalidInputError(`${method} ${url.pathname}: ${res.statusCode} ${refusalReason(json, '')}`));
         else resolve(json);
       });
     });

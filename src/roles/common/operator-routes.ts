@@ -10,7 +10,7 @@
  * const route: OperatorRoute = { method: 'GET', path: '/api/alerts', action: 'secops.alerts.list', handle: (r) => book.page(r.query) };
  */
 import type { AuditSink } from '../../core/audit-port.js';
-import { ErabError, InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../core/errors.js';
+import { ErabError, InvalidInputError, NotAuthorizedError, PolicyRefusedError, type Explained } from '../../core/errors.js';
 import { RequestBodyError } from './json-body.js';
 import type { OperatorRole } from './operator-roles.js';
 
@@ -55,19 +55,27 @@ export class BadQueryError extends InvalidInputError {
 
 /** The thing named in the path does not exist: 404. */
 export class NotFoundError extends ErabError {
-  constructor(message: string) {
+  constructor(message: string | Explained) {
     super('not_found', message);
   }
 }
 
-/** The HTTP status and JSON body of an error; the one mapping every contributed route uses. */
+/**
+ * The HTTP status and JSON body of an error; the one mapping every contributed route uses. An
+ * error thrown with a message key (core/errors.ts `explain`) carries `key` and `params` beside the
+ * English `error`, so a client renders it in its operator's language (src/web/console-messages.ts,
+ * src/cli `refusalText`).
+ */
 export function errorResponse(e: unknown): { status: number; body: Record<string, unknown> } {
-  if (e instanceof BadQueryError) return { status: 400, body: { error: e.message, code: e.code, parameter: e.parameter, rule: e.rule } };
-  if (e instanceof RequestBodyError) return { status: e.status, body: { error: e.message, code: e.code } };
-  if (e instanceof InvalidInputError) return { status: 400, body: { error: e.message, code: e.code } };
-  if (e instanceof NotFoundError) return { status: 404, body: { error: e.message, code: e.code } };
-  if (e instanceof NotAuthorizedError) return { status: 403, body: { error: e.message, code: e.code } };
-  if (e instanceof PolicyRefusedError || e instanceof ErabError) return { status: 409, body: { error: e.message, code: e.code } };
+  const body = (err: ErabError, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    error: err.message, code: err.code, ...extra, ...(err.key ? { key: err.key, params: err.params ?? {} } : {}),
+  });
+  if (e instanceof BadQueryError) return { status: 400, body: body(e, { parameter: e.parameter, rule: e.rule }) };
+  if (e instanceof RequestBodyError) return { status: e.status, body: body(e) };
+  if (e instanceof InvalidInputError) return { status: 400, body: body(e) };
+  if (e instanceof NotFoundError) return { status: 404, body: body(e) };
+  if (e instanceof NotAuthorizedError) return { status: 403, body: body(e) };
+  if (e instanceof PolicyRefusedError || e instanceof ErabError) return { status: 409, body: body(e) };
   return { status: 500, body: { error: 'internal error' } };
 }
 

@@ -33,7 +33,8 @@
 import type { Clock } from '../../core/clock.js';
 import type { EpochMillis } from '../../core/units.js';
 import type { AuditSink } from '../../security/audit/types.js';
-import { OADR_CODE, type EventSignal } from './types.js';
+import type { EventSignal } from './types.js';
+import { OadrResponseCode } from '../../protocols/openadr/errors.js';
 
 /** The identity of the certificate that signed a payload. */
 export interface SignerIdentity {
@@ -198,31 +199,31 @@ export class CommandGuard {
       verdict = { ok: false, kind: 'invalid', reason: `signature check failed: ${(err as Error).message}` };
     }
     if (!verdict.ok) {
-      return refuseAll(OADR_CODE.NOT_REGISTERED_OR_AUTHORIZED, verdict.kind === 'missing'
+      return refuseAll(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED, verdict.kind === 'missing'
         ? `unsigned command: signature mode is required for aggregator ${this.config.aggregator.id}`
         : `signature does not verify: ${verdict.reason}`);
     }
     const signer = verdict.signer;
     const agg = this.config.aggregator;
     if (signer.role !== 'aggregator' || signer.id !== agg.id) {
-      return refuseAll(OADR_CODE.NOT_REGISTERED_OR_AUTHORIZED,
+      return refuseAll(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED,
         `signed by ${signer.role ?? '?'}:${signer.id ?? '?'} (${signer.fingerprint}), not by aggregator ${agg.id}`, signer);
     }
     if (agg.fingerprint !== undefined && normFp(agg.fingerprint) !== normFp(signer.fingerprint)) {
-      return refuseAll(OADR_CODE.NOT_REGISTERED_OR_AUTHORIZED,
+      return refuseAll(OadrResponseCode.NOT_REGISTERED_OR_AUTHORIZED,
         `signing certificate ${signer.fingerprint} is not the pinned certificate of aggregator ${agg.id}`, signer);
     }
     const rp = verdict.replayProtect;
-    if (!rp) return refuseAll(OADR_CODE.OUT_OF_SEQUENCE, 'signature carries no ReplayProtect nonce and timestamp', signer);
+    if (!rp) return refuseAll(OadrResponseCode.OUT_OF_SEQUENCE, 'signature carries no ReplayProtect nonce and timestamp', signer);
     if (Math.abs(now - rp.timestamp) > this.skew) {
-      return refuseAll(OADR_CODE.OUT_OF_SEQUENCE,
+      return refuseAll(OadrResponseCode.OUT_OF_SEQUENCE,
         `ReplayProtect timestamp ${new Date(rp.timestamp).toISOString()} is more than ${this.skew / 1000} s from the gateway clock`, signer);
     }
     if (!this.replay.claimNonce(rp.nonce, (now + this.nonceTtl) as EpochMillis)) {
-      return refuseAll(OADR_CODE.OUT_OF_SEQUENCE, `ReplayProtect nonce ${rp.nonce.slice(0, 40)} was already used: replayed payload`, signer);
+      return refuseAll(OadrResponseCode.OUT_OF_SEQUENCE, `ReplayProtect nonce ${rp.nonce.slice(0, 40)} was already used: replayed payload`, signer);
     }
     if (agg.vtnId !== undefined && payload.vtnID !== agg.vtnId) {
-      return refuseAll(OADR_CODE.INVALID_ID, `vtnID ${payload.vtnID} is not the aggregator's VTN ${agg.vtnId}`, signer);
+      return refuseAll(OadrResponseCode.INVALID_ID, `vtnID ${payload.vtnID} is not the aggregator's VTN ${agg.vtnId}`, signer);
     }
 
     const events = payload.events.map((e) => this.checkEvent(e, ownResources, now, signer));
@@ -241,29 +242,29 @@ export class CommandGuard {
       });
       return { eventID: e.eventID, modificationNumber: e.modificationNumber, verdict: 'refuse', code, reason };
     };
-    if (!e.eventID) return refuse(OADR_CODE.INVALID_DATA, 'event has no eventID');
+    if (!e.eventID) return refuse(OadrResponseCode.INVALID_DATA, 'event has no eventID');
     if (!Number.isInteger(e.modificationNumber) || e.modificationNumber < 0) {
-      return refuse(OADR_CODE.INVALID_DATA, `modificationNumber ${e.modificationNumber} is not a non-negative integer`);
+      return refuse(OadrResponseCode.INVALID_DATA, `modificationNumber ${e.modificationNumber} is not a non-negative integer`);
     }
     if (!Number.isFinite(e.start) || !Number.isFinite(e.durationMs) || e.durationMs < 0) {
-      return refuse(OADR_CODE.INVALID_DATA, 'event active period is not a valid start and non-negative duration');
+      return refuse(OadrResponseCode.INVALID_DATA, 'event active period is not a valid start and non-negative duration');
     }
-    if (e.status !== 'cancelled' && e.signals.length === 0) return refuse(OADR_CODE.INVALID_DATA, 'event carries no signal');
+    if (e.status !== 'cancelled' && e.signals.length === 0) return refuse(OadrResponseCode.INVALID_DATA, 'event carries no signal');
 
     const targetProblem = this.targetProblem(e.target, own, true)
       ?? e.signals.map((s) => (s.target ? this.targetProblem(s.target, own, false) : undefined)).find((p) => p !== undefined);
-    if (targetProblem) return refuse(OADR_CODE.TARGET_MISMATCH, targetProblem);
+    if (targetProblem) return refuse(OadrResponseCode.TARGET_MISMATCH, targetProblem);
 
     const last = this.replay.lastModification(e.eventID);
     if (last !== undefined && e.modificationNumber < last) {
-      return refuse(OADR_CODE.OUT_OF_SEQUENCE, `modificationNumber ${e.modificationNumber} of event ${e.eventID} is older than the accepted ${last}: replay or reordering`);
+      return refuse(OadrResponseCode.OUT_OF_SEQUENCE, `modificationNumber ${e.modificationNumber} of event ${e.eventID} is older than the accepted ${last}: replay or reordering`);
     }
     if (last !== undefined && e.modificationNumber === last) {
       return { eventID: e.eventID, modificationNumber: e.modificationNumber, verdict: 'duplicate' };
     }
     const end = e.durationMs > 0 ? e.start + e.durationMs : undefined;
     if (end !== undefined && now >= end && e.status !== 'cancelled') {
-      return refuse(OADR_CODE.OUT_OF_SEQUENCE, `event ${e.eventID} modification ${e.modificationNumber} arrived after its window ended at ${new Date(end).toISOString()}`);
+      return refuse(OadrResponseCode.OUT_OF_SEQUENCE, `event ${e.eventID} modification ${e.modificationNumber} arrived after its window ended at ${new Date(end).toISOString()}`);
     }
     const keepUntil = ((end ?? now) + KEEP_AFTER_END) as EpochMillis;
     this.replay.recordModification(e.eventID, e.modificationNumber, keepUntil);

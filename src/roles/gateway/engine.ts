@@ -36,13 +36,14 @@ import type { EpochMillis } from '../../core/units.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OptReason } from '../../protocols/openadr/opt.js';
+import { OadrResponseCode } from '../../protocols/openadr/errors.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { leadingClaim } from './arbitration.js';
 import type { GuardTarget } from './command-guard.js';
 import { RANGE_RULES, type FailSafe, type SafetyPolicy } from './policy.js';
 import { DEFAULT_TRANSLATION, translateSignals, validateSignals, type DeviceProfile, type TranslationConfig, type TranslationResult } from './translate.js';
 import {
-  OADR_CODE, describeCommand,
+  describeCommand,
   type DeviceCommand, type DeviceReading, type EventSignal, type OwnerNormal, type SignalUnit,
 } from './types.js';
 
@@ -277,9 +278,9 @@ export class EventEngine {
     const previous = this.events.get(ev.eventID);
     if (ev.status === 'cancelled') {
       if (previous) this.finish(previous, 'event cancelled');
-      return { code: OADR_CODE.OK, optType: 'optIn', description: 'cancellation applied' };
+      return { code: OadrResponseCode.OK, optType: 'optIn', description: 'cancellation applied' };
     }
-    if (this.safe) return this.refuseEvent(ev, OADR_CODE.NOT_ALLOWED, `the site is in the owner's safe mode (by ${this.safe.by}: ${this.safe.reason}); no event is accepted until an operator lifts it`);
+    if (this.safe) return this.refuseEvent(ev, OadrResponseCode.NOT_ALLOWED, `the site is in the owner's safe mode (by ${this.safe.by}: ${this.safe.reason}); no event is accepted until an operator lifts it`);
     const invalid = validateSignals(allSignalValues(ev));
     if (invalid) return this.refuseEvent(ev, invalid.code, invalid.reason);
 
@@ -305,7 +306,7 @@ export class EventEngine {
     let admitted = 0;
     for (const id of targeted) {
       if (!this.o.devices.isControllable(id)) {
-        if (named.includes(id)) refuse(id, OADR_CODE.NOT_ALLOWED, 'device not admitted: pending, quarantined or rejected devices are never controlled', 'x-not-admitted');
+        if (named.includes(id)) refuse(id, OadrResponseCode.NOT_ALLOWED, 'device not admitted: pending, quarantined or rejected devices are never controlled', 'x-not-admitted');
         continue;
       }
       admitted++;
@@ -315,14 +316,14 @@ export class EventEngine {
       const t = translateSignals(firstFor(id), profile, { reading }, this.cfg);
       if (!t.ok) {
         // 460 for a device the event did not name: the event is simply not for this class.
-        if (t.code === OADR_CODE.SIGNAL_NOT_SUPPORTED && !named.includes(id)) notConcerned ??= t;
+        if (t.code === OadrResponseCode.SIGNAL_NOT_SUPPORTED && !named.includes(id)) notConcerned ??= t;
         else refuse(id, t.code, t.reason, optReasonOfCode(t.code));
         continue;
       }
       if (!t.command) {
         const why = t.note ?? `the event asks nothing of a ${profile.class}`;
-        if (named.includes(id)) refuse(id, OADR_CODE.SIGNAL_NOT_SUPPORTED, why, 'x-nothing-to-control');
-        else notConcerned ??= { code: OADR_CODE.SIGNAL_NOT_SUPPORTED, reason: why };
+        if (named.includes(id)) refuse(id, OadrResponseCode.SIGNAL_NOT_SUPPORTED, why, 'x-nothing-to-control');
+        else notConcerned ??= { code: OadrResponseCode.SIGNAL_NOT_SUPPORTED, reason: why };
         continue;
       }
       if (t.command.action !== 'auto') {
@@ -331,7 +332,7 @@ export class EventEngine {
         const d = this.o.policy.decide(t.command, reading, { dryRun: true });
         if (d.verdict === 'refuse') {
           const r = d.reasons[0]!;
-          refuse(id, RANGE_RULES.includes(r.rule) ? OADR_CODE.INVALID_DATA : OADR_CODE.NOT_ALLOWED, `${r.rule}: ${r.message}`, optReasonOfRule(r.rule), {
+          refuse(id, RANGE_RULES.includes(r.rule) ? OadrResponseCode.INVALID_DATA : OadrResponseCode.NOT_ALLOWED, `${r.rule}: ${r.message}`, optReasonOfRule(r.rule), {
             command: describeCommand(t.command), rules: d.reasons.map((x) => x.rule),
           });
           continue;
@@ -340,12 +341,12 @@ export class EventEngine {
       accepted.push(id);
     }
     if (admitted === 0) {
-      return this.refuseEvent(ev, OADR_CODE.NOT_ALLOWED, named.length > 0 ? `no targeted resource is admitted (${named.join(', ')})` : 'this gateway has no admitted resource', refused);
+      return this.refuseEvent(ev, OadrResponseCode.NOT_ALLOWED, named.length > 0 ? `no targeted resource is admitted (${named.join(', ')})` : 'this gateway has no admitted resource', refused);
     }
     if (accepted.length === 0) {
       const first = refused[0] ?? notConcerned;
       const all = refused.length > 1 ? `; ${refused.map((r) => `${r.resourceID}: ${r.reason}`).join('; ')}` : '';
-      return this.refuseEvent(ev, first?.code ?? OADR_CODE.SIGNAL_NOT_SUPPORTED, `${first?.reason ?? 'no resource can follow this event'}${all}`, refused);
+      return this.refuseEvent(ev, first?.code ?? OadrResponseCode.SIGNAL_NOT_SUPPORTED, `${first?.reason ?? 'no resource can follow this event'}${all}`, refused);
     }
     const applicable = accepted;
 
@@ -373,9 +374,9 @@ export class EventEngine {
       state.timers.push(this.o.clock.setTimeout(() => this.apply(state), at - now));
     }
     this.apply(state);
-    if (refused.length === 0) return { code: OADR_CODE.OK, optType: 'optIn' };
+    if (refused.length === 0) return { code: OadrResponseCode.OK, optType: 'optIn' };
     return {
-      code: OADR_CODE.OK, optType: 'optIn', refused,
+      code: OadrResponseCode.OK, optType: 'optIn', refused,
       description: `accepted for ${applicable.join(', ')}; refused: ${refused.map((r) => `${r.resourceID}: ${r.reason}`).join('; ')}`,
     };
   }
@@ -784,8 +785,8 @@ export class EventEngine {
 /** EiOpt optReason for a translation failure of one resource. */
 function optReasonOfCode(code: number): OptReason {
   switch (code) {
-    case OADR_CODE.SIGNAL_NOT_SUPPORTED: return 'x-signal-not-supported';
-    case OADR_CODE.INVALID_DATA: return 'x-invalid-data';
+    case OadrResponseCode.SIGNAL_NOT_SUPPORTED: return 'x-signal-not-supported';
+    case OadrResponseCode.INVALID_DATA: return 'x-invalid-data';
     default: return 'x-cannot-follow';
   }
 }

@@ -31,6 +31,7 @@ import { gatewayOperatorSchema, watchGateway, type GatewayWatch } from './health
 import { EchonetController } from '../../protocols/echonet/controller.js';
 import type { OadrEvent } from '../../protocols/openadr/event.js';
 import type { OadrTransport } from '../../protocols/openadr/http.js';
+import { OadrResponseCode } from '../../protocols/openadr/errors.js';
 import type { Ven, VenDistribute, VenDistributeVerdict, VenEventAnswer, VenEventInfo } from '../../protocols/openadr/ven.js';
 import { AuditLog } from '../../security/audit/log.js';
 import type { AuditSink } from '../../security/audit/types.js';
@@ -56,7 +57,7 @@ import { gatewayMigrations, loadSafeMode, saveSafeMode, SqlAdmissionStore, SqlRe
 import { FailSafe, SafetyPolicy, sitePolicySchema } from './policy.js';
 import { GatewayReportSources } from './telemetry.js';
 import { translationConfigSchema } from './translate.js';
-import { OADR_CODE, describeCommand } from './types.js';
+import { describeCommand } from './types.js';
 import { httpsWitnessPost, startUpstreamWitnessing } from '../common/witnessing.js';
 import { MAX_NOTICE_REPLY_BYTES, NoticeInbox, gatewayNoticeMigrations, type SiteNotice } from './notices.js';
 import { GatewayUpdater } from './updater.js';
@@ -817,7 +818,7 @@ export class Gateway {
   /** An operator's admission decision carried by a signed event (see admission.ts). */
   private admissionDecision(ev: OadrEvent, signerId: string | undefined): EventAnswer {
     if (ev.signals.some((s) => s.signalName !== ADMISSION_SIGNAL_NAME)) {
-      return { code: OADR_CODE.INVALID_DATA, optType: 'optOut', description: 'an admission decision cannot be mixed with other signals' };
+      return { code: OadrResponseCode.INVALID_DATA, optType: 'optOut', description: 'an admission decision cannot be mixed with other signals' };
     }
     const by = `aggregator:${signerId ?? this.config.aggregator.id}`;
     const problems: string[] = [];
@@ -835,8 +836,8 @@ export class Gateway {
     }
     void this.syncInventory().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'inventory upload failed'));
     return problems.length === 0
-      ? { code: OADR_CODE.OK, optType: 'optIn', description: 'admission decision applied' }
-      : { code: OADR_CODE.INVALID_ID, optType: 'optOut', description: problems.join('; ') };
+      ? { code: OadrResponseCode.OK, optType: 'optIn', description: 'admission decision applied' }
+      : { code: OadrResponseCode.INVALID_ID, optType: 'optOut', description: problems.join('; ') };
   }
 }
 

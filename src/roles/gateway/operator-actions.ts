@@ -26,7 +26,7 @@
  * After each decision the gateway sends its inventory upstream, so the aggregator sees it at once.
  */
 import { z } from 'zod';
-import { PolicyRefusedError } from '../../core/errors.js';
+import { explain, PolicyRefusedError } from '../../core/errors.js';
 import type { ApiRoute } from '../common/operator-api.js';
 import { NotFoundError } from '../common/operator-routes.js';
 import { pageOf, pageQuery } from '../common/pages.js';
@@ -60,7 +60,7 @@ export function gatewayOperatorRoutes(g: {
 }): ApiRoute[] {
   const online = g.online ?? (() => false);
   const view = (r: DeviceRecord) => ({ ...r, online: online(r.deviceId) });
-  const known = (id: string): DeviceRecord => g.admission.get(id) ?? (() => { throw new NotFoundError(`device ${id.slice(0, 100)}: not known to this gateway`); })();
+  const known = (id: string): DeviceRecord => g.admission.get(id) ?? (() => { throw new NotFoundError(explain('notFound.device', { id: id.slice(0, 100) })); })();
   const decided = async (r: { ok: true; record: DeviceRecord } | { ok: false; reason: string }) => {
     if (!r.ok) throw new PolicyRefusedError(r.reason);
     await g.inventoryChanged?.().catch(() => undefined); // the next periodic upload retries

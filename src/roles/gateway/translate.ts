@@ -47,8 +47,8 @@
 import { z } from 'zod';
 import { watts, type WattHours, type Watts } from '../../core/units.js';
 import { siScaleFactor } from '../../protocols/openadr/units.js';
+import { OadrResponseCode } from '../../protocols/openadr/errors.js';
 import {
-  OADR_CODE,
   type DeviceClass,
   type DeviceCommand,
   type DeviceReading,
@@ -150,38 +150,38 @@ function signalCelsius(signal: EventSignal): { ok: true; c: number } | { ok: fal
  * own range → 454. Returns undefined when all are usable.
  */
 export function validateSignals(signals: readonly EventSignal[]): { code: 454 | 460; reason: string } | undefined {
-  if (signals.length === 0) return { code: OADR_CODE.INVALID_DATA, reason: 'event carries no signal' };
+  if (signals.length === 0) return { code: OadrResponseCode.INVALID_DATA, reason: 'event carries no signal' };
   for (const s of signals) {
     const types = SUPPORTED[s.name];
-    if (!types) return { code: OADR_CODE.SIGNAL_NOT_SUPPORTED, reason: `signal ${s.name} is not supported by this gateway` };
-    if (!types.includes(s.type)) return { code: OADR_CODE.SIGNAL_NOT_SUPPORTED, reason: `signal type ${s.type} is not supported for ${s.name}` };
-    if (!Number.isFinite(s.value)) return { code: OADR_CODE.INVALID_DATA, reason: `${s.name}/${s.type} value is not a finite number` };
+    if (!types) return { code: OadrResponseCode.SIGNAL_NOT_SUPPORTED, reason: `signal ${s.name} is not supported by this gateway` };
+    if (!types.includes(s.type)) return { code: OadrResponseCode.SIGNAL_NOT_SUPPORTED, reason: `signal type ${s.type} is not supported for ${s.name}` };
+    if (!Number.isFinite(s.value)) return { code: OadrResponseCode.INVALID_DATA, reason: `${s.name}/${s.type} value is not a finite number` };
     switch (s.type) {
       case 'level':
         if (!Number.isInteger(s.value) || s.value < 0 || s.value > 3) {
-          return { code: OADR_CODE.INVALID_DATA, reason: `SIMPLE level ${s.value} is outside 0..3` };
+          return { code: OadrResponseCode.INVALID_DATA, reason: `SIMPLE level ${s.value} is outside 0..3` };
         }
         break;
       case 'x-loadControlCapacity':
-        if (s.value < 0 || s.value > 1) return { code: OADR_CODE.INVALID_DATA, reason: `x-loadControlCapacity ${s.value} is outside 0.0..1.0` };
+        if (s.value < 0 || s.value > 1) return { code: OadrResponseCode.INVALID_DATA, reason: `x-loadControlCapacity ${s.value} is outside 0.0..1.0` };
         break;
       case 'x-loadControlLevelOffset':
         if (!Number.isInteger(s.value) || Math.abs(s.value) > 3) {
-          return { code: OADR_CODE.INVALID_DATA, reason: `x-loadControlLevelOffset ${s.value} is not an integer in −3..3` };
+          return { code: OadrResponseCode.INVALID_DATA, reason: `x-loadControlLevelOffset ${s.value} is not an integer in −3..3` };
         }
         break;
       case 'x-loadControlPercentOffset':
-        if (Math.abs(s.value) > 100) return { code: OADR_CODE.INVALID_DATA, reason: `x-loadControlPercentOffset ${s.value} is outside −100..100` };
+        if (Math.abs(s.value) > 100) return { code: OadrResponseCode.INVALID_DATA, reason: `x-loadControlPercentOffset ${s.value} is outside −100..100` };
         break;
       case 'setpoint':
       case 'delta': {
         const p = signalPowerW(s);
-        if (!p.ok) return { code: OADR_CODE.INVALID_DATA, reason: p.reason };
+        if (!p.ok) return { code: OadrResponseCode.INVALID_DATA, reason: p.reason };
         break;
       }
       case 'x-loadControlSetpoint': {
         const t = signalCelsius(s);
-        if (!t.ok) return { code: OADR_CODE.INVALID_DATA, reason: t.reason };
+        if (!t.ok) return { code: OadrResponseCode.INVALID_DATA, reason: t.reason };
         break;
       }
     }
@@ -221,7 +221,7 @@ export function translateSignals(
   if (invalid) return fail(invalid.code, invalid.reason);
   const usable = signals.filter((s) => CLASS_SUPPORT[device.class].includes(s.type));
   if (usable.length === 0) {
-    return fail(OADR_CODE.SIGNAL_NOT_SUPPORTED, `no signal of this event (${signals.map((s) => `${s.name}/${s.type}`).join(', ')}) applies to a ${device.class}`);
+    return fail(OadrResponseCode.SIGNAL_NOT_SUPPORTED, `no signal of this event (${signals.map((s) => `${s.name}/${s.type}`).join(', ')}) applies to a ${device.class}`);
   }
   const signal = [...usable].sort((a, b) => PRECEDENCE.indexOf(a.name) - PRECEDENCE.indexOf(b.name))[0]!;
   const base = { deviceId: device.deviceId, class: device.class } as const;
@@ -229,11 +229,11 @@ export function translateSignals(
 
   if (signal.type === 'setpoint' || signal.type === 'delta') {
     const p = signalPowerW(signal);
-    if (!p.ok) return fail(OADR_CODE.INVALID_DATA, p.reason);
+    if (!p.ok) return fail(OadrResponseCode.INVALID_DATA, p.reason);
     let target: Watts = p.watts;
     if (signal.type === 'delta') {
       const now = ctx.reading?.powerW;
-      if (now === undefined) return fail(OADR_CODE.DEPLOYMENT_ERROR, `current power of ${device.deviceId} is unknown; a delta cannot be applied`);
+      if (now === undefined) return fail(OadrResponseCode.OTHER, `current power of ${device.deviceId} is unknown; a delta cannot be applied`);
       target = watts(tidy(now + p.watts));
     }
     return ok(netPowerCommand(base, target, device));
@@ -241,7 +241,7 @@ export function translateSignals(
 
   if (signal.type === 'x-loadControlSetpoint') {
     const t = signalCelsius(signal);
-    if (!t.ok) return fail(OADR_CODE.INVALID_DATA, t.reason);
+    if (!t.ok) return fail(OadrResponseCode.INVALID_DATA, t.reason);
     return ok({ ...base, action: 'aircon_setpoint', temperatureC: tidy(t.c) });
   }
 
@@ -250,14 +250,14 @@ export function translateSignals(
     case 'battery': {
       if (r === 0) return ok({ ...base, action: 'auto' });
       const rated = r > 0 ? device.ratedDischargeW : device.ratedChargeW;
-      if (rated === undefined) return fail(OADR_CODE.DEPLOYMENT_ERROR, `rated ${r > 0 ? 'discharge' : 'charge'} power of ${device.deviceId} is unknown`);
+      if (rated === undefined) return fail(OadrResponseCode.OTHER, `rated ${r > 0 ? 'discharge' : 'charge'} power of ${device.deviceId} is unknown`);
       return ok({ ...base, action: r > 0 ? 'discharge' : 'charge', powerW: watts(Math.round(Math.abs(r) * rated)) });
     }
     case 'ev': {
       if (r === 0) return ok({ ...base, action: 'auto' });
       if (r > 0 && device.canDischarge === false) return ok({ ...base, action: 'ev_stop' }, 'charger cannot discharge; charging stopped instead');
       const rated = r > 0 ? device.ratedDischargeW : device.ratedChargeW;
-      if (rated === undefined) return fail(OADR_CODE.DEPLOYMENT_ERROR, `rated ${r > 0 ? 'discharge' : 'charge'} power of ${device.deviceId} is unknown`);
+      if (rated === undefined) return fail(OadrResponseCode.OTHER, `rated ${r > 0 ? 'discharge' : 'charge'} power of ${device.deviceId} is unknown`);
       return ok({ ...base, action: r > 0 ? 'ev_discharge' : 'ev_charge', powerW: watts(Math.round(Math.abs(r) * rated)) });
     }
     case 'pv': {
@@ -272,7 +272,7 @@ export function translateSignals(
     case 'aircon': {
       if (r === 0) return ok({ ...base, action: 'auto' });
       const owner = ctx.normal?.temperatureC ?? ctx.reading?.temperatureC;
-      if (owner === undefined) return fail(OADR_CODE.DEPLOYMENT_ERROR, `set temperature of ${device.deviceId} is unknown`);
+      if (owner === undefined) return fail(OadrResponseCode.OTHER, `set temperature of ${device.deviceId} is unknown`);
       const mode = ctx.reading?.airconMode;
       if (mode !== 'cooling' && mode !== 'heating') return ok(undefined, `air conditioner in mode ${mode ?? 'unknown'} has no load-shifting set temperature`);
       const sign = mode === 'cooling' ? 1 : -1;

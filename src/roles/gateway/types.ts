@@ -184,19 +184,3 @@ export interface DeviceReading {
   pluggedIn?: boolean | undefined;
 }
 
-/** OpenADR 2.0b response codes the gateway uses (EiResponse responseCode). */
-export const OADR_CODE = {
-  OK: 200,
-  OUT_OF_SEQUENCE: 450,
-  NOT_ALLOWED: 451,
-  INVALID_ID: 452,
-  NOT_RECOGNIZED: 453,
-  INVALID_DATA: 454,
-  COMPLIANCE_ERROR: 459,
-  SIGNAL_NOT_SUPPORTED: 460,
-  REPORT_NOT_SUPPORTED: 461,
-  TARGET_MISMATCH: 462,
-  NOT_REGISTERED_OR_AUTHORIZED: 463,
-  DEPLOYMENT_ERROR: 469,
-} as const;
-export type OadrCode = (typeof OADR_CODE)[keyof typeof OADR_CODE];

@@ -19,6 +19,7 @@ import type { TlsMaterial } from '../../security/tls.js';
 import type { RoleHealth } from '../common/health.js';
 import { ApiAnswer, startOperatorApi, type ApiRoute } from '../common/operator-api.js';
 import { NotFoundError, type OperatorRoutes } from '../common/operator-routes.js';
+import { explain } from '../../core/errors.js';
 import type { OperatorRoleTable } from '../common/operator-roles.js';
 import type { DispatchInput, RunningTso } from './tso.js';
 
@@ -42,7 +43,7 @@ const dispatchView = z.object({ eventId: z.string(), product: z.string() }).loos
 
 /** The TSO/retailer's own operator routes. */
 export function tsoApiRoutes(tso: RunningTso): ApiRoute[] {
-  const found = (id: string) => tso.view(id) ?? (() => { throw new NotFoundError(`no dispatch ${id.slice(0, 100)}`); })();
+  const found = (id: string) => tso.view(id) ?? (() => { throw new NotFoundError(explain('notFound.dispatch', { id: id.slice(0, 100) })); })();
   return [
     { method: 'GET', path: '/api/status', action: 'api.status', role: 'viewer', summary: 'Registered aggregators, dispatches (requested vs delivered) and refusals', response: z.object({ id: z.string() }).loose(), handle: () => tso.status() },
     { method: 'GET', path: '/api/dispatches', action: 'api.dispatches', role: 'viewer', summary: 'Every dispatch with its requested-vs-delivered view', response: z.array(dispatchView), handle: () => tso.ledger.list().map((d) => tso.view(d.eventId)) },

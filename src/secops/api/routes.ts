@@ -15,7 +15,7 @@
  * startAggregator(cfg, { extraMigrations, attach: [detection.attach, secopsApiAttachment({ vuln: true, alerts: () => detection.running?.alerts })] });
  */
 import type { Kysely } from 'kysely';
-import { InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
+import { explain, InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
 import type { Attach, RoleContext } from '../../roles/common/composition.js';
 import { NotFoundError, type OperatorRoute } from '../../roles/common/operator-routes.js';
 import { AlertBook, type AlertStatus } from '../detect/alerts.js';
@@ -109,8 +109,8 @@ function alertRoutes(book: () => AlertBook): OperatorRoute[] {
         if (b.note !== undefined && typeof b.note !== 'string') throw new InvalidInputError('acknowledgement: note must be a string');
         const alerts = book();
         const current = await alerts.get(id);
-        if (!current) throw new NotFoundError(`alert ${id}: no such alert`);
-        if (current.status === 'acknowledged') throw new PolicyRefusedError(`alert ${id}: already acknowledged by ${current.ackedBy ?? '?'}`, { code: 'already_acknowledged' });
+        if (!current) throw new NotFoundError(explain('notFound.alert', { id }));
+        if (current.status === 'acknowledged') throw new PolicyRefusedError(explain('conflict.alertAcked', { id, by: current.ackedBy ?? '?' }), { code: 'already_acknowledged' });
         // The operator is the certificate's; AlertBook audits the acknowledgement under that id.
         return alerts.acknowledge(id, operator.id, b.note as string | undefined, audit);
       },

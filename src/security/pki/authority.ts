@@ -19,7 +19,7 @@
  */
 import { KeyObject, randomBytes, type webcrypto as wc } from 'node:crypto';
 import { isIP } from 'node:net';
-import { InvalidInputError } from '../../core/errors.js';
+import { explain, InvalidInputError } from '../../core/errors.js';
 import {
   identityFromCertificate,
   parseParticipant,
@@ -207,7 +207,7 @@ export class CertificateAuthority {
    */
   exportKeyPem(passphrase?: string): string {
     if (passphrase !== undefined) {
-      if (passphrase.length === 0) throw new InvalidInputError('CA passphrase must not be empty');
+      if (passphrase.length === 0) throw new InvalidInputError(explain('pki.caPassEmpty'));
       return this.keyObject.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) as string;
     }
     return this.keyObject.export({ type: 'pkcs8', format: 'pem' }) as string;

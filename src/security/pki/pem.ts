@@ -5,7 +5,7 @@
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { explain, InvalidInputError } from '../../core/errors.js';
 import { x509 } from './x509.js';
 
 /** PEM files larger than this are refused (a CA bundle or CRL of ours is far smaller). */
@@ -182,13 +182,13 @@ export function parsePrivateKey(text: string, source: string, passphrase?: strin
   const block = keyBlocks[0]!;
   const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type: 4,ENCRYPTED/.test(block.text);
   if (encrypted && passphrase === undefined) {
-    throw new InvalidInputError(`${source}: the private key is encrypted; a passphrase is required (--passphrase-file or ERAB_CA_PASSPHRASE)`, { code: 'passphrase_required' });
+    throw new InvalidInputError(explain('pki.keyEncrypted', { source }), { code: 'passphrase_required' });
   }
   try {
     return createPrivateKey(encrypted ? { key: block.text, format: 'pem', passphrase: passphrase! } : { key: block.text, format: 'pem' });
   } catch (err) {
     if (encrypted) {
-      throw new InvalidInputError(`${source}: wrong passphrase for the encrypted private key (or the key is corrupt)`, { cause: err, code: 'wrong_passphrase' });
+      throw new InvalidInputError(explain('pki.wrongPassphrase', { source }), { cause: err, code: 'wrong_passphrase' });
     }
     throw new InvalidInputError(`${source}: not a valid private key (${(err as Error).message})`, { cause: err });
   }

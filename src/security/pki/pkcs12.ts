@@ -17,7 +17,7 @@
 import { createHash, createPrivateKey, webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { InvalidInputError } from '../../core/errors.js';
+import { explain, InvalidInputError } from '../../core/errors.js';
 import { pemBlocks } from './pem.js';
 
 const OID_PKCS8_SHROUDED_KEY_BAG = '1.2.840.113549.1.12.10.1.2';
@@ -34,7 +34,7 @@ export const MIN_P12_PASSPHRASE_LENGTH = 8;
 /** Throws unless `passphrase` may protect a PKCS#12 file (callers check before issuing anything). */
 export function checkPkcs12Passphrase(passphrase: string): void {
   if (passphrase.length < MIN_P12_PASSPHRASE_LENGTH) {
-    throw new InvalidInputError(`PKCS#12 passphrase: must be at least ${MIN_P12_PASSPHRASE_LENGTH} characters`);
+    throw new InvalidInputError(explain('pki.p12PassShort', { min: MIN_P12_PASSPHRASE_LENGTH }));
   }
 }
 

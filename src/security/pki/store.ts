@@ -25,7 +25,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
+import { explain, InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant, normalizeSerial, openadrFingerprint, type ParticipantRole } from '../identity.js';
 import {
   CERTIFICATE_USAGES,
@@ -416,7 +416,7 @@ export interface InitCaOptions {
 export async function initCa(opts: InitCaOptions = {}): Promise<PkiStore> {
   const dir = resolve(opts.dir ?? DEFAULT_PKI_DIR);
   if (existsSync(join(dir, 'ca', 'ca.crt')) || existsSync(join(dir, 'index.json'))) {
-    throw new PolicyRefusedError(`a CA already exists in ${dir}; refusing to overwrite it`, { code: 'already_exists' });
+    throw new PolicyRefusedError(explain('pki.caExists', { dir }), { code: 'already_exists' });
   }
   const ca = await CertificateAuthority.create({
     ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),

@@ -85,6 +85,8 @@ test('console: operators only; fleet-wide command held for a second operator; at
     const bad = await call(port, alice, ca.certPem, 'POST', '/commands', '{"action":"reduce","powerW":-5}');
     assert.equal(bad.status, 400);
     assert.match(bad.json.error, /powerW must be a finite number > 0/);
+    // The refusal's message key, for a client that shows it in its operator's language.
+    assert.equal(bad.json.key, 'command.badPower');
     assert.equal((await call(port, alice, ca.certPem, 'POST', '/commands', '{not json')).status, 400);
 
     const held = await call(port, alice, ca.certPem, 'POST', '/commands', JSON.stringify({ action: 'reduce', powerW: 5000, resources: 'fleet', durationMs: 600_000, reason: 'evening peak drill' }));
@@ -94,6 +96,8 @@ test('console: operators only; fleet-wide command held for a second operator; at
     const self = await call(port, alice, ca.certPem, 'POST', `/commands/${id}/approve`);
     assert.equal(self.status, 403);
     assert.match(self.json.error, /second, different operator/);
+    assert.equal(self.json.key, 'command.sameOperator');
+    assert.deepEqual(self.json.params, { verb: 'approve', operator: 'alice', id });
     assert.equal(agg.engine.list().length, 0, 'nothing ran before the second approval');
 
     const approved = await call(port, bob, ca.certPem, 'POST', `/commands/${id}/approve`);
@@ -104,7 +108,10 @@ test('console: operators only; fleet-wide command held for a second operator; at
     const status = (await call(port, bob, ca.certPem, 'GET', '/status')).json;
     assert.equal(status.events[0].key, `operator/${id}`);
     assert.equal(status.events[0].instructedW, 5000);
-    assert.equal((await call(port, bob, ca.certPem, 'POST', `/commands/${id}/approve`)).status, 409);
+    const again = await call(port, bob, ca.certPem, 'POST', `/commands/${id}/approve`);
+    assert.equal(again.status, 409);
+    assert.equal(again.json.key, 'command.notHeld');
+    assert.deepEqual(again.json.params, { verb: 'approve', id, state: 'executed' });
     assert.equal((await call(port, bob, ca.certPem, 'GET', '/nothing')).status, 404);
 
     const trail = audit.records.filter((r) => r.action.startsWith('operator.command')).map((r) => `${r.action} ${r.outcome} ${r.actor.id}`);

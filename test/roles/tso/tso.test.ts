@@ -201,6 +201,12 @@ test('erab tso dispatch and status talk to the API with an operator certificate'
   assert.match(usage.stderr, /--kw: "x" is not a number/);
   assert.equal(failure.code, 1);
   assert.match(failure.stderr, /400 direction: "sideways" must be reduce or increase/);
+  // A refusal the API answers with a message key is printed in the operator's language.
+  const unknownJa = await runCli(['tso', 'cancel', 'no-such-dispatch', ...api, '--lang', 'ja']);
+  assert.equal(unknownJa.code, 1);
+  assert.match(unknownJa.stderr, /404 指令 no-such-dispatch はありません/);
+  const unknownEn = await runCli(['tso', 'cancel', 'no-such-dispatch', ...api, '--lang', 'en']);
+  assert.match(unknownEn.stderr, /404 no dispatch no-such-dispatch/);
 });
 
 /** Runs the compiled CLI in a child process (its stdout must not mix with the test reporter's). */

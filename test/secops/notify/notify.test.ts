@@ -3,10 +3,10 @@
  * real SMTP server over STARTTLS, signed webhooks to a real mutual-TLS HTTPS receiver, the
  * deliveries in a real store (SQLite and PostgreSQL) and in the real audit log.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
+import { pkiWorld, waitFor } from '../../kit/index.js';
 import { describeEachEngine } from '../../store/harness.js';
 import { AuditLog } from '../../../src/security/audit/log.js';
 import { readRecords } from '../../../src/security/audit/export.js';
@@ -15,33 +15,18 @@ import {
   type Contact, type WebhookNoticeBody,
 } from '../../../src/secops/notify/index.js';
 import { advisory, freePort } from './fixtures.js';
-import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from './servers.js';
+import { notifyServers, SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver } from './servers.js';
 
 const OPERATOR = { kind: 'operator', id: 'ops1' } as const;
 
-
-let world: PkiWorld;
-let smtp: SmtpReceiver;
-let hooks: WebhookReceiver;
-const secrets = new Map<string, string>();
+const servers = notifyServers('erab-notify-', { other: 'aggregator:AGG9' });
 let seq = 0;
 
-before(async () => {
-  world = await pkiWorld({ agg: 'aggregator:AGG1', mail: 'operator:MAIL1', hook: 'operator:HOOK1', other: 'aggregator:AGG9' }, { prefix: 'erab-notify-' });
-  smtp = await startSmtp(world, 'mail');
-  hooks = await startWebhookReceiver(world, 'hook', ['aggregator:AGG1'], secrets);
-});
-after(async () => {
-  await smtp?.close();
-  await hooks?.close();
-  world?.close();
-});
-
 function channels(participant = 'agg') {
-  const p = world.get(participant);
+  const p = servers.world.get(participant);
   return [
-    new SmtpChannel({ host: '127.0.0.1', port: smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS }, timeoutMs: 10_000 }),
-    new WebhookChannel({ caPem: world.caPem, clientCert: { certPem: p.certPem, keyPem: p.keyPem }, timeoutMs: 10_000 }),
+    new SmtpChannel({ host: '127.0.0.1', port: servers.smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: servers.world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS }, timeoutMs: 10_000 }),
+    new WebhookChannel({ caPem: servers.world.caPem, clientCert: { certPem: p.certPem, keyPem: p.keyPem }, timeoutMs: 10_000 }),
   ];
 }
 
@@ -49,12 +34,12 @@ function channels(participant = 'agg') {
 function hook(port: number, host = '127.0.0.1'): { url: string; secret: string } {
   const path = `/hooks/${++seq}`;
   const secret = newWebhookSecret();
-  secrets.set(path, secret);
+  servers.secrets.set(path, secret);
   return { url: `https://${host}:${port}${path}`, secret };
 }
 
 function openAudit(name: string): AuditLog {
-  return AuditLog.open({ dir: join(world.dir, `audit-${name}-${++seq}`), origin: 'erab.test/agg1/audit', checkpointIntervalMs: 0 });
+  return AuditLog.open({ dir: join(servers.world.dir, `audit-${name}-${++seq}`), origin: 'erab.test/agg1/audit', checkpointIntervalMs: 0 });
 }
 
 const auditRecords = (log: AuditLog) => [...readRecords(log.dir)].map((l) => l.record!);
@@ -68,9 +53,9 @@ describeEachEngine('notifyAll', (fx) => {
     const tag = `${fx.engine}-${++seq}`;
     const added: Contact[] = [
       await contacts.add({ participantId: 'AGG1', siteId: 'S1', name: '山田 太郎', role: 'owner', language: 'ja', channels: { email: `owner-${tag}@site1.example.jp` } }, OPERATOR),
-      await contacts.add({ participantId: 'AGG1', name: 'EMS operations', role: 'operator', language: 'en', channels: { email: `ops-${tag}@ems.example.com`, webhook: hook(hooks.port) } }, OPERATOR),
-      await contacts.add({ participantId: 'AGG2', name: 'Downstream AGG2', role: 'downstream-aggregator', language: 'en', channels: { webhook: hook(hooks.port, 'localhost') } }, OPERATOR),
-      await contacts.add({ participantId: 'AGG1', siteId: 'S2', name: '佐藤 花子', role: 'owner', language: 'ja', channels: { email: `owner-${tag}@site2.example.jp`, webhook: hook(hooks.port) } }, OPERATOR),
+      await contacts.add({ participantId: 'AGG1', name: 'EMS operations', role: 'operator', language: 'en', channels: { email: `ops-${tag}@ems.example.com`, webhook: hook(servers.hooks.port) } }, OPERATOR),
+      await contacts.add({ participantId: 'AGG2', name: 'Downstream AGG2', role: 'downstream-aggregator', language: 'en', channels: { webhook: hook(servers.hooks.port, 'localhost') } }, OPERATOR),
+      await contacts.add({ participantId: 'AGG1', siteId: 'S2', name: '佐藤 花子', role: 'owner', language: 'ja', channels: { email: `owner-${tag}@site2.example.jp`, webhook: hook(servers.hooks.port) } }, OPERATOR),
     ];
     const notifier = new Notifier(store, { channels: channels(), audit });
     try {
@@ -80,7 +65,7 @@ describeEachEngine('notifyAll', (fx) => {
       assert.deepEqual(await notifier.deliveries({ pending: true }), []);
       const iso = new Date(notice.issuedAt).toISOString();
 
-      const mails = smtp.mails.filter((m) => m.to[0]!.includes(tag));
+      const mails = servers.smtp.mails.filter((m) => m.to[0]!.includes(tag));
       assert.deepEqual(mails.map((m) => m.to[0]).sort(), [`ops-${tag}@ems.example.com`, `owner-${tag}@site1.example.jp`, `owner-${tag}@site2.example.jp`]);
       for (const m of mails) {
         assert.equal(m.secure, true, 'the mail went after STARTTLS');
@@ -98,7 +83,7 @@ describeEachEngine('notifyAll', (fx) => {
       assert.match(en.body, /Deadline: 2026-12-31T15:00:00Z/);
 
       const paths = added.flatMap((c) => (c.channels.webhook ? [new URL(c.channels.webhook.url).pathname] : []));
-      const got = hooks.hooks.filter((h) => paths.includes(h.path));
+      const got = servers.hooks.hooks.filter((h) => paths.includes(h.path));
       assert.equal(got.length, 3);
       for (const h of got) {
         assert.equal(h.signatureOk, true, `signature of ${h.path}`);
@@ -140,7 +125,7 @@ describeEachEngine('notifyAll', (fx) => {
     await first.close();
     await store.close(); // the process "restarts": only the store remembers
 
-    const late = await startWebhookReceiver(world, 'hook', ['aggregator:AGG1'], secrets, port);
+    const late = await startWebhookReceiver(servers.world, 'hook', ['aggregator:AGG1'], servers.secrets, port);
     try {
       store = await location.open(notifyMigrations);
       const second = new Notifier(store, { channels: channels(), audit, backoff: { baseMs: 100, maxMs: 400 }, pollMs: 50 });
@@ -172,7 +157,7 @@ describeEachEngine('notifyAll', (fx) => {
     const c = await new ContactRegistry(store).add({ participantId: 'AGG1', name: 'Shared', role: 'operator', language: 'en', channels: { webhook: hook(port) } }, OPERATOR);
     const a = new Notifier(store, { channels: channels(), backoff: { baseMs: 0, maxMs: 0 } });
     await a.notifyAll(advisory, [c]);
-    const late = await startWebhookReceiver(world, 'hook', ['aggregator:AGG1'], secrets, port);
+    const late = await startWebhookReceiver(servers.world, 'hook', ['aggregator:AGG1'], servers.secrets, port);
     const other = await location.open(notifyMigrations); // a second process's connection (PostgreSQL) or the shared one (SQLite)
     const b = new Notifier(other, { channels: channels(), backoff: { baseMs: 0, maxMs: 0 } });
     try {
@@ -188,13 +173,13 @@ describeEachEngine('notifyAll', (fx) => {
 });
 
 test('an SMTP server that does not offer STARTTLS gets nothing: the delivery stays pending', async (t) => {
-  const plain = await startSmtp(world, 'mail', { noStartTls: true });
+  const plain = await startSmtp(servers.world, 'mail', { noStartTls: true });
   t.after(() => plain.close());
   const { openStore } = await import('../../../src/store/store.js');
-  const store = await openStore({ url: join(world.dir, `plain-${++seq}.db`), migrations: notifyMigrations });
+  const store = await openStore({ url: join(servers.world.dir, `plain-${++seq}.db`), migrations: notifyMigrations });
   t.after(() => store.close());
   const c = await new ContactRegistry(store).add({ participantId: 'AGG1', name: 'x', role: 'owner', language: 'ja', channels: { email: 'x@example.jp' } }, OPERATOR);
-  const mail = new SmtpChannel({ host: '127.0.0.1', port: plain.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS } });
+  const mail = new SmtpChannel({ host: '127.0.0.1', port: plain.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: servers.world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS } });
   const notifier = new Notifier(store, { channels: [mail] });
   t.after(() => notifier.close());
   const { deliveries } = await notifier.notifyAll(advisory, [c]);
@@ -207,10 +192,10 @@ test('an SMTP server that does not offer STARTTLS gets nothing: the delivery sta
 test('a webhook receiver whose certificate is not from the configured CA gets nothing', async (t) => {
   const strange = await pkiWorld({ hook: 'operator:HOOK9' }, { prefix: 'erab-notify-other-' });
   t.after(() => strange.close());
-  const impostor = await startWebhookReceiver(strange, 'hook', ['aggregator:AGG1'], secrets);
+  const impostor = await startWebhookReceiver(strange, 'hook', ['aggregator:AGG1'], servers.secrets);
   t.after(() => impostor.close());
   const { openStore } = await import('../../../src/store/store.js');
-  const store = await openStore({ url: join(world.dir, `ca-${++seq}.db`), migrations: notifyMigrations });
+  const store = await openStore({ url: join(servers.world.dir, `ca-${++seq}.db`), migrations: notifyMigrations });
   t.after(() => store.close());
   const c = await new ContactRegistry(store).add({ participantId: 'AGG1', name: 'x', role: 'owner', language: 'en', channels: { webhook: hook(impostor.port) } }, OPERATOR);
   const notifier = new Notifier(store, { channels: channels() });

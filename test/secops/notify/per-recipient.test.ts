@@ -5,9 +5,9 @@
  * timestamp; a participant-level contact sees its participant's sites, the notifying
  * participant's own operator sees both. Retries render the same narrowed text.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
+import { waitFor } from '../../kit/index.js';
 import { describeEachEngine } from '../../store/harness.js';
 import { composeMigrations } from '../../../src/store/migrations.js';
 import { applyAssets } from '../../../src/secops/inventory/apply.js';
@@ -19,32 +19,18 @@ import { simulatedBatteryAdvisory } from '../../../src/roles/demo/advisory.js';
 import {
   ContactRegistry, Notifier, SmtpChannel, WebhookChannel, newWebhookSecret, notifyMigrations, type WebhookNoticeBody,
 } from '../../../src/secops/notify/index.js';
-import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from './servers.js';
+import { notifyServers, SMTP_PASS, SMTP_USER } from './servers.js';
 
 const OPERATOR = { kind: 'operator', id: 'ops1' } as const;
 
-let world: PkiWorld;
-let smtp: SmtpReceiver;
-let hooks: WebhookReceiver;
-const secrets = new Map<string, string>();
+const servers = notifyServers('erab-notify-scope-');
 let seq = 0;
-
-before(async () => {
-  world = await pkiWorld({ agg: 'aggregator:AGG1', mail: 'operator:MAIL1', hook: 'operator:HOOK1' }, { prefix: 'erab-notify-scope-' });
-  smtp = await startSmtp(world, 'mail');
-  hooks = await startWebhookReceiver(world, 'hook', ['aggregator:AGG1'], secrets);
-});
-after(async () => {
-  await smtp?.close();
-  await hooks?.close();
-  world?.close();
-});
 
 function hook(): { url: string; secret: string } {
   const path = `/scoped/${++seq}`;
   const secret = newWebhookSecret();
-  secrets.set(path, secret);
-  return { url: `https://127.0.0.1:${hooks.port}${path}`, secret };
+  servers.secrets.set(path, secret);
+  return { url: `https://127.0.0.1:${servers.hooks.port}${path}`, secret };
 }
 
 const battery = (site: string, product: string) => ({
@@ -71,11 +57,11 @@ describeEachEngine('per-recipient vulnerability notices', (fx) => {
     const agg2 = await contacts.add({ participantId: 'AGG2', name: 'AGG2 desk', role: 'downstream-aggregator', language: 'en', channels: { email: `desk-${tag}@agg2.example.jp` } }, OPERATOR);
     const ops = await contacts.add({ participantId: 'AGG1', name: 'AGG1 operations', role: 'operator', language: 'en', channels: { email: `ops-${tag}@agg1.example.jp` } }, OPERATOR);
 
-    const p = world.get('agg');
+    const p = servers.world.get('agg');
     const notifier = new Notifier(store, {
       channels: [
-        new SmtpChannel({ host: '127.0.0.1', port: smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS }, timeoutMs: 10_000 }),
-        new WebhookChannel({ caPem: world.caPem, clientCert: { certPem: p.certPem, keyPem: p.keyPem }, timeoutMs: 10_000 }),
+        new SmtpChannel({ host: '127.0.0.1', port: servers.smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: servers.world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS }, timeoutMs: 10_000 }),
+        new WebhookChannel({ caPem: servers.world.caPem, clientCert: { certPem: p.certPem, keyPem: p.keyPem }, timeoutMs: 10_000 }),
       ],
     });
     try {
@@ -84,7 +70,7 @@ describeEachEngine('per-recipient vulnerability notices', (fx) => {
       assert.deepEqual(r.deliveries.map((d) => d.status), r.deliveries.map(() => 'delivered'));
       const iso = new Date(r.notice.issuedAt).toISOString();
 
-      const mailTo = (addr: string) => smtp.mails.find((m) => m.to.includes(addr));
+      const mailTo = (addr: string) => servers.smtp.mails.find((m) => m.to.includes(addr));
       await waitFor('four mails', () => [ownerA, ownerB, agg2, ops].every((c) => mailTo(c.channels.email!) !== undefined), 20_000);
       const body = (c: typeof ownerA) => mailTo(c.channels.email!)!.body;
       // Neither site's notice names the other site.
@@ -100,7 +86,7 @@ describeEachEngine('per-recipient vulnerability notices', (fx) => {
       for (const c of [ownerA, ownerB, agg2, ops]) assert.equal(mailTo(c.channels.email!)!.headers.get('x-erab-notice-time'), iso);
 
       // Webhooks: text and structured content are narrowed too (the per-site scopes are never sent).
-      const hookOf = (c: typeof ownerA) => hooks.hooks.find((h) => c.channels.webhook!.url.endsWith(h.path));
+      const hookOf = (c: typeof ownerA) => servers.hooks.hooks.find((h) => c.channels.webhook!.url.endsWith(h.path));
       await waitFor('two webhooks', () => hookOf(ownerA) !== undefined && hookOf(ownerB) !== undefined, 20_000);
       for (const [c, own, other] of [[ownerA, siteA, siteB], [ownerB, siteB, siteA]] as const) {
         const h = hookOf(c)!;

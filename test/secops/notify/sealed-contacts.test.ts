@@ -5,11 +5,10 @@
  * everyone — over a real SMTP server and a real mutual-TLS webhook receiver, into a real SQLite file
  * whose bytes are searched.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 import { AuditLog } from '../../../src/security/audit/log.js';
 import { readRecords } from '../../../src/security/audit/export.js';
 import { verifyAuditLog } from '../../../src/security/audit/verify.js';
@@ -19,51 +18,37 @@ import { PersonalDataVault } from '../../../src/store/vault.js';
 import { ContactRegistry, Notifier, SmtpChannel, WebhookChannel, listDeliveries, newWebhookSecret, notifyMigrations, type NotifyTables } from '../../../src/secops/notify/index.js';
 import type { Kysely } from 'kysely';
 import { advisory, freePort } from './fixtures.js';
-import { SMTP_PASS, SMTP_USER, startSmtp, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from './servers.js';
+import { notifyServers, SMTP_PASS, SMTP_USER } from './servers.js';
 
 const OPERATOR = { kind: 'operator', id: 'ops1' } as const;
-let world: PkiWorld;
-let smtp: SmtpReceiver;
-let hooks: WebhookReceiver;
-const secrets = new Map<string, string>();
-
-before(async () => {
-  world = await pkiWorld({ agg: 'aggregator:AGG1', mail: 'operator:MAIL1', hook: 'operator:HOOK1' }, { prefix: 'erab-sealed-contacts-' });
-  smtp = await startSmtp(world, 'mail');
-  hooks = await startWebhookReceiver(world, 'hook', ['aggregator:AGG1'], secrets);
-});
-after(async () => {
-  await smtp?.close();
-  await hooks?.close();
-  world?.close();
-});
+const servers = notifyServers('erab-sealed-contacts-');
 
 function vault(): PersonalDataVault {
-  const file = join(world.dir, 'kek.key');
+  const file = join(servers.world.dir, 'kek.key');
   if (!existsSync(file)) writeFileSync(file, newKekText(), { mode: 0o600 });
   return new PersonalDataVault(FileKeyring.fromFiles(file));
 }
 
 test('sealed contacts: the raw database and the audit log hold no address, and every notice is still delivered', async () => {
-  const dbFile = join(world.dir, 'notify.db');
+  const dbFile = join(servers.world.dir, 'notify.db');
   const store = await openStore({ url: dbFile, migrations: notifyMigrations });
-  const audit = AuditLog.open({ dir: join(world.dir, 'audit'), origin: 'erab.test/agg1/audit', checkpointIntervalMs: 0 });
+  const audit = AuditLog.open({ dir: join(servers.world.dir, 'audit'), origin: 'erab.test/agg1/audit', checkpointIntervalMs: 0 });
   const hookPath = '/hooks/owner-s7';
   const secret = newWebhookSecret();
-  secrets.set(hookPath, secret);
+  servers.secrets.set(hookPath, secret);
   const deadUrl = `https://127.0.0.1:${await freePort()}/hooks/gone-owner-s8`;
   const personal = {
-    name: '高橋 一郎', email: 'ichiro.takahashi@household7.example.jp', url: `https://127.0.0.1:${hooks.port}${hookPath}`,
+    name: '高橋 一郎', email: 'ichiro.takahashi@household7.example.jp', url: `https://127.0.0.1:${servers.hooks.port}${hookPath}`,
     name2: 'Suzuki Hanako', email2: 'hanako.suzuki@household8.example.jp',
   };
-  const agg = world.get('agg');
+  const agg = servers.world.get('agg');
   const v = vault();
   const contacts = new ContactRegistry(store, { audit, vault: v });
   const notifier = new Notifier(store, {
     audit, vault: v, backoff: { baseMs: 60_000, maxMs: 60_000 },
     channels: [
-      new SmtpChannel({ host: '127.0.0.1', port: smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS }, timeoutMs: 10_000 }),
-      new WebhookChannel({ caPem: world.caPem, clientCert: { certPem: agg.certPem, keyPem: agg.keyPem }, timeoutMs: 5_000 }),
+      new SmtpChannel({ host: '127.0.0.1', port: servers.smtp.port, servername: 'localhost', from: 'security@agg1.example.jp', caFile: servers.world.caFile, auth: { user: SMTP_USER, pass: SMTP_PASS }, timeoutMs: 10_000 }),
+      new WebhookChannel({ caPem: servers.world.caPem, clientCert: { certPem: agg.certPem, keyPem: agg.keyPem }, timeoutMs: 5_000 }),
     ],
   });
   try {
@@ -78,8 +63,8 @@ test('sealed contacts: the raw database and the audit log hold no address, and e
       [other.id, 'email', personal.email2, 'delivered'],
       [other.id, 'webhook', deadUrl, 'pending'],
     ].sort());
-    assert.ok(smtp.mails.some((m) => m.to[0] === personal.email) && smtp.mails.some((m) => m.to[0] === personal.email2), 'both mails arrived');
-    assert.ok(hooks.hooks.some((h) => h.path === hookPath && h.signatureOk), 'the webhook arrived, signed with the sealed secret');
+    assert.ok(servers.smtp.mails.some((m) => m.to[0] === personal.email) && servers.smtp.mails.some((m) => m.to[0] === personal.email2), 'both mails arrived');
+    assert.ok(servers.hooks.hooks.some((h) => h.path === hookPath && h.signatureOk), 'the webhook arrived, signed with the sealed secret');
 
     // The columns hold ciphertext on the engine's own terms, not only in the file.
     const rows = await (store.db as Kysely<NotifyTables>).selectFrom('notify_contact').selectAll().execute();
@@ -108,10 +93,10 @@ test('sealed contacts: the raw database and the audit log hold no address, and e
   for (const [what, value] of Object.entries({ ...personal, deadUrl, secretKey })) {
     assert.ok(!raw.includes(value) && !rawUtf8.includes(value), `${what} is not in the raw database file`);
   }
-  const records = [...readRecords(join(world.dir, 'audit'))].map((l) => l.record!);
+  const records = [...readRecords(join(servers.world.dir, 'audit'))].map((l) => l.record!);
   assert.ok(records.some((r) => r.action === 'notify.deliver' && r.outcome === 'failure'), 'the failed delivery is audited');
   const text = JSON.stringify(records);
   for (const [what, value] of Object.entries({ ...personal, deadUrl, hookPath, secretKey })) assert.ok(!text.includes(value), `${what} is not in the audit log`);
   for (const r of records.filter((x) => x.action === 'notify.deliver')) assert.match(r.target ?? '', /^contact:\d+$/, 'a delivery record names the contact by id');
-  assert.equal(verifyAuditLog(join(world.dir, 'audit')).ok, true, 'the audit log verifies');
+  assert.equal(verifyAuditLog(join(servers.world.dir, 'audit')).ok, true, 'the audit log verifies');
 });

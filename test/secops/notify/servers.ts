@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { createMutualTlsServer } from '../../../src/security/tls.js';
 import { MemoryAuditSink } from '../../../src/core/audit-port.js';
-import type { PkiWorld } from '../../kit/index.js';
+import { after, before } from 'node:test';
+import { pkiWorld, type PkiWorld } from '../../kit/index.js';
 
 /** One mail as the SMTP server received it. */
 export interface ReceivedMail {
@@ -159,4 +160,34 @@ export async function startWebhookReceiver(world: PkiWorld, name: string, allowe
     hooks,
     close: () => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); }),
   };
+}
+
+/** The PKI world and the two receivers a notification test file shares, live between its before and after. */
+export interface NotifyServers {
+  world: PkiWorld;
+  smtp: SmtpReceiver;
+  hooks: WebhookReceiver;
+  /** Path → whsec_ secret, read by `hooks` as each POST arrives. */
+  readonly secrets: Map<string, string>;
+}
+
+/**
+ * Registers the test file's before/after: a PKI world with the aggregator AGG1 (`agg`), the SMTP
+ * server's certificate (`mail`) and the webhook receiver's (`hook`, accepting AGG1), plus `extra`
+ * participants; the SMTP server and the webhook receiver started on it, all closed after.
+ * @example const servers = notifyServers('erab-notify-'); // in a test: servers.smtp.mails
+ */
+export function notifyServers(prefix: string, extra: Readonly<Record<string, string>> = {}): NotifyServers {
+  const s = { secrets: new Map<string, string>() } as NotifyServers;
+  before(async () => {
+    s.world = await pkiWorld({ agg: 'aggregator:AGG1', mail: 'operator:MAIL1', hook: 'operator:HOOK1', ...extra }, { prefix });
+    s.smtp = await startSmtp(s.world, 'mail');
+    s.hooks = await startWebhookReceiver(s.world, 'hook', ['aggregator:AGG1'], s.secrets);
+  });
+  after(async () => {
+    await s.smtp?.close();
+    await s.hooks?.close();
+    s.world?.close();
+  });
+  return s;
 }

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../core/clock.js';
-import { InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
+import { explain, InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { ApprovalsConfig } from './config.js';
 
@@ -80,25 +80,25 @@ const MAX_PENDING = 1000;
 /** Checks a command's shape; throws InvalidInputError naming the field. */
 export function validateManualCommand(c: ManualCommand): void {
   if (c.action !== 'reduce' && c.action !== 'increase' && c.action !== 'release') {
-    throw new InvalidInputError(`manual command: action "${String(c.action)}" must be reduce, increase or release`);
+    throw new InvalidInputError(explain('command.badAction', { action: String(c.action).slice(0, 40) }));
   }
   if (c.action !== 'release') {
     if (typeof c.powerW !== 'number' || !Number.isFinite(c.powerW) || c.powerW <= 0) {
-      throw new InvalidInputError('manual command: powerW must be a finite number > 0');
+      throw new InvalidInputError(explain('command.badPower'));
     }
     if (!Number.isInteger(c.durationMs) || c.durationMs <= 0 || c.durationMs > 24 * 3_600_000) {
-      throw new InvalidInputError('manual command: durationMs must be an integer from 1 ms to 24 h');
+      throw new InvalidInputError(explain('command.badDuration'));
     }
   }
   if (c.resources !== 'fleet') {
     if (!Array.isArray(c.resources) || c.resources.length === 0) {
-      throw new InvalidInputError('manual command: resources must be "fleet" or a non-empty list of resource ids');
+      throw new InvalidInputError(explain('command.badResources'));
     }
-    if (c.resources.length > MAX_RESOURCES_PER_COMMAND) throw new InvalidInputError(`manual command: more than ${MAX_RESOURCES_PER_COMMAND} resources`);
-    for (const r of c.resources) if (typeof r !== 'string' || r.length === 0 || r.length > 128) throw new InvalidInputError('manual command: every resource id must be a string of 1-128 characters');
+    if (c.resources.length > MAX_RESOURCES_PER_COMMAND) throw new InvalidInputError(explain('command.tooManyResources', { max: MAX_RESOURCES_PER_COMMAND }));
+    for (const r of c.resources) if (typeof r !== 'string' || r.length === 0 || r.length > 128) throw new InvalidInputError(explain('command.badResourceId'));
   }
   if (typeof c.reason !== 'string' || c.reason.trim().length === 0 || c.reason.length > 500) {
-    throw new InvalidInputError('manual command: reason must be given (1-500 characters); it is recorded in the audit log');
+    throw new InvalidInputError(explain('command.noReason'));
   }
 }
 
@@ -128,7 +128,7 @@ function actor(op: OperatorIdentity) {
 }
 
 function requireOperator(op: OperatorIdentity, what: string): void {
-  if (!isOperator(op)) throw new NotAuthorizedError(`${what}: ${op.role ?? '?'} ${op.id} is not an operator`);
+  if (!isOperator(op)) throw new NotAuthorizedError(explain('command.notOperator', { what, role: op.role ?? '?', id: op.id }));
 }
 
 /**
@@ -160,7 +160,7 @@ export class ApprovalBook {
       validateManualCommand(command);
       if (command.resources !== 'fleet') {
         const unknown = command.resources.filter((r) => !this.isKnown(r));
-        if (unknown.length > 0) throw new InvalidInputError(`manual command: ${unknown.length === 1 ? 'resource' : 'resources'} ${unknown.slice(0, 5).map((r) => `"${r.slice(0, 64)}"`).join(', ')} not in the fleet`);
+        if (unknown.length > 0) throw new InvalidInputError(explain('command.notInFleet', { noun: unknown.length === 1 ? 'resource' : 'resources', ids: unknown.slice(0, 5).map((r) => `"${r.slice(0, 64)}"`).join(', ') }));
       }
     } catch (err) {
       this.audit.append({ actor: actor(op), action: 'operator.command.submit', outcome: 'refused', reason: (err as Error).message, details: { action: String(command?.action) } });
@@ -168,7 +168,7 @@ export class ApprovalBook {
     }
     this.expireOld();
     if ([...this.records.values()].filter((r) => r.state === 'held').length >= MAX_PENDING) {
-      throw new PolicyRefusedError(`manual command: ${MAX_PENDING} commands are already waiting for approval`);
+      throw new PolicyRefusedError(explain('command.tooManyHeld', { max: MAX_PENDING }));
     }
     const now = this.clock.now();
     const because = secondOperatorReason(command, this.cfg, this.fleetSize());
@@ -241,13 +241,13 @@ export class ApprovalBook {
       this.audit.append({ actor: actor(op), action: `operator.command.${verb}`, target: id, outcome: 'refused', reason: err.message });
       throw err;
     };
-    if (!isOperator(op)) refuse(new NotAuthorizedError(`${verb}: ${op.role ?? '?'} ${op.id} is not an operator`));
+    if (!isOperator(op)) refuse(new NotAuthorizedError(explain('command.notOperator', { what: verb, role: op.role ?? '?', id: op.id })));
     this.expireOld();
     const rec = this.records.get(id);
-    if (!rec) return refuse(new InvalidInputError(`${verb}: no command ${id}`));
-    if (rec.state !== 'held') return refuse(new PolicyRefusedError(`${verb}: command ${id} is ${rec.state}, not waiting for approval`));
+    if (!rec) return refuse(new InvalidInputError(explain('command.unknown', { verb, id: id.slice(0, 100) })));
+    if (rec.state !== 'held') return refuse(new PolicyRefusedError(explain('command.notHeld', { verb, id, state: rec.state })));
     if (!submitterMay && sameOperator(rec.submittedBy, op)) {
-      return refuse(new NotAuthorizedError(`${verb}: operator ${op.id} submitted command ${id}; a second, different operator must approve it (自家用GL 7-1-2)`));
+      return refuse(new NotAuthorizedError(explain('command.sameOperator', { verb, operator: op.id, id })));
     }
     return rec;
   }

@@ -11,8 +11,8 @@
 import { z } from 'zod';
 import { operatorRolesSchema } from '../../common/operator-roles.js';
 import { retentionPolicySchema } from '../../../store/retention.js';
-import { formatIssues, loadConfig } from '../../../core/config.js';
-import { ConfigError } from '../../../core/errors.js';
+import { configIssueLines, loadConfig } from '../../../core/config.js';
+import { ConfigError, explain } from '../../../core/errors.js';
 import { syslogStreamConfigSchema } from '../../../security/audit/config.js';
 import { detectionConfigSchema } from '../../common/detection-config.js';
 import { PARTICIPANT_ID_PATTERN, PARTICIPANT_ROLES } from '../../../security/identity.js';
@@ -255,7 +255,7 @@ export function loadAggregatorConfig(file?: string, env: NodeJS.ProcessEnv = pro
 
 /** Validates an in-memory configuration (tests, the demo). */
 export function parseAggregatorConfig(input: AggregatorConfigInput): AggregatorConfig {
-  const r = aggregatorConfigSchema.safeParse(input);
-  if (!r.success) throw new ConfigError(`aggregator configuration is invalid:\n${formatIssues(r.error.issues)}`);
+  const r = aggregatorConfigSchema.safeParse(input, { reportInput: true });
+  if (!r.success) throw new ConfigError(explain('config.roleInvalid', { role: 'aggregator' }), { details: configIssueLines(r.error.issues) });
   return r.data;
 }

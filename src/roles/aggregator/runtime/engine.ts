@@ -27,7 +27,7 @@
  */
 import type { LogFn } from '../../../core/logger.js';
 import type { Clock } from '../../../core/clock.js';
-import { PolicyRefusedError } from '../../../core/errors.js';
+import { explain, PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis, millis, watts } from '../../../core/units.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import { allocate } from '../allocation/allocate.js';
@@ -320,7 +320,7 @@ export class DispatchEngine {
    * allowed (the operator sees the shortfall); `release` cancels every operator event.
    */
   async executeManual(rec: CommandRecord): Promise<{ key: string; allocatedW: number; shortfallW: number }> {
-    if (rec.state !== 'approved') throw new PolicyRefusedError(`command ${rec.id} is ${rec.state}; only approved commands run`);
+    if (rec.state !== 'approved') throw new PolicyRefusedError(explain('command.notApproved', { id: rec.id, state: rec.state }));
     const c = rec.command;
     if (c.action === 'release') {
       for (const e of this.events.values()) if (e.source === 'operator') await this.cancel(e.plan.key, `released by operator ${rec.submittedBy.id}`);
@@ -336,7 +336,7 @@ export class DispatchEngine {
     const only = c.resources === 'fleet' ? undefined : new Set(c.resources);
     this.manualScope.set(key, only);
     const answer = await this.offer(plan, 'operator', true);
-    if (answer.optType !== 'optIn') throw new PolicyRefusedError(`operator command ${rec.id} could not be allocated: ${answer.reason ?? ''}`);
+    if (answer.optType !== 'optIn') throw new PolicyRefusedError(explain('command.notAllocated', { id: rec.id, why: answer.reason ?? '' }));
     const ev = this.events.get(key)!;
     return { key, allocatedW: ev.allocation.allocatedW[0]!, shortfallW: ev.allocation.shortfallW[0]! };
   }

@@ -1,0 +1,148 @@
+/**
+ * The texts of the errors an operator meets, in English and Japanese, keyed (issue 16: every
+ * message an operator reads in both). An error thrown with a key (errors.ts `explain`) keeps the
+ * English text as its `message` (for logs and the API's `error` field); the CLI (src/cli/locales,
+ * i18next) and the console (src/web/console-messages.ts) hold these same trees under `errors` and
+ * render the key in the operator's language, falling back to the English message.
+ *
+ * Placeholders are i18next's `{{name}}`; the English text here is the one source of the message.
+ */
+
+const en = {
+  command: {
+    notOperator: '{{what}}: {{role}} {{id}} is not an operator',
+    unknown: '{{verb}}: no command {{id}}',
+    notHeld: '{{verb}}: command {{id}} is {{state}}, not waiting for approval',
+    sameOperator: '{{verb}}: operator {{operator}} submitted command {{id}}; a second, different operator must approve it (自家用GL 7-1-2)',
+    tooManyHeld: 'manual command: {{max}} commands are already waiting for approval',
+    badAction: 'manual command: action "{{action}}" must be reduce, increase or release',
+    badPower: 'manual command: powerW must be a finite number > 0',
+    badDuration: 'manual command: durationMs must be an integer from 1 ms to 24 h',
+    badResources: 'manual command: resources must be "fleet" or a non-empty list of resource ids',
+    tooManyResources: 'manual command: more than {{max}} resources',
+    badResourceId: 'manual command: every resource id must be a string of 1-128 characters',
+    noReason: 'manual command: reason must be given (1-500 characters); it is recorded in the audit log',
+    notInFleet: 'manual command: {{noun}} {{ids}} not in the fleet',
+    notApproved: 'command {{id}} is {{state}}; only approved commands run',
+    notAllocated: 'operator command {{id}} could not be allocated: {{why}}',
+  },
+  config: {
+    fileInvalid: 'configuration file {{file}} is invalid:',
+    invalid: 'configuration is invalid:',
+    roleInvalid: '{{role}} configuration is invalid:',
+    cannotRead: 'cannot read configuration file {{file}}: {{why}}',
+    notJson: 'configuration file {{file}} is not valid JSON: {{why}}',
+  },
+  pki: {
+    passphraseUnreadable: 'passphrase file {{file}} cannot be read ({{why}})',
+    passphraseEmpty: 'passphrase file {{file}} is empty',
+    roleAndId: '--role and --id are both required',
+    codeSigningHost: 'a code-signing certificate names no host: leave out --dns and --ip',
+    codeSigningP12: '--p12 is for TLS certificates imported into a browser, not code-signing keys',
+    p12PassFileAlone: '--p12-passphrase-file needs --p12 <file>',
+    p12NeedsPassphrase: '--p12 needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)',
+    exportNeedsPassphrase: 'a PKCS#12 file needs a passphrase: --p12-passphrase-file <file> or $ERAB_P12_PASSPHRASE (never on the command line)',
+    noCurrent: 'no TLS certificate of {{role}} {{id}} in {{dir}}: issue one with erab pki issue',
+    currentNotValid: 'the current certificate of {{role}} {{id}} (serial {{serial}}) is {{status}}: rotate or issue a new one first',
+    serialOrRole: 'give either --serial or --role with --id, not both',
+    serialOrRoleMissing: 'give --serial, or --role with --id',
+    caPassEmpty: 'CA passphrase must not be empty',
+    keyEncrypted: '{{source}}: the private key is encrypted; a passphrase is required (--passphrase-file or ERAB_CA_PASSPHRASE)',
+    wrongPassphrase: '{{source}}: wrong passphrase for the encrypted private key (or the key is corrupt)',
+    p12PassShort: 'PKCS#12 passphrase: must be at least {{min}} characters',
+    caExists: 'a CA already exists in {{dir}}; refusing to overwrite it',
+  },
+  notFound: {
+    device: 'device {{id}}: not known to this gateway',
+    event: 'event {{id}}: not known to this aggregator',
+    command: 'command {{id}}: unknown',
+    commandGone: 'event {{id}}: its command is no longer kept',
+    dispatch: 'no dispatch {{id}}',
+    alert: 'alert {{id}}: no such alert',
+  },
+  conflict: {
+    alertAcked: 'alert {{id}}: already acknowledged by {{by}}',
+  },
+};
+
+type Widen<T> = { [K in keyof T]: T[K] extends string ? string : Widen<T[K]> };
+
+const ja: Widen<typeof en> = {
+  command: {
+    notOperator: '{{what}}: {{role}} {{id}} は運用者ではありません',
+    unknown: 'コマンド {{id}} はありません',
+    notHeld: 'コマンド {{id}} は承認待ちではありません（状態: {{state}}）',
+    sameOperator: 'コマンド {{id}} は運用者 {{operator}} が登録したものです。別の二人目の運用者が承認してください（自家用GL 7-1-2）',
+    tooManyHeld: '手動コマンド: すでに {{max}} 件が承認待ちです',
+    badAction: '手動コマンド: 操作「{{action}}」は reduce、increase、release のいずれかにしてください',
+    badPower: '手動コマンド: powerW は 0 より大きい有限の数にしてください',
+    badDuration: '手動コマンド: durationMs は 1 ミリ秒から 24 時間までの整数にしてください',
+    badResources: '手動コマンド: resources は "fleet" か、リソース ID の空でないリストにしてください',
+    tooManyResources: '手動コマンド: リソースが {{max}} 件を超えています',
+    badResourceId: '手動コマンド: リソース ID はそれぞれ 1〜128 文字の文字列にしてください',
+    noReason: '手動コマンド: 理由（1〜500 文字）を入力してください。監査ログに記録されます',
+    notInFleet: '手動コマンド: リソース {{ids}} はフリートにありません',
+    notApproved: 'コマンド {{id}} は承認されていないため実行できません（状態: {{state}}）',
+    notAllocated: '運用者コマンド {{id}} を配分できませんでした: {{why}}',
+  },
+  config: {
+    fileInvalid: '設定ファイル {{file}} に誤りがあります:',
+    invalid: '設定に誤りがあります:',
+    roleInvalid: '{{role}} の設定に誤りがあります:',
+    cannotRead: '設定ファイル {{file}} を読めません: {{why}}',
+    notJson: '設定ファイル {{file}} は正しい JSON ではありません: {{why}}',
+  },
+  pki: {
+    passphraseUnreadable: 'パスフレーズファイル {{file}} を読めません（{{why}}）',
+    passphraseEmpty: 'パスフレーズファイル {{file}} が空です',
+    roleAndId: '--role と --id の両方が必要です',
+    codeSigningHost: 'コード署名用の証明書はホストを含みません: --dns と --ip を外してください',
+    codeSigningP12: '--p12 はブラウザに取り込む TLS 証明書用です。コード署名鍵には使えません',
+    p12PassFileAlone: '--p12-passphrase-file には --p12 <ファイル> が必要です',
+    p12NeedsPassphrase: '--p12 にはパスフレーズが必要です: --p12-passphrase-file <ファイル> か $ERAB_P12_PASSPHRASE（コマンドラインには書かないでください）',
+    exportNeedsPassphrase: 'PKCS#12 ファイルにはパスフレーズが必要です: --p12-passphrase-file <ファイル> か $ERAB_P12_PASSPHRASE（コマンドラインには書かないでください）',
+    noCurrent: '{{dir}} に {{role}} {{id}} の TLS 証明書がありません: erab pki issue で発行してください',
+    currentNotValid: '{{role}} {{id}} の現在の証明書（シリアル {{serial}}）は {{status}} です: 先に更新するか新しく発行してください',
+    serialOrRole: '--serial か、--role と --id の組か、どちらか一方を指定してください',
+    serialOrRoleMissing: '--serial か、--role と --id を指定してください',
+    caPassEmpty: 'CA のパスフレーズが空です',
+    keyEncrypted: '{{source}}: 秘密鍵は暗号化されています。パスフレーズが必要です（--passphrase-file か ERAB_CA_PASSPHRASE）',
+    wrongPassphrase: '{{source}}: 暗号化された秘密鍵のパスフレーズが違います（または鍵が壊れています）',
+    p12PassShort: 'PKCS#12 のパスフレーズは {{min}} 文字以上にしてください',
+    caExists: '{{dir}} にはすでに CA があります。上書きしません',
+  },
+  notFound: {
+    device: '機器 {{id}} はこのゲートウェイにありません',
+    event: '指令 {{id}} はこのアグリゲーターにありません',
+    command: 'コマンド {{id}} はありません',
+    commandGone: '指令 {{id}} のコマンドはもう保持されていません',
+    dispatch: '指令 {{id}} はありません',
+    alert: 'アラート {{id}} はありません',
+  },
+  conflict: {
+    alertAcked: 'アラート {{id}} は {{by}} が確認済みです',
+  },
+};
+
+/** The error texts of each language (the `errors` tree of the CLI's and the console's resources). */
+export const ERROR_MESSAGES = { en, ja } as const;
+
+type Leaves<T, P extends string = ''> = { [K in keyof T & string]: T[K] extends string ? `${P}${K}` : Leaves<T[K], `${P}${K}.`> }[keyof T & string];
+
+/** A key of ERROR_MESSAGES, e.g. `command.notHeld`. */
+export type ErrorKey = Leaves<typeof en>;
+
+/** The values put in a key's placeholders. */
+export type ErrorParams = Readonly<Record<string, string | number>>;
+
+/**
+ * The text of `key` in `lang` with its placeholders filled (what i18next renders from the same
+ * tree); undefined when the language lacks the key.
+ * @example errorText('ja', 'notFound.alert', { id: 7 }) // 'アラート 7 はありません'
+ */
+export function errorText(lang: keyof typeof ERROR_MESSAGES, key: string, params: ErrorParams = {}): string | undefined {
+  let node: unknown = ERROR_MESSAGES[lang];
+  for (const part of key.split('.')) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
+  if (typeof node !== 'string') return undefined;
+  return node.replace(/\{\{\s*(\w+)\s*\}\}/g, (all, name: string) => (name in params ? String(params[name]) : all));
+}

@@ -1,0 +1,100 @@
+/**
+ * The errors an operator meets, in the CLI's language (issue 16): a configuration file that
+ * `erab config check` refuses (each problem as path and rule), and the PKI commands' refusals —
+ * Japanese under a Japanese locale, English with `--lang en` or an English locale; the English
+ * text is the error's own message. Real `erab` processes (the compiled CLI, test kit spawnErab).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeInLanguage, explain, NotAuthorizedError } from '../../src/core/errors.js';
+import { ERROR_MESSAGES } from '../../src/core/error-messages.js';
+import { spawnErab } from '../kit/index.js';
+
+/** Runs `erab <args>` as its own process (test kit spawnErab) with this LANG, LC_ALL and LC_MESSAGES unset. */
+async function erab(args: string[], lang: string): Promise<{ code: number | null; out: string; err: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
+  delete env.LC_ALL;
+  delete env.LC_MESSAGES;
+  const p = spawnErab(args, env);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    p.on('error', reject);
+    p.on('close', (c) => resolve(c));
+  });
+  return { code, out: p.out, err: p.err };
+}
+
+test('every error key has a text in both languages with the same placeholders', () => {
+  const leaves = (node: unknown, prefix = ''): [string, string][] => Object.entries(node as Record<string, unknown>)
+    .flatMap(([k, v]) => (typeof v === 'string' ? [[`${prefix}${k}`, v] as [string, string]] : leaves(v, `${prefix}${k}.`)));
+  const en = new Map(leaves(ERROR_MESSAGES.en));
+  const ja = new Map(leaves(ERROR_MESSAGES.ja));
+  assert.deepEqual([...ja.keys()].sort(), [...en.keys()].sort());
+  const holes = (s: string) => [...s.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
+  for (const [key, text] of en) {
+    // A Japanese text may leave out a placeholder the English sentence needs (the verb), never add one.
+    for (const h of holes(ja.get(key)!)) assert.ok(holes(text).includes(h), `${key}: {{${h}}} only in ja`);
+    assert.doesNotMatch(ja.get(key)!, /^[\x20-\x7e]*$/, `${key}: the Japanese text is ASCII only`);
+  }
+  const e = new NotAuthorizedError(explain('command.sameOperator', { verb: 'approve', operator: 'alice', id: 'c1' }));
+  assert.equal(e.message, 'approve: operator alice submitted command c1; a second, different operator must approve it (自家用GL 7-1-2)');
+  assert.equal(describeInLanguage(e, 'en'), e.message);
+  assert.equal(describeInLanguage(e, 'ja'), 'コマンド c1 は運用者 alice が登録したものです。別の二人目の運用者が承認してください（自家用GL 7-1-2）');
+  assert.equal(describeInLanguage(new Error('plain'), 'ja'), 'plain', 'an error without a key falls back to its message');
+});
+
+test('erab config check: the refused file, each problem\'s path and rule, in ja and en', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'erab-err-lang-'));
+  try {
+    const file = join(dir, 'gateway.json');
+    writeFileSync(file, JSON.stringify({ gatewayId: 42, colour: 'blue' }));
+    const ja = await erab(['config', 'check', 'gateway', '--config', file], 'ja_JP.UTF-8');
+    assert.equal(ja.code, 1, ja.err);
+    assert.match(ja.err, new RegExp(`^erab: 設定ファイル ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} に誤りがあります:\\n`));
+    assert.match(ja.err, /^ {2}- gatewayId: 文字列を指定してください（数値が指定されています）$/m);
+    assert.match(ja.err, /^ {2}- tls: 必須の項目がありません（オブジェクト）$/m);
+    assert.match(ja.err, /^ {2}- \(root\): 認識されていないキー: "colour"$/m);
+    assert.doesNotMatch(ja.err, /is invalid|Invalid input|Unrecognized/);
+    const en = await erab(['config', 'check', 'gateway', '--config', file, '--lang', 'en'], 'ja_JP.UTF-8');
+    assert.equal(en.code, 1, en.err);
+    assert.match(en.err, /^erab: configuration file \S+ is invalid:\n/);
+    assert.match(en.err, /^ {2}- gatewayId: Invalid input: expected string, received number$/m);
+    assert.match(en.err, /^ {2}- tls: Invalid input: expected object, received undefined$/m);
+    assert.match(en.err, /^ {2}- \(root\): Unrecognized key: "colour"$/m);
+    assert.equal(en.err.split('\n').length, ja.err.split('\n').length, 'the same problems in both');
+    const notJson = join(dir, 'broken.json');
+    writeFileSync(notJson, '{');
+    assert.match((await erab(['config', 'check', 'gateway', '--config', notJson], 'ja_JP.UTF-8')).err, /^erab: 設定ファイル \S+ は正しい JSON ではありません: /);
+    assert.match((await erab(['config', 'check', 'gateway', '--config', notJson], 'C.UTF-8')).err, /^erab: configuration file \S+ is not valid JSON: /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('erab pki: argument and passphrase refusals in ja and en, with their exit codes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'erab-err-lang-'));
+  try {
+    const both = await erab(['pki', 'revoke', '--dir', dir, '--serial', '01', '--role', 'gateway', '--id', 'GW1'], 'ja_JP.UTF-8');
+    assert.equal(both.code, 2, both.err);
+    assert.equal(both.err, 'erab: --serial か、--role と --id の組か、どちらか一方を指定してください\n');
+    const bothEn = await erab(['pki', 'revoke', '--dir', dir, '--serial', '01', '--role', 'gateway', '--id', 'GW1'], 'en_US.UTF-8');
+    assert.equal(bothEn.code, 2);
+    assert.equal(bothEn.err, 'erab: give either --serial or --role with --id, not both\n');
+
+    const empty = join(dir, 'empty.pass');
+    writeFileSync(empty, '');
+    const ja = await erab(['pki', 'init', '--dir', join(dir, 'pki'), '--passphrase-file', empty], 'ja_JP.UTF-8');
+    assert.equal(ja.code, 1, ja.err);
+    assert.equal(ja.err, `erab: パスフレーズファイル ${empty} が空です\n`);
+    const en = await erab(['pki', 'init', '--dir', join(dir, 'pki'), '--passphrase-file', empty, '--lang', 'en'], 'ja_JP.UTF-8');
+    assert.equal(en.err, `erab: passphrase file ${empty} is empty\n`);
+
+    const lone = await erab(['pki', 'issue', '--dir', dir, '--role', 'operator', '--id', 'alice', '--p12-passphrase-file', empty, '--lang', 'ja'], 'C.UTF-8');
+    assert.equal(lone.code, 2, lone.err);
+    assert.equal(lone.err, 'erab: --p12-passphrase-file には --p12 <ファイル> が必要です\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
