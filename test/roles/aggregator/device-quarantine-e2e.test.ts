@@ -173,3 +173,42 @@ test('a security officer quarantines a discharging battery from the aggregator: 
   await until('the battery discharging again', () => mode() === 'discharging' || undefined);
   await agg.engine.cancel(`operator/${after_.json.record.id}`, 'test over');
 });
+
+test('erab aggregator quarantine and release: a security officer quarantines and releases (the revision shown now when --revision is left out); an operator exits 1 with 403; release of an admitted device exits 1 with 409; in Japanese too', { timeout: 120_000 }, async () => {
+  const b = await batteryIn('admitted');
+  const byOperator = await runErab(['aggregator', 'quarantine', b.id, '--reason', 'suspected', ...conn('alice')]);
+  assert.equal(byOperator.code, 1, byOperator.stdout);
+  assert.match(byOperator.stderr, /403.*needs the role security officer/);
+  const notQuarantined = await runErab(['aggregator', 'release', b.id, '--reason', 'x', ...conn('carol')]);
+  assert.equal(notQuarantined.code, 1, notQuarantined.stdout);
+  assert.match(notQuarantined.stderr, /409.*not quarantined/);
+
+  const q = await runErab(['aggregator', 'quarantine', b.id, '--reason', 'suspected of compromise', '--json', ...conn('carol')]);
+  assert.equal(q.code, 0, q.stderr);
+  const sent = JSON.parse(q.stdout);
+  assert.deepEqual([sent.deviceId, sent.decision, sent.revision, sent.gateway], [b.id, 'quarantine', b.admissionRevision, 'GW1']);
+  await until('the battery quarantined at the gateway', () => gw.admission.get(b.id)?.state === 'quarantined' || undefined);
+  const quarantined = await batteryIn('quarantined');
+
+  const stale = await runErab(['aggregator', 'release', b.id, '--revision', String(quarantined.admissionRevision! + 5), '--reason', 'cleared', ...conn('carol')]);
+  assert.equal(stale.code, 1);
+  assert.match(stale.stderr, /409.*is stale/);
+  const released = await runErab(['aggregator', 'release', b.id, '--reason', 'cleared', ...conn('carol')], { ...process.env, LC_ALL: 'en_US.UTF-8' });
+  assert.equal(released.code, 0, released.stderr);
+  assert.match(released.stdout, new RegExp(`release of device ${b.id} \\(revision ${quarantined.admissionRevision}\\) sent to gateway GW1 as event admission-`));
+  await until('the battery admitted at the gateway', () => gw.admission.get(b.id)?.state === 'admitted' || undefined);
+  assert.equal((await batteryIn('admitted')).admissionRevision, quarantined.admissionRevision! + 1);
+  // In Japanese: 隔離 (quarantine) and 隔離解除 (release).
+  const ja = { ...process.env, LC_ALL: 'ja_JP.UTF-8' };
+  const jq = await runErab(['aggregator', 'quarantine', b.id, '--reason', '再確認', ...conn('carol')], ja);
+  assert.equal(jq.code, 0, jq.stderr);
+  assert.match(jq.stdout, new RegExp(`機器 ${b.id}（リビジョン ${quarantined.admissionRevision! + 1}）の隔離をイベント admission-`));
+  const again = await batteryIn('quarantined');
+  const jr = await runErab(['aggregator', 'release', b.id, '--reason', '確認済み', ...conn('carol')], ja);
+  assert.equal(jr.code, 0, jr.stderr);
+  assert.match(jr.stdout, new RegExp(`（リビジョン ${again.admissionRevision}）の隔離解除を`));
+  await batteryIn('admitted');
+  const empty = await runErab(['aggregator', 'quarantine', b.id, '--reason', '  ', ...conn('carol')]);
+  assert.notEqual(empty.code, 0);
+  assert.match(empty.stderr, /--reason must not be empty/);
+});
