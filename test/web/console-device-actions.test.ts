@@ -1,0 +1,211 @@
+/**
+ * The console's command form and device quarantine / release end to end in a real browser
+ * (Debian's chromium through playwright-core) over mutual TLS, against real roles: an aggregator
+ * with a roles table, a gateway on real OpenADR over TLS, and a simulated ECHONET Lite battery on
+ * loopback UDP. Two operators, two browser contexts, two certificates: alice (operator, English)
+ * and carol (security officer, Japanese).
+ *
+ * - alice submits a command from the form: for the whole fleet it is held for a second operator
+ *   (the notice says so, the row appears under held commands); for the battery it is executed and
+ *   the battery discharges. carol may not submit one (the notice says refused, in Japanese).
+ * - carol quarantines the discharging battery from its row: the battery leaves discharging and the
+ *   row says quarantined; alice may not (403 in her notice). carol releases it: admitted and online.
+ *
+ * Stable selectors (also for a later process-based version of this test): the form #command-form
+ * with #command-action, #command-power (kW), #command-resources, #command-duration (min),
+ * #command-reason, #command-submit; #notice (.good/.bad) with data-command / data-device and
+ * data-state (the command's state, or the decision sent); #held tr[data-id], #recent
+ * tr[data-id][data-state]; #devices tr[data-id][data-admission][data-online][data-revision] with
+ * input.reason-input and button.quarantine / button.release / button.admit / button.reject.
+ * Skipped with a message when chromium is not installed (.ci/run installs it).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { systemClock } from '../../src/core/clock.js';
+import { MemoryAuditSink } from '../../src/security/audit/types.js';
+import { parseAggregatorConfig } from '../../src/roles/aggregator/runtime/config.js';
+import { startAggregator, type RunningAggregator } from '../../src/roles/aggregator/runtime/aggregator.js';
+import { Portfolio } from '../../src/roles/aggregator/portfolio/portfolio.js';
+import { aggregatorMigrations } from '../../src/roles/aggregator/runtime/r4-workers.js';
+import { openStore } from '../../src/store/store.js';
+import { DeviceSite } from '../../src/roles/device/site.js';
+import { StorageBattery } from '../../src/protocols/echonet/objects/storage-battery.js';
+import { Gateway, gatewayConfigSchema } from '../../src/roles/gateway/gateway.js';
+import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
+import { pkiWorld, waiter, type PkiWorld } from '../kit/index.js';
+import { operatorCall } from '../roles/common/operator-client.js';
+
+const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SKIP = existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}`;
+const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
+const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+
+type Name = 'agg' | 'gw1' | 'alice' | 'carol';
+let pki: PkiWorld<Name>;
+let agg: RunningAggregator;
+let gw: Gateway;
+let site: DeviceSite;
+let browser: Browser;
+const audit = new MemoryAuditSink();
+const contexts: BrowserContext[] = [];
+
+const origin = () => `https://127.0.0.1:${agg.consolePort}`;
+const mode = () => site.battery!.object.get(StorageBattery.props.operationMode) as string;
+
+/** The console in a browser context of its own, with `who`'s operator certificate. */
+async function open(who: 'alice' | 'carol', locale: string): Promise<Page> {
+  const cert = pki.certs[who];
+  const context = await browser.newContext({ locale, ignoreHTTPSErrors: true, clientCertificates: [{ origin: origin(), cert: Buffer.from(cert.certPem), key: Buffer.from(cert.keyPem) }] });
+  contexts.push(context);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const response = await page.goto(`${origin()}/`);
+  assert.equal(response?.status(), 200);
+  assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
+  await page.waitForSelector('#live.on', { timeout: 30_000 });
+  assert.deepEqual(errors, []);
+  return page;
+}
+
+/** Fills the command form and submits it. */
+async function submitCommand(page: Page, c: { action: string; powerKw: string; resources: string; durationMin: string; reason: string }): Promise<void> {
+  await page.selectOption('#command-action', c.action);
+  await page.fill('#command-power', c.powerKw);
+  await page.fill('#command-resources', c.resources);
+  await page.fill('#command-duration', c.durationMin);
+  await page.fill('#command-reason', c.reason);
+  await page.click('#command-submit');
+}
+
+before(async () => {
+  if (SKIP) return;
+  pki = await pkiWorld({ agg: 'aggregator:AGG1', gw1: 'gateway:GW1', alice: 'operator:alice', carol: 'operator:carol' }, { prefix: 'erab-console-device-actions-' });
+  const dbFile = join(pki.dir, 'aggregator.db');
+  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
+  await new Portfolio(pstore).importText(JSON.stringify({
+    format: 'erab-portfolio/1',
+    pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
+    sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
+    gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
+  }), 'json', 'portfolio.json', { kind: 'operator', id: 'setup' });
+  await pstore.close();
+  const roles = { default: 'viewer', operators: { alice: 'operator', carol: 'security officer' } } as const;
+  agg = await startAggregator(parseAggregatorConfig({
+    id: 'AGG1', tls: pki.tlsFiles('agg'), store: { url: dbFile },
+    downstream: { host: '127.0.0.1', port: 0, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 200, reportIntervalMs: 1000 },
+    console: { port: 0, roles },
+    // A command naming the battery may run on one operator's word; one for the whole fleet waits for a second.
+    approvals: { maxSingleOperatorFleetPercent: 100 },
+    closedLoop: { intervalMs: 500, telemetryMaxAgeMs: 5000 },
+    statusIntervalMs: 200,
+  }), { audit, clock: systemClock, consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP } });
+  const node = `${NET}.2`;
+  site = await DeviceSite.start({ address: node, speed: 1, tickMs: 100, serialPrefix: 'UIQ0', battery: { capacityWh: 10_000, maxChargeW: 3000, maxDischargeW: 3000, initialSocPercent: 80 } });
+  gw = await Gateway.start(gatewayConfigSchema.parse({
+    gatewayId: 'GW1', database: join(pki.dir, 'gw1.db'), tls: pki.tlsFiles('gw1'),
+    aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, certificateFile: pki.get('agg').files.certFile },
+    echonet: { address: `${NET}.1`, devices: [node], pollMs: 500, timeoutMs: 2000, retries: 1 },
+    telemetry: { minPeriodMs: 1000 }, engine: { tickMs: 200 },
+    admission: { allowList: [{ serialNumber: 'UIQ0' }] },
+  }), { clock: systemClock, audit: new MemoryAuditSink() });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await gw?.close().catch(() => {});
+  await site?.close().catch(() => {});
+  await agg?.stop();
+  pki?.close();
+});
+
+test('the command form: held for the whole fleet, executed for the battery (which discharges), refused for a security officer, the outcome in the notice in English and Japanese', { timeout: 150_000, skip: SKIP }, async () => {
+  const battery = await until('the battery online', () => agg.fleet.all().find((s) => agg.engine.freshPower(s.id) !== undefined));
+  const alicePage = await open('alice', 'en-US');
+  const carolPage = await open('carol', 'ja-JP');
+
+  await submitCommand(alicePage, { action: 'reduce', powerKw: '1.5', resources: 'fleet', durationMin: '10', reason: 'fleet drill' });
+  await alicePage.waitForSelector('#notice.good[data-state="held"]', { timeout: 15_000 });
+  const heldId = await alicePage.getAttribute('#notice', 'data-command');
+  assert.ok(heldId);
+  assert.match(await alicePage.textContent('#notice') ?? '', new RegExp(`^Command ${heldId} held: it waits for a second, different operator \\(the command addresses the whole fleet\\)\\.$`));
+  await alicePage.waitForSelector(`#held tr[data-id="${heldId}"]`, { timeout: 15_000 });
+  assert.match(await alicePage.textContent(`#held tr[data-id="${heldId}"]`) ?? '', /reduce \(下げ\) 1\.5 kW · whole fleet · 10 min/);
+  // The other page sees it from the live stream.
+  await carolPage.waitForSelector(`#held tr[data-id="${heldId}"]`, { timeout: 15_000 });
+  assert.deepEqual([agg.approvals.get(heldId)?.state, agg.approvals.get(heldId)?.command.powerW, agg.approvals.get(heldId)?.command.durationMs], ['held', 1500, 600_000]);
+
+  await submitCommand(alicePage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '10', reason: 'battery drill' });
+  await alicePage.waitForSelector('#notice.good[data-state="executed"]', { timeout: 15_000 });
+  const ranId = await alicePage.getAttribute('#notice', 'data-command');
+  assert.match(await alicePage.textContent('#notice') ?? '', new RegExp(`^Command ${ranId} executed: 1\\.0 kW allocated\\.$`));
+  await alicePage.waitForSelector(`#recent tr[data-id="${ranId}"][data-state="executed"]`, { timeout: 15_000 });
+  await carolPage.waitForSelector(`#recent tr[data-id="${ranId}"][data-state="executed"]`, { timeout: 15_000 });
+  assert.deepEqual(agg.approvals.get(ranId!)?.command.resources, [battery.id]);
+  await until('the battery discharging for the command', () => mode() === 'discharging' || undefined);
+
+  // A security officer may not command: the refusal in her notice, in Japanese; nothing submitted.
+  const before_ = agg.commands().length;
+  await submitCommand(carolPage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '試験' });
+  await carolPage.waitForSelector('#notice.bad', { timeout: 15_000 });
+  assert.match(await carolPage.textContent('#notice') ?? '', /^拒否されました（403）: .*needs the role operator; operator carol is security officer/);
+  assert.equal(agg.commands().length, before_);
+  // A missing reason is the server's to refuse, shown the same way.
+  await submitCommand(alicePage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '' });
+  await alicePage.waitForSelector('#notice.bad', { timeout: 15_000 });
+  assert.match(await alicePage.textContent('#notice') ?? '', /^refused \(4\d\d\): .*reason/);
+});
+
+test('a security officer quarantines the discharging battery from its row (it leaves discharging, the row says quarantined) and releases it (admitted, online); an operator may not', { timeout: 180_000, skip: SKIP }, async () => {
+  const battery = await until('the battery online', () => agg.fleet.all().find((s) => agg.engine.freshPower(s.id) !== undefined));
+  if (mode() !== 'discharging') {
+    // Run on its own: a command for the battery first.
+    const r = await operatorCall({ port: agg.consolePort!, caPem: pki.caPem, server: { role: 'aggregator', id: 'AGG1' } }, pki.certs.alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [battery.id], durationMs: 600_000, reason: 'drill' });
+    assert.equal(r.status, 200, r.text);
+  }
+  await until('the battery discharging', () => mode() === 'discharging' || undefined);
+  const alicePage = await open('alice', 'en-US');
+  const carolPage = await open('carol', 'ja-JP');
+  const row = `#devices tr[data-id="${battery.id}"]`;
+  await carolPage.waitForSelector(`${row}[data-admission="admitted"]`, { timeout: 15_000 });
+  assert.equal(await carolPage.$(`${row} button.release`), null, 'an admitted device has no Release');
+  assert.equal(await carolPage.textContent(`${row} button.quarantine`), '隔離する');
+  const revision = Number(await carolPage.getAttribute(row, 'data-revision'));
+
+  // alice (operator) may not: the page says so, nothing changes.
+  await alicePage.waitForSelector(`${row} button.quarantine`, { timeout: 15_000 });
+  await alicePage.click(`${row} button.quarantine`);
+  await alicePage.waitForSelector('#notice.bad', { timeout: 10_000 });
+  assert.match(await alicePage.textContent('#notice') ?? '', /refused \(403\): .*needs the role security officer/);
+  assert.equal(mode(), 'discharging');
+
+  await carolPage.fill(`${row} input.reason-input`, '侵害の疑い');
+  await carolPage.click(`${row} button.quarantine`);
+  await carolPage.waitForSelector(`#notice.good[data-state="quarantine"][data-device="${battery.id}"]`, { timeout: 15_000 });
+  assert.match(await carolPage.textContent('#notice') ?? '', new RegExp(`^機器 ${battery.id}: 隔離をゲートウェイ GW1 に送りました（イベント admission-`));
+  await until('the battery no longer discharging', () => mode() !== 'discharging' || undefined);
+  await carolPage.waitForSelector(`${row}[data-admission="quarantined"][data-revision="${revision + 1}"]`, { timeout: 45_000 });
+  assert.equal(await carolPage.textContent(`${row} td.admission`), '隔離中');
+  await alicePage.waitForSelector(`${row}[data-admission="quarantined"]`, { timeout: 45_000 });
+  assert.equal(await alicePage.textContent(`${row} td.admission`), 'quarantined');
+  assert.equal(await carolPage.$(`${row} button.quarantine`), null, 'a quarantined device has no Quarantine');
+  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.reason === '侵害の疑い'));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.notEqual(mode(), 'discharging', 'the event still running does not command a quarantined battery');
+
+  await carolPage.fill(`${row} input.reason-input`, '確認済み');
+  await carolPage.click(`${row} button.release`);
+  await carolPage.waitForSelector(`#notice.good[data-state="release"][data-device="${battery.id}"]`, { timeout: 15_000 });
+  assert.match(await carolPage.textContent('#notice') ?? '', new RegExp(`リビジョン ${revision + 1} での隔離解除をゲートウェイ GW1 に送りました`));
+  await carolPage.waitForSelector(`${row}[data-admission="admitted"][data-online="true"][data-revision="${revision + 2}"]`, { timeout: 45_000 });
+  assert.equal(await carolPage.textContent(`${row} td.online`), 'オンライン');
+  await alicePage.waitForSelector(`${row}[data-admission="admitted"][data-online="true"]`, { timeout: 45_000 });
+  assert.equal(gw.admission.get(battery.id)?.state, 'admitted');
+  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === '確認済み'));
+});
