@@ -22,43 +22,26 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { systemClock } from '../../src/core/clock.js';
-import { MemoryAuditSink } from '../../src/security/audit/types.js';
-import { parseAggregatorConfig } from '../../src/roles/aggregator/runtime/config.js';
-import { startAggregator, type RunningAggregator } from '../../src/roles/aggregator/runtime/aggregator.js';
-import { Portfolio } from '../../src/roles/aggregator/portfolio/portfolio.js';
-import { aggregatorMigrations } from '../../src/roles/aggregator/runtime/r4-workers.js';
-import { openStore } from '../../src/store/store.js';
-import { DeviceSite } from '../../src/roles/device/site.js';
-import { StorageBattery } from '../../src/protocols/echonet/objects/storage-battery.js';
-import { Gateway, gatewayConfigSchema } from '../../src/roles/gateway/gateway.js';
 import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
-import { pkiWorld, waiter, type PkiWorld } from '../kit/index.js';
+import { homeVpp, waiter, type HomeVpp } from '../kit/index.js';
 import { operatorCall } from '../roles/common/operator-client.js';
 
 const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SKIP = existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}`;
 const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
-const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 
-type Name = 'agg' | 'gw1' | 'alice' | 'carol';
-let pki: PkiWorld<Name>;
-let agg: RunningAggregator;
-let gw: Gateway;
-let site: DeviceSite;
+let vpp: HomeVpp<'alice' | 'carol'>;
 let browser: Browser;
-const audit = new MemoryAuditSink();
 const contexts: BrowserContext[] = [];
 
-const origin = () => `https://127.0.0.1:${agg.consolePort}`;
-const mode = () => site.battery!.object.get(StorageBattery.props.operationMode) as string;
+const origin = () => `https://127.0.0.1:${vpp.agg.consolePort}`;
+const mode = () => vpp.batteryMode();
 
 /** The console in a browser context of its own, with `who`'s operator certificate. */
 async function open(who: 'alice' | 'carol', locale: string): Promise<Page> {
-  const cert = pki.certs[who];
+  const cert = vpp.pki.certs[who];
   const context = await browser.newContext({ locale, ignoreHTTPSErrors: true, clientCertificates: [{ origin: origin(), cert: Buffer.from(cert.certPem), key: Buffer.from(cert.keyPem) }] });
   contexts.push(context);
   const page = await context.newPage();
@@ -84,49 +67,22 @@ async function submitCommand(page: Page, c: { action: string; powerKw: string; r
 
 before(async () => {
   if (SKIP) return;
-  pki = await pkiWorld({ agg: 'aggregator:AGG1', gw1: 'gateway:GW1', alice: 'operator:alice', carol: 'operator:carol' }, { prefix: 'erab-console-device-actions-' });
-  const dbFile = join(pki.dir, 'aggregator.db');
-  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
-  await new Portfolio(pstore).importText(JSON.stringify({
-    format: 'erab-portfolio/1',
-    pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
-    sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
-    gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
-  }), 'json', 'portfolio.json', { kind: 'operator', id: 'setup' });
-  await pstore.close();
-  const roles = { default: 'viewer', operators: { alice: 'operator', carol: 'security officer' } } as const;
-  agg = await startAggregator(parseAggregatorConfig({
-    id: 'AGG1', tls: pki.tlsFiles('agg'), store: { url: dbFile },
-    downstream: { host: '127.0.0.1', port: 0, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 200, reportIntervalMs: 1000 },
-    console: { port: 0, roles },
-    // A command naming the battery may run on one operator's word; one for the whole fleet waits for a second.
-    approvals: { maxSingleOperatorFleetPercent: 100 },
-    closedLoop: { intervalMs: 500, telemetryMaxAgeMs: 5000 },
-    statusIntervalMs: 200,
-  }), { audit, clock: systemClock, consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP } });
-  const node = `${NET}.2`;
-  site = await DeviceSite.start({ address: node, speed: 1, tickMs: 100, serialPrefix: 'UIQ0', battery: { capacityWh: 10_000, maxChargeW: 3000, maxDischargeW: 3000, initialSocPercent: 80 } });
-  gw = await Gateway.start(gatewayConfigSchema.parse({
-    gatewayId: 'GW1', database: join(pki.dir, 'gw1.db'), tls: pki.tlsFiles('gw1'),
-    aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, certificateFile: pki.get('agg').files.certFile },
-    echonet: { address: `${NET}.1`, devices: [node], pollMs: 500, timeoutMs: 2000, retries: 1 },
-    telemetry: { minPeriodMs: 1000 }, engine: { tickMs: 200 },
-    admission: { allowList: [{ serialNumber: 'UIQ0' }] },
-  }), { clock: systemClock, audit: new MemoryAuditSink() });
+  // A command naming the battery may run on one operator's word (the default threshold of 100 %); one for the whole fleet waits for a second.
+  vpp = await homeVpp({
+    prefix: 'erab-console-device-actions-', operators: { alice: 'operator', carol: 'security officer' }, serialPrefix: 'UIQ0', allowList: [{ serialNumber: 'UIQ0' }],
+    consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP },
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 });
 
 after(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
-  await gw?.close().catch(() => {});
-  await site?.close().catch(() => {});
-  await agg?.stop();
-  pki?.close();
+  await vpp?.close();
 });
 
 test('the command form: held for the whole fleet, executed for the battery (which discharges), refused for a security officer, the outcome in the notice in English and Japanese', { timeout: 150_000, skip: SKIP }, async () => {
-  const battery = await until('the battery online', () => agg.fleet.all().find((s) => agg.engine.freshPower(s.id) !== undefined));
+  const battery = await until('the battery online', () => vpp.agg.fleet.all().find((s) => vpp.agg.engine.freshPower(s.id) !== undefined));
   const alicePage = await open('alice', 'en-US');
   const carolPage = await open('carol', 'ja-JP');
 
@@ -139,7 +95,7 @@ test('the command form: held for the whole fleet, executed for the battery (whic
   assert.match(await alicePage.textContent(`#held tr[data-id="${heldId}"]`) ?? '', /reduce \(下げ\) 1\.5 kW · whole fleet · 10 min/);
   // The other page sees it from the live stream.
   await carolPage.waitForSelector(`#held tr[data-id="${heldId}"]`, { timeout: 15_000 });
-  assert.deepEqual([agg.approvals.get(heldId)?.state, agg.approvals.get(heldId)?.command.powerW, agg.approvals.get(heldId)?.command.durationMs], ['held', 1500, 600_000]);
+  assert.deepEqual([vpp.agg.approvals.get(heldId)?.state, vpp.agg.approvals.get(heldId)?.command.powerW, vpp.agg.approvals.get(heldId)?.command.durationMs], ['held', 1500, 600_000]);
 
   await submitCommand(alicePage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '10', reason: 'battery drill' });
   await alicePage.waitForSelector('#notice.good[data-state="executed"]', { timeout: 15_000 });
@@ -147,15 +103,15 @@ test('the command form: held for the whole fleet, executed for the battery (whic
   assert.match(await alicePage.textContent('#notice') ?? '', new RegExp(`^Command ${ranId} executed: 1\\.0 kW allocated\\.$`));
   await alicePage.waitForSelector(`#recent tr[data-id="${ranId}"][data-state="executed"]`, { timeout: 15_000 });
   await carolPage.waitForSelector(`#recent tr[data-id="${ranId}"][data-state="executed"]`, { timeout: 15_000 });
-  assert.deepEqual(agg.approvals.get(ranId!)?.command.resources, [battery.id]);
+  assert.deepEqual(vpp.agg.approvals.get(ranId!)?.command.resources, [battery.id]);
   await until('the battery discharging for the command', () => mode() === 'discharging' || undefined);
 
   // A security officer may not command: the refusal in her notice, in Japanese; nothing submitted.
-  const before_ = agg.commands().length;
+  const before_ = vpp.agg.commands().length;
   await submitCommand(carolPage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '試験' });
   await carolPage.waitForSelector('#notice.bad', { timeout: 15_000 });
   assert.match(await carolPage.textContent('#notice') ?? '', /^拒否されました（403）: .*needs the role operator; operator carol is security officer/);
-  assert.equal(agg.commands().length, before_);
+  assert.equal(vpp.agg.commands().length, before_);
   // A missing reason is the server's to refuse, shown the same way.
   await submitCommand(alicePage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '' });
   await alicePage.waitForSelector('#notice.bad', { timeout: 15_000 });
@@ -163,10 +119,10 @@ test('the command form: held for the whole fleet, executed for the battery (whic
 });
 
 test('a security officer quarantines the discharging battery from its row (it leaves discharging, the row says quarantined) and releases it (admitted, online); an operator may not', { timeout: 180_000, skip: SKIP }, async () => {
-  const battery = await until('the battery online', () => agg.fleet.all().find((s) => agg.engine.freshPower(s.id) !== undefined));
+  const battery = await until('the battery online', () => vpp.agg.fleet.all().find((s) => vpp.agg.engine.freshPower(s.id) !== undefined));
   if (mode() !== 'discharging') {
     // Run on its own: a command for the battery first.
-    const r = await operatorCall({ port: agg.consolePort!, caPem: pki.caPem, server: { role: 'aggregator', id: 'AGG1' } }, pki.certs.alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [battery.id], durationMs: 600_000, reason: 'drill' });
+    const r = await operatorCall(vpp.console(), vpp.pki.certs.alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [battery.id], durationMs: 600_000, reason: 'drill' });
     assert.equal(r.status, 200, r.text);
   }
   await until('the battery discharging', () => mode() === 'discharging' || undefined);
@@ -195,7 +151,7 @@ test('a security officer quarantines the discharging battery from its row (it le
   await alicePage.waitForSelector(`${row}[data-admission="quarantined"]`, { timeout: 45_000 });
   assert.equal(await alicePage.textContent(`${row} td.admission`), 'quarantined');
   assert.equal(await carolPage.$(`${row} button.quarantine`), null, 'a quarantined device has no Quarantine');
-  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.reason === '侵害の疑い'));
+  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.reason === '侵害の疑い'));
   await new Promise((r) => setTimeout(r, 1500));
   assert.notEqual(mode(), 'discharging', 'the event still running does not command a quarantined battery');
 
@@ -206,6 +162,6 @@ test('a security officer quarantines the discharging battery from its row (it le
   await carolPage.waitForSelector(`${row}[data-admission="admitted"][data-online="true"][data-revision="${revision + 2}"]`, { timeout: 45_000 });
   assert.equal(await carolPage.textContent(`${row} td.online`), 'オンライン');
   await alicePage.waitForSelector(`${row}[data-admission="admitted"][data-online="true"]`, { timeout: 45_000 });
-  assert.equal(gw.admission.get(battery.id)?.state, 'admitted');
-  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === '確認済み'));
+  assert.equal(vpp.gw.admission.get(battery.id)?.state, 'admitted');
+  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === '確認済み'));
 });

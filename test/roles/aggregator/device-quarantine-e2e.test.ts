@@ -14,37 +14,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { systemClock } from '../../../src/core/clock.js';
-import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { openStore } from '../../../src/store/store.js';
-import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
-import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
-import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
-import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
-import { DeviceSite } from '../../../src/roles/device/site.js';
-import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
-import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
-import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
+import { homeVpp, waiter, type HomeVpp } from '../../kit/index.js';
 import { runErab } from '../../secops/incidents/run-erab.js';
 import { operatorCall } from '../common/operator-client.js';
 
 const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
-const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 
-type Name = 'agg' | 'gw1' | 'alice' | 'carol' | 'dave';
-let pki: PkiWorld<Name>;
-let agg: RunningAggregator;
-let gw: Gateway;
-let site: DeviceSite;
-const audit = new MemoryAuditSink();
-const gwAudit = new MemoryAuditSink();
+type Name = 'alice' | 'carol' | 'dave';
+let vpp: HomeVpp<Name>;
 
 interface DeviceItem { id: string; gateway: string; resourceClass: string; online: boolean; admission: string | null; admissionRevision: number | null }
 
-const console_ = () => ({ port: agg.consolePort!, caPem: pki.caPem, server: { role: 'aggregator', id: 'AGG1' } });
+const console_ = () => vpp.console();
 const battery = async (): Promise<DeviceItem | undefined> => {
-  const r = await operatorCall(console_(), pki.certs.dave, 'GET', '/api/fleet/devices');
+  const r = await operatorCall(console_(), vpp.pki.certs.dave, 'GET', '/api/fleet/devices');
   assert.equal(r.status, 200, r.text);
   return (r.json.items as DeviceItem[]).find((d) => d.resourceClass === 'battery');
 };
@@ -52,55 +35,20 @@ const batteryIn = (state: string) => until(`the battery ${state} in the aggregat
   const b = await battery();
   return b?.admission === state ? b : undefined;
 });
-const mode = () => site.battery!.object.get(StorageBattery.props.operationMode);
-const conn = (n: Name) => ['--url', `https://127.0.0.1:${agg.consolePort}`, '--cert', pki.get(n).files.certFile, '--key', pki.get(n).files.keyFile, '--ca', pki.caFile, '--aggregator', 'AGG1'];
+const mode = () => vpp.batteryMode();
+const conn = (n: Name) => ['--url', `https://127.0.0.1:${vpp.agg.consolePort}`, '--cert', vpp.pki.get(n).files.certFile, '--key', vpp.pki.get(n).files.keyFile, '--ca', vpp.pki.caFile, '--aggregator', 'AGG1'];
 
 before(async () => {
-  pki = await pkiWorld({ agg: 'aggregator:AGG1', gw1: 'gateway:GW1', alice: 'operator:alice', carol: 'operator:carol', dave: 'operator:dave' }, { prefix: 'erab-quarantine-' });
-  const dbFile = join(pki.dir, 'aggregator.db');
-  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
-  await new Portfolio(pstore).importText(JSON.stringify({
-    format: 'erab-portfolio/1',
-    pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
-    sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
-    gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
-  }), 'json', 'portfolio.json', { kind: 'operator', id: 'setup' });
-  await pstore.close();
-  // dave is a viewer (the default role), alice an operator, carol the security officer.
-  const roles = { default: 'viewer', operators: { alice: 'operator', carol: 'security officer' } } as const;
-  agg = await startAggregator(parseAggregatorConfig({
-    id: 'AGG1', tls: pki.tlsFiles('agg'), store: { url: dbFile },
-    downstream: { host: '127.0.0.1', port: 0, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 200, reportIntervalMs: 1000 },
-    console: { port: 0, roles },
-    approvals: { maxSingleOperatorFleetPercent: 100 },
-    closedLoop: { intervalMs: 500, telemetryMaxAgeMs: 5000 },
-    statusIntervalMs: 200,
-  }), { audit, clock: systemClock });
-  const node = `${NET}.2`;
-  site = await DeviceSite.start({
-    address: node, speed: 1, tickMs: 100, serialPrefix: 'QRN0',
-    battery: { capacityWh: 10_000, maxChargeW: 3000, maxDischargeW: 3000, initialSocPercent: 80 },
-  });
-  gw = await Gateway.start(gatewayConfigSchema.parse({
-    gatewayId: 'GW1', database: join(pki.dir, 'gw1.db'), tls: pki.tlsFiles('gw1'),
-    aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, certificateFile: pki.get('agg').files.certFile },
-    echonet: { address: `${NET}.1`, devices: [node], pollMs: 500, timeoutMs: 2000, retries: 1 },
-    telemetry: { minPeriodMs: 1000 }, engine: { tickMs: 200 },
-    admission: { allowList: [{ serialNumber: 'QRN0', eoj: '027D01' }] },
-  }), { clock: systemClock, audit: gwAudit });
+  // dave is a viewer, alice an operator, carol the security officer; the battery is on the allow-list.
+  vpp = await homeVpp({ prefix: 'erab-quarantine-', operators: { alice: 'operator', carol: 'security officer', dave: 'viewer' }, serialPrefix: 'QRN0', allowList: [{ serialNumber: 'QRN0', eoj: '027D01' }] });
 });
 
-after(async () => {
-  await gw?.close().catch(() => {});
-  await site?.close().catch(() => {});
-  await agg?.stop();
-  pki?.close();
-});
+after(() => vpp?.close());
 
 test('a security officer quarantines a discharging battery from the aggregator: it leaves discharging, shows quarantined, and a fleet command no longer allocates it; released, it is admitted and allocatable again', { timeout: 150_000 }, async () => {
-  const { alice, carol, dave } = pki.certs;
+  const { alice, carol, dave } = vpp.pki.certs;
   const b = await batteryIn('admitted');
-  await until('the battery online at the aggregator', () => agg.engine.freshPower(b.id) !== undefined || undefined);
+  await until('the battery online at the aggregator', () => vpp.agg.engine.freshPower(b.id) !== undefined || undefined);
   const cmd = await operatorCall(console_(), alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [b.id], durationMs: 300_000, reason: 'before the quarantine' });
   assert.equal(cmd.status, 200, cmd.text);
   assert.equal(cmd.json.record.state, 'executed', cmd.text);
@@ -118,22 +66,22 @@ test('a security officer quarantines a discharging battery from the aggregator: 
   const notQuarantined = await operatorCall(console_(), carol, 'POST', `/api/fleet/devices/${b.id}/release`, { revision: b.admissionRevision, reason: 'x' });
   assert.equal(notQuarantined.status, 409, notQuarantined.text);
   assert.match(notQuarantined.json.error, /admitted, not quarantined: nothing to release/);
-  assert.equal(gw.admission.get(b.id)?.state, 'admitted', 'nothing reached the gateway');
+  assert.equal(vpp.gw.admission.get(b.id)?.state, 'admitted', 'nothing reached the gateway');
   assert.equal(mode(), 'discharging');
 
   const q = await operatorCall(console_(), carol, 'POST', path, { reason: 'suspected of compromise' });
   assert.equal(q.status, 202, q.text);
   assert.deepEqual([q.json.deviceId, q.json.gateway, q.json.decision, q.json.revision], [b.id, 'GW1', 'quarantine', b.admissionRevision]);
-  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.target === b.id && r.reason === 'suspected of compromise' && r.details?.eventId === q.json.eventId));
-  assert.deepEqual(audit.records.filter((r) => r.action === 'console.api.device.quarantine').map((r) => [r.actor.id, r.outcome]).slice(0, 2), [['dave', 'refused'], ['alice', 'refused']]);
+  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.target === b.id && r.reason === 'suspected of compromise' && r.details?.eventId === q.json.eventId));
+  assert.deepEqual(vpp.audit.records.filter((r) => r.action === 'console.api.device.quarantine').map((r) => [r.actor.id, r.outcome]).slice(0, 2), [['dave', 'refused'], ['alice', 'refused']]);
 
   // The gateway returns the battery to its owner's mode, then quarantines it.
   await until('the battery no longer discharging', () => mode() !== 'discharging' || undefined);
-  await until('the battery quarantined at the gateway', () => gw.admission.get(b.id)?.state === 'quarantined' || undefined);
-  assert.equal(gw.admission.isControllable(b.id), false);
-  assert.ok(gwAudit.records.some((r) => r.action === 'gateway.device.quarantined' && r.target === b.id && r.actor.id === 'aggregator:AGG1'));
+  await until('the battery quarantined at the gateway', () => vpp.gw.admission.get(b.id)?.state === 'quarantined' || undefined);
+  assert.equal(vpp.gw.admission.isControllable(b.id), false);
+  assert.ok(vpp.gwAudit.records.some((r) => r.action === 'gateway.device.quarantined' && r.target === b.id && r.actor.id === 'aggregator:AGG1'));
   const quarantined = await batteryIn('quarantined');
-  assert.equal(quarantined.admissionRevision, gw.admission.get(b.id)?.revision);
+  assert.equal(quarantined.admissionRevision, vpp.gw.admission.get(b.id)?.revision);
   assert.equal(quarantined.admissionRevision, b.admissionRevision! + 1);
 
   // Not allocated: a fleet command finds no resource for its power; a second quarantine, an admit are 409.
@@ -149,7 +97,7 @@ test('a security officer quarantines a discharging battery from the aggregator: 
   assert.equal(admit.status, 409);
   assert.match(admit.json.error, /quarantined; a security officer releases it/);
 
-  for (const c of [cmd, none]) await agg.engine.cancel(`operator/${c.json.record.id}`, 'quarantine drill over');
+  for (const c of [cmd, none]) await vpp.agg.engine.cancel(`operator/${c.json.record.id}`, 'quarantine drill over');
 
   // Release at the revision seen (a stale one is 409; an operator is 403).
   const releasePath = `/api/fleet/devices/${b.id}/release`;
@@ -160,18 +108,18 @@ test('a security officer quarantines a discharging battery from the aggregator: 
   const released = await operatorCall(console_(), carol, 'POST', releasePath, { revision: quarantined.admissionRevision, reason: 'cleared by forensics' });
   assert.equal(released.status, 202, released.text);
   assert.deepEqual([released.json.decision, released.json.revision], ['release', quarantined.admissionRevision]);
-  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === 'cleared by forensics'));
-  await until('the battery admitted at the gateway', () => gw.admission.get(b.id)?.state === 'admitted' || undefined);
+  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === 'cleared by forensics'));
+  await until('the battery admitted at the gateway', () => vpp.gw.admission.get(b.id)?.state === 'admitted' || undefined);
   const again = await batteryIn('admitted');
   assert.equal(again.admissionRevision, quarantined.admissionRevision! + 1);
 
   // Allocatable again: a fleet command reaches it and it discharges.
-  await until('the battery online again', () => agg.engine.freshPower(b.id) !== undefined || undefined);
+  await until('the battery online again', () => vpp.agg.engine.freshPower(b.id) !== undefined || undefined);
   const after_ = await operatorCall(console_(), alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [b.id], durationMs: 120_000, reason: 'after the release' });
   assert.equal(after_.status, 200, after_.text);
   assert.equal(after_.json.record.state, 'executed', after_.text);
   await until('the battery discharging again', () => mode() === 'discharging' || undefined);
-  await agg.engine.cancel(`operator/${after_.json.record.id}`, 'test over');
+  await vpp.agg.engine.cancel(`operator/${after_.json.record.id}`, 'test over');
 });
 
 test('erab aggregator quarantine and release: a security officer quarantines and releases (the revision shown now when --revision is left out); an operator exits 1 with 403; release of an admitted device exits 1 with 409; in Japanese too', { timeout: 120_000 }, async () => {
@@ -187,7 +135,7 @@ test('erab aggregator quarantine and release: a security officer quarantines and
   assert.equal(q.code, 0, q.stderr);
   const sent = JSON.parse(q.stdout);
   assert.deepEqual([sent.deviceId, sent.decision, sent.revision, sent.gateway], [b.id, 'quarantine', b.admissionRevision, 'GW1']);
-  await until('the battery quarantined at the gateway', () => gw.admission.get(b.id)?.state === 'quarantined' || undefined);
+  await until('the battery quarantined at the gateway', () => vpp.gw.admission.get(b.id)?.state === 'quarantined' || undefined);
   const quarantined = await batteryIn('quarantined');
 
   const stale = await runErab(['aggregator', 'release', b.id, '--revision', String(quarantined.admissionRevision! + 5), '--reason', 'cleared', ...conn('carol')]);
@@ -196,7 +144,7 @@ test('erab aggregator quarantine and release: a security officer quarantines and
   const released = await runErab(['aggregator', 'release', b.id, '--reason', 'cleared', ...conn('carol')], { ...process.env, LC_ALL: 'en_US.UTF-8' });
   assert.equal(released.code, 0, released.stderr);
   assert.match(released.stdout, new RegExp(`release of device ${b.id} \\(revision ${quarantined.admissionRevision}\\) sent to gateway GW1 as event admission-`));
-  await until('the battery admitted at the gateway', () => gw.admission.get(b.id)?.state === 'admitted' || undefined);
+  await until('the battery admitted at the gateway', () => vpp.gw.admission.get(b.id)?.state === 'admitted' || undefined);
   assert.equal((await batteryIn('admitted')).admissionRevision, quarantined.admissionRevision! + 1);
   // In Japanese: 隔離 (quarantine) and 隔離解除 (release).
   const ja = { ...process.env, LC_ALL: 'ja_JP.UTF-8' };
