@@ -21,15 +21,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
 import { homeVpp, waiter, type HomeVpp } from '../kit/index.js';
 import { operatorCall } from '../roles/common/operator-client.js';
+import { CHROMIUM, CHROMIUM_FLAGS, openConsole, SKIP_BROWSER } from './console-browser.js';
 
-const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SKIP = existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}`;
+const SKIP = SKIP_BROWSER;
 const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
 
 let vpp: HomeVpp<'alice' | 'carol'>;
@@ -40,20 +38,7 @@ const origin = () => `https://127.0.0.1:${vpp.agg.consolePort}`;
 const mode = () => vpp.batteryMode();
 
 /** The console in a browser context of its own, with `who`'s operator certificate. */
-async function open(who: 'alice' | 'carol', locale: string): Promise<Page> {
-  const cert = vpp.pki.certs[who];
-  const context = await browser.newContext({ locale, ignoreHTTPSErrors: true, clientCertificates: [{ origin: origin(), cert: Buffer.from(cert.certPem), key: Buffer.from(cert.keyPem) }] });
-  contexts.push(context);
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  const response = await page.goto(`${origin()}/`);
-  assert.equal(response?.status(), 200);
-  assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
-  await page.waitForSelector('#live.on', { timeout: 30_000 });
-  assert.deepEqual(errors, []);
-  return page;
-}
+const open = (who: 'alice' | 'carol', locale: string): Promise<Page> => openConsole(browser, origin(), vpp.pki.certs[who], locale, contexts);
 
 /** Fills the command form and submits it. */
 async function submitCommand(page: Page, c: { action: string; powerKw: string; resources: string; durationMin: string; reason: string }): Promise<void> {
@@ -72,7 +57,7 @@ before(async () => {
     prefix: 'erab-console-device-actions-', operators: { alice: 'operator', carol: 'security officer' }, serialPrefix: 'UIQ0', allowList: [{ serialNumber: 'UIQ0' }],
     consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP },
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
 });
 
 after(async () => {
