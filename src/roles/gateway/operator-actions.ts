@@ -18,7 +18,7 @@
  *                                        identity from another source is refused as a clone); its pin
  *                                        becomes `address` and the device is identified there
  *
- * Admission is decided here, on the gateway, rather than relayed by the aggregator: the registry
+ * Admission is decided here, on the gateway, as well as relayed by the aggregator: the registry
  * and the devices are here, the operator's own certificate is the audited actor of the decision
  * (an admission event signed by the aggregator names only the aggregator), and it works while
  * the aggregator is unreachable — which is when a quarantine is most needed. `revision` is the
