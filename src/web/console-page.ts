@@ -54,6 +54,7 @@ table { border-collapse: collapse; background: #fff; margin: .3rem 0; } td, th {
 .legend span { margin-right: 1rem; } #lang { margin-left: auto; } #lang button[aria-pressed="true"], #fleet-tabs button[aria-pressed="true"] { font-weight: 600; } .period { margin: 0 0 .3rem; color: #5a6270; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
 #audit td:nth-child(2), #recent td:first-child, #held td:nth-child(2), #held td:nth-child(7), #refusals td:first-child { white-space: nowrap; }
 tr.sev-high td, tr.sev-critical td { color: #b00020; } tr.refused td { color: #b00020; }
+#command-form input[type="number"] { width: 6rem; } #command-resources { width: 16rem; }
 `;
 
 const hash = (code: string): string => `'sha256-${createHash('sha256').update(code).digest('base64')}'`;
