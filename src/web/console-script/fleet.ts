@@ -69,9 +69,12 @@ async function followDevice(id, from) {
   }
   await fleet.devices.load();
 }
+/** What the operator typed as a reason per device: the rows are redrawn live, the text stays. */
+const typedReasons = new Map();
 /** Sends one admission decision on a device; the notice says what was sent, the row follows. */
 async function decide(d, decision, body) {
   const sent = await send('POST', '/api/fleet/devices/' + enc(d.id) + '/' + decision, body);
+  typedReasons.delete(d.id);
   notice(t('admission.' + decision + 'Done', { id: d.id, gateway: sent.gateway, event: sent.eventId, revision: sent.revision }));
   $('#notice').dataset.device = d.id;
   $('#notice').dataset.state = decision;
@@ -86,6 +89,8 @@ function deviceRow(d) {
   const cell = el('td', { class: 'actions' });
   // The actions the device's state allows (the role is the server's to check: a refusal shows in the notice).
   const reason = el('input', { type: 'text', class: 'reason-input', maxlength: 500, placeholder: t('action.reasonPlaceholder') });
+  reason.value = typedReasons.get(d.id) || '';
+  reason.addEventListener('input', () => { if (reason.value) typedReasons.set(d.id, reason.value); else typedReasons.delete(d.id); });
   const admit = () => button(t('admission.admit'), 'admit', () => decide(d, 'admit', { revision: d.admissionRevision }));
   const reject = () => button(t('admission.reject'), 'reject', () => decide(d, 'reject', { reason: reasonOf(reason) }));
   const quarantine = () => button(t('admission.quarantine'), 'quarantine', () => decide(d, 'quarantine', { reason: reasonOf(reason) }));
