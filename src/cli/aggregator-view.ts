@@ -80,6 +80,6 @@ export function formatDevices(page: { items: readonly DeviceItem[]; nextCursor: 
 }
 
 /** One sentence on an admission decision sent to a gateway. */
-export function formatAdmissionSent(r: { eventId: string; deviceId: string; gateway: string; decision: 'admit' | 'reject'; revision: number }): string {
+export function formatAdmissionSent(r: { eventId: string; deviceId: string; gateway: string; decision: 'admit' | 'reject' | 'quarantine' | 'release'; revision: number }): string {
   return `${t('aggregator.devices.sent', { decision: t(`aggregator.devices.decision.${r.decision}`), device: r.deviceId, revision: r.revision, gateway: r.gateway, event: r.eventId })}\n`;
 }

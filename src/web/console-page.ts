@@ -5,8 +5,8 @@
  * It reads the lists once (server-paged: the fleet is never loaded whole) and then applies the
  * deltas of the server-sent event stream. Views: events (target vs instructed vs delivered, as
  * figures and an SVG curve, with who, why, start and end, and Cancel), held commands (Approve /
- * Reject) and recent ones (a short command shown as short), the fleet (sites, gateways, devices
- * with search, filters and Admit / Reject for pending devices), alerts, incidents, vulnerability
+ * Reject) and recent ones (a short command shown as short), a form to submit a command, the fleet (sites, gateways, devices
+ * with search, filters and Admit / Reject / Quarantine / Release by admission state), alerts, incidents, vulnerability
  * findings and compliance when those routes are served, the audit log with its verification,
  * and refusals including TLS refusals.
  *
@@ -54,6 +54,7 @@ table { border-collapse: collapse; background: #fff; margin: .3rem 0; } td, th {
 .legend span { margin-right: 1rem; } #lang { margin-left: auto; } #lang button[aria-pressed="true"], #fleet-tabs button[aria-pressed="true"] { font-weight: 600; } .period { margin: 0 0 .3rem; color: #5a6270; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
 #audit td:nth-child(2), #recent td:first-child, #held td:nth-child(2), #held td:nth-child(7), #refusals td:first-child { white-space: nowrap; }
 tr.sev-high td, tr.sev-critical td { color: #b00020; } tr.refused td { color: #b00020; }
+#command-form input[type="number"] { width: 6rem; } #command-resources { width: 16rem; }
 `;
 
 const hash = (code: string): string => `'sha256-${createHash('sha256').update(code).digest('base64')}'`;
@@ -79,6 +80,13 @@ export function consolePage(title: string, opts: { lang?: ConsoleLanguage } = {}
 <header><h1>erab · <span id="who">${escapeHtml(title)}</span></h1><span id="clock"></span><span id="fleet"></span><span id="live"></span><span id="error"></span>
 <nav id="lang"><button type="button" data-lang="ja" lang="ja">日本語</button><button type="button" data-lang="en" lang="en">English</button></nav></header>
 <p id="notice" role="status"></p>
+<h3 data-i18n="newCommand.title">New command</h3>
+<form id="command-form" class="tools" novalidate><select id="command-action" name="action"><option value="reduce" data-i18n="command.action.reduce">reduce</option><option value="increase" data-i18n="command.action.increase">increase</option><option value="release" data-i18n="command.action.release">release</option></select>
+<label><span data-i18n="newCommand.power">power (kW)</span> <input id="command-power" name="powerKw" type="number" min="0" step="0.1" inputmode="decimal"></label>
+<label><span data-i18n="newCommand.resources">resources</span> <input id="command-resources" name="resources" type="text" maxlength="4000" value="fleet" data-i18n-placeholder="newCommand.resourcesHint"></label>
+<label><span data-i18n="newCommand.duration">duration (min)</span> <input id="command-duration" name="durationMin" type="number" min="0" step="1" inputmode="numeric"></label>
+<input id="command-reason" name="reason" type="text" maxlength="500" class="reason-input" data-i18n-placeholder="newCommand.reason">
+<button id="command-submit" type="submit" data-i18n="newCommand.submit">Submit</button></form>
 <h3 data-i18n="held.title">Held commands</h3>
 <p id="held-none" class="muted" data-i18n="held.none">No command is waiting for approval.</p>
 <table id="held" hidden><thead><tr><th data-i18n="held.col.id">id</th><th data-i18n="held.col.submitted">submitted (JST)</th><th data-i18n="held.col.by">by</th><th data-i18n="held.col.what">what</th><th data-i18n="held.col.reason">reason</th><th data-i18n="held.col.why">why a second operator</th><th data-i18n="held.col.expires">expires (JST)</th><th></th></tr></thead><tbody></tbody></table>

@@ -1,6 +1,6 @@
 /**
  * The shared test kit: one PKI world builder, one local gateway configuration, one waitFor, one set of clocks, one TCP proxy, one
- * Prometheus exposition reader, free loopback ports and erab child processes. Import from here.
+ * Prometheus exposition reader, free loopback ports and erab child processes, one small VPP (home-vpp.ts). Import from here.
  *
  * @example
  * import { pkiWorld, waitFor, acceleratedClock } from '../kit/index.js';
@@ -15,3 +15,4 @@ export * from './tcp-proxy.js';
 export * from './metrics.js';
 export * from './net.js';
 export * from './gateway.js';
+export * from './home-vpp.js';

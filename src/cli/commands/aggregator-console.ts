@@ -10,11 +10,14 @@
  *   erab aggregator devices --state pending --url ... --cert alice.pem --key alice.key --ca ca.pem
  *   erab aggregator admit <deviceId> --revision 1 --url ...      (the revision `devices` shows)
  *   erab aggregator reject-device <deviceId> --reason "not ours" --url ...
+ *   erab aggregator quarantine <deviceId> --reason "suspected of compromise" --url ...   (a security officer)
+ *   erab aggregator release <deviceId> --reason "cleared" [--revision 3] --url ...      (a security officer;
+ *                                                     without --revision: the one the aggregator shows now)
  */
-import * as https from 'node:https';
 import type { Command } from 'commander';
 import type { CommandRecord } from '../../roles/aggregator/runtime/approvals.js';
-import { TlsMaterial, clientTlsOptions } from '../../security/tls.js';
+import { TlsMaterial } from '../../security/tls.js';
+import { operatorCall } from '../../roles/common/operator-client.js';
 import { UsageError } from '../usage.js';
 import { t } from '../i18n.js';
 import { formatAdmissionSent, formatCommandOutcome, formatDevices, formatSeries, formatStatus } from '../aggregator-view.js';
@@ -41,41 +44,12 @@ function connOptions(cmd: Command): Command {
     .option('--json', 'print the server\'s JSON (for scripts) instead of tables');
 }
 
+/** One request to the aggregator's operator endpoint as the operator of --cert (roles/common/operator-client.ts). */
 async function call(o: ConnOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  let url: URL;
-  try {
-    url = new URL(o.url);
-  } catch {
-    throw new UsageError(`--url: "${o.url}" is not a URL`);
-  }
-  if (url.protocol !== 'https:') throw new UsageError('--url must be https:// (mutual TLS)');
+  if (!URL.canParse(o.url)) throw new UsageError(`--url: "${o.url}" is not a URL`);
+  if (new URL(o.url).protocol !== 'https:') throw new UsageError('--url must be https:// (mutual TLS)');
   const material = await TlsMaterial.fromFiles({ certFile: o.cert, keyFile: o.key, caFile: o.ca, ...(o.crl ? { crlFile: o.crl } : {}) });
-  const tls = clientTlsOptions(material, 'console', { expect: { role: 'aggregator', ...(o.aggregator ? { id: o.aggregator } : {}) } });
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      ...tls, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 443, method, path, agent: false, timeout: 30_000,
-      headers: { 'content-type': 'application/json', ...(text ? { 'content-length': Buffer.byteLength(text) } : {}) },
-    }, (res) => {
-      let out = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        out += c;
-        if (out.length > 16 * 1024 * 1024) res.destroy(new Error('reply larger than 16 MiB'));
-      });
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: out ? JSON.parse(out) as unknown : undefined });
-        } catch {
-          reject(new Error(`reply from ${o.url}${path} is not JSON (HTTP ${res.statusCode ?? '?'})`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no reply from ${o.url} within 30 s`)));
-    req.on('error', reject);
-    req.end(text);
-  });
+  return operatorCall(material, o.url, method, path, body, { role: 'aggregator', id: o.aggregator });
 }
 
 /** Exit code of a command that ran but could not be covered in full (`short`): not a success. */
@@ -164,7 +138,7 @@ export function registerConsoleCommands(aggregator: Command): void {
       print(await call(o, 'GET', `/api/fleet/devices${qs ? `?${qs}` : ''}`), o.json, formatDevices);
     });
 
-  connOptions(aggregator.command('admit').description('admit a pending, quarantined or rejected device: its gateway controls it from then on').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
+  connOptions(aggregator.command('admit').description('admit a pending or rejected device: its gateway controls it from then on (a quarantined one is released)').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
     .requiredOption('--revision <n>', 'the admission revision `erab aggregator devices` shows (refused when the record changed since)', positive('--revision'))
     .action(async (id: string, o: ConnOpts & { revision: number }) => {
       if (!Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);
@@ -175,5 +149,34 @@ export function registerConsoleCommands(aggregator: Command): void {
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, o: ConnOpts & { reason: string }) => {
       print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/reject`, { reason: o.reason }), o.json, formatAdmissionSent);
+    });
+
+  connOptions(aggregator.command('quarantine').description('quarantine a device (security officer): its gateway returns it to its owner\'s mode and never commands it until released').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, o: ConnOpts & { reason: string }) => {
+      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded in the audit log)');
+      print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/quarantine`, { reason: o.reason }), o.json, formatAdmissionSent);
+    });
+
+  connOptions(aggregator.command('release').description('release a quarantined device (security officer): its gateway admits it again').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
+    .option('--revision <n>', 'the admission revision you decided on (`erab aggregator devices`); default: the one the aggregator shows now', positive('--revision'))
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, o: ConnOpts & { revision?: number; reason: string }) => {
+      if (o.revision !== undefined && !Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);
+      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded in the audit log)');
+      let revision = o.revision;
+      if (revision === undefined) {
+        // The revision the aggregator shows now: the device must still be the one listed under this id.
+        const listed = await call(o, 'GET', `/api/fleet/devices?q=${encodeURIComponent(id)}`);
+        const d = listed.status === 200 ? (listed.json as { items: { id: string; admissionRevision: number | null }[] }).items.find((x) => x.id === id) : undefined;
+        if (listed.status !== 200) return print(listed, o.json, formatAdmissionSent);
+        if (d?.admissionRevision == null) {
+          process.stderr.write(`erab: ${t('aggregator.devices.noRevision', { device: id })}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        revision = d.admissionRevision;
+      }
+      print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/release`, { revision, reason: o.reason }), o.json, formatAdmissionSent);
     });
 }

@@ -27,7 +27,7 @@ import { SqlAdmissionStore, gatewayMigrations } from '../../roles/gateway/persis
 import { Gateway, acceleratedClock, gatewayConfigSchema, type GatewayConfig } from '../../roles/gateway/gateway.js';
 import { openStore } from '../../store/store.js';
 import { TlsMaterial } from '../../security/tls.js';
-import { operatorCall } from '../../secops/incidents/operator-client.js';
+import { operatorCall } from '../../roles/common/operator-client.js';
 import { UsageError } from '../usage.js';
 
 function speedOption(v: string): number {

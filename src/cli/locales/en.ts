@@ -37,7 +37,8 @@ export const en = {
       more: 'More: --cursor {{cursor}}',
       state: { admitted: 'admitted', pending: 'pending', quarantined: 'quarantined', rejected: 'rejected', unknown: 'unknown' },
       sent: '{{decision}} of device {{device}} (revision {{revision}}) sent to gateway {{gateway}} as event {{event}}; its next inventory shows the new state',
-      decision: { admit: 'admission', reject: 'rejection' },
+      decision: { admit: 'admission', reject: 'rejection', quarantine: 'quarantine', release: 'release' },
+      noRevision: 'device {{device}}: the aggregator shows no admission revision for it (not in the list, or its gateway has not reported one); give --revision',
     },
   },
   tso: {

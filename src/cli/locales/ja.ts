@@ -37,7 +37,8 @@ export const ja: Messages = {
       more: '続き: --cursor {{cursor}}',
       state: { admitted: '許可済み', pending: '保留中', quarantined: '隔離中', rejected: '拒否', unknown: '不明' },
       sent: '機器 {{device}}（リビジョン {{revision}}）の{{decision}}をイベント {{event}} としてゲートウェイ {{gateway}} に送りました。次の機器一覧の報告で新しい状態になります',
-      decision: { admit: '接続許可', reject: '接続拒否' },
+      decision: { admit: '接続許可', reject: '接続拒否', quarantine: '隔離', release: '隔離解除' },
+      noRevision: '機器 {{device}}: アグリゲーターにこの機器の接続許可リビジョンがありません（一覧にないか、ゲートウェイがまだ報告していません）。--revision を指定してください',
     },
   },
   tso: {

@@ -45,7 +45,8 @@ import { openStore, type Store } from '../../store/store.js';
 import { openadrStoreMigrations } from '../../endpoints/openadr/store.js';
 import { startVenEndpoint, type RunningVen } from '../../endpoints/openadr/ven-endpoint.js';
 import { ADMISSION_SIGNAL_NAME, AdmissionRegistry } from './admission.js';
-import { gatewayOperatorRoutes } from './operator-actions.js';
+import { admissionSignalDecision } from '../common/admission-signal.js';
+import { gatewayOperatorRoutes, quarantineDevice } from './operator-actions.js';
 import { CommandGuard, type SignatureVerdict, type SignerIdentity } from './command-guard.js';
 import { EchonetSite } from './echonet-site.js';
 import { EventEngine, type EventAnswer, type ResourceRefusal } from './engine.js';
@@ -776,7 +777,7 @@ export class Gateway {
       });
       return { optType: resumed.optType };
     }
-    const answer = admission ? this.admissionDecision(ev, this.signerId) : this.engine.accept(gatewayEventOf(ev));
+    const answer = admission ? await this.admissionDecision(ev, this.signerId) : this.engine.accept(gatewayEventOf(ev));
     const refused = answer.refused ?? [];
     return {
       optType: answer.optType,
@@ -815,22 +816,37 @@ export class Gateway {
     }
   }
 
-  /** An operator's admission decision carried by a signed event (see admission.ts). */
-  private admissionDecision(ev: OadrEvent, signerId: string | undefined): EventAnswer {
+  /**
+   * An operator's admission decision carried by a signed event (see admission.ts and
+   * src/roles/common/admission-signal.ts): admit (or release) at a revision, reject, or
+   * quarantine. A rejected or quarantined device goes back to its owner's mode first, as the
+   * gateway's own operator routes do it (operator-actions.ts).
+   */
+  private async admissionDecision(ev: OadrEvent, signerId: string | undefined): Promise<EventAnswer> {
     if (ev.signals.some((s) => s.signalName !== ADMISSION_SIGNAL_NAME)) {
       return { code: OadrResponseCode.INVALID_DATA, optType: 'optOut', description: 'an admission decision cannot be mixed with other signals' };
     }
     const by = `aggregator:${signerId ?? this.config.aggregator.id}`;
+    const eventID = ev.descriptor.eventID;
     const problems: string[] = [];
     for (const s of ev.signals) {
       const ids = s.target?.resourceID ?? ev.target.resourceID ?? [];
-      const value = s.intervals[0]?.value;
-      if (ids.length === 0 || value === undefined || !Number.isInteger(value) || value < 0) {
-        problems.push('admission needs a resourceID target and a non-negative integer revision');
+      const decision = admissionSignalDecision(s.intervals[0]?.value);
+      if (ids.length === 0 || decision === undefined) {
+        problems.push('admission needs a resourceID target and a value: a revision ≥ 1 to admit, 0 to reject, -1 to quarantine');
         continue;
       }
       for (const id of ids) {
-        const r = value === 0 ? this.admission.reject(id, by) : this.admission.admit(id, value, by);
+        if (decision === 'quarantine') {
+          const q = await quarantineDevice(this.engine, this.admission, id, by, `decided at the aggregator (event ${eventID})`);
+          if (!q) problems.push(`${id}: unknown device`);
+          continue;
+        }
+        if (decision === 'reject' && this.admission.get(id)) {
+          this.engine.releaseToOwner(id, `rejected by ${by} (event ${eventID})`);
+          await this.engine.idle();
+        }
+        const r = decision === 'reject' ? this.admission.reject(id, by) : this.admission.admit(id, decision.admit, by);
         if (!r.ok) problems.push(`${id}: ${r.reason}`);
       }
     }

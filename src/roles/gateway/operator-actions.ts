@@ -18,7 +18,7 @@
  *                                        identity from another source is refused as a clone); its pin
  *                                        becomes `address` and the device is identified there
  *
- * Admission is decided here, on the gateway, rather than relayed by the aggregator: the registry
+ * Admission is decided here, on the gateway, as well as relayed by the aggregator: the registry
  * and the devices are here, the operator's own certificate is the audited actor of the decision
  * (an admission event signed by the aggregator names only the aggregator), and it works while
  * the aggregator is unreachable — which is when a quarantine is most needed. `revision` is the
@@ -45,6 +45,19 @@ const repinBody = z.object({ address: repinAddress, reason: z.string().trim().mi
 const safeModeView = z.object({ safeMode: z.object({ by: z.string(), reason: z.string(), since: z.number() }).nullable() }).loose();
 
 /**
+ * Quarantines a device as an operator decided, here or at the aggregator (an admission signal of
+ * value -1): back to its owner's mode first, then the record is quarantined, so the device gets no
+ * command at all until released. Returns what was released, or undefined for an unknown device.
+ * @example await quarantineDevice(engine, admission, '027D01-ab12cd34ef', 'alice', 'suspected of compromise')
+ */
+export async function quarantineDevice(engine: EventEngine, admission: AdmissionRegistry, deviceId: string, by: string, reason: string): Promise<{ record: DeviceRecord; released: unknown } | undefined> {
+  if (!admission.get(deviceId)) return undefined;
+  const released = engine.releaseToOwner(deviceId, `quarantined by ${by}: ${reason}`);
+  await engine.idle();
+  return { record: admission.quarantineByOperator(deviceId, by, reason)!, released };
+}
+
+/**
  * @example startOperatorListener(health, { ..., routes: gatewayOperatorRoutes({ engine, admission, persistSafeMode, online, inventoryChanged }) })
  */
 export function gatewayOperatorRoutes(g: {
@@ -68,10 +81,7 @@ export function gatewayOperatorRoutes(g: {
   };
   const quarantine = async (deviceId: string, by: string, reason: string) => {
     known(deviceId);
-    // Back to the owner's mode first: once quarantined, the device gets no command at all.
-    const released = g.engine.releaseToOwner(deviceId, `quarantined by ${by}: ${reason}`);
-    await g.engine.idle();
-    const r = g.admission.quarantineByOperator(deviceId, by, reason)!;
+    const { record: r, released } = (await quarantineDevice(g.engine, g.admission, deviceId, by, reason))!;
     await g.inventoryChanged?.().catch(() => undefined);
     return { deviceId: r.deviceId, state: r.state, revision: r.revision, released };
   };

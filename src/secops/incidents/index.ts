@@ -9,5 +9,5 @@ export { buildReport, renderReportHtml, type IncidentReport } from './report.js'
 export { runDrill, DRILL_SCENARIOS, type DrillScenario, type DrillRecord, type DrillTarget, type DrillCheck } from './drill.js';
 export { saveDrill, listDrills, getDrill, type DrillSummary } from './drill-store.js';
 export { ensureIncidentTemplate, INCIDENT_NOTICE_TEMPLATE, type IncidentNoticeData } from './notice.js';
-export { operatorCall } from './operator-client.js';
+export { operatorCall } from '../../roles/common/operator-client.js';
 export { LeakBook, leakMigrations, leakDeadlines, describeLeakClock, leakReminderNotice, LEAK_REPORTS, LEAK_REMINDER_TEMPLATE, type LeakStatus, type LeakDeadline, type LeakReminder, type LeakReport } from './leak.js';

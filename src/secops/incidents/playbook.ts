@@ -20,7 +20,7 @@ import type { Notifier } from '../notify/notifier.js';
 import type { Contact } from '../notify/types.js';
 import type { IncidentBook, TimelineEntry } from './book.js';
 import { ensureIncidentTemplate, INCIDENT_NOTICE_TEMPLATE, type IncidentNoticeData } from './notice.js';
-import { operatorCall } from './operator-client.js';
+import { operatorCall } from '../../roles/common/operator-client.js';
 
 export const PLAYBOOK_STEPS = ['revoke', 'safe-mode', 'leave-safe-mode', 'quarantine', 'notify'] as const;
 export type PlaybookStepName = (typeof PLAYBOOK_STEPS)[number];

@@ -2,7 +2,9 @@
  * Operator commands (browser JavaScript, as text): the held ones with their details and Approve /
  * Reject buttons (the two-person rule is the server's: the submitter's own approval is refused
  * there and the refusal shown here), and the recent ones with their state — a `short` command
- * (allocated below what was asked) is shown as short with its shortfall, never as done.
+ * (allocated below what was asked) is shown as short with its shortfall, never as done. The form
+ * submits a new command (power in kW and duration in minutes, sent in W and ms); the notice says
+ * whether it was held for a second operator, executed or short, and the row appears in the lists.
  */
 export const COMMANDS_SCRIPT = String.raw`
 const commandsById = new Map();
@@ -75,4 +77,41 @@ async function loadCommands() {
   for (const c of [...recent.items, ...held.items]) commandsById.set(c.id, c);
   drawCommands();
 }
+
+/** The command the form describes, as POST /commands takes it (W, ms; resources "fleet" or ids). */
+function commandOfForm() {
+  const action = $('#command-action').value;
+  const ids = $('#command-resources').value.split(/[\s,]+/).filter(Boolean);
+  const num = (sel) => Number($(sel).value || '0');
+  return {
+    action,
+    powerW: action === 'release' ? 0 : Math.round(num('#command-power') * 1000),
+    resources: ids.length === 1 && ids[0] === 'fleet' ? 'fleet' : ids,
+    durationMs: action === 'release' ? 0 : Math.round(num('#command-duration') * 60000),
+    reason: $('#command-reason').value.trim(),
+  };
+}
+/** One sentence on a submitted command: held, executed or SHORT. */
+function commandOutcomeText(rec) {
+  if (rec.state === 'held') return t('newCommand.held', { id: rec.id, why: rec.needsSecondBecause || '' });
+  if (rec.state === 'short') return t('newCommand.short', { id: rec.id, allocated: kw(rec.allocatedW), requested: kw(rec.command.powerW), shortfall: kw(rec.shortfallW) });
+  return t('newCommand.executed', { id: rec.id, state: commandState(rec), allocated: kw(rec.allocatedW) });
+}
+$('#command-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const submit = $('#command-submit');
+  submit.disabled = true;
+  try {
+    const out = await send('POST', '/commands', commandOfForm());
+    upsertCommand(out.record);
+    const n = $('#notice');
+    notice(commandOutcomeText(out.record), out.record.state === 'short');
+    n.dataset.command = out.record.id;
+    n.dataset.state = out.record.state;
+  } catch (err) {
+    notice(err.message, true);
+  } finally {
+    submit.disabled = false;
+  }
+});
 `;

@@ -55,6 +55,10 @@ function notice(text, bad) {
   const n = $('#notice');
   n.textContent = text;
   n.className = bad ? 'bad' : 'good';
+  // What the notice is about, for a reader that is not a person (set by the action that wrote it).
+  delete n.dataset.command;
+  delete n.dataset.state;
+  delete n.dataset.device;
 }
 
 async function getJson(path) {

@@ -1,8 +1,9 @@
 /**
  * The fleet (browser JavaScript, as text): sites, gateways and devices, one page at a time from
  * the server (`limit`, `nextCursor`), searched and filtered there — the page never loads the
- * fleet. Devices show online state, admission state and versions, with Admit / Reject for a
- * pending one (relayed by the aggregator to its gateway).
+ * fleet. Devices show online state, admission state and versions, with the decisions their state
+ * allows (relayed by the aggregator to its gateway): Admit / Reject / Quarantine for a pending one,
+ * Quarantine for an admitted one, Release / Reject for a quarantined one.
  */
 export const FLEET_SCRIPT = String.raw`
 const PAGE = 50;
@@ -54,28 +55,49 @@ function gatewayRow(g) {
   tr.append(td(g.venId, { class: 'mono' }), td(g.resources), td(iso(g.lastReportAt)), td(g.reports), td(g.signed ? '✓' : '–'), td(versionOf(g)));
   return tr;
 }
+/**
+ * After a decision is sent, the device's row follows it: its gateway applies the decision and its
+ * next inventory changes the state at the aggregator, which this polls for (one device, once a
+ * second, for up to a minute), then redraws the page of devices.
+ */
+async function followDevice(id, from) {
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const page = await getJson('/api/fleet/devices?' + new URLSearchParams({ q: id, limit: '5' }).toString());
+    const d = page.items.find((x) => x.id === id);
+    if (d && (d.admission !== from.admission || d.admissionRevision !== from.admissionRevision)) break;
+  }
+  await fleet.devices.load();
+}
+/** What the operator typed as a reason per device: the rows are redrawn live, the text stays. */
+const typedReasons = new Map();
+/** Sends one admission decision on a device; the notice says what was sent, the row follows. */
+async function decide(d, decision, body) {
+  const sent = await send('POST', '/api/fleet/devices/' + enc(d.id) + '/' + decision, body);
+  typedReasons.delete(d.id);
+  notice(t('admission.' + decision + 'Done', { id: d.id, gateway: sent.gateway, event: sent.eventId, revision: sent.revision }));
+  $('#notice').dataset.device = d.id;
+  $('#notice').dataset.state = decision;
+  await fleet.devices.load();
+  void followDevice(d.id, d).catch(showError);
+}
 function deviceRow(d) {
-  const tr = el('tr', { 'data-id': d.id, 'data-online': String(d.online), 'data-admission': d.admission || '' });
+  const tr = el('tr', { 'data-id': d.id, 'data-online': String(d.online), 'data-admission': d.admission || '', 'data-revision': d.admissionRevision === null ? '' : d.admissionRevision });
   tr.append(td(d.id, { class: 'mono' }), td(d.gateway, { class: 'mono' }), td(t('resourceClass.' + d.resourceClass, { defaultValue: d.resourceClass })),
     td(kw(d.ratedReduceW) + ' / ' + kw(d.ratedIncreaseW)), td(onlineText(d.online), { class: 'online ' + (d.online ? 'on' : 'off') }),
     td(d.admission ? t('admission.' + d.admission, { defaultValue: d.admission }) : '–', { class: 'admission ' + (d.admission || '') }), td(versionOf(d)));
   const cell = el('td', { class: 'actions' });
-  if (d.admission === 'pending') {
-    const reason = el('input', { type: 'text', class: 'reason-input', maxlength: 500, placeholder: t('action.reasonPlaceholder') });
-    cell.append(
-      button(t('admission.admit'), 'admit', async () => {
-        await send('POST', '/api/fleet/devices/' + enc(d.id) + '/admit', { revision: d.admissionRevision });
-        notice(t('admission.admitDone', { id: d.id }));
-        await fleet.devices.load();
-      }),
-      reason,
-      button(t('admission.reject'), 'reject', async () => {
-        await send('POST', '/api/fleet/devices/' + enc(d.id) + '/reject', { reason: reasonOf(reason) });
-        notice(t('admission.rejectDone', { id: d.id }));
-        await fleet.devices.load();
-      }),
-    );
-  }
+  // The actions the device's state allows (the role is the server's to check: a refusal shows in the notice).
+  const reason = el('input', { type: 'text', class: 'reason-input', maxlength: 500, placeholder: t('action.reasonPlaceholder') });
+  reason.value = typedReasons.get(d.id) || '';
+  reason.addEventListener('input', () => { if (reason.value) typedReasons.set(d.id, reason.value); else typedReasons.delete(d.id); });
+  const admit = () => button(t('admission.admit'), 'admit', () => decide(d, 'admit', { revision: d.admissionRevision }));
+  const reject = () => button(t('admission.reject'), 'reject', () => decide(d, 'reject', { reason: reasonOf(reason) }));
+  const quarantine = () => button(t('admission.quarantine'), 'quarantine', () => decide(d, 'quarantine', { reason: reasonOf(reason) }));
+  const release = () => button(t('admission.release'), 'release', () => decide(d, 'release', { revision: d.admissionRevision, reason: reasonOf(reason) }));
+  if (d.admission === 'pending') cell.append(admit(), reason, reject(), quarantine());
+  else if (d.admission === 'admitted') cell.append(reason, quarantine());
+  else if (d.admission === 'quarantined') cell.append(reason, release(), reject());
   tr.appendChild(cell);
   return tr;
 }

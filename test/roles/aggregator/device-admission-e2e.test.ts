@@ -13,90 +13,41 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { systemClock } from '../../../src/core/clock.js';
-import { MemoryAuditSink } from '../../../src/security/audit/types.js';
-import { openStore } from '../../../src/store/store.js';
-import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
-import { aggregatorMigrations } from '../../../src/roles/aggregator/runtime/r4-workers.js';
-import { parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
-import { startAggregator, type RunningAggregator } from '../../../src/roles/aggregator/runtime/aggregator.js';
-import { DeviceSite } from '../../../src/roles/device/site.js';
-import { StorageBattery } from '../../../src/protocols/echonet/objects/storage-battery.js';
-import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
-import { pkiWorld, waiter, type PkiWorld } from '../../kit/index.js';
+import { homeVpp, waiter, type HomeVpp } from '../../kit/index.js';
 import { runErab } from '../../secops/incidents/run-erab.js';
 import { operatorCall } from '../common/operator-client.js';
 
 const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
-const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 
-type Name = 'agg' | 'gw1' | 'alice' | 'bob' | 'dave';
-let pki: PkiWorld<Name>;
-let agg: RunningAggregator;
-let gw: Gateway;
-let site: DeviceSite;
-const audit = new MemoryAuditSink();
-const gwAudit = new MemoryAuditSink();
+type Name = 'alice' | 'bob' | 'dave';
+let vpp: HomeVpp<Name>;
 
 interface DeviceItem { id: string; gateway: string; resourceClass: string; online: boolean; admission: string | null; admissionRevision: number | null }
 
-const console_ = () => ({ port: agg.consolePort!, caPem: pki.caPem, server: { role: 'aggregator', id: 'AGG1' } });
+const console_ = () => vpp.console();
 const devices = async (query = ''): Promise<DeviceItem[]> => {
-  const r = await operatorCall(console_(), pki.certs.dave, 'GET', `/api/fleet/devices${query}`);
+  const r = await operatorCall(console_(), vpp.pki.certs.dave, 'GET', `/api/fleet/devices${query}`);
   assert.equal(r.status, 200, r.text);
   return r.json.items as DeviceItem[];
 };
 const deviceOfClass = async (cls: string, query = ''): Promise<DeviceItem | undefined> => (await devices(query)).find((d) => d.resourceClass === cls);
-const conn = (n: Name) => ['--url', `https://127.0.0.1:${agg.consolePort}`, '--cert', pki.get(n).files.certFile, '--key', pki.get(n).files.keyFile, '--ca', pki.caFile, '--aggregator', 'AGG1'];
+const conn = (n: Name) => ['--url', `https://127.0.0.1:${vpp.agg.consolePort}`, '--cert', vpp.pki.get(n).files.certFile, '--key', vpp.pki.get(n).files.keyFile, '--ca', vpp.pki.caFile, '--aggregator', 'AGG1'];
 
 before(async () => {
-  pki = await pkiWorld({ agg: 'aggregator:AGG1', gw1: 'gateway:GW1', alice: 'operator:alice', bob: 'operator:bob', dave: 'operator:dave' }, { prefix: 'erab-admission-' });
-  const dbFile = join(pki.dir, 'aggregator.db');
-  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
-  await new Portfolio(pstore).importText(JSON.stringify({
-    format: 'erab-portfolio/1',
-    pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
-    sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
-    gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
-  }), 'json', 'portfolio.json', { kind: 'operator', id: 'setup' });
-  await pstore.close();
   // dave is a viewer (the default role); one operator may command the whole (small) fleet alone.
-  const roles = { default: 'viewer', operators: { alice: 'operator', bob: 'approver' } } as const;
-  agg = await startAggregator(parseAggregatorConfig({
-    id: 'AGG1', tls: pki.tlsFiles('agg'), store: { url: dbFile },
-    downstream: { host: '127.0.0.1', port: 0, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 200, reportIntervalMs: 1000 },
-    console: { port: 0, roles },
-    approvals: { maxSingleOperatorFleetPercent: 100 },
-    closedLoop: { intervalMs: 500, telemetryMaxAgeMs: 5000 },
-    statusIntervalMs: 200,
-  }), { audit, clock: systemClock });
-  const node = `${NET}.2`;
-  site = await DeviceSite.start({
-    address: node, speed: 1, tickMs: 100, serialPrefix: 'ADM0',
-    battery: { capacityWh: 10_000, maxChargeW: 3000, maxDischargeW: 3000, initialSocPercent: 80 }, pv: { ratedW: 4000 },
+  // The PV inverter (0x0279 instance 1) is on the allow-list; the battery waits for an operator.
+  vpp = await homeVpp({
+    prefix: 'erab-admission-', operators: { alice: 'operator', bob: 'approver', dave: 'viewer' }, serialPrefix: 'ADM0', pv: true,
+    allowList: [{ serialNumber: 'ADM0', eoj: '027901' }],
   });
-  gw = await Gateway.start(gatewayConfigSchema.parse({
-    gatewayId: 'GW1', database: join(pki.dir, 'gw1.db'), tls: pki.tlsFiles('gw1'),
-    aggregator: { id: 'AGG1', vtnUrl: `https://127.0.0.1:${agg.downstreamPort}`, certificateFile: pki.get('agg').files.certFile },
-    echonet: { address: `${NET}.1`, devices: [node], pollMs: 500, timeoutMs: 2000, retries: 1 },
-    telemetry: { minPeriodMs: 1000 }, engine: { tickMs: 200 },
-    // The PV inverter (0x0279 instance 1) is on the allow-list; the battery waits for an operator.
-    admission: { allowList: [{ serialNumber: 'ADM0', eoj: '027901' }] },
-  }), { clock: systemClock, audit: gwAudit });
 });
 
-after(async () => {
-  await gw?.close().catch(() => {});
-  await site?.close().catch(() => {});
-  await agg?.stop();
-  pki?.close();
-});
+after(() => vpp?.close());
 
 test('a battery not on the allow-list: pending at the gateway and at the aggregator; admitted through the aggregator by an operator; then dispatched', { timeout: 120_000 }, async () => {
-  const { alice, dave } = pki.certs;
+  const { alice, dave } = vpp.pki.certs;
   const pending = await until('the battery pending in the aggregator\'s device list', () => deviceOfClass('battery', '?admission=pending'));
-  const atGateway = gw.admission.get(pending.id);
+  const atGateway = vpp.gw.admission.get(pending.id);
   assert.deepEqual([atGateway?.state, atGateway?.revision], ['pending', pending.admissionRevision], 'the aggregator shows the gateway\'s state and revision');
   assert.equal((await deviceOfClass('pv', '?admission=admitted'))?.admission, 'admitted', 'the allow-listed PV is admitted');
   assert.equal(await deviceOfClass('battery', '?admission=admitted'), undefined);
@@ -109,8 +60,8 @@ test('a battery not on the allow-list: pending at the gateway and at the aggrega
   const stale = await operatorCall(console_(), alice, 'POST', `/api/fleet/devices/${pending.id}/admit`, { revision: rev + 1 });
   assert.equal(stale.status, 409, stale.text);
   assert.match(stale.json.error, new RegExp(`revision ${rev + 1} is stale, the device is pending at revision ${rev}`));
-  assert.deepEqual(audit.records.filter((r) => r.action === 'console.api.device.admit').map((r) => [r.actor.id, r.outcome]), [['dave', 'refused'], ['alice', 'failure']]);
-  assert.equal(gw.admission.get(pending.id)?.state, 'pending', 'nothing reached the gateway');
+  assert.deepEqual(vpp.audit.records.filter((r) => r.action === 'console.api.device.admit').map((r) => [r.actor.id, r.outcome]), [['dave', 'refused'], ['alice', 'failure']]);
+  assert.equal(vpp.gw.admission.get(pending.id)?.state, 'pending', 'nothing reached the gateway');
   assert.equal((await operatorCall(console_(), alice, 'POST', '/api/fleet/devices/027D01-0000000000/admit', { revision: 1 })).status, 404);
   assert.equal((await operatorCall(console_(), alice, 'POST', `/api/fleet/devices/${pending.id}/admit`, {})).status, 400);
 
@@ -118,12 +69,12 @@ test('a battery not on the allow-list: pending at the gateway and at the aggrega
   assert.equal(admitted.status, 202, admitted.text);
   assert.match(admitted.json.eventId, /^admission-/);
   assert.deepEqual([admitted.json.deviceId, admitted.json.gateway, admitted.json.decision, admitted.json.revision], [pending.id, 'GW1', 'admit', rev]);
-  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.admit' && r.actor.id === 'alice' && r.target === pending.id && r.details?.eventId === admitted.json.eventId));
+  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.admit' && r.actor.id === 'alice' && r.target === pending.id && r.details?.eventId === admitted.json.eventId));
 
   // The gateway applies the signed event as the aggregator's decision, and uploads its inventory again.
-  await until('the battery admitted at the gateway', () => gw.admission.get(pending.id)?.state === 'admitted' || undefined);
-  assert.equal(gw.admission.get(pending.id)?.revision, rev + 1);
-  assert.ok(gwAudit.records.some((r) => r.action === 'gateway.device.admitted' && r.target === pending.id && r.actor.id === 'aggregator:AGG1'));
+  await until('the battery admitted at the gateway', () => vpp.gw.admission.get(pending.id)?.state === 'admitted' || undefined);
+  assert.equal(vpp.gw.admission.get(pending.id)?.revision, rev + 1);
+  assert.ok(vpp.gwAudit.records.some((r) => r.action === 'gateway.device.admitted' && r.target === pending.id && r.actor.id === 'aggregator:AGG1'));
   const shown = await until('the aggregator\'s list shows it admitted at the new revision', async () => {
     const d = (await devices(`?q=${encodeURIComponent(pending.id)}`))[0];
     return d?.admission === 'admitted' ? d : undefined;
@@ -134,27 +85,27 @@ test('a battery not on the allow-list: pending at the gateway and at the aggrega
   assert.match(again.json.error, /already admitted/);
 
   // Dispatched: the admitted battery reports, takes a command and discharges.
-  await until('the battery online at the aggregator', () => agg.engine.freshPower(pending.id) !== undefined || undefined);
+  await until('the battery online at the aggregator', () => vpp.agg.engine.freshPower(pending.id) !== undefined || undefined);
   const cmd = await operatorCall(console_(), alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [pending.id], durationMs: 120_000, reason: 'admitted battery drill' });
   assert.equal(cmd.status, 200, cmd.text);
   assert.equal(cmd.json.record.state, 'executed', cmd.text);
-  await until('the battery discharging for the command', () => site.battery!.object.get(StorageBattery.props.operationMode) === 'discharging' || undefined);
-  await agg.engine.cancel(`operator/${cmd.json.record.id}`, 'test over');
+  await until('the battery discharging for the command', () => vpp.batteryMode() === 'discharging' || undefined);
+  await vpp.agg.engine.cancel(`operator/${cmd.json.record.id}`, 'test over');
 });
 
 test('reject through the aggregator: the gateway never controls the device; a second rejection is 409; a viewer is 403', { timeout: 90_000 }, async () => {
-  const { alice, dave } = pki.certs;
+  const { alice, dave } = vpp.pki.certs;
   const pv = await until('the PV in the list', () => deviceOfClass('pv'));
   assert.equal((await operatorCall(console_(), dave, 'POST', `/api/fleet/devices/${pv.id}/reject`, { reason: 'not ours' })).status, 403);
   assert.equal((await operatorCall(console_(), alice, 'POST', `/api/fleet/devices/${pv.id}/reject`, {})).status, 400, 'a reason is required');
   const rejected = await operatorCall(console_(), alice, 'POST', `/api/fleet/devices/${pv.id}/reject`, { reason: 'not ours' });
   assert.equal(rejected.status, 202, rejected.text);
   assert.equal(rejected.json.decision, 'reject');
-  assert.ok(audit.records.some((r) => r.action === 'aggregator.device.reject' && r.actor.id === 'alice' && r.reason === 'not ours'));
-  await until('the PV rejected at the gateway', () => gw.admission.get(pv.id)?.state === 'rejected' || undefined);
-  assert.equal(gw.admission.isControllable(pv.id), false);
+  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.reject' && r.actor.id === 'alice' && r.reason === 'not ours'));
+  await until('the PV rejected at the gateway', () => vpp.gw.admission.get(pv.id)?.state === 'rejected' || undefined);
+  assert.equal(vpp.gw.admission.isControllable(pv.id), false);
   const shown = await until('the list shows it rejected', async () => (await deviceOfClass('pv', '?admission=rejected')));
-  assert.equal(shown.admissionRevision, gw.admission.get(pv.id)?.revision);
+  assert.equal(shown.admissionRevision, vpp.gw.admission.get(pv.id)?.revision);
   const twice = await operatorCall(console_(), alice, 'POST', `/api/fleet/devices/${pv.id}/reject`, { reason: 'again' });
   assert.equal(twice.status, 409);
   assert.match(twice.json.error, /already rejected/);
@@ -179,7 +130,7 @@ test('erab aggregator devices and admit: the rejected PV listed with its revisio
   assert.equal(ok.code, 0, ok.stderr);
   const sent = JSON.parse(ok.stdout);
   assert.deepEqual([sent.deviceId, sent.decision, sent.revision], [pv.id, 'admit', pv.admissionRevision]);
-  await until('the PV admitted at the gateway', () => gw.admission.get(pv.id)?.state === 'admitted' || undefined);
+  await until('the PV admitted at the gateway', () => vpp.gw.admission.get(pv.id)?.state === 'admitted' || undefined);
   await until('and in the aggregator\'s list', async () => (await deviceOfClass('pv', '?admission=admitted')));
   const refused = await runErab(['aggregator', 'admit', pv.id, '--revision', '1', ...conn('dave')]);
   assert.equal(refused.code, 1);

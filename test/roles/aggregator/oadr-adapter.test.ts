@@ -150,4 +150,8 @@ test('oadr-adapter: an admission decision is one x-ERAB_DEVICE_ADMISSION/level s
   assert.deepEqual(admit.activePeriod, { dtstart: T0, duration: 60 * MIN });
   const reject = admissionEventOf({ ...base, decision: 'reject' });
   assert.deepEqual(reject.signals.map((s) => [s.signalID, s.intervals.map((i) => i.value)]), [['reject', [0]]]);
+  const quarantine = admissionEventOf({ ...base, decision: 'quarantine' });
+  assert.deepEqual(quarantine.signals.map((s) => [s.signalID, s.intervals.map((i) => i.value)]), [['quarantine', [-1]]]);
+  const release = admissionEventOf({ ...base, decision: { admit: 4 }, label: 'release' });
+  assert.deepEqual(release.signals.map((s) => [s.signalID, s.intervals.map((i) => i.value)]), [['release', [4]]]);
 });

@@ -22,6 +22,7 @@ const E2E = 'test/roles/aggregator/operator-api-e2e.test.ts';
 const CONSOLE = 'test/roles/aggregator/runtime-console.test.ts';
 const TSO = 'test/roles/tso/tso.test.ts';
 const ADMISSION = 'test/roles/aggregator/device-admission-e2e.test.ts';
+const QUARANTINE = 'test/roles/aggregator/device-quarantine-e2e.test.ts';
 
 /** Each documented route → the test files that call it over real mutual TLS. */
 const COVERED: Record<string, readonly string[]> = {
@@ -43,6 +44,8 @@ const COVERED: Record<string, readonly string[]> = {
   'GET /api/fleet/devices': [E2E, ADMISSION],
   'POST /api/fleet/devices/{id}/admit': [ADMISSION],
   'POST /api/fleet/devices/{id}/reject': [ADMISSION],
+  'POST /api/fleet/devices/{id}/quarantine': [QUARANTINE],
+  'POST /api/fleet/devices/{id}/release': [QUARANTINE],
   'POST /api/portfolio': [E2E],
   'GET /api/events/stream': [E2E],
   'GET /api/audit': ['test/roles/aggregator/console-audit.test.ts'],

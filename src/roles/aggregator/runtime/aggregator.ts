@@ -150,7 +150,8 @@ export interface RunningAggregator {
   /** A page of the portfolio's sites (id, TSO area, pool; no name or address: personal data stays out of the console). */
   sites(q: { pool?: string | undefined; q?: string | undefined; limit: number; cursor?: string | undefined }): Promise<{ items: { id: string; tsoArea: string; poolId: string | null }[]; nextCursor: string | null; total: number }>;
   /**
-   * An operator admits (at the revision seen) or rejects a device: checked against the portfolio,
+   * An operator admits (at the revision seen) or rejects a device, a security officer quarantines or
+   * releases one (at the revision seen): checked against the portfolio,
    * sent to its gateway as a signed admission event, audited (device-admission.ts).
    */
   decideAdmission(op: OperatorIdentity, deviceId: string, decision: AdmissionDecision): Promise<AdmissionSent>;

@@ -23,6 +23,8 @@
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online`, `admission` filters     viewer
  *   POST /api/fleet/devices/<id>/admit admit a device at the revision seen {revision}: 202 {eventId}     operator
  *   POST /api/fleet/devices/<id>/reject reject a device {reason}: 202 {eventId}                          operator
+ *   POST /api/fleet/devices/<id>/quarantine quarantine an admitted or pending device {reason}: 202      security officer
+ *   POST /api/fleet/devices/<id>/release release a quarantined device at the revision seen {revision, reason}: 202 security officer
  *   POST /api/portfolio                import a portfolio file while running {format, text, source?}   administrator
  *   GET  /api/events/stream            server-sent events: deltas of events, commands, gateways       viewer
  *   GET  /api/summary                  counts for the console's header (not the lists)                viewer
@@ -50,6 +52,7 @@ import type { RunningAggregator } from './aggregator.js';
 import type { ManualCommand, OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
 import { AuditView } from './audit-view.js';
+import { ADMISSION_DECISIONS } from './device-admission.js';
 
 export interface ConsoleOptions {
   /**
@@ -106,7 +109,7 @@ const deviceView = z.object({
   admissionRevision: z.number().int().nullable().describe('the revision of its admission record: admit names it'),
   version: z.string().optional().describe('firmware version, from the portfolio'),
 }).loose();
-const admissionSent = z.object({ eventId: z.string(), deviceId: z.string(), gateway: z.string(), decision: z.enum(['admit', 'reject']), revision: z.number().int() });
+const admissionSent = z.object({ eventId: z.string(), deviceId: z.string(), gateway: z.string(), decision: z.enum(ADMISSION_DECISIONS), revision: z.number().int() });
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -274,6 +277,21 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       summary: 'Reject a device: a signed admission event goes to its gateway, which never controls it; its next inventory shows the device rejected',
       body: reasonBody, response: admissionSent,
       handle: async (r) => acted(new ApiAnswer(202, await agg.decideAdmission(operatorOf(r), r.params.id!, { decision: 'reject', reason: (r.body as { reason: string }).reason }))),
+    },
+    {
+      method: 'POST', path: '/api/fleet/devices/:id/quarantine', action: 'console.api.device.quarantine', role: 'security officer', status: 202,
+      summary: 'Quarantine an admitted or pending device: a signed admission event goes to its gateway, which returns it to its owner\'s mode and never commands it until released; its next inventory shows it quarantined',
+      body: reasonBody, response: admissionSent,
+      handle: async (r) => acted(new ApiAnswer(202, await agg.decideAdmission(operatorOf(r), r.params.id!, { decision: 'quarantine', reason: (r.body as { reason: string }).reason }))),
+    },
+    {
+      method: 'POST', path: '/api/fleet/devices/:id/release', action: 'console.api.device.release', role: 'security officer', status: 202,
+      summary: 'Release a quarantined device at the revision the officer saw (409 when stale): its gateway admits it again; its next inventory shows it admitted',
+      body: z.object({ revision: z.number().int().min(1).describe('the admissionRevision the officer saw'), reason: z.string().trim().min(1).max(500) }).strict(), response: admissionSent,
+      handle: async (r) => {
+        const b = r.body as { revision: number; reason: string };
+        return acted(new ApiAnswer(202, await agg.decideAdmission(operatorOf(r), r.params.id!, { decision: 'release', revision: b.revision, reason: b.reason })));
+      },
     },
     {
       method: 'POST', path: '/api/portfolio', action: 'console.api.portfolio.import', role: 'administrator',

@@ -18,7 +18,7 @@
 import { millis } from '../../../core/units.js';
 import type { EventSignal, OadrEvent } from '../../../protocols/openadr/event.js';
 import type { ItemBase } from '../../../protocols/openadr/units.js';
-import { ADMISSION_REJECT_VALUE, ADMISSION_SIGNAL_NAME } from '../../common/admission-signal.js';
+import { ADMISSION_SIGNAL_NAME, admissionSignalValue, type AdmissionSignalDecision } from '../../common/admission-signal.js';
 import { priorityOfOrigin } from '../../common/event-priority.js';
 import type { NewEvent } from '../../../protocols/openadr/vtn.js';
 import type { EpochMillis, Millis } from '../../../core/units.js';
@@ -85,7 +85,8 @@ export function oadrEventOf(i: GatewayInstruction): OadrEvent {
 /**
  * The event that carries an operator's admission decision for one device to its gateway
  * (src/roles/common/admission-signal.ts): one `x-ERAB_DEVICE_ADMISSION`/`level` signal targeting
- * the device, value = the revision to admit or 0 to reject. The gateway decides on receipt; the
+ * the device, value = the revision to admit, 0 to reject, -1 to quarantine; `label` names the
+ * operator's decision in the signalID (a release is an admission). The gateway decides on receipt; the
  * active period only bounds how long the VTN offers it to a gateway that has not polled yet.
  * @example
  *   admissionEventOf({ aggregatorId: 'AGG1', venId: 'GW2', eventId: 'admission-1', deviceId: '027D01-ab12cd34ef', decision: { admit: 3 }, issuedAt, validForMs })
@@ -93,15 +94,15 @@ export function oadrEventOf(i: GatewayInstruction): OadrEvent {
  */
 export function admissionEventOf(a: {
   aggregatorId: string; venId: string; eventId: string; deviceId: string;
-  decision: { admit: number } | 'reject'; issuedAt: EpochMillis; validForMs: Millis;
+  decision: AdmissionSignalDecision; label?: string | undefined; issuedAt: EpochMillis; validForMs: Millis;
 }): NewEvent & { eventID: string; venIDs: string[] } {
-  const value = a.decision === 'reject' ? ADMISSION_REJECT_VALUE : a.decision.admit;
+  const value = admissionSignalValue(a.decision);
   return {
     eventID: a.eventId,
     marketContext: downstreamMarketContext(a.aggregatorId),
     activePeriod: { dtstart: a.issuedAt, duration: a.validForMs },
     signals: [{
-      signalName: ADMISSION_SIGNAL_NAME, signalType: 'level', signalID: a.decision === 'reject' ? 'reject' : 'admit',
+      signalName: ADMISSION_SIGNAL_NAME, signalType: 'level', signalID: a.label ?? (typeof a.decision === 'string' ? a.decision : 'admit'),
       target: { resourceID: [a.deviceId] }, intervals: [{ duration: a.validForMs, uid: '0', value }],
     }],
     target: { venID: [a.venId] },

@@ -1,18 +1,29 @@
 /**
- * One JSON request to a role's operator endpoint over mutual TLS, as an operator certificate
- * (the playbooks' way to reach a gateway's safe mode and quarantine, src/roles/gateway/operator-actions.ts).
+ * One JSON request to a role's operator endpoint (operator-api.ts) over mutual TLS, as an
+ * operator certificate: the client side shared by the `erab` commands (src/cli) and the incident
+ * playbooks (src/secops/incidents), which reach a gateway's safe mode and quarantine with it.
  */
 import * as https from 'node:https';
 import { InvalidInputError } from '../../core/errors.js';
 import type { ParticipantRole } from '../../security/identity.js';
 import { clientTlsOptions, type TlsMaterial } from '../../security/tls.js';
 
-const MAX_REPLY = 1024 * 1024;
+/** The largest reply read by default (a page of a large fleet fits). */
+export const OPERATOR_REPLY_MAX_BYTES = 16 * 1024 * 1024;
+
+export type OperatorMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
+ * Sends `body` (JSON, when given) and answers the status and the parsed JSON reply (undefined
+ * when empty). The server must present a certificate of `expect`'s role (and id, when given).
+ * @throws InvalidInputError `base` is not an https:// URL, or the reply is not JSON
  * @example const r = await operatorCall(material, 'https://127.0.0.1:9464', 'POST', '/safe-mode', { reason }, 'gateway');
  */
-export function operatorCall(material: TlsMaterial, base: string, method: 'GET' | 'POST', path: string, body: unknown, expectRole: ParticipantRole): Promise<{ status: number; json: unknown }> {
+export function operatorCall(
+  material: TlsMaterial, base: string, method: OperatorMethod, path: string, body: unknown,
+  expect: ParticipantRole | { role: ParticipantRole; id?: string | undefined },
+  o: { maxReplyBytes?: number | undefined } = {},
+): Promise<{ status: number; json: unknown }> {
   let url: URL;
   try {
     url = new URL(base);
@@ -20,7 +31,9 @@ export function operatorCall(material: TlsMaterial, base: string, method: 'GET' 
     throw new InvalidInputError(`operator URL "${base.slice(0, 200)}" is not a URL`);
   }
   if (url.protocol !== 'https:') throw new InvalidInputError(`operator URL ${base.slice(0, 200)} must be https:// (mutual TLS)`);
-  const tls = clientTlsOptions(material, 'console', { expect: { role: expectRole } });
+  const want = typeof expect === 'string' ? { role: expect } : { role: expect.role, ...(expect.id ? { id: expect.id } : {}) };
+  const tls = clientTlsOptions(material, 'console', { expect: want });
+  const max = o.maxReplyBytes ?? OPERATOR_REPLY_MAX_BYTES;
   const text = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = https.request({
@@ -31,7 +44,7 @@ export function operatorCall(material: TlsMaterial, base: string, method: 'GET' 
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         out += c;
-        if (out.length > MAX_REPLY) res.destroy(new Error(`reply from ${base} larger than ${MAX_REPLY} bytes`));
+        if (out.length > max) res.destroy(new Error(`reply from ${base} larger than ${max} bytes`));
       });
       res.on('end', () => {
         try {
