@@ -15,3 +15,5 @@ export * from './tcp-proxy.js';
 export * from './metrics.js';
 export * from './net.js';
 export * from './gateway.js';
+export * from './erab-processes.js';
+export * from './browser.js';
