@@ -98,6 +98,11 @@ export interface ErabWorld {
   consoleAt: { port: number; caPem: string; server: { role: string; id: string } };
   /** Calls the aggregator's operator API as `who` (mutual TLS with `who`'s certificate). */
   api(who: string, method: string, path: string, body?: unknown): Promise<Answer>;
+  /**
+   * Waits until `count` batteries behind `gatewayId` are online at the aggregator (fresh telemetry,
+   * as the console API's `online` says, read as `who`) and resolves with their resource ids, sorted.
+   */
+  onlineBatteries(who: string, gatewayId: string, count?: number, timeoutMs?: number): Promise<string[]>;
   /** A simulated battery's operation mode (ECHONET Lite 0x027D01 EPC 0xDA), read over UDP from its process. */
   batteryMode(site: SiteProcess): Promise<BatteryOperationMode>;
   /** The records of a role's audit log on disk: `aggregator`, `tso` or a gateway id. */
@@ -266,6 +271,11 @@ export async function erabWorld(spec: ErabWorldSpec): Promise<ErabWorld> {
       origin: `https://127.0.0.1:${aggregator.consolePort}`,
       consoleAt,
       api: (who, method, path, body) => operatorCall(consoleAt, pki.get(who), method, path, body),
+      onlineBatteries: (who, gatewayId, count = 1, timeoutMs = 60_000) => waitFor(`${count} batteries behind ${gatewayId} online at the aggregator`, async () => {
+        const r = await operatorCall(consoleAt, pki.get(who), 'GET', `/api/fleet/devices?gateway=${encodeURIComponent(gatewayId)}&online=true&limit=500`);
+        const ids = r.status === 200 ? (r.json.items as { id: string; resourceClass: string }[]).filter((d) => d.resourceClass === 'battery').map((d) => d.id).sort() : [];
+        return ids.length >= count ? ids : undefined;
+      }, timeoutMs),
       batteryMode: async (site) => {
         reader ??= await EchonetController.start({ address: `${net}.0.250`, timeoutMs: 2000, retries: 2, multicast: false, autoIdentify: false });
         const [p] = await reader.getProperties(site.address, eoj(ClassCode.storageBattery, 1), [0xda]);

@@ -43,14 +43,6 @@ async function open(who: 'alice' | 'bob', locale: string): Promise<Page> {
   return page;
 }
 
-/** GW1's battery once the aggregator has fresh telemetry from it (the console API's `online`). */
-async function onlineBattery(): Promise<{ id: string }> {
-  return until('GW1\'s battery online', async () => {
-    const r = await world.api('alice', 'GET', '/api/fleet/devices?gateway=GW1&online=true');
-    return r.status === 200 ? (r.json.items as { id: string }[])[0] : undefined;
-  });
-}
-
 /** A command's record, read from the console API. */
 async function command(id: string): Promise<{ state: string; approvedBy?: { id: string } }> {
   const r = await world.api('alice', 'GET', `/api/commands/${id}`);
@@ -73,7 +65,7 @@ after(async () => {
 });
 
 test('two operators: alice submits a command over the two-person threshold, bob approves it in his page; alice cancels the event in hers and the battery returns', { timeout: 180_000, skip: SKIP }, async () => {
-  const b1 = await onlineBattery();
+  const b1 = { id: (await world.onlineBatteries('alice', 'GW1'))[0]! };
   const alicePage = await open('alice', 'en-US');
   const bobPage = await open('bob', 'ja-JP');
   // The battery is the whole fleet: one operator may not command it alone.
@@ -136,7 +128,7 @@ test('two operators: alice submits a command over the two-person threshold, bob 
 });
 
 test('an over-capacity command is shown as short, not green, in English and in Japanese', { timeout: 120_000, skip: SKIP }, async () => {
-  const b1 = await onlineBattery();
+  const b1 = { id: (await world.onlineBatteries('alice', 'GW1'))[0]! };
   const alicePage = await open('alice', 'en-US');
   const bobPage = await open('bob', 'ja-JP');
   const held = await world.api('alice', 'POST', '/commands', { action: 'reduce', powerW: 30_000, resources: [b1.id], durationMs: 600_000, reason: 'too much' });
