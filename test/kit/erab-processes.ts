@@ -224,7 +224,6 @@ export async function erabWorld(spec: ErabWorldSpec): Promise<ErabWorld> {
       downstream: { host: '127.0.0.1', port: 0, allowList: { participants: gws.map((g) => `gateway:${g.id}`) }, pollIntervalMs: 200, reportIntervalMs: 1000 },
       console: { host: '127.0.0.1', port: 0, roles },
       closedLoop: { intervalMs: 500, telemetryMaxAgeMs: 5000 },
-      statusIntervalMs: 200,
       ...(tso ? { upstream: [{ name: 'tso-tokyo', kind: 'tso', vtnUrl: `https://127.0.0.1:${tso.port}`, expect: { role: 'tso', id: 'TSO-TOKYO' } }] } : {}),
       ...spec.aggregator,
     });
