@@ -107,7 +107,7 @@ export interface ErabWorld {
   batteryMode(site: SiteProcess): Promise<BatteryOperationMode>;
   /** The records of a role's audit log on disk: `aggregator`, `tso` or a gateway id. */
   auditRecords(role: string): AuditRecord[];
-  /** SIGTERM to every role, wait for all; throws naming each role that exited other than 0 (with its stderr's tail). */
+  /** SIGTERM to every role, wait for all, remove the folder; throws naming each role that exited other than 0 (with its stderr's tail), keeping the folder. */
   stop(): Promise<void>;
 }
 
@@ -183,7 +183,7 @@ export async function erabWorld(spec: ErabWorldSpec): Promise<ErabWorld> {
     reader = undefined;
     const codes = await Promise.all(started.map(async (r) => ({ r, code: await terminate(r.proc) })));
     const bad = codes.filter((c) => c.code !== 0);
-    if (bad.length) throw new Error(bad.map(({ r, code }) => `${r.name} stopped with ${code ?? r.proc.signalCode}:\n${r.err.slice(-1500)}`).join('\n'));
+    if (bad.length) throw new Error(`${bad.map(({ r, code }) => `${r.name} stopped with ${code ?? r.proc.signalCode}:\n${r.err.slice(-1500)}`).join('\n')}\n(the world's files are kept in ${dir})`);
     pki.close();
     rmSync(dir, { recursive: true, force: true });
   };
