@@ -15,7 +15,7 @@
  * world.auditRecords('aggregator').filter((r) => r.action === 'console.api.event.cancel');
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EchonetController } from '../../src/protocols/echonet/controller.js';
 import { ClassCode, eoj } from '../../src/protocols/echonet/eoj.js';
@@ -185,7 +185,6 @@ export async function erabWorld(spec: ErabWorldSpec): Promise<ErabWorld> {
     const bad = codes.filter((c) => c.code !== 0);
     if (bad.length) throw new Error(`${bad.map(({ r, code }) => `${r.name} stopped with ${code ?? r.proc.signalCode}:\n${r.err.slice(-1500)}`).join('\n')}\n(the world's files are kept in ${dir})`);
     pki.close();
-    rmSync(dir, { recursive: true, force: true });
   };
 
   try {
