@@ -60,6 +60,11 @@ export interface ErabWorldSpec {
   portfolio?: object | false;
   /** Writes the aggregator's store (`storeUrl`, SQLite) before it starts, after the portfolio import. */
   seed?: (storeUrl: string) => Promise<void>;
+  /**
+   * Extra `erab aggregator run` arguments, given the world's folder and the aggregator's
+   * configuration file (written, not yet read): e.g. a compliance profile written there.
+   */
+  aggregatorArgs?: (at: { dir: string; configFile: string }) => string[];
   /** Also run `erab tso run` (TSO-TOKYO, contracted with AGG1) and give the aggregator it as upstream. */
   tso?: boolean;
   /** Milliseconds to wait for each role's ready line (default 90 s). */
@@ -226,7 +231,7 @@ export async function erabWorld(spec: ErabWorldSpec): Promise<ErabWorld> {
       ...(tso ? { upstream: [{ name: 'tso-tokyo', kind: 'tso', vtnUrl: `https://127.0.0.1:${tso.port}`, expect: { role: 'tso', id: 'TSO-TOKYO' } }] } : {}),
       ...spec.aggregator,
     });
-    const a = await startRole('aggregator', ['aggregator', 'run', '--config', aggConfig], readyMs);
+    const a = await startRole('aggregator', ['aggregator', 'run', '--config', aggConfig, ...(spec.aggregatorArgs?.({ dir, configFile: aggConfig }) ?? [])], readyMs);
     started.push(a);
     const aggregator: AggregatorProcess = Object.assign(a, {
       configFile: aggConfig, storeUrl, auditDir: aggAudit, consolePort: Number(a.ready.consolePort), downstreamPort: Number(a.ready.downstreamPort),
