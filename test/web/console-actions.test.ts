@@ -157,7 +157,14 @@ test('admit a pending device and see it online', { timeout: 120_000, skip: SKIP 
   const pending = '#devices tr[data-admission="pending"]';
   await alicePage.waitForSelector(pending, { timeout: 30_000 });
   const id = await alicePage.getAttribute(pending, 'data-id');
+  assert.deepEqual(world.auditRecords('GW2').filter((r) => r.action === 'gateway.device.admitted'), [], 'nothing admitted at GW2 yet');
   await alicePage.click(`${pending} button.admit`);
   await alicePage.waitForSelector(`#devices tr[data-id="${id}"][data-admission="admitted"][data-online="true"]`, { timeout: 45_000 });
   assert.equal(await alicePage.textContent(`#devices tr[data-id="${id}"] td.online`), 'online');
+  // Both sides wrote it down on disk: alice's request at the aggregator; at GW2 the decision the
+  // aggregator signed and relayed (the gateway knows the aggregator, not its operators).
+  assert.ok(world.auditRecords('aggregator').some((r) => r.action === 'console.api.device.admit' && r.actor.id === 'alice' && r.outcome === 'success'));
+  const admitted = world.auditRecords('GW2').filter((r) => r.action === 'gateway.device.admitted');
+  assert.equal(admitted.length, 1, JSON.stringify(admitted));
+  assert.deepEqual(admitted[0]!.actor, { kind: 'operator', id: 'aggregator:AGG1' });
 });
