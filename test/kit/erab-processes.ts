@@ -123,30 +123,32 @@ function roleEnv(): NodeJS.ProcessEnv {
   return { ...env, ERAB_LOG_LEVEL: 'warn', LANG: 'C.UTF-8', LC_ALL: '' };
 }
 
-/** Starts `erab <args>` (bin/erab.js under this Node.js) and waits for its JSON ready line. */
-export async function startRole(name: string, args: string[], readyMs = 90_000): Promise<RoleProcess> {
+/** `erab <args>` as a user runs it: bin/erab.js under this Node.js, what it prints collected. */
+function spawnBin(args: string[]): { proc: ChildProcess; out: string; err: string } {
   const proc = spawn(process.execPath, [ERAB_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: roleEnv() });
-  const r: RoleProcess = { name, proc, out: '', err: '', ready: {} };
+  const r = { proc, out: '', err: '' };
   proc.stdout!.on('data', (c: Buffer) => { r.out += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { r.err += c.toString(); });
+  return r;
+}
+
+/** Starts `erab <args>` and waits for its JSON ready line (`{"ready"...}` or a simulator's `{"address"...}`). */
+export async function startRole(name: string, args: string[], readyMs = 90_000): Promise<RoleProcess> {
+  const r: RoleProcess = Object.assign(spawnBin(args), { name, ready: {} });
   const line = await waitFor(`${name} ready`, () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited with ${proc.exitCode ?? proc.signalCode} before it was ready: ${r.err.slice(-2000)}`);
+    if (r.proc.exitCode !== null || r.proc.signalCode !== null) throw new Error(`${name} exited with ${r.proc.exitCode ?? r.proc.signalCode} before it was ready: ${r.err.slice(-2000)}`);
     return /^\{"(ready|address)".*$/m.exec(r.out)?.[0];
   }, readyMs);
   r.ready = JSON.parse(line) as Record<string, unknown>;
   return r;
 }
 
-/** Runs `erab <args>` to its end; throws with its output unless it exits 0. */
+/** Runs `erab <args>` to its end and resolves with what it printed; throws with its output unless it exits 0. */
 export async function runErab(args: string[]): Promise<string> {
-  const p = spawn(process.execPath, [ERAB_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: roleEnv() });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const code = await new Promise<number | null>((resolve, reject) => { p.on('error', reject); p.on('exit', resolve); });
-  if (code !== 0) throw new Error(`erab ${args.join(' ')} exited with ${code}: ${err}${out}`);
-  return out;
+  const r = spawnBin(args);
+  const code = await new Promise<number | null>((resolve, reject) => { r.proc.on('error', reject); r.proc.on('close', resolve); });
+  if (code !== 0) throw new Error(`erab ${args.join(' ')} exited with ${code}: ${r.err}${r.out}`);
+  return r.out;
 }
 
 /** SIGTERM, then wait (SIGKILL after `ms`); resolves with the exit code (null when killed). */
