@@ -16,3 +16,5 @@ export * from './metrics.js';
 export * from './net.js';
 export * from './gateway.js';
 export * from './home-vpp.js';
+export * from './erab-processes.js';
+export * from './browser.js';

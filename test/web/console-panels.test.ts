@@ -1,7 +1,7 @@
 /**
  * The console's panels from the routes other modules contribute, in a real browser (Debian's
- * chromium through playwright-core) over mutual TLS, on an aggregator composed as `erab
- * aggregator run` composes it (secops and compliance attached): a peer from another CA knocks
+ * chromium through playwright-core) over mutual TLS, on `erab aggregator run` as a separate
+ * process with a compliance profile (secops and compliance attached as in production): a peer from another CA knocks
  * on the downstream listener until detection raises an alert; the alerts panel lists it and an
  * operator acknowledges it from the page; the vulnerability findings and compliance panels show;
  * the incidents panel, whose route this aggregator does not serve, stays hidden; the refusals
@@ -10,48 +10,32 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { parseAggregatorConfig } from '../../src/roles/aggregator/runtime/config.js';
-import { startAggregator } from '../../src/roles/aggregator/runtime/aggregator.js';
-import { aggregatorSecops } from '../../src/cli/role-secops.js';
-import { complianceProfileSchema } from '../../src/compliance/profile.js';
-import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
 import { request } from '../security/tls-helpers.js';
-import { pkiWorld } from '../kit/index.js';
+import { CHROMIUM_MISSING, erabWorld, launchChromium, operatorPage, pkiWorld } from '../kit/index.js';
 
-const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-test('alerts (acknowledged from the page), findings and compliance panels; a panel whose route is absent hidden; TLS refusals; the audit log verified', { timeout: 180_000, skip: existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}` }, async () => {
-  const world = await pkiWorld({ agg: 'aggregator:AGG1', alice: 'operator:alice' }, { prefix: 'erab-console-panels-', flatFiles: true });
-  const rogueWorld = await pkiWorld({ rogue: 'gateway:GW1' }, { prefix: 'erab-console-panels-rogue-', ca: { commonName: 'rogue CA' } });
-  const input = {
-    id: 'AGG1', tls: { certFile: join(world.dir, 'agg.pem'), keyFile: join(world.dir, 'agg.key'), caFile: join(world.dir, 'ca.pem') },
-    store: { url: join(world.dir, 'agg.db') }, audit: { dir: join(world.dir, 'audit') },
-    downstream: { port: 0, allowList: { participants: ['gateway:GW1'] } },
-    console: { port: 0, roles: { default: 'viewer' as const, operators: { alice: 'security officer' as const } } },
-  };
-  const cfg = parseAggregatorConfig(input);
-  writeFileSync(join(world.dir, 'agg.json'), JSON.stringify(input));
-  const compliance = complianceProfileSchema.parse({
-    participant: { id: 'AGG1' }, roles: ['aggregator'], configs: { aggregator: join(world.dir, 'agg.json') },
-    store: join(world.dir, 'compliance.db'), audit: { dir: join(world.dir, 'compliance-audit') },
+test('alerts (acknowledged from the page), findings and compliance panels; a panel whose route is absent hidden; TLS refusals; the audit log verified', { timeout: 240_000, skip: CHROMIUM_MISSING }, async () => {
+  // `erab aggregator run` as a process, with a compliance profile (secops attach as they do in production).
+  const world = await erabWorld({
+    prefix: 'erab-console-panels-', operators: { alice: 'security officer' }, portfolio: false,
+    aggregator: { downstream: { host: '127.0.0.1', port: 0, allowList: { participants: ['gateway:GW1'] } } },
+    aggregatorArgs: ({ dir, configFile }) => {
+      const profile = join(dir, 'compliance.json');
+      writeFileSync(profile, JSON.stringify({
+        participant: { id: 'AGG1' }, roles: ['aggregator'], configs: { aggregator: configFile },
+        store: join(dir, 'compliance.db'), audit: { dir: join(dir, 'compliance-audit') },
+      }));
+      return ['--compliance-profile', profile];
+    },
   });
-  const secops = aggregatorSecops(cfg, { compliance });
-  const agg = await startAggregator(cfg, { ...secops.deps, consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP } });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const rogueWorld = await pkiWorld({ rogue: 'gateway:GW1' }, { prefix: 'erab-console-panels-rogue-', ca: { commonName: 'rogue CA' } });
+  const browser = await launchChromium().catch(async (e: Error) => { await world.stop(); throw e; });
   try {
     const rogue = rogueWorld.certs.rogue;
-    for (let i = 0; i < 10; i++) await request(agg.downstreamPort, { cert: rogue.certPem, key: rogue.keyPem, ca: world.caPem, checkServerIdentity: () => undefined }).catch(() => {});
-    const origin = `https://127.0.0.1:${agg.consolePort}`;
-    const context = await browser.newContext({ locale: 'en-US', ignoreHTTPSErrors: true, clientCertificates: [{ origin, cert: Buffer.from(world.certs.alice.certPem), key: Buffer.from(world.certs.alice.keyPem) }] });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`); });
-    await page.goto(`${origin}/`);
+    for (let i = 0; i < 10; i++) await request(world.aggregator.downstreamPort, { cert: rogue.certPem, key: rogue.keyPem, ca: world.pki.caPem, checkServerIdentity: () => undefined }).catch(() => {});
+    const { context, page, errors } = await operatorPage(browser, { origin: world.origin, cert: world.pki.get('alice'), locale: 'en-US' });
+    await page.goto(`${world.origin}/`);
     await page.waitForSelector('#live.on', { timeout: 30_000 });
 
     // The alert the rogue peer raised (the panel is read again every 30 s; a reload reads it now).
@@ -91,8 +75,7 @@ test('alerts (acknowledged from the page), findings and compliance panels; a pan
     await context.close();
   } finally {
     await browser.close();
-    await agg.stop();
-    await world.close();
-    await rogueWorld.close();
+    await world.stop();
+    rogueWorld.close();
   }
 });

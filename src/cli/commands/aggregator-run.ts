@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { clockFromEnv } from '../../core/clock.js';
 import { createLogger, logFnOf } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
-import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
+import { reportReady, reportStatus, runUntilStopped, underSupervisor } from '../../roles/common/lifecycle.js';
 import { startAggregator, type RunningAggregator } from '../../roles/aggregator/runtime/aggregator.js';
 import { holdLease, type HeldLease } from '../../roles/common/standby.js';
 import { onStopSignal } from '../../core/stop-signals.js';
@@ -129,8 +129,10 @@ export function register(program: Command): void {
       });
       logger.info({ downstreamPort: agg.downstreamPort, resources: agg.fleet.size, upstream: cfg.upstream.map((u) => u.name) }, 'aggregator running');
       const running = agg;
-      const timer = setInterval(() => reportStatus(opts.name, { ...supervisorStatus(running), alerts: alertsForStatus(secops.detection) }), cfg.statusIntervalMs);
-      timer.unref();
+      // The status goes to a supervisor only: without one, building it (the whole fleet's) is waste,
+      // 14 % of a core at 100,000 devices every second.
+      const timer = underSupervisor() ? setInterval(() => reportStatus(opts.name, { ...supervisorStatus(running), alerts: alertsForStatus(secops.detection) }), cfg.statusIntervalMs) : undefined;
+      timer?.unref();
       const stopped = runUntilStopped(async () => {
         clearInterval(timer);
         await running.stop();

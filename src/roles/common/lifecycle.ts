@@ -20,7 +20,8 @@ export type ParentMessage =
 /** Handles a parent's command; the resolved value (or the error message) is sent back as the reply. */
 export type CommandHandler = (command: string, args: Record<string, unknown>) => Promise<unknown> | unknown;
 
-const underSupervisor = (): boolean => typeof process.send === 'function' && process.connected;
+/** True when a supervisor (`erab demo`) started this process and listens for its messages. */
+export const underSupervisor = (): boolean => typeof process.send === 'function' && process.connected;
 
 function send(msg: ChildMessage): void {
   if (underSupervisor()) process.send!(msg);

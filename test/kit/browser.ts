@@ -1,0 +1,58 @@
+/**
+ * Debian's chromium through playwright-core, for the console's browser tests: where it is, why a
+ * test skips without it, how it is launched, and a browser context that presents an operator's
+ * client certificate to the console's origin (mutual TLS).
+ *
+ * @example
+ * test('...', { skip: CHROMIUM_MISSING }, async () => {
+ *   const browser = await launchChromium();
+ *   const { page, errors } = await operatorPage(browser, { origin: world.origin, cert: world.pki.certs.alice, locale: 'ja-JP' });
+ * });
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+/** The browser's executable: $ERAB_CHROMIUM or /usr/bin/chromium. */
+export const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
+
+/** A test's `skip`: false when chromium is installed, else the reason (.ci/run installs it). */
+export const CHROMIUM_MISSING: false | string = existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}`;
+
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Launches headless chromium (no sandbox, no background traffic). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+}
+
+export interface OperatorPageOptions {
+  /** The console's origin, e.g. `https://127.0.0.1:9444`. */
+  origin: string;
+  /** The operator's certificate and key (PEM), presented to `origin` only. */
+  cert: { certPem: string; keyPem: string };
+  /** The browser's language (it sends Accept-Language from it), e.g. `ja-JP`. */
+  locale?: string;
+}
+
+/** A browser context of its own with the operator's client certificate. */
+export function operatorContext(browser: Browser, o: OperatorPageOptions): Promise<BrowserContext> {
+  return browser.newContext({
+    ...(o.locale ? { locale: o.locale } : {}),
+    ignoreHTTPSErrors: true,
+    clientCertificates: [{ origin: o.origin, cert: Buffer.from(o.cert.certPem), key: Buffer.from(o.cert.keyPem) }],
+  });
+}
+
+/**
+ * A page in a new operator context; `errors` collects the page's script errors, console errors
+ * (except the browser's own failed favicon load) and answers ≥ 400 (except /favicon.ico).
+ */
+export async function operatorPage(browser: Browser, o: OperatorPageOptions): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await operatorContext(browser, o);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()); });
+  page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`); });
+  return { context, page, errors };
+}
