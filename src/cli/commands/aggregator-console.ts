@@ -19,6 +19,7 @@ import type { CommandRecord } from '../../roles/aggregator/runtime/approvals.js'
 import { TlsMaterial } from '../../security/tls.js';
 import { operatorCall } from '../../roles/common/operator-client.js';
 import { UsageError } from '../usage.js';
+import { refusalReason } from '../failure.js';
 import { t } from '../i18n.js';
 import { formatAdmissionSent, formatCommandOutcome, formatDevices, formatSeries, formatStatus } from '../aggregator-view.js';
 import { ADMISSION_STATES } from '../../roles/common/admission-signal.js';
@@ -62,8 +63,7 @@ export const EXIT_SHORT = 3;
  */
 function print(r: { status: number; json: unknown }, json: boolean | undefined, human: (body: never) => string): void {
   if (r.status >= 400) {
-    const err = (r.json as { error?: string } | undefined)?.error ?? `HTTP ${r.status}`;
-    process.stderr.write(`erab: ${t('failure.refused', { status: r.status, reason: err })}\n`);
+    process.stderr.write(`erab: ${t('failure.refused', { status: r.status, reason: refusalReason(r.json, `HTTP ${r.status}`) })}\n`);
     process.exitCode = 1;
     return;
   }
@@ -71,7 +71,7 @@ function print(r: { status: number; json: unknown }, json: boolean | undefined, 
   const rec = (r.json as { record?: { id?: string; state?: string; allocatedW?: number; shortfallW?: number; command?: { powerW?: number } } } | undefined)?.record;
   if (rec?.state === 'short') {
     const kw = (w: number | undefined) => ((w ?? 0) / 1000).toFixed(1);
-    process.stderr.write(`erab: command ${rec.id ?? '?'} is short by ${kw(rec.shortfallW)} kW: the addressed resources took ${kw(rec.allocatedW)} of ${kw(rec.command?.powerW)} kW\n`);
+    process.stderr.write(`erab: ${t('failure.short', { id: rec.id ?? '?', short: kw(rec.shortfallW), allocated: kw(rec.allocatedW), power: kw(rec.command?.powerW) })}\n`);
     process.exitCode = EXIT_SHORT;
   }
 }

@@ -11,6 +11,7 @@ export const en = {
   failure: {
     unexpected: 'unexpected error {{id}}: {{message}} (a bug in erab; the log line with errorId {{id}} has the details)',
     refused: 'refused (HTTP {{status}}): {{reason}}',
+    short: 'command {{id}} is short by {{short}} kW: the addressed resources took {{allocated}} of {{power}} kW',
   },
   aggregator: {
     heading: '{{id}} at {{time}} · resources online {{online}} / {{total}} · awaiting approval {{pending}}',

@@ -11,6 +11,7 @@ export const ja: Messages = {
   failure: {
     unexpected: '予期しないエラー {{id}}: {{message}}（erab の不具合です。errorId {{id}} のログ行に詳細があります）',
     refused: '拒否されました（HTTP {{status}}）: {{reason}}',
+    short: '指令 {{id}} は {{short}} kW 不足しています: 対象のリソースが引き受けたのは {{power}} kW のうち {{allocated}} kW です',
   },
   aggregator: {
     heading: '{{id}}（{{time}}）· オンラインのリソース {{online}} / {{total}} · 承認待ち {{pending}} 件',

@@ -70,13 +70,19 @@ async function getJson(path) {
   }
   return res.json();
 }
-/** POST/PATCH with a JSON body; the API's {error} message when refused. */
+/** A refusal in the page's language: the API's keyed text ({key, params}) when it has one, else its {error}. */
+function refusalText(json) {
+  if (!json) return '';
+  if (typeof json.key === 'string' && i18next.exists('errors.' + json.key)) return t('errors.' + json.key, json.params || {});
+  return json.error || '';
+}
+/** POST/PATCH with a JSON body; the refusal in the page's language when refused. */
 async function send(method, path, body) {
   const res = await fetch(path, { method, cache: 'no-store', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body || {}) });
   const text = await res.text();
   let json;
   try { json = JSON.parse(text); } catch (e) { json = undefined; }
-  if (!res.ok) throw new Error(t('action.refused', { status: res.status, message: (json && json.error) || text || path }));
+  if (!res.ok) throw new Error(t('action.refused', { status: res.status, message: refusalText(json) || text || path }));
   return json;
 }
 const enc = encodeURIComponent;
