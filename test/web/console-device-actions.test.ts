@@ -1,44 +1,80 @@
 /**
  * The console's command form and device quarantine / release end to end in a real browser
- * (Debian's chromium through playwright-core) over mutual TLS, against real roles: an aggregator
- * with a roles table, a gateway on real OpenADR over TLS, and a simulated ECHONET Lite battery on
- * loopback UDP. Two operators, two browser contexts, two certificates: alice (operator, English)
- * and carol (security officer, Japanese).
+ * (Debian's chromium through playwright-core) over mutual TLS, against real roles as separate
+ * processes (test/kit erabWorld): `erab aggregator run` with a roles table, `erab gateway run` on
+ * real OpenADR over TLS, and an `erab device site` battery on loopback UDP. The test sees them only
+ * from outside: the browser, the console API (and the gateway's operator API), the battery's mode
+ * read over ECHONET Lite, the audit logs on disk. Operators, each with a browser context and a
+ * certificate of their own: alice (operator, English page), carol (security officer, Japanese
+ * page), and bob (approver), who meets the two-person rule in both languages.
  *
  * - alice submits a command from the form: for the whole fleet it is held for a second operator
  *   (the notice says so, the row appears under held commands); for the battery it is executed and
- *   the battery discharges. carol may not submit one (the notice says refused, in Japanese).
+ *   the battery discharges. carol may not submit one (the notice says refused, in Japanese). A
+ *   keyed refusal is read in the page's language: bob approving his own command sees the
+ *   two-person rule in Japanese in his Japanese page and in English in his English page.
  * - carol quarantines the discharging battery from its row: the battery leaves discharging and the
  *   row says quarantined; alice may not (403 in her notice). carol releases it: admitted and online.
  *
- * Stable selectors (also for a later process-based version of this test): the form #command-form
- * with #command-action, #command-power (kW), #command-resources, #command-duration (min),
- * #command-reason, #command-submit; #notice (.good/.bad) with data-command / data-device and
- * data-state (the command's state, or the decision sent); #held tr[data-id], #recent
- * tr[data-id][data-state]; #devices tr[data-id][data-admission][data-online][data-revision] with
- * input.reason-input and button.quarantine / button.release / button.admit / button.reject.
+ * Stable selectors: the form #command-form with #command-action, #command-power (kW),
+ * #command-resources, #command-duration (min), #command-reason, #command-submit; #notice
+ * (.good/.bad) with data-command / data-device and data-state (the command's state, or the decision
+ * sent); #held tr[data-id], #recent tr[data-id][data-state]; #devices
+ * tr[data-id][data-admission][data-online][data-revision] with input.reason-input and
+ * button.quarantine / button.release / button.admit / button.reject.
  * Skipped with a message when chromium is not installed (.ci/run installs it).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CONSOLE_CSP, consolePage } from '../../src/web/console-page.js';
-import { homeVpp, waiter, type HomeVpp } from '../kit/index.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CONSOLE_CSP } from '../../src/web/console-page.js';
+import { CHROMIUM_MISSING, erabWorld, launchChromium, operatorPage, waiter, type ErabWorld } from '../kit/index.js';
 import { operatorCall } from '../roles/common/operator-client.js';
-import { CHROMIUM, CHROMIUM_FLAGS, openConsole, SKIP_BROWSER } from './console-browser.js';
 
-const SKIP = SKIP_BROWSER;
+const SKIP = CHROMIUM_MISSING;
 const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
 
-let vpp: HomeVpp<'alice' | 'carol'>;
+type Who = 'alice' | 'bob' | 'carol';
+let world: ErabWorld;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
-const origin = () => `https://127.0.0.1:${vpp.agg.consolePort}`;
-const mode = () => vpp.batteryMode();
+/** The battery's operation mode, read over ECHONET Lite UDP from its `erab device site` process. */
+const mode = () => world.batteryMode(world.sites[0]!);
 
 /** The console in a browser context of its own, with `who`'s operator certificate. */
-const open = (who: 'alice' | 'carol', locale: string): Promise<Page> => openConsole(browser, origin(), vpp.pki.certs[who], locale, contexts);
+async function open(who: Who, locale: string): Promise<Page> {
+  const { context, page, errors } = await operatorPage(browser, { origin: world.origin, cert: world.pki.get(who), locale });
+  contexts.push(context);
+  const response = await page.goto(`${world.origin}/`);
+  assert.equal(response?.status(), 200);
+  assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
+  await page.waitForSelector('#live.on', { timeout: 30_000 });
+  assert.deepEqual(errors, []);
+  return page;
+}
+
+/** A command's record, read from the console API. */
+async function command(id: string): Promise<{ state: string; command: { powerW: number; durationMs: number; resources: string[] | 'fleet' } }> {
+  const r = await world.api('alice', 'GET', `/api/commands/${encodeURIComponent(id)}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+/** How many commands the aggregator holds (any state), read from the console API. */
+async function commandCount(): Promise<number> {
+  const r = await world.api('alice', 'GET', '/commands');
+  assert.equal(r.status, 200, r.text);
+  return (r.json as unknown[]).length;
+}
+
+/** A device's admission record at the gateway itself, read from GW1's operator API. */
+async function atGateway(id: string): Promise<{ state: string; revision: number; online: boolean }> {
+  const gw = world.gateways[0]!;
+  const r = await operatorCall({ port: gw.operatorPort, caPem: world.pki.caPem, server: { role: 'gateway', id: gw.id } }, world.pki.get('carol'), 'GET', `/api/devices/${encodeURIComponent(id)}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
 
 /** Fills the command form and submits it. */
 async function submitCommand(page: Page, c: { action: string; powerKw: string; resources: string; durationMin: string; reason: string }): Promise<void> {
@@ -52,22 +88,25 @@ async function submitCommand(page: Page, c: { action: string; powerKw: string; r
 
 before(async () => {
   if (SKIP) return;
-  // A command naming the battery may run on one operator's word (the default threshold of 100 %); one for the whole fleet waits for a second.
-  vpp = await homeVpp({
-    prefix: 'erab-console-device-actions-', operators: { alice: 'operator', carol: 'security officer' }, serialPrefix: 'UIQ0', allowList: [{ serialNumber: 'UIQ0' }],
-    consolePage: { html: consolePage('AGG1'), csp: CONSOLE_CSP },
+  // GW1's battery is admitted by its allow-list. A command naming the battery may run on one
+  // operator's word (a threshold of 100 % of the fleet); one for the whole fleet waits for a second.
+  world = await erabWorld({
+    prefix: 'erab-console-device-actions-', operators: { alice: 'operator', bob: 'approver', carol: 'security officer' },
+    gateways: [{ id: 'GW1', admit: true }],
+    aggregator: { approvals: { maxSingleOperatorFleetPercent: 100 }, statusIntervalMs: 200 },
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 });
 
 after(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
-  await vpp?.close();
+  // Every role stops on SIGTERM with exit 0 (stop() fails naming the role otherwise).
+  await world?.stop();
 });
 
-test('the command form: held for the whole fleet, executed for the battery (which discharges), refused for a security officer, the outcome in the notice in English and Japanese', { timeout: 150_000, skip: SKIP }, async () => {
-  const battery = await until('the battery online', () => vpp.agg.fleet.all().find((s) => vpp.agg.engine.freshPower(s.id) !== undefined));
+test('the command form: held for the whole fleet, executed for the battery (which discharges), refused for a security officer, the outcome in the notice in English and Japanese', { timeout: 180_000, skip: SKIP }, async () => {
+  const battery = { id: (await world.onlineBatteries('alice', 'GW1'))[0]! };
   const alicePage = await open('alice', 'en-US');
   const carolPage = await open('carol', 'ja-JP');
 
@@ -80,37 +119,60 @@ test('the command form: held for the whole fleet, executed for the battery (whic
   assert.match(await alicePage.textContent(`#held tr[data-id="${heldId}"]`) ?? '', /reduce \(下げ\) 1\.5 kW · whole fleet · 10 min/);
   // The other page sees it from the live stream.
   await carolPage.waitForSelector(`#held tr[data-id="${heldId}"]`, { timeout: 15_000 });
-  assert.deepEqual([vpp.agg.approvals.get(heldId)?.state, vpp.agg.approvals.get(heldId)?.command.powerW, vpp.agg.approvals.get(heldId)?.command.durationMs], ['held', 1500, 600_000]);
+  const held = await command(heldId);
+  assert.deepEqual([held.state, held.command.powerW, held.command.durationMs, held.command.resources], ['held', 1500, 600_000, 'fleet']);
 
   await submitCommand(alicePage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '10', reason: 'battery drill' });
   await alicePage.waitForSelector('#notice.good[data-state="executed"]', { timeout: 15_000 });
   const ranId = await alicePage.getAttribute('#notice', 'data-command');
+  assert.ok(ranId);
   assert.match(await alicePage.textContent('#notice') ?? '', new RegExp(`^Command ${ranId} executed: 1\\.0 kW allocated\\.$`));
   await alicePage.waitForSelector(`#recent tr[data-id="${ranId}"][data-state="executed"]`, { timeout: 15_000 });
   await carolPage.waitForSelector(`#recent tr[data-id="${ranId}"][data-state="executed"]`, { timeout: 15_000 });
-  assert.deepEqual(vpp.agg.approvals.get(ranId!)?.command.resources, [battery.id]);
-  await until('the battery discharging for the command', () => mode() === 'discharging' || undefined);
+  assert.deepEqual((await command(ranId)).command.resources, [battery.id]);
+  await until('the battery discharging for the command', async () => (await mode()) === 'discharging' || undefined);
 
   // A security officer may not command: the refusal in her notice, in Japanese; nothing submitted.
-  const before_ = vpp.agg.commands().length;
+  const before_ = await commandCount();
   await submitCommand(carolPage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '試験' });
   await carolPage.waitForSelector('#notice.bad', { timeout: 15_000 });
   assert.match(await carolPage.textContent('#notice') ?? '', /^拒否されました（403）: .*needs the role operator; operator carol is security officer/);
-  assert.equal(vpp.agg.commands().length, before_);
-  // A missing reason is the server's to refuse, shown the same way.
+  assert.equal(await commandCount(), before_);
+  assert.ok(world.auditRecords('aggregator').some((r) => r.action === 'console.commands.submit' && r.actor.id === 'carol' && r.outcome === 'refused'), 'the refusal is in the aggregator\'s audit log on disk');
+  // A missing reason is the server's to refuse (a keyed refusal), shown in the page's language: English.
   await submitCommand(alicePage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '' });
   await alicePage.waitForSelector('#notice.bad', { timeout: 15_000 });
-  assert.match(await alicePage.textContent('#notice') ?? '', /^refused \(4\d\d\): .*reason/);
+  assert.equal(await alicePage.textContent('#notice'), 'refused (400): manual command: reason must be given (1-500 characters); it is recorded in the audit log');
+  assert.equal(await commandCount(), before_);
+
+  // The two-person rule, keyed: bob (approver) may not approve his own command. His Japanese page
+  // says so in Japanese (the API's key and params, not its English text), his English page in English.
+  const own = await world.api('bob', 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: 'fleet', durationMs: 600_000, reason: 'own drill' });
+  assert.equal(own.status, 202, own.text);
+  const ownId = own.json.record.id as string;
+  const bobJa = await open('bob', 'ja-JP');
+  const bobEn = await open('bob', 'en-US');
+  for (const p of [bobJa, bobEn]) await p.waitForSelector(`#held tr[data-id="${ownId}"] button.approve`, { timeout: 15_000 });
+  await bobJa.click(`#held tr[data-id="${ownId}"] button.approve`);
+  await bobJa.waitForSelector('#notice.bad', { timeout: 10_000 });
+  assert.equal(await bobJa.textContent('#notice'), `拒否されました（403）: コマンド ${ownId} は運用者 bob が登録したものです。別の二人目の運用者が承認してください（自家用GL 7-1-2）`);
+  await bobEn.click(`#held tr[data-id="${ownId}"] button.approve`);
+  await bobEn.waitForSelector('#notice.bad', { timeout: 10_000 });
+  assert.equal(await bobEn.textContent('#notice'), `refused (403): approve: operator bob submitted command ${ownId}; a second, different operator must approve it (自家用GL 7-1-2)`);
+  assert.equal((await command(ownId)).state, 'held');
+  // He withdraws it (its submitter may).
+  const withdrawn = await world.api('bob', 'POST', `/commands/${encodeURIComponent(ownId)}/reject`, { reason: 'test over' });
+  assert.equal(withdrawn.status, 200, withdrawn.text);
 });
 
 test('a security officer quarantines the discharging battery from its row (it leaves discharging, the row says quarantined) and releases it (admitted, online); an operator may not', { timeout: 180_000, skip: SKIP }, async () => {
-  const battery = await until('the battery online', () => vpp.agg.fleet.all().find((s) => vpp.agg.engine.freshPower(s.id) !== undefined));
-  if (mode() !== 'discharging') {
+  const battery = { id: (await world.onlineBatteries('alice', 'GW1'))[0]! };
+  if ((await mode()) !== 'discharging') {
     // Run on its own: a command for the battery first.
-    const r = await operatorCall(vpp.console(), vpp.pki.certs.alice, 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [battery.id], durationMs: 600_000, reason: 'drill' });
+    const r = await world.api('alice', 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: [battery.id], durationMs: 600_000, reason: 'drill' });
     assert.equal(r.status, 200, r.text);
   }
-  await until('the battery discharging', () => mode() === 'discharging' || undefined);
+  await until('the battery discharging', async () => (await mode()) === 'discharging' || undefined);
   const alicePage = await open('alice', 'en-US');
   const carolPage = await open('carol', 'ja-JP');
   const row = `#devices tr[data-id="${battery.id}"]`;
@@ -118,27 +180,32 @@ test('a security officer quarantines the discharging battery from its row (it le
   assert.equal(await carolPage.$(`${row} button.release`), null, 'an admitted device has no Release');
   assert.equal(await carolPage.textContent(`${row} button.quarantine`), '隔離する');
   const revision = Number(await carolPage.getAttribute(row, 'data-revision'));
+  assert.equal((await atGateway(battery.id)).revision, revision, 'the page shows the gateway\'s revision');
 
   // alice (operator) may not: the page says so, nothing changes.
   await alicePage.waitForSelector(`${row} button.quarantine`, { timeout: 15_000 });
   await alicePage.click(`${row} button.quarantine`);
   await alicePage.waitForSelector('#notice.bad', { timeout: 10_000 });
   assert.match(await alicePage.textContent('#notice') ?? '', /refused \(403\): .*needs the role security officer/);
-  assert.equal(mode(), 'discharging');
+  assert.equal(await mode(), 'discharging');
+  assert.equal((await atGateway(battery.id)).state, 'admitted');
 
   await carolPage.fill(`${row} input.reason-input`, '侵害の疑い');
   await carolPage.click(`${row} button.quarantine`);
   await carolPage.waitForSelector(`#notice.good[data-state="quarantine"][data-device="${battery.id}"]`, { timeout: 15_000 });
   assert.match(await carolPage.textContent('#notice') ?? '', new RegExp(`^機器 ${battery.id}: 隔離をゲートウェイ GW1 に送りました（イベント admission-`));
-  await until('the battery no longer discharging', () => mode() !== 'discharging' || undefined);
+  await until('the battery no longer discharging', async () => (await mode()) !== 'discharging' || undefined);
   await carolPage.waitForSelector(`${row}[data-admission="quarantined"][data-revision="${revision + 1}"]`, { timeout: 45_000 });
   assert.equal(await carolPage.textContent(`${row} td.admission`), '隔離中');
   await alicePage.waitForSelector(`${row}[data-admission="quarantined"]`, { timeout: 45_000 });
   assert.equal(await alicePage.textContent(`${row} td.admission`), 'quarantined');
   assert.equal(await carolPage.$(`${row} button.quarantine`), null, 'a quarantined device has no Quarantine');
-  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.reason === '侵害の疑い'));
+  assert.deepEqual([(await atGateway(battery.id)).state, (await atGateway(battery.id)).revision], ['quarantined', revision + 1]);
+  // Both sides wrote it down on disk: carol's decision at the aggregator; at GW1 the decision the aggregator signed and relayed.
+  assert.ok(world.auditRecords('aggregator').some((r) => r.action === 'aggregator.device.quarantine' && r.actor.id === 'carol' && r.reason === '侵害の疑い'));
+  assert.ok(world.auditRecords('GW1').some((r) => r.action === 'gateway.device.quarantined' && r.target === battery.id && r.actor.id === 'aggregator:AGG1'));
   await new Promise((r) => setTimeout(r, 1500));
-  assert.notEqual(mode(), 'discharging', 'the event still running does not command a quarantined battery');
+  assert.notEqual(await mode(), 'discharging', 'the event still running does not command a quarantined battery');
 
   await carolPage.fill(`${row} input.reason-input`, '確認済み');
   await carolPage.click(`${row} button.release`);
@@ -147,6 +214,6 @@ test('a security officer quarantines the discharging battery from its row (it le
   await carolPage.waitForSelector(`${row}[data-admission="admitted"][data-online="true"][data-revision="${revision + 2}"]`, { timeout: 45_000 });
   assert.equal(await carolPage.textContent(`${row} td.online`), 'オンライン');
   await alicePage.waitForSelector(`${row}[data-admission="admitted"][data-online="true"]`, { timeout: 45_000 });
-  assert.equal(vpp.gw.admission.get(battery.id)?.state, 'admitted');
-  assert.ok(vpp.audit.records.some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === '確認済み'));
+  assert.deepEqual([(await atGateway(battery.id)).state, (await atGateway(battery.id)).revision], ['admitted', revision + 2]);
+  assert.ok(world.auditRecords('aggregator').some((r) => r.action === 'aggregator.device.release' && r.actor.id === 'carol' && r.reason === '確認済み'));
 });
