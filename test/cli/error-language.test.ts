@@ -2,7 +2,9 @@
  * The errors an operator meets, in the CLI's language (issue 16): a configuration file that
  * `erab config check` refuses (each problem as path and rule), and the PKI commands' refusals —
  * Japanese under a Japanese locale, English with `--lang en` or an English locale; the English
- * text is the error's own message. Real `erab` processes (the compiled CLI, test kit spawnErab).
+ * text is the error's own message; and a running aggregator's refusal of `erab aggregator approve`
+ * (the API's keyed body) in the CLI's language. Real `erab` processes (the compiled CLI, test kit
+ * spawnErab; the aggregator as `erab aggregator run`, test kit erabWorld).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeInLanguage, explain, NotAuthorizedError } from '../../src/core/errors.js';
 import { ERROR_MESSAGES } from '../../src/core/error-messages.js';
-import { spawnErab } from '../kit/index.js';
+import { erabWorld, spawnErab } from '../kit/index.js';
 
 /** Runs `erab <args>` as its own process (test kit spawnErab) with this LANG, LC_ALL and LC_MESSAGES unset. */
 async function erab(args: string[], lang: string): Promise<{ code: number | null; out: string; err: string }> {
@@ -96,5 +98,33 @@ test('erab pki: argument and passphrase refusals in ja and en, with their exit c
     assert.equal(lone.err, 'erab: --p12-passphrase-file には --p12 <ファイル> が必要です\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('erab aggregator approve by the operator who submitted the command: the running aggregator\'s refusal in ja and en, exit 1', { timeout: 180_000 }, async () => {
+  const world = await erabWorld({ prefix: 'erab-err-lang-approve-', operators: { bob: 'approver' }, portfolio: false });
+  try {
+    // bob (an approver) submits a command for the whole fleet: it is held for a second operator.
+    const held = await world.api('bob', 'POST', '/commands', { action: 'reduce', powerW: 1000, resources: 'fleet', durationMs: 600_000, reason: 'drill' });
+    assert.equal(held.status, 202, held.text);
+    const id = held.json.record.id as string;
+    const bob = world.pki.get('bob').files;
+    const approve = (lang: string, locale: string) => erab(['aggregator', 'approve', id, '--url', world.origin, '--cert', bob.certFile, '--key', bob.keyFile, '--ca', world.pki.caFile, '--aggregator', 'AGG1', '--lang', lang], locale);
+
+    const ja = await approve('ja', 'C.UTF-8');
+    assert.equal(ja.code, 1, ja.err);
+    assert.equal(ja.err, `erab: 拒否されました（HTTP 403）: コマンド ${id} は運用者 bob が登録したものです。別の二人目の運用者が承認してください（自家用GL 7-1-2）\n`);
+    assert.equal(ja.out, '');
+    const en = await approve('en', 'ja_JP.UTF-8');
+    assert.equal(en.code, 1, en.err);
+    assert.equal(en.err, `erab: refused (HTTP 403): approve: operator bob submitted command ${id}; a second, different operator must approve it (自家用GL 7-1-2)\n`);
+
+    // The aggregator refused both and still holds the command.
+    const rec = await world.api('bob', 'GET', `/api/commands/${encodeURIComponent(id)}`);
+    assert.equal(rec.json.state, 'held', rec.text);
+    const refused = world.auditRecords('aggregator').filter((r) => r.action === 'console.commands.approve' && r.actor.id === 'bob');
+    assert.deepEqual(refused.map((r) => r.outcome), ['refused', 'refused']);
+  } finally {
+    await world.stop();
   }
 });
