@@ -9,6 +9,11 @@
  */
 
 const en = {
+  access: {
+    notOperatorCertificate: 'only operator certificates may use {{path}}, not {{role}}',
+    needsRole: '{{method}} {{path}} needs the role {{needed}}; operator {{operator}} is {{role}}',
+    rejectNeedsApprover: 'rejecting command {{id}}, submitted by {{submitter}}, needs the role approver; operator {{operator}} is {{role}}',
+  },
   command: {
     notOperator: '{{what}}: {{role}} {{id}} is not an operator',
     unknown: '{{verb}}: no command {{id}}',
@@ -68,6 +73,11 @@ const en = {
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : Widen<T[K]> };
 
 const ja: Widen<typeof en> = {
+  access: {
+    notOperatorCertificate: '{{path}} は運用者の証明書でのみ使えます（提示された証明書のロール: {{role}}）',
+    needsRole: '{{method}} {{path}} にはロール {{needed}} が必要です。運用者 {{operator}} のロールは {{role}} です',
+    rejectNeedsApprover: '{{submitter}} が登録したコマンド {{id}} の却下にはロール approver が必要です。運用者 {{operator}} のロールは {{role}} です',
+  },
   command: {
     notOperator: '{{what}}: {{role}} {{id}} は運用者ではありません',
     unknown: 'コマンド {{id}} はありません',

@@ -93,7 +93,7 @@ test('compose.yaml: valid against the Compose specification\'s schema; the guide
   for (const n of ['tso', 'aggregator', 'gateway1', 'gateway2']) {
     const s = doc.services[n]!;
     assert.equal(s.read_only, true, `${n}: read-only root file system`);
-    assert.ok(s.volumes?.includes('/etc/erab:/etc/erab:ro'), `${n}: configuration mounted read-only`);
+    assert.ok(s.volumes?.includes('${ERAB_ETC:-/etc/erab}:/etc/erab:ro'), `${n}: configuration mounted read-only (from /etc/erab unless ERAB_ETC names another folder)`);
     const state = s.volumes?.find((v) => v.includes(':/var/lib/erab/'))?.split(':')[0];
     assert.ok(state && state in doc.volumes, `${n}: state in a named volume`);
   }

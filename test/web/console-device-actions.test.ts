@@ -136,7 +136,7 @@ test('the command form: held for the whole fleet, executed for the battery (whic
   const before_ = await commandCount();
   await submitCommand(carolPage, { action: 'reduce', powerKw: '1', resources: battery.id, durationMin: '5', reason: '試験' });
   await carolPage.waitForSelector('#notice.bad', { timeout: 15_000 });
-  assert.match(await carolPage.textContent('#notice') ?? '', /^拒否されました（403）: .*needs the role operator; operator carol is security officer/);
+  assert.match(await carolPage.textContent('#notice') ?? '', /^拒否されました（403）: POST \/commands にはロール operator が必要です。運用者 carol のロールは security officer です$/);
   assert.equal(await commandCount(), before_);
   assert.ok(world.auditRecords('aggregator').some((r) => r.action === 'console.commands.submit' && r.actor.id === 'carol' && r.outcome === 'refused'), 'the refusal is in the aggregator\'s audit log on disk');
   // A missing reason is the server's to refuse (a keyed refusal), shown in the page's language: English.

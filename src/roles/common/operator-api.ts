@@ -27,7 +27,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest, type RouteGenericInterface } from 'fastify';
 import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
-import { InvalidInputError, NotAuthorizedError } from '../../core/errors.js';
+import { explain, InvalidInputError, NotAuthorizedError } from '../../core/errors.js';
 import type { AllowListConfig } from '../../security/allow-list.js';
 import { createMutualTlsServer, peerOf, type RefusalPage, type TlsMaterial } from '../../security/tls.js';
 import type { RoleHealth } from './health.js';
@@ -229,8 +229,8 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
         const target = url.pathname.slice(0, 200);
         const query = url.search ? { query: url.search.slice(0, 300) } : {};
         try {
-          if (!peer || peer.role !== 'operator') throw new NotAuthorizedError(`only operator certificates may use ${route.path}, not ${peer?.role ?? 'none'}`);
-          if (!grants(role, route.role)) throw new NotAuthorizedError(`${route.method} ${route.path} needs the role ${route.role}; operator ${peer.id} is ${role}`);
+          if (!peer || peer.role !== 'operator') throw new NotAuthorizedError(explain('access.notOperatorCertificate', { path: route.path, role: peer?.role ?? 'none' }));
+          if (!grants(role, route.role)) throw new NotAuthorizedError(explain('access.needsRole', { method: route.method, path: route.path, needed: route.role, operator: peer.id, role }));
           const deferred = request.body as DeferredBody | undefined;
           if (deferred?.err) throw deferred.err;
           const raw = route.method === 'GET' ? undefined : (deferred?.ok ?? {});

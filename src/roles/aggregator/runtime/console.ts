@@ -36,7 +36,7 @@
  * (with `shortfallW`), never `executed`; one naming a resource the fleet does not have is refused.
  */
 import { z } from 'zod';
-import { InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
+import { explain, InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import { epochMillis } from '../../../core/units.js';
 import type { AllowListConfig } from '../../../security/allow-list.js';
 import type { AuditSink } from '../../../security/audit/types.js';
@@ -168,7 +168,7 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       handle: (r) => {
         const rec = agg.approvals.get(r.params.id!);
         if (rec && rec.submittedBy.id !== r.operator.id && !grants(r.role, 'approver')) {
-          throw new NotAuthorizedError(`rejecting command ${rec.id}, submitted by ${rec.submittedBy.id}, needs the role approver; operator ${r.operator.id} is ${r.role}`);
+          throw new NotAuthorizedError(explain('access.rejectNeedsApprover', { id: rec.id, submitter: rec.submittedBy.id, operator: r.operator.id, role: r.role }));
         }
         return acted(agg.rejectCommand(r.params.id!, operatorOf(r), (r.body as { reason?: string }).reason?.trim().slice(0, 500) || 'rejected'));
       },
