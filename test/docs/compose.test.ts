@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../kit/index.js';
 import { guideSteps } from './guide-blocks.js';
+import { guideWaits } from './guide-waits.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const composeDir = join(repo, 'deploy/compose');
@@ -120,6 +121,7 @@ test('the Compose file runs the guide\'s deployment: devices admitted and online
     // 2. The operator's steps of the guide, from this host through the published ports.
     const operatorSteps = steps.filter((s) => (s.kind === 'run' && /erab aggregator (devices|command|approve)/.test(s.body)) || s.kind === 'wait');
     let commandId = '';
+    const waits = guideWaits({ pendingGw2: new Map(), commandId: () => commandId });
     for (const step of operatorSteps) {
       if (step.kind === 'wait' && step.arg === 'tso-event-at-aggregator') continue; // the TSO dispatch waits for a コマ: the guide test covers it
       const body = () => toHost(step.body).replaceAll('/etc/erab', etc).replaceAll('<command-id>', commandId);
@@ -129,17 +131,12 @@ test('the Compose file runs the guide\'s deployment: devices admitted and online
         commandId = /command ([0-9a-f-]{36}) held/.exec(out.out)?.[1] ?? commandId;
         continue;
       }
-      await waitFor(`docs/production.md:${step.line} (${step.arg})`, () => {
-        const out = sh(`${body().trimEnd()} --json`, hostEnv, root);
+      const check = waits[step.arg];
+      assert.ok(check, `docs/production.md:${step.line}: no condition for wait ${step.arg}`);
+      await waitFor(`docs/production.md:${step.line} (${step.arg})`, async () => {
+        const out = sh(body(), hostEnv, root);
         if (out.code !== 0) return false;
-        const s = JSON.parse(out.out);
-        if (step.arg === 'aggregator-online') return s.resources.total >= 4 && s.resources.online === s.resources.total;
-        if (step.arg === 'tso-registered') return s.registered.includes('AGG1');
-        if (step.arg === 'delivered') {
-          const e = s.events.find((x: { key: string }) => x.key === `operator/${commandId}`);
-          return e !== undefined && e.deliveredW !== null && e.deliveredW >= 0.9 * e.targetW;
-        }
-        throw new Error(`no condition for wait ${step.arg}`);
+        return check(out.out, async () => JSON.parse(sh(`${body().trimEnd()} --json`, hostEnv, root).out));
       }, 300_000).catch((e: Error) => { throw new Error(`${e.message}\n${dc('logs', '--tail', '60').out}`); });
     }
     assert.ok(commandId, 'the fleet command was held for a second operator');

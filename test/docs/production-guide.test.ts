@@ -23,6 +23,7 @@ import { freeLoopbackPort, waitFor } from '../kit/index.js';
 import { freshDatabase, postgresUnreachable } from '../store/harness.js';
 import { formatJst, komaCeil } from '../../src/core/jst.js';
 import { guideSteps, type GuideStep } from './guide-blocks.js';
+import { guideWaits } from './guide-waits.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const guide = readFileSync(join(repo, 'docs/production.md'), 'utf8');
@@ -98,40 +99,7 @@ test('docs/production.md brings up a TSO, an aggregator on PostgreSQL and two ga
   };
   // gw2's devices as the operator saw them pending (id → revision), before admitting them.
   const pendingGw2 = new Map<string, number>();
-  const waits: Record<string, (out: string, json: () => Promise<any>) => Promise<boolean>> = {
-    'gw2-pending': async (out, json) => {
-      if (!/GW2/.test(out)) return false;
-      const page = await json() as { items: { id: string; gateway: string; admission: string; admissionRevision: number | null }[] };
-      if (page.items.length < 2) return false;
-      for (const d of page.items) {
-        assert.equal(d.gateway, 'GW2', 'the list is filtered by gateway');
-        assert.equal(d.admission, 'pending', 'gw2 has no allow-list: its devices wait for an operator');
-        assert.ok(Number.isInteger(d.admissionRevision) && d.admissionRevision! >= 1, `${d.id}: revision ${d.admissionRevision}`);
-        pendingGw2.set(d.id, d.admissionRevision!);
-      }
-      return true;
-    },
-    'gw2-admitted': async (_out, json) => {
-      const page = await json() as { items: { id: string; admission: string }[] };
-      return page.items.length >= 2 && page.items.every((d) => d.admission === 'admitted') && [...pendingGw2.keys()].every((id) => page.items.some((d) => d.id === id));
-    },
-    'aggregator-online': async (out, json) => {
-      if (!/GW1/.test(out) || !/GW2/.test(out)) return false;
-      const s = await json();
-      const gws = new Map<string, number>(s.gateways.map((g: { venId: string; resources: number }) => [g.venId, g.resources]));
-      return (gws.get('GW1') ?? 0) > 0 && (gws.get('GW2') ?? 0) > 0 && s.resources.total >= 4 && s.resources.online === s.resources.total;
-    },
-    'tso-registered': async (out, json) => /registered aggregators: AGG1/.test(out) && ((await json()) as { registered: string[] }).registered.includes('AGG1'),
-    delivered: async (_out, json) => {
-      const s = await json();
-      const e = s.events.find((x: { key: string }) => x.key === `operator/${commandId}`);
-      return e !== undefined && e.deliveredW !== null && e.deliveredW >= 0.9 * e.targetW;
-    },
-    'tso-event-at-aggregator': async (_out, json) => {
-      const s = await json();
-      return s.upstream.some((u: { name: string; events: { optType: string }[] }) => u.name === 'tso-tokyo' && u.events.some((e) => e.optType === 'optIn'));
-    },
-  };
+  const waits = guideWaits({ pendingGw2, commandId: () => commandId });
   try {
     for (const step of guideSteps(guide)) {
       const where = `docs/production.md:${step.line}`;
