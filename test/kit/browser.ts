@@ -9,8 +9,10 @@
  *   const { page, errors } = await operatorPage(browser, { origin: world.origin, cert: world.pki.certs.alice, locale: 'ja-JP' });
  * });
  */
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CONSOLE_CSP } from '../../src/web/console-page.js';
 
 /** The browser's executable: $ERAB_CHROMIUM or /usr/bin/chromium. */
 export const CHROMIUM = process.env.ERAB_CHROMIUM ?? '/usr/bin/chromium';
@@ -55,4 +57,36 @@ export async function operatorPage(browser: Browser, o: OperatorPageOptions): Pr
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()); });
   page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`); });
   return { context, page, errors };
+}
+
+/** One browser for a test file's console pages: each `open` a context of its own, all closed at the end. */
+export interface ConsoleBrowser {
+  /**
+   * The console at `origin` with the operator's certificate, checked as an operator's browser
+   * would meet it: 200, the console's Content-Security-Policy, the live stream on, no page error.
+   */
+  open(o: OperatorPageOptions): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/** @example const b = await consoleBrowser(); const page = await b.open({ origin, cert, locale: 'ja-JP' }); … await b.close(); */
+export async function consoleBrowser(): Promise<ConsoleBrowser> {
+  const browser = await launchChromium();
+  const contexts: BrowserContext[] = [];
+  return {
+    async open(o) {
+      const { context, page, errors } = await operatorPage(browser, o);
+      contexts.push(context);
+      const response = await page.goto(`${o.origin}/`);
+      assert.equal(response?.status(), 200);
+      assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
+      await page.waitForSelector('#live.on', { timeout: 30_000 });
+      assert.deepEqual(errors, []);
+      return page;
+    },
+    async close() {
+      for (const c of contexts) await c.close().catch(() => {});
+      await browser.close();
+    },
+  };
 }

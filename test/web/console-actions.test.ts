@@ -18,9 +18,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CONSOLE_CSP } from '../../src/web/console-page.js';
-import { CHROMIUM_MISSING, erabWorld, launchChromium, operatorPage, waiter, type ErabWorld } from '../kit/index.js';
+import type { Page } from 'playwright-core';
+import { CHROMIUM_MISSING, consoleBrowser, erabWorld, waiter, type ConsoleBrowser, type ErabWorld } from '../kit/index.js';
 import { REPO_ROOT } from '../repo.js';
 
 const SKIP = CHROMIUM_MISSING;
@@ -28,19 +27,11 @@ const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
 const GREEN = 'rgb(10, 107, 45)';
 
 let world: ErabWorld;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+let browser: ConsoleBrowser;
 
 /** The console in a browser context of its own, with `who`'s operator certificate. */
-async function open(who: 'alice' | 'bob', locale: string): Promise<Page> {
-  const { context, page, errors } = await operatorPage(browser, { origin: world.origin, cert: world.pki.get(who), locale });
-  contexts.push(context);
-  const response = await page.goto(`${world.origin}/`);
-  assert.equal(response?.status(), 200);
-  assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
-  await page.waitForSelector('#live.on', { timeout: 30_000 });
-  assert.deepEqual(errors, []);
-  return page;
+function open(who: 'alice' | 'bob', locale: string): Promise<Page> {
+  return browser.open({ origin: world.origin, cert: world.pki.get(who), locale });
 }
 
 /** A command's record, read from the console API. */
@@ -54,11 +45,10 @@ before(async () => {
   if (SKIP) return;
   // GW1's battery is admitted by its allow-list; GW2's waits for an operator.
   world = await erabWorld({ prefix: 'erab-console-actions-', operators: { alice: 'operator', bob: 'approver' }, gateways: [{ id: 'GW1', admit: true }, { id: 'GW2' }] });
-  browser = await launchChromium();
+  browser = await consoleBrowser();
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
   // Every role stops on SIGTERM with exit 0 (stop() fails naming the role otherwise).
   await world?.stop();

@@ -26,9 +26,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CONSOLE_CSP } from '../../src/web/console-page.js';
-import { CHROMIUM_MISSING, erabWorld, launchChromium, operatorPage, waiter, type ErabWorld } from '../kit/index.js';
+import type { Page } from 'playwright-core';
+import { CHROMIUM_MISSING, consoleBrowser, erabWorld, waiter, type ConsoleBrowser, type ErabWorld } from '../kit/index.js';
 import { operatorCall } from '../roles/common/operator-client.js';
 
 const SKIP = CHROMIUM_MISSING;
@@ -36,22 +35,14 @@ const until = waiter({ timeoutMs: 45_000, intervalMs: 100 });
 
 type Who = 'alice' | 'bob' | 'carol';
 let world: ErabWorld;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+let browser: ConsoleBrowser;
 
 /** The battery's operation mode, read over ECHONET Lite UDP from its `erab device site` process. */
 const mode = () => world.batteryMode(world.sites[0]!);
 
 /** The console in a browser context of its own, with `who`'s operator certificate. */
-async function open(who: Who, locale: string): Promise<Page> {
-  const { context, page, errors } = await operatorPage(browser, { origin: world.origin, cert: world.pki.get(who), locale });
-  contexts.push(context);
-  const response = await page.goto(`${world.origin}/`);
-  assert.equal(response?.status(), 200);
-  assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
-  await page.waitForSelector('#live.on', { timeout: 30_000 });
-  assert.deepEqual(errors, []);
-  return page;
+function open(who: Who, locale: string): Promise<Page> {
+  return browser.open({ origin: world.origin, cert: world.pki.get(who), locale });
 }
 
 /** A command's record, read from the console API. */
@@ -95,11 +86,10 @@ before(async () => {
     gateways: [{ id: 'GW1', admit: true }],
     aggregator: { approvals: { maxSingleOperatorFleetPercent: 100 }, statusIntervalMs: 200 },
   });
-  browser = await launchChromium();
+  browser = await consoleBrowser();
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
   // Every role stops on SIGTERM with exit 0 (stop() fails naming the role otherwise).
   await world?.stop();
