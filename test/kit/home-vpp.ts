@@ -56,6 +56,24 @@ export interface HomeVpp<N extends string> {
   close(): Promise<void>;
 }
 
+/**
+ * Writes the portfolio of one home into an aggregator's SQLite store: pool `tokyo-t2`, site
+ * `site-1`, gateway `GW1` (its devices come from the gateway's inventory when it registers).
+ */
+export async function importOneHome(dbFile: string, source: string): Promise<void> {
+  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
+  try {
+    await new Portfolio(pstore).importText(JSON.stringify({
+      format: 'erab-portfolio/1',
+      pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
+      sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
+      gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
+    }), 'json', source, { kind: 'operator', id: 'setup' });
+  } finally {
+    await pstore.close();
+  }
+}
+
 /** Starts the world (see header); close() stops it in reverse order. */
 export async function homeVpp<N extends string>(o: HomeVppOptions<N>): Promise<HomeVpp<N>> {
   const names = Object.keys(o.operators) as N[];
@@ -68,14 +86,7 @@ export async function homeVpp<N extends string>(o: HomeVppOptions<N>): Promise<H
   };
   try {
     const dbFile = join(pki.dir, 'aggregator.db');
-    const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
-    await new Portfolio(pstore).importText(JSON.stringify({
-      format: 'erab-portfolio/1',
-      pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
-      sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
-      gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
-    }), 'json', 'portfolio.json', { kind: 'operator', id: 'setup' });
-    await pstore.close();
+    await importOneHome(dbFile, 'portfolio.json');
     const audit = new MemoryAuditSink();
     const gwAudit = new MemoryAuditSink();
     const operators = Object.fromEntries(names.filter((n) => o.operators[n] !== 'viewer').map((n) => [n, o.operators[n]]));

@@ -28,7 +28,7 @@ import { DeviceSite } from '../../../src/roles/device/site.js';
 import { Gateway, gatewayConfigSchema } from '../../../src/roles/gateway/gateway.js';
 import type { StoredCertificate } from '../../../src/security/pki/store.js';
 import { confirmRelease, pendingRelease, rollbackRelease } from '../../../src/roles/gateway/software-release.js';
-import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
+import { importOneHome, pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 const CONTROLLER = `${NET}.1`;
@@ -93,14 +93,7 @@ before(async () => {
   const offers = new UpdateOffers({ dir: updatesDir, audit: new MemoryAuditSink(), aggregatorId: 'AGG1' });
   // The portfolio lists the gateway's site; its devices come from the gateway's inventory.
   const dbFile = join(world.dir, 'aggregator.db');
-  const pstore = await openStore({ url: dbFile, migrations: aggregatorMigrations });
-  await new Portfolio(pstore).importText(JSON.stringify({
-    format: 'erab-portfolio/1',
-    pools: [{ id: 'tokyo-t2', tsoArea: 'tokyo', product: 'tertiary2', program: 'TSO1' }],
-    sites: [{ id: 'site-1', name: 'Home 1', tsoArea: 'tokyo', poolId: 'tokyo-t2' }],
-    gateways: [{ id: 'GW1', siteId: 'site-1', venId: 'GW1' }],
-  }), 'json', 'updates-portfolio.json', { kind: 'operator', id: 'test' });
-  await pstore.close();
+  await importOneHome(dbFile, 'updates-portfolio.json');
   const agg = await startAggregator(parseAggregatorConfig({
     id: 'AGG1', tls: world.tlsFiles('agg'), store: { url: dbFile }, audit: { dir: join(world.dir, 'agg-audit') },
     downstream: { port: 0, allowList: { participants: ['gateway:GW1'] }, pollIntervalMs: 1000, reportIntervalMs: 5000 },
