@@ -13,6 +13,7 @@
  * @example
  * startAggregator(cfg, { ...deps, attach: [...deps.attach, complianceApiAttachment(profile, { intervalMs: 3_600_000 })] });
  */
+import { inBoth } from '../core/errors.js';
 import type { Attach } from '../roles/common/composition.js';
 import { BadQueryError, type OperatorRoute } from '../roles/common/operator-routes.js';
 import { checkParams } from '../secops/api/query.js';
@@ -78,9 +79,9 @@ export function complianceApiAttachment(profile: ComplianceProfile, o: Complianc
       async handle({ query }) {
         checkParams(query, ['control', 'limit']);
         const control = query.get('control');
-        if (!control || !/^[a-z0-9][a-z0-9.-]{0,63}$/.test(control)) throw new BadQueryError('control', 'a control id is required, e.g. erab-3.3.3-1');
+        if (!control || !/^[a-z0-9][a-z0-9.-]{0,63}$/.test(control)) throw new BadQueryError('control', inBoth('rule.controlId'));
         const limitText = query.get('limit') ?? '20';
-        if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_HISTORY) throw new BadQueryError('limit', `must be an integer from 1 to ${MAX_HISTORY}`);
+        if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_HISTORY) throw new BadQueryError('limit', inBoth('rule.integerRange', { min: 1, max: MAX_HISTORY }));
         const runs = await service.history(control, Number(limitText));
         return { control, runs: runs.map((r) => ({ runId: r.runId, at: new Date(r.at).toISOString(), status: r.status })) };
       },

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, explain, type ExplainedLine } from './errors.js';
+import { issueRule } from './zod-rules.js';
 
 export interface LoadConfigOptions {
   /** Path of a JSON configuration file; omitted = defaults + environment only. */
@@ -75,42 +76,16 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-const zodEn = z.locales.en();
-const zodJa = z.locales.ja();
-
-function localeText(locale: ReturnType<typeof z.locales.en>, issue: z.core.$ZodIssue): string | undefined {
-  const out = locale.localeError(issue as never);
-  return typeof out === 'string' ? out : out?.message;
-}
-
-/** zod's type names in Japanese (its ja locale leaves most of them in English). */
-const JA_TYPE: Readonly<Record<string, string>> = {
-  string: '文字列', number: '数値', int: '整数', boolean: '真偽値（true / false）', object: 'オブジェクト', array: '配列', null: 'null', bigint: '整数', date: '日時',
-};
-
-/** The Japanese rule of a wrong or missing value (zod's ja text names the types in English). */
-function jaTypeRule(issue: z.core.$ZodIssue): string | undefined {
-  if (issue.code !== 'invalid_type') return undefined;
-  const expected = JA_TYPE[String(issue.expected)] ?? String(issue.expected);
-  if (!('input' in issue)) return undefined;
-  const input: unknown = issue.input;
-  if (input === undefined) return `必須の項目がありません（${expected}）`;
-  const got = input === null ? 'null' : Array.isArray(input) ? 'array' : typeof input === 'number' && Number.isInteger(input) && issue.expected === 'int' ? 'int' : typeof input;
-  return `${expected}を指定してください（${JA_TYPE[got] ?? got}が指定されています）`;
-}
-
 /**
- * zod issues as `  - field.path: rule` lines in English and Japanese. The rule is zod's own text in
- * each language, unless the schema wrote its own (a refinement's rule), which stays as written.
+ * zod issues as `  - field.path: rule` lines in English and Japanese (the rule: zod-rules.ts `issueRule`).
  * Issues from a parse with `reportInput: true` name what was received; the input itself is dropped.
  * @example configIssueLines(schema.safeParse(v, { reportInput: true }).error!.issues)
  */
 export function configIssueLines(issues: readonly z.core.$ZodIssue[]): ExplainedLine[] {
   return issues.map((i) => {
     const path = i.path.length ? i.path.map(String).join('.') : '(root)';
-    const own = i.message !== localeText(zodEn, i);
-    const ja = own ? i.message : (jaTypeRule(i) ?? localeText(zodJa, i) ?? i.message);
-    return { en: `  - ${path}: ${i.message}`, ja: `  - ${path}: ${ja}` };
+    const rule = issueRule(i);
+    return { en: `  - ${path}: ${rule.en}`, ja: `  - ${path}: ${rule.ja}` };
   });
 }
 

@@ -6,6 +6,8 @@
  * render the key in the operator's language, falling back to the English message.
  *
  * Placeholders are i18next's `{{name}}`; the English text here is the one source of the message.
+ * A Japanese text may use `{{xJa}}` where the English one has `{{x}}`: a value that is itself
+ * text, given in both languages (request.badQuery's `rule` and `ruleJa`).
  */
 
 const en = {
@@ -56,6 +58,24 @@ const en = {
     wrongPassphrase: '{{source}}: wrong passphrase for the encrypted private key (or the key is corrupt)',
     p12PassShort: 'PKCS#12 passphrase: must be at least {{min}} characters',
     caExists: 'a CA already exists in {{dir}}; refusing to overwrite it',
+  },
+  request: {
+    badQuery: 'query parameter "{{name}}": {{rule}}',
+    badBody: '{{path}}: {{rule}}',
+  },
+  /** The rules of request.badQuery that erab states itself (zod's own come from core/zod-rules.ts). */
+  rule: {
+    notRouteParameter: 'not a parameter of this route (it takes {{names}})',
+    givenTwice: 'given twice',
+    unknownParameter: 'unknown parameter; this route takes {{names}}',
+    givenMoreThanOnce: 'given more than once',
+    integerRange: 'must be an integer from {{min}} to {{max}}',
+    printable: 'must be 1-128 printable characters',
+    oneOf: 'must be one of {{values}}',
+    listOf: 'must be a comma-separated list of {{values}}',
+    routeCursor: 'must be a nextCursor this route returned',
+    listCursor: 'not a cursor this list gave (use nextCursor as it came)',
+    controlId: 'a control id is required, e.g. erab-3.3.3-1',
   },
   notFound: {
     device: 'device {{id}}: not known to this gateway',
@@ -120,6 +140,23 @@ const ja: Widen<typeof en> = {
     wrongPassphrase: '{{source}}: 暗号化された秘密鍵のパスフレーズが違います（または鍵が壊れています）',
     p12PassShort: 'PKCS#12 のパスフレーズは {{min}} 文字以上にしてください',
     caExists: '{{dir}} にはすでに CA があります。上書きしません',
+  },
+  request: {
+    badQuery: 'クエリパラメーター「{{name}}」: {{ruleJa}}',
+    badBody: 'リクエスト本文 {{path}}: {{ruleJa}}',
+  },
+  rule: {
+    notRouteParameter: 'このルートのパラメーターではありません（使えるのは {{names}}）',
+    givenTwice: '二度指定されています',
+    unknownParameter: '不明なパラメーターです。このルートで使えるのは {{names}} です',
+    givenMoreThanOnce: '二度以上指定されています',
+    integerRange: '{{min}} から {{max}} までの整数にしてください',
+    printable: '1〜128 文字の表示可能な文字にしてください',
+    oneOf: '{{values}} のいずれかにしてください',
+    listOf: '{{values}} をカンマ区切りで並べてください',
+    routeCursor: 'このルートが返した nextCursor を指定してください',
+    listCursor: 'この一覧が返したカーソルではありません（nextCursor を受け取ったまま指定してください）',
+    controlId: 'コントロール ID が必要です（例: erab-3.3.3-1）',
   },
   notFound: {
     device: '機器 {{id}} はこのゲートウェイにありません',

@@ -25,10 +25,19 @@ export function explain(key: ErrorKey, params: ErrorParams = {}): Explained {
   return { key, params, text: errorText('en', key, params) ?? key };
 }
 
-/** One line under an error's message (a configuration problem), in both languages. */
+/** One line under an error's message (a configuration problem), or a rule within one, in both languages. */
 export interface ExplainedLine {
   readonly en: string;
   readonly ja: string;
+}
+
+/**
+ * A keyed text in both languages, for a value that is itself text (the rule of a bad query
+ * parameter, request.badQuery's `rule` and `ruleJa`).
+ * @example inBoth('rule.givenTwice') // { en: 'given twice', ja: '二度指定されています' }
+ */
+export function inBoth(key: ErrorKey, params: ErrorParams = {}): ExplainedLine {
+  return { en: errorText('en', key, params) ?? key, ja: errorText('ja', key, params) ?? key };
 }
 
 export interface ErabErrorOptions {

@@ -27,7 +27,8 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest, type RouteGenericInterface } from 'fastify';
 import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
-import { explain, InvalidInputError, NotAuthorizedError } from '../../core/errors.js';
+import { explain, inBoth, InvalidInputError, NotAuthorizedError } from '../../core/errors.js';
+import { issueRule } from '../../core/zod-rules.js';
 import type { AllowListConfig } from '../../security/allow-list.js';
 import { createMutualTlsServer, peerOf, type RefusalPage, type TlsMaterial } from '../../security/tls.js';
 import type { RoleHealth } from './health.js';
@@ -127,24 +128,28 @@ function parseQuery(schema: z.ZodObject | undefined, query: URLSearchParams): Re
   const known = new Set(Object.keys(schema.shape));
   const raw: Record<string, string> = {};
   for (const [k, v] of query) {
-    if (!known.has(k)) throw new BadQueryError(k, `not a parameter of this route (it takes ${[...known].join(', ') || 'none'})`);
-    if (k in raw) throw new BadQueryError(k, 'given twice');
+    if (!known.has(k)) throw new BadQueryError(k, inBoth('rule.notRouteParameter', { names: [...known].join(', ') || 'none' }));
+    if (k in raw) throw new BadQueryError(k, inBoth('rule.givenTwice'));
     raw[k] = v;
   }
-  const out = schema.safeParse(raw);
+  // reportInput: the Japanese rule names the type received (zod-rules.ts); the input stays out of the answer.
+  const out = schema.safeParse(raw, { reportInput: true });
   if (!out.success) {
     const issue = out.error.issues[0]!;
-    throw new BadQueryError(String(issue.path[0] ?? '?'), issue.message);
+    throw new BadQueryError(String(issue.path[0] ?? '?'), issueRule(issue));
   }
   return out.data as Record<string, unknown>;
 }
 
+/** The body as the route's schema wants it; the first problem is a 400 naming its path and rule (request.badBody). */
 function parseBody(schema: z.ZodType | undefined, body: unknown): unknown {
   if (!schema) return body;
-  const out = schema.safeParse(body);
+  const out = schema.safeParse(body, { reportInput: true });
   if (out.success) return out.data;
   const issue = out.error.issues[0]!;
-  throw new InvalidInputError(`body${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`, { code: 'bad_body' });
+  const rule = issueRule(issue);
+  const path = `body${issue.path.length ? `.${issue.path.join('.')}` : ''}`;
+  throw new InvalidInputError(explain('request.badBody', { path, rule: rule.en, ruleJa: rule.ja }), { code: 'bad_body' });
 }
 
 /** Body parsing is deferred to the route, so a bad body is audited with the request. */

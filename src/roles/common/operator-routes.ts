@@ -10,7 +10,7 @@
  * const route: OperatorRoute = { method: 'GET', path: '/api/alerts', action: 'secops.alerts.list', handle: (r) => book.page(r.query) };
  */
 import type { AuditSink } from '../../core/audit-port.js';
-import { ErabError, InvalidInputError, NotAuthorizedError, PolicyRefusedError, type Explained } from '../../core/errors.js';
+import { ErabError, explain, InvalidInputError, NotAuthorizedError, PolicyRefusedError, type Explained, type ExplainedLine } from '../../core/errors.js';
 import { RequestBodyError } from './json-body.js';
 import type { OperatorRole } from './operator-roles.js';
 
@@ -46,10 +46,16 @@ export interface OperatorRoute {
   handle(req: RouteRequest): Promise<unknown> | unknown;
 }
 
-/** A query parameter broken: 400 naming the parameter and the rule. */
+/**
+ * A query parameter broken: 400 naming the parameter and the rule (`rule`: English; the key
+ * request.badQuery carries it in both languages).
+ * @example throw new BadQueryError('limit', inBoth('rule.integerRange', { min: 1, max: 500 }))
+ */
 export class BadQueryError extends InvalidInputError {
-  constructor(readonly parameter: string, readonly rule: string) {
-    super(`query parameter "${parameter.slice(0, 40)}": ${rule}`, { code: 'bad_query' });
+  readonly rule: string;
+  constructor(readonly parameter: string, rule: ExplainedLine) {
+    super(explain('request.badQuery', { name: parameter.slice(0, 40), rule: rule.en, ruleJa: rule.ja }), { code: 'bad_query' });
+    this.rule = rule.en;
   }
 }
 

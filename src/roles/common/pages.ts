@@ -8,6 +8,7 @@
  * // page.items: up to 100 specs; page.nextCursor: pass it back as `cursor` for the next page, null at the end
  */
 import { z } from 'zod';
+import { inBoth } from '../../core/errors.js';
 import { BadQueryError } from './operator-routes.js';
 
 /** The query parameters every paginated list takes. */
@@ -28,7 +29,7 @@ const encode = (key: string): string => `k${Buffer.from(key, 'utf8').toString('b
 
 function decode(cursor: string): string {
   const key = Buffer.from(cursor.slice(1), 'base64url').toString('utf8');
-  if (encode(key) !== cursor) throw new BadQueryError('cursor', 'not a cursor this list gave (use nextCursor as it came)');
+  if (encode(key) !== cursor) throw new BadQueryError('cursor', inBoth('rule.listCursor'));
   return key;
 }
 

@@ -4,6 +4,7 @@
  * rule, and pages go by an opaque cursor (keyset: the key of the last item, so every item is
  * listed once however the pages are spaced).
  */
+import { inBoth } from '../../core/errors.js';
 import { BadQueryError } from '../../roles/common/operator-routes.js';
 
 export const DEFAULT_PAGE = 100;
@@ -19,8 +20,8 @@ export interface Page<T> {
 export function checkParams(q: URLSearchParams, allowed: readonly string[]): void {
   const seen = new Set<string>();
   for (const k of q.keys()) {
-    if (!allowed.includes(k)) throw new BadQueryError(k, `unknown parameter; this route takes ${allowed.join(', ') || 'none'}`);
-    if (seen.has(k)) throw new BadQueryError(k, 'given more than once');
+    if (!allowed.includes(k)) throw new BadQueryError(k, inBoth('rule.unknownParameter', { names: allowed.join(', ') || 'none' }));
+    if (seen.has(k)) throw new BadQueryError(k, inBoth('rule.givenMoreThanOnce'));
     seen.add(k);
   }
 }
@@ -28,7 +29,7 @@ export function checkParams(q: URLSearchParams, allowed: readonly string[]): voi
 export function pageLimit(q: URLSearchParams): number {
   const v = q.get('limit');
   if (v === null) return DEFAULT_PAGE;
-  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > MAX_PAGE) throw new BadQueryError('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > MAX_PAGE) throw new BadQueryError('limit', inBoth('rule.integerRange', { min: 1, max: MAX_PAGE }));
   return Number(v);
 }
 
@@ -36,14 +37,14 @@ export function pageLimit(q: URLSearchParams): number {
 export function textParam(q: URLSearchParams, name: string): string | undefined {
   const v = q.get(name);
   if (v === null) return undefined;
-  if (v.length < 1 || v.length > 128 || /[\u0000-\u001f\u007f]/.test(v)) throw new BadQueryError(name, 'must be 1-128 printable characters');
+  if (v.length < 1 || v.length > 128 || /[\u0000-\u001f\u007f]/.test(v)) throw new BadQueryError(name, inBoth('rule.printable'));
   return v;
 }
 
 export function oneOf<T extends string>(q: URLSearchParams, name: string, values: readonly T[]): T | undefined {
   const v = q.get(name);
   if (v === null) return undefined;
-  if (!(values as readonly string[]).includes(v)) throw new BadQueryError(name, `must be one of ${values.join(', ')}`);
+  if (!(values as readonly string[]).includes(v)) throw new BadQueryError(name, inBoth('rule.oneOf', { values: values.join(', ') }));
   return v as T;
 }
 
@@ -52,7 +53,7 @@ export function listOf<T extends string>(q: URLSearchParams, name: string, value
   const v = q.get(name);
   if (v === null) return undefined;
   const items = v.split(',');
-  for (const i of items) if (!(values as readonly string[]).includes(i)) throw new BadQueryError(name, `must be a comma-separated list of ${values.join(', ')}`);
+  for (const i of items) if (!(values as readonly string[]).includes(i)) throw new BadQueryError(name, inBoth('rule.listOf', { values: values.join(', ') }));
   return items as T[];
 }
 
@@ -66,7 +67,7 @@ export function decodeCursor(q: URLSearchParams, kind: 'number'): number | undef
 export function decodeCursor(q: URLSearchParams, kind: 'string' | 'number'): string | number | undefined {
   const v = q.get('cursor');
   if (v === null) return undefined;
-  const bad = () => new BadQueryError('cursor', 'must be a nextCursor this route returned');
+  const bad = () => new BadQueryError('cursor', inBoth('rule.routeCursor'));
   if (v.length > 400 || !/^[A-Za-z0-9_-]+$/.test(v)) throw bad();
   let k: unknown;
   try {
