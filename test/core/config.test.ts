@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { configFromEnv, loadConfig } from '../../src/core/config.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { issueRule } from '../../src/core/zod-rules.js';
 
 const schema = z.strictObject({
   listen: z.strictObject({ port: z.number().int().min(1).max(65535).default(8443) }).default({ port: 8443 }),
@@ -36,8 +37,17 @@ test('an invalid file names the file, the field and the rule', () => {
     assert.match(err.message, /bad\.json/);
     assert.match(err.message, /listen\.port/);
     assert.match(err.message, /65535/);
+    assert.deepEqual(err.details, [{ en: '  - listen.port: Too big: expected number to be <=65535', ja: '  - listen.port: 大きすぎる値: 数値は65535以下である必要があります' }]);
     return true;
   });
+});
+
+test('a rule in both languages: zod\'s own in Japanese with Japanese type names; a rule the schema wrote stays as written', () => {
+  const rule = (s: z.ZodType, v: unknown) => issueRule(s.safeParse(v, { reportInput: true }).error!.issues[0]!);
+  assert.deepEqual(rule(z.coerce.number(), 'ten'), { en: 'Invalid input: expected number, received NaN', ja: '数値を指定してください（数値でない値が指定されています）' });
+  assert.deepEqual(rule(z.object({ id: z.string() }), {}), { en: 'Invalid input: expected string, received undefined', ja: '必須の項目がありません（文字列）' });
+  assert.deepEqual(rule(z.string().min(2), 'a'), { en: 'Too small: expected string to have >=2 characters', ja: '小さすぎる値: 文字列は2文字以上である必要があります' });
+  assert.deepEqual(rule(z.string().refine((s) => s.startsWith('x'), 'must start with x'), 'a'), { en: 'must start with x', ja: 'must start with x' });
 });
 
 test('unknown keys are refused so a typo cannot fall back to a default', () => {

@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { systemClock } from '../../../src/core/clock.js';
+import { errorText } from '../../../src/core/error-messages.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { openStore } from '../../../src/store/store.js';
 import { Portfolio } from '../../../src/roles/aggregator/portfolio/portfolio.js';
@@ -103,6 +104,15 @@ test('portfolio imported while running; a pending device admitted on its gateway
   assert.match(refused.json.error, /needs the role administrator; operator bob is approver/);
   const audited = audit.records.findLast((r) => r.action === 'console.api.portfolio.import');
   assert.deepEqual([audited?.actor.id, audited?.actor.role, audited?.outcome], ['bob', 'approver', 'refused']);
+
+  // A body its route's schema refuses: 400 naming the field and the rule, keyed (request.badBody).
+  const badBody = await operatorCall(console_(), carol, 'POST', '/api/portfolio', { format: 'xml', text: portfolioJson(true) });
+  assert.deepEqual([badBody.status, badBody.json.code, badBody.json.key], [400, 'bad_body', 'request.badBody'], badBody.text);
+  assert.equal(badBody.json.error, 'body.format: Invalid option: expected one of "csv"|"json"');
+  assert.equal(errorText('en', badBody.json.key, badBody.json.params), badBody.json.error);
+  assert.equal(errorText('ja', badBody.json.key, badBody.json.params), 'リクエスト本文 body.format: 無効な選択: "csv"、"json"のいずれかである必要があります');
+  const missing = await operatorCall(console_(), carol, 'POST', '/api/portfolio', { format: 'json' });
+  assert.equal(errorText('ja', missing.json.key, missing.json.params), 'リクエスト本文 body.text: 必須の項目がありません（文字列）', missing.text);
 
   const imported = await operatorCall(console_(), carol, 'POST', '/api/portfolio', { format: 'json', text: portfolioJson(true), source: 'second.json' });
   assert.equal(imported.status, 200, imported.text);
@@ -277,7 +287,20 @@ test('fleet pages and search; strict queries; the OpenAPI documents of the conso
   const bad = await operatorCall(console_(), dave, 'GET', '/api/fleet/devices?colour=red');
   assert.equal(bad.status, 400);
   assert.deepEqual([bad.json.code, bad.json.parameter], ['bad_query', 'colour']);
-  assert.equal((await operatorCall(console_(), dave, 'GET', '/api/fleet/devices?limit=0')).json.parameter, 'limit');
+  // Keyed (request.badQuery): the CLI and the console render the same refusal in the operator's language.
+  assert.equal(bad.json.key, 'request.badQuery');
+  assert.equal(errorText('en', bad.json.key, bad.json.params), bad.json.error);
+  assert.equal(bad.json.error, 'query parameter "colour": not a parameter of this route (it takes q, gateway, online, admission, limit, cursor)');
+  assert.equal(errorText('ja', bad.json.key, bad.json.params), 'クエリパラメーター「colour」: このルートのパラメーターではありません（使えるのは q, gateway, online, admission, limit, cursor）');
+  // A schema's rule (zod's): its English text as it was, Japanese from zod's ja locale with Japanese type names.
+  for (const [limit, rule, ja] of [
+    ['0', 'Too small: expected number to be >=1', '小さすぎる値: 数値は1以上である必要があります'],
+    ['ten', 'Invalid input: expected number, received NaN', '数値を指定してください（数値でない値が指定されています）'],
+  ]) {
+    const r = await operatorCall(console_(), dave, 'GET', `/api/fleet/devices?limit=${limit}`);
+    assert.deepEqual([r.status, r.json.parameter, r.json.rule, r.json.key], [400, 'limit', rule, 'request.badQuery'], r.text);
+    assert.equal(errorText('ja', r.json.key, r.json.params), `クエリパラメーター「limit」: ${ja}`);
+  }
   assert.equal((await operatorCall(console_(), dave, 'GET', '/api/fleet/devices?cursor=%21%21')).json.parameter, 'cursor');
   assert.equal((await operatorCall(console_(), dave, 'DELETE', '/api/fleet/devices')).status, 405);
 

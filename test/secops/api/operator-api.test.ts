@@ -28,6 +28,7 @@ import { vtnSecops } from '../../../src/cli/role-secops.js';
 import { request } from '../../security/tls-helpers.js';
 import { pkiWorld, waitFor, type PkiWorld } from '../../kit/index.js';
 import { REPO_ROOT } from '../../repo.js';
+import { errorText } from '../../../src/core/error-messages.js';
 
 const FEEDS = join(REPO_ROOT, 'test', 'fixtures', 'feeds');
 const FLEET = [
@@ -140,24 +141,28 @@ it('pages of the inventory list every asset once, in the store\'s order, and the
   assert.deepEqual(siteA.json.items.map((a: any) => [a.id, a.version, a.present]), [['device:bat-in', '1.2.3', true]]);
 });
 
-it('a bad query parameter is a 400 naming the parameter and its rule, never a stack trace', async () => {
-  const cases: [string, string, RegExp][] = [
-    ['/api/vuln/inventory?limit=0', 'limit', /from 1 to 500/],
-    ['/api/vuln/inventory?limit=ten', 'limit', /integer/],
-    ['/api/vuln/inventory?kind=robot', 'kind', /one of participant, gateway, device, software/],
-    ['/api/vuln/findings?status=open,fixed', 'status', /comma-separated list of open/],
-    ['/api/vuln/findings?colour=red', 'colour', /unknown parameter/],
-    ['/api/vuln/findings?site=a&site=b', 'site', /more than once/],
-    ['/api/alerts?cursor=not-a-cursor', 'cursor', /nextCursor this route returned/],
-    ['/api/vuln/imports?cursor=' + Buffer.from('{"k":"x"}').toString('base64url'), 'cursor', /nextCursor/],
+it('a bad query parameter is a 400 naming the parameter and its rule, keyed for the operator\'s language, never a stack trace', async () => {
+  const cases: [string, string, RegExp, string][] = [
+    ['/api/vuln/inventory?limit=0', 'limit', /from 1 to 500/, 'クエリパラメーター「limit」: 1 から 500 までの整数にしてください'],
+    ['/api/vuln/inventory?limit=ten', 'limit', /integer/, 'クエリパラメーター「limit」: 1 から 500 までの整数にしてください'],
+    ['/api/vuln/inventory?kind=robot', 'kind', /one of participant, gateway, device, software/, 'クエリパラメーター「kind」: participant, gateway, device, software のいずれかにしてください'],
+    ['/api/vuln/findings?status=open,fixed', 'status', /comma-separated list of open/, 'クエリパラメーター「status」: open, notified, mitigated, patched, risk_accepted, closed をカンマ区切りで並べてください'],
+    ['/api/vuln/findings?colour=red', 'colour', /unknown parameter/, 'クエリパラメーター「colour」: 不明なパラメーターです。このルートで使えるのは status, advisory, site, limit, cursor です'],
+    ['/api/vuln/findings?site=a&site=b', 'site', /more than once/, 'クエリパラメーター「site」: 二度以上指定されています'],
+    ['/api/alerts?cursor=not-a-cursor', 'cursor', /nextCursor this route returned/, 'クエリパラメーター「cursor」: このルートが返した nextCursor を指定してください'],
+    ['/api/vuln/imports?cursor=' + Buffer.from('{"k":"x"}').toString('base64url'), 'cursor', /nextCursor/, 'クエリパラメーター「cursor」: このルートが返した nextCursor を指定してください'],
   ];
-  for (const [path, parameter, rule] of cases) {
+  for (const [path, parameter, rule, ja] of cases) {
     const r = await get(path);
     assert.equal(r.status, 400, `${path}: ${r.text}`);
     assert.equal(r.json.parameter, parameter, path);
     assert.match(r.json.rule, rule, path);
     assert.match(r.json.error, new RegExp(`"${parameter}"`), path);
     assert.equal(r.json.code, 'bad_query');
+    // The key and its params render the same refusal in each language (the CLI's and the console's errors tree).
+    assert.equal(r.json.key, 'request.badQuery', path);
+    assert.equal(errorText('en', r.json.key, r.json.params), r.json.error, path);
+    assert.equal(errorText('ja', r.json.key, r.json.params), ja, path);
     assert.doesNotMatch(r.text, /\.(js|ts):\d+|\bat [A-Za-z.]+ \(/, 'no stack trace');
   }
   assert.equal((await api(world.certs.alice, 'POST', '/api/alerts')).status, 405);
