@@ -3,6 +3,7 @@
  * `erab config check` refuses (each problem as path and rule), and the PKI commands' refusals —
  * Japanese under a Japanese locale, English with `--lang en` or an English locale; the English
  * text is the error's own message; and a running aggregator's refusal of `erab aggregator approve`
+ * and of `erab aggregator devices` with a bad query parameter
  * (the API's keyed body) in the CLI's language. Real `erab` processes (the compiled CLI, test kit
  * spawnErab; the aggregator as `erab aggregator run`, test kit erabWorld).
  */
@@ -102,7 +103,7 @@ test('erab pki: argument and passphrase refusals in ja and en, with their exit c
   }
 });
 
-test('erab aggregator approve by the operator who submitted the command: the running aggregator\'s refusal in ja and en, exit 1', { timeout: 180_000 }, async () => {
+test('erab aggregator approve by the operator who submitted the command, and erab aggregator devices with a query the console refuses: the running aggregator\'s refusal in ja and en, exit 1', { timeout: 180_000 }, async () => {
   const world = await erabWorld({ prefix: 'erab-err-lang-approve-', operators: { bob: 'approver' }, portfolio: false });
   try {
     // bob (an approver) submits a command for the whole fleet: it is held for a second operator.
@@ -125,6 +126,16 @@ test('erab aggregator approve by the operator who submitted the command: the run
     assert.equal(rec.json.state, 'held', rec.text);
     const refused = world.auditRecords('aggregator').filter((r) => r.action === 'console.commands.approve' && r.actor.id === 'bob');
     assert.deepEqual(refused.map((r) => r.outcome), ['refused', 'refused']);
+
+    // A query the console refuses (request.badQuery): the parameter and its rule in the CLI's language.
+    const devices = (args: string[], lang: string) => erab(['aggregator', 'devices', ...args, '--url', world.origin, '--cert', bob.certFile, '--key', bob.keyFile, '--ca', world.pki.caFile, '--aggregator', 'AGG1', '--lang', lang], 'C.UTF-8');
+    const tooMany = await devices(['--limit', '900'], 'ja');
+    assert.equal(tooMany.code, 1, tooMany.err);
+    assert.equal(tooMany.err, 'erab: 拒否されました（HTTP 400）: クエリパラメーター「limit」: 大きすぎる値: 数値は500以下である必要があります\n');
+    const tooManyEn = await devices(['--limit', '900'], 'en');
+    assert.equal(tooManyEn.err, 'erab: refused (HTTP 400): query parameter "limit": Too big: expected number to be <=500\n');
+    const bogus = await devices(['--cursor', 'bogus'], 'ja');
+    assert.equal(bogus.err, 'erab: 拒否されました（HTTP 400）: クエリパラメーター「cursor」: この一覧が返したカーソルではありません（nextCursor を受け取ったまま指定してください）\n');
   } finally {
     await world.stop();
   }
