@@ -302,7 +302,11 @@ export function operatorApiDocument(title: string, routes: readonly ApiRoute[], 
 
 const errorBody = {
   type: 'object',
-  properties: { error: { type: 'string' }, code: { type: 'string' }, parameter: { type: 'string' }, rule: { type: 'string' } },
+  properties: {
+    error: { type: 'string' }, code: { type: 'string' }, parameter: { type: 'string' }, rule: { type: 'string' },
+    key: { type: 'string', description: 'the message key (core/error-messages.ts) a client renders in its operator\'s language, e.g. request.badQuery' },
+    params: { type: 'object', additionalProperties: { type: ['string', 'number'] }, description: 'the values of the key\'s placeholders' },
+  },
   required: ['error'],
 };
 
