@@ -47,6 +47,23 @@ function button(label, cls, onClick) {
   });
   return b;
 }
+/**
+ * The operator this page is for (GET /api/me: id, role, the roles it grants, the least role of each
+ * action route); null until read, or when it cannot be read (then every action shows and the server decides).
+ */
+let me = null;
+/** True when the operator's role allows the action route \`METHOD /path/:param\` (the server still checks). */
+function may(route) {
+  if (!me) return true;
+  const need = me.needs[route];
+  return !need || me.grants.includes(need);
+}
+/** The action routes the operator may use, of those given (a row's buttons). */
+const allowed = (...routes) => routes.every(may);
+async function loadMe() {
+  try { me = await getJson('/api/me'); } catch (err) { me = null; }
+  drawMe();
+}
 /** The reason an operator typed next to an action, or the console's default one. */
 const reasonOf = (input) => (input && input.value.trim()) || t('action.defaultReason');
 
