@@ -97,7 +97,7 @@ test('every route of every operator listener has a test that calls it, and each 
   }
 });
 
-test('every operator listener serves GET /api/me to viewers, and it lists no read as an action', () => {
+test('every operator listener serves GET /api/me to viewers, audited as api.me', () => {
   for (const [name, doc] of Object.entries(documents())) {
     const op = (doc.paths as Record<string, Record<string, Record<string, unknown>>>)['/api/me']?.get;
     assert.ok(op, `${name}: no GET /api/me`);
