@@ -58,8 +58,6 @@ function may(route) {
   const need = me.needs[route];
   return !need || me.grants.includes(need);
 }
-/** The action routes the operator may use, of those given (a row's buttons). */
-const allowed = (...routes) => routes.every(may);
 async function loadMe() {
   try { me = await getJson('/api/me'); } catch (err) { me = null; }
   drawMe();
