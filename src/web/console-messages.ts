@@ -40,6 +40,10 @@ const en = {
     col: { id: 'id', submitted: 'submitted (JST)', by: 'by', what: 'what', reason: 'reason', why: 'why a second operator', expires: 'expires (JST)' },
   },
   recent: { title: 'Recent commands', state: 'state' },
+  me: {
+    who: 'operator {{id}} · role {{role}}',
+    needs: '{{what}}: needs the role {{role}}; operator {{id}} has the role {{held}}.',
+  },
   newCommand: {
     title: 'New command',
     power: 'power (kW)', resources: 'resources', resourcesHint: '"fleet" or device ids, comma-separated', duration: 'duration (min)', reason: 'reason (required)',
@@ -149,6 +153,10 @@ const ja: Widen<typeof en> = {
     col: { id: 'ID', submitted: '登録（JST）', by: '登録者', what: '内容', reason: '理由', why: '二人目が必要な理由', expires: '期限（JST）' },
   },
   recent: { title: '最近のコマンド', state: '状態' },
+  me: {
+    who: '運用者 {{id}} · ロール {{role}}',
+    needs: '{{what}}: ロール {{role}} が必要です。運用者 {{id}} のロールは {{held}} です。',
+  },
   newCommand: {
     title: '新しいコマンド',
     power: '電力（kW）', resources: '対象', resourcesHint: '"fleet"（全体）または機器 ID をカンマ区切りで', duration: '継続時間（分）', reason: '理由（必須）',

@@ -35,6 +35,7 @@ const I18NEXT = readFileSync(join(dirname(createRequire(import.meta.url).resolve
 const SCRIPT = [CORE_SCRIPT, COMMANDS_SCRIPT, EVENTS_SCRIPT, FLEET_SCRIPT, PANELS_SCRIPT, LIVE_SCRIPT].join('\n').replace('MESSAGES', () => JSON.stringify(CONSOLE_MESSAGES));
 
 const STYLE = `
+[hidden] { display: none !important; }
 body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f6f7f9; }
 header { display: flex; gap: 1.5rem; align-items: baseline; flex-wrap: wrap; }
 h1 { font-size: 1.3rem; margin: 0; } h2 { font-size: 1rem; margin: 0 0 .3rem; } h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
@@ -77,11 +78,12 @@ export function consolePage(title: string, opts: { lang?: ConsoleLanguage } = {}
 <html lang="${lang}"${opts.lang ? ` data-lang="${opts.lang}"` : ''}><head><meta charset="utf-8"><title>${escapeHtml(title)} · erab console</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
 <body>
-<header><h1>erab · <span id="who">${escapeHtml(title)}</span></h1><span id="clock"></span><span id="fleet"></span><span id="live"></span><span id="error"></span>
+<header><h1>erab · <span id="who">${escapeHtml(title)}</span></h1><span id="clock"></span><span id="fleet"></span><span id="live"></span><span id="error"></span><span id="me"></span>
 <nav id="lang"><button type="button" data-lang="ja" lang="ja">日本語</button><button type="button" data-lang="en" lang="en">English</button></nav></header>
 <p id="notice" role="status"></p>
 <h3 data-i18n="newCommand.title">New command</h3>
-<form id="command-form" class="tools" novalidate><select id="command-action" name="action"><option value="reduce" data-i18n="command.action.reduce">reduce</option><option value="increase" data-i18n="command.action.increase">increase</option><option value="release" data-i18n="command.action.release">release</option></select>
+<p id="command-form-role" class="muted" hidden></p>
+<form id="command-form" class="tools" novalidate hidden><select id="command-action" name="action"><option value="reduce" data-i18n="command.action.reduce">reduce</option><option value="increase" data-i18n="command.action.increase">increase</option><option value="release" data-i18n="command.action.release">release</option></select>
 <label><span data-i18n="newCommand.power">power (kW)</span> <input id="command-power" name="powerKw" type="number" min="0" step="0.1" inputmode="decimal"></label>
 <label><span data-i18n="newCommand.resources">resources</span> <input id="command-resources" name="resources" type="text" maxlength="4000" value="fleet" data-i18n-placeholder="newCommand.resourcesHint"></label>
 <label><span data-i18n="newCommand.duration">duration (min)</span> <input id="command-duration" name="durationMin" type="number" min="0" step="1" inputmode="numeric"></label>

@@ -63,7 +63,8 @@ export async function operatorPage(browser: Browser, o: OperatorPageOptions): Pr
 export interface ConsoleBrowser {
   /**
    * The console at `origin` with the operator's certificate, checked as an operator's browser
-   * would meet it: 200, the console's Content-Security-Policy, the live stream on, no page error.
+   * would meet it: 200, the console's Content-Security-Policy, the live stream on, the operator
+   * read (GET /api/me: the header names the operator, the actions shown are the role's), no page error.
    */
   open(o: OperatorPageOptions): Promise<Page>;
   close(): Promise<void>;
@@ -81,6 +82,7 @@ export async function consoleBrowser(): Promise<ConsoleBrowser> {
       assert.equal(response?.status(), 200);
       assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
       await page.waitForSelector('#live.on', { timeout: 30_000 });
+      await page.waitForSelector('#me[data-role]', { timeout: 30_000 });
       assert.deepEqual(errors, []);
       return page;
     },

@@ -34,7 +34,7 @@ import { createMutualTlsServer, peerOf, type RefusalPage, type TlsMaterial } fro
 import type { RoleHealth } from './health.js';
 import { readJsonBody } from './json-body.js';
 import { BadQueryError, errorResponse, type OperatorRoute, type RouteRequest } from './operator-routes.js';
-import { grants, OperatorRoleTable, type OperatorRole } from './operator-roles.js';
+import { grants, OPERATOR_ROLES, OperatorRoleTable, type OperatorRole } from './operator-roles.js';
 
 const MAX_BODY = 64 * 1024;
 
@@ -170,7 +170,7 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
     seen.add(shape(r));
   }
   let document: Record<string, unknown> = {};
-  all.push(documentRoute(() => document));
+  all.push(meRoute(all), documentRoute(() => document));
   document = openApiDocument(o.title, all);
 
   let tlsServer: https.Server | undefined;
@@ -292,12 +292,42 @@ function documentRoute(doc: () => Record<string, unknown>): ApiRoute {
   };
 }
 
+/** What GET /api/me answers. */
+export const meResponse = z.object({
+  /** The operator id of the certificate (`urn:erab:operator:<id>`). */
+  id: z.string(),
+  /** The role this listener's `roles` table gives the operator. */
+  role: z.enum(OPERATOR_ROLES),
+  /** Every role whose routes the operator may use (grants(role, x)). */
+  grants: z.array(z.enum(OPERATOR_ROLES)),
+  /** `<METHOD> <path>` of each route that is not a read (`/commands/:id/approve`) → the least role it needs. */
+  needs: z.record(z.string(), z.enum(OPERATOR_ROLES)),
+}).strict();
+
+/**
+ * GET /api/me: the operator, the role and what each action needs, for a page to show only the
+ * actions the operator may take (the routes still check the role themselves).
+ */
+function meRoute(routes: readonly ApiRoute[]): ApiRoute {
+  return {
+    method: 'GET', path: '/api/me', action: 'api.me', role: 'viewer', summary: 'The operator of this certificate, the role, and the least role of each action',
+    response: meResponse,
+    handle: (req): z.infer<typeof meResponse> => ({
+      id: req.operator.id,
+      role: req.role,
+      grants: OPERATOR_ROLES.filter((r) => grants(req.role, r)),
+      needs: Object.fromEntries(routes.filter((r) => r.method !== 'GET').map((r) => [`${r.method} ${r.path}`, r.role])),
+    }),
+  };
+}
+
 /**
  * The document a listener with these routes serves at /openapi.json (itself included), without
  * starting it (the route-coverage test reads it).
  */
 export function operatorApiDocument(title: string, routes: readonly ApiRoute[], contributed: readonly OperatorRoute[] = []): Record<string, unknown> {
-  return openApiDocument(title, [...routes, ...contributed.map(contributedRoute), documentRoute(() => ({}))]);
+  const all = [...routes, ...contributed.map(contributedRoute)];
+  return openApiDocument(title, [...all, meRoute(all), documentRoute(() => ({}))]);
 }
 
 const errorBody = {

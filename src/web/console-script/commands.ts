@@ -24,13 +24,16 @@ function heldRow(c) {
   tr.append(td(c.id, { class: 'mono' }), td(iso(c.submittedAt)), td(c.submittedBy.id), td(commandWhat(c)), td(c.command.reason), td(c.needsSecondBecause || ''), td(iso(c.expiresAt)));
   const reason = el('input', { type: 'text', class: 'reason-input', maxlength: 500, placeholder: t('action.reasonPlaceholder') });
   const cell = el('td', { class: 'actions' });
-  cell.append(
+  // Only the actions the operator's role allows (GET /api/me); the two-person rule is the server's.
+  if (may('POST /commands/:id/approve')) cell.append(
     button(t('command.approve'), 'approve', async () => {
       const out = await send('POST', '/commands/' + enc(c.id) + '/approve', {});
       commandsById.set(out.record.id, out.record);
       drawCommands();
       notice(t('command.approved', { id: c.id, state: commandState(out.record) }), out.record.state === 'short');
     }),
+  );
+  if (may('POST /commands/:id/reject')) cell.append(
     reason,
     button(t('command.reject'), 'reject', async () => {
       const rec = await send('POST', '/commands/' + enc(c.id) + '/reject', { reason: reasonOf(reason) });

@@ -47,6 +47,21 @@ function button(label, cls, onClick) {
   });
   return b;
 }
+/**
+ * The operator this page is for (GET /api/me: id, role, the roles it grants, the least role of each
+ * action route); null until read, or when it cannot be read (then every action shows and the server decides).
+ */
+let me = null;
+/** True when the operator's role allows the action route \`METHOD /path/:param\` (the server still checks). */
+function may(route) {
+  if (!me) return true;
+  const need = me.needs[route];
+  return !need || me.grants.includes(need);
+}
+async function loadMe() {
+  try { me = await getJson('/api/me'); } catch (err) { me = null; }
+  drawMe();
+}
 /** The reason an operator typed next to an action, or the console's default one. */
 const reasonOf = (input) => (input && input.value.trim()) || t('action.defaultReason');
 

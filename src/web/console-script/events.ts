@@ -85,7 +85,7 @@ function eventCard(e) {
   card.appendChild(el('p', { class: 'origin' }, eventOrigin(e)));
   const why = eventShortfall(e);
   if (why) card.appendChild(el('p', { class: 'reason short' }, (short ? t('event.shortLabel') + ' ' : '') + why));
-  if (e.state === 'active' || e.state === 'accepted') {
+  if ((e.state === 'active' || e.state === 'accepted') && may('POST /api/events/:key/cancel')) {
     const reason = el('input', { type: 'text', class: 'reason-input', maxlength: 500, placeholder: t('action.reasonPlaceholder') });
     const cancel = button(t('event.cancel'), 'cancel', async () => {
       await send('POST', '/api/events/' + enc(e.key) + '/cancel', { reason: reasonOf(reason) });

@@ -87,17 +87,21 @@ function deviceRow(d) {
     td(kw(d.ratedReduceW) + ' / ' + kw(d.ratedIncreaseW)), td(onlineText(d.online), { class: 'online ' + (d.online ? 'on' : 'off') }),
     td(d.admission ? t('admission.' + d.admission, { defaultValue: d.admission }) : '–', { class: 'admission ' + (d.admission || '') }), td(versionOf(d)));
   const cell = el('td', { class: 'actions' });
-  // The actions the device's state allows (the role is the server's to check: a refusal shows in the notice).
+  // The actions the device's state allows, of those the operator's role allows (GET /api/me; the server checks again).
   const reason = el('input', { type: 'text', class: 'reason-input', maxlength: 500, placeholder: t('action.reasonPlaceholder') });
   reason.value = typedReasons.get(d.id) || '';
   reason.addEventListener('input', () => { if (reason.value) typedReasons.set(d.id, reason.value); else typedReasons.delete(d.id); });
-  const admit = () => button(t('admission.admit'), 'admit', () => decide(d, 'admit', { revision: d.admissionRevision }));
-  const reject = () => button(t('admission.reject'), 'reject', () => decide(d, 'reject', { reason: reasonOf(reason) }));
-  const quarantine = () => button(t('admission.quarantine'), 'quarantine', () => decide(d, 'quarantine', { reason: reasonOf(reason) }));
-  const release = () => button(t('admission.release'), 'release', () => decide(d, 'release', { revision: d.admissionRevision, reason: reasonOf(reason) }));
-  if (d.admission === 'pending') cell.append(admit(), reason, reject(), quarantine());
-  else if (d.admission === 'admitted') cell.append(reason, quarantine());
-  else if (d.admission === 'quarantined') cell.append(reason, release(), reject());
+  const bodies = {
+    admit: () => ({ revision: d.admissionRevision }),
+    reject: () => ({ reason: reasonOf(reason) }),
+    quarantine: () => ({ reason: reasonOf(reason) }),
+    release: () => ({ revision: d.admissionRevision, reason: reasonOf(reason) }),
+  };
+  const states = { pending: ['admit', 'reject', 'quarantine'], admitted: ['quarantine'], quarantined: ['release', 'reject'] };
+  const decisions = (states[d.admission] || []).filter((x) => may('POST /api/fleet/devices/:id/' + x));
+  // The reason box beside the buttons when one of them takes a reason.
+  if (decisions.some((x) => x !== 'admit')) cell.append(reason);
+  for (const x of decisions) cell.append(button(t('admission.' + x), x, () => decide(d, x, bodies[x]())));
   tr.appendChild(cell);
   return tr;
 }

@@ -18,6 +18,19 @@ function drawHeader() {
   const pending = [...commandsById.values()].filter((c) => c.state === 'held').length;
   $('#fleet').textContent = t('fleet', { online: status.resources.online, total: status.resources.total, gateways: status.gateways, pending });
 }
+/** The operator and role in the header; the command form only for a role that may submit. */
+function drawMe() {
+  const who = $('#me');
+  const form = $('#command-form');
+  const why = $('#command-form-role');
+  form.hidden = !may('POST /commands');
+  why.hidden = !form.hidden;
+  if (!me) { who.textContent = ''; return; }
+  who.textContent = t('me.who', { id: me.id, role: me.role });
+  who.dataset.id = me.id;
+  who.dataset.role = me.role;
+  why.textContent = t('me.needs', { what: t('newCommand.title'), role: me.needs['POST /commands'], id: me.id, held: me.role });
+}
 /** The header's counts (/api/summary: small whatever the fleet's size; /status carries every gateway). */
 async function loadStatus() {
   status = await getJson('/api/summary');
@@ -40,6 +53,7 @@ function applyLanguage() {
 function redraw() {
   applyLanguage();
   drawHeader();
+  drawMe();
   drawCommands();
   drawEvents();
   for (const l of Object.values(fleet)) l.draw();
@@ -73,7 +87,9 @@ function onDelta(kind, m) {
 async function loadAll() {
   held = [];
   try {
-    // The first device page first, alone: the server answers it before the heavier readings.
+    // Who the operator is first (a small answer): the rows show only the actions the role allows.
+    await loadMe();
+    // The first device page next, alone: the server answers it before the heavier readings.
     await fleet.devices.first();
     await Promise.all([loadServedPaths(), loadCommands().then(loadEvents), loadStatus()]);
     $('#error').textContent = '';

@@ -28,6 +28,7 @@ const QUARANTINE = 'test/roles/aggregator/device-quarantine-e2e.test.ts';
 const COVERED: Record<string, readonly string[]> = {
   'GET /': ['test/web/console.test.ts'],
   'GET /openapi.json': [E2E, TSO],
+  'GET /api/me': ['test/web/console-device-actions.test.ts'],
   'GET /status': [CONSOLE],
   'GET /events/{key}/series': [E2E],
   'GET /commands': ['test/roles/common/operator-routes.test.ts'],
@@ -93,6 +94,15 @@ test('every route of every operator listener has a test that calls it, and each 
         }
       }
     }
+  }
+});
+
+test('every operator listener serves GET /api/me to viewers, audited as api.me', () => {
+  for (const [name, doc] of Object.entries(documents())) {
+    const op = (doc.paths as Record<string, Record<string, Record<string, unknown>>>)['/api/me']?.get;
+    assert.ok(op, `${name}: no GET /api/me`);
+    assert.equal(op['x-erab-role'], 'viewer');
+    assert.equal(op['x-erab-audit-action'], 'api.me');
   }
 });
 
