@@ -129,7 +129,10 @@ export class Notifier {
         address: stored[i]!,
         status: 'pending',
         last_attempt_at: null,
-        next_attempt_at: notice.issuedAt,
+        // The issuer sends these itself, right after this transaction: not due for another
+        // process's retry round (the running aggregator's, on the same store) until the issuer's
+        // lease would have run out, i.e. only if the issuer died before sending them.
+        next_attempt_at: notice.issuedAt + this.leaseMs,
         lease_until: null,
         delivered_at: null,
         last_error: null,

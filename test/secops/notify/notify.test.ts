@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { pkiWorld, waitFor } from '../../kit/index.js';
 import { describeEachEngine } from '../../store/harness.js';
 import { AuditLog } from '../../../src/security/audit/log.js';
@@ -147,6 +148,45 @@ describeEachEngine('notifyAll', (fx) => {
     } finally {
       await late.close();
       audit.close();
+    }
+  });
+
+  test('a notice\'s deliveries belong to the process that issued it: another process\'s retry round leaves them alone while the issuer sends them', async () => {
+    // `erab vuln notify` issues a notice while `erab aggregator run` retries due deliveries on the
+    // same store: the retry round must not take deliveries the issuer is about to make (it did,
+    // and the CLI reported them pending). The first recipient's server holds the issuer (accepts,
+    // never answers) so its other delivery waits its turn (concurrency 1) while the other retries.
+    const location = await fx.location();
+    const store = await location.open(notifyMigrations);
+    const hold = createServer(() => {});
+    const held = new Set<Socket>();
+    hold.on('connection', (c) => held.add(c));
+    await new Promise<void>((r) => hold.listen(0, '127.0.0.1', r));
+    const port = await freePort();
+    const receiver = await startWebhookReceiver(servers.world, 'hook', ['aggregator:AGG1'], servers.secrets, port);
+    const reg = new ContactRegistry(store);
+    const slow = await reg.add({ participantId: 'AGG1', name: 'Slow', role: 'operator', language: 'en', channels: { webhook: hook((hold.address() as AddressInfo).port) } }, OPERATOR);
+    const fast = await reg.add({ participantId: 'AGG1', name: 'Fast', role: 'operator', language: 'en', channels: { webhook: hook(port) } }, OPERATOR);
+    const issuer = new Notifier(store, { channels: channels(), concurrency: 1, backoff: { baseMs: 0, maxMs: 0 } });
+    const other = new Notifier(await location.open(notifyMigrations), { channels: channels(), backoff: { baseMs: 0, maxMs: 0 } });
+    const issuing = issuer.notifyAll(advisory, [slow, fast]);
+    try {
+      await waitFor('the issuer holding at the first recipient', () => held.size > 0, 10_000);
+      assert.equal(await other.retryDue(), 0, 'the other process takes nothing the issuer is sending');
+      assert.equal(receiver.hooks.length, 0);
+      for (const c of held) c.destroy();
+      const { deliveries } = await issuing;
+      const byContact = new Map(deliveries.map((d) => [d.contactId, d.status]));
+      assert.equal(byContact.get(fast.id), 'delivered', 'the issuer delivered it and says so');
+      assert.equal(byContact.get(slow.id), 'pending', 'the held one failed and waits for a retry');
+      assert.equal(receiver.hooks.length, 1);
+    } finally {
+      for (const c of held) c.destroy();
+      await issuing.catch(() => undefined);
+      hold.close();
+      await receiver.close();
+      await issuer.close();
+      await other.close();
     }
   });
 
