@@ -62,6 +62,10 @@ const en = {
   request: {
     badQuery: 'query parameter "{{name}}": {{rule}}',
     badBody: '{{path}}: {{rule}}',
+    notFound: 'no {{method}} {{path}}',
+    methodNotAllowed: '{{method}} not allowed on {{path}}',
+    bodyTooLarge: 'request body exceeds {{max}} bytes',
+    bodyNotJson: 'request body is not valid JSON: {{why}}',
   },
   /** The rules of request.badQuery that erab states itself (zod's own come from core/zod-rules.ts). */
   rule: {
@@ -144,6 +148,10 @@ const ja: Widen<typeof en> = {
   request: {
     badQuery: 'クエリパラメーター「{{name}}」: {{ruleJa}}',
     badBody: 'リクエスト本文 {{path}}: {{ruleJa}}',
+    notFound: '{{method}} {{path}} はありません',
+    methodNotAllowed: '{{path}} には {{method}} を使えません',
+    bodyTooLarge: 'リクエスト本文が {{max}} バイトを超えています',
+    bodyNotJson: 'リクエスト本文が正しい JSON ではありません: {{why}}',
   },
   rule: {
     notRouteParameter: 'このルートのパラメーターではありません（使えるのは {{names}}）',

@@ -104,8 +104,9 @@ export interface ErabWorld {
   /** Calls the aggregator's operator API as `who` (mutual TLS with `who`'s certificate). */
   api(who: string, method: string, path: string, body?: unknown): Promise<Answer>;
   /**
-   * Waits until `count` batteries behind `gatewayId` are online at the aggregator (fresh telemetry,
-   * as the console API's `online` says, read as `who`) and resolves with their resource ids, sorted.
+   * Waits until `count` batteries behind `gatewayId` are online at the aggregator and ready for a
+   * dispatch (fresh telemetry and a state of charge: no `notReady` in the console API's device
+   * view, read as `who`) and resolves with their resource ids, sorted.
    */
   onlineBatteries(who: string, gatewayId: string, count?: number, timeoutMs?: number): Promise<string[]>;
   /** A simulated battery's operation mode (ECHONET Lite 0x027D01 EPC 0xDA), read over UDP from its process. */
@@ -278,7 +279,9 @@ export async function erabWorld(spec: ErabWorldSpec): Promise<ErabWorld> {
       api: (who, method, path, body) => operatorCall(consoleAt, pki.get(who), method, path, body),
       onlineBatteries: (who, gatewayId, count = 1, timeoutMs = 60_000) => waitFor(`${count} batteries behind ${gatewayId} online at the aggregator`, async () => {
         const r = await operatorCall(consoleAt, pki.get(who), 'GET', `/api/fleet/devices?gateway=${encodeURIComponent(gatewayId)}&online=true&limit=500`);
-        const ids = r.status === 200 ? (r.json.items as { id: string; resourceClass: string }[]).filter((d) => d.resourceClass === 'battery').map((d) => d.id).sort() : [];
+        // Online and ready: a battery's first power reading makes it online, but a dispatch also
+        // needs its state of charge (a later report); until then a command on it comes back short.
+        const ids = r.status === 200 ? (r.json.items as { id: string; resourceClass: string; notReady?: string }[]).filter((d) => d.resourceClass === 'battery' && d.notReady === undefined).map((d) => d.id).sort() : [];
         return ids.length >= count ? ids : undefined;
       }, timeoutMs),
       batteryMode: async (site) => {

@@ -4,11 +4,11 @@
  * empty body reads as `{}`.
  */
 import type { IncomingMessage } from 'node:http';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain, type Explained } from '../../core/errors.js';
 
-/** Bad request body, with the HTTP status to answer. */
+/** Bad request body, with the HTTP status to answer (keyed: the console says it in the operator's language). */
 export class RequestBodyError extends InvalidInputError {
-  constructor(readonly status: 400 | 413, message: string) {
+  constructor(readonly status: 400 | 413, message: string | Explained) {
     super(message);
   }
 }
@@ -20,8 +20,11 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > maxBytes) {
-        reject(new RequestBodyError(413, `request body exceeds ${maxBytes} bytes`));
-        req.destroy();
+        // Not destroyed: the client is owed its 413. The rest is read and dropped (bounded by the
+        // server's request timeout), and the answer closes the connection.
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new RequestBodyError(413, explain('request.bodyTooLarge', { max: maxBytes })));
         return;
       }
       chunks.push(c);
@@ -31,7 +34,7 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
       } catch (err) {
-        reject(new RequestBodyError(400, `request body is not valid JSON: ${(err as Error).message}`));
+        reject(new RequestBodyError(400, explain('request.bodyNotJson', { why: (err as Error).message })));
       }
     });
     req.on('error', reject);

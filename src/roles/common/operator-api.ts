@@ -199,6 +199,8 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
   });
   const sendError = (reply: Reply, e: unknown): void => {
     const { status, body } = errorResponse(e);
+    // 413: the rest of the body is still arriving; the answer ends the connection with it.
+    if (status === 413) void reply.header('connection', 'close');
     void reply.code(status).header('cache-control', 'no-store').send(body);
   };
   app.setErrorHandler((err: Error, _req, reply) => {
@@ -214,10 +216,12 @@ export async function startOperatorApi(o: OperatorApiOptions): Promise<RunningOp
     } catch {
       parts = [];
     }
+    // Keyed like every other error, so the console and the CLI say it in the operator's language.
+    const params = { method: req.method.slice(0, 16), path: path.slice(0, 100) };
     if (all.some((r) => matches(r, parts))) {
-      return void reply.code(405).send({ error: `${req.method} not allowed on ${path.slice(0, 100)}`, code: 'method_not_allowed' });
+      return void reply.code(405).send({ error: explain('request.methodNotAllowed', params).text, code: 'method_not_allowed', key: 'request.methodNotAllowed', params });
     }
-    void reply.code(404).send({ error: `no ${req.method} ${path.slice(0, 100)}`, code: 'not_found' });
+    void reply.code(404).send({ error: explain('request.notFound', params).text, code: 'not_found', key: 'request.notFound', params });
   });
 
   for (const route of all) {

@@ -136,6 +136,12 @@ test('portfolio imported while running; a pending device admitted on its gateway
   await until('the admitted battery in the aggregator\'s fleet, online', () => agg.fleet.spec(battery.deviceId) && agg.engine.freshPower(battery.deviceId) !== undefined);
   const online = await operatorCall(console_(), dave, 'GET', `/api/fleet/devices?gateway=GW2&online=true`);
   assert.deepEqual(online.json.items.map((d: { id: string }) => d.id), [battery.deviceId]);
+  // Online is not yet ready: the device view says why until its state of charge has come too.
+  await until('the admitted battery ready for a dispatch (no notReady in its view)', async () => {
+    const v = (await operatorCall(console_(), dave, 'GET', `/api/fleet/devices?gateway=GW2`)).json.items.find((d: { id: string }) => d.id === battery.deviceId);
+    if (v?.notReady !== undefined) assert.match(v.notReady, /^(offline|no fresh telemetry|state of charge unknown)$/);
+    return v && v.notReady === undefined;
+  });
 
   // Quarantine: an operator may not, a security officer may; release names the new revision.
   // (the path `erab incident act … quarantine` uses, the same route)

@@ -190,6 +190,32 @@ test('engine: an approved fleet-wide operator command runs as an operator event;
   assert.equal(gws.events.get('gw2')!.descriptor.eventStatus, 'cancelled');
 });
 
+test('engine: notReady says why a resource cannot be dispatched now; a short command names the resources left out and why', async () => {
+  const { clock, engine, fleet, report } = setup();
+  assert.equal(engine.notReady('b1'), undefined);
+  assert.equal(engine.notReady('nope'), 'unknown resource');
+  // b5: its first power reading made it online, its state of charge has not come yet (a later
+  // report): a command on it alone finds nothing to dispatch, and says why.
+  fleet.upsert({ id: 'b5', venId: 'gw2', resourceClass: 'battery', ratedReduceW: 3000, ratedIncreaseW: 3000, capacityWh: 10_000, reservePercent: 20, costPerKWh: 1 });
+  assert.equal(engine.notReady('b5'), 'offline');
+  fleet.recordPower('b5', 0, epochMillis(clock.now()));
+  assert.equal(engine.notReady('b5'), 'state of charge unknown');
+  fleet.recordStatus('b1', { manualOverride: true }, epochMillis(clock.now()));
+  assert.equal(engine.notReady('b1'), 'under manual override');
+  const book = new ApprovalBook({ ...cfg.approvals, maxSingleOperatorFleetPercent: 100 }, clock, new MemoryAuditSink(), () => fleet.size);
+  const out = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 2000, resources: ['b1', 'b5'], durationMs: 600_000, reason: 'drill' });
+  assert.equal(out.state, 'approved');
+  const r = await engine.executeManual(out.record);
+  assert.deepEqual([r.allocatedW, r.shortfallW, r.leftOut], [0, 2000, '1 under manual override, 1 state of charge unknown']);
+  book.markExecuted(out.record.id, r);
+  assert.deepEqual([book.get(out.record.id)!.state, book.get(out.record.id)!.leftOut], ['short', '1 under manual override, 1 state of charge unknown']);
+  // Stale telemetry: ready again once it is fresh.
+  clock.advance(cfg.closedLoop.telemetryMaxAgeMs + 1);
+  assert.equal(engine.notReady('b2'), 'no fresh telemetry');
+  report();
+  assert.equal(engine.notReady('b2'), undefined);
+});
+
 test('engine: a slow resource\'s gap is re-dispatched, and the surplus is given back once it catches up', async () => {
   const { clock, engine, gws, report } = setup();
   assert.equal((await engine.offer(plan())).optType, 'optIn');

@@ -15,6 +15,7 @@ import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { TlsMaterial, clientTlsOptions } from '../../../src/security/tls.js';
 import type { IssuedCertificate } from '../../../src/security/pki/index.js';
 import { pkiWorld } from '../../kit/index.js';
+import { errorText } from '../../../src/core/error-messages.js';
 
 test('the same method and path contributed twice is refused', () => {
   const r: OperatorRoute = { method: 'GET', path: '/api/x/:id', action: 'x', handle: () => ({}) };
@@ -54,7 +55,18 @@ test('contributed routes on the console: operators only, params and body handed 
     const echo = await call(world.certs.alice, 'POST', '/api/echo/a%2Fb', '{"n":1}');
     assert.equal(echo.status, 200, echo.text);
     assert.deepEqual(JSON.parse(echo.text), { id: 'a/b', body: { n: 1 }, by: 'alice' });
-    assert.equal((await call(world.certs.alice, 'POST', '/api/echo/1', '{nope')).status, 400);
+    // Refusals before any route's own code are keyed too: the console says them in the operator's language.
+    const keyed = async (r: Promise<{ status: number; text: string }>, status: number, key: string, ja: RegExp) => {
+      const a = await r;
+      const body = JSON.parse(a.text) as { error: string; key: string; params: Record<string, string | number> };
+      assert.deepEqual([a.status, body.key], [status, key], a.text);
+      assert.equal(errorText('en', body.key, body.params), body.error);
+      assert.match(errorText('ja', body.key, body.params) ?? '', ja);
+    };
+    await keyed(call(world.certs.alice, 'POST', '/api/echo/1', '{nope'), 400, 'request.bodyNotJson', /^リクエスト本文が正しい JSON ではありません: /);
+    await keyed(call(world.certs.alice, 'POST', '/api/echo/1', `{"n":"${'x'.repeat(70 * 1024)}"}`), 413, 'request.bodyTooLarge', /^リクエスト本文が 65536 バイトを超えています$/);
+    await keyed(call(world.certs.alice, 'GET', '/api/echo/1'), 405, 'request.methodNotAllowed', /^\/api\/echo\/1 には GET を使えません$/);
+    await keyed(call(world.certs.alice, 'GET', '/api/nowhere'), 404, 'request.notFound', /^GET \/api\/nowhere はありません$/);
     const gw = await call(world.certs.gw, 'POST', '/api/echo/1', '{}');
     assert.equal(gw.status, 403);
     assert.match(JSON.parse(gw.text).error, /only operator certificates/);
@@ -65,7 +77,7 @@ test('contributed routes on the console: operators only, params and body handed 
     assert.equal((await call(world.certs.alice, 'GET', '/commands')).status, 200, 'the console\'s own routes');
 
     const trail = audit.records.filter((r) => r.action.startsWith('test.')).map((r) => `${r.action} ${r.outcome} ${r.actor.id}`);
-    assert.deepEqual(trail, ['test.echo success alice', 'test.echo failure alice', 'test.echo refused GW1', 'test.boom failure alice']);
+    assert.deepEqual(trail, ['test.echo success alice', 'test.echo failure alice', 'test.echo failure alice', 'test.echo refused GW1', 'test.boom failure alice']);
     assert.match(audit.records.find((r) => r.action === 'test.boom')!.reason!, /secret detail/, 'the cause is audited, not answered');
   } finally {
     await agg.stop();

@@ -408,7 +408,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       const short = result.shortfallW > 0;
       audit.append({
         actor: { kind: 'operator', id: rec.submittedBy.id, fingerprint: rec.submittedBy.fingerprint }, action: 'operator.command.execute', target: rec.id,
-        outcome: short ? 'failure' : 'success', ...(short ? { reason: `short by ${(result.shortfallW / 1000).toFixed(1)} kW: the addressed resources cannot take ${(rec.command.powerW / 1000).toFixed(1)} kW` } : {}),
+        outcome: short ? 'failure' : 'success', ...(short ? { reason: `short by ${(result.shortfallW / 1000).toFixed(1)} kW: the addressed resources cannot take ${(rec.command.powerW / 1000).toFixed(1)} kW${result.leftOut ? ` (left out: ${result.leftOut})` : ''}` } : {}),
         details: { ...result, approvedBy: rec.approvedBy?.id },
       });
       return result;

@@ -67,6 +67,8 @@ export interface CommandRecord {
   /** Once run: the power sent to resources and the part no resource could take, W. */
   allocatedW?: number | undefined;
   shortfallW?: number | undefined;
+  /** A short command: the addressed resources left out and why, e.g. "2 no fresh telemetry". */
+  leftOut?: string | undefined;
 }
 
 /** What submitting a command led to. */
@@ -217,11 +219,12 @@ export class ApprovalBook {
   }
 
   /** Marks an approved command as sent to the fleet: `short` when part of its power found no resource. */
-  markExecuted(id: string, result: { allocatedW: number; shortfallW: number } = { allocatedW: 0, shortfallW: 0 }): void {
+  markExecuted(id: string, result: { allocatedW: number; shortfallW: number; leftOut?: string | undefined } = { allocatedW: 0, shortfallW: 0 }): void {
     const rec = this.records.get(id);
     if (!rec || rec.state !== 'approved') return;
     rec.allocatedW = result.allocatedW;
     rec.shortfallW = result.shortfallW;
+    if (result.leftOut) rec.leftOut = result.leftOut;
     rec.state = result.shortfallW > 0 ? 'short' : 'executed';
   }
 

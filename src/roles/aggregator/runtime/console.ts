@@ -99,6 +99,7 @@ const commandRecord = z.object({
   id: z.string(), state: z.enum(['held', 'approved', 'rejected', 'expired', 'executed', 'short']), submittedAt: z.number(), expiresAt: z.number(),
   submittedBy: z.object({ id: z.string() }).loose(), approvedBy: z.object({ id: z.string() }).loose().optional(),
   needsSecondBecause: z.string().optional(), allocatedW: z.number().optional(), shortfallW: z.number().optional(),
+  leftOut: z.string().optional().describe('a short command: the addressed resources that could not take part and why, e.g. "2 no fresh telemetry"'),
   command: z.object({ action: z.string(), powerW: z.number(), resources: z.union([z.literal('fleet'), z.array(z.string())]), durationMs: z.number(), reason: z.string() }),
 }).loose();
 const commandOutcome = z.object({ record: commandRecord, result: z.object({ key: z.string(), allocatedW: z.number(), shortfallW: z.number() }).optional() });
@@ -108,6 +109,7 @@ const deviceView = z.object({
   admission: z.enum(ADMISSION_STATES).nullable().describe('the device\'s admission at its gateway (null: no inventory of its gateway accepted)'),
   admissionRevision: z.number().int().nullable().describe('the revision of its admission record: admit names it'),
   version: z.string().optional().describe('firmware version, from the portfolio'),
+  notReady: z.string().optional().describe('why the device cannot take part in a dispatch now (offline, no fresh telemetry, state of charge unknown, under manual override…); absent when it can'),
 }).loose();
 const admissionSent = z.object({ eventId: z.string(), deviceId: z.string(), gateway: z.string(), decision: z.enum(ADMISSION_DECISIONS), revision: z.number().int() });
 
@@ -126,11 +128,16 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     return v;
   };
   const admissionOf = (id: string) => agg.fleet.state(id)?.admission;
+  const notReady = (id: string) => {
+    const why = agg.engine.notReady(id);
+    return why === undefined ? undefined : { notReady: why };
+  };
   const deviceOf = (s: ResourceSpec) => {
     const a = admissionOf(s.id);
     return {
       id: s.id, gateway: s.venId, resourceClass: s.resourceClass, ratedReduceW: s.ratedReduceW, ratedIncreaseW: s.ratedIncreaseW, ...(s.pool ? { pool: s.pool } : {}), online: online(s.id),
       admission: a?.state ?? null, admissionRevision: a?.revision ?? null,
+      ...(notReady(s.id) ?? {}),
     };
   };
   const eventOr404 = (key: string) => {

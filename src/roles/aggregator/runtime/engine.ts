@@ -319,7 +319,7 @@ export class DispatchEngine {
    * Runs an approved operator command as an event `operator/<id>`. Partial delivery is
    * allowed (the operator sees the shortfall); `release` cancels every operator event.
    */
-  async executeManual(rec: CommandRecord): Promise<{ key: string; allocatedW: number; shortfallW: number }> {
+  async executeManual(rec: CommandRecord): Promise<{ key: string; allocatedW: number; shortfallW: number; leftOut?: string }> {
     if (rec.state !== 'approved') throw new PolicyRefusedError(explain('command.notApproved', { id: rec.id, state: rec.state }));
     const c = rec.command;
     if (c.action === 'release') {
@@ -338,7 +338,10 @@ export class DispatchEngine {
     const answer = await this.offer(plan, 'operator', true);
     if (answer.optType !== 'optIn') throw new PolicyRefusedError(explain('command.notAllocated', { id: rec.id, why: answer.reason ?? '' }));
     const ev = this.events.get(key)!;
-    return { key, allocatedW: ev.allocation.allocatedW[0]!, shortfallW: ev.allocation.shortfallW[0]! };
+    const shortfallW = ev.allocation.shortfallW[0]!;
+    // A short command says which addressed resources could not take part and why (the operator's
+    // next step differs: wait for telemetry, release an override, admit a device…).
+    return { key, allocatedW: ev.allocation.allocatedW[0]!, shortfallW, ...(shortfallW > 0 && this.lastLeftOut ? { leftOut: this.lastLeftOut } : {}) };
   }
 
   /**
@@ -629,6 +632,18 @@ export class DispatchEngine {
     if (atLimit > 0) left.set(`usable but with no ${plan.direction === 'reduce' ? 'downward' : 'upward'} room (power limit or committed)`, atLimit);
     this.lastLeftOut = [...left].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${n} ${why}`).join(', ');
     return out;
+  }
+
+  /**
+   * Why one resource cannot take part in a dispatch now (the pool's own tests, less other events'
+   * commitments): offline, under manual override, not admitted, no fresh telemetry, state of
+   * charge unknown…; undefined when it can.
+   */
+  notReady(id: string): string | undefined {
+    const spec = this.o.fleet.spec(id);
+    if (!spec) return 'unknown resource';
+    const base = this.o.fleet.freshPower(id, this.o.clock.now(), this.o.closedLoop.telemetryMaxAgeMs);
+    return whyNotUsable(spec, this.o.fleet.state(id), base);
   }
 
   /** Why resources were left out of the last pool, e.g. "10 pv not steerable by set point, 2 offline". */
