@@ -18,7 +18,7 @@ import { CHROMIUM_MISSING, erabWorld, launchChromium, operatorPage, pkiWorld } f
 test('alerts (acknowledged from the page), findings and compliance panels; a panel whose route is absent hidden; TLS refusals; the audit log verified', { timeout: 240_000, skip: CHROMIUM_MISSING }, async () => {
   // `erab aggregator run` as a process, with a compliance profile (secops attach as they do in production).
   const world = await erabWorld({
-    prefix: 'erab-console-panels-', operators: { alice: 'security officer' }, portfolio: false,
+    prefix: 'erab-console-panels-', operators: { alice: 'security officer', dave: 'viewer' }, portfolio: false,
     aggregator: { downstream: { host: '127.0.0.1', port: 0, allowList: { participants: ['gateway:GW1'] } } },
     aggregatorArgs: ({ dir, configFile }) => {
       const profile = join(dir, 'compliance.json');
@@ -48,6 +48,16 @@ test('alerts (acknowledged from the page), findings and compliance panels; a pan
     assert.equal(await page.isVisible('#alerts'), true);
     const alertId = await alertRow.getAttribute('data-id');
     assert.match(await alertRow.textContent() ?? '', /open/);
+    // A viewer sees the same open alert with no Acknowledge button (the server would refuse it too).
+    const viewer = await operatorPage(browser, { origin: world.origin, cert: world.pki.get('dave'), locale: 'en-US' });
+    await viewer.page.goto(`${world.origin}/`);
+    await viewer.page.waitForSelector('#me', { timeout: 30_000 });
+    await viewer.page.waitForSelector(`#alerts tr[data-id="${alertId}"]`, { timeout: 30_000 });
+    assert.match(await viewer.page.textContent(`#alerts tr[data-id="${alertId}"]`) ?? '', /open/);
+    assert.equal(await viewer.page.locator(`#alerts tr[data-id="${alertId}"] button.ack`).count(), 0, 'no Acknowledge for a viewer');
+    assert.equal((await world.api('dave', 'POST', `/api/alerts/${encodeURIComponent(alertId!)}/ack`, {})).status, 403);
+    assert.deepEqual(viewer.errors, []);
+    await viewer.context.close();
     await page.click(`#alerts tr[data-id="${alertId}"] button.ack`);
     await page.waitForSelector(`#alerts tr[data-id="${alertId}"]:not(:has(button.ack))`, { timeout: 15_000 });
     assert.match(await page.textContent(`#alerts tr[data-id="${alertId}"]`) ?? '', /acknowledged by alice/);

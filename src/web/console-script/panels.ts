@@ -43,7 +43,7 @@ function drawAlerts(body, page) {
     const text = a.description && a.description[i18next.language] ? a.description[i18next.language] : a.summary;
     tr.append(td(iso(a.raisedAt)), td(t('alerts.sev.' + a.severity, { defaultValue: a.severity })), td(text), td(a.status === 'acknowledged' ? t('alerts.acked', { by: a.ackedBy || '?' }) : t('alerts.open')));
     const cell = el('td', { class: 'actions' });
-    if (a.status !== 'acknowledged') cell.appendChild(button(t('alerts.ack'), 'ack', async () => {
+    if (a.status !== 'acknowledged' && may('POST /api/alerts/:id/ack')) cell.appendChild(button(t('alerts.ack'), 'ack', async () => {
       await send('POST', '/api/alerts/' + enc(a.id) + '/ack', {});
       notice(t('alerts.ackDone', { id: a.id }));
       await loadPanels();
