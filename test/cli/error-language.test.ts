@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeInLanguage, explain, NotAuthorizedError } from '../../src/core/errors.js';
+import { describeInLanguage, ErabError, explain, NotAuthorizedError } from '../../src/core/errors.js';
+import { loadSchedule } from '../../src/roles/tso/schedule.js';
+import { loadRules } from '../../src/secops/detect/rules.js';
 import { ERROR_MESSAGES } from '../../src/core/error-messages.js';
 import { erabWorld, spawnErab } from '../kit/index.js';
 
@@ -138,5 +140,44 @@ test('erab aggregator approve by the operator who submitted the command, and era
     assert.equal(bogus.err, 'erab: 拒否されました（HTTP 400）: クエリパラメーター「cursor」: この一覧が返したカーソルではありません（nextCursor を受け取ったまま指定してください）\n');
   } finally {
     await world.stop();
+  }
+});
+
+test('a TSO schedule file and detection rules: refusals keyed, each problem\'s path and rule in ja and en', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'erab-err-lang-files-'));
+  const refusal = (f: () => unknown): ErabError => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof ErabError, String(e));
+      return e;
+    }
+    assert.fail('not refused');
+  };
+  try {
+    const schedule = join(dir, 'schedule.json');
+    writeFileSync(schedule, JSON.stringify({ dispatches: 'tomorrow' }));
+    const s = refusal(() => loadSchedule(schedule, Date.now()));
+    assert.equal(s.key, 'config.scheduleInvalid');
+    assert.match(describeInLanguage(s, 'en'), new RegExp(`^schedule file ${schedule.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is invalid:\\n {2}- dispatches: `));
+    assert.match(describeInLanguage(s, 'ja'), /^スケジュールファイル \S+ に誤りがあります:\n {2}- dispatches: 配列を指定してください/);
+
+    const rulesFile = join(dir, 'rules.json');
+    writeFileSync(rulesFile, JSON.stringify({ version: 2, rules: [] }));
+    const r = refusal(() => loadRules({ file: rulesFile }));
+    assert.match(describeInLanguage(r, 'ja'), /^\S+rules\.json の検知ルールに誤りがあります:\n {2}- version: /);
+    writeFileSync(rulesFile, '{ not json');
+    assert.match(describeInLanguage(refusal(() => loadRules({ file: rulesFile })), 'ja'), /^検知ルールファイル \S+rules\.json: /);
+
+    const unknown = refusal(() => loadRules({ overrides: { 'no-such-rule': { enabled: false } } }));
+    assert.match(describeInLanguage(unknown, 'en'), /^detection rule override "no-such-rule": no such rule \(known: /);
+    assert.match(describeInLanguage(unknown, 'ja'), /^検知ルールの上書き「no-such-rule」: そのようなルールはありません（あるのは /);
+    const badOverride = refusal(() => loadRules({ overrides: { 'mtls-refusals-from-source': { severity: 'extreme' } } }));
+    assert.match(describeInLanguage(badOverride, 'ja'), /^検知ルールの上書き設定に誤りがあります:\n {2}- mtls-refusals-from-source\.severity: /);
+    const breaking = refusal(() => loadRules({ overrides: { 'mtls-refusals-from-source': { params: { count: 0 } } } }));
+    assert.equal(breaking.key, 'config.overrideInvalid', breaking.message);
+    assert.match(describeInLanguage(breaking, 'ja'), /^検知ルールの上書き「mtls-refusals-from-source」に誤りがあります:\n {2}- /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

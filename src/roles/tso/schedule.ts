@@ -9,8 +9,8 @@
  * start rounded up to the next 30-minute boundary) or absolute (`issueAt`, `start`: ISO 8601).
  */
 import { z } from 'zod';
-import { ConfigError } from '../../core/errors.js';
-import { formatIssues, readConfigFile } from '../../core/config.js';
+import { ConfigError, explain } from '../../core/errors.js';
+import { configIssueLines, readConfigFile } from '../../core/config.js';
 import { komaCeil } from '../../core/jst.js';
 import { DISPATCH_DIRECTIONS } from '../../core/domain/direction.js';
 import type { DispatchInput } from './tso.js';
@@ -38,8 +38,8 @@ export interface ScheduledDispatch {
 
 /** Reads and validates a schedule file; relative times count from `now`. */
 export function loadSchedule(file: string, now: number): ScheduledDispatch[] {
-  const parsed = scheduleSchema.safeParse(readConfigFile(file));
-  if (!parsed.success) throw new ConfigError(`schedule file ${file} is invalid:\n${formatIssues(parsed.error.issues)}`);
+  const parsed = scheduleSchema.safeParse(readConfigFile(file), { reportInput: true });
+  if (!parsed.success) throw new ConfigError(explain('config.scheduleInvalid', { file }), { details: configIssueLines(parsed.error.issues) });
   return parsed.data.dispatches.map((e) => {
     const issueAt = e.issueAt ? Date.parse(e.issueAt) : now + (e.issueAfterMinutes ?? 0) * 60_000;
     const start = e.start ? Date.parse(e.start) : komaCeil(now + e.startAfterMinutes! * 60_000);

@@ -13,8 +13,8 @@
 import type { Attach, RoleContext } from '../../roles/common/composition.js';
 import type { DetectionConfig } from '../../roles/common/detection-config.js';
 import type { Migration } from '../../store/migrations.js';
-import { ConfigError } from '../../core/errors.js';
-import { formatIssues } from '../../core/config.js';
+import { ConfigError, explain } from '../../core/errors.js';
+import { configIssueLines } from '../../core/config.js';
 import { createNotifier, notifyConfigSchema } from '../notify/config.js';
 import { notifyMigrations } from '../notify/tables.js';
 import { detectMigrations } from './alerts.js';
@@ -59,8 +59,8 @@ export function detectionAttachment(settings: DetectionConfig, o: DetectionAttac
     const channels: AlertChannel[] = [inbox, ...(typeof o.channels === 'function' ? o.channels(ctx) : o.channels ?? [])];
     let notifier: ReturnType<typeof createNotifier> | undefined;
     if (settings.notify) {
-      const parsed = notifyConfigSchema.safeParse(settings.notify);
-      if (!parsed.success) throw new ConfigError(`detection.notify: ${formatIssues(parsed.error.issues)}`);
+      const parsed = notifyConfigSchema.safeParse(settings.notify, { reportInput: true });
+      if (!parsed.success) throw new ConfigError(explain('config.sectionInvalid', { section: 'detection.notify' }), { details: configIssueLines(parsed.error.issues) });
       notifier = createNotifier(ctx.store, parsed.data, { audit: ctx.audit, clock: ctx.clock, ...(o.env ? { env: o.env } : {}) });
       channels.push(new NotifyAlertChannel(notifier, alertRecipients(ctx.store, settings.recipients), `${ctx.role}:${ctx.id}`));
       notifier.start(); // retries deliveries a failed attempt (or a crash) left pending

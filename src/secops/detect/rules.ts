@@ -10,8 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../../core/errors.js';
-import { formatIssues } from '../../core/config.js';
+import { ConfigError, explain } from '../../core/errors.js';
+import { configIssueLines } from '../../core/config.js';
 import { OBSERVATION_FIELDS } from './observation.js';
 // Imported (not only read) so the compiler ships the file beside this module in dist/.
 import shippedRules from './rules/detection-rules.json' with { type: 'json' };
@@ -104,9 +104,9 @@ export const ruleOverridesSchema = z.record(z.string(), ruleOverrideSchema);
 export type RuleOverrides = z.output<typeof ruleOverridesSchema>;
 
 /** Parses a rule file's content; throws ConfigError naming the file, the field and the rule broken. */
-export function parseRules(json: unknown, source = 'detection rules'): Rule[] {
-  const r = ruleFileSchema.safeParse(json);
-  if (!r.success) throw new ConfigError(`${source} are invalid:\n${formatIssues(r.error.issues)}`);
+export function parseRules(json: unknown, file = '(built in)'): Rule[] {
+  const r = ruleFileSchema.safeParse(json, { reportInput: true });
+  if (!r.success) throw new ConfigError(explain('config.rulesInvalid', { file }), { details: configIssueLines(r.error.issues) });
   return r.data.rules;
 }
 
@@ -121,26 +121,26 @@ export function loadRules(opts: { file?: string | URL; overrides?: RuleOverrides
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new ConfigError(`detection rules file ${String(file)}: ${(err as Error).message}`, { cause: err });
+      throw new ConfigError(explain('config.rulesUnreadable', { file: String(file), why: (err as Error).message }), { cause: err });
     }
   }
-  const rules = parseRules(json, `detection rules in ${String(file)}`);
-  const o = ruleOverridesSchema.safeParse(opts.overrides ?? {});
-  if (!o.success) throw new ConfigError(`detection rule overrides are invalid:\n${formatIssues(o.error.issues)}`);
+  const rules = parseRules(json, String(file));
+  const o = ruleOverridesSchema.safeParse(opts.overrides ?? {}, { reportInput: true });
+  if (!o.success) throw new ConfigError(explain('config.overridesInvalid'), { details: configIssueLines(o.error.issues) });
   return applyOverrides(rules, o.data);
 }
 
 export function applyOverrides(rules: readonly Rule[], overrides: RuleOverrides): Rule[] {
   const known = new Set(rules.map((r) => r.id));
   for (const id of Object.keys(overrides)) {
-    if (!known.has(id)) throw new ConfigError(`detection rule override "${id}": no such rule (known: ${[...known].join(', ')})`);
+    if (!known.has(id)) throw new ConfigError(explain('config.unknownRule', { id, known: [...known].join(', ') }));
   }
   return rules.map((rule) => {
     const o = overrides[rule.id];
     if (!o) return rule;
     const merged = { ...rule, ...o, params: { ...rule.params, ...(o.params ?? {}) } };
-    const r = ruleSchema.safeParse(merged);
-    if (!r.success) throw new ConfigError(`detection rule override "${rule.id}" is invalid:\n${formatIssues(r.error.issues)}`);
+    const r = ruleSchema.safeParse(merged, { reportInput: true });
+    if (!r.success) throw new ConfigError(explain('config.overrideInvalid', { id: rule.id }), { details: configIssueLines(r.error.issues) });
     return r.data;
   });
 }
