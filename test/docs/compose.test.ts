@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../kit/index.js';
 import { guideSteps } from './guide-blocks.js';
 import { guideWaits } from './guide-waits.js';
+import { runSync, shSync, type Ran } from './shell.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const composeDir = join(repo, 'deploy/compose');
@@ -38,14 +39,7 @@ function compose(): string[] | string {
 const tool = compose();
 const SKIP = typeof tool === 'string' ? tool : false;
 
-interface Ran { code: number | null; out: string; err: string }
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = composeDir): Ran {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
-}
-function sh(script: string, env: NodeJS.ProcessEnv, cwd: string): Ran {
-  return run('/bin/sh', ['-e', '-c', script], env, cwd);
-}
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = composeDir): Ran => runSync(cmd, args, env, cwd);
 
 /** Every file under `dir` readable by the container's service user; private keys its own, 0600. */
 function handOver(dir: string, uid: number, gid: number): void {
@@ -99,7 +93,7 @@ test('the Compose file runs the guide\'s deployment: devices admitted and online
           .replace('--ip 192.0.2.10', '--dns tso --ip 127.0.0.1')
           .replace('--ip 192.0.2.20', '--dns aggregator --ip 127.0.0.1')
           .replace(/--ip 192\.0\.2\.4\d/g, '');
-        const r = sh(body, hostEnv, root);
+        const r = shSync(body, root, hostEnv);
         assert.equal(r.code, 0, `${step.line}: ${r.err}`);
       }
     }
@@ -126,7 +120,7 @@ test('the Compose file runs the guide\'s deployment: devices admitted and online
       if (step.kind === 'wait' && step.arg === 'tso-event-at-aggregator') continue; // the TSO dispatch waits for a コマ: the guide test covers it
       const body = () => toHost(step.body).replaceAll('/etc/erab', etc).replaceAll('<command-id>', commandId);
       if (step.kind === 'run') {
-        const out = sh(body(), hostEnv, root);
+        const out = shSync(body(), root, hostEnv);
         assert.equal(out.code, 0, `docs/production.md:${step.line}: ${out.err}${out.out}\n${dc('logs', '--tail', '40').out}`);
         commandId = /command ([0-9a-f-]{36}) held/.exec(out.out)?.[1] ?? commandId;
         continue;
@@ -134,9 +128,9 @@ test('the Compose file runs the guide\'s deployment: devices admitted and online
       const check = waits[step.arg];
       assert.ok(check, `docs/production.md:${step.line}: no condition for wait ${step.arg}`);
       await waitFor(`docs/production.md:${step.line} (${step.arg})`, async () => {
-        const out = sh(body(), hostEnv, root);
+        const out = shSync(body(), root, hostEnv);
         if (out.code !== 0) return false;
-        return check(out.out, async () => JSON.parse(sh(`${body().trimEnd()} --json`, hostEnv, root).out));
+        return check(out.out, async () => JSON.parse(shSync(`${body().trimEnd()} --json`, root, hostEnv).out));
       }, 300_000).catch((e: Error) => { throw new Error(`${e.message}\n${dc('logs', '--tail', '60').out}`); });
     }
     assert.ok(commandId, 'the fleet command was held for a second operator');

@@ -24,23 +24,10 @@ import { freshDatabase, postgresUnreachable } from '../store/harness.js';
 import { formatJst, komaCeil } from '../../src/core/jst.js';
 import { guideSteps, type GuideStep } from './guide-blocks.js';
 import { guideWaits } from './guide-waits.js';
+import { sh, type Ran } from './shell.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const guide = readFileSync(join(repo, 'docs/production.md'), 'utf8');
-
-interface Ran { code: number | null; out: string; err: string }
-
-function sh(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('/bin/sh', ['-e', '-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    p.on('error', reject);
-    p.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 test('the guide\'s steps parse: files, commands, services and waits in order', () => {
   const steps = guideSteps(guide);
