@@ -356,7 +356,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       closers.push(scheduleRetention(retention, clock, (now) => applyRetention(portfolioDb, store, retention, now, audit), log));
     }
 
-    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined);
+    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined, (pool) => fleet.poolSize(pool));
     audit.append({ actor: { kind: 'system', id: cfg.id }, action: 'aggregator.start', outcome: 'success', details: { downstreamPort: port, upstream: cfg.upstream.map((p) => p.name) } });
 
     const status = (): AggregatorStatus => {
