@@ -249,6 +249,15 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         if (spec) {
           portfolio.set(spec.id, spec);
           fleet.upsert(spec);
+        } else if (r) {
+          // Learned from the gateway's reports (no portfolio limits yet): it still belongs to its
+          // site's pool, so a command on that pool addresses it.
+          const known = fleet.spec(r.id);
+          const pool = r.poolId ?? undefined;
+          if (known && known.pool !== pool) {
+            const { pool: _old, ...rest } = known;
+            fleet.upsert(pool === undefined ? rest : { ...rest, pool });
+          }
         }
       }
     };
