@@ -376,4 +376,23 @@ test('a command on a pool with a later start: the pools listed; unknown pool and
   assert.deepEqual([refused.status, refused.json.key], [409, 'command.startPassed'], refused.text);
   assert.match(errorText('ja', refused.json.key, refused.json.params)!, /開始時刻 .* を過ぎた/);
   assert.equal((await operatorCall(console_(), dave, 'GET', `/api/commands/${late.json.record.id}`)).json.state, 'expired');
+
+  // The CLI: --pool and --start (ISO 8601 with an offset); held, and it says when it starts, in English and Japanese.
+  const conn = ['--url', `https://127.0.0.1:${agg.consolePort}`, '--cert', pki.get('alice').files.certFile, '--key', pki.get('alice').files.keyFile, '--ca', pki.caFile, '--aggregator', 'AGG1'];
+  const cliStart = Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000;
+  const cliIso = new Date(cliStart + 9 * 3_600_000).toISOString().slice(0, 16) + '+09:00';
+  const cliKoma = Math.floor(((cliStart + 9 * 3_600_000) % 86_400_000) / 1_800_000) + 1;
+  const args = ['aggregator', 'command', '--action', 'reduce', '--power-kw', '1', '--pool', 'tokyo-t2', '--duration-min', '30', '--start', cliIso, '--reason', 'cli pool', ...conn];
+  const en = await runErab(args, { ...process.env, LC_ALL: 'C', LANG: 'C' });
+  assert.equal(en.code, 0, `${en.stdout}\n${en.stderr}`);
+  assert.match(en.stdout, /^command \S+ held: it waits for a second, different operator \(pool tokyo-t2: 2 resources are 50\.0 % of the fleet/);
+  assert.match(en.stdout, new RegExp(`\nit starts at ${cliIso.slice(0, 16)}:00\\+09:00 \\(コマ ${cliKoma}\\)\n$`));
+  const cliId = /^command (\S+) held/.exec(en.stdout)![1]!;
+  assert.deepEqual((await operatorCall(console_(), dave, 'GET', `/api/commands/${cliId}`)).json.command.startAt, cliStart);
+  const ja = await runErab(['aggregator', 'command', '--action', 'reduce', '--power-kw', '1', '--pool', 'osaka-x', '--duration-min', '30', '--start', cliIso, '--reason', 'cli pool', ...conn], { ...process.env, LC_ALL: 'ja_JP.UTF-8' });
+  assert.notEqual(ja.code, 0);
+  assert.match(ja.stderr, /プール "osaka-x" のリソースはフリートにありません/);
+  const both = await runErab([...args.slice(0, 8), '--resources', 'x', ...args.slice(8)]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /--pool and --resources: give one of them/);
 });
