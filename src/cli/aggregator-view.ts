@@ -54,9 +54,13 @@ export function formatSeries(samples: readonly SeriesSample[]): string {
 /** One sentence on a command the operator submitted, approved or rejected. */
 export function formatCommandOutcome(r: { record: CommandRecord; result?: { allocatedW: number; shortfallW: number } }): string {
   const { record, result } = r;
-  if (record.state === 'held') return `${t('aggregator.held', { id: record.id, why: record.needsSecondBecause ?? '' })}\n`;
-  if (result && record.state === 'short') return `${t('aggregator.short', { id: record.id, allocated: kw(result.allocatedW), short: kw(result.shortfallW) })}\n`;
-  if (result) return `${t('aggregator.executed', { id: record.id, allocated: kw(result.allocatedW), short: kw(result.shortfallW) })}\n`;
+  // A later start: said on a line of its own, in JST with its コマ.
+  const at = record.command.startAt;
+  const starts = at !== undefined && Number.isFinite(at) && record.command.action !== 'release' && ['held', 'approved', 'executed', 'short'].includes(record.state)
+    ? `${t('aggregator.starts', { start: jstTime(at), koma: komaNumber(at) })}\n` : '';
+  if (record.state === 'held') return `${t('aggregator.held', { id: record.id, why: record.needsSecondBecause ?? '' })}\n${starts}`;
+  if (result && record.state === 'short') return `${t('aggregator.short', { id: record.id, allocated: kw(result.allocatedW), short: kw(result.shortfallW) })}\n${starts}`;
+  if (result) return `${t('aggregator.executed', { id: record.id, allocated: kw(result.allocatedW), short: kw(result.shortfallW) })}\n${starts}`;
   return `${t('aggregator.rejected', { id: record.id, state: record.state })}\n`;
 }
 

@@ -47,6 +47,8 @@ const en = {
   newCommand: {
     title: 'New command',
     power: 'power (kW)', resources: 'resources', resourcesHint: '"fleet" or device ids, comma-separated', duration: 'duration (min)', reason: 'reason (required)',
+    pool: 'or pool', noPool: '— (the resources above)', start: 'start (JST, empty: now)',
+    starts: 'It starts at {{start}} (コマ {{koma}}).',
     submit: 'Submit',
     held: 'Command {{id}} held: it waits for a second, different operator ({{why}}).',
     executed: 'Command {{id}} {{state}}: {{allocated}} allocated.',
@@ -54,6 +56,8 @@ const en = {
   },
   command: {
     fleet: 'whole fleet',
+    pool: 'pool {{pool}}',
+    startsAt: 'from {{start}} (コマ {{koma}})',
     minutes: '{{n}} min',
     action: { reduce: 'reduce (下げ)', increase: 'increase (上げ)', release: 'release' },
     state: { held: 'held', approved: 'approved', rejected: 'rejected', expired: 'expired', executed: 'executed', short: 'SHORT' },
@@ -160,6 +164,8 @@ const ja: Widen<typeof en> = {
   newCommand: {
     title: '新しいコマンド',
     power: '電力（kW）', resources: '対象', resourcesHint: '"fleet"（全体）または機器 ID をカンマ区切りで', duration: '継続時間（分）', reason: '理由（必須）',
+    pool: 'またはプール', noPool: '—（上の対象）', start: '開始（JST、空欄: すぐ）',
+    starts: '開始は {{start}}（コマ {{koma}}）です。',
     submit: '送信',
     held: 'コマンド {{id}} を保留しました: 別の二人目の承認を待ちます（{{why}}）。',
     executed: 'コマンド {{id}} {{state}}: {{allocated}} を配分しました。',
@@ -167,6 +173,8 @@ const ja: Widen<typeof en> = {
   },
   command: {
     fleet: 'フリート全体',
+    pool: 'プール {{pool}}',
+    startsAt: '{{start}} から（コマ {{koma}}）',
     minutes: '{{n}} 分',
     action: { reduce: '下げ', increase: '上げ', release: '解除' },
     state: { held: '保留', approved: '承認済み', rejected: '却下', expired: '期限切れ', executed: '実行済み', short: '不足' },

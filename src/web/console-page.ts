@@ -55,7 +55,7 @@ table { border-collapse: collapse; background: #fff; margin: .3rem 0; } td, th {
 .legend span { margin-right: 1rem; } #lang { margin-left: auto; } #lang button[aria-pressed="true"], #fleet-tabs button[aria-pressed="true"] { font-weight: 600; } .period { margin: 0 0 .3rem; color: #5a6270; } .legend .t { border-bottom: 2px dashed #1d2330; } .legend .d { border-bottom: 3px solid #0b7a75; } .legend .i { border-bottom: 2px dotted #8a94a6; }
 #audit td:nth-child(2), #recent td:first-child, #held td:nth-child(2), #held td:nth-child(7), #refusals td:first-child { white-space: nowrap; }
 tr.sev-high td, tr.sev-critical td { color: #b00020; } tr.refused td { color: #b00020; }
-#command-form input[type="number"] { width: 6rem; } #command-resources { width: 16rem; }
+#command-form input[type="number"] { width: 6rem; } #command-resources { width: 16rem; } #command-resources:disabled { opacity: .5; }
 `;
 
 const hash = (code: string): string => `'sha256-${createHash('sha256').update(code).digest('base64')}'`;
@@ -86,7 +86,9 @@ export function consolePage(title: string, opts: { lang?: ConsoleLanguage } = {}
 <form id="command-form" class="tools" novalidate hidden><select id="command-action" name="action"><option value="reduce" data-i18n="command.action.reduce">reduce</option><option value="increase" data-i18n="command.action.increase">increase</option><option value="release" data-i18n="command.action.release">release</option></select>
 <label><span data-i18n="newCommand.power">power (kW)</span> <input id="command-power" name="powerKw" type="number" min="0" step="0.1" inputmode="decimal"></label>
 <label><span data-i18n="newCommand.resources">resources</span> <input id="command-resources" name="resources" type="text" maxlength="4000" value="fleet" data-i18n-placeholder="newCommand.resourcesHint"></label>
+<label><span data-i18n="newCommand.pool">or pool</span> <select id="command-pool" name="pool"><option value="" data-i18n="newCommand.noPool">— (the resources above)</option></select></label>
 <label><span data-i18n="newCommand.duration">duration (min)</span> <input id="command-duration" name="durationMin" type="number" min="0" step="1" inputmode="numeric"></label>
+<label><span data-i18n="newCommand.start">start (JST)</span> <input id="command-start" name="start" type="datetime-local" step="60"></label>
 <input id="command-reason" name="reason" type="text" maxlength="500" class="reason-input" data-i18n-placeholder="newCommand.reason">
 <button id="command-submit" type="submit" data-i18n="newCommand.submit">Submit</button></form>
 <h3 data-i18n="held.title">Held commands</h3>

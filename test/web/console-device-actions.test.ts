@@ -72,11 +72,14 @@ async function atGateway(id: string): Promise<{ state: string; revision: number;
 }
 
 /** Fills the command form and submits it. */
-async function submitCommand(page: Page, c: { action: string; powerKw: string; resources: string; durationMin: string; reason: string }): Promise<void> {
+async function submitCommand(page: Page, c: { action: string; powerKw: string; resources?: string; pool?: string; startJst?: string; durationMin: string; reason: string }): Promise<void> {
   await page.selectOption('#command-action', c.action);
   await page.fill('#command-power', c.powerKw);
-  await page.fill('#command-resources', c.resources);
+  // A pool chosen disables the resources field; no pool: the resources typed.
+  await page.selectOption('#command-pool', c.pool ?? '');
+  if (c.pool === undefined) await page.fill('#command-resources', c.resources ?? '');
   await page.fill('#command-duration', c.durationMin);
+  await page.fill('#command-start', c.startJst ?? '');
   await page.fill('#command-reason', c.reason);
   await page.click('#command-submit');
 }
@@ -160,6 +163,35 @@ test('the command form: held for the whole fleet, executed for the battery (whic
   // He withdraws it (its submitter may).
   const withdrawn = await world.api('bob', 'POST', `/commands/${encodeURIComponent(ownId)}/reject`, { reason: 'test over' });
   assert.equal(withdrawn.status, 200, withdrawn.text);
+
+  // A pool of the fleet (the form's choices come from GET /api/fleet/pools) and a later start, typed
+  // as JST in the datetime-local field: executed on one operator's word, its event accepted and
+  // not yet active, the notice, the row and the event card saying when it starts (JST, コマ).
+  await alicePage.waitForSelector('#command-pool option[value="tokyo-t2"]', { state: 'attached', timeout: 15_000 });
+  const pools = await world.api('dave', 'GET', '/api/fleet/pools');
+  assert.deepEqual(pools.json.items.map((p: { id: string }) => p.id), ['tokyo-t2'], pools.text);
+  const startAt = Math.ceil((Date.now() + 40 * 60_000) / 60_000) * 60_000;
+  const startIso = new Date(startAt + 9 * 3_600_000).toISOString().slice(0, 19) + '+09:00';
+  const koma = Math.floor(((startAt + 9 * 3_600_000) % 86_400_000) / 1_800_000) + 1;
+  await submitCommand(alicePage, { action: 'reduce', powerKw: '1', pool: 'tokyo-t2', startJst: startIso.slice(0, 16), durationMin: '30', reason: 'pool evening peak' });
+  assert.equal(await alicePage.isDisabled('#command-resources'), true, 'a pool chosen replaces the resources typed');
+  await alicePage.waitForSelector('#notice.good[data-state="executed"]', { timeout: 15_000 });
+  const poolId = await alicePage.getAttribute('#notice', 'data-command');
+  assert.ok(poolId && poolId !== ranId);
+  assert.equal(await alicePage.textContent('#notice'), `Command ${poolId} executed: 1.0 kW allocated. It starts at ${startIso} (コマ ${koma}).`);
+  const rec = (await world.api('alice', 'GET', `/api/commands/${encodeURIComponent(poolId)}`)).json;
+  assert.deepEqual([rec.command.resources, rec.command.startAt], [{ pool: 'tokyo-t2' }, startAt]);
+  await alicePage.waitForSelector(`#recent tr[data-id="${poolId}"][data-state="executed"]`, { timeout: 15_000 });
+  assert.match(await alicePage.textContent(`#recent tr[data-id="${poolId}"]`) ?? '', new RegExp(`reduce \\(下げ\\) 1\\.0 kW · pool tokyo-t2 · 30 min · from ${startIso.replace(/\+/g, '\\+')} \\(コマ ${koma}\\)`));
+  const card = `#events section[data-key="operator/${poolId}"]`;
+  await alicePage.waitForSelector(`${card}[data-state="accepted"]`, { timeout: 15_000 });
+  assert.match(await alicePage.textContent(`${card} .period`) ?? '', new RegExp(`^${startIso.replace(/\+/g, '\\+')} – .* · コマ ${koma}`));
+  assert.match(await alicePage.textContent(`${card} .state`) ?? '', /^accepted/);
+  // carol's Japanese page: accepted (受付済み) with its start too.
+  await carolPage.waitForSelector(`${card}[data-state="accepted"]`, { timeout: 15_000 });
+  assert.match(await carolPage.textContent(`#recent tr[data-id="${poolId}"]`) ?? '', new RegExp(`プール tokyo-t2 · 30 分 · ${startIso.replace(/\+/g, '\\+')} から（コマ ${koma}）`));
+  const over = await world.api('alice', 'POST', `/api/events/${encodeURIComponent(`operator/${poolId}`)}/cancel`, { reason: 'test over' });
+  assert.equal(over.status, 200, over.text);
 });
 
 test('a security officer quarantines the discharging battery from its row (it leaves discharging, the row says quarantined) and releases it (admitted, online); an operator may not', { timeout: 180_000, skip: SKIP }, async () => {

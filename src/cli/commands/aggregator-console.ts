@@ -6,6 +6,8 @@
  *
  *   erab aggregator command --url https://127.0.0.1:9443 --cert alice.pem --key alice.key --ca ca.pem \
  *     --action reduce --power-kw 200 --resources fleet --duration-min 60 --reason "evening peak"
+ *   erab aggregator command ... --action reduce --power-kw 500 --pool tokyo-t2 --duration-min 60 \
+ *     --start 2026-12-07T17:00+09:00 --reason "evening peak"      (a pool, from 17:00 JST)
  *   erab aggregator approve <id> --url ... --cert bob.pem --key bob.key --ca ca.pem
  *   erab aggregator devices --state pending --url ... --cert alice.pem --key alice.key --ca ca.pem
  *   erab aggregator admit <deviceId> --revision 1 --url ...      (the revision `devices` shows)
@@ -95,16 +97,24 @@ export function registerConsoleCommands(aggregator: Command): void {
   connOptions(aggregator.command('command').description('issue a manual command as an operator (large or fleet-wide ones wait for a second operator)'))
     .requiredOption('--action <action>', 'reduce | increase | release')
     .option('--power-kw <kW>', 'total power over the addressed resources', positive('--power-kw'))
-    .option('--resources <ids>', '"fleet" or a comma-separated list of resource ids', 'fleet')
+    .option('--resources <ids>', '"fleet" (the default) or a comma-separated list of resource ids')
+    .option('--pool <id>', 'the resources of one portfolio pool instead (GET /api/fleet/pools lists them)')
     .option('--duration-min <min>', 'how long the command holds', positive('--duration-min'))
+    .option('--start <time>', 'start later: ISO 8601 with an offset, e.g. 2026-12-07T17:00+09:00 (in the future, at most 24 h ahead; default: at once)')
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
-    .action(async (o: ConnOpts & { action: string; powerKw?: number; resources: string; durationMin?: number; reason: string }) => {
+    .action(async (o: ConnOpts & { action: string; powerKw?: number; resources?: string; pool?: string; durationMin?: number; start?: string; reason: string }) => {
       if (o.action !== 'release' && (o.powerKw === undefined || o.durationMin === undefined)) throw new UsageError('--power-kw and --duration-min are required for reduce and increase');
+      if (o.pool !== undefined && o.resources !== undefined) throw new UsageError('--pool and --resources: give one of them');
+      if (o.pool !== undefined && !o.pool.trim()) throw new UsageError('--pool must not be empty');
+      const resources = o.pool !== undefined ? { pool: o.pool.trim() }
+        : o.resources === undefined || o.resources === 'fleet' ? 'fleet' : o.resources.split(',').map((x) => x.trim()).filter(Boolean);
       print(await call(o, 'POST', '/commands', {
         action: o.action,
         powerW: Math.round((o.powerKw ?? 0) * 1000),
-        resources: o.resources === 'fleet' ? 'fleet' : o.resources.split(',').map((x) => x.trim()).filter(Boolean),
+        resources,
         durationMs: Math.round((o.durationMin ?? 0) * 60_000),
+        // As typed: the aggregator checks it (epoch ms or ISO 8601 with an offset) and refuses it keyed.
+        ...(o.start !== undefined ? { startAt: /^\d+$/.test(o.start) ? Number(o.start) : o.start } : {}),
         reason: o.reason,
       }), o.json, formatCommandOutcome);
     });

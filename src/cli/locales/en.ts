@@ -30,6 +30,7 @@ export const en = {
     held: 'command {{id}} held: it waits for a second, different operator ({{why}})',
     short: 'command {{id}} is SHORT: only {{allocated}} kW of it could be allocated, {{short}} kW not covered',
     executed: 'command {{id}} executed: {{allocated}} kW allocated, {{short}} kW short',
+    starts: 'it starts at {{start}} (コマ {{koma}})',
     rejected: 'command {{id}} {{state}}',
     series: { col: { time: 'time (JST)', target: 'target kW', instructed: 'instructed kW', delivered: 'delivered kW' } },
     devices: {

@@ -30,6 +30,7 @@ export const ja: Messages = {
     held: '指令 {{id}} は保留中です。別のオペレーターの承認が必要です（{{why}}）',
     short: '指令 {{id}} は不足です: 割当できたのは {{allocated}} kW のみ、{{short}} kW は未達',
     executed: '指令 {{id}} を実行しました: 割当 {{allocated}} kW、不足 {{short}} kW',
+    starts: '開始は {{start}}（コマ {{koma}}）です',
     rejected: '指令 {{id}}: {{state}}',
     series: { col: { time: '時刻（JST）', target: '目標 kW', instructed: '指示 kW', delivered: '実績 kW' } },
     devices: {

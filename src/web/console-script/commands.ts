@@ -3,15 +3,26 @@
  * Reject buttons (the two-person rule is the server's: the submitter's own approval is refused
  * there and the refusal shown here), and the recent ones with their state — a `short` command
  * (allocated below what was asked) is shown as short with its shortfall, never as done. The form
- * submits a new command (power in kW and duration in minutes, sent in W and ms); the notice says
- * whether it was held for a second operator, executed or short, and the row appears in the lists.
+ * submits a new command (power in kW and duration in minutes, sent in W and ms; resources typed, or
+ * a pool of the fleet chosen; an optional start, datetime-local read as JST); the notice says
+ * whether it was held for a second operator, executed or short, and when it starts if later, and
+ * the row appears in the lists.
  */
 export const COMMANDS_SCRIPT = String.raw`
 const commandsById = new Map();
 
+function commandResources(r) {
+  if (r === 'fleet') return t('command.fleet');
+  if (!Array.isArray(r)) return t('command.pool', { pool: r.pool });
+  return r.slice(0, 5).join(', ') + (r.length > 5 ? ' … (' + r.length + ')' : '');
+}
+/** When a command's event starts, in JST with its コマ ('' when it starts as it runs). */
+function commandStart(c) {
+  return Number.isFinite(c.command.startAt) ? t('command.startsAt', { start: iso(c.command.startAt), koma: koma(c.command.startAt) }) : '';
+}
 function commandWhat(c) {
-  const res = c.command.resources === 'fleet' ? t('command.fleet') : c.command.resources.slice(0, 5).join(', ') + (c.command.resources.length > 5 ? ' … (' + c.command.resources.length + ')' : '');
-  return t('command.action.' + c.command.action, { defaultValue: c.command.action }) + ' ' + kw(c.command.powerW) + ' · ' + res + ' · ' + t('command.minutes', { n: Math.round(c.command.durationMs / 60000) });
+  const start = commandStart(c);
+  return t('command.action.' + c.command.action, { defaultValue: c.command.action }) + ' ' + kw(c.command.powerW) + ' · ' + commandResources(c.command.resources) + ' · ' + t('command.minutes', { n: Math.round(c.command.durationMs / 60000) }) + (start ? ' · ' + start : '');
 }
 
 function commandState(c) {
@@ -81,24 +92,49 @@ async function loadCommands() {
   drawCommands();
 }
 
-/** The command the form describes, as POST /commands takes it (W, ms; resources "fleet" or ids). */
+/** The pools the fleet knows, as the form's choices (GET /api/fleet/pools: id and size). */
+async function loadPools() {
+  const select = $('#command-pool');
+  const chosen = select.value;
+  let pools = [];
+  try { pools = (await getJson('/api/fleet/pools')).items; } catch (err) { pools = []; }
+  select.replaceChildren(select.options[0], ...pools.map((p) => el('option', { value: p.id }, p.id + ' (' + p.resources + ')')));
+  select.value = pools.some((p) => p.id === chosen) ? chosen : '';
+  drawPoolChoice();
+}
+/** A pool chosen replaces the resources typed. */
+function drawPoolChoice() { $('#command-resources').disabled = $('#command-pool').value !== ''; }
+$('#command-pool').addEventListener('change', drawPoolChoice);
+
+/** The form's start (datetime-local, read as JST) as ISO 8601 with +09:00, or undefined when empty. */
+function startOfForm() {
+  const v = $('#command-start').value;
+  if (!v) return undefined;
+  return (v.length === 16 ? v + ':00' : v) + '+09:00';
+}
+
+/** The command the form describes, as POST /commands takes it (W, ms; resources "fleet", ids or a pool; a later start). */
 function commandOfForm() {
   const action = $('#command-action').value;
   const ids = $('#command-resources').value.split(/[\s,]+/).filter(Boolean);
+  const pool = $('#command-pool').value;
   const num = (sel) => Number($(sel).value || '0');
+  const startAt = action === 'release' ? undefined : startOfForm();
   return {
     action,
     powerW: action === 'release' ? 0 : Math.round(num('#command-power') * 1000),
-    resources: ids.length === 1 && ids[0] === 'fleet' ? 'fleet' : ids,
+    resources: pool ? { pool } : ids.length === 1 && ids[0] === 'fleet' ? 'fleet' : ids,
     durationMs: action === 'release' ? 0 : Math.round(num('#command-duration') * 60000),
+    ...(startAt ? { startAt } : {}),
     reason: $('#command-reason').value.trim(),
   };
 }
-/** One sentence on a submitted command: held, executed or SHORT. */
+/** One sentence on a submitted command: held, executed or SHORT; and when it starts, if later. */
 function commandOutcomeText(rec) {
-  if (rec.state === 'held') return t('newCommand.held', { id: rec.id, why: rec.needsSecondBecause || '' });
-  if (rec.state === 'short') return t('newCommand.short', { id: rec.id, allocated: kw(rec.allocatedW), requested: kw(rec.command.powerW), shortfall: kw(rec.shortfallW) });
-  return t('newCommand.executed', { id: rec.id, state: commandState(rec), allocated: kw(rec.allocatedW) });
+  const start = Number.isFinite(rec.command.startAt) ? ' ' + t('newCommand.starts', { start: iso(rec.command.startAt), koma: koma(rec.command.startAt) }) : '';
+  if (rec.state === 'held') return t('newCommand.held', { id: rec.id, why: rec.needsSecondBecause || '' }) + start;
+  if (rec.state === 'short') return t('newCommand.short', { id: rec.id, allocated: kw(rec.allocatedW), requested: kw(rec.command.powerW), shortfall: kw(rec.shortfallW) }) + start;
+  return t('newCommand.executed', { id: rec.id, state: commandState(rec), allocated: kw(rec.allocatedW) }) + start;
 }
 $('#command-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();

@@ -91,7 +91,7 @@ async function loadAll() {
     await loadMe();
     // The first device page next, alone: the server answers it before the heavier readings.
     await fleet.devices.first();
-    await Promise.all([loadServedPaths(), loadCommands().then(loadEvents), loadStatus()]);
+    await Promise.all([loadServedPaths(), loadCommands().then(loadEvents), loadStatus(), loadPools()]);
     $('#error').textContent = '';
     const waiting = held;
     held = null;

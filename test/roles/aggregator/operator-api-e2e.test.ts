@@ -320,3 +320,79 @@ test('fleet pages and search; strict queries; the OpenAPI documents of the conso
     }
   }
 });
+
+test('a command on a pool with a later start: the pools listed; unknown pool and bad starts refused (keyed); accepted with its start, active from then; approval after the start refused', { timeout: 120_000 }, async () => {
+  const { alice, bob, dave } = pki.certs;
+  // The batteries are in their site's pool (learned from their gateways' inventories); the meters are in none.
+  await until('both batteries of the pool ready', () => {
+    const pool = agg.fleet.all().filter((s) => s.pool === 'tokyo-t2');
+    return (pool.length === 2 && pool.every((s) => agg.engine.notReady(s.id) === undefined)) || undefined;
+  });
+  const pools = await operatorCall(console_(), dave, 'GET', '/api/fleet/pools');
+  assert.equal(pools.status, 200, pools.text);
+  assert.deepEqual(pools.json, { items: [{ id: 'tokyo-t2', resources: 2 }] });
+
+  const base = { action: 'reduce', powerW: 1000, durationMs: 60_000, reason: 'pool drill' };
+  const unknown = await operatorCall(console_(), alice, 'POST', '/commands', { ...base, resources: { pool: 'osaka-x' } });
+  assert.deepEqual([unknown.status, unknown.json.key], [400, 'command.unknownPool'], unknown.text);
+  assert.equal(unknown.json.error, 'manual command: pool "osaka-x" has no resource in the fleet');
+  assert.equal(errorText('ja', unknown.json.key, unknown.json.params), '手動コマンド: プール "osaka-x" のリソースはフリートにありません');
+  for (const [startAt, key] of [
+    [new Date(Date.now() - 60_000).toISOString(), 'command.startInPast'],
+    [Date.now() + 25 * 3_600_000, 'command.startTooFar'],
+    ['2026-12-07T17:00:00', 'command.badStart'],
+  ] as const) {
+    const r = await operatorCall(console_(), alice, 'POST', '/commands', { ...base, resources: { pool: 'tokyo-t2' }, startAt });
+    assert.deepEqual([r.status, r.json.key], [400, key], `${startAt}: ${r.text}`);
+  }
+  assert.equal((await operatorCall(console_(), alice, 'POST', '/commands', { ...base, resources: { pool: 'tokyo-t2', extra: 1 } })).status, 400);
+
+  // Half the fleet (two batteries of four resources): held for a second operator. The start as ISO 8601 in JST.
+  const startAt = Math.ceil((Date.now() + 8000) / 1000) * 1000;
+  const startIso = new Date(startAt + 9 * 3_600_000).toISOString().slice(0, 19) + '+09:00';
+  const held = await operatorCall(console_(), alice, 'POST', '/commands', { ...base, resources: { pool: 'tokyo-t2' }, startAt: startIso });
+  assert.equal(held.status, 202, held.text);
+  assert.match(held.json.record.needsSecondBecause, /pool tokyo-t2: 2 resources are 50\.0 % of the fleet/);
+  assert.deepEqual([held.json.record.command.resources, held.json.record.command.startAt], [{ pool: 'tokyo-t2' }, startAt]);
+  const approved = await operatorCall(console_(), bob, 'POST', `/commands/${held.json.record.id}/approve`);
+  assert.equal(approved.status, 200, approved.text);
+  assert.equal(approved.json.record.state, 'executed', approved.text);
+  const key = `operator/${held.json.record.id}`;
+  const accepted = await operatorCall(console_(), dave, 'GET', '/api/events?state=accepted');
+  const ev = accepted.json.items.find((e: { key: string }) => e.key === key);
+  assert.ok(ev, accepted.text);
+  assert.deepEqual([ev.start, ev.end], [startAt, startAt + 60_000]);
+  assert.ok(Date.now() < startAt, 'accepted before its start');
+  assert.equal(agg.engine.get(key)!.participants.size > 0, true);
+  await until('the pool event active from its start', () => agg.engine.get(key)?.state === 'active' || undefined);
+  assert.ok(Date.now() >= startAt - 50, 'not active before its start');
+  await agg.engine.cancel(key, 'test over');
+
+  // Held with a start 2 s ahead, approved after it: refused with the keyed reason, no longer held.
+  const late = await operatorCall(console_(), alice, 'POST', '/commands', { ...base, resources: { pool: 'tokyo-t2' }, startAt: Date.now() + 2000 });
+  assert.equal(late.status, 202, late.text);
+  await new Promise((r) => setTimeout(r, 2500));
+  const refused = await operatorCall(console_(), bob, 'POST', `/commands/${late.json.record.id}/approve`);
+  assert.deepEqual([refused.status, refused.json.key], [409, 'command.startPassed'], refused.text);
+  assert.match(errorText('ja', refused.json.key, refused.json.params)!, /開始時刻 .* を過ぎた/);
+  assert.equal((await operatorCall(console_(), dave, 'GET', `/api/commands/${late.json.record.id}`)).json.state, 'expired');
+
+  // The CLI: --pool and --start (ISO 8601 with an offset); held, and it says when it starts, in English and Japanese.
+  const conn = ['--url', `https://127.0.0.1:${agg.consolePort}`, '--cert', pki.get('alice').files.certFile, '--key', pki.get('alice').files.keyFile, '--ca', pki.caFile, '--aggregator', 'AGG1'];
+  const cliStart = Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000;
+  const cliIso = new Date(cliStart + 9 * 3_600_000).toISOString().slice(0, 16) + '+09:00';
+  const cliKoma = Math.floor(((cliStart + 9 * 3_600_000) % 86_400_000) / 1_800_000) + 1;
+  const args = ['aggregator', 'command', '--action', 'reduce', '--power-kw', '1', '--pool', 'tokyo-t2', '--duration-min', '30', '--start', cliIso, '--reason', 'cli pool', ...conn];
+  const en = await runErab(args, { ...process.env, LC_ALL: 'C', LANG: 'C' });
+  assert.equal(en.code, 0, `${en.stdout}\n${en.stderr}`);
+  assert.match(en.stdout, /^command \S+ held: it waits for a second, different operator \(pool tokyo-t2: 2 resources are 50\.0 % of the fleet/);
+  assert.match(en.stdout, new RegExp(`\nit starts at ${cliIso.slice(0, 16)}:00\\+09:00 \\(コマ ${cliKoma}\\)\n$`));
+  const cliId = /^command (\S+) held/.exec(en.stdout)![1]!;
+  assert.deepEqual((await operatorCall(console_(), dave, 'GET', `/api/commands/${cliId}`)).json.command.startAt, cliStart);
+  const ja = await runErab(['aggregator', 'command', '--action', 'reduce', '--power-kw', '1', '--pool', 'osaka-x', '--duration-min', '30', '--start', cliIso, '--reason', 'cli pool', ...conn], { ...process.env, LC_ALL: 'ja_JP.UTF-8' });
+  assert.notEqual(ja.code, 0);
+  assert.match(ja.stderr, /プール "osaka-x" のリソースはフリートにありません/);
+  const both = await runErab([...args.slice(0, 8), '--resources', 'x', ...args.slice(8)]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /--pool and --resources: give one of them/);
+});

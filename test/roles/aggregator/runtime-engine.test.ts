@@ -190,6 +190,88 @@ test('engine: an approved fleet-wide operator command runs as an operator event;
   assert.equal(gws.events.get('gw2')!.descriptor.eventStatus, 'cancelled');
 });
 
+test('engine: a command on a pool reaches only that pool\'s resources, and counts by the pool\'s share of the fleet', async () => {
+  const { clock, engine, gws, fleet } = setup();
+  for (const id of ['b3', 'b4']) fleet.upsert({ ...fleet.spec(id)!, pool: 'tokyo-t2' });
+  fleet.upsert({ ...fleet.spec('b1')!, pool: 'kansai-t1' });
+  assert.deepEqual([...fleet.pools()], [['kansai-t1', 1], ['tokyo-t2', 2]]);
+  const audit = new MemoryAuditSink();
+  const book = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined, (p) => fleet.poolSize(p));
+  // 2 of 4 resources: 50 % of the fleet, above the 20 % one operator may address alone.
+  const out = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 5000, resources: { pool: 'tokyo-t2' }, durationMs: 600_000, reason: 'pool drill' });
+  assert.equal(out.state, 'held');
+  assert.match(out.record.needsSecondBecause!, /pool tokyo-t2: 2 resources are 50\.0 % of the fleet/);
+  // One resource of four (kansai-t1, 25 %) is held as one id of four would be.
+  const one = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 1000, resources: { pool: 'kansai-t1' }, durationMs: 600_000, reason: 'x' });
+  const oneId = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 1000, resources: ['b1'], durationMs: 600_000, reason: 'x' });
+  assert.deepEqual([one.state, oneId.state], ['held', 'held']);
+  const permissive = new ApprovalBook({ ...cfg.approvals, maxSingleOperatorFleetPercent: 30 }, clock, audit, () => fleet.size, () => true, (p) => fleet.poolSize(p));
+  assert.equal(permissive.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 1000, resources: { pool: 'kansai-t1' }, durationMs: 600_000, reason: 'x' }).state, 'approved');
+  // An unknown pool is refused, naming it, in both languages.
+  assert.throws(() => book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 1000, resources: { pool: 'osaka-x' }, durationMs: 600_000, reason: 'x' }),
+    (e: Error & { key?: string }) => e.key === 'command.unknownPool' && /pool "osaka-x" has no resource/.test(e.message));
+  assert.ok(audit.records.some((r) => r.action === 'operator.command.submit' && r.outcome === 'refused' && /osaka-x/.test(r.reason ?? '')));
+  const rec = book.approve(out.record.id, { id: 'bob', role: 'operator' });
+  const r = await engine.executeManual(rec);
+  assert.deepEqual([r.allocatedW, r.shortfallW], [5000, 0]);
+  // Only gw2 (b3, b4) is instructed; gw1's b1 and b2 are not in the pool.
+  assert.deepEqual([...gws.events.keys()], ['gw2']);
+  assert.deepEqual(gws.events.get('gw2')!.signals.map((s) => s.target?.resourceID?.[0]).sort(), ['b3', 'b4']);
+  assert.deepEqual([...engine.get(r.key)!.participants].sort(), ['b3', 'b4']);
+});
+
+test('engine: a command with a start is accepted at once, its gateways instructed for then, and active from its start', async () => {
+  const { clock, engine, gws, report } = setup();
+  const book = new ApprovalBook({ ...cfg.approvals, maxSingleOperatorFleetPercent: 100 }, clock, new MemoryAuditSink(), () => 4);
+  const startAt = clock.now() + 30 * 60_000;
+  const out = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 4000, resources: ['b1', 'b2'], durationMs: 3_600_000, startAt, reason: 'evening peak' });
+  assert.equal(out.state, 'approved');
+  const r = await engine.executeManual(out.record);
+  const ev = engine.get(r.key)!;
+  assert.equal(ev.state, 'accepted');
+  assert.deepEqual([ev.plan.start, ev.plan.end], [startAt, startAt + 3_600_000]);
+  assert.equal(gws.events.get('gw1')!.activePeriod.dtstart, startAt);
+  assert.equal(gws.events.get('gw1')!.descriptor.eventStatus, 'far');
+  // Before its start nothing moves; from its start it is active and delivered.
+  clock.advance(15 * 60_000);
+  report();
+  await engine.tick();
+  assert.equal(ev.state, 'accepted');
+  clock.advance(startAt - clock.now());
+  for (let i = 0; i < 6; i++) {
+    clock.advance(15_000);
+    report();
+    await engine.tick();
+  }
+  assert.equal(ev.state, 'active');
+  assert.equal(engine.series.latest(r.key)!.deliveredW, 4000);
+});
+
+test('approvals: a start in the past or more than 24 h ahead is refused; a held command whose start passed cannot be approved', async () => {
+  const { clock, engine } = setup();
+  const audit = new MemoryAuditSink();
+  const book = new ApprovalBook(cfg.approvals, clock, audit, () => 4);
+  const alice = { id: 'alice', role: 'operator' };
+  const base = { action: 'reduce' as const, powerW: 1000, resources: 'fleet' as const, durationMs: 600_000, reason: 'x' };
+  const now = clock.now();
+  assert.throws(() => book.submit(alice, { ...base, startAt: now - 1000 }), (e: Error & { key?: string }) => e.key === 'command.startInPast');
+  assert.throws(() => book.submit(alice, { ...base, startAt: now }), (e: Error & { key?: string }) => e.key === 'command.startInPast');
+  assert.throws(() => book.submit(alice, { ...base, startAt: now + 24 * 3_600_000 + 1 }), (e: Error & { key?: string }) => e.key === 'command.startTooFar' && /more than 24 h ahead/.test(e.message));
+  assert.throws(() => book.submit(alice, { ...base, startAt: 1.5 + now }), (e: Error & { key?: string }) => e.key === 'command.badStart');
+  assert.equal(book.submit(alice, { ...base, startAt: now + 24 * 3_600_000 }).state, 'held');
+  // Held (fleet-wide) with a start in 10 min; approved 11 min later (before its 15 min expiry): refused, and out of the held list.
+  const late = book.submit(alice, { ...base, startAt: now + 10 * 60_000 });
+  clock.advance(11 * 60_000);
+  assert.throws(() => book.approve(late.record.id, { id: 'bob', role: 'operator' }),
+    (e: Error & { key?: string }) => e.key === 'command.startPassed' && /has passed/.test(e.message) && e.message.includes(late.record.id));
+  assert.equal(book.get(late.record.id)!.state, 'expired');
+  assert.ok(audit.records.some((r) => r.action === 'operator.command.approve' && r.outcome === 'refused' && r.target === late.record.id));
+  assert.ok(audit.records.some((r) => r.action === 'operator.command.expire' && r.target === late.record.id && /start .* passed/.test(r.reason ?? '')));
+  // The engine refuses a start that has passed too (an approved record run late).
+  const rec = { ...late.record, state: 'approved' as const };
+  await assert.rejects(engine.executeManual(rec), (e: Error & { key?: string }) => e.key === 'command.startPassed');
+});
+
 test('engine: notReady says why a resource cannot be dispatched now; a short command names the resources left out and why', async () => {
   const { clock, engine, fleet, report } = setup();
   assert.equal(engine.notReady('b1'), undefined);

@@ -40,6 +40,7 @@ const COVERED: Record<string, readonly string[]> = {
   'GET /api/events': [E2E],
   'POST /api/events/{key}/cancel': [E2E],
   'PATCH /api/events/{key}': [E2E],
+  'GET /api/fleet/pools': [E2E],
   'GET /api/fleet/sites': [E2E],
   'GET /api/fleet/gateways': [E2E],
   'GET /api/fleet/devices': [E2E, ADMISSION],

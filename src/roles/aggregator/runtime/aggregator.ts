@@ -249,6 +249,15 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
         if (spec) {
           portfolio.set(spec.id, spec);
           fleet.upsert(spec);
+        } else if (r) {
+          // Learned from the gateway's reports (no portfolio limits yet): it still belongs to its
+          // site's pool, so a command on that pool addresses it.
+          const known = fleet.spec(r.id);
+          const pool = r.poolId ?? undefined;
+          if (known && known.pool !== pool) {
+            const { pool: _old, ...rest } = known;
+            fleet.upsert(pool === undefined ? rest : { ...rest, pool });
+          }
         }
       }
     };
@@ -356,7 +365,7 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       closers.push(scheduleRetention(retention, clock, (now) => applyRetention(portfolioDb, store, retention, now, audit), log));
     }
 
-    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined);
+    const approvals = new ApprovalBook(cfg.approvals, clock, audit, () => fleet.size, (id) => fleet.spec(id) !== undefined, (pool) => fleet.poolSize(pool));
     audit.append({ actor: { kind: 'system', id: cfg.id }, action: 'aggregator.start', outcome: 'success', details: { downstreamPort: port, upstream: cfg.upstream.map((p) => p.name) } });
 
     const status = (): AggregatorStatus => {

@@ -36,15 +36,33 @@ export interface ManualCommand {
   action: 'reduce' | 'increase' | 'release';
   /** Total power over all addressed resources, W (ignored for release). */
   powerW: number;
-  /** Resources addressed, or 'fleet' for every resource of the aggregator. */
-  resources: readonly string[] | 'fleet';
+  /**
+   * Resources addressed: ids, 'fleet' for every resource of the aggregator, or `{ pool }` for the
+   * resources of one portfolio pool (ResourceSpec.pool), resolved when the command runs.
+   */
+  resources: CommandResources;
   /** How long the command holds, ms (ignored for release). */
   durationMs: number;
   /** Free text reason, recorded in the audit log. */
   reason: string;
   /** The operator event (`operator/<id>`) this command modifies: cancelled when this one runs. */
   replaces?: string | undefined;
+  /**
+   * When the event starts, epoch ms: in the future and within 24 h of submission (ignored for
+   * release). Absent: it starts when it runs (on submission, or on a second operator's approval).
+   * A held command whose start has passed cannot be approved any more.
+   */
+  startAt?: number | undefined;
 }
+
+/** How a command names its resources. */
+export type CommandResources = readonly string[] | 'fleet' | { readonly pool: string };
+
+/** Whether a command addresses a pool. */
+export const isPoolAddress = (r: CommandResources): r is { readonly pool: string } => typeof r === 'object' && r !== null && !Array.isArray(r);
+
+/** The longest a command may be scheduled ahead. */
+export const MAX_START_AHEAD_MS = 24 * 3_600_000;
 
 /**
  * `executed`: sent to the fleet in full; `short`: sent, but the fleet could not cover all of it
@@ -92,7 +110,10 @@ export function validateManualCommand(c: ManualCommand): void {
       throw new InvalidInputError(explain('command.badDuration'));
     }
   }
-  if (c.resources !== 'fleet') {
+  if (isPoolAddress(c.resources)) {
+    const pool = (c.resources as { pool?: unknown }).pool;
+    if (typeof pool !== 'string' || pool.length === 0 || pool.length > 128 || Object.keys(c.resources).length !== 1) throw new InvalidInputError(explain('command.badPool'));
+  } else if (c.resources !== 'fleet') {
     if (!Array.isArray(c.resources) || c.resources.length === 0) {
       throw new InvalidInputError(explain('command.badResources'));
     }
@@ -104,6 +125,36 @@ export function validateManualCommand(c: ManualCommand): void {
   }
 }
 
+/** Checks a command's start against the time now: in the future, at most 24 h ahead (release has none). */
+export function validateStart(c: ManualCommand, now: number): void {
+  if (c.startAt === undefined || c.action === 'release') return;
+  if (typeof c.startAt !== 'number' || !Number.isInteger(c.startAt)) throw new InvalidInputError(explain('command.badStart'));
+  if (c.startAt <= now) throw new InvalidInputError(explain('command.startInPast', { start: jst(c.startAt), now: jst(now) }));
+  if (c.startAt > now + MAX_START_AHEAD_MS) throw new InvalidInputError(explain('command.startTooFar', { start: jst(c.startAt), latest: jst(now + MAX_START_AHEAD_MS) }));
+}
+
+/**
+ * A start as the operator API takes it: epoch ms, or an ISO 8601 date-time with an offset
+ * (`2026-12-07T17:00:00+09:00`, `…Z`); anything else is refused with command.badStart.
+ */
+export function parseStart(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(v);
+  const t = ok ? Date.parse(v) : NaN;
+  if (!Number.isFinite(t)) throw new InvalidInputError(explain('command.badStart'));
+  return t;
+}
+
+/** A time as the operator reads it: ISO 8601 in JST. */
+export const jst = (t: number): string => new Date(t + 9 * 3_600_000).toISOString().slice(0, 19) + '+09:00';
+
+/** How many resources a command addresses: `fleetSize` for 'fleet', the pool's size for a pool. */
+export function addressedCount(c: ManualCommand, fleetSize: number, poolSize: (pool: string) => number): number {
+  if (c.resources === 'fleet') return fleetSize;
+  if (isPoolAddress(c.resources)) return poolSize(c.resources.pool);
+  return c.resources.length;
+}
+
 /**
  * Why `c` needs a second operator under `cfg`, or undefined when one is enough.
  * Fleet-wide commands always need one; otherwise the power or the share of the fleet decides.
@@ -111,16 +162,19 @@ export function validateManualCommand(c: ManualCommand): void {
  * @example secondOperatorReason({ action: 'reduce', powerW: 80_000, resources: ['a'], durationMs: 60_000, reason: 'test' }, cfg, 100)
  *   // 'total power 80.0 kW exceeds the single-operator limit of 50.0 kW'
  */
-export function secondOperatorReason(c: ManualCommand, cfg: ApprovalsConfig, fleetSize: number): string | undefined {
+export function secondOperatorReason(c: ManualCommand, cfg: ApprovalsConfig, fleetSize: number, poolSize: (pool: string) => number = () => fleetSize): string | undefined {
   // Release returns devices to their owners' normal operation: the safe direction, never held.
   if (c.action === 'release') return undefined;
   if (c.resources === 'fleet') return 'the command addresses the whole fleet';
   if (c.powerW > cfg.maxSingleOperatorW) {
     return `total power ${(c.powerW / 1000).toFixed(1)} kW exceeds the single-operator limit of ${(cfg.maxSingleOperatorW / 1000).toFixed(1)} kW`;
   }
-  const share = fleetSize > 0 ? (c.resources.length / fleetSize) * 100 : 100;
+  // A pool counts as its resources do: its share of the fleet, as a list of ids would.
+  const n = addressedCount(c, fleetSize, poolSize);
+  const share = fleetSize > 0 ? (n / fleetSize) * 100 : 100;
   if (share > cfg.maxSingleOperatorFleetPercent) {
-    return `${c.resources.length} resources are ${share.toFixed(1)} % of the fleet, above the single-operator limit of ${cfg.maxSingleOperatorFleetPercent} %`;
+    const what = isPoolAddress(c.resources) ? `pool ${c.resources.pool}: ${n} resources` : `${n} resources`;
+    return `${what} are ${share.toFixed(1)} % of the fleet, above the single-operator limit of ${cfg.maxSingleOperatorFleetPercent} %`;
   }
   return undefined;
 }
@@ -153,6 +207,8 @@ export class ApprovalBook {
     private readonly fleetSize: () => number,
     /** Whether a resource id is in the fleet: a command naming an unknown one is refused. */
     private readonly isKnown: (resourceId: string) => boolean = () => true,
+    /** How many resources of the fleet a pool has: a command naming a pool with none is refused. */
+    private readonly poolSize: (pool: string) => number = () => 0,
   ) {}
 
   /** Submits a command; throws NotAuthorizedError for a non-operator, InvalidInputError for a malformed command. */
@@ -160,7 +216,11 @@ export class ApprovalBook {
     try {
       requireOperator(op, 'manual command');
       validateManualCommand(command);
-      if (command.resources !== 'fleet') {
+      validateStart(command, this.clock.now());
+      if (isPoolAddress(command.resources)) {
+        const pool = command.resources.pool;
+        if (this.poolSize(pool) === 0) throw new InvalidInputError(explain('command.unknownPool', { pool: `"${pool.slice(0, 64)}"` }));
+      } else if (command.resources !== 'fleet') {
         const unknown = command.resources.filter((r) => !this.isKnown(r));
         if (unknown.length > 0) throw new InvalidInputError(explain('command.notInFleet', { noun: unknown.length === 1 ? 'resource' : 'resources', ids: unknown.slice(0, 5).map((r) => `"${r.slice(0, 64)}"`).join(', ') }));
       }
@@ -173,10 +233,10 @@ export class ApprovalBook {
       throw new PolicyRefusedError(explain('command.tooManyHeld', { max: MAX_PENDING }));
     }
     const now = this.clock.now();
-    const because = secondOperatorReason(command, this.cfg, this.fleetSize());
+    const because = secondOperatorReason(command, this.cfg, this.fleetSize(), this.poolSize);
     const record: CommandRecord = {
       id: randomUUID(),
-      command: { ...command, resources: command.resources === 'fleet' ? 'fleet' : [...command.resources] },
+      command: { ...command, resources: copyResources(command.resources) },
       submittedBy: { ...op },
       submittedAt: now,
       state: because ? 'held' : 'approved',
@@ -201,6 +261,14 @@ export class ApprovalBook {
    * submitter, not an operator, or the command is not held (unknown, expired, decided).
    */
   approve(id: string, op: OperatorIdentity): CommandRecord {
+    // A held command whose start has passed cannot run as asked: refused with its start, and out of the book's held list.
+    const held = this.records.get(id);
+    if (held && held.state === 'held' && isOperator(op) && this.startPassed(held)) {
+      this.expireOld();
+      const err = new PolicyRefusedError(explain('command.startPassed', { id, start: jst(held.command.startAt!) }));
+      this.audit.append({ actor: actor(op), action: 'operator.command.approve', target: id, outcome: 'refused', reason: err.message });
+      throw err;
+    }
     const rec = this.decide(id, op, 'approve');
     rec.state = 'approved';
     rec.approvedBy = { ...op };
@@ -255,13 +323,20 @@ export class ApprovalBook {
     return rec;
   }
 
+  private startPassed(rec: CommandRecord): boolean {
+    return rec.command.startAt !== undefined && rec.command.action !== 'release' && this.clock.now() >= rec.command.startAt;
+  }
+
   private expireOld(): void {
     const now = this.clock.now();
     for (const rec of this.records.values()) {
-      if (rec.state === 'held' && now >= rec.expiresAt) {
+      if (rec.state !== 'held') continue;
+      const late = this.startPassed(rec);
+      if (now >= rec.expiresAt || late) {
         rec.state = 'expired';
         rec.decidedAt = now;
-        this.audit.append({ actor: { kind: 'system', id: 'aggregator' }, action: 'operator.command.expire', target: rec.id, outcome: 'failure', reason: 'no second operator approved in time', details: summary(rec) });
+        const reason = late ? `its start ${jst(rec.command.startAt!)} passed before a second operator approved it` : 'no second operator approved in time';
+        this.audit.append({ actor: { kind: 'system', id: 'aggregator' }, action: 'operator.command.expire', target: rec.id, outcome: 'failure', reason, details: summary(rec) });
       }
     }
   }
@@ -272,13 +347,20 @@ function sameOperator(a: OperatorIdentity, b: OperatorIdentity): boolean {
   return a.id === b.id || (a.fingerprint !== undefined && a.fingerprint === b.fingerprint);
 }
 
+function copyResources(r: CommandResources): CommandResources {
+  if (r === 'fleet') return 'fleet';
+  if (isPoolAddress(r)) return { pool: r.pool };
+  return [...r];
+}
+
 function summary(r: CommandRecord): Record<string, unknown> {
   const c = r.command;
   return {
     action: c.action,
     powerW: c.powerW,
-    resources: c.resources === 'fleet' ? 'fleet' : c.resources.length,
+    resources: c.resources === 'fleet' ? 'fleet' : isPoolAddress(c.resources) ? `pool ${c.resources.pool}` : c.resources.length,
     durationMs: c.durationMs,
+    ...(c.startAt !== undefined ? { startAt: c.startAt } : {}),
     reason: c.reason,
     submittedBy: r.submittedBy.id,
     ...(r.approvedBy ? { approvedBy: r.approvedBy.id } : {}),

@@ -10,7 +10,8 @@
  *   GET  /status                       the status object (events, gateways, refusals...)               viewer
  *   GET  /events/<key>/series          target vs delivered samples of one event (key URL-encoded)      viewer
  *   GET  /commands                     operator commands and their state (an array, newest first)      viewer
- *   POST /commands                     submit {action, powerW, resources, durationMs, reason}          operator
+ *   POST /commands                     submit {action, powerW, resources, durationMs, startAt?, reason} operator
+ *                                      (resources "fleet", ids or {pool}; startAt: a later start, ≤ 24 h)
  *   POST /commands/<id>/approve        approve a held command (a different operator)                   approver
  *   POST /commands/<id>/reject         reject {reason} (an approver), or withdraw one's own             operator
  *   GET  /api/commands                 commands page, `state` filter (held: waiting for approval)      viewer
@@ -18,6 +19,7 @@
  *   GET  /api/events                   events page, `state` filter                                     viewer
  *   POST /api/events/<key>/cancel      cancel an event {reason}: its devices return to their owners    operator
  *   PATCH /api/events/<key>            modify an operator event {powerW?, durationMs?, reason}        operator
+ *   GET  /api/fleet/pools              the pools of the fleet's resources, with their sizes             viewer
  *   GET  /api/fleet/sites              the portfolio's sites page, `q`, `pool`                          viewer
  *   GET  /api/fleet/gateways           gateways page, `q` search (with each one's erab version)        viewer
  *   GET  /api/fleet/devices            devices page, `q`, `gateway`, `online`, `admission` filters     viewer
@@ -49,7 +51,7 @@ import { grants, type OperatorRoleTable } from '../../common/operator-roles.js';
 import { pageOf, pageQuery } from '../../common/pages.js';
 import { ADMISSION_STATES } from '../../common/admission-signal.js';
 import type { RunningAggregator } from './aggregator.js';
-import type { ManualCommand, OperatorIdentity } from './approvals.js';
+import { parseStart, type ManualCommand, type OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
 import { AuditView } from './audit-view.js';
 import { ADMISSION_DECISIONS } from './device-admission.js';
@@ -82,13 +84,17 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
+const poolAddress = z.object({ pool: z.string().describe('a pool id the fleet knows (GET /api/fleet/pools)') }).strict();
+
 // Shapes only: the rules (power > 0, 1 ms-24 h, a reason, known resources) are approvals.ts's, so
 // their messages are the same for every caller.
 const commandBody = z.object({
   action: z.enum(['reduce', 'increase', 'release']),
   powerW: z.number().default(0).describe('total power over the addressed resources, W (> 0 unless release)'),
-  resources: z.union([z.literal('fleet'), z.array(z.string())]).optional().describe('"fleet" or resource ids (required)'),
+  resources: z.union([z.literal('fleet'), z.array(z.string()), poolAddress]).optional().describe('"fleet", resource ids, or {"pool": "<pool id>"} for the resources of one portfolio pool (required)'),
   durationMs: z.number().default(0).describe('how long it holds, ms (1 ms-24 h unless release)'),
+  startAt: z.union([z.number(), z.string()]).optional()
+    .describe('when the event starts: epoch ms or ISO 8601 with an offset (e.g. 2026-12-07T17:00:00+09:00); in the future, at most 24 h ahead. Absent: at once (on submission, or on approval when held)'),
   reason: z.string().optional().describe('why, 1-500 characters (required; recorded in the audit log)'),
 }).strict();
 
@@ -100,7 +106,10 @@ const commandRecord = z.object({
   submittedBy: z.object({ id: z.string() }).loose(), approvedBy: z.object({ id: z.string() }).loose().optional(),
   needsSecondBecause: z.string().optional(), allocatedW: z.number().optional(), shortfallW: z.number().optional(),
   leftOut: z.string().optional().describe('a short command: the addressed resources that could not take part and why, e.g. "2 no fresh telemetry"'),
-  command: z.object({ action: z.string(), powerW: z.number(), resources: z.union([z.literal('fleet'), z.array(z.string())]), durationMs: z.number(), reason: z.string() }),
+  command: z.object({
+    action: z.string(), powerW: z.number(), resources: z.union([z.literal('fleet'), z.array(z.string()), poolAddress]), durationMs: z.number(), reason: z.string(),
+    startAt: z.number().optional().describe('when its event starts, epoch ms (absent: when it runs)'),
+  }),
 }).loose();
 const commandOutcome = z.object({ record: commandRecord, result: z.object({ key: z.string(), allocatedW: z.number(), shortfallW: z.number() }).optional() });
 const pageOfSchema = (item: z.ZodType) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
@@ -163,7 +172,10 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
       method: 'POST', path: '/commands', action: 'console.commands.submit', role: 'operator', status: 200, body: commandBody, response: commandOutcome,
       summary: 'Submit a manual command; answered 202 when held for a second operator, state `short` when the fleet cannot take all of it',
       handle: async (r) => {
-        const out = await agg.submitCommand(operatorOf(r), r.body as ManualCommand);
+        const b = r.body as Omit<ManualCommand, 'startAt'> & { startAt?: number | string };
+        const command: ManualCommand = { ...b, startAt: b.startAt === undefined ? undefined : parseStart(b.startAt) };
+        if (command.startAt === undefined) delete command.startAt;
+        const out = await agg.submitCommand(operatorOf(r), command);
         return acted(new ApiAnswer(out.record.state === 'held' ? 202 : 200, out));
       },
     },
@@ -228,9 +240,13 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
         const old = agg.approvals.get(key.slice('operator/'.length));
         if (!old) throw new NotFoundError(`event ${key.slice(0, 200)}: its command is no longer kept`);
         const b = r.body as { powerW?: number; durationMs?: number; reason: string };
+        // An event that has not started keeps its start (and, unless given, its duration).
+        const notStarted = ev.state === 'accepted' && Number(ev.plan.start) > Date.now();
         const replacement: ManualCommand = {
           action: old.command.action, resources: old.command.resources, reason: `modifies ${key}: ${b.reason}`,
-          powerW: b.powerW ?? old.command.powerW, durationMs: b.durationMs ?? Math.max(1, Number(ev.plan.end) - Date.now()), replaces: key,
+          powerW: b.powerW ?? old.command.powerW, replaces: key,
+          durationMs: b.durationMs ?? (notStarted ? Number(ev.plan.end) - Number(ev.plan.start) : Math.max(1, Number(ev.plan.end) - Date.now())),
+          ...(notStarted ? { startAt: Number(ev.plan.start) } : {}),
         };
         // The new command is checked (and held, if large) before the old event is touched; it
         // cancels the old one when it runs.
@@ -249,6 +265,12 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
         const v = await versionsOf(page.items.map((g) => g.venId), []);
         return { items: page.items.map((g) => (v.gateways[g.venId] ? { ...g, version: v.gateways[g.venId]!.erab, nodeVersion: v.gateways[g.venId]!.node } : g)), nextCursor: page.nextCursor };
       },
+    },
+    {
+      method: 'GET', path: '/api/fleet/pools', action: 'console.api.fleet.pools', role: 'viewer',
+      summary: 'The portfolio pools the fleet\'s resources belong to, with how many resources each has (a command may address one: resources {"pool": "<id>"})',
+      response: z.object({ items: z.array(z.object({ id: z.string(), resources: z.number().int() })) }),
+      handle: () => ({ items: [...agg.fleet.pools()].map(([id, resources]) => ({ id, resources })) }),
     },
     {
       method: 'GET', path: '/api/fleet/sites', action: 'console.api.fleet.sites', role: 'viewer',

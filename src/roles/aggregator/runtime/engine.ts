@@ -34,7 +34,7 @@ import { allocate } from '../allocation/allocate.js';
 import type { AllocatableResource, AllocationRequest, AllocationResult, HeadroomPolicy, ResourceInstruction } from '../allocation/types.js';
 import { closedLoopStep } from '../closed-loop/redispatch.js';
 import type { DeliveryReading, ResponseTracking } from '../closed-loop/redispatch.js';
-import type { CommandRecord } from './approvals.js';
+import { isPoolAddress, jst, type CommandRecord } from './approvals.js';
 import type { ClosedLoopConfig } from './config.js';
 import { Fleet, deliveredBy, setpointFor, toAllocatable, whyNotUsable, type ResourceSpec } from './fleet.js';
 import { hasWork, type DispatchPlan, type GatewayInstruction, type ResourceOrder, type Refusal } from './dispatch-types.js';
@@ -327,13 +327,19 @@ export class DispatchEngine {
       return { key: `operator/${rec.id}`, allocatedW: 0, shortfallW: 0 };
     }
     const now = this.o.clock.now();
+    if (c.startAt !== undefined && c.startAt <= now) throw new PolicyRefusedError(explain('command.startPassed', { id: rec.id, start: jst(c.startAt) }));
+    // A command with a start is accepted now (its gateways instructed for then) and active from its start.
+    const start = c.startAt ?? now;
     const key = `operator/${rec.id}`;
     const plan: DispatchPlan = {
       key, party: 'operator', origin: 'operator', eventId: rec.id, modificationNumber: 0, marketContext: 'urn:erab:operator',
-      direction: c.action, intervals: [{ start: epochMillis(now), end: epochMillis(now + c.durationMs), targetW: watts(c.powerW) }],
-      start: epochMillis(now), end: epochMillis(now + c.durationMs), responseRequired: false, testEvent: false,
+      direction: c.action, intervals: [{ start: epochMillis(start), end: epochMillis(start + c.durationMs), targetW: watts(c.powerW) }],
+      start: epochMillis(start), end: epochMillis(start + c.durationMs), responseRequired: false, testEvent: false,
     };
-    const only = c.resources === 'fleet' ? undefined : new Set(c.resources);
+    // A pool is resolved to its resources now: the event keeps them (and so does its record in the book).
+    const only = c.resources === 'fleet' ? undefined
+      : isPoolAddress(c.resources) ? new Set(this.o.fleet.all().filter((s) => s.pool === (c.resources as { pool: string }).pool).map((s) => s.id))
+        : new Set(c.resources);
     this.manualScope.set(key, only);
     const answer = await this.offer(plan, 'operator', true);
     if (answer.optType !== 'optIn') throw new PolicyRefusedError(explain('command.notAllocated', { id: rec.id, why: answer.reason ?? '' }));

@@ -70,16 +70,20 @@ export class Fleet {
   private readonly live = new Map<string, ResourceLive>();
   /** The specs sorted by id, kept until the membership changes (100,000 resources sort in tens of ms). */
   private sortedCache: readonly ResourceSpec[] | undefined;
+  /** Resources per pool, kept until the membership changes. */
+  private poolCache: ReadonlyMap<string, number> | undefined;
 
   /** Adds or replaces a resource's spec (portfolio import or gateway inventory). */
   upsert(spec: ResourceSpec): void {
     this.sortedCache = undefined;
+    this.poolCache = undefined;
     this.specs.set(spec.id, { ...spec });
     if (!this.live.has(spec.id)) this.live.set(spec.id, { online: false, manualOverride: false });
   }
 
   remove(id: string): void {
     this.sortedCache = undefined;
+    this.poolCache = undefined;
     this.specs.delete(id);
     this.live.delete(id);
   }
@@ -105,6 +109,21 @@ export class Fleet {
   sorted(): readonly ResourceSpec[] {
     this.sortedCache ??= [...this.specs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return this.sortedCache;
+  }
+
+  /** The pools the fleet's resources belong to, with how many resources each has, by pool id. */
+  pools(): ReadonlyMap<string, number> {
+    if (!this.poolCache) {
+      const m = new Map<string, number>();
+      for (const s of this.sorted()) if (s.pool !== undefined) m.set(s.pool, (m.get(s.pool) ?? 0) + 1);
+      this.poolCache = new Map([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+    }
+    return this.poolCache;
+  }
+
+  /** How many resources of the fleet are in `pool` (0: no such pool). */
+  poolSize(pool: string): number {
+    return this.pools().get(pool) ?? 0;
   }
 
   /** Resources behind one gateway. */
