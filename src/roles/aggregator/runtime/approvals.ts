@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../core/clock.js';
+import { formatJst } from '../../../core/jst.js';
 import { explain, InvalidInputError, NotAuthorizedError, PolicyRefusedError } from '../../../core/errors.js';
 import type { AuditSink } from '../../../security/audit/types.js';
 import type { ApprovalsConfig } from './config.js';
@@ -129,8 +130,8 @@ export function validateManualCommand(c: ManualCommand): void {
 export function validateStart(c: ManualCommand, now: number): void {
   if (c.startAt === undefined || c.action === 'release') return;
   if (typeof c.startAt !== 'number' || !Number.isInteger(c.startAt)) throw new InvalidInputError(explain('command.badStart'));
-  if (c.startAt <= now) throw new InvalidInputError(explain('command.startInPast', { start: jst(c.startAt), now: jst(now) }));
-  if (c.startAt > now + MAX_START_AHEAD_MS) throw new InvalidInputError(explain('command.startTooFar', { start: jst(c.startAt), latest: jst(now + MAX_START_AHEAD_MS) }));
+  if (c.startAt <= now) throw new InvalidInputError(explain('command.startInPast', { start: formatJst(c.startAt), now: formatJst(now) }));
+  if (c.startAt > now + MAX_START_AHEAD_MS) throw new InvalidInputError(explain('command.startTooFar', { start: formatJst(c.startAt), latest: formatJst(now + MAX_START_AHEAD_MS) }));
 }
 
 /**
@@ -144,9 +145,6 @@ export function parseStart(v: number | string): number {
   if (!Number.isFinite(t)) throw new InvalidInputError(explain('command.badStart'));
   return t;
 }
-
-/** A time as the operator reads it: ISO 8601 in JST. */
-export const jst = (t: number): string => new Date(t + 9 * 3_600_000).toISOString().slice(0, 19) + '+09:00';
 
 /** How many resources a command addresses: `fleetSize` for 'fleet', the pool's size for a pool. */
 export function addressedCount(c: ManualCommand, fleetSize: number, poolSize: (pool: string) => number): number {
@@ -265,7 +263,7 @@ export class ApprovalBook {
     const held = this.records.get(id);
     if (held && held.state === 'held' && isOperator(op) && this.startPassed(held)) {
       this.expireOld();
-      const err = new PolicyRefusedError(explain('command.startPassed', { id, start: jst(held.command.startAt!) }));
+      const err = new PolicyRefusedError(explain('command.startPassed', { id, start: formatJst(held.command.startAt!) }));
       this.audit.append({ actor: actor(op), action: 'operator.command.approve', target: id, outcome: 'refused', reason: err.message });
       throw err;
     }
@@ -335,7 +333,7 @@ export class ApprovalBook {
       if (now >= rec.expiresAt || late) {
         rec.state = 'expired';
         rec.decidedAt = now;
-        const reason = late ? `its start ${jst(rec.command.startAt!)} passed before a second operator approved it` : 'no second operator approved in time';
+        const reason = late ? `its start ${formatJst(rec.command.startAt!)} passed before a second operator approved it` : 'no second operator approved in time';
         this.audit.append({ actor: { kind: 'system', id: 'aggregator' }, action: 'operator.command.expire', target: rec.id, outcome: 'failure', reason, details: summary(rec) });
       }
     }

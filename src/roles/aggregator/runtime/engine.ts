@@ -34,7 +34,8 @@ import { allocate } from '../allocation/allocate.js';
 import type { AllocatableResource, AllocationRequest, AllocationResult, HeadroomPolicy, ResourceInstruction } from '../allocation/types.js';
 import { closedLoopStep } from '../closed-loop/redispatch.js';
 import type { DeliveryReading, ResponseTracking } from '../closed-loop/redispatch.js';
-import { isPoolAddress, jst, type CommandRecord } from './approvals.js';
+import { formatJst } from '../../../core/jst.js';
+import { isPoolAddress, type CommandRecord } from './approvals.js';
 import type { ClosedLoopConfig } from './config.js';
 import { Fleet, deliveredBy, setpointFor, toAllocatable, whyNotUsable, type ResourceSpec } from './fleet.js';
 import { hasWork, type DispatchPlan, type GatewayInstruction, type ResourceOrder, type Refusal } from './dispatch-types.js';
@@ -327,7 +328,7 @@ export class DispatchEngine {
       return { key: `operator/${rec.id}`, allocatedW: 0, shortfallW: 0 };
     }
     const now = this.o.clock.now();
-    if (c.startAt !== undefined && c.startAt <= now) throw new PolicyRefusedError(explain('command.startPassed', { id: rec.id, start: jst(c.startAt) }));
+    if (c.startAt !== undefined && c.startAt <= now) throw new PolicyRefusedError(explain('command.startPassed', { id: rec.id, start: formatJst(c.startAt) }));
     // A command with a start is accepted now (its gateways instructed for then) and active from its start.
     const start = c.startAt ?? now;
     const key = `operator/${rec.id}`;
