@@ -32,8 +32,14 @@ test('the console draws target vs delivered for a running event, for an operator
     assert.ok(delivered && delivered.split(' ').length >= 1, 'the delivered curve has points');
     const heading = await page.textContent('section.event h2');
     assert.match(heading ?? '', /reduce \(下げ\) 4\.0 kW/);
-    const target = await page.getAttribute('section.event svg polyline[data-series="targetW"]', 'points');
-    assert.ok(target && target.split(' ').length >= 2, 'the target curve has points');
+    // The series grows by a sample per closed-loop interval, sent by the live feed: a page opened
+    // right after the command may first draw a single sample (once in CI), so wait for a line.
+    const targetPoints = () => page.getAttribute('section.event svg polyline[data-series="targetW"]', 'points');
+    await page.waitForFunction(() => ((globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } }).document
+      .querySelector('section.event svg polyline[data-series="targetW"]')?.getAttribute('points') ?? '').trim().split(' ').length >= 2, undefined, { timeout: 30_000 })
+      .catch(() => undefined);
+    const target = await targetPoints();
+    assert.ok(target && target.trim().split(' ').length >= 2, `the target curve has points: "${target}"`);
     assert.equal(await page.textContent('#who'), 'AGG1');
     assert.equal(await page.textContent('#error'), '', 'the page refreshed without errors');
     await page.screenshot({ path: process.env.ERAB_CONSOLE_SCREENSHOT ?? join(world.dir, 'console.png'), fullPage: true });
