@@ -17,7 +17,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, IntegrityError, InvalidInputError } from '../../core/errors.js';
+import { ConfigError, IntegrityError, InvalidInputError, explain } from '../../core/errors.js';
 import { CompactRange, HASH_SIZE } from './merkle.js';
 import { formatSignerKey, formatVerifierKey, generateSigner, parseSignerKey, parseVerifierKey, type NoteSigner, type NoteVerifier } from './note.js';
 
@@ -108,21 +108,21 @@ export function loadOrCreateSigner(dir: string, origin: string, keyFile = join(d
   if (existsSync(keyFile)) {
     const st = statSync(keyFile);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new ConfigError(`${keyFile}: the audit signing key is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+      throw new ConfigError(explain('auditKey.signingKeyExposed', { file: keyFile, mode: (st.mode & 0o777).toString(8) }));
     }
     let signer: NoteSigner;
     try {
       signer = parseSignerKey(readStoreFile(keyFile, KEY_FILE_MAX).toString('utf8'));
     } catch (err) {
-      throw new ConfigError(`${keyFile}: ${(err as Error).message}`, { cause: err });
+      throw new ConfigError(explain('auditKey.unreadable', { file: keyFile, why: (err as Error).message }), { cause: err });
     }
     if (signer.name !== origin) {
-      throw new ConfigError(`${keyFile}: the audit log in ${dir} was created with origin "${signer.name}", not "${origin}"`);
+      throw new ConfigError(explain('auditKey.originMismatch', { file: keyFile, dir, found: signer.name, expected: origin }));
     }
     return { signer, created: false };
   }
   if (hasLogData(dir)) {
-    throw new ConfigError(`${keyFile}: missing, but ${dir} already holds an audit log; a new key cannot continue it (restore the original signing key)`);
+    throw new ConfigError(explain('auditKey.signingKeyMissing', { file: keyFile, dir }));
   }
   const signer = generateSigner(origin);
   writeFileSync(keyFile, `${formatSignerKey(signer)}\n`, { mode: 0o600, flag: 'wx' });
@@ -135,7 +135,7 @@ export function writeVerifierKey(dir: string, signer: NoteVerifier): void {
   const vkey = formatVerifierKey(signer);
   if (existsSync(path)) {
     if (readFileSync(path, 'utf8').trim() === vkey) return;
-    throw new ConfigError(`${path} holds a different verifier key than the signing key; the log was signed by another key (restore the original signing.key)`);
+    throw new ConfigError(explain('auditKey.verifierMismatch', { file: path }));
   }
   writeFileAtomic(path, dir, `${vkey}\n`, 0o644);
 }
