@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { extname } from 'node:path';
-import { InvalidInputError, describeError } from '../../core/errors.js';
+import { InvalidInputError, describeError, explain } from '../../core/errors.js';
 import { openStore, type Store } from '../../store/store.js';
 import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations } from '../../roles/aggregator/portfolio/tables.js';
@@ -59,7 +59,7 @@ export function openAudit(dir: string): AuditLog {
   try {
     origin = readStoredVerifierKey(dir).name;
   } catch (err) {
-    throw new InvalidInputError(`--audit-dir ${dir}: no audit log there (create it with erab audit): ${describeError(err)}`);
+    throw new InvalidInputError(explain('cli.portfolio.noAuditLog', { dir, why: describeError(err) }));
   }
   return AuditLog.open({ dir, origin });
 }
@@ -146,7 +146,7 @@ export function registerPortfolio(aggregator: Command): void {
         if (st.size > MAX_IMPORT_CHARS) throw new Error(`larger than ${MAX_IMPORT_CHARS} bytes`);
         text = await readFile(file, 'utf8');
       } catch (err) {
-        throw new InvalidInputError(`cannot read ${file}: ${describeError(err)}`);
+        throw new InvalidInputError(explain('cli.cannotRead', { file, why: describeError(err) }));
       }
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
       const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;
@@ -162,7 +162,7 @@ export function registerPortfolio(aggregator: Command): void {
           } catch (err) {
             if (!(err instanceof PortfolioImportError)) throw err;
             for (const issue of err.issues) process.stderr.write(`${formatIssue(file, issue)}\n`);
-            throw new InvalidInputError(`${file}: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}, nothing imported`);
+            throw new InvalidInputError(explain(err.issues.length === 1 ? 'cli.portfolio.importProblem' : 'cli.portfolio.importProblems', { file, count: err.issues.length }));
           }
         }, audit, opts);
       } finally {
@@ -227,7 +227,7 @@ export function registerPortfolio(aggregator: Command): void {
     .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')))
     .action(async (opts: KekOptions & AccessOpts & { site: string; db?: string }) => {
       await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'erase', 'aggregator portfolio erase', { site: opts.site }, async () => {
-        if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(`--site ${opts.site}: no such site`);
+        if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(explain('cli.portfolio.noSite', { site: opts.site }));
         process.stdout.write(`personal data of site ${opts.site} erased\n`);
         return { result: undefined, subjects: [opts.site] };
       }), undefined, opts);

@@ -24,7 +24,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createWriteStream, existsSync, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { IntegrityError, InvalidInputError } from '../../core/errors.js';
+import { IntegrityError, InvalidInputError, explain } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { consistencyProof, inclusionProof } from '../../security/audit/proofs.js';
 import { enforceRetention, planRetention, type RetentionPolicy } from '../../security/audit/retention.js';
@@ -61,8 +61,8 @@ function collect(v: string, prev: string[] | undefined): string[] {
 }
 
 function requireLogDir(dir: string): void {
-  if (!existsSync(dir)) throw new InvalidInputError(`${dir}: no such audit log directory`);
-  if (!existsSync(join(dir, 'segments')) && !existsSync(join(dir, VERIFIER_KEY_FILE))) throw new InvalidInputError(`${dir}: not an audit log directory (no segments/ and no ${VERIFIER_KEY_FILE})`);
+  if (!existsSync(dir)) throw new InvalidInputError(explain('cli.audit.noDir', { dir }));
+  if (!existsSync(join(dir, 'segments')) && !existsSync(join(dir, VERIFIER_KEY_FILE))) throw new InvalidInputError(explain('cli.audit.notDir', { dir, file: VERIFIER_KEY_FILE }));
 }
 
 function verifierFrom(opts: { key?: string }): NoteVerifier | undefined {
@@ -100,10 +100,11 @@ function registerVerify(audit: Command): void {
         try {
           text = readStoreFile(f, 1024 * 1024).toString('utf8');
         } catch (err) {
-          throw new InvalidInputError(`--checkpoint ${f}: cannot read (${(err as Error).message})`);
+          throw new InvalidInputError(explain('cli.audit.checkpointUnreadable', { file: f, why: (err as Error).message }));
         }
         const { notes, corrupt } = splitCheckpointsFile(text);
-        if (corrupt || notes.length === 0) throw new InvalidInputError(`--checkpoint ${f}: ${corrupt ? `line ${corrupt.line}: ${corrupt.message}` : 'no checkpoint note in it'}`);
+        if (corrupt) throw new InvalidInputError(explain('cli.audit.checkpointCorrupt', { file: f, line: corrupt.line, why: corrupt.message }));
+        if (notes.length === 0) throw new InvalidInputError(explain('cli.audit.checkpointEmpty', { file: f }));
         return notes.map((n) => n.note);
       });
       const progress = createProgress('verify');
@@ -248,7 +249,7 @@ function registerExport(audit: Command): void {
         try {
           fd = openSync(o.out, 'wx', 0o640); // never overwrite an earlier export
         } catch (err) {
-          throw new InvalidInputError(`--out ${o.out}: cannot create (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); an existing export is never overwritten`);
+          throw new InvalidInputError(explain('cli.audit.outNotCreated', { file: o.out, why: (err as NodeJS.ErrnoException).code ?? (err as Error).message }));
         }
         out = createWriteStream('', { fd });
       }

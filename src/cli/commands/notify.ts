@@ -9,7 +9,7 @@
 import { Option, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { loadConfig } from '../../core/config.js';
-import { InvalidInputError, describeError } from '../../core/errors.js';
+import { InvalidInputError, describeError, explain } from '../../core/errors.js';
 import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
 import { GatewayNoticeBoard } from '../../secops/notify/gateway-board.js';
 import type { Notifier } from '../../secops/notify/notifier.js';
@@ -75,15 +75,15 @@ async function readNoticeData(file: string): Promise<Record<string, unknown>> {
     if (st.size > MAX_DATA_BYTES) throw new Error(`larger than ${MAX_DATA_BYTES} bytes`);
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`--data ${file}: cannot read: ${describeError(err)}`);
+    throw new InvalidInputError(explain('cli.notify.dataUnreadable', { file, why: describeError(err) }));
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new InvalidInputError(`--data ${file}: not JSON: ${describeError(err)}`);
+    throw new InvalidInputError(explain('cli.notify.dataNotJson', { file, why: describeError(err) }));
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidInputError(`--data ${file}: must be a JSON object`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidInputError(explain('cli.notify.dataNotObject', { file }));
   return data as Record<string, unknown>;
 }
 

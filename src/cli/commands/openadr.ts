@@ -15,7 +15,7 @@
 import { untilStopped } from '../until-stopped.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import type { EpochMillis, Millis } from '../../core/units.js';
 import { redactXml } from '../../protocols/openadr/audit.js';
 import type { OptType } from '../../protocols/openadr/event.js';
@@ -236,7 +236,7 @@ export function register(program: Command): void {
         try {
           vtnCertificatePem = readFileSync(o.vtnCert, 'utf8');
         } catch (err) {
-          throw new InvalidInputError(`--vtn-cert ${o.vtnCert} cannot be read (${(err as NodeJS.ErrnoException).code ?? ''})`);
+          throw new InvalidInputError(explain('cli.openadr.vtnCertUnreadable', { file: o.vtnCert, why: (err as NodeJS.ErrnoException).code ?? '' }));
         }
       }
       const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });

@@ -24,7 +24,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
-import { InvalidInputError, describeError } from '../../core/errors.js';
+import { InvalidInputError, describeError, explain } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
 import { openStore, type Store } from '../../store/store.js';
 import { loadConfig } from '../../core/config.js';
@@ -143,7 +143,7 @@ export function register(program: Command): void {
     .action(async (asset: string, opts: CommonOpts & { json?: boolean }) => {
       await withVuln(opts, async (db) => {
         const h = await assetHistory(db, asset);
-        if (h.length === 0) throw new InvalidInputError(`asset "${asset}" has no history (see erab vuln inventory)`);
+        if (h.length === 0) throw new InvalidInputError(explain('cli.vuln.noHistory', { asset }));
         if (opts.json) process.stdout.write(`${JSON.stringify(h, null, 2)}\n`);
         else process.stdout.write(`${table(['AT (JST)', 'FIELD', 'OLD', 'NEW'], h.map((c) => [jstTime(c.at), c.field, c.oldValue ?? '-', c.newValue ?? '-']))}\n`);
       });
@@ -163,11 +163,11 @@ export function register(program: Command): void {
         try {
           const st = await stat(src);
           if (!st.isFile()) throw new Error('not a regular file');
-          if (st.size > maxBytes) throw new InvalidInputError(`feed ${src}: ${st.size} bytes is more than the limit of ${maxBytes}; nothing imported`, { code: 'feed_refused' });
+          if (st.size > maxBytes) throw new InvalidInputError(explain('cli.vuln.feedTooLarge', { file: src, size: st.size, max: maxBytes }), { code: 'feed_refused' });
           bytes = await readFile(src);
         } catch (err) {
           if (err instanceof InvalidInputError) throw err;
-          throw new InvalidInputError(`cannot read ${src}: ${describeError(err)}`);
+          throw new InvalidInputError(explain('cli.cannotRead', { file: src, why: describeError(err) }));
         }
       }
       await withVuln(opts, async (db, audit) => {
