@@ -45,14 +45,16 @@ interface Case {
   ja: string;
   en: string;
   prefix?: boolean;
+  /** The exit code: 1 (refused input), 2 for a usage error. */
+  exit?: number;
 }
 
-/** Runs each case under ja_JP.UTF-8 and under C.UTF-8 (and once more with --lang en under the Japanese locale), exit 1 every time. */
+/** Runs each case under ja_JP.UTF-8 and under C.UTF-8 (and once more with --lang en under the Japanese locale), with the case's exit code every time. */
 async function check(cases: Case[]): Promise<void> {
   for (const c of cases) {
     const [ja, en, forced] = await Promise.all([erab(c.args, 'ja_JP.UTF-8'), erab(c.args, 'C.UTF-8'), erab([...c.args, '--lang', 'en'], 'ja_JP.UTF-8')]);
     const what = `erab ${c.args.join(' ')}`;
-    for (const r of [ja, en, forced]) assert.equal(r.code, 1, `${what}: ${r.err}`);
+    for (const r of [ja, en, forced]) assert.equal(r.code, c.exit ?? 1, `${what}: ${r.err}`);
     if (c.prefix) {
       assert.ok(ja.said.startsWith(`erab: ${c.ja}`), `${what} (ja): ${ja.err}`);
       assert.ok(en.said.startsWith(`erab: ${c.en}`), `${what} (en): ${en.err}`);
@@ -118,6 +120,13 @@ test('erab notify, vuln and aggregator portfolio: refused data, feed and audit d
       { args: ['notify', 'send', '--config', join(dir, 'notify.json'), '--data', notJson, '--all'], ja: `--data ${notJson} は JSON ではありません: `, en: `--data ${notJson}: not JSON: `, prefix: true },
       { args: ['notify', 'send', '--config', join(dir, 'notify.json'), '--data', list, '--all'], ja: `--data ${list} は JSON のオブジェクトにしてください`, en: `--data ${list}: must be a JSON object` },
       {
+        args: ['notify', 'send', '--config', join(dir, 'notify.json'), '--data', list],
+        ja: '宛先を選んでください: --all か、--participant、--site、--role のいずれか',
+        en: 'choose the recipients: --all, or any of --participant, --site, --role',
+        exit: 2,
+      },
+      { args: ['vuln', 'accept', 'F-1', '--reason', 'r', '--approver', 'a', '--expires', 'someday', '--db', db], ja: '--expires「someday」は日付（2027-03-31、ISO 8601）でも期間（30d、12h）でもありません', en: '--expires "someday" is neither a date (2027-03-31, ISO 8601) nor a duration (30d, 12h)', exit: 2 },
+      {
         args: ['vuln', 'history', 'device:bat-404', '--db', db],
         ja: '資産「device:bat-404」には履歴がありません（erab vuln inventory を参照してください）',
         en: 'asset "device:bat-404" has no history (see erab vuln inventory)',
@@ -165,6 +174,7 @@ test('erab tso, gateway, aggregator run, openadr, demo host and device site: ref
       },
       { args: ['openadr', 'ven', '--cert', cert, '--key', cert, '--ca', cert, '--vtn-url', 'https://127.0.0.1:9', '--vtn-cert', vtnCert], ja: `--vtn-cert ${vtnCert} を読めません（ENOENT）`, en: `--vtn-cert ${vtnCert} cannot be read (ENOENT)` },
       { args: ['demo', 'host', '--config', host], ja: `${host}: kind は devices か gateways にしてください`, en: `${host}: kind must be devices or gateways` },
+      { args: ['openadr', 'ven', '--cert', cert, '--key', cert, '--ca', cert, '--vtn-url', 'http://127.0.0.1:9'], ja: '--vtn-url は https:// の URL にしてください', en: '--vtn-url must be an https:// URL', exit: 2 },
       // A site configuration from the command line only: the source is named in the CLI's language.
       { args: ['device', 'site', '--address', '127.0.0.5', '--pcs', '--duration', '0.1'], ja: 'コマンドライン: 項目 pcs に誤りがあります: ', en: 'command line: pcs: ', prefix: true },
     ]);

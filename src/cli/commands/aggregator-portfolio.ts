@@ -41,7 +41,7 @@ async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store, vau
 /** The operator an import is attributed to (自家用GL 8-1-1): --operator, else the OS account. */
 export function operator(given?: string): { kind: 'operator'; id: string } {
   if (given !== undefined) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(given)) throw new UsageError(`--operator "${given}" is not a valid operator id`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(given)) throw new UsageError(explain('cli.portfolio.badOperator', { id: given }));
     return { kind: 'operator', id: given };
   }
   let id = 'unknown';
@@ -91,7 +91,7 @@ async function withPersonalDataAccess<T>(
   const purpose = checkPurpose(opts.purpose);
   const actor = operator(opts.operator);
   const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
-  if (auditDir === undefined) throw new UsageError('every read of personal data is recorded in the audit log: give --audit-dir or set ERAB_AGGREGATOR_AUDIT_DIR');
+  if (auditDir === undefined) throw new UsageError(explain('cli.portfolio.auditRequired'));
   const policyFile = opts.accessPolicy ?? (process.env.ERAB_PRIVACY_ACCESS_POLICY || undefined);
   const policy = policyFile !== undefined ? loadAccessPolicy(policyFile) : undefined;
   const given = Object.fromEntries(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined));
@@ -138,7 +138,7 @@ export function registerPortfolio(aggregator: Command): void {
     .action(async (file: string, opts: KekOptions & { db?: string; format?: ImportFormat; auditDir?: string; operator?: string }) => {
       const actor = operator(opts.operator);
       const format = opts.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : extname(file).toLowerCase() === '.csv' ? 'csv' : undefined);
-      if (!format) throw new UsageError(`cannot tell the format of ${file} from its extension: give --format csv|json`);
+      if (!format) throw new UsageError(explain('cli.portfolio.unknownFormat', { file }));
       let text: string;
       try {
         const st = await stat(file);
@@ -183,7 +183,7 @@ export function registerPortfolio(aggregator: Command): void {
     .option('--json', 'print the page as JSON'))
     .action(async (opts: AccessOpts & { db?: string; pool?: string; site?: string; class?: ResourceClass; search?: string; limit: string; cursor?: string; json?: boolean }) => {
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer 1..1000, got ${opts.limit}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(explain('cli.portfolio.badLimit', { value: opts.limit }));
       await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'read', 'aggregator portfolio list', { pool: opts.pool, site: opts.site, search: opts.search }, async () => {
         const page = await p.listResources({
           limit,

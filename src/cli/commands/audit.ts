@@ -91,7 +91,7 @@ function registerVerify(audit: Command): void {
     .option('--json', 'print the full result as JSON on stdout')
     .action((o: { dir: string; key?: string; json?: boolean; includeArchive?: boolean; checkpoint?: string[]; witness?: string[]; witnessKey?: string[] }) => {
       requireLogDir(o.dir);
-      if (o.witnessKey && !o.witness) throw new UsageError('--witness-key belongs to --witness');
+      if (o.witnessKey && !o.witness) throw new UsageError(explain('cli.audit.witnessKeyAlone'));
       const verifier = verifierFrom(o);
       const witnessKeys = (o.witnessKey ?? []).map(resolveWitnessKey);
       const witnessed = (o.witness ?? []).map((f) => loadWitnessedCheckpoint(f, witnessKeys));
@@ -142,9 +142,9 @@ function registerProve(audit: Command): void {
     .option('--key <key-or-file>', 'trusted verifier key or a file holding it')
     .option('--include-archive', 'read archived segments back, to prove archived records and sizes')
     .action((o: { dir: string; index?: number; size?: number; from?: number; to?: number; key?: string; includeArchive?: boolean }) => {
-      if ((o.index === undefined) === (o.from === undefined)) throw new UsageError('give either --index (inclusion proof) or --from (consistency proof)');
-      if (o.index !== undefined && o.to !== undefined) throw new UsageError('--to belongs to --from; use --size with --index');
-      if (o.from !== undefined && o.size !== undefined) throw new UsageError('--size belongs to --index; use --to with --from');
+      if ((o.index === undefined) === (o.from === undefined)) throw new UsageError(explain('cli.audit.proofKind'));
+      if (o.index !== undefined && o.to !== undefined) throw new UsageError(explain('cli.audit.toWithIndex'));
+      if (o.from !== undefined && o.size !== undefined) throw new UsageError(explain('cli.audit.sizeWithFrom'));
       requireLogDir(o.dir);
       const verifier = verifierFrom(o);
       const opts = { ...(verifier ? { verifier } : {}), ...(o.includeArchive ? { includeArchive: true } : {}) };
@@ -242,7 +242,7 @@ function registerExport(audit: Command): void {
     .action(async (o: ExportOpts) => {
       requireLogDir(o.dir);
       if (o.to !== undefined) return exportOverTls(o);
-      if (o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCrl || o.expectId) throw new UsageError('--tls-cert, --tls-key, --tls-ca, --tls-crl and --expect-id belong to --to');
+      if (o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCrl || o.expectId) throw new UsageError(explain('cli.audit.tlsWithoutTo'));
       let out: NodeJS.WritableStream = process.stdout;
       if (o.out) {
         let fd: number;
@@ -291,11 +291,11 @@ interface ExportOpts {
 }
 
 async function exportOverTls(o: ExportOpts): Promise<void> {
-  if (o.format !== 'syslog') throw new UsageError('--to sends syslog messages: use --format syslog');
-  if (o.out) throw new UsageError('--to and --out exclude each other');
-  if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UsageError('--to needs --tls-cert, --tls-key and --tls-ca (mutual TLS)');
+  if (o.format !== 'syslog') throw new UsageError(explain('cli.audit.toNeedsSyslog'));
+  if (o.out) throw new UsageError(explain('cli.audit.toAndOut'));
+  if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UsageError(explain('cli.audit.toNeedsTls'));
   const m = /^(.+):(\d{1,5})$/.exec(o.to!);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--to ${o.to}: expected <host>:<port>`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(explain('cli.audit.badTo', { to: o.to! }));
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
   const material = await loadTlsMaterial({ certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa, ...(o.tlsCrl ? { crlFile: o.tlsCrl } : {}) });
   const tlsOpts = clientTlsOptions(material, 'syslog', o.expectId ? { expect: { id: o.expectId } } : {});
@@ -323,7 +323,7 @@ function registerRetention(audit: Command): void {
     .option('--key <key-or-file>', 'trusted verifier key or a file holding it')
     .option('--json', 'print the report as JSON')
     .action((o: { dir: string; maxAgeDays?: number; maxRecords?: number; deleteArchived?: boolean; apply?: boolean; key?: string; json?: boolean }) => {
-      if (o.maxAgeDays === undefined && o.maxRecords === undefined) throw new UsageError('give --max-age-days and/or --max-records');
+      if (o.maxAgeDays === undefined && o.maxRecords === undefined) throw new UsageError(explain('cli.audit.retentionLimit'));
       requireLogDir(o.dir);
       const policy: RetentionPolicy = {
         ...(o.maxAgeDays !== undefined ? { maxAgeDays: o.maxAgeDays } : {}),
@@ -385,7 +385,7 @@ function registerAppend(audit: Command): void {
     .action((o: { dir: string; actor: AuditActor; action: string; outcome: AuditOutcome; target?: string; reason?: string; origin?: string }) => {
       let origin = o.origin;
       if (!origin) {
-        if (!existsSync(join(o.dir, VERIFIER_KEY_FILE))) throw new UsageError(`${o.dir} holds no audit log yet; pass --origin to create one`);
+        if (!existsSync(join(o.dir, VERIFIER_KEY_FILE))) throw new UsageError(explain('cli.audit.noLogYet', { dir: o.dir }));
         origin = readStoredVerifierKey(o.dir).name;
       }
       const log = AuditLog.open({ dir: o.dir, origin });

@@ -155,8 +155,8 @@ export function register(program: Command): void {
     .requiredOption('--cert <file>', 'your operator certificate').requiredOption('--key <file>', 'its key').requiredOption('--ca <file>', 'the CA').option('--crl <file>', 'the CRL')
     .action(async (o: { gateway: string; device: string; address: string; reason: string; revision?: string; cert: string; key: string; ca: string; crl?: string }) => {
       const revision = o.revision === undefined ? undefined : Number(o.revision);
-      if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) throw new UsageError(`--revision must be a positive integer, got "${o.revision!.slice(0, 20)}"`);
-      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded at the gateway and in the audit log)');
+      if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) throw new UsageError(explain('cli.gateway.badRevision', { value: o.revision!.slice(0, 20) }));
+      if (!o.reason.trim()) throw new UsageError(explain('cli.gateway.noReason'));
       const material = await TlsMaterial.fromFiles({ certFile: o.cert, keyFile: o.key, caFile: o.ca, ...(o.crl ? { crlFile: o.crl } : {}) });
       let r: { status: number; json: unknown };
       try {

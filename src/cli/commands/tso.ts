@@ -82,7 +82,7 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
     .action(async (opts: { config: string; name: string; syslog?: string }) => {
       const loaded = loadTsoConfig(opts.config);
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
-      if (cfg.kind !== kind) throw new UsageError(`${opts.config} configures a ${cfg.kind}; run it with erab ${cfg.kind} run`);
+      if (cfg.kind !== kind) throw new UsageError(explain('cli.tso.otherKind', { file: opts.config, kind: cfg.kind }));
       const logger = createLogger(kind);
       // Detection over the VTN's audit log attaches from here (the role does not know secops).
       const secops = vtnSecops(cfg.detection, { channels: [new ConsoleChannel(process.stderr)] });
@@ -103,11 +103,11 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
     .action(async (o: ApiOpts & { product: string; direction: string; kw: string[]; start: string; periods: string; to?: string[] }) => {
       const kws = o.kw.map((k) => {
         const n = Number(k);
-        if (!Number.isFinite(n)) throw new UsageError(`--kw: "${k}" is not a number`);
+        if (!Number.isFinite(n)) throw new UsageError(explain('cli.tso.badKw', { value: k }));
         return n;
       });
       const periods = Number(o.periods);
-      if (!Number.isInteger(periods)) throw new UsageError(`--periods: "${o.periods}" is not an integer`);
+      if (!Number.isInteger(periods)) throw new UsageError(explain('cli.tso.badPeriods', { value: o.periods }));
       const result = await callApi(o, 'POST', '/api/dispatches', {
         product: o.product, direction: o.direction, quantityKw: kws.length === 1 ? kws[0] : kws, start: o.start, periods, ...(o.to ? { to: o.to } : {}),
       });

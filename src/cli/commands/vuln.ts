@@ -98,12 +98,12 @@ export function parseExpiry(text: string, now: number): number {
   const d = /^(\d{1,4})([dh])$/.exec(text.trim());
   if (d) return now + Number(d[1]) * (d[2] === 'd' ? 86_400_000 : 3_600_000);
   const t = Date.parse(text);
-  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new UsageError(`--expires "${text}" is neither a date (2027-03-31, ISO 8601) nor a duration (30d, 12h)`);
+  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new UsageError(explain('cli.vuln.badExpires', { value: text }));
   return t;
 }
 
 const parseStatuses = (s: string): FindingStatus[] => s.split(',').map((x) => {
-  if (!(FINDING_STATUSES as readonly string[]).includes(x)) throw new UsageError(`--status "${x}" is not one of ${FINDING_STATUSES.join(', ')}`);
+  if (!(FINDING_STATUSES as readonly string[]).includes(x)) throw new UsageError(explain('cli.vuln.badStatus', { value: x, values: FINDING_STATUSES.join(', ') }));
   return x as FindingStatus;
 });
 
@@ -156,7 +156,7 @@ export function register(program: Command): void {
     .option('--no-match', 'do not re-evaluate findings after the import'))
     .action(async (src: string, opts: CommonOpts & { format: FeedFormat; maxBytes: string; match: boolean }) => {
       const maxBytes = Number(opts.maxBytes);
-      if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new UsageError(`--max-bytes "${opts.maxBytes}" is not a positive integer`);
+      if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new UsageError(explain('cli.vuln.badMaxBytes', { value: opts.maxBytes }));
       let bytes: Uint8Array;
       if (/^https?:\/\//i.test(src)) bytes = await fetchFeed(src, { maxBytes });
       else {
@@ -251,7 +251,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON'))
     .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; notifier?: string; json?: boolean }) => {
       const file = opts.notifyConfig ?? (process.env.ERAB_NOTIFY_CONFIG || undefined);
-      if (file === undefined) throw new UsageError('--notify-config <file> (or $ERAB_NOTIFY_CONFIG) is required: it names the SMTP server and webhook TLS');
+      if (file === undefined) throw new UsageError(explain('cli.vuln.notifyConfigRequired'));
       const config = loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
       const deadline = parseExpiry(opts.deadline, systemClock.now());
       await withVuln(opts, async (db, audit, store) => {
