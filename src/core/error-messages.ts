@@ -77,6 +77,21 @@ const en = {
     witnessNameMismatch: '{{file}}: the witness in {{dir}} is named "{{found}}", not "{{expected}}"',
     signingKeyMissing: '{{file}}: missing, but {{dir}} already holds an audit log; a new key cannot continue it (restore the original signing key)',
     verifierMismatch: '{{file}} holds a different verifier key than the signing key; the log was signed by another key (restore the original signing.key)',
+    noVerifierKey: '{{file}}: no verifier key in the log directory; pass --key',
+    notKey: '--key: "{{value}}" is neither a verifier key (<name>+<id>+<key>) nor a file',
+  },
+  /** An audit log's files and its append lock. */
+  auditLog: {
+    notRegularFile: '{{file}}: not a regular file; not read',
+    fileTooLarge: '{{file}}: {{size}} bytes is larger than {{max}}; not read',
+    lockedBySelf: '{{dir}}: the audit log is already open for appending by this process ({{file}})',
+    lockedBy: '{{dir}}: the audit log is already open for appending by process {{pid}} ({{file}})',
+    lockFailed: '{{dir}}: could not take the audit log lock {{file}}',
+  },
+  /** Why a file given to a command was not read (the `why` of another message). */
+  file: {
+    notRegular: 'not a regular file',
+    tooLarge: 'larger than {{max}} bytes',
   },
   notify: {
     noEmail: 'contact {{id}} has no e-mail address',
@@ -319,11 +334,24 @@ const ja: Widen<typeof en> = {
   auditKey: {
     signingKeyExposed: '{{file}}: 監査ログの署名鍵がグループか他のユーザーから読める状態です（モード {{mode}}）。chmod 600 にしてください',
     witnessKeyExposed: '{{file}}: 証人（witness）の鍵がグループか他のユーザーから読める状態です（モード {{mode}}）。chmod 600 にしてください',
-    unreadable: '{{file}}: 鍵を読み込めません（{{why}}）',
+    unreadable: '{{file}}: 鍵を読み込めません（{{whyJa}}）',
     originMismatch: '{{file}}: {{dir}} の監査ログはオリジン「{{found}}」で作られたものです（指定されたのは「{{expected}}」）',
     witnessNameMismatch: '{{file}}: {{dir}} の証人（witness）の名前は「{{found}}」です（指定されたのは「{{expected}}」）',
     signingKeyMissing: '{{file}} がありませんが、{{dir}} にはすでに監査ログがあります。新しい鍵ではこのログを続けられません（元の署名鍵を戻してください）',
     verifierMismatch: '{{file}} の検証鍵は署名鍵と一致しません。ログは別の鍵で署名されています（元の signing.key を戻してください）',
+    noVerifierKey: '{{file}}: ログのディレクトリに検証鍵がありません。--key で指定してください',
+    notKey: '--key:「{{value}}」は検証鍵（<名前>+<ID>+<鍵>）でもファイルでもありません',
+  },
+  auditLog: {
+    notRegularFile: '{{file}}: 通常のファイルではないため読みません',
+    fileTooLarge: '{{file}}: {{size}} バイトは上限 {{max}} バイトを超えているため読みません',
+    lockedBySelf: '{{dir}}: 監査ログはこのプロセスがすでに追記用に開いています（{{file}}）',
+    lockedBy: '{{dir}}: 監査ログはプロセス {{pid}} がすでに追記用に開いています（{{file}}）',
+    lockFailed: '{{dir}}: 監査ログのロック {{file}} を取れませんでした',
+  },
+  file: {
+    notRegular: '通常のファイルではありません',
+    tooLarge: '{{max}} バイトを超えています',
   },
   notify: {
     noEmail: '連絡先 {{id}} にはメールアドレスがありません',
@@ -337,11 +365,11 @@ const ja: Widen<typeof en> = {
   },
   cli: {
     unknownCommand: '不明なコマンドです: {{command}}',
-    cannotRead: '{{file}} を読めません: {{why}}',
+    cannotRead: '{{file}} を読めません: {{whyJa}}',
     audit: {
       noDir: '{{dir}}: 監査ログのディレクトリがありません',
       notDir: '{{dir}}: 監査ログのディレクトリではありません（segments/ も {{file}} もありません）',
-      checkpointUnreadable: '--checkpoint {{file}} を読めません（{{why}}）',
+      checkpointUnreadable: '--checkpoint {{file}} を読めません（{{whyJa}}）',
       checkpointCorrupt: '--checkpoint {{file}}: {{line}} 行目: {{why}}',
       checkpointEmpty: '--checkpoint {{file}} にチェックポイントのノートがありません',
       outNotCreated: '--out {{file}} を作成できません（{{why}}）。既存のエクスポートは上書きしません',
@@ -360,7 +388,7 @@ const ja: Widen<typeof en> = {
     backup: {
       passphraseUnreadable: 'パスフレーズファイル {{file}} を読めません（{{why}}）',
       noPassphrase: 'バックアップのパスフレーズがありません: --passphrase-file を指定するか ERAB_BACKUP_PASSPHRASE を設定してください',
-      archiveUnreadable: 'アーカイブ {{file}} を読めません: {{why}}',
+      archiveUnreadable: 'アーカイブ {{file}} を読めません: {{whyJa}}',
       outExists: '--out {{file}} はすでにあります。新しいファイル名を指定してください',
       outNotWritten: '--out {{file}} に書き込めません（{{why}}）',
     },
@@ -374,7 +402,7 @@ const ja: Widen<typeof en> = {
       erasureNeedsAudit: '消去は監査ログに記録されます: --audit-dir を指定してください（または ERAB_AGGREGATOR_AUDIT_DIR を設定してください）',
     },
     notify: {
-      dataUnreadable: '--data {{file}} を読めません: {{why}}',
+      dataUnreadable: '--data {{file}} を読めません: {{whyJa}}',
       dataNotJson: '--data {{file}} は JSON ではありません: {{why}}',
       dataNotObject: '--data {{file}} は JSON のオブジェクトにしてください',
       secretEnvAlone: '--webhook-secret-env には --webhook-url が必要です',
@@ -412,7 +440,7 @@ const ja: Widen<typeof en> = {
       noReason: '--reason を空にはできません（ゲートウェイと監査ログに記録されます）',
     },
     portfolio: {
-      noAuditLog: '--audit-dir {{dir}} に監査ログがありません（erab audit で作成してください）: {{why}}',
+      noAuditLog: '--audit-dir {{dir}} に監査ログがありません（erab audit で作成してください）: {{whyJa}}',
       importProblem: '{{file}}: 問題が {{count}} 件あるため、何も取り込んでいません',
       importProblems: '{{file}}: 問題が {{count}} 件あるため、何も取り込んでいません',
       noSite: '--site {{site}}: そのようなサイトはありません',

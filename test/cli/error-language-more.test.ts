@@ -19,7 +19,7 @@ import { Gateway, acceleratedClock, gatewayConfigSchema } from '../../src/roles/
 import { parseSiteConfig } from '../../src/roles/device/site.js';
 import { openSiteRuntime } from '../../src/roles/device/site-runtime.js';
 import { nthAddress } from '../../src/roles/device/sites.js';
-import { loadOrCreateSigner } from '../../src/security/audit/store.js';
+import { acquireLock, loadOrCreateSigner, LOCK_FILE } from '../../src/security/audit/store.js';
 import { AuditWitness } from '../../src/security/audit/witness.js';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
 import { buildChannels, notifyConfigSchema } from '../../src/secops/notify/config.js';
@@ -134,10 +134,11 @@ test('erab notify, vuln and aggregator portfolio: refused data, feed and audit d
       { args: ['vuln', 'import', feed, '--format', 'nvd', '--db', db], ja: `${feed} を読めません: ENOENT`, en: `cannot read ${feed}: ENOENT`, prefix: true },
       {
         args: ['vuln', 'inventory', '--db', db, '--audit-dir', empty],
-        ja: `--audit-dir ${empty} に監査ログがありません（erab audit で作成してください）: `,
-        en: `--audit-dir ${empty}: no audit log there (create it with erab audit): `,
-        prefix: true,
+        // The cause (the log directory's missing verifier key) in the CLI's language too.
+        ja: `--audit-dir ${empty} に監査ログがありません（erab audit で作成してください）: ${join(empty, 'verifier.key')}: ログのディレクトリに検証鍵がありません。--key で指定してください`,
+        en: `--audit-dir ${empty}: no audit log there (create it with erab audit): ${join(empty, 'verifier.key')}: no verifier key in the log directory; pass --key`,
       },
+      { args: ['notify', 'send', '--config', join(dir, 'notify.json'), '--data', empty, '--all'], ja: `--data ${empty} を読めません: 通常のファイルではありません`, en: `--data ${empty}: cannot read: not a regular file` },
       { args: ['aggregator', 'portfolio', 'import', csv, '--db', join(dir, 'portfolio.db'), '--audit-dir', empty], ja: `${csv} を読めません: ENOENT`, en: `cannot read ${csv}: ENOENT`, prefix: true },
     ]);
   } finally {
@@ -255,6 +256,16 @@ test('role start-up refusals in ja and en: a gateway and a device\'s Web API wit
     chmodSync(join(logDir, 'signing.key'), 0o600);
     const origin = await refusal(() => loadOrCreateSigner(logDir, 'erab.test/another/audit'));
     assert.match(describeInLanguage(origin, 'ja'), /: \S+exposed-log の監査ログはオリジン「erab\.test\/exposed\/audit」で作られたものです（指定されたのは「erab\.test\/another\/audit」）$/);
+    // The audit log's append lock, already held.
+    const release = acquireLock(logDir);
+    try {
+      const locked = await refusal(() => acquireLock(logDir));
+      assert.equal(locked.code, 'audit_locked');
+      assert.equal(describeInLanguage(locked, 'en'), `${logDir}: the audit log is already open for appending by this process (${join(logDir, LOCK_FILE)})`);
+      assert.equal(describeInLanguage(locked, 'ja'), `${logDir}: 監査ログはこのプロセスがすでに追記用に開いています（${join(logDir, LOCK_FILE)}）`);
+    } finally {
+      release();
+    }
     const witnessDir = join(pki.dir, 'witness');
     AuditWitness.open({ dir: witnessDir, name: 'erab.test/w/witness', audit });
     chmodSync(join(witnessDir, 'cosigner.key'), 0o640);

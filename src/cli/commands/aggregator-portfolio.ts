@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { extname } from 'node:path';
-import { InvalidInputError, describeError, explain } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, describeError, explain } from '../../core/errors.js';
 import { openStore, type Store } from '../../store/store.js';
 import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations } from '../../roles/aggregator/portfolio/tables.js';
@@ -59,7 +59,7 @@ export function openAudit(dir: string): AuditLog {
   try {
     origin = readStoredVerifierKey(dir).name;
   } catch (err) {
-    throw new InvalidInputError(explain('cli.portfolio.noAuditLog', { dir, why: describeError(err) }));
+    throw new InvalidInputError(explain('cli.portfolio.noAuditLog', { dir, ...becauseOf(err) }));
   }
   return AuditLog.open({ dir, origin });
 }
@@ -142,11 +142,11 @@ export function registerPortfolio(aggregator: Command): void {
       let text: string;
       try {
         const st = await stat(file);
-        if (!st.isFile()) throw new Error('not a regular file');
-        if (st.size > MAX_IMPORT_CHARS) throw new Error(`larger than ${MAX_IMPORT_CHARS} bytes`);
+        if (!st.isFile()) throw new InvalidInputError(explain('file.notRegular'));
+        if (st.size > MAX_IMPORT_CHARS) throw new InvalidInputError(explain('file.tooLarge', { max: MAX_IMPORT_CHARS }));
         text = await readFile(file, 'utf8');
       } catch (err) {
-        throw new InvalidInputError(explain('cli.cannotRead', { file, why: describeError(err) }));
+        throw new InvalidInputError(explain('cli.cannotRead', { file, ...becauseOf(err) }));
       }
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
       const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;

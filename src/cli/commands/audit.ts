@@ -24,7 +24,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createWriteStream, existsSync, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { IntegrityError, InvalidInputError, explain } from '../../core/errors.js';
+import { IntegrityError, InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { consistencyProof, inclusionProof } from '../../security/audit/proofs.js';
 import { enforceRetention, planRetention, type RetentionPolicy } from '../../security/audit/retention.js';
@@ -100,7 +100,7 @@ function registerVerify(audit: Command): void {
         try {
           text = readStoreFile(f, 1024 * 1024).toString('utf8');
         } catch (err) {
-          throw new InvalidInputError(explain('cli.audit.checkpointUnreadable', { file: f, why: (err as Error).message }));
+          throw new InvalidInputError(explain('cli.audit.checkpointUnreadable', { file: f, ...becauseOf(err) }));
         }
         const { notes, corrupt } = splitCheckpointsFile(text);
         if (corrupt) throw new InvalidInputError(explain('cli.audit.checkpointCorrupt', { file: f, line: corrupt.line, why: corrupt.message }));

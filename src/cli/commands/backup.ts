@@ -11,7 +11,7 @@
  */
 import { Option, type Command } from 'commander';
 import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { InvalidInputError, explain } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { gatewayConfigSchema } from '../../roles/gateway/gateway.js';
@@ -56,10 +56,10 @@ function passphrase(file: string | undefined): string {
 
 function readArchive(file: string): Buffer {
   try {
-    if (statSync(file).size > MAX_ARCHIVE_BYTES) throw new Error(`larger than ${MAX_ARCHIVE_BYTES} bytes`);
+    if (statSync(file).size > MAX_ARCHIVE_BYTES) throw new InvalidInputError(explain('file.tooLarge', { max: MAX_ARCHIVE_BYTES }));
     return readFileSync(file);
   } catch (err) {
-    throw new InvalidInputError(explain('cli.backup.archiveUnreadable', { file, why: (err as Error).message }));
+    throw new InvalidInputError(explain('cli.backup.archiveUnreadable', { file, ...becauseOf(err) }));
   }
 }
 

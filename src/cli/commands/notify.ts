@@ -9,7 +9,7 @@
 import { Option, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { loadConfig } from '../../core/config.js';
-import { InvalidInputError, describeError, explain } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, describeError, explain } from '../../core/errors.js';
 import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
 import { GatewayNoticeBoard } from '../../secops/notify/gateway-board.js';
 import type { Notifier } from '../../secops/notify/notifier.js';
@@ -71,11 +71,11 @@ async function readNoticeData(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     const st = await stat(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_DATA_BYTES) throw new Error(`larger than ${MAX_DATA_BYTES} bytes`);
+    if (!st.isFile()) throw new InvalidInputError(explain('file.notRegular'));
+    if (st.size > MAX_DATA_BYTES) throw new InvalidInputError(explain('file.tooLarge', { max: MAX_DATA_BYTES }));
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(explain('cli.notify.dataUnreadable', { file, why: describeError(err) }));
+    throw new InvalidInputError(explain('cli.notify.dataUnreadable', { file, ...becauseOf(err) }));
   }
   let data: unknown;
   try {

@@ -24,7 +24,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
-import { InvalidInputError, describeError, explain } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, describeError, explain } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
 import { openStore, type Store } from '../../store/store.js';
 import { loadConfig } from '../../core/config.js';
@@ -162,12 +162,12 @@ export function register(program: Command): void {
       else {
         try {
           const st = await stat(src);
-          if (!st.isFile()) throw new Error('not a regular file');
+          if (!st.isFile()) throw new InvalidInputError(explain('file.notRegular'));
           if (st.size > maxBytes) throw new InvalidInputError(explain('cli.vuln.feedTooLarge', { file: src, size: st.size, max: maxBytes }), { code: 'feed_refused' });
           bytes = await readFile(src);
         } catch (err) {
-          if (err instanceof InvalidInputError) throw err;
-          throw new InvalidInputError(explain('cli.cannotRead', { file: src, why: describeError(err) }));
+          if (err instanceof InvalidInputError && err.key === 'cli.vuln.feedTooLarge') throw err;
+          throw new InvalidInputError(explain('cli.cannotRead', { file: src, ...becauseOf(err) }));
         }
       }
       await withVuln(opts, async (db, audit) => {

@@ -31,7 +31,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { ConfigError, InvalidInputError, explain } from '../../core/errors.js';
+import { ConfigError, InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { PARTICIPANT_ID_PATTERN } from '../identity.js';
 import { checkCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { cosignCheckpoint } from './cosignature.js';
@@ -141,7 +141,7 @@ export class AuditWitness {
       try {
         signer = parseSignerKey(readStoreFile(keyFile, KEY_FILE_MAX).toString('utf8'), COSIGNATURE_V1_TYPE);
       } catch (err) {
-        throw new ConfigError(explain('auditKey.unreadable', { file: keyFile, why: (err as Error).message }), { cause: err });
+        throw new ConfigError(explain('auditKey.unreadable', { file: keyFile, ...becauseOf(err) }), { cause: err });
       }
       if (signer.name !== o.name) throw new ConfigError(explain('auditKey.witnessNameMismatch', { file: keyFile, dir: o.dir, found: signer.name, expected: o.name }));
     } else {
