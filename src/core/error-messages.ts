@@ -125,6 +125,9 @@ const en = {
       badTo: '--to {{to}}: expected <host>:<port>',
       retentionLimit: 'give --max-age-days and/or --max-records',
       noLogYet: '{{dir}} holds no audit log yet; pass --origin to create one',
+      verifyFailed: 'audit log {{dir}} FAILED verification: {{finding}}',
+      notExported: '{{count}} record line(s) are not valid records and were not exported; run `erab audit verify --dir {{dir}}`',
+      notSent: '{{count}} record line(s) are not valid records and were not sent; run `erab audit verify --dir {{dir}}`',
     },
     backup: {
       passphraseUnreadable: 'passphrase file {{file}} cannot be read ({{why}})',
@@ -174,6 +177,7 @@ const en = {
       otherKind: '{{file}} configures a {{kind}}; run it with erab {{kind}} run',
       badKw: '--kw: "{{value}}" is not a number',
       badPeriods: '--periods: "{{value}}" is not an integer',
+      noAnswer: 'no answer from {{url}} within 30 s',
     },
     gateway: {
       noSoftwareDir: '{{file}}: updates.softwareDir is not set; there is no release to roll back',
@@ -384,6 +388,9 @@ const ja: Widen<typeof en> = {
       badTo: '--to {{to}}: <ホスト>:<ポート> の形で指定してください',
       retentionLimit: '--max-age-days か --max-records（または両方）を指定してください',
       noLogYet: '{{dir}} にはまだ監査ログがありません。作成するには --origin を指定してください',
+      verifyFailed: '監査ログ {{dir}} の検証に失敗しました: {{finding}}',
+      notExported: '{{count}} 行は正しいレコードではないため、エクスポートしていません。`erab audit verify --dir {{dir}}` を実行してください',
+      notSent: '{{count}} 行は正しいレコードではないため、送信していません。`erab audit verify --dir {{dir}}` を実行してください',
     },
     backup: {
       passphraseUnreadable: 'パスフレーズファイル {{file}} を読めません（{{why}}）',
@@ -423,7 +430,7 @@ const ja: Widen<typeof en> = {
     tso: {
       fileUnreadable: '{{whatJa}} {{file}} を読めません: {{why}}',
       refused: '{{method}} {{path}} は拒否されました: {{status}} {{reason}}',
-      unreachable: '{{url}} に接続できません: {{why}}',
+      unreachable: '{{url}} に接続できません: {{whyJa}}',
       file: {
         operatorCert: '運用者の証明書',
         operatorKey: '運用者の鍵',
@@ -432,6 +439,7 @@ const ja: Widen<typeof en> = {
       otherKind: '{{file}} は {{kind}} の設定です。erab {{kind}} run で起動してください',
       badKw: '--kw:「{{value}}」は数値ではありません',
       badPeriods: '--periods:「{{value}}」は整数ではありません',
+      noAnswer: '{{url}} から 30 秒以内に応答がありません',
     },
     gateway: {
       noSoftwareDir: '{{file}}: updates.softwareDir が設定されていないため、戻すリリースがありません',

@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, describeInLanguage, ErabError } from '../../src/core/errors.js';
@@ -22,6 +22,7 @@ import { nthAddress } from '../../src/roles/device/sites.js';
 import { acquireLock, loadOrCreateSigner, LOCK_FILE } from '../../src/security/audit/store.js';
 import { AuditWitness } from '../../src/security/audit/witness.js';
 import { MemoryAuditSink } from '../../src/security/audit/types.js';
+import { AuditLog } from '../../src/security/audit/log.js';
 import { buildChannels, notifyConfigSchema } from '../../src/secops/notify/config.js';
 import { secopsCommand } from '../../src/cli/commands/aggregator-secops.js';
 import { pkiWorld, spawnErab } from '../kit/index.js';
@@ -75,6 +76,19 @@ test('erab audit, backup, restore and privacy: refused arguments and files in ja
     const agg = join(dir, 'aggregator.json');
     writeFileSync(agg, JSON.stringify({ id: 'AGG1', tls: { certFile: 'agg.pem', keyFile: 'agg.key', caFile: 'ca.pem' }, store: { url: join(dir, 'agg.db') }, audit: { dir: join(dir, 'audit') } }));
     const archive = join(dir, 'none.bak');
+    // A log with two records swapped: the verdict's frame in the CLI's language (the finding as verify states it).
+    const tampered = join(dir, 'tampered');
+    const log = AuditLog.open({ dir: tampered, origin: 'erab.test/err-lang/audit' });
+    for (let i = 0; i < 6; i++) log.append({ actor: { kind: 'system', id: 'test' }, action: 'test.step', target: `step-${i}`, outcome: 'success' });
+    log.close();
+    const segment = join(tampered, 'segments', '000000000000.jsonl');
+    const lines = readFileSync(segment, 'utf8').split('\n');
+    [lines[2], lines[3]] = [lines[3]!, lines[2]!];
+    writeFileSync(segment, lines.join('\n'));
+    const [tja, ten] = await Promise.all([erab(['audit', 'verify', '--dir', tampered], 'ja_JP.UTF-8'), erab(['audit', 'verify', '--dir', tampered], 'C.UTF-8')]);
+    assert.equal(tja.code, 1, tja.err);
+    assert.match(tja.said, new RegExp(`^erab: 監査ログ ${tampered.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} の検証に失敗しました: reordered record \\d`), tja.err);
+    assert.match(ten.said, /^erab: audit log \S+ FAILED verification: reordered record \d/, ten.err);
     await check([
       { args: ['audit', 'verify', '--dir', nope], ja: `${nope}: 監査ログのディレクトリがありません`, en: `${nope}: no such audit log directory` },
       {

@@ -126,7 +126,7 @@ function registerVerify(audit: Command): void {
       if (!o.json) for (const p of r.problems) process.stderr.write(`  ${p.kind}: ${p.message}\n`);
       if (!o.json) for (const f of findings) process.stderr.write(`  witness: ${f}\n`);
       const head = findings[0] ?? (r.firstTamper ? r.firstTamper.message : r.problems[0]!.message);
-      throw new IntegrityError(`audit log ${o.dir} FAILED verification: ${head}`);
+      throw new IntegrityError(explain('cli.audit.verifyFailed', { dir: o.dir, finding: head }));
     });
 }
 
@@ -271,7 +271,7 @@ function registerExport(audit: Command): void {
         });
         progress.done(`${n} records`);
       }
-      if (unreadable > 0) throw new IntegrityError(`${unreadable} record line(s) are not valid records and were not exported; run \`erab audit verify --dir ${o.dir}\``);
+      if (unreadable > 0) throw new IntegrityError(explain('cli.audit.notExported', { count: unreadable, dir: o.dir }));
     });
 }
 
@@ -308,7 +308,7 @@ async function exportOverTls(o: ExportOpts): Promise<void> {
   }
   const sent = await sendSyslogOverTls(messages(), { host, port: Number(m[2]), tls: tlsOpts });
   process.stderr.write(`sent ${sent} syslog message(s) to ${o.to}\n`);
-  if (unreadable > 0) throw new IntegrityError(`${unreadable} record line(s) are not valid records and were not sent; run \`erab audit verify --dir ${o.dir}\``);
+  if (unreadable > 0) throw new IntegrityError(explain('cli.audit.notSent', { count: unreadable, dir: o.dir }));
 }
 
 function registerRetention(audit: Command): void {

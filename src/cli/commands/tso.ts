@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { clockFromEnv } from '../../core/clock.js';
-import { InvalidInputError, explain, inBoth } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, explain, inBoth } from '../../core/errors.js';
 import { refusalReason } from '../failure.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
@@ -55,8 +55,8 @@ function callApi(o: ApiOpts, method: string, path: string, body?: unknown): Prom
         else resolve(json);
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${o.api} within 30 s`)));
-    req.on('error', (err) => reject(new InvalidInputError(explain('cli.tso.unreachable', { url: o.api, why: err.message }))));
+    req.on('timeout', () => req.destroy(new InvalidInputError(explain('cli.tso.noAnswer', { url: o.api }))));
+    req.on('error', (err) => reject(new InvalidInputError(explain('cli.tso.unreachable', { url: o.api, ...becauseOf(err) }))));
     req.end(payload);
   });
 }
