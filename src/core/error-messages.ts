@@ -365,7 +365,7 @@ const ja: Widen<typeof en> = {
   device: {
     notIpv4: '「{{address}}」は IPv4 アドレスではありません',
     addressOverflow: '{{base}} からのアドレス範囲があふれます',
-    countRange: '数 {{count}} は 1〜20000 の範囲外です',
+    countRange: 'サイト数 {{count}} が 1〜20000 の範囲外です',
   },
   cli: {
     unknownCommand: '不明なコマンドです: {{command}}',
