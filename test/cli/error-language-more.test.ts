@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, describeInLanguage, ErabError } from '../../src/core/errors.js';
 import { readSecretFile } from '../../src/core/config.js';
-import { Gateway, acceleratedClock, gatewayConfigSchema } from '../../src/roles/gateway/gateway.js';
+import { Gateway, acceleratedClock, gatewayConfigSchema, validateManagedConfig } from '../../src/roles/gateway/gateway.js';
 import { parseSiteConfig } from '../../src/roles/device/site.js';
 import { openSiteRuntime } from '../../src/roles/device/site-runtime.js';
 import { nthAddress } from '../../src/roles/device/sites.js';
@@ -234,6 +234,19 @@ test('role start-up refusals in ja and en: a gateway and a device\'s Web API wit
     const unreadable = await refusal(() => Gateway.start(config('gw', missing), { audit }));
     assert.match(describeInLanguage(unreadable, 'en'), new RegExp(`^aggregator\\.certificateFile ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: ENOENT`));
     assert.match(describeInLanguage(unreadable, 'ja'), /^aggregator\.certificateFile の証明書 \S+no-agg\.pem を読めません: ENOENT/);
+
+    // A configuration update the gateway refuses.
+    const notJson = await refusal(() => validateManagedConfig('{', 'GW1'));
+    assert.match(describeInLanguage(notJson, 'en'), /^the new configuration is not JSON \(/);
+    assert.match(describeInLanguage(notJson, 'ja'), /^新しい設定が JSON ではありません（/);
+    const wrongType = await refusal(() => validateManagedConfig(JSON.stringify({ gatewayId: 7 }), 'GW1'));
+    assert.equal(describeInLanguage(wrongType, 'en'), 'the new configuration: field gatewayId: Invalid input: expected string, received number');
+    assert.equal(describeInLanguage(wrongType, 'ja'), '新しい設定の項目 gatewayId に誤りがあります: 文字列を指定してください（数値が指定されています）');
+    const valid = JSON.parse(JSON.stringify(config('gw', pki.get('agg').files.certFile))) as Record<string, unknown>;
+    const another = await refusal(() => validateManagedConfig(JSON.stringify({ ...valid, gatewayId: 'GW2' }), 'GW1'));
+    assert.equal(describeInLanguage(another, 'en'), 'the new configuration is for gateway GW2, not GW1');
+    assert.equal(describeInLanguage(another, 'ja'), '新しい設定はゲートウェイ GW2 のものです。このゲートウェイは GW1 です');
+    validateManagedConfig(JSON.stringify(valid), 'GW1'); // its own configuration passes
 
     const speed = await refusal(() => acceleratedClock(0));
     assert.equal(describeInLanguage(speed, 'ja'), '速度 0 は 1 から 10000 までにしてください');

@@ -240,8 +240,11 @@ export const gatewayConfigSchema = z.object({
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
-/** The health check of a configuration update: the new file must be a valid configuration of this same gateway. */
-function validateManagedConfig(text: string, gatewayId: string): void {
+/**
+ * The health check of a configuration update: the new file must be a valid configuration of this
+ * same gateway (the refusal names the first problem, in both languages).
+ */
+export function validateManagedConfig(text: string, gatewayId: string): void {
   let json: unknown;
   try {
     json = JSON.parse(text);
