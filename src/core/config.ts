@@ -120,9 +120,9 @@ export function readSecretFile(file: string, field: string): string {
   try {
     text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ConfigError(`${field}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new ConfigError(explain('config.secretUnreadable', { field, file, why: (err as NodeJS.ErrnoException).code ?? String(err) }), { cause: err });
   }
-  if (text.length === 0) throw new ConfigError(`${field}: ${file} is empty`);
+  if (text.length === 0) throw new ConfigError(explain('config.secretEmpty', { field, file }));
   return text;
 }
 

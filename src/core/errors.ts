@@ -115,6 +115,15 @@ export function describeError(err: unknown): string {
 }
 
 /**
+ * The description of a cause, as the placeholders `why` (English) and `whyJa` of a message that
+ * names it (an ErabError with a key is given in Japanese too; an OS error's text stays as it is).
+ * @example explain('cli.cannotRead', { file, ...becauseOf(err) })
+ */
+export function becauseOf(err: unknown): { why: string; whyJa: string } {
+  return { why: describeError(err), whyJa: describeInLanguage(err, 'ja') };
+}
+
+/**
  * The description of `err` in `lang`: a keyed ErabError in that language (with its detail lines),
  * anything else — or a key the language lacks — as describeError's English.
  * @example describeInLanguage(new NotFoundError(explain('notFound.alert', { id: 7 })), 'ja') // 'アラート 7 はありません'

@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { extname } from 'node:path';
-import { InvalidInputError, describeError } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, describeError, explain } from '../../core/errors.js';
 import { openStore, type Store } from '../../store/store.js';
 import { Portfolio } from '../../roles/aggregator/portfolio/portfolio.js';
 import { portfolioMigrations } from '../../roles/aggregator/portfolio/tables.js';
@@ -41,7 +41,7 @@ async function withPortfolio<T>(db: string, fn: (p: Portfolio, store: Store, vau
 /** The operator an import is attributed to (自家用GL 8-1-1): --operator, else the OS account. */
 export function operator(given?: string): { kind: 'operator'; id: string } {
   if (given !== undefined) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(given)) throw new UsageError(`--operator "${given}" is not a valid operator id`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(given)) throw new UsageError(explain('cli.portfolio.badOperator', { id: given }));
     return { kind: 'operator', id: given };
   }
   let id = 'unknown';
@@ -59,7 +59,7 @@ export function openAudit(dir: string): AuditLog {
   try {
     origin = readStoredVerifierKey(dir).name;
   } catch (err) {
-    throw new InvalidInputError(`--audit-dir ${dir}: no audit log there (create it with erab audit): ${describeError(err)}`);
+    throw new InvalidInputError(explain('cli.portfolio.noAuditLog', { dir, ...becauseOf(err) }));
   }
   return AuditLog.open({ dir, origin });
 }
@@ -91,7 +91,7 @@ async function withPersonalDataAccess<T>(
   const purpose = checkPurpose(opts.purpose);
   const actor = operator(opts.operator);
   const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
-  if (auditDir === undefined) throw new UsageError('every read of personal data is recorded in the audit log: give --audit-dir or set ERAB_AGGREGATOR_AUDIT_DIR');
+  if (auditDir === undefined) throw new UsageError(explain('cli.portfolio.auditRequired'));
   const policyFile = opts.accessPolicy ?? (process.env.ERAB_PRIVACY_ACCESS_POLICY || undefined);
   const policy = policyFile !== undefined ? loadAccessPolicy(policyFile) : undefined;
   const given = Object.fromEntries(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined));
@@ -138,15 +138,15 @@ export function registerPortfolio(aggregator: Command): void {
     .action(async (file: string, opts: KekOptions & { db?: string; format?: ImportFormat; auditDir?: string; operator?: string }) => {
       const actor = operator(opts.operator);
       const format = opts.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : extname(file).toLowerCase() === '.csv' ? 'csv' : undefined);
-      if (!format) throw new UsageError(`cannot tell the format of ${file} from its extension: give --format csv|json`);
+      if (!format) throw new UsageError(explain('cli.portfolio.unknownFormat', { file }));
       let text: string;
       try {
         const st = await stat(file);
-        if (!st.isFile()) throw new Error('not a regular file');
-        if (st.size > MAX_IMPORT_CHARS) throw new Error(`larger than ${MAX_IMPORT_CHARS} bytes`);
+        if (!st.isFile()) throw new InvalidInputError(explain('file.notRegular'));
+        if (st.size > MAX_IMPORT_CHARS) throw new InvalidInputError(explain('file.tooLarge', { max: MAX_IMPORT_CHARS }));
         text = await readFile(file, 'utf8');
       } catch (err) {
-        throw new InvalidInputError(`cannot read ${file}: ${describeError(err)}`);
+        throw new InvalidInputError(explain('cli.cannotRead', { file, ...becauseOf(err) }));
       }
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
       const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;
@@ -162,7 +162,7 @@ export function registerPortfolio(aggregator: Command): void {
           } catch (err) {
             if (!(err instanceof PortfolioImportError)) throw err;
             for (const issue of err.issues) process.stderr.write(`${formatIssue(file, issue)}\n`);
-            throw new InvalidInputError(`${file}: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}, nothing imported`);
+            throw new InvalidInputError(explain(err.issues.length === 1 ? 'cli.portfolio.importProblem' : 'cli.portfolio.importProblems', { file, count: err.issues.length }));
           }
         }, audit, opts);
       } finally {
@@ -183,7 +183,7 @@ export function registerPortfolio(aggregator: Command): void {
     .option('--json', 'print the page as JSON'))
     .action(async (opts: AccessOpts & { db?: string; pool?: string; site?: string; class?: ResourceClass; search?: string; limit: string; cursor?: string; json?: boolean }) => {
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer 1..1000, got ${opts.limit}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(explain('cli.portfolio.badLimit', { value: opts.limit }));
       await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'read', 'aggregator portfolio list', { pool: opts.pool, site: opts.site, search: opts.search }, async () => {
         const page = await p.listResources({
           limit,
@@ -227,7 +227,7 @@ export function registerPortfolio(aggregator: Command): void {
     .option('--db <url>', 'aggregator store (default $ERAB_AGGREGATOR_DB or ./aggregator.db)')))
     .action(async (opts: KekOptions & AccessOpts & { site: string; db?: string }) => {
       await withPortfolio(opts.db ?? DEFAULT_DB(), (p) => withPersonalDataAccess(opts, 'erase', 'aggregator portfolio erase', { site: opts.site }, async () => {
-        if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(`--site ${opts.site}: no such site`);
+        if (!(await p.eraseSite(opts.site, operator(opts.operator), opts.purpose ?? ''))) throw new InvalidInputError(explain('cli.portfolio.noSite', { site: opts.site }));
         process.stdout.write(`personal data of site ${opts.site} erased\n`);
         return { result: undefined, subjects: [opts.site] };
       }), undefined, opts);

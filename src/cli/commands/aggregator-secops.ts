@@ -19,7 +19,7 @@ import type { PortfolioTables } from '../../roles/aggregator/portfolio/tables.js
 import { composeMigrations } from '../../store/migrations.js';
 import type { Store } from '../../store/store.js';
 import type { AuditActor, AuditSink } from '../../core/audit-port.js';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import { notifyAdvisory } from '../../secops/advisory-notice.js';
 import { importFeed } from '../../secops/feeds/import.js';
 import { FEED_FORMATS, type FeedFormat } from '../../secops/feeds/model.js';
@@ -131,17 +131,17 @@ const SUPERVISOR: AuditActor = { kind: 'operator', id: 'demo-operator' };
  * `vuln-notify` {advisory, deadline}, `notify-deliveries` {noticeId}, `vuln-findings` {advisory}.
  */
 export async function secopsCommand(parts: SecopsAttached | undefined, command: string, args: Record<string, unknown>): Promise<unknown> {
-  if (!parts) throw new InvalidInputError(`${command}: the aggregator's store is not open yet`);
+  if (!parts) throw new InvalidInputError(explain('cli.supervisor.storeNotOpen', { command }));
   const db = parts.store.db.withTables<SecopsTables & PortfolioTables>();
   const str = (k: string): string => {
     const v = args[k];
-    if (typeof v !== 'string' || v === '') throw new InvalidInputError(`${command}: ${k} must be a non-empty string`);
+    if (typeof v !== 'string' || v === '') throw new InvalidInputError(explain('cli.supervisor.notString', { command, name: k }));
     return v;
   };
   switch (command) {
     case 'vuln-import': {
       const format = str('format');
-      if (!(FEED_FORMATS as readonly string[]).includes(format)) throw new InvalidInputError(`${command}: format must be one of ${FEED_FORMATS.join(', ')}`);
+      if (!(FEED_FORMATS as readonly string[]).includes(format)) throw new InvalidInputError(explain('cli.supervisor.badFormat', { command, formats: FEED_FORMATS.join(', ') }));
       const file = str('file');
       const s = await importFeed(db, { format: format as FeedFormat, bytes: readFileSync(file), source: file, actor: SUPERVISOR, audit: parts.audit });
       await syncInventoryFromPortfolio(db, { audit: parts.audit });
@@ -162,6 +162,6 @@ export async function secopsCommand(parts: SecopsAttached | undefined, command: 
     case 'vuln-findings':
       return (await listFindings(db, { advisory: str('advisory') })).map((f) => ({ id: f.id, status: f.status, siteId: f.asset.siteId, version: f.asset.version }));
     default:
-      throw new InvalidInputError(`unknown command ${command}`);
+      throw new InvalidInputError(explain('cli.unknownCommand', { command }));
   }
 }

@@ -24,7 +24,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createWriteStream, existsSync, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { IntegrityError, InvalidInputError } from '../../core/errors.js';
+import { IntegrityError, InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { consistencyProof, inclusionProof } from '../../security/audit/proofs.js';
 import { enforceRetention, planRetention, type RetentionPolicy } from '../../security/audit/retention.js';
@@ -61,8 +61,8 @@ function collect(v: string, prev: string[] | undefined): string[] {
 }
 
 function requireLogDir(dir: string): void {
-  if (!existsSync(dir)) throw new InvalidInputError(`${dir}: no such audit log directory`);
-  if (!existsSync(join(dir, 'segments')) && !existsSync(join(dir, VERIFIER_KEY_FILE))) throw new InvalidInputError(`${dir}: not an audit log directory (no segments/ and no ${VERIFIER_KEY_FILE})`);
+  if (!existsSync(dir)) throw new InvalidInputError(explain('cli.audit.noDir', { dir }));
+  if (!existsSync(join(dir, 'segments')) && !existsSync(join(dir, VERIFIER_KEY_FILE))) throw new InvalidInputError(explain('cli.audit.notDir', { dir, file: VERIFIER_KEY_FILE }));
 }
 
 function verifierFrom(opts: { key?: string }): NoteVerifier | undefined {
@@ -91,7 +91,7 @@ function registerVerify(audit: Command): void {
     .option('--json', 'print the full result as JSON on stdout')
     .action((o: { dir: string; key?: string; json?: boolean; includeArchive?: boolean; checkpoint?: string[]; witness?: string[]; witnessKey?: string[] }) => {
       requireLogDir(o.dir);
-      if (o.witnessKey && !o.witness) throw new UsageError('--witness-key belongs to --witness');
+      if (o.witnessKey && !o.witness) throw new UsageError(explain('cli.audit.witnessKeyAlone'));
       const verifier = verifierFrom(o);
       const witnessKeys = (o.witnessKey ?? []).map(resolveWitnessKey);
       const witnessed = (o.witness ?? []).map((f) => loadWitnessedCheckpoint(f, witnessKeys));
@@ -100,10 +100,11 @@ function registerVerify(audit: Command): void {
         try {
           text = readStoreFile(f, 1024 * 1024).toString('utf8');
         } catch (err) {
-          throw new InvalidInputError(`--checkpoint ${f}: cannot read (${(err as Error).message})`);
+          throw new InvalidInputError(explain('cli.audit.checkpointUnreadable', { file: f, ...becauseOf(err) }));
         }
         const { notes, corrupt } = splitCheckpointsFile(text);
-        if (corrupt || notes.length === 0) throw new InvalidInputError(`--checkpoint ${f}: ${corrupt ? `line ${corrupt.line}: ${corrupt.message}` : 'no checkpoint note in it'}`);
+        if (corrupt) throw new InvalidInputError(explain('cli.audit.checkpointCorrupt', { file: f, line: corrupt.line, why: corrupt.message }));
+        if (notes.length === 0) throw new InvalidInputError(explain('cli.audit.checkpointEmpty', { file: f }));
         return notes.map((n) => n.note);
       });
       const progress = createProgress('verify');
@@ -125,7 +126,7 @@ function registerVerify(audit: Command): void {
       if (!o.json) for (const p of r.problems) process.stderr.write(`  ${p.kind}: ${p.message}\n`);
       if (!o.json) for (const f of findings) process.stderr.write(`  witness: ${f}\n`);
       const head = findings[0] ?? (r.firstTamper ? r.firstTamper.message : r.problems[0]!.message);
-      throw new IntegrityError(`audit log ${o.dir} FAILED verification: ${head}`);
+      throw new IntegrityError(explain('cli.audit.verifyFailed', { dir: o.dir, finding: head }));
     });
 }
 
@@ -141,9 +142,9 @@ function registerProve(audit: Command): void {
     .option('--key <key-or-file>', 'trusted verifier key or a file holding it')
     .option('--include-archive', 'read archived segments back, to prove archived records and sizes')
     .action((o: { dir: string; index?: number; size?: number; from?: number; to?: number; key?: string; includeArchive?: boolean }) => {
-      if ((o.index === undefined) === (o.from === undefined)) throw new UsageError('give either --index (inclusion proof) or --from (consistency proof)');
-      if (o.index !== undefined && o.to !== undefined) throw new UsageError('--to belongs to --from; use --size with --index');
-      if (o.from !== undefined && o.size !== undefined) throw new UsageError('--size belongs to --index; use --to with --from');
+      if ((o.index === undefined) === (o.from === undefined)) throw new UsageError(explain('cli.audit.proofKind'));
+      if (o.index !== undefined && o.to !== undefined) throw new UsageError(explain('cli.audit.toWithIndex'));
+      if (o.from !== undefined && o.size !== undefined) throw new UsageError(explain('cli.audit.sizeWithFrom'));
       requireLogDir(o.dir);
       const verifier = verifierFrom(o);
       const opts = { ...(verifier ? { verifier } : {}), ...(o.includeArchive ? { includeArchive: true } : {}) };
@@ -241,14 +242,14 @@ function registerExport(audit: Command): void {
     .action(async (o: ExportOpts) => {
       requireLogDir(o.dir);
       if (o.to !== undefined) return exportOverTls(o);
-      if (o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCrl || o.expectId) throw new UsageError('--tls-cert, --tls-key, --tls-ca, --tls-crl and --expect-id belong to --to');
+      if (o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCrl || o.expectId) throw new UsageError(explain('cli.audit.tlsWithoutTo'));
       let out: NodeJS.WritableStream = process.stdout;
       if (o.out) {
         let fd: number;
         try {
           fd = openSync(o.out, 'wx', 0o640); // never overwrite an earlier export
         } catch (err) {
-          throw new InvalidInputError(`--out ${o.out}: cannot create (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); an existing export is never overwritten`);
+          throw new InvalidInputError(explain('cli.audit.outNotCreated', { file: o.out, why: (err as NodeJS.ErrnoException).code ?? (err as Error).message }));
         }
         out = createWriteStream('', { fd });
       }
@@ -270,7 +271,7 @@ function registerExport(audit: Command): void {
         });
         progress.done(`${n} records`);
       }
-      if (unreadable > 0) throw new IntegrityError(`${unreadable} record line(s) are not valid records and were not exported; run \`erab audit verify --dir ${o.dir}\``);
+      if (unreadable > 0) throw new IntegrityError(explain('cli.audit.notExported', { count: unreadable, dir: o.dir }));
     });
 }
 
@@ -290,11 +291,11 @@ interface ExportOpts {
 }
 
 async function exportOverTls(o: ExportOpts): Promise<void> {
-  if (o.format !== 'syslog') throw new UsageError('--to sends syslog messages: use --format syslog');
-  if (o.out) throw new UsageError('--to and --out exclude each other');
-  if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UsageError('--to needs --tls-cert, --tls-key and --tls-ca (mutual TLS)');
+  if (o.format !== 'syslog') throw new UsageError(explain('cli.audit.toNeedsSyslog'));
+  if (o.out) throw new UsageError(explain('cli.audit.toAndOut'));
+  if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UsageError(explain('cli.audit.toNeedsTls'));
   const m = /^(.+):(\d{1,5})$/.exec(o.to!);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--to ${o.to}: expected <host>:<port>`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(explain('cli.audit.badTo', { to: o.to! }));
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
   const material = await loadTlsMaterial({ certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa, ...(o.tlsCrl ? { crlFile: o.tlsCrl } : {}) });
   const tlsOpts = clientTlsOptions(material, 'syslog', o.expectId ? { expect: { id: o.expectId } } : {});
@@ -307,7 +308,7 @@ async function exportOverTls(o: ExportOpts): Promise<void> {
   }
   const sent = await sendSyslogOverTls(messages(), { host, port: Number(m[2]), tls: tlsOpts });
   process.stderr.write(`sent ${sent} syslog message(s) to ${o.to}\n`);
-  if (unreadable > 0) throw new IntegrityError(`${unreadable} record line(s) are not valid records and were not sent; run \`erab audit verify --dir ${o.dir}\``);
+  if (unreadable > 0) throw new IntegrityError(explain('cli.audit.notSent', { count: unreadable, dir: o.dir }));
 }
 
 function registerRetention(audit: Command): void {
@@ -322,7 +323,7 @@ function registerRetention(audit: Command): void {
     .option('--key <key-or-file>', 'trusted verifier key or a file holding it')
     .option('--json', 'print the report as JSON')
     .action((o: { dir: string; maxAgeDays?: number; maxRecords?: number; deleteArchived?: boolean; apply?: boolean; key?: string; json?: boolean }) => {
-      if (o.maxAgeDays === undefined && o.maxRecords === undefined) throw new UsageError('give --max-age-days and/or --max-records');
+      if (o.maxAgeDays === undefined && o.maxRecords === undefined) throw new UsageError(explain('cli.audit.retentionLimit'));
       requireLogDir(o.dir);
       const policy: RetentionPolicy = {
         ...(o.maxAgeDays !== undefined ? { maxAgeDays: o.maxAgeDays } : {}),
@@ -384,7 +385,7 @@ function registerAppend(audit: Command): void {
     .action((o: { dir: string; actor: AuditActor; action: string; outcome: AuditOutcome; target?: string; reason?: string; origin?: string }) => {
       let origin = o.origin;
       if (!origin) {
-        if (!existsSync(join(o.dir, VERIFIER_KEY_FILE))) throw new UsageError(`${o.dir} holds no audit log yet; pass --origin to create one`);
+        if (!existsSync(join(o.dir, VERIFIER_KEY_FILE))) throw new UsageError(explain('cli.audit.noLogYet', { dir: o.dir }));
         origin = readStoredVerifierKey(o.dir).name;
       }
       const log = AuditLog.open({ dir: o.dir, origin });

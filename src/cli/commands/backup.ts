@@ -11,7 +11,7 @@
  */
 import { Option, type Command } from 'commander';
 import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
 import { loadAggregatorConfig } from '../../roles/aggregator/runtime/config.js';
 import { gatewayConfigSchema } from '../../roles/gateway/gateway.js';
@@ -44,22 +44,22 @@ function passphrase(file: string | undefined): string {
     try {
       p = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new InvalidInputError(`${source} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new InvalidInputError(explain('cli.backup.passphraseUnreadable', { file, why: (err as NodeJS.ErrnoException).code ?? (err as Error).message }));
     }
   } else {
     p = process.env.ERAB_BACKUP_PASSPHRASE;
   }
-  if (p === undefined || p === '') throw new InvalidInputError('no backup passphrase: give --passphrase-file or set ERAB_BACKUP_PASSPHRASE');
+  if (p === undefined || p === '') throw new InvalidInputError(explain('cli.backup.noPassphrase'));
   checkPassphrase(p, source);
   return p;
 }
 
 function readArchive(file: string): Buffer {
   try {
-    if (statSync(file).size > MAX_ARCHIVE_BYTES) throw new Error(`larger than ${MAX_ARCHIVE_BYTES} bytes`);
+    if (statSync(file).size > MAX_ARCHIVE_BYTES) throw new InvalidInputError(explain('file.tooLarge', { max: MAX_ARCHIVE_BYTES }));
     return readFileSync(file);
   } catch (err) {
-    throw new InvalidInputError(`cannot read archive ${file}: ${(err as Error).message}`);
+    throw new InvalidInputError(explain('cli.backup.archiveUnreadable', { file, ...becauseOf(err) }));
   }
 }
 
@@ -75,7 +75,7 @@ export function register(program: Command): void {
     .option('--passphrase-file <file>', 'file holding the passphrase that encrypts the keys (else $ERAB_BACKUP_PASSPHRASE)')
     .action(async (opts: { role: BackupRole; config: string; out: string; passphraseFile?: string }) => {
       const spec = roleBackupSpec(opts.role, opts.config);
-      if (existsSync(opts.out)) throw new InvalidInputError(`--out ${opts.out} exists; choose a new file name`);
+      if (existsSync(opts.out)) throw new InvalidInputError(explain('cli.backup.outExists', { file: opts.out }));
       const r = await createBackup(spec, passphrase(opts.passphraseFile));
       // Written aside, then linked into place: never a half-written archive, never over another one.
       const tmp = `${opts.out}.tmp-${process.pid}`;
@@ -83,7 +83,7 @@ export function register(program: Command): void {
       try {
         linkSync(tmp, opts.out);
       } catch (err) {
-        throw new InvalidInputError(`--out ${opts.out}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new InvalidInputError(explain('cli.backup.outNotWritten', { file: opts.out, why: (err as NodeJS.ErrnoException).code ?? (err as Error).message }));
       } finally {
         rmSync(tmp, { force: true });
       }

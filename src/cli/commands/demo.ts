@@ -16,7 +16,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { clockFromEnv } from '../../core/clock.js';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import { onStopSignal } from '../../core/stop-signals.js';
 import { createLogger, logFnOf } from '../../core/logger.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
@@ -112,7 +112,7 @@ export function register(program: Command): void {
             mkdirSync(dirname(file), { recursive: true });
             writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
           } catch (err) {
-            throw new InvalidInputError(`cannot write the summary to ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+            throw new InvalidInputError(explain('cli.demo.summaryNotWritten', { file, why: (err as NodeJS.ErrnoException).code ?? String(err) }));
           }
         }
         process.exitCode = summary.ok ? 0 : 1;
@@ -127,7 +127,7 @@ export function register(program: Command): void {
     .option('--name <name>', 'participant name reported to the supervisor')
     .action(async (o: { config: string; name?: string }) => {
       const cfg = readConfigFile(o.config) as HostConfig;
-      if (cfg.kind !== 'devices' && cfg.kind !== 'gateways') throw new InvalidInputError(`${o.config}: kind must be devices or gateways`);
+      if (cfg.kind !== 'devices' && cfg.kind !== 'gateways') throw new InvalidInputError(explain('cli.demo.badHostKind', { file: o.config }));
       const name = o.name ?? cfg.name;
       const clock = clockFromEnv();
       // Each gateway runs detection over its own audit log (a forged command it refused is an alert).
@@ -164,7 +164,7 @@ export function register(program: Command): void {
         const tso = await startVtnParticipant(o.config, clock, (cfg) => (secops = vtnSecops(cfg.detection, { channels: [new ConsoleChannel(process.stderr)] })).deps);
         if (tso.config.kind !== kind) {
           await tso.stop();
-          throw new InvalidInputError(`${o.config} configures a ${tso.config.kind}, not a ${kind}`);
+          throw new InvalidInputError(explain('cli.demo.otherKind', { file: o.config, found: tso.config.kind, expected: kind }));
         }
         const d = secops!.detection;
         await superviseTso(o.name, tso, logger, () => alertsForStatus(d));
@@ -181,12 +181,12 @@ export function register(program: Command): void {
           logger.flush();
         }, (command) => {
           if (command === 'status') return status();
-          throw new InvalidInputError(`unknown command ${command}`);
+          throw new InvalidInputError(explain('cli.unknownCommand', { command }));
         });
         reportReady(o.name, { id: agg.id, downstreamPort: agg.downstreamPort });
         await stopped;
       } else {
-        throw new InvalidInputError(`participant kind "${kind}" must be tso, retailer or aggregator`);
+        throw new InvalidInputError(explain('cli.demo.badParticipant', { kind }));
       }
     });
 }

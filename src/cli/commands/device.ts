@@ -18,7 +18,7 @@ import { untilStopped } from '../until-stopped.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { deepMerge, readConfigFile, resolvePathsFrom } from '../../core/config.js';
-import { describeError } from '../../core/errors.js';
+import { describeError, inBoth } from '../../core/errors.js';
 import { EchonetController, describeProperty } from '../../protocols/echonet/controller.js';
 import { eojClass, formatEoj } from '../../protocols/echonet/eoj.js';
 import { DeviceSite, parseSiteConfig, type SiteConfigInput } from '../../roles/device/site.js';
@@ -224,7 +224,7 @@ export function register(program: Command): void {
     .option('--webapi-secret-file <file>', 'file holding that client\'s secret')
     .option('--audit-dir <dir>', 'the site\'s audit log (default ./audit when the Web API is served)')
     .action(async (opts: DeviceFlags & WebApiFlags & { address: string }) => {
-      const config = parseSiteConfig(deepMerge({ ...templateFrom(opts), address: opts.address }, webApiFrom(opts)), opts.config ?? 'command line');
+      const config = parseSiteConfig(deepMerge({ ...templateFrom(opts), address: opts.address }, webApiFrom(opts)), opts.config ?? inBoth('config.source.commandLine'));
       const opened = await openSiteRuntime(config);
       let site: DeviceSite;
       try {
@@ -245,7 +245,7 @@ export function register(program: Command): void {
     .requiredOption('--base-address <ip>', 'address of the first site; the next ones follow'))
     .action(async (opts: DeviceFlags & { count: number; baseAddress: string }) => {
       const template = templateFrom(opts);
-      const checked = parseSiteConfig({ ...template, address: opts.baseAddress }, opts.config ?? 'command line');
+      const checked = parseSiteConfig({ ...template, address: opts.baseAddress }, opts.config ?? inBoth('config.source.commandLine'));
       // One device certificate names one node's address: many sites in one process cannot share it.
       if (checked.webApi) throw new UsageError(`${opts.config ?? 'the configuration'}: webApi is served by one node per process: use erab device site`);
       const sites = await startSites({ count: opts.count, baseAddress: opts.baseAddress, template });

@@ -17,7 +17,7 @@
 import { pendingRelease, rollbackRelease } from '../../roles/gateway/software-release.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
 import { refusalReason } from '../failure.js';
 import { createLogger } from '../../core/logger.js';
@@ -103,7 +103,7 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'JSON configuration file')
     .action((opts: { config: string }) => {
       const dir = load(opts.config).updates.softwareDir;
-      if (!dir) throw new InvalidInputError(`${opts.config}: updates.softwareDir is not set; there is no release to roll back`);
+      if (!dir) throw new InvalidInputError(explain('cli.gateway.noSoftwareDir', { file: opts.config }));
       const pending = pendingRelease(dir);
       const now = rollbackRelease(dir);
       process.stdout.write(`${pending ? `release ${pending.version} left; ` : ''}current is now ${now ?? 'the launcher\'s own installation (no earlier release)'}\n`);
@@ -123,7 +123,7 @@ export function register(program: Command): void {
     .action(async (opts: { config: string; json?: boolean }) => {
       const cfg = load(opts.config);
       if (!/^postgres(ql)?:\/\//.test(cfg.database) && !existsSync(cfg.database)) {
-        throw new InvalidInputError(`no gateway database at ${cfg.database} (database in ${opts.config}); run the gateway first`);
+        throw new InvalidInputError(explain('cli.gateway.noDatabase', { database: cfg.database, file: opts.config }));
       }
       const store = await openStore({ url: cfg.database, migrations: gatewayMigrations, ignoreUnknownMigrations: true });
       try {
@@ -155,8 +155,8 @@ export function register(program: Command): void {
     .requiredOption('--cert <file>', 'your operator certificate').requiredOption('--key <file>', 'its key').requiredOption('--ca <file>', 'the CA').option('--crl <file>', 'the CRL')
     .action(async (o: { gateway: string; device: string; address: string; reason: string; revision?: string; cert: string; key: string; ca: string; crl?: string }) => {
       const revision = o.revision === undefined ? undefined : Number(o.revision);
-      if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) throw new UsageError(`--revision must be a positive integer, got "${o.revision!.slice(0, 20)}"`);
-      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded at the gateway and in the audit log)');
+      if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) throw new UsageError(explain('cli.gateway.badRevision', { value: o.revision!.slice(0, 20) }));
+      if (!o.reason.trim()) throw new UsageError(explain('cli.gateway.noReason'));
       const material = await TlsMaterial.fromFiles({ certFile: o.cert, keyFile: o.key, caFile: o.ca, ...(o.crl ? { crlFile: o.crl } : {}) });
       let r: { status: number; json: unknown };
       try {

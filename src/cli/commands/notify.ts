@@ -9,7 +9,7 @@
 import { Option, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { loadConfig } from '../../core/config.js';
-import { InvalidInputError, describeError } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, describeError, explain } from '../../core/errors.js';
 import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
 import { GatewayNoticeBoard } from '../../secops/notify/gateway-board.js';
 import type { Notifier } from '../../secops/notify/notifier.js';
@@ -71,19 +71,19 @@ async function readNoticeData(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     const st = await stat(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_DATA_BYTES) throw new Error(`larger than ${MAX_DATA_BYTES} bytes`);
+    if (!st.isFile()) throw new InvalidInputError(explain('file.notRegular'));
+    if (st.size > MAX_DATA_BYTES) throw new InvalidInputError(explain('file.tooLarge', { max: MAX_DATA_BYTES }));
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`--data ${file}: cannot read: ${describeError(err)}`);
+    throw new InvalidInputError(explain('cli.notify.dataUnreadable', { file, ...becauseOf(err) }));
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new InvalidInputError(`--data ${file}: not JSON: ${describeError(err)}`);
+    throw new InvalidInputError(explain('cli.notify.dataNotJson', { file, why: describeError(err) }));
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidInputError(`--data ${file}: must be a JSON object`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidInputError(explain('cli.notify.dataNotObject', { file }));
   return data as Record<string, unknown>;
 }
 
@@ -118,14 +118,14 @@ export function register(program: Command): void {
       participant: string; site?: string; name: string; role: RecipientRole; lang: Language; email?: string; webhookUrl?: string;
       webhookSecretEnv?: string; gateway?: string; db?: string; auditDir?: string; operator?: string;
     }) => {
-      if (o.webhookSecretEnv !== undefined && o.webhookUrl === undefined) throw new UsageError('--webhook-secret-env needs --webhook-url');
+      if (o.webhookSecretEnv !== undefined && o.webhookUrl === undefined) throw new UsageError(explain('cli.notify.secretEnvAlone'));
       let secret: string | undefined;
       let made = false;
       if (o.webhookUrl !== undefined) {
         // A secret on the command line would sit in the shell history and the process list.
         if (o.webhookSecretEnv !== undefined) {
           secret = process.env[o.webhookSecretEnv];
-          if (!secret) throw new UsageError(`--webhook-secret-env ${o.webhookSecretEnv}: the variable is not set`);
+          if (!secret) throw new UsageError(explain('cli.notify.secretEnvUnset', { name: o.webhookSecretEnv }));
         } else {
           secret = newWebhookSecret();
           made = true;
@@ -190,14 +190,14 @@ export function register(program: Command): void {
     .option('--audit-dir <dir>', 'record the change in this audit log (default $ERAB_AGGREGATOR_AUDIT_DIR; none if unset)')
     .option('--operator <id>', 'operator the change is attributed to (default: the OS account)')
     .action(async (id: string, o: { db?: string; auditDir?: string; operator?: string }) => {
-      if (!/^\d{1,15}$/.test(id)) throw new UsageError(`contact id "${id}" must be a whole number`);
+      if (!/^\d{1,15}$/.test(id)) throw new UsageError(explain('cli.notify.badContactId', { id }));
       const actor = operator(o.operator);
       const auditDir = o.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
       const audit = auditDir !== undefined ? openAudit(auditDir) : undefined;
       try {
         await withStore(o.db, async (store) => {
           const removed = await new ContactRegistry(store, audit ? { audit } : {}).remove(Number(id), actor);
-          if (!removed) throw new UsageError(`no contact ${id}`);
+          if (!removed) throw new UsageError(explain('cli.notify.noContact', { id }));
           process.stdout.write(`contact ${id} removed\n`);
         });
       } finally {
@@ -224,14 +224,14 @@ export function register(program: Command): void {
       all?: boolean; db?: string; auditDir?: string; operator?: string;
     }) => {
       const filtered = o.participant !== undefined || o.site !== undefined || o.role !== undefined;
-      if (filtered === (o.all === true)) throw new UsageError('choose the recipients: --all, or any of --participant, --site, --role');
+      if (filtered === (o.all === true)) throw new UsageError(explain('cli.notify.chooseRecipients'));
       const actor = operator(o.operator);
       const data = await readNoticeData(o.data);
       await withNotifier(o, async (notifier, store) => {
         const registry = new ContactRegistry(store);
         const base = { ...(o.participant !== undefined ? { participantId: o.participant } : {}), ...(o.role !== undefined ? { role: o.role } : {}) };
         const recipients = o.site ? (await Promise.all(o.site.map((siteId) => registry.list({ ...base, siteId })))).flat() : await registry.list(base);
-        if (recipients.length === 0) throw new UsageError('no registered recipient matches');
+        if (recipients.length === 0) throw new UsageError(explain('cli.notify.noRecipients'));
         const { notice, deliveries } = await notifier.notifyAll({ template: o.template, data, ...(o.subject !== undefined ? { subject: o.subject } : {}) }, recipients, actor);
         const delivered = deliveries.filter((d) => d.status === 'delivered').length;
         process.stdout.write(`notice ${notice.id} issued at ${new Date(notice.issuedAt).toISOString()} to ${recipients.length} recipients: ${delivered} of ${deliveries.length} deliveries done\n`);

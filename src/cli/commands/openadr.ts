@@ -15,7 +15,7 @@
 import { untilStopped } from '../until-stopped.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import type { EpochMillis, Millis } from '../../core/units.js';
 import { redactXml } from '../../protocols/openadr/audit.js';
 import type { OptType } from '../../protocols/openadr/event.js';
@@ -100,7 +100,7 @@ const material = (o: TlsOpts) => loadTlsMaterial({ certFile: o.cert, keyFile: o.
 function participants(list: string[] | undefined, flag: string): string[] {
   return (list ?? []).map((p) => {
     const i = p.indexOf(':');
-    if (i < 0) throw new UsageError(`${flag} ${p}: expected role:id`);
+    if (i < 0) throw new UsageError(explain('cli.openadr.badParticipant', { flag, value: p }));
     const { role, id } = parseParticipant(p.slice(0, i), p.slice(i + 1));
     return `${role}:${id}`;
   });
@@ -136,9 +136,9 @@ export function register(program: Command): void {
     .action(async (o: TlsOpts & { listen: { host: string; port: number }; store: string; vtnId: string; allow?: string[]; allowFingerprint?: string[]; pollFreq: number; signature: SignatureMode; event?: string; anyVenId?: boolean; logXml?: boolean; workers: number; operatorListen?: { host: string; port: number }; operator?: string[] }) => {
       const allow = participants(o.allow, '--allow');
       const workers = workerCount(o.workers);
-      if (workers > 1 && o.operatorListen) throw new UsageError('--operator-listen serves one process\'s metrics: not with --workers above 1');
-      if (workers > 1 && !/^postgres(ql)?:\/\//.test(o.store)) throw new UsageError('--workers above 1 needs a postgres:// --store (SQLite is one process)');
-      if (workers > 1 && o.event) throw new UsageError('--event cannot be combined with --workers (each worker would create it)');
+      if (workers > 1 && o.operatorListen) throw new UsageError(explain('cli.openadr.operatorListenWorkers'));
+      if (workers > 1 && !/^postgres(ql)?:\/\//.test(o.store)) throw new UsageError(explain('cli.openadr.workersNeedPostgres'));
+      if (workers > 1 && o.event) throw new UsageError(explain('cli.openadr.eventWithWorkers'));
       if (workers > 1 && !isWorker()) {
         // The primary checks the TLS files and migrates the store once, then forks, restarts and
         // stops the workers.
@@ -151,11 +151,11 @@ export function register(program: Command): void {
         await pool.stop();
         return;
       }
-      if (!allow.length && !o.allowFingerprint?.length) throw new UsageError('give at least one --allow role:id or --allow-fingerprint (only specified peers may connect)');
+      if (!allow.length && !o.allowFingerprint?.length) throw new UsageError(explain('cli.openadr.noAllow'));
       let event: { kw: number; startS: number; durationMin: number } | undefined;
       if (o.event) {
         const m = /^(-?\d+(?:\.\d+)?):(\d+):(\d+)$/.exec(o.event);
-        if (!m) throw new UsageError('--event expects kW:startInSeconds:durationMinutes, e.g. 50:60:30');
+        if (!m) throw new UsageError(explain('cli.openadr.badEvent'));
         event = { kw: Number(m[1]), startS: Number(m[2]), durationMin: Number(m[3]) };
       }
       const store = await inWorker(() => openStore({ url: o.store, migrations: openadrStoreMigrations }));
@@ -222,7 +222,7 @@ export function register(program: Command): void {
   operatorOptions(venCmd)
     .option('--log-xml', 'print every payload (signatures, certificates and nonces removed)')
     .action(async (o: TlsOpts & { vtnUrl: string; venName: string; store: string; expectVtn?: string; checkHostname: boolean; pushListen?: { host: string; port: number }; pushAllow?: string[]; xmlSignature?: boolean; vtnCert?: string; reportWatts?: number; reportSeconds: number; opt: OptType; logXml?: boolean; operatorListen?: { host: string; port: number }; operator?: string[] }) => {
-      if (!/^https:\/\//.test(o.vtnUrl)) throw new UsageError('--vtn-url must be an https:// URL');
+      if (!/^https:\/\//.test(o.vtnUrl)) throw new UsageError(explain('cli.openadr.vtnUrlHttps'));
       let expect: { role: ParticipantRole; id: string } | undefined;
       if (o.expectVtn) {
         const [p] = participants([o.expectVtn], '--expect-vtn');
@@ -230,13 +230,13 @@ export function register(program: Command): void {
         expect = { role: (p as string).slice(0, i) as ParticipantRole, id: (p as string).slice(i + 1) };
       }
       const pushAllow = participants(o.pushAllow ?? (o.expectVtn ? [o.expectVtn] : []), '--push-allow');
-      if (o.pushListen && !pushAllow.length) throw new UsageError('--push-listen needs --push-allow or --expect-vtn (only the VTN may push)');
+      if (o.pushListen && !pushAllow.length) throw new UsageError(explain('cli.openadr.pushNeedsAllow'));
       let vtnCertificatePem: string | undefined;
       if (o.vtnCert) {
         try {
           vtnCertificatePem = readFileSync(o.vtnCert, 'utf8');
         } catch (err) {
-          throw new InvalidInputError(`--vtn-cert ${o.vtnCert} cannot be read (${(err as NodeJS.ErrnoException).code ?? ''})`);
+          throw new InvalidInputError(explain('cli.openadr.vtnCertUnreadable', { file: o.vtnCert, why: (err as NodeJS.ErrnoException).code ?? '' }));
         }
       }
       const store = await openStore({ url: o.store, migrations: openadrStoreMigrations });

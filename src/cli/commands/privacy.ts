@@ -16,7 +16,7 @@
  */
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import { FileKeyring, newKekText } from '../../security/privacy/keyring.js';
 import { openStore } from '../../store/store.js';
 import { PersonalDataVault, vaultFromEnvironment, vaultMigrations } from '../../store/vault.js';
@@ -54,7 +54,7 @@ export function kekFileOption(cmd: Command): Command {
 export function vaultFrom(opts: KekOptions, env: NodeJS.ProcessEnv = process.env): PersonalDataVault | undefined {
   if (opts.kekFile === undefined && opts.previousKekFile === undefined) return vaultFromEnvironment(env);
   const current = opts.kekFile ?? (env.ERAB_PRIVACY_KEK_FILE || undefined);
-  if (current === undefined) throw new InvalidInputError('--previous-kek-file needs --kek-file (the current key)');
+  if (current === undefined) throw new InvalidInputError(explain('cli.privacy.previousNeedsCurrent'));
   const previous = opts.previousKekFile ?? (env.ERAB_PRIVACY_PREVIOUS_KEK_FILES ? env.ERAB_PRIVACY_PREVIOUS_KEK_FILES.split(',').filter(Boolean) : []);
   return new PersonalDataVault(FileKeyring.fromFiles(current, previous));
 }
@@ -70,7 +70,7 @@ export function register(program: Command): void {
       try {
         writeFileSync(opts.out, newKekText(), { mode: 0o600, flag: 'wx' });
       } catch (err) {
-        throw new InvalidInputError(`--out ${opts.out}: cannot create (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new InvalidInputError(explain('cli.privacy.outNotCreated', { file: opts.out, why: (err as NodeJS.ErrnoException).code ?? (err as Error).message }));
       }
       process.stdout.write(`key-encryption key written to ${opts.out} (id ${FileKeyring.fromFiles(opts.out).currentKeyId})\n`);
     });
@@ -82,7 +82,7 @@ export function register(program: Command): void {
       .requiredOption('--db <url>', "the role's store: SQLite file or postgres:// URL"),
   ).action(async (opts: KekOptions & { db: string }) => {
     const vault = vaultFrom(opts);
-    if (!vault) throw new InvalidInputError('rotate-key needs --kek-file (the new key) and --previous-kek-file (the old one)');
+    if (!vault) throw new InvalidInputError(explain('cli.privacy.rotateNeedsKeys'));
     const store = await openStore({ url: opts.db, migrations: vaultMigrations, ignoreUnknownMigrations: true });
     try {
       const n = await vault.rotate(store.db);
@@ -102,7 +102,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { subject: string; auditDir?: string; db?: string; json?: boolean }) => {
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
-      if (auditDir === undefined) throw new InvalidInputError('give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
+      if (auditDir === undefined) throw new InvalidInputError(explain('cli.privacy.noAuditDir'));
       let pools = new Set<string>();
       if (opts.db !== undefined) {
         const store = await openStore({ url: opts.db, migrations: [], ignoreUnknownMigrations: true });
@@ -140,7 +140,7 @@ export function register(program: Command): void {
       const days = (flag: string, v: string | undefined): number | undefined => {
         if (v === undefined) return undefined;
         const n = Number(v);
-        if (!Number.isInteger(n) || n < 1 || n > 36_500) throw new InvalidInputError(`--${flag} must be an integer 1..36500, got ${v}`);
+        if (!Number.isInteger(n) || n < 1 || n > 36_500) throw new InvalidInputError(explain('cli.privacy.badDays', { flag, value: v }));
         return n;
       };
       const policy = {
@@ -148,10 +148,10 @@ export function register(program: Command): void {
         ...defined({ personalDays: days('personal-days', opts.personalDays), confidentialDays: days('confidential-days', opts.confidentialDays), operationalDays: days('operational-days', opts.operationalDays) }),
       };
       if (policy.personalDays === undefined && policy.confidentialDays === undefined && policy.operationalDays === undefined) {
-        throw new InvalidInputError('no retention period: give --personal-days, --confidential-days or --operational-days, or --config with privacy.retention');
+        throw new InvalidInputError(explain('cli.privacy.noRetention'));
       }
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
-      if (auditDir === undefined && !opts.dryRun) throw new InvalidInputError('erasures are recorded in the audit log: give --audit-dir (or set ERAB_AGGREGATOR_AUDIT_DIR)');
+      if (auditDir === undefined && !opts.dryRun) throw new InvalidInputError(explain('cli.privacy.erasureNeedsAudit'));
       const store = await openStore({ url: opts.db, migrations: portfolioMigrations, ignoreUnknownMigrations: true });
       const audit = auditDir !== undefined && !opts.dryRun ? openAudit(auditDir) : undefined;
       try {

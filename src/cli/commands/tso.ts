@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { clockFromEnv } from '../../core/clock.js';
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, explain, inBoth } from '../../core/errors.js';
 import { refusalReason } from '../failure.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
@@ -23,11 +23,12 @@ import { alertsForStatus, vtnSecops } from '../role-secops.js';
 
 interface ApiOpts { api: string; cert: string; key: string; ca: string; json?: boolean }
 
-function readFile(path: string, what: string): string {
+function readFile(path: string, what: 'operatorCert' | 'operatorKey' | 'caCert'): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const named = inBoth(`cli.tso.file.${what}`);
+    throw new InvalidInputError(explain('cli.tso.fileUnreadable', { what: named.en, whatJa: named.ja, file: path, why: (err as NodeJS.ErrnoException).code ?? String(err) }));
   }
 }
 
@@ -38,9 +39,9 @@ function callApi(o: ApiOpts, method: string, path: string, body?: unknown): Prom
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method,
-      cert: readFile(o.cert, 'operator certificate'),
-      key: readFile(o.key, 'operator key'),
-      ca: readFile(o.ca, 'CA certificate'),
+      cert: readFile(o.cert, 'operatorCert'),
+      key: readFile(o.key, 'operatorKey'),
+      ca: readFile(o.ca, 'caCert'),
       headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
       timeout: 30_000,
     }, (res) => {
@@ -50,12 +51,12 @@ function callApi(o: ApiOpts, method: string, path: string, body?: unknown): Prom
       res.on('end', () => {
         let json: unknown;
         try { json = JSON.parse(text); } catch { json = { error: text }; }
-        if ((res.statusCode ?? 500) >= 400) reject(new InvalidInputError(`${method} ${url.pathname}: ${res.statusCode} ${refusalReason(json, '')}`));
+        if ((res.statusCode ?? 500) >= 400) reject(new InvalidInputError(explain('cli.tso.refused', { method, path: url.pathname, status: res.statusCode ?? 500, reason: refusalReason(json, '') })));
         else resolve(json);
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${o.api} within 30 s`)));
-    req.on('error', (err) => reject(new InvalidInputError(`cannot reach ${o.api}: ${err.message}`)));
+    req.on('timeout', () => req.destroy(new InvalidInputError(explain('cli.tso.noAnswer', { url: o.api }))));
+    req.on('error', (err) => reject(new InvalidInputError(explain('cli.tso.unreachable', { url: o.api, ...becauseOf(err) }))));
     req.end(payload);
   });
 }
@@ -81,7 +82,7 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
     .action(async (opts: { config: string; name: string; syslog?: string }) => {
       const loaded = loadTsoConfig(opts.config);
       const cfg = opts.syslog ? { ...loaded, syslog: syslogTarget(opts.syslog, loaded.syslog ?? {}) } : loaded;
-      if (cfg.kind !== kind) throw new UsageError(`${opts.config} configures a ${cfg.kind}; run it with erab ${cfg.kind} run`);
+      if (cfg.kind !== kind) throw new UsageError(explain('cli.tso.otherKind', { file: opts.config, kind: cfg.kind }));
       const logger = createLogger(kind);
       // Detection over the VTN's audit log attaches from here (the role does not know secops).
       const secops = vtnSecops(cfg.detection, { channels: [new ConsoleChannel(process.stderr)] });
@@ -102,11 +103,11 @@ function registerVtnRole(program: Command, kind: 'tso' | 'retailer'): void {
     .action(async (o: ApiOpts & { product: string; direction: string; kw: string[]; start: string; periods: string; to?: string[] }) => {
       const kws = o.kw.map((k) => {
         const n = Number(k);
-        if (!Number.isFinite(n)) throw new UsageError(`--kw: "${k}" is not a number`);
+        if (!Number.isFinite(n)) throw new UsageError(explain('cli.tso.badKw', { value: k }));
         return n;
       });
       const periods = Number(o.periods);
-      if (!Number.isInteger(periods)) throw new UsageError(`--periods: "${o.periods}" is not an integer`);
+      if (!Number.isInteger(periods)) throw new UsageError(explain('cli.tso.badPeriods', { value: o.periods }));
       const result = await callApi(o, 'POST', '/api/dispatches', {
         product: o.product, direction: o.direction, quantityKw: kws.length === 1 ? kws[0] : kws, start: o.start, periods, ...(o.to ? { to: o.to } : {}),
       });
@@ -145,7 +146,7 @@ export async function superviseTso(name: string, tso: RunningTso, logger: Logger
     if (command === 'dispatch') return tso.dispatch(args as unknown as DispatchInput);
     if (command === 'status') return status();
     if (command === 'cancel') return tso.cancel(String(args.eventId));
-    throw new InvalidInputError(`unknown command ${command}`);
+    throw new InvalidInputError(explain('cli.unknownCommand', { command }));
   });
   const now = tso.status();
   reportReady(name, { id: tso.config.id, url: now.url, apiUrl: now.apiUrl, port: tso.vtn.port });

@@ -24,7 +24,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
-import { InvalidInputError, describeError } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, describeError, explain } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
 import { openStore, type Store } from '../../store/store.js';
 import { loadConfig } from '../../core/config.js';
@@ -98,12 +98,12 @@ export function parseExpiry(text: string, now: number): number {
   const d = /^(\d{1,4})([dh])$/.exec(text.trim());
   if (d) return now + Number(d[1]) * (d[2] === 'd' ? 86_400_000 : 3_600_000);
   const t = Date.parse(text);
-  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new UsageError(`--expires "${text}" is neither a date (2027-03-31, ISO 8601) nor a duration (30d, 12h)`);
+  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new UsageError(explain('cli.vuln.badExpires', { value: text }));
   return t;
 }
 
 const parseStatuses = (s: string): FindingStatus[] => s.split(',').map((x) => {
-  if (!(FINDING_STATUSES as readonly string[]).includes(x)) throw new UsageError(`--status "${x}" is not one of ${FINDING_STATUSES.join(', ')}`);
+  if (!(FINDING_STATUSES as readonly string[]).includes(x)) throw new UsageError(explain('cli.vuln.badStatus', { value: x, values: FINDING_STATUSES.join(', ') }));
   return x as FindingStatus;
 });
 
@@ -143,7 +143,7 @@ export function register(program: Command): void {
     .action(async (asset: string, opts: CommonOpts & { json?: boolean }) => {
       await withVuln(opts, async (db) => {
         const h = await assetHistory(db, asset);
-        if (h.length === 0) throw new InvalidInputError(`asset "${asset}" has no history (see erab vuln inventory)`);
+        if (h.length === 0) throw new InvalidInputError(explain('cli.vuln.noHistory', { asset }));
         if (opts.json) process.stdout.write(`${JSON.stringify(h, null, 2)}\n`);
         else process.stdout.write(`${table(['AT (JST)', 'FIELD', 'OLD', 'NEW'], h.map((c) => [jstTime(c.at), c.field, c.oldValue ?? '-', c.newValue ?? '-']))}\n`);
       });
@@ -156,18 +156,18 @@ export function register(program: Command): void {
     .option('--no-match', 'do not re-evaluate findings after the import'))
     .action(async (src: string, opts: CommonOpts & { format: FeedFormat; maxBytes: string; match: boolean }) => {
       const maxBytes = Number(opts.maxBytes);
-      if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new UsageError(`--max-bytes "${opts.maxBytes}" is not a positive integer`);
+      if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new UsageError(explain('cli.vuln.badMaxBytes', { value: opts.maxBytes }));
       let bytes: Uint8Array;
       if (/^https?:\/\//i.test(src)) bytes = await fetchFeed(src, { maxBytes });
       else {
         try {
           const st = await stat(src);
-          if (!st.isFile()) throw new Error('not a regular file');
-          if (st.size > maxBytes) throw new InvalidInputError(`feed ${src}: ${st.size} bytes is more than the limit of ${maxBytes}; nothing imported`, { code: 'feed_refused' });
+          if (!st.isFile()) throw new InvalidInputError(explain('file.notRegular'));
+          if (st.size > maxBytes) throw new InvalidInputError(explain('cli.vuln.feedTooLarge', { file: src, size: st.size, max: maxBytes }), { code: 'feed_refused' });
           bytes = await readFile(src);
         } catch (err) {
-          if (err instanceof InvalidInputError) throw err;
-          throw new InvalidInputError(`cannot read ${src}: ${describeError(err)}`);
+          if (err instanceof InvalidInputError && err.key === 'cli.vuln.feedTooLarge') throw err;
+          throw new InvalidInputError(explain('cli.cannotRead', { file: src, ...becauseOf(err) }));
         }
       }
       await withVuln(opts, async (db, audit) => {
@@ -251,7 +251,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON'))
     .action(async (advisory: string, opts: CommonOpts & { notifyConfig?: string; deadline: string; countermeasure?: string; participant?: string; notifier?: string; json?: boolean }) => {
       const file = opts.notifyConfig ?? (process.env.ERAB_NOTIFY_CONFIG || undefined);
-      if (file === undefined) throw new UsageError('--notify-config <file> (or $ERAB_NOTIFY_CONFIG) is required: it names the SMTP server and webhook TLS');
+      if (file === undefined) throw new UsageError(explain('cli.vuln.notifyConfigRequired'));
       const config = loadConfig(notifyConfigSchema, { file, envPrefix: 'ERAB_NOTIFY_' });
       const deadline = parseExpiry(opts.deadline, systemClock.now());
       await withVuln(opts, async (db, audit, store) => {

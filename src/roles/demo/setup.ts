@@ -7,7 +7,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, explain } from '../../core/errors.js';
 import { initCa, type ParticipantFiles, type PkiStore } from '../../security/pki/index.js';
 import type { AggregatorConfigInput } from '../aggregator/runtime/config.js';
 import type { GatewayConfigInput } from '../gateway/gateway.js';
@@ -126,7 +126,7 @@ function writeJson(file: string, value: unknown): string {
 
 function tlsOf(certs: DemoCertificates, role: string, id: string): { certFile: string; keyFile: string; caFile: string; crlFile: string } {
   const f = certs.files.get(certKey(role, id));
-  if (!f) throw new ConfigError(`no certificate issued for ${role} ${id}`);
+  if (!f) throw new ConfigError(explain('config.noDemoCertificate', { role, id }));
   return { certFile: f.certFile, keyFile: f.keyFile, caFile: certs.caFile, crlFile: certs.crlFile };
 }
 

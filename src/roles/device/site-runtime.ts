@@ -8,7 +8,7 @@
 import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
 import { readSecretFile } from '../../core/config.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, explain } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { loadTlsMaterial } from '../../security/tls.js';
 import type { SiteConfig, SiteRuntimeOptions } from './site.js';
@@ -35,7 +35,7 @@ export async function openSiteRuntime(config: SiteConfig, clock: Clock = systemC
   const material = w ? await loadTlsMaterial(w.tls) : undefined;
   const me = material?.credentials[0]?.identity;
   if (w && me && me.role !== 'device') {
-    throw new ConfigError(`webApi.tls.certFile ${w.tls.certFile} is issued to ${me.role}:${me.id}, not a device (issue one with: erab pki issue --role device --id <id> --ip ${config.address})`);
+    throw new ConfigError(explain('config.deviceCertIssuedTo', { file: w.tls.certFile, role: me.role, id: me.id, address: config.address }));
   }
   const clients = w ? w.clients.map((c, i) => ({ id: c.id, secret: readSecretFile(c.secretFile, `webApi.clients[${i}].secretFile`) })) : [];
   const audit = w || config.audit

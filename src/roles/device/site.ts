@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, explain, inBoth, type ExplainedLine } from '../../core/errors.js';
+import { issueRule } from '../../core/zod-rules.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { EchonetNode } from '../../protocols/echonet/node.js';
 import type { EchonetObject } from '../../protocols/echonet/object.js';
@@ -208,12 +209,17 @@ export const SiteConfigSchema = z.object({
 export type SiteConfigInput = z.input<typeof SiteConfigSchema>;
 export type SiteConfig = z.output<typeof SiteConfigSchema>;
 
-/** Validates a site configuration; the error names the field and the rule. */
-export function parseSiteConfig(input: unknown, source = 'site config'): SiteConfig {
-  const r = SiteConfigSchema.safeParse(input);
+/**
+ * Validates a site configuration; the error names the source (a file, or a text in both languages
+ * such as inBoth('config.source.commandLine')), the field and the rule.
+ */
+export function parseSiteConfig(input: unknown, source: string | ExplainedLine = inBoth('config.source.siteConfig')): SiteConfig {
+  const r = SiteConfigSchema.safeParse(input, { reportInput: true });
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new ConfigError(`${source}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+    const rule = issueRule(i);
+    const from = typeof source === 'string' ? { en: source, ja: source } : source;
+    throw new ConfigError(explain('config.fieldRule', { source: from.en, sourceJa: from.ja, path: i.path.join('.') || '(root)', rule: rule.en, ruleJa: rule.ja }));
   }
   return r.data;
 }

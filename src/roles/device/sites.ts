@@ -2,13 +2,13 @@
  * Many simulated sites in one process (scale tests): site i binds the i-th address counted
  * from a base address (skipping host parts .0 and .255), every site with the same devices.
  */
-import { InvalidInputError } from '../../core/errors.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import { DeviceSite, type SiteConfigInput, type SiteRuntimeOptions } from './site.js';
 
 /** The i-th usable IPv4 address from `base` (i = 0 is `base`), skipping .0 and .255. */
 export function nthAddress(base: string, i: number): string {
   const parts = base.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new InvalidInputError(`"${base}" is not an IPv4 address`);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new InvalidInputError(explain('device.notIpv4', { address: base }));
   let n = ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
   let left = i;
   while (true) {
@@ -18,7 +18,7 @@ export function nthAddress(base: string, i: number): string {
       left--;
     }
     n++;
-    if (n > 0xffffffff) throw new InvalidInputError(`address range from ${base} overflows`);
+    if (n > 0xffffffff) throw new InvalidInputError(explain('device.addressOverflow', { base }));
   }
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
 }
@@ -34,7 +34,7 @@ export interface SitesOptions {
 
 /** Starts `count` sites; if one fails to start, the ones started are closed and the error thrown. */
 export async function startSites(options: SitesOptions, runtime: SiteRuntimeOptions = {}): Promise<DeviceSite[]> {
-  if (!Number.isInteger(options.count) || options.count < 1 || options.count > 20_000) throw new InvalidInputError(`count ${options.count} is outside 1–20000`);
+  if (!Number.isInteger(options.count) || options.count < 1 || options.count > 20_000) throw new InvalidInputError(explain('device.countRange', { count: options.count }));
   const sites: DeviceSite[] = [];
   const batch = options.concurrency ?? 32;
   try {

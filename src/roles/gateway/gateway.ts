@@ -24,7 +24,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { scaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { readSecretFile } from '../../core/config.js';
-import { ConfigError, describeError } from '../../core/errors.js';
+import { ConfigError, describeError, explain } from '../../core/errors.js';
+import { issueRule } from '../../core/zod-rules.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { syslogStreamConfigSchema } from '../../security/audit/config.js';
 import { gatewayOperatorSchema, watchGateway, type GatewayWatch } from './health.js';
@@ -239,20 +240,24 @@ export const gatewayConfigSchema = z.object({
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
-/** The health check of a configuration update: the new file must be a valid configuration of this same gateway. */
-function validateManagedConfig(text: string, gatewayId: string): void {
+/**
+ * The health check of a configuration update: the new file must be a valid configuration of this
+ * same gateway (the refusal names the first problem, in both languages).
+ */
+export function validateManagedConfig(text: string, gatewayId: string): void {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`the new configuration is not JSON (${describeError(err)})`);
+    throw new ConfigError(explain('config.newConfigNotJson', { why: describeError(err) }));
   }
-  const r = gatewayConfigSchema.safeParse(json);
+  const r = gatewayConfigSchema.safeParse(json, { reportInput: true });
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new ConfigError(`the new configuration: field ${i.path.join('.') || '(root)'}: ${i.message}`);
+    const rule = issueRule(i);
+    throw new ConfigError(explain('config.newConfigField', { path: i.path.join('.') || '(root)', rule: rule.en, ruleJa: rule.ja }));
   }
-  if (r.data.gatewayId !== gatewayId) throw new ConfigError(`the new configuration is for gateway ${r.data.gatewayId}, not ${gatewayId}`);
+  if (r.data.gatewayId !== gatewayId) throw new ConfigError(explain('config.newConfigOtherGateway', { found: r.data.gatewayId, expected: gatewayId }));
 }
 
 /** What `Gateway.status()` reports. */
@@ -275,7 +280,7 @@ export interface GatewayStatus {
  * play a 30-minute event in a minute. Production runs at speed 1 (the system clock).
  */
 export function acceleratedClock(speed: number): Clock {
-  if (!(speed >= 1) || speed > 10_000) throw new ConfigError(`speed ${speed} must be between 1 and 10000`);
+  if (!(speed >= 1) || speed > 10_000) throw new ConfigError(explain('config.speedRange', { speed }));
   const realStart = Date.now();
   return scaledClock({ speed, realAnchor: realStart, simAnchor: realStart });
 }
@@ -412,17 +417,17 @@ export class Gateway {
     const material = await loadTlsMaterial(config.tls);
     const me = material.credentials[0]!.identity;
     if (me.role !== 'gateway' || me.id !== config.gatewayId) {
-      throw new ConfigError(`tls.certFile ${config.tls.certFile} is issued to ${me.role}:${me.id}, not gateway:${config.gatewayId}`);
+      throw new ConfigError(explain('config.certIssuedTo', { field: 'tls.certFile', file: config.tls.certFile, role: me.role, id: me.id, expected: `gateway:${config.gatewayId}` }));
     }
     let aggPem: string;
     try {
       aggPem = readFileSync(config.aggregator.certificateFile, 'utf8');
     } catch (err) {
-      throw new ConfigError(`aggregator.certificateFile ${config.aggregator.certificateFile} cannot be read: ${describeError(err)}`);
+      throw new ConfigError(explain('config.certUnreadable', { field: 'aggregator.certificateFile', file: config.aggregator.certificateFile, why: describeError(err) }));
     }
     const agg = identityFromCertificate(aggPem);
     if (agg.role !== 'aggregator' || agg.id !== config.aggregator.id) {
-      throw new ConfigError(`aggregator.certificateFile is issued to ${agg.role}:${agg.id}, not aggregator:${config.aggregator.id}`);
+      throw new ConfigError(explain('config.peerCertIssuedTo', { field: 'aggregator.certificateFile', role: agg.role, id: agg.id, expected: `aggregator:${config.aggregator.id}` }));
     }
     const ownAudit = deps.audit ? undefined : AuditLog.open({ dir: config.audit.dir, origin: config.audit.origin ?? `erab/gateway-${config.gatewayId}/audit`, clock });
     const audit = deps.audit ?? ownAudit!;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
 import type { Clock } from '../../core/clock.js';
-import { ConfigError, describeError } from '../../core/errors.js';
+import { ConfigError, describeError, explain } from '../../core/errors.js';
 import { vaultFromEnvironment } from '../../store/vault.js';
 import type { Store } from '../../store/store.js';
 import type { NoticeChannel } from './channels/channel.js';
@@ -66,7 +66,7 @@ function readFile(path: string, field: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${field} ${path}: cannot read: ${describeError(err)}`);
+    throw new ConfigError(explain('config.fileUnreadable', { field, file: path, why: describeError(err) }));
   }
 }
 
@@ -78,7 +78,7 @@ export function buildChannels(config: NotifyConfig, options: { board?: GatewayNo
     let auth: { user: string; pass: string } | undefined;
     if (s.user !== undefined && s.passwordEnv !== undefined) {
       const pass = (options.env ?? process.env)[s.passwordEnv];
-      if (!pass) throw new ConfigError(`notify.smtp.passwordEnv: the environment variable ${s.passwordEnv} is not set`);
+      if (!pass) throw new ConfigError(explain('config.envNotSet', { field: 'notify.smtp.passwordEnv', name: s.passwordEnv }));
       auth = { user: s.user, pass };
     }
     out.push(new SmtpChannel({

@@ -15,7 +15,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, IntegrityError, InvalidInputError } from '../../core/errors.js';
+import { ConfigError, IntegrityError, InvalidInputError, explain } from '../../core/errors.js';
 import { canonicalJson } from '../../security/audit/record.js';
 import type { AuditSink } from '../../security/audit/types.js';
 import { parseCertificates } from '../../security/pki/pem.js';
@@ -104,7 +104,7 @@ export function checkReleaseIntegrity(root: string, opts: { env?: NodeJS.Process
     throw new IntegrityError(`release manifest ${manifestFile} is malformed (${(err as Error).message.slice(0, 200)})`);
   }
   const caFile = env[RELEASE_CA_ENV] || join(root, SHIPPED_CA_FILE);
-  if (!existsSync(caFile)) throw new ConfigError(`release CA certificate ${caFile} not found (set ${RELEASE_CA_ENV})`);
+  if (!existsSync(caFile)) throw new ConfigError(explain('config.releaseCaMissing', { file: caFile, env: RELEASE_CA_ENV }));
   const sigFile = `${manifestFile}.sig`;
   if (!existsSync(sigFile)) throw new IntegrityError(`release manifest signature ${sigFile} is missing`);
   let signer: string;

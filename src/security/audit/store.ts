@@ -17,7 +17,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, IntegrityError, InvalidInputError } from '../../core/errors.js';
+import { ConfigError, IntegrityError, InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { CompactRange, HASH_SIZE } from './merkle.js';
 import { formatSignerKey, formatVerifierKey, generateSigner, parseSignerKey, parseVerifierKey, type NoteSigner, type NoteVerifier } from './note.js';
 
@@ -65,8 +65,8 @@ export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** Reads a store file that must be a regular file of bounded size (never a device or a FIFO). */
 export function readStoreFile(path: string, maxBytes = MAX_SEGMENT_BYTES): Buffer {
   const st = statSync(path);
-  if (!st.isFile()) throw new IntegrityError(`${path}: not a regular file; not read`);
-  if (st.size > maxBytes) throw new IntegrityError(`${path}: ${st.size} bytes is larger than ${maxBytes}; not read`);
+  if (!st.isFile()) throw new IntegrityError(explain('auditLog.notRegularFile', { file: path }));
+  if (st.size > maxBytes) throw new IntegrityError(explain('auditLog.fileTooLarge', { file: path, size: st.size, max: maxBytes }));
   return readFileSync(path);
 }
 
@@ -108,21 +108,21 @@ export function loadOrCreateSigner(dir: string, origin: string, keyFile = join(d
   if (existsSync(keyFile)) {
     const st = statSync(keyFile);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new ConfigError(`${keyFile}: the audit signing key is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+      throw new ConfigError(explain('auditKey.signingKeyExposed', { file: keyFile, mode: (st.mode & 0o777).toString(8) }));
     }
     let signer: NoteSigner;
     try {
       signer = parseSignerKey(readStoreFile(keyFile, KEY_FILE_MAX).toString('utf8'));
     } catch (err) {
-      throw new ConfigError(`${keyFile}: ${(err as Error).message}`, { cause: err });
+      throw new ConfigError(explain('auditKey.unreadable', { file: keyFile, ...becauseOf(err) }), { cause: err });
     }
     if (signer.name !== origin) {
-      throw new ConfigError(`${keyFile}: the audit log in ${dir} was created with origin "${signer.name}", not "${origin}"`);
+      throw new ConfigError(explain('auditKey.originMismatch', { file: keyFile, dir, found: signer.name, expected: origin }));
     }
     return { signer, created: false };
   }
   if (hasLogData(dir)) {
-    throw new ConfigError(`${keyFile}: missing, but ${dir} already holds an audit log; a new key cannot continue it (restore the original signing key)`);
+    throw new ConfigError(explain('auditKey.signingKeyMissing', { file: keyFile, dir }));
   }
   const signer = generateSigner(origin);
   writeFileSync(keyFile, `${formatSignerKey(signer)}\n`, { mode: 0o600, flag: 'wx' });
@@ -135,7 +135,7 @@ export function writeVerifierKey(dir: string, signer: NoteVerifier): void {
   const vkey = formatVerifierKey(signer);
   if (existsSync(path)) {
     if (readFileSync(path, 'utf8').trim() === vkey) return;
-    throw new ConfigError(`${path} holds a different verifier key than the signing key; the log was signed by another key (restore the original signing.key)`);
+    throw new ConfigError(explain('auditKey.verifierMismatch', { file: path }));
   }
   writeFileAtomic(path, dir, `${vkey}\n`, 0o644);
 }
@@ -149,11 +149,11 @@ export function hasLogData(dir: string): boolean {
 /** Reads the verifier key stored in the log directory. */
 export function readStoredVerifierKey(dir: string): NoteVerifier {
   const path = join(dir, VERIFIER_KEY_FILE);
-  if (!existsSync(path)) throw new InvalidInputError(`${path}: no verifier key in the log directory; pass --key`);
+  if (!existsSync(path)) throw new InvalidInputError(explain('auditKey.noVerifierKey', { file: path }));
   try {
     return parseVerifierKey(readStoreFile(path, KEY_FILE_MAX).toString('utf8'));
   } catch (err) {
-    throw new InvalidInputError(`${path}: ${(err as Error).message}`, { cause: err });
+    throw new InvalidInputError(explain('auditKey.unreadable', { file: path, ...becauseOf(err) }), { cause: err });
   }
 }
 
@@ -161,11 +161,11 @@ export function readStoredVerifierKey(dir: string): NoteVerifier {
 export function resolveVerifierKey(keyOrFile: string): NoteVerifier {
   const looksLikeKey = /^[^\s+]+\+[0-9a-f]{8}\+\S+$/.test(keyOrFile.trim());
   if (looksLikeKey && !existsSync(keyOrFile)) return parseVerifierKey(keyOrFile);
-  if (!existsSync(keyOrFile)) throw new InvalidInputError(`--key: "${keyOrFile}" is neither a verifier key (<name>+<id>+<key>) nor a file`);
+  if (!existsSync(keyOrFile)) throw new InvalidInputError(explain('auditKey.notKey', { value: keyOrFile }));
   try {
     return parseVerifierKey(readStoreFile(keyOrFile, KEY_FILE_MAX).toString('utf8'));
   } catch (err) {
-    throw new InvalidInputError(`${keyOrFile}: ${(err as Error).message}`, { cause: err });
+    throw new InvalidInputError(explain('auditKey.unreadable', { file: keyOrFile, ...becauseOf(err) }), { cause: err });
   }
 }
 
@@ -305,13 +305,13 @@ export function acquireLock(dir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(readFileSync(path, 'utf8').trim());
       if (Number.isSafeInteger(pid) && pid > 0 && pidAlive(pid)) {
-        const who = pid === process.pid ? 'this process' : `process ${pid}`;
-        throw new IntegrityError(`${dir}: the audit log is already open for appending by ${who} (${path})`, { code: 'audit_locked' });
+        const locked = pid === process.pid ? explain('auditLog.lockedBySelf', { dir, file: path }) : explain('auditLog.lockedBy', { dir, pid, file: path });
+        throw new IntegrityError(locked, { code: 'audit_locked' });
       }
       rmSync(path, { force: true }); // stale: its process is gone
     }
   }
-  throw new IntegrityError(`${dir}: could not take the audit log lock ${path}`, { code: 'audit_locked' });
+  throw new IntegrityError(explain('auditLog.lockFailed', { dir, file: path }), { code: 'audit_locked' });
 }
 
 export function ensureLayout(dir: string): void {

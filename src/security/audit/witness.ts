@@ -31,7 +31,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { ConfigError, InvalidInputError } from '../../core/errors.js';
+import { ConfigError, InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { PARTICIPANT_ID_PATTERN } from '../identity.js';
 import { checkCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { cosignCheckpoint } from './cosignature.js';
@@ -136,14 +136,14 @@ export class AuditWitness {
     if (existsSync(keyFile)) {
       const st = statSync(keyFile);
       if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-        throw new ConfigError(`${keyFile}: the witness key is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+        throw new ConfigError(explain('auditKey.witnessKeyExposed', { file: keyFile, mode: (st.mode & 0o777).toString(8) }));
       }
       try {
         signer = parseSignerKey(readStoreFile(keyFile, KEY_FILE_MAX).toString('utf8'), COSIGNATURE_V1_TYPE);
       } catch (err) {
-        throw new ConfigError(`${keyFile}: ${(err as Error).message}`, { cause: err });
+        throw new ConfigError(explain('auditKey.unreadable', { file: keyFile, ...becauseOf(err) }), { cause: err });
       }
-      if (signer.name !== o.name) throw new ConfigError(`${keyFile}: the witness in ${o.dir} is named "${signer.name}", not "${o.name}"`);
+      if (signer.name !== o.name) throw new ConfigError(explain('auditKey.witnessNameMismatch', { file: keyFile, dir: o.dir, found: signer.name, expected: o.name }));
     } else {
       signer = generateSigner(o.name, COSIGNATURE_V1_TYPE);
       writeFileSync(keyFile, `${formatSignerKey(signer)}\n`, { mode: 0o600, flag: 'wx' });

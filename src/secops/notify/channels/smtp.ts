@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { ConfigError, describeError } from '../../../core/errors.js';
+import { ConfigError, describeError, explain } from '../../../core/errors.js';
 import type { Contact } from '../types.js';
 import type { NoticeChannel, NoticeMessage } from './channel.js';
 
@@ -34,14 +34,14 @@ export class SmtpChannel implements NoticeChannel {
   private readonly where: string;
 
   constructor(options: SmtpChannelOptions) {
-    if (!options.host) throw new ConfigError('notify.smtp.host is required');
-    if (!options.from) throw new ConfigError('notify.smtp.from is required');
+    if (!options.host) throw new ConfigError(explain('config.required', { field: 'notify.smtp.host' }));
+    if (!options.from) throw new ConfigError(explain('config.required', { field: 'notify.smtp.from' }));
     let ca: string | undefined;
     if (options.caFile) {
       try {
         ca = readFileSync(options.caFile, 'utf8');
       } catch (err) {
-        throw new ConfigError(`notify.smtp.caFile ${options.caFile}: cannot read: ${describeError(err)}`);
+        throw new ConfigError(explain('config.fileUnreadable', { field: 'notify.smtp.caFile', file: options.caFile, why: describeError(err) }));
       }
     }
     const port = options.port ?? 587;
@@ -74,7 +74,7 @@ export class SmtpChannel implements NoticeChannel {
 
   async send(m: NoticeMessage): Promise<void> {
     const to = m.contact.channels.email;
-    if (!to) throw new ConfigError(`contact ${m.contact.id} has no e-mail address`);
+    if (!to) throw new ConfigError(explain('notify.noEmail', { id: m.contact.id }));
     try {
       await this.transport.sendMail({
         from: this.from,

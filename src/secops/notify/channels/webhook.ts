@@ -8,7 +8,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request } from 'node:https';
 import { systemClock, type Clock } from '../../../core/clock.js';
-import { ConfigError, InvalidInputError, NotAuthorizedError } from '../../../core/errors.js';
+import { ConfigError, InvalidInputError, NotAuthorizedError, explain } from '../../../core/errors.js';
 import { webhookSecretKey } from '../contacts.js';
 import type { Contact } from '../types.js';
 import type { NoticeChannel, NoticeMessage } from './channel.js';
@@ -97,9 +97,9 @@ export class WebhookChannel implements NoticeChannel {
 
   async send(m: NoticeMessage): Promise<void> {
     const hook = m.contact.channels.webhook;
-    if (!hook) throw new ConfigError(`contact ${m.contact.id} has no webhook`);
+    if (!hook) throw new ConfigError(explain('notify.noWebhook', { id: m.contact.id }));
     const url = new URL(hook.url);
-    if (url.protocol !== 'https:') throw new ConfigError(`webhook ${hook.url}: only https is allowed`);
+    if (url.protocol !== 'https:') throw new ConfigError(explain('notify.httpsOnly', { url: hook.url }));
     const body: WebhookNoticeBody = {
       type: 'erab.notice',
       timestamp: new Date(m.notice.issuedAt).toISOString(),
