@@ -44,7 +44,7 @@ h1 { font-size: 1.3rem; margin: 0; } h2 { font-size: 1rem; margin: 0 0 .3rem; } 
 .event { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; padding: .8rem 1rem; margin: 1rem 0; }
 .event.short { border-color: #c25400; border-width: 2px; }
 .state { margin: 0 0 .5rem; } .state.active { color: #0a6b2d; } .state.refused, .state.cancelled { color: #b00020; }
-.short, td.cstate.short { color: #c25400; font-weight: 600; } td.cstate.executed, td.cstate.approved { color: #0a6b2d; } td.cstate.rejected, td.cstate.expired { color: #b00020; }
+.short, td.cstate.short { color: #c25400; font-weight: 600; } td.cstate.executed, td.cstate.approved { color: #0a6b2d; } td.cstate.rejected, td.cstate.expired, td.cstate.failed { color: #b00020; } td.cstate.failed { font-weight: 600; }
 svg.chart { max-width: 960px; display: block; } svg .grid { stroke: #e4e7ec; } svg .axis { font-size: 11px; fill: #5a6270; }
 svg polyline { fill: none; stroke-width: 2; }
 svg .target { stroke: #1d2330; stroke-dasharray: 6 4; } svg .instructed { stroke: #8a94a6; stroke-dasharray: 2 3; }

@@ -59,7 +59,7 @@ function heldRow(c) {
 
 function recentRow(c) {
   const tr = el('tr', { 'data-id': c.id, 'data-state': c.state });
-  tr.append(td(iso(c.submittedAt)), td(c.submittedBy.id + (c.approvedBy ? ' + ' + c.approvedBy.id : '')), td(commandWhat(c)), td(commandState(c), { class: 'cstate ' + c.state }), td(c.command.reason));
+  tr.append(td(iso(c.submittedAt)), td(c.submittedBy.id + (c.approvedBy ? ' + ' + c.approvedBy.id : '')), td(commandWhat(c)), td(commandState(c), { class: 'cstate ' + c.state, ...(c.failure ? { title: c.failure } : {}) }), td(c.command.reason));
   return tr;
 }
 

@@ -272,6 +272,24 @@ test('approvals: a start in the past or more than 24 h ahead is refused; a held 
   await assert.rejects(engine.executeManual(rec), (e: Error & { key?: string }) => e.key === 'command.startPassed');
 });
 
+test('an approved command the engine cannot send is failed with the reason, never left approved', async () => {
+  const { clock, engine, gws } = setup();
+  const book = new ApprovalBook({ ...cfg.approvals, maxSingleOperatorFleetPercent: 100 }, clock, new MemoryAuditSink(), () => 4);
+  const out = book.submit({ id: 'alice', role: 'operator' }, { action: 'reduce', powerW: 2000, resources: ['b1'], durationMs: 600_000, reason: 'drill' });
+  assert.equal(out.state, 'approved');
+  gws.publish = () => { throw new Error('downstream store unavailable'); };
+  const err = await engine.executeManual(out.record).then(() => undefined, (e: Error & { key?: string }) => e);
+  assert.equal(err?.key, 'command.notAllocated', String(err));
+  assert.match(err!.message, /instructions could not be sent to the gateways: downstream store unavailable/);
+  book.markFailed(out.record.id, err!.message);
+  const rec = book.get(out.record.id)!;
+  assert.deepEqual([rec.state, rec.failure], ['failed', err!.message]);
+  // Only an approved command can fail: a later mark changes nothing.
+  book.markExecuted(out.record.id, { allocatedW: 2000, shortfallW: 0 });
+  book.markFailed(out.record.id, 'again');
+  assert.deepEqual([book.get(out.record.id)!.state, book.get(out.record.id)!.failure], ['failed', err!.message]);
+});
+
 test('engine: notReady says why a resource cannot be dispatched now; a short command names the resources left out and why', async () => {
   const { clock, engine, fleet, report } = setup();
   assert.equal(engine.notReady('b1'), undefined);

@@ -412,7 +412,19 @@ export async function startAggregator(cfg: AggregatorConfig, deps: AggregatorDep
       // A modification: the event it replaces stops as the new one starts (not before: a held
       // modification leaves the running event alone until a second operator approves it).
       if (rec.command.replaces) await engine.cancel(rec.command.replaces, `modified by operator ${rec.submittedBy.id}: replaced by ${rec.id}`);
-      const result = await engine.executeManual(rec);
+      let result: Awaited<ReturnType<typeof engine.executeManual>>;
+      try {
+        result = await engine.executeManual(rec);
+      } catch (err) {
+        // Approved, but nothing of it runs: the record says so (never left "approved"), and the audit log why.
+        const reason = (err as Error).message;
+        approvals.markFailed(rec.id, reason);
+        audit.append({
+          actor: { kind: 'operator', id: rec.submittedBy.id, fingerprint: rec.submittedBy.fingerprint }, action: 'operator.command.execute', target: rec.id,
+          outcome: 'failure', reason: reason.slice(0, 500), details: { approvedBy: rec.approvedBy?.id },
+        });
+        throw err;
+      }
       approvals.markExecuted(rec.id, result);
       const short = result.shortfallW > 0;
       audit.append({

@@ -67,9 +67,11 @@ export const MAX_START_AHEAD_MS = 24 * 3_600_000;
 
 /**
  * `executed`: sent to the fleet in full; `short`: sent, but the fleet could not cover all of it
- * (the record's `shortfallW` says how much is missing) — never reported as executed.
+ * (the record's `shortfallW` says how much is missing) — never reported as executed; `failed`:
+ * approved but not sent (the record's `failure` says why).
  */
-export type CommandState = 'held' | 'approved' | 'rejected' | 'expired' | 'executed' | 'short';
+export const COMMAND_STATES = ['held', 'approved', 'rejected', 'expired', 'executed', 'short', 'failed'] as const;
+export type CommandState = typeof COMMAND_STATES[number];
 
 /** A command as the book keeps it. */
 export interface CommandRecord {
@@ -88,6 +90,8 @@ export interface CommandRecord {
   shortfallW?: number | undefined;
   /** A short command: the addressed resources left out and why, e.g. "2 no fresh telemetry". */
   leftOut?: string | undefined;
+  /** A failed command: why it could not be sent to the fleet (nothing of it runs). */
+  failure?: string | undefined;
 }
 
 /** What submitting a command led to. */
@@ -292,6 +296,17 @@ export class ApprovalBook {
     rec.shortfallW = result.shortfallW;
     if (result.leftOut) rec.leftOut = result.leftOut;
     rec.state = result.shortfallW > 0 ? 'short' : 'executed';
+  }
+
+  /**
+   * Marks an approved command that could not be sent to the fleet (its start passed meanwhile, the
+   * gateways could not be instructed…): `failed` with the reason, never left `approved`.
+   */
+  markFailed(id: string, reason: string): void {
+    const rec = this.records.get(id);
+    if (!rec || rec.state !== 'approved') return;
+    rec.state = 'failed';
+    rec.failure = reason.slice(0, 500);
   }
 
   get(id: string): CommandRecord | undefined {

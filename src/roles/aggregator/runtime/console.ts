@@ -51,7 +51,7 @@ import { grants, type OperatorRoleTable } from '../../common/operator-roles.js';
 import { pageOf, pageQuery } from '../../common/pages.js';
 import { ADMISSION_STATES } from '../../common/admission-signal.js';
 import type { RunningAggregator } from './aggregator.js';
-import { parseStart, type ManualCommand, type OperatorIdentity } from './approvals.js';
+import { COMMAND_STATES, parseStart, type ManualCommand, type OperatorIdentity } from './approvals.js';
 import type { ResourceSpec } from './fleet.js';
 import { AuditView } from './audit-view.js';
 import { ADMISSION_DECISIONS } from './device-admission.js';
@@ -102,9 +102,10 @@ const reasonBody = z.object({ reason: z.string().trim().min(1).max(500) }).stric
 const operatorOf = (r: { operator: OperatorIdentity }): OperatorIdentity => ({ id: r.operator.id, role: r.operator.role, fingerprint: r.operator.fingerprint });
 
 const commandRecord = z.object({
-  id: z.string(), state: z.enum(['held', 'approved', 'rejected', 'expired', 'executed', 'short']), submittedAt: z.number(), expiresAt: z.number(),
+  id: z.string(), state: z.enum(COMMAND_STATES), submittedAt: z.number(), expiresAt: z.number(),
   submittedBy: z.object({ id: z.string() }).loose(), approvedBy: z.object({ id: z.string() }).loose().optional(),
   needsSecondBecause: z.string().optional(), allocatedW: z.number().optional(), shortfallW: z.number().optional(),
+  failure: z.string().optional().describe('a failed command: why it could not be sent to the fleet (nothing of it runs)'),
   leftOut: z.string().optional().describe('a short command: the addressed resources that could not take part and why, e.g. "2 no fresh telemetry"'),
   command: z.object({
     action: z.string(), powerW: z.number(), resources: z.union([z.literal('fleet'), z.array(z.string()), poolAddress]), durationMs: z.number(), reason: z.string(),
@@ -194,7 +195,7 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     },
     {
       method: 'GET', path: '/api/commands', action: 'console.api.commands', role: 'viewer', summary: 'Commands newest first; `state=held` lists those waiting for a second operator',
-      query: z.object({ state: z.enum(['held', 'approved', 'rejected', 'expired', 'executed', 'short']).optional(), ...pageQuery }), response: pageOfSchema(commandRecord),
+      query: z.object({ state: z.enum(COMMAND_STATES).optional(), ...pageQuery }), response: pageOfSchema(commandRecord),
       handle: (r) => {
         const a = r.args as { state?: string; limit: number; cursor?: string };
         // Newest first: the key sorts descending time, then id, so the keyset order is stable.
