@@ -14,7 +14,7 @@ import type { OadrEvent } from '../../../src/protocols/openadr/event.js';
 import { MemoryAuditSink } from '../../../src/security/audit/types.js';
 import { ApprovalBook, secondOperatorReason } from '../../../src/roles/aggregator/runtime/approvals.js';
 import { aggregatorConfigSchema, loadAggregatorConfig, parseAggregatorConfig } from '../../../src/roles/aggregator/runtime/config.js';
-import { Fleet, deliveredBy, setpointFor, toAllocatable, type ResourceSpec } from '../../../src/roles/aggregator/runtime/fleet.js';
+import { Fleet, deliveredBy, setpointFor, toAllocatable, whyNotUsable, type ResourceSpec } from '../../../src/roles/aggregator/runtime/fleet.js';
 import { planFromEvent } from '../../../src/roles/aggregator/runtime/intake.js';
 import { SeriesBook } from '../../../src/roles/aggregator/runtime/series.js';
 
@@ -208,6 +208,12 @@ test('fleet: a battery maps to allocation limits relative to its baseline, with 
   assert.equal(toAllocatable(battery, { online: true, manualOverride: false }, 0, 'reduce'), undefined);
   assert.equal(toAllocatable(battery, live, undefined, 'reduce'), undefined);
   assert.equal(toAllocatable({ ...battery, resourceClass: 'pv' }, live, 0, 'reduce'), undefined);
+  // Learned from its gateway, before the status that gives its set-point limits: not usable yet, and said so.
+  const unrated = { ...battery, ratedReduceW: 0, ratedIncreaseW: 0 };
+  assert.equal(toAllocatable(unrated, live, 0, 'reduce'), undefined);
+  assert.equal(whyNotUsable(unrated, live, 0), 'power limits not known yet');
+  assert.equal(whyNotUsable(battery, live, 0), undefined);
+  assert.equal(toAllocatable({ ...battery, ratedReduceW: 0 }, live, 0, 'increase')!.maxIncreaseW, 2000, 'an increase-only resource is still usable');
 });
 
 test('fleet: set points and delivered power follow the sign convention', () => {

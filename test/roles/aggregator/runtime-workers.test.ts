@@ -51,6 +51,8 @@ interface Gw {
   /** Times onEvent ran per eventID#modificationNumber. */
   acted: Map<string, number>;
   powerW(now: number): number;
+  /** The VEN's own audit records (openadr.ven.retry: each failed round with its backoff). */
+  audit: MemoryAuditSink;
 }
 
 interface World {
@@ -121,10 +123,14 @@ async function aggregatorWorld(n: number, o: { pollIntervalMs: number; optOut?: 
         return w;
       };
       const period = millis(500);
+      const audit = new MemoryAuditSink();
       const ven = await startVenEndpoint({
         venName: id, vtnUrl: `https://127.0.0.1:${port}`, checkHostname: false, profile: 'R4', expectVtn: { role: 'aggregator', id: 'AGG1' },
-        audit: new MemoryAuditSink(), store: venStore, material: await pki.material(id),
+        audit, store: venStore, material: await pki.material(id),
         ven: {
+          // As a gateway retries (gateway.ts: at most a minute apart), not the library's default of
+          // up to 5 min: a VEN that met a few failures while a worker died must not sleep past the test.
+          backoff: { initialMs: 500, maxMs: 5000 },
           onEvent: (info) => {
             const d = info.event.descriptor;
             const key = `${d.eventID}#${d.modificationNumber}`;
@@ -159,7 +165,7 @@ async function aggregatorWorld(n: number, o: { pollIntervalMs: number; optOut?: 
         },
       });
       cleanup.push(() => ven.close());
-      gateways.push({ id, ven, events, acted, powerW });
+      gateways.push({ id, ven, events, acted, powerW, audit });
     }
     // Registrations, METADATA and telemetry of every gateway reached the primary through the workers.
     await until(`${n} gateways registered with rated batteries and fresh telemetry at the primary`, () => {
@@ -233,7 +239,15 @@ test('workers: kill -9 of an R4 worker during a fan-out: every gateway acts on t
   await until('the first gateways to hold the event', () => holds() > 0);
   const heldAtKill = holds();
   process.kill(victim!, 'SIGKILL');
-  await until(`every gateway to hold the event (held: ${holds()})`, () => holds() === N, 60_000);
+  await until('every gateway to hold the event', () => holds() === N, 60_000).catch((e: Error) => {
+    // Which gateways did not, and what their VENs met meanwhile (retries with their reasons).
+    const missing = w.gateways.filter((g) => !copyOf(g, 'E2')).map((g) => {
+      const retries = g.audit.records.filter((r) => r.action === 'openadr.ven.retry');
+      return `${g.id}: ${retries.length} retries${retries.length ? `, last: ${retries.at(-1)!.reason} (delay ${String(retries.at(-1)!.details?.delayMs)} ms)` : ''}`;
+    });
+    e.message += `\nheld at the kill: ${heldAtKill}; now ${holds()} of ${N}; without it:\n${missing.join('\n')}\nworkers: ${JSON.stringify(w.status().downstreamWorkers)}`;
+    throw e;
+  });
   // Let redeliveries of the dead worker's leases (10 s) arrive before counting.
   await sleep(12_000);
   const twice = w.gateways.flatMap((g) => [...g.acted].filter(([k, n]) => k.includes('E2') && n !== 1).map(([k, n]) => `${g.id} ${k} ×${n}`));

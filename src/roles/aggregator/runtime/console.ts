@@ -119,7 +119,7 @@ const deviceView = z.object({
   admission: z.enum(ADMISSION_STATES).nullable().describe('the device\'s admission at its gateway (null: no inventory of its gateway accepted)'),
   admissionRevision: z.number().int().nullable().describe('the revision of its admission record: admit names it'),
   version: z.string().optional().describe('firmware version, from the portfolio'),
-  notReady: z.string().optional().describe('why the device cannot take part in a dispatch now (offline, no fresh telemetry, state of charge unknown, under manual override…); absent when it can'),
+  notReady: z.string().optional().describe('why the device cannot take part in a dispatch now (offline, no fresh telemetry, power limits not known yet, state of charge unknown, under manual override…); absent when it can'),
 }).loose();
 const admissionSent = z.object({ eventId: z.string(), deviceId: z.string(), gateway: z.string(), decision: z.enum(ADMISSION_DECISIONS), revision: z.number().int() });
 

@@ -169,7 +169,8 @@ export class Fleet {
 /**
  * Maps one resource to allocation's input for an event in `direction`, relative to
  * `baselineW` (its pre-event net power). Returns undefined when it cannot take part: offline,
- * under manual override, no fresh baseline, or a class the aggregator cannot steer by set point.
+ * under manual override, no fresh baseline, a class the aggregator cannot steer by set point, no
+ * rated power known yet, or a storage resource without a state of charge.
  *
  * Set point limits: the gateway holds the device's net power at `baseline − instructed`
  * (reduce) or `baseline + instructed` (increase), within −ratedReduce..+ratedIncrease, so the
@@ -203,6 +204,9 @@ export function toAllocatable(
     };
   }
   if (!SETPOINT_CLASSES.has(spec.resourceClass)) return undefined;
+  // A resource learned from its gateway's reports has no rated power until its first status gives
+  // its set-point limits: nothing to plan on yet (not "usable with no room").
+  if (!(spec.ratedReduceW > 0) && !(spec.ratedIncreaseW > 0)) return undefined;
   const maxReduce = Math.max(0, Math.min(spec.ratedReduceW + spec.ratedIncreaseW, baselineW + spec.ratedReduceW) - (direction === 'reduce' ? committed : 0));
   const maxIncrease = Math.max(0, Math.min(spec.ratedReduceW + spec.ratedIncreaseW, spec.ratedIncreaseW - baselineW) - (direction === 'increase' ? committed : 0));
   const r: { -readonly [K in keyof AllocatableResource]: AllocatableResource[K] } = {
@@ -237,6 +241,7 @@ export function whyNotUsable(spec: ResourceSpec, live: ResourceLive | undefined,
   if (baselineW === undefined) return 'no fresh telemetry';
   if (spec.aggregate) return undefined;
   if (!SETPOINT_CLASSES.has(spec.resourceClass)) return `${spec.resourceClass} not steerable by set point`;
+  if (!(spec.ratedReduceW > 0) && !(spec.ratedIncreaseW > 0)) return 'power limits not known yet';
   if (spec.capacityWh !== undefined && spec.capacityWh > 0 && live.storedWh === undefined && live.socPercent === undefined) return 'state of charge unknown';
   return undefined;
 }
