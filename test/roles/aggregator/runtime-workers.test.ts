@@ -127,6 +127,9 @@ async function aggregatorWorld(n: number, o: { pollIntervalMs: number; optOut?: 
       const ven = await startVenEndpoint({
         venName: id, vtnUrl: `https://127.0.0.1:${port}`, checkHostname: false, profile: 'R4', expectVtn: { role: 'aggregator', id: 'AGG1' },
         audit, store: venStore, material: await pki.material(id),
+        // A connection handed to the worker as it is killed may never be answered: the VEN gives up
+        // on it after this (a gateway after 20 s; 30 s by default), then retries on a live worker.
+        timeoutMs: 5000,
         ven: {
           // As a gateway retries (gateway.ts: at most a minute apart), not the library's default of
           // up to 5 min: a VEN that met a few failures while a worker died must not sleep past the test.
