@@ -138,16 +138,13 @@ export function consoleRoutes(agg: RunningAggregator, o: Pick<ConsoleOptions, 'p
     return v;
   };
   const admissionOf = (id: string) => agg.fleet.state(id)?.admission;
-  const notReady = (id: string) => {
-    const why = agg.engine.notReady(id);
-    return why === undefined ? undefined : { notReady: why };
-  };
   const deviceOf = (s: ResourceSpec) => {
     const a = admissionOf(s.id);
+    const notReady = agg.engine.notReady(s.id);
     return {
       id: s.id, gateway: s.venId, resourceClass: s.resourceClass, ratedReduceW: s.ratedReduceW, ratedIncreaseW: s.ratedIncreaseW, ...(s.pool ? { pool: s.pool } : {}), online: online(s.id),
       admission: a?.state ?? null, admissionRevision: a?.revision ?? null,
-      ...(notReady(s.id) ?? {}),
+      ...(notReady !== undefined ? { notReady } : {}),
     };
   };
   const eventOr404 = (key: string) => {

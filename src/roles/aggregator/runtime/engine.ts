@@ -338,9 +338,10 @@ export class DispatchEngine {
       start: epochMillis(start), end: epochMillis(start + c.durationMs), responseRequired: false, testEvent: false,
     };
     // A pool is resolved to its resources now: the event keeps them (and so does its record in the book).
+    const pool = isPoolAddress(c.resources) ? c.resources.pool : undefined;
     const only = c.resources === 'fleet' ? undefined
-      : isPoolAddress(c.resources) ? new Set(this.o.fleet.all().filter((s) => s.pool === (c.resources as { pool: string }).pool).map((s) => s.id))
-        : new Set(c.resources);
+      : pool !== undefined ? new Set(this.o.fleet.sorted().filter((s) => s.pool === pool).map((s) => s.id))
+        : new Set(c.resources as readonly string[]);
     this.manualScope.set(key, only);
     const answer = await this.offer(plan, 'operator', true);
     if (answer.optType !== 'optIn') throw new PolicyRefusedError(explain('command.notAllocated', { id: rec.id, why: answer.reason ?? '' }));
