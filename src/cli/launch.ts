@@ -91,10 +91,16 @@ export function relaunch(flags: readonly string[]): void {
     process.exitCode = 1;
   });
   child.once('exit', (code, signal) => {
-    for (const s of forwarded) process.off(s, forward);
-    // Ended on a person's repeated request: the launcher ends by that signal, as Node would.
-    if (endedBy) process.kill(process.pid, endedBy);
-    else if (signal) process.kill(process.pid, signal);
-    else process.exitCode = code ?? 1;
+    const mirrored = endedBy ?? signal;
+    if (mirrored) {
+      // Ended on a person's repeated request, or killed: the launcher ends by that signal, as
+      // Node would, so its own default action must be back in place.
+      for (const s of forwarded) process.off(s, forward);
+      process.kill(process.pid, mirrored);
+    } else {
+      // Explicitly, with the forwarding still listening: Node's teardown after a dry event loop
+      // restores the default actions, and a late copy of the stop signal would kill the launcher.
+      process.exit(code ?? 1);
+    }
   });
 }

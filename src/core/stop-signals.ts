@@ -15,6 +15,9 @@
  * waits for that announcement may stop the process the moment it sees it, and a signal that
  * finds no listener ends the process at once, without closing what it opened.
  *
+ * A process that saw a stop signal ends explicitly once its work is done (at 'beforeExit'), not
+ * by Node's teardown, during which a late copy of the signal would still kill it.
+ *
  * While listening, SIGHUP is held too (core/reload-signal.ts): it asks for a reload, and a
  * long-running command must never die of it.
  */
@@ -34,6 +37,11 @@ export function startedByLauncher(env: NodeJS.ProcessEnv = process.env, ppid: nu
   return env[LAUNCHER_PID_ENV] !== undefined && env[LAUNCHER_PID_ENV] === String(ppid);
 }
 
+/** Ends the process with its exit code as it stands. */
+function endNow(): void {
+  process.exit();
+}
+
 /**
  * Calls `onStop` once, at the first SIGINT or SIGTERM. Returns a function that stops listening;
  * after a signal was seen, listening continues until the duplicate window has passed (for the
@@ -51,6 +59,10 @@ export function onStopSignal(onStop: (signal: StopSignal) => void, o: { underLau
   function listener(signal: StopSignal): void {
     if (seen) return;
     seen = true;
+    // When the event loop runs dry, Node tears down with the signals' default actions back in
+    // place, and a copy arriving then (the launcher's, late on a loaded machine) would kill a
+    // process that had stopped cleanly. Ending explicitly keeps the handlers to the last moment.
+    process.once('beforeExit', endNow);
     // unref: waiting out the window must not keep an otherwise finished process alive.
     // Signal listeners do not keep it alive either, so under the launcher they simply stay.
     if (!underLauncher) setTimeout(remove, DUPLICATE_WINDOW_MS).unref();

@@ -11,7 +11,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ONE_CPU_V8_FLAGS, StopForwarding, relaunchFlags } from '../../src/cli/launch.js';
 import { DUPLICATE_WINDOW_MS, LAUNCHER_PID_ENV, onStopSignal, startedByLauncher } from '../../src/core/stop-signals.js';
-import { ERAB_BIN } from '../repo.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ERAB_BIN, REPO_ROOT } from '../repo.js';
 
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
@@ -94,6 +96,32 @@ describe('onStopSignal', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, ['SIGINT']);
     dispose();
+  });
+  it('a copy of the stop signal arriving while the stopped process ends does not kill it (it ends with its own exit code)', { timeout: 30_000 }, async () => {
+    // Found in CI: Node restores the default action of a signal as it tears down after its event
+    // loop ran dry, so the launcher's forwarded copy, late on a loaded machine, killed a child that
+    // had already stopped cleanly, and the launcher mirrored that as death by SIGINT. A stopped
+    // process now ends explicitly, with the signal handlers still in place.
+    const stopSignals = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'core', 'stop-signals.js')).href;
+    for (const underLauncher of [true, false]) {
+      const script = `import { onStopSignal } from ${JSON.stringify(stopSignals)};
+        onStopSignal(() => { process.exitCode = 3; }, { underLauncher: ${underLauncher} });
+        setTimeout(() => {}, 200); process.stdout.write('ready\\n');`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); }));
+      // Copies of SIGINT, one per turn of this event loop, until the child has ended: some reach it during its teardown.
+      let ended = false;
+      const keepSending = (): void => {
+        if (ended) return;
+        try { process.kill(child.pid as number, 'SIGINT'); } catch { return; }
+        setImmediate(keepSending);
+      };
+      keepSending();
+      const outcome = await exited;
+      ended = true;
+      assert.deepEqual(outcome, { code: 3, signal: null }, `underLauncher ${underLauncher}`);
+    }
   });
   it('knows it was started by the launcher only when the launcher is its parent', () => {
     assert.equal(startedByLauncher({ [LAUNCHER_PID_ENV]: '4242' }, 4242), true);
