@@ -53,7 +53,14 @@ export interface OadrTransport {
 export interface HttpsTransportOptions {
   /** TLS options (our certificate, CA, server checks) — from the security layer. */
   tls: tls.ConnectionOptions;
+  /** How long a request may go without any traffic (default 30 s). */
   timeoutMs?: number;
+  /**
+   * How long a new connection may take to complete its TLS handshake (default 10 s, never more
+   * than `timeoutMs`). A peer that accepted the connection and never starts TLS (a VTN worker
+   * killed while its connection was being handed to it) is given up after this, not `timeoutMs`.
+   */
+  handshakeTimeoutMs?: number;
   maxSockets?: number;
   maxResponseBytes?: number;
 }
@@ -66,6 +73,7 @@ export function httpsTransport(baseUrl: string, opts: HttpsTransportOptions): Oa
   const base = new URL(baseUrl);
   const agent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 4, ...opts.tls });
   const timeout = opts.timeoutMs ?? 30_000;
+  const handshakeTimeout = Math.min(opts.handshakeTimeoutMs ?? 10_000, timeout);
   const maxBytes = opts.maxResponseBytes ?? 4 * 1024 * 1024;
   const prefix = base.pathname.replace(/\/$/, '');
   return {
@@ -98,7 +106,14 @@ export function httpsTransport(baseUrl: string, opts: HttpsTransportOptions): Oa
           res.on('error', reject);
         });
         // Live revocation: a connection to a VTN whose certificate gets revoked is closed.
-        req.on('socket', (s) => guardClientSocket(opts.tls, s as tls.TLSSocket));
+        req.on('socket', (s) => {
+          guardClientSocket(opts.tls, s as tls.TLSSocket);
+          if (req.reusedSocket) return;
+          const handshake = setTimeout(() => req.destroy(new Error(`${service}: no TLS handshake with ${base.host} within ${handshakeTimeout} ms`)), handshakeTimeout);
+          const done = (): void => clearTimeout(handshake);
+          s.once('secureConnect', done);
+          s.once('close', done);
+        });
         req.on('timeout', () => req.destroy(new Error(`${service}: no reply within ${timeout} ms`)));
         req.on('error', reject);
         req.end(xml);
