@@ -81,6 +81,14 @@ interface CommanderFlags {
 }
 
 export class ErabCommand extends Command {
+  /** Whether the command has an action of its own; a group may (`erab demo` runs the demo). */
+  runsItself = false;
+
+  override action(fn: Parameters<Command['action']>[0]): this {
+    this.runsItself = true;
+    return super.action(fn);
+  }
+
   /** Sub-commands (`.command(name)`) are ErabCommands too. */
   override createCommand(name?: string): ErabCommand {
     return new ErabCommand(name);

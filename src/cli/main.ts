@@ -59,11 +59,10 @@ function verifyOwnCode(role: string): void {
  * report's language).
  */
 function acceptLanguageOption(cmd: Command): void {
-  if (cmd.commands.length === 0) {
-    if (!cmd.options.some((o) => o.long === '--lang')) {
-      cmd.addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
-    }
-    return;
+  // A group that runs an action of its own (`erab demo`) is a command too.
+  const runs = cmd.commands.length === 0 || (cmd instanceof ErabCommand && cmd.runsItself);
+  if (runs && !cmd.options.some((o) => o.long === '--lang')) {
+    cmd.addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
   }
   for (const sub of cmd.commands) acceptLanguageOption(sub);
 }

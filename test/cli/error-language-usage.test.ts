@@ -88,6 +88,12 @@ test('commander\'s usage errors in ja and en: unknown option and command (with a
 
 test('option values the parsers refuse, in ja and en: the option, the value and the rule', { timeout: 180_000 }, async () => {
   await check([
+    // erab demo is a group (demo host, demo participant) that runs the demo itself: it takes --lang too.
+    {
+      args: ['demo', '--sites', '1'],
+      ja: 'オプション --sites <n> の値「1」は使えません: --sites は 2〜5000 の整数にしてください',
+      en: 'option \'--sites <n>\' argument \'1\' is invalid: --sites must be an integer from 2 to 5000',
+    },
     {
       args: ['pki', 'issue', '--days', '0'],
       ja: 'オプション --days <n> の値「0」は使えません: --days は 1〜3650 の整数にしてください',
