@@ -4,7 +4,9 @@
  * option's parser refuses) in the CLI's language: Japanese under a Japanese locale, English under
  * C.UTF-8 and with `--lang en`; each as one `erab: ` line and the `--help` hint, exit code 2 —
  * real `erab` processes (test kit spawnErab). Options that exclude each other (no erab command
- * declares any today) are checked on a program built the same way, in process.
+ * declares any today) and several suggestions at once are checked on a program built the same way,
+ * in process; and the shared option parsers (src/cli/option-values.ts): what each accepts, and the
+ * key of what it refuses.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ErabCommand, COMMANDER_SEAMS } from '../../src/cli/command.js';
+import { ErabCommand, COMMANDER_SEAMS, similarNames } from '../../src/cli/command.js';
+import { hostPort, integerFrom, integerIn, numberFrom, numberIn, OptionValueError, positiveNumber } from '../../src/cli/option-values.js';
 import { setCliLanguage } from '../../src/cli/i18n.js';
 import { spawnErab } from '../kit/index.js';
 
@@ -162,4 +165,48 @@ test('options that exclude each other, in ja and en (a program of ErabCommands, 
   assert.equal(ja.code, 'commander.conflictingOption');
   assert.equal(ja.err, 'erab: オプション --to <host:port> と --out <file> は同時に指定できません\n');
   assert.equal(run('en').err, 'erab: option \'--to <host:port>\' cannot be used with option \'--out <file>\'\n');
+});
+
+test('several suggestions for an unknown option, in ja and en (in process)', () => {
+  const run = (lang: 'ja' | 'en'): string => {
+    setCliLanguage(lang);
+    let err = '';
+    const program = new ErabCommand('erab').exitOverride().configureOutput({ writeErr: (s) => { err += s; }, writeOut: () => {} });
+    program.command('listen').option('--part <p>', 'a part').option('--port <p>', 'a port').action(() => {});
+    assert.throws(() => program.parse(['node', 'erab', 'listen', '--prt', '1']), (e: unknown) => e instanceof CommanderError && e.code === 'commander.unknownOption');
+    return err;
+  };
+  assert.equal(run('ja'), 'erab: オプション --prt はありません（--part, --port のどれかのことですか？）\n');
+  assert.equal(run('en'), 'erab: unknown option \'--prt\' (did you mean one of --part, --port?)\n');
+  assert.deepEqual(similarNames('demoo', ['demo', 'device', 'drill']), ['demo']);
+  assert.deepEqual(similarNames('--zzzzzz', ['--json', '--lang']), []);
+});
+
+test('the shared option parsers: what each accepts, and the keyed rule of what it refuses', () => {
+  const refusal = (f: () => unknown): OptionValueError => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof OptionValueError, String(e));
+      return e;
+    }
+    assert.fail('not refused');
+  };
+  const port = integerIn('--port', 0, 65535);
+  assert.equal(port('3610'), 3610);
+  assert.equal(integerIn('--maker-code', 0, 0xffffff)('0xFFFFFE'), 0xfffffe, 'ECHONET Lite codes in hex');
+  for (const bad of ['', ' 1', '1.5', '1e3', '65536', '-1', 'abc']) {
+    const e = refusal(() => port(bad));
+    assert.equal(e.key, 'cli.option.integerRange', bad);
+    assert.equal(e.message, '--port must be an integer from 0 to 65535');
+  }
+  assert.equal(integerFrom('--index', 0)('0'), 0);
+  assert.equal(refusal(() => integerFrom('--index', 0)('-1')).key, 'cli.option.integerAtLeast');
+  assert.equal(numberIn('--speed', 1, 600)('2.5'), 2.5);
+  assert.equal(refusal(() => numberIn('--speed', 1, 600)('601')).key, 'cli.option.numberRange');
+  assert.equal(numberFrom('--max-age-days', 0)('.5'), 0.5);
+  assert.equal(positiveNumber('--duration')('0.1'), 0.1);
+  for (const bad of ['0', '-2', 'Infinity', '']) assert.equal(refusal(() => positiveNumber('--duration')(bad)).key, 'cli.option.positiveNumber', bad);
+  assert.deepEqual(hostPort('--listen')('[::1]:8443'), { host: '::1', port: 8443 });
+  assert.equal(refusal(() => hostPort('--listen')('127.0.0.1:70000')).message, '--listen must be host:port with a port up to 65535, e.g. 127.0.0.1:8443');
 });
