@@ -3,6 +3,7 @@
  * Each command group lives in its own module under ./commands and registers itself.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { errorText } from '../core/error-messages.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../core/logger.js';
@@ -12,7 +13,8 @@ import { AuditLog } from '../security/audit/log.js';
 import { checkReleaseIntegrity } from '../secops/updates/release.js';
 import { UsageError } from './usage.js';
 import { endQuietlyWhenStdoutCloses, failureLine } from './failure.js';
-import { CLI_LANGUAGES, cliLanguage, setCliLanguage } from './i18n.js';
+import { CLI_LANGUAGES, cliLanguage, currentLanguage, setCliLanguage } from './i18n.js';
+import { ErabCommand } from './command.js';
 
 function packageVersion(): string {
   try {
@@ -57,20 +59,20 @@ function verifyOwnCode(role: string): void {
  * report's language).
  */
 function acceptLanguageOption(cmd: Command): void {
-  if (cmd.commands.length === 0) {
-    if (!cmd.options.some((o) => o.long === '--lang')) {
-      cmd.addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
-    }
-    return;
+  // A group that runs an action of its own (`erab demo`) is a command too.
+  const runs = cmd.commands.length === 0 || (cmd instanceof ErabCommand && cmd.runsItself);
+  if (runs && !cmd.options.some((o) => o.long === '--lang')) {
+    cmd.addOption(new Option('--lang <lang>', 'language of the messages and tables (default: ja when LANG=ja_JP*, else en)').choices([...CLI_LANGUAGES]));
   }
   for (const sub of cmd.commands) acceptLanguageOption(sub);
 }
 
 export function buildProgram(): Command {
-  const program = new Command('erab')
+  // ErabCommand: commander's own usage errors in the CLI's language (set before this is called).
+  const program = new ErabCommand('erab')
     .description('Secure-by-design platform for Japan\'s Energy Resource Aggregation Business (VPP)')
     .version(packageVersion())
-    .showHelpAfterError('(add --help for usage)')
+    .showHelpAfterError(errorText(currentLanguage(), 'cli.usage.helpHint')!)
     .configureHelp({ showGlobalOptions: true });
   for (const register of commandGroups) register(program);
   acceptLanguageOption(program);
@@ -99,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2; // commander already printed the message
+      return 2; // commander printed the message (ErabCommand: in the CLI's language)
     }
     if (err instanceof UsageError) {
       process.stderr.write(`erab: ${failureLine(err)}\n`);

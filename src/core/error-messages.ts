@@ -112,6 +112,33 @@ const en = {
   /** The `erab` commands' refusals of their arguments and files. */
   cli: {
     unknownCommand: 'unknown command {{command}}',
+    /** commander's own usage errors (src/cli/command.ts renders them from commander's facts). */
+    usage: {
+      unknownOption: 'unknown option \'{{flag}}\'',
+      unknownCommand: 'unknown command \'{{command}}\'',
+      didYouMean: '{{message}} (did you mean {{names}}?)',
+      didYouMeanOneOf: '{{message}} (did you mean one of {{names}}?)',
+      missingArgument: 'missing required argument \'{{name}}\'',
+      optionValueMissing: 'option \'{{flags}}\' argument missing',
+      optionRequired: 'required option \'{{flags}}\' not specified',
+      conflictingOptions: 'option \'{{option}}\' cannot be used with option \'{{other}}\'',
+      tooManyArguments: 'too many arguments for \'{{command}}\': expected {{expected}}, got {{got}}',
+      optionValue: 'option \'{{flags}}\' argument \'{{value}}\' is invalid: {{why}}',
+      argumentValue: 'argument \'{{name}}\' value \'{{value}}\' is invalid: {{why}}',
+      helpHint: '(add --help for usage)',
+    },
+    /** The rules option values break (src/cli/option-values.ts); `why` of usage.optionValue. */
+    option: {
+      choices: 'allowed choices are {{choices}}',
+      integerRange: '{{name}} must be an integer from {{min}} to {{max}}',
+      integerAtLeast: '{{name}} must be a whole number ≥ {{min}}',
+      numberRange: '{{name}} must be a number from {{min}} to {{max}}',
+      numberAtLeast: '{{name}} must be a number ≥ {{min}}',
+      positiveNumber: '{{name}} must be a number > 0',
+      hostPort: '{{name}} must be host:port with a port up to 65535, e.g. 127.0.0.1:8443',
+      ipv4Peer: '"{{value}}" is not an IPv4 address with an optional port 1–65535, e.g. 127.0.0.1:3610',
+      actor: '{{name}} must be <peer|operator|system>:<id>, e.g. operator:alice',
+    },
     cannotRead: 'cannot read {{file}}: {{why}}',
     audit: {
       noDir: '{{dir}}: no such audit log directory',
@@ -381,6 +408,31 @@ const ja: Widen<typeof en> = {
   },
   cli: {
     unknownCommand: '不明なコマンドです: {{command}}',
+    usage: {
+      unknownOption: 'オプション {{flag}} はありません',
+      unknownCommand: 'コマンド「{{command}}」はありません',
+      didYouMean: '{{message}}（{{names}} のことですか？）',
+      didYouMeanOneOf: '{{message}}（{{names}} のどれかのことですか？）',
+      missingArgument: '必須の引数「{{name}}」がありません',
+      optionValueMissing: 'オプション {{flags}} に値がありません',
+      optionRequired: '必須のオプション {{flags}} が指定されていません',
+      conflictingOptions: 'オプション {{option}} と {{other}} は同時に指定できません',
+      tooManyArguments: '{{command}} の引数が多すぎます（{{expected}} 個まで、指定されたのは {{got}} 個）',
+      optionValue: 'オプション {{flags}} の値「{{value}}」は使えません: {{why}}',
+      argumentValue: '引数「{{name}}」の値「{{value}}」は使えません: {{why}}',
+      helpHint: '（使い方は --help で表示されます）',
+    },
+    option: {
+      choices: '使える値は {{choices}} です',
+      integerRange: '{{name}} は {{min}}〜{{max}} の整数にしてください',
+      integerAtLeast: '{{name}} は {{min}} 以上の整数にしてください',
+      numberRange: '{{name}} は {{min}}〜{{max}} の数値にしてください',
+      numberAtLeast: '{{name}} は {{min}} 以上の数値にしてください',
+      positiveNumber: '{{name}} は 0 より大きい数値にしてください',
+      hostPort: '{{name}} は host:port（ポートは 65535 まで）にしてください。例: 127.0.0.1:8443',
+      ipv4Peer: '「{{value}}」は IPv4 アドレス（ポート 1〜65535 を付けてもよい）ではありません。例: 127.0.0.1:3610',
+      actor: '{{name}} は <peer|operator|system>:<id> の形にしてください。例: operator:alice',
+    },
     cannotRead: '{{file}} を読めません: {{whyJa}}',
     audit: {
       noDir: '{{dir}}: 監査ログのディレクトリがありません',

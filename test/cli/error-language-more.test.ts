@@ -184,8 +184,10 @@ test('erab tso, gateway, aggregator run, openadr, demo host and device site: ref
       { args: ['gateway', 'software-rollback', '--config', gw], ja: `${gw}: updates.softwareDir が設定されていないため、戻すリリースがありません`, en: `${gw}: updates.softwareDir is not set; there is no release to roll back` },
       {
         args: ['aggregator', 'run', '--config', join(dir, 'aggregator.json'), '--compliance-interval-min', '0'],
-        ja: '--compliance-interval-min は 1 から 10080 までの分数にしてください（指定された値:「0」）',
-        en: '--compliance-interval-min must be a number of minutes from 1 to 10080, got "0"',
+        // A value the option's parser refuses: a usage error, the option and the value named first.
+        ja: 'オプション --compliance-interval-min <n> の値「0」は使えません: --compliance-interval-min は 1 から 10080 までの分数にしてください（指定された値:「0」）',
+        en: 'option \'--compliance-interval-min <n>\' argument \'0\' is invalid: --compliance-interval-min must be a number of minutes from 1 to 10080, got "0"',
+        exit: 2,
       },
       { args: ['openadr', 'ven', '--cert', cert, '--key', cert, '--ca', cert, '--vtn-url', 'https://127.0.0.1:9', '--vtn-cert', vtnCert], ja: `--vtn-cert ${vtnCert} を読めません（ENOENT）`, en: `--vtn-cert ${vtnCert} cannot be read (ENOENT)` },
       { args: ['demo', 'host', '--config', host], ja: `${host}: kind は devices か gateways にしてください`, en: `${host}: kind must be devices or gateways` },

@@ -21,6 +21,7 @@ import type { CommandRecord } from '../../roles/aggregator/runtime/approvals.js'
 import { TlsMaterial } from '../../security/tls.js';
 import { operatorCall } from '../../roles/common/operator-client.js';
 import { UsageError } from '../usage.js';
+import { positiveNumber } from '../option-values.js';
 import { refusalReason } from '../failure.js';
 import { t } from '../i18n.js';
 import { formatAdmissionSent, formatCommandOutcome, formatDevices, formatSeries, formatStatus } from '../aggregator-view.js';
@@ -78,14 +79,6 @@ function print(r: { status: number; json: unknown }, json: boolean | undefined, 
   }
 }
 
-function positive(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a number > 0, got "${v}"`);
-    return n;
-  };
-}
-
 /** Attaches the operator commands to `erab aggregator`. */
 export function registerConsoleCommands(aggregator: Command): void {
   connOptions(aggregator.command('status').description('show a running aggregator\'s status (events, gateways, refusals)'))
@@ -96,10 +89,10 @@ export function registerConsoleCommands(aggregator: Command): void {
 
   connOptions(aggregator.command('command').description('issue a manual command as an operator (large or fleet-wide ones wait for a second operator)'))
     .requiredOption('--action <action>', 'reduce | increase | release')
-    .option('--power-kw <kW>', 'total power over the addressed resources', positive('--power-kw'))
+    .option('--power-kw <kW>', 'total power over the addressed resources', positiveNumber('--power-kw'))
     .option('--resources <ids>', '"fleet" (the default) or a comma-separated list of resource ids')
     .option('--pool <id>', 'the resources of one portfolio pool instead (GET /api/fleet/pools lists them)')
-    .option('--duration-min <min>', 'how long the command holds', positive('--duration-min'))
+    .option('--duration-min <min>', 'how long the command holds', positiveNumber('--duration-min'))
     .option('--start <time>', 'start later: ISO 8601 with an offset, e.g. 2026-12-07T17:00+09:00 (in the future, at most 24 h ahead; default: at once)')
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (o: ConnOpts & { action: string; powerKw?: number; resources?: string; pool?: string; durationMin?: number; start?: string; reason: string }) => {
@@ -134,7 +127,7 @@ export function registerConsoleCommands(aggregator: Command): void {
     .option('--state <state>', `only devices in this admission state (${ADMISSION_STATES.join(', ')})`)
     .option('--gateway <venId>', 'only devices behind this gateway')
     .option('--search <text>', 'devices whose id or gateway contains this text')
-    .option('--limit <n>', 'devices per page (1-500)', positive('--limit'))
+    .option('--limit <n>', 'devices per page (1-500)', positiveNumber('--limit'))
     .option('--cursor <cursor>', 'the page after this cursor (printed under a full page)')
     .action(async (o: ConnOpts & { state?: string; gateway?: string; search?: string; limit?: number; cursor?: string }) => {
       if (o.state !== undefined && !(ADMISSION_STATES as readonly string[]).includes(o.state)) throw new UsageError(`--state must be one of ${ADMISSION_STATES.join(', ')}, got "${o.state}"`);
@@ -149,7 +142,7 @@ export function registerConsoleCommands(aggregator: Command): void {
     });
 
   connOptions(aggregator.command('admit').description('admit a pending or rejected device: its gateway controls it from then on (a quarantined one is released)').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
-    .requiredOption('--revision <n>', 'the admission revision `erab aggregator devices` shows (refused when the record changed since)', positive('--revision'))
+    .requiredOption('--revision <n>', 'the admission revision `erab aggregator devices` shows (refused when the record changed since)', positiveNumber('--revision'))
     .action(async (id: string, o: ConnOpts & { revision: number }) => {
       if (!Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);
       print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/admit`, { revision: o.revision }), o.json, formatAdmissionSent);
@@ -169,7 +162,7 @@ export function registerConsoleCommands(aggregator: Command): void {
     });
 
   connOptions(aggregator.command('release').description('release a quarantined device (security officer): its gateway admits it again').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
-    .option('--revision <n>', 'the admission revision you decided on (`erab aggregator devices`); default: the one the aggregator shows now', positive('--revision'))
+    .option('--revision <n>', 'the admission revision you decided on (`erab aggregator devices`); default: the one the aggregator shows now', positiveNumber('--revision'))
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, o: ConnOpts & { revision?: number; reason: string }) => {
       if (o.revision !== undefined && !Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);

@@ -22,7 +22,7 @@ import { consoleRefusalPage } from '../../web/refusal-page.js';
 import { aggregatorCommand } from './aggregator.js';
 import { registerConsoleCommands } from './aggregator-console.js';
 import { loadComplianceProfile } from '../../compliance/profile.js';
-import { InvalidInputError, explain } from '../../core/errors.js';
+import { OptionValueError } from '../option-values.js';
 
 /** Samples per event sent with each status message (the live view draws the latest ones). */
 const SAMPLES_IN_STATUS = 120;
@@ -66,7 +66,7 @@ export function register(program: Command): void {
     .option('--compliance-profile <file>', 'assess compliance on a schedule from this profile (src/compliance/profile.ts), keep every run, serve /api/compliance/*; default $ERAB_COMPLIANCE_PROFILE')
     .option('--compliance-interval-min <n>', 'minutes between scheduled compliance runs', (v: string) => {
       const n = Number(v);
-      if (!Number.isFinite(n) || n < 1 || n > 7 * 24 * 60) throw new InvalidInputError(explain('cli.aggregator.complianceInterval', { max: 7 * 24 * 60, value: v }));
+      if (!Number.isFinite(n) || n < 1 || n > 7 * 24 * 60) throw new OptionValueError('cli.aggregator.complianceInterval', { max: 7 * 24 * 60, value: v });
       return n;
     }, 60)
     .action(async (opts: { config: string; name: string; syslog?: string; notifyConfig?: string; complianceProfile?: string; complianceIntervalMin: number }) => {

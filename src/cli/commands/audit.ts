@@ -21,7 +21,8 @@
  * used (again only self-consistency).
  * Exit codes: 0 intact / done, 1 tampered or failed, 2 usage error.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { integerFrom, numberFrom, OptionValueError } from '../option-values.js';
 import { createWriteStream, existsSync, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { IntegrityError, InvalidInputError, becauseOf, explain } from '../../core/errors.js';
@@ -40,21 +41,6 @@ import { sendSyslogOverTls } from '../../security/audit/syslog-tls.js';
 import { createProgress } from '../progress.js';
 import { UsageError } from '../usage.js';
 import { onStopSignal } from '../../core/stop-signals.js';
-
-function nonNegativeInt(name: string) {
-  return (v: string): number => {
-    if (!/^\d{1,15}$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
-    return Number(v);
-  };
-}
-
-function nonNegativeNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number ≥ 0`);
-    return n;
-  };
-}
 
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
@@ -135,10 +121,10 @@ function registerProve(audit: Command): void {
     .command('prove')
     .description('print an RFC 9162 inclusion proof (--index) or consistency proof (--from) as JSON')
     .requiredOption('--dir <dir>', 'audit log directory')
-    .option('--index <n>', 'record index to prove inclusion of', nonNegativeInt('--index'))
-    .option('--size <s>', 'tree size to prove against (default: the latest signed checkpoint)', nonNegativeInt('--size'))
-    .option('--from <m>', 'older tree size of a consistency proof', nonNegativeInt('--from'))
-    .option('--to <n>', 'newer tree size of a consistency proof (default: the latest signed checkpoint)', nonNegativeInt('--to'))
+    .option('--index <n>', 'record index to prove inclusion of', integerFrom('--index', 0))
+    .option('--size <s>', 'tree size to prove against (default: the latest signed checkpoint)', integerFrom('--size', 0))
+    .option('--from <m>', 'older tree size of a consistency proof', integerFrom('--from', 0))
+    .option('--to <n>', 'newer tree size of a consistency proof (default: the latest signed checkpoint)', integerFrom('--to', 0))
     .option('--key <key-or-file>', 'trusted verifier key or a file holding it')
     .option('--include-archive', 'read archived segments back, to prove archived records and sizes')
     .action((o: { dir: string; index?: number; size?: number; from?: number; to?: number; key?: string; includeArchive?: boolean }) => {
@@ -165,9 +151,9 @@ function registerTail(audit: Command): void {
     .command('tail')
     .description('print the last records (JSON lines, as stored); --follow keeps printing new ones')
     .requiredOption('--dir <dir>', 'audit log directory')
-    .option('-n, --lines <n>', 'how many records', nonNegativeInt('--lines'), 20)
+    .option('-n, --lines <n>', 'how many records', integerFrom('--lines', 0), 20)
     .option('-f, --follow', 'keep printing records as they are appended (until interrupted)')
-    .option('--interval <ms>', 'poll interval with --follow', nonNegativeInt('--interval'), 500)
+    .option('--interval <ms>', 'poll interval with --follow', integerFrom('--interval', 0), 500)
     .action(async (o: { dir: string; lines: number; follow?: boolean; interval: number }) => {
       requireLogDir(o.dir);
       const last = tailRecords(o.dir, o.lines);
@@ -316,8 +302,8 @@ function registerRetention(audit: Command): void {
     .command('retention')
     .description('archive sealed segments beyond the retention policy (dry run unless --apply)')
     .requiredOption('--dir <dir>', 'audit log directory')
-    .option('--max-age-days <days>', 'archive segments whose newest record is older than this', nonNegativeNumber('--max-age-days'))
-    .option('--max-records <n>', 'keep at least this many records live; archive older whole segments', nonNegativeInt('--max-records'))
+    .option('--max-age-days <days>', 'archive segments whose newest record is older than this', numberFrom('--max-age-days', 0))
+    .option('--max-records <n>', 'keep at least this many records live; archive older whole segments', integerFrom('--max-records', 0))
     .option('--delete-archived', 'delete archived segments instead of moving them to archive/')
     .option('--apply', 'archive now (the log must not be open for appending by another process)')
     .option('--key <key-or-file>', 'trusted verifier key or a file holding it')
@@ -367,7 +353,7 @@ function registerKey(audit: Command): void {
 
 function parseActor(v: string): AuditActor {
   const m = /^(peer|operator|system):(.+)$/.exec(v);
-  if (!m) throw new InvalidArgumentError('--actor must be <peer|operator|system>:<id>, e.g. operator:alice');
+  if (!m) throw new OptionValueError('cli.option.actor', { name: '--actor' });
   return { kind: m[1] as AuditActor['kind'], id: m[2]! };
 }
 

@@ -25,6 +25,7 @@ import { statusDocument } from '../../compliance/status-document.js';
 import { formatSummary, isFailing } from '../../compliance/summary.js';
 import { DECISION_KINDS, type DecisionKind } from '../../compliance/store.js';
 import { UsageError } from '../usage.js';
+import { numberFrom } from '../option-values.js';
 import { untilStopped } from '../until-stopped.js';
 import { systemClock } from '../../core/clock.js';
 import { ComplianceSchedule } from '../../compliance/schedule.js';
@@ -120,11 +121,7 @@ export function register(program: Command): void {
     });
 
   profileOptions(group.command('watch').description('run the checks now and on a schedule, keeping every run (history)'))
-    .option('--interval-min <n>', 'minutes between runs', (v: string) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 1) throw new UsageError(`--interval-min must be a number of minutes ≥ 1, got "${v}"`);
-      return n;
-    }, 60)
+    .option('--interval-min <n>', 'minutes between runs', numberFrom('--interval-min', 1), 60)
     .action(async (o: ProfileOpts & { intervalMin: number }) => {
       const profile = resolveProfile(o);
       await withComplianceService(profile, async (s) => {

@@ -12,7 +12,8 @@
  *   erab demo host --config <file> [--name N]                       many sites' devices or gateways
  *   erab demo participant tso|retailer|aggregator --config <file>   a role on the shared clock
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { integerIn, numberIn } from '../option-values.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { clockFromEnv } from '../../core/clock.js';
@@ -36,22 +37,6 @@ import { demoIncidentDesk } from './demo-incidents.js';
 import type { HostConfig } from '../../roles/demo/setup.js';
 import { readConfigFile } from '../../core/config.js';
 import { demoCompliance, formatDemoCompliance, type DemoCompliance } from '../../compliance/demo-status.js';
-
-function intArg(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function numArg(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
-    return n;
-  };
-}
 
 interface DemoFlags {
   dir: string;
@@ -79,15 +64,15 @@ export function register(program: Command): void {
   const demo = program.command('demo')
     .description('run the whole ERAB system on this machine: TSO, retailer, aggregators, gateways and devices over real TLS and UDP, with a scenario and a verdict')
     .option('--dir <folder>', 'work folder for certificates, configurations, databases and audit logs', './erab-demo')
-    .option('--sites <n>', 'number of homes (each a gateway with a battery, PV, an EV charger, a water heater and a smart meter)', intArg('--sites', 2, 5000), 20)
-    .option('--speed <x>', 'simulated time runs x times faster (60: a 30-minute block plays in 30 s)', numArg('--speed', 1, 600), 60)
+    .option('--sites <n>', 'number of homes (each a gateway with a battery, PV, an EV charger, a water heater and a smart meter)', integerIn('--sites', 2, 5000), 20)
+    .option('--speed <x>', 'simulated time runs x times faster (60: a 30-minute block plays in 30 s)', numberIn('--speed', 1, 600), 60)
     .option('--headless', 'plain log lines instead of the live view (CI)')
     .option('--json <file>', 'write the summary as JSON to this file')
     .option('--keep', 'keep the work folder afterwards (default: removed once the audit logs are verified)')
-    .option('--net <n>', 'ECHONET Lite nodes bind UDP 3610 on 127.<n>.x.y', intArg('--net', 1, 254), 77)
-    .option('--tso-port <port>', 'TCP port of the TSO\'s VTN (0: any free port)', intArg('--tso-port', 0, 65535), 0)
-    .option('--sites-per-host <n>', 'sites per device-host and gateway-host process', intArg('--sites-per-host', 1, 5000), DEFAULT_SITES_PER_HOST)
-    .option('--timeout <s>', 'give up after this many seconds', numArg('--timeout', 10, 86_400))
+    .option('--net <n>', 'ECHONET Lite nodes bind UDP 3610 on 127.<n>.x.y', integerIn('--net', 1, 254), 77)
+    .option('--tso-port <port>', 'TCP port of the TSO\'s VTN (0: any free port)', integerIn('--tso-port', 0, 65535), 0)
+    .option('--sites-per-host <n>', 'sites per device-host and gateway-host process', integerIn('--sites-per-host', 1, 5000), DEFAULT_SITES_PER_HOST)
+    .option('--timeout <s>', 'give up after this many seconds', numberIn('--timeout', 10, 86_400))
     .option('--console', 'open the aggregator AGG-A\'s operator console: print its URL and a PKCS#12 file to import into the browser, and keep running after the scenario until Ctrl-C')
     .action(async (o: DemoFlags) => {
       const controller = new AbortController();

@@ -15,7 +15,8 @@
  * start-up. Exit codes: 0 ok, 1 failure, 2 usage error.
  */
 import { untilStopped } from '../until-stopped.js';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { integerIn, OptionValueError, positiveNumber } from '../option-values.js';
 import { dirname, resolve } from 'node:path';
 import { deepMerge, readConfigFile, resolvePathsFrom } from '../../core/config.js';
 import { describeError, inBoth } from '../../core/errors.js';
@@ -26,22 +27,6 @@ import { openSiteRuntime } from '../../roles/device/site-runtime.js';
 import { startSites } from '../../roles/device/sites.js';
 import { UsageError } from '../usage.js';
 
-function positiveNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0`);
-    return n;
-  };
-}
-
-function intOption(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${min}–${max}`);
-    return n;
-  };
-}
-
 /**
  * One `--peer address[:port]`, collected into a list (the option is repeatable). Commander's
  * variadic form needed the placeholder to end in a word character before "...": the former
@@ -50,7 +35,7 @@ function intOption(name: string, min: number, max: number) {
 function collectPeer(v: string, prev: string[] | undefined): string[] {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(v);
   if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) {
-    throw new InvalidArgumentError(`"${v}" is not an IPv4 address with an optional port 1–65535, e.g. 127.0.0.1:3610`);
+    throw new OptionValueError('cli.option.ipv4Peer', { value: v });
   }
   return [...(prev ?? []), v];
 }
@@ -187,12 +172,12 @@ function addDeviceOptions(cmd: Command): Command {
     .option('--ev-hours <from-to>', 'EV plugged in only between these JST hours, e.g. 18-8 (commuter)')
     .option('--pv-noise <fraction>', 'PV output noise, 0–1 (passing clouds)', positiveNumber('--pv-noise'))
     .option('--speed <x>', 'simulated time runs x times faster than real time', positiveNumber('--speed'))
-    .option('--tick-ms <ms>', 'real ms between physics steps (default 1000)', intOption('--tick-ms', 10, 60_000))
-    .option('--port <n>', 'UDP port (default 3610)', intOption('--port', 0, 65535))
+    .option('--tick-ms <ms>', 'real ms between physics steps (default 1000)', integerIn('--tick-ms', 10, 60_000))
+    .option('--port <n>', 'UDP port (default 3610)', integerIn('--port', 0, 65535))
     .option('--reply-source', 'answer to the request\'s source port instead of 3610')
     .option('--peer <address[:port]>', 'unicast announcement target, e.g. the gateway (repeatable)', collectPeer)
     .option('--multicast', 'join and announce to 224.0.23.0 (needs a multicast route)')
-    .option('--maker-code <code>', 'maker code (default 0xFFFFFE)', intOption('--maker-code', 0, 0xffffff))
+    .option('--maker-code <code>', 'maker code (default 0xFFFFFE)', integerIn('--maker-code', 0, 0xffffff))
     .option('--serial-prefix <s>', 'production number prefix (default from the address)')
     .option('--start <iso>', 'simulated start instant (default now)')
     .option('--config <file>', 'JSON site configuration (flags override it)')
@@ -215,7 +200,7 @@ export function register(program: Command): void {
 
   addDeviceOptions(device.command('site').description('run one simulated home on one ECHONET Lite node')
     .requiredOption('--address <ip>', 'address to bind (e.g. 127.0.0.2)'))
-    .option('--webapi-port <n>', 'serve the ECHONET Lite Web API (HTTPS, mutual TLS, OAuth 2.0) on this TCP port too (0 = any)', intOption('--webapi-port', 0, 65535))
+    .option('--webapi-port <n>', 'serve the ECHONET Lite Web API (HTTPS, mutual TLS, OAuth 2.0) on this TCP port too (0 = any)', integerIn('--webapi-port', 0, 65535))
     .option('--webapi-cert <file>', "the Web API node's device certificate (erab pki issue --role device)")
     .option('--webapi-key <file>', 'its private key')
     .option('--webapi-ca <file>', 'the CA the gateways\' certificates chain to')
@@ -241,7 +226,7 @@ export function register(program: Command): void {
     });
 
   addDeviceOptions(device.command('sites').description('run many simulated homes in one process (scale tests)')
-    .requiredOption('--count <n>', 'number of sites', intOption('--count', 1, 20_000))
+    .requiredOption('--count <n>', 'number of sites', integerIn('--count', 1, 20_000))
     .requiredOption('--base-address <ip>', 'address of the first site; the next ones follow'))
     .action(async (opts: DeviceFlags & { count: number; baseAddress: string }) => {
       const template = templateFrom(opts);
@@ -257,8 +242,8 @@ export function register(program: Command): void {
 
   device.command('probe').description('discover, identify and read ECHONET Lite nodes at the given addresses')
     .requiredOption('--from <ip>', 'controller address to bind (port 3610 unless --port)')
-    .option('--port <n>', 'controller port (default 3610)', intOption('--port', 0, 65535))
-    .option('--timeout-ms <ms>', 'wait per request (default 3000, at most 20000)', intOption('--timeout-ms', 1, 20_000))
+    .option('--port <n>', 'controller port (default 3610)', integerIn('--port', 0, 65535))
+    .option('--timeout-ms <ms>', 'wait per request (default 3000, at most 20000)', integerIn('--timeout-ms', 1, 20_000))
     .option('--json', 'print JSON')
     .argument('<address...>', 'node addresses')
     .action(async (addresses: string[], opts: { from: string; port?: number; timeoutMs?: number; json?: boolean }) => {

@@ -15,7 +15,8 @@
  * demonstrations only.
  */
 import { pendingRelease, rollbackRelease } from '../../roles/gateway/software-release.js';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { integerIn, numberIn } from '../option-values.js';
 import { existsSync } from 'node:fs';
 import { InvalidInputError, explain } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
@@ -29,18 +30,6 @@ import { openStore } from '../../store/store.js';
 import { TlsMaterial } from '../../security/tls.js';
 import { operatorCall } from '../../roles/common/operator-client.js';
 import { UsageError } from '../usage.js';
-
-function speedOption(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('speed must be a number from 1 to 10000');
-  return n;
-}
-
-function intervalOption(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 200 || n > 3_600_000) throw new InvalidArgumentError('interval must be a whole number of ms from 200 to 3600000');
-  return n;
-}
 
 function load(file: string): GatewayConfig {
   return loadConfig(gatewayConfigSchema, { file });
@@ -56,13 +45,12 @@ export function register(program: Command): void {
     .description('run the gateway until SIGINT/SIGTERM: register with the aggregator, control admitted devices, report telemetry')
     .requiredOption('--config <file>', 'JSON configuration file (ERAB_* environment variables override it)')
     .option('--name <name>', 'participant name reported to a supervisor', 'gateway')
-    .option('--speed <x>', 'run time X times faster (demonstrations only)', speedOption, 1)
-    .option('--status-interval <ms>', 'status report interval to a supervisor', intervalOption, 2000)
-    .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on 127.0.0.1:<port> (mutual TLS, operator certificates); config key operator', Number)
+    .option('--speed <x>', 'run time X times faster (demonstrations only)', numberIn('--speed', 1, 10_000), 1)
+    .option('--status-interval <ms>', 'status report interval to a supervisor', integerIn('--status-interval', 200, 3_600_000), 2000)
+    .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on 127.0.0.1:<port> (mutual TLS, operator certificates); config key operator', integerIn('--operator-port', 0, 65535))
     .option('--syslog <host:port>', 'stream security events to a syslog collector over mutual TLS (RFC 5425); config key syslog')
     .action(async (opts: { config: string; name: string; speed: number; statusInterval: number; operatorPort?: number; syslog?: string }) => {
       const loaded = load(opts.config);
-      if (opts.operatorPort !== undefined && !(Number.isInteger(opts.operatorPort) && opts.operatorPort >= 0 && opts.operatorPort <= 65535)) throw new InvalidArgumentError('--operator-port must be a port number');
       const cfg: GatewayConfig = {
         ...loaded,
         ...(opts.operatorPort !== undefined ? { operator: { host: loaded.operator?.host ?? '127.0.0.1', port: opts.operatorPort, operators: loaded.operator?.operators ?? [] } } : {}),

@@ -13,7 +13,8 @@
  *                    [--xml-signature --vtn-cert F] [--report-watts W [--report-seconds S]] [--opt optIn|optOut] [--log-xml]
  */
 import { untilStopped } from '../until-stopped.js';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { hostPort, positiveNumber } from '../option-values.js';
 import { readFileSync } from 'node:fs';
 import { InvalidInputError, explain } from '../../core/errors.js';
 import type { EpochMillis, Millis } from '../../core/units.js';
@@ -35,20 +36,6 @@ import { UsageError } from '../usage.js';
 import { isWorker, reportReady, startWorkers, workerCount } from '../../roles/common/workers.js';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
-
-function hostPort(v: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('expected host:port, e.g. 127.0.0.1:8443');
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
-
-function positive(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
 
 /** pino's numeric levels: refusals at warn, failures at error, the rest at info. */
 const LEVEL = { success: 30, refused: 40, failure: 50 } as const;
@@ -79,7 +66,7 @@ async function operatorEndpoint(health: RoleHealth, o: { operatorListen?: { host
 }
 
 const operatorOptions = (cmd: Command): Command => cmd
-  .option('--operator-listen <host:port>', 'serve /healthz, /readyz and /metrics here (mutual TLS, operator certificates only)', hostPort)
+  .option('--operator-listen <host:port>', 'serve /healthz, /readyz and /metrics here (mutual TLS, operator certificates only)', hostPort('--operator-listen'))
   .option('--operator <id>', 'operator participant id allowed on --operator-listen (repeatable; default any operator certificate)', collect);
 
 const xmlLogger = (who: string) => (direction: 'in' | 'out', service: ServiceName, xml: string): void => {
@@ -121,12 +108,12 @@ export function register(program: Command): void {
   const group = program.command('openadr').description('standalone OpenADR 2.0b VTN or VEN on mutual TLS (debug a peer, script a test)');
 
   const vtnCmd = tlsOptions(group.command('vtn').description('run a VTN until SIGINT/SIGTERM'))
-    .option('--listen <host:port>', 'where to listen', hostPort, { host: '127.0.0.1', port: 8443 })
+    .option('--listen <host:port>', 'where to listen', hostPort('--listen'), { host: '127.0.0.1', port: 8443 })
     .option('--store <url>', 'SQLite file or postgres:// URL for VTN state', 'openadr-vtn.db')
     .option('--vtn-id <id>', 'our vtnID', 'VTN')
     .option('--allow <role:id>', 'participant allowed to connect and register (repeatable)', collect)
     .option('--allow-fingerprint <fp>', 'certificate fingerprint allowed (repeatable)', collect)
-    .option('--poll-freq <seconds>', 'oadrRequestedOadrPollFreq', positive('--poll-freq'), 10)
+    .option('--poll-freq <seconds>', 'oadrRequestedOadrPollFreq', positiveNumber('--poll-freq'), 10)
     .addOption(new Option('--signature <mode>', 'XML signatures on incoming payloads').choices(['required', 'optional', 'off']).default('optional'))
     .option('--event <kW:startInS:durationMin>', 'create a LOAD_DISPATCH set-point event for every registered VEN once one registers')
     .option('--any-ven-id', 'let VENs pick their venID (default: the certificate\'s participant id)')
@@ -212,12 +199,12 @@ export function register(program: Command): void {
     .option('--store <url>', 'SQLite file or postgres:// URL for registration and outbox', 'openadr-ven.db')
     .option('--expect-vtn <role:id>', 'the VTN certificate must name this participant')
     .option('--no-check-hostname', 'do not check the VTN host name against its certificate')
-    .option('--push-listen <host:port>', 'run a push endpoint here and register for the push model', hostPort)
+    .option('--push-listen <host:port>', 'run a push endpoint here and register for the push model', hostPort('--push-listen'))
     .option('--push-allow <role:id>', 'who may push to us (repeatable; default the --expect-vtn participant)', collect)
     .option('--xml-signature', 'sign our payloads and ask the VTN to sign its own')
     .option('--vtn-cert <file>', 'VTN certificate (PEM) to verify its XML signatures')
     .option('--report-watts <W>', 'offer TELEMETRY_USAGE / TELEMETRY_STATUS reports with this constant power', Number)
-    .option('--report-seconds <s>', 'minimum sampling period offered for those reports', positive('--report-seconds'), 60)
+    .option('--report-seconds <s>', 'minimum sampling period offered for those reports', positiveNumber('--report-seconds'), 60)
     .addOption(new Option('--opt <optType>', 'answer to every event').choices(['optIn', 'optOut']).default('optIn'));
   operatorOptions(venCmd)
     .option('--log-xml', 'print every payload (signatures, certificates and nonces removed)')

@@ -15,7 +15,8 @@
  * line (it would end up in shell history and `ps`). Private keys are never printed. The same holds
  * for the PKCS#12 passphrase (--p12-passphrase-file or ERAB_P12_PASSPHRASE).
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { integerIn } from '../option-values.js';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { explain, InvalidInputError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
@@ -25,14 +26,6 @@ import { UsageError } from '../usage.js';
 interface CommonOpts {
   dir: string;
   passphraseFile?: string;
-}
-
-function positiveInt(name: string, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
-    return n;
-  };
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -102,7 +95,7 @@ export function register(program: Command): void {
     .description('create a new CA (ECDSA P-256 by default) and an empty CRL')
     .addOption(algorithmOption())
     .option('--common-name <cn>', 'CA common name')
-    .option('--days <n>', 'CA validity in days', positiveInt('--days', 36500), 3650)
+    .option('--days <n>', 'CA validity in days', integerIn('--days', 1, 36500), 3650)
     .action(async (o: CommonOpts & { algorithm: KeyAlgorithm; commonName?: string; days: number }) => {
       const pass = passphrase(o);
       const store = await initCa({
@@ -123,7 +116,7 @@ export function register(program: Command): void {
     .requiredOption('--id <id>', 'participant id (letters, digits, . _ -; up to 64)')
     .addOption(new Option('--usage <usage>', 'tls (mutual TLS) or code-signing (a separate key that signs update packages and release manifests)').choices([...CERTIFICATE_USAGES]).default('tls'))
     .addOption(algorithmOption())
-    .option('--days <n>', 'validity in days', positiveInt('--days', 3650), 365)
+    .option('--days <n>', 'validity in days', integerIn('--days', 1, 3650), 365)
     .option('--dns <name>', 'DNS name for servers (repeatable; default localhost)', collect)
     .option('--ip <addr>', 'IP address for servers (repeatable; default 127.0.0.1 and ::1)', collect)
     .option('--p12 <file>', 'also write certificate, key and CA as a PKCS#12 file (to import into a browser)')
@@ -180,7 +173,7 @@ export function register(program: Command): void {
 
   common(pki.command('crl'))
     .description('sign and write a fresh CRL of every revoked certificate')
-    .option('--days <n>', 'days until nextUpdate', positiveInt('--days', 365), 30)
+    .option('--days <n>', 'days until nextUpdate', integerIn('--days', 1, 365), 30)
     .action(async (o: CommonOpts & { days: number }) => {
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
       const r = await store.writeCrl({ days: o.days });
@@ -208,7 +201,7 @@ export function register(program: Command): void {
     .addOption(roleOption().makeOptionMandatory())
     .requiredOption('--id <id>', 'participant id')
     .addOption(new Option('--usage <usage>', 'which of its certificates').choices([...CERTIFICATE_USAGES]).default('tls'))
-    .option('--days <n>', 'validity in days', positiveInt('--days', 3650))
+    .option('--days <n>', 'validity in days', integerIn('--days', 1, 3650))
     .action(async (o: CommonOpts & { role: string; id: string; usage: CertificateUsage; days?: number }) => {
       const who = participantArgs(o);
       const store = await openPki({ dir: o.dir, ...passOpt(o) });
