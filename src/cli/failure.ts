@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErabError, describeError, describeInLanguage } from '../core/errors.js';
-import { errorText } from '../core/error-messages.js';
+import { errorText, type ErrorKey, type ErrorParams } from '../core/error-messages.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { currentLanguage, t } from './i18n.js';
 
@@ -47,6 +47,15 @@ export function refusalReason(body: unknown, fallback: string): string {
     if (text !== undefined) return text;
   }
   return typeof b.error === 'string' && b.error !== '' ? b.error : fallback;
+}
+
+/**
+ * A keyed message (core/error-messages.ts) in the CLI's language, for a line a command writes
+ * itself (a refusal or a failure it reports on stderr and carries on or sets the exit code).
+ * @example keyedLine('cli.gateway.repinRefused', { status: 409, reason }) // in ja: 'repin は拒否されました（HTTP 409）: …'
+ */
+export function keyedLine(key: ErrorKey, params: ErrorParams = {}): string {
+  return errorText(currentLanguage(), key, params) ?? errorText('en', key, params) ?? key;
 }
 
 let pipeGuardInstalled = false;

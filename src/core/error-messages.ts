@@ -112,6 +112,78 @@ const en = {
   /** The `erab` commands' refusals of their arguments and files. */
   cli: {
     unknownCommand: 'unknown command {{command}}',
+    /** `erab incident` (incident.ts) and its leak clock (incident-leak.ts). */
+    incident: {
+      badId: 'incident id must be a positive integer, got "{{value}}"',
+      alertsDbNeeded: '--alert needs --alerts-db <url> (the store of the role that raised it)',
+      noAlert: 'alert {{id}}: no such alert in {{db}}',
+      tlsNeeded: '--cert, --key and --ca (your operator certificate and the CA) are needed to act on gateways',
+      reasonNeeded: '{{step}}: --reason is needed (it is recorded at the gateway and in the audit log)',
+      noGateways: 'give --gateway <operator URL> (repeatable) or --fleet <file with {"gateways": [...]}>',
+      revokeNeeds: 'revoke: --pki <dir>, --role and --id name the certificate to revoke',
+      badRole: '--role must be one of {{roles}}',
+      quarantineNeeds: 'quarantine: --gateway <operator URL> and --device <id>',
+      notifyDbNeeded: 'notify: --notify-db <url> (the store holding the contacts)',
+      notifyOneFilter: 'notify: give exactly one of --all, --participant, --site, --recipient-role',
+      badRecipientRole: '--recipient-role must be one of {{roles}}',
+      alertOrTitle: 'give --alert <id> (with --alerts-db) or --title',
+      badStatus: 'status must be one of {{statuses}}',
+      badStep: 'step must be one of {{steps}}',
+      /** `what` is the option (--known-at, --at), as typed. */
+      leakTimeForm: '{{what}} must be an ISO 8601 time with its offset, e.g. 2026-12-01T10:00:00+09:00, got "{{value}}"',
+      leakTimeInvalid: '{{what}} "{{value}}" is not a valid time',
+      leakBadReport: 'report must be one of {{reports}}',
+      leakOneFilter: 'give exactly one of --all, --participant, --recipient-role',
+      leakNoContacts: 'no contacts match: nobody would be reminded',
+    },
+    /** `erab drill` (drill.ts). */
+    drill: {
+      notJson: '{{file}}: cannot be read as JSON ({{why}})',
+      noStoreUrl: '{{file}}: no store.url (where the participant keeps its alerts)',
+      noParticipant: '--participant {{participant}}: no {{file}} in the demo folder',
+      noListener: 'cannot find where {{id}} listens in {{dir}} (is the demo running?); give --url',
+      notATarget: '--target {{dir}}: neither a demo folder nor a participant folder with config.json; give --url and --alerts-db',
+      urlNeeded: '--target {{dir}}: give --url, the participant\'s listener (https://127.0.0.1:<port>)',
+      badScenario: 'scenario must be one of {{scenarios}}',
+      badAttempts: '--attempts must be 1..1000, got {{value}}',
+      badWait: '--wait must be 0..3600 seconds, got {{value}}',
+      badOutage: '--outage-s must be 0.1..3600 seconds, got {{value}}',
+      pidNeeded: 'aggregator-outage: give --pid, the `erab aggregator run` process to pause',
+      pidOnlyForOutage: '--pid is for aggregator-outage only, not {{scenario}}',
+      badNumber: 'drill number must be a positive integer, got "{{value}}"',
+      noDrill: 'drill {{id}}: no such drill',
+    },
+    /** `erab alerts` (alerts.ts). */
+    alerts: {
+      badLimit: '--limit must be an integer 1..10000, got {{value}}',
+      badId: 'alert id must be a positive integer, got "{{value}}"',
+    },
+    /** `erab device site|sites` (device.ts). */
+    device: {
+      notPair: '{{name}} "{{value}}" is not in the form A[:B] (numbers)',
+      webApiClient: '--webapi-client-id and --webapi-secret-file go together',
+      badEvHours: '--ev-hours "{{value}}" is not FROM-TO in hours (e.g. 18-8)',
+      evHoursNeedsEv: '--ev-hours needs --ev',
+      badStart: '--start "{{value}}" is not an ISO 8601 instant',
+      /** `source` the --config file, or thisConfiguration (sourceJa in Japanese). */
+      webApiOnePerProcess: '{{source}}: webApi is served by one node per process: use erab device site',
+      thisConfiguration: 'the configuration',
+    },
+    /** `erab update pack` (update.ts). */
+    update: {
+      gatewayForConfig: '--gateway belongs to --target config; a device package goes to every gateway with a matching device',
+      deviceFilters: '--class, --maker and --product belong to --target device',
+      softwareNeedsTree: '--target software packs a release folder: give --tree <dir> (and no --file)',
+      filesNeedFile: '--target {{target}} packs files: give --file <path> (and no --tree)',
+    },
+    /** `erab compliance` (compliance.ts). */
+    compliance: {
+      profileOrDemo: 'give either --profile or --demo',
+      /** `problems` one `<field>: <rule>` per zod issue, joined by '; ' (problemsJa: the rules in Japanese). */
+      profileInvalid: 'compliance profile: {{problems}} (give --profile or --participant and --role)',
+      badDate: '{{what}} must be a date YYYY-MM-DD, got "{{value}}"',
+      runFailed: 'compliance run failed: {{why}}',
+    },
     /** commander's own usage errors (src/cli/command.ts renders them from commander's facts). */
     usage: {
       unknownOption: 'unknown option \'{{flag}}\'',
@@ -142,6 +214,8 @@ const en = {
     cannotRead: 'cannot read {{file}}: {{why}}',
     audit: {
       noDir: '{{dir}}: no such audit log directory',
+      /** The audit log of --audit-dir cannot be opened (an incident desk's, a role's). */
+      cannotOpen: '--audit-dir {{dir}}: {{why}}',
       notDir: '{{dir}}: not an audit log directory (no segments/ and no {{file}})',
       checkpointUnreadable: '--checkpoint {{file}}: cannot read ({{why}})',
       checkpointCorrupt: '--checkpoint {{file}}: line {{line}}: {{why}}',
@@ -217,6 +291,10 @@ const en = {
       noDatabase: 'no gateway database at {{database}} (database in {{file}}); run the gateway first',
       badRevision: '--revision must be a positive integer, got "{{value}}"',
       noReason: '--reason must not be empty (it is recorded at the gateway and in the audit log)',
+      /** `erab gateway repin` on stderr: the listener closed the handshake (not an operator's certificate), or refused the request. */
+      repinClosed: 'repin refused: {{gateway}} closed the connection ({{why}}); it accepts operator certificates only',
+      repinRefused: 'repin refused (HTTP {{status}}): {{reason}}',
+      noReasonGiven: 'no reason given',
     },
     portfolio: {
       noAuditLog: '--audit-dir {{dir}}: no audit log there (create it with erab audit): {{why}}',
@@ -236,6 +314,15 @@ const en = {
     },
     aggregator: {
       complianceInterval: '--compliance-interval-min must be a number of minutes from 1 to {{max}}, got "{{value}}"',
+      /** The operator console's client (aggregator-console.ts). */
+      badUrl: '--url: "{{url}}" is not a URL',
+      urlHttps: '--url must be https:// (mutual TLS)',
+      powerAndDuration: '--power-kw and --duration-min are required for reduce and increase',
+      poolOrResources: '--pool and --resources: give one of them',
+      emptyPool: '--pool must not be empty',
+      badState: '--state must be one of {{states}}, got "{{value}}"',
+      badRevision: '--revision must be a whole number, got "{{value}}"',
+      noReason: '--reason must not be empty (it is recorded in the audit log)',
     },
     openadr: {
       vtnCertUnreadable: '--vtn-cert {{file}} cannot be read ({{why}})',
@@ -253,6 +340,7 @@ const en = {
       badHostKind: '{{file}}: kind must be devices or gateways',
       otherKind: '{{file}} configures a {{found}}, not a {{expected}}',
       badParticipant: 'participant kind "{{kind}}" must be tso, retailer or aggregator',
+      alertMissing: 'alert #{{id}} of {{participant}} is not in {{db}}',
     },
   },
   pki: {
@@ -273,6 +361,11 @@ const en = {
     wrongPassphrase: '{{source}}: wrong passphrase for the encrypted private key (or the key is corrupt)',
     p12PassShort: 'PKCS#12 passphrase: must be at least {{min}} characters',
     caExists: 'a CA already exists in {{dir}}; refusing to overwrite it',
+  },
+  /** A participant named by role and id (security/identity.ts parseParticipant). */
+  identity: {
+    badRole: 'role "{{role}}" is not one of {{roles}}',
+    badId: 'participant id "{{id}}" must match {{pattern}} (1-64 letters, digits, . _ -)',
   },
   request: {
     badQuery: 'query parameter "{{name}}": {{rule}}',
@@ -408,6 +501,69 @@ const ja: Widen<typeof en> = {
   },
   cli: {
     unknownCommand: '不明なコマンドです: {{command}}',
+    incident: {
+      badId: 'インシデント番号は正の整数にしてください（指定された値:「{{value}}」）',
+      alertsDbNeeded: '--alert には --alerts-db <url>（アラートを出したロールのストア）が必要です',
+      noAlert: 'アラート {{id}} は {{db}} にありません',
+      tlsNeeded: 'ゲートウェイに対して操作するには --cert、--key、--ca（運用者の証明書と CA）が必要です',
+      reasonNeeded: '{{step}}: --reason が必要です（ゲートウェイと監査ログに記録されます）',
+      noGateways: '--gateway <運用者の URL>（複数指定可）か --fleet <{"gateways": [...]} を書いたファイル> を指定してください',
+      revokeNeeds: 'revoke: 失効させる証明書を --pki <dir>、--role、--id で指定してください',
+      badRole: '--role は {{roles}} のいずれかにしてください',
+      quarantineNeeds: 'quarantine: --gateway <運用者の URL> と --device <id> を指定してください',
+      notifyDbNeeded: 'notify: --notify-db <url>（連絡先を保持するストア）を指定してください',
+      notifyOneFilter: 'notify: --all、--participant、--site、--recipient-role のうち一つだけを指定してください',
+      badRecipientRole: '--recipient-role は {{roles}} のいずれかにしてください',
+      alertOrTitle: '--alert <id>（--alerts-db と一緒に）か --title を指定してください',
+      badStatus: '状態は {{statuses}} のいずれかにしてください',
+      badStep: '手順は {{steps}} のいずれかにしてください',
+      leakTimeForm: '{{what}} はオフセット付きの ISO 8601 時刻にしてください（例: 2026-12-01T10:00:00+09:00、指定された値:「{{value}}」）',
+      leakTimeInvalid: '{{what}}「{{value}}」は正しい時刻ではありません',
+      leakBadReport: '報告の種類は {{reports}} のいずれかにしてください',
+      leakOneFilter: '--all、--participant、--recipient-role のうち一つだけを指定してください',
+      leakNoContacts: '条件に合う連絡先がありません: 誰にもリマインドが届きません',
+    },
+    drill: {
+      notJson: '{{file}} を JSON として読めません（{{whyJa}}）',
+      noStoreUrl: '{{file}}: store.url（参加者がアラートを保存する場所）がありません',
+      noParticipant: '--participant {{participant}}: デモのフォルダーに {{file}} がありません',
+      noListener: '{{dir}} から {{id}} の待ち受けアドレスがわかりません（デモは動いていますか？）。--url を指定してください',
+      notATarget: '--target {{dir}}: デモのフォルダーでも、config.json のある参加者のフォルダーでもありません。--url と --alerts-db を指定してください',
+      urlNeeded: '--target {{dir}}: 参加者の待ち受けアドレスを --url（https://127.0.0.1:<port>）で指定してください',
+      badScenario: 'シナリオは {{scenarios}} のいずれかにしてください',
+      badAttempts: '--attempts は 1〜1000 にしてください（指定された値: {{value}}）',
+      badWait: '--wait は 0〜3600 秒にしてください（指定された値: {{value}}）',
+      badOutage: '--outage-s は 0.1〜3600 秒にしてください（指定された値: {{value}}）',
+      pidNeeded: 'aggregator-outage: 一時停止する `erab aggregator run` のプロセスを --pid で指定してください',
+      pidOnlyForOutage: '--pid は aggregator-outage 専用です（{{scenario}} には使えません）',
+      badNumber: '訓練番号は正の整数にしてください（指定された値:「{{value}}」）',
+      noDrill: '訓練 {{id}} はありません',
+    },
+    alerts: {
+      badLimit: '--limit は 1〜10000 の整数にしてください（指定された値: {{value}}）',
+      badId: 'アラート番号は正の整数にしてください（指定された値:「{{value}}」）',
+    },
+    device: {
+      notPair: '{{name}}「{{value}}」は A[:B]（数値）の形にしてください',
+      webApiClient: '--webapi-client-id と --webapi-secret-file は一緒に指定してください',
+      badEvHours: '--ev-hours「{{value}}」は 開始時-終了時（例: 18-8）の形にしてください',
+      evHoursNeedsEv: '--ev-hours には --ev が必要です',
+      badStart: '--start「{{value}}」は ISO 8601 の日時ではありません',
+      webApiOnePerProcess: '{{sourceJa}}: webApi は一つのプロセスで一つのノードしか提供できません: erab device site を使ってください',
+      thisConfiguration: '指定された設定',
+    },
+    update: {
+      gatewayForConfig: '--gateway は --target config 用です。機器のパッケージは、該当する機器を持つすべてのゲートウェイに配布されます',
+      deviceFilters: '--class、--maker、--product は --target device 用です',
+      softwareNeedsTree: '--target software はリリースのフォルダーをまとめます: --tree <dir> を指定してください（--file は指定しないでください）',
+      filesNeedFile: '--target {{target}} はファイルをまとめます: --file <path> を指定してください（--tree は指定しないでください）',
+    },
+    compliance: {
+      profileOrDemo: '--profile か --demo のどちらか一方を指定してください',
+      profileInvalid: 'コンプライアンスのプロファイルに誤りがあります: {{problemsJa}}（--profile か、--participant と --role を指定してください）',
+      badDate: '{{what}} は YYYY-MM-DD の日付にしてください（指定された値:「{{value}}」）',
+      runFailed: 'コンプライアンスのチェックに失敗しました: {{whyJa}}',
+    },
     usage: {
       unknownOption: 'オプション {{flag}} はありません',
       unknownCommand: 'コマンド「{{command}}」はありません',
@@ -436,6 +592,7 @@ const ja: Widen<typeof en> = {
     cannotRead: '{{file}} を読めません: {{whyJa}}',
     audit: {
       noDir: '{{dir}}: 監査ログのディレクトリがありません',
+      cannotOpen: '--audit-dir {{dir}} の監査ログを開けません: {{whyJa}}',
       notDir: '{{dir}}: 監査ログのディレクトリではありません（segments/ も {{file}} もありません）',
       checkpointUnreadable: '--checkpoint {{file}} を読めません（{{whyJa}}）',
       checkpointCorrupt: '--checkpoint {{file}}: {{line}} 行目: {{why}}',
@@ -510,6 +667,9 @@ const ja: Widen<typeof en> = {
       noDatabase: '{{database}} にゲートウェイのデータベースがありません（データベースの指定は {{file}}）。先にゲートウェイを起動してください',
       badRevision: '--revision は正の整数にしてください（指定された値:「{{value}}」）',
       noReason: '--reason を空にはできません（ゲートウェイと監査ログに記録されます）',
+      repinClosed: 'repin は拒否されました: {{gateway}} が接続を切りました（{{whyJa}}）。運用者の証明書しか受け付けません',
+      repinRefused: 'repin は拒否されました（HTTP {{status}}）: {{reason}}',
+      noReasonGiven: '理由は示されていません',
     },
     portfolio: {
       noAuditLog: '--audit-dir {{dir}} に監査ログがありません（erab audit で作成してください）: {{whyJa}}',
@@ -528,6 +688,14 @@ const ja: Widen<typeof en> = {
     },
     aggregator: {
       complianceInterval: '--compliance-interval-min は 1 から {{max}} までの分数にしてください（指定された値:「{{value}}」）',
+      badUrl: '--url:「{{url}}」は URL ではありません',
+      urlHttps: '--url は https:// にしてください（相互 TLS）',
+      powerAndDuration: 'reduce と increase には --power-kw と --duration-min が必要です',
+      poolOrResources: '--pool と --resources はどちらか一方だけを指定してください',
+      emptyPool: '--pool を空にはできません',
+      badState: '--state は {{states}} のいずれかにしてください（指定された値:「{{value}}」）',
+      badRevision: '--revision は整数にしてください（指定された値:「{{value}}」）',
+      noReason: '--reason を空にはできません（監査ログに記録されます）',
     },
     openadr: {
       vtnCertUnreadable: '--vtn-cert {{file}} を読めません（{{why}}）',
@@ -545,6 +713,7 @@ const ja: Widen<typeof en> = {
       badHostKind: '{{file}}: kind は devices か gateways にしてください',
       otherKind: '{{file}} は {{found}} の設定です（{{expected}} の設定ではありません）',
       badParticipant: '参加者の種類「{{kind}}」は tso、retailer、aggregator のいずれかにしてください',
+      alertMissing: '{{participant}} のアラート #{{id}} が {{db}} にありません',
     },
   },
   pki: {
@@ -565,6 +734,10 @@ const ja: Widen<typeof en> = {
     wrongPassphrase: '{{source}}: 暗号化された秘密鍵のパスフレーズが違います（または鍵が壊れています）',
     p12PassShort: 'PKCS#12 のパスフレーズは {{min}} 文字以上にしてください',
     caExists: '{{dir}} にはすでに CA があります。上書きしません',
+  },
+  identity: {
+    badRole: 'ロール「{{role}}」は {{roles}} のいずれかにしてください',
+    badId: '参加者 ID「{{id}}」は {{pattern}} に合う形（英数字と . _ - で 1〜64 文字）にしてください',
   },
   request: {
     badQuery: 'クエリパラメーター「{{name}}」: {{ruleJa}}',

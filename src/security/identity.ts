@@ -8,7 +8,7 @@
  * to pin a peer), e.g. `AB:CD:EF:01:23:45:67:89:0A:BC` (29 characters).
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { InvalidInputError } from '../core/errors.js';
+import { InvalidInputError, explain } from '../core/errors.js';
 
 /**
  * The roles a certificate can hold (docs/architecture.md §1). `device` is a customer device
@@ -52,10 +52,10 @@ export function isParticipantRole(s: string): s is ParticipantRole {
  */
 export function parseParticipant(role: string, id: string): { role: ParticipantRole; id: string } {
   if (!isParticipantRole(role)) {
-    throw new InvalidInputError(`role "${role}" is not one of ${PARTICIPANT_ROLES.join(', ')}`);
+    throw new InvalidInputError(explain('identity.badRole', { role, roles: PARTICIPANT_ROLES.join(', ') }));
   }
   if (!PARTICIPANT_ID_PATTERN.test(id)) {
-    throw new InvalidInputError(`participant id "${id}" must match ${PARTICIPANT_ID_PATTERN.source} (1-64 letters, digits, . _ -)`);
+    throw new InvalidInputError(explain('identity.badId', { id, pattern: PARTICIPANT_ID_PATTERN.source }));
   }
   return { role, id };
 }

@@ -20,6 +20,7 @@ import type { Command } from 'commander';
 import type { CommandRecord } from '../../roles/aggregator/runtime/approvals.js';
 import { TlsMaterial } from '../../security/tls.js';
 import { operatorCall } from '../../roles/common/operator-client.js';
+import { explain } from '../../core/errors.js';
 import { UsageError } from '../usage.js';
 import { positiveNumber } from '../option-values.js';
 import { refusalReason } from '../failure.js';
@@ -50,8 +51,8 @@ function connOptions(cmd: Command): Command {
 
 /** One request to the aggregator's operator endpoint as the operator of --cert (roles/common/operator-client.ts). */
 async function call(o: ConnOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  if (!URL.canParse(o.url)) throw new UsageError(`--url: "${o.url}" is not a URL`);
-  if (new URL(o.url).protocol !== 'https:') throw new UsageError('--url must be https:// (mutual TLS)');
+  if (!URL.canParse(o.url)) throw new UsageError(explain('cli.aggregator.badUrl', { url: o.url }));
+  if (new URL(o.url).protocol !== 'https:') throw new UsageError(explain('cli.aggregator.urlHttps'));
   const material = await TlsMaterial.fromFiles({ certFile: o.cert, keyFile: o.key, caFile: o.ca, ...(o.crl ? { crlFile: o.crl } : {}) });
   return operatorCall(material, o.url, method, path, body, { role: 'aggregator', id: o.aggregator });
 }
@@ -96,9 +97,9 @@ export function registerConsoleCommands(aggregator: Command): void {
     .option('--start <time>', 'start later: ISO 8601 with an offset, e.g. 2026-12-07T17:00+09:00 (in the future, at most 24 h ahead; default: at once)')
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (o: ConnOpts & { action: string; powerKw?: number; resources?: string; pool?: string; durationMin?: number; start?: string; reason: string }) => {
-      if (o.action !== 'release' && (o.powerKw === undefined || o.durationMin === undefined)) throw new UsageError('--power-kw and --duration-min are required for reduce and increase');
-      if (o.pool !== undefined && o.resources !== undefined) throw new UsageError('--pool and --resources: give one of them');
-      if (o.pool !== undefined && !o.pool.trim()) throw new UsageError('--pool must not be empty');
+      if (o.action !== 'release' && (o.powerKw === undefined || o.durationMin === undefined)) throw new UsageError(explain('cli.aggregator.powerAndDuration'));
+      if (o.pool !== undefined && o.resources !== undefined) throw new UsageError(explain('cli.aggregator.poolOrResources'));
+      if (o.pool !== undefined && !o.pool.trim()) throw new UsageError(explain('cli.aggregator.emptyPool'));
       const resources = o.pool !== undefined ? { pool: o.pool.trim() }
         : o.resources === undefined || o.resources === 'fleet' ? 'fleet' : o.resources.split(',').map((x) => x.trim()).filter(Boolean);
       print(await call(o, 'POST', '/commands', {
@@ -130,7 +131,7 @@ export function registerConsoleCommands(aggregator: Command): void {
     .option('--limit <n>', 'devices per page (1-500)', positiveNumber('--limit'))
     .option('--cursor <cursor>', 'the page after this cursor (printed under a full page)')
     .action(async (o: ConnOpts & { state?: string; gateway?: string; search?: string; limit?: number; cursor?: string }) => {
-      if (o.state !== undefined && !(ADMISSION_STATES as readonly string[]).includes(o.state)) throw new UsageError(`--state must be one of ${ADMISSION_STATES.join(', ')}, got "${o.state}"`);
+      if (o.state !== undefined && !(ADMISSION_STATES as readonly string[]).includes(o.state)) throw new UsageError(explain('cli.aggregator.badState', { states: ADMISSION_STATES.join(', '), value: o.state }));
       const q = new URLSearchParams();
       if (o.state) q.set('admission', o.state);
       if (o.gateway) q.set('gateway', o.gateway);
@@ -144,7 +145,7 @@ export function registerConsoleCommands(aggregator: Command): void {
   connOptions(aggregator.command('admit').description('admit a pending or rejected device: its gateway controls it from then on (a quarantined one is released)').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
     .requiredOption('--revision <n>', 'the admission revision `erab aggregator devices` shows (refused when the record changed since)', positiveNumber('--revision'))
     .action(async (id: string, o: ConnOpts & { revision: number }) => {
-      if (!Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);
+      if (!Number.isInteger(o.revision)) throw new UsageError(explain('cli.aggregator.badRevision', { value: o.revision }));
       print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/admit`, { revision: o.revision }), o.json, formatAdmissionSent);
     });
 
@@ -157,7 +158,7 @@ export function registerConsoleCommands(aggregator: Command): void {
   connOptions(aggregator.command('quarantine').description('quarantine a device (security officer): its gateway returns it to its owner\'s mode and never commands it until released').argument('<deviceId>', 'device id (as `erab aggregator devices` lists it)'))
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, o: ConnOpts & { reason: string }) => {
-      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded in the audit log)');
+      if (!o.reason.trim()) throw new UsageError(explain('cli.aggregator.noReason'));
       print(await call(o, 'POST', `/api/fleet/devices/${encodeURIComponent(id)}/quarantine`, { reason: o.reason }), o.json, formatAdmissionSent);
     });
 
@@ -165,8 +166,8 @@ export function registerConsoleCommands(aggregator: Command): void {
     .option('--revision <n>', 'the admission revision you decided on (`erab aggregator devices`); default: the one the aggregator shows now', positiveNumber('--revision'))
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, o: ConnOpts & { revision?: number; reason: string }) => {
-      if (o.revision !== undefined && !Number.isInteger(o.revision)) throw new UsageError(`--revision must be a whole number, got "${o.revision}"`);
-      if (!o.reason.trim()) throw new UsageError('--reason must not be empty (it is recorded in the audit log)');
+      if (o.revision !== undefined && !Number.isInteger(o.revision)) throw new UsageError(explain('cli.aggregator.badRevision', { value: o.revision }));
+      if (!o.reason.trim()) throw new UsageError(explain('cli.aggregator.noReason'));
       let revision = o.revision;
       if (revision === undefined) {
         // The revision the aggregator shows now: the device must still be the one listed under this id.

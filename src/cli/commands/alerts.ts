@@ -6,7 +6,7 @@
  * service at its next pass.
  */
 import { Option, type Command } from 'commander';
-import { ErabError, describeError } from '../../core/errors.js';
+import { ErabError, becauseOf, explain } from '../../core/errors.js';
 import { openStore } from '../../store/store.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
@@ -33,7 +33,7 @@ function tryOpenAudit(dir: string): AuditLog | undefined {
     return AuditLog.open({ dir, origin: readStoredVerifierKey(dir).name });
   } catch (err) {
     if (err instanceof ErabError && err.code === 'audit_locked') return undefined;
-    throw new UsageError(`--audit-dir ${dir}: ${describeError(err)}`);
+    throw new UsageError(explain('cli.audit.cannotOpen', { dir, ...becauseOf(err) }));
   }
 }
 
@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option('--json', 'print the alerts as JSON (with their evidence)')
     .action(async (opts: { db?: string; status: AlertStatus | 'all'; rule?: string; limit: string; lang?: 'ja' | 'en'; json?: boolean }) => {
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit must be an integer 1..10000, got ${opts.limit}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(explain('cli.alerts.badLimit', { value: opts.limit }));
       const list = await withAlerts(opts.db ?? DEFAULT_DB(), (b) => b.list({ limit, ...(opts.status !== 'all' ? { status: opts.status } : {}), ...(opts.rule ? { ruleId: opts.rule } : {}) }));
       if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
       else process.stdout.write(formatTable(
@@ -71,7 +71,7 @@ export function register(program: Command): void {
     .option('--audit-dir <dir>', "the role's audit log (default $ERAB_AGGREGATOR_AUDIT_DIR)")
     .action(async (idText: string, opts: { operator: string; note?: string; db?: string; auditDir?: string }) => {
       const id = Number(idText);
-      if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`alert id must be a positive integer, got "${idText}"`);
+      if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(explain('cli.alerts.badId', { value: idText }));
       const auditDir = opts.auditDir ?? (process.env.ERAB_AGGREGATOR_AUDIT_DIR || undefined);
       const audit = auditDir !== undefined ? tryOpenAudit(auditDir) : undefined;
       try {

@@ -24,6 +24,9 @@ import { demoProfile } from '../../compliance/demo-profile.js';
 import { statusDocument } from '../../compliance/status-document.js';
 import { formatSummary, isFailing } from '../../compliance/summary.js';
 import { DECISION_KINDS, type DecisionKind } from '../../compliance/store.js';
+import { becauseOf, explain } from '../../core/errors.js';
+import { issueRule } from '../../core/zod-rules.js';
+import { keyedLine } from '../failure.js';
 import { UsageError } from '../usage.js';
 import { numberFrom } from '../option-values.js';
 import { untilStopped } from '../until-stopped.js';
@@ -48,7 +51,7 @@ function profileOptions(cmd: Command): Command {
 
 export function resolveProfile(o: ProfileOpts): ComplianceProfile {
   if (o.demo) {
-    if (o.profile) throw new UsageError('give either --profile or --demo');
+    if (o.profile) throw new UsageError(explain('cli.compliance.profileOrDemo'));
     const p = demoProfile(o.demo, { ...(o.participant ? { participant: o.participant } : {}), ...(o.kubun ? { kubun: o.kubun } : {}) });
     return o.store ? { ...p, store: o.store } : p;
   }
@@ -65,13 +68,19 @@ export function resolveProfile(o: ProfileOpts): ComplianceProfile {
       ...(o.retailerConfig ? { retailer: o.retailerConfig } : {}), ...(o.gatewayConfig ? { gateway: o.gatewayConfig } : {}),
     },
   };
-  const r = complianceProfileSchema.safeParse(input);
-  if (!r.success) throw new UsageError(`compliance profile: ${r.error.issues.map((i) => `${i.path.join('.') || '(profile)'}: ${i.message}`).join('; ')} (give --profile or --participant and --role)`);
+  // reportInput: a wrong type is named in Japanese too (zod-rules.ts issueRule).
+  const r = complianceProfileSchema.safeParse(input, { reportInput: true });
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => ({ path: i.path.join('.') || '(profile)', rule: issueRule(i) }));
+    throw new UsageError(explain('cli.compliance.profileInvalid', {
+      problems: problems.map((p) => `${p.path}: ${p.rule.en}`).join('; '), problemsJa: problems.map((p) => `${p.path}: ${p.rule.ja}`).join('; '),
+    }));
+  }
   return r.data;
 }
 
 function parseDate(v: string, what: string): number {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) throw new UsageError(`${what} must be a date YYYY-MM-DD, got "${v}"`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) throw new UsageError(explain('cli.compliance.badDate', { what, value: v }));
   return Date.parse(`${v}T00:00:00Z`);
 }
 
@@ -131,7 +140,7 @@ export function register(program: Command): void {
             const failing = r.summary.kankoku.filter((c) => isFailing(c.status)).length;
             process.stdout.write(`${new Date(r.summary.at).toISOString()} run ${r.runId}: ${failing} 勧告 item(s) failing; ${r.summary.changes.length} change(s)${r.summary.changes.map((c) => `\n  ${c.label}: ${c.from} → ${c.to}`).join('')}\n`);
           },
-          onError: (err) => process.stderr.write(`compliance run failed: ${err.message}\n`),
+          onError: (err) => process.stderr.write(`${keyedLine('cli.compliance.runFailed', becauseOf(err))}\n`),
         });
         schedule.start();
         await untilStopped();

@@ -15,6 +15,7 @@ import type { DemoAlert, DemoIncident, DemoIncidentDesk } from '../../roles/demo
 import { AlertBook, detectMigrations, type Alert } from '../../secops/detect/index.js';
 import { IncidentBook, runStep, type IncidentWithTimeline } from '../../secops/incidents/index.js';
 import { openStore } from '../../store/store.js';
+import { InvalidInputError, explain } from '../../core/errors.js';
 import { withDesk } from './incident-desk.js';
 
 /** The demo's operator on duty (one of the operators its PKI certifies). */
@@ -24,7 +25,7 @@ async function storedAlert(a: DemoAlert, alertsDb: string): Promise<Alert> {
   const store = await openStore({ url: alertsDb, migrations: detectMigrations, ignoreUnknownMigrations: true });
   try {
     const alert = await new AlertBook(store).get(a.id);
-    if (!alert) throw new Error(`alert #${a.id} of ${a.participant} is not in ${alertsDb}`);
+    if (!alert) throw new InvalidInputError(explain('cli.demo.alertMissing', { id: a.id, participant: a.participant, db: alertsDb }));
     return alert;
   } finally {
     await store.close();

@@ -19,7 +19,7 @@ import { Command } from 'commander';
 import { integerIn, OptionValueError, positiveNumber } from '../option-values.js';
 import { dirname, resolve } from 'node:path';
 import { deepMerge, readConfigFile, resolvePathsFrom } from '../../core/config.js';
-import { describeError, inBoth } from '../../core/errors.js';
+import { describeError, explain, inBoth } from '../../core/errors.js';
 import { EchonetController, describeProperty } from '../../protocols/echonet/controller.js';
 import { eojClass, formatEoj } from '../../protocols/echonet/eoj.js';
 import { DeviceSite, parseSiteConfig, type SiteConfigInput } from '../../roles/device/site.js';
@@ -44,7 +44,7 @@ function collectPeer(v: string, prev: string[] | undefined): string[] {
 function pair(spec: string | true, name: string): [number | undefined, number | undefined] {
   if (spec === true) return [undefined, undefined];
   const m = /^(\d+(?:\.\d+)?)?(?::(\d+(?:\.\d+)?))?$/.exec(spec);
-  if (!m) throw new UsageError(`${name} "${spec}" is not in the form A[:B] (numbers)`);
+  if (!m) throw new UsageError(explain('cli.device.notPair', { name, value: spec }));
   return [m[1] !== undefined ? Number(m[1]) : undefined, m[2] !== undefined ? Number(m[2]) : undefined];
 }
 
@@ -94,7 +94,7 @@ function webApiFrom(flags: WebApiFlags): Record<string, unknown> {
     if (flags.webapiPort !== undefined) w.port = flags.webapiPort;
     const files = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
     if (Object.keys(files).length > 0) w.tls = files;
-    if ((flags.webapiClientId === undefined) !== (flags.webapiSecretFile === undefined)) throw new UsageError('--webapi-client-id and --webapi-secret-file go together');
+    if ((flags.webapiClientId === undefined) !== (flags.webapiSecretFile === undefined)) throw new UsageError(explain('cli.device.webApiClient'));
     if (flags.webapiClientId !== undefined) w.clients = [{ id: flags.webapiClientId, secretFile: flags.webapiSecretFile }];
     t.webApi = w;
   }
@@ -118,11 +118,11 @@ function templateFrom(flags: DeviceFlags): Omit<SiteConfigInput, 'address'> {
     t.ev = { ...(kwh ? { vehicleCapacityWh: kwh * 1000 } : {}), ...(kw ? { maxChargeW: kw * 1000, maxDischargeW: kw * 1000 } : {}) };
     if (flags.evHours !== undefined) {
       const m = /^(\d{1,2})-(\d{1,2})$/.exec(flags.evHours);
-      if (!m || Number(m[1]) > 24 || Number(m[2]) > 24) throw new UsageError(`--ev-hours "${flags.evHours}" is not FROM-TO in hours (e.g. 18-8)`);
+      if (!m || Number(m[1]) > 24 || Number(m[2]) > 24) throw new UsageError(explain('cli.device.badEvHours', { value: flags.evHours }));
       (t.ev as Record<string, unknown>).pluggedHours = [Number(m[1]), Number(m[2])];
     }
   } else if (flags.evHours !== undefined) {
-    throw new UsageError('--ev-hours needs --ev');
+    throw new UsageError(explain('cli.device.evHoursNeedsEv'));
   }
   if (flags.waterHeater !== undefined) {
     const [l] = pair(flags.waterHeater, '--water-heater');
@@ -151,7 +151,7 @@ function templateFrom(flags: DeviceFlags): Omit<SiteConfigInput, 'address'> {
   if (flags.serialPrefix !== undefined) t.serialPrefix = flags.serialPrefix;
   if (flags.start !== undefined) {
     const ms = Date.parse(flags.start);
-    if (Number.isNaN(ms)) throw new UsageError(`--start "${flags.start}" is not an ISO 8601 instant`);
+    if (Number.isNaN(ms)) throw new UsageError(explain('cli.device.badStart', { value: flags.start }));
     t.startTime = ms;
   }
   // Files a configuration names are relative to its folder, as in every role's configuration.
@@ -232,7 +232,10 @@ export function register(program: Command): void {
       const template = templateFrom(opts);
       const checked = parseSiteConfig({ ...template, address: opts.baseAddress }, opts.config ?? inBoth('config.source.commandLine'));
       // One device certificate names one node's address: many sites in one process cannot share it.
-      if (checked.webApi) throw new UsageError(`${opts.config ?? 'the configuration'}: webApi is served by one node per process: use erab device site`);
+      if (checked.webApi) {
+        const source = opts.config ? { en: opts.config, ja: opts.config } : inBoth('cli.device.thisConfiguration');
+        throw new UsageError(explain('cli.device.webApiOnePerProcess', { source: source.en, sourceJa: source.ja }));
+      }
       const sites = await startSites({ count: opts.count, baseAddress: opts.baseAddress, template });
       const stopped = untilStopped({ afterMs: opts.duration === undefined ? undefined : opts.duration * 1000 });
       for (const s of sites) process.stdout.write(`${siteLine(s)}\n`);

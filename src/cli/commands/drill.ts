@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { describeError } from '../../core/errors.js';
+import { becauseOf, explain } from '../../core/errors.js';
 import { IDS } from '../../roles/demo/layout.js';
 import { DRILL_SCENARIOS, getDrill, IncidentBook, listDrills, runDrill, saveDrill, type DrillScenario, type DrillTarget } from '../../secops/incidents/index.js';
 import { UsageError } from '../usage.js';
@@ -30,13 +30,13 @@ function readJson(file: string): Json {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as Json;
   } catch (e) {
-    throw new UsageError(`${file}: cannot be read as JSON (${describeError(e)})`);
+    throw new UsageError(explain('cli.drill.notJson', { file, ...becauseOf(e) }));
   }
 }
 
 const storeUrlOf = (cfg: Json, file: string): string => {
   const url = (cfg.store as Json | undefined)?.url;
-  if (typeof url !== 'string') throw new UsageError(`${file}: no store.url (where the participant keeps its alerts)`);
+  if (typeof url !== 'string') throw new UsageError(explain('cli.drill.noStoreUrl', { file }));
   return url;
 };
 
@@ -62,7 +62,7 @@ export function resolveTarget(dir: string, o: { participant?: string; url?: stri
     const id = asked === 'tso' ? IDS.tso : asked === 'retailer' ? IDS.retailer : asked;
     const isVtnParty = id === IDS.tso || id === IDS.retailer;
     const cfgFile = join(dir, isVtnParty ? (id === IDS.tso ? 'tso' : 'retailer') : id, 'config.json');
-    if (!existsSync(cfgFile)) throw new UsageError(`--participant ${asked}: no ${cfgFile} in the demo folder`);
+    if (!existsSync(cfgFile)) throw new UsageError(explain('cli.drill.noParticipant', { participant: asked, file: cfgFile }));
     const cfg = readJson(cfgFile);
     let url = o.url;
     if (!url && isVtnParty) {
@@ -72,16 +72,16 @@ export function resolveTarget(dir: string, o: { participant?: string; url?: stri
       url = typeof up?.vtnUrl === 'string' ? up.vtnUrl : undefined;
     }
     url ??= aggregatorUrlInDemo(dir, id);
-    if (!url) throw new UsageError(`cannot find where ${id} listens in ${dir} (is the demo running?); give --url`);
+    if (!url) throw new UsageError(explain('cli.drill.noListener', { id, dir }));
     return {
       participant: `${isVtnParty ? (id === IDS.tso ? 'tso' : 'retailer') : 'aggregator'}:${id}`, url,
       alertsDb: o.alertsDb ?? storeUrlOf(cfg, cfgFile), pkiDir: o.pki ?? join(dir, 'pki'),
     };
   }
   const cfgFile = join(dir, 'config.json');
-  if (!existsSync(cfgFile) && ((!o.url && !o.noUrl) || !o.alertsDb)) throw new UsageError(`--target ${dir}: neither a demo folder nor a participant folder with config.json; give --url and --alerts-db`);
+  if (!existsSync(cfgFile) && ((!o.url && !o.noUrl) || !o.alertsDb)) throw new UsageError(explain('cli.drill.notATarget', { dir }));
   const cfg = existsSync(cfgFile) ? readJson(cfgFile) : {};
-  if (!o.url && !o.noUrl) throw new UsageError(`--target ${dir}: give --url, the participant's listener (https://127.0.0.1:<port>)`);
+  if (!o.url && !o.noUrl) throw new UsageError(explain('cli.drill.urlNeeded', { dir }));
   return {
     participant: o.participant ?? (typeof cfg.id === 'string' ? cfg.id : dir), url: o.url ?? '',
     alertsDb: o.alertsDb ?? storeUrlOf(cfg, cfgFile), pkiDir: o.pki,
@@ -115,16 +115,16 @@ export function register(program: Command): void {
     .option('--out <file>', 'write the drill record here (default drill-<scenario>-<time>.json)')
     .option('--json', 'print the record as JSON')
     .action(async (scenario: string, o: RunOpts) => {
-      if (!DRILL_SCENARIOS.includes(scenario as DrillScenario)) throw new UsageError(`scenario must be one of ${DRILL_SCENARIOS.join(', ')}`);
+      if (!DRILL_SCENARIOS.includes(scenario as DrillScenario)) throw new UsageError(explain('cli.drill.badScenario', { scenarios: DRILL_SCENARIOS.join(', ') }));
       const attempts = Number(o.attempts);
       const waitS = Number(o.wait);
-      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new UsageError(`--attempts must be 1..1000, got ${o.attempts}`);
-      if (!Number.isFinite(waitS) || waitS < 0 || waitS > 3600) throw new UsageError(`--wait must be 0..3600 seconds, got ${o.wait}`);
+      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new UsageError(explain('cli.drill.badAttempts', { value: o.attempts }));
+      if (!Number.isFinite(waitS) || waitS < 0 || waitS > 3600) throw new UsageError(explain('cli.drill.badWait', { value: o.wait }));
       const outageS = Number(o.outageS);
-      if (!Number.isFinite(outageS) || outageS < 0.1 || outageS > 3600) throw new UsageError(`--outage-s must be 0.1..3600 seconds, got ${o.outageS}`);
+      if (!Number.isFinite(outageS) || outageS < 0.1 || outageS > 3600) throw new UsageError(explain('cli.drill.badOutage', { value: o.outageS }));
       const outage = scenario === 'aggregator-outage';
-      if (outage && !o.pid) throw new UsageError('aggregator-outage: give --pid, the `erab aggregator run` process to pause');
-      if (!outage && o.pid) throw new UsageError(`--pid is for aggregator-outage only, not ${scenario}`);
+      if (outage && !o.pid) throw new UsageError(explain('cli.drill.pidNeeded'));
+      if (!outage && o.pid) throw new UsageError(explain('cli.drill.pidOnlyForOutage', { scenario }));
       const target = {
         ...resolveTarget(o.target, { ...o, noUrl: outage }), pkiPassphrase: passphrase(o),
         ...(outage ? { outage: { pid: Number(o.pid), ven: o.ven, outageMs: Math.round(outageS * 1000) } } : {}),
@@ -168,9 +168,9 @@ export function register(program: Command): void {
     .argument('<n>')
     .action(async (n: string, o: DeskOpts) => {
       const id = Number(n);
-      if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`drill number must be a positive integer, got "${n.slice(0, 40)}"`);
+      if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(explain('cli.drill.badNumber', { value: n.slice(0, 40) }));
       const r = await withDesk(o, (store) => getDrill(store, id));
-      if (!r) throw new UsageError(`drill ${id}: no such drill`);
+      if (!r) throw new UsageError(explain('cli.drill.noDrill', { id }));
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     });
 }

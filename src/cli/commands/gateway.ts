@@ -18,9 +18,9 @@ import { pendingRelease, rollbackRelease } from '../../roles/gateway/software-re
 import { Command } from 'commander';
 import { integerIn, numberIn } from '../option-values.js';
 import { existsSync } from 'node:fs';
-import { InvalidInputError, explain } from '../../core/errors.js';
+import { InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
-import { refusalReason } from '../failure.js';
+import { keyedLine, refusalReason } from '../failure.js';
 import { createLogger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
 import { reportReady, reportStatus, runUntilStopped } from '../../roles/common/lifecycle.js';
@@ -80,7 +80,7 @@ export function register(program: Command): void {
         if (restartInto !== undefined) process.exit(SOFTWARE_RESTART_EXIT_CODE);
       }, async (command) => {
         if (command === 'status') return gateway.status();
-        throw new Error(`unknown command ${command}`);
+        throw new InvalidInputError(explain('cli.unknownCommand', { command }));
       });
       reportReady(opts.name, { gatewayId: cfg.gatewayId, devices: status.devices.length });
       await stopped;
@@ -152,13 +152,13 @@ export function register(program: Command): void {
       } catch (err) {
         if (err instanceof InvalidInputError) throw err;
         // The operator listener closes the handshake of a client whose certificate is not an operator's.
-        process.stderr.write(`repin refused: ${o.gateway.slice(0, 200)} closed the connection (${(err as Error).message}); it accepts operator certificates only\n`);
+        process.stderr.write(`${keyedLine('cli.gateway.repinClosed', { gateway: o.gateway.slice(0, 200), ...becauseOf(err) })}\n`);
         process.exitCode = 1;
         return;
       }
       const body = (r.json ?? {}) as { error?: string; from?: string; address?: string; revision?: number; identified?: boolean };
       if (r.status !== 200) {
-        process.stderr.write(`repin refused (HTTP ${r.status}): ${refusalReason(body, 'no reason given')}\n`);
+        process.stderr.write(`${keyedLine('cli.gateway.repinRefused', { status: r.status, reason: refusalReason(body, keyedLine('cli.gateway.noReasonGiven')) })}\n`);
         process.exitCode = 1;
         return;
       }

@@ -4,7 +4,7 @@
  * default $ERAB_INCIDENT_AUDIT_DIR or ./incidents-audit), created at first use.
  */
 import type { Command } from 'commander';
-import { describeError } from '../../core/errors.js';
+import { becauseOf, explain } from '../../core/errors.js';
 import { AuditLog } from '../../security/audit/log.js';
 import { readStoredVerifierKey } from '../../security/audit/store.js';
 import { openStore, type Store } from '../../store/store.js';
@@ -29,7 +29,7 @@ export async function withDesk<T>(o: DeskOpts, fn: (store: Store, audit: AuditLo
   try {
     audit = AuditLog.open({ dir, origin: tryOrigin(dir) });
   } catch (err) {
-    throw new UsageError(`--audit-dir ${dir}: ${describeError(err)}`);
+    throw new UsageError(explain('cli.audit.cannotOpen', { dir, ...becauseOf(err) }));
   }
   try {
     const store = await openStore({ url: o.db ?? (process.env.ERAB_INCIDENT_DB || 'incidents.db'), migrations: composeMigrations(incidentMigrations, leakMigrations), ignoreUnknownMigrations: true });

@@ -17,22 +17,23 @@ import { ContactRegistry } from '../../secops/notify/contacts.js';
 import { notifyMigrations } from '../../secops/notify/tables.js';
 import { RECIPIENT_ROLES, type RecipientRole } from '../../secops/notify/types.js';
 import { openStore } from '../../store/store.js';
+import { explain } from '../../core/errors.js';
 import { UsageError } from '../usage.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 
 /** An instant given with its offset (`Z` or `+09:00`), so a time is never read in the wrong zone. */
 function instant(text: string, what: string): number {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
-    throw new UsageError(`${what} must be an ISO 8601 time with its offset, e.g. 2026-12-01T10:00:00+09:00, got "${text.slice(0, 40)}"`);
+    throw new UsageError(explain('cli.incident.leakTimeForm', { what, value: text.slice(0, 40) }));
   }
   const t = Date.parse(text);
-  if (!Number.isFinite(t)) throw new UsageError(`${what} "${text}" is not a valid time`);
+  if (!Number.isFinite(t)) throw new UsageError(explain('cli.incident.leakTimeInvalid', { what, value: text }));
   return t;
 }
 
 function incidentId(text: string): number {
   const id = Number(text);
-  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`incident id must be a positive integer, got "${text.slice(0, 40)}"`);
+  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(explain('cli.incident.badId', { value: text.slice(0, 40) }));
   return id;
 }
 
@@ -57,7 +58,7 @@ export function registerLeakCommands(incident: Command): void {
     .option('--reference <text>', "the PPC's receipt or case number")
     .requiredOption('--operator <id>', 'who made it')
     .action(async (idText: string, report: string, o: DeskOpts & { at?: string; reference?: string; operator: string }) => {
-      if (!LEAK_REPORTS.includes(report as LeakReport)) throw new UsageError(`report must be one of ${LEAK_REPORTS.join(', ')}`);
+      if (!LEAK_REPORTS.includes(report as LeakReport)) throw new UsageError(explain('cli.incident.leakBadReport', { reports: LEAK_REPORTS.join(', ') }));
       const at = o.at !== undefined ? instant(o.at, '--at') : Date.now();
       const s = await withDesk(o, (store, audit) => new LeakBook(store, new IncidentBook(store, audit), audit).recordReport(incidentId(idText), report as LeakReport, { by: o.operator, at, ...(o.reference ? { reference: o.reference } : {}) }));
       process.stdout.write(`${report} report of #${s.incidentId} recorded:\n${describeLeakClock(s).map((l) => `  ${l}\n`).join('')}`);
@@ -70,12 +71,12 @@ export function registerLeakCommands(incident: Command): void {
     .option('--all', 'every contact').option('--participant <id>', 'contacts of this participant')
     .addOption(new Option('--recipient-role <role>', 'contacts with this role').choices([...RECIPIENT_ROLES]))
     .action(async (o: DeskOpts & { notifyDb: string; notifyConfig?: string; all?: boolean; participant?: string; recipientRole?: RecipientRole }) => {
-      if ([o.all, o.participant, o.recipientRole].filter((x) => x !== undefined).length !== 1) throw new UsageError('give exactly one of --all, --participant, --recipient-role');
+      if ([o.all, o.participant, o.recipientRole].filter((x) => x !== undefined).length !== 1) throw new UsageError(explain('cli.incident.leakOneFilter'));
       const notifyStore = await openStore({ url: o.notifyDb, migrations: notifyMigrations, ignoreUnknownMigrations: true });
       try {
         const config = o.notifyConfig ? loadConfig(notifyConfigSchema, { file: o.notifyConfig }) : notifyConfigSchema.parse({});
         const recipients = await new ContactRegistry(notifyStore).list({ ...(o.participant ? { participantId: o.participant } : {}), ...(o.recipientRole ? { role: o.recipientRole } : {}) });
-        if (recipients.length === 0) throw new UsageError('no contacts match: nobody would be reminded');
+        if (recipients.length === 0) throw new UsageError(explain('cli.incident.leakNoContacts'));
         const notifier = createNotifier(notifyStore, config);
         try {
           // Issued is sent: a delivery that failed is retried from the notify store (erab notify retry).

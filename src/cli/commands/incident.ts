@@ -32,6 +32,8 @@ import { ContactRegistry } from '../../secops/notify/contacts.js';
 import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
 import { notifyMigrations } from '../../secops/notify/index.js';
 import { RECIPIENT_ROLES, type RecipientRole } from '../../secops/notify/types.js';
+import { explain } from '../../core/errors.js';
+import type { ErrorKey } from '../../core/error-messages.js';
 import { UsageError } from '../usage.js';
 import { formatTable } from '../table.js';
 import { jstTime, t } from '../i18n.js';
@@ -39,9 +41,10 @@ import { registerLeakCommands } from './incident-leak.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 import { passphrase } from './pki.js';
 
-function idArg(text: string, what = 'incident id'): number {
+/** A number on the command line: an incident's (by default) or an alert's, refused with `refusal`. */
+function idArg(text: string, refusal: ErrorKey = 'cli.incident.badId'): number {
   const id = Number(text);
-  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`${what} must be a positive integer, got "${text.slice(0, 40)}"`);
+  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(explain(refusal, { value: text.slice(0, 40) }));
   return id;
 }
 
@@ -55,11 +58,11 @@ function printIncident(inc: IncidentWithTimeline): void {
 
 /** An alert from the store of the role that raised it (erab alerts list shows its number). */
 async function loadAlert(idText: string, alertsDb: string | undefined): Promise<Alert> {
-  if (!alertsDb) throw new UsageError('--alert needs --alerts-db <url> (the store of the role that raised it)');
+  if (!alertsDb) throw new UsageError(explain('cli.incident.alertsDbNeeded'));
   const store = await openStore({ url: alertsDb, migrations: detectMigrations, ignoreUnknownMigrations: true });
   try {
-    const alert = await new AlertBook(store).get(idArg(idText, 'alert id'));
-    if (!alert) throw new UsageError(`alert ${idText}: no such alert in ${alertsDb}`);
+    const alert = await new AlertBook(store).get(idArg(idText, 'cli.alerts.badId'));
+    if (!alert) throw new UsageError(explain('cli.incident.noAlert', { id: idText, db: alertsDb }));
     return alert;
   } finally {
     await store.close();
@@ -76,19 +79,19 @@ interface ActOpts extends DeskOpts {
 }
 
 async function operatorMaterial(o: ActOpts): Promise<TlsMaterial> {
-  if (!o.cert || !o.key || !o.ca) throw new UsageError('--cert, --key and --ca (your operator certificate and the CA) are needed to act on gateways');
+  if (!o.cert || !o.key || !o.ca) throw new UsageError(explain('cli.incident.tlsNeeded'));
   return TlsMaterial.fromFiles({ certFile: o.cert, keyFile: o.key, caFile: o.ca, ...(o.crl ? { crlFile: o.crl } : {}) });
 }
 
 function reasonOf(o: ActOpts, step: string): string {
-  if (!o.reason?.trim()) throw new UsageError(`${step}: --reason is needed (it is recorded at the gateway and in the audit log)`);
+  if (!o.reason?.trim()) throw new UsageError(explain('cli.incident.reasonNeeded', { step }));
   return o.reason.trim();
 }
 
 function gatewaysOf(o: ActOpts): string[] {
   const list = [...(o.gateway ?? [])];
   if (o.fleet) list.push(...loadConfig(fleetSchema, { file: o.fleet, env: {} }).gateways);
-  if (list.length === 0) throw new UsageError('give --gateway <operator URL> (repeatable) or --fleet <file with {"gateways": [...]}>');
+  if (list.length === 0) throw new UsageError(explain('cli.incident.noGateways'));
   return list;
 }
 
@@ -98,8 +101,8 @@ async function act(book: IncidentBook, incidentId: number, step: PlaybookStepNam
   let cleanup: (() => Promise<void>) | undefined;
   switch (step) {
     case 'revoke': {
-      if (!o.pki || !o.role || !o.id) throw new UsageError('revoke: --pki <dir>, --role and --id name the certificate to revoke');
-      if (!PARTICIPANT_ROLES.includes(o.role as ParticipantRole)) throw new UsageError(`--role must be one of ${PARTICIPANT_ROLES.join(', ')}`);
+      if (!o.pki || !o.role || !o.id) throw new UsageError(explain('cli.incident.revokeNeeds'));
+      if (!PARTICIPANT_ROLES.includes(o.role as ParticipantRole)) throw new UsageError(explain('cli.incident.badRole', { roles: PARTICIPANT_ROLES.join(', ') }));
       s = { step, pkiDir: o.pki, passphrase: passphrase(o), role: o.role as ParticipantRole, id: o.id, reason: o.revocationReason };
       break;
     }
@@ -108,14 +111,14 @@ async function act(book: IncidentBook, incidentId: number, step: PlaybookStepNam
       s = { step, gateways: gatewaysOf(o), material: await operatorMaterial(o), reason: reasonOf(o, step) };
       break;
     case 'quarantine':
-      if (!o.gateway?.length || !o.device) throw new UsageError('quarantine: --gateway <operator URL> and --device <id>');
+      if (!o.gateway?.length || !o.device) throw new UsageError(explain('cli.incident.quarantineNeeds'));
       s = { step, gateway: o.gateway[0]!, deviceId: o.device, material: await operatorMaterial(o), reason: reasonOf(o, step) };
       break;
     case 'notify': {
-      if (!o.notifyDb) throw new UsageError('notify: --notify-db <url> (the store holding the contacts)');
+      if (!o.notifyDb) throw new UsageError(explain('cli.incident.notifyDbNeeded'));
       const filters = [o.all, o.participant, o.site, o.recipientRole].filter((x) => x !== undefined).length;
-      if (filters !== 1) throw new UsageError('notify: give exactly one of --all, --participant, --site, --recipient-role');
-      if (o.recipientRole && !RECIPIENT_ROLES.includes(o.recipientRole as RecipientRole)) throw new UsageError(`--recipient-role must be one of ${RECIPIENT_ROLES.join(', ')}`);
+      if (filters !== 1) throw new UsageError(explain('cli.incident.notifyOneFilter'));
+      if (o.recipientRole && !RECIPIENT_ROLES.includes(o.recipientRole as RecipientRole)) throw new UsageError(explain('cli.incident.badRecipientRole', { roles: RECIPIENT_ROLES.join(', ') }));
       const store = await openStore({ url: o.notifyDb, migrations: notifyMigrations, ignoreUnknownMigrations: true });
       cleanup = () => store.close();
       const config = o.notifyConfig ? loadConfig(notifyConfigSchema, { file: o.notifyConfig }) : notifyConfigSchema.parse({});
@@ -148,7 +151,7 @@ export function register(program: Command): void {
     .addOption(new Option('--severity <s>', 'severity (default: the alert\'s)').choices([...SEVERITIES]))
     .option('--json', 'print the incident as JSON')
     .action(async (o: DeskOpts & { operator: string; alert?: string; alertsDb?: string; source?: string; title?: string; severity?: Severity; json?: boolean }) => {
-      if (o.alert === undefined && !o.title) throw new UsageError('give --alert <id> (with --alerts-db) or --title');
+      if (o.alert === undefined && !o.title) throw new UsageError(explain('cli.incident.alertOrTitle'));
       const alert = o.alert !== undefined ? await loadAlert(o.alert, o.alertsDb) : undefined;
       const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).open({
         by: o.operator, ...(o.title ? { title: o.title } : {}), ...(o.severity ? { severity: o.severity } : {}), ...(alert ? { alert } : {}), ...(o.source ? { alertSource: o.source } : {}),
@@ -216,7 +219,7 @@ export function register(program: Command): void {
     .requiredOption('--operator <id>', 'who decides it')
     .option('--reason <text>', 'why')
     .action(async (idText: string, status: string, o: DeskOpts & { operator: string; reason?: string }) => {
-      if (!INCIDENT_STATUSES.includes(status as IncidentStatus)) throw new UsageError(`status must be one of ${INCIDENT_STATUSES.join(', ')}`);
+      if (!INCIDENT_STATUSES.includes(status as IncidentStatus)) throw new UsageError(explain('cli.incident.badStatus', { statuses: INCIDENT_STATUSES.join(', ') }));
       const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).setStatus(idArg(idText), status as IncidentStatus, o.operator, o.reason));
       process.stdout.write(`#${inc.id} is ${inc.status}\n`);
     });
@@ -251,7 +254,7 @@ export function register(program: Command): void {
     .option('--site <id>', 'notify: contacts of this site').option('--recipient-role <role>', `notify: contacts with this role (${RECIPIENT_ROLES.join(', ')}); a TSO or retailer is reached by --participant`)
     .option('--message <text>', 'notify: a message added to the notice')
     .action(async (idText: string, step: string, o: ActOpts) => {
-      if (!PLAYBOOK_STEPS.includes(step as PlaybookStepName)) throw new UsageError(`step must be one of ${PLAYBOOK_STEPS.join(', ')}`);
+      if (!PLAYBOOK_STEPS.includes(step as PlaybookStepName)) throw new UsageError(explain('cli.incident.badStep', { steps: PLAYBOOK_STEPS.join(', ') }));
       await withDesk(o, (store, audit) => act(new IncidentBook(store, audit), idArg(idText), step as PlaybookStepName, o));
     });
 

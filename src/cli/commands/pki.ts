@@ -18,7 +18,7 @@
 import { Command, Option } from 'commander';
 import { integerIn } from '../option-values.js';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { explain, InvalidInputError } from '../../core/errors.js';
+import { ErabError, explain, InvalidInputError } from '../../core/errors.js';
 import { PARTICIPANT_ROLES, parseParticipant } from '../../security/identity.js';
 import { CERTIFICATE_USAGES, DEFAULT_PKI_DIR, REVOCATION_REASONS, initCa, toPkcs12, checkPkcs12Passphrase, type CertificateUsage, openPki, type KeyAlgorithm, type RevocationReason, type StoredCertificate } from '../../security/pki/index.js';
 import { UsageError } from '../usage.js';
@@ -65,7 +65,8 @@ function participantArgs(o: { role?: string; id?: string }): { role: string; id:
   try {
     return parseParticipant(o.role, o.id);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // A usage problem (exit 2) in the words of identity.ts, in the CLI's language when keyed.
+    throw new UsageError(err instanceof ErabError && err.key ? explain(err.key, err.params) : (err as Error).message);
   }
 }
 

@@ -19,16 +19,17 @@ import { AuditLog } from '../../security/audit/log.js';
 import { readTextFile } from '../../security/pki/pem.js';
 import { loadSigner, packUnsigned, signUnsigned, verifyPackageFile } from '../../secops/updates/packaging.js';
 import { checkReleaseIntegrity, writeReleaseManifest } from '../../secops/updates/release.js';
+import { explain } from '../../core/errors.js';
 import { UsageError } from '../usage.js';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 function targetOf(o: { target: string; class?: string; maker?: string; product?: string; gateway?: string[] }): UpdateTarget {
   if (o.target === 'device') {
-    if (o.gateway) throw new UsageError('--gateway belongs to --target config; a device package goes to every gateway with a matching device');
+    if (o.gateway) throw new UsageError(explain('cli.update.gatewayForConfig'));
     return { kind: 'device', ...(o.class ? { deviceClass: o.class } : {}), ...(o.maker ? { makerCode: o.maker.toUpperCase() } : {}), ...(o.product ? { productCode: o.product } : {}) };
   }
-  if (o.class || o.maker || o.product) throw new UsageError('--class, --maker and --product belong to --target device');
+  if (o.class || o.maker || o.product) throw new UsageError(explain('cli.update.deviceFilters'));
   return { kind: o.target === 'software' ? 'software' : 'config', ...(o.gateway ? { gatewayIds: o.gateway } : {}) };
 }
 
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'unsigned package to write')
     .action((o: { id: string; packageVersion: string; target: string; class?: string; maker?: string; product?: string; gateway?: string[]; description?: string; file?: string[]; tree?: string; out: string }) => {
       if (o.target === 'software' ? o.tree === undefined || o.file !== undefined : o.file === undefined || o.tree !== undefined) {
-        throw new UsageError(o.target === 'software' ? '--target software packs a release folder: give --tree <dir> (and no --file)' : `--target ${o.target} packs files: give --file <path> (and no --tree)`);
+        throw new UsageError(o.target === 'software' ? explain('cli.update.softwareNeedsTree') : explain('cli.update.filesNeedFile', { target: o.target }));
       }
       const { text, manifest } = packUnsigned({ packageId: o.id, version: o.packageVersion, target: targetOf(o), ...(o.description ? { description: o.description } : {}) }, o.tree !== undefined ? { tree: o.tree } : o.file!);
       writeFileSync(o.out, text);
