@@ -225,6 +225,11 @@ test('erab aggregator (the operator console), device, update, compliance and pki
         en: '--class, --maker and --product belong to --target device',
       },
       // erab compliance: the profile.
+      {
+        args: ['compliance', 'status'],
+        ja: 'コンプライアンスのプロファイルに誤りがあります: participant: 必須の項目がありません（オブジェクト）、roles: 必須の項目がありません（配列）（--profile か、--participant と --role を指定してください）',
+        en: 'compliance profile: participant: Invalid input: expected object, received undefined; roles: Invalid input: expected array, received undefined (give --profile or --participant and --role)',
+      },
       { args: ['compliance', 'status', '--demo', base, '--profile', join(base, 'profile.json')], ja: '--profile か --demo のどちらか一方を指定してください', en: 'give either --profile or --demo' },
       // erab pki: the participant named by --role and --id (refused input, exit 2 as a usage problem).
       {

@@ -73,7 +73,7 @@ export function resolveProfile(o: ProfileOpts): ComplianceProfile {
   if (!r.success) {
     const problems = r.error.issues.map((i) => ({ path: i.path.join('.') || '(profile)', rule: issueRule(i) }));
     throw new UsageError(explain('cli.compliance.profileInvalid', {
-      problems: problems.map((p) => `${p.path}: ${p.rule.en}`).join('; '), problemsJa: problems.map((p) => `${p.path}: ${p.rule.ja}`).join('; '),
+      problems: problems.map((p) => `${p.path}: ${p.rule.en}`).join('; '), problemsJa: problems.map((p) => `${p.path}: ${p.rule.ja}`).join('、'),
     }));
   }
   return r.data;
