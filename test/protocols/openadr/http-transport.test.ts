@@ -46,14 +46,15 @@ describe('OpenADR HTTPS transport time limits', () => {
   it('a VTN that answers after longer than the handshake limit, within the request limit, is waited for, on a new and on a reused connection', async () => {
     const { server } = createMutualTlsServer({ material: await pki.material('vtn'), profile: 'R4', audit: new MemoryAuditSink(), allowList: { participants: ['gateway:GW1'] } }, (req, res) => {
       req.resume();
-      req.on('end', () => setTimeout(() => res.end('<ok/>'), 700));
+      req.on('end', () => setTimeout(() => res.end('<ok/>'), 2500));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const transport = httpsTransport(`https://127.0.0.1:${port}`, {
       tls: clientTlsOptions(await pki.material('ven'), 'R4', { checkHostname: false, expect: { role: 'aggregator', id: 'AGG1' } }),
-      timeoutMs: 5000,
-      handshakeTimeoutMs: 300,
+      // A handshake well inside its limit even on a loaded machine; an answer well past it.
+      timeoutMs: 10_000,
+      handshakeTimeoutMs: 1500,
       maxSockets: 1,
     });
     try {
