@@ -27,6 +27,8 @@ interface Case {
   args: (dir: string) => string[];
   setup?: (dir: string) => string[][];
   files?: (dir: string) => Record<string, string>;
+  /** Anything else the run's folder needs first (a store written by the test itself). */
+  prepare?: (dir: string) => Promise<void>;
   /** The whole stdout, or a pattern it must match. */
   ja: string | RegExp | ((dir: string) => string);
   en: string | RegExp | ((dir: string) => string);
@@ -39,6 +41,7 @@ async function check(base: string, cases: Case[]): Promise<void> {
     const dir = join(base, `run-${n++}`);
     mkdirSync(dir);
     for (const [name, content] of Object.entries(c.files?.(dir) ?? {})) writeFileSync(join(dir, name), content);
+    await c.prepare?.(dir);
     for (const s of c.setup?.(dir) ?? []) {
       const r = await erab(s, 'C.UTF-8');
       assert.equal(r.code, 0, `setup erab ${s.join(' ')}: ${r.err}`);
@@ -93,6 +96,32 @@ test('erab update pack: its line in ja and en', { timeout: 120_000 }, async () =
       files: () => ({ 'site.json': '{"poll":30}\n' }),
       ja: (dir) => `site-config@1.2.0 をまとめました（ファイル 1 個、署名なし）: ${join(dir, 'pkg.json')}\n`,
       en: (dir) => `packed site-config@1.2.0 (1 file(s), unsigned): ${join(dir, 'pkg.json')}\n`,
+    }]);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('erab alerts ack: its line in ja and en', { timeout: 120_000 }, async () => {
+  const { openStore } = await import('../../src/store/store.js');
+  const { AlertBook, detectMigrations } = await import('../../src/secops/detect/alerts.js');
+  const { loadRules } = await import('../../src/secops/detect/rules.js');
+  const rule = loadRules()[0]!;
+  const base = mkdtempSync(join(tmpdir(), 'erab-out-lang-alerts-'));
+  try {
+    await check(base, [{
+      args: (dir) => ['alerts', 'ack', '1', '--operator', 'op-sato', '--db', join(dir, 'agg.db')],
+      // One open alert in the run's store, as a role's detection records it.
+      prepare: async (dir) => {
+        const store = await openStore({ url: join(dir, 'agg.db'), migrations: detectMigrations });
+        try {
+          await new AlertBook(store).record(store.db, { rule, key: 'peer:R4-X', time: Date.now(), evidence: [], summary: 'a rogue peer' }, Date.now());
+        } finally {
+          await store.close();
+        }
+      },
+      ja: `アラート #1（${rule.id}、peer:R4-X）を op-sato として確認しました。動作中のロールが次の検知の際に監査ログに記録します\n`,
+      en: `acknowledged #1 (${rule.id}, peer:R4-X) as op-sato; to be audited by the running role at its next detection pass\n`,
     }]);
   } finally {
     rmSync(base, { recursive: true, force: true });
