@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { explain, InvalidInputError } from '../core/errors.js';
 import { IDS } from '../roles/demo/layout.js';
 import { complianceProfileSchema, type ComplianceProfile } from './profile.js';
 
@@ -12,7 +13,7 @@ export function demoProfile(dir: string, opts: { participant?: string; kubun?: '
   const id = opts.participant ?? IDS.aggregators[0];
   const tsoLike = id === IDS.tso ? 'tso' : id === IDS.retailer ? 'retailer' : undefined;
   const configFile = join(dir, tsoLike ?? id, 'config.json');
-  if (!existsSync(configFile)) throw new Error(`${configFile} not found: is ${dir} an erab demo work folder with participant ${id}?`);
+  if (!existsSync(configFile)) throw new InvalidInputError(explain('compliance.demoNotFound', { file: configFile, dir, id }));
   const cfg = JSON.parse(readFileSync(configFile, 'utf8')) as { tls?: { keyFile?: string; certFile?: string } };
   return complianceProfileSchema.parse({
     participant: { id, name: `erab demo ${id}` },

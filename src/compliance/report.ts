@@ -5,6 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { explain, InvalidInputError } from '../core/errors.js';
 import type { Assessment } from './assess.js';
 import type { ComplianceProfile } from './profile.js';
 import type { Summary } from './summary.js';
@@ -43,7 +44,7 @@ ${rows}
 /** Signs `data` with the participant's private key (ECDSA over SHA-256, DER); returns base64. */
 export function signReport(data: Buffer, keyPem: string): string {
   const key = createPrivateKey(keyPem);
-  if (key.asymmetricKeyType !== 'ec') throw new Error(`report signing key must be an ECDSA key, got ${key.asymmetricKeyType}`);
+  if (key.asymmetricKeyType !== 'ec') throw new InvalidInputError(explain('compliance.signingKeyNotEc', { type: String(key.asymmetricKeyType) }));
   return sign('sha256', data, key).toString('base64');
 }
 

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { AuditLog } from '../security/audit/log.js';
 import type { AuditSink } from '../core/audit-port.js';
+import { explain, inBoth, PolicyRefusedError } from '../core/errors.js';
+import type { ErrorKey, ErrorParams } from '../core/error-messages.js';
 import { openStore, type Store } from '../store/store.js';
 import type { TlsProfile } from '../security/tls/profiles.js';
 import { assess, type Assessment } from './assess.js';
@@ -60,25 +62,29 @@ export class ComplianceService {
    */
   async decide(d: DecisionInput): Promise<number> {
     const control = allControls().find((c) => c.id === d.controlId);
-    const refuse = (why: string): never => {
-      this.audit.append({ actor: { kind: 'operator', id: d.approver }, action: 'compliance.decide', target: d.controlId, outcome: 'refused', reason: why });
-      throw new Error(`decision on ${d.controlId} refused: ${why}`);
+    // The rule broken, in both languages; the audit log keeps the English one.
+    const refuse = (rule: Extract<ErrorKey, `compliance.decision.${string}`>, params: ErrorParams = {}): never => {
+      const why = inBoth(rule, params);
+      this.audit.append({ actor: { kind: 'operator', id: d.approver }, action: 'compliance.decide', target: d.controlId, outcome: 'refused', reason: why.en });
+      throw new PolicyRefusedError(explain('compliance.decisionRefused', { control: d.controlId, why: why.en, whyJa: why.ja }));
     };
-    if (!control) refuse('no such control in the catalogs');
+    if (!control) refuse('compliance.decision.noControl');
     if (!applicableControls(this.profile).some((c) => c.id === d.controlId)) {
-      const scope = `roles ${this.profile.roles.join(', ')}${this.profile.kubun ? `, 区分${this.profile.kubun}` : ', no 区分 declared'}`;
-      refuse(`it does not apply to this operator (${scope}; it is for ${control!.actors.length ? control!.actors.join(', ') : 'operators with a 区分'})`);
+      const actors = control!.actors.length ? { actors: control!.actors.join(', '), actorsJa: control!.actors.join('、') } : (({ en, ja }) => ({ actors: en, actorsJa: ja }))(inBoth('compliance.decision.kubunOperators'));
+      const roles = this.profile.roles.join(', ');
+      if (this.profile.kubun) refuse('compliance.decision.notApplicable', { roles, kubun: this.profile.kubun, ...actors });
+      else refuse('compliance.decision.notApplicableNoKubun', { roles, ...actors });
     }
-    if (!DECISION_KINDS.includes(d.kind)) refuse(`kind must be one of ${DECISION_KINDS.join(', ')}`);
-    if (!d.approver.trim()) refuse('an approver is required');
-    if (d.reviewAt <= d.decidedAt) refuse('the review date must be after the decision date');
+    if (!DECISION_KINDS.includes(d.kind)) refuse('compliance.decision.badKind', { kinds: DECISION_KINDS.join(', ') });
+    if (!d.approver.trim()) refuse('compliance.decision.noApprover');
+    if (d.reviewAt <= d.decidedAt) refuse('compliance.decision.reviewBeforeDecision');
     if (d.kind === 'not-adopted') {
-      if (!d.reason?.trim()) refuse('a 推奨 item not adopted needs its reason (自家用GL: 検討した際の記録)');
+      if (!d.reason?.trim()) refuse('compliance.decision.noReason');
       const levels = [control!.level, ...(this.profile.kubun && control!.levelByKubun ? [control!.levelByKubun[this.profile.kubun]] : [])];
-      if (levels.includes('勧告')) refuse('a 勧告 item cannot be not adopted; record a compensating control or implement it');
+      if (levels.includes('勧告')) refuse('compliance.decision.kankokuNotAdopted');
     }
-    if (d.kind === 'implemented-by-process' && !d.reference?.trim()) refuse('implemented-by-process needs a reference to the procedure document');
-    if (d.kind === 'compensating-control' && !d.compensating?.trim()) refuse('compensating-control needs a description of the compensating control');
+    if (d.kind === 'implemented-by-process' && !d.reference?.trim()) refuse('compliance.decision.noReference');
+    if (d.kind === 'compensating-control' && !d.compensating?.trim()) refuse('compliance.decision.noCompensating');
     const id = await recordDecision(this.store.db, { ...d, reference: d.reference, reason: d.reason, compensating: d.compensating, recordedAt: this.now() });
     this.audit.append({
       actor: { kind: 'operator', id: d.approver }, action: 'compliance.decide', target: d.controlId, outcome: 'success',

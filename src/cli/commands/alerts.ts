@@ -76,8 +76,8 @@ export function register(program: Command): void {
       const audit = auditDir !== undefined ? tryOpenAudit(auditDir) : undefined;
       try {
         const a = await withAlerts(opts.db ?? DEFAULT_DB(), (b) => b.acknowledge(id, opts.operator, opts.note, audit));
-        const where = audit ? `audited in ${auditDir}` : 'to be audited by the running role at its next detection pass';
-        process.stdout.write(`acknowledged #${a.id} (${a.ruleId}, ${a.key}) as ${opts.operator}; ${where}\n`);
+        const where = audit ? t('alerts.auditedIn', { dir: auditDir! }) : t('alerts.auditedLater');
+        process.stdout.write(`${t('alerts.acknowledged', { id: a.id, rule: a.ruleId, key: a.key, operator: opts.operator, where })}\n`);
       } finally {
         audit?.close();
       }

@@ -20,6 +20,7 @@ import { Option, type Command } from 'commander';
 import { becauseOf, explain } from '../../core/errors.js';
 import { IDS } from '../../roles/demo/layout.js';
 import { DRILL_SCENARIOS, getDrill, IncidentBook, listDrills, runDrill, saveDrill, type DrillScenario, type DrillTarget } from '../../secops/incidents/index.js';
+import { t } from '../i18n.js';
 import { UsageError } from '../usage.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 import { passphrase } from './pki.js';
@@ -148,8 +149,8 @@ export function register(program: Command): void {
       writeFileSync(out, `${JSON.stringify({ id: drillId, ...record }, null, 2)}\n`);
       if (o.json) process.stdout.write(`${JSON.stringify({ id: drillId, ...record }, null, 2)}\n`);
       else {
-        for (const c of record.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}\n`);
-        process.stdout.write(`drill #${drillId} ${scenario} against ${target.participant}: ${record.passed ? 'PASSED' : 'FAILED'}; record ${out}\n`);
+        for (const c of record.checks) process.stdout.write(`${t(c.ok ? 'drill.checkOk' : 'drill.checkFailed', { name: c.name, detail: c.detail })}\n`);
+        process.stdout.write(`${t('drill.result', { id: drillId, scenario, target: target.participant, verdict: t(record.passed ? 'drill.passed' : 'drill.failed'), file: out })}\n`);
       }
       if (!record.passed) process.exitCode = 1;
     });
@@ -160,7 +161,7 @@ export function register(program: Command): void {
     .action(async (o: DeskOpts & { json?: boolean }) => {
       const list = await withDesk(o, (store) => listDrills(store));
       if (o.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      else process.stdout.write(list.length === 0 ? 'no drills\n' : `${list.map((d) => `#${d.id} ${new Date(d.startedAt).toISOString()} ${d.scenario} → ${d.target}: ${d.passed ? 'passed' : 'FAILED'}`).join('\n')}\n`);
+      else process.stdout.write(list.length === 0 ? `${t('drill.none')}\n` : `${list.map((d) => t('drill.listLine', { id: d.id, at: new Date(d.startedAt).toISOString(), scenario: d.scenario, target: d.target, verdict: t(d.passed ? 'drill.listPassed' : 'drill.listFailed') })).join('\n')}\n`);
     });
 
   deskOptions(drill.command('show'))

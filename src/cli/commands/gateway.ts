@@ -20,6 +20,7 @@ import { integerIn, numberIn } from '../option-values.js';
 import { existsSync } from 'node:fs';
 import { InvalidInputError, becauseOf, explain } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
+import { t } from '../i18n.js';
 import { keyedLine, refusalReason } from '../failure.js';
 import { createLogger } from '../../core/logger.js';
 import { syslogTarget } from '../../security/audit/config.js';
@@ -162,6 +163,6 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(`${o.device} repinned from ${body.from ?? '?'} to ${body.address ?? o.address} (revision ${body.revision ?? '?'})${body.identified ? '; identified there' : '; not yet answering there'}\n`);
+      process.stdout.write(`${t(body.identified ? 'gateway.repinned' : 'gateway.repinnedNotYet', { device: o.device, from: body.from ?? '?', to: body.address ?? o.address, revision: body.revision ?? '?' })}\n`);
     });
 }

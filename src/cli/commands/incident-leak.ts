@@ -11,7 +11,9 @@
  */
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../core/config.js';
-import { IncidentBook, LeakBook, LEAK_REPORTS, describeLeakClock, leakReminderNotice, type LeakReport } from '../../secops/incidents/index.js';
+import { IncidentBook, LeakBook, LEAK_REPORTS, leakReminderNotice, type LeakReport, type LeakStatus } from '../../secops/incidents/index.js';
+import { formatJst } from '../../core/jst.js';
+import { t } from '../i18n.js';
 import { createNotifier, notifyConfigSchema } from '../../secops/notify/config.js';
 import { ContactRegistry } from '../../secops/notify/contacts.js';
 import { notifyMigrations } from '../../secops/notify/tables.js';
@@ -31,6 +33,25 @@ function instant(text: string, what: string): number {
   return t;
 }
 
+/**
+ * The leak's clock, one line per deadline, in the CLI's language.
+ * @example leakClockLines(s) // ['速報 preliminary (3 days): due 2026-12-04T00:00:00+09:00 — 61 h left', …]
+ */
+export function leakClockLines(s: LeakStatus): string[] {
+  const label = {
+    'preliminary-target': t('incident.leak.preliminaryTarget'), 'preliminary-limit': t('incident.leak.preliminaryLimit'),
+    final: t('incident.leak.final', { days: s.unauthorisedPurpose ? 60 : 30 }),
+  } as const;
+  return s.deadlines.map((d) => {
+    const when = d.state === 'reported' ? t('incident.leak.reported', { at: formatJst(s.reported[d.report]!) })
+      : d.state === 'overdue' ? t('incident.leak.overdue', { hours: Math.ceil(-d.remainingMs / 3_600_000) })
+        : t('incident.leak.left', { hours: Math.floor(d.remainingMs / 3_600_000) });
+    return t('incident.leak.deadline', { label: label[d.name], due: formatJst(d.due), when });
+  });
+}
+
+const reportJa = (report: LeakReport): string => (report === 'preliminary' ? '速報' : '確報');
+
 function incidentId(text: string): number {
   const id = Number(text);
   if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(explain('cli.incident.badId', { value: text.slice(0, 40) }));
@@ -47,7 +68,7 @@ export function registerLeakCommands(incident: Command): void {
     .action(async (idText: string, o: DeskOpts & { knownAt: string; unauthorisedPurpose?: boolean; operator: string }) => {
       const knownAt = instant(o.knownAt, '--known-at');
       const s = await withDesk(o, (store, audit) => new LeakBook(store, new IncidentBook(store, audit), audit).declare(incidentId(idText), { by: o.operator, discoveredAt: knownAt, unauthorisedPurpose: o.unauthorisedPurpose ?? false }));
-      process.stdout.write(`#${s.incidentId} is a personal-data leak; reports to the PPC:\n${describeLeakClock(s).map((l) => `  ${l}\n`).join('')}`);
+      process.stdout.write(`${t('incident.leak.declared', { id: s.incidentId })}\n${leakClockLines(s).map((l) => `  ${l}\n`).join('')}`);
     });
 
   deskOptions(incident.command('leak-report'))
@@ -61,7 +82,7 @@ export function registerLeakCommands(incident: Command): void {
       if (!LEAK_REPORTS.includes(report as LeakReport)) throw new UsageError(explain('cli.incident.leakBadReport', { reports: LEAK_REPORTS.join(', ') }));
       const at = o.at !== undefined ? instant(o.at, '--at') : Date.now();
       const s = await withDesk(o, (store, audit) => new LeakBook(store, new IncidentBook(store, audit), audit).recordReport(incidentId(idText), report as LeakReport, { by: o.operator, at, ...(o.reference ? { reference: o.reference } : {}) }));
-      process.stdout.write(`${report} report of #${s.incidentId} recorded:\n${describeLeakClock(s).map((l) => `  ${l}\n`).join('')}`);
+      process.stdout.write(`${t('incident.leak.recorded', { id: s.incidentId, report, reportJa: reportJa(report as LeakReport) })}\n${leakClockLines(s).map((l) => `  ${l}\n`).join('')}`);
     });
 
   deskOptions(incident.command('leak-remind'))
@@ -81,7 +102,7 @@ export function registerLeakCommands(incident: Command): void {
         try {
           // Issued is sent: a delivery that failed is retried from the notify store (erab notify retry).
           const sent = await withDesk(o, (store, audit) => new LeakBook(store, new IncidentBook(store, audit), audit).remind(Date.now(), (r) => notifier.notifyAll(leakReminderNotice(r), recipients, { kind: 'system', id: 'leak-clock' })));
-          process.stdout.write(sent.length === 0 ? 'no reminder due\n' : `${sent.map((r) => `#${r.incident.id} ${r.deadline.name} due ${new Date(r.deadline.due).toISOString()}${r.beforeMs === 0 ? ' (overdue)' : ''}: reminded`).join('\n')}\n`);
+          process.stdout.write(sent.length === 0 ? `${t('incident.leak.noReminder')}\n` : `${sent.map((r) => t(r.beforeMs === 0 ? 'incident.leak.remindedOverdue' : 'incident.leak.reminded', { id: r.incident.id, deadline: r.deadline.name, due: new Date(r.deadline.due).toISOString() })).join('\n')}\n`);
         } finally {
           await notifier.close();
         }

@@ -25,7 +25,7 @@ import { TlsMaterial } from '../../security/tls.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, detectMigrations, type Alert } from '../../secops/detect/alerts.js';
 import {
-  buildReport, describeLeakClock, IncidentBook, INCIDENT_STATUSES, LeakBook, PLAYBOOK_STEPS, renderReportHtml, runStep, SEVERITIES,
+  buildReport, IncidentBook, INCIDENT_STATUSES, LeakBook, PLAYBOOK_STEPS, renderReportHtml, runStep, SEVERITIES,
   type IncidentStatus, type IncidentWithTimeline, type PlaybookStep, type PlaybookStepName, type Severity,
 } from '../../secops/incidents/index.js';
 import { ContactRegistry } from '../../secops/notify/contacts.js';
@@ -37,7 +37,7 @@ import type { ErrorKey } from '../../core/error-messages.js';
 import { UsageError } from '../usage.js';
 import { formatTable } from '../table.js';
 import { jstTime, t } from '../i18n.js';
-import { registerLeakCommands } from './incident-leak.js';
+import { leakClockLines, registerLeakCommands } from './incident-leak.js';
 import { deskOptions, withDesk, type DeskOpts } from './incident-desk.js';
 import { passphrase } from './pki.js';
 
@@ -131,7 +131,7 @@ async function act(book: IncidentBook, incidentId: number, step: PlaybookStepNam
   }
   try {
     const e = await runStep(book, incidentId, o.operator, s);
-    process.stdout.write(`${e.details.outcome === 'success' ? 'done' : 'FAILED'}: ${e.summary}\n`);
+    process.stdout.write(`${t(e.details.outcome === 'success' ? 'incident.stepDone' : 'incident.stepFailed', { summary: e.summary })}\n`);
     if (e.details.outcome !== 'success') process.exitCode = 1;
   } finally {
     await cleanup?.();
@@ -187,7 +187,7 @@ export function register(program: Command): void {
       if (o.json) process.stdout.write(`${JSON.stringify(leak ? { ...inc, leak } : inc, null, 2)}\n`);
       else {
         printIncident(inc);
-        if (leak) process.stdout.write(`  personal-data leak — reports to the PPC:\n${describeLeakClock(leak).map((l) => `    ${l}\n`).join('')}`);
+        if (leak) process.stdout.write(`  ${t('incident.leak.shown')}\n${leakClockLines(leak).map((l) => `    ${l}\n`).join('')}`);
       }
     });
 
@@ -197,7 +197,7 @@ export function register(program: Command): void {
     .requiredOption('--operator <id>', 'who writes it')
     .action(async (idText: string, text: string, o: DeskOpts & { operator: string }) => {
       const e = await withDesk(o, (store, audit) => new IncidentBook(store, audit).note(idArg(idText), o.operator, text));
-      process.stdout.write(`noted (#${e.id})\n`);
+      process.stdout.write(`${t('incident.noted', { id: e.id })}\n`);
     });
 
   deskOptions(incident.command('add-alert'))
@@ -210,7 +210,7 @@ export function register(program: Command): void {
     .action(async (idText: string, o: DeskOpts & { alert: string; alertsDb: string; source?: string; operator: string }) => {
       const alert = await loadAlert(o.alert, o.alertsDb);
       const e = await withDesk(o, (store, audit) => new IncidentBook(store, audit).addAlert(idArg(idText), o.operator, alert, o.source));
-      process.stdout.write(`added (#${e.id}): ${e.summary}\n`);
+      process.stdout.write(`${t('incident.added', { id: e.id, summary: e.summary })}\n`);
     });
 
   deskOptions(incident.command('status'))
@@ -221,7 +221,7 @@ export function register(program: Command): void {
     .action(async (idText: string, status: string, o: DeskOpts & { operator: string; reason?: string }) => {
       if (!INCIDENT_STATUSES.includes(status as IncidentStatus)) throw new UsageError(explain('cli.incident.badStatus', { statuses: INCIDENT_STATUSES.join(', ') }));
       const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).setStatus(idArg(idText), status as IncidentStatus, o.operator, o.reason));
-      process.stdout.write(`#${inc.id} is ${inc.status}\n`);
+      process.stdout.write(`${t('incident.statusNow', { id: inc.id, status: inc.status })}\n`);
     });
 
   deskOptions(incident.command('close'))
@@ -231,7 +231,7 @@ export function register(program: Command): void {
     .option('--reason <text>', 'why')
     .action(async (idText: string, o: DeskOpts & { operator: string; reason?: string }) => {
       const inc = await withDesk(o, (store, audit) => new IncidentBook(store, audit).setStatus(idArg(idText), 'closed', o.operator, o.reason));
-      process.stdout.write(`#${inc.id} is ${inc.status}\n`);
+      process.stdout.write(`${t('incident.statusNow', { id: inc.id, status: inc.status })}\n`);
     });
 
   deskOptions(incident.command('act'))
@@ -275,7 +275,7 @@ export function register(program: Command): void {
       if (o.json) writeFileSync(o.json, json);
       else if (!o.html) process.stdout.write(json);
       if (o.html) writeFileSync(o.html, renderReportHtml(report, o.lang));
-      if (o.json || o.html) process.stdout.write(`report of #${report.incident.id} written${o.json ? `: ${o.json}` : ''}${o.html ? ` ${o.html}` : ''}\n`);
+      if (o.json || o.html) process.stdout.write(`${t('incident.reportWritten', { id: report.incident.id, files: `${o.json ? `: ${o.json}` : ''}${o.html ? ` ${o.html}` : ''}` })}\n`);
     });
 
   registerLeakCommands(incident);

@@ -20,6 +20,7 @@ import { readTextFile } from '../../security/pki/pem.js';
 import { loadSigner, packUnsigned, signUnsigned, verifyPackageFile } from '../../secops/updates/packaging.js';
 import { checkReleaseIntegrity, writeReleaseManifest } from '../../secops/updates/release.js';
 import { explain } from '../../core/errors.js';
+import { t } from '../i18n.js';
 import { UsageError } from '../usage.js';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -56,7 +57,7 @@ export function register(program: Command): void {
       }
       const { text, manifest } = packUnsigned({ packageId: o.id, version: o.packageVersion, target: targetOf(o), ...(o.description ? { description: o.description } : {}) }, o.tree !== undefined ? { tree: o.tree } : o.file!);
       writeFileSync(o.out, text);
-      process.stdout.write(`packed ${manifest.packageId}@${manifest.version} (${manifest.files.length} file(s), unsigned): ${o.out}\n`);
+      process.stdout.write(`${t('update.packed', { id: manifest.packageId, version: manifest.version, files: manifest.files.length, out: o.out })}\n`);
     });
 
   up.command('sign')
@@ -68,7 +69,7 @@ export function register(program: Command): void {
     .action((o: { in: string; cert: string; key: string; out: string }) => {
       const text = signUnsigned(readTextFile(o.in, 'unsigned package'), loadSigner(o.cert, o.key), o.in);
       writeFileSync(o.out, text);
-      process.stdout.write(`signed: ${o.out}\n`);
+      process.stdout.write(`${t('update.signed', { out: o.out })}\n`);
     });
 
   up.command('verify')
@@ -80,7 +81,7 @@ export function register(program: Command): void {
     .action(async (o: { in: string; ca: string; crl?: string; aggregator: string }) => {
       const pkg = await verifyPackageFile(readTextFile(o.in, 'update package'), { caFile: o.ca, crlFile: o.crl, aggregatorId: o.aggregator }, o.in);
       const m = pkg.manifest;
-      process.stdout.write(`valid: ${m.packageId}@${m.version} for ${JSON.stringify(m.target)}, signed by ${pkg.signer.role}:${pkg.signer.id} (serial ${pkg.signer.serial}), ${m.files.length} file(s), sha256 ${pkg.sha256}\n`);
+      process.stdout.write(`${t('update.valid', { id: m.packageId, version: m.version, target: JSON.stringify(m.target), signer: `${pkg.signer.role}:${pkg.signer.id}`, serial: pkg.signer.serial, files: m.files.length, sha256: pkg.sha256 })}\n`);
     });
 
   up.command('publish')
@@ -97,7 +98,7 @@ export function register(program: Command): void {
       const audit = AuditLog.open({ dir: join(o.dir, 'audit'), origin: `erab/aggregator-${o.aggregator}/updates/audit` });
       try {
         const offer = new UpdateOffers({ dir: o.dir, audit, aggregatorId: o.aggregator }).publish(pkg, text, o.gateway);
-        process.stdout.write(`published ${offer.packageId}@${offer.version} to ${o.gateway?.join(', ') ?? 'every gateway'} (sha256 ${offer.sha256})\n`);
+        process.stdout.write(`${t('update.published', { id: offer.packageId, version: offer.version, gateways: o.gateway?.join(', ') ?? t('update.everyGateway'), sha256: offer.sha256 })}\n`);
       } finally {
         audit.close();
       }
@@ -112,13 +113,13 @@ export function register(program: Command): void {
     .option('--ship-ca <file>', 'CA certificate to ship as dist/release-ca.pem (else set ERAB_RELEASE_CA_FILE where it runs)')
     .action((o: { signCert: string; signKey: string; root: string; shipCa?: string }) => {
       const r = writeReleaseManifest(o.root, loadSigner(o.signCert, o.signKey), o.shipCa ? readFileSync(o.shipCa, 'utf8') : undefined);
-      process.stdout.write(`release manifest of ${r.files} file(s): ${r.manifestFile}\nsignature: ${r.signatureFile}\n`);
+      process.stdout.write(`${t('update.releaseManifest', { files: r.files, manifest: r.manifestFile, signature: r.signatureFile })}\n`);
     });
   rel.command('verify')
     .description('check the installed tree against its signed release manifest')
     .option('--root <dir>', 'installed tree', '.')
     .action((o: { root: string }) => {
       const r = checkReleaseIntegrity(o.root, { env: { ...process.env, ERAB_ALLOW_MODIFIED_CODE: '' } });
-      process.stdout.write(r.checked ? `intact: erab ${r.version}, ${r.files} file(s), signed by ${r.signer}\n` : `${r.reason}\n`);
+      process.stdout.write(r.checked ? `${t('update.intact', { version: r.version, files: r.files, signer: r.signer })}\n` : `${r.reason}\n`);
     });
 }

@@ -59,12 +59,66 @@ export const en = {
     none: 'No alerts.',
     col: { id: 'no.', raised: 'last (JST)', severity: 'severity', rule: 'rule', status: 'status', source: 'key', summary: 'summary' },
     rulesCol: { id: 'rule', kind: 'kind', severity: 'severity', description: 'description', guideline: 'guideline' },
+    acknowledged: 'acknowledged #{{id}} ({{rule}}, {{key}}) as {{operator}}; {{where}}',
+    auditedIn: 'audited in {{dir}}',
+    auditedLater: 'to be audited by the running role at its next detection pass',
   },
   incident: {
     none: 'No incidents.',
     col: { id: 'no.', status: 'status', severity: 'severity', title: 'title', opened: 'opened (JST)', by: 'by' },
     header: '#{{id}} [{{status}}] {{severity}}{{drill}} {{title}} (opened {{opened}} by {{by}})',
     drill: ' DRILL',
+    /** A playbook step's outcome; `summary` is the timeline's record of it (kept as written). */
+    stepDone: 'done: {{summary}}',
+    stepFailed: 'FAILED: {{summary}}',
+    noted: 'noted (#{{id}})',
+    added: 'added (#{{id}}): {{summary}}',
+    statusNow: '#{{id}} is {{status}}',
+    /** `files` is `: <json file>` and/or ` <html file>`. */
+    reportWritten: 'report of #{{id}} written{{files}}',
+    /** The leak's legal clock (erab incident leak, leak-report, show). `report` preliminary or final (reportJa 速報 or 確報). */
+    leak: {
+      shown: 'personal-data leak — reports to the PPC:',
+      declared: '#{{id}} is a personal-data leak; reports to the PPC:',
+      recorded: '{{report}} report of #{{id}} recorded:',
+      deadline: '{{label}}: due {{due}} — {{when}}',
+      preliminaryTarget: '速報 preliminary (3 days)',
+      preliminaryLimit: '速報 preliminary (5 days, limit)',
+      final: '確報 final ({{days}} days)',
+      reported: 'reported {{at}}',
+      overdue: 'OVERDUE by {{hours}} h',
+      left: '{{hours}} h left',
+      noReminder: 'no reminder due',
+      reminded: '#{{id}} {{deadline}} due {{due}}: reminded',
+      remindedOverdue: '#{{id}} {{deadline}} due {{due}} (overdue): reminded',
+    },
+  },
+  /** `erab drill run|list`; a check's name and detail are the drill record's (kept as written). */
+  drill: {
+    checkOk: 'ok   {{name}}: {{detail}}',
+    checkFailed: 'FAIL {{name}}: {{detail}}',
+    passed: 'PASSED',
+    failed: 'FAILED',
+    result: 'drill #{{id}} {{scenario}} against {{target}}: {{verdict}}; record {{file}}',
+    none: 'no drills',
+    listPassed: 'passed',
+    listFailed: 'FAILED',
+    listLine: '#{{id}} {{at}} {{scenario}} → {{target}}: {{verdict}}',
+  },
+  /** `erab update` and `erab release`. */
+  update: {
+    packed: 'packed {{id}}@{{version}} ({{files}} file(s), unsigned): {{out}}',
+    signed: 'signed: {{out}}',
+    valid: 'valid: {{id}}@{{version}} for {{target}}, signed by {{signer}} (serial {{serial}}), {{files}} file(s), sha256 {{sha256}}',
+    published: 'published {{id}}@{{version}} to {{gateways}} (sha256 {{sha256}})',
+    everyGateway: 'every gateway',
+    releaseManifest: 'release manifest of {{files}} file(s): {{manifest}}\nsignature: {{signature}}',
+    intact: 'intact: erab {{version}}, {{files}} file(s), signed by {{signer}}',
+  },
+  /** `erab gateway repin`. */
+  gateway: {
+    repinned: '{{device}} repinned from {{from}} to {{to}} (revision {{revision}}); identified there',
+    repinnedNotYet: '{{device}} repinned from {{from}} to {{to}} (revision {{revision}}); not yet answering there',
   },
   /** The demo's summary (src/roles/demo/summary.ts writes it in English by itself). */
   demoSummary: SUMMARY_EN,

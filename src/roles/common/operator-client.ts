@@ -4,7 +4,7 @@
  * playbooks (src/secops/incidents), which reach a gateway's safe mode and quarantine with it.
  */
 import * as https from 'node:https';
-import { InvalidInputError } from '../../core/errors.js';
+import { ErabError, explain, InvalidInputError } from '../../core/errors.js';
 import type { ParticipantRole } from '../../security/identity.js';
 import { clientTlsOptions, type TlsMaterial } from '../../security/tls.js';
 
@@ -28,9 +28,9 @@ export function operatorCall(
   try {
     url = new URL(base);
   } catch {
-    throw new InvalidInputError(`operator URL "${base.slice(0, 200)}" is not a URL`);
+    throw new InvalidInputError(explain('operatorCall.notUrl', { url: base.slice(0, 200) }));
   }
-  if (url.protocol !== 'https:') throw new InvalidInputError(`operator URL ${base.slice(0, 200)} must be https:// (mutual TLS)`);
+  if (url.protocol !== 'https:') throw new InvalidInputError(explain('operatorCall.notHttps', { url: base.slice(0, 200) }));
   const want = typeof expect === 'string' ? { role: expect } : { role: expect.role, ...(expect.id ? { id: expect.id } : {}) };
   const tls = clientTlsOptions(material, 'console', { expect: want });
   const max = o.maxReplyBytes ?? OPERATOR_REPLY_MAX_BYTES;
@@ -44,18 +44,18 @@ export function operatorCall(
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         out += c;
-        if (out.length > max) res.destroy(new Error(`reply from ${base} larger than ${max} bytes`));
+        if (out.length > max) res.destroy(new ErabError('reply_too_large', explain('operatorCall.tooLarge', { url: base, max })));
       });
       res.on('end', () => {
         try {
           resolve({ status: res.statusCode ?? 0, json: out ? JSON.parse(out) as unknown : undefined });
         } catch {
-          reject(new InvalidInputError(`reply from ${base}${path} is not JSON (HTTP ${res.statusCode ?? '?'})`));
+          reject(new InvalidInputError(explain('operatorCall.notJson', { url: `${base}${path}`, status: res.statusCode ?? '?' })));
         }
       });
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`no reply from ${base} within 30 s`)));
+    req.on('timeout', () => req.destroy(new ErabError('no_reply', explain('operatorCall.noReply', { url: base }))));
     req.on('error', reject);
     req.end(text);
   });

@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
-import { InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
+import { explain, inBoth, InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
 import { fromDbBool, fromJsonText, toDbBool, toJsonText, toNumber } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
 import type { Alert } from '../detect/alerts.js';
@@ -47,17 +47,20 @@ export interface IncidentWithTimeline extends Incident {
 const MAX_TEXT = 2000;
 const ACTOR = /^[A-Za-z0-9._:@-]{1,128}$/;
 
-function text(what: string, v: string, max = MAX_TEXT): string {
+/** A text of the timeline, named by `field` in the refusal (in both languages). */
+function text(field: 'title' | 'note' | 'reason', v: string, max = MAX_TEXT): string {
   const t = v.trim();
-  if (t.length === 0) throw new InvalidInputError(`${what} must not be empty`);
-  if (t.length > max) throw new InvalidInputError(`${what} is ${t.length} characters, at most ${max} allowed`);
+  const named = inBoth(`incident.field.${field}`);
+  const what = { what: named.en, whatJa: named.ja };
+  if (t.length === 0) throw new InvalidInputError(explain('incident.empty', what));
+  if (t.length > max) throw new InvalidInputError(explain('incident.tooLong', { ...what, length: t.length, max }));
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(t)) throw new InvalidInputError(`${what} must not contain control characters`);
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(t)) throw new InvalidInputError(explain('incident.controlChars', what));
   return t;
 }
 
 function actorOf(v: string): string {
-  if (!ACTOR.test(v)) throw new InvalidInputError(`actor "${v.slice(0, 40)}" must be 1..128 letters, digits or . _ : @ -`);
+  if (!ACTOR.test(v)) throw new InvalidInputError(explain('incident.badActor', { value: v.slice(0, 40) }));
   return v;
 }
 
@@ -100,9 +103,9 @@ export class IncidentBook {
   /** Opens an incident; from an alert, the alert (with its evidence) is the first timeline entry. */
   async open(o: { title?: string; severity?: Severity; by: string; alert?: Alert; alertSource?: string; drill?: boolean }): Promise<IncidentWithTimeline> {
     const by = actorOf(o.by);
-    const title = text('incident title', o.title ?? (o.alert ? `${o.alert.ruleId}: ${o.alert.summary}` : ''), 300);
+    const title = text('title', o.title ?? (o.alert ? `${o.alert.ruleId}: ${o.alert.summary}` : ''), 300);
     const severity = o.severity ?? o.alert?.severity ?? 'medium';
-    if (!SEVERITIES.includes(severity)) throw new InvalidInputError(`incident severity "${severity}" is not one of ${SEVERITIES.join(', ')}`);
+    if (!SEVERITIES.includes(severity)) throw new InvalidInputError(explain('incident.badSeverity', { value: String(severity).slice(0, 40), severities: SEVERITIES.join(', ') }));
     const now = this.clock();
     const id = await this.db.transaction().execute(async (trx) => {
       const row = await trx.insertInto('erab_incident').values({
@@ -141,11 +144,11 @@ export class IncidentBook {
 
   /** Moves the incident forward (open → contained → resolved → closed); never back. */
   async setStatus(id: number, to: IncidentStatus, by: string, reason?: string): Promise<IncidentWithTimeline> {
-    if (!INCIDENT_STATUSES.includes(to)) throw new InvalidInputError(`incident status "${to}" is not one of ${INCIDENT_STATUSES.join(', ')}`);
+    if (!INCIDENT_STATUSES.includes(to)) throw new InvalidInputError(explain('incident.badStatus', { value: String(to).slice(0, 40), statuses: INCIDENT_STATUSES.join(', ') }));
     const inc = await this.get(id);
     const from = INCIDENT_STATUSES.indexOf(inc.status);
     if (INCIDENT_STATUSES.indexOf(to) <= from) {
-      throw new PolicyRefusedError(`incident ${id}: cannot move from ${inc.status} to ${to} (open → contained → resolved → closed, forward only)`);
+      throw new PolicyRefusedError(explain('incident.backwards', { id, from: inc.status, to }));
     }
     await this.append(id, by, 'status', `${inc.status} → ${to}${reason ? `: ${text('reason', reason)}` : ''}`, { from: inc.status, to }, 'incident.status', 'success', to);
     return this.show(id);
@@ -153,7 +156,7 @@ export class IncidentBook {
 
   async get(id: number): Promise<Incident> {
     const row = await this.db.selectFrom('erab_incident').selectAll().where('id', '=', id as never).executeTakeFirst();
-    if (!row) throw new InvalidInputError(`incident ${id}: no such incident`);
+    if (!row) throw new InvalidInputError(explain('notFound.incident', { id }));
     return incidentFromRow(row);
   }
 
@@ -175,7 +178,7 @@ export class IncidentBook {
   ): Promise<TimelineEntry> {
     const actor = actorOf(by);
     const inc = await this.get(id);
-    if (inc.status === 'closed') throw new PolicyRefusedError(`incident ${id} is closed: nothing more is added to its timeline`);
+    if (inc.status === 'closed') throw new PolicyRefusedError(explain('incident.closed', { id }));
     const now = this.clock();
     const entryId = await this.db.transaction().execute(async (trx) => {
       const row = await trx.insertInto('erab_incident_event').values({

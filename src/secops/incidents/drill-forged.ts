@@ -16,7 +16,7 @@
  * oadrDistributeEvent refused by the gateway's command guard) is played by `erab demo`.
  */
 import { request } from 'node:https';
-import { describeError, InvalidInputError } from '../../core/errors.js';
+import { describeError, explain, InvalidInputError } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
 import { encodePayload } from '../../protocols/openadr/payload.js';
 import { signXml } from '../../protocols/openadr/signature.js';
@@ -40,7 +40,7 @@ export const forgerRoleFor = (participant: string): 'aggregator' | 'gateway' => 
 
 /** Issues `<role>:DRILL-FORGER` in the deployment's PKI (a left-over one from a drill that died is revoked first). */
 export async function issueForger(participant: string, pkiDir: string | undefined, passphrase: string | undefined): Promise<ForgerIdentity> {
-  if (!pkiDir) throw new InvalidInputError('drill forged-command: the deployment\'s PKI folder is needed (--pki): the forger presents a certificate the target admits');
+  if (!pkiDir) throw new InvalidInputError(explain('drill.forgedNeedsPki'));
   const pki = await openPki({ dir: pkiDir, ...(passphrase !== undefined ? { passphrase } : {}) });
   const role = forgerRoleFor(participant);
   if (pki.list().some((c) => c.role === role && c.id === FORGER_ID && c.status === 'valid')) await pki.revoke({ role, id: FORGER_ID }, 'cessationOfOperation');

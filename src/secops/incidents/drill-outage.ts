@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { describeError, InvalidInputError } from '../../core/errors.js';
+import { becauseOf, explain, InvalidInputError } from '../../core/errors.js';
 import { openStore } from '../../store/store.js';
 
 /** The process's command line, or undefined when there is no such process (Linux /proc). */
@@ -25,11 +25,11 @@ function commandLine(pid: number): string[] | undefined {
  * the aggregator's id from its `--config` file when it can be read (its VEN id upstream).
  */
 export function aggregatorProcess(pid: number): { id?: string | undefined; args: string } {
-  if (!Number.isSafeInteger(pid) || pid < 2) throw new InvalidInputError(`drill aggregator-outage: --pid must be a process id above 1, got ${pid}`);
+  if (!Number.isSafeInteger(pid) || pid < 2) throw new InvalidInputError(explain('drill.outage.badPid', { value: pid }));
   const argv = commandLine(pid);
-  if (!argv) throw new InvalidInputError(`drill aggregator-outage: no process ${pid} (is the aggregator running?)`);
+  if (!argv) throw new InvalidInputError(explain('drill.outage.noProcess', { pid }));
   const at = argv.indexOf('aggregator');
-  if (at < 0 || argv[at + 1] !== 'run') throw new InvalidInputError(`drill aggregator-outage: process ${pid} is not "erab aggregator run" (${argv.join(' ').slice(0, 160)}); the drill pauses only an aggregator`);
+  if (at < 0 || argv[at + 1] !== 'run') throw new InvalidInputError(explain('drill.outage.notAggregator', { pid, args: argv.join(' ').slice(0, 160) }));
   const c = argv.indexOf('--config');
   const file = c >= 0 ? argv[c + 1] : undefined;
   let id: string | undefined;
@@ -43,6 +43,12 @@ export function aggregatorProcess(pid: number): { id?: string | undefined; args:
     }
   }
   return { id, args: argv.join(' ').slice(0, 200) };
+}
+
+/** The cause of a store's refusal, cut short for one line, in both languages. */
+export function shortCause(e: unknown): { why: string; whyJa: string } {
+  const { why, whyJa } = becauseOf(e);
+  return { why: why.slice(0, 120), whyJa: whyJa.slice(0, 120) };
 }
 
 /** Processes paused by this drill process, resumed at exit or interruption whatever happened. */
@@ -74,7 +80,7 @@ export function pauseProcess(pid: number): () => void {
     process.kill(pid, 'SIGSTOP');
   } catch (e) {
     paused.delete(pid);
-    throw new InvalidInputError(`drill aggregator-outage: cannot pause process ${pid}: ${describeError(e)}`);
+    throw new InvalidInputError(explain('drill.outage.cannotPause', { pid, ...becauseOf(e) }));
   }
   return () => {
     if (!paused.delete(pid)) return;
@@ -107,7 +113,7 @@ export async function lastReport(db: string, ven: string): Promise<{ id: number;
       .orderBy('id', 'desc').limit(1).executeTakeFirst() as { id: unknown; received_at: unknown } | undefined;
     return row ? { id: Number(row.id), receivedAt: Number(row.received_at) } : undefined;
   } catch (e) {
-    throw new InvalidInputError(`drill aggregator-outage: ${db} holds no telemetry reports (${describeError(e).slice(0, 120)}): is it the TSO's or retailer's store?`);
+    throw new InvalidInputError(explain('drill.outage.noReports', { db, ...shortCause(e) }));
   } finally {
     await store.close();
   }

@@ -24,13 +24,13 @@
  */
 import { existsSync } from 'node:fs';
 import * as tls from 'node:tls';
-import { describeError, InvalidInputError } from '../../core/errors.js';
+import { describeError, explain, InvalidInputError } from '../../core/errors.js';
 import { CertificateAuthority } from '../../security/pki/authority.js';
 import { openPki } from '../../security/pki/store.js';
 import { openStore } from '../../store/store.js';
 import { AlertBook, type Alert } from '../detect/alerts.js';
 import { forgedPayload, issueForger, sendForged } from './drill-forged.js';
-import { aggregatorProcess, lastReport, pauseProcess, processState } from './drill-outage.js';
+import { aggregatorProcess, lastReport, pauseProcess, processState, shortCause } from './drill-outage.js';
 
 export const DRILL_SCENARIOS = ['rogue-peer', 'revoked-gateway', 'flood', 'forged-command', 'aggregator-outage'] as const;
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
@@ -94,14 +94,14 @@ function loopbackUrl(url: string): { host: string; port: number } {
   try {
     u = new URL(url);
   } catch {
-    throw new InvalidInputError(`drill target URL "${url.slice(0, 200)}" is not a URL`);
+    throw new InvalidInputError(explain('drill.notUrl', { url: url.slice(0, 200) }));
   }
   const host = u.hostname.replace(/^\[|\]$/g, '');
   // Drills are played on our own deployment over loopback, never at another network.
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) && host !== '::1' && host !== 'localhost') {
-    throw new InvalidInputError(`drill target ${url.slice(0, 200)}: only loopback addresses (127.0.0.0/8, ::1) may be attacked by a drill`);
+    throw new InvalidInputError(explain('drill.notLoopback', { url: url.slice(0, 200) }));
   }
-  if (u.protocol !== 'https:' || !u.port) throw new InvalidInputError(`drill target ${url.slice(0, 200)} must be https://host:port`);
+  if (u.protocol !== 'https:' || !u.port) throw new InvalidInputError(explain('drill.notHttps', { url: url.slice(0, 200) }));
   return { host, port: Number(u.port) };
 }
 
@@ -145,7 +145,7 @@ async function attackerCertificate(scenario: DrillScenario, target: DrillTarget,
     log('attacker certificate made by a CA the deployment does not trust', { participant: 'gateway:DRILL-ROGUE', serial: c.serial });
     return c;
   }
-  if (!target.pkiDir) throw new InvalidInputError('drill revoked-gateway: the deployment\'s PKI folder is needed (--pki)');
+  if (!target.pkiDir) throw new InvalidInputError(explain('drill.revokedNeedsPki'));
   const pki = await openPki({ dir: target.pkiDir, ...(target.pkiPassphrase !== undefined ? { passphrase: target.pkiPassphrase } : {}) });
   const id = `DRILL-REVOKED-${Date.now().toString(36).toUpperCase()}`;
   const c = await pki.issue({ role: 'gateway', id, days: 1 });
@@ -159,12 +159,12 @@ async function attackerCertificate(scenario: DrillScenario, target: DrillTarget,
  * store whose role runs no detection has no alert table, and the drill must not create one there).
  */
 async function readAlerts(db: string, limit: number): Promise<Alert[]> {
-  if (!/^postgres(ql)?:\/\//.test(db) && !existsSync(db)) throw new InvalidInputError(`drill: the participant's store ${db} does not exist (is it running, with this store?)`);
+  if (!/^postgres(ql)?:\/\//.test(db) && !existsSync(db)) throw new InvalidInputError(explain('drill.noStore', { db }));
   const store = await openStore({ url: db, migrations: [], ignoreUnknownMigrations: true });
   try {
     return await new AlertBook(store).list({ limit });
   } catch (e) {
-    throw new InvalidInputError(`drill: ${db} holds no alerts table (${describeError(e).slice(0, 120)}): does the participant run detection?`);
+    throw new InvalidInputError(explain('drill.noAlertsTable', { db, ...shortCause(e) }));
   } finally {
     await store.close();
   }
@@ -190,10 +190,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * @example const record = await runDrill('rogue-peer', { participant: 'aggregator:AGG-A', url, alertsDb });
  */
 export async function runDrill(scenario: DrillScenario, target: DrillTarget, o: DrillOptions = {}): Promise<DrillRecord> {
-  if (!DRILL_SCENARIOS.includes(scenario)) throw new InvalidInputError(`drill scenario "${String(scenario)}" is not one of ${DRILL_SCENARIOS.join(', ')}`);
+  if (!DRILL_SCENARIOS.includes(scenario)) throw new InvalidInputError(explain('drill.badScenario', { value: String(scenario), scenarios: DRILL_SCENARIOS.join(', ') }));
   if (scenario === 'aggregator-outage') return runOutage(target, o);
   const attempts = o.attempts ?? (scenario === 'flood' ? 200 : scenario === 'forged-command' ? 3 : 10);
-  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new InvalidInputError(`drill attempts must be 1..1000, got ${attempts}`);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new InvalidInputError(explain('drill.badAttempts', { value: attempts }));
   const { host, port } = loopbackUrl(target.url);
   const startedAt = Date.now();
   const timeline: DrillRecord['timeline'] = [];
@@ -291,11 +291,11 @@ async function conclude(scenario: DrillScenario, target: DrillTarget, startedAt:
  */
 async function runOutage(target: DrillTarget, o: DrillOptions): Promise<DrillRecord> {
   const outage = target.outage;
-  if (!outage) throw new InvalidInputError('drill aggregator-outage: the aggregator\'s process is needed (--pid)');
-  if (!Number.isInteger(outage.outageMs) || outage.outageMs < 100 || outage.outageMs > 3_600_000) throw new InvalidInputError(`drill aggregator-outage: the outage must last 0.1..3600 s, got ${outage.outageMs / 1000} s`);
+  if (!outage) throw new InvalidInputError(explain('drill.outage.pidNeeded'));
+  if (!Number.isInteger(outage.outageMs) || outage.outageMs < 100 || outage.outageMs > 3_600_000) throw new InvalidInputError(explain('drill.outage.badLength', { value: outage.outageMs / 1000 }));
   const proc = aggregatorProcess(outage.pid);
   const ven = outage.ven ?? proc.id;
-  if (!ven) throw new InvalidInputError(`drill aggregator-outage: cannot read the aggregator's id from process ${outage.pid}'s --config; give --ven (its VEN id at ${target.participant})`);
+  if (!ven) throw new InvalidInputError(explain('drill.outage.noVen', { pid: outage.pid, participant: target.participant }));
   const startedAt = Date.now();
   const timeline: DrillRecord['timeline'] = [];
   const log: Log = (what, details) => { timeline.push({ at: new Date().toISOString(), what, ...(details ? { details } : {}) }); };

@@ -19,7 +19,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditSink } from '../../core/audit-port.js';
-import { InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
+import { explain, InvalidInputError, PolicyRefusedError } from '../../core/errors.js';
 import { DAY_MS, formatJst, jstDayStart } from '../../core/jst.js';
 import type { Migration } from '../../store/migrations.js';
 import { columnType, fromDbBool, fromJsonText, toDbBool, toJsonText, toNumber } from '../../store/schema.js';
@@ -115,10 +115,10 @@ export class LeakBook {
   /** Marks incident `id` as a personal-data leak known since `discoveredAt`; its clock starts then. */
   async declare(id: number, o: { by: string; discoveredAt: number; unauthorisedPurpose: boolean; now?: number }): Promise<LeakStatus> {
     const inc = await this.book.get(id);
-    if (!Number.isSafeInteger(o.discoveredAt) || o.discoveredAt <= 0) throw new InvalidInputError('the time the leak became known must be a valid instant');
+    if (!Number.isSafeInteger(o.discoveredAt) || o.discoveredAt <= 0) throw new InvalidInputError(explain('incident.leak.badKnownAt'));
     const now = o.now ?? Date.now();
-    if (o.discoveredAt > now + 60_000) throw new InvalidInputError(`the leak cannot become known in the future (${new Date(o.discoveredAt).toISOString()})`);
-    if (await this.row(id)) throw new PolicyRefusedError(`incident ${id} is already a declared leak`);
+    if (o.discoveredAt > now + 60_000) throw new InvalidInputError(explain('incident.leak.knownInFuture', { at: new Date(o.discoveredAt).toISOString() }));
+    if (await this.row(id)) throw new PolicyRefusedError(explain('incident.leak.alreadyDeclared', { id }));
     const clock = leakDeadlines(o.discoveredAt, o.unauthorisedPurpose);
     // The note first: it checks the actor and refuses a closed incident before the leak is recorded.
     await this.book.note(id, o.by, `personal-data leak (個人情報の漏えい等) known since ${formatJst(o.discoveredAt)}${o.unauthorisedPurpose ? ', possibly for an unauthorised purpose' : ''}: `
@@ -137,10 +137,10 @@ export class LeakBook {
   /** Records that the preliminary or final report was made to the PPC at `at`. */
   async recordReport(id: number, report: LeakReport, o: { by: string; at: number; reference?: string }): Promise<LeakStatus> {
     const row = await this.mustRow(id);
-    if (!LEAK_REPORTS.includes(report)) throw new InvalidInputError(`report must be one of ${LEAK_REPORTS.join(', ')}`);
-    if (report === 'final' && row.preliminary_reported_at === null) throw new PolicyRefusedError(`incident ${id}: the final report (確報) follows the preliminary one (速報); record that first`);
+    if (!LEAK_REPORTS.includes(report)) throw new InvalidInputError(explain('cli.incident.leakBadReport', { reports: LEAK_REPORTS.join(', ') }));
+    if (report === 'final' && row.preliminary_reported_at === null) throw new PolicyRefusedError(explain('incident.leak.finalBeforePreliminary', { id }));
     const column = report === 'preliminary' ? 'preliminary_reported_at' : 'final_reported_at';
-    if (row[column] !== null) throw new PolicyRefusedError(`incident ${id}: the ${report} report is already recorded`);
+    if (row[column] !== null) throw new PolicyRefusedError(explain('incident.leak.alreadyReported', { id, report, reportJa: report === 'preliminary' ? '速報' : '確報' }));
     const due = leakDeadlines(toNumber(row.discovered_at), fromDbBool(row.unauthorised_purpose)).filter((d) => d.report === report).at(-1)!;
     const late = o.at > due.due;
     await this.book.note(id, o.by, `${report} report (${report === 'preliminary' ? '速報' : '確報'}) made to the PPC at ${formatJst(o.at)}${o.reference ? ` (${o.reference})` : ''}${late ? `, after its deadline ${formatJst(due.due)}` : ''}`);
@@ -204,7 +204,7 @@ export class LeakBook {
 
   private async mustRow(id: number): Promise<LeakRow> {
     const row = await this.row(id);
-    if (!row) throw new InvalidInputError(`incident ${id} is not a declared personal-data leak (erab incident leak ${id} --known-at ...)`);
+    if (!row) throw new InvalidInputError(explain('incident.leak.notDeclared', { id }));
     return row;
   }
 }
