@@ -10,4 +10,4 @@ export { runDrill, DRILL_SCENARIOS, type DrillScenario, type DrillRecord, type D
 export { saveDrill, listDrills, getDrill, type DrillSummary } from './drill-store.js';
 export { ensureIncidentTemplate, INCIDENT_NOTICE_TEMPLATE, type IncidentNoticeData } from './notice.js';
 export { operatorCall } from '../../roles/common/operator-client.js';
-export { LeakBook, leakMigrations, leakDeadlines, describeLeakClock, leakReminderNotice, LEAK_REPORTS, LEAK_REMINDER_TEMPLATE, type LeakStatus, type LeakDeadline, type LeakReminder, type LeakReport } from './leak.js';
+export { LeakBook, leakMigrations, leakDeadlines, leakReminderNotice, LEAK_REPORTS, LEAK_REMINDER_TEMPLATE, type LeakStatus, type LeakDeadline, type LeakReminder, type LeakReport } from './leak.js';

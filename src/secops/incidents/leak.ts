@@ -225,15 +225,6 @@ function statusOf(row: LeakRow, now: number): LeakStatus {
   };
 }
 
-/** One line per deadline, for `erab incident show` and the report. */
-export function describeLeakClock(s: LeakStatus): string[] {
-  const label = { 'preliminary-target': '速報 preliminary (3 days)', 'preliminary-limit': '速報 preliminary (5 days, limit)', final: `確報 final (${s.unauthorisedPurpose ? 60 : 30} days)` } as const;
-  return s.deadlines.map((d) => {
-    const when = d.state === 'reported' ? `reported ${formatJst(s.reported[d.report]!)}` : d.state === 'overdue' ? `OVERDUE by ${Math.ceil(-d.remainingMs / 3_600_000)} h` : `${Math.floor(d.remainingMs / 3_600_000)} h left`;
-    return `${label[d.name]}: due ${formatJst(d.due)} — ${when}`;
-  });
-}
-
 // The reminder notice, in the notify module's one template registry.
 export const LEAK_REMINDER_TEMPLATE = 'personal-data-leak-deadline';
 
