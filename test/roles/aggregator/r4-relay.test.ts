@@ -56,4 +56,28 @@ describeEachEngine('aggregator R4 relay', (fx) => {
       await primaryStore.close();
     }
   });
+  test('a drain while a wake-up\'s pass runs returns after that pass applied its messages, and applies none twice', async () => {
+    // Found in CI: a NOTIFY from the worker's write started a pass that took the rows; the test's
+    // own drain found them taken and returned before the opt was applied.
+    const loc = await fx.location();
+    const workerStore = await loc.open(aggregatorMigrations);
+    const primaryStore = await loc.open(aggregatorMigrations);
+    const seen: string[] = [];
+    const relay = await RelayConsumer.start({ store: primaryStore, vtnID: 'AGG2-vtn', hooks: { onRegistered: (r) => seen.push(`reg ${r.venID}`), onReport: (v, r) => seen.push(`report ${v} ${r.eiReportID}`) }, pollMs: 60_000 });
+    try {
+      const w = new RelayingVtnStore(workerStore, 'AGG2-vtn');
+      for (let round = 0; round < 5; round++) {
+        seen.length = 0;
+        await w.putRegistration({ venID: `GW${round}`, registrationID: `r${round}`, fingerprint: `cc:0${round}`, httpPullModel: true, xmlSignature: false, reportOnly: false, registeredAt: 1 as EpochMillis });
+        await w.appendReport(`GW${round}`, report(`R${round}`), 1_000 as EpochMillis);
+        relay.kick();
+        await relay.drain();
+        assert.deepEqual(seen, [`reg GW${round}`, `report GW${round} R${round}`], `round ${round}`);
+      }
+    } finally {
+      await relay.stop();
+      await workerStore.close();
+      await primaryStore.close();
+    }
+  });
 });

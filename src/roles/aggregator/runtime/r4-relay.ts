@@ -169,6 +169,8 @@ export class RelayConsumer {
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private running: Promise<void> | undefined;
+  /** The last pass, started or queued: passes run one after another. */
+  private passes: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
   private lastPrune = 0;
@@ -208,8 +210,18 @@ export class RelayConsumer {
       });
   }
 
-  /** Takes and applies every waiting message (tests call it to settle). */
-  async drain(): Promise<void> {
+  /**
+   * Takes and applies every waiting message (tests call it to settle), after the pass under way:
+   * two passes at once would both read the rows, and the one that does not apply them would
+   * return before the other has (and apply the kinds that are not deduplicated twice).
+   */
+  drain(): Promise<void> {
+    const pass = this.passes.then(() => this.pass());
+    this.passes = pass.catch(() => {});
+    return pass;
+  }
+
+  private async pass(): Promise<void> {
     for (;;) {
       const rows = await this.db.selectFrom('aggregator_r4_relay').selectAll().where('vtn_id', '=', this.o.vtnID).orderBy('id').limit(500).execute();
       if (rows.length === 0) break;
@@ -256,5 +268,6 @@ export class RelayConsumer {
     if (this.timer) clearInterval(this.timer);
     await this.unlisten?.();
     await this.running;
+    await this.passes;
   }
 }
