@@ -13,19 +13,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pkiWorld, spawnErab } from '../kit/index.js';
+import { pkiWorld } from '../kit/index.js';
+import { erabInLocale } from './erab-in-locale.js';
 
-/** `erab <args>` as its own process with this LANG (LC_ALL and LC_MESSAGES unset): exit code, its `erab: ` lines and all of stderr. */
-async function erab(args: string[], lang: string): Promise<{ code: number | null; said: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
-  for (const k of ['LC_ALL', 'LC_MESSAGES', 'ERAB_INCIDENT_DB', 'ERAB_INCIDENT_AUDIT_DIR', 'ERAB_AGGREGATOR_AUDIT_DIR', 'ERAB_CA_PASSPHRASE']) delete env[k];
-  const p = spawnErab(args, env);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    p.on('error', reject);
-    p.on('close', (c) => resolve(c));
-  });
-  return { code, said: p.err.split('\n').filter((l) => l.startsWith('erab: ')).join('\n'), err: p.err };
-}
+const erab = erabInLocale;
 
 interface Case {
   /** The arguments; a function of a fresh folder when the command opens files there (an incident desk). */

@@ -25,20 +25,10 @@ import { MemoryAuditSink } from '../../src/security/audit/types.js';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { buildChannels, notifyConfigSchema } from '../../src/secops/notify/config.js';
 import { secopsCommand } from '../../src/cli/commands/aggregator-secops.js';
-import { pkiWorld, spawnErab } from '../kit/index.js';
+import { pkiWorld } from '../kit/index.js';
+import { erabInLocale } from './erab-in-locale.js';
 
-/** `erab <args>` as its own process with this LANG (LC_ALL, LC_MESSAGES and the variables that would supply what a case leaves out unset): exit code and its `erab: ` lines. */
-async function erab(args: string[], lang: string): Promise<{ code: number | null; said: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
-  for (const k of ['LC_ALL', 'LC_MESSAGES', 'ERAB_BACKUP_PASSPHRASE', 'ERAB_AGGREGATOR_AUDIT_DIR', 'ERAB_NOTIFY_CONFIG']) delete env[k];
-  for (const k of Object.keys(env)) if (/KEK/.test(k)) delete env[k];
-  const p = spawnErab(args, env);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    p.on('error', reject);
-    p.on('close', (c) => resolve(c));
-  });
-  return { code, said: p.err.split('\n').filter((l) => l.startsWith('erab: ')).join('\n'), err: p.err };
-}
+const erab = erabInLocale;
 
 interface Case {
   args: string[];

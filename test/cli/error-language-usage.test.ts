@@ -17,20 +17,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { ErabCommand, COMMANDER_SEAMS, similarNames } from '../../src/cli/command.js';
 import { hostPort, integerFrom, integerIn, numberFrom, numberIn, OptionValueError, positiveNumber } from '../../src/cli/option-values.js';
 import { setCliLanguage } from '../../src/cli/i18n.js';
-import { spawnErab } from '../kit/index.js';
+import { erabInLocale } from './erab-in-locale.js';
 
-/** `erab <args>` as its own process with this LANG (LC_ALL and LC_MESSAGES unset). */
-async function erab(args: string[], lang: string): Promise<{ code: number | null; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
-  delete env.LC_ALL;
-  delete env.LC_MESSAGES;
-  const p = spawnErab(args, env);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    p.on('error', reject);
-    p.on('close', (c) => resolve(c));
-  });
-  return { code, out: p.out, err: p.err };
-}
+const erab = erabInLocale;
 
 interface Case {
   args: string[];

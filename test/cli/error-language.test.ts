@@ -16,20 +16,10 @@ import { describeInLanguage, ErabError, explain, NotAuthorizedError } from '../.
 import { loadSchedule } from '../../src/roles/tso/schedule.js';
 import { loadRules } from '../../src/secops/detect/rules.js';
 import { ERROR_MESSAGES } from '../../src/core/error-messages.js';
-import { erabWorld, spawnErab } from '../kit/index.js';
+import { erabWorld } from '../kit/index.js';
+import { erabInLocale } from './erab-in-locale.js';
 
-/** Runs `erab <args>` as its own process (test kit spawnErab) with this LANG, LC_ALL and LC_MESSAGES unset. */
-async function erab(args: string[], lang: string): Promise<{ code: number | null; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
-  delete env.LC_ALL;
-  delete env.LC_MESSAGES;
-  const p = spawnErab(args, env);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    p.on('error', reject);
-    p.on('close', (c) => resolve(c));
-  });
-  return { code, out: p.out, err: p.err };
-}
+const erab = erabInLocale;
 
 test('every error key has a text in both languages with the same placeholders', () => {
   const leaves = (node: unknown, prefix = ''): [string, string][] => Object.entries(node as Record<string, unknown>)

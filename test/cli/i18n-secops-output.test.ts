@@ -10,18 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnErab } from '../kit/index.js';
+import { erabInLocale } from './erab-in-locale.js';
 
-async function erab(args: string[], lang: string): Promise<{ code: number | null; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
-  for (const k of ['LC_ALL', 'LC_MESSAGES', 'ERAB_INCIDENT_DB', 'ERAB_INCIDENT_AUDIT_DIR']) delete env[k];
-  const p = spawnErab(args, env);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    p.on('error', reject);
-    p.on('close', (c) => resolve(c));
-  });
-  return { code, out: p.out, err: p.err };
-}
+const erab = erabInLocale;
 
 interface Case {
   args: (dir: string) => string[];
